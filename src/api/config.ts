@@ -1,0 +1,584 @@
+/**
+ * The configuration: find the file, read it, overlay the environment, validate everything
+ * at once and return a frozen object. Every problem names the file, section and key.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { parseIni, type IniDocument } from './ini-file.js';
+
+export type SignatureVersion = 'v4' | 'v2';
+export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+
+/** One S3 bucket and how to reach it: the `[source]` section or a `[dest*]` section. */
+export interface EndpointConfig {
+  /** The INI section this came from (`source`, `dest1`, ...). */
+  readonly name: string;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** Scheme, host and port, e.g. `https://s3.amazonaws.com` or `http://127.0.0.1:7480`. */
+  readonly endpoint: string;
+  readonly region: string;
+  readonly forcePathStyle: boolean;
+  readonly signatureVersion: SignatureVersion;
+  readonly requestChecksumCalculation: ChecksumMode;
+  readonly responseChecksumValidation: ChecksumMode;
+  readonly listObjectsVersion: 1 | 2;
+  readonly multipartThreshold: number;
+  readonly multipartChunksize: number;
+  readonly concurrency: number;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly verifyMd5: boolean;
+  /** Record the source ETag and MD5 as `x-amz-meta-s3s3-*` on every copy. */
+  readonly recordMetadata: boolean;
+}
+
+export interface PubsubConfig {
+  readonly redis: boolean;
+  /** Full Redis URL; may hold a password, so never log it: use `redisUrlRedacted`. */
+  readonly redisUrl: string;
+  readonly redisUrlRedacted: string;
+  readonly channel: string;
+  readonly failedList: string;
+  readonly pendingSet: string;
+  /** Set the original s3s3's `backup=>KEY` marker once a key is everywhere. */
+  readonly marker: boolean;
+}
+
+export interface Config {
+  /** The file read, or null when everything came from the environment. */
+  readonly file: string | null;
+  readonly source: EndpointConfig;
+  readonly destinations: readonly EndpointConfig[];
+  readonly pubsub: PubsubConfig;
+  readonly warnings: readonly ConfigProblem[];
+}
+
+export interface LoadConfigOptions {
+  /** `--config FILE`; when given it must exist (no fallback to the search path). */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  home?: string;
+}
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+const ENDPOINT_KEYS = [
+  'aws_access_key_id',
+  'aws_secret_access_key',
+  'bucket_name',
+  'host',
+  'port',
+  'is_secure',
+  'calling_format',
+  'endpoint',
+  'region',
+  'signature_version',
+  'request_checksum_calculation',
+  'response_checksum_validation',
+  'list_objects_version',
+  'multipart_threshold',
+  'multipart_chunksize',
+  'concurrency',
+  'connect_timeout',
+  'read_timeout',
+  'verify_md5',
+  'record_metadata',
+] as const;
+
+const PUBSUB_KEYS = [
+  'redis',
+  'redis_url',
+  'host',
+  'port',
+  'db',
+  'password',
+  'channel',
+  'sns',
+  'failed_list',
+  'pending_set',
+  'marker',
+] as const;
+
+const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS])];
+const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url']);
+
+/** The files tried, in order, when no `--config` is given. */
+export function configSearchPath(options: LoadConfigOptions = {}): string[] {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const home = options.home ?? homedir();
+  const list: string[] = [];
+  if (env.S3S3_CONFIG) list.push(resolve(cwd, env.S3S3_CONFIG));
+  list.push(join(cwd, 's3s3.ini'), join(home, '.s3s3.ini'), '/usr/local/etc/s3s3.ini', '/etc/s3s3.ini');
+  return list;
+}
+
+/** Find, read, overlay the environment, validate. Throws ConfigError listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  let file: string | null = null;
+  let text = '';
+  if (options.file !== undefined) {
+    file = resolve(options.cwd ?? process.cwd(), options.file);
+    text = readOrThrow(file);
+  } else {
+    const candidates = configSearchPath(options);
+    file = candidates.find((f) => isFile(f)) ?? null;
+    if (file !== null) {
+      text = readOrThrow(file);
+    } else if (!hasEnvConfig(env)) {
+      throw new ConfigError([
+        {
+          file: 'config',
+          message: `no config file found (looked in ${candidates.join(', ')}); pass --config FILE or copy s3s3.ini.dist to ./s3s3.ini`,
+        },
+      ]);
+    }
+  }
+  const config = parseConfig(text, { file: file ?? 'environment', env });
+  const warnings = [...config.warnings];
+  if (file !== null) warnings.push(...permissionWarnings(file, text));
+  return Object.freeze({ ...config, file, warnings: Object.freeze(warnings) });
+}
+
+function readOrThrow(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err);
+    throw new ConfigError([{ file, message: `cannot read config file: ${why}` }]);
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function hasEnvConfig(env: NodeJS.ProcessEnv): boolean {
+  return Object.keys(env).some((k) => k.startsWith('S3S3_SOURCE_'));
+}
+
+function permissionWarnings(file: string, text: string): ConfigProblem[] {
+  try {
+    const mode = statSync(file).mode;
+    const holdsSecret = parseIniSecrets(text);
+    if ((mode & 0o004) !== 0 && holdsSecret) {
+      return [
+        {
+          file,
+          message: `is readable by every user and holds a secret; run: chmod 600 ${file} (or move secrets to S3S3_<SECTION>_<KEY> environment variables)`,
+        },
+      ];
+    }
+  } catch {
+    // stat failed after a successful read: nothing useful to warn about.
+  }
+  return [];
+}
+
+function parseIniSecrets(text: string): boolean {
+  const doc = parseIni(text);
+  for (const section of doc.sections.values()) {
+    for (const [key, entry] of section.entries) {
+      if (SECRET_KEYS.has(key) && entry.value !== '' && !isPlaceholder(entry.value)) {
+        if (key === 'redis_url' && !/\/\/[^/@]*:[^/@]+@/.test(entry.value)) continue;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+export interface ParseConfigOptions {
+  /** Name to report problems under. */
+  file: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+type Raw = Map<string, Map<string, { value: string; origin: string }>>;
+
+/** Validate INI text plus environment overrides. Pure apart from reading `env`. */
+export function parseConfig(text: string, options: ParseConfigOptions): Config {
+  const { file } = options;
+  const env = options.env ?? {};
+  const doc: IniDocument = parseIni(text);
+  const problems: ConfigProblem[] = doc.problems.map((p) => ({ file, section: p.section, key: p.key, message: p.message }));
+  const warnings: ConfigProblem[] = [];
+
+  const raw: Raw = new Map();
+  for (const section of doc.sections.values()) {
+    const entries = new Map<string, { value: string; origin: string }>();
+    for (const [key, e] of section.entries) entries.set(key, { value: e.value, origin: `${file}:${e.line}` });
+    raw.set(section.name, entries);
+  }
+  applyEnv(raw, env);
+
+  const defaults = raw.get('DEFAULT') ?? raw.get('defaults') ?? new Map();
+  const sectionNames = [...raw.keys()].filter((s) => s !== 'DEFAULT' && s !== 'defaults');
+  const destNames = sectionNames.filter((s) => s.toLowerCase().startsWith('dest')).sort(naturalCompare);
+
+  for (const name of sectionNames) {
+    const known = name === 'source' || name === 'pubsub' || destNames.includes(name);
+    if (!known) {
+      const near = nearest(name, ['source', 'dest1', 'pubsub']);
+      warnings.push({ file, section: name, message: `unknown section ignored${near ? `; did you mean [${near}]?` : ''}` });
+    }
+  }
+  for (const [sectionName, entries] of raw) {
+    const allowed: readonly string[] = sectionName === 'pubsub' ? PUBSUB_KEYS : ENDPOINT_KEYS;
+    const isKnownSection = sectionName === 'source' || sectionName === 'pubsub' || destNames.includes(sectionName) || sectionName === 'DEFAULT' || sectionName === 'defaults';
+    if (!isKnownSection) continue;
+    for (const key of entries.keys()) {
+      if (sectionName === 'DEFAULT' || sectionName === 'defaults' ? ALL_KEYS.includes(key) : allowed.includes(key)) continue;
+      const near = nearest(key, allowed);
+      warnings.push({ file, section: sectionName, key, message: `unknown key ignored${near ? `; did you mean "${near}"?` : ''}` });
+    }
+  }
+
+  const sourceRaw = raw.get('source');
+  if (!sourceRaw) {
+    problems.push({ file, section: 'source', message: 'missing section [source]: add it with bucket_name, aws_access_key_id and aws_secret_access_key' });
+  }
+  if (destNames.length === 0) {
+    problems.push({ file, section: 'dest1', message: 'no destination: add at least one section whose name starts with "dest", e.g. [dest1]' });
+  }
+
+  const source = sourceRaw ? readEndpoint('source', withDefaults(defaults, sourceRaw, 'source'), file, problems) : undefined;
+  const destinations = destNames.map((n) => readEndpoint(n, withDefaults(defaults, raw.get(n)!, n), file, problems));
+
+  for (const dest of destinations) {
+    if (source && dest && dest.endpoint === source.endpoint && dest.bucket === source.bucket) {
+      problems.push({
+        file,
+        section: dest.name,
+        key: 'bucket_name',
+        message: `is the source bucket itself (${dest.bucket} at ${dest.endpoint}); a destination must be another bucket or endpoint`,
+      });
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const dest of destinations) {
+    if (!dest) continue;
+    const id = `${dest.endpoint}/${dest.bucket}`;
+    const other = seen.get(id);
+    if (other) problems.push({ file, section: dest.name, key: 'bucket_name', message: `is the same bucket as [${other}] (${dest.bucket} at ${dest.endpoint}); remove one` });
+    else seen.set(id, dest.name);
+  }
+
+  const pubsub = readPubsub(raw.get('pubsub'), file, problems);
+
+  if (problems.length > 0 || !source || destinations.some((d) => d === undefined) || !pubsub) {
+    throw new ConfigError(problems);
+  }
+  return Object.freeze({
+    file,
+    source,
+    destinations: Object.freeze(destinations as EndpointConfig[]),
+    pubsub,
+    warnings: Object.freeze(warnings),
+  });
+}
+
+/** `S3S3_<SECTION>_<KEY>` wins over the file; the key is the longest known key that ends the name. */
+function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
+  const byLength = [...ALL_KEYS].sort((a, b) => b.length - a.length);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('S3S3_') || value === undefined) continue;
+    const rest = name.slice(5).toLowerCase();
+    const key = byLength.find((k) => rest.endsWith('_' + k));
+    if (!key) continue;
+    const envSection = rest.slice(0, rest.length - key.length - 1);
+    if (envSection === '') continue;
+    // Match an existing section whose name normalises to the same form, so [dest-eu] takes S3S3_DEST_EU_*.
+    const section = [...raw.keys()].find((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '_') === envSection) ?? envSection;
+    if (!raw.has(section)) raw.set(section, new Map());
+    raw.get(section)!.set(key, { value: value.trim(), origin: `environment ${name}` });
+  }
+}
+
+function withDefaults(defaults: Map<string, { value: string; origin: string }>, section: Map<string, { value: string; origin: string }>, name: string) {
+  const merged = new Map<string, { value: string; origin: string }>();
+  const allowed: readonly string[] = name === 'pubsub' ? PUBSUB_KEYS : ENDPOINT_KEYS;
+  for (const [k, v] of defaults) if (allowed.includes(k)) merged.set(k, v);
+  for (const [k, v] of section) merged.set(k, v);
+  return merged;
+}
+
+function isPlaceholder(value: string): boolean {
+  return /^\{[A-Za-z0-9_ -]+\}$/.test(value) || /\{YOUR_[A-Z0-9_]*\}/.test(value);
+}
+
+class Reader {
+  constructor(
+    private readonly entries: Map<string, { value: string; origin: string }>,
+    private readonly file: string,
+    private readonly section: string,
+    private readonly problems: ConfigProblem[],
+  ) {}
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  problem(key: string | undefined, message: string): void {
+    const origin = key ? this.entries.get(key)?.origin : undefined;
+    const file = origin?.startsWith('environment') ? origin : this.file;
+    this.problems.push({ file, section: this.section, key, message });
+  }
+
+  string(key: string, fallback?: string): string | undefined {
+    const e = this.entries.get(key);
+    if (!e) return fallback;
+    if (isPlaceholder(e.value)) {
+      this.problem(key, `still holds the template placeholder ${e.value}; put the real value here`);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  required(key: string, what: string): string | undefined {
+    const v = this.string(key);
+    if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>`);
+    else if (v === '') this.problem(key, `is empty: set it to the ${what}`);
+    return v;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const v = this.string(key);
+    if (v === undefined) return fallback;
+    const b = parseBoolean(v);
+    if (b === undefined) {
+      this.problem(key, `"${v}" is not a boolean; use true/false, yes/no, on/off or 1/0`);
+      return fallback;
+    }
+    return b;
+  }
+
+  integer(key: string, fallback: number, min: number, max: number): number {
+    const v = this.string(key);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      this.problem(key, `"${v}" is not a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(v);
+  }
+
+  seconds(key: string, fallbackMs: number): number {
+    const v = this.string(key);
+    if (v === undefined) return fallbackMs;
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) {
+      this.problem(key, `"${v}" is not a number of seconds greater than 0 (e.g. 30 or 2.5)`);
+      return fallbackMs;
+    }
+    return Math.round(Number(v) * 1000);
+  }
+
+  size(key: string, fallback: number, min: number, max: number): number {
+    const v = this.string(key);
+    if (v === undefined) return fallback;
+    const n = parseSize(v);
+    if (n === undefined || n < min || n > max) {
+      this.problem(key, `"${v}" is not a size from ${formatSize(min)} to ${formatSize(max)} (bytes, or with K, M, G: e.g. 64M)`);
+      return fallback;
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(key: string, choices: Record<string, T>, fallback: T): T {
+    const v = this.string(key);
+    if (v === undefined) return fallback;
+    const hit = choices[v.toLowerCase()];
+    if (hit === undefined) {
+      this.problem(key, `"${v}" is not one of: ${Object.keys(choices).join(', ')}`);
+      return fallback;
+    }
+    return hit;
+  }
+}
+
+function readEndpoint(name: string, entries: Map<string, { value: string; origin: string }>, file: string, problems: ConfigProblem[]): EndpointConfig | undefined {
+  const before = problems.length;
+  const r = new Reader(entries, file, name, problems);
+  const bucket = r.required('bucket_name', 'bucket name');
+  const accessKeyId = r.required('aws_access_key_id', 'access key id');
+  const secretAccessKey = r.required('aws_secret_access_key', 'secret access key');
+
+  let endpoint: string | undefined;
+  if (r.has('endpoint')) {
+    for (const k of ['host', 'port', 'is_secure']) {
+      if (r.has(k)) r.problem(k, 'conflicts with "endpoint"; set either endpoint or host/port/is_secure');
+    }
+    const value = r.string('endpoint');
+    if (value !== undefined) endpoint = normaliseEndpoint(value, (m) => r.problem('endpoint', m));
+  } else {
+    const secure = r.boolean('is_secure', true);
+    const host = r.string('host', 's3.amazonaws.com') ?? 's3.amazonaws.com';
+    const port = r.integer('port', secure ? 443 : 80, 1, 65535);
+    if (host === '' || /[/\s]/.test(host)) r.problem('host', `"${host}" is not a host name; use e.g. host = s3.example.com, or endpoint = https://s3.example.com:8443`);
+    else {
+      const defaultPort = secure ? 443 : 80;
+      const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      endpoint = `${secure ? 'https' : 'http'}://${h}${port === defaultPort ? '' : `:${port}`}`;
+    }
+  }
+
+  const callingFormat = r.string('calling_format');
+  let forcePathStyle = true;
+  if (callingFormat !== undefined) {
+    const short = callingFormat.replace(/\(\)$/, '').split('.').pop()!.toLowerCase();
+    if (short === 'ordinarycallingformat' || short === 'path') forcePathStyle = true;
+    else if (short === 'subdomaincallingformat' || short === 'virtual') forcePathStyle = false;
+    else r.problem('calling_format', `"${callingFormat}" is not OrdinaryCallingFormat (path-style) or SubdomainCallingFormat (virtual-hosted)`);
+  }
+
+  const checksum = { when_required: 'WHEN_REQUIRED', when_supported: 'WHEN_SUPPORTED' } as const;
+  const multipartChunksize = r.size('multipart_chunksize', 64 * MiB, 5 * MiB, 5 * GiB);
+  const result: EndpointConfig = {
+    name,
+    bucket: bucket ?? '',
+    accessKeyId: accessKeyId ?? '',
+    secretAccessKey: secretAccessKey ?? '',
+    endpoint: endpoint ?? '',
+    region: r.string('region', 'us-east-1') || 'us-east-1',
+    forcePathStyle,
+    signatureVersion: r.oneOf('signature_version', { s3v4: 'v4', v4: 'v4', s3: 'v2', v2: 'v2' }, 'v4'),
+    requestChecksumCalculation: r.oneOf('request_checksum_calculation', checksum, 'WHEN_REQUIRED'),
+    responseChecksumValidation: r.oneOf('response_checksum_validation', checksum, 'WHEN_REQUIRED'),
+    listObjectsVersion: r.integer('list_objects_version', 2, 1, 2) === 1 ? 1 : 2,
+    multipartThreshold: r.size('multipart_threshold', 5 * GiB, 5 * MiB, 5 * GiB),
+    multipartChunksize,
+    concurrency: r.integer('concurrency', 16, 1, 1024),
+    connectTimeoutMs: r.seconds('connect_timeout', 10_000),
+    readTimeoutMs: r.seconds('read_timeout', 60_000),
+    verifyMd5: r.boolean('verify_md5', false),
+    recordMetadata: r.boolean('record_metadata', true),
+  };
+  if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
+    r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
+  }
+  return problems.length === before ? Object.freeze(result) : undefined;
+}
+
+function normaliseEndpoint(value: string, problem: (m: string) => void): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problem(`"${value}" is not a URL; use e.g. endpoint = https://s3.example.com or http://127.0.0.1:7480`);
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    problem(`"${value}" must start with http:// or https://`);
+    return undefined;
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.username || url.password) {
+    problem(`"${value}" must be just scheme, host and port (no path, query or credentials); put the bucket in bucket_name`);
+    return undefined;
+  }
+  return url.origin;
+}
+
+function readPubsub(entries: Map<string, { value: string; origin: string }> | undefined, file: string, problems: ConfigProblem[]): PubsubConfig | undefined {
+  const before = problems.length;
+  const r = new Reader(entries ?? new Map(), file, 'pubsub', problems);
+  const redis = r.boolean('redis', entries !== undefined);
+  if (r.boolean('sns', false)) {
+    r.problem('sns', 'SNS is not supported by s3s3; set sns = false and use redis = true');
+  }
+  let redisUrl = r.string('redis_url');
+  if (redisUrl !== undefined) {
+    for (const k of ['host', 'port', 'db', 'password']) if (r.has(k)) r.problem(k, 'conflicts with "redis_url"; set either redis_url or host/port/db/password');
+    if (!/^rediss?:\/\//.test(redisUrl)) {
+      r.problem('redis_url', 'must start with redis:// or rediss:// (e.g. redis://127.0.0.1:6379/0)');
+    } else {
+      try {
+        new URL(redisUrl);
+      } catch {
+        r.problem('redis_url', 'is not a valid URL (e.g. redis://:password@127.0.0.1:6379/0)');
+      }
+    }
+  } else {
+    const host = r.string('host', '127.0.0.1') || '127.0.0.1';
+    const port = r.integer('port', 6379, 1, 65535);
+    const db = r.integer('db', 0, 0, 1_000_000);
+    const password = r.string('password', '') ?? '';
+    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    redisUrl = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${h}:${port}/${db}`;
+  }
+  const result: PubsubConfig = {
+    redis,
+    redisUrl,
+    redisUrlRedacted: redisUrl.replace(/\/\/([^/@]*)@/, (_m, cred: string) => (cred.includes(':') ? '//' + cred.split(':')[0] + ':***@' : '//***@')),
+    channel: r.string('channel', 'backup') || 'backup',
+    failedList: r.string('failed_list', 's3s3:failed') || 's3s3:failed',
+    pendingSet: r.string('pending_set', 's3s3:pending') || 's3s3:pending',
+    marker: r.boolean('marker', true),
+  };
+  return problems.length === before ? Object.freeze(result) : undefined;
+}
+
+/** Python's strtobool, any case. */
+export function parseBoolean(value: string): boolean | undefined {
+  const v = value.trim().toLowerCase();
+  if (['y', 'yes', 't', 'true', 'on', '1'].includes(v)) return true;
+  if (['n', 'no', 'f', 'false', 'off', '0'].includes(v)) return false;
+  return undefined;
+}
+
+/** Bytes, or a number with K/M/G/T (binary multiples; KiB, MB and so on read the same). */
+export function parseSize(value: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(value.trim());
+  if (!m) return undefined;
+  const unit = { '': 1, k: 1024, m: MiB, g: GiB, t: 1024 * GiB }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes >= GiB && bytes % GiB === 0) return `${bytes / GiB}G`;
+  if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB}M`;
+  return `${bytes}`;
+}
+
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/** The closest candidate by edit distance, if it is close enough to be a likely typo. */
+function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

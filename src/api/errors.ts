@@ -1,0 +1,92 @@
+/**
+ * Typed errors. Each one says what failed, where, and what to do about it.
+ * Leaf module: imports nothing of the project.
+ */
+
+/** Base class, so callers can tell s3s3's own failures from bugs. */
+export class S3s3Error extends Error {
+  override name = 'S3s3Error';
+}
+
+/** One problem found in a config file: where it is and what is wrong. */
+export interface ConfigProblem {
+  /** File the value came from, or `environment` / `defaults`. */
+  readonly file: string;
+  readonly section?: string;
+  readonly key?: string;
+  readonly message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = [p.file, p.section ? `[${p.section}]` : undefined, p.key].filter(Boolean).join(' ');
+  return `${where}: ${p.message}`;
+}
+
+/** Every problem of a config at once, so one edit fixes them all. */
+export class ConfigError extends S3s3Error {
+  override name = 'ConfigError';
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      problems.length === 1
+        ? `config error: ${formatProblem(problems[0]!)}`
+        : `${problems.length} config errors:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/**
+ * What to do about a failed store call (rclone's classes, not type names):
+ * - `retry`: transient (5xx, throttling, timeout, reset); the same call may work later.
+ * - `object`: this object failed (4xx, bad digest, verification); others can go on.
+ * - `fatal`: nothing will work (bad credentials, missing bucket); stop everything.
+ */
+export type ErrorClass = 'retry' | 'object' | 'fatal';
+
+export interface StoreErrorInit {
+  readonly op: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly key?: string;
+  readonly status?: number;
+  readonly code?: string;
+  readonly errorClass: ErrorClass;
+  readonly cause?: unknown;
+  readonly detail?: string;
+}
+
+/** A failed call to an S3 endpoint. Never carries a secret. */
+export class StoreError extends S3s3Error {
+  override name = 'StoreError';
+  readonly op: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly key: string | undefined;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly errorClass: ErrorClass;
+
+  constructor(init: StoreErrorInit) {
+    const what = init.code ?? (init.status !== undefined ? `HTTP ${init.status}` : 'error');
+    const target = init.key === undefined ? init.bucket : `${init.bucket}/${JSON.stringify(init.key)}`;
+    const detail = init.detail ? `: ${init.detail}` : '';
+    super(`${init.op} ${target} at ${init.endpoint} failed: ${what}${detail}`, { cause: init.cause });
+    this.op = init.op;
+    this.endpoint = init.endpoint;
+    this.bucket = init.bucket;
+    this.key = init.key;
+    this.status = init.status;
+    this.code = init.code;
+    this.errorClass = init.errorClass;
+  }
+
+  get retryable(): boolean {
+    return this.errorClass === 'retry';
+  }
+
+  /** The object (or bucket) does not exist. */
+  get notFound(): boolean {
+    return this.status === 404 || this.code === 'NoSuchKey' || this.code === 'NotFound';
+  }
+}

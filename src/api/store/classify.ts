@@ -1,0 +1,63 @@
+/**
+ * Turns whatever a store call threw (an SDK service error, a socket error, a timeout)
+ * into a StoreError with a class that says what to do about it.
+ */
+import { StoreError, type ErrorClass } from '../errors.js';
+
+const RETRY_CODES = new Set([
+  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed',
+  'InternalError', 'ServiceUnavailable', 'TooManyRequests', 'TimeoutError', 'RequestTimeoutException',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED',
+  'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
+]);
+/** Nothing will work until the config changes: stop everything. */
+const FATAL_CODES = new Set([
+  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'NoSuchBucket', 'AuthorizationHeaderMalformed',
+  'InvalidBucketName', 'PermanentRedirect', 'AccountProblem',
+]);
+
+interface ErrorLike {
+  name?: string;
+  code?: string;
+  message?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+}
+
+export interface ErrorContext {
+  readonly op: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly key?: string;
+}
+
+export function classifyStatus(status: number | undefined, code: string | undefined): ErrorClass {
+  if (code && (RETRY_CODES.has(code) || NETWORK_CODES.has(code))) return 'retry';
+  if (code && FATAL_CODES.has(code)) return 'fatal';
+  if (status === undefined) return 'retry';
+  if (status === 429 || status >= 500) return 'retry';
+  if (status === 401 || status === 403) return 'fatal';
+  return 'object';
+}
+
+export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
+  if (err instanceof StoreError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
+  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+  // SDK service errors name their S3 code; socket errors carry a Node code.
+  let code = e.Code ?? (e.code && /^[A-Z_]+$/.test(e.code) ? e.code : undefined) ?? (e.name && e.name !== 'Error' ? e.name : undefined);
+  if (code === 'UnknownError' || code === 'S3ServiceException') code = undefined;
+  if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
+  const errorClass = classifyStatus(status, code);
+  const detail = errorClass === 'retry' && status === undefined ? shortMessage(e.message) : status !== undefined && code === undefined ? undefined : shortMessage(e.message);
+  return new StoreError({ ...ctx, status, code, errorClass, cause: err, detail: detail === code ? undefined : detail });
+}
+
+function shortMessage(message: string | undefined): string | undefined {
+  if (!message) return undefined;
+  const first = message.split('\n')[0]!.trim();
+  return first.length > 200 ? first.slice(0, 200) + '...' : first;
+}

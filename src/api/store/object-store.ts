@@ -1,0 +1,81 @@
+/**
+ * The storage abstraction s3s3 needs, and nothing more (rclone's lesson): list a sorted
+ * page, head, get as a stream, put from a stream, delete. Extras (multipart, server-side
+ * copy) are optional capabilities that generic code probes for.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  /** Without quotes. A plain MD5 only when it matches /^[0-9a-f]{32}$/. */
+  readonly etag: string;
+  readonly lastModified?: Date;
+}
+
+/** The headers a copy must carry over unchanged. */
+export interface ObjectHeaders {
+  readonly contentType?: string;
+  readonly cacheControl?: string;
+  readonly contentDisposition?: string;
+  readonly contentEncoding?: string;
+  readonly contentLanguage?: string;
+  /** Raw HTTP-date string, kept as the server sent it. */
+  readonly expires?: string;
+  /** User metadata (`x-amz-meta-*`), names lower-case without the prefix. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface HeadInfo extends ObjectInfo, ObjectHeaders {}
+
+export interface ListPage {
+  readonly objects: readonly ObjectInfo[];
+  /** Opaque: pass back to get the next page; undefined on the last page. */
+  readonly next?: string;
+}
+
+export interface PutOptions extends Partial<ObjectHeaders> {
+  readonly contentLength: number;
+  /** Base64 MD5 of the body, so the server rejects a body corrupted on the way. */
+  readonly contentMd5?: string;
+}
+
+export interface PutResult {
+  readonly etag: string;
+}
+
+export interface CompletedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+}
+
+/** Multipart upload: optional, because some clones lack parts of it. */
+export interface MultipartCapable {
+  createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string>;
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Readable | Buffer, options: { contentLength: number; contentMd5?: string }): Promise<string>;
+  completeMultipart(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<PutResult>;
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+}
+
+export interface ObjectStore {
+  /** Config section name, for messages. */
+  readonly name: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** One page in the store's order (S3: UTF-8 byte order). */
+  listPage(options?: { prefix?: string; next?: string }): Promise<ListPage>;
+  /** Every object, page by page; memory holds one page at a time. */
+  list(options?: { prefix?: string }): AsyncIterable<ObjectInfo>;
+  /** Null when the key does not exist. */
+  head(key: string): Promise<HeadInfo | null>;
+  get(key: string): Promise<{ readonly body: Readable; readonly info: HeadInfo }>;
+  put(key: string, body: Readable | Buffer, options: PutOptions): Promise<PutResult>;
+  delete(key: string): Promise<void>;
+  deleteMany(keys: readonly string[]): Promise<void>;
+  close(): void;
+}
+
+/** True when the ETag is a plain MD5 (not multipart `-N`, not a clone's own hash). */
+export function isMd5Etag(etag: string | undefined): etag is string {
+  return etag !== undefined && /^[0-9a-f]{32}$/.test(etag);
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one command that runs every test: installs what is missing, builds, starts the real
+# servers once (Ceph RGW, Swift s3api, Redis) on free loopback ports, runs the suites
+# against them, and stops them whatever happens.
+#   bash test/run.sh                 # everything
+#   bash test/run.sh test/unit/x.test.ts ...   # chosen files (servers still started)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash test/setup.sh
+npm run --silent build
+
+state=${S3S3_TEST_STATE:-$(mktemp -d /tmp/s3s3-test.XXXXXX)}
+mkdir -p "$state"
+cleanup() {
+  bash test/servers/ceph.sh stop "$state/ceph" >/dev/null 2>&1 || true
+  bash test/servers/swift.sh stop "$state/swift" >/dev/null 2>&1 || true
+  bash test/servers/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
+  [[ -n "${S3S3_KEEP_STATE:-}" ]] || rm -rf "$state"
+}
+trap cleanup EXIT INT TERM
+
+echo "s3s3 test: starting Ceph RGW, Swift and Redis in $state" >&2
+bash test/servers/ceph.sh start "$state/ceph" >/dev/null &
+ceph_pid=$!
+bash test/servers/swift.sh start "$state/swift" >/dev/null &
+swift_pid=$!
+bash test/servers/redis.sh start "$state/redis" >/dev/null
+wait "$ceph_pid" || { echo "s3s3 test: Ceph RGW did not start (logs in $state/ceph)" >&2; S3S3_KEEP_STATE=1; exit 1; }
+wait "$swift_pid" || { echo "s3s3 test: Swift did not start (logs in $state/swift)" >&2; S3S3_KEEP_STATE=1; exit 1; }
+
+export S3S3_TEST_SERVERS="$state/ceph/env:$state/swift/env"
+export S3S3_TEST_REDIS="$state/redis/env"
+export S3S3_TEST_STATE_DIR="$state"
+
+if (($#)); then
+  files=("$@")
+else
+  mapfile -t files < <(find test/unit test/integration test/cli -name '*.test.ts' 2>/dev/null | sort)
+fi
+cd "$root"
+node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

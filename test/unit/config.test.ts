@@ -1,0 +1,205 @@
+/** Every config error case: each reported at once, naming file, section and key. */
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig, parseConfig, parseSize } from '../../src/api/config.js';
+import { ConfigError } from '../../src/api/errors.js';
+
+const GOOD = `
+[source]
+  aws_access_key_id = AKSOURCE            # the original template indents and comments like this
+  aws_secret_access_key = se#cr;et        ; a # or ; inside a value stays
+  bucket_name = source-bucket
+  host = s3.example.com
+  port = 8080
+  is_secure = False
+  calling_format = boto.s3.connection.OrdinaryCallingFormat
+
+[dest1]
+aws_access_key_id = AKDEST
+aws_secret_access_key = destsecret
+bucket_name = dest-bucket
+endpoint = https://storage.example.net:8443
+signature_version = s3
+list_objects_version = 1
+verify_md5 = yes
+multipart_threshold = 64M
+multipart_chunksize = 8MiB
+concurrency = 4
+connect_timeout = 2.5
+read_timeout = 30
+region = eu-west-1
+calling_format = SubdomainCallingFormat
+
+[pubsub]
+redis = on
+host = 10.0.0.5
+port = 6380
+db = 2
+password = p@ss
+channel = uploads
+`;
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(text, { file: 'test.ini', env });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems.map((p) => `${p.file} [${p.section ?? ''}] ${p.key ?? ''}: ${p.message}`);
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('reads the original keys, new keys, inline comments and indentation', () => {
+    const c = parseConfig(GOOD, { file: 'test.ini' });
+    assert.equal(c.source.secretAccessKey, 'se#cr;et');
+    assert.equal(c.source.endpoint, 'http://s3.example.com:8080');
+    assert.equal(c.source.forcePathStyle, true);
+    assert.equal(c.source.signatureVersion, 'v4');
+    assert.equal(c.source.listObjectsVersion, 2);
+    assert.equal(c.source.multipartThreshold, 5 * 1024 ** 3);
+    assert.equal(c.source.concurrency, 16);
+    assert.equal(c.source.requestChecksumCalculation, 'WHEN_REQUIRED');
+    const d = c.destinations[0]!;
+    assert.equal(d.endpoint, 'https://storage.example.net:8443');
+    assert.equal(d.signatureVersion, 'v2');
+    assert.equal(d.listObjectsVersion, 1);
+    assert.equal(d.verifyMd5, true);
+    assert.equal(d.multipartThreshold, 64 * 1024 ** 2);
+    assert.equal(d.multipartChunksize, 8 * 1024 ** 2);
+    assert.equal(d.connectTimeoutMs, 2500);
+    assert.equal(d.readTimeoutMs, 30000);
+    assert.equal(d.region, 'eu-west-1');
+    assert.equal(d.forcePathStyle, false);
+    assert.equal(c.pubsub.redis, true);
+    assert.equal(c.pubsub.redisUrl, 'redis://:p%40ss@10.0.0.5:6380/2');
+    assert.doesNotMatch(c.pubsub.redisUrlRedacted, /p%40ss|p@ss/);
+    assert.equal(c.pubsub.channel, 'uploads');
+    assert.deepEqual(c.warnings, []);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.source));
+  });
+
+  it('defaults: https on 443 at s3.amazonaws.com, channel backup, no Redis without [pubsub]', () => {
+    const c = parseConfig('[source]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=s\n[dest1]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=d\n', { file: 'x' });
+    assert.equal(c.source.endpoint, 'https://s3.amazonaws.com');
+    assert.equal(c.pubsub.redis, false);
+    assert.equal(c.pubsub.channel, 'backup');
+    assert.equal(c.pubsub.redisUrl, 'redis://127.0.0.1:6379/0');
+  });
+
+  it('reads booleans as strtobool does, in any case', () => {
+    for (const [v, want] of [['TRUE', true], ['Yes', true], ['on', true], ['1', true], ['t', true], ['False', false], ['NO', false], ['off', false], ['0', false]] as const) {
+      const c = parseConfig(GOOD.replace('verify_md5 = yes', `verify_md5 = ${v}`), { file: 'x' });
+      assert.equal(c.destinations[0]!.verifyMd5, want, v);
+    }
+  });
+
+  it('lets the environment override any key, secrets included', () => {
+    const c = parseConfig(GOOD, {
+      file: 'x',
+      env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'from-env', S3S3_PUBSUB_CHANNEL: 'envchan', S3S3_SOURCE_BUCKET_NAME: 'env-bucket', S3S3_CONFIG: '/nowhere' },
+    });
+    assert.equal(c.destinations[0]!.secretAccessKey, 'from-env');
+    assert.equal(c.pubsub.channel, 'envchan');
+    assert.equal(c.source.bucket, 'env-bucket');
+  });
+
+  it('reports every problem at once, each with file, section and key', () => {
+    const text = `
+[source]
+aws_access_key_id = {YOUR_AWS_ACCESS_KEY_ID}
+bucket_name = src
+port = eighty
+is_secure = maybe
+concurrency = 0
+multipart_chunksize = 1K
+signature_version = v3
+[dest1]
+aws_access_key_id = a
+aws_secret_access_key = b
+bucket_name = src
+host = s3.amazonaws.com
+[pubsub]
+sns = true
+`;
+    const problems = problemsOf(text);
+    const expect = [
+      /\[source\] aws_access_key_id: still holds the template placeholder \{YOUR_AWS_ACCESS_KEY_ID\}/,
+      /\[source\] aws_secret_access_key: missing/,
+      /\[source\] port: "eighty" is not a whole number/,
+      /\[source\] is_secure: "maybe" is not a boolean/,
+      /\[source\] concurrency: "0" is not a whole number from 1/,
+      /\[source\] multipart_chunksize: "1K" is not a size/,
+      /\[source\] signature_version: "v3" is not one of/,
+      /\[pubsub\] sns: SNS is not supported/,
+    ];
+    for (const re of expect) assert.ok(problems.some((p) => re.test(p)), `${re} in:\n${problems.join('\n')}`);
+    assert.ok(problems.every((p) => p.startsWith('test.ini ')));
+  });
+
+  it('refuses a destination identical to the source', () => {
+    const text = GOOD.replace(/\[dest1\][\s\S]*?\[pubsub\]/, '[dest1]\naws_access_key_id = x\naws_secret_access_key = y\nbucket_name = source-bucket\nhost = s3.example.com\nport = 8080\nis_secure = false\n\n[pubsub]');
+    const problems = problemsOf(text);
+    assert.ok(problems.some((p) => /\[dest1\] bucket_name: is the source bucket itself/.test(p)), problems.join('\n'));
+  });
+
+  it('refuses a config without [source] or without a destination', () => {
+    assert.ok(problemsOf('[pubsub]\nredis = true\n').some((p) => /missing section \[source\]/.test(p)));
+    assert.ok(problemsOf('[source]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=s\n').some((p) => /no destination/.test(p)));
+  });
+
+  it('refuses malformed lines, duplicate sections and keys, bad endpoints, conflicting keys', () => {
+    const text = GOOD.replace('[dest1]', '[dest2]\naws_access_key_id = a\naws_secret_access_key = b\nbucket_name = d2\nendpoint = ftp://x\n[dest1]\nthis line is junk\nbucket_name = again\nhost = y').replace('[pubsub]', '[source]\n[pubsub]\nredis_url = redis://localhost:1/0');
+    const problems = problemsOf(text);
+    for (const re of [/neither "\[section\]" nor "key = value"/, /\[dest1\] bucket_name: set twice/, /\[dest2\] endpoint: "ftp:\/\/x" must start with http/, /\[dest1\] host: conflicts with "endpoint"/, /section \[source\] appears twice/, /\[pubsub\] host: conflicts with "redis_url"/]) {
+      assert.ok(problems.some((p) => re.test(p)), `${re} in:\n${problems.join('\n')}`);
+    }
+  });
+
+  it('warns about unknown keys and sections with the nearest known name', () => {
+    const c = parseConfig(GOOD.replace('verify_md5 = yes', 'verify_md4 = yes').replace('[pubsub]', '[pubsbu]'), { file: 't.ini' });
+    const w = c.warnings.map((p) => `${p.section} ${p.key ?? ''}: ${p.message}`);
+    assert.ok(w.some((m) => /dest1 verify_md4: unknown key ignored; did you mean "verify_md5"/.test(m)), w.join('\n'));
+    assert.ok(w.some((m) => /pubsbu : unknown section ignored; did you mean \[pubsub\]/.test(m)), w.join('\n'));
+  });
+
+  it('parses sizes', () => {
+    assert.equal(parseSize('5368709120'), 5 * 1024 ** 3);
+    assert.equal(parseSize('5G'), 5 * 1024 ** 3);
+    assert.equal(parseSize('64MiB'), 64 * 1024 ** 2);
+    assert.equal(parseSize('1.5k'), 1536);
+    assert.equal(parseSize('lots'), undefined);
+  });
+
+  it('finds the file by --config, $S3S3_CONFIG, then ./s3s3.ini, ~/.s3s3.ini', () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3s3-cfg-'));
+    const home = join(dir, 'home');
+    const cwd = join(dir, 'cwd');
+    mkdirSync(home);
+    mkdirSync(cwd);
+    const write = (path: string, bucket: string) => writeFileSync(path, GOOD.replace('source-bucket', bucket), { mode: 0o600 });
+    write(join(home, '.s3s3.ini'), 'from-home');
+    assert.equal(loadConfig({ cwd, home, env: {} }).source.bucket, 'from-home');
+    write(join(cwd, 's3s3.ini'), 'from-cwd');
+    assert.equal(loadConfig({ cwd, home, env: {} }).source.bucket, 'from-cwd');
+    write(join(dir, 'env.ini'), 'from-env');
+    assert.equal(loadConfig({ cwd, home, env: { S3S3_CONFIG: join(dir, 'env.ini') } }).source.bucket, 'from-env');
+    write(join(dir, 'flag.ini'), 'from-flag');
+    assert.equal(loadConfig({ cwd, home, env: { S3S3_CONFIG: join(dir, 'env.ini') }, file: join(dir, 'flag.ini') }).source.bucket, 'from-flag');
+    assert.throws(() => loadConfig({ cwd, home, env: {}, file: join(dir, 'missing.ini') }), /missing\.ini: cannot read config file: no such file/);
+    assert.throws(() => loadConfig({ cwd: join(dir, 'home'), home: cwd, env: {} }) && loadConfig({ cwd: dir, home: dir, env: {} }), /no config file found/);
+  });
+
+  it('warns when a file holding a secret is readable by others', () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3s3-perm-'));
+    const file = join(dir, 's3s3.ini');
+    writeFileSync(file, GOOD);
+    chmodSync(file, 0o644);
+    assert.ok(loadConfig({ file, env: {} }).warnings.some((w) => /readable by every user and holds a secret; run: chmod 600/.test(w.message)));
+    chmodSync(file, 0o600);
+    assert.deepEqual(loadConfig({ file, env: {} }).warnings, []);
+  });
+});
