@@ -33,6 +33,7 @@ wait "$swift_pid" || { echo "s3s3 test: Swift did not start (logs in $state/swif
 export S3S3_TEST_SERVERS="$state/ceph/env:$state/swift/env"
 export S3S3_TEST_REDIS="$state/redis/env"
 export S3S3_TEST_STATE_DIR="$state"
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 if (($#)); then
   files=("$@")

@@ -90,3 +90,34 @@ export class StoreError extends S3s3Error {
     return this.status === 404 || this.code === 'NoSuchKey' || this.code === 'NotFound';
   }
 }
+
+/** A copy arrived but does not match its source; the bad copy has been removed. */
+export class VerificationError extends S3s3Error {
+  override name = 'VerificationError';
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly key: string;
+  constructor(init: { endpoint: string; bucket: string; key: string; detail: string }) {
+    super(`verify ${init.bucket}/${JSON.stringify(init.key)} at ${init.endpoint} failed: ${init.detail}`);
+    this.endpoint = init.endpoint;
+    this.bucket = init.bucket;
+    this.key = init.key;
+  }
+}
+
+/** A listing came back out of S3's UTF-8 byte order; planning from it would mis-copy. */
+export class ListingOrderError extends S3s3Error {
+  override name = 'ListingOrderError';
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly key: string;
+  constructor(init: { endpoint: string; bucket: string; previous: string; key: string }) {
+    super(
+      `listing of ${init.bucket} at ${init.endpoint} is out of order: ${JSON.stringify(init.key)} came after ${JSON.stringify(init.previous)}; ` +
+        'this server does not list in UTF-8 byte order as S3 does, so s3s3bucket cannot plan from it',
+    );
+    this.endpoint = init.endpoint;
+    this.bucket = init.bucket;
+    this.key = init.key;
+  }
+}

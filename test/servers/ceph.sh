@@ -28,8 +28,11 @@ free_port() {
 
 # True if PID is alive and is one of our daemons (guards against PID reuse after a reboot/long gap).
 is_ours() {
-  local pid=$1 comm
+  local pid=$1 comm stat
   comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ] || return 1 # exited, not yet reaped
   case $comm in ceph-mon | ceph-osd | radosgw) return 0 ;; *) return 1 ;; esac
 }
 
@@ -171,6 +174,7 @@ osd pool default min size = 1
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
+# Replicas would be spread across hosts by default; there is one host (and one replica).
 osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon warn on pool no redundancy = false
@@ -200,8 +204,6 @@ osd mon shutdown timeout = 1
 # Fewer threads for a 2-core box.
 osd op num shards = 1
 osd op num threads per shard = 2
-# radosgw stores multi-MiB stripes; keep the default object size limit explicit.
-osd max object size = 134217728
 
 [client]
 # radosgw usually starts before the OSD has booted; its first pool reads then wait for the
@@ -209,6 +211,10 @@ osd max object size = 134217728
 objecter tick interval = 0.5
 # radosgw: beast bound to loopback only; path-style addressing because no rgw dns name is set.
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# Deleting or overwriting an object frees only its head at once; the rest (4 MiB stripes) waits for
+# garbage collection, by default 2 h later. The memstore OSD would fill up long before that.
+rgw gc obj min wait = 30
+rgw gc processor period = 10
 # No usage/ops logging to RADOS; keep request logging in the log file only.
 rgw enable usage log = false
 rgw enable ops log = false
@@ -231,7 +237,7 @@ EOF
     || fail "ceph-osd --mkfs failed"
   # Register id 0 with that uuid in the osdmap (waits for the mon to be reachable).
   local id
-  id=$(cephcli osd new "$osd_uuid" 0 2>"$STATE/log/osd-new.out") || fail "could not reach the mon / register the OSD"
+  id=$(cephcli osd new "$osd_uuid" 0 2>"$STATE/log/osd-new.out") || fail "could not reach the mon to register the OSD (see osd-new.out)"
   [ "$id" = 0 ] || fail "ceph osd new returned '$id', expected 0"
   launch osd.0 ceph-osd -c "$CONF" -i 0 -f
 
@@ -246,13 +252,14 @@ EOF
     [ "$(remaining)" -gt 0 ] || fail "S3 endpoint http://127.0.0.1:$rgw_port/ not answering after ${READY_TIMEOUT}s"
     local pid
     while read -r pid; do
-      kill -0 "$pid" 2>/dev/null || fail "a daemon (pid $pid) exited during start"
+      is_ours "$pid" || fail "a daemon (pid $pid) exited during start"
     done <"$STATE/pids"
     sleep 0.25
   done
   log "S3 endpoint answers (HTTP $code) after $((SECONDS - t0))s"
 
   # --- S3 user -------------------------------------------------------------------------------------
+  [ "$(remaining)" -gt 0 ] || fail "no time left to create the S3 user"
   timeout "$(remaining)" radosgw-admin -c "$CONF" user create --uid=s3s3test --display-name="s3s3 test" \
     --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >"$STATE/log/user-create.out" 2>&1 \
     || fail "radosgw-admin user create failed"

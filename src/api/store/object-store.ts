@@ -57,11 +57,21 @@ export interface MultipartCapable {
   abortMultipart(key: string, uploadId: string): Promise<void>;
 }
 
+/** How the copy layer should write to a store, from its config section. */
+export interface StoreSettings {
+  readonly multipartThreshold: number;
+  readonly multipartChunksize: number;
+  readonly concurrency: number;
+  readonly verifyMd5: boolean;
+  readonly recordMetadata: boolean;
+}
+
 export interface ObjectStore {
   /** Config section name, for messages. */
   readonly name: string;
   readonly endpoint: string;
   readonly bucket: string;
+  readonly settings: StoreSettings;
   /** One page in the store's order (S3: UTF-8 byte order). */
   listPage(options?: { prefix?: string; next?: string }): Promise<ListPage>;
   /** Every object, page by page; memory holds one page at a time. */
@@ -73,6 +83,15 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   deleteMany(keys: readonly string[]): Promise<void>;
   close(): void;
+  /** Optional: true when this store can copy from `other` without moving bytes through us. */
+  canCopyFrom?(other: ObjectStore): boolean;
+  /** Optional: server-side copy from `other` (see canCopyFrom). */
+  copyFrom?(other: ObjectStore, sourceKey: string, key: string): Promise<PutResult>;
+}
+
+export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
+  const s = store as Partial<MultipartCapable>;
+  return typeof s.createMultipart === 'function' && typeof s.uploadPart === 'function' && typeof s.completeMultipart === 'function' && typeof s.abortMultipart === 'function';
 }
 
 /** True when the ETag is a plain MD5 (not multipart `-N`, not a clone's own hash). */

@@ -38,6 +38,7 @@ import type {
   ObjectStore,
   PutOptions,
   PutResult,
+  StoreSettings,
 } from './object-store.js';
 import { quirksFor, type Quirks } from './quirks.js';
 import { SignatureV2Signer } from './sigv2.js';
@@ -57,12 +58,15 @@ interface HttpResponseLike {
   body?: { socket?: import('node:stream').Duplex | null };
 }
 
+const QUIET_SDK_LOGGER = { debug() {}, info() {}, warn() {}, error() {}, trace() {} };
+
 export class S3Store implements ObjectStore, MultipartCapable {
   readonly name: string;
   readonly endpoint: string;
   readonly bucket: string;
   readonly quirks: Quirks;
   readonly config: EndpointConfig;
+  readonly settings: StoreSettings;
   private readonly client: S3Client;
   private readonly retry: RetryPolicy;
 
@@ -72,6 +76,13 @@ export class S3Store implements ObjectStore, MultipartCapable {
     this.endpoint = config.endpoint;
     this.bucket = config.bucket;
     this.quirks = quirksFor(config);
+    this.settings = Object.freeze({
+      multipartThreshold: config.multipartThreshold,
+      multipartChunksize: config.multipartChunksize,
+      concurrency: config.concurrency,
+      verifyMd5: config.verifyMd5,
+      recordMetadata: config.recordMetadata,
+    });
     this.retry = options.retry ?? DEFAULT_RETRY;
     const url = new URL(config.endpoint);
     const secure = url.protocol === 'https:';
@@ -87,6 +98,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
       requestChecksumCalculation: config.requestChecksumCalculation,
       responseChecksumValidation: config.responseChecksumValidation,
       followRegionRedirects: false,
+      // The SDK's own console warnings (e.g. on every failed streaming request) would break
+      // our one-line error reporting; failures reach the caller as typed errors instead.
+      logger: QUIET_SDK_LOGGER,
       requestHandler: new NodeHttpHandler({
         ...(secure ? { httpsAgent: agent } : { httpAgent: agent }),
         connectionTimeout: config.connectTimeoutMs,
@@ -280,8 +294,19 @@ export class S3Store implements ObjectStore, MultipartCapable {
     await this.call('AbortMultipartUpload', key, () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })));
   }
 
-  /** Server-side copy within this endpoint (same credentials). */
-  async copyFrom(sourceBucket: string, sourceKey: string, key: string): Promise<PutResult> {
+  /** Same endpoint, same credentials: the server can copy without the bytes passing through us. */
+  canCopyFrom(other: ObjectStore): boolean {
+    return (
+      other instanceof S3Store &&
+      other.config.endpoint === this.config.endpoint &&
+      other.config.accessKeyId === this.config.accessKeyId &&
+      other.config.secretAccessKey === this.config.secretAccessKey
+    );
+  }
+
+  /** CopyObject, metadata and ETag kept (MetadataDirective COPY). */
+  async copyFrom(other: ObjectStore, sourceKey: string, key: string): Promise<PutResult> {
+    const sourceBucket = other.bucket;
     const out = await this.call(
       'CopyObject',
       key,

@@ -1,0 +1,76 @@
+/**
+ * The library's view of a whole config: one source, every destination, and the two jobs
+ * s3s3 does with them (sweep the bucket; copy one key everywhere).
+ */
+import type { Config } from './config.js';
+import { copyKey, type CopyKeyOptions, type TargetResult } from './copy/copy-key.js';
+import { silentLogger, type Logger } from './log.js';
+import { S3Store } from './store/s3-store.js';
+import type { ObjectStore } from './store/object-store.js';
+import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './sweep/duplicate.js';
+import type { EndpointConfig } from './config.js';
+
+/** An S3 connection for one config section (`[source]`, `[dest1]`, ...). */
+export function createConnection(section: EndpointConfig): S3Store {
+  return new S3Store(section);
+}
+
+export interface ObjectRef {
+  readonly store: ObjectStore;
+  readonly key: string;
+}
+
+export interface UploadOptions extends Omit<CopyKeyOptions, 'dryRun'> {}
+
+export interface UploadResult {
+  readonly key: string;
+  readonly results: readonly TargetResult[];
+  /** True when the key is in place (copied or already equal) in every destination, or gone at the source. */
+  readonly ok: boolean;
+}
+
+/** Copy one object to each destination that lacks it or differs (the original `upload()`). */
+export async function upload(source: ObjectRef, destinations: readonly ObjectRef[], options: UploadOptions = {}): Promise<UploadResult> {
+  const results = await copyKey({ store: source.store, key: source.key }, destinations.map((d) => ({ store: d.store, key: d.key })), options);
+  return { key: source.key, results, ok: results.every((r) => r.outcome !== 'failed') };
+}
+
+export interface BucketClientOptions {
+  readonly logger?: Logger;
+}
+
+export class BucketClient {
+  readonly source: S3Store;
+  readonly destinations: readonly S3Store[];
+  private readonly logger: Logger;
+  private closed = false;
+
+  constructor(readonly config: Config, options: BucketClientOptions = {}) {
+    this.logger = options.logger ?? silentLogger;
+    this.source = createConnection(config.source);
+    this.destinations = config.destinations.map(createConnection);
+  }
+
+  /** Sweep the whole source bucket to every destination. */
+  duplicate(options: DuplicateOptions = {}): Promise<DuplicateReport> {
+    return duplicateBucket(this.source, this.destinations, { logger: this.logger, ...options });
+  }
+
+  /** Copy one key to every destination. */
+  copy(key: string, options: UploadOptions = {}): Promise<UploadResult> {
+    return upload({ store: this.source, key }, this.destinations.map((store) => ({ store, key })), { logger: this.logger, ...options });
+  }
+
+  /** Safe to call twice; closes every connection even if one fails. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [this.source, ...this.destinations]) {
+      try {
+        s.close();
+      } catch {
+        // keep closing the rest
+      }
+    }
+  }
+}

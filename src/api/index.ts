@@ -1,0 +1,21 @@
+/** s3s3's public API: everything an application or the scripts need, and nothing else. */
+export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize } from './config.js';
+export type { Config, EndpointConfig, PubsubConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
+export type { ConfigProblem, ErrorClass } from './errors.js';
+export { createLogger, silentLogger } from './log.js';
+export type { Logger, LogLevel, LogFormat, LogFields } from './log.js';
+export { S3Store } from './store/s3-store.js';
+export { isMd5Etag } from './store/object-store.js';
+export type { ObjectStore, ObjectInfo, HeadInfo, ObjectHeaders, ListPage, PutOptions, PutResult, StoreSettings } from './store/object-store.js';
+export { decide, META_MD5, META_SOURCE_ETAG } from './copy/decide.js';
+export type { Decision, CopyReason } from './copy/decide.js';
+export { copyKey, hashObject } from './copy/copy-key.js';
+export type { CopySource, CopyTarget, TargetResult, Outcome, CopyKeyOptions } from './copy/copy-key.js';
+export { duplicateBucket } from './sweep/duplicate.js';
+export type { DuplicateOptions, DuplicateReport, DestinationTotals, Failure } from './sweep/duplicate.js';
+export { globToRegExp } from './sweep/filters.js';
+export { compareKeys } from './sweep/ordered.js';
+export { BucketClient, createConnection, upload } from './bucket-client.js';
+export type { BucketClientOptions, ObjectRef, UploadOptions, UploadResult } from './bucket-client.js';
+export type { RetryPolicy } from './retry.js';

@@ -1,0 +1,50 @@
+/**
+ * S3 lists keys in UTF-8 byte order, and a merge-join is only right on that order.
+ * JavaScript's `<` compares UTF-16 code units, which disagree above U+FFFF, so keys are
+ * compared as bytes; a listing that breaks the order is refused, never silently mis-planned.
+ */
+import { ListingOrderError } from '../errors.js';
+import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export async function* orderedListing(store: ObjectStore, prefix?: string): AsyncGenerator<ObjectInfo> {
+  let previous: string | undefined;
+  for await (const o of store.list({ prefix })) {
+    if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
+      throw new ListingOrderError({ endpoint: store.endpoint, bucket: store.bucket, previous, key: o.key });
+    }
+    previous = o.key;
+    yield o;
+  }
+}
+
+/** A listing with one item of look-ahead, for the merge-join. */
+export class Cursor {
+  private head: ObjectInfo | undefined;
+  private done = false;
+  private started = false;
+
+  constructor(private readonly it: AsyncIterator<ObjectInfo>) {}
+
+  /** The entry for `key` if the listing has it; entries before it are passed over. */
+  async seek(key: string): Promise<ObjectInfo | null> {
+    if (!this.started) await this.advance();
+    while (!this.done && compareKeys(this.head!.key, key) < 0) await this.advance();
+    if (!this.done && this.head!.key === key) {
+      const hit = this.head!;
+      await this.advance();
+      return hit;
+    }
+    return null;
+  }
+
+  private async advance(): Promise<void> {
+    this.started = true;
+    const r = await this.it.next();
+    this.done = r.done === true;
+    this.head = r.done ? undefined : r.value;
+  }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+/** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
+import { Command, InvalidArgumentError } from 'commander';
+import { BucketClient, createLogger, parseSize, type DuplicateReport, type TargetResult } from '../api/index.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
+
+interface BucketFlags {
+  config?: string;
+  dryRun?: boolean;
+  force?: boolean;
+  verifyMd5?: boolean;
+  prefix?: string;
+  concurrency?: number;
+  json?: boolean;
+  minSize?: number;
+  maxSize?: number;
+  include: string[];
+  exclude: string[];
+  logFormat: 'text' | 'json';
+  quiet?: boolean;
+}
+
+function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return Number(v);
+}
+function size(v: string): number {
+  const n = parseSize(v);
+  if (n === undefined) throw new InvalidArgumentError('expected a size such as 1048576, 512K, 64M or 5G');
+  return n;
+}
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+  let flags: BucketFlags | undefined;
+  const program = new Command('s3s3bucket')
+    .description('Copy every object of the [source] bucket to every [dest*] bucket that lacks it or differs.')
+    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option('-n, --dry-run', 'print what would be copied and why; write nothing')
+    .option('-f, --force', 'copy every object even when the destination already has it')
+    .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
+    .option('-p, --prefix <prefix>', 'only keys starting with this prefix')
+    .option('--concurrency <n>', 'objects in flight at once (default: [source] concurrency)', positiveInt)
+    .option('--min-size <size>', 'skip objects smaller than this', size)
+    .option('--max-size <size>', 'skip objects larger than this', size)
+    .option('--include <glob>', 'only keys matching this glob (repeatable; * ** ? [..] {a,b})', collect, [])
+    .option('--exclude <glob>', 'skip keys matching this glob (repeatable)', collect, [])
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('--log-format <format>', 'text or json', 'text')
+    .option('-q, --quiet', 'only warnings and errors on stderr')
+    .action((opts: BucketFlags) => {
+      flags = opts;
+    });
+  const early = await parseArgs(program, argv, io);
+  if (early !== undefined) return early;
+  if (!flags) return EXIT_USAGE;
+  if (flags.logFormat !== 'text' && flags.logFormat !== 'json') {
+    io.stderr(`s3s3bucket: --log-format must be text or json, not ${JSON.stringify(flags.logFormat)}\n`);
+    return EXIT_USAGE;
+  }
+  const log = createLogger({ format: flags.logFormat, level: flags.quiet ? 'warn' : 'info', write: (l) => io.stderr(l + '\n') });
+  const config = loadConfigOrReport(flags.config, io, log);
+  if (!config) return EXIT_USAGE;
+
+  const client = new BucketClient(config, { logger: log });
+  const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
+  const dryRun = flags.dryRun === true;
+  const printDry = (r: TargetResult) => {
+    const line = `would copy ${JSON.stringify(r.key)} -> [${r.destination}] (${r.reason ?? 'missing'})\n`;
+    if (flags!.json) io.stderr(line);
+    else io.stdout(line);
+  };
+  log.info('sweep started', {
+    source: `${config.source.bucket} at ${config.source.endpoint}`,
+    destinations: config.destinations.map((d) => `[${d.name}] ${d.bucket} at ${d.endpoint}`),
+    dryRun,
+  });
+  let report: DuplicateReport;
+  try {
+    report = await client.duplicate({
+      dryRun,
+      force: flags.force,
+      verifyMd5: flags.verifyMd5,
+      prefix: flags.prefix,
+      concurrency: flags.concurrency,
+      minSize: flags.minSize,
+      maxSize: flags.maxSize,
+      include: flags.include,
+      exclude: flags.exclude,
+      onResult: (r) => {
+        if (r.outcome === 'would copy') printDry(r);
+        else if (r.outcome === 'failed') log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
+        else if (r.outcome === 'gone') log.info('gone from source, skipped', { key: r.key, destination: r.destination });
+        else if (r.outcome === 'copied') log.debug('copied', { key: r.key, destination: r.destination, bytes: r.bytes, method: r.method });
+        progress.add(r);
+      },
+    });
+  } finally {
+    progress.stop();
+    client.close();
+  }
+  const summary = {
+    listed: report.listed,
+    copied: report.copied,
+    skipped: report.skipped,
+    gone: report.gone,
+    failed: report.failed,
+    wouldCopy: report.wouldCopy,
+    bytes: report.bytes,
+    seconds: Number(report.seconds.toFixed(3)),
+  };
+  if (report.aborted) log.error(`sweep stopped: ${report.aborted}`);
+  log.info(dryRun ? 'dry run finished' : 'sweep finished', { ...summary, mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)) });
+  if (flags.json) io.stdout(JSON.stringify({ ...summary, aborted: report.aborted ?? null, destinations: report.destinations, failures: report.failures }) + '\n');
+  return report.failed > 0 || report.aborted ? EXIT_FAILED : EXIT_OK;
+}
+
+/** One self-rewriting line on a terminal: objects and bytes done, and the rate. */
+class Progress {
+  private objects = 0;
+  private bytes = 0;
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly io: CliIo, private readonly enabled: boolean) {
+    this.timer = enabled ? setInterval(() => this.draw(), 500) : undefined;
+    this.timer?.unref();
+  }
+
+  add(r: TargetResult): void {
+    this.objects++;
+    this.bytes += r.bytes;
+  }
+
+  private draw(): void {
+    const s = (performance.now() - this.started) / 1000;
+    this.io.stderr(`\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `);
+  }
+
+  stop(): void {
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.draw();
+    this.io.stderr('\n');
+  }
+}
+
+if (isMain(import.meta.url)) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`s3s3bucket: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
+}

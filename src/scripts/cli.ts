@@ -1,0 +1,68 @@
+/**
+ * What both commands share: exit codes, config loading with its report on stderr, and
+ * the "run main() when executed" check. Scripts stay thin commands over the API.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CommanderError, type Command } from 'commander';
+import { ConfigError, formatProblem, loadConfig, type Config, type Logger } from '../api/index.js';
+
+// The SDK warns on stderr at start-up about Node versions it will drop; our version is
+// pinned, so for the commands that is noise in front of their own messages.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export const processIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  env: process.env,
+};
+
+/** Commander prints its own usage errors; we only fix the exit code (2, not 1). */
+export async function parseArgs(program: Command, argv: readonly string[], io: CliIo): Promise<number | undefined> {
+  program.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return undefined;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
+    }
+    throw err;
+  }
+}
+
+/** Loads the config; on error prints the report and returns undefined (caller exits 2). */
+export function loadConfigOrReport(file: string | undefined, io: CliIo, log: Logger): Config | undefined {
+  try {
+    const config = loadConfig({ file, env: io.env });
+    for (const w of config.warnings) log.warn(formatProblem(w));
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`s3s3: ${err.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** True when this module is the program being run (also through npm's bin symlinks). */
+export function isMain(moduleUrl: string): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
+}
