@@ -46,6 +46,12 @@ export interface PubsubConfig {
   readonly pendingSet: string;
   /** Set the original s3s3's `backup=>KEY` marker once a key is everywhere. */
   readonly marker: boolean;
+  /** Keys the listener copies at once (`concurrency`; default: the `[source]` concurrency). */
+  readonly concurrency: number;
+  /** How long the listener waits for copies in flight on SIGTERM (`shutdown_timeout`, seconds). */
+  readonly shutdownTimeoutMs: number;
+  /** Life of the sweep lock, renewed every third of it while the sweep runs (`lock_ttl`, seconds). */
+  readonly lockTtlMs: number;
 }
 
 export interface Config {
@@ -103,6 +109,9 @@ const PUBSUB_KEYS = [
   'failed_list',
   'pending_set',
   'marker',
+  'concurrency',
+  'shutdown_timeout',
+  'lock_ttl',
 ] as const;
 
 const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS])];
@@ -276,10 +285,10 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     else seen.set(id, dest.name);
   }
 
-  const pubsub = readPubsub(raw.get('pubsub'), file, problems);
+  const pubsub = readPubsub(raw.get('pubsub'), file, problems, source?.concurrency ?? 16);
 
   if (problems.length > 0 || !source || destinations.some((d) => d === undefined) || !pubsub) {
-    throw new ConfigError(problems);
+    throw new ConfigError(problems, warnings);
   }
   return Object.freeze({
     file,
@@ -490,7 +499,7 @@ function normaliseEndpoint(value: string, problem: (m: string) => void): string 
   return url.origin;
 }
 
-function readPubsub(entries: Map<string, { value: string; origin: string }> | undefined, file: string, problems: ConfigProblem[]): PubsubConfig | undefined {
+function readPubsub(entries: Map<string, { value: string; origin: string }> | undefined, file: string, problems: ConfigProblem[], sourceConcurrency: number): PubsubConfig | undefined {
   const before = problems.length;
   const r = new Reader(entries ?? new Map(), file, 'pubsub', problems);
   const redis = r.boolean('redis', entries !== undefined);
@@ -525,7 +534,11 @@ function readPubsub(entries: Map<string, { value: string; origin: string }> | un
     failedList: r.string('failed_list', 's3s3:failed') || 's3s3:failed',
     pendingSet: r.string('pending_set', 's3s3:pending') || 's3s3:pending',
     marker: r.boolean('marker', true),
+    concurrency: r.integer('concurrency', sourceConcurrency, 1, 1024),
+    shutdownTimeoutMs: r.seconds('shutdown_timeout', 30_000),
+    lockTtlMs: r.seconds('lock_ttl', 60_000),
   };
+  if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
   return problems.length === before ? Object.freeze(result) : undefined;
 }
 

@@ -26,13 +26,16 @@ export function formatProblem(p: ConfigProblem): string {
 export class ConfigError extends S3s3Error {
   override name = 'ConfigError';
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[]) {
+  /** Warnings found alongside the errors (unknown keys...), so one pass shows everything. */
+  readonly warnings: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[], warnings: readonly ConfigProblem[] = []) {
     super(
       problems.length === 1
         ? `config error: ${formatProblem(problems[0]!)}`
         : `${problems.length} config errors:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`,
     );
     this.problems = problems;
+    this.warnings = warnings;
   }
 }
 
@@ -119,5 +122,27 @@ export class ListingOrderError extends S3s3Error {
     this.endpoint = init.endpoint;
     this.bucket = init.bucket;
     this.key = init.key;
+  }
+}
+
+/** A Redis command or connection failed. Carries the URL with its password masked, never the secret. */
+export class RedisError extends S3s3Error {
+  override name = 'RedisError';
+  /** The redacted URL (`redis://:***@host:port/db`). */
+  readonly url: string;
+  constructor(init: { url: string; detail: string; cause?: unknown }) {
+    super(`redis at ${init.url}: ${init.detail}`, { cause: init.cause });
+    this.url = init.url;
+  }
+}
+
+/** The sweep lock could not be taken, or was lost while held. */
+export class LockError extends S3s3Error {
+  override name = 'LockError';
+  /** The Redis key or the lock file. */
+  readonly lock: string;
+  constructor(init: { lock: string; detail: string; cause?: unknown }) {
+    super(`lock ${init.lock}: ${init.detail}`, { cause: init.cause });
+    this.lock = init.lock;
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import { Command, InvalidArgumentError } from 'commander';
-import { BucketClient, createLogger, parseSize, type DuplicateReport, type TargetResult } from '../api/index.js';
+import { BucketClient, createLogger, describeHolder, parseSize, retryFailed, SweepLock, type Config, type DuplicateReport, type HeldLock, type Logger, type TargetResult } from '../api/index.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
 
 interface BucketFlags {
@@ -18,6 +18,9 @@ interface BucketFlags {
   exclude: string[];
   logFormat: 'text' | 'json';
   quiet?: boolean;
+  retryFailed?: boolean;
+  wait?: boolean;
+  lockFile?: string;
 }
 
 function positiveInt(v: string): number {
@@ -48,6 +51,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--json', 'print the summary as JSON on stdout')
     .option('--log-format <format>', 'text or json', 'text')
     .option('-q, --quiet', 'only warnings and errors on stderr')
+    .option('--retry-failed', "copy again the keys in s3s3listen's failed list ([pubsub] failed_list) instead of sweeping")
+    .option('--wait', 'when another sweep of the same buckets holds the lock, wait for it instead of exiting 0')
+    .option('--lock-file <file>', 'lock file when Redis is not configured (default: one in the temp dir named after the buckets)')
     .action((opts: BucketFlags) => {
       flags = opts;
     });
@@ -62,6 +68,45 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
 
+  if (flags.retryFailed && !config.pubsub.redis) {
+    io.stderr(`s3s3bucket: --retry-failed reads the failed list in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+    return EXIT_USAGE;
+  }
+  // Two sweeps of the same buckets never overlap (a dry run writes nothing, so needs no lock).
+  let held: HeldLock | null = null;
+  const lock = flags.dryRun ? undefined : new SweepLock(config, { lockFile: flags.lockFile });
+  if (lock) {
+    held = await lock.acquire({
+      wait: flags.wait,
+      onBusy: (by) => log.info(flags!.wait ? 'another sweep of these buckets is running; waiting for it' : 'already running: another sweep of these buckets holds the lock; exiting', { lock: lock.name, holder: describeHolder(by) }),
+    });
+    if (!held) {
+      await lock.close();
+      return EXIT_OK;
+    }
+  }
+  try {
+    return flags.retryFailed ? await runRetryFailed(config, flags, log, io, held) : await sweep(config, flags, log, io, held);
+  } finally {
+    await held?.release().catch((err: unknown) => log.warn('could not release the lock; it expires by itself', { error: err instanceof Error ? err.message : String(err) }));
+    await lock?.close();
+  }
+}
+
+async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, held: HeldLock | null): Promise<number> {
+  const client = new BucketClient(config, { logger: log });
+  try {
+    const report = await retryFailed(client, { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal: held?.signal });
+    log.info('failed list retried', { ...report });
+    if (held?.signal.aborted) log.error(`stopped: ${(held.signal.reason as Error).message}`);
+    if (flags.json) io.stdout(JSON.stringify(report) + '\n');
+    return report.failed > 0 || held?.signal.aborted ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    client.close();
+  }
+}
+
+async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, held: HeldLock | null): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
   const dryRun = flags.dryRun === true;
@@ -87,6 +132,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       maxSize: flags.maxSize,
       include: flags.include,
       exclude: flags.exclude,
+      signal: held?.signal,
       onResult: (r) => {
         if (r.outcome === 'would copy') printDry(r);
         else if (r.outcome === 'failed') log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
@@ -109,7 +155,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     bytes: report.bytes,
     seconds: Number(report.seconds.toFixed(3)),
   };
-  if (report.aborted) log.error(`sweep stopped: ${report.aborted}`);
+  if (report.aborted) log.error(`sweep stopped: ${held?.signal.aborted ? (held.signal.reason as Error).message : report.aborted}`);
   log.info(dryRun ? 'dry run finished' : 'sweep finished', { ...summary, mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)) });
   if (flags.json) io.stdout(JSON.stringify({ ...summary, aborted: report.aborted ?? null, destinations: report.destinations, failures: report.failures }) + '\n');
   return report.failed > 0 || report.aborted ? EXIT_FAILED : EXIT_OK;

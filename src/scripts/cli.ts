@@ -21,8 +21,18 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
+// A reader that goes away (`s3s3bucket --dry-run | head`) must not crash a running sweep:
+// further output is dropped, the work goes on.
+let stdoutClosed = false;
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') stdoutClosed = true;
+  else throw err;
+});
+
 export const processIo: CliIo = {
-  stdout: (t) => process.stdout.write(t),
+  stdout: (t) => {
+    if (!stdoutClosed) process.stdout.write(t);
+  },
   stderr: (t) => process.stderr.write(t),
   env: process.env,
 };
@@ -50,6 +60,7 @@ export function loadConfigOrReport(file: string | undefined, io: CliIo, log: Log
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr(`s3s3: ${err.message}\n`);
+      for (const w of err.warnings) io.stderr(`s3s3: warning: ${formatProblem(w)}\n`);
       return undefined;
     }
     throw err;

@@ -1,21 +1,34 @@
 #!/usr/bin/env node
-/** s3s3listen: the real-time daemon (Redis pub/sub). */
-import { Command } from 'commander';
-import { createLogger } from '../api/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
+/** s3s3listen: the real-time daemon (Redis pub/sub). Runs until SIGTERM or SIGINT. */
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger, ListenClient } from '../api/index.js';
+import { EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
 
 interface ListenFlags {
   config?: string;
-  logFormat: 'text' | 'json';
+  logFormat: string;
   checkConfig?: boolean;
+  concurrency?: number;
+  verbose?: boolean;
+  verifyMd5?: boolean;
 }
+
+function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return Number(v);
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
   let flags: ListenFlags | undefined;
   const program = new Command('s3s3listen')
-    .description('Copy each key announced on the Redis channel from [source] to every [dest*] bucket.')
+    .description('Copy each key announced on the Redis channel from [source] to every [dest*] bucket. Runs until SIGTERM/SIGINT.')
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option('--concurrency <n>', 'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)', positiveInt)
+    .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
     .option('--log-format <format>', 'text or json', 'text')
+    .option('-v, --verbose', 'also log each copy as it starts (debug)')
     .option('--check-config', 'validate the config and exit')
     .action((opts: ListenFlags) => {
       flags = opts;
@@ -23,17 +36,51 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (!flags) return EXIT_USAGE;
-  const log = createLogger({ format: flags.logFormat === 'json' ? 'json' : 'text', write: (l) => io.stderr(l + '\n') });
+  if (flags.logFormat !== 'text' && flags.logFormat !== 'json') {
+    io.stderr(`s3s3listen: --log-format must be text or json, not ${JSON.stringify(flags.logFormat)}\n`);
+    return EXIT_USAGE;
+  }
+  const log = createLogger({ format: flags.logFormat, level: flags.verbose ? 'debug' : 'info', write: (l) => io.stderr(l + '\n') });
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`);
     return EXIT_USAGE;
   }
-  log.info('config ok', { source: config.source.bucket, destinations: config.destinations.map((d) => d.name), channel: config.pubsub.channel, redis: config.pubsub.redisUrlRedacted });
+  const p = config.pubsub;
+  log.info('config ok', {
+    source: `${config.source.bucket} at ${config.source.endpoint}`,
+    destinations: config.destinations.map((d) => `[${d.name}] ${d.bucket} at ${d.endpoint}`),
+    redis: p.redisUrlRedacted,
+    channel: p.channel,
+    concurrency: flags.concurrency ?? p.concurrency,
+  });
   if (flags.checkConfig) return EXIT_OK;
-  io.stderr('s3s3listen: the listener daemon is not built yet (issue #4); only --check-config works\n');
-  return EXIT_FAILED;
+
+  const client = new ListenClient(config, { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5 });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      // The one place we exit at once: the operator asked twice.
+      log.warn('second signal: exiting now; unfinished keys stay in the journal for the next start', { signal });
+      process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 15));
+    }
+    log.info('signal received', { signal });
+    void client.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await client.start();
+    if (signals === 0) log.info('listening', { channel: p.channel, journal: p.pendingSet, failedList: p.failedList, marker: p.marker });
+    await client.stopped;
+  } finally {
+    await client.stop();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return EXIT_OK;
 }
 
 if (isMain(import.meta.url)) {
@@ -43,7 +90,7 @@ if (isMain(import.meta.url)) {
     },
     (err: unknown) => {
       process.stderr.write(`s3s3listen: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = EXIT_FAILED;
+      process.exitCode = 1;
     },
   );
 }

@@ -202,4 +202,21 @@ sns = true
     chmodSync(file, 0o600);
     assert.deepEqual(loadConfig({ file, env: {} }).warnings, []);
   });
+
+  it('knows every key the template documents: its only problems are its placeholders', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(join(import.meta.dirname, '../../s3s3.ini.dist'), 'utf8');
+    try {
+      parseConfig(text, { file: 's3s3.ini.dist' });
+      assert.fail('the template must not pass as it is');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(err.problems.every((p) => /template placeholder/.test(p.message)), err.message);
+      assert.deepEqual(err.warnings, []);
+    }
+    const filled = text.replace(/\{[A-Z_]+\}/g, (m) => (m.includes('BUCKET') ? (m.includes('SOURCE') ? 'src-bucket' : 'dst-bucket') : 'value'));
+    const c = parseConfig(filled, { file: 's3s3.ini.dist' });
+    assert.equal(c.destinations.length, 1);
+    assert.equal(c.pubsub.channel, 'backup');
+  });
 });

@@ -43,6 +43,19 @@ export function classifyStatus(status: number | undefined, code: string | undefi
   return 'object';
 }
 
+/** What to do about the errors users hit first, appended to the message. */
+const HINTS: Record<string, string> = {
+  NoSuchBucket: 'create the bucket, or fix bucket_name',
+  InvalidAccessKeyId: 'check aws_access_key_id',
+  SignatureDoesNotMatch: 'check aws_secret_access_key (and signature_version: s3v4 or s3)',
+  AccessDenied: 'the credentials lack permission for this bucket',
+  AuthorizationHeaderMalformed: 'check region',
+  PermanentRedirect: 'the bucket is in another region or needs another endpoint; check region and endpoint',
+  ECONNREFUSED: 'nothing listens there; check endpoint (or host/port/is_secure) and that the server is up',
+  ENOTFOUND: 'the host name does not resolve; check endpoint or host',
+  EAI_AGAIN: 'the host name does not resolve; check endpoint or host',
+};
+
 export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   if (err instanceof StoreError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
@@ -53,7 +66,9 @@ export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
   const errorClass = classifyStatus(status, code);
   const detail = errorClass === 'retry' && status === undefined ? shortMessage(e.message) : status !== undefined && code === undefined ? undefined : shortMessage(e.message);
-  return new StoreError({ ...ctx, status, code, errorClass, cause: err, detail: detail === code ? undefined : detail });
+  const hint = code ? HINTS[code] : undefined;
+  const text = [detail === code ? undefined : detail, hint ? `(${hint})` : undefined].filter(Boolean).join(' ');
+  return new StoreError({ ...ctx, status, code, errorClass, cause: err, detail: text || undefined });
 }
 
 function shortMessage(message: string | undefined): string | undefined {

@@ -155,8 +155,8 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
       running.add(task);
     }
   } catch (err) {
+    // Reported once, by whoever reads the report.
     report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
-    log.error(report.aborted);
   } finally {
     await Promise.all(running);
     report.seconds = (performance.now() - started) / 1000;

@@ -1,0 +1,447 @@
+/**
+ * ListenClient: the listener daemon, in-process. Subscribes to the channel on a connection
+ * of its own, journals every key the moment it arrives, copies it to every destination with
+ * bounded concurrency, and settles it in Redis (marker + out of the journal, or into the
+ * failed list). At start it first finishes whatever the journal holds.
+ *
+ * Per-key coalescing: a key that arrives again while it is being copied is not copied twice
+ * at once; it runs once more after the running copy ends (the object may have changed).
+ * The journal entry stays from the first arrival until the last run settles.
+ */
+import { BucketClient, type UploadResult } from '../bucket-client.js';
+import type { Config } from '../config.js';
+import { Limiter } from '../copy/limiter.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { RetryPolicy } from '../retry.js';
+import { Journal } from './journal.js';
+import { KeyQueue } from './key-queue.js';
+import { parseMessage } from './message.js';
+import { connectRedis, reconnectDelay, subscribe, type RedisCommands, type Subscription } from './redis.js';
+
+export type SettledOutcome = 'copied' | 'gone' | 'failed';
+
+export interface SettledEvent {
+  readonly key: string;
+  readonly outcome: SettledOutcome;
+  /** Bytes written, summed over destinations. */
+  readonly bytes: number;
+  /** From the start of this run to the key being settled in Redis. */
+  readonly ms: number;
+  readonly result?: UploadResult;
+}
+
+export interface ListenClientOptions {
+  readonly logger?: Logger;
+  /** Keys copied at once; default `[pubsub] concurrency`. */
+  readonly concurrency?: number;
+  /** How long stop() waits for copies in flight; default `[pubsub] shutdown_timeout`. */
+  readonly shutdownTimeoutMs?: number;
+  readonly verifyMd5?: boolean;
+  readonly retry?: RetryPolicy;
+  /** Keys held in memory per queue before the rest wait in the journal only; default 10000. */
+  readonly maxQueued?: number;
+  /** Called once per key run as it is settled. */
+  readonly onSettled?: (event: SettledEvent) => void;
+}
+
+export interface ListenStats {
+  /** Valid messages received. */
+  received: number;
+  /** Messages rejected as malformed. */
+  rejected: number;
+  /** Keys found in the journal at start (or on a rescan). */
+  recovered: number;
+  copied: number;
+  gone: number;
+  failed: number;
+  bytes: number;
+}
+
+interface KeyState {
+  /** queued: waiting for a slot; running: copying or settling. */
+  phase: 'journaling' | 'queued' | 'running';
+  /** Arrived again while running: run once more afterwards. */
+  again: boolean;
+}
+
+const DEFAULT_MAX_QUEUED = 10_000;
+
+export class ListenClient {
+  readonly stats: ListenStats = { received: 0, rejected: 0, recovered: 0, copied: 0, gone: 0, failed: 0, bytes: 0 };
+  private readonly log: Logger;
+  private readonly limiter: Limiter;
+  private readonly maxQueued: number;
+  private readonly shutdownTimeoutMs: number;
+  private readonly states = new Map<string, KeyState>();
+  /** Keys found in the journal: taken before live ones, so the journal is finished first. */
+  private readonly recoveryQueue = new KeyQueue();
+  private readonly liveQueue = new KeyQueue();
+  private readonly running = new Set<Promise<void>>();
+  private readonly writes = new Set<Promise<unknown>>();
+  private bucket: BucketClient | undefined;
+  private redis: RedisCommands | undefined;
+  private journal: Journal | undefined;
+  private subscription: Subscription | undefined;
+  private pumping = false;
+  private overflowed = false;
+  private scanning: Promise<void> | undefined;
+  private roomWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+  private started = false;
+  private stopping = false;
+  private closed = false;
+  private stopPromise: Promise<void> | undefined;
+  private resolveStopRequested!: () => void;
+  private readonly stopRequested = new Promise<void>((r) => (this.resolveStopRequested = r));
+  private resolveStopped!: () => void;
+  /** Resolves once stop() has finished: every connection closed. */
+  readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
+
+  constructor(
+    readonly config: Config,
+    private readonly options: ListenClientOptions = {},
+  ) {
+    this.log = options.logger ?? silentLogger;
+    this.limiter = new Limiter(options.concurrency ?? config.pubsub.concurrency);
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? config.pubsub.shutdownTimeoutMs;
+  }
+
+  /** Keys waiting for a slot or being copied. */
+  get inFlight(): number {
+    return this.limiter.inFlight;
+  }
+
+  get queued(): number {
+    return this.recoveryQueue.length + this.liveQueue.length;
+  }
+
+  /** Connect, subscribe, and start on the journal. Resolves once the subscription is confirmed. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('ListenClient.start() called twice');
+    this.started = true;
+    const p = this.config.pubsub;
+    this.bucket = new BucketClient(this.config, { logger: this.log });
+    this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: 's3s3listen' });
+    this.journal = new Journal(this.redis, p);
+    this.subscription = subscribe(p.redisUrl, {
+      redactedUrl: p.redisUrlRedacted,
+      mode: 'daemon',
+      logger: this.log,
+      name: 's3s3listen-sub',
+      channel: p.channel,
+      onMessage: (payload) => this.onMessage(payload),
+    });
+    await Promise.race([this.subscription.ready, this.stopRequested]);
+    if (this.stopping) return;
+    this.scanning = this.scanJournal(true);
+  }
+
+  /**
+   * Stop taking messages, finish the copies in flight (up to the timeout), close everything.
+   * Keys queued but not started stay in the journal for the next start. Safe to call twice.
+   */
+  stop(timeoutMs: number = this.shutdownTimeoutMs): Promise<void> {
+    this.stopPromise ??= this.shutdown(timeoutMs).finally(() => this.resolveStopped());
+    this.resolveStopRequested();
+    return this.stopPromise;
+  }
+
+  /** Resolves when nothing is queued, running, or waiting in an overflowed journal. For tests and benchmarks. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private isIdle(): boolean {
+    return this.states.size === 0 && this.queued === 0 && this.limiter.inFlight === 0 && !this.overflowed && this.scanning === undefined;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private onMessage(payload: Buffer): void {
+    const parsed = parseMessage(payload);
+    if (!parsed.ok) {
+      this.stats.rejected++;
+      this.log.warn('message skipped', { reason: parsed.reason, bytes: payload.length, preview: preview(payload) });
+      return;
+    }
+    this.stats.received++;
+    const key = parsed.key;
+    const state = this.states.get(key);
+    if (state) {
+      if (state.phase === 'running') state.again = true;
+      // Refresh the arrival time; the entry itself is already there.
+      void this.write(() => this.journal!.received(key), 'journal', key);
+      return;
+    }
+    if (this.stopping) {
+      // Too late to copy, not too late to remember: the next start copies it.
+      void this.write(() => this.journal!.received(key), 'journal', key);
+      return;
+    }
+    this.states.set(key, { phase: 'journaling', again: false });
+    void this.write(() => this.journal!.received(key), 'journal', key).then((ok) => {
+      const s = this.states.get(key);
+      if (!ok || this.stopping) {
+        if (s && s.phase === 'journaling') this.states.delete(key);
+        this.checkIdle();
+        return;
+      }
+      if (s && s.phase === 'journaling') this.enqueue(key, this.liveQueue);
+    });
+  }
+
+  private enqueue(key: string, queue: KeyQueue): void {
+    const s = this.states.get(key);
+    if (queue.length >= this.maxQueued) {
+      // The key is journaled: it waits there, and a rescan picks it up once the queues drain.
+      if (s && s.phase !== 'running') this.states.delete(key);
+      if (!this.overflowed) this.log.warn('more keys waiting than held in memory; the rest wait in the journal', { held: this.maxQueued, journal: this.config.pubsub.pendingSet });
+      this.overflowed = true;
+      return;
+    }
+    if (s) s.phase = 'queued';
+    else this.states.set(key, { phase: 'queued', again: false });
+    queue.push(key);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void (async () => {
+      try {
+        while (!this.stopping && this.queued > 0) {
+          await this.limiter.acquire();
+          const key = this.recoveryQueue.shift() ?? this.liveQueue.shift();
+          if (key === undefined || this.stopping) {
+            this.limiter.release();
+            if (key !== undefined) this.states.delete(key);
+            break;
+          }
+          this.wakeRoom();
+          const run = this.run(key).finally(() => {
+            this.limiter.release();
+            this.running.delete(run);
+            this.afterRun();
+          });
+          this.running.add(run);
+        }
+      } finally {
+        this.pumping = false;
+      }
+      if (!this.stopping && this.queued > 0) this.pump();
+      this.afterRun();
+    })();
+  }
+
+  private afterRun(): void {
+    if (!this.stopping && this.overflowed && this.queued === 0 && this.scanning === undefined) {
+      this.overflowed = false;
+      this.scanning = this.scanJournal(false);
+    }
+    this.checkIdle();
+  }
+
+  private async run(key: string): Promise<void> {
+    const state = this.states.get(key) ?? { phase: 'running', again: false };
+    state.phase = 'running';
+    state.again = false;
+    this.states.set(key, state);
+    const started = performance.now();
+    this.log.debug('copy started', { key });
+    let result: UploadResult | undefined;
+    let error: string | undefined;
+    try {
+      result = await this.bucket!.copy(key, { verifyMd5: this.options.verifyMd5, retry: this.options.retry });
+    } catch (err) {
+      // copyKey reports per destination; anything thrown here is unexpected, and still never drops the key.
+      error = err instanceof Error ? err.message : String(err);
+    }
+    if (state.again) {
+      // The object may have changed while we copied it: once more, and settle after that.
+      // When stopping, the key stays in the journal and the next start copies it again.
+      if (this.stopping) this.states.delete(key);
+      else this.requeue(key);
+      return;
+    }
+    const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];
+    const outcome: SettledOutcome = !result || failed.length > 0 ? 'failed' : result.results.some((r) => r.outcome === 'gone') ? 'gone' : 'copied';
+    const bytes = result ? result.results.reduce((n, r) => n + r.bytes, 0) : 0;
+    let settled: boolean;
+    if (outcome === 'copied') {
+      settled = await this.write(() => this.journal!.copied(key), 'settle', key);
+    } else if (outcome === 'gone') {
+      settled = await this.write(() => this.journal!.gone(key), 'settle', key);
+    } else {
+      const reason = error ?? failed.map((r) => `[${r.destination}] ${r.error?.message ?? 'failed'}`).join('; ');
+      settled = await this.write(
+        () => this.journal!.failed({ key, reason, at: new Date().toISOString(), destinations: failed.map((r) => r.destination), attempts: 1 }),
+        'settle',
+        key,
+      );
+    }
+    const ms = Math.round(performance.now() - started);
+    if (settled) this.report(key, outcome, result, bytes, ms, error);
+    if (state.again && !this.stopping) {
+      this.requeue(key);
+      return;
+    }
+    this.states.delete(key);
+  }
+
+  private report(key: string, outcome: SettledOutcome, result: UploadResult | undefined, bytes: number, ms: number, error: string | undefined): void {
+    const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
+    if (outcome === 'copied') {
+      this.stats.copied++;
+      this.stats.bytes += bytes;
+      const copied = names('copied');
+      this.log.info(copied.length > 0 ? 'copied' : 'already in place', { key, destinations: copied.length > 0 ? copied : names('skipped'), skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined, bytes, ms });
+    } else if (outcome === 'gone') {
+      this.stats.gone++;
+      this.log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
+    } else {
+      this.stats.failed++;
+      const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];
+      this.log.error('copy failed after retries; key moved to the failed list (run s3s3bucket --retry-failed)', {
+        key,
+        destinations: failed.map((r) => r.destination),
+        error: error ?? failed.map((r) => r.error?.message ?? 'failed').join('; '),
+        failedList: this.config.pubsub.failedList,
+        ms,
+      });
+    }
+    this.options.onSettled?.({ key, outcome, bytes, ms, result });
+  }
+
+  private requeue(key: string): void {
+    const s = this.states.get(key);
+    if (s) {
+      s.phase = 'queued';
+      s.again = false;
+    }
+    this.liveQueue.push(key);
+    this.pump();
+  }
+
+  /** Walk the journal and queue every key in it, a bounded number in memory at a time. */
+  private async scanJournal(atStart: boolean): Promise<void> {
+    try {
+      let total: number | undefined;
+      try {
+        total = await this.journal!.pendingCount();
+      } catch {
+        total = undefined;
+      }
+      if (atStart && total) this.log.info('finishing the keys left in the journal', { keys: total, journal: this.config.pubsub.pendingSet });
+      let cursor = '0';
+      do {
+        if (this.stopping) return;
+        let page: { cursor: string; keys: string[] };
+        try {
+          page = await this.journal!.scan(cursor);
+        } catch (err) {
+          if (this.stopping) return;
+          this.log.warn('cannot read the journal; retrying', { journal: this.config.pubsub.pendingSet, error: err instanceof Error ? err.message : String(err) });
+          await sleep(reconnectDelay(5));
+          continue;
+        }
+        cursor = page.cursor;
+        for (const key of page.keys) {
+          if (this.stopping) return;
+          if (this.states.has(key)) continue;
+          this.stats.recovered++;
+          await this.room();
+          if (this.states.has(key)) continue;
+          this.enqueue(key, this.recoveryQueue);
+        }
+      } while (cursor !== '0');
+    } finally {
+      this.scanning = undefined;
+      this.afterRun();
+    }
+  }
+
+  /** Wait while the recovery queue is full (backpressure on the journal scan). */
+  private async room(): Promise<void> {
+    while (!this.stopping && this.recoveryQueue.length >= Math.max(1, Math.floor(this.maxQueued / 2))) {
+      await new Promise<void>((r) => this.roomWaiters.push(r));
+    }
+  }
+
+  private wakeRoom(): void {
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const r of w) r();
+  }
+
+  /**
+   * A Redis write that must not be lost: retried until it succeeds, or the client is closed.
+   * (The daemon's connection already waits out outages; this covers errors Redis returns.)
+   */
+  private async write(fn: () => Promise<unknown>, what: string, key: string): Promise<boolean> {
+    let warned = false;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) return false;
+      const p = fn();
+      this.writes.add(p);
+      try {
+        await p;
+        if (warned) this.log.info('redis write went through after retrying', { what, key });
+        return true;
+      } catch (err) {
+        if (this.closed) return false;
+        if (!warned) this.log.warn('redis write failed; retrying', { what, key, error: err instanceof Error ? err.message : String(err) });
+        warned = true;
+        await sleep(reconnectDelay(attempt));
+      } finally {
+        this.writes.delete(p);
+      }
+    }
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    this.wakeRoom();
+    const left = this.recoveryQueue.drain().length + this.liveQueue.drain().length;
+    for (const [key, s] of this.states) if (s.phase !== 'running') this.states.delete(key);
+    const inFlight = this.running.size;
+    this.log.info('stopping: no new messages; finishing the copies in flight', {
+      inFlight,
+      leftInJournal: left,
+      timeoutSeconds: Math.round(timeoutMs / 1000),
+    });
+    await this.subscription?.close();
+    const work = Promise.all([...this.running, ...this.writes, this.scanning]).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([work, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.log.warn('shutdown timeout reached; copies still running are abandoned and stay in the journal for the next start', {
+        abandoned: this.running.size,
+        journal: this.config.pubsub.pendingSet,
+      });
+    }
+    this.closed = true;
+    await this.redis?.close();
+    this.bucket?.close();
+    this.states.clear();
+    this.checkIdle();
+    this.log.info('stopped', { copied: this.stats.copied, failed: this.stats.failed, gone: this.stats.gone, rejected: this.stats.rejected });
+  }
+}
+
+function preview(payload: Buffer): string {
+  const head = payload.subarray(0, 60).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, '?');
+  return payload.length > 60 ? head + '...' : head;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,80 @@
+/**
+ * The wire format of the channel. A message is either
+ * - the key itself as UTF-8 text (the original s3s3 protocol), or
+ * - a JSON object `{"key": "...", "op": "put"}` (`op` may be left out).
+ *
+ * Decision table for a payload:
+ * | payload                                          | result                               |
+ * |--------------------------------------------------|--------------------------------------|
+ * | empty                                            | rejected: empty                      |
+ * | not valid UTF-8                                  | rejected: invalid UTF-8              |
+ * | starts with `{` and parses as a JSON object      | JSON message: needs a string `key`   |
+ * | anything else (including `{not json`)            | the text is the key                  |
+ * | a key over 1024 bytes of UTF-8, or empty         | rejected (S3's own limit)            |
+ * | JSON with `op` other than "put"                  | rejected: unsupported op             |
+ *
+ * Keys are never trimmed or normalised: spaces, NFD text and trailing slashes are kept.
+ */
+
+export const MAX_KEY_BYTES = 1024;
+/** A JSON message may carry a 1024-byte key with every character escaped, and little else. */
+const MAX_MESSAGE_BYTES = 8 * MAX_KEY_BYTES;
+
+export type MessageOp = 'put';
+
+export type ParsedMessage =
+  | { readonly ok: true; readonly key: string; readonly op: MessageOp; readonly format: 'text' | 'json' }
+  | { readonly ok: false; readonly reason: string };
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export function parseMessage(payload: Buffer | string): ParsedMessage {
+  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  if (bytes.length === 0) return { ok: false, reason: 'empty message' };
+  if (bytes.length > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${bytes.length} bytes is over the ${MAX_KEY_BYTES}-byte key limit` };
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    return { ok: false, reason: 'message is not valid UTF-8' };
+  }
+  const json = text.startsWith('{') ? tryJsonObject(text) : undefined;
+  if (json === undefined) return checkKey(text, 'text');
+  if (!('key' in json)) return { ok: false, reason: 'JSON message has no "key"' };
+  if (typeof json.key !== 'string') return { ok: false, reason: 'JSON message "key" is not a string' };
+  if (json.op !== undefined && json.op !== 'put') return { ok: false, reason: `JSON message op ${JSON.stringify(json.op)} is not supported (only "put")` };
+  return checkKey(json.key, 'json');
+}
+
+function checkKey(key: string, format: 'text' | 'json'): ParsedMessage {
+  if (key.length === 0) return { ok: false, reason: 'empty key' };
+  const n = Buffer.byteLength(key, 'utf8');
+  if (n > MAX_KEY_BYTES) return { ok: false, reason: `key of ${n} bytes is over the ${MAX_KEY_BYTES}-byte limit` };
+  // JSON's \uD800-style escapes can smuggle a lone surrogate in; S3 keys are UTF-8.
+  if (/[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) return { ok: false, reason: 'key holds a lone surrogate (not valid UTF-8)' };
+  return { ok: true, key, op: 'put', format };
+}
+
+function tryJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The message to publish for a key: the plain key (what the original listener reads),
+ * unless the key itself would parse as a JSON message; then the JSON form, so it arrives intact.
+ */
+export function encodeMessage(key: string, format: 'text' | 'json' = 'text'): string {
+  if (format === 'json') return JSON.stringify({ key, op: 'put' });
+  return key.startsWith('{') && tryJsonObject(key) !== undefined ? JSON.stringify({ key, op: 'put' }) : key;
+}
+
+/** Why a key cannot be announced, or undefined when it can. */
+export function keyProblem(key: string): string | undefined {
+  const parsed = checkKey(key, 'text');
+  return parsed.ok ? undefined : parsed.reason;
+}

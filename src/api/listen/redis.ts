@@ -1,0 +1,273 @@
+/**
+ * Everything s3s3 asks of Redis, in one file: the only user of ioredis. The rest of the
+ * code sees two small shapes: `RedisCommands` (a connection for commands) and
+ * `Subscription` (a dedicated connection subscribed to one channel, since a subscribed
+ * connection can do nothing else).
+ *
+ * Two connection modes:
+ * - `daemon`: reconnects forever with capped, jittered backoff; commands wait while Redis is
+ *   away instead of failing (the listener must never give up on Redis).
+ * - `client`: also reconnects, but a command fails after a couple of failed reconnects, so a
+ *   CLI tells its user at once that Redis is unreachable.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { RedisError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+
+export type RedisArg = string | number | Buffer;
+export type RedisCommand = readonly [string, ...RedisArg[]];
+
+export interface RedisCommands {
+  /** The URL with any password masked: the only form that may be logged. */
+  readonly url: string;
+  /** One command; the reply as Redis sent it (bulk strings decoded as UTF-8). */
+  call(command: string, ...args: RedisArg[]): Promise<unknown>;
+  /** MULTI ... EXEC: every command applied, or none. */
+  transaction(commands: readonly RedisCommand[]): Promise<unknown[]>;
+  /** Many commands in one round trip; not atomic. */
+  pipeline(commands: readonly RedisCommand[]): Promise<unknown[]>;
+  /** Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export type RedisMode = 'daemon' | 'client';
+
+export interface RedisConnectOptions {
+  /** `redisUrlRedacted` from the config, for messages. */
+  readonly redactedUrl: string;
+  readonly mode: RedisMode;
+  readonly logger?: Logger;
+  /** Shown in `CLIENT LIST`. */
+  readonly name?: string;
+}
+
+/** Reconnect delay: 100 ms doubling to a cap of 10 s, with jitter so restarts do not stampede. */
+export function reconnectDelay(attempt: number): number {
+  const base = Math.min(10_000, 100 * 2 ** Math.min(attempt - 1, 10));
+  return Math.round(base * (0.5 + Math.random() / 2));
+}
+
+function options(o: RedisConnectOptions): RedisOptions {
+  return {
+    lazyConnect: false,
+    connectTimeout: 10_000,
+    keepAlive: 30_000,
+    enableOfflineQueue: true,
+    enableReadyCheck: true,
+    autoResubscribe: true,
+    autoResendUnfulfilledCommands: true,
+    maxRetriesPerRequest: o.mode === 'daemon' ? null : 2,
+    retryStrategy: (times) => reconnectDelay(times),
+    connectionName: o.name,
+  };
+}
+
+function sanitise(err: unknown, url: string, what: string): RedisError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new RedisError({ url, detail: `${what}: ${message}`, cause: err });
+}
+
+class IoredisCommands implements RedisCommands {
+  private closed = false;
+  constructor(
+    private readonly redis: Redis,
+    readonly url: string,
+  ) {}
+
+  async call(command: string, ...args: RedisArg[]): Promise<unknown> {
+    try {
+      return await this.redis.call(command, ...args);
+    } catch (err) {
+      throw sanitise(err, this.url, command.toUpperCase());
+    }
+  }
+
+  async transaction(commands: readonly RedisCommand[]): Promise<unknown[]> {
+    return this.batch(this.redis.multi(commands.map((c) => [...c])), 'MULTI');
+  }
+
+  async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
+    return this.batch(this.redis.pipeline(commands.map((c) => [...c])), 'pipeline');
+  }
+
+  private async batch(p: ReturnType<Redis['pipeline']>, what: string): Promise<unknown[]> {
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await p.exec();
+    } catch (err) {
+      throw sanitise(err, this.url, what);
+    }
+    if (results === null) throw new RedisError({ url: this.url, detail: `${what}: transaction aborted` });
+    const failed = results.find(([e]) => e !== null);
+    if (failed) throw sanitise(failed[0], this.url, what);
+    return results.map(([, v]) => v);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.redis.status === 'ready') await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    } catch {
+      // fall through to the hard disconnect
+    }
+    this.redis.disconnect(false);
+  }
+}
+
+/** A connection for commands. Connecting happens in the background; commands wait for it. */
+export function connectRedis(url: string, o: RedisConnectOptions): RedisCommands {
+  const log = o.logger ?? silentLogger;
+  const redis = new Redis(url, options(o));
+  let lastError = '';
+  // Without a listener an 'error' event would crash the process.
+  redis.on('error', (err: Error) => {
+    if (err.message !== lastError) log.debug('redis connection error', { redis: o.redactedUrl, error: err.message });
+    lastError = err.message;
+  });
+  redis.on('ready', () => (lastError = ''));
+  return new IoredisCommands(redis, o.redactedUrl);
+}
+
+export interface SubscribeOptions extends RedisConnectOptions {
+  readonly channel: string;
+  /** Every message published on the channel, as the raw bytes. */
+  readonly onMessage: (payload: Buffer) => void;
+  /** Called when the subscription is back after an outage. */
+  readonly onResubscribed?: (outageMs: number) => void;
+  /** Ping interval for finding a dead connection that TCP has not noticed; default 30 s. */
+  readonly heartbeatMs?: number;
+}
+
+export interface Subscription {
+  /** Resolves once Redis has confirmed the first SUBSCRIBE. */
+  readonly ready: Promise<void>;
+  /** True while the subscription is live. */
+  readonly connected: boolean;
+  /** Unsubscribe and close; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * A dedicated subscriber connection. ioredis resubscribes after each reconnect
+ * (autoResubscribe); this adds the log of every outage with its length, a heartbeat, and a
+ * confirmed resubscription before reporting the subscription live again.
+ */
+export function subscribe(url: string, o: SubscribeOptions): Subscription {
+  const log = o.logger ?? silentLogger;
+  const sub = new Redis(url, options(o));
+  const where = { redis: o.redactedUrl, channel: o.channel };
+  let closed = false;
+  let live = false;
+  let everLive = false;
+  let downSince: number | undefined;
+  let firstError: string | undefined;
+  let reminder: NodeJS.Timeout | undefined;
+
+  sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    if (channel.toString('utf8') === o.channel) o.onMessage(message);
+  });
+  sub.on('error', (err: Error) => {
+    if (closed) return;
+    if (firstError === undefined) {
+      firstError = err.message;
+      if (!everLive) log.warn('cannot reach redis yet; retrying', { ...where, error: err.message });
+    }
+  });
+  const wentDown = (): void => {
+    if (closed || !live) return;
+    live = false;
+    downSince = Date.now();
+    log.warn('redis connection lost; reconnecting', { ...where, error: firstError });
+    reminder = setInterval(() => {
+      log.warn('redis still unreachable; messages published meanwhile are lost', {
+        ...where,
+        outageSeconds: Math.round((Date.now() - (downSince ?? Date.now())) / 1000),
+        error: firstError,
+      });
+    }, 300_000);
+    reminder.unref();
+  };
+  sub.on('close', wentDown);
+  sub.on('end', wentDown);
+
+  const confirm = async (): Promise<void> => {
+    // A SUBSCRIBE of our own: its reply proves the channel is subscribed on this connection.
+    await sub.subscribe(o.channel);
+    live = true;
+    firstError = undefined;
+    if (reminder) clearInterval(reminder);
+    reminder = undefined;
+    if (downSince !== undefined) {
+      const outageMs = Date.now() - downSince;
+      downSince = undefined;
+      log.warn('redis reconnected and resubscribed; pub/sub dropped whatever was published during the outage: run s3s3bucket to sweep it', {
+        ...where,
+        outageSeconds: Number((outageMs / 1000).toFixed(1)),
+      });
+      o.onResubscribed?.(outageMs);
+    } else if (!everLive) {
+      everLive = true;
+      log.info('subscribed', where);
+    }
+  };
+
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  sub.on('ready', () => {
+    if (closed) return;
+    // Deferred so ioredis's own resubscribe goes out first.
+    setImmediate(() => {
+      if (closed) return;
+      confirm().then(resolveReady, (err: unknown) => {
+        if (!closed) log.warn('resubscribe failed; will retry on the next connection', { ...where, error: err instanceof Error ? err.message : String(err) });
+      });
+    });
+  });
+
+  // Heartbeat: a half-open TCP connection can look alive for hours; a PING that goes
+  // unanswered makes us drop the connection and reconnect.
+  const heartbeatMs = o.heartbeatMs ?? 30_000;
+  const heartbeat = setInterval(() => {
+    if (closed || !live || sub.status !== 'ready') return;
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (!answered && !closed) {
+        log.warn('redis did not answer a ping; reconnecting', where);
+        sub.disconnect(true);
+      }
+    }, Math.max(1000, heartbeatMs / 2));
+    timer.unref();
+    sub.ping().then(
+      () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+      () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+    );
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    ready,
+    get connected() {
+      return live;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      live = false;
+      clearInterval(heartbeat);
+      if (reminder) clearInterval(reminder);
+      try {
+        if (sub.status === 'ready') await Promise.race([sub.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      } catch {
+        // disconnect below
+      }
+      sub.disconnect(false);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * Drain the listener's failed list: copy each key again to every destination. An entry
+ * moves to a processing list while its copy runs and leaves it only once settled (copied,
+ * gone, or pushed back with the new reason), so a crash mid-drain loses nothing; the next
+ * drain first returns what a crashed one left behind. Entries pushed back during this run
+ * wait for the next one. The caller must hold the sweep lock.
+ */
+import type { BucketClient, UploadResult } from '../bucket-client.js';
+import { Limiter } from '../copy/limiter.js';
+import { silentLogger, type Logger } from '../log.js';
+import { FailedList, markerKey, type FailedEntry } from './journal.js';
+import { connectRedis } from './redis.js';
+
+export interface RetryFailedOptions {
+  readonly logger?: Logger;
+  /** Keys at once; default `[pubsub] concurrency`. */
+  readonly concurrency?: number;
+  readonly verifyMd5?: boolean;
+  /** Stop taking entries (those taken are finished). */
+  readonly signal?: AbortSignal;
+}
+
+export interface RetryFailedReport {
+  /** Entries taken from the list. */
+  retried: number;
+  copied: number;
+  gone: number;
+  /** Failed again: back in the list. */
+  failed: number;
+  /** Entries a crashed drain had left half-done, returned to the list first. */
+  recovered: number;
+  bytes: number;
+}
+
+export async function retryFailed(client: BucketClient, options: RetryFailedOptions = {}): Promise<RetryFailedReport> {
+  const log = options.logger ?? silentLogger;
+  const p = client.config.pubsub;
+  const redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', logger: log, name: 's3s3bucket-retry' });
+  const list = new FailedList(redis, p.failedList);
+  const report: RetryFailedReport = { retried: 0, copied: 0, gone: 0, failed: 0, recovered: 0, bytes: 0 };
+  try {
+    report.recovered = await list.recover();
+    if (report.recovered > 0) log.warn('returned entries an interrupted retry left half-done', { entries: report.recovered, list: list.processing });
+    const total = await list.length();
+    log.info('retrying the failed list', { entries: total, list: p.failedList });
+    const limiter = new Limiter(options.concurrency ?? p.concurrency);
+    const running = new Set<Promise<void>>();
+    let firstError: unknown;
+    for (let i = 0; i < total && !options.signal?.aborted && firstError === undefined; i++) {
+      await limiter.acquire();
+      const taken = await list.take().catch((err: unknown) => {
+        firstError ??= err;
+        return null;
+      });
+      if (taken === null) {
+        limiter.release();
+        break;
+      }
+      report.retried++;
+      const job = retryOne(client, list, taken.raw, taken.entry, options, log, report, p.marker)
+        .catch((err: unknown) => {
+          firstError ??= err;
+        })
+        .finally(() => {
+          limiter.release();
+          running.delete(job);
+        });
+      running.add(job);
+    }
+    await Promise.all(running);
+    if (firstError !== undefined) throw firstError;
+    return report;
+  } finally {
+    await redis.close();
+  }
+}
+
+async function retryOne(
+  client: BucketClient,
+  list: FailedList,
+  raw: string,
+  entry: FailedEntry,
+  options: RetryFailedOptions,
+  log: Logger,
+  report: RetryFailedReport,
+  marker: boolean,
+): Promise<void> {
+  const started = performance.now();
+  let result: UploadResult | undefined;
+  let error: string | undefined;
+  try {
+    result = await client.copy(entry.key, { verifyMd5: options.verifyMd5 });
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  const failed = result?.results.filter((r) => r.outcome === 'failed') ?? [];
+  const ms = Math.round(performance.now() - started);
+  if (result && failed.length === 0) {
+    const gone = result.results.some((r) => r.outcome === 'gone');
+    await list.settle(raw, !gone && marker ? markerKey(entry.key) : undefined);
+    const bytes = result.results.reduce((n, r) => n + r.bytes, 0);
+    report.bytes += bytes;
+    if (gone) {
+      report.gone++;
+      log.info('not in the source bucket any more; dropped from the failed list', { key: entry.key });
+    } else {
+      report.copied++;
+      log.info('copied', { key: entry.key, destinations: result.results.map((r) => r.destination), bytes, ms });
+    }
+    return;
+  }
+  const reason = error ?? failed.map((r) => `[${r.destination}] ${r.error?.message ?? 'failed'}`).join('; ');
+  await list.putBack(raw, {
+    key: entry.key,
+    reason,
+    at: new Date().toISOString(),
+    destinations: failed.map((r) => r.destination),
+    attempts: (entry.attempts ?? 1) + 1,
+  });
+  report.failed++;
+  log.error('still failing; back in the failed list', { key: entry.key, destinations: failed.map((r) => r.destination), error: reason });
+}

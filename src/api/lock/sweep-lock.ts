@@ -1,0 +1,64 @@
+/**
+ * The lock that keeps two sweeps of the same buckets from overlapping (two cron runs, or a
+ * sweep and a `--retry-failed`). It is named after the source and destination buckets, so
+ * sweeps of other buckets never wait for it. Redis when `[pubsub] redis = true`, else a
+ * lock file.
+ */
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { connectRedis } from '../listen/redis.js';
+import { FileLock } from './file-lock.js';
+import { acquire, type AcquireOptions, type HeldLock, type LockBackend, type LockScope } from './lock.js';
+import { RedisLock } from './redis-lock.js';
+
+export interface SweepLockOptions {
+  /** Lock file to use when Redis is not configured; default one in the temp dir named after the buckets. */
+  readonly lockFile?: string;
+  /** Default `[pubsub] lock_ttl`. */
+  readonly ttlMs?: number;
+}
+
+export function sweepScope(config: Config): LockScope {
+  const id = (e: { endpoint: string; bucket: string }) => `${e.endpoint}/${e.bucket}`;
+  return { source: id(config.source), destinations: config.destinations.map(id).sort() };
+}
+
+/** `s3s3:lock:<source> -> <dest>,<dest>`: readable in `redis-cli keys 's3s3:lock:*'`. */
+export function sweepLockKey(config: Config): string {
+  const s = sweepScope(config);
+  return `s3s3:lock:${s.source} -> ${s.destinations.join(',')}`;
+}
+
+export function defaultLockFile(config: Config): string {
+  const s = sweepScope(config);
+  const digest = createHash('sha256').update(`${s.source}\n${s.destinations.join('\n')}`).digest('hex').slice(0, 16);
+  return join(tmpdir(), `s3s3-sweep-${config.source.bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${digest}.lock`);
+}
+
+export class SweepLock {
+  readonly backend: LockBackend;
+  readonly scope: LockScope;
+
+  constructor(config: Config, options: SweepLockOptions = {}) {
+    this.scope = sweepScope(config);
+    const ttl = options.ttlMs ?? config.pubsub.lockTtlMs;
+    const p = config.pubsub;
+    this.backend = p.redis
+      ? new RedisLock(connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', name: 's3s3bucket-lock' }), sweepLockKey(config), ttl)
+      : new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
+  }
+
+  get name(): string {
+    return this.backend.name;
+  }
+
+  acquire(options: AcquireOptions = {}): Promise<HeldLock | null> {
+    return acquire(this.backend, this.scope, options);
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+}
