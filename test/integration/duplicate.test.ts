@@ -182,6 +182,25 @@ for (const [from, to] of pairs) {
       assert.deepEqual(await listKeys(dst), [], 'no corrupted copy is left in the destination');
     });
 
+    it('aborts a multipart upload whose part fails, leaving no orphaned parts', async () => {
+      const proxy = new FaultProxy(to.endpoint);
+      proxies.push(proxy);
+      const url = await proxy.start();
+      const src = track(await freshStore(from, uniqueBucket('mpfail-src')));
+      const dstBucket = uniqueBucket('mpfail-dst');
+      const realDst = track(await freshStore(to, dstBucket));
+      const dst = track(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket, { multipart_threshold: '5M', multipart_chunksize: '5M' })));
+      const body = Buffer.alloc(16 * 1024 * 1024, 3);
+      await src.put('mp/big', body, { contentLength: body.length });
+      proxy.inject(isOp('UploadPart', dstBucket), { kind: 'status', status: 500, code: 'InternalError' }, 100);
+      const report = await duplicateBucket(src, dst, opts());
+      assert.equal(report.failed, 1);
+      assert.match(report.failures[0]!.error, /UploadPart .*InternalError/);
+      assert.deepEqual(await realDst.pendingUploads(), [], 'every begun upload was aborted');
+      assert.deepEqual(await listKeys(realDst), []);
+      assert.ok(proxy.count(isOp('AbortMultipartUpload', dstBucket)) >= 1);
+    });
+
     it('retries 503 SlowDown and dropped connections, and reports a vanished source key as gone', async () => {
       const proxy = new FaultProxy(from.endpoint);
       proxies.push(proxy);

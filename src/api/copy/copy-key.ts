@@ -11,6 +11,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 import { isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
+import type { Limiter } from './limiter.js';
 import { multipartUpload } from './multipart.js';
 
 /** Largest object CopyObject takes in one call (AWS's limit, shared by the clones). */
@@ -51,6 +52,8 @@ export interface CopyKeyOptions {
   readonly logger?: Logger;
   /** Counts each source GET, for tests and benchmarks. */
   readonly onSourceRead?: (key: string) => void;
+  /** Part buffers for multipart uploads, shared across concurrent copies (see multipart.ts). */
+  readonly partSlots?: Limiter;
 }
 
 interface Planned {
@@ -189,7 +192,7 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
     targets.map(async (t, i) => {
       const pass = passes[i]!;
       try {
-        const method = await writeOne(t, pass, info, sourceMd5, headers);
+        const method = await writeOne(t, pass, info, sourceMd5, headers, options.partSlots);
         try {
           await verifyCopy(source, info, tap, t, method.put.etag, options.verifyMd5 || t.store.settings.verifyMd5);
         } catch (err) {
@@ -210,6 +213,7 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
 
 /** Size is already enforced by the tap; here the MD5 of the bytes moved is checked both ways. */
 async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: CopyTarget, etag: string, readBack: boolean): Promise<void> {
+  await tap.digest;
   if (isMd5Etag(info.etag) && tap.md5 !== info.etag) {
     throw new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${tap.md5}, the source ETag says ${info.etag}` });
   }
@@ -229,6 +233,7 @@ async function writeOne(
   info: HeadInfo,
   sourceMd5: string | undefined,
   headers: Partial<ObjectHeaders>,
+  partSlots: Limiter | undefined,
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
   const settings = t.store.settings;
   const metadata = { ...headers.metadata };
@@ -242,6 +247,7 @@ async function writeOne(
       partSize: settings.multipartChunksize,
       parallel: Math.max(1, Math.min(4, settings.concurrency)),
       headers: { ...headers, metadata },
+      partSlots,
     });
     const head = await t.store.head(t.key);
     if (!head || head.size !== info.size) {

@@ -17,8 +17,20 @@ export class Md5Tap extends Transform {
   private count = 0;
   private digestHex: string | undefined;
 
+  /** Settles when the whole body has been hashed (or the stream failed). */
+  readonly digest: Promise<string>;
+  private settle!: { resolve: (md5: string) => void; reject: (err: Error) => void };
+
   constructor(private readonly expectedSize: number | undefined) {
     super({ highWaterMark: 1 << 20 });
+    this.digest = new Promise<string>((resolve, reject) => (this.settle = { resolve, reject }));
+    // Nobody may be waiting when the stream fails; the failure reaches the writers anyway.
+    this.digest.catch(() => {});
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.settle.reject(err ?? new ShortBodyError('stream closed before the body ended'));
+    done(err);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -37,6 +49,7 @@ export class Md5Tap extends Transform {
       return;
     }
     this.digestHex = this.hash.digest('hex');
+    this.settle.resolve(this.digestHex);
     done();
   }
 

@@ -6,12 +6,16 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CompletedPart, MultipartCapable, ObjectHeaders, PutResult } from '../store/object-store.js';
+import type { Limiter } from './limiter.js';
 
 export interface MultipartOptions {
   readonly size: number;
   readonly partSize: number;
   readonly parallel: number;
   readonly headers: Partial<ObjectHeaders>;
+  /** Shared by every upload of a sweep: one slot per part in flight, so memory stays within
+   *  (slots + uploads being filled) x part size however many large objects are in flight. */
+  readonly partSlots?: Limiter;
   readonly onAbortError?: (err: unknown) => void;
 }
 
@@ -45,6 +49,10 @@ export async function multipartUpload(store: MultipartCapable, key: string, body
     let partNumber = 0;
     for await (const part of parts(body, options.partSize)) {
       if (failure !== undefined) break;
+      // A slot is taken only for a full part about to go out, never while filling one: a
+      // filling buffer may wait on a stream that another destination is holding back, so
+      // holding a slot there could deadlock the fan-out.
+      await options.partSlots?.acquire();
       const number = ++partNumber;
       const md5 = createHash('md5').update(part).digest('base64');
       const p: Promise<void> = store
@@ -55,7 +63,10 @@ export async function multipartUpload(store: MultipartCapable, key: string, body
         .catch((err: unknown) => {
           failure ??= err;
         })
-        .finally(() => inflight.delete(p));
+        .finally(() => {
+          inflight.delete(p);
+          options.partSlots?.release();
+        });
       inflight.add(p);
       while (inflight.size >= options.parallel) await Promise.race(inflight);
     }

@@ -21,6 +21,7 @@ import {
   S3Client,
   UploadPartCommand,
   CopyObjectCommand,
+  ListMultipartUploadsCommand,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { EndpointConfig } from '../config.js';
@@ -288,6 +289,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
     // Ceph RGW answers with an empty ETag: ask for the real one.
     if (etag === '') etag = (await this.head(key))?.etag ?? '';
     return { etag };
+  }
+
+  /** Multipart uploads begun and neither completed nor aborted (first 1000). */
+  async pendingUploads(): Promise<Array<{ key: string; uploadId: string }>> {
+    const out = await this.call('ListMultipartUploads', undefined, () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket })));
+    return (out.Uploads ?? []).map((u) => ({ key: u.Key ?? '', uploadId: u.UploadId ?? '' }));
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {

@@ -116,7 +116,9 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   };
 
   const filter = makeFilter(options);
-  const limiter = new Limiter(options.concurrency ?? source.settings.concurrency);
+  const concurrency = options.concurrency ?? source.settings.concurrency;
+  const limiter = new Limiter(concurrency);
+  const partSlots = new Limiter(concurrency);
   const running = new Set<Promise<void>>();
   const cursors = dests.map((d) => new Cursor(orderedListing(d, options.prefix)[Symbol.asyncIterator]()));
   try {
@@ -142,6 +144,7 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
         retry: options.retry,
         logger: log,
         onSourceRead: options.onSourceRead,
+        partSlots,
       })
         .then((results) => results.forEach(record))
         .catch((err: unknown) => {
