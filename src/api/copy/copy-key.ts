@@ -174,7 +174,12 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
     return out;
   }
   const { body, info } = got;
-  const tap = new Md5Tap(info.size);
+  const sourceMd5 = isMd5Etag(info.etag) ? info.etag : undefined;
+  // With a known source MD5 every single-part destination checks the body against it
+  // (Content-MD5) and returns it as its ETag, so hashing here would prove nothing more.
+  // Without one, or where a destination goes multipart (no whole-body Content-MD5), hash.
+  const mustHash = sourceMd5 === undefined || targets.some((t) => goesMultipart(t.store, info.size));
+  const tap = new Md5Tap(info.size, mustHash);
   let sourceError: Error | undefined;
   const passes = targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
   // A source that fails mid-body must fail every write, or the PUTs would wait for bytes forever.
@@ -186,7 +191,6 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
   body.pipe(tap);
   for (const p of passes) tap.pipe(p);
 
-  const sourceMd5 = isMd5Etag(info.etag) ? info.etag : undefined;
   const headers = copyHeaders(info);
   await Promise.all(
     targets.map(async (t, i) => {
@@ -213,18 +217,25 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
 
 /** Size is already enforced by the tap; here the MD5 of the bytes moved is checked both ways. */
 async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: CopyTarget, etag: string, readBack: boolean): Promise<void> {
-  await tap.digest;
-  if (isMd5Etag(info.etag) && tap.md5 !== info.etag) {
-    throw new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${tap.md5}, the source ETag says ${info.etag}` });
+  const hashed = await tap.digest;
+  const sourceMd5 = isMd5Etag(info.etag) ? info.etag : undefined;
+  if (hashed !== undefined && sourceMd5 !== undefined && hashed !== sourceMd5) {
+    throw new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${hashed}, the source ETag says ${info.etag}` });
   }
+  // The tap hashes whenever the source MD5 is unknown, so one of the two is always there.
+  const sent = hashed ?? sourceMd5!;
   const where = { endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key };
-  if (isMd5Etag(etag) && etag !== tap.md5) {
-    throw new VerificationError({ ...where, detail: `destination ETag ${etag} is not the MD5 ${tap.md5} of the bytes sent` });
+  if (isMd5Etag(etag) && etag !== sent) {
+    throw new VerificationError({ ...where, detail: `destination ETag ${etag} is not the MD5 ${sent} of the bytes sent` });
   }
   if (readBack && !isMd5Etag(etag)) {
     const md5 = await hashObject(t.store, t.key);
-    if (md5 !== tap.md5) throw new VerificationError({ ...where, detail: `copy reads back with MD5 ${md5 ?? 'none (missing)'}, source bytes had ${tap.md5}` });
+    if (md5 !== sent) throw new VerificationError({ ...where, detail: `copy reads back with MD5 ${md5 ?? 'none (missing)'}, source bytes had ${sent}` });
   }
+}
+
+function goesMultipart(store: ObjectStore, size: number): boolean {
+  return size > store.settings.multipartThreshold && isMultipartCapable(store);
 }
 
 async function writeOne(
@@ -241,7 +252,7 @@ async function writeOne(
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
-  if (info.size > settings.multipartThreshold && isMultipartCapable(t.store)) {
+  if (goesMultipart(t.store, info.size) && isMultipartCapable(t.store)) {
     const put = await multipartUpload(t.store, t.key, body, {
       size: info.size,
       partSize: settings.multipartChunksize,

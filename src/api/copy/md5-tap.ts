@@ -18,12 +18,19 @@ export class Md5Tap extends Transform {
   private digestHex: string | undefined;
 
   /** Settles when the whole body has been hashed (or the stream failed). */
-  readonly digest: Promise<string>;
-  private settle!: { resolve: (md5: string) => void; reject: (err: Error) => void };
+  readonly digest: Promise<string | undefined>;
+  private settle!: { resolve: (md5: string | undefined) => void; reject: (err: Error) => void };
 
-  constructor(private readonly expectedSize: number | undefined) {
+  /**
+   * @param hashing false when the MD5 is already known and every destination checks it
+   *   (Content-MD5): hashing then costs CPU for nothing; `digest` resolves to undefined.
+   */
+  constructor(
+    private readonly expectedSize: number | undefined,
+    private readonly hashing = true,
+  ) {
     super({ highWaterMark: 1 << 20 });
-    this.digest = new Promise<string>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.digest = new Promise<string | undefined>((resolve, reject) => (this.settle = { resolve, reject }));
     // Nobody may be waiting when the stream fails; the failure reaches the writers anyway.
     this.digest.catch(() => {});
   }
@@ -39,7 +46,7 @@ export class Md5Tap extends Transform {
       done(new ShortBodyError(`body longer than announced: more than ${this.expectedSize} bytes`));
       return;
     }
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     done(null, chunk);
   }
 
@@ -48,7 +55,7 @@ export class Md5Tap extends Transform {
       done(new ShortBodyError(`body ended after ${this.count} of ${this.expectedSize} bytes`));
       return;
     }
-    this.digestHex = this.hash.digest('hex');
+    this.digestHex = this.hashing ? this.hash.digest('hex') : undefined;
     this.settle.resolve(this.digestHex);
     done();
   }
@@ -57,9 +64,9 @@ export class Md5Tap extends Transform {
     return this.count;
   }
 
-  /** Hex MD5; only after the stream has ended. */
+  /** Hex MD5; only after the stream has ended, and only when hashing. */
   get md5(): string {
-    if (this.digestHex === undefined) throw new Error('md5 read before the stream ended');
+    if (this.digestHex === undefined) throw new Error(this.hashing ? 'md5 read before the stream ended' : 'md5 read from a tap that does not hash');
     return this.digestHex;
   }
 }

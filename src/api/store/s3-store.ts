@@ -19,6 +19,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  type S3ClientConfig,
   UploadPartCommand,
   CopyObjectCommand,
   ListMultipartUploadsCommand,
@@ -59,7 +60,13 @@ interface HttpResponseLike {
   body?: { socket?: import('node:stream').Duplex | null };
 }
 
-const QUIET_SDK_LOGGER = { debug() {}, info() {}, warn() {}, error() {}, trace() {} };
+/**
+ * No `info` or `error`: the SDK calls them as `logger?.info?.(filter(input), ...)`, so when
+ * they are absent it skips building the filtered copies of every request and response,
+ * which cost ~10% of the CPU of a sweep of small objects. `debug` and `warn` are called
+ * unconditionally in places, so they exist and do nothing.
+ */
+const QUIET_SDK_LOGGER = { debug() {}, warn() {} } as unknown as S3ClientConfig['logger'];
 
 export class S3Store implements ObjectStore, MultipartCapable {
   readonly name: string;
