@@ -66,51 +66,74 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
   const results = new Map<CopyTarget, TargetResult>();
   const result = (t: CopyTarget, r: Omit<TargetResult, 'destination' | 'key'>) => results.set(t, { destination: t.store.name, key: t.key, ...r });
 
-  let info: ObjectInfo | HeadInfo | null | undefined = source.info;
-  try {
-    info ??= await source.store.head(source.key);
-  } catch (err) {
-    for (const t of targets) result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
-    return targets.map((t) => results.get(t)!);
+  // Without a listing, look at the destinations first: when none has the key (the
+  // listener's usual case, a new upload) the source GET tells all a HEAD would, so the
+  // source HEAD is skipped. Server-side copies and dry runs still need it up front.
+  const preHeads = new Map<CopyTarget, DestinationState | null>();
+  if (source.info === undefined && !options.dryRun) {
+    await Promise.all(
+      targets.map(async (t) => {
+        try {
+          preHeads.set(t, t.known === undefined ? await t.store.head(t.key) : t.known);
+        } catch (err) {
+          result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
+        }
+      }),
+    );
   }
-  if (info === null) {
-    for (const t of targets) result(t, { outcome: 'gone', bytes: 0 });
-    return targets.map((t) => results.get(t)!);
-  }
-  const sourceInfo: ObjectInfo | HeadInfo = info;
-
-  // Plan: which destinations need this key, and why.
-  let sourceHash: Promise<string | null> | undefined;
-  const hashSource = () => (sourceHash ??= knownMd5(sourceInfo) !== undefined ? Promise.resolve(knownMd5(sourceInfo)!) : hashObject(source.store, source.key));
+  const open = targets.filter((t) => !results.has(t));
   let planned: Planned[] = [];
-  await Promise.all(
-    targets.map(async (t) => {
-      try {
-        const verify = options.verifyMd5 || t.store.settings.verifyMd5;
-        let state: DestinationState | null = t.known === undefined ? await t.store.head(t.key) : t.known;
-        let d = decide(sourceInfo, state, { force: options.force, verifyMd5: verify });
-        if (d.action === 'head') {
-          state = await t.store.head(t.key);
-          d = decide(sourceInfo, state, { force: options.force, verifyMd5: verify });
-        }
-        if (d.action === 'hash') {
-          const [a, b] = await Promise.all([hashSource(), hashObject(t.store, t.key)]);
-          if (a === null) {
-            result(t, { outcome: 'gone', bytes: 0 });
-            return;
+  let sourceInfo: ObjectInfo | undefined;
+  const allMissing = open.length > 0 && open.every((t) => preHeads.get(t) === null && !t.store.canCopyFrom?.(source.store));
+  if (allMissing) {
+    planned = open.map((target) => ({ target, reason: options.force ? 'forced' : 'missing' }));
+  } else {
+    let info: ObjectInfo | HeadInfo | null | undefined = source.info;
+    try {
+      info ??= await source.store.head(source.key);
+    } catch (err) {
+      for (const t of open) result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
+      return targets.map((t) => results.get(t)!);
+    }
+    if (info === null) {
+      for (const t of open) result(t, { outcome: 'gone', bytes: 0 });
+      return targets.map((t) => results.get(t)!);
+    }
+    const known: ObjectInfo = info;
+    sourceInfo = known;
+
+    // Plan: which destinations need this key, and why.
+    let sourceHash: Promise<string | null> | undefined;
+    const hashSource = () => (sourceHash ??= knownMd5(known) !== undefined ? Promise.resolve(knownMd5(known)!) : hashObject(source.store, source.key));
+    await Promise.all(
+      open.map(async (t) => {
+        try {
+          const verify = options.verifyMd5 || t.store.settings.verifyMd5;
+          let state: DestinationState | null = preHeads.has(t) ? preHeads.get(t)! : t.known === undefined ? await t.store.head(t.key) : t.known;
+          let d = decide(known, state, { force: options.force, verifyMd5: verify });
+          if (d.action === 'head') {
+            state = await t.store.head(t.key);
+            d = decide(known, state, { force: options.force, verifyMd5: verify });
           }
-          d = a === b ? { action: 'skip' } : { action: 'copy', reason: 'hash differs' };
+          if (d.action === 'hash') {
+            const [a, b] = await Promise.all([hashSource(), hashObject(t.store, t.key)]);
+            if (a === null) {
+              result(t, { outcome: 'gone', bytes: 0 });
+              return;
+            }
+            d = a === b ? { action: 'skip' } : { action: 'copy', reason: 'hash differs' };
+          }
+          if (d.action === 'skip') result(t, { outcome: 'skipped', bytes: 0 });
+          else if (d.action === 'copy') planned.push({ target: t, reason: d.reason });
+        } catch (err) {
+          result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
         }
-        if (d.action === 'skip') result(t, { outcome: 'skipped', bytes: 0 });
-        else if (d.action === 'copy') planned.push({ target: t, reason: d.reason });
-      } catch (err) {
-        result(t, { outcome: 'failed', bytes: 0, error: asError(err) });
-      }
-    }),
-  );
-  if (options.dryRun) {
-    for (const p of planned) result(p.target, { outcome: 'would copy', reason: p.reason, bytes: sourceInfo.size });
-    return targets.map((t) => results.get(t)!);
+      }),
+    );
+    if (options.dryRun) {
+      for (const p of planned) result(p.target, { outcome: 'would copy', reason: p.reason, bytes: known.size });
+      return targets.map((t) => results.get(t)!);
+    }
   }
 
   const policy = options.retry ?? DEFAULT_RETRY;
@@ -134,14 +157,17 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
 
 type TransferOutcome = Omit<TargetResult, 'destination' | 'key' | 'reason'>;
 
-/** One attempt for the planned destinations: server-side where possible, else one shared GET. */
-async function transfer(source: CopySource, info: ObjectInfo, planned: readonly Planned[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
+/**
+ * One attempt for the planned destinations: server-side where possible, else one shared GET.
+ * `info` is undefined when the source was not HEADed; the GET response then supplies it.
+ */
+async function transfer(source: CopySource, info: ObjectInfo | undefined, planned: readonly Planned[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
   const streamed: CopyTarget[] = [];
   await Promise.all(
     planned.map(async ({ target }) => {
       const store = target.store;
-      if (info.size <= MAX_SERVER_SIDE_COPY && store.canCopyFrom?.(source.store) && store.copyFrom) {
+      if (info !== undefined && info.size <= MAX_SERVER_SIDE_COPY && store.canCopyFrom?.(source.store) && store.copyFrom) {
         try {
           const put = await store.copyFrom(source.store, source.key, target.key);
           if (isMd5Etag(info.etag) && isMd5Etag(put.etag) && put.etag !== info.etag) {
