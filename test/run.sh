@@ -11,7 +11,7 @@ root=$(pwd)
 bash test/setup.sh
 npm run --silent build
 
-state=${S3S3_TEST_STATE:-$(mktemp -d /tmp/s3s3-test.XXXXXX)}
+state=${S3S3TEST_STATE:-$(mktemp -d /tmp/s3s3-test.XXXXXX)}
 mkdir -p "$state"
 cleanup() {
   bash test/servers/ceph.sh stop "$state/ceph" >/dev/null 2>&1 || true
@@ -30,9 +30,9 @@ bash test/servers/redis.sh start "$state/redis" >/dev/null
 wait "$ceph_pid" || { echo "s3s3 test: Ceph RGW did not start (logs in $state/ceph)" >&2; S3S3_KEEP_STATE=1; exit 1; }
 wait "$swift_pid" || { echo "s3s3 test: Swift did not start (logs in $state/swift)" >&2; S3S3_KEEP_STATE=1; exit 1; }
 
-export S3S3_TEST_SERVERS="$state/ceph/env:$state/swift/env"
-export S3S3_TEST_REDIS="$state/redis/env"
-export S3S3_TEST_STATE_DIR="$state"
+export S3S3TEST_SERVERS="$state/ceph/env:$state/swift/env"
+export S3S3TEST_REDIS="$state/redis/env"
+export S3S3TEST_STATE_DIR="$state"
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 if (($#)); then

@@ -78,6 +78,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (lock) {
     held = await lock.acquire({
       wait: flags.wait,
+      onFallback: (err) => log.warn('cannot reach Redis for the sweep lock; using a lock file instead', { error: err.message }),
       onBusy: (by) => log.info(flags!.wait ? 'another sweep of these buckets is running; waiting for it' : 'already running: another sweep of these buckets holds the lock; exiting', { lock: lock.name, holder: describeHolder(by) }),
     });
     if (!held) {

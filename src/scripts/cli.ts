@@ -67,9 +67,12 @@ export function loadConfigOrReport(file: string | undefined, io: CliIo, log: Log
   }
 }
 
-/** True when this module is the program being run (also through npm's bin symlinks). */
+/**
+ * True when this module is the program being run (also through npm's bin symlinks, and
+ * under pm2, whose fork container is argv[1] and names the script in pm_exec_path).
+ */
 export function isMain(moduleUrl: string): boolean {
-  const arg = process.argv[1];
+  const arg = process.env.pm_exec_path ?? process.argv[1];
   if (!arg) return false;
   try {
     return realpathSync(arg) === realpathSync(fileURLToPath(moduleUrl));

@@ -1,5 +1,10 @@
-#!/usr/bin/env node
-/** s3s3listen: the real-time daemon (Redis pub/sub). Runs until SIGTERM or SIGINT. */
+#!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=4
+/**
+ * s3s3listen: the real-time daemon (Redis pub/sub). Runs until SIGTERM or SIGINT.
+ * The V8 flags in the first line keep the heap near what is live (the daemon holds little:
+ * at most a bounded queue of keys); without them V8 lets a long burst grow RSS by ~60 MiB.
+ * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
+ */
 import { Command, InvalidArgumentError } from 'commander';
 import { createLogger, ListenClient } from '../api/index.js';
 import { EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';

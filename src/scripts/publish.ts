@@ -46,6 +46,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`);
     return EXIT_USAGE;
   }
+  if (keys.length === 0 && io.stdin === process.stdin && process.stdin.isTTY) {
+    io.stderr('s3s3publish: no keys: give them as arguments, or one per line on stdin (e.g. find . -type f | s3s3publish)\n');
+    return EXIT_USAGE;
+  }
   let invalid = 0;
   const publisher = new Publisher({
     config,

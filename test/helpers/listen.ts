@@ -16,8 +16,18 @@ import { endpointConfig, sectionIni, uniqueBucket, type TestServer } from './ser
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
+/**
+ * The environment for a child command: the harness's own S3S3TEST_* variables removed, since
+ * the config reads every S3S3_<SECTION>_<KEY> (S3S3TEST_REDIS would be [test] redis).
+ */
+export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('S3S3_')) env[k] = v;
+  return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
+}
+
 export function tempDir(label: string): string {
-  const base = process.env.S3S3_TEST_STATE_DIR ?? tmpdir();
+  const base = process.env.S3S3TEST_STATE_DIR ?? tmpdir();
   mkdirSync(base, { recursive: true });
   return mkdtempSync(join(base, `${label}-`));
 }
@@ -129,7 +139,7 @@ export class Daemon {
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, script = 'listen') {
     this.child = spawn(process.execPath, [join(ROOT, 'dist/scripts', `${script}.js`), ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buf = '';
@@ -198,7 +208,7 @@ export class Daemon {
 /** Run a CLI script to completion. */
 export function runScript(script: string, args: readonly string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/scripts', `${script}.js`), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'dist/scripts', `${script}.js`), ...args], { cwd: ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -237,7 +247,11 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
-  constructor(private readonly target: string) {}
+  /** `bytesPerSecond`: slow each connection's upload to this rate, so a copy takes a while. */
+  constructor(
+    private readonly target: string,
+    private readonly bytesPerSecond?: number,
+  ) {}
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -255,7 +269,17 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream);
+      if (this.bytesPerSecond === undefined) {
+        client.pipe(upstream);
+      } else {
+        const rate = this.bytesPerSecond;
+        client.on('data', (chunk: Buffer) => {
+          client.pause();
+          upstream.write(chunk);
+          setTimeout(() => client.resume(), (chunk.length / rate) * 1000);
+        });
+        client.on('end', () => upstream.end());
+      }
       upstream.pipe(client);
     });
     await new Promise<void>((r, j) => {

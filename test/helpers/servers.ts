@@ -25,8 +25,8 @@ function readEnvFile(path: string): Record<string, string> {
 
 /** Fails loudly when run outside test/run.sh: an integration test must never pass by skipping. */
 export function testServers(): TestServer[] {
-  const list = process.env.S3S3_TEST_SERVERS;
-  if (!list) throw new Error('S3S3_TEST_SERVERS is not set: run the tests with `npm test` (test/run.sh starts the servers)');
+  const list = process.env.S3S3TEST_SERVERS;
+  if (!list) throw new Error('S3S3TEST_SERVERS is not set: run the tests with `npm test` (test/run.sh starts the servers)');
   return list.split(':').map((file) => {
     const e = readEnvFile(file);
     return { name: e.S3_NAME!, endpoint: e.S3_ENDPOINT!, accessKey: e.S3_ACCESS_KEY!, secretKey: e.S3_SECRET_KEY!, region: e.S3_REGION ?? 'us-east-1' };
@@ -34,8 +34,8 @@ export function testServers(): TestServer[] {
 }
 
 export function redisUrl(): string {
-  const file = process.env.S3S3_TEST_REDIS;
-  if (!file) throw new Error('S3S3_TEST_REDIS is not set: run the tests with `npm test`');
+  const file = process.env.S3S3TEST_REDIS;
+  if (!file) throw new Error('S3S3TEST_REDIS is not set: run the tests with `npm test`');
   return readEnvFile(file).REDIS_URL!;
 }
 

@@ -220,3 +220,57 @@ sns = true
     assert.equal(c.pubsub.channel, 'backup');
   });
 });
+
+describe('config [pubsub] for the listener and the sweep lock', () => {
+  const BASE = GOOD.replace(/\[pubsub\][\s\S]*$/, '');
+
+  it('defaults: channel backup, s3s3:failed, s3s3:pending, marker on, concurrency of [source], 30 s shutdown, 60 s lock', () => {
+    const c = parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini' });
+    assert.equal(c.pubsub.redis, true);
+    assert.equal(c.pubsub.redisUrl, 'redis://127.0.0.1:6379/0');
+    assert.equal(c.pubsub.channel, 'backup');
+    assert.equal(c.pubsub.failedList, 's3s3:failed');
+    assert.equal(c.pubsub.pendingSet, 's3s3:pending');
+    assert.equal(c.pubsub.marker, true);
+    assert.equal(c.pubsub.concurrency, c.source.concurrency);
+    assert.equal(c.pubsub.shutdownTimeoutMs, 30_000);
+    assert.equal(c.pubsub.lockTtlMs, 60_000);
+    const own = parseConfig(BASE.replace('[dest1]', 'concurrency = 5\n[dest1]') + '[pubsub]\nredis = true\n', { file: 'test.ini' });
+    assert.equal(own.pubsub.concurrency, 5, 'follows [source] concurrency');
+  });
+
+  it('reads concurrency, shutdown_timeout, lock_ttl, marker and the names; rediss:// is kept', () => {
+    const c = parseConfig(
+      BASE +
+        '[pubsub]\nredis = yes\nredis_url = rediss://:pw@redis.example:6380/3\nconcurrency = 7\nshutdown_timeout = 2.5\nlock_ttl = 120\nmarker = off\nfailed_list = f\npending_set = p\n',
+      { file: 'test.ini' },
+    );
+    assert.equal(c.pubsub.concurrency, 7);
+    assert.equal(c.pubsub.shutdownTimeoutMs, 2500);
+    assert.equal(c.pubsub.lockTtlMs, 120_000);
+    assert.equal(c.pubsub.marker, false);
+    assert.equal(c.pubsub.failedList, 'f');
+    assert.equal(c.pubsub.pendingSet, 'p');
+    assert.equal(c.pubsub.redisUrl, 'rediss://:pw@redis.example:6380/3');
+    assert.doesNotMatch(c.pubsub.redisUrlRedacted, /pw/);
+  });
+
+  it('takes the new keys from the environment too', () => {
+    const c = parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini', env: { S3S3_PUBSUB_SHUTDOWN_TIMEOUT: '9', S3S3_PUBSUB_LOCK_TTL: '30', S3S3_PUBSUB_CONCURRENCY: '3' } });
+    assert.equal(c.pubsub.shutdownTimeoutMs, 9000);
+    assert.equal(c.pubsub.lockTtlMs, 30_000);
+    assert.equal(c.pubsub.concurrency, 3);
+  });
+
+  it('reports bad values of the new keys, all at once', () => {
+    const problems = problemsOf(BASE + '[pubsub]\nredis = true\nconcurrency = 0\nshutdown_timeout = soon\nlock_ttl = 1\n');
+    assert.ok(problems.some((p) => /\[pubsub\] concurrency: "0" is not a whole number from 1 to 1024/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[pubsub\] shutdown_timeout: "soon" is not a number of seconds/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[pubsub\] lock_ttl: .*too short; use at least 3 seconds/.test(p)), problems.join('\n'));
+  });
+
+  it('refuses sns = true with a clear error', () => {
+    const problems = problemsOf(BASE + '[pubsub]\nredis = true\nsns = true\n');
+    assert.ok(problems.some((p) => /\[pubsub\] sns: SNS is not supported by s3s3/.test(p)), problems.join('\n'));
+  });
+});

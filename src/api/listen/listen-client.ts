@@ -23,7 +23,7 @@ export type SettledOutcome = 'copied' | 'gone' | 'failed';
 export interface SettledEvent {
   readonly key: string;
   readonly outcome: SettledOutcome;
-  /** Bytes written, summed over destinations. */
+  /** The object's size when some destination copied it, else 0. */
   readonly bytes: number;
   /** From the start of this run to the key being settled in Redis. */
   readonly ms: number;
@@ -42,6 +42,8 @@ export interface ListenClientOptions {
   readonly maxQueued?: number;
   /** Called once per key run as it is settled. */
   readonly onSettled?: (event: SettledEvent) => void;
+  /** A `status` line (counters, queue, memory) this often; default 10 min, 0 for none. */
+  readonly statusIntervalMs?: number;
 }
 
 export interface ListenStats {
@@ -54,6 +56,7 @@ export interface ListenStats {
   copied: number;
   gone: number;
   failed: number;
+  /** Bytes of the keys copied (each counted once, however many destinations). */
   bytes: number;
 }
 
@@ -82,6 +85,7 @@ export class ListenClient {
   private redis: RedisCommands | undefined;
   private journal: Journal | undefined;
   private subscription: Subscription | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
   private pumping = false;
   private overflowed = false;
   private scanning: Promise<void> | undefined;
@@ -132,6 +136,11 @@ export class ListenClient {
       channel: p.channel,
       onMessage: (payload) => this.onMessage(payload),
     });
+    const every = this.options.statusIntervalMs ?? 600_000;
+    if (every > 0) {
+      this.statusTimer = setInterval(() => this.logStatus(), every);
+      this.statusTimer.unref();
+    }
     await Promise.race([this.subscription.ready, this.stopRequested]);
     if (this.stopping) return;
     this.scanning = this.scanJournal(true);
@@ -162,6 +171,18 @@ export class ListenClient {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  private logStatus(): void {
+    const mem = process.memoryUsage();
+    this.log.info('status', {
+      ...this.stats,
+      inFlight: this.limiter.inFlight,
+      queued: this.queued,
+      subscribed: this.subscription?.connected ?? false,
+      rssMiB: Math.round(mem.rss / 1048576),
+      heapMiB: Math.round(mem.heapUsed / 1048576),
+    });
   }
 
   private onMessage(payload: Buffer): void {
@@ -226,11 +247,17 @@ export class ListenClient {
             break;
           }
           this.wakeRoom();
-          const run = this.run(key).finally(() => {
-            this.limiter.release();
-            this.running.delete(run);
-            this.afterRun();
-          });
+          const run = this.run(key)
+            .catch((err: unknown) => {
+              // A bug: whatever was not settled stays in the journal for the next start.
+              this.states.delete(key);
+              this.log.error('internal error while handling a key; it stays in the journal', { key, error: err instanceof Error ? err.message : String(err) });
+            })
+            .finally(() => {
+              this.limiter.release();
+              this.running.delete(run);
+              this.afterRun();
+            });
           this.running.add(run);
         }
       } finally {
@@ -267,13 +294,15 @@ export class ListenClient {
     if (state.again) {
       // The object may have changed while we copied it: once more, and settle after that.
       // When stopping, the key stays in the journal and the next start copies it again.
+      this.log.debug('copy ended; the key was announced again meanwhile: copying it once more', { key, ms: Math.round(performance.now() - started) });
       if (this.stopping) this.states.delete(key);
       else this.requeue(key);
       return;
     }
     const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];
     const outcome: SettledOutcome = !result || failed.length > 0 ? 'failed' : result.results.some((r) => r.outcome === 'gone') ? 'gone' : 'copied';
-    const bytes = result ? result.results.reduce((n, r) => n + r.bytes, 0) : 0;
+    // The object's size (what each destination that copied it received).
+    const bytes = result ? Math.max(0, ...result.results.map((r) => r.bytes)) : 0;
     let settled: boolean;
     if (outcome === 'copied') {
       settled = await this.write(() => this.journal!.copied(key), 'settle', key);
@@ -317,7 +346,11 @@ export class ListenClient {
         ms,
       });
     }
-    this.options.onSettled?.({ key, outcome, bytes, ms, result });
+    try {
+      this.options.onSettled?.({ key, outcome, bytes, ms, result });
+    } catch (err) {
+      this.log.error('onSettled threw', { key, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   private requeue(key: string): void {
@@ -408,6 +441,7 @@ export class ListenClient {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
     this.wakeRoom();
     const left = this.recoveryQueue.drain().length + this.liveQueue.drain().length;
     for (const [key, s] of this.states) if (s.phase !== 'running') this.states.delete(key);

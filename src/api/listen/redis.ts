@@ -83,11 +83,12 @@ class IoredisCommands implements RedisCommands {
   }
 
   async transaction(commands: readonly RedisCommand[]): Promise<unknown[]> {
-    return this.batch(this.redis.multi(commands.map((c) => [...c])), 'MULTI');
+    // ioredis takes [method, ...args]; `call` sends any command by its Redis name.
+    return this.batch(this.redis.multi(commands.map((c) => ['call', ...c])), 'MULTI');
   }
 
   async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
-    return this.batch(this.redis.pipeline(commands.map((c) => [...c])), 'pipeline');
+    return this.batch(this.redis.pipeline(commands.map((c) => ['call', ...c])), 'pipeline');
   }
 
   private async batch(p: ReturnType<Redis['pipeline']>, what: string): Promise<unknown[]> {

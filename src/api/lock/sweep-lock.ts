@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { RedisError } from '../errors.js';
 import { connectRedis } from '../listen/redis.js';
 import { FileLock } from './file-lock.js';
 import { acquire, type AcquireOptions, type HeldLock, type LockBackend, type LockScope } from './lock.js';
@@ -38,24 +39,39 @@ export function defaultLockFile(config: Config): string {
 }
 
 export class SweepLock {
-  readonly backend: LockBackend;
+  backend: LockBackend;
   readonly scope: LockScope;
+  private readonly fallback: FileLock;
 
   constructor(config: Config, options: SweepLockOptions = {}) {
     this.scope = sweepScope(config);
     const ttl = options.ttlMs ?? config.pubsub.lockTtlMs;
     const p = config.pubsub;
+    this.fallback = new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
     this.backend = p.redis
       ? new RedisLock(connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', name: 's3s3bucket-lock' }), sweepLockKey(config), ttl)
-      : new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
+      : this.fallback;
   }
 
   get name(): string {
     return this.backend.name;
   }
 
-  acquire(options: AcquireOptions = {}): Promise<HeldLock | null> {
-    return acquire(this.backend, this.scope, options);
+  /**
+   * Take the lock. When Redis is configured but cannot be reached, the lock file is used
+   * instead (`onFallback` says why): a sweep is what catches what pub/sub dropped while Redis
+   * was down, so it should not be kept from running by that very outage.
+   */
+  async acquire(options: AcquireOptions & { onFallback?: (error: Error) => void } = {}): Promise<HeldLock | null> {
+    try {
+      return await acquire(this.backend, this.scope, options);
+    } catch (err) {
+      if (!(err instanceof RedisError) || this.backend === this.fallback) throw err;
+      options.onFallback?.(err);
+      await this.backend.close();
+      this.backend = this.fallback;
+      return acquire(this.backend, this.scope, options);
+    }
   }
 
   close(): Promise<void> {

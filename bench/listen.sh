@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Benchmark of s3s3listen: burst of 2000 keys of 4 KiB (throughput, p50/p99 publish-to-everywhere,
+# peak RSS), then half that rate steadily (p50/p99), and s3s3bucket on the same objects.
+# Starts Ceph RGW, Swift and Redis on loopback (test/servers/*.sh) and stops them on exit,
+# unless S3S3TEST_SERVERS and S3S3TEST_REDIS already name running ones.
+#   bash bench/listen.sh
+#   BENCH_DESTS=swift bash bench/listen.sh     # destinations (default ceph,swift); BENCH_SOURCE (default ceph)
+#   BENCH_KEYS=500 BENCH_STEADY_SECONDS=10 bash bench/listen.sh
+# Writes bench/results-listen.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ -n ${BENCH_SKIP_BUILD:-} ]] || npm run --silent build >&2
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+if [[ -z ${S3S3TEST_SERVERS:-} || -z ${S3S3TEST_REDIS:-} ]]; then
+  state=$(mktemp -d /tmp/s3s3-bench-listen.XXXXXX)
+  cleanup() {
+    bash test/servers/ceph.sh stop "$state/ceph" >/dev/null 2>&1 || true
+    bash test/servers/swift.sh stop "$state/swift" >/dev/null 2>&1 || true
+    bash test/servers/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
+    rm -rf "$state"
+  }
+  trap cleanup EXIT INT TERM
+  echo "bench: starting Ceph RGW, Swift and Redis in $state" >&2
+  bash test/servers/ceph.sh start "$state/ceph" >/dev/null &
+  c=$!
+  bash test/servers/swift.sh start "$state/swift" >/dev/null &
+  s=$!
+  bash test/servers/redis.sh start "$state/redis" >/dev/null
+  wait "$c"
+  wait "$s"
+  export S3S3TEST_SERVERS="$state/ceph/env:$state/swift/env" S3S3TEST_REDIS="$state/redis/env"
+fi
+node --import tsx bench/listen.ts

@@ -1,0 +1,23 @@
+/**
+ * pm2 ecosystem for s3s3:
+ *   S3S3_CONFIG=/usr/local/etc/s3s3.ini pm2 start ecosystem.config.js && pm2 save
+ *
+ * - s3s3listen: the listener, a long-running app restarted whenever it stops. pm2 stops it
+ *   with SIGINT: it stops taking messages and finishes the copies in flight for up to
+ *   [pubsub] shutdown_timeout (30 s by default), so kill_timeout gives it a little longer.
+ *   Keys it had received and not finished stay in Redis and are finished at the next start.
+ * - s3s3bucket: the sweep that catches whatever pub/sub dropped, started by pm2 at `pm2 start`
+ *   and then every hour by cron_restart; autorestart: false so it runs once each time. Two runs
+ *   never overlap (a lock in Redis, or a lock file): a second one exits 0 with "already running".
+ * - s3s3retry: copies again the keys in the listener's failed list, four times an hour (off the hour, so it rarely meets the sweep).
+ *
+ * This package is ESM, so this file is too; pm2 loads it with require(), which takes ESM
+ * from Node 20.19 on. With an older Node, use ecosystem.config.cjs (the same apps).
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const ecosystem = require('./ecosystem.config.cjs');
+
+export const apps = ecosystem.apps;
+export default ecosystem;

@@ -1,0 +1,152 @@
+/**
+ * The Redis side against a real redis-server: the sweep lock (SET NX PX, renewal,
+ * compare-and-delete release), the journal and failed list, and publishing.
+ */
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectRedis, type RedisCommands } from '../../src/api/listen/redis.js';
+import { RedisLock } from '../../src/api/lock/redis-lock.js';
+import { acquire } from '../../src/api/lock/lock.js';
+import { FailedList, Journal, markerKey } from '../../src/api/listen/journal.js';
+import { Publisher, publish, InvalidKeyError } from '../../src/api/listen/publish.js';
+import { RedisError, LockError } from '../../src/api/errors.js';
+import { redisUrl } from '../helpers/servers.js';
+import { closedPort, waitFor } from '../helpers/listen.js';
+
+const scope = { source: 'http://127.0.0.1:1/src', destinations: ['http://127.0.0.1:2/dst'] };
+const unique = (label: string) => `t:${label}:${randomBytes(4).toString('hex')}`;
+
+describe('redis lock, journal and publish on a real Redis', () => {
+  let redis: RedisCommands;
+  before(() => {
+    redis = connectRedis(redisUrl(), { redactedUrl: redisUrl(), mode: 'client' });
+  });
+  after(async () => {
+    await redis.close();
+    await redis.close();
+  });
+
+  it('lets one holder in; the second learns who holds it; release frees it', async () => {
+    const key = unique('lock');
+    const lock = new RedisLock(redis, key, 10_000, false);
+    const first = await acquire(lock, scope);
+    assert.ok(first);
+    assert.ok(Number(await redis.call('PTTL', key)) > 5000, 'has a TTL');
+    let by: { pid: number; source: string } | null = null;
+    assert.equal(await acquire(lock, scope, { onBusy: (b) => (by = b) }), null);
+    assert.equal(by!.pid, process.pid);
+    assert.equal(by!.source, scope.source);
+    await first.release();
+    assert.equal(await redis.call('EXISTS', key), 0);
+    const again = await acquire(lock, scope);
+    assert.ok(again);
+    await again.release();
+  });
+
+  it('renews the lock while held, past its TTL', async () => {
+    const key = unique('renew');
+    const held = (await acquire(new RedisLock(redis, key, 3000, false), scope))!;
+    await new Promise((r) => setTimeout(r, 4500));
+    assert.equal(await redis.call('EXISTS', key), 1, 'still held after more than one TTL');
+    assert.equal(held.signal.aborted, false);
+    await held.release();
+  });
+
+  it('never deletes a lock that expired and was taken by someone else; the first holder learns it lost it', async () => {
+    const key = unique('steal');
+    const lock = new RedisLock(redis, key, 3000, false);
+    const first = (await acquire(lock, scope))!;
+    await redis.call('DEL', key); // as if it had expired
+    const second = (await acquire(lock, scope))!;
+    assert.ok(second);
+    await waitFor('the first holder to notice', () => first.signal.aborted, 5000);
+    assert.ok(first.signal.reason instanceof LockError);
+    await first.release();
+    assert.equal(await redis.call('GET', key), JSON.stringify(second.holder), 'the second holder keeps its lock');
+    await second.release();
+  });
+
+  it('waits for the holder with wait: true', async () => {
+    const key = unique('wait');
+    const lock = new RedisLock(redis, key, 10_000, false);
+    const first = (await acquire(lock, scope))!;
+    setTimeout(() => void first.release(), 500);
+    const second = await acquire(lock, scope, { wait: true, pollMs: 100 });
+    assert.ok(second);
+    await second.release();
+  });
+
+  it('journals, settles with the marker in one step, and moves failures to the failed list', async () => {
+    const names = { pendingSet: unique('pending'), failedList: unique('failed'), marker: true };
+    const j = new Journal(redis, names);
+    const key = `journal/${unique('k')} é`;
+    await j.received(key, 1000);
+    await j.received(key + '2', 2000);
+    assert.equal(await j.pendingCount(), 2);
+    assert.ok(await j.isPending(key));
+    const seen: string[] = [];
+    let cursor = '0';
+    do {
+      const page = await j.scan(cursor, 1);
+      seen.push(...page.keys);
+      cursor = page.cursor;
+    } while (cursor !== '0');
+    assert.deepEqual(new Set(seen), new Set([key, key + '2']));
+    await j.copied(key);
+    assert.equal(await redis.call('GET', markerKey(key)), 'True');
+    assert.equal(await j.isPending(key), false);
+    await j.failed({ key: key + '2', reason: 'down', at: new Date().toISOString(), destinations: ['dest2'] });
+    assert.equal(await j.pendingCount(), 0);
+    const list = new FailedList(redis, names.failedList);
+    assert.deepEqual((await list.entries()).map((e) => [e.key, e.reason, e.destinations]), [[key + '2', 'down', ['dest2']]]);
+    // A drain interrupted after LMOVE: the entry waits in the processing list, and recover() returns it.
+    const taken = (await list.take())!;
+    assert.equal(taken.entry.key, key + '2');
+    assert.equal(await list.length(), 0);
+    assert.equal(await list.recover(), 1);
+    assert.equal(await list.length(), 1);
+    const again = (await list.take())!;
+    await list.putBack(again.raw, { ...again.entry, reason: 'still down', attempts: 2 });
+    const retaken = (await list.take())!;
+    assert.equal(retaken.entry.attempts, 2);
+    await list.settle(retaken.raw, undefined);
+    assert.equal(await list.length(), 0);
+    assert.equal(await redis.call('LLEN', list.processing), 0);
+    await redis.call('DEL', markerKey(key));
+  });
+
+  it('publishes plain and JSON messages, in order, and counts the ones nobody heard', async () => {
+    const channel = unique('chan');
+    const got: string[] = [];
+    const { subscribe } = await import('../../src/api/listen/redis.js');
+    const sub = subscribe(redisUrl(), { redactedUrl: redisUrl(), mode: 'daemon', channel, onMessage: (m) => got.push(m.toString('utf8')) });
+    await sub.ready;
+    const keys = Array.from({ length: 1200 }, (_, i) => `p/${i} \u{1F600}`);
+    const r = await publish(keys, { redisUrl: redisUrl(), channel });
+    assert.deepEqual(r, { published: 1200, unheard: 0, invalid: 0 });
+    const p = new Publisher({ redisUrl: redisUrl(), channel, format: 'json' });
+    await p.publish(['j/1']);
+    await assert.rejects(p.publish(['ok', '']), InvalidKeyError);
+    await p.close();
+    await waitFor('every message', () => got.length >= 1202, 10_000);
+    assert.deepEqual(got.slice(0, 1200), keys);
+    assert.equal(got[1200], '{"key":"j/1","op":"put"}');
+    assert.equal(got[1201], '{"key":"ok","op":"put"}');
+    await sub.close();
+    await sub.close();
+    const nobody = await publish('k', { redisUrl: redisUrl(), channel });
+    assert.equal(nobody.unheard, 1);
+  });
+
+  it('fails fast with a RedisError naming the redacted URL when Redis is unreachable', async () => {
+    const port = await closedPort();
+    const url = `redis://:hunter2@127.0.0.1:${port}/0`;
+    await assert.rejects(publish('k', { redisUrl: url }), (err: unknown) => {
+      assert.ok(err instanceof RedisError, String(err));
+      assert.doesNotMatch(err.message, /hunter2/);
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+      return true;
+    });
+  });
+});
