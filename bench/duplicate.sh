@@ -15,14 +15,18 @@
 # within one remote): every byte goes GET -> client -> PUT, which is what the targets are about.
 #
 # Measured per run: wall clock of the whole process (start-up and listing included), peak RSS
-# ("Maximum resident set size" of /usr/bin/time -v), CPU seconds of the client, radosgw and
-# ceph-osd. Prints a table and writes it as markdown to bench/results-duplicate.md.
+# ("Maximum resident set size" of /usr/bin/time -v), CPU seconds of the client, of radosgw and
+# ceph-osd, and of everything else on the machine (client and server share its CPUs, so a busy
+# machine shows there). Prints a table and writes it as markdown to bench/results-duplicate.md
+# (bench/results-duplicate-server-side.md with --server-side).
+# Takes about 6 minutes on 2 CPUs (3 runs per tool and case).
 # Environment: BENCH_STATE=DIR keeps the state (logs, configs, raw numbers) in DIR and does not
 # delete it; BENCH_SKIP_BUILD=1 uses the dist/ already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+args_shown=${*:+ $*}
 cases=abc
 runs=3
 path=stream
@@ -31,7 +35,7 @@ while (($#)); do
     --cases) cases=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --server-side) path=server-side; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -82,6 +86,15 @@ else
   state=$(mktemp -d /tmp/s3s3-bench.XXXXXX)
 fi
 state=$(cd "$state" && pwd)
+# Run a snapshot of the build: a rebuild of dist/ by someone else during the bench must not
+# change the code being measured halfway through.
+rm -rf "$state/app"
+mkdir -p "$state/app"
+cp -r dist "$state/app/dist"
+cp package.json "$state/app/package.json"
+ln -s "$root/node_modules" "$state/app/node_modules"
+export S3S3_BENCH_DIST=$state/app/dist
+commit_at_start="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git status --porcelain -- src 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/')"
 cleanup() {
   bash "$root/test/servers/ceph.sh" stop "$state/ceph" >/dev/null 2>&1 || true
   [[ -n ${BENCH_STATE:-} ]] || rm -rf "$state"
@@ -120,6 +133,9 @@ pid_of() { # pid of our daemon named $1
 RGW_PID=$(pid_of radosgw)
 OSD_PID=$(pid_of ceph-osd)
 CLK_TCK=$(getconf CLK_TCK)
+busy_ticks() { # CPU ticks the whole machine spent busy (not idle, not iowait), all CPUs
+  awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
+}
 cpu_ticks() { # utime+stime of pid $1, in clock ticks
   local s
   s=$(cat "/proc/$1/stat")
@@ -179,17 +195,19 @@ EOF
 # One measured run: tool case run_no. Appends a line to $state/raw.tsv.
 measure() {
   local tool=$1 c=$2 n=$3 src=$4 count=$5 bytes=$6
-  local dst="${tool}-${c}-${n}" out="$state/$tool-$c-$n" rgw0 osd0 rgw1 osd1 rc=0
+  local dst="${tool}-${c}-${n}" out="$state/$tool-$c-$n" rgw0 osd0 rgw1 osd1 all0 all1 rc=0
   tool_dst mkbucket "$dst"
   rgw0=$(cpu_ticks "$RGW_PID")
   osd0=$(cpu_ticks "$OSD_PID")
+  all0=$(busy_ticks)
   if [[ $tool == s3s3 ]]; then
     write_ini "$out.ini" "$src" "$dst"
-    /usr/bin/time -v -o "$out.time" node dist/scripts/bucket.js --config "$out.ini" --json -q >"$out.json" 2>"$out.log" || rc=$?
+    /usr/bin/time -v -o "$out.time" node "$state/app/dist/scripts/bucket.js" --config "$out.ini" --json -q >"$out.json" 2>"$out.log" || rc=$?
   else
     env -u AWS_CA_BUNDLE /usr/bin/time -v -o "$out.time" \
       rclone --config "$state/rclone.conf" copy "src:$src" "$RC_DST:$dst" --transfers 16 >"$out.log" 2>&1 || rc=$?
   fi
+  all1=$(busy_ticks)
   rgw1=$(cpu_ticks "$RGW_PID")
   osd1=$(cpu_ticks "$OSD_PID")
   ((rc == 0)) || { tail -n 20 "$out.log" >&2; die "$tool exited $rc on case $c (log: $out.log)"; }
@@ -205,10 +223,11 @@ measure() {
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out.time")
   user=$(awk -F': ' '/User time \(seconds\)/ {print $2}' "$out.time")
   sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$out.time")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$n" "$count" "$bytes" "$wall" "$rss" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$n" "$count" "$bytes" "$wall" "$rss" \
     "$(awk -v a="$user" -v b="$sys" 'BEGIN {print a + b}')" \
     "$(awk -v a="$rgw0" -v b="$rgw1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" \
-    "$(awk -v a="$osd0" -v b="$osd1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" "$path" >>"$state/raw.tsv"
+    "$(awk -v a="$osd0" -v b="$osd1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" "$path" \
+    "$(awk -v a="$all0" -v b="$all1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" >>"$state/raw.tsv"
   say "  $tool run $n: $(awk -v w="$wall" -v c="$count" -v b="$bytes" -v r="$rss" 'BEGIN {printf "%.2f s, %.1f objects/s, %.1f MiB/s, peak RSS %.1f MiB", w, c / w, b / 1048576 / w, r / 1024}')"
   # Free the space now: case c needs source + one destination of 1 GiB each in a 4 GiB OSD.
   tool_dst rmbucket "$dst"
@@ -216,6 +235,7 @@ measure() {
 }
 
 : >"$state/raw.tsv"
+load_at_start=$(cut -d" " -f1-3 /proc/loadavg)
 started=$SECONDS
 for c in $(grep -o . <<<"$cases"); do
   case $c in
@@ -242,91 +262,12 @@ done
 total=$((SECONDS - started))
 
 # --- report ------------------------------------------------------------------------------------
-machine="$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
-node_v=$(node --version)
-ceph_v=$(ceph --version | awk '{print $3, $5}')
-rclone_v=$(rclone version | head -n1 | awk '{print $2}')
-s3s3_v=$(node -p "require('./package.json').version")
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain -- src 2>/dev/null | grep -q . && echo " + uncommitted changes in src/" || true)
-
-python3 - "$state/raw.tsv" "$root/bench/results-duplicate.md" "$machine" "$node_v" "$ceph_v" "$rclone_v" "$s3s3_v" "$commit$dirty" "$path" "$runs" "$total" <<'PY'
-import sys, datetime
-raw, md_path, machine, node_v, ceph_v, rclone_v, s3s3_v, commit, path, runs, total = sys.argv[1:]
-rows = [l.rstrip('\n').split('\t') for l in open(raw) if l.strip()]
-MiB = 1048576
-labels = {'a': '(a) 2000 x 4 KiB', 'b': '(b) 8 x 64 MiB', 'c': '(c) 1 x 1 GiB'}
-best = {}  # (case, tool) -> best run (shortest wall); peak RSS: the highest of all runs
-for c, tool, n, count, nbytes, wall, rss, cpu, rgw, osd, _ in rows:
-    r = dict(count=int(count), bytes=int(nbytes), wall=float(wall), rss=int(rss) / 1024, cpu=float(cpu), rgw=float(rgw), osd=float(osd))
-    k = (c, tool)
-    prev = best.get(k)
-    if prev is None or r['wall'] < prev['wall']:
-        if prev: r['rss'] = max(r['rss'], prev['rss'])
-        best[k] = r
-    else:
-        prev['rss'] = max(prev['rss'], r['rss'])
-cases = sorted({c for c, _ in best})
-def rate(r):
-    return r['count'] / r['wall'], r['bytes'] / MiB / r['wall']
-
-lines = []
-lines.append('| case | tool | seconds | objects/s | MiB/s | peak RSS (MiB) | CPU s: client / radosgw / ceph-osd |')
-lines.append('| --- | --- | ---: | ---: | ---: | ---: | --- |')
-for c in cases:
-    for tool in ('s3s3', 'rclone'):
-        r = best.get((c, tool))
-        if not r: continue
-        o, m = rate(r)
-        lines.append(f"| {labels[c]} | {tool} | {r['wall']:.2f} | {o:.1f} | {m:.1f} | {r['rss']:.1f} | {r['cpu']:.1f} / {r['rgw']:.1f} / {r['osd']:.1f} |")
-    s, rc = best.get((c, 's3s3')), best.get((c, 'rclone'))
-    if s and rc:
-        so, sm = rate(s); ro, rm = rate(rc)
-        lines.append(f"| {labels[c]} | **s3s3/rclone** | {s['wall'] / rc['wall']:.2f} | **{so / ro:.2f}x** | **{sm / rm:.2f}x** | {s['rss'] / rc['rss']:.2f}x | |")
-table = '\n'.join(lines)
-
-targets = []
-def target(name, ok, detail):
-    targets.append(f"| {name} | {detail} | {'PASS' if ok else 'MISS'} |")
-if ('a', 's3s3') in best and ('a', 'rclone') in best:
-    x = rate(best[('a', 's3s3')])[0] / rate(best[('a', 'rclone')])[0]
-    target('(a) s3s3 objects/s >= 1.5x rclone', x >= 1.5, f'{x:.2f}x')
-for c in ('b', 'c'):
-    if (c, 's3s3') in best and (c, 'rclone') in best:
-        x = rate(best[(c, 's3s3')])[1] / rate(best[(c, 'rclone')])[1]
-        target(f'({c}) s3s3 MiB/s >= rclone', x >= 1.0, f'{x:.2f}x')
-for c in cases:
-    if (c, 's3s3') in best:
-        r = best[(c, 's3s3')]['rss']
-        target(f'({c}) s3s3 peak RSS < 150 MiB', r < 150, f'{r:.1f} MiB')
-if ('b', 's3s3') in best and ('c', 's3s3') in best:
-    rb, rcc = best[('b', 's3s3')]['rss'], best[('c', 's3s3')]['rss']
-    # "Close": within 20 % (or 16 MiB) of (b)'s: memory does not grow with the object size.
-    ok = abs(rcc - rb) <= max(0.2 * rb, 16)
-    target("(c) s3s3 peak RSS close to (b)'s (within 20 %)", ok, f'{rcc:.1f} vs {rb:.1f} MiB')
-ttable = '| target | measured | |\n| --- | --- | --- |\n' + '\n'.join(targets)
-
-how = ('streamed: the destination buckets belong to a second RGW user, so both tools GET from the source '
-       'and PUT to the destination (no CopyObject)') if path == 'stream' else \
-      ('server-side: same RGW user on both sides; s3s3 uses CopyObject, rclone (one remote) too')
-md = f"""# s3s3bucket vs rclone: duplicating a bucket on Ceph RGW
-
-`bash bench/duplicate.sh` ({datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; took {total} s)
-
-- Machine: {machine}
-- Node {node_v}; Ceph {ceph_v} (single-node, memstore OSD, radosgw beast on loopback, same machine); rclone {rclone_v}; s3s3 {s3s3_v} at {commit}
-- Path: {how}
-- s3s3bucket: `concurrency = 16`, other settings default; rclone: `rclone copy --transfers 16`, other flags default
-- Each run into a fresh, empty destination bucket, its object count and bytes verified afterwards; best of {runs} run(s) per tool
-- seconds: wall clock of the whole process (start-up, listing and verification included); objects/s and MiB/s from it.
-  Peak RSS: "Maximum resident set size" from `/usr/bin/time -v`. CPU s: user+system seconds of the client, and of the
-  radosgw and ceph-osd daemons during the run (the server shares the machine's {machine.split()[0]} CPUs with the client).
-
-{table}
-
-{ttable}
-"""
-open(md_path, 'w').write(md)
-print(md)
-PY
-say "results written to bench/results-duplicate.md"
+if [[ $path == stream ]]; then results=bench/results-duplicate.md; else results=bench/results-duplicate-server-side.md; fi
+python3 bench/report.py "$state/raw.tsv" "$root/$results" \
+  "args=$args_shown" "total=$total" "load=$load_at_start" "nproc=$(nproc)" \
+  "machine=$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM" \
+  "node=$(node --version)" "ceph=$(ceph --version | awk '{print $3, $5}')" "rclone=$(rclone version | head -n1 | awk '{print $2}')" \
+  "s3s3=$(node -p "require('./package.json').version")" \
+  "commit=$commit_at_start" \
+  "path=$path" "runs=$runs"
+say "results written to $results (raw numbers and logs: $state)"

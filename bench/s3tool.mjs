@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Bench helper: the few S3 chores bench/duplicate.sh needs, done with s3s3's own S3Store
- * (from dist/). Credentials come from the environment: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY.
+ * (from dist/, or $S3S3_BENCH_DIST). Credentials come from the environment: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY.
  *
  *   node bench/s3tool.mjs mkbucket BUCKET...
  *   node bench/s3tool.mjs seed BUCKET PREFIX COUNT SIZE [CONCURRENCY]   # bodies generated as streams
@@ -10,7 +10,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { parseConfig, S3Store } from '../dist/api/index.js';
+import { pathToFileURL } from 'node:url';
+
+// bench/duplicate.sh points this at its snapshot of dist/; otherwise the repo's build.
+const dist = process.env.S3S3_BENCH_DIST ? pathToFileURL(`${process.env.S3S3_BENCH_DIST}/api/index.js`).href : '../dist/api/index.js';
+const { parseConfig, S3Store } = await import(dist);
 
 const env = (name) => {
   const v = process.env[name];
