@@ -86,28 +86,48 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       return EXIT_OK;
     }
   }
+  // First SIGINT/SIGTERM: take no new objects, let the copies in flight finish (a PUT cut
+  // short leaves nothing; a multipart upload would leave parts), report, exit 1.
+  // A second one exits at once.
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(name === 'SIGINT' ? 130 : 143);
+    log.warn('signal received: finishing the copies in flight, then stopping (again to stop at once)', { signal: name });
+    stop.abort(new Error(`interrupted by ${name}; the next run copies the rest`));
+  };
+  const handle = io === processIo;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const signal = held ? AbortSignal.any([stop.signal, held.signal]) : stop.signal;
   try {
-    return flags.retryFailed ? await runRetryFailed(config, flags, log, io, held) : await sweep(config, flags, log, io, held);
+    return flags.retryFailed ? await runRetryFailed(config, flags, log, io, signal) : await sweep(config, flags, log, io, signal);
   } finally {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     await held?.release().catch((err: unknown) => log.warn('could not release the lock; it expires by itself', { error: err instanceof Error ? err.message : String(err) }));
     await lock?.close();
   }
 }
 
-async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, held: HeldLock | null): Promise<number> {
+async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   try {
-    const report = await retryFailed(client, { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal: held?.signal });
+    const report = await retryFailed(client, { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal });
     log.info('failed list retried', { ...report });
-    if (held?.signal.aborted) log.error(`stopped: ${(held.signal.reason as Error).message}`);
+    if (signal.aborted) log.error(`stopped: ${(signal.reason as Error).message}`);
     if (flags.json) io.stdout(JSON.stringify(report) + '\n');
-    return report.failed > 0 || held?.signal.aborted ? EXIT_FAILED : EXIT_OK;
+    return report.failed > 0 || signal.aborted ? EXIT_FAILED : EXIT_OK;
   } finally {
     client.close();
   }
 }
 
-async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, held: HeldLock | null): Promise<number> {
+async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
   const dryRun = flags.dryRun === true;
@@ -133,7 +153,7 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
       maxSize: flags.maxSize,
       include: flags.include,
       exclude: flags.exclude,
-      signal: held?.signal,
+      signal,
       onResult: (r) => {
         if (r.outcome === 'would copy') printDry(r);
         else if (r.outcome === 'failed') log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
@@ -156,7 +176,7 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
     bytes: report.bytes,
     seconds: Number(report.seconds.toFixed(3)),
   };
-  if (report.aborted) log.error(`sweep stopped: ${held?.signal.aborted ? (held.signal.reason as Error).message : report.aborted}`);
+  if (report.aborted) log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
   log.info(dryRun ? 'dry run finished' : 'sweep finished', { ...summary, mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)) });
   if (flags.json) io.stdout(JSON.stringify({ ...summary, aborted: report.aborted ?? null, destinations: report.destinations, failures: report.failures }) + '\n');
   return report.failed > 0 || report.aborted ? EXIT_FAILED : EXIT_OK;

@@ -1,5 +1,5 @@
 /** s3s3bucket as a user runs it: the built command, its exit codes, stdout and stderr. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,5 +113,31 @@ describe('s3s3bucket command', () => {
     const r = await run(['--config', file], { S3S3_SOURCE_AWS_SECRET_ACCESS_KEY: a!.secretKey, S3S3_DEST1_AWS_SECRET_ACCESS_KEY: b!.secretKey });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['e']);
+  });
+
+  it('on SIGINT finishes the copies in flight, exits 1, and the next run completes the rest', async () => {
+    const src = await freshStore(a!, uniqueBucket('cli-int'));
+    const dst = await freshStore(b!, uniqueBucket('cli-int-dst'));
+    stores.push(src, dst);
+    const body = Buffer.alloc(100_000, 5);
+    await putAll(src, Array.from({ length: 200 }, (_, i) => ({ key: `int/${String(i).padStart(3, '0')}`, body })));
+    const file = writeConfig('int.ini', sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket));
+    const child = spawn(process.execPath, [BIN, '--config', file, '--concurrency', '2'], { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    while ((await listKeys(dst)).length < 3) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /signal received: finishing the copies in flight/);
+    assert.match(stderr, /sweep stopped: interrupted by SIGINT; the next run copies the rest/);
+    const partial = await listKeys(dst);
+    assert.ok(partial.length < 200, `stopped early (${partial.length} copied)`);
+    assert.ok(partial.every((o) => o.size === body.length), 'no partial object');
+    const rest = await run(['--config', file, '--json']);
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.equal((JSON.parse(rest.stdout) as { copied: number }).copied, 200 - partial.length);
+    assert.equal((await listKeys(dst)).length, 200);
   });
 });
