@@ -2,7 +2,7 @@
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import { Command, InvalidArgumentError } from 'commander';
 import { BucketClient, createLogger, describeHolder, parseSize, retryFailed, SweepLock, type Config, type DuplicateReport, type HeldLock, type Logger, type TargetResult } from '../api/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface BucketFlags {
   config?: string;
@@ -23,10 +23,6 @@ interface BucketFlags {
   lockFile?: string;
 }
 
-function positiveInt(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return Number(v);
-}
 function size(v: string): number {
   const n = parseSize(v);
   if (n === undefined) throw new InvalidArgumentError('expected a size such as 1048576, 512K, 64M or 5G');
@@ -189,7 +185,7 @@ class Progress {
   private readonly started = performance.now();
   private readonly timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly io: CliIo, private readonly enabled: boolean) {
+  constructor(private readonly io: CliIo, enabled: boolean) {
     this.timer = enabled ? setInterval(() => this.draw(), 500) : undefined;
     this.timer?.unref();
   }
@@ -212,14 +208,4 @@ class Progress {
   }
 }
 
-if (isMain(import.meta.url)) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`s3s3bucket: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = EXIT_FAILED;
-    },
-  );
-}
+runIfMain(import.meta.url, 's3s3bucket', () => main());

@@ -4,7 +4,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, InvalidArgumentError, type Command } from 'commander';
 import { ConfigError, formatProblem, loadConfig, type Config, type Logger } from '../api/index.js';
 
 // The SDK warns on stderr at start-up about Node versions it will drop; our version is
@@ -79,4 +79,25 @@ export function isMain(moduleUrl: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Runs `main` when `moduleUrl` is the program: its result becomes the exit status, and an
+ *  unexpected error one line on stderr (never a stack trace for the operator to decode). */
+export function runIfMain(moduleUrl: string, name: string, main: () => Promise<number>): void {
+  if (!isMain(moduleUrl)) return;
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
+}
+
+/** Commander parser for options that take a count. */
+export function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return Number(v);
 }

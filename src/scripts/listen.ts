@@ -5,9 +5,9 @@
  * at most a bounded queue of keys); without them V8 lets a long burst grow RSS by ~60 MiB.
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createLogger, ListenClient } from '../api/index.js';
-import { EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
+import { EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface ListenFlags {
   config?: string;
@@ -18,10 +18,6 @@ interface ListenFlags {
   verifyMd5?: boolean;
 }
 
-function positiveInt(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return Number(v);
-}
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
@@ -88,14 +84,4 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   return EXIT_OK;
 }
 
-if (isMain(import.meta.url)) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`s3s3listen: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, 's3s3listen', () => main());

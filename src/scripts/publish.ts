@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { createLogger, InvalidKeyError, Publisher, RedisError } from '../api/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isMain, loadConfigOrReport, parseArgs, processIo, type CliIo } from './cli.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain } from './cli.js';
 
 interface PublishFlags {
   config?: string;
@@ -81,14 +81,4 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   }
 }
 
-if (isMain(import.meta.url)) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`s3s3publish: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = EXIT_FAILED;
-    },
-  );
-}
+runIfMain(import.meta.url, 's3s3publish', () => main());

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isMain, parseArgs, processIo, type CliIo } from './cli.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseArgs, processIo, type CliIo, runIfMain } from './cli.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
 export function packageFile(relative: string): string {
@@ -49,14 +49,4 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   return EXIT_OK;
 }
 
-if (isMain(import.meta.url)) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`s3s3: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = EXIT_FAILED;
-    },
-  );
-}
+runIfMain(import.meta.url, 's3s3', () => main());

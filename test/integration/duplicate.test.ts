@@ -3,7 +3,7 @@
  * Swift -> Ceph): what a user would check is what is asserted — the keys, bytes and
  * metadata in the destination, and the report.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { duplicateBucket, type DuplicateOptions } from '../../src/api/sweep/duplicate.js';
 import { copyKey } from '../../src/api/copy/copy-key.js';

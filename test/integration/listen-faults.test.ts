@@ -208,7 +208,7 @@ servers.forEach((server, i) => {
       await slow.start();
       const s = await setup({ source: server, dests: [server, { server: other(i), endpoint: slow.endpoint }], redisUrl: redisUrl(), label: `kill-${server.name}` });
       const keys = Array.from({ length: 24 }, (_, n) => `kill/${String(n).padStart(2, '0')}`);
-      const bodies = keys.map((k, n) => Buffer.alloc(256 * 1024 + n, n + 1));
+      const bodies = keys.map((_k, n) => Buffer.alloc(256 * 1024 + n, n + 1));
       for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
       let d = Daemon.start(s.file, ['--concurrency', '2']);
       try {
