@@ -10,6 +10,7 @@ root=$(pwd)
 
 bash test/setup.sh
 npm run --silent build
+npm run --silent typecheck
 
 state=${S3S3TEST_STATE:-$(mktemp -d /tmp/s3s3-test.XXXXXX)}
 mkdir -p "$state"
