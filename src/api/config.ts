@@ -529,7 +529,7 @@ function readPubsub(entries: Map<string, { value: string; origin: string }> | un
   const result: PubsubConfig = {
     redis,
     redisUrl,
-    redisUrlRedacted: redisUrl.replace(/\/\/([^/@]*)@/, (_m, cred: string) => (cred.includes(':') ? '//' + cred.split(':')[0] + ':***@' : '//***@')),
+    redisUrlRedacted: redactUrl(redisUrl),
     channel: r.string('channel', 'backup') || 'backup',
     failedList: r.string('failed_list', 's3s3:failed') || 's3s3:failed',
     pendingSet: r.string('pending_set', 's3s3:pending') || 's3s3:pending',
@@ -540,6 +540,18 @@ function readPubsub(entries: Map<string, { value: string; origin: string }> | un
   };
   if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
   return problems.length === before ? Object.freeze(result) : undefined;
+}
+
+/** The URL with its password (or a lone user, which Redis reads as one) masked. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    else if (u.username) u.username = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/.*@/, '//***@');
+  }
 }
 
 /** Python's strtobool, any case. */

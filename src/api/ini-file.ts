@@ -58,7 +58,8 @@ export function parseIni(text: string): IniDocument {
     }
     const eq = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(trimmed);
     if (!eq) {
-      problems.push({ line, section: current?.name, message: `line ${line} is neither "[section]" nor "key = value": ${JSON.stringify(trimmed.slice(0, 60))}` });
+      // The line is not echoed: it may be a secret with its "=" missing.
+      problems.push({ line, section: current?.name, message: `line ${line} is neither "[section]" nor "key = value" (a missing "="?)` });
       return;
     }
     if (!current) {

@@ -18,6 +18,10 @@ export type Fault =
   | { kind: 'drop' }
   | { kind: 'corrupt-request' }
   | { kind: 'corrupt-response' }
+  /** Send the headers and the first part of the body, then reset the connection. */
+  | { kind: 'cut-response' }
+  /** Take the request and never answer. */
+  | { kind: 'stall' }
   /** Replace the whole response body (e.g. a listing served out of order). */
   | { kind: 'rewrite-response'; rewrite: (body: string) => string };
 
@@ -71,6 +75,10 @@ export class FaultProxy {
     const info: RequestInfo = { method: req.method ?? 'GET', url: req.url ?? '/' };
     this.requests.push(info);
     const fault = this.take(info);
+    if (fault?.kind === 'stall') {
+      req.resume();
+      return;
+    }
     if (fault?.kind === 'drop') {
       req.socket.destroy();
       return;
@@ -105,6 +113,19 @@ export class FaultProxy {
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.headers);
+        if (fault?.kind === 'cut-response') {
+          let sent = 0;
+          up.on('data', (chunk: Buffer) => {
+            if (sent > 256 * 1024) return;
+            sent += chunk.length;
+            res.write(chunk);
+            if (sent > 256 * 1024) {
+              up.destroy();
+              res.socket?.destroy();
+            }
+          });
+          return;
+        }
         let flipped = fault?.kind !== 'corrupt-response';
         up.on('data', (chunk: Buffer) => {
           if (!flipped && chunk.length > 0) {

@@ -8,7 +8,7 @@ import { S3s3Error, StoreError, VerificationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
-import { isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
+import { etagMd5, isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import type { Limiter } from './limiter.js';
@@ -169,8 +169,8 @@ async function transfer(source: CopySource, info: ObjectInfo | undefined, planne
       const store = target.store;
       if (info !== undefined && info.size <= MAX_SERVER_SIDE_COPY && store.canCopyFrom?.(source.store) && store.copyFrom) {
         try {
-          const put = await store.copyFrom(source.store, source.key, target.key);
-          if (isMd5Etag(info.etag) && isMd5Etag(put.etag) && put.etag !== info.etag) {
+          const put = await store.copyFrom(source.store, source.key, target.key, info.etag || undefined);
+          if (etagMd5(info) !== undefined && etagMd5(put) !== undefined && put.etag !== info.etag) {
             await discard(store, target.key);
             throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: `server-side copy has ETag ${put.etag}, source has ${info.etag}` });
           }
@@ -200,7 +200,7 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
     return out;
   }
   const { body, info } = got;
-  const sourceMd5 = isMd5Etag(info.etag) ? info.etag : undefined;
+  const sourceMd5 = etagMd5(info);
   // With a known source MD5 every single-part destination checks the body against it
   // (Content-MD5) and returns it as its ETag, so hashing here would prove nothing more.
   // Without one, or where a destination goes multipart (no whole-body Content-MD5), hash.
@@ -208,10 +208,15 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
   const tap = new Md5Tap(info.size, mustHash);
   let sourceError: Error | undefined;
   const passes = targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
+  const aborts = targets.map(() => new AbortController());
+  // The failure reaches the caller through the aborted write, not as an 'error' event
+  // that nobody listens to (which would crash the process).
+  for (const p of passes) p.on('error', () => {});
   // A source that fails mid-body must fail every write, or the PUTs would wait for bytes forever.
   body.once('error', (err) => tap.destroy(err));
   tap.once('error', (err) => {
     sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: err.message });
+    for (const a of aborts) a.abort(sourceError);
     for (const p of passes) p.destroy(sourceError);
   });
   body.pipe(tap);
@@ -222,9 +227,9 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
     targets.map(async (t, i) => {
       const pass = passes[i]!;
       try {
-        const method = await writeOne(t, pass, info, sourceMd5, headers, options.partSlots);
+        const method = await writeOne(t, pass, info, sourceMd5, headers, options.partSlots, aborts[i]!.signal);
         try {
-          await verifyCopy(source, info, tap, t, method.put.etag, options.verifyMd5 || t.store.settings.verifyMd5);
+          await verifyCopy(source, info, tap, t, method.put, options.verifyMd5 || t.store.settings.verifyMd5);
         } catch (err) {
           // A copy that fails verification is removed, so the next sweep sees it missing.
           await discard(t.store, t.key);
@@ -232,6 +237,7 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
         }
         out.set(t, { outcome: 'copied', bytes: info.size, method: method.kind });
       } catch (err) {
+        aborts[i]!.abort();
         pass.destroy();
         out.set(t, failedOrGone(sourceError ?? err, false));
       }
@@ -242,9 +248,11 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
 }
 
 /** Size is already enforced by the tap; here the MD5 of the bytes moved is checked both ways. */
-async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: CopyTarget, etag: string, readBack: boolean): Promise<void> {
+async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: CopyTarget, put: PutResult, readBack: boolean): Promise<void> {
   const hashed = await tap.digest;
-  const sourceMd5 = isMd5Etag(info.etag) ? info.etag : undefined;
+  const sourceMd5 = etagMd5(info);
+  // An encrypted copy's ETag (SSE-KMS/C) is no MD5 however it looks: treat it as unknown.
+  const etag = put.etagIsMd5 === false ? '' : put.etag;
   if (hashed !== undefined && sourceMd5 !== undefined && hashed !== sourceMd5) {
     throw new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${hashed}, the source ETag says ${info.etag}` });
   }
@@ -271,6 +279,7 @@ async function writeOne(
   sourceMd5: string | undefined,
   headers: Partial<ObjectHeaders>,
   partSlots: Limiter | undefined,
+  signal: AbortSignal,
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
   const settings = t.store.settings;
   const metadata = { ...headers.metadata };
@@ -298,6 +307,7 @@ async function writeOne(
     metadata,
     contentLength: info.size,
     contentMd5: sourceMd5 ? hexToBase64(sourceMd5) : undefined,
+    signal,
   });
   return { kind: 'stream', put };
 }

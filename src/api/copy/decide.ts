@@ -19,7 +19,7 @@
  * Equal size alone never proves equal content, and an ETag that is not a plain MD5
  * (multipart `-N`, a clone's own hash) is never compared with an MD5.
  */
-import { isMd5Etag, type ObjectInfo } from '../store/object-store.js';
+import { etagMd5, isMd5Etag, type ObjectInfo } from '../store/object-store.js';
 
 export const META_SOURCE_ETAG = 's3s3-source-etag';
 export const META_MD5 = 's3s3-md5';
@@ -43,8 +43,9 @@ export interface DecideOptions {
 }
 
 /** The MD5 of an object when known without reading it. */
-export function knownMd5(o: { etag: string; metadata?: Readonly<Record<string, string>> }): string | undefined {
-  if (isMd5Etag(o.etag)) return o.etag;
+export function knownMd5(o: { etag: string; etagIsMd5?: boolean; metadata?: Readonly<Record<string, string>> }): string | undefined {
+  const fromEtag = etagMd5(o);
+  if (fromEtag !== undefined) return fromEtag;
   const recorded = o.metadata?.[META_MD5];
   return isMd5Etag(recorded) ? recorded : undefined;
 }

@@ -73,6 +73,8 @@ export class ListenClient {
   readonly stats: ListenStats = { received: 0, rejected: 0, recovered: 0, copied: 0, gone: 0, failed: 0, bytes: 0 };
   private readonly log: Logger;
   private readonly limiter: Limiter;
+  /** Multipart part buffers, shared by every copy, as in a sweep: memory stays bounded. */
+  private readonly partSlots: Limiter;
   private readonly maxQueued: number;
   private readonly shutdownTimeoutMs: number;
   private readonly states = new Map<string, KeyState>();
@@ -107,6 +109,7 @@ export class ListenClient {
   ) {
     this.log = options.logger ?? silentLogger;
     this.limiter = new Limiter(options.concurrency ?? config.pubsub.concurrency);
+    this.partSlots = new Limiter(options.concurrency ?? config.pubsub.concurrency);
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? config.pubsub.shutdownTimeoutMs;
   }
@@ -286,7 +289,7 @@ export class ListenClient {
     let result: UploadResult | undefined;
     let error: string | undefined;
     try {
-      result = await this.bucket!.copy(key, { verifyMd5: this.options.verifyMd5, retry: this.options.retry });
+      result = await this.bucket!.copy(key, { verifyMd5: this.options.verifyMd5, retry: this.options.retry, partSlots: this.partSlots });
     } catch (err) {
       // copyKey reports per destination; anything thrown here is unexpected, and still never drops the key.
       error = err instanceof Error ? err.message : String(err);
@@ -452,7 +455,8 @@ export class ListenClient {
       timeoutSeconds: Math.round(timeoutMs / 1000),
     });
     await this.subscription?.close();
-    const work = Promise.all([...this.running, ...this.writes, this.scanning]).then(() => true);
+    // allSettled: one failed Redis write must not skip the closing below (the journal keeps the key).
+    const work = Promise.allSettled([...this.running, ...this.writes, this.scanning]).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([work, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
     clearTimeout(timer);

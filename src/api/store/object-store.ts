@@ -8,8 +8,10 @@ import type { Readable } from 'node:stream';
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
-  /** Without quotes. A plain MD5 only when it matches /^[0-9a-f]{32}$/. */
+  /** Without quotes. A plain MD5 only when it matches /^[0-9a-f]{32}$/ and etagIsMd5 is not false. */
   readonly etag: string;
+  /** False when the server says the ETag is no MD5 even if it looks like one (SSE-KMS, SSE-C). */
+  readonly etagIsMd5?: boolean;
   readonly lastModified?: Date;
 }
 
@@ -38,10 +40,13 @@ export interface PutOptions extends Partial<ObjectHeaders> {
   readonly contentLength: number;
   /** Base64 MD5 of the body, so the server rejects a body corrupted on the way. */
   readonly contentMd5?: string;
+  /** Aborts the request (its body stream failed, or the caller gave up). */
+  readonly signal?: AbortSignal;
 }
 
 export interface PutResult {
   readonly etag: string;
+  readonly etagIsMd5?: boolean;
 }
 
 export interface CompletedPart {
@@ -86,7 +91,7 @@ export interface ObjectStore {
   /** Optional: true when this store can copy from `other` without moving bytes through us. */
   canCopyFrom?(other: ObjectStore): boolean;
   /** Optional: server-side copy from `other` (see canCopyFrom). */
-  copyFrom?(other: ObjectStore, sourceKey: string, key: string): Promise<PutResult>;
+  copyFrom?(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult>;
 }
 
 export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
@@ -97,4 +102,9 @@ export function isMultipartCapable(store: ObjectStore): store is ObjectStore & M
 /** True when the ETag is a plain MD5 (not multipart `-N`, not a clone's own hash). */
 export function isMd5Etag(etag: string | undefined): etag is string {
   return etag !== undefined && /^[0-9a-f]{32}$/.test(etag);
+}
+
+/** The object's MD5 when its ETag is one: plain-MD5 shape, and not marked otherwise (SSE-KMS/C). */
+export function etagMd5(o: { readonly etag: string; readonly etagIsMd5?: boolean }): string | undefined {
+  return o.etagIsMd5 !== false && isMd5Etag(o.etag) ? o.etag : undefined;
 }

@@ -112,7 +112,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
       requestHandler: new NodeHttpHandler({
         ...(secure ? { httpsAgent: agent } : { httpAgent: agent }),
         connectionTimeout: config.connectTimeoutMs,
-        requestTimeout: config.readTimeoutMs,
+        // An inactivity timeout: `requestTimeout` alone only logs a warning in this
+        // version, and a half-open connection would hang a sweep (and keep its lock) forever.
+        socketTimeout: config.readTimeoutMs,
       }),
       ...(config.signatureVersion === 'v2'
         ? { signer: new SignatureV2Signer({ credentials, endpointHost: url.hostname, bucket: config.bucket }) }
@@ -232,10 +234,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
             ContentMD5: options.contentMd5,
             ...headerParams(options),
           }),
+          { abortSignal: options.signal },
         ),
       false,
     );
-    return { etag: stripQuotes(out.ETag) };
+    return { etag: stripQuotes(out.ETag), etagIsMd5: !encrypted(out) };
   }
 
   async delete(key: string): Promise<void> {
@@ -319,7 +322,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   /** CopyObject, metadata and ETag kept (MetadataDirective COPY). */
-  async copyFrom(other: ObjectStore, sourceKey: string, key: string): Promise<PutResult> {
+  async copyFrom(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult> {
     const sourceBucket = other.bucket;
     const out = await this.call(
       'CopyObject',
@@ -330,6 +333,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
             Bucket: this.bucket,
             Key: key,
             CopySource: `${sourceBucket}/${encodeCopySourceKey(sourceKey)}`,
+            // Copy only the version that was planned; a newer one fails with 412 instead.
+            CopySourceIfMatch: ifMatch ? `"${ifMatch}"` : undefined,
             MetadataDirective: 'COPY',
           }),
         ),
@@ -397,6 +402,13 @@ interface HeadOutput {
   Expires?: Date;
   ExpiresString?: string;
   Metadata?: Record<string, string>;
+  ServerSideEncryption?: string;
+  SSECustomerAlgorithm?: string;
+}
+
+/** SSE-KMS and SSE-C objects have 32-hex ETags that are not the MD5 of their bytes (AWS docs). */
+function encrypted(o: { ServerSideEncryption?: string; SSECustomerAlgorithm?: string }): boolean {
+  return (o.ServerSideEncryption !== undefined && o.ServerSideEncryption.startsWith('aws:kms')) || o.SSECustomerAlgorithm !== undefined;
 }
 
 function toHead(key: string, o: HeadOutput): HeadInfo {
@@ -404,6 +416,7 @@ function toHead(key: string, o: HeadOutput): HeadInfo {
     key,
     size: o.ContentLength ?? 0,
     etag: stripQuotes(o.ETag),
+    etagIsMd5: !encrypted(o),
     lastModified: o.LastModified,
     contentType: o.ContentType,
     cacheControl: o.CacheControl,
