@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, parseConfig, parseSize } from '../../src/api/config.js';
+import { loadConfig, parseConfig, parseSize, redactUrl } from '../../src/api/config.js';
 import { ConfigError } from '../../src/api/errors.js';
 
 const GOOD = `
@@ -272,5 +272,12 @@ describe('config [pubsub] for the listener and the sweep lock', () => {
   it('refuses sns = true with a clear error', () => {
     const problems = problemsOf(BASE + '[pubsub]\nredis = true\nsns = true\n');
     assert.ok(problems.some((p) => /\[pubsub\] sns: SNS is not supported by s3s3/.test(p)), problems.join('\n'));
+  });
+
+  it('masks the whole Redis password in logged URLs, @ and all', () => {
+    assert.equal(redactUrl('redis://:p@ss@host:6379/0'), 'redis://:***@host:6379/0');
+    assert.equal(redactUrl('rediss://user:secret@host:6380/1'), 'rediss://user:***@host:6380/1');
+    assert.equal(redactUrl('redis://127.0.0.1:6379/0'), 'redis://127.0.0.1:6379/0');
+    assert.doesNotMatch(redactUrl('redis://onlypassword@host/0'), /onlypassword/);
   });
 });
