@@ -121,6 +121,29 @@ export class S3Store implements ObjectStore, MultipartCapable {
         : {}),
     });
     this.installMiddleware();
+    if (config.signatureVersion === 'v4') this.reuseSigner();
+  }
+
+  /**
+   * The SDK builds a new SigV4 signer for every request (spreading its whole config and
+   * deriving the signing key again with four HMACs); one per scheme and region is enough,
+   * and the signer caches its keys. The SDK reads `config.signer` at signing time.
+   */
+  private reuseSigner(): void {
+    const config = this.client.config as unknown as { signer?: (scheme?: { name?: string; signingRegion?: string; signingName?: string }) => Promise<unknown> };
+    const make = config.signer;
+    if (typeof make !== 'function') return;
+    const cache = new Map<string, Promise<unknown>>();
+    config.signer = (scheme) => {
+      const id = `${scheme?.name ?? ''}|${scheme?.signingRegion ?? ''}|${scheme?.signingName ?? ''}`;
+      let signer = cache.get(id);
+      if (!signer) {
+        signer = make(scheme);
+        signer.catch(() => cache.delete(id));
+        cache.set(id, signer);
+      }
+      return signer;
+    };
   }
 
   private installMiddleware(): void {
