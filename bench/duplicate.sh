@@ -94,7 +94,7 @@ cp -r dist "$state/app/dist"
 cp package.json "$state/app/package.json"
 ln -s "$root/node_modules" "$state/app/node_modules"
 export S3S3_BENCH_DIST=$state/app/dist
-commit_at_start="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git status --porcelain -- src 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/')"
+commit_at_start="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git status --porcelain -- src 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/' || true)"
 cleanup() {
   bash "$root/test/servers/ceph.sh" stop "$state/ceph" >/dev/null 2>&1 || true
   [[ -n ${BENCH_STATE:-} ]] || rm -rf "$state"
