@@ -31,6 +31,7 @@ export interface DuplicateOptions extends FilterOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Counts per key and destination: for one destination, or summed over all of them. */
 export interface DestinationTotals {
   copied: number;
   skipped: number;
@@ -46,17 +47,10 @@ export interface Failure {
   readonly error: string;
 }
 
-export interface DuplicateReport {
+export interface DuplicateReport extends DestinationTotals {
   readonly source: string;
   /** Source objects considered (after filters). */
   listed: number;
-  /** Counts are per key and destination. */
-  copied: number;
-  skipped: number;
-  gone: number;
-  failed: number;
-  wouldCopy: number;
-  bytes: number;
   seconds: number;
   /** The first failures (at most 1000 kept; `failed` counts all). */
   readonly failures: Failure[];
