@@ -6,8 +6,26 @@
 import { ListingOrderError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 
+/**
+ * UTF-8 byte order is code point order. UTF-16 code units agree with it except that
+ * surrogates (U+D800-DFFF, the halves of code points above U+FFFF) must sort after
+ * U+E000-FFFF; shifting the two ranges at the first difference fixes that without
+ * encoding either key (this runs for every key of every listing).
+ */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return utf8Rank(x) - utf8Rank(y);
+  }
+  return a.length - b.length;
+}
+
+function utf8Rank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
 }
 
 export async function* orderedListing(store: ObjectStore, prefix?: string): AsyncGenerator<ObjectInfo> {
