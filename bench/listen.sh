@@ -14,20 +14,12 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 if [[ -z ${S3S3TEST_SERVERS:-} || -z ${S3S3TEST_REDIS:-} ]]; then
   state=$(mktemp -d /tmp/s3s3-bench-listen.XXXXXX)
   cleanup() {
-    bash test/servers/ceph.sh stop "$state/ceph" >/dev/null 2>&1 || true
-    bash test/servers/swift.sh stop "$state/swift" >/dev/null 2>&1 || true
-    bash test/servers/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
+    bash test/servers/all.sh stop "$state"
     rm -rf "$state"
   }
   trap cleanup EXIT INT TERM
   echo "bench: starting Ceph RGW, Swift and Redis in $state" >&2
-  bash test/servers/ceph.sh start "$state/ceph" >/dev/null &
-  c=$!
-  bash test/servers/swift.sh start "$state/swift" >/dev/null &
-  s=$!
-  bash test/servers/redis.sh start "$state/redis" >/dev/null
-  wait "$c"
-  wait "$s"
+  bash test/servers/all.sh start "$state"
   export S3S3TEST_SERVERS="$state/ceph/env:$state/swift/env" S3S3TEST_REDIS="$state/redis/env"
 fi
 node --import tsx bench/listen.ts

@@ -15,39 +15,20 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connectRedis, loadConfig, S3Store } from '../src/api/index.js';
+import { redisUrl as testRedisUrl, sectionIni, testServers, type TestServer } from '../test/helpers/servers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const COUNT = Number(process.env.BENCH_KEYS ?? 2000);
 const SIZE = 4096;
 const STEADY_MAX_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 30);
 
-interface Server {
-  name: string;
-  endpoint: string;
-  accessKey: string;
-  secretKey: string;
-}
-
-function readEnv(path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
-
-const servers: Server[] = (process.env.S3S3TEST_SERVERS ?? '').split(':').filter(Boolean).map((f) => {
-  const e = readEnv(f);
-  return { name: e.S3_NAME!, endpoint: e.S3_ENDPOINT!, accessKey: e.S3_ACCESS_KEY!, secretKey: e.S3_SECRET_KEY! };
-});
-const redisUrl = readEnv(process.env.S3S3TEST_REDIS ?? '').REDIS_URL!;
-const byName = (n: string) => servers.find((s) => s.name === n) ?? servers[0]!;
+const servers = testServers();
+const redisUrl = testRedisUrl();
+const byName = (n: string): TestServer => servers.find((s) => s.name === n) ?? servers[0]!;
 const sourceServer = byName(process.env.BENCH_SOURCE ?? 'ceph');
 const destServers = (process.env.BENCH_DESTS ?? 'ceph,swift').split(',').map(byName);
 
-const section = (name: string, s: Server, bucket: string) =>
-  `[${name}]\naws_access_key_id = ${s.accessKey}\naws_secret_access_key = ${s.secretKey}\nbucket_name = ${bucket}\nendpoint = ${s.endpoint}\n`;
+const section = (name: string, s: TestServer, bucket: string) => sectionIni(name, s, bucket);
 
 const dir = mkdtempSync(join(tmpdir(), 's3s3-bench-listen-'));
 const id = randomBytes(3).toString('hex');

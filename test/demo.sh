@@ -11,13 +11,10 @@ npm run --silent build
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 state=$(mktemp -d /tmp/s3s3-demo.XXXXXX)
-trap 'bash test/servers/ceph.sh stop "$state/ceph" >/dev/null 2>&1 || true; bash test/servers/swift.sh stop "$state/swift" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+trap 'bash test/servers/all.sh stop "$state"; rm -rf "$state"' EXIT
 
 echo "== starting Ceph RGW (source) and Swift s3api (destination) on loopback"
-bash test/servers/ceph.sh start "$state/ceph" >/dev/null &
-ceph=$!
-bash test/servers/swift.sh start "$state/swift" >/dev/null
-wait "$ceph"
+bash test/servers/all.sh start "$state" ceph swift
 read_env() { sed -n "s/^$2=//p" "$1/env"; }
 
 config="$state/s3s3.ini"

@@ -15,21 +15,13 @@ npm run --silent typecheck
 state=${S3S3TEST_STATE:-$(mktemp -d /tmp/s3s3-test.XXXXXX)}
 mkdir -p "$state"
 cleanup() {
-  bash test/servers/ceph.sh stop "$state/ceph" >/dev/null 2>&1 || true
-  bash test/servers/swift.sh stop "$state/swift" >/dev/null 2>&1 || true
-  bash test/servers/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
+  bash test/servers/all.sh stop "$state"
   [[ -n "${S3S3_KEEP_STATE:-}" ]] || rm -rf "$state"
 }
 trap cleanup EXIT INT TERM
 
 echo "s3s3 test: starting Ceph RGW, Swift and Redis in $state" >&2
-bash test/servers/ceph.sh start "$state/ceph" >/dev/null &
-ceph_pid=$!
-bash test/servers/swift.sh start "$state/swift" >/dev/null &
-swift_pid=$!
-bash test/servers/redis.sh start "$state/redis" >/dev/null
-wait "$ceph_pid" || { echo "s3s3 test: Ceph RGW did not start (logs in $state/ceph)" >&2; S3S3_KEEP_STATE=1; exit 1; }
-wait "$swift_pid" || { echo "s3s3 test: Swift did not start (logs in $state/swift)" >&2; S3S3_KEEP_STATE=1; exit 1; }
+bash test/servers/all.sh start "$state" || { S3S3_KEEP_STATE=1; exit 1; }
 
 export S3S3TEST_SERVERS="$state/ceph/env:$state/swift/env"
 export S3S3TEST_REDIS="$state/redis/env"
