@@ -34,6 +34,16 @@ export interface EndpointConfig {
   readonly verifyMd5: boolean;
   /** Record the source ETag and MD5 as `x-amz-meta-s3s3-*` on every copy. */
   readonly recordMetadata: boolean;
+  /** Keys asked for per listing page (`list_page_size`, 1-1000). */
+  readonly listPageSize: number;
+  /** Ask listings for `encoding-type=url` and decode the keys (`list_url_encoding`). */
+  readonly listUrlEncoding: boolean;
+  /** Retries of a call without a body (list, head, delete) before it fails (`max_retries`). */
+  readonly maxRetries: number;
+  /** PEM text of the CAs trusted for this endpoint only (`ca_bundle`, read at start). */
+  readonly caBundle?: string;
+  /** False: accept any certificate (`verify_ssl = false`; warned about at start). */
+  readonly verifySsl: boolean;
 }
 
 export interface PubsubConfig {
@@ -95,6 +105,9 @@ const ENDPOINT_KEYS = [
   'read_timeout',
   'verify_md5',
   'record_metadata',
+  'list_page_size',
+  'list_url_encoding',
+  'max_retries',
 ] as const;
 
 const PUBSUB_KEYS = [
@@ -473,6 +486,10 @@ function readEndpoint(name: string, entries: Map<string, { value: string; origin
     readTimeoutMs: r.seconds('read_timeout', 60_000),
     verifyMd5: r.boolean('verify_md5', false),
     recordMetadata: r.boolean('record_metadata', true),
+    listPageSize: r.integer('list_page_size', 1000, 1, 1000),
+    listUrlEncoding: r.boolean('list_url_encoding', true),
+    maxRetries: r.integer('max_retries', 10, 0, 100),
+    verifySsl: true,
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);

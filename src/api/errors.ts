@@ -47,7 +47,20 @@ export class ConfigError extends S3s3Error {
  */
 export type ErrorClass = 'retry' | 'object' | 'fatal';
 
+/**
+ * What happened, independent of the backend (rclone's fserrors): generic code (copy, sweep,
+ * listener) tests these, never S3 operation names or HTTP codes.
+ * - `notFound`: the key does not exist, in a bucket known to exist.
+ * - `bucketMissing`: the bucket (or container) itself does not exist.
+ * - `preconditionFailed`: an If-Match failed: the object changed since it was looked at.
+ * - `badDigest`: the server rejected a body whose MD5 did not match Content-MD5.
+ * - `throttled`: the server asked us to slow down (503 SlowDown, 429).
+ */
+export type ErrorKind = 'notFound' | 'bucketMissing' | 'preconditionFailed' | 'badDigest' | 'throttled';
+
 export interface StoreErrorInit {
+  /** The config section of the endpoint (`source`, `dest1`), so a message says which one. */
+  readonly section?: string;
   readonly op: string;
   readonly endpoint: string;
   readonly bucket: string;
@@ -55,13 +68,17 @@ export interface StoreErrorInit {
   readonly status?: number;
   readonly code?: string;
   readonly errorClass: ErrorClass;
+  readonly kind?: ErrorKind;
   readonly cause?: unknown;
   readonly detail?: string;
+  /** Seconds the server asked us to wait (`Retry-After`), when it said. */
+  readonly retryAfterSeconds?: number;
 }
 
 /** A failed call to an S3 endpoint. Never carries a secret. */
 export class StoreError extends S3s3Error {
   override name = 'StoreError';
+  readonly section: string | undefined;
   readonly op: string;
   readonly endpoint: string;
   readonly bucket: string;
@@ -69,12 +86,16 @@ export class StoreError extends S3s3Error {
   readonly status: number | undefined;
   readonly code: string | undefined;
   readonly errorClass: ErrorClass;
+  readonly kind: ErrorKind | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(init: StoreErrorInit) {
     const what = init.code ?? (init.status !== undefined ? `HTTP ${init.status}` : 'error');
     const target = init.key === undefined ? init.bucket : `${init.bucket}/${JSON.stringify(init.key)}`;
     const detail = init.detail ? `: ${init.detail}` : '';
-    super(`${init.op} ${target} at ${init.endpoint} failed: ${what}${detail}`, { cause: init.cause });
+    const section = init.section ? `[${init.section}] ` : '';
+    super(`${section}${init.op} ${target} at ${init.endpoint} failed: ${what}${detail}`, { cause: init.cause });
+    this.section = init.section;
     this.op = init.op;
     this.endpoint = init.endpoint;
     this.bucket = init.bucket;
@@ -82,15 +103,22 @@ export class StoreError extends S3s3Error {
     this.status = init.status;
     this.code = init.code;
     this.errorClass = init.errorClass;
+    this.kind = init.kind;
+    this.retryAfterSeconds = init.retryAfterSeconds;
   }
 
   get retryable(): boolean {
     return this.errorClass === 'retry';
   }
 
-  /** The object (or bucket) does not exist. */
+  /** The key does not exist in a bucket that does (never true for a missing bucket). */
   get notFound(): boolean {
-    return this.status === 404 || this.code === 'NoSuchKey' || this.code === 'NotFound';
+    return this.kind === 'notFound';
+  }
+
+  /** The bucket itself does not exist: nothing about its keys can be concluded. */
+  get bucketMissing(): boolean {
+    return this.kind === 'bucketMissing';
   }
 }
 

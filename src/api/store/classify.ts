@@ -2,7 +2,7 @@
  * Turns whatever a store call threw (an SDK service error, a socket error, a timeout)
  * into a StoreError with a class that says what to do about it.
  */
-import { StoreError, type ErrorClass } from '../errors.js';
+import { StoreError, type ErrorClass, type ErrorKind } from '../errors.js';
 
 const RETRY_CODES = new Set([
   'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed',
@@ -24,10 +24,11 @@ interface ErrorLike {
   message?: string;
   Code?: string;
   $metadata?: { httpStatusCode?: number };
-  $response?: { statusCode?: number };
+  $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
 }
 
 export interface ErrorContext {
+  readonly section?: string;
   readonly op: string;
   readonly endpoint: string;
   readonly bucket: string;
@@ -65,10 +66,36 @@ export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   if (code === 'UnknownError' || code === 'S3ServiceException') code = undefined;
   if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
   const errorClass = classifyStatus(status, code);
+  const kind = kindOf(status, code);
   const detail = errorClass === 'retry' && status === undefined ? shortMessage(e.message) : status !== undefined && code === undefined ? undefined : shortMessage(e.message);
   const hint = code ? HINTS[code] : undefined;
   const text = [detail === code ? undefined : detail, hint ? `(${hint})` : undefined].filter(Boolean).join(' ');
-  return new StoreError({ ...ctx, status, code, errorClass, cause: err, detail: text || undefined });
+  const retryAfterSeconds = parseRetryAfter(e.$response?.headers?.['retry-after']);
+  return new StoreError({ ...ctx, status, code, errorClass, kind, cause: err, detail: text || undefined, retryAfterSeconds });
+}
+
+const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'RequestLimitExceeded']);
+
+/**
+ * The backend-neutral kind. A bare 404 (a HEAD has no body to name the cause) is taken as
+ * `notFound` here; the store turns it into `bucketMissing` unless it knows the bucket exists.
+ */
+export function kindOf(status: number | undefined, code: string | undefined): ErrorKind | undefined {
+  if (code === 'NoSuchBucket') return 'bucketMissing';
+  if (code === 'NoSuchKey' || code === 'NotFound' || (status === 404 && code === undefined)) return 'notFound';
+  if (code === 'PreconditionFailed' || status === 412) return 'preconditionFailed';
+  if (code === 'BadDigest' || code === 'InvalidDigest') return 'badDigest';
+  if ((code && THROTTLE_CODES.has(code)) || status === 429 || (status === 503 && (code === undefined || code === 'ServiceUnavailable'))) return 'throttled';
+  return undefined;
+}
+
+/** `Retry-After` in seconds or as an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - Date.now()) / 1000);
 }
 
 function shortMessage(message: string | undefined): string | undefined {

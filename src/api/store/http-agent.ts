@@ -31,7 +31,15 @@ class SafeHttpsAgent extends https.Agent {
   }
 }
 
-export function createAgent(secure: boolean, maxSockets: number): http.Agent {
+export interface AgentTls {
+  /** PEM text of the CAs to trust instead of the system's (this endpoint only). */
+  readonly ca?: string;
+  /** False accepts any certificate. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+export function createAgent(secure: boolean, maxSockets: number, tls: AgentTls = {}): http.Agent {
   const options = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
-  return secure ? new SafeHttpsAgent(options) : new SafeHttpAgent(options);
+  if (!secure) return new SafeHttpAgent(options);
+  return new SafeHttpsAgent({ ...options, ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.rejectUnauthorized ?? true });
 }

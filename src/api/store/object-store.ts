@@ -81,8 +81,13 @@ export interface ObjectStore {
   listPage(options?: { prefix?: string; next?: string }): Promise<ListPage>;
   /** Every object, page by page; memory holds one page at a time. */
   list(options?: { prefix?: string }): AsyncIterable<ObjectInfo>;
-  /** Null when the key does not exist. */
+  /**
+   * Null when the key does not exist in a bucket known to exist. A missing bucket throws a
+   * StoreError of kind `bucketMissing` instead, so it is never mistaken for a deleted key.
+   */
   head(key: string): Promise<HeadInfo | null>;
+  /** HeadBucket: true when the bucket exists, false when it does not; throws on other errors. */
+  bucketExists(): Promise<boolean>;
   get(key: string): Promise<{ readonly body: Readable; readonly info: HeadInfo }>;
   put(key: string, body: Readable | Buffer, options: PutOptions): Promise<PutResult>;
   delete(key: string): Promise<void>;

@@ -14,6 +14,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
@@ -95,7 +96,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const url = new URL(config.endpoint);
     const secure = url.protocol === 'https:';
     // Room for every object in flight plus the listing that feeds them.
-    const agent = createAgent(secure, config.concurrency + 4);
+    const agent = createAgent(secure, config.concurrency + 4, { ca: config.caBundle, rejectUnauthorized: config.verifySsl });
     const credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
     this.client = new S3Client({
       endpoint: config.endpoint,
@@ -175,7 +176,44 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   private ctx(op: string, key?: string) {
-    return { op, endpoint: this.endpoint, bucket: this.bucket, key };
+    return { section: this.name, op, endpoint: this.endpoint, bucket: this.bucket, key };
+  }
+
+  /** When a HeadBucket last answered 200: a bare 404 on a key is only "not found" after one. */
+  private bucketSeenAt = -Infinity;
+
+  async bucketExists(): Promise<boolean> {
+    try {
+      await this.call('HeadBucket', undefined, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+      this.bucketSeenAt = Date.now();
+      return true;
+    } catch (err) {
+      if (err instanceof StoreError && (err.status === 404 || err.kind === 'bucketMissing' || err.kind === 'notFound')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * A 404 on a key: `notFound` if the bucket is known to exist (a HeadBucket answered 200 in
+   * the last 30 s, asked now otherwise), `bucketMissing` (fatal) if it does not.
+   */
+  private async confirmNotFound(err: StoreError): Promise<StoreError> {
+    if (err.kind === 'bucketMissing') return err;
+    if (Date.now() - this.bucketSeenAt < BUCKET_SEEN_TTL_MS) return err;
+    if (await this.bucketExists()) return err;
+    return this.bucketMissingError(err.op, err.key, err);
+  }
+
+  private bucketMissingError(op: string, key: string | undefined, cause: unknown): StoreError {
+    return new StoreError({
+      ...this.ctx(op, key),
+      status: 404,
+      code: 'NoSuchBucket',
+      errorClass: 'fatal',
+      kind: 'bucketMissing',
+      cause,
+      detail: 'the bucket does not exist (create the bucket, or fix bucket_name)',
+    });
   }
 
   /** One call, errors typed; retried only when it has no body and the error is transient. */
@@ -229,7 +267,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
       const out = await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
       return toHead(key, out);
     } catch (err) {
-      if (err instanceof StoreError && err.notFound && err.code !== 'NoSuchBucket') return null;
+      if (err instanceof StoreError && err.notFound) {
+        const confirmed = await this.confirmNotFound(err);
+        if (confirmed.notFound) return null;
+        throw confirmed;
+      }
       throw err;
     }
   }
@@ -404,6 +446,8 @@ export function encodeCopySourceKey(key: string): string {
     .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
     .join('/');
 }
+
+const BUCKET_SEEN_TTL_MS = 30_000;
 
 function stripQuotes(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
