@@ -9,6 +9,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, proces
 interface PublishFlags {
   config?: string;
   json?: boolean;
+  null?: boolean;
   quiet?: boolean;
 }
 
@@ -23,6 +24,19 @@ async function* lines(stream: Readable): AsyncGenerator<string> {
   for await (const line of rl) if (line !== '') yield line;
 }
 
+/** NUL-terminated keys (`find -print0`), for keys that hold a newline or a CR themselves. */
+async function* nulTerminated(stream: Readable): AsyncGenerator<string> {
+  let rest = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    rest = Buffer.concat([rest, chunk]);
+    for (let at = rest.indexOf(0); at !== -1; at = rest.indexOf(0)) {
+      if (at > 0) yield rest.subarray(0, at).toString('utf8');
+      rest = rest.subarray(at + 1);
+    }
+  }
+  if (rest.length > 0) yield rest.toString('utf8');
+}
+
 export async function main(argv: readonly string[] = process.argv.slice(2), io: PublishIo = { ...processIo, stdin: process.stdin }): Promise<number> {
   let flags: PublishFlags | undefined;
   let keys: string[] = [];
@@ -30,6 +44,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .description('Announce keys on the Redis channel so s3s3listen copies them. Keys as arguments, or one per line on stdin.')
     .argument('[key...]', 'keys to announce (default: read them from stdin, one per line)')
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option('-0, --null', 'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline')
     .option('--json', 'send JSON messages {"key": ..., "op": "put"} instead of the plain key')
     .option('-q, --quiet', 'only warnings and errors on stderr')
     .action((args: string[], opts: PublishFlags) => {
@@ -60,7 +75,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     },
   });
   try {
-    const source = keys.length > 0 ? keys : io.stdin ? lines(io.stdin) : [];
+    const source = keys.length > 0 ? keys : io.stdin ? (flags.null ? nulTerminated(io.stdin) : lines(io.stdin)) : [];
     const result = await publisher.publish(source);
     log.info('published', { keys: result.published, channel: config.pubsub.channel, redis: config.pubsub.redisUrlRedacted });
     if (result.unheard > 0) {

@@ -8,6 +8,16 @@ function keyOfBytes(prefix: string, bytes: number): string {
   return key;
 }
 
+/**
+ * Every control character (0x01-0x1f, 0x7f), alone as a whole key and inside a longer one:
+ * XML 1.0 cannot carry them, so listings must ask for URL encoding (Swift s3api answers 500
+ * otherwise) and DeleteObjects must not be used for them.
+ */
+export const CONTROL_KEYS: readonly string[] = [0x7f, ...Array.from({ length: 31 }, (_, i) => i + 1)].flatMap((code) => {
+  const c = String.fromCharCode(code);
+  return [c, `ctl/x${c}y${code.toString(16)}`];
+});
+
 export const KEY_SHAPES: readonly string[] = [
   'plain.txt',
   'with space/and more spaces.txt',
@@ -35,6 +45,8 @@ export const KEY_SHAPES: readonly string[] = [
   'dir/marker/',
   `long/${'s'.repeat(300)}/end`,
   keyOfBytes('exact1024/', 1024),
+  ' leading and trailing space ',
+  ...CONTROL_KEYS,
 ];
 
 /** Keys that differ in UTF-16 order and UTF-8 byte order (above U+FFFF vs U+FFxx). */

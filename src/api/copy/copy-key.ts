@@ -7,7 +7,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { S3s3Error, StoreError, VerificationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
+import { backoff, patientPolicy, sleep, type RetryPolicy } from '../retry.js';
+import { acquireInOrder } from '../store/pacer.js';
 import { etagMd5, isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
@@ -108,7 +109,7 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
     await Promise.all(
       open.map(async (t) => {
         try {
-          const verify = options.verifyMd5 || t.store.settings.verifyMd5;
+          const verify = verifyFor(source.store, t.store, options);
           let state: DestinationState | null = preHeads.has(t) ? preHeads.get(t)! : t.known === undefined ? await t.store.head(t.key) : t.known;
           let d = decide(known, state, { force: options.force, verifyMd5: verify });
           if (d.action === 'head') {
@@ -136,21 +137,23 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
     }
   }
 
-  const policy = options.retry ?? DEFAULT_RETRY;
+  const policy = options.retry ?? patientPolicy(source.store.settings.maxRetries);
   for (let attempt = 1; planned.length > 0; attempt++) {
     const outcomes = await transfer(source, sourceInfo, planned, options);
     const again: Planned[] = [];
+    let retryAfter: number | undefined;
     for (const p of planned) {
       const o = outcomes.get(p.target)!;
       if (o.outcome === 'failed' && attempt < policy.attempts && isRetryable(o.error)) {
         log.warn('copy failed, retrying', { key: source.key, destination: p.target.store.name, attempt, error: o.error?.message });
         again.push(p);
+        if (o.error instanceof StoreError && o.error.retryAfterSeconds !== undefined) retryAfter = Math.max(retryAfter ?? 0, o.error.retryAfterSeconds * 1000);
       } else {
         result(p.target, { ...o, reason: p.reason });
       }
     }
     planned = again;
-    if (planned.length > 0) await sleep(Math.random() * Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1)));
+    if (planned.length > 0) await sleep(backoff(attempt, policy, retryAfter));
   }
   return targets.map((t) => results.get(t)!);
 }
@@ -169,12 +172,7 @@ async function transfer(source: CopySource, info: ObjectInfo | undefined, planne
       const store = target.store;
       if (info !== undefined && info.size <= MAX_SERVER_SIDE_COPY && store.canCopyFrom?.(source.store) && store.copyFrom) {
         try {
-          const put = await store.copyFrom(source.store, source.key, target.key, info.etag || undefined);
-          if (etagMd5(info) !== undefined && etagMd5(put) !== undefined && put.etag !== info.etag) {
-            await discard(store, target.key);
-            throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: `server-side copy has ETag ${put.etag}, source has ${info.etag}` });
-          }
-          out.set(target, { outcome: 'copied', bytes: info.size, method: 'server-side' });
+          out.set(target, await serverSideCopy(source, info, target));
         } catch (err) {
           out.set(target, failedOrGone(err, true));
         }
@@ -189,8 +187,53 @@ async function transfer(source: CopySource, info: ObjectInfo | undefined, planne
   return out;
 }
 
+/**
+ * CopyObject of the version planned (If-Match). When the source changed since it was
+ * listed (412), it is looked at again and the new version copied: a changed object is no
+ * failure, and copying it without the condition could pair one version's bytes with
+ * another's checks.
+ */
+async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: CopyTarget): Promise<TransferOutcome> {
+  const store = target.store;
+  let info: ObjectInfo = planned;
+  for (let round = 1; ; round++) {
+    try {
+      const put = await store.copyFrom!(source.store, source.key, target.key, info.etag || undefined);
+      if (etagMd5(info) !== undefined && etagMd5(put) !== undefined && put.etag !== info.etag) {
+        await discard(store, target.key);
+        throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: `server-side copy has ETag ${put.etag}, source has ${info.etag}` });
+      }
+      return { outcome: 'copied', bytes: info.size, method: 'server-side' };
+    } catch (err) {
+      if (!(err instanceof StoreError && err.kind === 'preconditionFailed') || round >= 5) throw err;
+      const fresh = await source.store.head(source.key);
+      if (fresh === null) return { outcome: 'gone', bytes: 0 };
+      info = fresh;
+    }
+  }
+}
+
 async function streamToTargets(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
+  // One upload slot per destination, taken in a fixed order before any byte flows: a write
+  // waiting for a slot while its body backs up the shared GET could otherwise stall
+  // another copy holding the slot it needs (the pacer lowers the limits under throttling).
+  const slots = await acquireInOrder(targets.flatMap((t) => (t.store.pacer ? [t.store.pacer] : [])));
+  const releaseSlot = (t: CopyTarget) => (t.store.pacer ? slots.get(t.store.pacer)?.() : undefined);
+  try {
+    return await streamWithSlots(source, targets, options, out, releaseSlot);
+  } finally {
+    for (const release of slots.values()) release();
+  }
+}
+
+async function streamWithSlots(
+  source: CopySource,
+  targets: readonly CopyTarget[],
+  options: CopyKeyOptions,
+  out: Map<CopyTarget, TransferOutcome>,
+  releaseSlot: (t: CopyTarget) => void,
+): Promise<Map<CopyTarget, TransferOutcome>> {
   let got: { body: Readable; info: HeadInfo };
   try {
     options.onSourceRead?.(source.key);
@@ -227,9 +270,16 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
     targets.map(async (t, i) => {
       const pass = passes[i]!;
       try {
-        const method = await writeOne(t, pass, info, sourceMd5, headers, options.partSlots, aborts[i]!.signal);
+        let method: Awaited<ReturnType<typeof writeOne>>;
         try {
-          await verifyCopy(source, info, tap, t, method.put, options.verifyMd5 || t.store.settings.verifyMd5);
+          method = await writeOne(t, pass, info, sourceMd5, headers, options.partSlots, aborts[i]!.signal);
+        } finally {
+          // The upload is over: its checks below take slots of their own.
+          releaseSlot(t);
+        }
+        if (method.kind === 'multipart') method = { ...method, put: await checkMultipart(t, info, method.put) };
+        try {
+          await verifyCopy(source, info, tap, t, method.put, verifyFor(source.store, t.store, options));
         } catch (err) {
           // A copy that fails verification is removed, so the next sweep sees it missing.
           await discard(t.store, t.key);
@@ -295,12 +345,7 @@ async function writeOne(
       headers: { ...headers, metadata },
       partSlots,
     });
-    const head = await t.store.head(t.key);
-    if (!head || head.size !== info.size) {
-      await discard(t.store, t.key);
-      throw new VerificationError({ endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key, detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}` });
-    }
-    return { kind: 'multipart', put: { etag: head.etag || put.etag } };
+    return { kind: 'multipart', put };
   }
   const put = await t.store.put(t.key, body, {
     ...headers,
@@ -310,6 +355,16 @@ async function writeOne(
     signal,
   });
   return { kind: 'stream', put };
+}
+
+/** A completed multipart upload has the source's size; its ETag (`-N`) is taken from a HEAD. */
+async function checkMultipart(t: CopyTarget, info: HeadInfo, put: PutResult): Promise<PutResult> {
+  const head = await t.store.head(t.key);
+  if (!head || head.size !== info.size) {
+    await discard(t.store, t.key);
+    throw new VerificationError({ endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key, detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}` });
+  }
+  return { etag: head.etag || put.etag };
 }
 
 /** The headers a copy carries; s3s3's own metadata from an earlier hop is not passed on. */
@@ -371,6 +426,7 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** `[source] verify_md5` applies to every destination, as does a destination's own or the caller's. */
+function verifyFor(source: ObjectStore, target: ObjectStore, options: CopyKeyOptions): boolean {
+  return options.verifyMd5 === true || source.settings.verifyMd5 || target.settings.verifyMd5;
 }

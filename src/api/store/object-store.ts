@@ -4,6 +4,7 @@
  * copy) are optional capabilities that generic code probes for.
  */
 import type { Readable } from 'node:stream';
+import type { Pacer } from './pacer.js';
 
 export interface ObjectInfo {
   readonly key: string;
@@ -69,6 +70,8 @@ export interface StoreSettings {
   readonly concurrency: number;
   readonly verifyMd5: boolean;
   readonly recordMetadata: boolean;
+  /** Retries of a failed call or copy before it is reported failed (`max_retries`). */
+  readonly maxRetries: number;
 }
 
 export interface ObjectStore {
@@ -77,6 +80,12 @@ export interface ObjectStore {
   readonly endpoint: string;
   readonly bucket: string;
   readonly settings: StoreSettings;
+  /**
+   * Optional: the endpoint's adaptive concurrency. A copy takes one of its slots for each
+   * upload (put or multipart) before the body starts to flow; the store then runs the upload
+   * without taking another.
+   */
+  readonly pacer?: Pacer;
   /** One page in the store's order (S3: UTF-8 byte order). */
   listPage(options?: { prefix?: string; next?: string }): Promise<ListPage>;
   /** Every object, page by page; memory holds one page at a time. */

@@ -28,8 +28,10 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { EndpointConfig } from '../config.js';
 import { StoreError } from '../errors.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../retry.js';
+import { silentLogger, type Logger } from '../log.js';
+import { patientPolicy, withRetry, type RetryPolicy } from '../retry.js';
 import { toStoreError } from './classify.js';
+import { Pacer, type PaceSignal } from './pacer.js';
 import { createAgent, discardSocketAfterResponse } from './http-agent.js';
 import type {
   CompletedPart,
@@ -47,8 +49,10 @@ import { quirksFor, type Quirks } from './quirks.js';
 import { SignatureV2Signer } from './sigv2.js';
 
 export interface S3StoreOptions {
-  /** Retry policy for calls without a body (list, head, delete). */
+  /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
   readonly retry?: RetryPolicy;
+  /** Where throttling (the pacer lowering or raising concurrency) is reported. */
+  readonly logger?: Logger;
 }
 
 interface HttpRequestLike {
@@ -78,6 +82,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
   readonly settings: StoreSettings;
   private readonly client: S3Client;
   private readonly retry: RetryPolicy;
+  /** Every request to this endpoint goes through it: throttling slows them all down. */
+  readonly pacer: Pacer;
 
   constructor(config: EndpointConfig, options: S3StoreOptions = {}) {
     this.config = config;
@@ -91,8 +97,18 @@ export class S3Store implements ObjectStore, MultipartCapable {
       concurrency: config.concurrency,
       verifyMd5: config.verifyMd5,
       recordMetadata: config.recordMetadata,
+      maxRetries: config.maxRetries,
     });
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.retry = options.retry ?? patientPolicy(config.maxRetries);
+    const log = options.logger ?? silentLogger;
+    this.pacer = new Pacer({
+      // Room for every object in flight plus the listing and the HEADs that feed them.
+      max: config.concurrency + 4,
+      onChange: (limit, change, retryAfterMs) =>
+        change === 'lowered'
+          ? log.warn(`throttled: lowering concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit, retryAfterSeconds: retryAfterMs === undefined ? undefined : retryAfterMs / 1000 })
+          : log.info(`throttling over: raising concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit }),
+    });
     const url = new URL(config.endpoint);
     const secure = url.protocol === 'https:';
     // Room for every object in flight plus the listing that feeds them.
@@ -216,41 +232,77 @@ export class S3Store implements ObjectStore, MultipartCapable {
     });
   }
 
-  /** One call, errors typed; retried only when it has no body and the error is transient. */
-  private async call<T>(op: string, key: string | undefined, fn: () => Promise<T>, retry = true): Promise<T> {
-    const once = async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        throw toStoreError(err, this.ctx(op, key));
-      }
-    };
+  /**
+   * One call through the endpoint's pacer, errors typed; retried only when it has no body
+   * and the error is transient, waiting at least what a `Retry-After` asked for.
+   */
+  private async call<T>(op: string, key: string | undefined, fn: () => Promise<T>, retry = true, slotted = !UPLOAD_OPS.has(op)): Promise<T> {
+    // Uploads are not given a slot here: the copy took one for them before their body began
+    // to flow (see copy-key.ts), and a multipart upload's own calls run under that slot.
+    const once = () =>
+      this.pacer.run(
+        async () => {
+          try {
+            return await fn();
+          } catch (err) {
+            throw toStoreError(err, this.ctx(op, key));
+          }
+        },
+        paceSignal,
+        slotted,
+      );
     if (!retry) return once();
-    return withRetry(once, (e) => e instanceof StoreError && e.retryable, this.retry);
+    return withRetry(once, (e) => e instanceof StoreError && e.retryable, this.retry, undefined, retryAfterMs);
   }
 
+  /**
+   * One page. With `list_url_encoding` (the default) the listing asks for `encoding-type=url`:
+   * keys with control characters cannot travel in XML (Swift s3api answers 500 to such a
+   * page), and the SDK's XML parser trims whitespace; the keys are decoded here, as botocore
+   * does. A gateway that ignores the parameter says so by not echoing it, and its keys are
+   * taken as they are.
+   */
   async listPage(options: { prefix?: string; next?: string } = {}): Promise<ListPage> {
     const { prefix, next } = options;
+    const EncodingType = this.config.listUrlEncoding ? ('url' as const) : undefined;
+    const MaxKeys = this.config.listPageSize;
     if (this.quirks.listObjectsVersion === 1) {
       const out = await this.call('ListObjects', undefined, () =>
-        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next, MaxKeys: 1000 })),
+        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next, MaxKeys, EncodingType })),
       );
-      const objects = (out.Contents ?? []).map(toInfo);
+      const decode = this.keyDecoder('ListObjects', out.EncodingType);
+      const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
       const last = objects[objects.length - 1]?.key;
-      const following = out.IsTruncated ? (out.NextMarker ?? last) : undefined;
+      const following = out.IsTruncated ? (out.NextMarker !== undefined && out.NextMarker !== '' ? decode(out.NextMarker) : last) : undefined;
       if (out.IsTruncated && following === undefined) {
         throw new StoreError({ ...this.ctx('ListObjects'), errorClass: 'fatal', detail: 'listing truncated but gave no marker to go on from' });
       }
       return { objects, next: following };
     }
     const out = await this.call('ListObjectsV2', undefined, () =>
-      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: next, MaxKeys: 1000 })),
+      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: next, MaxKeys, EncodingType })),
     );
-    const objects = (out.Contents ?? []).map(toInfo);
+    const decode = this.keyDecoder('ListObjectsV2', out.EncodingType);
+    const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
     if (out.IsTruncated && !out.NextContinuationToken) {
       throw new StoreError({ ...this.ctx('ListObjectsV2'), errorClass: 'fatal', detail: 'listing truncated but gave no continuation token; try list_objects_version = 1' });
     }
     return { objects, next: out.IsTruncated ? out.NextContinuationToken : undefined };
+  }
+
+  private keyDecoder(op: string, encodingType: string | undefined): (key: string) => string {
+    if (encodingType?.toLowerCase() !== 'url') return (key) => key;
+    return (key) => {
+      try {
+        return formDecode(key);
+      } catch {
+        throw new StoreError({
+          ...this.ctx(op, key),
+          errorClass: 'fatal',
+          detail: 'the listing sent a key that is not valid URL encoding; set list_url_encoding = false for this endpoint',
+        });
+      }
+    };
   }
 
   async *list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
@@ -311,8 +363,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
+    // A control character cannot travel in DeleteObjects' XML body (XML 1.0 forbids most of
+    // them and normalises CR): such keys are deleted one by one.
+    const plain = keys.filter((k) => !XML_UNSAFE.test(k));
+    for (const key of keys) if (XML_UNSAFE.test(key)) await this.delete(key);
+    for (let i = 0; i < plain.length; i += 1000) {
+      const batch = plain.slice(i, i + 1000);
       const out = await this.call('DeleteObjects', batch[0], () =>
         this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
       );
@@ -361,8 +417,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
       false,
     );
     let etag = stripQuotes(out.ETag);
-    // Ceph RGW answers with an empty ETag: ask for the real one.
-    if (etag === '') etag = (await this.head(key))?.etag ?? '';
+    // Ceph RGW answers with an empty ETag: ask for the real one, under the upload's slot.
+    if (etag === '') {
+      const head = await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), true, false);
+      etag = stripQuotes(head.ETag);
+    }
     return { etag };
   }
 
@@ -448,13 +507,30 @@ export function encodeCopySourceKey(key: string): string {
 }
 
 const BUCKET_SEEN_TTL_MS = 30_000;
+// eslint-disable-next-line no-control-regex
+const XML_UNSAFE = /[\u0000-\u001f\u007f]|^\s|\s$/;
+const UPLOAD_OPS = new Set(['PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload']);
+
+function paceSignal(err: unknown): PaceSignal {
+  return err instanceof StoreError && err.kind === 'throttled' ? { throttled: true, retryAfterMs: retryAfterMs(err) } : { throttled: false };
+}
+
+/** The server's `Retry-After`, in ms, when the error carries one. */
+export function retryAfterMs(err: unknown): number | undefined {
+  return err instanceof StoreError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+}
 
 function stripQuotes(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
 }
 
-function toInfo(o: { Key?: string; Size?: number; ETag?: string; LastModified?: Date }): ObjectInfo {
-  return { key: o.Key ?? '', size: o.Size ?? 0, etag: stripQuotes(o.ETag), lastModified: o.LastModified };
+function toInfo(o: { Key?: string; Size?: number; ETag?: string; LastModified?: Date }, decode: (key: string) => string): ObjectInfo {
+  return { key: decode(o.Key ?? ''), size: o.Size ?? 0, etag: stripQuotes(o.ETag), lastModified: o.LastModified };
+}
+
+/** `application/x-www-form-urlencoded` decoding, as botocore's unquote_plus: AWS writes a space as `+`. */
+export function formDecode(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 
 interface HeadOutput {

@@ -125,7 +125,7 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
       const targets: CopyTarget[] = [];
       for (const [i, dest] of dests.entries()) {
         const known = found[i] ?? null;
-        const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || dest.settings.verifyMd5 });
+        const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5 });
         if (d.action === 'skip') record({ destination: dest.name, key: object.key, outcome: 'skipped', bytes: 0 });
         else targets.push({ store: dest, key: object.key, known });
       }
