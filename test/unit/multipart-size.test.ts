@@ -80,7 +80,7 @@ describe('multipartUpload and the part size', () => {
     const parts: number[] = [];
     const store: MultipartCapable = {
       createMultipart: async () => 'id',
-      uploadPart: async (_k, _id, _n, b, o) => {
+      uploadPart: async (_k, _id, _n, _b, o) => {
         parts.push(o.contentLength);
         return 'etag';
       },

@@ -87,8 +87,14 @@ class Stop extends Error {}
 /** Signs with ours, keeps the request, and stops it there: nothing goes on the network. */
 class CapturingSigner {
   last: SignableRequest | undefined;
+  /** The request signed since the last call, once. */
+  take(): SignableRequest | undefined {
+    const r = this.last;
+    this.last = undefined;
+    return r;
+  }
   constructor(private readonly inner: SignatureV2Signer) {}
-  async sign(request: SignableRequest): Promise<SignableRequest> {
+  async sign<T extends SignableRequest>(request: T): Promise<T> {
     await this.inner.sign(request);
     this.last = { method: request.method, hostname: request.hostname, path: request.path, query: { ...request.query }, headers: { ...request.headers } };
     throw new Stop();
@@ -151,11 +157,11 @@ async function captureAll(): Promise<Captured[]> {
     const { s3, capture } = client(virtual);
     const all = [...KEYS.flatMap(commands), new HeadBucketCommand({ Bucket: BUCKET }), new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: KEYS.map((Key) => ({ Key })) } })];
     for (const command of all) {
-      capture.last = undefined;
+      capture.take();
       // The SDK's types differ per command; each is sent as the store sends it.
       await assert.rejects((s3.send as (c: unknown) => Promise<unknown>)(command), (err: unknown) => err instanceof Stop || (err as { cause?: unknown }).cause instanceof Stop);
-      assert.ok(capture.last, `the SDK called the signer for ${command.constructor.name}`);
-      const r = capture.last;
+      const r = capture.take();
+      assert.ok(r, `the SDK called the signer for ${command.constructor.name}`);
       out.push({ request: r, virtualBucket: r.hostname === ENDPOINT_HOST ? undefined : r.hostname.slice(0, -ENDPOINT_HOST.length - 1) });
     }
     s3.destroy();
