@@ -1,6 +1,6 @@
 /** s3s3bucket as a user runs it: the built command, its exit codes, stdout and stderr. */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,20 @@ describe('s3s3bucket command', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('refuses a lock file owned by another user: exit 1, one line naming it and its owner', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
+    const endpoint = (section: string) => `[${section}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = b-${section}\nendpoint = http://127.0.0.1:9\n`;
+    const file = writeConfig('lock.ini', endpoint('source') + endpoint('dest1'));
+    const lockFile = join(dir, 'planted.lock');
+    writeFileSync(lockFile, '{}');
+    chownSync(lockFile, 65534, 65534);
+    const r = await run(['--config', file, '--lock-file', lockFile]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`^s3s3bucket: lock ${lockFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the lock file is owned by uid 65534, not by this user \\(uid 0\\); refusing`));
+    assert.equal(statSync(lockFile).uid, 65534, 'left in place');
   });
 
   it('dry-runs, copies, reports JSON, exits 0; a second run copies nothing', async () => {

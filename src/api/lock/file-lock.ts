@@ -9,7 +9,7 @@
  * lock file owned by another user is refused: it could be planted to block or mislead us.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LockError } from '../errors.js';
 import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
@@ -51,7 +51,11 @@ export class FileLock implements LockBackend {
 
   private read(): { text: string; holder: LockHolder | null; mtimeMs: number } | undefined {
     try {
-      const st = lstatSync(this.name);
+      // The link itself and, for a lock file given as a symlink, its target (whose mtime
+      // the holder touches) must both be ours.
+      const link = lstatSync(this.name);
+      checkOwner(this.name, link.uid);
+      const st = link.isSymbolicLink() ? statSync(this.name) : link;
       checkOwner(this.name, st.uid);
       const mtimeMs = st.mtimeMs;
       const text = readFileSync(this.name, 'utf8');
