@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(ceph-mon ceph-osd radosgw ceph-common swift swift-proxy swift-account swift-container
-  swift-object python3-swift memcached redis-server curl procps)
+  swift-object python3-swift memcached redis-server curl procps
+  python3-boto)  # boto 2: the independent signature v2 oracle of test/unit/sigv2.test.ts
 
 missing=()
 for p in "${PACKAGES[@]}"; do

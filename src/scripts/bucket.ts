@@ -2,6 +2,7 @@
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import { Command, InvalidArgumentError } from 'commander';
 import { BucketClient, createLogger, describeHolder, parseSize, retryFailed, SweepLock, type Config, type DuplicateReport, type HeldLock, type Logger, type TargetResult } from '../api/index.js';
+import { GlobError, validateGlobs } from '../api/sweep/filters.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface BucketFlags {
@@ -59,6 +60,16 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (flags.logFormat !== 'text' && flags.logFormat !== 'json') {
     io.stderr(`s3s3bucket: --log-format must be text or json, not ${JSON.stringify(flags.logFormat)}\n`);
     return EXIT_USAGE;
+  }
+  // A bad glob is a usage error, found before the config is read or anything is connected to.
+  for (const [option, globs] of [['--include', flags.include], ['--exclude', flags.exclude]] as const) {
+    try {
+      validateGlobs(globs);
+    } catch (err) {
+      if (!(err instanceof GlobError)) throw err;
+      io.stderr(`s3s3bucket: ${option} ${JSON.stringify(err.glob)}: ${err.problem}\n`);
+      return EXIT_USAGE;
+    }
   }
   const log = createLogger({ format: flags.logFormat, level: flags.quiet ? 'warn' : 'info', write: (l) => io.stderr(l + '\n') });
   const config = loadConfigOrReport(flags.config, io, log);

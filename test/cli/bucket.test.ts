@@ -1,6 +1,7 @@
 /** s3s3bucket as a user runs it: the built command, its exit codes, stdout and stderr. */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -60,6 +61,59 @@ describe('s3s3bucket command', () => {
     const r = await run(['--concurrency', 'lots']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--concurrency.*expected a whole number/);
+  });
+
+  it('exits 2 on a malformed --include/--exclude glob, one line naming it, before connecting anywhere', async () => {
+    // An endpoint that counts connections: a bad glob must not reach it (nor any lock).
+    let connections = 0;
+    const server = createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const endpoint = (section: string) =>
+      `[${section}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = b-${section}\nendpoint = http://127.0.0.1:${port}\n`;
+    const file = writeConfig('globs.ini', endpoint('source') + endpoint('dest1'));
+    const lockFile = join(dir, 'globs.lock');
+    try {
+      const cases: [string, RegExp][] = [
+        ['a}b', /"}" at character 2 closes no "{"/],
+        ['{a,b', /"{" at character 1 is never closed by "}"/],
+        ['[z-a]', /range "z-a" at character 2 goes backwards/],
+        ['[]]', /empty class "\[\]" at character 1/],
+        ['logs/[2024', /"\[" at character 6 is never closed by "\]"/],
+        ['a***b', /3 stars in a row/],
+      ];
+      for (const option of ['--include', '--exclude']) {
+        for (const [glob, problem] of cases) {
+          const r = await run(['--config', file, '--lock-file', lockFile, '--include', 'fine/**', option, glob]);
+          assert.equal(r.code, 2, `${option} ${glob}: ${r.stderr}`);
+          const lines = r.stderr.split('\n').filter(Boolean);
+          assert.equal(lines.length, 1, r.stderr);
+          assert.ok(lines[0]!.startsWith(`s3s3bucket: ${option} ${JSON.stringify(glob)}: `), lines[0]);
+          assert.match(lines[0]!, problem);
+          assert.equal(r.stdout, '');
+        }
+      }
+      assert.equal(connections, 0, 'nothing was connected to');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses a lock file owned by another user: exit 1, one line naming it and its owner', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
+    const endpoint = (section: string) => `[${section}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = b-${section}\nendpoint = http://127.0.0.1:9\n`;
+    const file = writeConfig('lock.ini', endpoint('source') + endpoint('dest1'));
+    const lockFile = join(dir, 'planted.lock');
+    writeFileSync(lockFile, '{}');
+    chownSync(lockFile, 65534, 65534);
+    const r = await run(['--config', file, '--lock-file', lockFile]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`^s3s3bucket: lock ${lockFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the lock file is owned by uid 65534, not by this user \\(uid 0\\); refusing`));
+    assert.equal(statSync(lockFile).uid, 65534, 'left in place');
   });
 
   it('dry-runs, copies, reports JSON, exits 0; a second run copies nothing', async () => {

@@ -5,11 +5,45 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { S3s3Error } from '../errors.js';
 import type { CompletedPart, MultipartCapable, ObjectHeaders, PutResult } from '../store/object-store.js';
 import type { Limiter } from './limiter.js';
 
+const MiB = 1024 * 1024;
+/** S3's limits (AWS; Ceph RGW and Swift s3api have the same or looser ones). */
+export const MAX_PARTS = 10_000;
+export const MAX_PART_SIZE = 5 * 1024 * MiB;
+export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+
+/** An object too large for any multipart upload (over 5 TiB): nothing was uploaded. */
+export class ObjectTooLargeError extends S3s3Error {
+  override name = 'ObjectTooLargeError';
+  readonly key: string | undefined;
+  readonly size: number;
+  constructor(init: { size: number; key?: string }) {
+    const what = init.key === undefined ? 'object' : JSON.stringify(init.key);
+    super(`${what} has ${init.size} bytes, over the ${MAX_OBJECT_SIZE} bytes (5 TiB) an S3 multipart upload can hold; it cannot be copied (exclude it, e.g. --max-size 5T)`);
+    this.key = init.key;
+    this.size = init.size;
+  }
+}
+
+/**
+ * The part size for an object of `size` bytes: `chunkSize` when that needs at most 10,000
+ * parts, else the smallest whole number of MiB that does (as rclone and the AWS SDKs grow
+ * it). Throws ObjectTooLargeError over 5 TiB, where no part size fits.
+ */
+export function choosePartSize(size: number, chunkSize: number, key?: string): number {
+  if (size > MAX_OBJECT_SIZE) throw new ObjectTooLargeError({ size, key });
+  if (Math.ceil(size / chunkSize) <= MAX_PARTS) return chunkSize;
+  const grown = Math.ceil(size / MAX_PARTS / MiB) * MiB;
+  // 5 TiB / 10,000 rounds up to 525 MiB, far below the 5 GiB part limit.
+  return Math.min(grown, MAX_PART_SIZE);
+}
+
 export interface MultipartOptions {
   readonly size: number;
+  /** The configured part size (multipart_chunksize); grown to fit 10,000 parts, see choosePartSize. */
   readonly partSize: number;
   readonly parallel: number;
   readonly headers: Partial<ObjectHeaders>;
@@ -17,6 +51,11 @@ export interface MultipartOptions {
    *  (slots + uploads being filled) x part size however many large objects are in flight. */
   readonly partSlots?: Limiter;
   readonly onAbortError?: (err: unknown) => void;
+  /**
+   * Told, before anything is uploaded, when the part size had to grow beyond `partSize`
+   * to stay within 10,000 parts: each part buffer is then that large, so callers may log it.
+   */
+  readonly onPartSize?: (chosen: number, configured: number) => void;
 }
 
 /** Yields buffers of exactly `partSize` bytes (the last may be shorter). */
@@ -41,13 +80,21 @@ async function* parts(stream: Readable, partSize: number): AsyncGenerator<Buffer
 }
 
 export async function multipartUpload(store: MultipartCapable, key: string, body: Readable, options: MultipartOptions): Promise<PutResult> {
+  let partSize: number;
+  try {
+    partSize = choosePartSize(options.size, options.partSize, key);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
+  if (partSize !== options.partSize) options.onPartSize?.(partSize, options.partSize);
   const uploadId = await store.createMultipart(key, options.headers);
   const done: CompletedPart[] = [];
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
   try {
     let partNumber = 0;
-    for await (const part of parts(body, options.partSize)) {
+    for await (const part of parts(body, partSize)) {
       if (failure !== undefined) break;
       // A slot is taken only for a full part about to go out, never while filling one: a
       // filling buffer may wait on a stream that another destination is holding back, so

@@ -5,8 +5,11 @@
  * touched for longer than the TTL (a dead run on another host, or a reused PID).
  * Taking over is a rename to a name of our own first, so two runs that both find the same
  * stale lock cannot both win.
+ * The default path is predictable (in the shared temp dir), so the file is made 0600 and a
+ * lock file owned by another user is refused: it could be planted to block or mislead us.
  */
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LockError } from '../errors.js';
 import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
@@ -31,12 +34,14 @@ export class FileLock implements LockBackend {
   private create(holder: LockHolder): boolean {
     let fd: number;
     try {
-      fd = openSync(this.name, 'wx', 0o644);
+      fd = openSync(this.name, 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw new LockError({ lock: this.name, detail: `cannot create the lock file: ${(err as Error).message}`, cause: err });
     }
     try {
+      // The mode given to open is masked by the umask; fchmod is not (0600 whatever the umask).
+      fchmodSync(fd, 0o600);
       writeSync(fd, JSON.stringify(holder) + '\n');
     } finally {
       closeSync(fd);
@@ -46,10 +51,17 @@ export class FileLock implements LockBackend {
 
   private read(): { text: string; holder: LockHolder | null; mtimeMs: number } | undefined {
     try {
-      const mtimeMs = statSync(this.name).mtimeMs;
+      // The link itself and, for a lock file given as a symlink, its target (whose mtime
+      // the holder touches) must both be ours.
+      const link = lstatSync(this.name);
+      checkOwner(this.name, link.uid);
+      const st = link.isSymbolicLink() ? statSync(this.name) : link;
+      checkOwner(this.name, st.uid);
+      const mtimeMs = st.mtimeMs;
       const text = readFileSync(this.name, 'utf8');
       return { text, holder: parseHolder(text), mtimeMs };
     } catch (err) {
+      if (err instanceof LockError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new LockError({ lock: this.name, detail: `cannot read the lock file: ${(err as Error).message}`, cause: err });
     }
@@ -64,11 +76,22 @@ export class FileLock implements LockBackend {
 
   /** Move the stale file aside; if what we moved is not what we judged stale, put it back. */
   private takeOver(staleText: string): void {
-    const aside = `${this.name}.stale.${process.pid}.${Date.now()}`;
+    // Unguessable, so no one can plant a file or link at the name beforehand.
+    const aside = `${this.name}.stale.${process.pid}.${randomBytes(8).toString('hex')}`;
     try {
       renameSync(this.name, aside);
     } catch {
       return; // someone else moved it first
+    }
+    try {
+      // Swapped in after our check? Never delete another user's file: put it back, and the
+      // next read refuses it with the owner check.
+      if (!ownedByUs(lstatSync(aside).uid)) {
+        renameSync(aside, this.name);
+        return;
+      }
+    } catch {
+      return;
     }
     let moved = '';
     try {
@@ -147,6 +170,22 @@ class HeldFileLock implements HeldLock {
       }
     }
   }
+}
+
+function ownedByUs(uid: number): boolean {
+  const me = process.getuid?.();
+  return me === undefined || uid === me; // no uids (Windows): nothing to compare
+}
+
+/** Refuses a lock file of another user (root included: a planted file is no less a trap). */
+function checkOwner(file: string, uid: number): void {
+  if (ownedByUs(uid)) return;
+  throw new LockError({
+    lock: file,
+    detail:
+      `the lock file is owned by uid ${uid}, not by this user (uid ${process.getuid?.() ?? '?'}); refusing to use it. ` +
+      `If no sweep of that user is running, remove it (rm ${JSON.stringify(file)}); or give each user its own lock with --lock-file, or configure Redis for the lock`,
+  });
 }
 
 export function processAlive(pid: number): boolean {

@@ -42,7 +42,9 @@ export function stringToSignV2(request: SignableRequest, resourceBucket: string 
   const amz = Object.keys(headers)
     .filter((h) => h.startsWith('x-amz-'))
     .sort()
-    .map((h) => `${h}:${headers[h]!.trim().replace(/\s+/g, ' ')}\n`)
+    // Only the ends are trimmed, as the server's HTTP parser does (spaces and tabs): inner
+    // whitespace is signed as sent, or Ceph and Swift answer SignatureDoesNotMatch.
+    .map((h) => `${h}:${headers[h]!.replace(/^[ \t]+|[ \t]+$/g, '')}\n`)
     .join('');
   // With x-amz-date present, the Date line is empty: the date is signed among the x-amz headers.
   const date = headers['x-amz-date'] !== undefined ? '' : (headers['date'] ?? '');
