@@ -2,7 +2,7 @@
 export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize } from './config.js';
 export type { Config, EndpointConfig, PubsubConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
-export type { ConfigProblem, ErrorClass } from './errors.js';
+export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel, LogFormat, LogFields } from './log.js';
 export { S3Store } from './store/s3-store.js';
@@ -14,7 +14,8 @@ export { copyKey, hashObject } from './copy/copy-key.js';
 export type { CopySource, CopyTarget, TargetResult, Outcome, CopyKeyOptions } from './copy/copy-key.js';
 export { duplicateBucket } from './sweep/duplicate.js';
 export type { DuplicateOptions, DuplicateReport, DestinationTotals, Failure } from './sweep/duplicate.js';
-export { globToRegExp } from './sweep/filters.js';
+export { globToRegExp, compileGlob, validateGlobs, GlobError } from './sweep/filters.js';
+export { choosePartSize, ObjectTooLargeError } from './copy/multipart.js';
 export { compareKeys } from './sweep/ordered.js';
 export { BucketClient, createConnection, upload } from './bucket-client.js';
 export type { BucketClientOptions, ObjectRef, UploadOptions, UploadResult } from './bucket-client.js';

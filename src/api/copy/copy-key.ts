@@ -276,7 +276,7 @@ async function streamWithSlots(
       try {
         let method: Awaited<ReturnType<typeof writeOne>>;
         try {
-          method = await writeOne(t, pass, info, sourceMd5, headers, options.partSlots, aborts[i]!.signal);
+          method = await writeOne(t, pass, info, sourceMd5, headers, options, aborts[i]!.signal);
         } finally {
           // The upload is over: its checks below take slots of their own.
           releaseSlot(t);
@@ -332,9 +332,10 @@ async function writeOne(
   info: HeadInfo,
   sourceMd5: string | undefined,
   headers: Partial<ObjectHeaders>,
-  partSlots: Limiter | undefined,
+  options: CopyKeyOptions,
   signal: AbortSignal,
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
+  const log = options.logger ?? silentLogger;
   const settings = t.store.settings;
   const metadata = { ...headers.metadata };
   if (settings.recordMetadata) {
@@ -347,7 +348,9 @@ async function writeOne(
       partSize: settings.multipartChunksize,
       parallel: Math.max(1, Math.min(4, settings.concurrency)),
       headers: { ...headers, metadata },
-      partSlots,
+      partSlots: options.partSlots,
+      onPartSize: (chosen, configured) =>
+        log.info('multipart part size grown to stay within 10,000 parts', { key: t.key, destination: t.store.name, partSize: chosen, multipartChunksize: configured }),
     });
     return { kind: 'multipart', put };
   }
