@@ -7,11 +7,20 @@
  */
 import { inspect, type InspectOptionsStylized } from 'node:util';
 
-/** Make `keys` of `obj` non-enumerable, then freeze it. */
+/**
+ * Make `keys` of `obj` non-enumerable, then freeze it. Inspecting it prints a copy of the
+ * enumerable fields, so even `showHidden` (console.log's `%o`) does not reach the secrets.
+ */
 export function hideSecrets<T extends object>(obj: T, keys: readonly (keyof T)[]): Readonly<T> {
   for (const key of keys) {
     if (Object.prototype.hasOwnProperty.call(obj, key)) Object.defineProperty(obj, key, { enumerable: false });
   }
+  Object.defineProperty(obj, inspect.custom, {
+    value(this: T): Record<string, unknown> {
+      return { ...this };
+    },
+    enumerable: false,
+  });
   return Object.freeze(obj);
 }
 

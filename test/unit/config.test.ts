@@ -296,7 +296,7 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
 
   it('reads aws_secret_access_key_file, password_file and redis_url_file once, trailing newline dropped', () => {
     const s = put('source.key', 'src/Secret+1\n');
-    const d = put('dest1.key', 'dst Secret#2\r\n\n');
+    put('dest1.key', 'dst Secret#2\r\n\n');
     const pw = put('redis.pw', 'p@ss word\n');
     const c = parseConfig(SECTIONS(`aws_secret_access_key_file = ${s}`, 'aws_secret_access_key_file = dest1.key', `password_file = ${pw}\nport = 6390\n`), { file: 't.ini', baseDir: dir });
     assert.equal(c.source.secretAccessKey, 'src/Secret+1');
