@@ -16,7 +16,7 @@ export function hideSecrets<T extends object>(obj: T, keys: readonly (keyof T)[]
     if (Object.prototype.hasOwnProperty.call(obj, key)) Object.defineProperty(obj, key, { enumerable: false });
   }
   Object.defineProperty(obj, inspect.custom, {
-    value(this: T): Record<string, unknown> {
+    value(this: T): object {
       return { ...this };
     },
     enumerable: false,
