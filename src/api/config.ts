@@ -512,7 +512,8 @@ class Reader {
   required(key: string, what: string): string | undefined {
     if (this.unreadable.has(key)) return undefined;
     const v = this.string(key);
-    if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>`);
+    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
+    if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>${orFile}`);
     else if (v === '') this.problem(key, `is empty: set it to the ${what}`);
     return v;
   }
