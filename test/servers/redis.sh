@@ -20,7 +20,9 @@ start)
   tls=()
   tls_port=
   # Debian builds redis-server with TLS (linked to libssl); older or custom builds may not be.
-  if ldd "$(command -v redis-server)" 2>/dev/null | grep -q libssl && make_test_ca "$dir/tls"; then
+  # A restart in the same dir (tests that stop and start Redis) keeps the CA it made first.
+  if ldd "$(command -v redis-server)" 2>/dev/null | grep -q libssl \
+    && { [ -s "$dir/tls/server.pem" ] || make_test_ca "$dir/tls"; }; then
     tls_port=$(free_port)
     while [ "$tls_port" = "$port" ]; do tls_port=$(free_port); done
     tls=(--tls-port "$tls_port" --tls-cert-file "$dir/tls/server.pem" --tls-key-file "$dir/tls/server.key"
