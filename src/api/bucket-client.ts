@@ -9,6 +9,7 @@ import { S3Store } from './store/s3-store.js';
 import type { ObjectStore } from './store/object-store.js';
 import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './sweep/duplicate.js';
 import type { EndpointConfig } from './config.js';
+import { printAs } from './redact.js';
 
 /** An S3 connection for one config section (`[source]`, `[dest1]`, ...). */
 export function createConnection(section: EndpointConfig): S3Store {
@@ -74,3 +75,6 @@ export class BucketClient {
     }
   }
 }
+
+// Printing a client shows the buckets it joins, never the connections and their credentials.
+printAs(BucketClient, 'BucketClient', (c) => ({ source: `[${c.source.name}] ${c.source.endpoint}/${c.source.bucket}`, destinations: c.destinations.map((d) => `[${d.name}] ${d.endpoint}/${d.bucket}`) }));

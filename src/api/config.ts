@@ -2,11 +2,13 @@
  * The configuration: find the file, read it, overlay the environment, validate everything
  * at once and return a frozen object. Every problem names the file, section and key.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { parseIni, type IniDocument } from './ini-file.js';
+import { hideSecrets } from './redact.js';
 
 export type SignatureVersion = 'v4' | 'v2';
 export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
@@ -17,6 +19,7 @@ export interface EndpointConfig {
   readonly name: string;
   readonly bucket: string;
   readonly accessKeyId: string;
+  /** Non-enumerable: readable, but never printed by inspect, console.log or JSON.stringify. */
   readonly secretAccessKey: string;
   /** Scheme, host and port, e.g. `https://s3.amazonaws.com` or `http://127.0.0.1:7480`. */
   readonly endpoint: string;
@@ -46,11 +49,24 @@ export interface EndpointConfig {
   readonly verifySsl: boolean;
 }
 
+/** TLS settings for a `rediss://` URL (ioredis's `tls` option). */
+export interface RedisTlsConfig {
+  /** PEM text of the CAs trusted for Redis (`redis_ca_bundle`, read at start). */
+  readonly ca?: string;
+  /** False: accept any certificate (`redis_verify_ssl = false`; warned about at start). */
+  readonly rejectUnauthorized: boolean;
+}
+
 export interface PubsubConfig {
   readonly redis: boolean;
-  /** Full Redis URL; may hold a password, so never log it: use `redisUrlRedacted`. */
+  /**
+   * Full Redis URL; may hold a password, so never log it: use `redisUrlRedacted`.
+   * Non-enumerable, like every secret: printing the config never shows it.
+   */
   readonly redisUrl: string;
   readonly redisUrlRedacted: string;
+  /** Set for `rediss://` URLs only. */
+  readonly redisTls?: RedisTlsConfig;
   readonly channel: string;
   readonly failedList: string;
   readonly pendingSet: string;
@@ -108,6 +124,10 @@ const ENDPOINT_KEYS = [
   'list_page_size',
   'list_url_encoding',
   'max_retries',
+  'ca_bundle',
+  'verify_ssl',
+  'aws_access_key_id_file',
+  'aws_secret_access_key_file',
 ] as const;
 
 const PUBSUB_KEYS = [
@@ -125,10 +145,17 @@ const PUBSUB_KEYS = [
   'concurrency',
   'shutdown_timeout',
   'lock_ttl',
+  'redis_ca_bundle',
+  'redis_verify_ssl',
+  'password_file',
+  'redis_url_file',
 ] as const;
 
 const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS])];
 const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url']);
+/** Keys that may instead be read from a file named by `<key>_file` (container and systemd secrets). */
+const ENDPOINT_FILE_KEYS = { aws_access_key_id: 'access key id', aws_secret_access_key: 'secret access key' } as const;
+const PUBSUB_FILE_KEYS = { password: 'Redis password', redis_url: 'Redis URL' } as const;
 
 /** The files tried, in order, when no `--config` is given. */
 export function configSearchPath(options: LoadConfigOptions = {}): string[] {
@@ -163,7 +190,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       ]);
     }
   }
-  const config = parseConfig(text, { file: file ?? 'environment', env });
+  const config = parseConfig(text, { file: file ?? 'environment', env, baseDir: file !== null ? dirname(file) : options.cwd });
   const warnings = [...config.warnings];
   if (file !== null) warnings.push(...permissionWarnings(file, text));
   return Object.freeze({ ...config, file, warnings: Object.freeze(warnings) });
@@ -226,11 +253,34 @@ export interface ParseConfigOptions {
   /** Name to report problems under. */
   file: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where relative paths in the file (`ca_bundle`, `*_file`) start from: the config file's
+   * directory; default the current directory. Paths from the environment start from the latter.
+   */
+  baseDir?: string;
 }
 
-type Raw = Map<string, Map<string, { value: string; origin: string }>>;
+/**
+ * One value and where it came from. `level` ranks sources for `<key>` against `<key>_file`:
+ * 2 environment, 1 the section itself, 0 `[DEFAULT]`; the higher one wins, a tie is a problem.
+ */
+interface RawEntry {
+  value: string;
+  origin: string;
+  level: number;
+}
+type Entries = Map<string, RawEntry>;
+type Raw = Map<string, Entries>;
 
-/** Validate INI text plus environment overrides. Pure apart from reading `env`. */
+/** What every section reader shares: where to report, and where relative paths start. */
+interface ReadContext {
+  readonly file: string;
+  readonly problems: ConfigProblem[];
+  readonly warnings: ConfigProblem[];
+  readonly baseDir: string;
+}
+
+/** Validate INI text plus environment overrides. Reads `env` and the files the config names (secrets, CA bundles). */
 export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const { file } = options;
   const env = options.env ?? {};
@@ -240,8 +290,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
 
   const raw: Raw = new Map();
   for (const section of doc.sections.values()) {
-    const entries = new Map<string, { value: string; origin: string }>();
-    for (const [key, e] of section.entries) entries.set(key, { value: e.value, origin: `${file}:${e.line}` });
+    const entries: Entries = new Map();
+    for (const [key, e] of section.entries) entries.set(key, { value: e.value, origin: `${file}:${e.line}`, level: 1 });
     raw.set(section.name, entries);
   }
   applyEnv(raw, env);
@@ -276,8 +326,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     problems.push({ file, section: 'dest1', message: 'no destination: add at least one section whose name starts with "dest", e.g. [dest1]' });
   }
 
-  const source = sourceRaw ? readEndpoint('source', withDefaults(defaults, sourceRaw, 'source'), file, problems) : undefined;
-  const destinations = destNames.map((n) => readEndpoint(n, withDefaults(defaults, raw.get(n)!, n), file, problems));
+  const ctx: ReadContext = { file, problems, warnings, baseDir: options.baseDir ?? process.cwd() };
+  const source = sourceRaw ? readEndpoint('source', withDefaults(defaults, sourceRaw, 'source'), ctx) : undefined;
+  const destinations = destNames.map((n) => readEndpoint(n, withDefaults(defaults, raw.get(n)!, n), ctx));
 
   for (const dest of destinations) {
     if (source && dest && dest.endpoint === source.endpoint && dest.bucket === source.bucket) {
@@ -298,7 +349,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     else seen.set(id, dest.name);
   }
 
-  const pubsub = readPubsub(raw.get('pubsub'), file, problems, source?.concurrency ?? 16);
+  const pubsub = readPubsub(raw.get('pubsub'), ctx, source?.concurrency ?? 16);
 
   if (problems.length > 0 || !source || destinations.some((d) => d === undefined) || !pubsub) {
     throw new ConfigError(problems, warnings);
@@ -325,14 +376,14 @@ function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
     // Match an existing section whose name normalises to the same form, so [dest-eu] takes S3S3_DEST_EU_*.
     const section = [...raw.keys()].find((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '_') === envSection) ?? envSection;
     if (!raw.has(section)) raw.set(section, new Map());
-    raw.get(section)!.set(key, { value: value.trim(), origin: `environment ${name}` });
+    raw.get(section)!.set(key, { value: value.trim(), origin: `environment ${name}`, level: 2 });
   }
 }
 
-function withDefaults(defaults: Map<string, { value: string; origin: string }>, section: Map<string, { value: string; origin: string }>, name: string) {
-  const merged = new Map<string, { value: string; origin: string }>();
+function withDefaults(defaults: Entries, section: Entries, name: string): Entries {
+  const merged: Entries = new Map();
   const allowed: readonly string[] = name === 'pubsub' ? PUBSUB_KEYS : ENDPOINT_KEYS;
-  for (const [k, v] of defaults) if (allowed.includes(k)) merged.set(k, v);
+  for (const [k, v] of defaults) if (allowed.includes(k)) merged.set(k, { ...v, level: 0 });
   for (const [k, v] of section) merged.set(k, v);
   return merged;
 }
@@ -342,21 +393,110 @@ function isPlaceholder(value: string): boolean {
 }
 
 class Reader {
+  /** Keys whose `<key>_file` could not be read: already reported, so not "missing" too. */
+  private readonly unreadable = new Set<string>();
+
   constructor(
-    private readonly entries: Map<string, { value: string; origin: string }>,
-    private readonly file: string,
+    private readonly entries: Entries,
+    private readonly ctx: ReadContext,
     private readonly section: string,
-    private readonly problems: ConfigProblem[],
   ) {}
 
   has(key: string): boolean {
     return this.entries.has(key);
   }
 
-  problem(key: string | undefined, message: string): void {
+  private where(key: string | undefined): string {
     const origin = key ? this.entries.get(key)?.origin : undefined;
-    const file = origin?.startsWith('environment') ? origin : this.file;
-    this.problems.push({ file, section: this.section, key, message });
+    return origin?.startsWith('environment') ? origin : this.ctx.file;
+  }
+
+  problem(key: string | undefined, message: string): void {
+    this.ctx.problems.push({ file: this.where(key), section: this.section, key, message });
+  }
+
+  warn(key: string | undefined, message: string): void {
+    this.ctx.warnings.push({ file: this.where(key), section: this.section, key, message });
+  }
+
+  /**
+   * `<key>_file = PATH`: read PATH now (trailing newline dropped) and use it as `<key>`.
+   * Setting both is a problem, unless one is set at a higher level (the environment over the
+   * file, a section over `[DEFAULT]`), which then wins. The file's text is never echoed.
+   */
+  fromFile(key: string, what: string): void {
+    const fileKey = `${key}_file`;
+    const viaFile = this.entries.get(fileKey);
+    if (!viaFile) return;
+    const direct = this.entries.get(key);
+    if (direct && direct.level === viaFile.level) {
+      this.problem(fileKey, `conflicts with "${key}" (${direct.origin}); set either ${key} or ${fileKey}, not both`);
+      return;
+    }
+    if (direct && direct.level > viaFile.level) return;
+    const text = this.readFile(fileKey, what);
+    if (text !== undefined && /[\r\n]/.test(text)) this.problem(fileKey, `${this.path(fileKey)} holds more than one line; put only the ${what} in it`);
+    if (text === undefined || /[\r\n]/.test(text)) {
+      this.entries.delete(key);
+      this.unreadable.add(key);
+      return;
+    }
+    this.entries.set(key, { value: text, origin: viaFile.origin, level: viaFile.level });
+  }
+
+  /** The absolute path a path-valued key names (relative: to the config file, or cwd for the environment). */
+  private path(key: string): string {
+    const e = this.entries.get(key)!;
+    return resolve(e.origin.startsWith('environment') ? process.cwd() : this.ctx.baseDir, e.value);
+  }
+
+  /** The text of the file `key` names, read once now, trailing newlines dropped; undefined after a problem. */
+  readFile(key: string, what: string): string | undefined {
+    const value = this.string(key);
+    if (value === undefined) return undefined;
+    if (value === '') {
+      this.problem(key, `is empty: set it to the path of the file holding the ${what}, or remove it`);
+      return undefined;
+    }
+    const path = this.path(key);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      this.problem(key, `cannot read ${path}: ${readFailure(err, what)}`);
+      return undefined;
+    }
+    text = text.replace(/(\r?\n)+$/, '');
+    if (text.trim() === '') {
+      this.problem(key, `${path} is empty; put the ${what} in it`);
+      return undefined;
+    }
+    return text;
+  }
+
+  /** A PEM bundle of CA certificates (`ca_bundle`), each certificate checked now. */
+  caBundle(key: string): string | undefined {
+    const what = 'PEM certificates of the CA(s) to trust';
+    const text = this.readFile(key, what);
+    if (text === undefined) return undefined;
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (/PRIVATE KEY-----/.test(text)) {
+      this.problem(key, `${this.path(key)} holds a private key; give only the CA certificate(s), never a key`);
+      return undefined;
+    }
+    if (blocks.length === 0) {
+      this.problem(key, `${this.path(key)} holds no "-----BEGIN CERTIFICATE-----" block; give the ${what}`);
+      return undefined;
+    }
+    for (const [i, block] of blocks.entries()) {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        this.problem(key, `certificate ${i + 1} in ${this.path(key)} cannot be read (${err instanceof Error ? err.message : String(err)}); give the ${what}`);
+        return undefined;
+      }
+    }
+    return text + '\n';
   }
 
   string(key: string, fallback?: string): string | undefined {
@@ -370,8 +510,10 @@ class Reader {
   }
 
   required(key: string, what: string): string | undefined {
+    if (this.unreadable.has(key)) return undefined;
     const v = this.string(key);
-    if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>`);
+    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
+    if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>${orFile}`);
     else if (v === '') this.problem(key, `is empty: set it to the ${what}`);
     return v;
   }
@@ -430,9 +572,11 @@ class Reader {
   }
 }
 
-function readEndpoint(name: string, entries: Map<string, { value: string; origin: string }>, file: string, problems: ConfigProblem[]): EndpointConfig | undefined {
+function readEndpoint(name: string, entries: Entries, ctx: ReadContext): EndpointConfig | undefined {
+  const problems = ctx.problems;
   const before = problems.length;
-  const r = new Reader(entries, file, name, problems);
+  const r = new Reader(entries, ctx, name);
+  for (const [key, what] of Object.entries(ENDPOINT_FILE_KEYS)) r.fromFile(key, what);
   const bucket = r.required('bucket_name', 'bucket name');
   const accessKeyId = r.required('aws_access_key_id', 'access key id');
   const secretAccessKey = r.required('aws_secret_access_key', 'secret access key');
@@ -489,12 +633,38 @@ function readEndpoint(name: string, entries: Map<string, { value: string; origin
     listPageSize: r.integer('list_page_size', 1000, 1, 1000),
     listUrlEncoding: r.boolean('list_url_encoding', true),
     maxRetries: r.integer('max_retries', 10, 0, 100),
-    verifySsl: true,
+    ...endpointTls(r, endpoint),
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
   }
-  return problems.length === before ? Object.freeze(result) : undefined;
+  return problems.length === before ? hideSecrets(result, ['secretAccessKey']) : undefined;
+}
+
+/** `ca_bundle` and `verify_ssl`, with a warning when either does nothing or verification is off. */
+function endpointTls(r: Reader, endpoint: string | undefined): { caBundle?: string; verifySsl: boolean } {
+  const caBundle = r.caBundle('ca_bundle');
+  const verifySsl = r.boolean('verify_ssl', true);
+  const secure = endpoint?.startsWith('https:') ?? true;
+  if (!secure) {
+    if (r.has('ca_bundle')) r.warn('ca_bundle', `is unused: the endpoint ${endpoint} is plain http://; it applies to https:// endpoints only`);
+    if (!verifySsl) r.warn('verify_ssl', `is unused: the endpoint ${endpoint} is plain http://`);
+  } else if (!verifySsl) {
+    r.warn(
+      'verify_ssl',
+      `= false: the TLS certificate of ${endpoint ?? 'the endpoint'} is NOT checked; anyone on the network path can read and change the data and the credentials. ` +
+        `Trust the server's CA with ca_bundle = FILE instead${r.has('ca_bundle') ? ' (ca_bundle is ignored while verify_ssl = false)' : ''}`,
+    );
+  }
+  return { ...(caBundle !== undefined ? { caBundle } : {}), verifySsl };
+}
+
+function readFailure(err: unknown, what: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `no such file; create it (holding the ${what}) or fix the path`;
+  if (code === 'EACCES') return `permission denied; let the user s3s3 runs as${process.getuid ? ` (uid ${process.getuid()})` : ''} read it`;
+  if (code === 'EISDIR') return `it is a directory; give the path of the file holding the ${what}`;
+  return String(code ?? (err instanceof Error ? err.message : err));
 }
 
 function normaliseEndpoint(value: string, problem: (m: string) => void): string | undefined {
@@ -516,9 +686,11 @@ function normaliseEndpoint(value: string, problem: (m: string) => void): string 
   return url.origin;
 }
 
-function readPubsub(entries: Map<string, { value: string; origin: string }> | undefined, file: string, problems: ConfigProblem[], sourceConcurrency: number): PubsubConfig | undefined {
+function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcurrency: number): PubsubConfig | undefined {
+  const problems = ctx.problems;
   const before = problems.length;
-  const r = new Reader(entries ?? new Map(), file, 'pubsub', problems);
+  const r = new Reader(entries ?? new Map(), ctx, 'pubsub');
+  for (const [key, what] of Object.entries(PUBSUB_FILE_KEYS)) r.fromFile(key, what);
   const redis = r.boolean('redis', entries !== undefined);
   if (r.boolean('sns', false)) {
     r.problem('sns', 'SNS is not supported by s3s3; set sns = false and use redis = true');
@@ -547,6 +719,7 @@ function readPubsub(entries: Map<string, { value: string; origin: string }> | un
     redis,
     redisUrl,
     redisUrlRedacted: redactUrl(redisUrl),
+    ...redisTls(r, redisUrl),
     channel: r.string('channel', 'backup') || 'backup',
     failedList: r.string('failed_list', 's3s3:failed') || 's3s3:failed',
     pendingSet: r.string('pending_set', 's3s3:pending') || 's3s3:pending',
@@ -556,7 +729,28 @@ function readPubsub(entries: Map<string, { value: string; origin: string }> | un
     lockTtlMs: r.seconds('lock_ttl', 60_000),
   };
   if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
-  return problems.length === before ? Object.freeze(result) : undefined;
+  return problems.length === before ? hideSecrets(result, ['redisUrl']) : undefined;
+}
+
+/** `redis_ca_bundle` and `redis_verify_ssl`: used for `rediss://` only. */
+function redisTls(r: Reader, redisUrl: string): { redisTls?: RedisTlsConfig } {
+  const ca = r.caBundle('redis_ca_bundle');
+  const verify = r.boolean('redis_verify_ssl', true);
+  const redacted = redactUrl(redisUrl);
+  if (!/^rediss:\/\//i.test(redisUrl)) {
+    for (const key of ['redis_ca_bundle', 'redis_verify_ssl']) {
+      if (r.has(key)) r.warn(key, `is unused: ${redacted} is plain redis://; for TLS use redis_url = rediss://HOST:PORT/DB`);
+    }
+    return {};
+  }
+  if (!verify) {
+    r.warn(
+      'redis_verify_ssl',
+      `= false: the TLS certificate of ${redacted} is NOT checked; anyone on the network path can read the password and the keys. ` +
+        `Trust the server's CA with redis_ca_bundle = FILE instead${ca !== undefined ? ' (redis_ca_bundle is ignored while redis_verify_ssl = false)' : ''}`,
+    );
+  }
+  return { redisTls: Object.freeze({ ...(ca !== undefined ? { ca } : {}), rejectUnauthorized: verify }) };
 }
 
 /** The URL with its password (or a lone user, which Redis reads as one) masked. */

@@ -12,6 +12,10 @@ export interface TestServer {
   readonly accessKey: string;
   readonly secretKey: string;
   readonly region: string;
+  /** The same server over https with a certificate from a private CA (ceph.sh), if it has one. */
+  readonly tlsEndpoint?: string;
+  /** That CA's certificate (PEM file). */
+  readonly caFile?: string;
 }
 
 function readEnvFile(path: string): Record<string, string> {
@@ -29,7 +33,14 @@ export function testServers(): TestServer[] {
   if (!list) throw new Error('S3S3TEST_SERVERS is not set: run the tests with `npm test` (test/run.sh starts the servers)');
   return list.split(':').map((file) => {
     const e = readEnvFile(file);
-    return { name: e.S3_NAME!, endpoint: e.S3_ENDPOINT!, accessKey: e.S3_ACCESS_KEY!, secretKey: e.S3_SECRET_KEY!, region: e.S3_REGION ?? 'us-east-1' };
+    return {
+      name: e.S3_NAME!,
+      endpoint: e.S3_ENDPOINT!,
+      accessKey: e.S3_ACCESS_KEY!,
+      secretKey: e.S3_SECRET_KEY!,
+      region: e.S3_REGION ?? 'us-east-1',
+      ...(e.S3_TLS_ENDPOINT && e.S3_CA_FILE ? { tlsEndpoint: e.S3_TLS_ENDPOINT, caFile: e.S3_CA_FILE } : {}),
+    };
   });
 }
 
@@ -37,6 +48,14 @@ export function redisUrl(): string {
   const file = process.env.S3S3TEST_REDIS;
   if (!file) throw new Error('S3S3TEST_REDIS is not set: run the tests with `npm test`');
   return readEnvFile(file).REDIS_URL!;
+}
+
+/** The test Redis over TLS (rediss://) and its private CA, when redis-server was built with TLS. */
+export function redisTls(): { url: string; caFile: string } | undefined {
+  const file = process.env.S3S3TEST_REDIS;
+  if (!file) throw new Error('S3S3TEST_REDIS is not set: run the tests with `npm test`');
+  const e = readEnvFile(file);
+  return e.REDIS_TLS_URL && e.REDIS_CA_FILE ? { url: e.REDIS_TLS_URL, caFile: e.REDIS_CA_FILE } : undefined;
 }
 
 /** Bucket names unique per test, valid everywhere (lower-case, <= 63 chars). */

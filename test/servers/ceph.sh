@@ -2,14 +2,18 @@
 # Start/stop a throw-away single-node Ceph RGW (S3) on loopback for integration tests.
 #
 #   bash test/servers/ceph.sh start STATE_DIR   # prints S3_* lines (also written to STATE_DIR/env)
+#                                               # S3_TLS_ENDPOINT: the same RGW over https, with a
+#                                               # certificate from a private CA (S3_CA_FILE)
 #   bash test/servers/ceph.sh stop  STATE_DIR   # idempotent
 #
 # One mon, one memstore OSD and radosgw (beast), cephx off. Everything (config, keyring, mon store,
 # OSD dump, sockets, pid files, logs) lives in STATE_DIR; every ceph tool gets `-c STATE_DIR/ceph.conf`
 # so nothing in /etc/ceph, /var/lib/ceph, /var/run/ceph or /var/log/ceph is read or written.
 # Ports are picked free at start, so several instances can run side by side.
-# Needs the Debian packages ceph-mon ceph-osd radosgw ceph-common, plus curl and python3.
+# Needs the Debian packages ceph-mon ceph-osd radosgw ceph-common, plus curl, openssl and python3.
 set -euo pipefail
+# shellcheck source=test-ca.sh
+. "$(dirname "$0")/test-ca.sh"
 
 ACCESS_KEY=s3s3test
 SECRET_KEY=s3s3testsecret
@@ -123,13 +127,16 @@ start() {
   CONF=$STATE/ceph.conf
   mkdir -p "$STATE/mon" "$STATE/osd" "$STATE/run" "$STATE/log" "$STATE/crash" "$STATE/rgw" "$STATE/tmp"
   : >"$STATE/pids"
-  local fsid osd_uuid mon_port rgw_port t0=$SECONDS
+  local fsid osd_uuid mon_port rgw_port tls_port t0=$SECONDS
   fsid=$(uuidgen)
   osd_uuid=$(uuidgen)
   mon_port=$(free_port)
   rgw_port=$(free_port)
   while [ "$rgw_port" = "$mon_port" ]; do rgw_port=$(free_port); done
-  log "state in $STATE, mon on 127.0.0.1:$mon_port, S3 on 127.0.0.1:$rgw_port"
+  tls_port=$(free_port)
+  while [ "$tls_port" = "$mon_port" ] || [ "$tls_port" = "$rgw_port" ]; do tls_port=$(free_port); done
+  log "state in $STATE, mon on 127.0.0.1:$mon_port, S3 on 127.0.0.1:$rgw_port, https on 127.0.0.1:$tls_port"
+  make_test_ca "$STATE/tls" || fail "openssl could not make the test CA (see $STATE/tls/openssl.out)"
 
   cat >"$CONF" <<EOF
 [global]
@@ -210,7 +217,8 @@ osd op num threads per shard = 2
 # objecter's next tick (every 5 s) to fetch the new osdmap. Ticking faster saves those seconds.
 objecter tick interval = 0.5
 # radosgw: beast bound to loopback only; path-style addressing because no rgw dns name is set.
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# The same gateway over https too, with a certificate from the private CA in tls/.
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port ssl_endpoint=127.0.0.1:$tls_port ssl_certificate=$STATE/tls/server.pem ssl_private_key=$STATE/tls/server.key
 # Deleting or overwriting an object frees only its head at once; the rest (4 MiB stripes) waits for
 # garbage collection, by default 2 h later. The memstore OSD would fill up long before that.
 rgw gc obj min wait = 30
@@ -257,6 +265,8 @@ EOF
     sleep 0.25
   done
   log "S3 endpoint answers (HTTP $code) after $((SECONDS - t0))s"
+  code=$(curl -s -o /dev/null -m 5 --cacert "$STATE/tls/ca.pem" -w '%{http_code}' "https://127.0.0.1:$tls_port/" || true)
+  [ "$code" != 000 ] || fail "the https endpoint https://127.0.0.1:$tls_port/ does not answer with the test CA"
 
   # --- S3 user -------------------------------------------------------------------------------------
   [ "$(remaining)" -gt 0 ] || fail "no time left to create the S3 user"
@@ -271,6 +281,8 @@ S3_ENDPOINT=http://127.0.0.1:$rgw_port
 S3_ACCESS_KEY=$ACCESS_KEY
 S3_SECRET_KEY=$SECRET_KEY
 S3_REGION=us-east-1
+S3_TLS_ENDPOINT=https://127.0.0.1:$tls_port
+S3_CA_FILE=$STATE/tls/ca.pem
 EOF
   cat "$STATE/env"
 }

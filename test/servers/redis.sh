@@ -2,7 +2,11 @@
 # Starts/stops a throwaway redis-server on a free loopback port, all state in STATE_DIR.
 #   bash test/servers/redis.sh start STATE_DIR   -> writes STATE_DIR/env (REDIS_URL, REDIS_PORT)
 #   bash test/servers/redis.sh stop STATE_DIR
+# When redis-server is built with TLS, the same server also listens on a TLS port with a
+# certificate from a private CA: REDIS_TLS_URL (rediss://) and REDIS_CA_FILE in the env file.
 set -euo pipefail
+# shellcheck source=test-ca.sh
+. "$(dirname "$0")/test-ca.sh"
 cmd=${1:?usage: redis.sh start|stop STATE_DIR}
 dir=${2:?usage: redis.sh start|stop STATE_DIR}
 
@@ -13,15 +17,31 @@ start)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   port=${REDIS_PORT:-$(free_port)}
+  tls=()
+  tls_port=
+  # Debian builds redis-server with TLS (linked to libssl); older or custom builds may not be.
+  # A restart in the same dir (tests that stop and start Redis) keeps the CA it made first.
+  if ldd "$(command -v redis-server)" 2>/dev/null | grep -q libssl \
+    && { [ -s "$dir/tls/server.pem" ] || make_test_ca "$dir/tls"; }; then
+    tls_port=$(free_port)
+    while [ "$tls_port" = "$port" ]; do tls_port=$(free_port); done
+    tls=(--tls-port "$tls_port" --tls-cert-file "$dir/tls/server.pem" --tls-key-file "$dir/tls/server.key"
+      --tls-ca-cert-file "$dir/tls/ca.pem" --tls-auth-clients no)
+  fi
   # No persistence: tests want a clean server; --daemonize returns once it listens.
-  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
+  redis-server --bind 127.0.0.1 --port "$port" "${tls[@]}" --save '' --appendonly no --daemonize yes \
     --pidfile "$dir/redis.pid" --dir "$dir" --logfile "$dir/redis.log" >/dev/null
   for _ in $(seq 1 100); do
     redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
     sleep 0.1
   done
   redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || { echo "redis: did not start; see $dir/redis.log" >&2; exit 1; }
-  printf 'REDIS_URL=redis://127.0.0.1:%s/0\nREDIS_PORT=%s\n' "$port" "$port" | tee "$dir/env"
+  {
+    printf 'REDIS_URL=redis://127.0.0.1:%s/0\nREDIS_PORT=%s\n' "$port" "$port"
+    if [ -n "$tls_port" ]; then
+      printf 'REDIS_TLS_URL=rediss://127.0.0.1:%s/0\nREDIS_CA_FILE=%s\n' "$tls_port" "$dir/tls/ca.pem"
+    fi
+  } | tee "$dir/env"
   ;;
 stop)
   if [[ -f "$dir/redis.pid" ]]; then

@@ -281,3 +281,133 @@ describe('config [pubsub] for the listener and the sweep lock', () => {
     assert.doesNotMatch(redactUrl('redis://onlypassword@host/0'), /onlypassword/);
   });
 });
+
+describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3s3-secrets-'));
+  const put = (name: string, text: string, mode = 0o600): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode });
+    chmodSync(path, mode);
+    return path;
+  };
+  const SECTIONS = (source: string, dest1: string, pubsub = 'redis = true\n'): string =>
+    `[source]\naws_access_key_id = a\nbucket_name = s\nendpoint = https://src.example\n${source}\n` +
+    `[dest1]\naws_access_key_id = b\nbucket_name = d\nendpoint = https://dst.example\n${dest1}\n[pubsub]\n${pubsub}`;
+
+  it('reads aws_secret_access_key_file, password_file and redis_url_file once, trailing newline dropped', () => {
+    const s = put('source.key', 'src/Secret+1\n');
+    put('dest1.key', 'dst Secret#2\r\n\n');
+    const pw = put('redis.pw', 'p@ss word\n');
+    const c = parseConfig(SECTIONS(`aws_secret_access_key_file = ${s}`, 'aws_secret_access_key_file = dest1.key', `password_file = ${pw}\nport = 6390\n`), { file: 't.ini', baseDir: dir });
+    assert.equal(c.source.secretAccessKey, 'src/Secret+1');
+    assert.equal(c.destinations[0]!.secretAccessKey, 'dst Secret#2', 'a relative path starts at the config file');
+    assert.equal(c.pubsub.redisUrl, `redis://:${encodeURIComponent('p@ss word')}@127.0.0.1:6390/0`);
+    const u = put('redis.url', 'rediss://:pw@redis.example:6380/2\n');
+    assert.equal(parseConfig(SECTIONS(`aws_secret_access_key_file = ${s}`, `aws_secret_access_key_file = ${s}`, `redis_url_file = ${u}\n`), { file: 't.ini' }).pubsub.redisUrl, 'rediss://:pw@redis.example:6380/2');
+    // Read once, at load: changing the file later changes nothing.
+    const c2 = parseConfig(SECTIONS(`aws_secret_access_key_file = ${s}`, `aws_secret_access_key_file = ${s}`), { file: 't.ini' });
+    put('source.key', 'changed\n');
+    assert.equal(c2.source.secretAccessKey, 'src/Secret+1');
+    put('source.key', 'src/Secret+1\n');
+  });
+
+  it('takes S3S3_<SECTION>_<KEY>_FILE from the environment, which wins over the file', () => {
+    const d = put('env-dest1.key', 'from-env-file\n');
+    const text = SECTIONS('aws_secret_access_key = s1', 'aws_secret_access_key = {YOUR_AWS_SECRET_ACCESS_KEY}');
+    const c = parseConfig(text, { file: 't.ini', env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE: d } });
+    assert.equal(c.destinations[0]!.secretAccessKey, 'from-env-file');
+    const pw = put('env.pw', 'envpw\n');
+    const p = parseConfig(text.replace('{YOUR_AWS_SECRET_ACCESS_KEY}', 's2'), { file: 't.ini', env: { S3S3_PUBSUB_PASSWORD_FILE: pw } });
+    assert.match(p.pubsub.redisUrl, /^redis:\/\/:envpw@/);
+    // The plain key from the environment wins over a _file in the file.
+    const e = parseConfig(SECTIONS('aws_secret_access_key = s1', `aws_secret_access_key_file = ${d}`), { file: 't.ini', env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'plain-env' } });
+    assert.equal(e.destinations[0]!.secretAccessKey, 'plain-env');
+  });
+
+  it('refuses a secret file that is missing, unreadable, empty, a directory or several lines, naming file, section and key', () => {
+    const empty = put('empty.key', '\n');
+    const twoLines = put('two.key', 'a\nb\n');
+    const locked = put('locked.key', 'x\n', 0o000);
+    const problems = problemsOf(
+      SECTIONS(`aws_secret_access_key_file = ${join(dir, 'nope.key')}`, `aws_secret_access_key_file = ${empty}`, `password_file = ${twoLines}\n`).replace('[dest1]', `[dest2]\naws_access_key_id = c\nbucket_name = d2\nendpoint = https://x.example\naws_secret_access_key_file = ${dir}\n[dest3]\naws_access_key_id = c\nbucket_name = d3\nendpoint = https://y.example\naws_secret_access_key_file = ${locked}\n[dest1]`),
+    );
+    const expect = [
+      new RegExp(`^test.ini \\[source\\] aws_secret_access_key_file: cannot read ${join(dir, 'nope.key')}: no such file; create it`),
+      new RegExp(`^test.ini \\[dest1\\] aws_secret_access_key_file: ${empty} is empty; put the secret access key in it`),
+      new RegExp(`^test.ini \\[dest2\\] aws_secret_access_key_file: cannot read ${dir}: it is a directory`),
+      new RegExp(`^test.ini \\[pubsub\\] password_file: ${twoLines} holds more than one line`),
+    ];
+    if (process.getuid?.() !== 0) expect.push(new RegExp(`^test.ini \\[dest3\\] aws_secret_access_key_file: cannot read ${locked}: permission denied`));
+    for (const re of expect) assert.ok(problems.some((p) => re.test(p)), `${re} in:\n${problems.join('\n')}`);
+    assert.ok(!problems.some((p) => /aws_secret_access_key: missing/.test(p)), `no second problem for the same secret:\n${problems.join('\n')}`);
+    const env = problemsOf(SECTIONS('aws_secret_access_key = s', 'aws_secret_access_key = s'), { S3S3_SOURCE_AWS_SECRET_ACCESS_KEY_FILE: join(dir, 'gone') });
+    assert.ok(env.some((p) => /^environment S3S3_SOURCE_AWS_SECRET_ACCESS_KEY_FILE \[source\] aws_secret_access_key_file: cannot read .*gone: no such file/.test(p)), env.join('\n'));
+  });
+
+  it('refuses both <key> and <key>_file in the same place', () => {
+    const s = put('both.key', 'x\n');
+    const problems = problemsOf(SECTIONS(`aws_secret_access_key = inline\naws_secret_access_key_file = ${s}`, 'aws_secret_access_key = y', `redis_url = redis://h:1/0\nredis_url_file = ${s}\n`));
+    assert.ok(problems.some((p) => /\[source\] aws_secret_access_key_file: conflicts with "aws_secret_access_key" \(test.ini:\d+\); set either/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[pubsub\] redis_url_file: conflicts with "redis_url"/.test(p)), problems.join('\n'));
+    assert.ok(!problems.some((p) => p.includes('inline')), 'the secret is not echoed');
+  });
+
+  it('still hints at a misspelt _file key', () => {
+    const c = parseConfig(SECTIONS('aws_secret_access_key = s\naws_secret_acces_key_file = /x', 'aws_secret_access_key = s', 'redis = true\npasword_file = /x\n'), { file: 't.ini' });
+    const w = c.warnings.map((p) => `${p.section} ${p.key}: ${p.message}`);
+    assert.ok(w.some((m) => /source aws_secret_acces_key_file: unknown key ignored; did you mean "aws_secret_access_key_file"/.test(m)), w.join('\n'));
+    assert.ok(w.some((m) => /pubsub pasword_file: unknown key ignored; did you mean "password_file"/.test(m)), w.join('\n'));
+  });
+
+  const PEM = `-----BEGIN CERTIFICATE-----
+MIIBhDCCASmgAwIBAgIUW8i1Tm6ySCi1rZ3PnWTuefLwyg0wCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMczNzMyB0ZXN0IENBMB4XDTI2MDEwMTAwMDAwMFoXDTM2MDEw
+MTAwMDAwMFowFzEVMBMGA1UEAwwMczNzMyB0ZXN0IENBMFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEn4y2p2q7XbpM3Hm7b2Cw8mS8jGq4Ev3GQh0KJtq3oI3c4VfM
+q8d1QF3l0k9pGmHq6y5aO5lqGQ4Q3g8yNwQk0aNTMFEwHQYDVR0OBBYEFJ2gJ8xq
+-----END CERTIFICATE-----`;
+
+  it('reads ca_bundle at load for that endpoint only; refuses a file that is not PEM certificates', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const key = join(dir, 'ca.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=unit CA'], { stdio: 'ignore' });
+    const c = parseConfig(SECTIONS('aws_secret_access_key = s', 'aws_secret_access_key = s\nca_bundle = ca.pem'), { file: 't.ini', baseDir: dir });
+    assert.match(c.destinations[0]!.caBundle ?? '', /^-----BEGIN CERTIFICATE-----/);
+    assert.equal(c.source.caBundle, undefined, 'only the section that names it');
+    assert.equal(c.destinations[0]!.verifySsl, true);
+    assert.deepEqual(c.warnings, []);
+    const bad = put('bad.pem', 'hello\n');
+    const broken = put('broken.pem', PEM.replace('MIIB', 'MIIx') + '\n');
+    const problems = problemsOf(SECTIONS(`aws_secret_access_key = s\nca_bundle = ${bad}`, `aws_secret_access_key = s\nca_bundle = ${key}`, `redis_url = rediss://h:1/0\nredis_ca_bundle = ${broken}\n`));
+    assert.ok(problems.some((p) => /\[source\] ca_bundle: .*bad\.pem holds no "-----BEGIN CERTIFICATE-----" block/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[dest1\] ca_bundle: .*ca\.key holds a private key/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[pubsub\] redis_ca_bundle: certificate 1 in .*broken\.pem cannot be read/.test(p)), problems.join('\n'));
+    assert.ok(problemsOf(SECTIONS('aws_secret_access_key = s\nca_bundle = /no/such.pem', 'aws_secret_access_key = s')).some((p) => /\[source\] ca_bundle: cannot read \/no\/such\.pem: no such file/.test(p)));
+  });
+
+  it('allows verify_ssl = false with one loud warning naming the section; warns when TLS keys do nothing', () => {
+    const c = parseConfig(SECTIONS('aws_secret_access_key = s', 'aws_secret_access_key = s\nverify_ssl = false'), { file: 't.ini' });
+    assert.equal(c.destinations[0]!.verifySsl, false);
+    assert.equal(c.source.verifySsl, true);
+    const w = c.warnings.map((p) => `[${p.section}] ${p.key}: ${p.message}`);
+    assert.equal(w.length, 1, w.join('\n'));
+    assert.match(w[0]!, /^\[dest1\] verify_ssl: = false: the TLS certificate of https:\/\/dst\.example is NOT checked.*ca_bundle = FILE/);
+    const plain = parseConfig(SECTIONS(`aws_secret_access_key = s\nendpoint = http://plain.example\nca_bundle = ${join(dir, 'ca.pem')}`, 'aws_secret_access_key = s').replace('endpoint = https://src.example\n', ''), { file: 't.ini' });
+    assert.ok(plain.warnings.some((p) => p.section === 'source' && p.key === 'ca_bundle' && /is unused: the endpoint http:\/\/plain\.example is plain http:\/\//.test(p.message)), JSON.stringify(plain.warnings));
+  });
+
+  it('[pubsub] redis_ca_bundle and redis_verify_ssl give redisTls for rediss:// only', () => {
+    const ca = join(dir, 'ca.pem');
+    const base = SECTIONS('aws_secret_access_key = s', 'aws_secret_access_key = s', '');
+    const tls = parseConfig(base + `redis_url = rediss://h:6380/0\nredis_ca_bundle = ${ca}\n`, { file: 't.ini' });
+    assert.match(tls.pubsub.redisTls?.ca ?? '', /BEGIN CERTIFICATE/);
+    assert.equal(tls.pubsub.redisTls?.rejectUnauthorized, true);
+    assert.deepEqual(tls.warnings, []);
+    const off = parseConfig(base + 'redis_url = rediss://:pw@h:6380/0\nredis_verify_ssl = false\n', { file: 't.ini' });
+    assert.equal(off.pubsub.redisTls?.rejectUnauthorized, false);
+    assert.ok(off.warnings.some((p) => p.section === 'pubsub' && p.key === 'redis_verify_ssl' && /NOT checked/.test(p.message) && !p.message.includes('pw@')), JSON.stringify(off.warnings));
+    const plain = parseConfig(base + `host = h\nredis_ca_bundle = ${ca}\n`, { file: 't.ini' });
+    assert.equal(plain.pubsub.redisTls, undefined);
+    assert.ok(plain.warnings.some((p) => p.key === 'redis_ca_bundle' && /is unused: .* is plain redis:\/\//.test(p.message)), JSON.stringify(plain.warnings));
+  });
+});

@@ -17,6 +17,7 @@ import { Journal } from './journal.js';
 import { KeyQueue } from './key-queue.js';
 import { parseMessage } from './message.js';
 import { connectRedis, reconnectDelay, subscribe, type RedisCommands, type Subscription } from './redis.js';
+import { printAs } from '../redact.js';
 
 export type SettledOutcome = 'copied' | 'gone' | 'failed';
 
@@ -129,10 +130,11 @@ export class ListenClient {
     this.started = true;
     const p = this.config.pubsub;
     this.bucket = new BucketClient(this.config, { logger: this.log });
-    this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: 's3s3listen' });
+    this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: 's3s3listen', tls: p.redisTls });
     this.journal = new Journal(this.redis, p);
     this.subscription = subscribe(p.redisUrl, {
       redactedUrl: p.redisUrlRedacted,
+      tls: p.redisTls,
       mode: 'daemon',
       logger: this.log,
       name: 's3s3listen-sub',
@@ -483,3 +485,6 @@ function preview(payload: Buffer): string {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+// Printing a listener shows its channel and buckets, never the Redis URL or the store credentials.
+printAs(ListenClient, 'ListenClient', (l) => ({ redis: l.config.pubsub.redisUrlRedacted, channel: l.config.pubsub.channel, source: `${l.config.source.endpoint}/${l.config.source.bucket}`, destinations: l.config.destinations.map((d) => `[${d.name}] ${d.endpoint}/${d.bucket}`) }));

@@ -42,12 +42,12 @@ export class InvalidKeyError extends S3s3Error {
 
 const BATCH = 500;
 
-function target(options: PublishOptions): { url: string; redacted: string; channel: string } {
+function target(options: PublishOptions): { url: string; redacted: string; channel: string; tls?: PubsubConfig['redisTls'] } {
   const c = options.config;
   const pubsub: PubsubConfig | undefined = c === undefined ? undefined : 'pubsub' in c ? c.pubsub : c;
   const url = options.redisUrl ?? pubsub?.redisUrl ?? 'redis://127.0.0.1:6379';
   const redacted = options.redisUrl !== undefined ? url.replace(/\/\/([^/@]*)@/, '//***@') : (pubsub?.redisUrlRedacted ?? url);
-  return { url, redacted, channel: options.channel ?? pubsub?.channel ?? 'backup' };
+  return { url, redacted, channel: options.channel ?? pubsub?.channel ?? 'backup', tls: options.redisUrl === undefined ? pubsub?.redisTls : undefined };
 }
 
 export class Publisher {
@@ -57,7 +57,7 @@ export class Publisher {
   constructor(private readonly options: PublishOptions = {}) {
     const t = target(options);
     this.channel = t.channel;
-    this.redis = connectRedis(t.url, { redactedUrl: t.redacted, mode: 'client', name: 's3s3publish' });
+    this.redis = connectRedis(t.url, { redactedUrl: t.redacted, mode: 'client', name: 's3s3publish', tls: t.tls });
   }
 
   /** Publish each key, in order, pipelined in batches. */

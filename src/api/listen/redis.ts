@@ -39,6 +39,8 @@ export interface RedisConnectOptions {
   readonly logger?: Logger;
   /** Shown in `CLIENT LIST`. */
   readonly name?: string;
+  /** TLS for a `rediss://` URL: the CAs to trust (PEM) and whether to check the certificate. */
+  readonly tls?: { readonly ca?: string; readonly rejectUnauthorized?: boolean };
 }
 
 /** Reconnect delay: 100 ms doubling to a cap of 10 s, with jitter so restarts do not stampede. */
@@ -59,6 +61,7 @@ function options(o: RedisConnectOptions): RedisOptions {
     maxRetriesPerRequest: o.mode === 'daemon' ? null : 2,
     retryStrategy: (times) => reconnectDelay(times),
     connectionName: o.name,
+    ...(o.tls ? { tls: { ...o.tls } } : {}),
   };
 }
 

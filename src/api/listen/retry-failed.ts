@@ -35,7 +35,7 @@ export interface RetryFailedReport {
 export async function retryFailed(client: BucketClient, options: RetryFailedOptions = {}): Promise<RetryFailedReport> {
   const log = options.logger ?? silentLogger;
   const p = client.config.pubsub;
-  const redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', logger: log, name: 's3s3bucket-retry' });
+  const redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', logger: log, name: 's3s3bucket-retry', tls: p.redisTls });
   const list = new FailedList(redis, p.failedList);
   const report: RetryFailedReport = { retried: 0, copied: 0, gone: 0, failed: 0, recovered: 0, bytes: 0 };
   try {

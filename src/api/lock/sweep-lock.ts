@@ -49,7 +49,7 @@ export class SweepLock {
     const p = config.pubsub;
     this.fallback = new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
     this.backend = p.redis
-      ? new RedisLock(connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', name: 's3s3bucket-lock' }), sweepLockKey(config), ttl)
+      ? new RedisLock(connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', name: 's3s3bucket-lock', tls: p.redisTls }), sweepLockKey(config), ttl)
       : this.fallback;
   }
 

@@ -47,6 +47,7 @@ import type {
 } from './object-store.js';
 import { quirksFor, type Quirks } from './quirks.js';
 import { SignatureV2Signer } from './sigv2.js';
+import { printAs } from '../redact.js';
 
 export interface S3StoreOptions {
   /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
@@ -497,6 +498,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
     this.client.destroy();
   }
 }
+
+// Printing a store shows where it points, never the SDK client and its credentials.
+printAs(S3Store, 'S3Store', (s) => ({ name: s.name, endpoint: s.endpoint, bucket: s.bucket }));
 
 /** Each segment percent-encoded; `/` kept, as the copy source header requires. */
 export function encodeCopySourceKey(key: string): string {
