@@ -18,6 +18,12 @@ const FATAL_CODES = new Set([
   'InvalidBucketName', 'PermanentRedirect', 'AccountProblem',
 ]);
 
+/** The server's certificate is not trusted: nothing will work until the config changes. */
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+]);
+
 interface ErrorLike {
   name?: string;
   code?: string;
@@ -36,6 +42,7 @@ export interface ErrorContext {
 }
 
 export function classifyStatus(status: number | undefined, code: string | undefined): ErrorClass {
+  if (code && TLS_CODES.has(code)) return 'fatal';
   if (code && (RETRY_CODES.has(code) || NETWORK_CODES.has(code))) return 'retry';
   if (code && FATAL_CODES.has(code)) return 'fatal';
   if (status === undefined) return 'retry';
@@ -44,8 +51,19 @@ export function classifyStatus(status: number | undefined, code: string | undefi
   return 'object';
 }
 
+const UNTRUSTED_CA = 'the server certificate is not signed by a CA this section trusts: set ca_bundle = FILE (PEM of the CA that signed it), or, unsafe, verify_ssl = false';
+
 /** What to do about the errors users hit first, appended to the message. */
 const HINTS: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED_CA,
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED_CA,
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED_CA,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED_CA,
+  UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED_CA,
+  CERT_UNTRUSTED: UNTRUSTED_CA,
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate does not name this host: put a name the certificate holds in endpoint (or, unsafe, verify_ssl = false)',
+  CERT_HAS_EXPIRED: 'the server certificate has expired: renew it on the server (or, unsafe, verify_ssl = false)',
+  CERT_NOT_YET_VALID: 'the server certificate is not valid yet: check the clocks of this machine and the server',
   NoSuchBucket: 'create the bucket, or fix bucket_name',
   InvalidAccessKeyId: 'check aws_access_key_id',
   SignatureDoesNotMatch: 'check aws_secret_access_key (and signature_version: s3v4 or s3)',
