@@ -142,9 +142,9 @@ export class ListingOrderError extends S3s3Error {
   readonly endpoint: string;
   readonly bucket: string;
   readonly key: string;
-  constructor(init: { endpoint: string; bucket: string; previous: string; key: string }) {
+  constructor(init: { section?: string; endpoint: string; bucket: string; previous: string; key: string }) {
     super(
-      `listing of ${init.bucket} at ${init.endpoint} is out of order: ${JSON.stringify(init.key)} came after ${JSON.stringify(init.previous)}; ` +
+      `${init.section ? `[${init.section}] ` : ''}listing of ${init.bucket} at ${init.endpoint} is out of order: ${JSON.stringify(init.key)} came after ${JSON.stringify(init.previous)}; ` +
         'this server does not list in UTF-8 byte order as S3 does, so s3s3bucket cannot plan from it',
     );
     this.endpoint = init.endpoint;

@@ -32,7 +32,7 @@ export async function* orderedListing(store: ObjectStore, prefix?: string): Asyn
   let previous: string | undefined;
   for await (const o of store.list({ prefix })) {
     if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
-      throw new ListingOrderError({ endpoint: store.endpoint, bucket: store.bucket, previous, key: o.key });
+      throw new ListingOrderError({ section: store.name, endpoint: store.endpoint, bucket: store.bucket, previous, key: o.key });
     }
     previous = o.key;
     yield o;
