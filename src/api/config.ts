@@ -47,6 +47,31 @@ export interface EndpointConfig {
   readonly caBundle?: string;
   /** False: accept any certificate (`verify_ssl = false`; warned about at start). */
   readonly verifySsl: boolean;
+  /**
+   * Key prefix of this section (`prefix`): in `[source]` it selects and is stripped, in a
+   * destination it is added, so `images/a.jpg` -> `avatar/a.jpg` (a prefix move). '' for none.
+   */
+  readonly prefix: string;
+  /** `delete` in a destination: true/false as set, undefined when not set (then `--delete` decides). */
+  readonly delete?: boolean;
+  /** `delete_mode`: remove the object, or move it under `trash_prefix` first. */
+  readonly deleteMode: 'delete' | 'trash';
+  /** `trash_prefix`; undefined: `.s3s3-trash/<UTC date>/` at the bucket root. */
+  readonly trashPrefix?: string;
+  /** `max_delete`: most deletes one sweep may make here, as a count or a percentage of the listed keys. */
+  readonly maxDelete?: MaxDelete;
+}
+
+/** A cap on the deletes of one sweep: `500` or `10%` (of the destination's in-scope keys). */
+export type MaxDelete = { readonly count: number } | { readonly percent: number };
+
+/** `N` or `P%`; undefined when neither. */
+export function parseMaxDelete(value: string): MaxDelete | undefined {
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return { count: Number(v) };
+  const m = /^(\d+(?:\.\d+)?)\s*%$/.exec(v);
+  if (m && Number(m[1]) <= 100) return { percent: Number(m[1]) };
+  return undefined;
 }
 
 /** TLS settings for a `rediss://` URL (ioredis's `tls` option). */
@@ -128,6 +153,11 @@ const ENDPOINT_KEYS = [
   'verify_ssl',
   'aws_access_key_id_file',
   'aws_secret_access_key_file',
+  'prefix',
+  'delete',
+  'delete_mode',
+  'trash_prefix',
+  'max_delete',
 ] as const;
 
 const PUBSUB_KEYS = [
@@ -330,23 +360,22 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const source = sourceRaw ? readEndpoint('source', withDefaults(defaults, sourceRaw, 'source'), ctx) : undefined;
   const destinations = destNames.map((n) => readEndpoint(n, withDefaults(defaults, raw.get(n)!, n), ctx));
 
-  for (const dest of destinations) {
-    if (source && dest && dest.endpoint === source.endpoint && dest.bucket === source.bucket) {
+  // One bucket may hold a source and destinations only under prefixes that do not overlap
+  // (a move inside one bucket); otherwise a copy would land where it is read from.
+  const sections = [source, ...destinations].filter((e): e is EndpointConfig => e !== undefined);
+  for (const [i, a] of sections.entries()) {
+    for (const b of sections.slice(i + 1)) {
+      if (a.endpoint !== b.endpoint || a.bucket !== b.bucket) continue;
+      if (!a.prefix.startsWith(b.prefix) && !b.prefix.startsWith(a.prefix)) continue;
+      const what = a.name === 'source' ? 'the source bucket itself' : `the same bucket as [${a.name}]`;
+      const prefixes = a.prefix === '' && b.prefix === '' ? '' : ` under overlapping prefixes ${JSON.stringify(a.prefix)} and ${JSON.stringify(b.prefix)}`;
       problems.push({
         file,
-        section: dest.name,
+        section: b.name,
         key: 'bucket_name',
-        message: `is the source bucket itself (${dest.bucket} at ${dest.endpoint}); a destination must be another bucket or endpoint`,
+        message: `is ${what} (${b.bucket} at ${b.endpoint})${prefixes}; use another bucket or endpoint, or prefixes that do not overlap (e.g. [${a.name}] prefix = old/ and [${b.name}] prefix = new/)`,
       });
     }
-  }
-  const seen = new Map<string, string>();
-  for (const dest of destinations) {
-    if (!dest) continue;
-    const id = `${dest.endpoint}/${dest.bucket}`;
-    const other = seen.get(id);
-    if (other) problems.push({ file, section: dest.name, key: 'bucket_name', message: `is the same bucket as [${other}] (${dest.bucket} at ${dest.endpoint}); remove one` });
-    else seen.set(id, dest.name);
   }
 
   const pubsub = readPubsub(raw.get('pubsub'), ctx, source?.concurrency ?? 16);
@@ -634,11 +663,42 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
     listUrlEncoding: r.boolean('list_url_encoding', true),
     maxRetries: r.integer('max_retries', 10, 0, 100),
     ...endpointTls(r, endpoint),
+    ...deletion(r, name),
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
   }
   return problems.length === before ? hideSecrets(result, ['secretAccessKey']) : undefined;
+}
+
+/** `prefix`, and the destination-only keys that say how it deletes. */
+function deletion(r: Reader, name: string): Pick<EndpointConfig, 'prefix' | 'delete' | 'deleteMode' | 'trashPrefix' | 'maxDelete'> {
+  const prefix = r.string('prefix', '') ?? '';
+  if (prefix.startsWith('/')) r.problem('prefix', `"${prefix}" starts with "/": keys have no leading slash unless they hold one; write e.g. prefix = images/`);
+  if (Buffer.byteLength(prefix, 'utf8') >= 1024) r.problem('prefix', 'is 1024 bytes or longer: no key could fit under it');
+  const isSource = name === 'source';
+  if (isSource) {
+    for (const k of ['delete', 'delete_mode', 'trash_prefix', 'max_delete']) {
+      if (r.has(k)) r.problem(k, 'belongs in a [dest*] section: s3s3 never deletes or changes anything in the source');
+    }
+  }
+  const del = r.has('delete') && !isSource ? r.boolean('delete', false) : undefined;
+  const deleteMode = isSource ? 'delete' : r.oneOf('delete_mode', { delete: 'delete', trash: 'trash' }, 'delete');
+  const trash = isSource ? undefined : r.string('trash_prefix');
+  if (trash !== undefined && trash === '') r.problem('trash_prefix', 'is empty: give a prefix such as .s3s3-trash/ (or leave it out for the default)');
+  let maxDelete: MaxDelete | undefined;
+  const raw = isSource ? undefined : r.string('max_delete');
+  if (raw !== undefined) {
+    maxDelete = parseMaxDelete(raw);
+    if (!maxDelete) r.problem('max_delete', `"${raw}" is not a count or a percentage (e.g. 500 or 10%)`);
+  }
+  return {
+    prefix,
+    ...(del !== undefined ? { delete: del } : {}),
+    deleteMode,
+    ...(trash ? { trashPrefix: trash } : {}),
+    ...(maxDelete ? { maxDelete } : {}),
+  };
 }
 
 /** `ca_bundle` and `verify_ssl`, with a warning when either does nothing or verification is off. */

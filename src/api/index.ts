@@ -1,6 +1,6 @@
 /** s3s3's public API: everything an application or the scripts need, and nothing else. */
-export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize } from './config.js';
-export type { Config, EndpointConfig, PubsubConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize, parseMaxDelete } from './config.js';
+export type { MaxDelete, Config, EndpointConfig, PubsubConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';
@@ -12,7 +12,7 @@ export { decide, META_MD5, META_SOURCE_ETAG } from './copy/decide.js';
 export type { Decision, CopyReason } from './copy/decide.js';
 export { copyKey, hashObject } from './copy/copy-key.js';
 export type { CopySource, CopyTarget, TargetResult, Outcome, CopyKeyOptions } from './copy/copy-key.js';
-export { duplicateBucket } from './sweep/duplicate.js';
+export { duplicateBucket, deletesAt } from './sweep/duplicate.js';
 export type { DuplicateOptions, DuplicateReport, DestinationTotals, Failure } from './sweep/duplicate.js';
 export { globToRegExp, compileGlob, validateGlobs, GlobError } from './sweep/filters.js';
 export { choosePartSize, ObjectTooLargeError } from './copy/multipart.js';

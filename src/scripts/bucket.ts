@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import { Command, InvalidArgumentError } from 'commander';
-import { BucketClient, createLogger, describeHolder, parseSize, retryFailed, SweepLock, type Config, type DuplicateReport, type HeldLock, type Logger, type TargetResult } from '../api/index.js';
+import { BucketClient, createLogger, describeHolder, parseMaxDelete, parseSize, retryFailed, SweepLock, type Config, type MaxDelete, type DuplicateReport, type HeldLock, type Logger, type TargetResult } from '../api/index.js';
 import { GlobError, validateGlobs } from '../api/sweep/filters.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
@@ -22,6 +22,15 @@ interface BucketFlags {
   retryFailed?: boolean;
   wait?: boolean;
   lockFile?: string;
+  delete?: boolean;
+  maxDelete?: MaxDelete;
+  allowEmptySource?: boolean;
+}
+
+function maxDelete(v: string): MaxDelete {
+  const m = parseMaxDelete(v);
+  if (m === undefined) throw new InvalidArgumentError('expected a count or a percentage, e.g. 500 or 10%');
+  return m;
 }
 
 function size(v: string): number {
@@ -39,7 +48,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('-n, --dry-run', 'print what would be copied and why; write nothing')
     .option('-f, --force', 'copy every object even when the destination already has it')
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
-    .option('-p, --prefix <prefix>', 'only keys starting with this prefix')
+    .option('-p, --prefix <prefix>', 'only keys starting with this prefix (after the [source] prefix is stripped)')
+    .option('--delete', 'delete destination keys the source lacks, after a clean run (not on destinations with delete = false)')
+    .option('--max-delete <n|p%>', 'most deletes per destination, a count or a percentage of its keys (default: max_delete, else 10%)', maxDelete)
+    .option('--allow-empty-source', 'delete even when the source lists no key in scope')
     .option('--concurrency <n>', 'objects in flight at once (default: [source] concurrency)', positiveInt)
     .option('--min-size <size>', 'skip objects smaller than this', size)
     .option('--max-size <size>', 'skip objects larger than this', size)
@@ -139,7 +151,10 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
   const dryRun = flags.dryRun === true;
   const printDry = (r: TargetResult) => {
-    const line = `would copy ${JSON.stringify(r.key)} -> [${r.destination}] (${r.reason ?? 'missing'})\n`;
+    const line =
+      r.outcome === 'would delete'
+        ? `would delete ${JSON.stringify(r.key)} -> [${r.destination}]\n`
+        : `would copy ${JSON.stringify(r.key)} -> [${r.destination}] (${r.reason ?? 'missing'})\n`;
     if (flags!.json) io.stderr(line);
     else io.stdout(line);
   };
@@ -160,9 +175,13 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
       maxSize: flags.maxSize,
       include: flags.include,
       exclude: flags.exclude,
+      delete: flags.delete,
+      maxDelete: flags.maxDelete,
+      allowEmptySource: flags.allowEmptySource,
       signal,
       onResult: (r) => {
-        if (r.outcome === 'would copy') printDry(r);
+        if (r.outcome === 'would copy' || r.outcome === 'would delete') printDry(r);
+        else if (r.outcome === 'deleted' || r.outcome === 'trashed') log.info(r.outcome === 'trashed' ? 'moved to the trash' : 'deleted', { key: r.key, destination: r.destination });
         else if (r.outcome === 'failed') log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
         else if (r.outcome === 'gone') log.info('gone from source, skipped', { key: r.key, destination: r.destination });
         else if (r.outcome === 'copied') log.debug('copied', { key: r.key, destination: r.destination, bytes: r.bytes, method: r.method });
@@ -180,13 +199,19 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
     gone: report.gone,
     failed: report.failed,
     wouldCopy: report.wouldCopy,
+    deleted: report.deleted,
+    wouldDelete: report.wouldDelete,
     bytes: report.bytes,
     seconds: Number(report.seconds.toFixed(3)),
   };
   if (report.aborted) log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
   log.info(dryRun ? 'dry run finished' : 'sweep finished', { ...summary, mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)) });
-  if (flags.json) io.stdout(JSON.stringify({ ...summary, aborted: report.aborted ?? null, destinations: report.destinations, failures: report.failures }) + '\n');
-  return report.failed > 0 || report.aborted ? EXIT_FAILED : EXIT_OK;
+  if (flags.json) {
+    io.stdout(
+      JSON.stringify({ ...summary, aborted: report.aborted ?? null, deletesSkipped: report.deletesSkipped ?? null, refused: report.refused ?? [], destinations: report.destinations, failures: report.failures }) + '\n',
+    );
+  }
+  return report.failed > 0 || report.aborted || (report.refused?.length ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 /** One self-rewriting line on a terminal: objects and bytes done, and the rate. */

@@ -83,3 +83,9 @@ export function endpointConfig(server: TestServer, bucket: string, extra: Record
   const text = sectionIni('source', server, bucket, extra) + sectionIni('dest1', server, bucket + '-unused', {});
   return parseConfig(text, { file: 'test' }).source;
 }
+
+/** An EndpointConfig read as a destination section (`[dest1]`), for destination-only keys such as delete_mode. */
+export function destConfig(server: TestServer, bucket: string, extra: Record<string, string | number | boolean> = {}): EndpointConfig {
+  const text = sectionIni('source', server, bucket + '-unused', {}) + sectionIni('dest1', server, bucket, extra);
+  return parseConfig(text, { file: 'test' }).destinations[0]!;
+}

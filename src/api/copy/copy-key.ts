@@ -32,7 +32,7 @@ export interface CopyTarget {
   readonly known?: DestinationState | null;
 }
 
-export type Outcome = 'copied' | 'skipped' | 'gone' | 'failed' | 'would copy';
+export type Outcome = 'copied' | 'skipped' | 'gone' | 'failed' | 'would copy' | 'deleted' | 'trashed' | 'would delete' | 'kept';
 
 export interface TargetResult {
   readonly destination: string;

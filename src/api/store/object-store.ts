@@ -4,6 +4,7 @@
  * copy) are optional capabilities that generic code probes for.
  */
 import type { Readable } from 'node:stream';
+import type { MaxDelete } from '../config.js';
 import type { Pacer } from './pacer.js';
 
 export interface ObjectInfo {
@@ -50,6 +51,11 @@ export interface PutResult {
   readonly etagIsMd5?: boolean;
 }
 
+export interface DeleteFailure {
+  readonly key: string;
+  readonly error: Error;
+}
+
 export interface CompletedPart {
   readonly partNumber: number;
   readonly etag: string;
@@ -72,6 +78,14 @@ export interface StoreSettings {
   readonly recordMetadata: boolean;
   /** Retries of a failed call or copy before it is reported failed (`max_retries`). */
   readonly maxRetries: number;
+  /** Key prefix this store maps to (`prefix`): stripped from a source's keys, added to a destination's. */
+  readonly prefix?: string;
+  /** `delete` in the section: undefined when not set (then `--delete` decides). */
+  readonly delete?: boolean;
+  readonly deleteMode?: 'delete' | 'trash';
+  /** Where `delete_mode = trash` moves objects; default `.s3s3-trash/<UTC date>/`. */
+  readonly trashPrefix?: string;
+  readonly maxDelete?: MaxDelete;
 }
 
 export interface ObjectStore {
@@ -100,7 +114,8 @@ export interface ObjectStore {
   get(key: string): Promise<{ readonly body: Readable; readonly info: HeadInfo }>;
   put(key: string, body: Readable | Buffer, options: PutOptions): Promise<PutResult>;
   delete(key: string): Promise<void>;
-  deleteMany(keys: readonly string[]): Promise<void>;
+  /** Deletes in batches; returns the keys that could not be deleted, each with its error. */
+  deleteMany(keys: readonly string[]): Promise<DeleteFailure[]>;
   close(): void;
   /** Optional: true when this store can copy from `other` without moving bytes through us. */
   canCopyFrom?(other: ObjectStore): boolean;

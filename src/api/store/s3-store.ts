@@ -35,6 +35,7 @@ import { Pacer, type PaceSignal } from './pacer.js';
 import { createAgent, discardSocketAfterResponse } from './http-agent.js';
 import type {
   CompletedPart,
+  DeleteFailure,
   HeadInfo,
   ListPage,
   MultipartCapable,
@@ -99,6 +100,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
       verifyMd5: config.verifyMd5,
       recordMetadata: config.recordMetadata,
       maxRetries: config.maxRetries,
+      prefix: config.prefix,
+      delete: config.delete,
+      deleteMode: config.deleteMode,
+      trashPrefix: config.trashPrefix,
+      maxDelete: config.maxDelete,
     });
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
     const log = options.logger ?? silentLogger;
@@ -363,22 +369,36 @@ export class S3Store implements ObjectStore, MultipartCapable {
     await this.call('DeleteObject', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  /**
+   * Batches of 1000 (DeleteObjects, with the Content-MD5 Swift wants). A key's own failure
+   * inside a batch is returned, not thrown, so the caller can report each; a failed request
+   * throws. A key already gone counts as deleted, as S3 says.
+   */
+  async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
+    const failures: DeleteFailure[] = [];
     // A control character cannot travel in DeleteObjects' XML body (XML 1.0 forbids most of
-    // them and normalises CR): such keys are deleted one by one.
+    // them and normalises CR), and a server refuses the whole batch: such keys go one by one.
     const plain = keys.filter((k) => !XML_UNSAFE.test(k));
-    for (const key of keys) if (XML_UNSAFE.test(key)) await this.delete(key);
+    for (const key of keys) {
+      if (!XML_UNSAFE.test(key)) continue;
+      try {
+        await this.delete(key);
+      } catch (err) {
+        if (!(err instanceof StoreError) || err.errorClass === 'fatal') throw err;
+        failures.push({ key, error: err });
+      }
+    }
     for (let i = 0; i < plain.length; i += 1000) {
       const batch = plain.slice(i, i + 1000);
       const out = await this.call('DeleteObjects', batch[0], () =>
         this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
       );
-      const failed = out.Errors ?? [];
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw new StoreError({ ...this.ctx('DeleteObjects', first.Key), code: first.Code, errorClass: 'object', detail: `${failed.length} of ${batch.length} keys not deleted: ${first.Message ?? ''}` });
+      for (const e of out.Errors ?? []) {
+        const key = e.Key ?? '';
+        failures.push({ key, error: new StoreError({ ...this.ctx('DeleteObjects', key), code: e.Code, errorClass: 'object', detail: e.Message }) });
       }
     }
+    return failures;
   }
 
   async createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string> {
@@ -482,15 +502,18 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   /** Deletes every object, then the bucket. For tests and the demo. */
   async destroyBucket(): Promise<void> {
+    const check = (failures: DeleteFailure[]) => {
+      if (failures.length > 0) throw failures[0]!.error;
+    };
     let batch: string[] = [];
     for await (const o of this.list()) {
       batch.push(o.key);
       if (batch.length === 1000) {
-        await this.deleteMany(batch);
+        check(await this.deleteMany(batch));
         batch = [];
       }
     }
-    if (batch.length) await this.deleteMany(batch);
+    if (batch.length) check(await this.deleteMany(batch));
     await this.call('DeleteBucket', undefined, () => this.client.send(new DeleteBucketCommand({ Bucket: this.bucket })));
   }
 

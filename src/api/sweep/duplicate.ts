@@ -4,6 +4,7 @@
  * copying overlap; a semaphore taken before each copy starts bounds what is in flight,
  * so memory depends on the concurrency, never on the number of keys.
  */
+import type { MaxDelete } from '../config.js';
 import { ListingOrderError, StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
@@ -11,8 +12,11 @@ import { copyKey, type CopyTarget, type TargetResult } from '../copy/copy-key.js
 import { decide } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
 import { makeFilter, type FilterOptions } from './filters.js';
-import { Cursor, orderedListing } from './ordered.js';
+import { Cursor } from './ordered.js';
+import { fullKey, scopedListing } from './scope.js';
+import { KeySpool } from './spool.js';
 
 export interface DuplicateOptions extends FilterOptions {
   readonly prefix?: string;
@@ -29,6 +33,20 @@ export interface DuplicateOptions extends FilterOptions {
   /** Called for every source GET; a test counts reads with it. */
   readonly onSourceRead?: (key: string) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Delete destination keys the source lacks (in scope, after filters), on every destination
+   * whose section does not say `delete = false`; a section's `delete = true` deletes anyway.
+   */
+  readonly delete?: boolean;
+  /** Cap on each destination's deletes, instead of its `max_delete` (default 10%). */
+  readonly maxDelete?: MaxDelete;
+  /** Delete even when the source lists no key in scope (else refused: a wrong bucket or prefix would empty the replica). */
+  readonly allowEmptySource?: boolean;
+}
+
+/** Does this sweep delete at `dest`? */
+export function deletesAt(dest: ObjectStore, options: { readonly delete?: boolean }): boolean {
+  return dest.settings.delete === true || (options.delete === true && dest.settings.delete !== false);
 }
 
 /** Counts per key and destination: for one destination, or summed over all of them. */
@@ -38,6 +56,11 @@ export interface DestinationTotals {
   gone: number;
   failed: number;
   wouldCopy: number;
+  /** Deleted (or moved to the trash) because the source lacks them. */
+  deleted: number;
+  wouldDelete: number;
+  /** Not deleted: the source had the key again when asked right before deleting. */
+  kept: number;
   bytes: number;
 }
 
@@ -57,6 +80,10 @@ export interface DuplicateReport extends DestinationTotals {
   readonly destinations: Record<string, DestinationTotals>;
   /** Set when the sweep stopped early: a listing failed or an error that no retry can fix. */
   aborted?: string;
+  /** Why no delete was made although deletes were asked for (a failed listing or copy, a signal). */
+  deletesSkipped?: string;
+  /** A guard refused the deletes (max_delete exceeded, empty source): the run fails. */
+  refused?: string[];
 }
 
 const MAX_KEPT_FAILURES = 1000;
@@ -76,7 +103,10 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
     bytes: 0,
     seconds: 0,
     failures: [],
-    destinations: Object.fromEntries(dests.map((d) => [d.name, { copied: 0, skipped: 0, gone: 0, failed: 0, wouldCopy: 0, bytes: 0 }])),
+    deleted: 0,
+    wouldDelete: 0,
+    kept: 0,
+    destinations: Object.fromEntries(dests.map((d) => [d.name, { copied: 0, skipped: 0, gone: 0, failed: 0, wouldCopy: 0, deleted: 0, wouldDelete: 0, kept: 0, bytes: 0 }])),
   };
   const record = (r: TargetResult) => {
     const totals = report.destinations[r.destination]!;
@@ -99,6 +129,19 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
         report.wouldCopy++;
         totals.wouldCopy++;
         break;
+      case 'deleted':
+      case 'trashed':
+        report.deleted++;
+        totals.deleted++;
+        break;
+      case 'would delete':
+        report.wouldDelete++;
+        totals.wouldDelete++;
+        break;
+      case 'kept':
+        report.kept++;
+        totals.kept++;
+        break;
       case 'failed':
         report.failed++;
         totals.failed++;
@@ -109,57 +152,143 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
     options.onResult?.(r);
   };
 
+  // Filters see keys relative to the prefixes, the same on both sides.
   const filter = makeFilter(options);
   const concurrency = options.concurrency ?? source.settings.concurrency;
   const limiter = new Limiter(concurrency);
   const partSlots = new Limiter(concurrency);
   const running = new Set<Promise<void>>();
-  const cursors = dests.map((d) => new Cursor(orderedListing(d, options.prefix)[Symbol.asyncIterator]()));
+  // Per destination: keys it lists in scope, and those the source lacks (only where it deletes).
+  const inScope = dests.map(() => 0);
+  const spools = dests.map((d) => (deletesAt(d, options) ? new KeySpool() : undefined));
+  const cursors = dests.map(
+    (d, i) =>
+      new Cursor(counted(scopedListing(d, options.prefix), () => inScope[i]!++), (o) => {
+        if (filter(o)) spools[i]?.add({ key: o.key, size: o.size });
+      }),
+  );
+  let listed = false;
   try {
-    for await (const object of orderedListing(source, options.prefix)) {
-      if (report.aborted || options.signal?.aborted) break;
-      if (!filter(object)) continue;
-      report.listed++;
-      const found = await Promise.all(cursors.map((c) => c.seek(object.key)));
-      // Most keys of a second sweep are settled from the listings alone, without a task.
-      const targets: CopyTarget[] = [];
-      for (const [i, dest] of dests.entries()) {
-        const known = found[i] ?? null;
-        const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5 });
-        if (d.action === 'skip') record({ destination: dest.name, key: object.key, outcome: 'skipped', bytes: 0 });
-        else targets.push({ store: dest, key: object.key, known });
-      }
-      if (targets.length === 0) continue;
-      await limiter.acquire();
-      const task = copyKey({ store: source, key: object.key, info: object }, targets, {
-        force: options.force,
-        dryRun: options.dryRun,
-        verifyMd5: options.verifyMd5,
-        retry: options.retry,
-        logger: log,
-        onSourceRead: options.onSourceRead,
-        partSlots,
-      })
-        .then((results) => results.forEach(record))
-        .catch((err: unknown) => {
-          // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
-          for (const t of targets) record({ destination: t.store.name, key: object.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
+    try {
+      for await (const object of scopedListing(source, options.prefix)) {
+        if (report.aborted || options.signal?.aborted) break;
+        const found = await Promise.all(cursors.map((c) => c.seek(object.key)));
+        if (!filter(object)) continue;
+        report.listed++;
+        // Most keys of a second sweep are settled from the listings alone, without a task.
+        const targets: CopyTarget[] = [];
+        for (const [i, dest] of dests.entries()) {
+          const known = found[i] ?? null;
+          const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5 });
+          if (d.action === 'skip') record({ destination: dest.name, key: fullKey(dest, object.key), outcome: 'skipped', bytes: 0 });
+          else targets.push({ store: dest, key: fullKey(dest, object.key), known: known && { ...known, key: fullKey(dest, known.key) } });
+        }
+        if (targets.length === 0) continue;
+        await limiter.acquire();
+        const task = copyKey({ store: source, key: fullKey(source, object.key), info: { ...object, key: fullKey(source, object.key) } }, targets, {
+          force: options.force,
+          dryRun: options.dryRun,
+          verifyMd5: options.verifyMd5,
+          retry: options.retry,
+          logger: log,
+          onSourceRead: options.onSourceRead,
+          partSlots,
         })
-        .finally(() => {
-          limiter.release();
-          running.delete(task);
-        });
-      running.add(task);
+          .then((results) => results.forEach(record))
+          .catch((err: unknown) => {
+            // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
+            for (const t of targets) record({ destination: t.store.name, key: t.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
+          })
+          .finally(() => {
+            limiter.release();
+            running.delete(task);
+          });
+        running.add(task);
+      }
+      // The destination keys after the source's last one are extra too: list them to the end.
+      if (!report.aborted && !options.signal?.aborted && spools.some((sp) => sp !== undefined)) {
+        await Promise.all(cursors.map((c, i) => (spools[i] ? c.drain() : undefined)));
+      }
+      listed = !report.aborted && !options.signal?.aborted;
+    } catch (err) {
+      // Reported once, by whoever reads the report.
+      report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
+    } finally {
+      await Promise.all(running);
     }
-  } catch (err) {
-    // Reported once, by whoever reads the report.
-    report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
+    if (spools.some((sp) => sp !== undefined)) await deletePhase(source, dests, spools, inScope, listed, report, options, log, record, concurrency);
   } finally {
-    await Promise.all(running);
+    for (const sp of spools) sp?.close();
     report.seconds = (performance.now() - started) / 1000;
   }
   if (options.signal?.aborted && !report.aborted) report.aborted = 'stopped by signal';
   return report;
+}
+
+/** Counts what a listing yields, as it yields it. */
+async function* counted<T>(it: AsyncIterable<T>, onItem: () => void): AsyncGenerator<T> {
+  for await (const x of it) {
+    onItem();
+    yield x;
+  }
+}
+
+/**
+ * Deletes only after a clean run: every listing finished, no copy failed, no signal; then
+ * the guards (an empty source, `max_delete`) per destination; then each key once more
+ * against the source.
+ */
+async function deletePhase(
+  source: ObjectStore,
+  dests: readonly ObjectStore[],
+  spools: ReadonlyArray<KeySpool | undefined>,
+  inScope: readonly number[],
+  listed: boolean,
+  report: DuplicateReport,
+  options: DuplicateOptions,
+  log: Logger,
+  record: (r: TargetResult) => void,
+  concurrency: number,
+): Promise<void> {
+  const why = !listed
+    ? report.aborted
+      ? `the sweep stopped (${report.aborted})`
+      : 'the sweep was interrupted'
+    : report.failed > 0
+      ? `${report.failed} ${report.failed === 1 ? 'copy' : 'copies'} failed; deletes wait for a run where every copy succeeds`
+      : undefined;
+  if (why) {
+    report.deletesSkipped = `no delete in this run: ${why}`;
+    log.warn(report.deletesSkipped);
+    return;
+  }
+  const refused: string[] = [];
+  if (report.listed === 0 && !options.allowEmptySource) {
+    const holding = dests.map((d, i) => (spools[i] && inScope[i]! > 0 ? `[${d.name}] holds ${inScope[i]}` : undefined)).filter(Boolean);
+    if (holding.length > 0) {
+      refused.push(
+        `the source (${source.bucket}${source.settings.prefix ? `, prefix ${JSON.stringify(source.settings.prefix)}` : ''}) lists no key in scope while ${holding.join(', ')}: refusing to delete everything; check bucket_name, prefix and filters, or pass --allow-empty-source`,
+      );
+    }
+  }
+  for (const [i, dest] of dests.entries()) {
+    const spool = spools[i];
+    if (!spool || spool.length === 0) continue;
+    if (refused.length > 0 && report.listed === 0) break;
+    const max = options.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
+    const limit = deleteLimit(max, inScope[i]!);
+    if (spool.length > limit) {
+      refused.push(
+        `[${dest.name}] would delete ${spool.length} of ${inScope[i]} keys, more than max_delete ${describeMaxDelete(max)} (${limit}): nothing deleted there; check the source, or raise --max-delete / max_delete`,
+      );
+      continue;
+    }
+    await runDeletes({ source, dest, spool, dryRun: options.dryRun === true, concurrency, log, record, signal: options.signal });
+  }
+  if (refused.length > 0) {
+    report.refused = refused;
+    for (const r of refused) log.error(`delete refused: ${r}`);
+  }
 }
 
 export type { ObjectInfo };

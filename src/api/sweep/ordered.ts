@@ -45,18 +45,34 @@ export class Cursor {
   private done = false;
   private started = false;
 
-  constructor(private readonly it: AsyncIterator<ObjectInfo>) {}
+  /** `onPassed` sees each entry passed over: a key the other side does not have. */
+  constructor(
+    private readonly it: AsyncIterator<ObjectInfo>,
+    private readonly onPassed?: (o: ObjectInfo) => void,
+  ) {}
 
   /** The entry for `key` if the listing has it; entries before it are passed over. */
   async seek(key: string): Promise<ObjectInfo | null> {
     if (!this.started) await this.advance();
-    while (!this.done && compareKeys(this.head!.key, key) < 0) await this.advance();
+    while (!this.done && compareKeys(this.head!.key, key) < 0) {
+      this.onPassed?.(this.head!);
+      await this.advance();
+    }
     if (!this.done && this.head!.key === key) {
       const hit = this.head!;
       await this.advance();
       return hit;
     }
     return null;
+  }
+
+  /** Pass over everything left (the keys after the other side's last). */
+  async drain(): Promise<void> {
+    if (!this.started) await this.advance();
+    while (!this.done) {
+      this.onPassed?.(this.head!);
+      await this.advance();
+    }
   }
 
   private async advance(): Promise<void> {

@@ -1,0 +1,116 @@
+/**
+ * The delete phase of a sweep (`--delete`, like `rclone sync` with delete-after): the
+ * destination keys the source lacks, set aside while listing, are deleted only once every
+ * listing finished and every copy succeeded, within `max_delete`, each after the source is
+ * asked once more (a key the listener has just copied there is kept).
+ */
+import type { MaxDelete } from '../config.js';
+import { Limiter } from '../copy/limiter.js';
+import type { TargetResult } from '../copy/copy-key.js';
+import { copyKey } from '../copy/copy-key.js';
+import type { Logger } from '../log.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { fullKey, trashKey } from './scope.js';
+import type { KeySpool } from './spool.js';
+
+export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze({ percent: 10 });
+const MAX_KEY_BYTES = 1024;
+
+/** The most deletes allowed at a destination holding `listed` keys in scope. */
+export function deleteLimit(max: MaxDelete, listed: number): number {
+  return 'count' in max ? max.count : Math.floor((listed * max.percent) / 100);
+}
+
+export function describeMaxDelete(max: MaxDelete): string {
+  return 'count' in max ? String(max.count) : `${max.percent}%`;
+}
+
+export interface DeletePhase {
+  readonly source: ObjectStore;
+  readonly dest: ObjectStore;
+  /** Keys relative to the prefixes, as listed at the destination. */
+  readonly spool: KeySpool;
+  readonly dryRun: boolean;
+  readonly concurrency: number;
+  readonly log: Logger;
+  readonly record: (r: TargetResult) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Delete (or trash) every spooled key the source still lacks; results go to `record`. */
+export async function runDeletes(p: DeletePhase): Promise<void> {
+  const { source, dest, log } = p;
+  const limiter = new Limiter(p.concurrency);
+  const running = new Set<Promise<void>>();
+  let batch: string[] = [];
+  const flush = async (keys: string[]) => {
+    if (keys.length === 0) return;
+    let failures: Array<{ key: string; error: Error }>;
+    try {
+      failures = await dest.deleteMany(keys);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      failures = keys.map((key) => ({ key, error }));
+    }
+    const failed = new Map(failures.map((f) => [f.key, f.error]));
+    for (const key of keys) {
+      const error = failed.get(key);
+      p.record(error ? { destination: dest.name, key, outcome: 'failed', bytes: 0, error } : { destination: dest.name, key, outcome: 'deleted', bytes: 0 });
+    }
+  };
+  for await (const entry of p.spool.entries()) {
+    if (p.signal?.aborted) break;
+    const key = fullKey(dest, entry.key);
+    if (p.dryRun) {
+      p.record({ destination: dest.name, key, outcome: 'would delete', bytes: entry.size });
+      continue;
+    }
+    await limiter.acquire();
+    const task = (async () => {
+      // The source once more, right before deleting: the listener may have just copied it.
+      const sourceKey = fullKey(source, entry.key);
+      const now = await source.head(sourceKey);
+      if (now !== null) {
+        log.info('kept: the source has this key now', { key, destination: dest.name });
+        p.record({ destination: dest.name, key, outcome: 'kept', bytes: 0 });
+        return;
+      }
+      if (dest.settings.deleteMode === 'trash') {
+        await moveToTrash(dest, key, entry.size, p.record);
+        return;
+      }
+      batch.push(key);
+      if (batch.length >= 1000) {
+        const full = batch;
+        batch = [];
+        await flush(full);
+      }
+    })()
+      .catch((err: unknown) => {
+        p.record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
+      })
+      .finally(() => {
+        limiter.release();
+        running.delete(task);
+      });
+    running.add(task);
+  }
+  await Promise.all(running);
+  await flush(batch);
+}
+
+/** A soft delete: copy under the trash prefix (server-side where possible), then delete. Never a hard delete instead. */
+async function moveToTrash(dest: ObjectStore, key: string, size: number, record: (r: TargetResult) => void): Promise<void> {
+  const target = trashKey(dest, key);
+  if (Buffer.byteLength(target, 'utf8') > MAX_KEY_BYTES) {
+    record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: new Error(`trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; not deleted (shorten trash_prefix, or delete it by hand)`) });
+    return;
+  }
+  const [moved] = await copyKey({ store: dest, key }, [{ store: dest, key: target, known: null }]);
+  if (moved?.outcome !== 'copied') {
+    record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: moved?.error ?? new Error(`could not copy to the trash (${moved?.outcome ?? 'no result'}); not deleted`) });
+    return;
+  }
+  await dest.delete(key);
+  record({ destination: dest.name, key, outcome: 'trashed', bytes: size });
+}
