@@ -132,14 +132,6 @@ export class FailedList {
     await this.redis.transaction(ops);
   }
 
-  /** Not retried after all (a bucket is missing): back at the head of the list, unchanged. */
-  async giveBack(raw: string): Promise<void> {
-    await this.redis.transaction([
-      ['LPUSH', this.name, raw],
-      ['LREM', this.processing, 1, raw],
-    ]);
-  }
-
   /** The retry failed again: back to the end of the failed list with the new reason. */
   async putBack(raw: string, entry: FailedEntry): Promise<void> {
     await this.redis.transaction([

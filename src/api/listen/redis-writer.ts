@@ -203,7 +203,7 @@ export class RedisWriter {
     if (this.outageSince !== undefined) return;
     this.outageSince = Date.now();
     const { reason, hint } = redisWriteAdvice(message);
-    this.log.error(`redis rejects writes (${reason}): ${hint}; copying goes on, journal updates wait in memory until redis takes writes again`, {
+    this.log.error(`redis rejects writes (${reason}): ${hint}; copying goes on; journal updates wait in memory and are written once redis accepts them`, {
       redis: this.o.redis,
       error: message,
     });

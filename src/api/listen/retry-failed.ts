@@ -81,6 +81,8 @@ export async function retryFailed(client: BucketClient, options: RetryFailedOpti
     await Promise.all(running);
     if (firstError !== undefined) throw firstError;
     if (missing.sections.size > 0) {
+      // The entries not retried were left in the processing list, in the order taken: back to the head as they were.
+      await list.recover();
       log.error('the failed list is kept as it is: run s3s3bucket --retry-failed again once the bucket exists', {
         entries: await list.length().catch(() => undefined),
         list: p.failedList,
@@ -121,7 +123,7 @@ async function retryOne(
   const bucketErrors = failed.map((r) => r.error).filter((e): e is StoreError => e instanceof StoreError && e.bucketMissing);
   if (bucketErrors.length > 0) {
     // Neither gone nor failed again: nothing can be said of the key while its bucket is missing.
-    await list.giveBack(raw);
+    // The entry stays in the processing list; the drain returns it to the list unchanged at its end.
     report.failed++;
     report.bucketMissing++;
     for (const err of bucketErrors) {
