@@ -2,7 +2,7 @@
  * A missing bucket is not a missing key. The source bucket deleted while s3s3listen runs:
  * keys announced meanwhile are neither dropped ("not in the source bucket") nor failed; the
  * daemon says once what is wrong, keeps running, and copies them by itself once the bucket
- * is back and refilled. `s3s3bucket --retry-failed` with the source bucket missing keeps
+ * is back and refilled; the same for a destination bucket. `s3s3bucket --retry-failed` with the source bucket missing keeps
  * every failed entry as it was. On Ceph RGW and on Swift.
  */
 import { describe, it } from 'node:test';
@@ -18,7 +18,7 @@ const pendingCount = async (s: Setup) => Number(await s.redis.call('ZCARD', s.co
 const PROBE_SECONDS = 2;
 
 servers.forEach((server, i) => {
-  describe(`the source bucket missing: source on ${server.name}, destinations on ${server.name} and ${other(i).name}`, () => {
+  describe(`a bucket missing: source on ${server.name}, destinations on ${server.name} and ${other(i).name}`, () => {
     it('s3s3listen keeps the keys journalled, logs once, and copies them by itself once the bucket is back', async () => {
       const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nobucket-${server.name}` });
       const d = Daemon.start(s.file, ['--concurrency', '2', '--bucket-probe-interval', String(PROBE_SECONDS), '--verbose']);
@@ -64,6 +64,39 @@ servers.forEach((server, i) => {
       } finally {
         await d.dispose();
         await s.redis.call('DEL', ...['before', ...keys].map(markerKey)).catch(() => undefined);
+        await s.cleanup();
+      }
+    });
+
+    it(`s3s3listen with a destination bucket (on ${other(i).name}) missing: pauses, keeps the keys, resumes once it is created`, async () => {
+      const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nodest-${server.name}` });
+      const d = Daemon.start(s.file, ['--concurrency', '2', '--bucket-probe-interval', '1', '--verbose']);
+      const keys = ['dest/a', 'dest/b', 'dest/c', 'dest/d'];
+      const bodies = keys.map((k) => Buffer.from(`body of ${k}`));
+      const failed = new FailedList(s.redis, s.config.pubsub.failedList);
+      try {
+        await d.waitForLine(/ listening /);
+        for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
+        await s.dests[1]!.destroyBucket();
+        await publish(keys, { config: s.config });
+        const error = await d.waitForLine(/\[dest2\] bucket \S+ at \S+ does not exist: copying paused/);
+        assert.match(error, new RegExp(`bucket ${s.config.destinations[1]!.bucket} `));
+        await d.waitForLine(/bucket still missing/, 30_000, 2);
+        assert.equal(await pendingCount(s), keys.length, 'every key still journalled');
+        assert.equal(await failed.length(), 0, 'nothing in the failed list');
+        assert.equal(d.matching(/copy failed/).length, 0, d.lines.join('\n'));
+
+        await s.dests[1]!.createBucket();
+        await d.waitForLine(/\[dest2\] bucket \S+ at \S+ is back: copying resumes/);
+        for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
+        await waitFor('the journal to empty', async () => (await pendingCount(s)) === 0);
+        assert.equal(await failed.length(), 0);
+        assert.equal(d.matching(/does not exist: copying paused/).length, 1, d.lines.join('\n'));
+        d.kill('SIGTERM');
+        assert.equal((await d.exited).code, 0, d.lines.join('\n'));
+      } finally {
+        await d.dispose();
+        await s.redis.call('DEL', ...keys.map(markerKey)).catch(() => undefined);
         await s.cleanup();
       }
     });
