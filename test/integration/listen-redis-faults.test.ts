@@ -1,12 +1,15 @@
 /**
  * s3s3listen when Redis answers writes with an error, against redis-servers of the test's own:
- * a replica (READONLY) and a Redis at maxmemory with noeviction (OOM). The daemon must keep
+ * a replica (READONLY), a Redis at maxmemory with noeviction (OOM), a failed RDB save (MISCONF)
+ * and the journal key of another type (WRONGTYPE). The daemon must keep
  * copying (more keys than its concurrency), say once what is wrong and what to do, show
  * `redis=degraded` in its status line, and settle everything once Redis takes writes again.
  * Also Redis killed with SIGKILL while copies are in flight, restarted on the same port.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { publish } from '../../src/api/listen/publish.js';
 import { markerKey } from '../../src/api/listen/journal.js';
 import { testServers } from '../helpers/servers.js';
@@ -35,8 +38,8 @@ async function allSettled(s: Setup, keys: readonly string[]): Promise<void> {
 interface WriteFault {
   readonly name: string;
   /** Make `own` refuse writes; `primary` is a second Redis it may replicate. */
-  readonly break: (own: OwnRedis, primary: OwnRedis) => void;
-  readonly heal: (own: OwnRedis) => void;
+  readonly break: (own: OwnRedis, primary: OwnRedis, s: Setup) => void;
+  readonly heal: (own: OwnRedis, s: Setup) => void;
   /** The one error line, with its advice. */
   readonly line: RegExp;
 }
@@ -65,6 +68,32 @@ const faults: WriteFault[] = [
       own.cli('DEL', 'filler');
     },
     line: /redis rejects writes \(OOM\): redis is at maxmemory and may not evict \(noeviction\): raise maxmemory/,
+  },
+  {
+    name: 'a failed RDB save (MISCONF)',
+    break: (own) => {
+      // Its RDB file's path taken by a directory: the next BGSAVE fails, and with save points
+      // set (stop-writes-on-bgsave-error is on by default) Redis refuses writes.
+      mkdirSync(join(own.dir, 'dump.rdb'));
+      own.cli('CONFIG', 'SET', 'save', '3600 1');
+      own.cli('BGSAVE');
+      waitSync(() => own.cli('ZADD', 'probe:misconf', '1', 'x').includes('MISCONF'));
+    },
+    heal: (own) => {
+      rmSync(join(own.dir, 'dump.rdb'), { recursive: true });
+      own.cli('BGSAVE');
+    },
+    line: /redis rejects writes \(MISCONF\): redis refuses writes since its last RDB save failed: fix the save \(disk full\?/,
+  },
+  {
+    name: 'the journal key holding another type (WRONGTYPE)',
+    break: (own, _primary, s) => {
+      own.cli('SET', s.config.pubsub.pendingSet, 'not a sorted set');
+    },
+    heal: (own, s) => {
+      own.cli('DEL', s.config.pubsub.pendingSet);
+    },
+    line: /redis rejects writes \(WRONGTYPE\): a key s3s3 writes \(\[pubsub\] pending_set, failed_list or a backup=> marker\) holds another type/,
   },
 ];
 
@@ -96,7 +125,7 @@ for (const fault of faults) {
         await d.waitForLine(/ listening /);
         await d.waitForLine(/ status .*redis=ok/);
         await putAll(s, keys, bodies);
-        fault.break(own, primary);
+        fault.break(own, primary, s);
 
         await publish(keys, { config: s.config });
         await allCopied(s, keys, bodies);
@@ -104,7 +133,7 @@ for (const fault of faults) {
         await d.waitForLine(/ status .*redis=degraded/);
         assert.equal(d.child.exitCode, null, 'never exits for this');
 
-        fault.heal(own);
+        fault.heal(own, s);
         await d.waitForLine(/redis takes writes again/);
         await allSettled(s, keys);
         await d.waitForLine(/ status .*redis=ok/, 60_000, d.matching(/ status .*redis=ok/).length + 1);
