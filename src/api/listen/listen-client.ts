@@ -172,6 +172,7 @@ export class ListenClient {
       logger: this.log,
       maxPending: this.options.maxPendingWrites,
       onRecovered: () => this.onRedisRecovered(),
+      onFlushed: () => this.checkIdle(),
     });
     this.subscription = subscribe(p.redisUrl, {
       redactedUrl: p.redisUrlRedacted,
@@ -208,7 +209,7 @@ export class ListenClient {
   }
 
   private isIdle(): boolean {
-    return this.states.size === 0 && this.queued === 0 && this.limiter.inFlight === 0 && !this.overflowed && this.scanning === undefined && !this.redisDegraded;
+    return this.states.size === 0 && this.queued === 0 && this.limiter.inFlight === 0 && !this.overflowed && this.scanning === undefined && (this.writer?.flushed ?? true);
   }
 
   private checkIdle(): void {

@@ -39,6 +39,8 @@ export interface RedisWriterOptions {
   readonly reminderMs?: number;
   /** Called once writes work again after an outage. */
   readonly onRecovered?: () => void;
+  /** Called whenever the last write waiting or in flight is done. */
+  readonly onFlushed?: () => void;
 }
 
 interface Entry {
@@ -93,6 +95,11 @@ export class RedisWriter {
   /** Writes waiting to be retried. */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** True when no write is waiting or in flight. */
+  get flushed(): boolean {
+    return this.isFlushed();
   }
 
   /** Apply a write, or keep it for later; never rejects. */
@@ -178,6 +185,7 @@ export class RedisWriter {
     const w = this.flushWaiters;
     this.flushWaiters = [];
     for (const f of w) f();
+    this.o.onFlushed?.();
   }
 
   /** Keep the queue in seq order: a direct write can fail after later ones were queued. */
