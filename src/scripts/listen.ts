@@ -16,6 +16,8 @@ interface ListenFlags {
   concurrency?: number;
   verbose?: boolean;
   verifyMd5?: boolean;
+  statusInterval?: number;
+  bucketProbeInterval?: number;
 }
 
 
@@ -28,6 +30,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
     .option('--concurrency <n>', 'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)', positiveInt)
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
+    .option('--status-interval <seconds>', 'log a status line (counters, queue, redis ok/degraded) this often (default: 600)', positiveInt)
+    .option('--bucket-probe-interval <seconds>', 'while a bucket is missing, look for it this often (default: 30)', positiveInt)
     .option('--log-format <format>', 'text or json', 'text')
     .option('-v, --verbose', 'also log each copy as it starts (debug)')
     .option('--check-config', 'validate the config and exit')
@@ -58,7 +62,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   });
   if (flags.checkConfig) return EXIT_OK;
 
-  const client = new ListenClient(config, { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5 });
+  const client = new ListenClient(config, {
+    logger: log,
+    concurrency: flags.concurrency,
+    verifyMd5: flags.verifyMd5,
+    statusIntervalMs: flags.statusInterval !== undefined ? flags.statusInterval * 1000 : undefined,
+    bucketProbeMs: flags.bucketProbeInterval !== undefined ? flags.bucketProbeInterval * 1000 : undefined,
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

@@ -4,7 +4,7 @@
  * and restart), and a TCP proxy to take a destination down and bring it back.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -239,6 +239,26 @@ export class OwnRedis {
 
   stop(): void {
     spawnSync('bash', [join(ROOT, 'test/servers/redis.sh'), 'stop', this.dir], { encoding: 'utf8' });
+  }
+
+  /** Kill it with SIGKILL, as a crash would (no shutdown, no save). */
+  kill9(): void {
+    const pid = Number(readFileSync(join(this.dir, 'redis.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    spawnSync('bash', ['-c', `for i in $(seq 1 50); do kill -0 ${pid} 2>/dev/null || exit 0; sleep 0.1; done`]);
+    rmSync(join(this.dir, 'redis.pid'), { force: true });
+  }
+
+  /** One command through redis-cli (CONFIG SET, REPLICAOF...); its output, trimmed. */
+  cli(...args: string[]): string {
+    return this.cliInput(undefined, ...args);
+  }
+
+  /** The same with `input` on stdin (`-x` makes it the last argument: values too long for a command line). */
+  cliInput(input: string | undefined, ...args: string[]): string {
+    const out = spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8', input });
+    if (out.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${out.stderr}`);
+    return out.stdout.trim();
   }
 }
 

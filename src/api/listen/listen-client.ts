@@ -4,6 +4,10 @@
  * bounded concurrency, and settles it in Redis (marker + out of the journal, or into the
  * failed list). At start it first finishes whatever the journal holds.
  *
+ * Redis writes never hold a copy slot: a write Redis refuses (READONLY, OOM...) waits in
+ * the RedisWriter and the copies go on. A bucket that does not exist pauses all copying:
+ * the keys stay journalled, the bucket is probed until it is back, then copying resumes.
+ *
  * Per-key coalescing: a key that arrives again while it is being copied is not copied twice
  * at once; it runs once more after the running copy ends (the object may have changed).
  * The journal entry stays from the first arrival until the last run settles.
@@ -11,13 +15,16 @@
 import { BucketClient, type UploadResult } from '../bucket-client.js';
 import type { Config } from '../config.js';
 import { Limiter } from '../copy/limiter.js';
+import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { Journal } from './journal.js';
 import { KeyQueue } from './key-queue.js';
 import { parseMessage } from './message.js';
 import { connectRedis, reconnectDelay, subscribe, type RedisCommands, type Subscription } from './redis.js';
 import { printAs } from '../redact.js';
+import { RedisWriter, type RedisWrite, type WriteState } from './redis-writer.js';
 
 export type SettledOutcome = 'copied' | 'gone' | 'failed';
 
@@ -45,6 +52,10 @@ export interface ListenClientOptions {
   readonly onSettled?: (event: SettledEvent) => void;
   /** A `status` line (counters, queue, memory) this often; default 10 min, 0 for none. */
   readonly statusIntervalMs?: number;
+  /** While a bucket is missing, ask whether it is back this often; default 30 s. */
+  readonly bucketProbeMs?: number;
+  /** Redis writes kept in memory while Redis refuses them; default 100000. */
+  readonly maxPendingWrites?: number;
 }
 
 export interface ListenStats {
@@ -62,13 +73,20 @@ export interface ListenStats {
 }
 
 interface KeyState {
-  /** queued: waiting for a slot; running: copying or settling. */
-  phase: 'journaling' | 'queued' | 'running';
+  /** queued: waiting for a slot; running: copying or settling; held: waiting for a missing bucket. */
+  phase: 'journaling' | 'queued' | 'running' | 'held';
   /** Arrived again while running: run once more afterwards. */
   again: boolean;
 }
 
 const DEFAULT_MAX_QUEUED = 10_000;
+const DEFAULT_BUCKET_PROBE_MS = 30_000;
+
+/** A bucket found missing: copying is paused until it is back. */
+interface MissingBucket {
+  readonly store: ObjectStore;
+  readonly since: number;
+}
 
 export class ListenClient {
   readonly stats: ListenStats = { received: 0, rejected: 0, recovered: 0, copied: 0, gone: 0, failed: 0, bytes: 0 };
@@ -83,10 +101,18 @@ export class ListenClient {
   private readonly recoveryQueue = new KeyQueue();
   private readonly liveQueue = new KeyQueue();
   private readonly running = new Set<Promise<void>>();
-  private readonly writes = new Set<Promise<unknown>>();
   private bucket: BucketClient | undefined;
   private redis: RedisCommands | undefined;
   private journal: Journal | undefined;
+  private writer: RedisWriter | undefined;
+  /** Missing buckets by config section; copying is paused while any is. */
+  private readonly missing = new Map<string, MissingBucket>();
+  /** Keys whose copy met a missing bucket: run again once it is back. */
+  private held: string[] = [];
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly bucketProbeMs: number;
+  /** A journal rescan is due once Redis takes writes again (keys overflowed meanwhile). */
+  private rescanOnRecovery = false;
   private subscription: Subscription | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private pumping = false;
@@ -96,7 +122,6 @@ export class ListenClient {
   private idleWaiters: Array<() => void> = [];
   private started = false;
   private stopping = false;
-  private closed = false;
   private stopPromise: Promise<void> | undefined;
   private resolveStopRequested!: () => void;
   private readonly stopRequested = new Promise<void>((r) => (this.resolveStopRequested = r));
@@ -113,6 +138,17 @@ export class ListenClient {
     this.partSlots = new Limiter(options.concurrency ?? config.pubsub.concurrency);
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? config.pubsub.shutdownTimeoutMs;
+    this.bucketProbeMs = options.bucketProbeMs ?? DEFAULT_BUCKET_PROBE_MS;
+  }
+
+  /** True while Redis refuses writes (journal updates wait in memory). */
+  get redisDegraded(): boolean {
+    return this.writer?.degraded ?? false;
+  }
+
+  /** True while copying is paused for a missing bucket. */
+  get paused(): boolean {
+    return this.missing.size > 0;
   }
 
   /** Keys waiting for a slot or being copied. */
@@ -132,6 +168,13 @@ export class ListenClient {
     this.bucket = new BucketClient(this.config, { logger: this.log });
     this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: 's3s3listen', tls: p.redisTls });
     this.journal = new Journal(this.redis, p);
+    this.writer = new RedisWriter({
+      redis: p.redisUrlRedacted,
+      logger: this.log,
+      maxPending: this.options.maxPendingWrites,
+      onRecovered: () => this.onRedisRecovered(),
+      onFlushed: () => this.checkIdle(),
+    });
     this.subscription = subscribe(p.redisUrl, {
       redactedUrl: p.redisUrlRedacted,
       tls: p.redisTls,
@@ -168,7 +211,7 @@ export class ListenClient {
   }
 
   private isIdle(): boolean {
-    return this.states.size === 0 && this.queued === 0 && this.limiter.inFlight === 0 && !this.overflowed && this.scanning === undefined;
+    return this.states.size === 0 && this.queued === 0 && this.limiter.inFlight === 0 && !this.overflowed && this.scanning === undefined && (this.writer?.flushed ?? true);
   }
 
   private checkIdle(): void {
@@ -185,6 +228,9 @@ export class ListenClient {
       inFlight: this.limiter.inFlight,
       queued: this.queued,
       subscribed: this.subscription?.connected ?? false,
+      redis: this.redisDegraded ? 'degraded' : 'ok',
+      redisPendingWrites: this.writer?.pending ?? 0,
+      paused: this.missing.size > 0 ? [...this.missing.keys()] : undefined,
       rssMiB: Math.round(mem.rss / 1048576),
       heapMiB: Math.round(mem.heapUsed / 1048576),
     });
@@ -203,18 +249,20 @@ export class ListenClient {
     if (state) {
       if (state.phase === 'running') state.again = true;
       // Refresh the arrival time; the entry itself is already there.
-      void this.write(() => this.journal!.received(key), 'journal', key);
+      void this.write({ key, what: 'journal', run: () => this.journal!.received(key) });
       return;
     }
     if (this.stopping) {
       // Too late to copy, not too late to remember: the next start copies it.
-      void this.write(() => this.journal!.received(key), 'journal', key);
+      void this.write({ key, what: 'journal', run: () => this.journal!.received(key) });
       return;
     }
     this.states.set(key, { phase: 'journaling', again: false });
-    void this.write(() => this.journal!.received(key), 'journal', key).then((ok) => {
+    // Copied once journalled, or at once when Redis refuses the entry: it is kept and
+    // written later, and the copy must not wait for Redis.
+    void this.write({ key, what: 'journal', run: () => this.journal!.received(key) }).then((w) => {
       const s = this.states.get(key);
-      if (!ok || this.stopping) {
+      if (w === 'refused' || this.stopping) {
         if (s && s.phase === 'journaling') this.states.delete(key);
         this.checkIdle();
         return;
@@ -228,6 +276,8 @@ export class ListenClient {
     if (queue.length >= this.maxQueued) {
       // The key is journaled: it waits there, and a rescan picks it up once the queues drain.
       if (s && s.phase !== 'running') this.states.delete(key);
+      // Its journal entry may still be waiting for Redis: scan again once it is written.
+      if (this.redisDegraded) this.rescanOnRecovery = true;
       if (!this.overflowed) this.log.warn('more keys waiting than held in memory; the rest wait in the journal', { held: this.maxQueued, journal: this.config.pubsub.pendingSet });
       this.overflowed = true;
       return;
@@ -243,8 +293,12 @@ export class ListenClient {
     this.pumping = true;
     void (async () => {
       try {
-        while (!this.stopping && this.queued > 0) {
+        while (!this.stopping && !this.paused && this.queued > 0) {
           await this.limiter.acquire();
+          if (this.paused) {
+            this.limiter.release();
+            break;
+          }
           const key = this.recoveryQueue.shift() ?? this.liveQueue.shift();
           if (key === undefined || this.stopping) {
             this.limiter.release();
@@ -268,13 +322,13 @@ export class ListenClient {
       } finally {
         this.pumping = false;
       }
-      if (!this.stopping && this.queued > 0) this.pump();
+      if (!this.stopping && !this.paused && this.queued > 0) this.pump();
       this.afterRun();
     })();
   }
 
   private afterRun(): void {
-    if (!this.stopping && this.overflowed && this.queued === 0 && this.scanning === undefined) {
+    if (!this.stopping && !this.paused && this.overflowed && this.queued === 0 && this.scanning === undefined) {
       this.overflowed = false;
       this.scanning = this.scanJournal(false);
     }
@@ -305,24 +359,28 @@ export class ListenClient {
       return;
     }
     const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];
+    const missing = failed.map((r) => r.error).filter((e): e is StoreError => e instanceof StoreError && e.bucketMissing);
+    if (missing.length > 0) {
+      // Nothing about the key can be concluded: it stays journalled and runs again once the bucket is back.
+      this.holdForBucket(key, state, missing);
+      return;
+    }
     const outcome: SettledOutcome = !result || failed.length > 0 ? 'failed' : result.results.some((r) => r.outcome === 'gone') ? 'gone' : 'copied';
     // The object's size (what each destination that copied it received).
     const bytes = result ? Math.max(0, ...result.results.map((r) => r.bytes)) : 0;
-    let settled: boolean;
+    // Settled in Redis now, or later by the writer while this slot goes to the next key.
+    let settled: WriteState;
     if (outcome === 'copied') {
-      settled = await this.write(() => this.journal!.copied(key), 'settle', key);
+      settled = await this.write({ key, what: 'settle', run: () => this.journal!.copied(key) });
     } else if (outcome === 'gone') {
-      settled = await this.write(() => this.journal!.gone(key), 'settle', key);
+      settled = await this.write({ key, what: 'settle', run: () => this.journal!.gone(key) });
     } else {
       const reason = error ?? failed.map((r) => `[${r.destination}] ${r.error?.message ?? 'failed'}`).join('; ');
-      settled = await this.write(
-        () => this.journal!.failed({ key, reason, at: new Date().toISOString(), destinations: failed.map((r) => r.destination), attempts: 1 }),
-        'settle',
-        key,
-      );
+      const entry = { key, reason, at: new Date().toISOString(), destinations: failed.map((r) => r.destination), attempts: 1 };
+      settled = await this.write({ key, what: 'settle', run: () => this.journal!.failed(entry) });
     }
     const ms = Math.round(performance.now() - started);
-    if (settled) this.report(key, outcome, result, bytes, ms, error);
+    if (settled !== 'refused') this.report(key, outcome, result, bytes, ms, error);
     if (state.again && !this.stopping) {
       this.requeue(key);
       return;
@@ -419,34 +477,92 @@ export class ListenClient {
     for (const r of w) r();
   }
 
-  /**
-   * A Redis write that must not be lost: retried until it succeeds, or the client is closed.
-   * (The daemon's connection already waits out outages; this covers errors Redis returns.)
-   */
-  private async write(fn: () => Promise<unknown>, what: string, key: string): Promise<boolean> {
-    let warned = false;
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) return false;
-      const p = fn();
-      this.writes.add(p);
-      try {
-        await p;
-        if (warned) this.log.info('redis write went through after retrying', { what, key });
-        return true;
-      } catch (err) {
-        if (this.closed) return false;
-        if (!warned) this.log.warn('redis write failed; retrying', { what, key, error: err instanceof Error ? err.message : String(err) });
-        warned = true;
-        await sleep(reconnectDelay(attempt));
-      } finally {
-        this.writes.delete(p);
+  /** A Redis write through the writer: applied now, or kept and retried without holding the caller. */
+  private write(w: RedisWrite): Promise<WriteState> {
+    return this.writer ? this.writer.submit(w) : Promise.resolve('refused');
+  }
+
+  private onRedisRecovered(): void {
+    if (!this.rescanOnRecovery || this.stopping) return;
+    this.rescanOnRecovery = false;
+    this.overflowed = true;
+    this.afterRun();
+  }
+
+  /** A copy met a missing bucket: keep the key, pause copying, probe the bucket until it is back. */
+  private holdForBucket(key: string, state: KeyState, errors: readonly StoreError[]): void {
+    state.phase = 'held';
+    this.held.push(key);
+    for (const err of errors) {
+      const section = err.section ?? `${err.bucket} at ${err.endpoint}`;
+      if (this.missing.has(section)) continue;
+      const store = this.storeOf(err);
+      if (!store) {
+        this.log.error('internal error: a missing bucket of no configured section', { bucket: err.bucket, endpoint: err.endpoint });
+        continue;
       }
+      this.missing.set(section, { store, since: Date.now() });
+      this.log.error(`[${section}] bucket ${store.bucket} at ${store.endpoint} does not exist: copying paused, keys stay in the journal; create the bucket or fix bucket_name in [${section}]`, {
+        probeSeconds: Number((this.bucketProbeMs / 1000).toFixed(1)),
+        journal: this.config.pubsub.pendingSet,
+        error: err.message,
+      });
     }
+    this.scheduleProbe();
+  }
+
+  private storeOf(err: StoreError): ObjectStore | undefined {
+    const stores: ObjectStore[] = this.bucket ? [this.bucket.source, ...this.bucket.destinations] : [];
+    return stores.find((s) => s.name === err.section) ?? stores.find((s) => s.bucket === err.bucket && s.endpoint === err.endpoint);
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.stopping || this.missing.size === 0) return;
+    this.probeTimer = setTimeout(() => void this.probe(), this.bucketProbeMs);
+  }
+
+  private async probe(): Promise<void> {
+    for (const [section, m] of this.missing) {
+      if (this.stopping) break;
+      let back = false;
+      try {
+        back = await m.store.bucketExists();
+      } catch (err) {
+        this.log.debug('cannot tell whether the bucket is back; probing again', { section, bucket: m.store.bucket, error: err instanceof Error ? err.message : String(err) });
+      }
+      if (!back) {
+        this.log.debug('bucket still missing; probing again', { section, bucket: m.store.bucket, inSeconds: Number((this.bucketProbeMs / 1000).toFixed(1)) });
+        continue;
+      }
+      this.missing.delete(section);
+      this.log.info(`[${section}] bucket ${m.store.bucket} at ${m.store.endpoint} is back: copying resumes`, {
+        pausedSeconds: Math.round((Date.now() - m.since) / 1000),
+        keys: this.missing.size === 0 ? this.held.length + this.queued : undefined,
+      });
+    }
+    this.probeTimer = undefined;
+    if (this.stopping) return;
+    if (this.missing.size > 0) {
+      this.scheduleProbe();
+      return;
+    }
+    // The held keys first (they were announced first), then whatever queued meanwhile.
+    const held = this.held;
+    this.held = [];
+    for (const key of held) {
+      const s = this.states.get(key);
+      if (s && s.phase === 'held') this.enqueue(key, this.recoveryQueue);
+    }
+    this.pump();
+    this.afterRun();
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
     this.stopping = true;
     if (this.statusTimer) clearInterval(this.statusTimer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.held = [];
     this.wakeRoom();
     const left = this.recoveryQueue.drain().length + this.liveQueue.drain().length;
     for (const [key, s] of this.states) if (s.phase !== 'running') this.states.delete(key);
@@ -458,7 +574,7 @@ export class ListenClient {
     });
     await this.subscription?.close();
     // allSettled: one failed Redis write must not skip the closing below (the journal keeps the key).
-    const work = Promise.allSettled([...this.running, ...this.writes, this.scanning]).then(() => true);
+    const work = Promise.allSettled([...this.running, this.scanning]).then(() => this.writer?.flush()).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([work, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
     clearTimeout(timer);
@@ -468,7 +584,15 @@ export class ListenClient {
         journal: this.config.pubsub.pendingSet,
       });
     }
-    this.closed = true;
+    const lost = this.writer?.close() ?? [];
+    if (lost.length > 0) {
+      const keys = [...new Set(lost.map((w) => w.key))];
+      this.log.error('redis still rejects writes: journal updates of these keys are lost; the copies made are in place, run s3s3bucket once redis takes writes', {
+        keys: keys.length,
+        first: keys.slice(0, 20),
+        redis: this.config.pubsub.redisUrlRedacted,
+      });
+    }
     await this.redis?.close();
     this.bucket?.close();
     this.states.clear();

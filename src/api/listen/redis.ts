@@ -66,7 +66,13 @@ function options(o: RedisConnectOptions): RedisOptions {
 }
 
 function sanitise(err: unknown, url: string, what: string): RedisError {
-  const message = err instanceof Error ? err.message : String(err);
+  let message = err instanceof Error ? err.message : String(err);
+  // A MULTI refused command by command ends in EXECABORT; the reason (READONLY, OOM...) is in
+  // the replies to the queued commands, which ioredis keeps as `previousErrors`.
+  const previous = (err as { previousErrors?: unknown } | null)?.previousErrors;
+  if (Array.isArray(previous) && previous[0] instanceof Error && !message.includes(previous[0].message)) {
+    message = `${message.replace(/\.$/, '')}: ${previous[0].message}`;
+  }
   return new RedisError({ url, detail: `${what}: ${message}`, cause: err });
 }
 

@@ -4,9 +4,13 @@
  * gone, or pushed back with the new reason), so a crash mid-drain loses nothing; the next
  * drain first returns what a crashed one left behind. Entries pushed back during this run
  * wait for the next one. The caller must hold the sweep lock.
+ *
+ * A missing bucket (source or destination) says nothing about the keys: the entry goes back
+ * unchanged, no more are taken, and the run says which bucket to create.
  */
 import type { BucketClient, UploadResult } from '../bucket-client.js';
 import { Limiter } from '../copy/limiter.js';
+import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { FailedList, markerKey, type FailedEntry } from './journal.js';
 import { connectRedis } from './redis.js';
@@ -25,8 +29,10 @@ export interface RetryFailedReport {
   retried: number;
   copied: number;
   gone: number;
-  /** Failed again: back in the list. */
+  /** Failed again, or not retried for a missing bucket: back in the list. */
   failed: number;
+  /** Entries given back unchanged because a bucket is missing (counted in `failed` too). */
+  bucketMissing: number;
   /** Entries a crashed drain had left half-done, returned to the list first. */
   recovered: number;
   bytes: number;
@@ -37,7 +43,8 @@ export async function retryFailed(client: BucketClient, options: RetryFailedOpti
   const p = client.config.pubsub;
   const redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', logger: log, name: 's3s3bucket-retry', tls: p.redisTls });
   const list = new FailedList(redis, p.failedList);
-  const report: RetryFailedReport = { retried: 0, copied: 0, gone: 0, failed: 0, recovered: 0, bytes: 0 };
+  const report: RetryFailedReport = { retried: 0, copied: 0, gone: 0, failed: 0, bucketMissing: 0, recovered: 0, bytes: 0 };
+  const missing: MissingState = { sections: new Set() };
   try {
     report.recovered = await list.recover();
     if (report.recovered > 0) log.warn('returned entries an interrupted retry left half-done', { entries: report.recovered, list: list.processing });
@@ -46,8 +53,12 @@ export async function retryFailed(client: BucketClient, options: RetryFailedOpti
     const limiter = new Limiter(options.concurrency ?? p.concurrency);
     const running = new Set<Promise<void>>();
     let firstError: unknown;
-    for (let i = 0; i < total && !options.signal?.aborted && firstError === undefined; i++) {
+    for (let i = 0; i < total && !options.signal?.aborted && firstError === undefined && missing.sections.size === 0; i++) {
       await limiter.acquire();
+      if (missing.sections.size > 0) {
+        limiter.release();
+        break;
+      }
       const taken = await list.take().catch((err: unknown) => {
         firstError ??= err;
         return null;
@@ -57,7 +68,7 @@ export async function retryFailed(client: BucketClient, options: RetryFailedOpti
         break;
       }
       report.retried++;
-      const job = retryOne(client, list, taken.raw, taken.entry, options, log, report, p.marker)
+      const job = retryOne(client, list, taken.raw, taken.entry, options, log, report, p.marker, missing)
         .catch((err: unknown) => {
           firstError ??= err;
         })
@@ -69,10 +80,23 @@ export async function retryFailed(client: BucketClient, options: RetryFailedOpti
     }
     await Promise.all(running);
     if (firstError !== undefined) throw firstError;
+    if (missing.sections.size > 0) {
+      // The entries not retried were left in the processing list, in the order taken: back to the head as they were.
+      await list.recover();
+      log.error('the failed list is kept as it is: run s3s3bucket --retry-failed again once the bucket exists', {
+        entries: await list.length().catch(() => undefined),
+        list: p.failedList,
+      });
+    }
     return report;
   } finally {
     await redis.close();
   }
+}
+
+interface MissingState {
+  /** Config sections found with a missing bucket (each logged once). */
+  readonly sections: Set<string>;
 }
 
 async function retryOne(
@@ -84,6 +108,7 @@ async function retryOne(
   log: Logger,
   report: RetryFailedReport,
   marker: boolean,
+  missing: MissingState,
 ): Promise<void> {
   const started = performance.now();
   let result: UploadResult | undefined;
@@ -95,6 +120,23 @@ async function retryOne(
   }
   const failed = result?.results.filter((r) => r.outcome === 'failed') ?? [];
   const ms = Math.round(performance.now() - started);
+  const bucketErrors = failed.map((r) => r.error).filter((e): e is StoreError => e instanceof StoreError && e.bucketMissing);
+  if (bucketErrors.length > 0) {
+    // Neither gone nor failed again: nothing can be said of the key while its bucket is missing.
+    // The entry stays in the processing list; the drain returns it to the list unchanged at its end.
+    report.failed++;
+    report.bucketMissing++;
+    for (const err of bucketErrors) {
+      const section = err.section ?? `${err.bucket} at ${err.endpoint}`;
+      if (missing.sections.has(section)) continue;
+      missing.sections.add(section);
+      log.error(`[${section}] bucket ${err.bucket} at ${err.endpoint} does not exist: failed entries are kept, none is dropped; create the bucket or fix bucket_name in [${section}]`, {
+        key: entry.key,
+        error: err.message,
+      });
+    }
+    return;
+  }
   if (result && failed.length === 0) {
     const gone = result.results.some((r) => r.outcome === 'gone');
     await list.settle(raw, !gone && marker ? markerKey(entry.key) : undefined);
