@@ -97,7 +97,10 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
       return targets.map((t) => results.get(t)!);
     }
     if (info === null) {
-      for (const t of open) result(t, { outcome: 'gone', bytes: 0 });
+      // "Gone" lets a caller drop the key (or, with deletes, remove it everywhere): only once
+      // the bucket is seen to exist right now, never from a cached answer.
+      const missing = await confirmBucket(source.store);
+      for (const t of open) result(t, missing ? { outcome: 'failed', bytes: 0, error: missing } : { outcome: 'gone', bytes: 0 });
       return targets.map((t) => results.get(t)!);
     }
     const known: ObjectInfo = info;
@@ -431,6 +434,16 @@ export function isRetryable(err: Error | undefined): boolean {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Null when the bucket exists now; else the error to report (bucketMissing, or why we cannot tell). */
+async function confirmBucket(store: ObjectStore): Promise<Error | null> {
+  try {
+    if (await store.bucketExists()) return null;
+    return new StoreError({ section: store.name, op: 'HeadBucket', endpoint: store.endpoint, bucket: store.bucket, status: 404, code: 'NoSuchBucket', errorClass: 'fatal', kind: 'bucketMissing', detail: 'the bucket does not exist (create the bucket, or fix bucket_name)' });
+  } catch (err) {
+    return asError(err);
+  }
 }
 
 /** `[source] verify_md5` applies to every destination, as does a destination's own or the caller's. */

@@ -6,6 +6,7 @@
 import type { Config, PubsubConfig } from '../config.js';
 import { S3s3Error } from '../errors.js';
 import { encodeMessage, keyProblem } from './message.js';
+import { printAs } from '../redact.js';
 import { connectRedis, type RedisCommand, type RedisCommands } from './redis.js';
 
 export interface PublishOptions {
@@ -105,3 +106,5 @@ export async function publish(keys: string | Iterable<string> | AsyncIterable<st
     await p.close();
   }
 }
+
+printAs(Publisher, 'Publisher', (p) => ({ channel: p.channel }));

@@ -13,6 +13,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { printAs } from '../redact.js';
 
 export type RedisArg = string | number | Buffer;
 export type RedisCommand = readonly [string, ...RedisArg[]];
@@ -65,8 +66,13 @@ function options(o: RedisConnectOptions): RedisOptions {
   };
 }
 
-function sanitise(err: unknown, url: string, what: string): RedisError {
+function sanitise(err: unknown, url: string, what: string, connectError = ''): RedisError {
   let message = err instanceof Error ? err.message : String(err);
+  // ioredis's "Reached the max retries per request limit" hides why: say what connecting failed with.
+  if (connectError && err instanceof Error && err.name === 'MaxRetriesPerRequestError') {
+    message = `cannot connect: ${connectError}`;
+    if (/certificate/i.test(connectError)) message += " (trust the server's CA with redis_ca_bundle = FILE in [pubsub], or, unsafe, redis_verify_ssl = false)";
+  }
   // A MULTI refused command by command ends in EXECABORT; the reason (READONLY, OOM...) is in
   // the replies to the queued commands, which ioredis keeps as `previousErrors`.
   const previous = (err as { previousErrors?: unknown } | null)?.previousErrors;
@@ -81,13 +87,14 @@ class IoredisCommands implements RedisCommands {
   constructor(
     private readonly redis: Redis,
     readonly url: string,
+    private readonly connectError: () => string = () => '',
   ) {}
 
   async call(command: string, ...args: RedisArg[]): Promise<unknown> {
     try {
       return await this.redis.call(command, ...args);
     } catch (err) {
-      throw sanitise(err, this.url, command.toUpperCase());
+      throw sanitise(err, this.url, command.toUpperCase(), this.connectError());
     }
   }
 
@@ -105,7 +112,7 @@ class IoredisCommands implements RedisCommands {
     try {
       results = await p.exec();
     } catch (err) {
-      throw sanitise(err, this.url, what);
+      throw sanitise(err, this.url, what, this.connectError());
     }
     if (results === null) throw new RedisError({ url: this.url, detail: `${what}: transaction aborted` });
     const failed = results.find(([e]) => e !== null);
@@ -125,6 +132,8 @@ class IoredisCommands implements RedisCommands {
   }
 }
 
+printAs(IoredisCommands, 'RedisCommands', (c) => ({ url: c.url }));
+
 /** A connection for commands. Connecting happens in the background; commands wait for it. */
 export function connectRedis(url: string, o: RedisConnectOptions): RedisCommands {
   const log = o.logger ?? silentLogger;
@@ -136,7 +145,7 @@ export function connectRedis(url: string, o: RedisConnectOptions): RedisCommands
     lastError = err.message;
   });
   redis.on('ready', () => (lastError = ''));
-  return new IoredisCommands(redis, o.redactedUrl);
+  return new IoredisCommands(redis, o.redactedUrl, () => lastError);
 }
 
 export interface SubscribeOptions extends RedisConnectOptions {

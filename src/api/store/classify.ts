@@ -85,7 +85,7 @@ export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
   const errorClass = classifyStatus(status, code);
   const kind = kindOf(status, code);
-  const detail = errorClass === 'retry' && status === undefined ? shortMessage(e.message) : status !== undefined && code === undefined ? undefined : shortMessage(e.message);
+  const detail = errorClass === 'retry' && status === undefined ? (e.message === 'UnknownError' ? undefined : shortMessage(e.message)) : status !== undefined && code === undefined ? undefined : (e.message === 'UnknownError' ? undefined : shortMessage(e.message));
   const hint = code ? HINTS[code] : undefined;
   const text = [detail === code ? undefined : detail, hint ? `(${hint})` : undefined].filter(Boolean).join(' ');
   const retryAfterSeconds = parseRetryAfter(e.$response?.headers?.['retry-after']);
