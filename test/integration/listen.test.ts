@@ -35,14 +35,14 @@ for (const server of servers) {
       await s.cleanup();
     });
 
-    it('copies every key shape announced by s3s3publish (keys on stdin) to every destination, sets the marker, empties the journal', async () => {
+    it('copies every key shape announced by s3s3publish (NUL-terminated keys on stdin, newlines in keys too) to every destination, sets the marker, empties the journal', async () => {
       const bodies = new Map<string, Buffer>();
       for (const [i, key] of KEY_SHAPES.entries()) {
         const body = key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${i}: ${key}`);
         bodies.set(key, body);
         await s.source.put(key, body, { contentLength: body.length });
       }
-      const r = await runScript('publish', ['--config', s.file], KEY_SHAPES.join('\n') + '\n');
+      const r = await runScript('publish', ['--config', s.file, '-0'], KEY_SHAPES.join('\0') + '\0');
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`published keys=${KEY_SHAPES.length} `));
       for (const [key, body] of bodies) {
