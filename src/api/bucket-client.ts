@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from './log.js';
 import { S3Store } from './store/s3-store.js';
 import type { ObjectStore } from './store/object-store.js';
 import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './sweep/duplicate.js';
+import { deleteKey, syncKey, type SyncKeyOptions, type SyncResult } from './sync/sync-key.js';
 import type { EndpointConfig } from './config.js';
 import { printAs } from './redact.js';
 
@@ -55,6 +56,20 @@ export class BucketClient {
   /** Sweep the whole source bucket to every destination. */
   duplicate(options: DuplicateOptions = {}): Promise<DuplicateReport> {
     return duplicateBucket(this.source, this.destinations, { logger: this.logger, ...options });
+  }
+
+  /**
+   * Make every destination match the source for one key: copy where it differs; where the
+   * source has no such key, delete it at destinations with `delete = true` (or every one not
+   * saying `delete = false` with `{ delete: true }`), else report it gone.
+   */
+  sync(key: string, options: SyncKeyOptions = {}): Promise<SyncResult> {
+    return syncKey(this.source, this.destinations, key, { logger: this.logger, ...options });
+  }
+
+  /** Delete one key from the destinations that delete, unless the source has it (again). */
+  deleteKey(key: string, options: { readonly delete?: boolean } = {}): Promise<SyncResult> {
+    return deleteKey(this.source, this.destinations, key, options);
   }
 
   /** Copy one key to every destination. */

@@ -10,6 +10,7 @@ interface PublishFlags {
   config?: string;
   json?: boolean;
   null?: boolean;
+  delete?: boolean;
   quiet?: boolean;
 }
 
@@ -45,6 +46,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .argument('[key...]', 'keys to announce (default: read them from stdin, one per line)')
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
     .option('-0, --null', 'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline')
+    .option('--delete', 'announce deletions ({"key": ..., "op": "delete"}): listeners delete the keys where the source has none and [dest*] delete = true')
     .option('--json', 'send JSON messages {"key": ..., "op": "put"} instead of the plain key')
     .option('-q, --quiet', 'only warnings and errors on stderr')
     .action((args: string[], opts: PublishFlags) => {
@@ -69,6 +71,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const publisher = new Publisher({
     config,
     format: flags.json ? 'json' : 'text',
+    op: flags.delete ? 'delete' : 'put',
     onInvalid: (key, reason) => {
       invalid++;
       log.error('key skipped', { key: key.length > 200 ? key.slice(0, 200) + '...' : key, reason });

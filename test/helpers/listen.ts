@@ -65,6 +65,10 @@ export interface SetupOptions {
   readonly redisUrl: string;
   readonly pubsub?: Record<string, string | number | boolean>;
   readonly endpointExtra?: Record<string, string | number | boolean>;
+  /** Keys for the [source] section only (e.g. prefix). */
+  readonly sourceExtra?: Record<string, string | number | boolean>;
+  /** Keys for every [dest*] section only (e.g. delete = true, prefix). */
+  readonly destExtra?: Record<string, string | number | boolean>;
   readonly label: string;
 }
 
@@ -75,17 +79,17 @@ export async function setup(o: SetupOptions): Promise<Setup> {
   const channel = `t-${o.label}-${id}`;
   const extra = { read_timeout: 20, connect_timeout: 2, ...o.endpointExtra };
   const sourceBucket = uniqueBucket(`${o.label}-src`);
-  let ini = sectionIni('source', o.source, sourceBucket, extra);
+  let ini = sectionIni('source', o.source, sourceBucket, { ...extra, ...o.sourceExtra });
   const made: { server: TestServer; bucket: string }[] = [{ server: o.source, bucket: sourceBucket }];
   o.dests.forEach((d, i) => {
     if ('accessKey' in d) {
       const bucket = uniqueBucket(`${o.label}-d${i + 1}`);
       made.push({ server: d, bucket });
-      ini += sectionIni(`dest${i + 1}`, d, bucket, extra);
+      ini += sectionIni(`dest${i + 1}`, d, bucket, { ...extra, ...o.destExtra });
     } else {
       const bucket = d.bucket ?? uniqueBucket(`${o.label}-d${i + 1}`);
       if (d.bucket === undefined) made.push({ server: d.server, bucket });
-      ini += sectionIni(`dest${i + 1}`, { ...d.server, endpoint: d.endpoint }, bucket, extra);
+      ini += sectionIni(`dest${i + 1}`, { ...d.server, endpoint: d.endpoint }, bucket, { ...extra, ...o.destExtra });
     }
   });
   const pubsub: Record<string, string | number | boolean> = {

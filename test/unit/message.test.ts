@@ -22,6 +22,8 @@ describe('parseMessage', () => {
   it('reads a JSON object with a key, with or without op "put"', () => {
     assert.deepEqual(parseMessage('{"key": "a/b \u00e9", "op": "put"}'), { ok: true, key: 'a/b \u00e9', op: 'put', format: 'json' });
     assert.deepEqual(parseMessage('{"key":"x"}'), { ok: true, key: 'x', op: 'put', format: 'json' });
+    assert.deepEqual(parseMessage(JSON.stringify({ key: 'x \u0001', op: 'delete' })), { ok: true, key: 'x \u0001', op: 'delete', format: 'json' });
+    assert.deepEqual(parseMessage(encodeMessage('plain', 'text', 'delete')), { ok: true, key: 'plain', op: 'delete', format: 'json' }, 'a delete always travels as JSON');
     assert.deepEqual(parseMessage(JSON.stringify({ key: '{"key":"nested"}' })), { ok: true, key: '{"key":"nested"}', op: 'put', format: 'json' });
   });
 
@@ -45,7 +47,7 @@ describe('parseMessage', () => {
       ['{"key": 5}', /"key" is not a string/],
       ['{"key": null}', /"key" is not a string/],
       ['{"key": ""}', /empty key/],
-      ['{"key": "a", "op": "delete"}', /op "delete" is not supported/],
+      ['{"key": "a", "op": "move"}', /op "move" is not supported/],
       ['{"key": "\\ud800"}', /lone surrogate/],
       [JSON.stringify({ key: 'k'.repeat(1025) }), /over the 1024-byte limit/],
       ['x'.repeat(9000), /over the 1024-byte key limit/],

@@ -55,9 +55,12 @@ export class Journal {
     await this.redis.transaction(ops);
   }
 
-  /** The key is not in the source (deleted since it was announced): forget it. */
+  /** The key is not in the source (deleted, or deleted from the destinations too): forget it and its marker. */
   async gone(key: string): Promise<void> {
-    await this.redis.call('ZREM', this.names.pendingSet, key);
+    const ops: RedisCommand[] = [];
+    if (this.names.marker) ops.push(['DEL', markerKey(key)]);
+    ops.push(['ZREM', this.names.pendingSet, key]);
+    await this.redis.transaction(ops);
   }
 
   /** The copy failed after its retries: move the key to the failed list, atomically. */

@@ -12,7 +12,8 @@
  * at once; it runs once more after the running copy ends (the object may have changed).
  * The journal entry stays from the first arrival until the last run settles.
  */
-import { BucketClient, type UploadResult } from '../bucket-client.js';
+import { BucketClient } from '../bucket-client.js';
+import type { SyncResult } from '../sync/sync-key.js';
 import type { Config } from '../config.js';
 import { Limiter } from '../copy/limiter.js';
 import { StoreError } from '../errors.js';
@@ -35,7 +36,7 @@ export interface SettledEvent {
   readonly bytes: number;
   /** From the start of this run to the key being settled in Redis. */
   readonly ms: number;
-  readonly result?: UploadResult;
+  readonly result?: SyncResult;
 }
 
 export interface ListenClientOptions {
@@ -67,6 +68,8 @@ export interface ListenStats {
   recovered: number;
   copied: number;
   gone: number;
+  /** Keys deleted from (or moved to the trash at) the destinations because the source lacks them. */
+  deleted: number;
   failed: number;
   /** Bytes of the keys copied (each counted once, however many destinations). */
   bytes: number;
@@ -89,7 +92,7 @@ interface MissingBucket {
 }
 
 export class ListenClient {
-  readonly stats: ListenStats = { received: 0, rejected: 0, recovered: 0, copied: 0, gone: 0, failed: 0, bytes: 0 };
+  readonly stats: ListenStats = { received: 0, rejected: 0, recovered: 0, copied: 0, gone: 0, deleted: 0, failed: 0, bytes: 0 };
   private readonly log: Logger;
   private readonly limiter: Limiter;
   /** Multipart part buffers, shared by every copy, as in a sweep: memory stays bounded. */
@@ -342,10 +345,11 @@ export class ListenClient {
     this.states.set(key, state);
     const started = performance.now();
     this.log.debug('copy started', { key });
-    let result: UploadResult | undefined;
+    let result: SyncResult | undefined;
     let error: string | undefined;
     try {
-      result = await this.bucket!.copy(key, { verifyMd5: this.options.verifyMd5, retry: this.options.retry, partSlots: this.partSlots });
+      // A message is a hint: the source's state decides (copy, or delete where deletes are on).
+      result = await this.bucket!.sync(key, { verifyMd5: this.options.verifyMd5, retry: this.options.retry, partSlots: this.partSlots });
     } catch (err) {
       // copyKey reports per destination; anything thrown here is unexpected, and still never drops the key.
       error = err instanceof Error ? err.message : String(err);
@@ -365,7 +369,10 @@ export class ListenClient {
       this.holdForBucket(key, state, missing);
       return;
     }
-    const outcome: SettledOutcome = !result || failed.length > 0 ? 'failed' : result.results.some((r) => r.outcome === 'gone') ? 'gone' : 'copied';
+    if (result?.outsidePrefix) this.log.warn('key outside the [source] prefix; skipped', { key, prefix: this.config.source.prefix });
+    const goneOutcomes = new Set(['gone', 'deleted', 'trashed']);
+    const outcome: SettledOutcome =
+      !result || failed.length > 0 ? 'failed' : result.outsidePrefix || result.results.some((r) => goneOutcomes.has(r.outcome)) ? 'gone' : 'copied';
     // The object's size (what each destination that copied it received).
     const bytes = result ? Math.max(0, ...result.results.map((r) => r.bytes)) : 0;
     // Settled in Redis now, or later by the writer while this slot goes to the next key.
@@ -388,7 +395,7 @@ export class ListenClient {
     this.states.delete(key);
   }
 
-  private report(key: string, outcome: SettledOutcome, result: UploadResult | undefined, bytes: number, ms: number, error: string | undefined): void {
+  private report(key: string, outcome: SettledOutcome, result: SyncResult | undefined, bytes: number, ms: number, error: string | undefined): void {
     const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
     if (outcome === 'copied') {
       this.stats.copied++;
@@ -397,7 +404,11 @@ export class ListenClient {
       this.log.info(copied.length > 0 ? 'copied' : 'already in place', { key, destinations: copied.length > 0 ? copied : names('skipped'), skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined, bytes, ms });
     } else if (outcome === 'gone') {
       this.stats.gone++;
-      this.log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
+      const deleted = [...names('deleted'), ...names('trashed')];
+      if (deleted.length > 0) {
+        this.stats.deleted++;
+        this.log.info('deleted: not in the source bucket any more', { key, destinations: deleted, trashed: names('trashed').length > 0 ? names('trashed') : undefined, ms });
+      } else if (!result?.outsidePrefix) this.log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
     } else {
       this.stats.failed++;
       const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];

@@ -1,7 +1,9 @@
 /**
  * The wire format of the channel. A message is either
  * - the key itself as UTF-8 text (the original s3s3 protocol), or
- * - a JSON object `{"key": "...", "op": "put"}` (`op` may be left out).
+ * - a JSON object `{"key": "...", "op": "put"}` or `{"key": "...", "op": "delete"}` (`op` may be
+ *   left out). Both ops are hints: the listener looks at the source and makes every
+ *   destination match it, so out-of-order or repeated messages converge.
  *
  * Decision table for a payload:
  * | payload                                          | result                               |
@@ -11,7 +13,7 @@
  * | starts with `{` and parses as a JSON object      | JSON message: needs a string `key`   |
  * | anything else (including `{not json`)            | the text is the key                  |
  * | a key over 1024 bytes of UTF-8, or empty         | rejected (S3's own limit)            |
- * | JSON with `op` other than "put"                  | rejected: unsupported op             |
+ * | JSON with `op` other than "put" or "delete"      | rejected: unsupported op             |
  *
  * Keys are never trimmed or normalised: spaces, NFD text and trailing slashes are kept.
  */
@@ -20,7 +22,7 @@ export const MAX_KEY_BYTES = 1024;
 /** A JSON message may carry a 1024-byte key with every character escaped, and little else. */
 const MAX_MESSAGE_BYTES = 8 * MAX_KEY_BYTES;
 
-export type MessageOp = 'put';
+export type MessageOp = 'put' | 'delete';
 
 export type ParsedMessage =
   | { readonly ok: true; readonly key: string; readonly op: MessageOp; readonly format: 'text' | 'json' }
@@ -42,17 +44,17 @@ export function parseMessage(payload: Buffer | string): ParsedMessage {
   if (json === undefined) return checkKey(text, 'text');
   if (!('key' in json)) return { ok: false, reason: 'JSON message has no "key"' };
   if (typeof json.key !== 'string') return { ok: false, reason: 'JSON message "key" is not a string' };
-  if (json.op !== undefined && json.op !== 'put') return { ok: false, reason: `JSON message op ${JSON.stringify(json.op)} is not supported (only "put")` };
-  return checkKey(json.key, 'json');
+  if (json.op !== undefined && json.op !== 'put' && json.op !== 'delete') return { ok: false, reason: `JSON message op ${JSON.stringify(json.op)} is not supported ("put" or "delete")` };
+  return checkKey(json.key, 'json', json.op === 'delete' ? 'delete' : 'put');
 }
 
-function checkKey(key: string, format: 'text' | 'json'): ParsedMessage {
+function checkKey(key: string, format: 'text' | 'json', op: MessageOp = 'put'): ParsedMessage {
   if (key.length === 0) return { ok: false, reason: 'empty key' };
   const n = Buffer.byteLength(key, 'utf8');
   if (n > MAX_KEY_BYTES) return { ok: false, reason: `key of ${n} bytes is over the ${MAX_KEY_BYTES}-byte limit` };
   // JSON's \uD800-style escapes can smuggle a lone surrogate in; S3 keys are UTF-8.
   if (/[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) return { ok: false, reason: 'key holds a lone surrogate (not valid UTF-8)' };
-  return { ok: true, key, op: 'put', format };
+  return { ok: true, key, op, format };
 }
 
 function tryJsonObject(text: string): Record<string, unknown> | undefined {
@@ -68,8 +70,9 @@ function tryJsonObject(text: string): Record<string, unknown> | undefined {
  * The message to publish for a key: the plain key (what the original listener reads),
  * unless the key itself would parse as a JSON message; then the JSON form, so it arrives intact.
  */
-export function encodeMessage(key: string, format: 'text' | 'json' = 'text'): string {
-  if (format === 'json') return JSON.stringify({ key, op: 'put' });
+export function encodeMessage(key: string, format: 'text' | 'json' = 'text', op: MessageOp = 'put'): string {
+  // A delete has no text form in the original protocol: always JSON.
+  if (format === 'json' || op === 'delete') return JSON.stringify({ key, op });
   return key.startsWith('{') && tryJsonObject(key) !== undefined ? JSON.stringify({ key, op: 'put' }) : key;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Config, PubsubConfig } from '../config.js';
 import { S3s3Error } from '../errors.js';
-import { encodeMessage, keyProblem } from './message.js';
+import { encodeMessage, keyProblem, type MessageOp } from './message.js';
 import { printAs } from '../redact.js';
 import { connectRedis, type RedisCommand, type RedisCommands } from './redis.js';
 
@@ -18,6 +18,8 @@ export interface PublishOptions {
   readonly channel?: string;
   /** `text`: the key itself (the original protocol, default); `json`: `{"key": ..., "op": "put"}`. */
   readonly format?: 'text' | 'json';
+  /** `delete` announces deletions (always as JSON `{"key": ..., "op": "delete"}`); default `put`. */
+  readonly op?: MessageOp;
   /** Called for a key that cannot be announced (empty, over 1024 bytes); without it such a key throws. */
   readonly onInvalid?: (key: string, reason: string) => void;
 }
@@ -84,7 +86,7 @@ export class Publisher {
         this.options.onInvalid(key, problem);
         continue;
       }
-      batch.push(['PUBLISH', this.channel, encodeMessage(key, this.options.format)]);
+      batch.push(['PUBLISH', this.channel, encodeMessage(key, this.options.format, this.options.op)]);
       if (batch.length >= BATCH) await flush();
     }
     await flush();

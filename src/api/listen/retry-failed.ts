@@ -8,7 +8,8 @@
  * A missing bucket (source or destination) says nothing about the keys: the entry goes back
  * unchanged, no more are taken, and the run says which bucket to create.
  */
-import type { BucketClient, UploadResult } from '../bucket-client.js';
+import type { BucketClient } from '../bucket-client.js';
+import type { SyncResult } from '../sync/sync-key.js';
 import { Limiter } from '../copy/limiter.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -111,10 +112,11 @@ async function retryOne(
   missing: MissingState,
 ): Promise<void> {
   const started = performance.now();
-  let result: UploadResult | undefined;
+  let result: SyncResult | undefined;
   let error: string | undefined;
   try {
-    result = await client.copy(entry.key, { verifyMd5: options.verifyMd5 });
+    // The same one-key reconcile as the listener: copy, or delete where the source has none.
+    result = await client.sync(entry.key, { verifyMd5: options.verifyMd5 });
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
@@ -138,7 +140,7 @@ async function retryOne(
     return;
   }
   if (result && failed.length === 0) {
-    const gone = result.results.some((r) => r.outcome === 'gone');
+    const gone = result.outsidePrefix === true || result.results.some((r) => r.outcome === 'gone' || r.outcome === 'deleted' || r.outcome === 'trashed');
     await list.settle(raw, !gone && marker ? markerKey(entry.key) : undefined);
     const bytes = result.results.reduce((n, r) => n + r.bytes, 0);
     report.bytes += bytes;

@@ -7,14 +7,12 @@
 import type { MaxDelete } from '../config.js';
 import { Limiter } from '../copy/limiter.js';
 import type { TargetResult } from '../copy/copy-key.js';
-import { copyKey } from '../copy/copy-key.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { fullKey, trashKey } from './scope.js';
+import { fullKey, removeFromDestination } from '../sync/sync-key.js';
 import type { KeySpool } from './spool.js';
 
 export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze({ percent: 10 });
-const MAX_KEY_BYTES = 1024;
 
 /** The most deletes allowed at a destination holding `listed` keys in scope. */
 export function deleteLimit(max: MaxDelete, listed: number): number {
@@ -76,7 +74,7 @@ export async function runDeletes(p: DeletePhase): Promise<void> {
         return;
       }
       if (dest.settings.deleteMode === 'trash') {
-        await moveToTrash(dest, key, entry.size, p.record);
+        p.record(await removeFromDestination(dest, key, entry.size));
         return;
       }
       batch.push(key);
@@ -97,20 +95,4 @@ export async function runDeletes(p: DeletePhase): Promise<void> {
   }
   await Promise.all(running);
   await flush(batch);
-}
-
-/** A soft delete: copy under the trash prefix (server-side where possible), then delete. Never a hard delete instead. */
-async function moveToTrash(dest: ObjectStore, key: string, size: number, record: (r: TargetResult) => void): Promise<void> {
-  const target = trashKey(dest, key);
-  if (Buffer.byteLength(target, 'utf8') > MAX_KEY_BYTES) {
-    record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: new Error(`trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; not deleted (shorten trash_prefix, or delete it by hand)`) });
-    return;
-  }
-  const [moved] = await copyKey({ store: dest, key }, [{ store: dest, key: target, known: null }]);
-  if (moved?.outcome !== 'copied') {
-    record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: moved?.error ?? new Error(`could not copy to the trash (${moved?.outcome ?? 'no result'}); not deleted`) });
-    return;
-  }
-  await dest.delete(key);
-  record({ destination: dest.name, key, outcome: 'trashed', bytes: size });
 }

@@ -15,6 +15,7 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
 import { makeFilter, type FilterOptions } from './filters.js';
 import { Cursor } from './ordered.js';
+import { deletesAt } from '../sync/sync-key.js';
 import { fullKey, scopedListing } from './scope.js';
 import { KeySpool } from './spool.js';
 
@@ -44,10 +45,6 @@ export interface DuplicateOptions extends FilterOptions {
   readonly allowEmptySource?: boolean;
 }
 
-/** Does this sweep delete at `dest`? */
-export function deletesAt(dest: ObjectStore, options: { readonly delete?: boolean }): boolean {
-  return dest.settings.delete === true || (options.delete === true && dest.settings.delete !== false);
-}
 
 /** Counts per key and destination: for one destination, or summed over all of them. */
 export interface DestinationTotals {
