@@ -411,3 +411,39 @@ q8d1QF3l0k9pGmHq6y5aO5lqGQ4Q3g8yNwQk0aNTMFEwHQYDVR0OBBYEFJ2gJ8xq
     assert.ok(plain.warnings.some((p) => p.key === 'redis_ca_bundle' && /is unused: .* is plain redis:\/\//.test(p.message)), JSON.stringify(plain.warnings));
   });
 });
+
+describe('config: prefixes and deletes', () => {
+  const section = (name: string, bucket: string, extra = '') => `[${name}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = ${bucket}\nendpoint = http://127.0.0.1:7480\n${extra}\n`;
+
+  it('allows one bucket as source and destination under prefixes that do not overlap (a move)', () => {
+    const c = parseConfig(section('source', 'b', 'prefix = images/') + section('dest1', 'b', 'prefix = avatar/\ndelete = true\nmax_delete = 5%'), { file: 'test.ini' });
+    assert.equal(c.source.prefix, 'images/');
+    assert.equal(c.destinations[0]!.prefix, 'avatar/');
+    assert.equal(c.destinations[0]!.delete, true);
+    assert.deepEqual(c.destinations[0]!.maxDelete, { percent: 5 });
+    assert.equal(c.destinations[0]!.deleteMode, 'delete');
+  });
+
+  it('refuses overlapping prefixes in one bucket, naming both sections', () => {
+    const problems = problemsOf(section('source', 'b', 'prefix = images/') + section('dest1', 'b', 'prefix = images/thumbs/'));
+    assert.ok(problems.some((p) => /\[dest1\] bucket_name: is the source bucket itself .*overlapping prefixes "images\/" and "images\/thumbs\/".*\[source\] prefix = old\//.test(p)), problems.join('\n'));
+    const two = problemsOf(section('source', 'a') + section('dest1', 'b', 'prefix = x/') + section('dest2', 'b'));
+    assert.ok(two.some((p) => /\[dest2\] bucket_name: is the same bucket as \[dest1\]/.test(p)), two.join('\n'));
+  });
+
+  it('refuses delete keys in [source] and bad values, all at once', () => {
+    const problems = problemsOf(section('source', 'a', 'delete = true') + section('dest1', 'b', 'max_delete = lots\ndelete_mode = shred\ntrash_prefix ='));
+    for (const re of [/\[source\] delete: belongs in a \[dest\*\] section/, /\[dest1\] max_delete: "lots" is not a count or a percentage/, /\[dest1\] delete_mode: "shred" is not one of: delete, trash/, /\[dest1\] trash_prefix: is empty/]) {
+      assert.ok(problems.some((p) => re.test(p)), `${re} in:\n${problems.join('\n')}`);
+    }
+  });
+
+  it('reads max_delete as a count or a percentage', async () => {
+    const { parseMaxDelete } = await import('../../src/api/config.js');
+    assert.deepEqual(parseMaxDelete('500'), { count: 500 });
+    assert.deepEqual(parseMaxDelete('10%'), { percent: 10 });
+    assert.deepEqual(parseMaxDelete('2.5 %'), { percent: 2.5 });
+    assert.equal(parseMaxDelete('101%'), undefined);
+    assert.equal(parseMaxDelete('-1'), undefined);
+  });
+});
