@@ -306,7 +306,8 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
   }
   if (report.aborted) log.error(`check stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
   const totals = Object.fromEntries(Object.entries(report.destinations).map(([d, c]) => [d, `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}`]));
-  log.info(report.ok ? 'check finished: the destinations match' : 'check finished: differences found', { listed: report.listed, ...totals, errors: report.errors, seconds: Number(report.seconds.toFixed(3)) });
+  const outcome = report.aborted ? 'check did not finish' : report.errors > 0 ? 'check finished: some keys could not be checked' : report.ok ? 'check finished: the destinations match' : 'check finished: differences found';
+  log.info(outcome, { listed: report.listed, ...totals, errors: report.errors, seconds: Number(report.seconds.toFixed(3)) });
   return report.ok ? EXIT_OK : EXIT_FAILED;
 }
 

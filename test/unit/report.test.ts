@@ -3,7 +3,7 @@
  * module), the header is written once, and a writer killed with SIGKILL leaves whole rows.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -62,39 +62,46 @@ describe('report CSV', () => {
     assert.throws(() => ReportWriter.open(join(dir, 'no/such/dir/r.csv')), (e: unknown) => e instanceof ReportError && /no\/such\/dir\/r\.csv.*ENOENT/.test(e.message));
   });
 
-  it('a writer killed with SIGKILL mid-stream leaves only whole rows', async () => {
-    const file = join(dir, 'killed.csv');
-    const script = join(dir, 'writer.ts');
-    // Long rows with quoted newlines: a torn write would show as a short or unparsable row.
+  it('a writer killed with SIGKILL after any write(2) leaves only whole rows', async () => {
+    // The child kills itself right after its Nth write(2) of the report: with one write per
+    // row, every stopping point leaves whole rows; a row written in pieces would be torn at
+    // some N. A key full of quotes, commas and newlines makes a torn row unparsable.
+    const script = join(dir, 'writer.mts');
     writeFileSync(
       script,
-      `import { ReportWriter } from ${JSON.stringify(join(ROOT, 'src/api/sweep/report.ts'))};
-const w = ReportWriter.open(${JSON.stringify(file)});
-const key = 'k,"\\n'.repeat(2000);
+      `import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+const stopAfter = Number(process.argv[2]);
+const real = fs.writeSync;
+let calls = 0;
+(fs as { writeSync: unknown }).writeSync = (...args: unknown[]) => {
+  const n = (real as (...a: unknown[]) => number)(...args);
+  if (++calls === stopAfter) process.kill(process.pid, 'SIGKILL');
+  return n;
+};
+syncBuiltinESMExports();
+const { ReportWriter } = await import(${JSON.stringify(join(ROOT, 'src/api/sweep/report.ts'))});
+const w = ReportWriter.open(process.argv[3]);
+const key = 'k,"\\n'.repeat(200);
 for (let i = 0; ; i++) w.row({ sourceBucket: 's', sourceKey: key + i, destination: 'dest1', destinationBucket: 'd', destinationKey: key + i, action: 'copied', size: i });
 `,
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: 'ignore' });
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      try {
-        if (statSync(file).size > 4_000_000) break;
-      } catch {
-        // not created yet
+    const key = 'k,"\n'.repeat(200);
+    for (const stopAfter of [1, 2, 3, 4, 5, 8, 13]) {
+      const file = join(dir, `killed-${stopAfter}.csv`);
+      const child = spawn(process.execPath, ['--import', 'tsx', script, String(stopAfter), file], { cwd: ROOT, stdio: 'ignore' });
+      const signal = await new Promise((r) => child.once('exit', (_code, sig) => r(sig)));
+      assert.equal(signal, 'SIGKILL');
+      const text = readFileSync(file, 'utf8');
+      assert.ok(text.endsWith('\n'), `stopped after write ${stopAfter}: the file ends with a whole line`);
+      const rows = parseCsv(file);
+      assert.deepEqual(rows[0], [...REPORT_COLUMNS]);
+      assert.equal(rows.length, stopAfter, `stopped after write ${stopAfter}: the header and ${stopAfter - 1} whole rows`);
+      for (const [i, r] of rows.slice(1).entries()) {
+        assert.equal(r.length, REPORT_COLUMNS.length);
+        assert.equal(r[2], key + i);
+        assert.equal(r[7], String(i));
       }
-    }
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    const text = readFileSync(file, 'utf8');
-    assert.ok(text.endsWith('\n'), 'the file ends with a whole line');
-    const rows = parseCsv(file);
-    assert.ok(rows.length > 100, `rows written before the kill: ${rows.length}`);
-    const key = 'k,"\n'.repeat(2000);
-    for (const [i, r] of rows.slice(1).entries()) {
-      assert.equal(r.length, REPORT_COLUMNS.length);
-      assert.equal(r[2], key + i);
-      assert.equal(r[7], String(i));
     }
   });
 });
