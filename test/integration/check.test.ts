@@ -60,6 +60,10 @@ for (const server of testServers()) {
       assert.equal(report.destinations[dst.name]!['='], keys.length);
       const printed = lines.map((l) => l.key);
       assert.deepEqual(printed, [...printed].sort(compareKeys), 'lines in key order');
+      // With a HEAD per key on both sides (concurrent, finishing in any order): same lines, same order.
+      const meta = await check(src, dst, { checkMetadata: true, concurrency: 8 });
+      assert.deepEqual(meta.shown, []);
+      assert.deepEqual(meta.lines.map((l) => l.key), printed, 'key order kept while HEADs run concurrently');
     });
 
     it('a multipart object streamed to another server is proved = by the MD5 and ETag s3s3 records on the copy', async () => {
