@@ -164,7 +164,7 @@ describe('s3s3bucket --check and --report', () => {
   });
 
   it('--report: one well-formed row per object and destination, source and destination keys of a prefix move, header once', async () => {
-    const { src, file, lockFile } = await setup('report', { prefix: 'images/' }, { prefix: 'avatar/' });
+    const { src, dst, file, lockFile } = await setup('report', { prefix: 'images/' }, { prefix: 'avatar/' });
     const rel = ['a.jpg', 'comma,key', 'quote"key', 'nl\nkey', 'cr\rkey', 'ctl\u0001\u001fkey', 'back\\slash', 'caf\u00e9 \u{1F600}'];
     await put(src, [...rel.map((k) => `images/${k}`), 'other/out-of-scope']);
     const report = join(dir, 'route.csv');
@@ -199,5 +199,11 @@ describe('s3s3bucket --check and --report', () => {
     const check = await run(['--config', file, '--check']);
     assert.equal(check.code, 0, check.stderr);
     assert.equal(check.stdout, '');
+    // A delete lands in the report too: the destination key, and the source key that maps there.
+    await dst.put('avatar/stale,"x"', Buffer.from('old'), { contentLength: 3 });
+    const del = await run(['--config', file, '--lock-file', lockFile, '--report', report, '--delete', '--max-delete', '100%']);
+    assert.equal(del.code, 0, del.stderr);
+    const deleted = parseCsv(report).filter((r) => r[6] === 'deleted');
+    assert.deepEqual(deleted.map((r) => [r[2], r[5]]), [['images/stale,"x"', 'avatar/stale,"x"']]);
   });
 });
