@@ -41,3 +41,7 @@ export { FileLock } from './lock/file-lock.js';
 export { acquire as acquireLock, describeHolder } from './lock/lock.js';
 export type { HeldLock, LockHolder, LockBackend, LockScope, AcquireOptions } from './lock/lock.js';
 export { RedisError, LockError } from './errors.js';
+export { checkBucket, metadataDiff, CHECK_MARKS } from './sweep/check.js';
+export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkCounts } from './sweep/check.js';
+export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine } from './sweep/report.js';
+export type { ReportRow, ReportAction } from './sweep/report.js';

@@ -1,7 +1,28 @@
 #!/usr/bin/env node
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import { Command, InvalidArgumentError } from 'commander';
-import { BucketClient, createLogger, describeHolder, parseMaxDelete, parseSize, retryFailed, SweepLock, type Config, type MaxDelete, type DuplicateReport, type HeldLock, type Logger, type TargetResult } from '../api/index.js';
+import {
+  BucketClient,
+  checkBucket,
+  createLogger,
+  describeHolder,
+  parseMaxDelete,
+  parseSize,
+  ReportWriter,
+  retryFailed,
+  SweepLock,
+  type CheckLine,
+  type CheckReport,
+  type Config,
+  type MaxDelete,
+  type DuplicateOptions,
+  type DuplicateReport,
+  type HeldLock,
+  type Logger,
+  type ReportAction,
+  type RetryFailedOptions,
+  type TargetResult,
+} from '../api/index.js';
 import { GlobError, validateGlobs } from '../api/sweep/filters.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
@@ -25,6 +46,11 @@ interface BucketFlags {
   delete?: boolean;
   maxDelete?: MaxDelete;
   allowEmptySource?: boolean;
+  check?: boolean;
+  checkAll?: boolean;
+  download?: boolean;
+  checkMetadata?: boolean;
+  report?: string;
 }
 
 function maxDelete(v: string): MaxDelete {
@@ -62,6 +88,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('-q, --quiet', 'only warnings and errors on stderr')
     .option('--retry-failed', "copy again the keys in s3s3listen's failed list ([pubsub] failed_list) instead of sweeping")
     .option('--wait', 'when another sweep of the same buckets holds the lock, wait for it instead of exiting 0')
+    .option('--check', 'compare the source with every destination, copying and deleting nothing: + only in source, - only in destination, * differs, ? unproven; exit 1 on a difference')
+    .option('--check-all', 'with --check: also print the keys that are the same (=)')
+    .option('--download', 'with --check: settle ? keys by comparing the MD5 of both bodies')
+    .option('--check-metadata', 'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences')
+    .option('--report <file>', 'append one CSV row per object and destination to this file (sweeps and --retry-failed; not with --dry-run or --check)')
     .option('--lock-file <file>', 'lock file when Redis is not configured (default: one in the temp dir named after the buckets)')
     .action((opts: BucketFlags) => {
       flags = opts;
@@ -83,6 +114,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       return EXIT_USAGE;
     }
   }
+  const conflict = usageConflict(flags);
+  if (conflict) {
+    io.stderr(`s3s3bucket: ${conflict}\n`);
+    return EXIT_USAGE;
+  }
   const log = createLogger({ format: flags.logFormat, level: flags.quiet ? 'warn' : 'info', write: (l) => io.stderr(l + '\n') });
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
@@ -91,9 +127,46 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3bucket: --retry-failed reads the failed list in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
     return EXIT_USAGE;
   }
-  // Two sweeps of the same buckets never overlap (a dry run writes nothing, so needs no lock).
+  // Opened before anything runs, so a path that cannot be written fails the command at once.
+  let report: ReportWriter | undefined;
+  if (flags.report !== undefined) {
+    try {
+      report = ReportWriter.open(flags.report);
+    } catch (err) {
+      io.stderr(`s3s3bucket: --report: ${err instanceof Error ? err.message : String(err)}\n`);
+      return EXIT_USAGE;
+    }
+  }
+  try {
+    return await locked(config, flags, log, io, report);
+  } finally {
+    report?.close();
+  }
+}
+
+/** Flags that make no sense together, or one without the other it needs. */
+function usageConflict(flags: BucketFlags): string | undefined {
+  if (flags.check) {
+    for (const [set, name] of [
+      [flags.retryFailed, '--retry-failed'],
+      [flags.delete, '--delete'],
+      [flags.force, '--force'],
+      [flags.report !== undefined, '--report'],
+    ] as const) {
+      if (set) return `--check copies and deletes nothing; it cannot be combined with ${name}`;
+    }
+    return undefined;
+  }
+  if (flags.checkAll) return '--check-all only goes with --check';
+  if (flags.download) return '--download only goes with --check';
+  if (flags.report !== undefined && flags.dryRun) return '--report records what a run did; a dry run does nothing (drop --report, or --dry-run)';
+  return undefined;
+}
+
+async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo, reportFile: ReportWriter | undefined): Promise<number> {
+  // Two sweeps of the same buckets never overlap (a dry run or a check writes nothing, so needs no lock).
   let held: HeldLock | null = null;
-  const lock = flags.dryRun ? undefined : new SweepLock(config, { lockFile: flags.lockFile });
+  const lock = flags.dryRun || flags.check ? undefined : new SweepLock(config, { lockFile: flags.lockFile });
   if (lock) {
     held = await lock.acquire({
       wait: flags.wait,
@@ -120,9 +193,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const signal = held ? AbortSignal.any([stop.signal, held.signal]) : stop.signal;
+  // A report that cannot be written stops the run: the operator's record would have holes.
+  const reportStop = new AbortController();
+  const signal = AbortSignal.any([stop.signal, reportStop.signal, ...(held ? [held.signal] : [])]);
+  const onResult = reportFile ? reportRows(config, reportFile, log, reportStop) : undefined;
   try {
-    return flags.retryFailed ? await runRetryFailed(config, flags, log, io, signal) : await sweep(config, flags, log, io, signal);
+    if (flags.check) return await runCheck(config, flags, log, io, signal);
+    const code = flags.retryFailed ? await runRetryFailed(config, flags, log, io, signal, onResult) : await sweep(config, flags, log, io, signal, onResult);
+    return reportStop.signal.aborted ? EXIT_FAILED : code;
   } finally {
     if (handle) {
       process.off('SIGINT', onSignal);
@@ -133,10 +211,112 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   }
 }
 
-async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
+/**
+ * The CSV rows of --report, from each settled key and destination. `kept` (a delete not made:
+ * the source had the key again) is written as `skipped`; dry-run outcomes never reach here.
+ * source_key is the source's full key mapped from the destination key through the prefixes
+ * (for a deleted key: the source key that maps there, which the source no longer has).
+ */
+function reportRows(config: Config, writer: ReportWriter, log: Logger, stop: AbortController): (r: TargetResult) => void {
+  const dests = new Map(config.destinations.map((d) => [d.name, d]));
+  return (r: TargetResult) => {
+    const action = reportAction(r);
+    if (action === undefined || stop.signal.aborted) return;
+    const dest = dests.get(r.destination);
+    // The same arithmetic as scope.ts relativeKey/fullKey, on the config the stores are made from.
+    const rel = dest && r.key.startsWith(dest.prefix) ? r.key.slice(dest.prefix.length) : undefined;
+    // Fields a TargetResult may carry (size, ETag, MD5, the source key); empty when it does not.
+    const extra = r as TargetResult & Partial<{ size: number; sourceEtag: string; md5: string; sourceKey: string }>;
+    try {
+      writer.row({
+        sourceBucket: config.source.bucket,
+        sourceKey: extra.sourceKey ?? (rel === undefined ? '' : config.source.prefix + rel),
+        destination: r.destination,
+        destinationBucket: dest?.bucket ?? '',
+        destinationKey: r.key,
+        action,
+        size: extra.size ?? (r.outcome === 'copied' ? r.bytes : undefined),
+        sourceEtag: extra.sourceEtag,
+        md5: extra.md5,
+        error: r.outcome === 'failed' ? (r.error?.message ?? 'unknown error') : undefined,
+      });
+    } catch (err) {
+      log.error(`stopping: ${err instanceof Error ? err.message : String(err)}`);
+      stop.abort(err);
+    }
+  };
+}
+
+function reportAction(r: TargetResult): ReportAction | undefined {
+  switch (r.outcome) {
+    case 'copied':
+    case 'skipped':
+    case 'deleted':
+    case 'trashed':
+    case 'gone':
+    case 'failed':
+      return r.outcome;
+    case 'kept':
+      return 'skipped';
+    default:
+      return undefined;
+  }
+}
+
+async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
+  const client = new BucketClient(config, { logger: log });
+  let items = 0;
+  // JSON is streamed, one difference at a time, so memory stays flat however many there are.
+  const onLine = (l: CheckLine) => {
+    if (l.mark === '=' && !flags.checkAll) return;
+    if (flags.json) {
+      const item = { mark: l.mark, key: l.key, destination: l.destination, ...(l.destinationKey !== undefined && l.destinationKey !== l.key ? { destinationKey: l.destinationKey } : {}), ...(l.reason ? { reason: l.reason } : {}) };
+      io.stdout((items++ === 0 ? '' : ',\n') + JSON.stringify(item));
+    } else io.stdout(`${l.mark} ${JSON.stringify(l.key)} [${l.destination}]\n`);
+  };
+  log.info('check started', {
+    source: `${config.source.bucket} at ${config.source.endpoint}`,
+    destinations: config.destinations.map((d) => `[${d.name}] ${d.bucket} at ${d.endpoint}`),
+  });
+  if (flags.json) io.stdout('{"differences":[');
+  let report: CheckReport | undefined;
+  try {
+    report = await checkBucket(client.source, client.destinations, {
+      prefix: flags.prefix,
+      concurrency: flags.concurrency,
+      minSize: flags.minSize,
+      maxSize: flags.maxSize,
+      include: flags.include,
+      exclude: flags.exclude,
+      download: flags.download,
+      checkMetadata: flags.checkMetadata,
+      logger: log,
+      signal,
+      onLine,
+    });
+  } finally {
+    client.close();
+    if (flags.json) {
+      const r = report;
+      const tail = r
+        ? { counts: r.destinations, listed: r.listed, errors: r.errors, aborted: r.aborted ?? null, ok: r.ok }
+        : { counts: {}, listed: 0, errors: 0, aborted: 'the check failed', ok: false };
+      io.stdout(`]${JSON.stringify(tail).replace(/^\{/, ',')}\n`);
+    }
+  }
+  if (report.aborted) log.error(`check stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
+  const totals = Object.fromEntries(Object.entries(report.destinations).map(([d, c]) => [d, `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}`]));
+  const outcome = report.aborted ? 'check did not finish' : report.errors > 0 ? 'check finished: some keys could not be checked' : report.ok ? 'check finished: the destinations match' : 'check finished: differences found';
+  log.info(outcome, { listed: report.listed, ...totals, errors: report.errors, seconds: Number(report.seconds.toFixed(3)) });
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onResult?: (r: TargetResult) => void): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   try {
-    const report = await retryFailed(client, { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal });
+    // onResult reaches the report once retryFailed passes each settled result on (see the issue 8 notes).
+    const options: RetryFailedOptions & { onResult?: (r: TargetResult) => void } = { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal, onResult };
+    const report = await retryFailed(client, options);
     log.info('failed list retried', { ...report });
     if (signal.aborted) log.error(`stopped: ${(signal.reason as Error).message}`);
     if (flags.json) io.stdout(JSON.stringify(report) + '\n');
@@ -146,7 +326,7 @@ async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, i
   }
 }
 
-async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
+async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onReport?: (r: TargetResult) => void): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
   const dryRun = flags.dryRun === true;
@@ -165,7 +345,8 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
   });
   let report: DuplicateReport;
   try {
-    report = await client.duplicate({
+    // checkMetadata: a sweep recopies metadata-only differences, once duplicateBucket takes it (see the issue 8 notes).
+    const options: DuplicateOptions & { checkMetadata?: boolean } = {
       dryRun,
       force: flags.force,
       verifyMd5: flags.verifyMd5,
@@ -185,9 +366,12 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
         else if (r.outcome === 'failed') log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
         else if (r.outcome === 'gone') log.info('gone from source, skipped', { key: r.key, destination: r.destination });
         else if (r.outcome === 'copied') log.debug('copied', { key: r.key, destination: r.destination, bytes: r.bytes, method: r.method });
+        onReport?.(r);
         progress.add(r);
       },
-    });
+      checkMetadata: flags.checkMetadata,
+    };
+    report = await client.duplicate(options);
   } finally {
     progress.stop();
     client.close();
