@@ -199,9 +199,19 @@ async function transfer(source: CopySource, info: ObjectInfo | undefined, planne
 async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: CopyTarget): Promise<TransferOutcome> {
   const store = target.store;
   let info: ObjectInfo = planned;
+  // Swift's s3api answers 412 to If-Match with a multipart (`-N`) ETag even when it matches:
+  // then the copy goes without the condition, and the source is checked unchanged after it.
+  let conditional = true;
   for (let round = 1; ; round++) {
     try {
-      const put = await store.copyFrom!(source.store, source.key, target.key, info.etag || undefined);
+      const put = await store.copyFrom!(source.store, source.key, target.key, conditional ? info.etag || undefined : undefined);
+      if (!conditional) {
+        const after = await source.store.head(source.key);
+        if (after === null || after.etag !== info.etag || after.size !== info.size) {
+          await discard(store, target.key);
+          throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: 'the source changed during an unconditional server-side copy; copy removed' });
+        }
+      }
       if (etagMd5(info) !== undefined && etagMd5(put) !== undefined && put.etag !== info.etag) {
         // Some servers (Ceph RGW 16) ignore the If-Match and copy whatever is there now: a
         // copy that matches the source as it is now is right; anything else is removed.
@@ -215,6 +225,7 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
       if (!(err instanceof StoreError && err.kind === 'preconditionFailed') || round >= 5) throw err;
       const fresh = await source.store.head(source.key);
       if (fresh === null) return { outcome: 'gone', bytes: 0 };
+      if (fresh.etag === info.etag && fresh.size === info.size) conditional = false;
       info = fresh;
     }
   }
