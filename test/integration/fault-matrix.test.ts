@@ -174,6 +174,22 @@ for (const faulty of servers) {
       });
     }
 
+    it('[dest1] a HEAD that answers 503 for good: the one-key copy fails with one clear message saying the server is throttling', { timeout: 60_000 }, async () => {
+      const r = await rigs.rig({ faulty, healthy, role: 'dest1', label: 'headdead', faultyIni: { max_retries: 1 } });
+      const objects = makeObjects('one/', 1, () => 1000);
+      await seed(r.src, objects);
+      // A HEAD answer has no body, so no S3 error code: only the status says what happened.
+      const dead = r.proxy.inject(isHead(r.faultyBucket), slowDown(), Number.POSITIVE_INFINITY);
+      const u = await r.client.copy(objects[0]!.key);
+      assert.ok(dead.hits >= 2, 'the HEAD was retried');
+      assert.equal(u.results[0]!.outcome, 'failed');
+      const message = u.results[0]!.error?.message ?? '';
+      assert.ok(message.includes('[dest1]') && message.includes(r.proxyUrl) && message.includes(r.faultyBucket), `names [dest1], bucket and endpoint: ${message}`);
+      assert.match(message, /503|SlowDown|throttl|unavailable/i, 'says the server answered 503');
+      assert.doesNotMatch(message, /Unknown/, 'no "Unknown: UnknownError"');
+      assert.deepEqual(await listKeys(r.dst), []);
+    });
+
     it(`[dest1] throttling: a ${STORM_MS / 1000} s 503 storm on every request to the destination, then healthy: everything copied, the back-off logged`, { timeout: 120_000 }, async () => {
       const r = await rigs.rig({ faulty, healthy, role: 'dest1', label: 'throttle' });
       const objects = makeObjects('t/', 48, (i) => 2000 + i * 100);
