@@ -3,7 +3,8 @@
  * two real servers, one of them reached through a FaultProxy, and a BucketClient built
  * from the config text a user would write (so retries, timeouts and page sizes come from
  * the config, as they do for s3s3bucket and s3s3listen). The real buckets are also
- * reachable directly, to seed them and to check what a user would find in them.
+ * reachable directly (default settings), to seed them and to check what a user would
+ * find in them.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';

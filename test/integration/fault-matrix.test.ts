@@ -10,12 +10,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { testServers, type TestServer } from '../helpers/servers.js';
+import { sectionIni, testServers, type TestServer } from '../helpers/servers.js';
 import { listKeys } from '../helpers/seed.js';
 import { anyRequest, isHead, isList, isOp, isWrite, slowDown, watchObjects, type Expected } from '../helpers/fault-proxy.js';
 import { Blackhole } from '../helpers/blackhole.js';
 import { assertCleanReport, assertMirrored, errorLines, expectedOf, makeObjects, Rigs, runBucketCli, seed, type Role } from '../helpers/fault-rig.js';
-import { sectionIni } from '../helpers/servers.js';
 import { BucketClient } from '../../src/api/bucket-client.js';
 import { parseConfig } from '../../src/api/config.js';
 
