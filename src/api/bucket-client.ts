@@ -13,8 +13,8 @@ import type { EndpointConfig } from './config.js';
 import { printAs } from './redact.js';
 
 /** An S3 connection for one config section (`[source]`, `[dest1]`, ...). */
-export function createConnection(section: EndpointConfig): S3Store {
-  return new S3Store(section);
+export function createConnection(section: EndpointConfig, logger?: Logger): S3Store {
+  return new S3Store(section, { logger });
 }
 
 export interface ObjectRef {
@@ -49,8 +49,8 @@ export class BucketClient {
 
   constructor(readonly config: Config, options: BucketClientOptions = {}) {
     this.logger = options.logger ?? silentLogger;
-    this.source = createConnection(config.source);
-    this.destinations = config.destinations.map(createConnection);
+    this.source = createConnection(config.source, this.logger);
+    this.destinations = config.destinations.map((d) => createConnection(d, this.logger));
   }
 
   /** Sweep the whole source bucket to every destination. */

@@ -436,7 +436,7 @@ function failedOrGone(err: unknown, sourceSide: boolean): TransferOutcome {
 }
 
 export function isRetryable(err: Error | undefined): boolean {
-  if (err instanceof StoreError) return err.retryable || err.code === 'BadDigest' || err.code === 'IncompleteBody';
+  if (err instanceof StoreError) return err.retryable || err.kind === 'badDigest' || err.code === 'IncompleteBody';
   if (err instanceof VerificationError || err instanceof ShortBodyError) return true;
   if (err instanceof S3s3Error) return false;
   // Socket errors and aborted streams surface as plain Errors: transient.

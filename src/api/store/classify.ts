@@ -81,7 +81,7 @@ export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
   // SDK service errors name their S3 code; socket errors carry a Node code.
   let code = e.Code ?? (e.code && /^[A-Z_]+$/.test(e.code) ? e.code : undefined) ?? (e.name && e.name !== 'Error' ? e.name : undefined);
-  if (code === 'UnknownError' || code === 'S3ServiceException') code = undefined;
+  if (code === 'UnknownError' || code === 'Unknown' || code === 'S3ServiceException') code = undefined;
   if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
   const errorClass = classifyStatus(status, code);
   const kind = kindOf(status, code);
@@ -102,7 +102,7 @@ export function kindOf(status: number | undefined, code: string | undefined): Er
   if (code === 'NoSuchBucket') return 'bucketMissing';
   if (code === 'NoSuchKey' || code === 'NotFound' || (status === 404 && code === undefined)) return 'notFound';
   if (code === 'PreconditionFailed' || status === 412) return 'preconditionFailed';
-  if (code === 'BadDigest' || code === 'InvalidDigest') return 'badDigest';
+  if (code === 'BadDigest' || code === 'InvalidDigest' || code === 'XAmzContentSHA256Mismatch') return 'badDigest';
   if ((code && THROTTLE_CODES.has(code)) || status === 429 || (status === 503 && (code === undefined || code === 'ServiceUnavailable'))) return 'throttled';
   return undefined;
 }
