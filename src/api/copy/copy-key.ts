@@ -12,6 +12,7 @@ import { acquireInOrder } from '../store/pacer.js';
 import { etagMd5, isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
+import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
 import type { Limiter } from './limiter.js';
 import { multipartUpload } from './multipart.js';
 
@@ -267,6 +268,31 @@ async function streamWithSlots(
   // Without one, or where a destination goes multipart (no whole-body Content-MD5), hash.
   const mustHash = sourceMd5 === undefined || targets.some((t) => goesMultipart(t.store, info.size));
   const tap = new Md5Tap(info.size, mustHash);
+  const parts = sourceMd5 === undefined ? multipartParts(info.etag) : undefined;
+  if (parts !== undefined) {
+    const hints = [source.store.settings.multipartChunksize, ...targets.map((t) => t.store.settings.multipartChunksize)];
+    tap.partHasher = new PartEtagHasher(candidatePartSizes(info.size, parts, hints));
+  }
+  // Whether the bytes read are the bytes stored at the source, settled before the last chunk
+  // goes out where it can be (see Md5Tap.beforeEnd), else once the writes are done.
+  let readChecked = false;
+  tap.beforeEnd = async (md5) => {
+    if (sourceMd5 !== undefined && md5 !== undefined && md5 !== sourceMd5) {
+      return new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${md5}, the source ETag says ${info.etag}` });
+    }
+    if (parts === undefined || md5 === undefined) return undefined;
+    if (tap.partHasher?.etags().includes(info.etag)) {
+      readChecked = true;
+      return undefined;
+    }
+    // An unusual part size, or a corrupted read: a small object is read again now, a large one
+    // after the writes (holding the writes' sockets idle for a long read would time them out).
+    if (info.size > REREAD_BEFORE_END) return undefined;
+    readChecked = true;
+    return rereadMatches(source, md5);
+  };
+  let sourceRead: Promise<void> | undefined;
+  const checkSourceRead = () => (sourceRead ??= readChecked ? Promise.resolve() : verifySourceRead(source, info, tap));
   let sourceError: Error | undefined;
   const passes = targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
   const aborts = targets.map(() => new AbortController());
@@ -297,6 +323,7 @@ async function streamWithSlots(
         }
         if (method.kind === 'multipart') method = { ...method, put: await checkMultipart(t, info, method.put) };
         try {
+          await checkSourceRead();
           await verifyCopy(source, info, tap, t, method.put, verifyFor(source.store, t.store, options));
         } catch (err) {
           // A copy that fails verification is removed, so the next sweep sees it missing.
@@ -313,6 +340,35 @@ async function streamWithSlots(
   );
   if (!tap.readableEnded) body.destroy();
   return out;
+}
+
+/**
+ * A source whose ETag is no MD5 (uploaded in parts) gives nothing to check the bytes read
+ * against, so a byte flipped on the way would be copied faithfully. Its `-N` ETag is
+ * recomputed for the likely part sizes; when none gives it (an unusual part size), the
+ * source is read once more and the two reads must agree.
+ */
+async function verifySourceRead(source: CopySource, info: HeadInfo, tap: Md5Tap): Promise<void> {
+  if (etagMd5(info) !== undefined || multipartParts(info.etag) === undefined || info.etagIsMd5 === false) return;
+  const read = await tap.digest;
+  if (read === undefined) return;
+  const err = await rereadMatches(source, read);
+  if (err) throw err;
+}
+
+/** Objects up to this size whose read cannot be proven from their ETag are read again before their last byte is sent. */
+const REREAD_BEFORE_END = 64 * 1024 * 1024;
+
+/** Undefined when a second read of the source has the same MD5 as the first. */
+async function rereadMatches(source: CopySource, read: string): Promise<Error | undefined> {
+  const again = await hashObject(source.store, source.key);
+  if (again !== null && again === read) return undefined;
+  return new VerificationError({
+    endpoint: source.store.endpoint,
+    bucket: source.store.bucket,
+    key: source.key,
+    detail: again === null ? 'the source vanished while it was copied' : `two reads of the source differ (MD5 ${read} and ${again}): a body was corrupted on the way`,
+  });
 }
 
 /** Size is already enforced by the tap; here the MD5 of the bytes moved is checked both ways. */

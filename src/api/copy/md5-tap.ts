@@ -7,6 +7,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { PartEtagHasher } from './part-etag.js';
 
 export class ShortBodyError extends Error {
   override name = 'ShortBodyError';
@@ -16,6 +17,16 @@ export class Md5Tap extends Transform {
   private readonly hash: Hash = createHash('md5');
   private count = 0;
   private digestHex: string | undefined;
+  /** Also hashes the bytes as multipart parts, to check them against a `-N` ETag. */
+  partHasher: PartEtagHasher | undefined;
+  /**
+   * Run once every byte has been read and hashed, before the last chunk is let through: an
+   * error fails the stream, so no write (single PUT or the last part of a multipart upload)
+   * can complete with bytes that do not match the source.
+   */
+  beforeEnd: ((md5: string | undefined) => Promise<Error | undefined>) | undefined;
+  /** The last chunk, held back until beforeEnd has passed. */
+  private held: Buffer | undefined;
 
   /** Settles when the whole body has been hashed (or the stream failed). */
   readonly digest: Promise<string | undefined>;
@@ -47,7 +58,10 @@ export class Md5Tap extends Transform {
       return;
     }
     if (this.hashing) this.hash.update(chunk);
-    done(null, chunk);
+    this.partHasher?.update(chunk);
+    const previous = this.held;
+    this.held = chunk;
+    done(null, previous);
   }
 
   override _flush(done: TransformCallback): void {
@@ -56,8 +70,18 @@ export class Md5Tap extends Transform {
       return;
     }
     this.digestHex = this.hashing ? this.hash.digest('hex') : undefined;
-    this.settle.resolve(this.digestHex);
-    done();
+    const release = (err: Error | undefined) => {
+      if (err) {
+        done(err);
+        return;
+      }
+      if (this.held) this.push(this.held);
+      this.held = undefined;
+      this.settle.resolve(this.digestHex);
+      done();
+    };
+    if (!this.beforeEnd) release(undefined);
+    else this.beforeEnd(this.digestHex).then(release, (err: unknown) => release(err instanceof Error ? err : new Error(String(err))));
   }
 
   get bytes(): number {
