@@ -225,19 +225,17 @@ function reportRows(config: Config, writer: ReportWriter, log: Logger, stop: Abo
     const dest = dests.get(r.destination);
     // The same arithmetic as scope.ts relativeKey/fullKey, on the config the stores are made from.
     const rel = dest && r.key.startsWith(dest.prefix) ? r.key.slice(dest.prefix.length) : undefined;
-    // Fields a TargetResult may carry (size, ETag, MD5, the source key); empty when it does not.
-    const extra = r as TargetResult & Partial<{ size: number; sourceEtag: string; md5: string; sourceKey: string }>;
     try {
       writer.row({
         sourceBucket: config.source.bucket,
-        sourceKey: extra.sourceKey ?? (rel === undefined ? '' : config.source.prefix + rel),
+        sourceKey: r.sourceKey ?? (rel === undefined ? '' : config.source.prefix + rel),
         destination: r.destination,
         destinationBucket: dest?.bucket ?? '',
         destinationKey: r.key,
         action,
-        size: extra.size ?? (r.outcome === 'copied' ? r.bytes : undefined),
-        sourceEtag: extra.sourceEtag,
-        md5: extra.md5,
+        size: r.size ?? (r.outcome === 'copied' ? r.bytes : undefined),
+        sourceEtag: r.sourceEtag,
+        md5: r.md5,
         error: r.outcome === 'failed' ? (r.error?.message ?? 'unknown error') : undefined,
       });
     } catch (err) {
@@ -314,8 +312,7 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
 async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onResult?: (r: TargetResult) => void): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   try {
-    // onResult reaches the report once retryFailed passes each settled result on (see the issue 8 notes).
-    const options: RetryFailedOptions & { onResult?: (r: TargetResult) => void } = { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal, onResult };
+    const options: RetryFailedOptions = { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal, onResult };
     const report = await retryFailed(client, options);
     log.info('failed list retried', { ...report });
     if (signal.aborted) log.error(`stopped: ${(signal.reason as Error).message}`);
@@ -345,8 +342,7 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
   });
   let report: DuplicateReport;
   try {
-    // checkMetadata: a sweep recopies metadata-only differences, once duplicateBucket takes it (see the issue 8 notes).
-    const options: DuplicateOptions & { checkMetadata?: boolean } = {
+    const options: DuplicateOptions = {
       dryRun,
       force: flags.force,
       verifyMd5: flags.verifyMd5,

@@ -43,6 +43,12 @@ export interface TargetResult {
   readonly bytes: number;
   readonly method?: 'stream' | 'multipart' | 'server-side';
   readonly error?: Error;
+  /** The source key (differs from `key` under prefix moves); set where the source was looked at. */
+  readonly sourceKey?: string;
+  /** The source object's size and ETag, and its MD5 when known, for reports. */
+  readonly size?: number;
+  readonly sourceEtag?: string;
+  readonly md5?: string;
 }
 
 export interface CopyKeyOptions {
@@ -56,6 +62,8 @@ export interface CopyKeyOptions {
   readonly onSourceRead?: (key: string) => void;
   /** Part buffers for multipart uploads, shared across concurrent copies (see multipart.ts). */
   readonly partSlots?: Limiter;
+  /** Also recopy when only the standard headers or user metadata differ (`--check-metadata`). */
+  readonly checkMetadata?: boolean;
 }
 
 interface Planned {
@@ -64,6 +72,16 @@ interface Planned {
 }
 
 export async function copyKey(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions = {}): Promise<TargetResult[]> {
+  const results = await copyKeyOnce(source, targets, options);
+  const info = source.info;
+  return results.map((r) => ({
+    ...r,
+    sourceKey: source.key,
+    ...(r.outcome === 'gone' ? {} : info ? { size: info.size, sourceEtag: info.etag, md5: knownMd5(info) } : r.bytes > 0 ? { size: r.bytes } : {}),
+  }));
+}
+
+async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions): Promise<TargetResult[]> {
   const log = options.logger ?? silentLogger;
   const results = new Map<CopyTarget, TargetResult>();
   const result = (t: CopyTarget, r: Omit<TargetResult, 'destination' | 'key'>) => results.set(t, { destination: t.store.name, key: t.key, ...r });
@@ -108,6 +126,8 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
     sourceInfo = known;
 
     // Plan: which destinations need this key, and why.
+    let sourceHead: Promise<HeadInfo | null> | undefined;
+    const headSource = () => (sourceHead ??= 'metadata' in known ? Promise.resolve(known as HeadInfo) : source.store.head(source.key));
     let sourceHash: Promise<string | null> | undefined;
     const hashSource = () => (sourceHash ??= knownMd5(known) !== undefined ? Promise.resolve(knownMd5(known)!) : hashObject(source.store, source.key));
     await Promise.all(
@@ -127,6 +147,10 @@ export async function copyKey(source: CopySource, targets: readonly CopyTarget[]
               return;
             }
             d = a === b ? { action: 'skip' } : { action: 'copy', reason: 'hash differs' };
+          }
+          if (d.action === 'skip' && options.checkMetadata) {
+            const [sh, dh] = await Promise.all([headSource(), t.store.head(t.key)]);
+            if (sh && dh && metadataDiffers(sh, dh)) d = { action: 'copy', reason: 'metadata differs' };
           }
           if (d.action === 'skip') result(t, { outcome: 'skipped', bytes: 0 });
           else if (d.action === 'copy') planned.push({ target: t, reason: d.reason });
@@ -511,6 +535,17 @@ async function confirmBucket(store: ObjectStore): Promise<Error | null> {
   } catch (err) {
     return asError(err);
   }
+}
+
+const HEADER_FIELDS = ['contentType', 'cacheControl', 'contentDisposition', 'contentEncoding', 'contentLanguage'] as const;
+
+/** Standard headers or user metadata (s3s3's own left out) differ. */
+function metadataDiffers(a: HeadInfo, b: HeadInfo): boolean {
+  if (HEADER_FIELDS.some((f) => (a[f] ?? '') !== (b[f] ?? ''))) return true;
+  const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
+  if (time(a.expires) !== time(b.expires)) return true;
+  const user = (m: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(m).filter(([k]) => !k.startsWith('s3s3-')).sort());
+  return user(a.metadata) !== user(b.metadata);
 }
 
 /** `[source] verify_md5` applies to every destination, as does a destination's own or the caller's. */

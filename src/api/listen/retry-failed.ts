@@ -10,6 +10,7 @@
  */
 import type { BucketClient } from '../bucket-client.js';
 import type { SyncResult } from '../sync/sync-key.js';
+import type { TargetResult } from '../copy/copy-key.js';
 import { Limiter } from '../copy/limiter.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -23,6 +24,8 @@ export interface RetryFailedOptions {
   readonly verifyMd5?: boolean;
   /** Stop taking entries (those taken are finished). */
   readonly signal?: AbortSignal;
+  /** Each settled result, per key and destination (for `--report`). */
+  readonly onResult?: (r: TargetResult) => void;
 }
 
 export interface RetryFailedReport {
@@ -117,6 +120,7 @@ async function retryOne(
   try {
     // The same one-key reconcile as the listener: copy, or delete where the source has none.
     result = await client.sync(entry.key, { verifyMd5: options.verifyMd5 });
+    for (const r of result.results) options.onResult?.(r);
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }

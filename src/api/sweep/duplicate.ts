@@ -9,7 +9,7 @@ import { ListingOrderError, StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
 import { copyKey, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
-import { decide } from '../copy/decide.js';
+import { decide, knownMd5 } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
@@ -41,6 +41,8 @@ export interface DuplicateOptions extends FilterOptions {
   readonly delete?: boolean;
   /** Cap on each destination's deletes, instead of its `max_delete` (default 10%). */
   readonly maxDelete?: MaxDelete;
+  /** Also recopy objects whose standard headers or user metadata differ (`--check-metadata`). */
+  readonly checkMetadata?: boolean;
   /** Delete even when the source lists no key in scope (else refused: a wrong bucket or prefix would empty the replica). */
   readonly allowEmptySource?: boolean;
 }
@@ -177,7 +179,9 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
         for (const [i, dest] of dests.entries()) {
           const known = found[i] ?? null;
           const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5 });
-          if (d.action === 'skip') record({ destination: dest.name, key: fullKey(dest, object.key), outcome: 'skipped', bytes: 0 });
+          if (d.action === 'skip' && !options.checkMetadata) {
+            record({ destination: dest.name, key: fullKey(dest, object.key), outcome: 'skipped', bytes: 0, sourceKey: fullKey(source, object.key), size: object.size, sourceEtag: object.etag, md5: knownMd5(object) });
+          }
           else targets.push({ store: dest, key: fullKey(dest, object.key), known: known && { ...known, key: fullKey(dest, known.key) } });
         }
         if (targets.length === 0) continue;
@@ -190,6 +194,7 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
           logger: log,
           onSourceRead: options.onSourceRead,
           partSlots,
+          checkMetadata: options.checkMetadata,
         })
           .then((results) => results.forEach(record))
           .catch((err: unknown) => {
