@@ -103,6 +103,11 @@ export interface PubsubConfig {
   readonly shutdownTimeoutMs: number;
   /** Life of the sweep lock, renewed every third of it while the sweep runs (`lock_ttl`, seconds). */
   readonly lockTtlMs: number;
+  /** The listener's CSV report (`report`), as `s3s3bucket --report`; undefined for none. */
+  readonly report?: string;
+  /** Rotate the report at this size (`report_max_size`, default 100M), keeping `report_keep` old files (default 5). */
+  readonly reportMaxSize: number;
+  readonly reportKeep: number;
 }
 
 export interface Config {
@@ -179,6 +184,9 @@ const PUBSUB_KEYS = [
   'redis_verify_ssl',
   'password_file',
   'redis_url_file',
+  'report',
+  'report_max_size',
+  'report_keep',
 ] as const;
 
 const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS])];
@@ -787,9 +795,23 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
     concurrency: r.integer('concurrency', sourceConcurrency, 1, 1024),
     shutdownTimeoutMs: r.seconds('shutdown_timeout', 30_000),
     lockTtlMs: r.seconds('lock_ttl', 60_000),
+    ...reportFile(r, ctx),
+    reportMaxSize: r.size('report_max_size', 100 * MiB, 4096, 1024 * GiB),
+    reportKeep: r.integer('report_keep', 5, 0, 1000),
   };
   if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
   return problems.length === before ? hideSecrets(result, ['redisUrl']) : undefined;
+}
+
+/** `report = FILE`, relative to the config file's directory like the other paths. */
+function reportFile(r: Reader, ctx: ReadContext): { report?: string } {
+  const file = r.string('report');
+  if (file === undefined) return {};
+  if (file === '') {
+    r.problem('report', 'is empty: give a file path (e.g. /var/log/s3s3/listen.csv), or remove the key');
+    return {};
+  }
+  return { report: resolve(ctx.baseDir, file) };
 }
 
 /** `redis_ca_bundle` and `redis_verify_ssl`: used for `rediss://` only. */

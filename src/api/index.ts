@@ -43,5 +43,5 @@ export type { HeldLock, LockHolder, LockBackend, LockScope, AcquireOptions } fro
 export { RedisError, LockError } from './errors.js';
 export { checkBucket, metadataDiff, CHECK_MARKS } from './sweep/check.js';
 export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkCounts } from './sweep/check.js';
-export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine } from './sweep/report.js';
-export type { ReportRow, ReportAction } from './sweep/report.js';
+export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, resultRow, reportAction } from './report.js';
+export type { ReportRow, ReportAction, ReportRotation } from './report.js';

@@ -19,11 +19,11 @@ import {
   type DuplicateReport,
   type HeldLock,
   type Logger,
-  type ReportAction,
+  resultRow,
   type RetryFailedOptions,
   type TargetResult,
 } from '../api/index.js';
-import { GlobError, validateGlobs } from '../api/sweep/filters.js';
+import { GlobError, validateGlobs } from '../api/index.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface BucketFlags {
@@ -211,54 +211,18 @@ async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo
   }
 }
 
-/**
- * The CSV rows of --report, from each settled key and destination. `kept` (a delete not made:
- * the source had the key again) is written as `skipped`; dry-run outcomes never reach here.
- * source_key is the source's full key mapped from the destination key through the prefixes
- * (for a deleted key: the source key that maps there, which the source no longer has).
- */
+/** The CSV rows of --report, from each settled key and destination; a row that cannot be written stops the run. */
 function reportRows(config: Config, writer: ReportWriter, log: Logger, stop: AbortController): (r: TargetResult) => void {
-  const dests = new Map(config.destinations.map((d) => [d.name, d]));
   return (r: TargetResult) => {
-    const action = reportAction(r);
-    if (action === undefined || stop.signal.aborted) return;
-    const dest = dests.get(r.destination);
-    // The same arithmetic as scope.ts relativeKey/fullKey, on the config the stores are made from.
-    const rel = dest && r.key.startsWith(dest.prefix) ? r.key.slice(dest.prefix.length) : undefined;
+    const row = resultRow(config, r);
+    if (row === undefined || stop.signal.aborted) return;
     try {
-      writer.row({
-        sourceBucket: config.source.bucket,
-        sourceKey: r.sourceKey ?? (rel === undefined ? '' : config.source.prefix + rel),
-        destination: r.destination,
-        destinationBucket: dest?.bucket ?? '',
-        destinationKey: r.key,
-        action,
-        size: r.size ?? (r.outcome === 'copied' ? r.bytes : undefined),
-        sourceEtag: r.sourceEtag,
-        md5: r.md5,
-        error: r.outcome === 'failed' ? (r.error?.message ?? 'unknown error') : undefined,
-      });
+      writer.row(row);
     } catch (err) {
       log.error(`stopping: ${err instanceof Error ? err.message : String(err)}`);
       stop.abort(err);
     }
   };
-}
-
-function reportAction(r: TargetResult): ReportAction | undefined {
-  switch (r.outcome) {
-    case 'copied':
-    case 'skipped':
-    case 'deleted':
-    case 'trashed':
-    case 'gone':
-    case 'failed':
-      return r.outcome;
-    case 'kept':
-      return 'skipped';
-    default:
-      return undefined;
-  }
 }
 
 async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {

@@ -6,7 +6,7 @@
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
 import { Command } from 'commander';
-import { createLogger, ListenClient } from '../api/index.js';
+import { createLogger, ListenClient, ReportError } from '../api/index.js';
 import { EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface ListenFlags {
@@ -83,7 +83,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    await client.start();
+    try {
+      await client.start();
+    } catch (err) {
+      // A report file that cannot be opened is the config's problem: one line, exit 2.
+      if (!(err instanceof ReportError)) throw err;
+      io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] report: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
     if (signals === 0) log.info('listening', { channel: p.channel, journal: p.pendingSet, failedList: p.failedList, marker: p.marker });
     await client.stopped;
   } finally {

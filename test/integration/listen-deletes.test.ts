@@ -99,3 +99,33 @@ for (const [i, a] of servers.entries()) {
     });
   });
 }
+
+describe('s3s3listen [pubsub] report', () => {
+  const [a, b] = testServers();
+  it('writes one CSV row per settled key and destination, and rotates at report_max_size keeping report_keep files', async () => {
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 's3s3-lreport-'));
+    const file = join(dir, 'listen.csv');
+    const s = await setup({ source: a!, dests: [b!], redisUrl: redisUrl(), label: 'lreport', pubsub: { report: file, report_max_size: 4096, report_keep: 2 } });
+    const settled: SettledEvent[] = [];
+    const client = new ListenClient(s.config, { concurrency: 4, onSettled: (e) => settled.push(e) });
+    try {
+      await client.start();
+      const keys = Array.from({ length: 40 }, (_, i) => `rep/${i} "q",x\n${'y'.repeat(60)}`);
+      for (const k of keys) await s.source.put(k, Buffer.from(k), { contentLength: Buffer.byteLength(k) });
+      await publish(keys, { config: s.config, format: 'json' });
+      await waitFor('all settled', () => settled.length === keys.length);
+      await client.idle();
+    } finally {
+      await client.stop();
+      await s.cleanup();
+    }
+    assert.ok(existsSync(`${file}.1`) && existsSync(`${file}.2`), 'rotated, two old files kept');
+    assert.ok(!existsSync(`${file}.3`));
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.startsWith('time,source_bucket,source_key,destination,destination_bucket,destination_key,action,size,source_etag,md5,error\n'), 'each file starts with the header');
+    assert.match(text, /,dest1,[^,]+,"rep\/\d+ ""q"",x\ny+",copied,/);
+  });
+});

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { csvField, REPORT_COLUMNS, ReportError, ReportWriter } from '../../src/api/sweep/report.js';
+import { csvField, REPORT_COLUMNS, ReportError, ReportWriter } from '../../src/api/report.js';
 import { CONTROL_KEYS, KEY_SHAPES } from '../helpers/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 's3s3-report-'));

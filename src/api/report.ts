@@ -5,8 +5,10 @@
  * opened O_APPEND: a process killed at any moment leaves whole rows only, and two writers
  * appending to the same file never interleave inside a row.
  */
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
-import { S3s3Error } from '../errors.js';
+import { closeSync, existsSync, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import type { Config } from './config.js';
+import type { TargetResult } from './copy/copy-key.js';
+import { S3s3Error } from './errors.js';
 
 export const REPORT_COLUMNS = ['time', 'source_bucket', 'source_key', 'destination', 'destination_bucket', 'destination_key', 'action', 'size', 'source_etag', 'md5', 'error'] as const;
 
@@ -50,35 +52,69 @@ export function csvLine(fields: readonly string[]): string {
   return fields.map(csvField).join(',') + '\n';
 }
 
+export interface ReportRotation {
+  /** Rotate once the file reaches this many bytes (`report_max_size`). */
+  readonly maxSize: number;
+  /** Rotated files kept: FILE.1 (newest) to FILE.<keep> (`report_keep`). */
+  readonly keep: number;
+}
+
 export class ReportWriter {
   private fd: number | undefined;
+  private size = 0;
 
   private constructor(
     readonly file: string,
     fd: number,
+    private readonly rotation: ReportRotation | undefined,
   ) {
     this.fd = fd;
   }
 
   /** Opens (creates) the file for appending; writes the header when the file is empty. */
-  static open(file: string): ReportWriter {
-    let fd: number;
-    try {
-      fd = openSync(file, 'a', 0o644);
-    } catch (err) {
-      throw new ReportError(file, err);
-    }
-    const writer = new ReportWriter(file, fd);
-    try {
-      if (fstatSync(fd).size === 0) writer.write(csvLine(REPORT_COLUMNS));
-    } catch (err) {
-      writer.close();
-      throw err instanceof ReportError ? err : new ReportError(file, err);
-    }
+  static open(file: string, rotation?: ReportRotation): ReportWriter {
+    const writer = new ReportWriter(file, ReportWriter.openFd(file), rotation);
+    writer.start();
     return writer;
   }
 
+  private static openFd(file: string): number {
+    try {
+      return openSync(file, 'a', 0o644);
+    } catch (err) {
+      throw new ReportError(file, err);
+    }
+  }
+
+  private start(): void {
+    try {
+      this.size = fstatSync(this.fd!).size;
+      if (this.size === 0) this.write(csvLine(REPORT_COLUMNS));
+    } catch (err) {
+      this.close();
+      throw err instanceof ReportError ? err : new ReportError(this.file, err);
+    }
+  }
+
+  /** FILE -> FILE.1 -> ... -> FILE.<keep> (the oldest dropped), then a fresh FILE with its header. */
+  private rotate(): void {
+    const { keep } = this.rotation!;
+    this.close();
+    try {
+      if (keep < 1) unlinkSync(this.file);
+      else {
+        for (let i = keep - 1; i >= 1; i--) if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+        renameSync(this.file, `${this.file}.1`);
+      }
+    } catch (err) {
+      throw new ReportError(this.file, err);
+    }
+    this.fd = ReportWriter.openFd(this.file);
+    this.start();
+  }
+
   row(r: ReportRow): void {
+    if (this.rotation && this.size >= this.rotation.maxSize) this.rotate();
     this.write(
       csvLine([
         (r.time ?? new Date()).toISOString(),
@@ -110,8 +146,50 @@ export class ReportWriter {
     try {
       let off = 0;
       while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+      this.size += buf.length;
     } catch (err) {
       throw new ReportError(this.file, err);
     }
   }
+}
+
+/** The action a result is reported as; undefined for dry-run outcomes. `kept` (a delete not made) is `skipped`. */
+export function reportAction(r: TargetResult): ReportAction | undefined {
+  switch (r.outcome) {
+    case 'copied':
+    case 'skipped':
+    case 'deleted':
+    case 'trashed':
+    case 'gone':
+    case 'failed':
+      return r.outcome;
+    case 'kept':
+      return 'skipped';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The report row of one settled key and destination; undefined for what is not reported.
+ * source_key is the result's, or the destination key mapped back through the prefixes (for a
+ * deleted key: the source key that maps there, which the source no longer has).
+ */
+export function resultRow(config: Config, r: TargetResult): ReportRow | undefined {
+  const action = reportAction(r);
+  if (action === undefined) return undefined;
+  const dest = config.destinations.find((d) => d.name === r.destination);
+  const rel = dest && r.key.startsWith(dest.prefix) ? r.key.slice(dest.prefix.length) : undefined;
+  return {
+    sourceBucket: config.source.bucket,
+    sourceKey: r.sourceKey ?? (rel === undefined ? '' : config.source.prefix + rel),
+    destination: r.destination,
+    destinationBucket: dest?.bucket ?? '',
+    destinationKey: r.key,
+    action,
+    size: r.size ?? (r.outcome === 'copied' ? r.bytes : undefined),
+    sourceEtag: r.sourceEtag,
+    md5: r.md5,
+    error: r.outcome === 'failed' ? (r.error?.message ?? 'unknown error') : undefined,
+  };
 }
