@@ -80,7 +80,7 @@ let calls = 0;
   return n;
 };
 syncBuiltinESMExports();
-const { ReportWriter } = await import(${JSON.stringify(join(ROOT, 'src/api/sweep/report.ts'))});
+const { ReportWriter } = await import(${JSON.stringify(join(ROOT, 'src/api/report.ts'))});
 const w = ReportWriter.open(process.argv[3]);
 const key = 'k,"\\n'.repeat(200);
 for (let i = 0; ; i++) w.row({ sourceBucket: 's', sourceKey: key + i, destination: 'dest1', destinationBucket: 'd', destinationKey: key + i, action: 'copied', size: i });
