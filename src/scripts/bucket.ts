@@ -59,6 +59,11 @@ function maxDelete(v: string): MaxDelete {
   return m;
 }
 
+/** Which keys a sweep or a check considers, and how many at once. */
+function scope(flags: BucketFlags) {
+  return { prefix: flags.prefix, concurrency: flags.concurrency, minSize: flags.minSize, maxSize: flags.maxSize, include: flags.include, exclude: flags.exclude };
+}
+
 function size(v: string): number {
   const n = parseSize(v);
   if (n === undefined) throw new InvalidArgumentError('expected a size such as 1048576, 512K, 64M or 5G');
@@ -244,12 +249,7 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
   let report: CheckReport | undefined;
   try {
     report = await checkBucket(client.source, client.destinations, {
-      prefix: flags.prefix,
-      concurrency: flags.concurrency,
-      minSize: flags.minSize,
-      maxSize: flags.maxSize,
-      include: flags.include,
-      exclude: flags.exclude,
+      ...scope(flags),
       download: flags.download,
       checkMetadata: flags.checkMetadata,
       logger: log,
@@ -310,12 +310,7 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
       dryRun,
       force: flags.force,
       verifyMd5: flags.verifyMd5,
-      prefix: flags.prefix,
-      concurrency: flags.concurrency,
-      minSize: flags.minSize,
-      maxSize: flags.maxSize,
-      include: flags.include,
-      exclude: flags.exclude,
+      ...scope(flags),
       delete: flags.delete,
       maxDelete: flags.maxDelete,
       allowEmptySource: flags.allowEmptySource,
