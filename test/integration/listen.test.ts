@@ -82,7 +82,7 @@ for (const server of servers) {
         'k'.repeat(1025),
         '{"op":"put"}',
         '{"key": 42}',
-        '{"key": "x", "op": "delete"}',
+        '{"key": "x", "op": "move"}',
       ];
       for (const m of bad) await s.redis.call('PUBLISH', s.channel, m);
       const good = 'after-bad/ok';
