@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(ceph-mon ceph-osd radosgw ceph-common swift swift-proxy swift-account swift-container
   swift-object python3-swift memcached redis-server curl procps
+  openssl  # test/servers/test-ca.sh makes the CA and certificates for the TLS tests
   python3-boto)  # boto 2: the independent signature v2 oracle of test/unit/sigv2.test.ts
 
 missing=()
