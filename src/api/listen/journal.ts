@@ -127,10 +127,13 @@ export class FailedList {
     return raw === null ? null : { raw, entry: parseEntry(raw) };
   }
 
-  /** The retry worked (or the key is gone): drop the entry, set the marker if wanted. */
-  async settle(raw: string, marker: string | undefined): Promise<void> {
+  /**
+   * The retry worked (or the key is gone): drop the entry; set the marker (copied) or remove
+   * it (gone from the source, and so from the destinations that delete) if wanted.
+   */
+  async settle(raw: string, marker: string | undefined, markerOp: 'set' | 'delete' = 'set'): Promise<void> {
     const ops: RedisCommand[] = [];
-    if (marker !== undefined) ops.push(['SET', marker, MARKER_VALUE]);
+    if (marker !== undefined) ops.push(markerOp === 'set' ? ['SET', marker, MARKER_VALUE] : ['DEL', marker]);
     ops.push(['LREM', this.processing, 1, raw]);
     await this.redis.transaction(ops);
   }

@@ -145,7 +145,7 @@ async function retryOne(
   }
   if (result && failed.length === 0) {
     const gone = result.outsidePrefix === true || result.results.some((r) => r.outcome === 'gone' || r.outcome === 'deleted' || r.outcome === 'trashed');
-    await list.settle(raw, !gone && marker ? markerKey(entry.key) : undefined);
+    await list.settle(raw, marker ? markerKey(entry.key) : undefined, gone ? 'delete' : 'set');
     const bytes = result.results.reduce((n, r) => n + r.bytes, 0);
     report.bytes += bytes;
     if (gone) {
