@@ -128,6 +128,17 @@ describe('page edges on keys whose markers are not what they seem', () => {
     assert.deepEqual(await listAll(src), keys);
   });
 
+  it('Ceph v2, page 1: a key holding CR at the edge (XML turns it into LF) neither stops nor reorders the listing', { timeout: 60_000 }, async () => {
+    const keys = ['r/a\r', 'r/a\rb', 'r/a\r\n', 'r/b'].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    const src = await freshStore(ceph, uniqueBucket('edge-cr'), { list_objects_version: 2, list_page_size: 1 });
+    stores.push(src);
+    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(key) })));
+    const { orderedListing } = await import('../../src/api/sweep/ordered.js');
+    const got: string[] = [];
+    for await (const o of orderedListing(src)) got.push(o.key);
+    assert.deepEqual(got, keys);
+  });
+
   it('a sweep from Ceph (v1, page 2) to Swift copies every key and says so (no silent skip)', { timeout: 120_000 }, async () => {
     const { duplicateBucket } = await import('../../src/api/sweep/duplicate.js');
     const keys = ['m/0', 'm/a%7E', 'm/a0', 'm/aa', 'm/ab', 'm/b'];
