@@ -61,3 +61,25 @@ describe('the trash never hides source keys and never lands in the source', () =
     dst.close();
   });
 });
+
+describe('a hint naming a trash key never deletes from the trash', () => {
+  const stores: S3Store[] = [];
+  after(async () => {
+    for (const s of stores) await dropStore(s).catch(() => {});
+  });
+
+  for (const mode of ['trash', 'delete'] as const) {
+    it(`syncKey / deleteKey of ".s3s3-trash/..." (the source lacks it) leave the destination's trash alone, delete_mode = ${mode}`, { timeout: 60_000 }, async () => {
+      const { syncKey, deleteKey } = await import('../../src/api/sync/sync-key.js');
+      const src = await freshStore(server!, uniqueBucket('ht-src'));
+      const dst = new S3Store(destConfig(server!, uniqueBucket('ht-dst'), { delete: true, delete_mode: mode }));
+      await dst.createBucket();
+      stores.push(src, dst);
+      const trashed = '.s3s3-trash/2026-01-01/precious';
+      await dst.put(trashed, Buffer.from('restore me'), { contentLength: 10 });
+      await deleteKey(src, [dst], trashed);
+      await syncKey(src, [dst], trashed);
+      assert.deepEqual((await listKeys(dst)).map((o) => o.key), [trashed], 'the trash is never deleted from (nor trashed again)');
+    });
+  }
+});
