@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import { compareKeys } from '../../src/api/sweep/ordered.js';
-import { endpointConfig, testServers, uniqueBucket, type TestServer } from '../helpers/servers.js';
+import { endpointConfig, testServers, uniqueBucket } from '../helpers/servers.js';
 import { dropStore, freshStore, putAll } from '../helpers/seed.js';
 import { KEY_SHAPES, ORDER_KEYS } from '../helpers/keys.js';
 
@@ -96,7 +96,9 @@ describe('page edges on keys whose markers are not what they seem', () => {
   const swift = testServers().find((s) => s.name === 'swift')!;
   const stores: S3Store[] = [];
   after(async () => {
-    for (const s of stores) await dropStore(s).catch(() => {});
+    // Dropped through a default-config view: the v1 listing under test may loop.
+    for (const s of stores) await dropStore(new S3Store(endpointConfig(s.endpoint === ceph.endpoint ? ceph : swift, s.bucket))).catch(() => {});
+    for (const s of stores) s.close();
   });
 
   it('Ceph v1, page 1: a key "sk/a%7E" at the edge does not make the listing jump over "sk/a0" and "sk/aa"', { timeout: 60_000 }, async () => {
