@@ -385,6 +385,22 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
       });
     }
   }
+  // A destination's trash must not lie where another section of the same bucket reads or writes:
+  // a trashed object would be swept again (or, in the source's prefix, copied back).
+  for (const d of destinations) {
+    if (!d || (d.deleteMode !== 'trash' && d.trashPrefix === undefined)) continue;
+    const trash = d.trashPrefix ?? '.s3s3-trash/';
+    for (const other of sections) {
+      if (other === d || other.endpoint !== d.endpoint || other.bucket !== d.bucket) continue;
+      if (!trash.startsWith(other.prefix) && !other.prefix.startsWith(trash)) continue;
+      problems.push({
+        file,
+        section: d.name,
+        key: 'trash_prefix',
+        message: `${JSON.stringify(trash)} overlaps the prefix ${JSON.stringify(other.prefix)} of [${other.name}] in the same bucket (${d.bucket} at ${d.endpoint}): trashed objects would be read again; choose a trash_prefix outside it`,
+      });
+    }
+  }
 
   const pubsub = readPubsub(raw.get('pubsub'), ctx, source?.concurrency ?? 16);
 

@@ -59,6 +59,14 @@ function maxDelete(v: string): MaxDelete {
   return m;
 }
 
+/**
+ * A key as a JSON string on one line: JSON leaves U+0085, U+2028 and U+2029 raw, and line
+ * readers (Python's splitlines, JavaScript's `.`) break lines at them; they are escaped too.
+ */
+function quoteKey(key: string): string {
+  return JSON.stringify(key).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Which keys a sweep or a check considers, and how many at once. */
 function scope(flags: BucketFlags) {
   return { prefix: flags.prefix, concurrency: flags.concurrency, minSize: flags.minSize, maxSize: flags.maxSize, include: flags.include, exclude: flags.exclude };
@@ -239,7 +247,7 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
     if (flags.json) {
       const item = { mark: l.mark, key: l.key, destination: l.destination, ...(l.destinationKey !== undefined && l.destinationKey !== l.key ? { destinationKey: l.destinationKey } : {}), ...(l.reason ? { reason: l.reason } : {}) };
       io.stdout((items++ === 0 ? '' : ',\n') + JSON.stringify(item));
-    } else io.stdout(`${l.mark} ${JSON.stringify(l.key)} [${l.destination}]\n`);
+    } else io.stdout(`${l.mark} ${quoteKey(l.key)} [${l.destination}]\n`);
   };
   log.info('check started', {
     source: `${config.source.bucket} at ${config.source.endpoint}`,
@@ -294,8 +302,8 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
   const printDry = (r: TargetResult) => {
     const line =
       r.outcome === 'would delete'
-        ? `would delete ${JSON.stringify(r.key)} -> [${r.destination}]\n`
-        : `would copy ${JSON.stringify(r.key)} -> [${r.destination}] (${r.reason ?? 'missing'})\n`;
+        ? `would delete ${quoteKey(r.key)} -> [${r.destination}]\n`
+        : `would copy ${quoteKey(r.key)} -> [${r.destination}] (${r.reason ?? 'missing'})\n`;
     if (flags!.json) io.stderr(line);
     else io.stdout(line);
   };

@@ -270,31 +270,41 @@ export class S3Store implements ObjectStore, MultipartCapable {
    * taken as they are.
    */
   async listPage(options: { prefix?: string; next?: string } = {}): Promise<ListPage> {
-    const { prefix, next } = options;
+    const { prefix } = options;
     const EncodingType = this.config.listUrlEncoding ? ('url' as const) : undefined;
     const MaxKeys = this.config.listPageSize;
+    // The next page starts after the last key of this one (`Marker`, `StartAfter`), not from the
+    // server's NextMarker or continuation token: Ceph sends those raw even when asked for URL
+    // encoding (a `+` or `%` in them then decodes to another key, skipping keys or looping) and
+    // a token holding only a newline arrives empty. A token is used only for a page with no key.
+    const next = decodeNext(options.next);
     if (this.quirks.listObjectsVersion === 1) {
       const out = await this.call('ListObjects', undefined, () =>
-        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next, MaxKeys, EncodingType })),
+        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next?.after, MaxKeys, EncodingType })),
       );
       const decode = this.keyDecoder('ListObjects', out.EncodingType);
       const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
       const last = objects[objects.length - 1]?.key;
-      const following = out.IsTruncated ? (out.NextMarker !== undefined && out.NextMarker !== '' ? decode(out.NextMarker) : last) : undefined;
+      const following = out.IsTruncated ? (last ?? (out.NextMarker ? decode(out.NextMarker) : undefined)) : undefined;
       if (out.IsTruncated && following === undefined) {
         throw new StoreError({ ...this.ctx('ListObjects'), errorClass: 'fatal', detail: 'listing truncated but gave no marker to go on from' });
       }
-      return { objects, next: following };
+      return { objects, next: following === undefined ? undefined : encodeNext({ after: following }) };
     }
     const out = await this.call('ListObjectsV2', undefined, () =>
-      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: next, MaxKeys, EncodingType })),
+      this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, StartAfter: next?.after, ContinuationToken: next?.token, MaxKeys, EncodingType }),
+      ),
     );
     const decode = this.keyDecoder('ListObjectsV2', out.EncodingType);
     const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
-    if (out.IsTruncated && !out.NextContinuationToken) {
+    if (!out.IsTruncated) return { objects };
+    const last = objects[objects.length - 1]?.key;
+    if (last !== undefined) return { objects, next: encodeNext({ after: last }) };
+    if (!out.NextContinuationToken) {
       throw new StoreError({ ...this.ctx('ListObjectsV2'), errorClass: 'fatal', detail: 'listing truncated but gave no continuation token; try list_objects_version = 1' });
     }
-    return { objects, next: out.IsTruncated ? out.NextContinuationToken : undefined };
+    return { objects, next: encodeNext({ token: out.NextContinuationToken }) };
   }
 
   private keyDecoder(op: string, encodingType: string | undefined): (key: string) => string {
@@ -379,20 +389,31 @@ export class S3Store implements ObjectStore, MultipartCapable {
     // A control character cannot travel in DeleteObjects' XML body (XML 1.0 forbids most of
     // them and normalises CR), and a server refuses the whole batch: such keys go one by one.
     const plain = keys.filter((k) => !XML_UNSAFE.test(k));
-    for (const key of keys) {
-      if (!XML_UNSAFE.test(key)) continue;
-      try {
-        await this.delete(key);
-      } catch (err) {
-        if (!(err instanceof StoreError) || err.errorClass === 'fatal') throw err;
-        failures.push({ key, error: err });
+    const oneByOne = async (keysHere: readonly string[]) => {
+      for (const key of keysHere) {
+        try {
+          await this.delete(key);
+        } catch (err) {
+          if (!(err instanceof StoreError) || err.errorClass === 'fatal') throw err;
+          failures.push({ key, error: err });
+        }
       }
-    }
+    };
+    await oneByOne(keys.filter((k) => XML_UNSAFE.test(k)));
     for (let i = 0; i < plain.length; i += 1000) {
       const batch = plain.slice(i, i + 1000);
-      const out = await this.call('DeleteObjects', batch[0], () =>
-        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
-      );
+      let out;
+      try {
+        out = await this.call('DeleteObjects', undefined, () =>
+          this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+        );
+      } catch (err) {
+        // A server that refuses the whole batch (a key its XML parser will not take) must not
+        // block the others: each key on its own, each error naming its key.
+        if (!(err instanceof StoreError) || err.errorClass !== 'object') throw err;
+        await oneByOne(batch);
+        continue;
+      }
       for (const e of out.Errors ?? []) {
         const key = e.Key ?? '';
         failures.push({ key, error: new StoreError({ ...this.ctx('DeleteObjects', key), code: e.Code, errorClass: 'object', detail: e.Message }) });
@@ -535,7 +556,7 @@ export function encodeCopySourceKey(key: string): string {
 
 const BUCKET_SEEN_TTL_MS = 30_000;
 // eslint-disable-next-line no-control-regex
-const XML_UNSAFE = /[\u0000-\u001f\u007f]|^\s|\s$/;
+const XML_UNSAFE = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|[\u0000-\u001f\u007f\u0085\u2028\u2029]|^\s|\s$/u;
 const UPLOAD_OPS = new Set(['PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload']);
 
 function paceSignal(err: unknown): PaceSignal {
@@ -553,6 +574,18 @@ function stripQuotes(etag: string | undefined): string {
 
 function toInfo(o: { Key?: string; Size?: number; ETag?: string; LastModified?: Date }, decode: (key: string) => string): ObjectInfo {
   return { key: decode(o.Key ?? ''), size: o.Size ?? 0, etag: stripQuotes(o.ETag), lastModified: o.LastModified };
+}
+
+/** Where the next listing page starts: after a key, or (a page with no key) at a server token. Opaque to callers. */
+type NextPage = { readonly after: string; readonly token?: undefined } | { readonly token: string; readonly after?: undefined };
+
+function encodeNext(n: NextPage): string {
+  return n.after !== undefined ? `k${n.after}` : `t${n.token}`;
+}
+
+function decodeNext(next: string | undefined): NextPage | undefined {
+  if (next === undefined) return undefined;
+  return next.startsWith('k') ? { after: next.slice(1) } : { token: next.slice(1) };
 }
 
 /** `application/x-www-form-urlencoded` decoding, as botocore's unquote_plus: AWS writes a space as `+`. */

@@ -113,7 +113,7 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
   );
   try {
     try {
-      for await (const object of out.throttle(scopedListing(source, options.prefix))) {
+      for await (const object of out.throttle(scopedListing(source, options.prefix, 'source'))) {
         if (options.signal?.aborted) break;
         const found = await Promise.all(cursors.map((c) => c.seek(object.key)));
         // A key filtered out at the source is out of scope on both sides.

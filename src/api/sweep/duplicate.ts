@@ -15,8 +15,8 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
 import { makeFilter, type FilterOptions } from './filters.js';
 import { Cursor } from './ordered.js';
-import { deletesAt } from '../sync/sync-key.js';
-import { fullKey, scopedListing } from './scope.js';
+import { deletesAt, neverDeleted, trashInSource } from '../sync/sync-key.js';
+import { fullKey, inTrash, scopedListing } from './scope.js';
 import { KeySpool } from './spool.js';
 
 export interface DuplicateOptions extends FilterOptions {
@@ -163,13 +163,13 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   const cursors = dests.map(
     (d, i) =>
       new Cursor(counted(scopedListing(d, options.prefix), () => inScope[i]!++), (o) => {
-        if (filter(o)) spools[i]?.add({ key: o.key, size: o.size });
+        if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) spools[i]?.add({ key: o.key, size: o.size });
       }),
   );
   let listed = false;
   try {
     try {
-      for await (const object of scopedListing(source, options.prefix)) {
+      for await (const object of scopedListing(source, options.prefix, 'source')) {
         if (report.aborted || options.signal?.aborted) break;
         const found = await Promise.all(cursors.map((c) => c.seek(object.key)));
         if (!filter(object)) continue;
@@ -177,6 +177,13 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
         // Most keys of a second sweep are settled from the listings alone, without a task.
         const targets: CopyTarget[] = [];
         for (const [i, dest] of dests.entries()) {
+          const target = fullKey(dest, object.key);
+          if (inTrash(dest, target)) {
+            // A source key that would land in this destination's trash: never written there.
+            log.warn('skipped: the key would land in the destination trash', { key: fullKey(source, object.key), destination: dest.name });
+            record({ destination: dest.name, key: target, outcome: 'skipped', bytes: 0, sourceKey: fullKey(source, object.key) });
+            continue;
+          }
           const known = found[i] ?? null;
           const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5 });
           if (d.action === 'skip' && !options.checkMetadata) {
@@ -277,6 +284,10 @@ async function deletePhase(
     const spool = spools[i];
     if (!spool || spool.length === 0) continue;
     if (refused.length > 0 && report.listed === 0) break;
+    if (trashInSource(source, dest)) {
+      refused.push(`[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there (trashed objects would be copied back); choose a trash_prefix outside it`);
+      continue;
+    }
     const max = options.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
     const limit = deleteLimit(max, inScope[i]!);
     if (spool.length > limit) {

@@ -8,14 +8,18 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { storePrefix, trashRoot } from '../sync/sync-key.js';
 import { orderedListing } from './ordered.js';
 
-export { fullKey, relativeKey, storePrefix, trashKey, trashRoot, DEFAULT_TRASH_ROOT } from '../sync/sync-key.js';
+export { fullKey, inTrash, relativeKey, storePrefix, trashKey, trashRoot, DEFAULT_TRASH_ROOT } from '../sync/sync-key.js';
 
-/** The store's objects in scope, keys relative to its prefix, in UTF-8 byte order. */
-export async function* scopedListing(store: ObjectStore, subPrefix = ''): AsyncGenerator<ObjectInfo> {
+/**
+ * The store's objects in scope, keys relative to its prefix, in UTF-8 byte order. A
+ * destination's trash is left out; a source has none (its keys are all copied, whatever
+ * their names).
+ */
+export async function* scopedListing(store: ObjectStore, subPrefix = '', role: 'source' | 'destination' = 'destination'): AsyncGenerator<ObjectInfo> {
   const prefix = storePrefix(store);
-  const trash = trashRoot(store);
+  const trash = role === 'destination' ? trashRoot(store) : undefined;
   for await (const o of orderedListing(store, prefix + subPrefix)) {
-    if (o.key.startsWith(trash)) continue;
+    if (trash !== undefined && o.key.startsWith(trash)) continue;
     yield prefix === '' ? o : { ...o, key: o.key.slice(prefix.length) };
   }
 }
