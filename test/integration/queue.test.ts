@@ -1,0 +1,206 @@
+/**
+ * s3s3listen on the durable queue (BullMQ on the test's real redis-server), against the real
+ * S3 servers: one intake and three worker processes share 1000 keys while one worker is
+ * SIGKILLed mid-copy; a key announced again while it runs runs exactly once more; the keys
+ * left by the single-process listener (journal, failed list) are taken over; the failed set
+ * is listed, counted, re-queued and cleared with the CLIs.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { publish } from '../../src/api/listen/publish.js';
+import { markerKey } from '../../src/api/listen/journal.js';
+import { SyncQueue } from '../../src/api/queue/queue.js';
+import { redisUrl, testServers } from '../helpers/servers.js';
+import { putAll } from '../helpers/seed.js';
+import { Daemon, everywhere, runScript, setup, TcpProxy, waitFor, type Setup } from '../helpers/listen.js';
+
+const servers = testServers();
+const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
+const swift = servers.find((s) => s.name === 'swift') ?? servers[servers.length - 1]!;
+
+/**
+ * An HTTP proxy that counts, per object path, the writes (PUT/POST) in flight: two at once
+ * on one path means two workers wrote the same key at the same time.
+ */
+class WriteWatch {
+  readonly overlaps: string[] = [];
+  writes = 0;
+  private readonly inFlight = new Map<string, number>();
+  private server: http.Server | undefined;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+  constructor(private readonly upstream: string) {}
+
+  async start(): Promise<string> {
+    const up = new URL(this.upstream);
+    this.server = http.createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0]!;
+      const write = (req.method === 'PUT' || req.method === 'POST') && path.split('/').length > 2;
+      if (write) {
+        this.writes++;
+        const n = (this.inFlight.get(path) ?? 0) + 1;
+        this.inFlight.set(path, n);
+        if (n > 1) this.overlaps.push(path);
+        res.once('close', () => {
+          const left = (this.inFlight.get(path) ?? 1) - 1;
+          if (left <= 0) this.inFlight.delete(path);
+          else this.inFlight.set(path, left);
+        });
+      }
+      const out = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      out.on('error', () => res.destroy());
+      req.on('aborted', () => out.destroy());
+      res.on('close', () => out.destroy());
+      req.pipe(out);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+    this.agent.destroy();
+  }
+}
+
+interface LogLine {
+  readonly time: string;
+  readonly msg: string;
+  readonly key?: string;
+}
+
+function parse(lines: readonly string[]): LogLine[] {
+  const out: LogLine[] = [];
+  for (const l of lines) {
+    try {
+      out.push(JSON.parse(l) as LogLine);
+    } catch {
+      // not a log line
+    }
+  }
+  return out;
+}
+
+const ENDED = new Set(['copied', 'already in place']);
+
+async function queueCounts(s: Setup): Promise<string> {
+  const r = await runScript('s3s3', ['queue', '--config', s.file]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+describe('s3s3listen --role: many workers on one durable queue', () => {
+  it('one intake and three workers, 1000 keys, one worker SIGKILLed mid-copy: every key lands everywhere, never two writes of a key at once', async () => {
+    const watch = new WriteWatch(ceph.endpoint);
+    const endpoint = await watch.start();
+    const s = await setup({ source: ceph, dests: [{ server: ceph, endpoint }, swift], redisUrl: redisUrl(), label: 'q-kill' });
+    const keys = Array.from({ length: 1000 }, (_, i) => `k/${String(i).padStart(4, '0')} ${i % 7 === 0 ? 'sp ace' : 'x'}`);
+    const body = (k: string) => Buffer.from(`body of ${k}\n`.repeat(20));
+    await putAll(s.source, keys.map((key) => ({ key, body: body(key) })));
+    const args = ['--config', s.file, '--log-format', 'json', '--verbose', '--job-lock', '5', '--concurrency', '4'];
+    const intake = new Daemon([...args, '--role', 'intake']);
+    const workers = [0, 1, 2].map(() => new Daemon([...args, '--role', 'worker']));
+    try {
+      await intake.waitForLine(/"msg":"listening"/);
+      for (const w of workers) await w.waitForLine(/"msg":"working"/);
+      const pub = await runScript('publish', ['--config', s.file, '-0'], keys.join('\0') + '\0');
+      assert.equal(pub.code, 0, pub.stderr);
+      const victim = workers[0]!;
+      await victim.waitForLine(/"msg":"copied"/, 120_000, 20);
+      victim.kill('SIGKILL');
+      await victim.exited;
+      const vlog = parse(victim.lines);
+      const ended = new Set(vlog.filter((l) => ENDED.has(l.msg)).map((l) => l.key));
+      const cut = vlog.filter((l) => l.msg === 'copy started' && !ended.has(l.key)).map((l) => l.key!);
+      assert.ok(cut.length > 0, 'the victim had keys in flight when it was killed');
+      for (const key of keys) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, body(key)), 120_000, 20);
+      // The killed worker's keys were finished by the others.
+      const others = parse([...workers[1]!.lines, ...workers[2]!.lines]);
+      for (const key of cut) assert.ok(others.some((l) => l.key === key && ENDED.has(l.msg)), `${key} finished by another worker`);
+      assert.deepEqual(watch.overlaps, [], 'no key written twice at once');
+      await waitFor('the queue to drain', async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)), 60_000, 500);
+      for (const key of keys.slice(0, 5)) assert.equal(await s.redis.call('GET', markerKey(key)), 'True');
+      for (const d of [intake, workers[1]!, workers[2]!]) d.kill('SIGTERM');
+      for (const d of [intake, workers[1]!, workers[2]!]) assert.equal((await d.exited).code, 0);
+    } finally {
+      for (const d of [intake, ...workers]) await d.dispose();
+      await s.redis.call('DEL', ...keys.map(markerKey));
+      await obliterate(s);
+      await s.cleanup();
+      await watch.stop();
+    }
+  });
+
+  it('a key announced again while its job runs runs exactly once more, and never twice at once', async () => {
+    const slow = new TcpProxy(swift.endpoint, 4 * 1024 * 1024);
+    await slow.start();
+    const s = await setup({ source: ceph, dests: [{ server: swift, endpoint: slow.endpoint }], redisUrl: redisUrl(), label: 'q-again' });
+    const d = new Daemon(['--config', s.file, '--verbose', '--role', 'all']);
+    const key = 'again/slow';
+    const size = 6 * 1024 * 1024;
+    try {
+      await d.waitForLine(/ listening /);
+      await s.source.put(key, Buffer.alloc(size, 1), { contentLength: size });
+      await publish(key, { config: s.config });
+      await d.waitForLine(/copy started key=again\/slow/);
+      const v2 = Buffer.alloc(size, 2);
+      await s.source.put(key, v2, { contentLength: size });
+      await publish([key, key, key, key, key], { config: s.config });
+      const want = createHash('md5').update(v2).digest('hex');
+      await waitFor('the last version', async () => (await s.dests[0]!.head(key))?.etag === want, 120_000);
+      await d.waitForLine(/ (copied|already in place) key=again\/slow/, 60_000, 2);
+      // Let any further (wrong) run show up before counting.
+      await new Promise((r) => setTimeout(r, 3000));
+      const events = d.lines.filter((l) => /key=again\/slow/.test(l)).map((l) => (/copy started/.test(l) ? 'start' : / copied | already in place /.test(l) ? 'end' : l));
+      assert.deepEqual(events, ['start', 'end', 'start', 'end'], d.lines.join('\n'));
+      d.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0);
+      await s.redis.call('DEL', markerKey(key));
+    } finally {
+      await d.dispose();
+      await obliterate(s);
+      await s.cleanup();
+      await slow.stop();
+    }
+  });
+
+  it("takes over the single-process listener's journal and failed list, completes them, and removes those keys", async () => {
+    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'q-upgrade' });
+    const journalled = ['old/journal 1', 'old/journal 2', 'old/caf\u00e9'];
+    const failed = ['old/failed 1', 'old/failed:2'];
+    const all = [...journalled, ...failed];
+    await putAll(s.source, all.map((key) => ({ key, body: Buffer.from(`v ${key}`) })));
+    const p = s.config.pubsub;
+    for (const [i, key] of journalled.entries()) await s.redis.call('ZADD', p.pendingSet, Date.now() + i, key);
+    await s.redis.call('RPUSH', p.failedList, JSON.stringify({ key: failed[0], reason: 'old', at: new Date().toISOString() }), failed[1]!);
+    const d = new Daemon(['--config', s.file, '--role', 'all']);
+    try {
+      await d.waitForLine(/took over the keys the single-process listener left.* journal=3 failed=2 /);
+      for (const key of all) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, Buffer.from(`v ${key}`)));
+      assert.equal(Number(await s.redis.call('EXISTS', p.pendingSet, p.failedList)), 0, 'the old journal and failed list are gone');
+      d.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0);
+    } finally {
+      await d.dispose();
+      await s.redis.call('DEL', ...all.map(markerKey));
+      await obliterate(s);
+      await s.cleanup();
+    }
+  });
+});
+
+/** Remove the test's queue from the shared Redis. */
+async function obliterate(s: Setup): Promise<void> {
+  const q = new SyncQueue(s.config);
+  try {
+    await q.obliterate();
+  } finally {
+    await q.close();
+  }
+}
