@@ -27,6 +27,8 @@ export type { ListenClientOptions, ListenStats, SettledEvent, SettledOutcome } f
 export { QueueListener, LISTEN_ROLES } from './listen/queue-listener.js';
 export type { QueueListenerOptions, ListenRole } from './listen/queue-listener.js';
 export { SyncQueue, queueName, keyId } from './queue/queue.js';
+export { requeueFailed } from './queue/retry.js';
+export type { RequeueFailedOptions, RequeueFailedReport } from './queue/retry.js';
 export type { QueueCounts, FailedJob, SyncJobData, JobHints, JobOp } from './queue/queue.js';
 export { publish, Publisher, InvalidKeyError } from './listen/publish.js';
 export type { PublishOptions, PublishResult } from './listen/publish.js';

@@ -10,6 +10,7 @@ import {
   parseSize,
   ReportWriter,
   retryFailed,
+  requeueFailed,
   SweepLock,
   type CheckLine,
   type CheckReport,
@@ -279,6 +280,9 @@ async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, i
     const options: RetryFailedOptions = { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal, onResult };
     const report = await retryFailed(client, options);
     log.info('failed list retried', { ...report });
+    // s3s3listen --role: its failed jobs go back to the queue, for the workers.
+    const queued = await requeueFailed(config, { logger: log, prefix: flags.prefix, include: flags.include, exclude: flags.exclude });
+    log.info('failed jobs queued again for the workers', { ...queued });
     if (signal.aborted) log.error(`stopped: ${(signal.reason as Error).message}`);
     if (flags.json) io.stdout(JSON.stringify(report) + '\n');
     return report.failed > 0 || signal.aborted ? EXIT_FAILED : EXIT_OK;

@@ -195,6 +195,56 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
   });
 });
 
+describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-failed, s3s3 queue clear-failed', () => {
+  it('keeps a key failing after its attempts, lists it with its error, re-queues it (filters apply) and it lands once the destination is back', async () => {
+    const proxy = new TcpProxy(swift.endpoint);
+    await proxy.start();
+    const s = await setup({ source: ceph, dests: [ceph, { server: swift, endpoint: proxy.endpoint }], redisUrl: redisUrl(), label: 'q-failed', endpointExtra: { max_retries: 1 } });
+    await proxy.stop();
+    const keys = ['down/k \u00e9', 'other/k'];
+    const body = Buffer.from('kept safe');
+    await putAll(s.source, keys.map((key) => ({ key, body })));
+    const d = new Daemon(['--config', s.file, '--role', 'all']);
+    try {
+      await d.waitForLine(/ listening /);
+      await publish(keys, { config: s.config });
+      await waitFor('both keys in the failed set', async () => / failed=2 /.test(await queueCounts(s)), 180_000, 500);
+      assert.match(await queueCounts(s), /^waiting=0 active=0 delayed=0 failed=2 oldest_waiting_seconds=0$/);
+      await d.waitForLine(/copy failed after retries; kept in the queue's failed set/);
+      assert.ok(d.matching(/copy failed; the queue retries it with backoff/).length >= 2, 'retried before failing for good');
+      assert.ok(await everywhere([s.dests[0]!], keys[0]!, body), 'the destination that is up has it');
+      const listed = await runScript('s3s3', ['queue', 'failed', '--config', s.file, '--limit', '1']);
+      assert.equal(listed.code, 0, listed.stderr);
+      const lines = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; error: string; attempts: number });
+      assert.equal(lines.length, 1, '--limit 1');
+      assert.ok(keys.includes(lines[0]!.key));
+      assert.match(lines[0]!.error, /\[dest2\]/);
+      assert.equal(lines[0]!.attempts, 3);
+
+      await proxy.start();
+      const retry = await runScript('bucket', ['--config', s.file, '--retry-failed', '--prefix', 'down/']);
+      assert.equal(retry.code, 0, retry.stderr);
+      assert.match(retry.stderr, /failed jobs queued again for the workers .*requeued=1 kept=1/);
+      await waitFor(`${keys[0]} everywhere`, () => everywhere(s.dests, keys[0]!, body), 60_000);
+      assert.equal(await s.redis.call('GET', markerKey(keys[0]!)), 'True');
+      assert.match(await queueCounts(s), / failed=1 /);
+
+      const cleared = await runScript('s3s3', ['queue', 'clear-failed', '--config', s.file]);
+      assert.equal(cleared.code, 0, cleared.stderr);
+      assert.match(cleared.stderr, /cleared 1 failed job/);
+      assert.match(await queueCounts(s), / failed=0 /);
+      d.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0);
+    } finally {
+      await d.dispose();
+      await proxy.stop();
+      await s.redis.call('DEL', ...keys.map(markerKey));
+      await obliterate(s);
+      await s.cleanup();
+    }
+  });
+});
+
 /** Remove the test's queue from the shared Redis. */
 async function obliterate(s: Setup): Promise<void> {
   const q = new SyncQueue(s.config);
