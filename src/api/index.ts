@@ -28,6 +28,8 @@ export { QueueListener, LISTEN_ROLES } from './listen/queue-listener.js';
 export type { QueueListenerOptions, ListenRole } from './listen/queue-listener.js';
 export { SyncQueue, queueName, keyId } from './queue/queue.js';
 export { requeueFailed } from './queue/retry.js';
+export { Enqueuer } from './queue/enqueue.js';
+export type { EnqueuerOptions, DrainedReport } from './queue/enqueue.js';
 export type { RequeueFailedOptions, RequeueFailedReport } from './queue/retry.js';
 export type { QueueCounts, FailedJob, SyncJobData, JobHints, JobOp } from './queue/queue.js';
 export { publish, Publisher, InvalidKeyError } from './listen/publish.js';

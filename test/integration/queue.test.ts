@@ -245,6 +245,65 @@ describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-fail
   });
 });
 
+describe('s3s3bucket --enqueue', () => {
+  it('queues a 5000-key backfill for two workers without ever holding much more than max_queued waiting jobs; --wait-drained exits 0 once all landed', async () => {
+    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'q-enqueue', pubsub: { max_queued: 500 } });
+    const keys = Array.from({ length: 5000 }, (_, i) => `b/${String(i).padStart(5, '0')}`);
+    const body = (k: string) => Buffer.from(`v ${k}`);
+    await putAll(s.source, keys.map((key) => ({ key, body: body(key) })), 48);
+    const workers = [0, 1].map(() => new Daemon(['--config', s.file, '--role', 'worker', '--concurrency', '16']));
+    const q = new SyncQueue(s.config);
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, await q.waitingCount());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      for (const w of workers) await w.waitForLine(/ working /);
+      const run = await runScript('bucket', ['--config', s.file, '--enqueue', '--wait-drained', '--concurrency', '8', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const summary = JSON.parse(run.stdout) as { listed: number; queued: number; jobsFailed: number };
+      assert.equal(summary.listed, 5000);
+      assert.equal(summary.queued, 5000);
+      assert.equal(summary.jobsFailed, 0);
+      sampling = false;
+      await sampler;
+      assert.ok(most > 0 && most <= 500 + 25 + 8, `at most ~500 jobs waiting (max_queued + the recheck slack + the concurrency), saw ${most}`);
+      const [dest] = s.dests;
+      for (const key of [keys[0]!, keys[2500]!, keys[4999]!]) assert.ok(await everywhere([dest!], key, body(key)));
+      const listed = await runScript('bucket', ['--config', s.file, '--check']);
+      assert.equal(listed.code, 0, `a check finds nothing missing: ${listed.stdout.slice(0, 2000)} ${listed.stderr.slice(-2000)}`);
+      for (const w of workers) w.kill('SIGTERM');
+      for (const w of workers) assert.equal((await w.exited).code, 0);
+    } finally {
+      sampling = false;
+      await sampler;
+      await q.close();
+      for (const w of workers) await w.dispose();
+      await s.redis.call('DEL', ...keys.map(markerKey));
+      await obliterate(s);
+      await s.cleanup();
+    }
+  });
+
+  it('refuses --enqueue --delete without --wait-drained, and --wait-drained without --enqueue (exit 2)', async () => {
+    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'q-usage' });
+    try {
+      const a = await runScript('bucket', ['--config', s.file, '--enqueue', '--delete']);
+      assert.equal(a.code, 2);
+      assert.match(a.stderr, /--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained/);
+      const b = await runScript('bucket', ['--config', s.file, '--wait-drained']);
+      assert.equal(b.code, 2);
+      assert.match(b.stderr, /--wait-drained only goes with --enqueue/);
+    } finally {
+      await s.cleanup();
+    }
+  });
+});
+
 /** Remove the test's queue from the shared Redis. */
 async function obliterate(s: Setup): Promise<void> {
   const q = new SyncQueue(s.config);

@@ -135,8 +135,9 @@ export class SyncQueue {
     return this.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed');
   }
 
-  async failed(limit = 100): Promise<FailedJob[]> {
-    const jobs = await this.queue.getFailed(0, Math.max(0, limit - 1));
+  /** Failed jobs, newest first. */
+  async failed(limit = 100, start = 0): Promise<FailedJob[]> {
+    const jobs = await this.queue.getFailed(start, start + Math.max(0, limit - 1));
     return jobs.filter((j): j is Job<SyncJobData> => j !== undefined && j !== null).map(toFailed);
   }
 
