@@ -259,7 +259,23 @@ export class QueueWorker {
       if (!job) return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || (job.failedReason ?? '').includes('stalled more than');
       if (final) this.o.onFailedForGood?.(toFailed(job));
+      if (final && config.pubsub.failedKeep > 0) void this.checkFailedKeep(config.pubsub.failedKeep);
     });
+  }
+
+  private failedKeepWarned = 0;
+
+  /** `failed_keep` reached: BullMQ drops the oldest failed jobs from now on; say so (at most once a minute). */
+  private async checkFailedKeep(keep: number): Promise<void> {
+    if (Date.now() - this.failedKeepWarned < 60_000) return;
+    try {
+      const n = await this.conn.zcard(this.worker.keys.failed!);
+      if (n < keep) return;
+      this.failedKeepWarned = Date.now();
+      this.log.warn('the failed set is at [pubsub] failed_keep: the oldest failed jobs are dropped; run s3s3bucket to reconcile their keys', { queue: this.name, failedKeep: keep });
+    } catch {
+      // a count that cannot be read now is read at the next failure
+    }
   }
 
   /** Start taking jobs; resolves once the worker is running. */
