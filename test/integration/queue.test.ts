@@ -195,6 +195,45 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
   });
 });
 
+describe('s3s3listen --role all: what the single-process listener guaranteed', () => {
+  it('a missing destination bucket fails no job: paused, jobs delayed, copied once it is created; bad messages skipped with one warning each', async () => {
+    const s = await setup({ source: ceph, dests: [ceph, swift], redisUrl: redisUrl(), label: 'q-nodest' });
+    const d = new Daemon(['--config', s.file, '--role', 'all', '--concurrency', '2', '--bucket-probe-interval', '1']);
+    const keys = ['dest/a', 'dest/b', 'dest/c', 'dest/d'];
+    const body = (k: string) => Buffer.from(`body of ${k}`);
+    try {
+      await d.waitForLine(/ listening /);
+      await putAll(s.source, keys.map((key) => ({ key, body: body(key) })));
+      await s.dests[1]!.destroyBucket();
+      await s.redis.call('PUBLISH', s.channel, Buffer.from([0xff, 0xfe]));
+      await s.redis.call('PUBLISH', s.channel, '{"op":"put"}');
+      await publish(keys, { config: s.config });
+      const error = await d.waitForLine(/\[dest2\] bucket \S+ at \S+ does not exist: copying paused, keys stay queued/);
+      assert.match(error, new RegExp(`bucket ${s.config.destinations[1]!.bucket} `));
+      await new Promise((r) => setTimeout(r, 3000));
+      const counts = await queueCounts(s);
+      const m = /^waiting=(\d+) active=(\d+) delayed=(\d+) failed=0 /.exec(counts);
+      assert.ok(m, counts);
+      assert.equal(Number(m[1]) + Number(m[2]) + Number(m[3]), keys.length, `every key still queued: ${counts}`);
+      assert.equal(d.matching(/copy failed/).length, 0, d.lines.join('\n'));
+      assert.equal(d.matching(/message skipped/).length, 2, d.lines.join('\n'));
+
+      await s.dests[1]!.createBucket();
+      await d.waitForLine(/\[dest2\] bucket \S+ at \S+ is back: copying resumes/);
+      for (const key of keys) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, body(key)), 60_000);
+      await waitFor('the queue to drain', async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)), 30_000, 500);
+      assert.equal(d.matching(/does not exist: copying paused/).length, 1, d.lines.join('\n'));
+      d.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0, d.lines.join('\n'));
+    } finally {
+      await d.dispose();
+      await s.redis.call('DEL', ...keys.map(markerKey));
+      await obliterate(s);
+      await s.cleanup();
+    }
+  });
+});
+
 describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-failed, s3s3 queue clear-failed', () => {
   it('keeps a key failing after its attempts, lists it with its error, re-queues it (filters apply) and it lands once the destination is back', async () => {
     const proxy = new TcpProxy(swift.endpoint);
