@@ -234,6 +234,41 @@ describe('s3s3listen --role all: what the single-process listener guaranteed', (
   });
 });
 
+describe('deletes on the queue', () => {
+  it('a delete racing a put ends in the source state, either way round', async () => {
+    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'q-race', destExtra: { delete: true } });
+    const d = new Daemon(['--config', s.file, '--role', 'all']);
+    const [dest] = s.dests;
+    try {
+      await d.waitForLine(/ listening /);
+      // Deleted then put again: the last state is "present, v2".
+      await s.source.put('race/back', Buffer.from('v1'), { contentLength: 2 });
+      await publish('race/back', { config: s.config });
+      await waitFor('v1 copied', () => everywhere([dest!], 'race/back', Buffer.from('v1')));
+      await s.source.delete('race/back');
+      await publish('race/back', { config: s.config, format: 'json', op: 'delete' });
+      await s.source.put('race/back', Buffer.from('v2!'), { contentLength: 3 });
+      await publish('race/back', { config: s.config });
+      // Put then deleted: the last state is "absent".
+      await s.source.put('race/gone', Buffer.from('v1'), { contentLength: 2 });
+      await publish('race/gone', { config: s.config });
+      await s.source.delete('race/gone');
+      await publish('race/gone', { config: s.config, format: 'json', op: 'delete' });
+      await waitFor('race/back is v2', () => everywhere([dest!], 'race/back', Buffer.from('v2!')));
+      await waitFor('the queue to drain', async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)), 30_000, 300);
+      assert.ok(await everywhere([dest!], 'race/back', Buffer.from('v2!')));
+      assert.equal(await dest!.head('race/gone'), null, 'race/gone deleted, as in the source');
+      d.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0);
+    } finally {
+      await d.dispose();
+      await s.redis.call('DEL', markerKey('race/back'), markerKey('race/gone'));
+      await obliterate(s);
+      await s.cleanup();
+    }
+  });
+});
+
 describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-failed, s3s3 queue clear-failed', () => {
   it('keeps a key failing after its attempts, lists it with its error, re-queues it (filters apply) and it lands once the destination is back', async () => {
     const proxy = new TcpProxy(swift.endpoint);
