@@ -8,14 +8,14 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish } from '../../src/api/listen/publish.js';
 import { markerKey } from '../../src/api/listen/journal.js';
 import { SyncQueue } from '../../src/api/queue/queue.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { putAll } from '../helpers/seed.js';
-import { Daemon, everywhere, runScript, setup, TcpProxy, waitFor, type Setup } from '../helpers/listen.js';
+import { Daemon, everywhere, OwnRedis, runScript, setup, TcpProxy, waitFor, type Setup } from '../helpers/listen.js';
 
 const servers = testServers();
 const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
@@ -229,6 +229,39 @@ describe('s3s3listen --role all: what the single-process listener guaranteed', (
       await d.dispose();
       await s.redis.call('DEL', ...keys.map(markerKey));
       await obliterate(s);
+      await s.cleanup();
+    }
+  });
+});
+
+describe('s3s3listen --role all and redis refusing writes (maxmemory, noeviction: OOM)', () => {
+  const own = new OwnRedis('q-oom');
+  after(() => own.stop());
+
+  it('keeps what it received while redis refuses the jobs, says so once, and queues and copies all of it once redis takes writes', async () => {
+    own.start();
+    const s = await setup({ source: ceph, dests: [swift], redisUrl: own.url, label: 'q-oom' });
+    const d = new Daemon(['--config', s.file, '--role', 'all']);
+    const keys = Array.from({ length: 20 }, (_, n) => `oom/${n} \u00e9`);
+    const body = (k: string) => Buffer.from(`v ${k}`);
+    try {
+      await d.waitForLine(/ listening /);
+      await putAll(s.source, keys.map((key) => ({ key, body: body(key) })));
+      own.cliInput('x'.repeat(2 * 1024 * 1024), '-x', 'SET', 'filler');
+      own.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      own.cli('CONFIG', 'SET', 'maxmemory', String(1024 * 1024));
+      await publish(keys, { config: s.config });
+      await d.waitForLine(/redis rejects writes \(OOM\): redis is at maxmemory/);
+      assert.equal(d.child.exitCode, null, 'never exits for this');
+      own.cli('CONFIG', 'SET', 'maxmemory', '0');
+      own.cli('DEL', 'filler');
+      await d.waitForLine(/redis takes writes again/);
+      for (const key of keys) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, body(key)), 60_000);
+      assert.equal(d.matching(/redis rejects writes/).length, 1, d.lines.join('\n'));
+      d.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0, d.lines.join('\n'));
+    } finally {
+      await d.dispose();
       await s.cleanup();
     }
   });
