@@ -108,6 +108,12 @@ export interface PubsubConfig {
   /** Rotate the report at this size (`report_max_size`, default 100M), keeping `report_keep` old files (default 5). */
   readonly reportMaxSize: number;
   readonly reportKeep: number;
+  /** The BullMQ queue's name (`queue`); undefined: derived from the source and destination buckets. */
+  readonly queue?: string;
+  /** `s3s3bucket --enqueue` waits while more jobs than this wait (`max_queued`, default 10000). */
+  readonly maxQueued: number;
+  /** Failed jobs kept; past it the oldest are dropped with a log line (`failed_keep`, 0 = all, the default). */
+  readonly failedKeep: number;
 }
 
 export interface Config {
@@ -187,6 +193,9 @@ const PUBSUB_KEYS = [
   'report',
   'report_max_size',
   'report_keep',
+  'queue',
+  'max_queued',
+  'failed_keep',
 ] as const;
 
 const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS])];
@@ -814,9 +823,23 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
     ...reportFile(r, ctx),
     reportMaxSize: r.size('report_max_size', 100 * MiB, 4096, 1024 * GiB),
     reportKeep: r.integer('report_keep', 5, 0, 1000),
+    ...queueName(r),
+    maxQueued: r.integer('max_queued', 10_000, 1, 100_000_000),
+    failedKeep: r.integer('failed_keep', 0, 0, 1_000_000_000),
   };
   if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
   return problems.length === before ? hideSecrets(result, ['redisUrl']) : undefined;
+}
+
+/** `queue = NAME`: a BullMQ queue name may not hold ':' (BullMQ's own key separator). */
+function queueName(r: Reader): { queue?: string } {
+  const name = r.string('queue');
+  if (name === undefined) return {};
+  if (name === '' || name.includes(':')) {
+    r.problem('queue', `"${name}" is not a usable queue name: give a non-empty name without ':' (e.g. s3s3-photos), or remove the key for one derived from the buckets`);
+    return {};
+  }
+  return { queue: name };
 }
 
 /** `report = FILE`, relative to the config file's directory like the other paths. */

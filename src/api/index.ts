@@ -24,6 +24,14 @@ export type { BucketClientOptions, ObjectRef, UploadOptions, UploadResult } from
 export type { RetryPolicy } from './retry.js';
 export { ListenClient } from './listen/listen-client.js';
 export type { ListenClientOptions, ListenStats, SettledEvent, SettledOutcome } from './listen/listen-client.js';
+export { QueueListener, LISTEN_ROLES } from './listen/queue-listener.js';
+export type { QueueListenerOptions, ListenRole } from './listen/queue-listener.js';
+export { SyncQueue, queueName, keyId } from './queue/queue.js';
+export { requeueFailed } from './queue/retry.js';
+export { Enqueuer } from './queue/enqueue.js';
+export type { EnqueuerOptions, DrainedReport } from './queue/enqueue.js';
+export type { RequeueFailedOptions, RequeueFailedReport } from './queue/retry.js';
+export type { QueueCounts, FailedJob, SyncJobData, JobHints, JobOp } from './queue/queue.js';
 export { publish, Publisher, InvalidKeyError } from './listen/publish.js';
 export type { PublishOptions, PublishResult } from './listen/publish.js';
 export { parseMessage, encodeMessage, MAX_KEY_BYTES } from './listen/message.js';

@@ -10,6 +10,8 @@ import {
   parseSize,
   ReportWriter,
   retryFailed,
+  requeueFailed,
+  Enqueuer,
   SweepLock,
   type CheckLine,
   type CheckReport,
@@ -51,6 +53,9 @@ interface BucketFlags {
   download?: boolean;
   checkMetadata?: boolean;
   report?: string;
+  enqueue?: boolean;
+  maxQueued?: number;
+  waitDrained?: boolean;
 }
 
 function maxDelete(v: string): MaxDelete {
@@ -106,6 +111,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--download', 'with --check: settle ? keys by comparing the MD5 of both bodies')
     .option('--check-metadata', 'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences')
     .option('--report <file>', 'append one CSV row per object and destination to this file (sweeps and --retry-failed; not with --dry-run or --check)')
+    .option('--enqueue', "plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)")
+    .option('--max-queued <n>', 'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)', positiveInt)
+    .option('--wait-drained', 'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile')
     .option('--lock-file <file>', 'lock file when Redis is not configured (default: one in the temp dir named after the buckets)')
     .action((opts: BucketFlags) => {
       flags = opts;
@@ -136,6 +144,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
 
+  if (flags.enqueue && !config.pubsub.redis) {
+    io.stderr(`s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+    return EXIT_USAGE;
+  }
   if (flags.retryFailed && !config.pubsub.redis) {
     io.stderr(`s3s3bucket: --retry-failed reads the failed list in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
     return EXIT_USAGE;
@@ -169,6 +181,19 @@ function usageConflict(flags: BucketFlags): string | undefined {
       if (set) return `--check copies and deletes nothing; it cannot be combined with ${name}`;
     }
     return undefined;
+  }
+  if (flags.enqueue) {
+    for (const [set, name] of [
+      [flags.retryFailed, '--retry-failed'],
+      [flags.dryRun, '--dry-run'],
+      [flags.force, '--force'],
+      [flags.report !== undefined, '--report'],
+    ] as const) {
+      if (set) return `--enqueue hands the copies to the workers; it cannot be combined with ${name}`;
+    }
+    if (flags.delete && !flags.waitDrained) return '--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained';
+  } else if (flags.maxQueued !== undefined || flags.waitDrained) {
+    return `${flags.waitDrained ? '--wait-drained' : '--max-queued'} only goes with --enqueue`;
   }
   if (flags.checkAll) return '--check-all only goes with --check';
   if (flags.download) return '--download only goes with --check';
@@ -287,6 +312,9 @@ async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, i
     const options: RetryFailedOptions = { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal, onResult };
     const report = await retryFailed(client, options);
     log.info('failed list retried', { ...report });
+    // s3s3listen --role: its failed jobs go back to the queue, for the workers.
+    const queued = await requeueFailed(config, { logger: log, prefix: flags.prefix, include: flags.include, exclude: flags.exclude });
+    log.info('failed jobs queued again for the workers', { ...queued });
     if (signal.aborted) log.error(`stopped: ${(signal.reason as Error).message}`);
     if (flags.json) io.stdout(JSON.stringify(report) + '\n');
     return report.failed > 0 || signal.aborted ? EXIT_FAILED : EXIT_OK;
@@ -296,6 +324,7 @@ async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, i
 }
 
 async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onReport?: (r: TargetResult) => void): Promise<number> {
+  if (flags.enqueue) return enqueueSweep(config, flags, log, io, signal);
   const client = new BucketClient(config, { logger: log });
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
   const dryRun = flags.dryRun === true;
@@ -359,6 +388,57 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
     );
   }
   return report.failed > 0 || report.aborted || (report.refused?.length ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+/**
+ * `--enqueue`: the sweep's plan, its copies queued for the workers (deletes left out).
+ * With `--wait-drained`, waits for the queue to drain; with `--delete` too, and no job
+ * failed, a plain sweep follows that copies whatever changed meanwhile and deletes, with
+ * the usual guards.
+ */
+async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
+  const enqueuer = new Enqueuer(config, { logger: log, maxQueued: flags.maxQueued, signal });
+  const client = new BucketClient(config, { logger: log });
+  let report: DuplicateReport;
+  try {
+    log.info('sweep started: copies are queued for the workers', { queue: enqueuer.queue.name, maxQueued: enqueuer.maxQueued });
+    report = await client.duplicate({
+      ...scope(flags),
+      verifyMd5: flags.verifyMd5,
+      checkMetadata: flags.checkMetadata,
+      signal,
+      onCopy: async (key, info) => {
+        await enqueuer.add(key, 'put', { size: info.size, etag: info.etag });
+        return [];
+      },
+      onResult: (r) => {
+        if (r.outcome === 'failed') log.error('could not queue', { key: r.key, error: r.error?.message });
+      },
+    });
+    log.info('sweep planned', { listed: report.listed, queued: enqueuer.added, skipped: report.skipped, failed: report.failed, seconds: Number(report.seconds.toFixed(3)) });
+    if (report.aborted) log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
+    const summary: Record<string, unknown> = { listed: report.listed, queued: enqueuer.added, skipped: report.skipped, failed: report.failed, aborted: report.aborted ?? null };
+    let code = report.failed > 0 || report.aborted ? EXIT_FAILED : EXIT_OK;
+    if (flags.waitDrained && code === EXIT_OK) {
+      log.info('waiting for the queue to drain', { queue: enqueuer.queue.name });
+      const drained = await enqueuer.drained();
+      summary.jobsFailed = drained.failed.length;
+      if (signal.aborted) code = EXIT_FAILED;
+      else if (drained.failed.length > 0) {
+        log.error('queue drained; some jobs failed (see s3s3 queue failed; s3s3bucket --retry-failed queues them again)', { failed: drained.failed.length, first: drained.failed.slice(0, 10).map((f) => f.key) });
+        code = EXIT_FAILED;
+      } else log.info('queue drained; every job succeeded', { queue: enqueuer.queue.name });
+    }
+    if (flags.json) io.stdout(JSON.stringify(summary) + '\n');
+    if (code === EXIT_OK && flags.delete) {
+      log.info('every copy job succeeded: sweeping once more, deleting what the source lacks');
+      return await sweep(config, { ...flags, enqueue: false }, log, io, signal);
+    }
+    return code;
+  } finally {
+    client.close();
+    await enqueuer.close();
+  }
 }
 
 /** One self-rewriting line on a terminal: objects and bytes done, and the rate. */

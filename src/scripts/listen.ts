@@ -6,7 +6,7 @@
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
 import { Command } from 'commander';
-import { createLogger, ListenClient, ReportError } from '../api/index.js';
+import { createLogger, ListenClient, LISTEN_ROLES, QueueListener, ReportError, type ListenRole } from '../api/index.js';
 import { EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface ListenFlags {
@@ -18,6 +18,8 @@ interface ListenFlags {
   verifyMd5?: boolean;
   statusInterval?: number;
   bucketProbeInterval?: number;
+  role?: string;
+  jobLock?: number;
 }
 
 
@@ -32,6 +34,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
     .option('--status-interval <seconds>', 'log a status line (counters, queue, redis ok/degraded) this often (default: 600)', positiveInt)
     .option('--bucket-probe-interval <seconds>', 'while a bucket is missing, look for it this often (default: 30)', positiveInt)
+    .option('--role <role>', 'all (receive and copy), intake (receive and queue only) or worker (copy queued keys only): runs on the [pubsub] queue, shared by any number of workers')
+    .option('--job-lock <seconds>', 'with --role: a running job\'s lock; a killed worker\'s keys run elsewhere once it expires (default: 30)', positiveInt)
     .option('--log-format <format>', 'text or json', 'text')
     .option('-v, --verbose', 'also log each copy as it starts (debug)')
     .option('--check-config', 'validate the config and exit')
@@ -43,6 +47,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (!flags) return EXIT_USAGE;
   if (flags.logFormat !== 'text' && flags.logFormat !== 'json') {
     io.stderr(`s3s3listen: --log-format must be text or json, not ${JSON.stringify(flags.logFormat)}\n`);
+    return EXIT_USAGE;
+  }
+  if (flags.role !== undefined && !(LISTEN_ROLES as readonly string[]).includes(flags.role)) {
+    io.stderr(`s3s3listen: --role must be one of ${LISTEN_ROLES.join(', ')}, not ${JSON.stringify(flags.role)}\n`);
     return EXIT_USAGE;
   }
   const log = createLogger({ format: flags.logFormat, level: flags.verbose ? 'debug' : 'info', write: (l) => io.stderr(l + '\n') });
@@ -62,13 +70,17 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   });
   if (flags.checkConfig) return EXIT_OK;
 
-  const client = new ListenClient(config, {
+  const shared = {
     logger: log,
     concurrency: flags.concurrency,
     verifyMd5: flags.verifyMd5,
     statusIntervalMs: flags.statusInterval !== undefined ? flags.statusInterval * 1000 : undefined,
     bucketProbeMs: flags.bucketProbeInterval !== undefined ? flags.bucketProbeInterval * 1000 : undefined,
-  });
+  };
+  const role = flags.role as ListenRole | undefined;
+  const client = role
+    ? new QueueListener(config, { ...shared, role, jobLockMs: flags.jobLock !== undefined ? flags.jobLock * 1000 : undefined })
+    : new ListenClient(config, shared);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -91,7 +103,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] report: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    if (signals === 0) log.info('listening', { channel: p.channel, journal: p.pendingSet, failedList: p.failedList, marker: p.marker });
+    if (signals === 0 && client instanceof QueueListener) log.info(role === 'worker' ? 'working' : 'listening', { role, queue: client.queueName, channel: role === 'worker' ? undefined : p.channel, marker: p.marker });
+    else if (signals === 0) log.info('listening', { channel: p.channel, journal: p.pendingSet, failedList: p.failedList, marker: p.marker });
     await client.stopped;
   } finally {
     await client.stop();

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseArgs, processIo, type CliIo, runIfMain } from './cli.js';
+import { createLogger, SyncQueue, type Config } from '../api/index.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
 export function packageFile(relative: string): string {
@@ -18,8 +19,17 @@ export const SHIPPED = {
   'echo-ini-template': { file: 's3s3.ini.dist', what: 'the config template (copy it to /usr/local/etc/s3s3.ini and fill it in)' },
 } as const;
 
+const QUEUE_ACTIONS = ['counts', 'failed', 'clear-failed'] as const;
+type QueueAction = (typeof QUEUE_ACTIONS)[number];
+
+interface QueueFlags {
+  config?: string;
+  limit?: number;
+}
+
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
   let chosen: keyof typeof SHIPPED | undefined;
+  let queue: { action: string; flags: QueueFlags } | undefined;
   const program = new Command('s3s3').description('s3s3 helpers. The work is done by s3s3listen, s3s3bucket and s3s3publish.');
   // Before the subcommands exist, so they inherit it (a usage error returns 2, never exits).
   program.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -31,8 +41,20 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
         chosen = name;
       });
   }
+  program
+    .command('queue')
+    .description(
+      's3s3listen --role\'s queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set',
+    )
+    .argument('[action]', QUEUE_ACTIONS.join(', '), 'counts')
+    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option('--limit <n>', 'queue failed: list at most this many (default: 100)', positiveInt)
+    .action((action: string, flags: QueueFlags) => {
+      queue = { action, flags };
+    });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
+  if (queue) return runQueue(queue.action, queue.flags, io);
   if (!chosen) {
     io.stderr(program.helpInformation());
     return EXIT_USAGE;
@@ -47,6 +69,51 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   }
   io.stdout(text.endsWith('\n') ? text : text + '\n');
   return EXIT_OK;
+}
+
+async function runQueue(action: string, flags: QueueFlags, io: CliIo): Promise<number> {
+  if (!(QUEUE_ACTIONS as readonly string[]).includes(action)) {
+    io.stderr(`s3s3 queue: unknown action ${JSON.stringify(action)}; use ${QUEUE_ACTIONS.join(', ')}\n`);
+    return EXIT_USAGE;
+  }
+  const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
+  const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
+  if (!config) return EXIT_USAGE;
+  if (!config.pubsub.redis) {
+    io.stderr(`s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; add [pubsub] with redis = true\n`);
+    return EXIT_USAGE;
+  }
+  const q = new SyncQueue(config, { logger: log, name: 's3s3-queue-cli' });
+  try {
+    // A CLI must not wait forever for an unreachable Redis (the queue's connection would).
+    const answer = withTimeout(queueAction(q, action as QueueAction, flags, io), 15_000, `redis at ${config.pubsub.redisUrlRedacted} did not answer in 15 s`);
+    return await answer;
+  } catch (err) {
+    io.stderr(`s3s3 queue: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILED;
+  } finally {
+    await q.close();
+  }
+}
+
+async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags, io: CliIo): Promise<number> {
+  if (action === 'counts') {
+    const c = await q.counts();
+    io.stdout(`waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`);
+  } else if (action === 'failed') {
+    for (const f of await q.failed(flags.limit ?? 100)) {
+      io.stdout(`${JSON.stringify({ key: f.key, op: f.op, failed_at: new Date(f.at).toISOString(), attempts: f.attempts, error: f.error })}\n`);
+    }
+  } else {
+    const n = await q.clearFailed();
+    io.stderr(`s3s3 queue: cleared ${n} failed job(s) from ${q.name}; run s3s3bucket to reconcile those keys\n`);
+  }
+  return EXIT_OK;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 runIfMain(import.meta.url, 's3s3', () => main());

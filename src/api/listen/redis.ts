@@ -290,3 +290,23 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
     },
   };
 }
+
+/** An ioredis connection object, for the one library (BullMQ) that takes its own connections. */
+export type RawRedisConnection = Redis;
+
+/**
+ * A connection for BullMQ: it must never fail a command after retries
+ * (maxRetriesPerRequest null, BullMQ's requirement) and reconnects forever, as the daemon's.
+ * Kept here so ioredis stays imported by this file only.
+ */
+export function bullmqConnection(url: string, o: RedisConnectOptions): RawRedisConnection {
+  const log = o.logger ?? silentLogger;
+  const redis = new Redis(url, { ...options({ ...o, mode: 'daemon' }), maxRetriesPerRequest: null, enableOfflineQueue: true });
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    if (err.message !== lastError) log.debug('redis connection error', { redis: o.redactedUrl, connection: o.name, error: err.message });
+    lastError = err.message;
+  });
+  redis.on('ready', () => (lastError = ''));
+  return redis;
+}

@@ -45,6 +45,12 @@ export interface DuplicateOptions extends FilterOptions {
   readonly checkMetadata?: boolean;
   /** Delete even when the source lists no key in scope (else refused: a wrong bucket or prefix would empty the replica). */
   readonly allowEmptySource?: boolean;
+  /**
+   * Instead of copying a key the plan says to copy, hand it over (`s3s3bucket --enqueue`
+   * queues it for the workers); the results it returns are recorded, none is fine. Awaited
+   * inside the copy slot, so a slow hand-over is backpressure on the listing.
+   */
+  readonly onCopy?: (sourceKey: string, info: ObjectInfo, targets: readonly CopyTarget[]) => Promise<readonly TargetResult[]>;
 }
 
 
@@ -193,7 +199,8 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
         }
         if (targets.length === 0) continue;
         await limiter.acquire();
-        const task = copyKey({ store: source, key: fullKey(source, object.key), info: { ...object, key: fullKey(source, object.key) } }, targets, {
+        const sourceInfo = { ...object, key: fullKey(source, object.key) };
+        const task = (options.onCopy ? options.onCopy(sourceInfo.key, sourceInfo, targets) : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
           force: options.force,
           dryRun: options.dryRun,
           verifyMd5: options.verifyMd5,
@@ -202,7 +209,7 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
           onSourceRead: options.onSourceRead,
           partSlots,
           checkMetadata: options.checkMetadata,
-        })
+        }))
           .then((results) => results.forEach(record))
           .catch((err: unknown) => {
             // copyKey reports failures as results; reaching here is a bug, still counted, never lost.

@@ -1,0 +1,95 @@
+/**
+ * Intake: receives the channel's messages and turns each valid one into a job on the queue.
+ * Nothing else: no copying, no settling. A job Redis refuses to take (READONLY, OOM...) is
+ * kept in memory by the RedisWriter and added once Redis takes writes again, in order; past
+ * its limit new keys are refused with one line (the sweep reconciles them).
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { parseMessage } from '../listen/message.js';
+import { RedisWriter } from '../listen/redis-writer.js';
+import { subscribe, type Subscription } from '../listen/redis.js';
+import { SyncQueue } from '../queue/queue.js';
+
+export interface IntakeStats {
+  /** Valid messages received. */
+  received: number;
+  /** Messages rejected as malformed. */
+  rejected: number;
+}
+
+export interface IntakeOptions {
+  readonly logger: Logger;
+  readonly maxPendingWrites?: number;
+}
+
+export class Intake {
+  readonly stats: IntakeStats = { received: 0, rejected: 0 };
+  readonly queue: SyncQueue;
+  private readonly writer: RedisWriter;
+  private subscription: Subscription | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly config: Config,
+    o: IntakeOptions,
+  ) {
+    this.log = o.logger;
+    this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3listen-intake' });
+    this.writer = new RedisWriter({ redis: config.pubsub.redisUrlRedacted, logger: o.logger, maxPending: o.maxPendingWrites });
+  }
+
+  get subscribed(): boolean {
+    return this.subscription?.connected ?? false;
+  }
+
+  get pendingWrites(): number {
+    return this.writer.pending;
+  }
+
+  /** Subscribe; resolves once Redis has confirmed the subscription. */
+  async start(): Promise<void> {
+    const p = this.config.pubsub;
+    this.subscription = subscribe(p.redisUrl, {
+      redactedUrl: p.redisUrlRedacted,
+      tls: p.redisTls,
+      mode: 'daemon',
+      logger: this.log,
+      name: 's3s3listen-sub',
+      channel: p.channel,
+      onMessage: (payload) => this.onMessage(payload),
+    });
+    await this.subscription.ready;
+  }
+
+  /** Unsubscribe, then wait (up to `timeoutMs`) for the jobs not yet added. Returns the keys never queued. */
+  async stop(timeoutMs: number): Promise<string[]> {
+    await this.subscription?.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.writer.flush(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    const lost = [...new Set(this.writer.close().map((w) => w.key))];
+    if (lost.length > 0) {
+      this.log.error('redis still rejects writes: these keys were received but never queued; run s3s3bucket once redis takes writes', { keys: lost.length, first: lost.slice(0, 20) });
+    }
+    await this.queue.close();
+    return lost;
+  }
+
+  private onMessage(payload: Buffer): void {
+    const parsed = parseMessage(payload);
+    if (!parsed.ok) {
+      this.stats.rejected++;
+      this.log.warn('message skipped', { reason: parsed.reason, bytes: payload.length, preview: preview(payload) });
+      return;
+    }
+    this.stats.received++;
+    const { key, op } = parsed;
+    void this.writer.submit({ key, what: 'journal', run: () => this.queue.add(key, op) });
+  }
+}
+
+function preview(payload: Buffer): string {
+  const head = payload.subarray(0, 60).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, '?');
+  return payload.length > 60 ? head + '...' : head;
+}

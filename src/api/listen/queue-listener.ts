@@ -1,0 +1,133 @@
+/**
+ * The listener on the durable queue, in one of three roles:
+ * - `intake`: subscribes to the channel and turns each message into a job;
+ * - `worker`: takes jobs and reconciles their keys (any number of them, on any machine);
+ * - `all`: both in one process.
+ * At start, keys left by the single-process listener (its journal and failed list) are
+ * queued and removed from those keys, so an upgrade loses nothing.
+ */
+import type { Config } from '../config.js';
+import { Intake } from '../intake/intake.js';
+import { silentLogger, type Logger } from '../log.js';
+import { queueName, SyncQueue } from '../queue/queue.js';
+import { takeOverLegacy } from '../queue/upgrade.js';
+import { printAs } from '../redact.js';
+import type { RetryPolicy } from '../retry.js';
+import type { SettledEvent } from '../worker/settle.js';
+import { SyncWorker } from '../worker/worker.js';
+import { connectRedis, type RedisCommands } from './redis.js';
+
+export type ListenRole = 'all' | 'intake' | 'worker';
+export const LISTEN_ROLES: readonly ListenRole[] = ['all', 'intake', 'worker'];
+
+export interface QueueListenerOptions {
+  readonly role?: ListenRole;
+  readonly logger?: Logger;
+  /** Jobs run at once by this worker; default `[pubsub] concurrency`. */
+  readonly concurrency?: number;
+  readonly shutdownTimeoutMs?: number;
+  readonly verifyMd5?: boolean;
+  readonly retry?: RetryPolicy;
+  readonly statusIntervalMs?: number;
+  readonly bucketProbeMs?: number;
+  /** A running job's lock; a killed worker's jobs run elsewhere once it expires. Default 30 s. */
+  readonly jobLockMs?: number;
+  readonly maxPendingWrites?: number;
+  readonly onSettled?: (event: SettledEvent) => void;
+}
+
+export class QueueListener {
+  readonly role: ListenRole;
+  readonly queueName: string;
+  private readonly log: Logger;
+  private redis: RedisCommands | undefined;
+  private intake: Intake | undefined;
+  private worker: SyncWorker | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private stopPromise: Promise<void> | undefined;
+  private resolveStopped!: () => void;
+  /** Resolves once stop() has finished. */
+  readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
+
+  constructor(
+    readonly config: Config,
+    private readonly options: QueueListenerOptions = {},
+  ) {
+    this.role = options.role ?? 'all';
+    this.log = options.logger ?? silentLogger;
+    this.queueName = queueName(config);
+  }
+
+  async start(): Promise<void> {
+    const p = this.config.pubsub;
+    const o = this.options;
+    this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: `s3s3listen-${this.role}`, tls: p.redisTls });
+    if (this.role !== 'worker') this.intake = new Intake(this.config, { logger: this.log, maxPendingWrites: o.maxPendingWrites });
+    if (this.role !== 'intake') {
+      this.worker = new SyncWorker(this.config, {
+        logger: this.log,
+        redis: this.redis,
+        concurrency: o.concurrency ?? p.concurrency,
+        verifyMd5: o.verifyMd5,
+        retry: o.retry,
+        bucketProbeMs: o.bucketProbeMs,
+        jobLockMs: o.jobLockMs,
+        onSettled: o.onSettled,
+        maxPendingWrites: o.maxPendingWrites,
+      });
+    }
+    await this.upgrade();
+    this.worker?.start();
+    await this.intake?.start();
+    const every = o.statusIntervalMs ?? 600_000;
+    if (every > 0) {
+      this.statusTimer = setInterval(() => this.logStatus(), every);
+      this.statusTimer.unref();
+    }
+  }
+
+  /** Stop taking messages, finish the jobs running (up to the timeout), close everything. Safe to call twice. */
+  stop(timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs): Promise<void> {
+    this.stopPromise ??= this.shutdown(timeoutMs).finally(() => this.resolveStopped());
+    return this.stopPromise;
+  }
+
+  private async upgrade(): Promise<void> {
+    const queue = this.intake?.queue ?? new SyncQueue(this.config, { logger: this.log, name: 's3s3listen-upgrade' });
+    try {
+      await takeOverLegacy(this.config, this.redis!, queue, this.log);
+    } catch (err) {
+      this.log.error('cannot take over the single-process listener\'s journal and failed list now; they are kept and taken over at the next start', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    } finally {
+      if (queue !== this.intake?.queue) await queue.close();
+    }
+  }
+
+  private logStatus(): void {
+    const mem = process.memoryUsage();
+    this.log.info('status', {
+      role: this.role,
+      queue: this.queueName,
+      ...this.intake?.stats,
+      ...this.worker?.settlement.stats,
+      inFlight: this.worker?.inFlight,
+      subscribed: this.intake?.subscribed,
+      paused: this.worker?.paused || undefined,
+      rssMiB: Math.round(mem.rss / 1048576),
+      heapMiB: Math.round(mem.heapUsed / 1048576),
+    });
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.log.info('stopping: no new messages; finishing the jobs running', { role: this.role, inFlight: this.worker?.inFlight, timeoutSeconds: Math.round(timeoutMs / 1000) });
+    await this.intake?.stop(Math.min(timeoutMs, 5000));
+    await this.worker?.stop(timeoutMs);
+    await this.redis?.close();
+    this.log.info('stopped', { role: this.role, ...this.intake?.stats, ...this.worker?.settlement.stats });
+  }
+}
+
+printAs(QueueListener, 'QueueListener', (l) => ({ role: l.role, queue: l.queueName, redis: l.config.pubsub.redisUrlRedacted, channel: l.config.pubsub.channel }));

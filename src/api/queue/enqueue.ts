@@ -1,0 +1,98 @@
+/**
+ * `s3s3bucket --enqueue`: the sweep's copy decisions become jobs for the workers, with
+ * backpressure: while more than `max_queued` jobs wait, adding waits, so Redis never holds a
+ * whole bucket. The count is read again every twentieth of `max_queued` adds (and every
+ * half second while over), so the overshoot is at most that slack plus the sweep's
+ * concurrency.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
+
+export interface EnqueuerOptions {
+  readonly logger?: Logger;
+  /** Default `[pubsub] max_queued`. */
+  readonly maxQueued?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface DrainedReport {
+  /** Jobs that failed for good since this run started. */
+  readonly failed: readonly FailedJob[];
+}
+
+export class Enqueuer {
+  /** Jobs added by this run. */
+  added = 0;
+  /** Times adding waited for the workers. */
+  waits = 0;
+  readonly queue: SyncQueue;
+  readonly maxQueued: number;
+  readonly startedAt = Date.now();
+  private readonly slack: number;
+  private sinceCheck = Number.POSITIVE_INFINITY;
+  private gate: Promise<void> | undefined;
+
+  constructor(
+    readonly config: Config,
+    private readonly o: EnqueuerOptions = {},
+  ) {
+    this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3bucket-enqueue' });
+    this.maxQueued = o.maxQueued ?? config.pubsub.maxQueued;
+    this.slack = Math.max(1, Math.floor(this.maxQueued / 20));
+  }
+
+  async add(key: string, op: JobOp, hints?: JobHints): Promise<void> {
+    if (this.sinceCheck >= this.slack) {
+      // One check at a time; the other adds wait for its answer.
+      this.gate ??= this.room().finally(() => {
+        this.gate = undefined;
+        this.sinceCheck = 0;
+      });
+    }
+    if (this.gate) await this.gate;
+    this.sinceCheck++;
+    await this.queue.add(key, op, hints);
+    this.added++;
+  }
+
+  /** Wait until no job waits, runs or is delayed; then report the jobs that failed since this run started. */
+  async drained(pollMs = 1000): Promise<DrainedReport> {
+    for (;;) {
+      const c = await this.queue.counts();
+      if (c.waiting + c.active + c.delayed === 0) break;
+      if (this.o.signal?.aborted) break;
+      await sleep(pollMs);
+    }
+    const failed: FailedJob[] = [];
+    // Failed jobs are few (they are kept until retried or cleared); read them all, newest first.
+    for (let start = 0; ; start += 500) {
+      const page = await this.queue.failed(500, start);
+      failed.push(...page.filter((f) => f.at >= this.startedAt));
+      if (page.length < 500) break;
+    }
+    return { failed };
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+
+  private async room(): Promise<void> {
+    let logged = false;
+    for (;;) {
+      const waiting = await this.queue.waitingCount();
+      if (waiting <= this.maxQueued || this.o.signal?.aborted) return;
+      if (!logged) {
+        this.waits++;
+        this.o.logger?.debug('queue full: waiting for the workers', { waiting, maxQueued: this.maxQueued, queue: this.queue.name });
+        logged = true;
+      }
+      await sleep(500);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

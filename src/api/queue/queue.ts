@@ -1,0 +1,313 @@
+/**
+ * The durable queue of keys to reconcile: BullMQ on the Redis s3s3 already uses. The only
+ * importer of `bullmq`. BullMQ owns durability (at-least-once), stalled-job recovery (a
+ * SIGKILLed worker's jobs go back to waiting once their lock expires), retries with backoff
+ * and the failed set; this file adds only what BullMQ lacks:
+ * - the queue's name, derived from the buckets (as the sweep lock's) so two configs on one
+ *   Redis never mix their jobs;
+ * - per-key deduplication: the deduplication id is a hash of the key (BullMQ ids cannot hold
+ *   every key byte, e.g. ':'), with `keepLastIfActive`: at most one job waiting and one
+ *   running per key across all workers; a key announced while its job runs runs once more.
+ *   Job ids themselves are BullMQ's own: a failed job kept under a key-derived id would make
+ *   every later announcement of that key a silent no-op.
+ * - tiny payloads `{key, op, hints}`; completed jobs removed at once; failed jobs kept until
+ *   retried or cleared (or the oldest past `[pubsub] failed_keep` dropped).
+ */
+import { createHash } from 'node:crypto';
+import { DelayedError, Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { Config } from '../config.js';
+import { silentLogger, type Logger } from '../log.js';
+import { bullmqConnection, type RawRedisConnection } from '../listen/redis.js';
+import { sweepScope } from '../lock/sweep-lock.js';
+
+export type JobOp = 'put' | 'delete';
+
+/** What the sender already knows: hints for skipping work, never a verification. */
+export interface JobHints {
+  readonly size?: number;
+  readonly etag?: string;
+}
+
+export interface SyncJobData {
+  readonly key: string;
+  readonly op: JobOp;
+  readonly hints?: JobHints;
+}
+
+/** Attempts per job (BullMQ retries with exponential backoff from 1 s) before the failed set. */
+export const JOB_ATTEMPTS = 3;
+const BACKOFF_MS = 1000;
+
+/** `[pubsub] queue`, else `s3s3-<source bucket>-<digest of source and destinations>` (no ':', BullMQ's separator). */
+export function queueName(config: Config): string {
+  if (config.pubsub.queue !== undefined) return config.pubsub.queue;
+  const s = sweepScope(config);
+  const digest = createHash('sha256').update(`${s.source}\n${s.destinations.join('\n')}`).digest('hex').slice(0, 12);
+  return `s3s3-${config.source.bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${digest}`;
+}
+
+/** The per-key deduplication id: any key, any bytes, in 40 hex characters. */
+export function keyId(key: string): string {
+  return createHash('sha1').update(key, 'utf8').digest('hex');
+}
+
+export interface QueueCounts {
+  readonly waiting: number;
+  readonly active: number;
+  readonly delayed: number;
+  readonly failed: number;
+  /** Age of the oldest waiting job, 0 when none waits. */
+  readonly oldestWaitingSeconds: number;
+}
+
+export interface FailedJob {
+  readonly id: string;
+  readonly key: string;
+  readonly op: JobOp;
+  readonly error: string;
+  /** When it failed for the last time (ms since the epoch). */
+  readonly at: number;
+  readonly attempts: number;
+}
+
+export interface SyncQueueOptions {
+  readonly logger?: Logger;
+  /** Shown in `CLIENT LIST`. */
+  readonly name?: string;
+}
+
+function connection(config: Config, name: string, log: Logger): RawRedisConnection {
+  const p = config.pubsub;
+  return bullmqConnection(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: log, name, tls: p.redisTls });
+}
+
+function jobOptions(config: Config, key: string): JobsOptions {
+  const keep = config.pubsub.failedKeep;
+  return {
+    deduplication: { id: keyId(key), keepLastIfActive: true },
+    attempts: JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: BACKOFF_MS },
+    removeOnComplete: true,
+    removeOnFail: keep > 0 ? { count: keep } : false,
+  };
+}
+
+/** The producer side: add jobs, read counts, list / re-queue / clear the failed set. */
+export class SyncQueue {
+  readonly name: string;
+  private readonly queue: Queue<SyncJobData>;
+  private readonly conn: RawRedisConnection;
+
+  constructor(
+    readonly config: Config,
+    options: SyncQueueOptions = {},
+  ) {
+    this.name = queueName(config);
+    this.conn = connection(config, options.name ?? 's3s3-queue', options.logger ?? silentLogger);
+    this.queue = new Queue<SyncJobData>(this.name, { connection: this.conn });
+    // Errors are retried by the connection; without a listener an 'error' event would crash.
+    this.queue.on('error', () => undefined);
+  }
+
+  /** Queue a key (deduplicated per key). */
+  async add(key: string, op: JobOp = 'put', hints?: JobHints): Promise<void> {
+    const data: SyncJobData = hints ? { key, op, hints } : { key, op };
+    await this.queue.add(op, data, jobOptions(this.config, key));
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+    const oldest = await this.queue.getWaiting(0, 0);
+    const ts = oldest[0]?.timestamp;
+    // BullMQ lists waiting jobs newest first (LPUSH): the oldest is the last one.
+    const last = (c.waiting ?? 0) > 1 ? (await this.queue.getWaiting(-1, -1))[0]?.timestamp ?? ts : ts;
+    return {
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      failed: c.failed ?? 0,
+      oldestWaitingSeconds: last !== undefined ? Math.max(0, Math.round((Date.now() - last) / 1000)) : 0,
+    };
+  }
+
+  /** Jobs waiting (including delayed), for `--enqueue` backpressure. */
+  async waitingCount(): Promise<number> {
+    return this.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed');
+  }
+
+  /** Failed jobs, newest first. */
+  async failed(limit = 100, start = 0): Promise<FailedJob[]> {
+    const jobs = await this.queue.getFailed(start, start + Math.max(0, limit - 1));
+    return jobs.filter((j): j is Job<SyncJobData> => j !== undefined && j !== null).map(toFailed);
+  }
+
+  /**
+   * Re-queue the failed jobs whose key passes `filter`: each is added again (deduplicated
+   * like any announcement) and only then removed from the failed set, so a crash between
+   * the two leaves the key in both, never in neither. Returns how many were re-queued.
+   */
+  async requeueFailed(filter: (key: string) => boolean = () => true): Promise<number> {
+    let n = 0;
+    let start = 0;
+    for (;;) {
+      const jobs = (await this.queue.getFailed(start, start + 499)).filter((j): j is Job<SyncJobData> => j !== undefined && j !== null);
+      if (jobs.length === 0) break;
+      let kept = 0;
+      for (const job of jobs) {
+        if (!filter(job.data.key)) {
+          kept++;
+          continue;
+        }
+        await this.add(job.data.key, job.data.op, job.data.hints);
+        await job.remove();
+        n++;
+      }
+      start += kept;
+    }
+    return n;
+  }
+
+  /** Empty the failed set; returns how many jobs were dropped. */
+  async clearFailed(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const removed = await this.queue.clean(0, 1000, 'failed');
+      n += removed.length;
+      if (removed.length === 0) return n;
+    }
+  }
+
+  /** Remove the queue and every job in it (tests, and an operator retiring a config). */
+  async obliterate(): Promise<void> {
+    await this.queue.obliterate({ force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    this.conn.disconnect(false);
+  }
+}
+
+function toFailed(job: Job<SyncJobData>): FailedJob {
+  return {
+    id: String(job.id),
+    key: job.data.key,
+    op: job.data.op,
+    error: job.failedReason ?? '',
+    at: job.finishedOn ?? job.timestamp,
+    attempts: job.attemptsMade,
+  };
+}
+
+/** What a job's run ends in, as the worker decides it. */
+export type JobOutcome =
+  | { readonly kind: 'done' }
+  /** Nothing can be concluded now (a bucket is missing): try again later, not counted as an attempt. */
+  | { readonly kind: 'later'; readonly delayMs: number }
+  /** Failed: BullMQ retries it with backoff, then keeps it in the failed set. */
+  | { readonly kind: 'failed'; readonly error: string };
+
+export interface JobRun {
+  readonly key: string;
+  readonly op: JobOp;
+  readonly hints?: JobHints;
+  /** 1 for the first run. */
+  readonly attempt: number;
+  /** True when this is the last attempt: a failure now goes to the failed set. */
+  readonly last: boolean;
+}
+
+export interface QueueWorkerOptions {
+  readonly concurrency: number;
+  /** A running job's lock; a worker that dies lets its jobs run elsewhere once it expires. Default 30 s. */
+  readonly lockMs?: number;
+  readonly logger?: Logger;
+  readonly name?: string;
+  /** Each job: the worker's whole say in BullMQ. */
+  readonly run: (job: JobRun) => Promise<JobOutcome>;
+  /** A job failed for good (in the failed set now). */
+  readonly onFailedForGood?: (job: FailedJob) => void;
+}
+
+/** The consumer side: BullMQ's Worker behind a small shape, so the worker module never sees bullmq. */
+export class QueueWorker {
+  readonly name: string;
+  private readonly worker: Worker<SyncJobData>;
+  private readonly conn: RawRedisConnection;
+  private readonly log: Logger;
+
+  constructor(
+    readonly config: Config,
+    private readonly o: QueueWorkerOptions,
+  ) {
+    this.name = queueName(config);
+    this.log = o.logger ?? silentLogger;
+    this.conn = connection(config, o.name ?? 's3s3-worker', this.log);
+    const lockMs = o.lockMs ?? 30_000;
+    this.worker = new Worker<SyncJobData>(this.name, (job, token) => this.process(job, token), {
+      connection: this.conn,
+      concurrency: o.concurrency,
+      autorun: false,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(1000, Math.round(lockMs / 2)),
+      // A job whose worker died is run again (idempotent); after this many deaths it fails, kept for --retry-failed.
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (err) => this.log.debug('queue worker error (retried)', { queue: this.name, error: err.message }));
+    this.worker.on('stalled', (id) => this.log.warn('a job stalled (its worker died or hung): it runs again', { queue: this.name, job: id }));
+    this.worker.on('failed', (job) => {
+      if (!job) return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || (job.failedReason ?? '').includes('stalled more than');
+      if (final) this.o.onFailedForGood?.(toFailed(job));
+      if (final && config.pubsub.failedKeep > 0) void this.checkFailedKeep(config.pubsub.failedKeep);
+    });
+  }
+
+  private failedKeepWarned = 0;
+
+  /** `failed_keep` reached: BullMQ drops the oldest failed jobs from now on; say so (at most once a minute). */
+  private async checkFailedKeep(keep: number): Promise<void> {
+    if (Date.now() - this.failedKeepWarned < 60_000) return;
+    try {
+      const n = await this.conn.zcard(this.worker.keys.failed!);
+      if (n < keep) return;
+      this.failedKeepWarned = Date.now();
+      this.log.warn('the failed set is at [pubsub] failed_keep: the oldest failed jobs are dropped; run s3s3bucket to reconcile their keys', { queue: this.name, failedKeep: keep });
+    } catch {
+      // a count that cannot be read now is read at the next failure
+    }
+  }
+
+  /** Start taking jobs; resolves once the worker is running. */
+  start(): void {
+    void this.worker.run().catch((err: unknown) => this.log.error('queue worker stopped', { queue: this.name, error: err instanceof Error ? err.message : String(err) }));
+  }
+
+  /**
+   * Stop taking jobs and wait for the running ones (up to `timeoutMs`); past it they are
+   * abandoned: their lock expires and another worker (or the next start) runs them.
+   */
+  async close(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.worker.close().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) await this.worker.close(true).catch(() => undefined);
+    this.conn.disconnect(false);
+    return finished;
+  }
+
+  private async process(job: Job<SyncJobData>, token: string | undefined): Promise<void> {
+    const attempt = job.attemptsMade + 1;
+    const outcome = await this.o.run({ key: job.data.key, op: job.data.op, hints: job.data.hints, attempt, last: attempt >= (job.opts.attempts ?? 1) });
+    if (outcome.kind === 'done') return;
+    if (outcome.kind === 'later') {
+      // Delayed, not failed: the attempt is not counted and the key keeps its place in the queue.
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
+    throw new Error(outcome.error);
+  }
+}
