@@ -21,7 +21,9 @@ start)
   tls_port=
   # Debian builds redis-server with TLS (linked to libssl); older or custom builds may not be.
   # A restart in the same dir (tests that stop and start Redis) keeps the CA it made first.
-  if ldd "$(command -v redis-server)" 2>/dev/null | grep -q libssl \
+  # ldd's output is taken whole: `ldd | grep -q` can fail under pipefail (grep exits early, ldd gets SIGPIPE).
+  libs=$(ldd "$(command -v redis-server)" 2>/dev/null || true)
+  if [[ $libs == *libssl* ]] \
     && { [ -s "$dir/tls/server.pem" ] || make_test_ca "$dir/tls"; }; then
     tls_port=$(free_port)
     while [ "$tls_port" = "$port" ]; do tls_port=$(free_port); done
