@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
-import { Command, InvalidArgumentError } from 'commander';
 import {
   BucketClient,
   checkBucket,
@@ -26,7 +25,7 @@ import {
   type TargetResult,
 } from '../api/index.js';
 import { GlobError, validateGlobs } from '../api/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
+import { Command, InvalidArgumentError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface BucketFlags {
   config?: string;

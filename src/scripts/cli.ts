@@ -4,7 +4,10 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CommanderError, InvalidArgumentError, type Command } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+
+// The commands get commander from here, so one file of ours imports it.
+export { Command, InvalidArgumentError };
 import { ConfigError, formatProblem, loadConfig, type Config, type Logger } from '../api/index.js';
 
 // The SDK warns on stderr at start-up about Node versions it will drop; our version is

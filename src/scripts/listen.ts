@@ -5,9 +5,8 @@
  * at most a bounded queue of keys); without them V8 lets a long burst grow RSS by ~60 MiB.
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
-import { Command } from 'commander';
 import { createLogger, ListenClient, LISTEN_ROLES, QueueListener, ReportError, type ListenRole } from '../api/index.js';
-import { EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
+import { Command, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface ListenFlags {
   config?: string;

@@ -2,9 +2,8 @@
 /** s3s3publish: announce keys to s3s3listen (for shell scripts and cron). */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { Command } from 'commander';
 import { createLogger, InvalidKeyError, Publisher, RedisError } from '../api/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain } from './cli.js';
+import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain } from './cli.js';
 
 interface PublishFlags {
   config?: string;

@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
 import { createLogger, SyncQueue, type Config } from '../api/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
+import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
 export function packageFile(relative: string): string {
