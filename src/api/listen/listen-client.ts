@@ -25,7 +25,7 @@ import { KeyQueue } from './key-queue.js';
 import { parseMessage } from './message.js';
 import { connectRedis, reconnectDelay, subscribe, type RedisCommands, type Subscription } from './redis.js';
 import { printAs } from '../redact.js';
-import { ReportWriter, resultRow } from '../report.js';
+import { logSettled, SettledRows } from '../worker/settle.js';
 import { RedisWriter, type RedisWrite, type WriteState } from './redis-writer.js';
 
 export type SettledOutcome = 'copied' | 'gone' | 'failed';
@@ -107,8 +107,7 @@ export class ListenClient {
   private readonly running = new Set<Promise<void>>();
   private bucket: BucketClient | undefined;
   /** `[pubsub] report`: one CSV row per settled key and destination. */
-  private reportFile: ReportWriter | undefined;
-  private reportFailed = false;
+  private rows: SettledRows | undefined;
   private redis: RedisCommands | undefined;
   private journal: Journal | undefined;
   private writer: RedisWriter | undefined;
@@ -173,7 +172,7 @@ export class ListenClient {
     this.started = true;
     const p = this.config.pubsub;
     this.bucket = new BucketClient(this.config, { logger: this.log });
-    if (p.report !== undefined) this.reportFile = ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep });
+    this.rows = SettledRows.open(this.config, this.log);
     this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: 's3s3listen', tls: p.redisTls });
     this.journal = new Journal(this.redis, p);
     this.writer = new RedisWriter({
@@ -401,21 +400,8 @@ export class ListenClient {
   }
 
   private report(key: string, outcome: SettledOutcome, result: SyncResult | undefined, bytes: number, ms: number, error: string | undefined): void {
-    this.writeRows(result);
-    const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
-    if (outcome === 'copied') {
-      this.stats.copied++;
-      this.stats.bytes += bytes;
-      const copied = names('copied');
-      this.log.info(copied.length > 0 ? 'copied' : 'already in place', { key, destinations: copied.length > 0 ? copied : names('skipped'), skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined, bytes, ms });
-    } else if (outcome === 'gone') {
-      this.stats.gone++;
-      const deleted = [...names('deleted'), ...names('trashed')];
-      if (deleted.length > 0) {
-        this.stats.deleted++;
-        this.log.info('deleted: not in the source bucket any more', { key, destinations: deleted, trashed: names('trashed').length > 0 ? names('trashed') : undefined, ms });
-      } else if (!result?.outsidePrefix) this.log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
-    } else {
+    this.rows?.write(result);
+    if (!logSettled(this.log, this.stats, key, outcome, result, bytes, ms)) {
       this.stats.failed++;
       const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];
       this.log.error('copy failed after retries; key moved to the failed list (run s3s3bucket --retry-failed)', {
@@ -430,23 +416,6 @@ export class ListenClient {
       this.options.onSettled?.({ key, outcome, bytes, ms, result });
     } catch (err) {
       this.log.error('onSettled threw', { key, error: err instanceof Error ? err.message : String(err) });
-    }
-  }
-
-  /** A report that cannot be written is logged once; the copies go on (they matter more than their record). */
-  private writeRows(result: SyncResult | undefined): void {
-    if (!this.reportFile || !result) return;
-    for (const r of result.results) {
-      const row = resultRow(this.config, r);
-      if (!row) continue;
-      try {
-        this.reportFile.row(row);
-        if (this.reportFailed) this.log.info('report written again', { report: this.reportFile.file });
-        this.reportFailed = false;
-      } catch (err) {
-        if (!this.reportFailed) this.log.error('cannot write the report; copies go on, rows are missing until it works again', { error: err instanceof Error ? err.message : String(err) });
-        this.reportFailed = true;
-      }
     }
   }
 
@@ -629,7 +598,7 @@ export class ListenClient {
     }
     await this.redis?.close();
     this.bucket?.close();
-    this.reportFile?.close();
+    this.rows?.close();
     this.states.clear();
     this.checkIdle();
     this.log.info('stopped', { copied: this.stats.copied, failed: this.stats.failed, gone: this.stats.gone, rejected: this.stats.rejected });

@@ -42,18 +42,87 @@ export interface SettlementOptions {
   readonly maxPendingWrites?: number;
 }
 
+/** The counters an outcome moves, in the worker's and in the single-process listener's stats. */
+export interface OutcomeCounters {
+  copied: number;
+  gone: number;
+  deleted: number;
+  bytes: number;
+}
+
+/**
+ * The log line and counters of a run that ended copied or gone (the same for the queue's
+ * workers and the single-process listener); false for a failure, whose line says where the
+ * key waits and so belongs to the caller.
+ */
+export function logSettled(log: Logger, stats: OutcomeCounters, key: string, outcome: SettledOutcome, result: SyncResult | undefined, bytes: number, ms: number): boolean {
+  const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
+  if (outcome === 'copied') {
+    stats.copied++;
+    stats.bytes += bytes;
+    const copied = names('copied');
+    log.info(copied.length > 0 ? 'copied' : 'already in place', { key, destinations: copied.length > 0 ? copied : names('skipped'), skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined, bytes, ms });
+    return true;
+  }
+  if (outcome === 'gone') {
+    stats.gone++;
+    const deleted = [...names('deleted'), ...names('trashed')];
+    if (deleted.length > 0) {
+      stats.deleted++;
+      log.info('deleted: not in the source bucket any more', { key, destinations: deleted, trashed: names('trashed').length > 0 ? names('trashed') : undefined, ms });
+    } else if (!result?.outsidePrefix) log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
+    return true;
+  }
+  return false;
+}
+
+/** `[pubsub] report`: one CSV row per settled key and destination; a row that cannot be written is logged once, the copies go on. */
+export class SettledRows {
+  private failed = false;
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly report: ReportWriter,
+  ) {}
+
+  /** Undefined when the config asks for no report; throws ReportError when the file cannot be opened. */
+  static open(config: Config, log: Logger): SettledRows | undefined {
+    const p = config.pubsub;
+    return p.report === undefined ? undefined : new SettledRows(config, log, ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep }));
+  }
+
+  write(result: SyncResult | undefined): void {
+    if (!result) return;
+    for (const r of result.results) {
+      const row = resultRow(this.config, r);
+      if (!row) continue;
+      try {
+        this.report.row(row);
+        if (this.failed) this.log.info('report written again', { report: this.report.file });
+        this.failed = false;
+      } catch (err) {
+        if (!this.failed) this.log.error('cannot write the report; copies go on, rows are missing until it works again', { error: err instanceof Error ? err.message : String(err) });
+        this.failed = true;
+      }
+    }
+  }
+
+  close(): void {
+    this.report.close();
+  }
+}
+
 export class Settlement {
   readonly stats: WorkerStats = { copied: 0, gone: 0, deleted: 0, failed: 0, retried: 0, bytes: 0 };
   readonly writer: RedisWriter;
   private readonly log: Logger;
-  private readonly report: ReportWriter | undefined;
-  private reportFailed = false;
+  private readonly rows: SettledRows | undefined;
 
   constructor(private readonly o: SettlementOptions) {
     this.log = o.logger;
     const p = o.config.pubsub;
     this.writer = new RedisWriter({ redis: p.redisUrlRedacted, logger: o.logger, maxPending: o.maxPendingWrites });
-    if (p.report !== undefined) this.report = ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep });
+    this.rows = SettledRows.open(o.config, o.logger);
   }
 
   /** Record a run that is over for good: copied, gone, or failed after its last attempt. */
@@ -61,22 +130,10 @@ export class Settlement {
     const marker = this.o.config.pubsub.marker;
     if (marker && outcome === 'copied') void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('SET', markerKey(key), MARKER_VALUE) });
     if (marker && outcome === 'gone') void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('DEL', markerKey(key)) });
-    this.writeRows(result);
+    this.rows?.write(result);
     const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
     const bytes = result ? Math.max(0, ...result.results.map((r) => r.bytes)) : 0;
-    if (outcome === 'copied') {
-      this.stats.copied++;
-      this.stats.bytes += bytes;
-      const copied = names('copied');
-      this.log.info(copied.length > 0 ? 'copied' : 'already in place', { key, destinations: copied.length > 0 ? copied : names('skipped'), skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined, bytes, ms });
-    } else if (outcome === 'gone') {
-      this.stats.gone++;
-      const deleted = [...names('deleted'), ...names('trashed')];
-      if (deleted.length > 0) {
-        this.stats.deleted++;
-        this.log.info('deleted: not in the source bucket any more', { key, destinations: deleted, trashed: names('trashed').length > 0 ? names('trashed') : undefined, ms });
-      } else if (!result?.outsidePrefix) this.log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
-    } else {
+    if (!logSettled(this.log, this.stats, key, outcome, result, bytes, ms)) {
       this.stats.failed++;
       this.log.error('copy failed after retries; kept in the queue\'s failed set (run s3s3bucket --retry-failed, or see s3s3 queue failed)', {
         key,
@@ -104,24 +161,7 @@ export class Settlement {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.writer.flush(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    this.report?.close();
+    this.rows?.close();
     return [...new Set(this.writer.close().map((w) => w.key))];
-  }
-
-  /** A report that cannot be written is logged once; the copies go on. */
-  private writeRows(result: SyncResult | undefined): void {
-    if (!this.report || !result) return;
-    for (const r of result.results) {
-      const row = resultRow(this.o.config, r);
-      if (!row) continue;
-      try {
-        this.report.row(row);
-        if (this.reportFailed) this.log.info('report written again', { report: this.report.file });
-        this.reportFailed = false;
-      } catch (err) {
-        if (!this.reportFailed) this.log.error('cannot write the report; copies go on, rows are missing until it works again', { error: err instanceof Error ? err.message : String(err) });
-        this.reportFailed = true;
-      }
-    }
   }
 }
