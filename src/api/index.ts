@@ -40,8 +40,8 @@ export { Journal, FailedList, markerKey, MARKER_VALUE } from './listen/journal.j
 export type { FailedEntry, JournalNames } from './listen/journal.js';
 export { retryFailed } from './listen/retry-failed.js';
 export type { RetryFailedOptions, RetryFailedReport } from './listen/retry-failed.js';
-export { connectRedis } from './listen/redis.js';
-export type { RedisCommands, RedisCommand, RedisArg } from './listen/redis.js';
+export { connectRedis } from './redis/redis.js';
+export type { RedisCommands, RedisCommand, RedisArg } from './redis/redis.js';
 export { SweepLock, sweepLockKey, sweepScope, defaultLockFile } from './lock/sweep-lock.js';
 export type { SweepLockOptions } from './lock/sweep-lock.js';
 export { RedisLock } from './lock/redis-lock.js';

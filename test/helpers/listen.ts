@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/api/config.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
-import { connectRedis, type RedisCommands } from '../../src/api/listen/redis.js';
+import { connectRedis, type RedisCommands } from '../../src/api/redis/redis.js';
 import { endpointConfig, sectionIni, uniqueBucket, type TestServer } from './servers.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');

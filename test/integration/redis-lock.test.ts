@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectRedis, type RedisCommands } from '../../src/api/listen/redis.js';
+import { connectRedis, type RedisCommands } from '../../src/api/redis/redis.js';
 import { RedisLock } from '../../src/api/lock/redis-lock.js';
 import { acquire } from '../../src/api/lock/lock.js';
 import { FailedList, Journal, markerKey } from '../../src/api/listen/journal.js';
@@ -119,7 +119,7 @@ describe('redis lock, journal and publish on a real Redis', () => {
   it('publishes plain and JSON messages, in order, and counts the ones nobody heard', async () => {
     const channel = unique('chan');
     const got: string[] = [];
-    const { subscribe } = await import('../../src/api/listen/redis.js');
+    const { subscribe } = await import('../../src/api/redis/redis.js');
     const sub = subscribe(redisUrl(), { redactedUrl: redisUrl(), mode: 'daemon', channel, onMessage: (m) => got.push(m.toString('utf8')) });
     await sub.ready;
     const keys = Array.from({ length: 1200 }, (_, i) => `p/${i} \u{1F600}`);

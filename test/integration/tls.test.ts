@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { parseConfig, type Config } from '../../src/api/config.js';
 import { RedisError, StoreError } from '../../src/api/errors.js';
 import { publish } from '../../src/api/listen/publish.js';
-import { connectRedis, subscribe } from '../../src/api/listen/redis.js';
+import { connectRedis, subscribe } from '../../src/api/redis/redis.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import { Daemon, readBody, setup, waitFor } from '../helpers/listen.js';
 import { listKeys, readAll } from '../helpers/seed.js';

@@ -7,8 +7,8 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { parseMessage } from '../listen/message.js';
-import { RedisWriter } from '../listen/redis-writer.js';
-import { subscribe, type Subscription } from '../listen/redis.js';
+import { RedisWriter } from '../redis/redis-writer.js';
+import { subscribe, type Subscription } from '../redis/redis.js';
 import { SyncQueue } from '../queue/queue.js';
 
 export interface IntakeStats {

@@ -8,7 +8,7 @@
  * - the original s3s3's marker `backup=>KEY`, set once a key is everywhere.
  * Each settling step is one MULTI, so a crash leaves a key either journaled or settled.
  */
-import type { RedisCommand, RedisCommands } from './redis.js';
+import type { RedisCommand, RedisCommands } from '../redis/redis.js';
 
 export interface JournalNames {
   readonly pendingSet: string;

@@ -23,10 +23,10 @@ import type { ObjectStore } from '../store/object-store.js';
 import { Journal } from './journal.js';
 import { KeyQueue } from './key-queue.js';
 import { parseMessage } from './message.js';
-import { connectRedis, reconnectDelay, subscribe, type RedisCommands, type Subscription } from './redis.js';
+import { connectRedis, reconnectDelay, subscribe, type RedisCommands, type Subscription } from '../redis/redis.js';
 import { printAs } from '../redact.js';
 import { logSettled, SettledRows } from '../worker/settle.js';
-import { RedisWriter, type RedisWrite, type WriteState } from './redis-writer.js';
+import { RedisWriter, type RedisWrite, type WriteState } from '../redis/redis-writer.js';
 
 export type SettledOutcome = 'copied' | 'gone' | 'failed';
 

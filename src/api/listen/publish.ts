@@ -7,7 +7,7 @@ import type { Config, PubsubConfig } from '../config.js';
 import { S3s3Error } from '../errors.js';
 import { encodeMessage, keyProblem, type MessageOp } from './message.js';
 import { printAs } from '../redact.js';
-import { connectRedis, type RedisCommand, type RedisCommands } from './redis.js';
+import { connectRedis, type RedisCommand, type RedisCommands } from '../redis/redis.js';
 
 export interface PublishOptions {
   /** Where to publish: a loaded config or its `[pubsub]` section. */

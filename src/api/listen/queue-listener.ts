@@ -15,7 +15,7 @@ import { printAs } from '../redact.js';
 import type { RetryPolicy } from '../retry.js';
 import type { SettledEvent } from '../worker/settle.js';
 import { SyncWorker } from '../worker/worker.js';
-import { connectRedis, type RedisCommands } from './redis.js';
+import { connectRedis, type RedisCommands } from '../redis/redis.js';
 
 export type ListenRole = 'all' | 'intake' | 'worker';
 export const LISTEN_ROLES: readonly ListenRole[] = ['all', 'intake', 'worker'];

@@ -15,7 +15,7 @@ import { Limiter } from '../copy/limiter.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { FailedList, markerKey, type FailedEntry } from './journal.js';
-import { connectRedis } from './redis.js';
+import { connectRedis } from '../redis/redis.js';
 
 export interface RetryFailedOptions {
   readonly logger?: Logger;

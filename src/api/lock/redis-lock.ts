@@ -4,7 +4,7 @@
  * and was taken by someone else. The value is the holder as JSON (unique by its token).
  */
 import { LockError } from '../errors.js';
-import type { RedisCommands } from '../listen/redis.js';
+import type { RedisCommands } from '../redis/redis.js';
 import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
 
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;

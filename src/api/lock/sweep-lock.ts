@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { RedisError } from '../errors.js';
-import { connectRedis } from '../listen/redis.js';
+import { connectRedis } from '../redis/redis.js';
 import { FileLock } from './file-lock.js';
 import { acquire, type AcquireOptions, type HeldLock, type LockBackend, type LockScope } from './lock.js';
 import { RedisLock } from './redis-lock.js';

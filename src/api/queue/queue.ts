@@ -28,7 +28,7 @@ function lib(): typeof import('bullmq') {
 }
 import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
-import { bullmqConnection, type RawRedisConnection } from '../listen/redis.js';
+import { bullmqConnection, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
 
 export type JobOp = 'put' | 'delete';

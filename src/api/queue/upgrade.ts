@@ -8,7 +8,7 @@
 import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { parseEntry } from '../listen/journal.js';
-import type { RedisCommands } from '../listen/redis.js';
+import type { RedisCommands } from '../redis/redis.js';
 import type { SyncQueue } from './queue.js';
 
 export interface UpgradeReport {

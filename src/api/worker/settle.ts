@@ -7,8 +7,8 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { markerKey, MARKER_VALUE } from '../listen/journal.js';
-import type { RedisCommands } from '../listen/redis.js';
-import { RedisWriter } from '../listen/redis-writer.js';
+import type { RedisCommands } from '../redis/redis.js';
+import { RedisWriter } from '../redis/redis-writer.js';
 import { ReportWriter, resultRow } from '../report.js';
 import type { SyncResult } from '../sync/sync-key.js';
 

@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import { Limiter } from '../copy/limiter.js';
 import { StoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RedisCommands } from '../listen/redis.js';
+import type { RedisCommands } from '../redis/redis.js';
 import { QueueWorker, type JobOutcome, type JobRun } from '../queue/queue.js';
 import type { RetryPolicy } from '../retry.js';
 import type { ObjectStore } from '../store/object-store.js';
