@@ -8,7 +8,6 @@ import {
   parseMaxDelete,
   parseSize,
   ReportWriter,
-  retryFailed,
   requeueFailed,
   Enqueuer,
   SweepLock,
@@ -21,7 +20,6 @@ import {
   type HeldLock,
   type Logger,
   resultRow,
-  type RetryFailedOptions,
   type TargetResult,
 } from '../api/index.js';
 import { GlobError, validateGlobs } from '../api/index.js';
@@ -103,13 +101,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--json', 'print the summary as JSON on stdout')
     .option('--log-format <format>', 'text or json', 'text')
     .option('-q, --quiet', 'only warnings and errors on stderr')
-    .option('--retry-failed', "copy again the keys in s3s3listen's failed list ([pubsub] failed_list) instead of sweeping")
+    .option('--retry-failed', "queue s3s3listen's failed jobs again (filters apply) instead of sweeping; its workers copy them")
     .option('--wait', 'when another sweep of the same buckets holds the lock, wait for it instead of exiting 0')
     .option('--check', 'compare the source with every destination, copying and deleting nothing: + only in source, - only in destination, * differs, ? unproven; exit 1 on a difference')
     .option('--check-all', 'with --check: also print the keys that are the same (=)')
     .option('--download', 'with --check: settle ? keys by comparing the MD5 of both bodies')
     .option('--check-metadata', 'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences')
-    .option('--report <file>', 'append one CSV row per object and destination to this file (sweeps and --retry-failed; not with --dry-run or --check)')
+    .option('--report <file>', 'append one CSV row per object and destination to this file (sweeps; not with --dry-run, --check, --enqueue or --retry-failed: the listener\'s [pubsub] report records what its workers do)')
     .option('--enqueue', "plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)")
     .option('--max-queued <n>', 'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)', positiveInt)
     .option('--wait-drained', 'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile')
@@ -148,7 +146,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     return EXIT_USAGE;
   }
   if (flags.retryFailed && !config.pubsub.redis) {
-    io.stderr(`s3s3bucket: --retry-failed reads the failed list in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+    io.stderr(`s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
     return EXIT_USAGE;
   }
   // Opened before anything runs, so a path that cannot be written fails the command at once.
@@ -194,6 +192,15 @@ function usageConflict(flags: BucketFlags): string | undefined {
   } else if (flags.maxQueued !== undefined || flags.waitDrained) {
     return `${flags.waitDrained ? '--wait-drained' : '--max-queued'} only goes with --enqueue`;
   }
+  if (flags.retryFailed) {
+    for (const [set, name] of [
+      [flags.dryRun, '--dry-run'],
+      [flags.delete, '--delete'],
+      [flags.report !== undefined, '--report'],
+    ] as const) {
+      if (set) return `--retry-failed only queues the failed jobs again for s3s3listen's workers; it cannot be combined with ${name}`;
+    }
+  }
   if (flags.checkAll) return '--check-all only goes with --check';
   if (flags.download) return '--download only goes with --check';
   if (flags.report !== undefined && flags.dryRun) return '--report records what a run did; a dry run does nothing (drop --report, or --dry-run)';
@@ -236,7 +243,7 @@ async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo
   const onResult = reportFile ? reportRows(config, reportFile, log, reportStop) : undefined;
   try {
     if (flags.check) return await runCheck(config, flags, log, io, signal);
-    const code = flags.retryFailed ? await runRetryFailed(config, flags, log, io, signal, onResult) : await sweep(config, flags, log, io, signal, onResult);
+    const code = flags.retryFailed ? await runRetryFailed(config, flags, log, io) : await sweep(config, flags, log, io, signal, onResult);
     return reportStop.signal.aborted ? EXIT_FAILED : code;
   } finally {
     if (handle) {
@@ -305,21 +312,12 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
   return report.ok ? EXIT_OK : EXIT_FAILED;
 }
 
-async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onResult?: (r: TargetResult) => void): Promise<number> {
-  const client = new BucketClient(config, { logger: log });
-  try {
-    const options: RetryFailedOptions = { logger: log, concurrency: flags.concurrency, verifyMd5: flags.verifyMd5, signal, onResult };
-    const report = await retryFailed(client, options);
-    log.info('failed list retried', { ...report });
-    // s3s3listen --role: its failed jobs go back to the queue, for the workers.
-    const queued = await requeueFailed(config, { logger: log, prefix: flags.prefix, include: flags.include, exclude: flags.exclude });
-    log.info('failed jobs queued again for the workers', { ...queued });
-    if (signal.aborted) log.error(`stopped: ${(signal.reason as Error).message}`);
-    if (flags.json) io.stdout(JSON.stringify(report) + '\n');
-    return report.failed > 0 || signal.aborted ? EXIT_FAILED : EXIT_OK;
-  } finally {
-    client.close();
-  }
+/** s3s3listen's failed jobs go back to the queue, for its workers (any role but intake) to run. */
+async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo): Promise<number> {
+  const report = await requeueFailed(config, { logger: log, prefix: flags.prefix, include: flags.include, exclude: flags.exclude });
+  log.info('failed jobs queued again for the workers (s3s3listen copies them)', { ...report });
+  if (flags.json) io.stdout(JSON.stringify(report) + '\n');
+  return EXIT_OK;
 }
 
 async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onReport?: (r: TargetResult) => void): Promise<number> {

@@ -5,7 +5,7 @@
  * at most a bounded queue of keys); without them V8 lets a long burst grow RSS by ~60 MiB.
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
-import { createLogger, ListenClient, LISTEN_ROLES, QueueListener, ReportError, type ListenRole } from '../api/index.js';
+import { createLogger, ListenClient, LISTEN_ROLES, ReportError, type ListenRole } from '../api/index.js';
 import { Command, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface ListenFlags {
@@ -17,7 +17,7 @@ interface ListenFlags {
   verifyMd5?: boolean;
   statusInterval?: number;
   bucketProbeInterval?: number;
-  role?: string;
+  role: string;
   jobLock?: number;
 }
 
@@ -33,8 +33,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
     .option('--status-interval <seconds>', 'log a status line (counters, queue, redis ok/degraded) this often (default: 600)', positiveInt)
     .option('--bucket-probe-interval <seconds>', 'while a bucket is missing, look for it this often (default: 30)', positiveInt)
-    .option('--role <role>', 'all (receive and copy), intake (receive and queue only) or worker (copy queued keys only): runs on the [pubsub] queue, shared by any number of workers')
-    .option('--job-lock <seconds>', 'with --role: a running job\'s lock; a killed worker\'s keys run elsewhere once it expires (default: 30)', positiveInt)
+    .option('--role <role>', 'all (receive and copy; the default), intake (receive and queue only) or worker (copy queued keys only): one [pubsub] queue, shared by any number of workers', 'all')
+    .option('--job-lock <seconds>', 'a running job\'s lock; a killed worker\'s keys run elsewhere once it expires (default: 30)', positiveInt)
     .option('--log-format <format>', 'text or json', 'text')
     .option('-v, --verbose', 'also log each copy as it starts (debug)')
     .option('--check-config', 'validate the config and exit')
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3listen: --log-format must be text or json, not ${JSON.stringify(flags.logFormat)}\n`);
     return EXIT_USAGE;
   }
-  if (flags.role !== undefined && !(LISTEN_ROLES as readonly string[]).includes(flags.role)) {
+  if (!(LISTEN_ROLES as readonly string[]).includes(flags.role)) {
     io.stderr(`s3s3listen: --role must be one of ${LISTEN_ROLES.join(', ')}, not ${JSON.stringify(flags.role)}\n`);
     return EXIT_USAGE;
   }
@@ -76,16 +76,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     statusIntervalMs: flags.statusInterval !== undefined ? flags.statusInterval * 1000 : undefined,
     bucketProbeMs: flags.bucketProbeInterval !== undefined ? flags.bucketProbeInterval * 1000 : undefined,
   };
-  const role = flags.role as ListenRole | undefined;
-  const client = role
-    ? new QueueListener(config, { ...shared, role, jobLockMs: flags.jobLock !== undefined ? flags.jobLock * 1000 : undefined })
-    : new ListenClient(config, shared);
+  const role = flags.role as ListenRole;
+  const client = new ListenClient(config, { ...shared, role, jobLockMs: flags.jobLock !== undefined ? flags.jobLock * 1000 : undefined });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       // The one place we exit at once: the operator asked twice.
-      log.warn('second signal: exiting now; unfinished keys stay in the journal for the next start', { signal });
+      log.warn('second signal: exiting now; unfinished keys stay queued and run again once their lock expires', { signal });
       process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 15));
     }
     log.info('signal received', { signal });
@@ -102,8 +100,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] report: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    if (signals === 0 && client instanceof QueueListener) log.info(role === 'worker' ? 'working' : 'listening', { role, queue: client.queueName, channel: role === 'worker' ? undefined : p.channel, marker: p.marker });
-    else if (signals === 0) log.info('listening', { channel: p.channel, journal: p.pendingSet, failedList: p.failedList, marker: p.marker });
+    if (signals === 0) log.info(role === 'worker' ? 'working' : 'listening', { role, queue: client.queueName, channel: role === 'worker' ? undefined : p.channel, marker: p.marker });
     await client.stopped;
   } finally {
     await client.stop();
@@ -113,4 +110,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   return EXIT_OK;
 }
 
-runIfMain(import.meta.url, 's3s3listen', () => main());
+// Exit once stopped, even with a copy past the shutdown timeout still running: its job keeps
+// its lock in Redis and runs again once the lock expires.
+runIfMain(import.meta.url, 's3s3listen', async () => {
+  const code = await main();
+  process.exit(code);
+});

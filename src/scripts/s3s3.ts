@@ -43,7 +43,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   program
     .command('queue')
     .description(
-      's3s3listen --role\'s queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set',
+      's3s3listen\'s queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set',
     )
     .argument('[action]', QUEUE_ACTIONS.join(', '), 'counts')
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/api/config.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import { connectRedis, type RedisCommands } from '../../src/api/redis/redis.js';
+import { SyncQueue, type QueueCounts } from '../../src/api/queue/queue.js';
 import { endpointConfig, sectionIni, uniqueBucket, type TestServer } from './servers.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -55,6 +56,10 @@ export interface Setup {
   readonly dests: S3Store[];
   readonly channel: string;
   readonly redis: RedisCommands;
+  /** The listener's queue (this config's), as the workers see it. */
+  counts(): Promise<QueueCounts>;
+  /** Wait until no job waits, runs or is delayed; `failed` jobs expected (default 0). */
+  drained(failed?: number, timeoutMs?: number): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -109,6 +114,8 @@ export async function setup(o: SetupOptions): Promise<Setup> {
   const source = new S3Store(config.source);
   const dests = config.destinations.map((d) => new S3Store(d));
   const redis = connectRedis(o.redisUrl, { redactedUrl: o.redisUrl, mode: 'client' });
+  let queue: SyncQueue | undefined;
+  const counts = (): Promise<QueueCounts> => (queue ??= new SyncQueue(config, { name: 'test-counts' })).counts();
   return {
     file,
     config,
@@ -116,7 +123,26 @@ export async function setup(o: SetupOptions): Promise<Setup> {
     dests,
     channel,
     redis,
+    counts,
+    async drained(failed = 0, timeoutMs = 60_000) {
+      let last: QueueCounts | undefined;
+      await waitFor(
+        `the queue to drain with ${failed} failed`,
+        async () => {
+          last = await counts();
+          if (last.failed > failed) throw new Error(`more jobs failed than expected: ${JSON.stringify(last)}`);
+          return last.waiting + last.active + last.delayed === 0 && last.failed === failed;
+        },
+        timeoutMs,
+        200,
+      ).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)} (last counts ${JSON.stringify(last)})`);
+      });
+    },
     async cleanup() {
+      queue ??= new SyncQueue(config, { name: 'test-counts' });
+      await queue.obliterate().catch(() => undefined);
+      await queue.close();
       for (const s of stores) {
         try {
           await s.destroyBucket();
@@ -226,7 +252,11 @@ export function runScript(script: string, args: readonly string[], input?: strin
 export class OwnRedis {
   readonly dir: string;
   port = 0;
-  constructor(label: string) {
+  /** `appendonly`: every write on disk before it is acknowledged, as the README asks of the queue's Redis. */
+  constructor(
+    label: string,
+    private readonly appendonly = false,
+  ) {
     this.dir = tempDir(`redis-${label}`);
   }
 
@@ -235,7 +265,7 @@ export class OwnRedis {
   }
 
   start(): void {
-    const env = this.port ? { ...process.env, REDIS_PORT: String(this.port) } : process.env;
+    const env = { ...process.env, ...(this.port ? { REDIS_PORT: String(this.port) } : {}), REDIS_APPENDONLY: this.appendonly ? 'yes' : 'no' };
     const out = spawnSync('bash', [join(ROOT, 'test/servers/redis.sh'), 'start', this.dir], { env, encoding: 'utf8' });
     if (out.status !== 0) throw new Error(`redis did not start: ${out.stderr}`);
     this.port = Number(/REDIS_PORT=(\d+)/.exec(readFileSync(join(this.dir, 'env'), 'utf8'))![1]);

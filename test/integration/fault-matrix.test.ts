@@ -153,7 +153,7 @@ for (const faulty of servers) {
           assert.doesNotMatch(run.stderr, /\n\s+at .*:\d+:\d+/, 'no stack trace');
           if (role === 'source') assert.deepEqual(await listKeys(r.dst), [], 'nothing written');
 
-          // The listener's path: one key, settled as failed (so it is journalled), not hung.
+          // The listener's path: one key, settled as failed (so its job is kept in the failed set), not hung.
           const client = new BucketClient(parseConfig(text, { file: 'hole.ini' }));
           try {
             const started = performance.now();

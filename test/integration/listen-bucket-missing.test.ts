@@ -2,31 +2,36 @@
  * A missing bucket is not a missing key. The source bucket deleted while s3s3listen runs:
  * keys announced meanwhile are neither dropped ("not in the source bucket") nor failed; the
  * daemon says once what is wrong, keeps running, and copies them by itself once the bucket
- * is back and refilled; the same for a destination bucket. `s3s3bucket --retry-failed` with the source bucket missing keeps
- * every failed entry as it was. On Ceph RGW and on Swift.
+ * is back and refilled; the same for a destination bucket. `s3s3bucket --retry-failed` with
+ * the source bucket missing queues the failed keys (here: the failed list of s3s3 before the
+ * queue) and loses none. On Ceph RGW and on Swift.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish } from '../../src/api/listen/publish.js';
-import { FailedList, markerKey } from '../../src/api/listen/journal.js';
+import { markerKey } from '../../src/api/worker/settle.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { Daemon, everywhere, runScript, setup, waitFor, type Setup } from '../helpers/listen.js';
 
 const servers = testServers();
 const other = (i: number) => servers[(i + 1) % servers.length]!;
-const pendingCount = async (s: Setup) => Number(await s.redis.call('ZCARD', s.config.pubsub.pendingSet));
+/** Jobs not yet done: waiting, delayed (held for the bucket) or running. */
+const pendingCount = async (s: Setup) => {
+  const c = await s.counts();
+  return c.waiting + c.delayed + c.active;
+};
+const failedCount = async (s: Setup) => (await s.counts()).failed;
 const PROBE_SECONDS = 2;
 
 servers.forEach((server, i) => {
   describe(`a bucket missing: source on ${server.name}, destinations on ${server.name} and ${other(i).name}`, () => {
-    it('s3s3listen keeps the keys journalled, logs once, and copies them by itself once the bucket is back', async () => {
+    it('s3s3listen keeps the keys queued, logs once, and copies them by itself once the bucket is back', async () => {
       const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nobucket-${server.name}` });
       const d = Daemon.start(s.file, ['--concurrency', '2', '--bucket-probe-interval', String(PROBE_SECONDS), '--verbose']);
       // More keys than the concurrency; one already in the destinations in an older version,
       // so its copy starts with a HEAD of the source (a bare 404) rather than a GET.
       const keys = ['gone/a', 'gone/b \u00e9', 'gone/c', 'gone/d', 'gone/stale'];
       const bodies = keys.map((k) => Buffer.from(`new body of ${k}`));
-      const failed = new FailedList(s.redis, s.config.pubsub.failedList);
       try {
         await d.waitForLine(/ listening /);
         await s.source.put('before', Buffer.from('0'), { contentLength: 1 });
@@ -39,11 +44,11 @@ servers.forEach((server, i) => {
         const error = await d.waitForLine(/\[source\] bucket \S+ at \S+ does not exist: copying paused/);
         assert.match(error, new RegExp(`bucket ${s.config.source.bucket} at ${s.config.source.endpoint.replace(/[.]/g, '\\.')}`));
         assert.match(error, /create the bucket or fix bucket_name in \[source\]/);
-        // Several probes go by: nothing is dropped, nothing failed, everything still journalled.
+        // Several probes go by: nothing is dropped, nothing failed, everything still queued.
         const probes = d.matching(/bucket still missing/).length;
         await d.waitForLine(/bucket still missing/, 30_000, probes + 2);
-        assert.equal(await pendingCount(s), keys.length, 'every key still journalled');
-        assert.equal(await failed.length(), 0, 'nothing in the failed list');
+        assert.equal(await pendingCount(s), keys.length, 'every key still queued');
+        assert.equal(await failedCount(s), 0, 'nothing in the failed set');
         assert.equal(d.matching(/not in the source bucket/).length, 0, d.lines.join('\n'));
         assert.equal(d.matching(/copy failed/).length, 0, d.lines.join('\n'));
         assert.equal(d.matching(/does not exist: copying paused/).length, 1, 'one error line');
@@ -56,9 +61,8 @@ servers.forEach((server, i) => {
 
         await d.waitForLine(/\[source\] bucket \S+ at \S+ is back: copying resumes/);
         for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
-        await waitFor('the journal to empty', async () => (await pendingCount(s)) === 0);
+        await s.drained();
         for (const key of keys) assert.equal(await s.redis.call('GET', markerKey(key)), 'True', key);
-        assert.equal(await failed.length(), 0);
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0, d.lines.join('\n'));
       } finally {
@@ -73,7 +77,6 @@ servers.forEach((server, i) => {
       const d = Daemon.start(s.file, ['--concurrency', '2', '--bucket-probe-interval', '1', '--verbose']);
       const keys = ['dest/a', 'dest/b', 'dest/c', 'dest/d'];
       const bodies = keys.map((k) => Buffer.from(`body of ${k}`));
-      const failed = new FailedList(s.redis, s.config.pubsub.failedList);
       try {
         await d.waitForLine(/ listening /);
         for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
@@ -82,15 +85,14 @@ servers.forEach((server, i) => {
         const error = await d.waitForLine(/\[dest2\] bucket \S+ at \S+ does not exist: copying paused/);
         assert.match(error, new RegExp(`bucket ${s.config.destinations[1]!.bucket} `));
         await d.waitForLine(/bucket still missing/, 30_000, 2);
-        assert.equal(await pendingCount(s), keys.length, 'every key still journalled');
-        assert.equal(await failed.length(), 0, 'nothing in the failed list');
+        assert.equal(await pendingCount(s), keys.length, 'every key still queued');
+        assert.equal(await failedCount(s), 0, 'nothing in the failed set');
         assert.equal(d.matching(/copy failed/).length, 0, d.lines.join('\n'));
 
         await s.dests[1]!.createBucket();
         await d.waitForLine(/\[dest2\] bucket \S+ at \S+ is back: copying resumes/);
         for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
-        await waitFor('the journal to empty', async () => (await pendingCount(s)) === 0);
-        assert.equal(await failed.length(), 0);
+        await s.drained();
         assert.equal(d.matching(/does not exist: copying paused/).length, 1, d.lines.join('\n'));
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0, d.lines.join('\n'));
@@ -101,32 +103,40 @@ servers.forEach((server, i) => {
       }
     });
 
-    it('s3s3bucket --retry-failed keeps every failed entry, unchanged, and says which bucket to create', async () => {
+    it('s3s3bucket --retry-failed with the source bucket missing queues every failed key; the worker holds them and copies them once it is back', async () => {
       const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nobucket-retry-${server.name}` });
-      const keys = ['retry/a', 'retry/stale', 'retry/c'];
+      const keys = ['retry/a', 'retry/stale', 'retry/c \u0007'];
       const bodies = keys.map((k) => Buffer.from(`body of ${k}`));
-      const list = new FailedList(s.redis, s.config.pubsub.failedList);
+      let d: Daemon | undefined;
       try {
-        // One key in the destinations already (older): its retry HEADs the source first.
+        // One key in the destinations already (older): its copy HEADs the source first.
         for (const dest of s.dests) await dest.put('retry/stale', Buffer.from('old'), { contentLength: 3 });
+        // What the listener of s3s3 before the queue left in its failed list.
         const entries = keys.map((key) => JSON.stringify({ key, reason: 'earlier failure', at: '2026-01-01T00:00:00.000Z', destinations: ['dest2'], attempts: 1 }));
         await s.redis.call('RPUSH', s.config.pubsub.failedList, ...entries);
         await s.source.destroyBucket();
 
-        const r = await runScript('bucket', ['--config', s.file, '--retry-failed']);
-        assert.equal(r.code, 1, r.stderr);
-        assert.match(r.stderr, /\[source\] bucket \S+ at \S+ does not exist: failed entries are kept, none is dropped; create the bucket or fix bucket_name in \[source\]/);
-        assert.doesNotMatch(r.stderr, /dropped from the failed list/);
-        assert.deepEqual(await s.redis.call('LRANGE', s.config.pubsub.failedList, 0, -1), entries, 'every entry kept, unchanged, in order');
-        assert.equal(Number(await s.redis.call('LLEN', list.processing)), 0);
+        const r = await runScript('bucket', ['--config', s.file, '--retry-failed', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((JSON.parse(r.stdout) as { legacy: number }).legacy, keys.length, r.stdout);
+        assert.equal(Number(await s.redis.call('LLEN', s.config.pubsub.failedList)), 0, 'the old list is taken over');
+        assert.equal(await pendingCount(s), keys.length, 'every key queued');
 
+        d = Daemon.start(s.file, ['--bucket-probe-interval', String(PROBE_SECONDS), '--verbose']);
+        await d.waitForLine(/\[source\] bucket \S+ at \S+ does not exist: copying paused/);
+        await d.waitForLine(/bucket still missing/, 30_000, 2);
+        assert.equal(await pendingCount(s), keys.length, 'every key still queued');
+        assert.equal(await failedCount(s), 0);
+
+        await d.waitForLine(/bucket still missing/, 30_000, d.matching(/bucket still missing/).length + 1);
         await s.source.createBucket();
         for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
-        const ok = await runScript('bucket', ['--config', s.file, '--retry-failed']);
-        assert.equal(ok.code, 0, ok.stderr);
-        for (const [n, key] of keys.entries()) assert.ok(await everywhere(s.dests, key, bodies[n]!), key);
-        assert.equal(await list.length(), 0);
+        for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
+        await s.drained();
+        d.kill('SIGTERM');
+        assert.equal((await d.exited).code, 0, d.lines.join('\n'));
       } finally {
+        await d?.dispose();
         await s.redis.call('DEL', ...keys.map(markerKey)).catch(() => undefined);
         await s.cleanup();
       }

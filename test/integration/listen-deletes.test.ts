@@ -5,9 +5,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ListenClient, type SettledEvent } from '../../src/api/listen/listen-client.js';
+import { ListenClient } from '../../src/api/listen/listen-client.js';
+import type { SettledEvent } from '../../src/api/worker/settle.js';
 import { publish } from '../../src/api/listen/publish.js';
-import { markerKey } from '../../src/api/listen/journal.js';
+import { markerKey } from '../../src/api/worker/settle.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { readBody, setup, waitFor } from '../helpers/listen.js';
 

@@ -1,21 +1,25 @@
 /**
  * s3s3listen when things go wrong, against a real redis-server and the real S3 servers:
- * Redis killed and restarted on the same port; a destination that is down (the failed list,
- * then `s3s3bucket --retry-failed`); SIGTERM during a large copy; the shutdown timeout;
- * SIGKILL in the middle of copies and a restart. Timings are never asserted: every wait
+ * Redis killed and restarted on the same port; a destination that is down (the queue's
+ * failed set, then `s3s3bucket --retry-failed`); SIGTERM during a large copy; the shutdown
+ * timeout; SIGKILL in the middle of copies and a restart. Timings are never asserted: every wait
  * polls the real state.
  */
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish } from '../../src/api/listen/publish.js';
-import { FailedList, markerKey } from '../../src/api/listen/journal.js';
+import { markerKey } from '../../src/api/worker/settle.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { Daemon, everywhere, OwnRedis, runScript, setup, TcpProxy, waitFor, type Setup } from '../helpers/listen.js';
 
 const servers = testServers();
 const other = (i: number) => servers[(i + 1) % servers.length]!;
-const pendingCount = async (s: Setup) => Number(await s.redis.call('ZCARD', s.config.pubsub.pendingSet));
+/** Jobs not done yet: waiting, delayed or held by a worker (alive or dead). */
+const pendingCount = async (s: Setup) => {
+  const c = await s.counts();
+  return c.waiting + c.delayed + c.active;
+};
 
 describe('s3s3listen and a Redis restart', () => {
   const own = new OwnRedis('restart');
@@ -55,44 +59,37 @@ describe('s3s3listen and a Redis restart', () => {
 
 servers.forEach((server, i) => {
   describe(`s3s3listen with a destination down: source on ${server.name}`, () => {
-    it('puts the key in the failed list with the reason; --retry-failed fails while it is down, completes it once it is back', async () => {
+    it('keeps the key in the failed set with the reason; --retry-failed queues it again and it lands once the destination is back', async () => {
       const proxy = new TcpProxy(other(i).endpoint);
       await proxy.start();
-      const s = await setup({ source: server, dests: [server, { server: other(i), endpoint: proxy.endpoint }], redisUrl: redisUrl(), label: `down-${server.name}` });
+      // Few retries per try, so the queue's 3 tries end in the failed set within seconds.
+      const s = await setup({ source: server, dests: [server, { server: other(i), endpoint: proxy.endpoint }], redisUrl: redisUrl(), label: `down-${server.name}`, endpointExtra: { max_retries: 1, connect_timeout: 1 } });
       await proxy.stop();
       const d = Daemon.start(s.file);
-      const key = 'down/k \u00e9';
+      const key = 'down/k \u00e9\u0001';
       const body = Buffer.from('kept safe');
       try {
         await d.waitForLine(/ listening /);
         await s.source.put(key, body, { contentLength: body.length });
         await publish(key, { config: s.config });
-        const list = new FailedList(s.redis, s.config.pubsub.failedList);
-        await waitFor('the key in the failed list', async () => (await list.length()) === 1, 120_000);
-        const [entry] = await list.entries();
-        assert.equal(entry!.key, key);
-        assert.deepEqual(entry!.destinations, ['dest2']);
-        assert.match(entry!.reason, /\[dest2\]/);
-        assert.ok(!Number.isNaN(Date.parse(entry!.at)));
-        assert.equal(await pendingCount(s), 0, 'out of the journal once in the failed list');
+        await waitFor('the key in the failed set', async () => (await s.counts()).failed === 1, 120_000, 500);
+        assert.equal(await pendingCount(s), 0, 'failed, not waiting');
+        const listed = await runScript('s3s3', ['queue', 'failed', '--config', s.file]);
+        assert.equal(listed.code, 0, listed.stderr);
+        const [entry] = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; error: string });
+        assert.equal(entry!.key, key, 'every key byte kept');
+        assert.match(entry!.error, /\[dest2\]/);
         assert.ok(await everywhere([s.dests[0]!], key, body), 'the destination that is up has it');
-        await d.waitForLine(/copy failed after retries; key moved to the failed list/);
+        await d.waitForLine(/copy failed after retries; kept in the queue's failed set/);
         assert.equal(d.child.exitCode, null, 'an S3 error never stops the daemon');
-
-        const still = await runScript('bucket', ['--config', s.file, '--retry-failed']);
-        assert.equal(still.code, 1, still.stderr);
-        assert.match(still.stderr, /still failing; back in the failed list/);
-        const [again] = await list.entries();
-        assert.equal(again!.key, key);
-        assert.equal(again!.attempts, 2);
 
         await proxy.start();
         const ok = await runScript('bucket', ['--config', s.file, '--retry-failed']);
         assert.equal(ok.code, 0, ok.stderr);
-        assert.ok(await everywhere(s.dests, key, body));
-        assert.equal(await list.length(), 0);
-        assert.equal(Number(await s.redis.call('LLEN', list.processing)), 0);
-        assert.equal(await s.redis.call('GET', markerKey(key)), 'True');
+        assert.match(ok.stderr, /requeued=1 /);
+        await waitFor('the key everywhere', () => everywhere(s.dests, key, body), 60_000);
+        await s.drained();
+        await waitFor('the marker', async () => (await s.redis.call('GET', markerKey(key))) === 'True');
         await s.redis.call('DEL', markerKey(key));
       } finally {
         await d.dispose();
@@ -119,7 +116,7 @@ servers.forEach((server, i) => {
         d.kill('SIGTERM');
         const { code } = await d.exited;
         assert.equal(code, 0, d.lines.join('\n'));
-        const stopping = d.lines.findIndex((l) => /stopping: no new messages; finishing the copies in flight inFlight=1 /.test(l));
+        const stopping = d.lines.findIndex((l) => /stopping: no new messages; finishing the jobs running .*inFlight=1 /.test(l));
         const copied = d.lines.findIndex((l) => / copied key=large\/object /.test(l));
         assert.ok(stopping >= 0 && copied > stopping, `the copy was in flight at SIGTERM and finished after it:\n${d.lines.join('\n')}`);
         const head = await s.dests[0]!.head(key);
@@ -151,13 +148,14 @@ servers.forEach((server, i) => {
         await publish([key, key, key, key, key], { config: s.config });
         const want = createHash('md5').update(v2).digest('hex');
         await waitFor('the last version', async () => (await s.dests[0]!.head(key))?.etag === want, 120_000);
-        await waitFor('the journal to empty', async () => (await pendingCount(s)) === 0);
+        await s.drained();
         await d.waitForLine(/ (copied|already in place) key=again\/slow/);
         // Starts and ends alternate: never a second start before the first copy ended.
         const events = d.lines
           .filter((l) => /key=again\/slow/.test(l))
-          .map((l) => (/copy started/.test(l) ? 'start' : /copying it once more| copied | already in place /.test(l) ? 'end' : l));
-        assert.ok(events.length >= 4, d.lines.join('\n'));
+          .map((l) => (/copy started/.test(l) ? 'start' : / copied | already in place /.test(l) ? 'end' : l));
+        // Five announcements during the copy: exactly one more run.
+        assert.equal(events.length, 4, d.lines.join('\n'));
         events.forEach((e, n) => assert.equal(e, n % 2 === 0 ? 'start' : 'end', d.lines.join('\n')));
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0);
@@ -169,14 +167,14 @@ servers.forEach((server, i) => {
       }
     });
 
-    it('past shutdown_timeout leaves the copy in the journal, exits 0, and the next start finishes it', async () => {
+    it('past shutdown_timeout leaves the job in the queue, exits 0, and the next start finishes it once its lock expires', async () => {
       const slow = new TcpProxy(other(i).endpoint, 2 * 1024 * 1024);
       await slow.start();
       const s = await setup({ source: server, dests: [{ server: other(i), endpoint: slow.endpoint }], redisUrl: redisUrl(), label: `timeout-${server.name}`, pubsub: { shutdown_timeout: 1 } });
       const key = 'slow/object';
       const size = 12 * 1024 * 1024;
       const body = Buffer.alloc(size, 3);
-      let d = Daemon.start(s.file, ['--verbose']);
+      let d = Daemon.start(s.file, ['--verbose', '--job-lock', '3']);
       try {
         await d.waitForLine(/ listening /);
         await s.source.put(key, body, { contentLength: size });
@@ -184,13 +182,13 @@ servers.forEach((server, i) => {
         await d.waitForLine(/copy started key=slow\/object/);
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0);
-        assert.ok(d.matching(/shutdown timeout reached; copies still running are abandoned/).length === 1, d.lines.join('\n'));
-        assert.equal(await pendingCount(s), 1, 'still in the journal');
+        assert.ok(d.matching(/shutdown timeout reached; jobs still running are abandoned/).length === 1, d.lines.join('\n'));
+        assert.equal(await pendingCount(s), 1, `still in the queue: ${JSON.stringify(await s.counts())}\n${d.lines.join('\n')}`);
 
-        d = Daemon.start(s.file);
-        await d.waitForLine(/finishing the keys left in the journal keys=1/);
+        d = Daemon.start(s.file, ['--job-lock', '3']);
+        await d.waitForLine(/a job stalled \(its worker died or hung\): it runs again/);
         await waitFor('the copy everywhere', async () => (await s.dests[0]!.head(key))?.size === size, 120_000);
-        await waitFor('the journal to empty', async () => (await pendingCount(s)) === 0);
+        await s.drained();
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0);
         await s.redis.call('DEL', markerKey(key));
@@ -210,7 +208,7 @@ servers.forEach((server, i) => {
       const keys = Array.from({ length: 24 }, (_, n) => `kill/${String(n).padStart(2, '0')}`);
       const bodies = keys.map((_k, n) => Buffer.alloc(256 * 1024 + n, n + 1));
       for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
-      let d = Daemon.start(s.file, ['--concurrency', '2']);
+      let d = Daemon.start(s.file, ['--concurrency', '2', '--job-lock', '3']);
       try {
         await d.waitForLine(/ listening /);
         await publish(keys, { config: s.config });
@@ -220,12 +218,12 @@ servers.forEach((server, i) => {
         const left = await pendingCount(s);
         assert.ok(left > 0, 'some keys were received and not finished');
         const done = d.matching(/ copied key=kill\//).length;
-        assert.ok(left + done >= keys.length, `every key received is either done (${done}) or journaled (${left})`);
+        assert.ok(left + done >= keys.length, `every key received is either done (${done}) or queued (${left})`);
 
-        d = Daemon.start(s.file, ['--concurrency', '4']);
-        await d.waitForLine(/finishing the keys left in the journal/);
+        d = Daemon.start(s.file, ['--concurrency', '4', '--job-lock', '3']);
+        await d.waitForLine(/a job stalled \(its worker died or hung\): it runs again/);
         for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 120_000);
-        await waitFor('the journal to empty', async () => (await pendingCount(s)) === 0);
+        await s.drained();
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0);
         await s.redis.call('DEL', ...keys.map(markerKey));

@@ -7,11 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish } from '../../src/api/listen/publish.js';
-import { ListenClient, type SettledEvent } from '../../src/api/listen/listen-client.js';
-import { markerKey } from '../../src/api/listen/journal.js';
+import { ListenClient } from '../../src/api/listen/listen-client.js';
+import { markerKey, type SettledEvent } from '../../src/api/worker/settle.js';
 import { redisUrl, sectionIni, testServers } from '../helpers/servers.js';
 import { KEY_SHAPES } from '../helpers/keys.js';
 import { Daemon, everywhere, runScript, setup, tempDir, waitFor, type Setup } from '../helpers/listen.js';
@@ -35,7 +36,7 @@ for (const server of servers) {
       await s.cleanup();
     });
 
-    it('copies every key shape announced by s3s3publish (NUL-terminated keys on stdin, newlines in keys too) to every destination, sets the marker, empties the journal', async () => {
+    it('copies every key shape announced by s3s3publish (NUL-terminated keys on stdin, newlines in keys too) to every destination, sets the marker, leaves the queue empty', async () => {
       const bodies = new Map<string, Buffer>();
       for (const [i, key] of KEY_SHAPES.entries()) {
         const body = key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${i}: ${key}`);
@@ -48,7 +49,7 @@ for (const server of servers) {
       for (const [key, body] of bodies) {
         await waitFor(`${JSON.stringify(key)} in every destination`, () => everywhere(s.dests, key, body), 60_000);
       }
-      await waitFor('the journal to empty', async () => Number(await s.redis.call('ZCARD', s.config.pubsub.pendingSet)) === 0);
+      await s.drained();
       for (const key of KEY_SHAPES) {
         markers.push(markerKey(key));
         assert.equal(await s.redis.call('GET', markerKey(key)), 'True', `marker of ${JSON.stringify(key)}`);
@@ -101,8 +102,7 @@ for (const server of servers) {
     it('logs and skips a key that is not in the source, without failing it', async () => {
       await runScript('publish', ['--config', s.file, 'missing/never-written']);
       await d.waitForLine(/not in the source bucket.*missing\/never-written/);
-      assert.equal(Number(await s.redis.call('LLEN', s.config.pubsub.failedList)), 0);
-      await waitFor('the journal to empty', async () => Number(await s.redis.call('ZCARD', s.config.pubsub.pendingSet)) === 0);
+      await s.drained(0);
       for (const dest of s.dests) assert.equal(await dest.head('missing/never-written'), null);
     });
 
@@ -121,7 +121,7 @@ for (const server of servers) {
         for (const dest of s.dests) if ((await dest.head(key))?.etag !== want) return false;
         return true;
       });
-      await waitFor('the journal to empty', async () => Number(await s.redis.call('ZCARD', s.config.pubsub.pendingSet)) === 0);
+      await s.drained();
     });
   });
 }
@@ -163,7 +163,11 @@ describe('s3s3listen start-up and logs', () => {
       assert.equal(client.stats.copied, 2);
       assert.equal(client.stats.gone, 1);
       assert.equal(await s.redis.call('EXISTS', markerKey('lib/1')), 0, 'marker = false sets no marker');
-      assert.equal(Number(await s.redis.call('ZCARD', s.config.pubsub.pendingSet)), 0);
+      assert.deepEqual({ ...(await s.counts()), oldestWaitingSeconds: 0 }, { waiting: 0, active: 0, delayed: 0, failed: 0, oldestWaitingSeconds: 0 });
+      // Printing the client shows no secret.
+      const shown = inspect(client);
+      assert.match(shown, /ListenClient/);
+      assert.ok(!shown.includes(a.secretKey) && !shown.includes(b.secretKey), shown);
     } finally {
       await client.stop();
       await client.stop();

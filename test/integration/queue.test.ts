@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish } from '../../src/api/listen/publish.js';
-import { markerKey } from '../../src/api/listen/journal.js';
+import { markerKey } from '../../src/api/worker/settle.js';
 import { SyncQueue } from '../../src/api/queue/queue.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { putAll } from '../helpers/seed.js';

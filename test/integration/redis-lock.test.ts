@@ -1,6 +1,6 @@
 /**
  * The Redis side against a real redis-server: the sweep lock (SET NX PX, renewal,
- * compare-and-delete release), the journal and failed list, and publishing.
+ * compare-and-delete release) and publishing.
  */
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { connectRedis, type RedisCommands } from '../../src/api/redis/redis.js';
 import { RedisLock } from '../../src/api/lock/redis-lock.js';
 import { acquire } from '../../src/api/lock/lock.js';
-import { FailedList, Journal, markerKey } from '../../src/api/listen/journal.js';
 import { Publisher, publish, InvalidKeyError } from '../../src/api/listen/publish.js';
 import { RedisError, LockError } from '../../src/api/errors.js';
 import { redisUrl } from '../helpers/servers.js';
@@ -17,7 +16,7 @@ import { closedPort, waitFor } from '../helpers/listen.js';
 const scope = { source: 'http://127.0.0.1:1/src', destinations: ['http://127.0.0.1:2/dst'] };
 const unique = (label: string) => `t:${label}:${randomBytes(4).toString('hex')}`;
 
-describe('redis lock, journal and publish on a real Redis', () => {
+describe('redis lock and publish on a real Redis', () => {
   let redis: RedisCommands;
   before(() => {
     redis = connectRedis(redisUrl(), { redactedUrl: redisUrl(), mode: 'client' });
@@ -75,45 +74,6 @@ describe('redis lock, journal and publish on a real Redis', () => {
     const second = await acquire(lock, scope, { wait: true, pollMs: 100 });
     assert.ok(second);
     await second.release();
-  });
-
-  it('journals, settles with the marker in one step, and moves failures to the failed list', async () => {
-    const names = { pendingSet: unique('pending'), failedList: unique('failed'), marker: true };
-    const j = new Journal(redis, names);
-    const key = `journal/${unique('k')} é`;
-    await j.received(key, 1000);
-    await j.received(key + '2', 2000);
-    assert.equal(await j.pendingCount(), 2);
-    assert.ok(await j.isPending(key));
-    const seen: string[] = [];
-    let cursor = '0';
-    do {
-      const page = await j.scan(cursor, 1);
-      seen.push(...page.keys);
-      cursor = page.cursor;
-    } while (cursor !== '0');
-    assert.deepEqual(new Set(seen), new Set([key, key + '2']));
-    await j.copied(key);
-    assert.equal(await redis.call('GET', markerKey(key)), 'True');
-    assert.equal(await j.isPending(key), false);
-    await j.failed({ key: key + '2', reason: 'down', at: new Date().toISOString(), destinations: ['dest2'] });
-    assert.equal(await j.pendingCount(), 0);
-    const list = new FailedList(redis, names.failedList);
-    assert.deepEqual((await list.entries()).map((e) => [e.key, e.reason, e.destinations]), [[key + '2', 'down', ['dest2']]]);
-    // A drain interrupted after LMOVE: the entry waits in the processing list, and recover() returns it.
-    const taken = (await list.take())!;
-    assert.equal(taken.entry.key, key + '2');
-    assert.equal(await list.length(), 0);
-    assert.equal(await list.recover(), 1);
-    assert.equal(await list.length(), 1);
-    const again = (await list.take())!;
-    await list.putBack(again.raw, { ...again.entry, reason: 'still down', attempts: 2 });
-    const retaken = (await list.take())!;
-    assert.equal(retaken.entry.attempts, 2);
-    await list.settle(retaken.raw, undefined);
-    assert.equal(await list.length(), 0);
-    assert.equal(await redis.call('LLEN', list.processing), 0);
-    await redis.call('DEL', markerKey(key));
   });
 
   it('publishes plain and JSON messages, in order, and counts the ones nobody heard', async () => {

@@ -30,8 +30,11 @@ start)
     tls=(--tls-port "$tls_port" --tls-cert-file "$dir/tls/server.pem" --tls-key-file "$dir/tls/server.key"
       --tls-ca-cert-file "$dir/tls/ca.pem" --tls-auth-clients no)
   fi
-  # No persistence: tests want a clean server; --daemonize returns once it listens.
-  redis-server --bind 127.0.0.1 --port "$port" "${tls[@]}" --save '' --appendonly no --daemonize yes \
+  # No persistence: tests want a clean server; REDIS_APPENDONLY=yes (the queue's production
+  # setting, see the README) keeps every write across a crash. --daemonize returns once it listens.
+  aof=no
+  [[ ${REDIS_APPENDONLY:-no} == yes ]] && aof=yes
+  redis-server --bind 127.0.0.1 --port "$port" "${tls[@]}" --save '' --appendonly "$aof" --appendfsync always --daemonize yes \
     --pidfile "$dir/redis.pid" --dir "$dir" --logfile "$dir/redis.log" >/dev/null
   for _ in $(seq 1 100); do
     redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break

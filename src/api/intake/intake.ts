@@ -43,6 +43,11 @@ export class Intake {
     return this.subscription?.connected ?? false;
   }
 
+  /** True while Redis refuses to take jobs (they wait in memory). */
+  get degraded(): boolean {
+    return this.writer.degraded;
+  }
+
   get pendingWrites(): number {
     return this.writer.pending;
   }
@@ -85,7 +90,7 @@ export class Intake {
     }
     this.stats.received++;
     const { key, op } = parsed;
-    void this.writer.submit({ key, what: 'journal', run: () => this.queue.add(key, op) });
+    void this.writer.submit({ key, what: 'enqueue', run: () => this.queue.add(key, op) });
   }
 }
 

@@ -305,7 +305,9 @@ export class QueueWorker {
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (!finished) await this.worker.close(true).catch(() => undefined);
+    // BullMQ's forced close still waits for the running jobs; give it a moment, then cut the
+    // connection: the jobs keep their lock in Redis until it expires, then run elsewhere.
+    if (!finished) await Promise.race([this.worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
     this.conn.disconnect(false);
     return finished;
   }

@@ -2,12 +2,15 @@
  * `s3s3bucket --retry-failed` for the queue: the failed jobs whose key is in scope (the
  * sweep's `--prefix`, `--include`, `--exclude`, on the key relative to the [source] prefix)
  * are queued again; the workers do the rest. The size filters do not apply: a failed job
- * knows no size.
+ * knows no size. Keys still in the journal or failed list of s3s3 before the queue are
+ * taken over first (all of them: they were received and must not wait for a listener).
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { compileGlob } from '../sweep/filters.js';
+import { connectRedis } from '../redis/redis.js';
 import { SyncQueue } from './queue.js';
+import { takeOverLegacy } from './upgrade.js';
 
 export interface RequeueFailedOptions {
   readonly logger?: Logger;
@@ -22,6 +25,8 @@ export interface RequeueFailedReport {
   readonly requeued: number;
   /** Failed jobs left in the failed set (out of scope). */
   readonly kept: number;
+  /** Keys taken over from the journal and failed list of s3s3 before the queue. */
+  readonly legacy: number;
 }
 
 export async function requeueFailed(config: Config, options: RequeueFailedOptions = {}): Promise<RequeueFailedReport> {
@@ -36,11 +41,15 @@ export async function requeueFailed(config: Config, options: RequeueFailedOption
     return include.length === 0 || include.some((m) => m(rel));
   };
   const queue = new SyncQueue(config, { logger: options.logger, name: 's3s3bucket-retry' });
+  const p = config.pubsub;
+  const redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', name: 's3s3bucket-retry', tls: p.redisTls, logger: options.logger });
   try {
+    const legacy = (await takeOverLegacy(config, redis, queue, options.logger)).total;
     const requeued = await queue.requeueFailed(inScope);
     const kept = (await queue.counts()).failed;
-    return { queue: queue.name, requeued, kept };
+    return { queue: queue.name, requeued, kept, legacy };
   } finally {
     await queue.close();
+    await redis.close();
   }
 }

@@ -7,7 +7,6 @@
  */
 import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
-import { parseEntry } from '../listen/journal.js';
 import type { RedisCommands } from '../redis/redis.js';
 import type { SyncQueue } from './queue.js';
 
@@ -16,6 +15,7 @@ export interface UpgradeReport {
   readonly journal: number;
   /** Entries taken from the failed list. */
   readonly failed: number;
+  readonly total: number;
 }
 
 const PAGE = 500;
@@ -37,7 +37,7 @@ export async function takeOverLegacy(config: Config, redis: RedisCommands, queue
     for (;;) {
       const raw = (await redis.call('LRANGE', list, 0, PAGE - 1)) as string[];
       if (raw.length === 0) break;
-      for (const r of raw) await queue.add(parseEntry(r).key, 'put');
+      for (const r of raw) await queue.add(legacyFailedKey(r), 'put');
       await redis.call('LTRIM', list, raw.length, -1);
       failed += raw.length;
     }
@@ -51,5 +51,16 @@ export async function takeOverLegacy(config: Config, redis: RedisCommands, queue
       failedList: p.failedList,
     });
   }
-  return { journal, failed };
+  return { journal, failed, total: journal + failed };
+}
+
+/** The old failed list held JSON entries `{key, reason, ...}`; a bare key (pushed by hand with redis-cli) is read as one too. */
+export function legacyFailedKey(raw: string): string {
+  try {
+    const v = JSON.parse(raw) as { key?: unknown } | null;
+    if (v && typeof v === 'object' && typeof v.key === 'string') return v.key;
+  } catch {
+    // not JSON: a bare key
+  }
+  return raw;
 }

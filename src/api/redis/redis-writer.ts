@@ -1,5 +1,5 @@
 /**
- * The listener's Redis writes (journal entries and settlements), kept off the copy slots.
+ * The listener's Redis writes (jobs to queue, and markers), kept off the copy slots.
  *
  * A write is tried at once. When Redis answers it with an error (READONLY replica, OOM at
  * maxmemory with noeviction, MISCONF after a failed save, NOREPLICAS, WRONGTYPE...) the write
@@ -13,15 +13,15 @@ import { silentLogger, type Logger } from '../log.js';
 export interface RedisWrite {
   /** The key the write is about (for ordering and for the log). */
   readonly key: string;
-  /** `journal`: the key was received (ZADD); `settle`: copied, gone or failed. */
-  readonly what: 'journal' | 'settle';
+  /** `enqueue`: the key was received (its job is added); `settle`: copied, gone or failed (the marker). */
+  readonly what: 'enqueue' | 'settle';
   readonly run: () => Promise<unknown>;
 }
 
 /**
  * - `written`: Redis applied it.
  * - `pending`: Redis refused it (or is slow); it is kept and retried in the background.
- * - `refused`: too many writes are waiting already; a new journal entry is not taken.
+ * - `refused`: too many writes are waiting already; a new key is not taken.
  */
 export type WriteState = 'written' | 'pending' | 'refused';
 
@@ -29,7 +29,7 @@ export interface RedisWriterOptions {
   /** The redacted Redis URL, for messages. */
   readonly redis: string;
   readonly logger?: Logger;
-  /** Writes kept while Redis refuses them; past this, new journal entries are refused. Default 100000. */
+  /** Writes kept while Redis refuses them; past this, new keys are refused. Default 100000. */
   readonly maxPending?: number;
   /** How long submit() waits for a write before answering 'pending'; default 2 s. */
   readonly graceMs?: number;
@@ -54,7 +54,7 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
   if (/\bOOM\b/.test(message)) return { reason: 'OOM', hint: 'redis is at maxmemory and may not evict (noeviction): raise maxmemory, free memory, or use a volatile-* maxmemory-policy' };
   if (/\bMISCONF\b/.test(message)) return { reason: 'MISCONF', hint: 'redis refuses writes since its last RDB save failed: fix the save (disk full? permissions on its dir?), see the redis log' };
   if (/\bNOREPLICAS\b/.test(message)) return { reason: 'NOREPLICAS', hint: 'too few replicas for min-replicas-to-write: bring the replicas back or lower min-replicas-to-write' };
-  if (/\bWRONGTYPE\b/.test(message)) return { reason: 'WRONGTYPE', hint: 'a key s3s3 writes ([pubsub] pending_set, failed_list or a backup=> marker) holds another type: delete or rename that key, or set other names in [pubsub]' };
+  if (/\bWRONGTYPE\b/.test(message)) return { reason: 'WRONGTYPE', hint: 'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: delete or rename that key, or set another [pubsub] queue' };
   if (/\b(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) return { reason: 'auth', hint: 'redis refuses these commands to this user: check the password and ACL of redis_url' };
   return { reason: 'error', hint: 'see the redis log' };
 }
@@ -108,7 +108,7 @@ export class RedisWriter {
     const entry: Entry = { seq: ++this.seq, write };
     if (this.queue.length > 0) {
       // Behind the writes already waiting, so a key's writes keep their order.
-      if (write.what === 'journal' && this.queue.length >= this.maxPending) {
+      if (write.what === 'enqueue' && this.queue.length >= this.maxPending) {
         if (!this.refusedLogged) {
           this.refusedLogged = true;
           this.log.error('redis has refused writes for too long: keys announced from now on are not taken (run s3s3bucket once redis takes writes again)', {
@@ -196,13 +196,13 @@ export class RedisWriter {
   }
 
   /**
-   * A settlement went through: an older journal entry of the same key still waiting (its
-   * direct write failed while the settlement was already on its way) would re-add a settled key.
+   * A settlement went through: an older enqueue of the same key still waiting (its direct
+   * write failed while the settlement was already on its way) would queue a settled key again.
    */
   private supersede(entry: Entry): void {
     if (entry.write.what !== 'settle' || this.queue.length === 0) return;
     // The retry loop notices an emptied queue and reports the recovery itself.
-    this.queue = this.queue.filter((e) => !(e.write.what === 'journal' && e.write.key === entry.write.key && e.seq < entry.seq));
+    this.queue = this.queue.filter((e) => !(e.write.what === 'enqueue' && e.write.key === entry.write.key && e.seq < entry.seq));
   }
 
   private failed(err: unknown): void {
@@ -211,12 +211,12 @@ export class RedisWriter {
     if (this.outageSince !== undefined) return;
     this.outageSince = Date.now();
     const { reason, hint } = redisWriteAdvice(message);
-    this.log.error(`redis rejects writes (${reason}): ${hint}; copying goes on; journal updates wait in memory and are written once redis accepts them`, {
+    this.log.error(`redis rejects writes (${reason}): ${hint}; nothing is lost: the keys received and the markers wait in memory and are written once redis accepts them`, {
       redis: this.o.redis,
       error: message,
     });
     this.reminder = setInterval(() => {
-      this.log.warn('redis still rejects writes; journal updates wait in memory', {
+      this.log.warn('redis still rejects writes; the keys received and the markers wait in memory', {
         redis: this.o.redis,
         outageSeconds: Math.round((Date.now() - (this.outageSince ?? Date.now())) / 1000),
         pendingWrites: this.queue.length,
@@ -233,7 +233,7 @@ export class RedisWriter {
     this.refusedLogged = false;
     if (this.reminder) clearInterval(this.reminder);
     this.reminder = undefined;
-    this.log.info('redis takes writes again; the journal updates kept meanwhile are applied', {
+    this.log.info('redis takes writes again; the keys and markers kept meanwhile are written', {
       redis: this.o.redis,
       outageSeconds: Number((outageMs / 1000).toFixed(1)),
       applied,

@@ -6,11 +6,18 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { markerKey, MARKER_VALUE } from '../listen/journal.js';
 import type { RedisCommands } from '../redis/redis.js';
 import { RedisWriter } from '../redis/redis-writer.js';
 import { ReportWriter, resultRow } from '../report.js';
 import type { SyncResult } from '../sync/sync-key.js';
+
+/** The original s3s3's marker for a key that has been copied. */
+export function markerKey(key: string): string {
+  return `backup=>${key}`;
+}
+
+/** The value the original (Python, redis-py) wrote: `r.set('backup=>' + key, True)`. */
+export const MARKER_VALUE = 'True';
 
 export type SettledOutcome = 'copied' | 'gone' | 'failed';
 

@@ -50,6 +50,8 @@ export class SyncWorker {
   private readonly missing = new Map<string, MissingBucket>();
   private probeTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** The shutdown timeout passed with jobs running: what they end in can no longer be recorded. */
+  private abandoned = false;
   private running = 0;
 
   constructor(
@@ -96,6 +98,7 @@ export class SyncWorker {
     this.stopping = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     const finished = await this.queue.close(timeoutMs);
+    this.abandoned = !finished;
     if (!finished) {
       this.log.warn('shutdown timeout reached; jobs still running are abandoned: they run again once their lock expires', { queue: this.queue.name });
     }
@@ -125,6 +128,11 @@ export class SyncWorker {
     }
     const ms = Math.round(performance.now() - started);
     const failed = result ? result.results.filter((r) => r.outcome === 'failed') : [];
+    if (this.abandoned && (error !== undefined || failed.length > 0)) {
+      // Cut short by a shutdown past its timeout: not a failure; the job runs again once its lock expires.
+      this.log.debug('copy cut short by the shutdown; it runs again once its lock expires', { key: job.key });
+      return { kind: 'failed', error: 'cut short by a shutdown' };
+    }
     const missing = failed.map((r) => r.error).filter((e): e is StoreError => e instanceof StoreError && e.bucketMissing);
     if (missing.length > 0) {
       this.holdForBucket(missing);
@@ -175,7 +183,10 @@ export class SyncWorker {
       } catch (err) {
         this.log.debug('cannot tell whether the bucket is back; probing again', { section, error: err instanceof Error ? err.message : String(err) });
       }
-      if (!back) continue;
+      if (!back) {
+        this.log.debug('bucket still missing; probing again', { section, bucket: m.store.bucket, inSeconds: Number((this.probeMs / 1000).toFixed(1)) });
+        continue;
+      }
       this.missing.delete(section);
       this.log.info(`[${section}] bucket ${m.store.bucket} at ${m.store.endpoint} is back: copying resumes`, { pausedSeconds: Math.round((Date.now() - m.since) / 1000) });
     }
