@@ -23,6 +23,9 @@ export function patientPolicy(maxRetries: number): RetryPolicy {
   return Object.freeze({ attempts: maxRetries + 1, baseMs: 250, maxMs: 20_000 });
 }
 
+/** Redis reconnects and refused Redis writes: tried for as long as it takes, at most 10 s apart. */
+export const REDIS_RETRY: RetryPolicy = Object.freeze({ attempts: Number.POSITIVE_INFINITY, baseMs: 200, maxMs: 10_000 });
+
 /** The wait before attempt `attempt + 1`; at least what the server asked for. */
 export function backoff(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
   const jittered = Math.random() * Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));

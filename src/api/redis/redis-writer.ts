@@ -9,6 +9,7 @@
  * One log line when writes start failing (with what to do), one when they work again.
  */
 import { silentLogger, type Logger } from '../log.js';
+import { backoff, REDIS_RETRY } from '../retry.js';
 
 export interface RedisWrite {
   /** The key the write is about (for ordering and for the log). */
@@ -268,7 +269,7 @@ export class RedisWriter {
         if (this.closed) return;
         this.failed(err);
         attempt++;
-        await this.sleep(Math.min(this.maxRetryDelayMs, Math.round(100 * 2 ** Math.min(attempt - 1, 10) * (0.5 + Math.random() / 2))));
+        await this.sleep(Math.round(backoff(Math.min(attempt, 20), { ...REDIS_RETRY, maxMs: this.maxRetryDelayMs })));
       }
     }
     if (!this.closed) this.recovered(applied);

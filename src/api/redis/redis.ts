@@ -12,6 +12,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisError } from '../errors.js';
+import { backoff, REDIS_RETRY } from '../retry.js';
 import { silentLogger, type Logger } from '../log.js';
 import { printAs } from '../redact.js';
 
@@ -44,10 +45,9 @@ export interface RedisConnectOptions {
   readonly tls?: { readonly ca?: string; readonly rejectUnauthorized?: boolean };
 }
 
-/** Reconnect delay: 100 ms doubling to a cap of 10 s, with jitter so restarts do not stampede. */
+/** Reconnect delay: the one backoff (jittered, so restarts do not stampede), capped at 10 s. */
 export function reconnectDelay(attempt: number): number {
-  const base = Math.min(10_000, 100 * 2 ** Math.min(attempt - 1, 10));
-  return Math.round(base * (0.5 + Math.random() / 2));
+  return Math.round(backoff(Math.min(attempt, 20), REDIS_RETRY));
 }
 
 function options(o: RedisConnectOptions): RedisOptions {
