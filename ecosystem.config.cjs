@@ -1,31 +1,58 @@
 /**
  * pm2 ecosystem for s3s3 (CommonJS, for any Node; ecosystem.config.js re-exports it):
  *   S3S3_CONFIG=/usr/local/etc/s3s3.ini pm2 start ecosystem.config.cjs && pm2 save
- * See ecosystem.config.js for what each app does.
+ *   S3S3_CONFIG=/usr/local/etc/s3s3.ini S3S3_WORKERS=4 pm2 start ecosystem.config.cjs   # intake + 4 workers
+ * See ecosystem.config.js for what each app does and why S3S3_WORKERS chooses the apps.
  */
 const path = require('node:path');
 
 const config = process.env.S3S3_CONFIG || '/usr/local/etc/s3s3.ini';
 const bin = (name) => path.join(__dirname, 'dist', 'scripts', `${name}.js`);
 
+/**
+ * S3S3_WORKERS: unset (or 0) runs the single process s3s3listen; N runs s3s3intake and N
+ * s3s3worker instead. Never both: the intake and s3s3listen would each enqueue every message.
+ */
+function workerCount(value) {
+  if (value === undefined || value.trim() === '') return 0;
+  if (!/^\d+$/.test(value.trim())) {
+    throw new Error(`s3s3 ecosystem: S3S3_WORKERS must be a whole number of worker processes (0 for the single-process s3s3listen), not ${JSON.stringify(value)}`);
+  }
+  return Number(value.trim());
+}
+const workers = workerCount(process.env.S3S3_WORKERS);
+
+// What the listener apps share: s3s3listen in any role.
+const listener = (name, role) => ({
+  name,
+  script: bin('listen'),
+  args: role ? ['--config', config, '--role', role] : ['--config', config],
+  cwd: __dirname,
+  // The flags of dist/scripts/listen.js's first line (pm2 runs `node script`, not the shebang).
+  node_args: ['--max-old-space-size=128', '--max-semi-space-size=4'],
+  autorestart: true,
+  // Back off when it keeps failing at start-up (e.g. a config error), instead of spinning.
+  exp_backoff_restart_delay: 1000,
+  // pm2 sends SIGINT, waits this long, then SIGKILL: longer than [pubsub] shutdown_timeout.
+  kill_timeout: 40_000,
+  max_memory_restart: '400M',
+  time: true,
+  env: { NODE_ENV: 'production', S3S3_CONFIG: config },
+});
+
+const listeners = workers === 0
+  ? [listener('s3s3listen')]
+  : [
+      // One intake: it subscribes to the channel; a second would enqueue every message twice.
+      { ...listener('s3s3intake', 'intake'), instances: 1, exec_mode: 'fork' },
+      // Fork mode: each worker is a process of its own pulling jobs from Redis (cluster mode
+      // shares a listening port, which workers do not have).
+      { ...listener('s3s3worker', 'worker'), instances: workers, exec_mode: 'fork' },
+    ];
+
 module.exports = {
   apps: [
-    {
-      name: 's3s3listen',
-      script: bin('listen'),
-      args: ['--config', config],
-      cwd: __dirname,
-      // The flags of dist/scripts/listen.js's first line (pm2 runs `node script`, not the shebang).
-      node_args: ['--max-old-space-size=128', '--max-semi-space-size=4'],
-      autorestart: true,
-      // Back off when it keeps failing at start-up (e.g. a config error), instead of spinning.
-      exp_backoff_restart_delay: 1000,
-      // pm2 sends SIGINT, waits this long, then SIGKILL: longer than [pubsub] shutdown_timeout.
-      kill_timeout: 40_000,
-      max_memory_restart: '400M',
-      time: true,
-      env: { NODE_ENV: 'production', S3S3_CONFIG: config },
-    },
+    ...listeners,
     {
       name: 's3s3bucket',
       script: bin('bucket'),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine: the real servers
-# (Ceph RGW, Swift with s3api, Redis) from Debian's packages and the npm dependencies.
+# (Ceph RGW, Swift with s3api, Redis) from Debian's packages and the npm dependencies (pm2 among
+# them, for test/cli/deploy-run.test.ts).
 # As root it installs what is missing with apt-get; otherwise it says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(ceph-mon ceph-osd radosgw ceph-common swift swift-proxy swift-account swift-container
   swift-object python3-swift memcached redis-server curl procps
   openssl  # test/servers/test-ca.sh makes the CA and certificates for the TLS tests
-  python3-boto)  # boto 2: the independent signature v2 oracle of test/unit/sigv2.test.ts
+  python3-boto  # boto 2: the independent signature v2 oracle of test/unit/sigv2.test.ts
+  supervisor)  # supervisord runs extras/s3s3.supervisord.conf's programs in test/cli/deploy-run.test.ts
 
 missing=()
 for p in "${PACKAGES[@]}"; do
