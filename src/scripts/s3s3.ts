@@ -14,7 +14,7 @@ export function packageFile(relative: string): string {
 }
 
 export const SHIPPED = {
-  'echo-supervisord-conf': { file: 'extras/s3s3.supervisord.conf', what: 'the supervisord program block for s3s3listen' },
+  'echo-supervisord-conf': { file: 'extras/s3s3.supervisord.conf', what: 'the supervisord programs: s3s3listen, or an intake and workers' },
   'echo-ini-template': { file: 's3s3.ini.dist', what: 'the config template (copy it to /usr/local/etc/s3s3.ini and fill it in)' },
 } as const;
 

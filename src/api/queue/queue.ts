@@ -57,6 +57,8 @@ export function queueName(config: Config): string {
   return `s3s3-${config.source.bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${digest}`;
 }
 
+const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 /** The per-key deduplication id: any key, any bytes, in 40 hex characters. */
 export function keyId(key: string): string {
   return createHash('sha1').update(key, 'utf8').digest('hex');
@@ -120,10 +122,31 @@ export class SyncQueue {
     this.queue.on('error', () => undefined);
   }
 
-  /** Queue a key (deduplicated per key). */
+  /**
+   * Queue a key (deduplicated per key). First clears what an add Redis failed half-way may
+   * have left (`repairHalfAdded`: one GET when nothing is queued for the key), wherever and
+   * whenever that add ran.
+   */
   async add(key: string, op: JobOp = 'put', hints?: JobHints): Promise<void> {
+    await this.repairHalfAdded(key);
     const data: SyncJobData = hints ? { key, op, hints } : { key, op };
     await this.queue.add(op, data, jobOptions(this.config, key));
+  }
+
+  /**
+   * BullMQ's add script is not atomic when Redis fails it half-way (WRONGTYPE, OOM between
+   * two writes...): it may leave the key's deduplication entry pointing at a job that is in
+   * no list, and every later announcement of the key would be taken for a duplicate of it,
+   * for ever. Such an entry is removed (only if it still points at that job); returns true
+   * when one was.
+   */
+  async repairHalfAdded(key: string): Promise<boolean> {
+    const dedupe = keyId(key);
+    const jobId = await this.queue.getDeduplicationJobId(dedupe);
+    if (!jobId || (await this.queue.getJobState(jobId)) !== 'unknown') return false;
+    const removed = (await this.conn.eval(COMPARE_AND_DELETE, 1, `${this.queue.keys.de}:${dedupe}`, jobId)) as number;
+    await this.conn.del(this.queue.toKey(jobId));
+    return removed === 1;
   }
 
   async counts(): Promise<QueueCounts> {
