@@ -97,7 +97,6 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
   }, Math.max(256, concurrency * 32));
   const filter = makeFilter(options);
   const limiter = new Limiter(concurrency);
-  const running = new Set<Promise<void>>();
   const fail = (key: string, destination: string, err: unknown): void => {
     report.errors++;
     const error = err instanceof Error ? err.message : String(err);
@@ -134,8 +133,7 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
           continue;
         }
         // HEADs and downloads run concurrently; the slot keeps the key's place in the output.
-        await limiter.acquire();
-        const task = settleKey(source, { ...object, key: sourceKey }, object.key, open.map((i) => ({ dest: dests[i]!, listed: found[i]! })), options)
+        await limiter.spawn(() => settleKey(source, { ...object, key: sourceKey }, object.key, open.map((i) => ({ dest: dests[i]!, listed: found[i]! })), options)
           .then((settled) => {
             for (const [j, i] of open.entries()) {
               const s = settled[j]!;
@@ -146,19 +144,15 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
           .catch((err: unknown) => {
             for (const i of open) fail(sourceKey, dests[i]!.name, err);
           })
-          .finally(() => {
-            out.fill(slot, lines);
-            limiter.release();
-            running.delete(task);
-          });
-        running.add(task);
+          .finally(() => out.fill(slot, lines)),
+        );
       }
       // The destination keys after the source's last one are extra too.
       if (!options.signal?.aborted) await Promise.all(cursors.map((c) => c.drain()));
     } catch (err) {
       report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
     } finally {
-      await Promise.all(running);
+      await limiter.drain();
     }
   } finally {
     report.seconds = (performance.now() - started) / 1000;

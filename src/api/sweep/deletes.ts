@@ -39,7 +39,6 @@ export interface DeletePhase {
 export async function runDeletes(p: DeletePhase): Promise<void> {
   const { source, dest, log } = p;
   const limiter = new Limiter(p.concurrency);
-  const running = new Set<Promise<void>>();
   let batch: string[] = [];
   const flush = async (keys: string[]) => {
     if (keys.length === 0) return;
@@ -63,8 +62,7 @@ export async function runDeletes(p: DeletePhase): Promise<void> {
       p.record({ destination: dest.name, key, outcome: 'would delete', bytes: entry.size });
       continue;
     }
-    await limiter.acquire();
-    const task = (async () => {
+    await limiter.spawn(() => (async () => {
       // The source once more, right before deleting: the listener may have just copied it.
       const sourceKey = fullKey(source, entry.key);
       const now = await source.head(sourceKey);
@@ -86,13 +84,9 @@ export async function runDeletes(p: DeletePhase): Promise<void> {
     })()
       .catch((err: unknown) => {
         p.record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
-      })
-      .finally(() => {
-        limiter.release();
-        running.delete(task);
-      });
-    running.add(task);
+      }),
+    );
   }
-  await Promise.all(running);
+  await limiter.drain();
   await flush(batch);
 }

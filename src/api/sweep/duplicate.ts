@@ -162,7 +162,6 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   const concurrency = options.concurrency ?? source.settings.concurrency;
   const limiter = new Limiter(concurrency);
   const partSlots = new Limiter(concurrency);
-  const running = new Set<Promise<void>>();
   // Per destination: keys it lists in scope, and those the source lacks (only where it deletes).
   const inScope = dests.map(() => 0);
   const spools = dests.map((d) => (deletesAt(d, options) ? new KeySpool() : undefined));
@@ -198,9 +197,8 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
           else targets.push({ store: dest, key: fullKey(dest, object.key), known: known && { ...known, key: fullKey(dest, known.key) } });
         }
         if (targets.length === 0) continue;
-        await limiter.acquire();
         const sourceInfo = { ...object, key: fullKey(source, object.key) };
-        const task = (options.onCopy ? options.onCopy(sourceInfo.key, sourceInfo, targets) : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
+        await limiter.spawn(() => (options.onCopy ? options.onCopy(sourceInfo.key, sourceInfo, targets) : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
           force: options.force,
           dryRun: options.dryRun,
           verifyMd5: options.verifyMd5,
@@ -215,11 +213,7 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
             // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
             for (const t of targets) record({ destination: t.store.name, key: t.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
           })
-          .finally(() => {
-            limiter.release();
-            running.delete(task);
-          });
-        running.add(task);
+        );
       }
       // The destination keys after the source's last one are extra too: list them to the end.
       if (!report.aborted && !options.signal?.aborted && spools.some((sp) => sp !== undefined)) {
@@ -230,7 +224,7 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
       // Reported once, by whoever reads the report.
       report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
     } finally {
-      await Promise.all(running);
+      await limiter.drain();
     }
     if (spools.some((sp) => sp !== undefined)) await deletePhase(source, dests, spools, inScope, listed, report, options, log, record, concurrency);
   } finally {
