@@ -246,6 +246,8 @@ interface LayoutResult {
   readonly layout: Layout;
   readonly burstRate: number;
   readonly publishMs: number;
+  /** The machine's 1-minute load average when the burst began (the box is shared). */
+  readonly load: number;
   readonly burstP50: number;
   readonly burstP99: number;
   readonly burstCpu: number;
@@ -272,6 +274,7 @@ async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string
   // --- burst --------------------------------------------------------------------------------------
   say(`${layout.label} burst: publishing ${COUNT} keys at once`);
   const sent = new Map<string, number>();
+  const load = loadavg()[0]!;
   const cpu0 = daemons.map((d) => cpuSeconds(d.pid));
   const endWindow = await commandWindow();
   const t0 = performance.now();
@@ -324,6 +327,7 @@ async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string
     layout,
     burstRate,
     publishMs,
+    load,
     burstP50: pct(burstLat, 50),
     burstP99: pct(burstLat, 99),
     burstCpu,
@@ -438,11 +442,12 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
 }
 
 // --- s3s3bucket on the same objects ------------------------------------------------------------------
-async function runSweep(): Promise<{ copied: number; wall: number; seconds: number; cpu: number; rss: number }> {
+async function runSweep(): Promise<{ copied: number; wall: number; seconds: number; cpu: number; rss: number; load: number }> {
   const ini = writeConfig('sweep');
   const S = stores(ini);
   for (const d of S.dests) await d.createBucket();
   say(`s3s3bucket on the same ${COUNT} objects (fresh destination buckets)`);
+  const load = loadavg()[0]!;
   const w0 = performance.now();
   // Under /usr/bin/time for its CPU seconds and peak RSS.
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
@@ -463,7 +468,7 @@ async function runSweep(): Promise<{ copied: number; wall: number; seconds: numb
   for (const d of S.dests) await d.destroyBucket();
   for (const s of [S.source, ...S.dests]) s.close();
   say(`s3s3bucket: ${sweep.copied} copies in ${wall.toFixed(2)} s wall: ${(COUNT / wall).toFixed(1)} keys/s`);
-  return { copied: sweep.copied, wall, seconds: sweep.seconds, cpu: Number(timed[2]) + Number(timed[3]), rss: Number(timed[4]) / 1024 };
+  return { copied: sweep.copied, wall, seconds: sweep.seconds, cpu: Number(timed[2]) + Number(timed[3]), rss: Number(timed[4]) / 1024, load };
 }
 
 // --- the report ---------------------------------------------------------------------------------------
@@ -485,10 +490,10 @@ function report(started: Date, load: number[], layouts: LayoutResult[], sweep: A
   for (const r of layouts) {
     const sum = r.rss.reduce((s, x) => s + x.mib, 0);
     const max = Math.max(...r.rss.map((x) => x.mib));
-    rows.push(`| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms) | ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ${f2(r.burstRate / sweepRate)}x |`);
+    rows.push(`| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms; load ${f1(r.load)}) | ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ${f2(r.burstRate / sweepRate)}x |`);
     rows.push(`| ${r.layout.title} steady at half that rate (offered ${f1(r.steadyOffered)}/s) | ${r.steadyN} | ${f1(r.steadyOffered)} | ${f0(r.steadyP50)} | ${f0(r.steadyP99)} | | | | | |`);
   }
-  rows.push(`| s3s3bucket --prefix burst/ on the same objects, fresh buckets (reference, same run) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`);
+  rows.push(`| s3s3bucket --prefix burst/ on the same objects, fresh buckets (reference, same run; load ${f1(sweep.load)}) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`);
   const rssDetail = layouts.map((r) => `${r.layout.label}: ${r.rss.map((x) => `${x.role} ${f1(x.mib)}`).join(', ')}`).join('; ');
 
   const perJob = q.memDelta / q.jobs;
@@ -521,7 +526,8 @@ function report(started: Date, load: number[], layouts: LayoutResult[], sweep: A
 
 - Machine: ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; Node ${process.version}; everything on loopback on the same machine
   (Ceph RGW single-node, Swift all-in-one with s3api, redis-server, the daemons and this script share the CPUs;
-  load average ${load.map((x) => x.toFixed(2)).join(' ')} when the bench started: the machine is shared)
+  load average ${load.map((x) => x.toFixed(2)).join(' ')} when the bench started, and the 1-minute load when each burst began in the table:
+  the machine is shared with other work, which moves every throughput figure by tens of per cent from one run to the next)
 - Source: ${sourceServer.name}; destinations: ${dests} (${destServers.length} per key${destServers.some((d) => d.name === sourceServer.name) ? `; the ${sourceServer.name} destination is the same RGW user, so it is a server-side CopyObject, the other is streamed` : ''})
 - ${COUNT} keys of ${SIZE} bytes; every process: \`node ${nodeFlags.join(' ')} dist/scripts/listen.js --role ROLE --log-format json\` (the flags of its shebang line),
   \`concurrency\` ${CONCURRENCY ?? '16 (the default, from [source])'} per worker; marker on; each layout on its own queue and fresh destination buckets
