@@ -519,6 +519,8 @@ function report(started: Date, load: number[], layouts: LayoutResult[], sweep: A
   if (oneWorker) targets.unshift(`| one worker's burst throughput (intake + 1 worker) >= ${TARGET_BURST} keys/s (the single-process listener at 5c0e54c) | ${f1(oneWorker.burstRate)} keys/s (today's listener in its last run, ${TODAY.commit}: ${TODAY.burst}) | ${ok(oneWorker.burstRate >= TARGET_BURST)} |`);
   targets.push(`| queue overhead <= 10% of a key's client CPU | ${f2(addCpuKey + takeCpuKey)} of ${f2(w1CpuKey)} ms per key = ${(overhead * 100).toFixed(1)}% | ${ok(overhead <= 0.1)} |`);
   for (const r of layouts) targets.push(`| p99 < 1 s at the steady half rate, ${r.layout.title} | ${f0(r.steadyP99)} ms | ${ok(r.steadyP99 < 1000)} |`);
+  const rssMax = Math.max(...layouts.flatMap((r) => r.rss.map((x) => x.mib)));
+  targets.push(`| peak RSS of each process < 150 MiB | ${f1(rssMax)} MiB at most | ${ok(rssMax < 150)} |`);
 
   return `# s3s3listen on the queue: throughput, latency, Redis per job
 
