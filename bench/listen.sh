@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Benchmark of s3s3listen: burst of 2000 keys of 4 KiB (throughput, p50/p99 publish-to-everywhere,
-# peak RSS), then half that rate steadily (p50/p99), and s3s3bucket on the same objects.
+# Benchmark of s3s3listen on the BullMQ queue, in three layouts: `--role all` (one process),
+# `--role intake` + 1 `--role worker`, `--role intake` + 2 `--role worker`. Each: a burst of 2000 keys
+# of 4 KiB (throughput, p50/p99 publish-to-everywhere, client CPU and Redis commands per key), then half
+# that rate steadily (p50/p99), peak RSS per process. Then s3s3bucket on the same objects, and the
+# queue alone: Redis memory per waiting job, the queue's own commands and CPU per job (bench/listen.ts).
+# About 8 minutes on 2 CPUs.
 # Starts Ceph RGW, Swift and Redis on loopback (test/servers/*.sh) and stops them on exit,
 # unless S3S3TEST_SERVERS and S3S3TEST_REDIS already name running ones.
 #   bash bench/listen.sh
 #   BENCH_DESTS=swift bash bench/listen.sh     # destinations (default ceph,swift); BENCH_SOURCE (default ceph)
 #   BENCH_KEYS=500 BENCH_STEADY_SECONDS=10 bash bench/listen.sh
+#   BENCH_LAYOUTS=all,w1 bash bench/listen.sh   # a subset of the layouts (all, w1, w2)
 # Writes bench/results-listen.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
