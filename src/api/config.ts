@@ -116,12 +116,26 @@ export interface PubsubConfig {
   readonly failedKeep: number;
 }
 
+/** `[http]`: the daemon's HTTP surface (/metrics, /healthz, /readyz, /events, /queues). */
+export interface HttpConfig {
+  /** Address to listen on (`host`, default 127.0.0.1: loopback only). */
+  readonly host: string;
+  /** `port` (`S3S3_HTTP_PORT` overrides it, so each worker of a supervisor can have its own). */
+  readonly port: number;
+  /** `admin_token`: bull-board's actions need it (`Authorization: Bearer`); without it /queues is read-only. Non-enumerable. */
+  readonly adminToken?: string;
+  /** `events_token`: required on POST /events (Bearer or `?token=`) when set. Non-enumerable. */
+  readonly eventsToken?: string;
+}
+
 export interface Config {
   /** The file read, or null when everything came from the environment. */
   readonly file: string | null;
   readonly source: EndpointConfig;
   readonly destinations: readonly EndpointConfig[];
   readonly pubsub: PubsubConfig;
+  /** Undefined when there is no `[http]` section with a port. */
+  readonly http?: HttpConfig;
   readonly warnings: readonly ConfigProblem[];
 }
 
@@ -198,11 +212,19 @@ const PUBSUB_KEYS = [
   'failed_keep',
 ] as const;
 
-const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS])];
-const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url']);
+const HTTP_KEYS = ['host', 'port', 'admin_token', 'admin_token_file', 'events_token', 'events_token_file'] as const;
+
+const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS, ...HTTP_KEYS])];
+const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url', 'admin_token', 'events_token']);
 /** Keys that may instead be read from a file named by `<key>_file` (container and systemd secrets). */
 const ENDPOINT_FILE_KEYS = { aws_access_key_id: 'access key id', aws_secret_access_key: 'secret access key' } as const;
 const PUBSUB_FILE_KEYS = { password: 'Redis password', redis_url: 'Redis URL' } as const;
+const HTTP_FILE_KEYS = { admin_token: 'admin token', events_token: 'events token' } as const;
+
+/** The keys a section may hold. */
+function keysOf(section: string): readonly string[] {
+  return section === 'pubsub' ? PUBSUB_KEYS : section === 'http' ? HTTP_KEYS : ENDPOINT_KEYS;
+}
 
 /** The files tried, in order, when no `--config` is given. */
 export function configSearchPath(options: LoadConfigOptions = {}): string[] {
@@ -348,18 +370,18 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const destNames = sectionNames.filter((s) => s.toLowerCase().startsWith('dest')).sort(naturalCompare);
 
   for (const name of sectionNames) {
-    const known = name === 'source' || name === 'pubsub' || destNames.includes(name);
+    const known = name === 'source' || name === 'pubsub' || name === 'http' || destNames.includes(name);
     if (!known) {
-      const near = nearest(name, ['source', 'dest1', 'pubsub']);
+      const near = nearest(name, ['source', 'dest1', 'pubsub', 'http']);
       warnings.push({ file, section: name, message: `unknown section ignored${near ? `; did you mean [${near}]?` : ''}` });
     }
   }
   for (const [sectionName, entries] of raw) {
-    const allowed: readonly string[] = sectionName === 'pubsub' ? PUBSUB_KEYS : ENDPOINT_KEYS;
-    const isKnownSection = sectionName === 'source' || sectionName === 'pubsub' || destNames.includes(sectionName) || sectionName === 'DEFAULT' || sectionName === 'defaults';
+    const allowed = keysOf(sectionName);
+    const isKnownSection = sectionName === 'source' || sectionName === 'pubsub' || sectionName === 'http' || destNames.includes(sectionName) || sectionName === 'DEFAULT' || sectionName === 'defaults';
     if (!isKnownSection) continue;
     for (const key of entries.keys()) {
-      if (sectionName === 'DEFAULT' || sectionName === 'defaults' ? ALL_KEYS.includes(key) : allowed.includes(key)) continue;
+      if (sectionName === 'DEFAULT' || sectionName === 'defaults' ? [...ENDPOINT_KEYS, ...PUBSUB_KEYS].includes(key as never) : allowed.includes(key)) continue;
       const near = nearest(key, allowed);
       warnings.push({ file, section: sectionName, key, message: `unknown key ignored${near ? `; did you mean "${near}"?` : ''}` });
     }
@@ -412,6 +434,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   }
 
   const pubsub = readPubsub(raw.get('pubsub'), ctx, source?.concurrency ?? 16);
+  const http = raw.has('http') ? readHttp(raw.get('http')!, ctx) : undefined;
 
   if (problems.length > 0 || !source || destinations.some((d) => d === undefined) || !pubsub) {
     throw new ConfigError(problems, warnings);
@@ -421,6 +444,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     source,
     destinations: Object.freeze(destinations as EndpointConfig[]),
     pubsub,
+    ...(http ? { http } : {}),
     warnings: Object.freeze(warnings),
   });
 }
@@ -444,7 +468,7 @@ function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
 
 function withDefaults(defaults: Entries, section: Entries, name: string): Entries {
   const merged: Entries = new Map();
-  const allowed: readonly string[] = name === 'pubsub' ? PUBSUB_KEYS : ENDPOINT_KEYS;
+  const allowed = keysOf(name);
   for (const [k, v] of defaults) if (allowed.includes(k)) merged.set(k, { ...v, level: 0 });
   for (const [k, v] of section) merged.set(k, v);
   return merged;
@@ -574,7 +598,7 @@ class Reader {
   required(key: string, what: string): string | undefined {
     if (this.unreadable.has(key)) return undefined;
     const v = this.string(key);
-    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
+    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS || key in HTTP_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
     if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>${orFile}`);
     else if (v === '') this.problem(key, `is empty: set it to the ${what}`);
     return v;
@@ -829,6 +853,30 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
   };
   if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
   return problems.length === before ? hideSecrets(result, ['redisUrl']) : undefined;
+}
+
+/** `[http]`: off (undefined) without a port. Tokens may come from `<key>_file`. */
+function readHttp(entries: Entries, ctx: ReadContext): HttpConfig | undefined {
+  const before = ctx.problems.length;
+  const r = new Reader(entries, ctx, 'http');
+  for (const [key, what] of Object.entries(HTTP_FILE_KEYS)) r.fromFile(key, what);
+  const host = r.string('host', '127.0.0.1') || '127.0.0.1';
+  const port = r.has('port') ? r.integer('port', 0, 1, 65535) : undefined;
+  const token = (key: string): string | undefined => {
+    const v = r.string(key);
+    if (v === undefined) return undefined;
+    if (v.length < 16) r.problem(key, 'is shorter than 16 characters; use a long random token (e.g. openssl rand -hex 24)');
+    return v;
+  };
+  const adminToken = token('admin_token');
+  const eventsToken = token('events_token');
+  if (port === undefined) {
+    if (adminToken !== undefined || eventsToken !== undefined || r.has('host')) r.warn(undefined, 'has no port: the HTTP surface is off; set port = 9464 (or S3S3_HTTP_PORT) to turn it on');
+    return undefined;
+  }
+  if (ctx.problems.length !== before) return undefined;
+  const result: HttpConfig = { host, port, ...(adminToken !== undefined ? { adminToken } : {}), ...(eventsToken !== undefined ? { eventsToken } : {}) };
+  return hideSecrets(result, ['adminToken', 'eventsToken']);
 }
 
 /** `queue = NAME`: a BullMQ queue name may not hold ':' (BullMQ's own key separator). */

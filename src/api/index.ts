@@ -49,5 +49,8 @@ export type { HeldLock, LockHolder, LockBackend, LockScope, AcquireOptions } fro
 export { RedisError, LockError } from './errors.js';
 export { checkBucket, metadataDiff, CHECK_MARKS } from './sweep/check.js';
 export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkCounts } from './sweep/check.js';
+export { HttpStartError } from './http/server.js';
+export { DaemonMetrics, sweepMetricsText, writeSweepMetrics, checkMetricsFile, METRIC_NAMES } from './http/metrics.js';
+export type { HttpConfig } from './config.js';
 export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, resultRow, reportAction } from './report.js';
 export type { ReportRow, ReportAction, ReportRotation } from './report.js';

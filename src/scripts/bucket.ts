@@ -3,6 +3,8 @@
 import {
   BucketClient,
   checkBucket,
+  checkMetricsFile,
+  writeSweepMetrics,
   createLogger,
   describeHolder,
   parseMaxDelete,
@@ -27,6 +29,7 @@ import { Command, InvalidArgumentError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadCo
 
 interface BucketFlags {
   config?: string;
+  metricsFile?: string;
   dryRun?: boolean;
   force?: boolean;
   verifyMd5?: boolean;
@@ -111,6 +114,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--enqueue', "plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)")
     .option('--max-queued <n>', 'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)', positiveInt)
     .option('--wait-drained', 'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile')
+    .option('--metrics-file <file>', "after a sweep, write its figures there in node_exporter's textfile format (e.g. /var/lib/node_exporter/s3s3.prom)")
     .option('--lock-file <file>', 'lock file when Redis is not configured (default: one in the temp dir named after the buckets)')
     .action((opts: BucketFlags) => {
       flags = opts;
@@ -149,6 +153,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
     return EXIT_USAGE;
   }
+  if (flags.metricsFile !== undefined) {
+    try {
+      checkMetricsFile(flags.metricsFile);
+    } catch (err) {
+      io.stderr(`s3s3bucket: --metrics-file: ${err instanceof Error ? err.message : String(err)}\n`);
+      return EXIT_USAGE;
+    }
+  }
   // Opened before anything runs, so a path that cannot be written fails the command at once.
   let report: ReportWriter | undefined;
   if (flags.report !== undefined) {
@@ -174,6 +186,7 @@ function usageConflict(flags: BucketFlags): string | undefined {
       [flags.delete, '--delete'],
       [flags.force, '--force'],
       [flags.report !== undefined, '--report'],
+      [flags.metricsFile !== undefined, '--metrics-file'],
     ] as const) {
       if (set) return `--check copies and deletes nothing; it cannot be combined with ${name}`;
     }
@@ -199,6 +212,16 @@ function usageConflict(flags: BucketFlags): string | undefined {
       [flags.report !== undefined, '--report'],
     ] as const) {
       if (set) return `--retry-failed only queues the failed jobs again for s3s3listen's workers; it cannot be combined with ${name}`;
+    }
+  }
+  if (flags.metricsFile !== undefined) {
+    for (const [set, name] of [
+      [flags.check, '--check'],
+      [flags.dryRun, '--dry-run'],
+      [flags.retryFailed, '--retry-failed'],
+      [flags.enqueue, '--enqueue'],
+    ] as const) {
+      if (set) return `--metrics-file records what a sweep did; it cannot be combined with ${name}`;
     }
   }
   if (flags.checkAll) return '--check-all only goes with --check';
@@ -384,7 +407,16 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
       JSON.stringify({ ...summary, aborted: report.aborted ?? null, deletesSkipped: report.deletesSkipped ?? null, refused: report.refused ?? [], destinations: report.destinations, failures: report.failures }) + '\n',
     );
   }
-  return report.failed > 0 || report.aborted || (report.refused?.length ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
+  const code = report.failed > 0 || report.aborted || (report.refused?.length ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
+  if (flags.metricsFile !== undefined) {
+    try {
+      await writeSweepMetrics(flags.metricsFile, report, { exitCode: code, labels: { source: `${config.source.bucket}`, destinations: config.destinations.map((d) => d.bucket).join(',') } });
+    } catch (err) {
+      log.error('cannot write --metrics-file; the sweep itself is done', { file: flags.metricsFile, error: err instanceof Error ? err.message : String(err) });
+      return EXIT_FAILED;
+    }
+  }
+  return code;
 }
 
 /**

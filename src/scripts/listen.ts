@@ -5,7 +5,7 @@
  * at most a bounded queue of keys); without them V8 lets a long burst grow RSS by ~60 MiB.
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
-import { createLogger, ListenClient, LISTEN_ROLES, ReportError, type ListenRole } from '../api/index.js';
+import { createLogger, HttpStartError, ListenClient, LISTEN_ROLES, ReportError, type ListenRole } from '../api/index.js';
 import { Command, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface ListenFlags {
@@ -95,7 +95,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     try {
       await client.start();
     } catch (err) {
-      // A report file that cannot be opened is the config's problem: one line, exit 2.
+      // A report file that cannot be opened or a port that is taken is the config's problem: one line, exit 2.
+      if (err instanceof HttpStartError) {
+        io.stderr(`s3s3listen: ${config.file ?? 'config'} ${err.message}\n`);
+        return EXIT_USAGE;
+      }
       if (!(err instanceof ReportError)) throw err;
       io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] report: ${err.message}\n`);
       return EXIT_USAGE;

@@ -69,6 +69,8 @@ export interface SetupOptions {
   readonly dests: ReadonlyArray<TestServer | { server: TestServer; endpoint: string; bucket?: string }>;
   readonly redisUrl: string;
   readonly pubsub?: Record<string, string | number | boolean>;
+  /** An `[http]` section with these keys. */
+  readonly http?: Record<string, string | number | boolean>;
   readonly endpointExtra?: Record<string, string | number | boolean>;
   /** Keys for the [source] section only (e.g. prefix). */
   readonly sourceExtra?: Record<string, string | number | boolean>;
@@ -106,6 +108,7 @@ export async function setup(o: SetupOptions): Promise<Setup> {
     ...o.pubsub,
   };
   ini += '[pubsub]\n' + Object.entries(pubsub).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
+  if (o.http) ini += '[http]\n' + Object.entries(o.http).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
   const file = join(dir, 's3s3.ini');
   writeFileSync(file, ini, { mode: 0o600 });
   const config = loadConfig({ file, env: {} });

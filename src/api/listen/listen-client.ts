@@ -8,7 +8,9 @@
  * and failed list `failed_list`) are queued and removed from those keys, so an upgrade
  * loses nothing.
  */
+import { BucketClient } from '../bucket-client.js';
 import type { Config } from '../config.js';
+import { DaemonHttp } from '../http/daemon-http.js';
 import { Intake } from '../intake/intake.js';
 import { silentLogger, type Logger } from '../log.js';
 import { queueName, SyncQueue } from '../queue/queue.js';
@@ -59,6 +61,11 @@ export class ListenClient {
   private worker: SyncWorker | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private stopPromise: Promise<void> | undefined;
+  private http: DaemonHttp | undefined;
+  /** The queue as the HTTP surface sees it when this process runs no intake. */
+  private httpQueue: SyncQueue | undefined;
+  /** Stores for the readiness probes when this process runs no worker. */
+  private httpBucket: BucketClient | undefined;
   private recovered = 0;
   private started = false;
   private resolveStopped!: () => void;
@@ -126,6 +133,8 @@ export class ListenClient {
       });
     }
     await this.upgrade();
+    // Listening before the work starts: a port already taken fails the start, nothing half-run.
+    if (this.config.http) await this.startHttp(this.config.http);
     this.worker?.start();
     await this.intake?.start();
     const every = o.statusIntervalMs ?? 600_000;
@@ -139,6 +148,23 @@ export class ListenClient {
   stop(timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs): Promise<void> {
     this.stopPromise ??= this.shutdown(timeoutMs).finally(() => this.resolveStopped());
     return this.stopPromise;
+  }
+
+  /** The HTTP surface's address once started (`[http]` configured), else undefined. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  private async startHttp(http: NonNullable<Config['http']>): Promise<void> {
+    const queue = this.intake?.queue ?? (this.httpQueue = new SyncQueue(this.config, { logger: this.log, name: `s3s3listen-${this.role}-http` }));
+    let stores = this.worker?.stores;
+    if (!stores) {
+      this.httpBucket = new BucketClient(this.config, { logger: this.log });
+      stores = [this.httpBucket.source, ...this.httpBucket.destinations];
+    }
+    this.http = new DaemonHttp({ config: this.config, http, logger: this.log, redis: this.redis!, queue, intake: this.intake !== undefined, stores, labels: { role: this.role } });
+    await this.http.start();
+    this.log.info('http surface listening', { url: this.http.url, events: this.intake !== undefined ? `${this.http.url}/events` : undefined });
   }
 
   private async upgrade(): Promise<void> {
@@ -195,8 +221,13 @@ export class ListenClient {
   private async shutdown(timeoutMs: number): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.log.info('stopping: no new messages; finishing the jobs running', { role: this.role, inFlight: this.worker?.inFlight, timeoutSeconds: Math.round(timeoutMs / 1000) });
+    this.http?.drain();
     await this.intake?.stop(Math.min(timeoutMs, 5000));
     await this.worker?.stop(timeoutMs);
+    // /healthz and /metrics answer until the work is done.
+    await this.http?.stop();
+    await this.httpQueue?.close();
+    this.httpBucket?.close();
     await this.redis?.close();
     this.log.info('stopped', { role: this.role, ...this.intake?.stats, ...this.worker?.settlement.stats });
   }

@@ -247,6 +247,8 @@ export interface JobRun {
   readonly hints?: JobHints;
   /** 1 for the first run. */
   readonly attempt: number;
+  /** When the job was queued (ms since the epoch): the start of the replication lag. */
+  readonly queuedAt: number;
   /** True when this is the last attempt: a failure now goes to the failed set. */
   readonly last: boolean;
 }
@@ -337,7 +339,7 @@ export class QueueWorker {
 
   private async process(job: Job<SyncJobData>, token: string | undefined): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    const outcome = await this.o.run({ key: job.data.key, op: job.data.op, hints: job.data.hints, attempt, last: attempt >= (job.opts.attempts ?? 1) });
+    const outcome = await this.o.run({ key: job.data.key, op: job.data.op, hints: job.data.hints, attempt, last: attempt >= (job.opts.attempts ?? 1), queuedAt: job.timestamp });
     if (outcome.kind === 'done') return;
     if (outcome.kind === 'later') {
       // Delayed, not failed: the attempt is not counted and the key keeps its place in the queue.

@@ -13,6 +13,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisError } from '../errors.js';
 import { backoff, REDIS_RETRY } from '../retry.js';
+import { telemetry } from '../telemetry.js';
 import { silentLogger, type Logger } from '../log.js';
 import { printAs } from '../redact.js';
 
@@ -198,6 +199,7 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
     live = false;
     downSince = Date.now();
     log.warn('redis connection lost; reconnecting', { ...where, error: firstError });
+    telemetry.redisReconnect();
     reminder = setInterval(() => {
       log.warn('redis still unreachable; messages published meanwhile are lost', {
         ...where,

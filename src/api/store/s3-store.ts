@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { patientPolicy, withRetry, type RetryPolicy } from '../retry.js';
 import { toStoreError } from './classify.js';
 import { Pacer, type PaceSignal } from './pacer.js';
+import { telemetry } from '../telemetry.js';
 import { createAgent, discardSocketAfterResponse } from './http-agent.js';
 import type {
   CompletedPart,
@@ -249,10 +250,17 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const once = () =>
       this.pacer.run(
         async () => {
+          const started = performance.now();
+          let status: number | undefined = 200;
           try {
             return await fn();
           } catch (err) {
-            throw toStoreError(err, this.ctx(op, key));
+            const e = toStoreError(err, this.ctx(op, key));
+            status = e.status;
+            if (e.kind === 'throttled') telemetry.throttled(this.name);
+            throw e;
+          } finally {
+            telemetry.request({ section: this.name, operation: op, status, seconds: (performance.now() - started) / 1000 });
           }
         },
         paceSignal,

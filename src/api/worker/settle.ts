@@ -10,6 +10,7 @@ import type { RedisCommands } from '../redis/redis.js';
 import { RedisWriter } from '../redis/redis-writer.js';
 import { ReportWriter, resultRow } from '../report.js';
 import type { SyncResult } from '../sync/sync-key.js';
+import { telemetry } from '../telemetry.js';
 
 /** The original s3s3's marker for a key that has been copied. */
 export function markerKey(key: string): string {
@@ -133,7 +134,10 @@ export class Settlement {
   }
 
   /** Record a run that is over for good: copied, gone, or failed after its last attempt. */
-  settle(key: string, outcome: SettledOutcome, result: SyncResult | undefined, ms: number, error: string | undefined): void {
+  settle(key: string, outcome: SettledOutcome, result: SyncResult | undefined, ms: number, error: string | undefined, queuedAt?: number): void {
+    if (result) for (const r of result.results) telemetry.object({ destination: r.destination, outcome: r.outcome, bytes: r.bytes });
+    else if (outcome === 'failed') for (const d of this.o.config.destinations) telemetry.object({ destination: d.name, outcome: 'failed', bytes: 0 });
+    if (queuedAt !== undefined) telemetry.lag(Math.max(0, (Date.now() - queuedAt) / 1000));
     const marker = this.o.config.pubsub.marker;
     if (marker && outcome === 'copied') void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('SET', markerKey(key), MARKER_VALUE) });
     if (marker && outcome === 'gone') void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('DEL', markerKey(key)) });

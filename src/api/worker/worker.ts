@@ -85,6 +85,11 @@ export class SyncWorker {
     return this.running;
   }
 
+  /** The source and destination stores (readiness probes them). */
+  get stores(): readonly ObjectStore[] {
+    return [this.bucket.source, ...this.bucket.destinations];
+  }
+
   get paused(): boolean {
     return this.missing.size > 0;
   }
@@ -143,11 +148,11 @@ export class SyncWorker {
     const outcome: SettledOutcome =
       !result || failed.length > 0 ? 'failed' : result.outsidePrefix || result.results.some((r) => goneOutcomes.has(r.outcome)) ? 'gone' : 'copied';
     if (outcome !== 'failed') {
-      this.settlement.settle(job.key, outcome, result, ms, undefined);
+      this.settlement.settle(job.key, outcome, result, ms, undefined, job.queuedAt);
       return { kind: 'done' };
     }
     const reason = error ?? failed.map((r) => `[${r.destination}] ${r.error?.message ?? 'failed'}`).join('; ');
-    if (job.last) this.settlement.settle(job.key, 'failed', result, ms, reason);
+    if (job.last) this.settlement.settle(job.key, 'failed', result, ms, reason, job.queuedAt);
     else this.settlement.retrying(job.key, job.attempt, reason);
     return { kind: 'failed', error: reason };
   }

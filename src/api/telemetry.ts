@@ -1,0 +1,76 @@
+/**
+ * The choke points report here — the store's one request function, settlement, the Redis
+ * connections, the webhook — and whoever wants figures (the daemon's /metrics) listens.
+ * With no listener every call is a loop over an empty set: nothing else in s3s3 needs to
+ * know metrics exist, and nothing here imports a metrics library.
+ */
+
+/** One S3 request as the store saw it. */
+export interface RequestSample {
+  /** The config section (`source`, `dest1`...), or the endpoint for an unnamed store. */
+  readonly section: string;
+  readonly operation: string;
+  /** The HTTP status, undefined when no answer came (reset, timeout, refused). */
+  readonly status: number | undefined;
+  readonly seconds: number;
+}
+
+/** What one destination ended in for one key. */
+export interface ObjectSample {
+  readonly destination: string;
+  /** copied, skipped, deleted, trashed, gone, kept or failed. */
+  readonly outcome: string;
+  readonly bytes: number;
+}
+
+export interface TelemetrySink {
+  request?(sample: RequestSample): void;
+  object?(sample: ObjectSample): void;
+  /** From the moment a key was queued to its settlement. */
+  lag?(seconds: number): void;
+  throttled?(section: string): void;
+  redisReconnect?(): void;
+  /** A POST /events answered: accepted, test, subscribe, or refused. */
+  event?(result: string): void;
+}
+
+const sinks = new Set<TelemetrySink>();
+
+function each(f: (s: TelemetrySink) => void): void {
+  for (const s of sinks) {
+    try {
+      f(s);
+    } catch {
+      // a broken sink never breaks a copy
+    }
+  }
+}
+
+export const telemetry = {
+  /** Start listening; returns the function that stops it. */
+  subscribe(sink: TelemetrySink): () => void {
+    sinks.add(sink);
+    return () => sinks.delete(sink);
+  },
+  get active(): boolean {
+    return sinks.size > 0;
+  },
+  request(sample: RequestSample): void {
+    if (sinks.size > 0) each((s) => s.request?.(sample));
+  },
+  object(sample: ObjectSample): void {
+    if (sinks.size > 0) each((s) => s.object?.(sample));
+  },
+  lag(seconds: number): void {
+    if (sinks.size > 0) each((s) => s.lag?.(seconds));
+  },
+  throttled(section: string): void {
+    if (sinks.size > 0) each((s) => s.throttled?.(section));
+  },
+  redisReconnect(): void {
+    if (sinks.size > 0) each((s) => s.redisReconnect?.());
+  },
+  event(result: string): void {
+    if (sinks.size > 0) each((s) => s.event?.(result));
+  },
+};
