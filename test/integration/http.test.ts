@@ -25,10 +25,15 @@ async function get(url: string, init?: RequestInit): Promise<{ status: number; t
   return { status: r.status, text: await r.text() };
 }
 
-/** The value of one series in a Prometheus text page (0 when absent). */
-function value(page: string, series: string): number {
-  const line = page.split('\n').find((l) => l.startsWith(series + ' '));
-  return line ? Number(line.slice(series.length + 1)) : 0;
+/** The value of the series `name` carrying every label in `labels` (any order; 0 when absent). */
+function value(page: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of page.split('\n')) {
+    const m = /^([a-zA-Z0-9_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v) && have.size === Object.keys(labels).length) return Number(m[3]);
+  }
+  return 0;
 }
 
 /** A Ceph RGW notification body, as SERVERS.md records it (keys raw, not URL-encoded). */
@@ -88,15 +93,14 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     await s.drained();
     const page = await waitFor('the counters', async () => {
       const t = (await get(`${base}/metrics`)).text;
-      return value(t, 's3s3_objects_total{destination="dest1",outcome="copied",role="all"}') - value(before, 's3s3_objects_total{destination="dest1",outcome="copied",role="all"}') === 3 ? t : undefined;
+      return value(t, 's3s3_objects_total', { destination: 'dest1', outcome: 'copied', role: 'all' }) - value(before, 's3s3_objects_total', { destination: 'dest1', outcome: 'copied', role: 'all' }) === 3 ? t : undefined;
     });
     const bytes = keys.reduce((n, k) => n + Buffer.byteLength(`body ${k}`), 0);
-    assert.equal(value(page, 's3s3_bytes_total{destination="dest1",role="all"}') - value(before, 's3s3_bytes_total{destination="dest1",role="all"}'), bytes);
-    assert.ok(value(page, 's3s3_s3_request_duration_seconds_count{endpoint="source",operation="GetObject",status_class="2xx",role="all"}') >= 3, page);
-    assert.ok(value(page, 's3s3_s3_request_duration_seconds_count{endpoint="dest1",operation="PutObject",status_class="2xx",role="all"}') >= 3, page);
-    assert.ok(value(page, 's3s3_replication_lag_seconds_count{role="all"}') >= 3);
-    assert.match(page, /^s3s3_queue_jobs\{state="waiting",role="all"\} 0$/m);
-    assert.match(page, /^s3s3_queue_jobs\{state="failed",role="all"\} 0$/m);
+    assert.equal(value(page, 's3s3_bytes_total', { destination: 'dest1', role: 'all' }) - value(before, 's3s3_bytes_total', { destination: 'dest1', role: 'all' }), bytes);
+    assert.ok(value(page, 's3s3_s3_request_duration_seconds_count', { endpoint: 'source', operation: 'GetObject', status_class: '2xx', role: 'all' }) >= 3, page);
+    assert.ok(value(page, 's3s3_s3_request_duration_seconds_count', { endpoint: 'dest1', operation: 'PutObject', status_class: '2xx', role: 'all' }) >= 3, page);
+    assert.ok(value(page, 's3s3_replication_lag_seconds_count', { role: 'all' }) >= 3);
+    for (const state of ['waiting', 'active', 'delayed', 'failed']) assert.match(page, new RegExp(`^s3s3_queue_jobs\\{.*state="${state}".*\\} 0$`, 'm'));
     assert.match(page, /^s3s3_queue_oldest_waiting_seconds\{role="all"\} 0$/m);
     assert.match(page, /^# TYPE s3s3_redis_reconnects_total counter$/m);
     assert.match(page, /^process_resident_memory_bytes\{role="all"\} \d+/m);
@@ -130,6 +134,8 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     n = lines();
     const huge = await post(Buffer.alloc(10 * 1024 * 1024, 0x20)).catch((err: unknown) => ({ status: -1, text: String(err) }));
     assert.equal(huge.status, 413, huge.text);
+    assert.match(huge.text, /over the 1 MiB/);
+    await waitFor('one log line', () => since(n, /events refused: body of \d+ bytes is over the 1 MiB/).length === 1);
 
     const test = await post(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Time: new Date().toISOString(), Bucket: bucket, RequestId: 'r', HostId: 'h' }));
     assert.equal(test.status, 200);
@@ -146,8 +152,8 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     await waitFor('both keys everywhere', async () => (await everywhere(s.dests, key1, Buffer.from('one'))) && everywhere(s.dests, key2, Buffer.from('two')));
     assert.equal(d.child.exitCode, null, 'still running');
     const metrics = (await get(`${base}/metrics`)).text;
-    assert.ok(value(metrics, 's3s3_events_total{result="refused",role="all"}') >= 5, metrics);
-    assert.ok(value(metrics, 's3s3_events_total{result="accepted",role="all"}') >= 2);
+    assert.ok(value(metrics, 's3s3_events_total', { result: 'refused', role: 'all' }) >= 5, metrics);
+    assert.ok(value(metrics, 's3s3_events_total', { result: 'accepted', role: 'all' }) >= 2);
     for (const k of [key1, key2]) await s.redis.call('DEL', markerKey(k));
   });
 
@@ -191,7 +197,7 @@ describe('s3s3listen [http] start-up', () => {
       const ev = await get(`${base}/events`, { method: 'POST', body: '{}' });
       assert.equal(ev.status, 404);
       assert.match(ev.text, /runs no intake/);
-      assert.match((await get(`${base}/metrics`)).text, /s3s3_queue_jobs\{state="waiting",role="worker"\}/);
+      assert.match((await get(`${base}/metrics`)).text, /^s3s3_queue_jobs\{.*role="worker".*\} \d+$/m);
     } finally {
       await d.dispose();
       await s.cleanup();

@@ -1,6 +1,7 @@
 /** Every config error case: each reported at once, naming file, section and key. */
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -445,5 +446,45 @@ describe('config: prefixes and deletes', () => {
     assert.deepEqual(parseMaxDelete('2.5 %'), { percent: 2.5 });
     assert.equal(parseMaxDelete('101%'), undefined);
     assert.equal(parseMaxDelete('-1'), undefined);
+  });
+});
+
+describe('config: [http]', () => {
+  const BASE = GOOD.replace(/\[pubsub\][\s\S]*$/, '');
+  const TOKEN = 'a-long-random-token-1234567890';
+
+  it('reads host, port and the tokens; tokens never print; S3S3_HTTP_PORT wins over the file', () => {
+    const c = parseConfig(`${BASE}[http]\nport = 9464\nadmin_token = ${TOKEN}\nevents_token = ${TOKEN}-ev\n`, { file: 'test.ini' });
+    assert.deepEqual({ host: c.http?.host, port: c.http?.port }, { host: '127.0.0.1', port: 9464 });
+    assert.equal(c.http?.adminToken, TOKEN);
+    assert.equal(c.http?.eventsToken, `${TOKEN}-ev`);
+    for (const shown of [inspect(c, { depth: 5 }), JSON.stringify(c)]) assert.ok(!shown.includes(TOKEN), shown);
+    const env = parseConfig(`${BASE}[http]\nport = 9464\nhost = 0.0.0.0\n`, { file: 'test.ini', env: { S3S3_HTTP_PORT: '9470' } });
+    assert.deepEqual({ host: env.http?.host, port: env.http?.port }, { host: '0.0.0.0', port: 9470 });
+    // S3S3_HTTP_PORT alone turns the surface on.
+    assert.equal(parseConfig(BASE, { file: 'test.ini', env: { S3S3_HTTP_PORT: '9471' } }).http?.port, 9471);
+  });
+
+  it('is off without a port, with a warning when other [http] keys are set', () => {
+    assert.equal(parseConfig(BASE, { file: 'test.ini' }).http, undefined);
+    const c = parseConfig(`${BASE}[http]\nevents_token = ${TOKEN}\n`, { file: 'test.ini' });
+    assert.equal(c.http, undefined);
+    assert.ok(c.warnings.some((w) => w.section === 'http' && /has no port: the HTTP surface is off/.test(w.message)), JSON.stringify(c.warnings));
+  });
+
+  it('refuses a bad port, a short token and both a token and its _file, naming the key; hints at a misspelt key', () => {
+    const problems = problemsOf(`${BASE}[http]\nport = 99999\nadmin_token = short\nevents_token = ${TOKEN}\nevents_token_file = /nonexistent\n`);
+    assert.ok(problems.some((p) => /\[http\] port: "99999" is not a whole number from 1 to 65535/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[http\] admin_token: is shorter than 16 characters/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[http\] events_token_file: conflicts with "events_token"/.test(p)), problems.join('\n'));
+    const c = parseConfig(`${BASE}[http]\nport = 9464\nevents_tokn = x\n`, { file: 'test.ini' });
+    assert.ok(c.warnings.some((w) => w.key === 'events_tokn' && /did you mean "events_token"/.test(w.message)));
+  });
+
+  it('reads a token from <key>_file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3s3-http-'));
+    writeFileSync(join(dir, 'admin'), `${TOKEN}\n`, { mode: 0o600 });
+    const c = parseConfig(`${BASE}[http]\nport = 9464\nadmin_token_file = ${join(dir, 'admin')}\n`, { file: 'test.ini' });
+    assert.equal(c.http?.adminToken, TOKEN);
   });
 });

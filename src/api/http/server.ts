@@ -10,6 +10,7 @@ import { S3s3Error } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { Readiness } from './ready.js';
+import { telemetry } from '../telemetry.js';
 
 /** What POST /events answers. */
 export interface EventsAnswer {
@@ -29,6 +30,8 @@ export interface HttpSurfaceOptions {
 
 /** Bodies over this are refused with 413: a notification carries a few records. */
 export const MAX_EVENT_BYTES = 1024 * 1024;
+/** A larger body is read (and dropped) up to this before the connection is cut. */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
 
 export class HttpStartError extends S3s3Error {}
 
@@ -125,17 +128,27 @@ export class HttpSurface {
       return send(res, 405, 'POST the notification to /events\n');
     }
     if (this.stopping) return send(res, 503, 'stopping: send it again (to another intake, or once restarted)\n');
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_EVENT_BYTES) return tooLarge(req, res, declared);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_EVENT_BYTES) return tooLarge(req, res, size);
-      chunks.push(chunk);
+      // Past the limit the rest is read and dropped, so the sender gets the 413 rather
+      // than a reset; past DISCARD_LIMIT the connection is cut.
+      if (size > DISCARD_LIMIT) return this.tooLarge(req, res, size, true);
+      if (size <= MAX_EVENT_BYTES) chunks.push(chunk);
     }
+    if (size > MAX_EVENT_BYTES) return this.tooLarge(req, res, size, false);
     const answer = await this.o.events(Buffer.concat(chunks, size), req);
     send(res, answer.status, answer.body.endsWith('\n') ? answer.body : answer.body + '\n');
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse, bytes: number, cut: boolean): void {
+    const reason = `body of ${bytes}${cut ? ' or more' : ''} bytes is over the 1 MiB a notification may have`;
+    this.o.logger.warn(`events refused: ${reason}`, { from: req.socket.remoteAddress });
+    telemetry.event('refused');
+    res.setHeader('Connection', 'close');
+    send(res, 413, reason + '\n');
+    if (cut) res.once('finish', () => req.destroy());
   }
 }
 
@@ -152,9 +165,4 @@ function onlyGet(req: IncomingMessage, res: ServerResponse): true | undefined {
   return true;
 }
 
-function tooLarge(req: IncomingMessage, res: ServerResponse, bytes: number): void {
-  res.setHeader('Connection', 'close');
-  send(res, 413, `body of ${bytes} bytes or more is over the 1 MiB a notification may have\n`);
-  // The rest is not read: the connection closes once the answer is out.
-  res.once('finish', () => req.destroy());
-}
+
