@@ -13,7 +13,13 @@
  * - a delete's record carries the deleted object's size and eTag; deleting a key that never
  *   existed still notifies, with size 0 and eTag "";
  * - a new persistent topic's first event arrives only after ~15 s (RGW finds new queues on a
- *   timer), later ones within ~100 ms; the topic ARN is `arn:aws:sns:default::<name>`.
+ *   timer), later ones within ~100 ms; the topic ARN is `arn:aws:sns:default::<name>`;
+ * - an answer other than 2xx is retried at once, with no backoff (500-1000 POSTs a second), and
+ *   the events queued behind it are re-sent with it, even those already answered 200, until the
+ *   first is accepted: a 400 Ceph can never cure (a foreign bucket) is a retry storm, each
+ *   re-sent event a duplicate job. Ceph 16 topics have no retry limit or time to live.
+ * - an empty NotificationConfiguration is refused (MalformedXML, "at least one
+ *   'TopicConfiguration' must exist"): notifications go with Ceph's `DELETE /<bucket>?notification`.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
