@@ -14,6 +14,9 @@
  *   existed still notifies, with size 0 and eTag "";
  * - a new persistent topic's first event arrives only after ~15 s (RGW finds new queues on a
  *   timer), later ones within ~100 ms; the topic ARN is `arn:aws:sns:default::<name>`;
+ * - events of one key do not arrive in the order of the writes: RGW posts a queue's events
+ *   concurrently, and a key's delete came before its two puts in 5 of 94 keys in one run (the
+ *   `sequencer` is no help: not monotonic). Ops are hints; the worker must read the source;
  * - an answer other than 2xx is retried at once, with no backoff (500-1000 POSTs a second), and
  *   the events queued behind it are re-sent with it, even those already answered 200, until the
  *   first is accepted: a 400 Ceph can never cure (a foreign bucket) is a retry storm, each
