@@ -37,7 +37,7 @@ export async function notifyTo(server: TestServer, bucket: string, url: string):
       new PutBucketNotificationConfigurationCommand({
         Bucket: bucket,
         NotificationConfiguration: {
-          TopicConfigurations: [{ Id: `s3s3-${topic}`.slice(0, 64), TopicArn: topicArn, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] }],
+          TopicConfigurations: [{ Id: topic.slice(0, 64), TopicArn: topicArn, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] }],
         },
       }),
     );
