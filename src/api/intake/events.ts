@@ -206,11 +206,17 @@ function loneSurrogate(s: string): boolean {
 /** JSON-quoted (control characters escaped, so the reason stays on one line), and cut short. */
 function quote(s: string): string {
   const cut = [...s];
-  return cut.length > QUOTE_CHARS ? JSON.stringify(cut.slice(0, QUOTE_CHARS).join('')) + '...' : JSON.stringify(s);
+  return escapeSeparators(cut.length > QUOTE_CHARS ? JSON.stringify(cut.slice(0, QUOTE_CHARS).join('')) + '...' : JSON.stringify(s));
 }
 
+/** V8's JSON.parse messages quote a piece of the input, raw: escape what would break the line. */
 function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').slice(0, 200);
+  return escapeSeparators(s.slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** JSON.stringify leaves U+2028 and U+2029 raw; some log viewers break lines on them. */
+function escapeSeparators(s: string): string {
+  return s.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 function refused(reason: string): EventParse {
