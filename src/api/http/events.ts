@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import { parseEvents } from '../intake/events.js';
-import type { Logger } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import type { SyncQueue } from '../queue/queue.js';
 import { telemetry } from '../telemetry.js';
 import type { EventsAnswer } from './server.js';
@@ -38,8 +38,32 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
+/**
+ * One log line per refusal, but a sender that retries a refused body at once and for ever
+ * (Ceph 16's persistent topics do, hundreds of times a second) gets one line per reason and
+ * then one summary a minute, so the log stays readable while the operator fixes the sender.
+ */
+class RefusalLog {
+  private readonly seen = new Map<string, { since: number; repeats: number }>();
+  constructor(private readonly log: Logger) {}
+
+  refused(reason: string, fields: LogFields): void {
+    const now = Date.now();
+    const s = this.seen.get(reason);
+    if (s && now - s.since < 60_000) {
+      s.repeats++;
+      return;
+    }
+    if (s && s.repeats > 0) this.log.warn(`events refused again ${s.repeats} times in the last minute: ${reason}`, fields);
+    else this.log.warn(`events refused: ${reason}`, fields);
+    this.seen.set(reason, { since: now, repeats: 0 });
+    if (this.seen.size > 1000) this.seen.clear();
+  }
+}
+
 export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: IncomingMessage) => Promise<EventsAnswer> {
   const log = o.logger;
+  const refusals = new RefusalLog(log);
   const prefix = o.config.source.prefix;
   const answer = (result: string, status: number, body: string): EventsAnswer => {
     telemetry.event(result);
@@ -49,12 +73,12 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
     const from = req.socket.remoteAddress;
     if (o.token !== undefined && !hasToken(req, o.token)) {
       const why = req.headers.authorization === undefined && !/[?&]token=/.test(req.url ?? '') ? 'no token' : 'wrong token';
-      log.warn(`events refused: ${why}; the sender must send [http] events_token as Authorization: Bearer or ?token=`, { from });
+      refusals.refused(`${why}; the sender must send [http] events_token as Authorization: Bearer or ?token=`, { from });
       return answer('refused', 401, `${why}: send [http] events_token as "Authorization: Bearer TOKEN" or ?token=TOKEN`);
     }
     const parsed = parseEvents(body, o.config.source.bucket);
     if (parsed.kind === 'refused') {
-      log.warn(`events refused: ${parsed.reason}`, { from, bytes: body.length });
+      refusals.refused(parsed.reason, { from, bytes: body.length });
       return answer('refused', 400, parsed.reason);
     }
     if (parsed.kind === 'test') {
