@@ -220,6 +220,11 @@ export class SyncQueue {
     await this.queue.close().catch(() => undefined);
     this.conn.disconnect(false);
   }
+
+  /** The BullMQ queue itself, for bull-board (src/api/http/board.ts). */
+  get bullQueue(): Queue<SyncJobData> {
+    return this.queue;
+  }
 }
 
 function toFailed(job: Job<SyncJobData>): FailedJob {
