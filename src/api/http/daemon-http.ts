@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { SyncQueue } from '../queue/queue.js';
 import type { RedisCommands } from '../redis/redis.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { createBoard } from './board.js';
 import { eventsHandler } from './events.js';
 import { DaemonMetrics } from './metrics.js';
 import { Readiness } from './ready.js';
@@ -39,6 +40,7 @@ export class DaemonHttp {
       metrics: this.metrics,
       readiness: this.readiness,
       events: o.intake ? eventsHandler({ config: o.config, queue: o.queue, logger: o.logger, token: o.http.eventsToken }) : undefined,
+      board: createBoard(o.queue, { basePath: '/queues', adminToken: o.http.adminToken, logger: o.logger }),
     });
   }
 
