@@ -28,6 +28,11 @@ export interface EndpointConfig {
   readonly signatureVersion: SignatureVersion;
   readonly requestChecksumCalculation: ChecksumMode;
   readonly responseChecksumValidation: ChecksumMode;
+  /**
+   * `lean_requests` (default true): HEAD, GET, PUT and DELETE of one object go through s3s3's
+   * own HTTP path; false sends them through the AWS SDK like every other call.
+   */
+  readonly leanRequests: boolean;
   readonly listObjectsVersion: 1 | 2;
   readonly multipartThreshold: number;
   readonly multipartChunksize: number;
@@ -174,6 +179,7 @@ const ENDPOINT_KEYS = [
   'list_page_size',
   'list_url_encoding',
   'max_retries',
+  'lean_requests',
   'ca_bundle',
   'verify_ssl',
   'aws_access_key_id_file',
@@ -708,6 +714,7 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
     signatureVersion: r.oneOf('signature_version', { s3v4: 'v4', v4: 'v4', s3: 'v2', v2: 'v2' }, 'v4'),
     requestChecksumCalculation: r.oneOf('request_checksum_calculation', checksum, 'WHEN_REQUIRED'),
     responseChecksumValidation: r.oneOf('response_checksum_validation', checksum, 'WHEN_REQUIRED'),
+    leanRequests: r.boolean('lean_requests', true),
     listObjectsVersion: r.integer('list_objects_version', 2, 1, 2) === 1 ? 1 : 2,
     multipartThreshold: r.size('multipart_threshold', 5 * GiB, 5 * MiB, 5 * GiB),
     multipartChunksize,

@@ -49,6 +49,7 @@ import type {
 } from './object-store.js';
 import { quirksFor, type Quirks } from './quirks.js';
 import { SignatureV2Signer } from './sigv2.js';
+import { LeanS3, type LeanResponse } from './lean-http.js';
 import { printAs } from '../redact.js';
 
 export interface S3StoreOptions {
@@ -84,6 +85,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
   readonly config: EndpointConfig;
   readonly settings: StoreSettings;
   private readonly client: S3Client;
+  /** The lean path for single-object calls; undefined: every call goes through the SDK. */
+  private readonly lean: LeanS3 | undefined;
   private readonly retry: RetryPolicy;
   /** Every request to this endpoint goes through it: throttling slows them all down. */
   readonly pacer: Pacer;
@@ -147,6 +150,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
     });
     this.installMiddleware();
     if (config.signatureVersion === 'v4') this.reuseSigner();
+    // Checksums beyond Content-MD5 (WHEN_SUPPORTED) are the SDK's business: it keeps those calls.
+    const sdkChecksums = config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';
+    this.lean = config.leanRequests && !sdkChecksums ? new LeanS3(config, agent) : undefined;
   }
 
   /**
@@ -341,7 +347,10 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   async head(key: string): Promise<HeadInfo | null> {
     try {
-      const out = await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      const lean = this.lean;
+      const out = lean
+        ? leanHead(await this.call('HeadObject', key, () => lean.send({ method: 'HEAD', key })))
+        : await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
       return toHead(key, out);
     } catch (err) {
       if (err instanceof StoreError && err.notFound) {
@@ -354,6 +363,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
+    const lean = this.lean;
+    if (lean) {
+      const res = await this.call('GetObject', key, () => lean.send({ method: 'GET', key }));
+      return { body: res.body, info: toHead(key, leanHead(res)) };
+    }
     const out = await this.call('GetObject', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
     const body = out.Body;
     if (!(body instanceof Readable)) {
@@ -363,6 +377,13 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   async put(key: string, body: Readable | Buffer, options: PutOptions): Promise<PutResult> {
+    const lean = this.lean;
+    if (lean) {
+      const headers = leanPutHeaders(options);
+      const res = await this.call('PutObject', key, () => lean.send({ method: 'PUT', key, body, contentLength: options.contentLength, headers, signal: options.signal }), false);
+      const out = leanHead(res);
+      return { etag: stripQuotes(out.ETag), etagIsMd5: !encrypted(out) };
+    }
     const out = await this.call(
       'PutObject',
       key,
@@ -384,7 +405,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   async delete(key: string): Promise<void> {
-    await this.call('DeleteObject', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    const lean = this.lean;
+    if (lean) await this.call('DeleteObject', key, () => lean.send({ method: 'DELETE', key }));
+    else await this.call('DeleteObject', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
   /**
@@ -637,6 +660,51 @@ function toHead(key: string, o: HeadOutput): HeadInfo {
     expires: o.ExpiresString ?? (o.Expires ? o.Expires.toUTCString() : undefined),
     metadata: { ...(o.Metadata ?? {}) },
   };
+}
+
+/** A lean answer's headers in the SDK's output shape, so toHead reads both alike. */
+function leanHead(res: LeanResponse): HeadOutput {
+  const h = res.headers;
+  const one = (name: string): string | undefined => {
+    const v = h[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(h)) {
+    if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice(11)] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const length = one('content-length');
+  const modified = one('last-modified');
+  const expires = one('expires');
+  return {
+    ContentLength: length === undefined ? undefined : Number(length),
+    ETag: one('etag'),
+    LastModified: modified === undefined ? undefined : new Date(modified),
+    ContentType: one('content-type'),
+    CacheControl: one('cache-control'),
+    ContentDisposition: one('content-disposition'),
+    ContentEncoding: one('content-encoding'),
+    ContentLanguage: one('content-language'),
+    ExpiresString: expires,
+    Metadata: metadata,
+    ServerSideEncryption: one('x-amz-server-side-encryption'),
+    SSECustomerAlgorithm: one('x-amz-server-side-encryption-customer-algorithm'),
+  };
+}
+
+/** The PUT headers the SDK would send for these options (lower-case names). */
+function leanPutHeaders(o: PutOptions): Record<string, string> {
+  const p = headerParams(o);
+  const h: Record<string, string> = {};
+  if (o.contentMd5 !== undefined) h['content-md5'] = o.contentMd5;
+  if (p.ContentType !== undefined) h['content-type'] = p.ContentType;
+  if (p.CacheControl !== undefined) h['cache-control'] = p.CacheControl;
+  if (p.ContentDisposition !== undefined) h['content-disposition'] = p.ContentDisposition;
+  if (p.ContentEncoding !== undefined) h['content-encoding'] = p.ContentEncoding;
+  if (p.ContentLanguage !== undefined) h['content-language'] = p.ContentLanguage;
+  if (p.Expires !== undefined) h['expires'] = p.Expires.toUTCString();
+  for (const [k, v] of Object.entries(p.Metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] = v;
+  return h;
 }
 
 function headerParams(h: Partial<ObjectHeaders>) {
