@@ -64,6 +64,12 @@ export interface CopyKeyOptions {
   readonly partSlots?: Limiter;
   /** Also recopy when only the standard headers or user metadata differ (`--check-metadata`). */
   readonly checkMetadata?: boolean;
+  /**
+   * The caller knows a small object was just written (an event or enqueued sweep decision with
+   * its size): skip the destination HEADs and copy it, one GET and one PUT per destination; the
+   * copy's own verification proves the bytes. Not for server-side copies or dry runs.
+   */
+  readonly blind?: boolean;
 }
 
 interface Planned {
@@ -90,7 +96,10 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
   // listener's usual case, a new upload) the source GET tells all a HEAD would, so the
   // source HEAD is skipped. Server-side copies and dry runs still need it up front.
   const preHeads = new Map<CopyTarget, DestinationState | null>();
-  if (source.info === undefined && !options.dryRun) {
+  const blind = options.blind === true && source.info === undefined && !options.dryRun && !options.checkMetadata && targets.every((t) => t.known === undefined && !t.store.canCopyFrom?.(source.store));
+  if (blind) {
+    for (const t of targets) preHeads.set(t, null);
+  } else if (source.info === undefined && !options.dryRun) {
     await Promise.all(
       targets.map(async (t) => {
         try {
@@ -106,7 +115,7 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
   let sourceInfo: ObjectInfo | undefined;
   const allMissing = open.length > 0 && open.every((t) => preHeads.get(t) === null && !t.store.canCopyFrom?.(source.store));
   if (allMissing) {
-    planned = open.map((target) => ({ target, reason: options.force ? 'forced' : 'missing' }));
+    planned = open.map((target) => ({ target, reason: options.force ? 'forced' : blind ? 'announced' : 'missing' }));
   } else {
     let info: ObjectInfo | HeadInfo | null | undefined = source.info;
     try {

@@ -24,7 +24,7 @@ import { etagMd5, isMd5Etag, type ObjectInfo } from '../store/object-store.js';
 export const META_SOURCE_ETAG = 's3s3-source-etag';
 export const META_MD5 = 's3s3-md5';
 
-export type CopyReason = 'forced' | 'missing' | 'size differs' | 'md5 differs' | 'source changed' | 'unverifiable' | 'hash differs' | 'metadata differs';
+export type CopyReason = 'forced' | 'missing' | 'announced' | 'size differs' | 'md5 differs' | 'source changed' | 'unverifiable' | 'hash differs' | 'metadata differs';
 
 export type Decision =
   | { readonly action: 'copy'; readonly reason: CopyReason }
