@@ -15,10 +15,12 @@ import type { EndpointConfig } from '../config.js';
 import { discardSocketAfterResponse } from './http-agent.js';
 import { SignatureV2Signer } from './sigv2.js';
 import { EMPTY_SHA256, encodeKeyPath, encodeQueryComponent, SignatureV4Signer } from './sigv4.js';
+import { parseListing, type ListOutput } from './list-xml.js';
 
 export interface LeanRequest {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
-  readonly key: string;
+  /** The object's key; undefined for a request on the bucket itself (a listing). */
+  readonly key?: string;
   readonly query?: Readonly<Record<string, string>>;
   /** Header names in lower case. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -87,12 +89,29 @@ export class LeanS3 {
     else this.v4 = new SignatureV4Signer({ ...credentials, region: config.region });
   }
 
+  /** One listing page (v1 or v2 by its query); empty parameters are left out. */
+  async list(query: Readonly<Record<string, string | undefined>>): Promise<ListOutput> {
+    const q: Record<string, string> = {};
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q[k] = v;
+    const res = await this.send({ method: 'GET', query: q });
+    const text = await readText(res.body);
+    try {
+      return parseListing(text);
+    } catch (err) {
+      // A page cut short or garbled in transit: worth another try, like a reset.
+      const e = new Error(`listing answer unreadable: ${err instanceof Error ? err.message : String(err)}`);
+      (e as { code?: string }).code = 'ECONNRESET';
+      throw e;
+    }
+  }
+
   /**
    * One request. Resolves with a 2xx answer; rejects with a LeanServiceError for anything
    * else (its body read for the Code), or with the socket's error.
    */
   async send(req: LeanRequest): Promise<LeanResponse> {
-    const path = this.pathPrefix + encodeKeyPath(req.key);
+    // A bucket-level request: `/bucket` (path style) or `/` (virtual hosted), as the SDK sends it.
+    const path = req.key === undefined ? this.pathPrefix.replace(/(.)\/$/, '$1') : this.pathPrefix + encodeKeyPath(req.key);
     const query = req.query ?? {};
     const qs = Object.entries(query)
       .map(([k, v]) => (v === '' ? encodeQueryComponent(k) : `${encodeQueryComponent(k)}=${encodeQueryComponent(v)}`))
@@ -172,6 +191,11 @@ export class LeanS3 {
       }
     });
   }
+}
+
+/** The whole body as text (a listing page; a few MB at most). */
+export function readText(res: IncomingMessage): Promise<string> {
+  return readLimited(res, Number.POSITIVE_INFINITY);
 }
 
 function timeoutError(message: string): Error {

@@ -5,27 +5,23 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-  UploadPartCommand,
-  CopyObjectCommand,
-  ListMultipartUploadsCommand,
-} from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { createRequire } from 'node:module';
+
+/**
+ * The AWS SDK is loaded on first use: the lean path does every object call and the listings,
+ * so a sweep of objects below multipart_threshold never loads it (~40 MiB of RSS).
+ */
+let sdkModule: typeof import('@aws-sdk/client-s3') | undefined;
+let handlerModule: typeof import('@smithy/node-http-handler') | undefined;
+function sdk(): typeof import('@aws-sdk/client-s3') {
+  sdkModule ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+  return sdkModule;
+}
+function httpHandler(): typeof import('@smithy/node-http-handler') {
+  handlerModule ??= createRequire(import.meta.url)('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+  return handlerModule;
+}
 import type { EndpointConfig } from '../config.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -84,7 +80,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
   readonly quirks: Quirks;
   readonly config: EndpointConfig;
   readonly settings: StoreSettings;
-  private readonly client: S3Client;
+  /** The SDK client, made on first use (see sdk()). */
+  private clientInstance: S3Client | undefined;
+  private readonly agent: ReturnType<typeof createAgent>;
   /** The lean path for single-object calls; undefined: every call goes through the SDK. */
   private readonly lean: LeanS3 | undefined;
   private readonly retry: RetryPolicy;
@@ -124,8 +122,22 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const secure = url.protocol === 'https:';
     // Room for every object in flight plus the listing that feeds them.
     const agent = createAgent(secure, config.concurrency + 4, { ca: config.caBundle, rejectUnauthorized: config.verifySsl });
+    this.agent = agent;
+    // Checksums beyond Content-MD5 (WHEN_SUPPORTED) are the SDK's business: it keeps those calls.
+    const sdkChecksums = config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';
+    this.lean = config.leanRequests && !sdkChecksums ? new LeanS3(config, agent) : undefined;
+  }
+
+
+  /** The SDK client for the calls the lean path does not make (multipart, server-side copy, batch delete, bucket admin). */
+  private get client(): S3Client {
+    if (this.clientInstance) return this.clientInstance;
+    const config = this.config;
+    const url = new URL(config.endpoint);
+    const secure = url.protocol === 'https:';
+    const agent = this.agent;
     const credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
-    this.client = new S3Client({
+    this.clientInstance = new (sdk().S3Client)({
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,
@@ -137,7 +149,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       // The SDK's own console warnings (e.g. on every failed streaming request) would break
       // our one-line error reporting; failures reach the caller as typed errors instead.
       logger: QUIET_SDK_LOGGER,
-      requestHandler: new NodeHttpHandler({
+      requestHandler: new (httpHandler().NodeHttpHandler)({
         ...(secure ? { httpsAgent: agent } : { httpAgent: agent }),
         connectionTimeout: config.connectTimeoutMs,
         // An inactivity timeout: `requestTimeout` alone only logs a warning in this
@@ -150,9 +162,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     });
     this.installMiddleware();
     if (config.signatureVersion === 'v4') this.reuseSigner();
-    // Checksums beyond Content-MD5 (WHEN_SUPPORTED) are the SDK's business: it keeps those calls.
-    const sdkChecksums = config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';
-    this.lean = config.leanRequests && !sdkChecksums ? new LeanS3(config, agent) : undefined;
+    return this.clientInstance;
   }
 
   /**
@@ -214,7 +224,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   async bucketExists(): Promise<boolean> {
     try {
-      await this.call('HeadBucket', undefined, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+      const lean = this.lean;
+      if (lean) await this.call('HeadBucket', undefined, () => lean.send({ method: 'HEAD' }));
+      else await this.call('HeadBucket', undefined, () => this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket })));
       this.bucketSeenAt = Date.now();
       return true;
     } catch (err) {
@@ -292,10 +304,13 @@ export class S3Store implements ObjectStore, MultipartCapable {
     // encoding (a `+` or `%` in them then decodes to another key, skipping keys or looping) and
     // a token holding only a newline arrives empty. A token is used only for a page with no key.
     const next = decodeNext(options.next);
+    const lean = this.lean;
     if (this.quirks.listObjectsVersion === 1) {
-      const out = await this.call('ListObjects', undefined, () =>
-        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next?.after, MaxKeys, EncodingType })),
-      );
+      const out = lean
+        ? await this.call('ListObjects', undefined, () => lean.list({ prefix, marker: next?.after, 'max-keys': String(MaxKeys), 'encoding-type': EncodingType }))
+        : await this.call('ListObjects', undefined, () =>
+            this.client.send(new (sdk().ListObjectsCommand)({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next?.after, MaxKeys, EncodingType })),
+          );
       const decode = this.keyDecoder('ListObjects', out.EncodingType);
       const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
       const last = objects[objects.length - 1]?.key;
@@ -305,11 +320,15 @@ export class S3Store implements ObjectStore, MultipartCapable {
       }
       return { objects, next: following === undefined ? undefined : encodeNext({ after: following }) };
     }
-    const out = await this.call('ListObjectsV2', undefined, () =>
-      this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, StartAfter: next?.after, ContinuationToken: next?.token, MaxKeys, EncodingType }),
-      ),
-    );
+    const out = lean
+      ? await this.call('ListObjectsV2', undefined, () =>
+          lean.list({ 'list-type': '2', prefix, 'start-after': next?.after, 'continuation-token': next?.token, 'max-keys': String(MaxKeys), 'encoding-type': EncodingType }),
+        )
+      : await this.call('ListObjectsV2', undefined, () =>
+          this.client.send(
+            new (sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: prefix || undefined, StartAfter: next?.after, ContinuationToken: next?.token, MaxKeys, EncodingType }),
+          ),
+        );
     const decode = this.keyDecoder('ListObjectsV2', out.EncodingType);
     const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
     if (!out.IsTruncated) return { objects };
@@ -350,7 +369,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       const lean = this.lean;
       const out = lean
         ? leanHead(await this.call('HeadObject', key, () => lean.send({ method: 'HEAD', key })))
-        : await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+        : await this.call('HeadObject', key, () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })));
       return toHead(key, out);
     } catch (err) {
       if (err instanceof StoreError && err.notFound) {
@@ -368,7 +387,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       const res = await this.call('GetObject', key, () => lean.send({ method: 'GET', key }));
       return { body: res.body, info: toHead(key, leanHead(res)) };
     }
-    const out = await this.call('GetObject', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+    const out = await this.call('GetObject', key, () => this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key })));
     const body = out.Body;
     if (!(body instanceof Readable)) {
       throw new StoreError({ ...this.ctx('GetObject', key), errorClass: 'retry', detail: 'response had no body stream' });
@@ -389,7 +408,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       key,
       () =>
         this.client.send(
-          new PutObjectCommand({
+          new (sdk().PutObjectCommand)({
             Bucket: this.bucket,
             Key: key,
             Body: body,
@@ -407,7 +426,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
   async delete(key: string): Promise<void> {
     const lean = this.lean;
     if (lean) await this.call('DeleteObject', key, () => lean.send({ method: 'DELETE', key }));
-    else await this.call('DeleteObject', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    else await this.call('DeleteObject', key, () => this.client.send(new (sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: key })));
   }
 
   /**
@@ -436,7 +455,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       let out;
       try {
         out = await this.call('DeleteObjects', undefined, () =>
-          this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+          this.client.send(new (sdk().DeleteObjectsCommand)({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
         );
       } catch (err) {
         // A server that refuses the whole batch (a key its XML parser will not take) must not
@@ -455,7 +474,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   async createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string> {
     const out = await this.call('CreateMultipartUpload', key, () =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ...headerParams(headers) })),
+      this.client.send(new (sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...headerParams(headers) })),
     );
     if (!out.UploadId) throw new StoreError({ ...this.ctx('CreateMultipartUpload', key), errorClass: 'object', detail: 'no UploadId in response' });
     return out.UploadId;
@@ -467,7 +486,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       key,
       () =>
         this.client.send(
-          new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: options.contentLength, ContentMD5: options.contentMd5 }),
+          new (sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: options.contentLength, ContentMD5: options.contentMd5 }),
         ),
       false,
     );
@@ -480,7 +499,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       key,
       () =>
         this.client.send(
-          new CompleteMultipartUploadCommand({
+          new (sdk().CompleteMultipartUploadCommand)({
             Bucket: this.bucket,
             Key: key,
             UploadId: uploadId,
@@ -492,7 +511,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     let etag = stripQuotes(out.ETag);
     // Ceph RGW answers with an empty ETag: ask for the real one, under the upload's slot.
     if (etag === '') {
-      const head = await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), true, false);
+      const head = await this.call('HeadObject', key, () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })), true, false);
       etag = stripQuotes(head.ETag);
     }
     return { etag };
@@ -500,12 +519,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   /** Multipart uploads begun and neither completed nor aborted (first 1000). */
   async pendingUploads(): Promise<Array<{ key: string; uploadId: string }>> {
-    const out = await this.call('ListMultipartUploads', undefined, () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket })));
+    const out = await this.call('ListMultipartUploads', undefined, () => this.client.send(new (sdk().ListMultipartUploadsCommand)({ Bucket: this.bucket })));
     return (out.Uploads ?? []).map((u) => ({ key: u.Key ?? '', uploadId: u.UploadId ?? '' }));
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
-    await this.call('AbortMultipartUpload', key, () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })));
+    await this.call('AbortMultipartUpload', key, () => this.client.send(new (sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId })));
   }
 
   /** Same endpoint, same credentials: the server can copy without the bytes passing through us. */
@@ -526,7 +545,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
       key,
       () =>
         this.client.send(
-          new CopyObjectCommand({
+          new (sdk().CopyObjectCommand)({
             Bucket: this.bucket,
             Key: key,
             CopySource: `${sourceBucket}/${encodeCopySourceKey(sourceKey)}`,
@@ -544,7 +563,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const region = this.config.region;
     await this.call('CreateBucket', undefined, () =>
       this.client.send(
-        new CreateBucketCommand({
+        new (sdk().CreateBucketCommand)({
           Bucket: this.bucket,
           ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {}),
         }),
@@ -566,11 +585,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
       }
     }
     if (batch.length) check(await this.deleteMany(batch));
-    await this.call('DeleteBucket', undefined, () => this.client.send(new DeleteBucketCommand({ Bucket: this.bucket })));
+    await this.call('DeleteBucket', undefined, () => this.client.send(new (sdk().DeleteBucketCommand)({ Bucket: this.bucket })));
   }
 
   close(): void {
-    this.client.destroy();
+    this.clientInstance?.destroy();
+    this.agent.destroy();
   }
 }
 

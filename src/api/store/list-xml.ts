@@ -1,0 +1,74 @@
+/**
+ * A ListObjects / ListObjectsV2 answer (ListBucketResult) read into the SDK's output shape,
+ * for the lean path. Values are taken exactly as sent, entities decoded: unlike the SDK's
+ * parser, no whitespace is trimmed (a key may start or end with spaces).
+ */
+export interface ListedObject {
+  Key?: string;
+  Size?: number;
+  ETag?: string;
+  LastModified?: Date;
+}
+
+export interface ListOutput {
+  Contents: ListedObject[];
+  IsTruncated: boolean;
+  NextMarker?: string;
+  NextContinuationToken?: string;
+  EncodingType?: string;
+}
+
+const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+export function decodeXmlText(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(ENTITY, (_m, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
+    hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : dec !== undefined ? String.fromCodePoint(parseInt(dec, 10)) : NAMED[name!]!,
+  );
+}
+
+/** The text of the first `<name>` element in `xml` (undefined when absent; '' for `<name/>`). */
+function element(xml: string, name: string): string | undefined {
+  const open = xml.indexOf(`<${name}>`);
+  if (open < 0) return xml.includes(`<${name}/>`) ? '' : undefined;
+  const start = open + name.length + 2;
+  const end = xml.indexOf(`</${name}>`, start);
+  return end < 0 ? undefined : decodeXmlText(xml.slice(start, end));
+}
+
+/** Throws when the body is not a ListBucketResult (an HTML error page, a truncated body). */
+export function parseListing(xml: string): ListOutput {
+  if (!xml.includes('<ListBucketResult') || !xml.includes('</ListBucketResult>')) {
+    throw new Error(`not a ListBucketResult: ${JSON.stringify(xml.slice(0, 120))}`);
+  }
+  const contents: ListedObject[] = [];
+  // The keys come before <Contents> blocks' other fields in no fixed order: read each block.
+  let at = 0;
+  for (;;) {
+    const open = xml.indexOf('<Contents>', at);
+    if (open < 0) break;
+    const close = xml.indexOf('</Contents>', open);
+    if (close < 0) throw new Error('a <Contents> element is not closed');
+    const block = xml.slice(open + 10, close);
+    const size = element(block, 'Size');
+    const modified = element(block, 'LastModified');
+    contents.push({
+      Key: element(block, 'Key'),
+      Size: size === undefined ? undefined : Number(size),
+      ETag: element(block, 'ETag'),
+      LastModified: modified === undefined ? undefined : new Date(modified),
+    });
+    at = close + 11;
+  }
+  // The trailer (everything but the <Contents> blocks) holds the page's own fields.
+  const head = xml.slice(0, xml.indexOf('<Contents>') < 0 ? xml.length : xml.indexOf('<Contents>')) + xml.slice(at);
+  const out: ListOutput = { Contents: contents, IsTruncated: element(head, 'IsTruncated')?.trim() === 'true' };
+  const marker = element(head, 'NextMarker');
+  if (marker !== undefined) out.NextMarker = marker;
+  const token = element(head, 'NextContinuationToken');
+  if (token !== undefined) out.NextContinuationToken = token;
+  const encoding = element(head, 'EncodingType');
+  if (encoding !== undefined) out.EncodingType = encoding.trim();
+  return out;
+}
