@@ -25,9 +25,14 @@ const opts = (o: DuplicateOptions = {}): DuplicateOptions => ({ retry: FAST_RETR
 for (const [from, to] of pairs) {
   describe(`sweep ${from.name} -> ${to.name}`, () => {
     const stores: S3Store[] = [];
+    const proxied: S3Store[] = [];
     const proxies: FaultProxy[] = [];
     const track = <T extends S3Store>(s: T) => (stores.push(s), s);
+    // A store reaching its bucket through a proxy is only closed: the bucket is dropped
+    // through its direct store (dropping it through a stopped proxy would sit out every retry).
+    const throughProxy = <T extends S3Store>(s: T) => (proxied.push(s), s);
     after(async () => {
+      for (const s of proxied) s.close();
       for (const p of proxies) await p.stop();
       for (const s of stores) await dropStore(s).catch(() => {});
     });
@@ -103,7 +108,7 @@ for (const [from, to] of pairs) {
       const url = await proxy.start();
       const srcBucket = uniqueBucket('fan-src');
       track(await freshStore(from, srcBucket));
-      const src = track(new S3Store(endpointConfig({ ...from, endpoint: url }, srcBucket)));
+      const src = throughProxy(new S3Store(endpointConfig({ ...from, endpoint: url }, srcBucket)));
       const d1 = track(await freshStore(to, uniqueBucket('fan-d1')));
       const d2 = track(await freshStore(from, uniqueBucket('fan-d2')));
       const objects = Array.from({ length: 30 }, (_, i) => ({ key: `fan/${i}`, body: Buffer.alloc(100_000 + i, i) }));
@@ -157,7 +162,7 @@ for (const [from, to] of pairs) {
       const src = track(await freshStore(from, uniqueBucket('bad-src'), { multipart_threshold: '5M', multipart_chunksize: '5M' }));
       const dstBucket = uniqueBucket('bad-dst');
       track(await freshStore(to, dstBucket));
-      const dst = track(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket)));
+      const dst = throughProxy(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket)));
       const plain = Buffer.alloc(300_000, 7);
       const multi = Buffer.alloc(11 * 1024 * 1024, 9);
       await src.put('bad/plain', plain, { contentLength: plain.length });
@@ -189,7 +194,7 @@ for (const [from, to] of pairs) {
       const src = track(await freshStore(from, uniqueBucket('mpfail-src')));
       const dstBucket = uniqueBucket('mpfail-dst');
       const realDst = track(await freshStore(to, dstBucket));
-      const dst = track(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket, { multipart_threshold: '5M', multipart_chunksize: '5M' })));
+      const dst = throughProxy(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket, { multipart_threshold: '5M', multipart_chunksize: '5M' })));
       const body = Buffer.alloc(16 * 1024 * 1024, 3);
       await src.put('mp/big', body, { contentLength: body.length });
       proxy.inject(isOp('UploadPart', dstBucket), { kind: 'status', status: 500, code: 'InternalError' }, 100);
@@ -207,7 +212,7 @@ for (const [from, to] of pairs) {
       const url = await proxy.start();
       const srcBucket = uniqueBucket('flaky-src');
       const real = track(await freshStore(from, srcBucket));
-      const src = track(new S3Store(endpointConfig({ ...from, endpoint: url }, srcBucket)));
+      const src = throughProxy(new S3Store(endpointConfig({ ...from, endpoint: url }, srcBucket)));
       const dst = track(await freshStore(to, uniqueBucket('flaky-dst')));
       await putAll(real, Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, body: Buffer.from(`v${i}`) })));
       proxy.inject(isOp('GetObject', srcBucket), { kind: 'status', status: 503, code: 'SlowDown' }, 2);
@@ -238,7 +243,7 @@ for (const [from, to] of pairs) {
       const src = track(await freshStore(from, uniqueBucket('ord-src')));
       const dstBucket = uniqueBucket('ord-dst');
       const realDst = track(await freshStore(to, dstBucket));
-      const dst = track(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket)));
+      const dst = throughProxy(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket)));
       const objects = [{ key: 'a/b', body: Buffer.from('1') }, { key: 'a-c', body: Buffer.from('2') }];
       await putAll(src, objects);
       await putAll(realDst, objects);

@@ -16,6 +16,7 @@ import { discardSocketAfterResponse } from './http-agent.js';
 import { SignatureV2Signer } from './sigv2.js';
 import { EMPTY_SHA256, encodeKeyPath, encodeQueryComponent, SignatureV4Signer } from './sigv4.js';
 import { parseListing, type ListOutput } from './list-xml.js';
+import { printAs } from '../redact.js';
 
 export interface LeanRequest {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
@@ -65,6 +66,14 @@ export class LeanS3 {
   private readonly pathPrefix: string;
   private readonly v4: SignatureV4Signer | undefined;
   private readonly v2: SignatureV2Signer | undefined;
+
+  get endpoint(): string {
+    return this.config.endpoint;
+  }
+
+  get bucket(): string {
+    return this.config.bucket;
+  }
 
   constructor(
     private readonly config: EndpointConfig,
@@ -221,3 +230,6 @@ function tag(xml: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
   return m ? m[1]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&') : undefined;
 }
+
+// Printing the lean client shows where it points, never the signers' credentials.
+printAs(LeanS3, 'LeanS3', (l) => ({ endpoint: l.endpoint, bucket: l.bucket }));

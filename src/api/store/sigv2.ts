@@ -70,7 +70,11 @@ function lowerCaseHeaders(headers: Record<string, string>): Record<string, strin
 
 /** A signer with the SDK's RequestSigner shape: `sign(request) => request`. */
 export class SignatureV2Signer {
-  constructor(private readonly options: V2SignerOptions) {}
+  // A true private field: the credentials are invisible to inspect (even with showHidden) and JSON.
+  readonly #options: V2SignerOptions;
+  constructor(options: V2SignerOptions) {
+    this.#options = options;
+  }
 
   async sign<T extends SignableRequest>(request: T): Promise<T> {
     for (const h of Object.keys(request.headers)) {
@@ -78,15 +82,15 @@ export class SignatureV2Signer {
       // Drop what a v4 signer (or an earlier attempt) left, so the v2 string is complete.
       if (l === 'authorization' || l === 'x-amz-date' || l === 'x-amz-content-sha256' || l === 'x-amz-security-token') delete request.headers[h];
     }
-    request.headers['x-amz-date'] = (this.options.now?.() ?? new Date()).toUTCString();
+    request.headers['x-amz-date'] = (this.#options.now?.() ?? new Date()).toUTCString();
     const host = request.hostname.toLowerCase();
-    const endpointHost = this.options.endpointHost.toLowerCase();
+    const endpointHost = this.#options.endpointHost.toLowerCase();
     // Virtual-hosted: the bucket is in the host name, yet it belongs in the signed resource.
     const bucket = host !== endpointHost && host.endsWith('.' + endpointHost) ? host.slice(0, -endpointHost.length - 1) : undefined;
-    const signature = createHmac('sha1', this.options.credentials.secretAccessKey)
-      .update(stringToSignV2(request, bucket === undefined ? undefined : bucket === this.options.bucket.toLowerCase() ? this.options.bucket : bucket), 'utf8')
+    const signature = createHmac('sha1', this.#options.credentials.secretAccessKey)
+      .update(stringToSignV2(request, bucket === undefined ? undefined : bucket === this.#options.bucket.toLowerCase() ? this.#options.bucket : bucket), 'utf8')
       .digest('base64');
-    request.headers['authorization'] = `AWS ${this.options.credentials.accessKeyId}:${signature}`;
+    request.headers['authorization'] = `AWS ${this.#options.credentials.accessKeyId}:${signature}`;
     return request;
   }
 }
