@@ -431,14 +431,14 @@ function main(): void {
  * a zero-size chunk and optional trailers (ignored).
  */
 class AwsChunkedDecoder {
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
   /** Bytes of data left in the current chunk, then its CRLF; -1 while reading a header line. */
   private left = -1;
   private done = false;
   constructor(private readonly out: (b: Buffer) => void) {}
 
   push(chunk: Buffer): void {
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let buf: Buffer = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = Buffer.alloc(0);
     while (buf.length && !this.done) {
       if (this.left < 0) {
