@@ -15,7 +15,7 @@
  *   BENCH_RESULTS=FILE             where the markdown goes (default bench/results-synthetic.md; "-" for none)
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -95,7 +95,7 @@ async function sweepOnce(state: string, name: string, keys: number, size: number
   const config = join(dir, 's3s3.ini');
   writeFileSync(config, `[source]\n${section('source', 'synthetic')}\n[dest1]\n${section(destBucket, destKey)}`, { mode: 0o600 });
   const load = loadavg()[0]!;
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const flags = [...shebangFlags(), ...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   // --trace-gc (on stdout) gives the live heap after each full GC: whether the sweep retains
   // anything per key, apart from how far V8 lets the heap grow before collecting.
   const args = ['-v', process.execPath, '--trace-gc', ...flags, join(root, 'dist/scripts/bucket.js'), '--config', config, '--json', '--lock-file', join(dir, 'lock')];
@@ -151,6 +151,13 @@ async function sweepOnce(state: string, name: string, keys: number, size: number
     flags: flags.join(' '),
     gc,
   };
+}
+
+/** The node flags of the bin's shebang (`#!/usr/bin/env -S node FLAGS`): what `s3s3bucket` runs with. */
+function shebangFlags(): string[] {
+  const first = readFileSync(join(root, 'dist/scripts/bucket.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node(.*)$/.exec(first) ?? /^#!\S*node(.*)$/.exec(first);
+  return (m?.[1] ?? '').split(/\s+/).filter(Boolean);
 }
 
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '?');
@@ -241,8 +248,8 @@ function markdown(o: { runs: Run[]; command: string; startedAt: Date; uptime: st
   N generated keys (\`k/%08d\` plus ten odd ones: space, \`+\`, \`%\`, a control character, \`..\`, non-ASCII, an astral
   character) of ${o.objectSize} bytes with real MD5 ETags; s3s3's defaults: ListObjectsV2, \`encoding-type=url\`, 1000 keys a page.
   Every key is unchanged, so the sweep is its two listings and the merge-join: no object request.
-- Each run: \`/usr/bin/time -v node --trace-gc [node flags] dist/scripts/bucket.js --config CFG --json\` ("none": the bin's own
-  shebang, which sets no V8 flag); seconds = wall clock of the whole process (start-up included); peak RSS = "Maximum resident
+- Each run: \`/usr/bin/time -v node --trace-gc [node flags] dist/scripts/bucket.js --config CFG --json\`, the node flags being
+  those of the bin's shebang line (what \`s3s3bucket\` runs with; "none": it sets no V8 flag) plus any asked for; seconds = wall clock of the whole process (start-up included); peak RSS = "Maximum resident
   set size"; live heap = the largest heap size right after a full (mark-compact) GC, from \`--trace-gc\`: what the sweep
   really holds, apart from how far V8 lets the heap grow before collecting; client CPU = user + system of the sweep;
   server CPU = the endpoint's own, from \`process.cpuUsage()\`.
