@@ -4,7 +4,7 @@
 # every key is skipped and the run measures the two listings and the merge-join: seconds,
 # keys/s, peak RSS and client CPU at 10k, 100k, 1M and 10M keys. A measuring instrument only;
 # correctness is proven on Ceph and Swift by the tests.
-#   bash bench/sweep-synthetic.sh                       # 10k, 100k, 1M, 10M (~10 min on 2 CPUs)
+#   bash bench/sweep-synthetic.sh                       # 10k, 100k, 1M, 10M (~7 min on 2 CPUs; twice that with BENCH_COMPARE_FLAGS)
 #   BENCH_SIZES=10k,100k bash bench/sweep-synthetic.sh  # a subset (k and M suffixes)
 #   BENCH_COPY=10k bash bench/sweep-synthetic.sh        # plus a copy of 10k keys into an empty bucket
 #   BENCH_NODE_FLAGS=--heap-prof BENCH_STATE=/tmp/syn BENCH_SIZES=1M bash bench/sweep-synthetic.sh
