@@ -84,12 +84,16 @@ export class LeanS3 {
     this.secure = url.protocol === 'https:';
     this.port = url.port === '' ? undefined : Number(url.port);
     const base = url.pathname.replace(/\/+$/, '');
-    if (config.forcePathStyle) {
-      this.hostname = url.hostname;
+    // An IPv6 literal is connected to without its brackets; the host header keeps them.
+    const bare = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    // Virtual-hosted only for a bucket that is a DNS label (as the SDK does): `my.bucket` or
+    // `Logs_2024` in a host name would not resolve, or not match the certificate.
+    if (config.forcePathStyle || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(config.bucket)) {
+      this.hostname = bare;
       this.hostHeader = url.host;
       this.pathPrefix = `${base}/${encodeKeyPath(config.bucket)}/`;
     } else {
-      this.hostname = `${config.bucket}.${url.hostname}`;
+      this.hostname = `${config.bucket}.${bare}`;
       this.hostHeader = `${config.bucket}.${url.host}`;
       this.pathPrefix = `${base}/`;
     }
@@ -169,7 +173,9 @@ export class LeanS3 {
           socket.removeListener('timeout', inactive);
         });
       });
-      request.once('error', fail);
+      // `on`, not `once`: an abort racing a socket error may emit twice, and a second error
+      // with no listener would be an uncaught exception.
+      request.on('error', fail);
       request.once('response', (res) => {
         clearTimeout(connectTimer);
         const status = res.statusCode ?? 0;

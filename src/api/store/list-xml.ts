@@ -23,9 +23,12 @@ const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', a
 
 export function decodeXmlText(text: string): string {
   if (!text.includes('&')) return text;
-  return text.replace(ENTITY, (_m, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
-    hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : dec !== undefined ? String.fromCodePoint(parseInt(dec, 10)) : NAMED[name!]!,
-  );
+  return text.replace(ENTITY, (m, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
+    if (name !== undefined) return NAMED[name]!;
+    const code = hex !== undefined ? parseInt(hex, 16) : parseInt(dec!, 10);
+    // Not a code point: kept as written, rather than failing the page for ever.
+    return code <= 0x10ffff ? String.fromCodePoint(code) : m;
+  });
 }
 
 /** The text of the first `<name>` element in `xml` (undefined when absent; '' for `<name/>`). */

@@ -88,7 +88,7 @@ export class SignatureV2Signer {
     // Virtual-hosted: the bucket is in the host name, yet it belongs in the signed resource.
     const bucket = host !== endpointHost && host.endsWith('.' + endpointHost) ? host.slice(0, -endpointHost.length - 1) : undefined;
     const signature = createHmac('sha1', this.#options.credentials.secretAccessKey)
-      .update(stringToSignV2(request, bucket === undefined ? undefined : bucket === this.#options.bucket.toLowerCase() ? this.#options.bucket : bucket), 'utf8')
+      .update(stringToSignV2(request, bucket === undefined ? undefined : bucket === this.#options.bucket.toLowerCase() ? this.#options.bucket : bucket), 'latin1')
       .digest('base64');
     request.headers['authorization'] = `AWS ${this.#options.credentials.accessKeyId}:${signature}`;
     return request;

@@ -119,7 +119,7 @@ export class SignatureV4Signer {
     const canonicalRequest = [req.method, req.path, canonicalQuery(req.query), canonicalHeaders, signedHeaders, payloadHash].join('\n');
 
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
-    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
+    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'latin1').digest('hex')}`;
     const signature = createHmac('sha256', this.#signingKey(day)).update(stringToSign, 'utf8').digest('hex');
     headers['authorization'] = `${ALGORITHM} Credential=${this.#accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   }
