@@ -27,7 +27,7 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
   let flags: ListenFlags | undefined;
   const program = new Command('s3s3listen')
-    .description('Copy each key announced on the Redis channel from [source] to every [dest*] bucket. Runs until SIGTERM/SIGINT.')
+    .description('Copy each key announced on the Redis channel (or, with [http], notified by the provider to POST /events) from [source] to every [dest*] bucket, through the durable queue. Runs until SIGTERM/SIGINT.')
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
     .option('--concurrency <n>', 'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)', positiveInt)
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
