@@ -11,7 +11,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, wr
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SyncQueue } from '../../src/api/queue/queue.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { putAll } from '../helpers/seed.js';
 import { childEnv, everywhere, ROOT, runScript, setup, tempDir, waitFor, type Setup } from '../helpers/listen.js';
@@ -74,15 +73,6 @@ async function publishAndLand(s: Setup, key: string): Promise<void> {
   const pub = await runScript('publish', ['--config', s.file, key]);
   assert.equal(pub.code, 0, pub.stderr);
   await waitFor(`${key} in every destination`, () => everywhere(s.dests, key, body), 30_000, 200);
-}
-
-async function dropQueue(s: Setup): Promise<void> {
-  const q = new SyncQueue(s.config);
-  try {
-    await q.obliterate();
-  } finally {
-    await q.close();
-  }
 }
 
 interface Pm2Process {
@@ -148,7 +138,6 @@ describe('pm2 runs ecosystem.config.js', () => {
       const killed = await pm2('kill');
       const daemon = Number(readOr(join(home, 'pm2.pid')).trim());
       if (killed.code !== 0 && daemon > 0 && alive(daemon)) process.kill(daemon, 'SIGKILL');
-      await dropQueue(s);
       await s.cleanup();
       rmSync(home, { recursive: true, force: true });
     }
@@ -275,7 +264,6 @@ describe('supervisord runs extras/s3s3.supervisord.conf', () => {
         await exited;
         clearTimeout(t);
       }
-      await dropQueue(s);
       await s.cleanup();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -131,7 +131,6 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
     } finally {
       for (const d of [intake, ...workers]) await d.dispose();
       await s.redis.call('DEL', ...keys.map(markerKey));
-      await obliterate(s);
       await s.cleanup();
       await watch.stop();
     }
@@ -164,7 +163,6 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
       await s.redis.call('DEL', markerKey(key));
     } finally {
       await d.dispose();
-      await obliterate(s);
       await s.cleanup();
       await slow.stop();
     }
@@ -189,7 +187,6 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
     } finally {
       await d.dispose();
       await s.redis.call('DEL', ...all.map(markerKey));
-      await obliterate(s);
       await s.cleanup();
     }
   });
@@ -228,7 +225,6 @@ describe('s3s3listen --role all: what the single-process listener guaranteed', (
     } finally {
       await d.dispose();
       await s.redis.call('DEL', ...keys.map(markerKey));
-      await obliterate(s);
       await s.cleanup();
     }
   });
@@ -296,7 +292,6 @@ describe('deletes on the queue', () => {
     } finally {
       await d.dispose();
       await s.redis.call('DEL', markerKey('race/back'), markerKey('race/gone'));
-      await obliterate(s);
       await s.cleanup();
     }
   });
@@ -346,7 +341,6 @@ describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-fail
       await d.dispose();
       await proxy.stop();
       await s.redis.call('DEL', ...keys.map(markerKey));
-      await obliterate(s);
       await s.cleanup();
     }
   });
@@ -391,7 +385,6 @@ describe('s3s3bucket --enqueue', () => {
       await q.close();
       for (const w of workers) await w.dispose();
       await s.redis.call('DEL', ...keys.map(markerKey));
-      await obliterate(s);
       await s.cleanup();
     }
   });
@@ -411,12 +404,3 @@ describe('s3s3bucket --enqueue', () => {
   });
 });
 
-/** Remove the test's queue from the shared Redis. */
-async function obliterate(s: Setup): Promise<void> {
-  const q = new SyncQueue(s.config);
-  try {
-    await q.obliterate();
-  } finally {
-    await q.close();
-  }
-}

@@ -17,7 +17,8 @@
  * failed job) rather than BullMQ's Job.retry, which would requeue it without its
  * deduplication id: a key announced meanwhile could then run on two workers at once.
  */
-import { createHmac, createHash, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { bearerToken, sameSecret } from './tokens.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { silentLogger, type Logger } from '../log.js';
@@ -60,12 +61,6 @@ function loadBoard(queue: SyncQueue, basePath: string, readOnly: boolean): Liste
   return getRequestListener(app.fetch, { overrideGlobalObjects: false });
 }
 
-/** Constant-time comparison of two secrets of any lengths. */
-function sameSecret(a: string, b: string): boolean {
-  const h = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(h(a), h(b));
-}
-
 function cookieValue(token: string): string {
   return createHmac('sha256', token).update('s3s3 bull-board session').digest('base64url');
 }
@@ -76,10 +71,6 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
 }
 
 function refuse(res: ServerResponse, status: number, reason: string, headers: Record<string, string> = {}): void {
@@ -98,7 +89,7 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
 
   const authorized = (req: IncomingMessage): boolean => {
     if (token === undefined || session === undefined) return false;
-    const b = bearer(req);
+    const b = bearerToken(req);
     if (b !== undefined) return sameSecret(b, token);
     const c = readCookie(req, COOKIE);
     return c !== undefined && sameSecret(c, session);

@@ -3,13 +3,13 @@
  * becomes jobs on the queue. 2xx only once every job is durably queued, so a sender that
  * retries (Ceph's persistent topics do) loses nothing when Redis is down: it gets a 503.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import { parseEvents } from '../intake/events.js';
 import type { LogFields, Logger } from '../log.js';
 import type { SyncQueue } from '../queue/queue.js';
 import { telemetry } from '../telemetry.js';
+import { bearerToken, sameSecret } from './tokens.js';
 import type { EventsAnswer } from './server.js';
 
 export interface EventsHandlerOptions {
@@ -22,20 +22,13 @@ export interface EventsHandlerOptions {
 
 /** True when the request carries `token` as `Authorization: Bearer` or `?token=`; compared in constant time. */
 export function hasToken(req: IncomingMessage, token: string): boolean {
-  const auth = req.headers.authorization;
-  const bearer = auth !== undefined && /^Bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
   let query: string | undefined;
   try {
     query = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined;
   } catch {
     query = undefined;
   }
-  const want = digest(token);
-  return [bearer, query].some((given) => given !== undefined && timingSafeEqual(digest(given), want));
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
+  return [bearerToken(req), query].some((given) => given !== undefined && sameSecret(given, token));
 }
 
 /**
