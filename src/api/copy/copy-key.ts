@@ -327,7 +327,9 @@ async function streamWithSlots(
   let sourceRead: Promise<void> | undefined;
   const checkSourceRead = () => (sourceRead ??= readChecked ? Promise.resolve() : verifySourceRead(source, info, tap));
   let sourceError: Error | undefined;
-  const passes = targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
+  // One destination reads the tap itself; several get a PassThrough each off the one GET,
+  // and the slowest sets the pace (backpressure), so memory stays bounded either way.
+  const passes: (PassThrough | Md5Tap)[] = targets.length === 1 ? [tap] : targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
   const aborts = targets.map(() => new AbortController());
   // The failure reaches the caller through the aborted write, not as an 'error' event
   // that nobody listens to (which would crash the process).
@@ -335,12 +337,15 @@ async function streamWithSlots(
   // A source that fails mid-body must fail every write, or the PUTs would wait for bytes forever.
   body.once('error', (err) => tap.destroy(err));
   tap.once('error', (err) => {
+    // A lone writer that stops reading the tap (a failed multipart upload leaving its
+    // for-await) destroys it with an AbortError: that failure is the writer's, not the source's.
+    if (err.name === 'AbortError' && passes[0] === tap) return;
     sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: err.message });
     for (const a of aborts) a.abort(sourceError);
-    for (const p of passes) p.destroy(sourceError);
+    for (const p of passes) if (p !== tap) p.destroy(sourceError);
   });
   body.pipe(tap);
-  for (const p of passes) tap.pipe(p);
+  for (const p of passes) if (p !== tap) tap.pipe(p);
 
   const headers = copyHeaders(info);
   await Promise.all(

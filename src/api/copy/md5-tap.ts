@@ -40,6 +40,8 @@ export class Md5Tap extends Transform {
     private readonly expectedSize: number | undefined,
     private readonly hashing = true,
   ) {
+    // 1 MiB: measured on 8 x 64 MiB (Ceph, 16 at once), 64 KiB and 256 KiB were 25-40 % slower,
+    // 4 MiB no faster and ~20 MiB more RSS.
     super({ highWaterMark: 1 << 20 });
     this.digest = new Promise<string | undefined>((resolve, reject) => (this.settle = { resolve, reject }));
     // Nobody may be waiting when the stream fails; the failure reaches the writers anyway.
@@ -47,7 +49,9 @@ export class Md5Tap extends Transform {
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.settle.reject(err ?? new ShortBodyError('stream closed before the body ended'));
+    // Every tap is destroyed when it ends (autoDestroy): build the error only when it is one,
+    // an Error's stack trace costs more than the rest of a small object's hashing.
+    if (err || !this.writableFinished) this.settle.reject(err ?? new ShortBodyError('stream closed before the body ended'));
     done(err);
   }
 

@@ -10,12 +10,20 @@
  * - `client`: also reconnects, but a command fails after a couple of failed reconnects, so a
  *   CLI tells its user at once that Redis is unreachable.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { RedisError } from '../errors.js';
 import { backoff, REDIS_RETRY } from '../retry.js';
 import { telemetry } from '../telemetry.js';
 import { silentLogger, type Logger } from '../log.js';
 import { printAs } from '../redact.js';
+
+/** ioredis on first use: a sweep that never talks to Redis (no `[pubsub] redis`) does not pay its ~18 MiB. */
+let ioredis: typeof import('ioredis') | undefined;
+function RedisClass(): typeof import('ioredis').Redis {
+  ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  return ioredis.Redis;
+}
 
 export type RedisArg = string | number | Buffer;
 export type RedisCommand = readonly [string, ...RedisArg[]];
@@ -138,7 +146,7 @@ printAs(IoredisCommands, 'RedisCommands', (c) => ({ url: c.url }));
 /** A connection for commands. Connecting happens in the background; commands wait for it. */
 export function connectRedis(url: string, o: RedisConnectOptions): RedisCommands {
   const log = o.logger ?? silentLogger;
-  const redis = new Redis(url, options(o));
+  const redis = new (RedisClass())(url, options(o));
   let lastError = '';
   // Without a listener an 'error' event would crash the process.
   redis.on('error', (err: Error) => {
@@ -175,7 +183,7 @@ export interface Subscription {
  */
 export function subscribe(url: string, o: SubscribeOptions): Subscription {
   const log = o.logger ?? silentLogger;
-  const sub = new Redis(url, options(o));
+  const sub = new (RedisClass())(url, options(o));
   const where = { redis: o.redactedUrl, channel: o.channel };
   let closed = false;
   let live = false;
@@ -303,7 +311,7 @@ export type RawRedisConnection = Redis;
  */
 export function bullmqConnection(url: string, o: RedisConnectOptions): RawRedisConnection {
   const log = o.logger ?? silentLogger;
-  const redis = new Redis(url, { ...options({ ...o, mode: 'daemon' }), maxRetriesPerRequest: null, enableOfflineQueue: true });
+  const redis = new (RedisClass())(url, { ...options({ ...o, mode: 'daemon' }), maxRetriesPerRequest: null, enableOfflineQueue: true });
   let lastError = '';
   redis.on('error', (err: Error) => {
     if (err.message !== lastError) log.debug('redis connection error', { redis: o.redactedUrl, connection: o.name, error: err.message });
