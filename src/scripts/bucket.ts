@@ -202,6 +202,19 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     report?.close();
   }
   const { total } = runsJson(runs);
+  if (configs.length > 1 && !flags.check) {
+    const bad = runs.filter((r) => r.exitCode !== EXIT_OK);
+    log.info(`${runs.length} pairs done${bad.length ? `; failed: ${bad.map((r) => r.config ?? r.source).join(', ')}` : ''}`, {
+      listed: total.listed,
+      copied: total.copied,
+      skipped: total.skipped,
+      failed: total.failed,
+      deleted: total.deleted,
+      bytes: total.bytes,
+      seconds: total.seconds,
+      exitCode: total.exitCode,
+    });
+  }
   if (flags.json && !flags.check) {
     if (configs.length > 1) io.stdout(JSON.stringify(runsJson(runs)) + '\n');
     else for (const doc of runs[0]!.json) io.stdout(JSON.stringify(doc) + '\n');
