@@ -328,19 +328,22 @@ function usageConflict(flags: BucketFlags): string | undefined {
 async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo, stops: RunStops): Promise<PairOutcome> {
   // Two sweeps of the same buckets never overlap (a dry run or a check writes nothing, so needs no lock).
   let held: HeldLock | null = null;
+  const { stop, reportStop, reportFile } = stops;
   const lock = flags.dryRun || flags.check ? undefined : new SweepLock(config, { lockFile: flags.lockFile });
   if (lock) {
     held = await lock.acquire({
       wait: flags.wait,
+      // A signal while waiting (--wait) stops the wait, as it stops a sweep.
+      signal: stop.signal,
       onFallback: (err) => log.warn('cannot reach Redis for the sweep lock; using a lock file instead', { error: err.message }),
       onBusy: (by) => log.info(flags!.wait ? 'another sweep of these buckets is running; waiting for it' : 'already running: another sweep of these buckets holds the lock; exiting', { lock: lock.name, holder: describeHolder(by) }),
     });
     if (!held) {
       await lock.close();
+      if (stop.signal.aborted) return { exitCode: EXIT_FAILED, notRun: `not swept: ${(stop.signal.reason as Error).message}`, json: [] };
       return { exitCode: EXIT_OK, notRun: 'another sweep of these buckets holds the lock', json: [] };
     }
   }
-  const { stop, reportStop, reportFile } = stops;
   const signal = AbortSignal.any([stop.signal, reportStop.signal, ...(held ? [held.signal] : [])]);
   const onResult = reportFile ? reportRows(config, reportFile, log, reportStop) : undefined;
   try {

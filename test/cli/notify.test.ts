@@ -125,6 +125,17 @@ describe('s3s3bucket: the run report by mail and webhook', () => {
     assert.equal(server.messages().length, 0);
   });
 
+  it('a server that wants a login, given none: one warning saying to put USER:PASSWORD in smtp_url', async () => {
+    const server = await smtp({ auth: { user: 'mailer', pass: PASSWORD }, authWithoutTls: true });
+    const file = write('nologin.ini', clean + notifyIni({ mail_to: 'ops@example.com', mail_from: 's3s3@example.com', smtp_url: `smtp://127.0.0.1:${server.port}`, mail_when: 'always' }));
+    const r = await runBucket(['--config', file], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const w = warnings(r.stderr, /not mailed/);
+    assert.equal(w.length, 1, r.stderr);
+    assert.match(w[0]!, new RegExp(`smtp://127\\.0\\.0\\.1:${server.port}/? wants a login \\(530 .*\\): give smtp_url = smtp://USER:PASSWORD@HOST:PORT`));
+    assert.equal(server.messages().length, 0);
+  });
+
   it('STARTTLS with ca_bundle: a wrong password is one clear warning; the right one (from S3S3_NOTIFY_SMTP_URL) delivers over TLS', async () => {
     const server = await smtp({ tls: { cert: ca.cert, key: ca.key }, auth: { user: 'mailer', pass: PASSWORD } });
     const file = write('auth.ini', clean + notifyIni({ mail_to: 'ops@example.com', mail_from: 's3s3@example.com', smtp_url: `smtp://mailer:wrong-password@127.0.0.1:${server.port}`, mail_when: 'always', ca_bundle: ca.ca }));

@@ -50,7 +50,7 @@ export function describeSmtpError(err: unknown, where: string, t: SmtpTarget): s
     return `${where} refused STARTTLS${response}: s3s3 sends an SMTP password only over TLS; use smtps:// if the server has TLS on its own port, or a server that offers STARTTLS`;
   }
   if (e.code === 'ETLS' || /certificate|self.signed|SSL|TLS|wrong version number/i.test(low)) {
-    return `TLS with ${where} failed: ${e.message}; trust the server's CA with [notify] ca_bundle = FILE${t.secure ? '' : ''}`;
+    return `TLS with ${where} failed: ${e.message}; trust the server's CA with [notify] ca_bundle = FILE`;
   }
   if (e.code === 'EAUTH') return `${where} refused the login of ${JSON.stringify(t.user ?? '')}${response}: check the user and password in smtp_url`;
   if (e.responseCode === 530 || /authentication required/i.test(e.response ?? '')) return `${where} wants a login${response}: give smtp_url = smtp://USER:PASSWORD@HOST:PORT`;
