@@ -172,6 +172,7 @@ describe('s3s3bucket: the run report by mail and webhook', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(smtps.messages().length, 1, ok.stderr);
     assert.equal(smtps.messages()[0]!.tls, true);
+    assert.doesNotMatch(ok.stderr, /\(node:\d+\)|Warning/, 'no warning from Node (e.g. an IP address as TLS server name)');
   });
 
   it('posts the JSON summary to the webhook; a webhook answering 500 is one warning without its secret path, exit status unchanged', async () => {
@@ -222,6 +223,7 @@ describe('s3s3bucket: the run report by mail and webhook', () => {
       assert.equal(trusted.code, 0, trusted.stderr);
       assert.equal(hook.posts.length, 1, trusted.stderr);
       assert.equal(warnings(trusted.stderr, /webhook/).length, 0);
+      assert.doesNotMatch(trusted.stderr, /\(node:\d+\)|Warning/);
     } finally {
       await hook.close();
     }

@@ -72,7 +72,7 @@ export async function sendMail(notify: NotifyConfig, message: MailMessage, timeo
     // A password never crosses the network in clear: with one, STARTTLS is required.
     requireTLS: !t.secure && t.pass !== undefined,
     ...(t.user !== undefined ? { auth: { user: t.user, pass: t.pass ?? '' } } : {}),
-    tls: { ...(notify.caBundle !== undefined ? { ca: notify.caBundle } : {}), rejectUnauthorized: notify.verifySsl, servername: t.host },
+    tls: { ...(notify.caBundle !== undefined ? { ca: notify.caBundle } : {}), rejectUnauthorized: notify.verifySsl },
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
