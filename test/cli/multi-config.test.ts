@@ -3,6 +3,7 @@
  * Swift and Swift to Ceph, each under its own lock, one combined summary and exit status,
  * `--json` as {runs, total}, a config error in any file before any sweep, one report mail.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +17,7 @@ import { configDir, runBucket } from '../helpers/bucket-cli.js';
 import type { S3Store } from '../../src/api/store/s3-store.js';
 
 const { dir, write } = configDir('multi');
+const BIN = join(import.meta.dirname, '../../dist/scripts/bucket.js');
 
 interface Totals {
   runs: number;
@@ -173,6 +175,31 @@ describe('s3s3bucket --config a.ini --config b.ini', () => {
     } finally {
       smtp.close();
     }
+  });
+
+  it('SIGINT stops the pair in flight cleanly (exit 1) and leaves the pairs not yet started for the next run', { timeout: 120_000 }, async () => {
+    const body = Buffer.alloc(100_000, 7);
+    const slow = await pair('multi-sig', ceph, swift, []);
+    await putAll(slow.src, Array.from({ length: 200 }, (_, i) => ({ key: `s/${String(i).padStart(3, '0')}`, body })));
+    const next = await pair('multi-next', swift, ceph, ['n/1']);
+    const child = spawn(process.execPath, [BIN, '--config', write('sig.ini', slow.ini), '--config', write('next.ini', next.ini), '--concurrency', '2', '--json'], {
+      env: { PATH: process.env.PATH, HOME: dir },
+      cwd: dir,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    while ((await listKeys(slow.dst)).length < 3) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    assert.equal(await exited, 1, stderr);
+    const out = JSON.parse(stdout) as { runs: Entry[]; total: Totals };
+    assert.equal(out.runs[0]!.exitCode, 1);
+    assert.match(out.runs[1]!.notRun ?? '', /^not swept: interrupted by SIGINT/);
+    assert.equal(out.total.exitCode, 1);
+    assert.ok((await listKeys(slow.dst)).length < 200, 'the first pair stopped early');
+    assert.deepEqual(await listKeys(next.dst), [], 'the second pair was not started');
   });
 
   it('refuses flags that do not combine with several configs (exit 2, one line), and a file given twice', async () => {
