@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/api/config.js';
 import { SweepLock } from '../../src/api/lock/sweep-lock.js';
-import { sectionIni, testServers, uniqueBucket } from '../helpers/servers.js';
+import { redisUrl, sectionIni, testServers, uniqueBucket } from '../helpers/servers.js';
+import { SyncQueue } from '../../src/api/queue/queue.js';
 import { dropStore, freshStore, listKeys, putAll } from '../helpers/seed.js';
 import { SmtpServer } from '../helpers/smtp.js';
 import { configDir, runBucket } from '../helpers/bucket-cli.js';
@@ -200,6 +201,28 @@ describe('s3s3bucket --config a.ini --config b.ini', () => {
     assert.equal(out.total.exitCode, 1);
     assert.ok((await listKeys(slow.dst)).length < 200, 'the first pair stopped early');
     assert.deepEqual(await listKeys(next.dst), [], 'the second pair was not started');
+  });
+
+  it('--enqueue queues each pair\'s copies in its own queue', async () => {
+    const p = await pair('multi-q1', ceph, swift, ['q/1', 'q/2']);
+    const q = await pair('multi-q2', swift, ceph, ['q/1', 'q/2', 'q/3']);
+    const pubsub = `[pubsub]\nredis_url = ${redisUrl()}\n`;
+    const files = [write('q1.ini', p.ini + pubsub), write('q2.ini', q.ini + pubsub)];
+    const queues = files.map((file) => new SyncQueue(loadConfig({ file, env: {} })));
+    try {
+      const r = await runBucket(['--config', files[0]!, '--config', files[1]!, '--enqueue', '--json'], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { runs: Array<Entry & { queued: number }>; total: Totals };
+      assert.deepEqual(out.runs.map((e) => e.queued), [2, 3]);
+      assert.notEqual(queues[0]!.name, queues[1]!.name);
+      assert.deepEqual(await Promise.all(queues.map((x) => x.waitingCount())), [2, 3]);
+      assert.deepEqual(await listKeys(p.dst), [], 'queued, not copied');
+    } finally {
+      for (const x of queues) {
+        await x.obliterate().catch(() => {});
+        await x.close();
+      }
+    }
   });
 
   it('refuses flags that do not combine with several configs (exit 2, one line), and a file given twice', async () => {
