@@ -145,7 +145,7 @@ export interface NotifyConfig {
   readonly smtpUrlRedacted?: string;
   /** `mail_when`: mail only when the run failed (default), or after every run. */
   readonly mailWhen: 'failure' | 'always';
-  /** `subject`; `{outcome}` and `{source}` are filled in. Undefined: the default subject. */
+  /** `subject`; `{outcome}`, `{source}` and `{host}` are filled in. Undefined: the default subject. */
   readonly subject?: string;
   /** `webhook_url`: the JSON summary is POSTed there. Non-enumerable: such URLs often carry a token. */
   readonly webhookUrl?: string;
@@ -1037,7 +1037,7 @@ function checkWebhookUrl(r: Reader, value: string): void {
 }
 
 /** A webhook URL as messages show it: scheme, host and port (the path often holds a token). */
-export function webhookOrigin(url: string): string {
+function webhookOrigin(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/...' : '/'}`;
