@@ -56,7 +56,7 @@ export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, resultRow
 export type { ReportRow, ReportAction, ReportRotation } from './report.js';
 export { sendRunReport } from './notify/notify.js';
 export type { SendRunReportOptions, SentReport } from './notify/notify.js';
-export { runsJson, runTotal, runEntry } from './notify/run-report.js';
+export { runsJson, runTotal } from './notify/run-report.js';
 export type { RunReport, RunTotal } from './notify/run-report.js';
 export { reportSubject, reportText, quoteKey, REPORT_FAILURES } from './notify/text.js';
 export { NotifyError } from './notify/notify-error.js';
