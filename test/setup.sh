@@ -10,6 +10,7 @@ PACKAGES=(ceph-mon ceph-osd radosgw ceph-common swift swift-proxy swift-account 
   swift-object python3-swift memcached redis-server curl procps
   openssl  # test/servers/test-ca.sh makes the CA and certificates for the TLS tests
   python3-boto  # boto 2: the independent signature v2 oracle of test/unit/sigv2.test.ts
+  python3-aiosmtpd  # the real SMTP server of test/cli/notify.test.ts (test/helpers/smtp-server.py)
   supervisor)  # supervisord runs extras/s3s3.supervisord.conf's programs in test/cli/deploy-run.test.ts
 
 missing=()

@@ -133,6 +133,32 @@ export interface HttpConfig {
   readonly eventsToken?: string;
 }
 
+/** `[notify]`: the run report of `s3s3bucket`, by mail and/or a webhook. */
+export interface NotifyConfig {
+  /** `mail_to`, split on commas; empty: no mail (a webhook only). */
+  readonly mailTo: readonly string[];
+  /** `mail_from`: the sender address (required with `mail_to`). */
+  readonly mailFrom?: string;
+  /** `smtp_url`: `smtp://` (STARTTLS when offered, required with a password) or `smtps://`. Non-enumerable: may hold a password. */
+  readonly smtpUrl?: string;
+  /** `smtp_url` with its password masked, for messages. */
+  readonly smtpUrlRedacted?: string;
+  /** `mail_when`: mail only when the run failed (default), or after every run. */
+  readonly mailWhen: 'failure' | 'always';
+  /** `subject`; `{outcome}`, `{source}` and `{host}` are filled in. Undefined: the default subject. */
+  readonly subject?: string;
+  /** `webhook_url`: the JSON summary is POSTed there. Non-enumerable: such URLs often carry a token. */
+  readonly webhookUrl?: string;
+  /** The webhook's scheme, host and port only, for messages. */
+  readonly webhookUrlRedacted?: string;
+  /** `webhook_when`: post after every run (default) or only when the run failed. */
+  readonly webhookWhen: 'failure' | 'always';
+  /** PEM text of the CAs trusted for the SMTP server and the webhook (`ca_bundle`). */
+  readonly caBundle?: string;
+  /** False: accept any certificate (`verify_ssl = false`; warned about at start). */
+  readonly verifySsl: boolean;
+}
+
 export interface Config {
   /** The file read, or null when everything came from the environment. */
   readonly file: string | null;
@@ -141,6 +167,8 @@ export interface Config {
   readonly pubsub: PubsubConfig;
   /** Undefined when there is no `[http]` section with a port. */
   readonly http?: HttpConfig;
+  /** Undefined when there is no `[notify]` section (or it names nowhere to send to). */
+  readonly notify?: NotifyConfig;
   readonly warnings: readonly ConfigProblem[];
 }
 
@@ -220,16 +248,31 @@ const PUBSUB_KEYS = [
 
 const HTTP_KEYS = ['host', 'port', 'admin_token', 'admin_token_file', 'events_token', 'events_token_file'] as const;
 
-const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS, ...HTTP_KEYS])];
-const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url', 'admin_token', 'events_token']);
+const NOTIFY_KEYS = [
+  'mail_to',
+  'mail_from',
+  'smtp_url',
+  'smtp_url_file',
+  'mail_when',
+  'subject',
+  'webhook_url',
+  'webhook_url_file',
+  'webhook_when',
+  'ca_bundle',
+  'verify_ssl',
+] as const;
+
+const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS, ...HTTP_KEYS, ...NOTIFY_KEYS])];
+const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url', 'admin_token', 'events_token', 'smtp_url', 'webhook_url']);
 /** Keys that may instead be read from a file named by `<key>_file` (container and systemd secrets). */
 const ENDPOINT_FILE_KEYS = { aws_access_key_id: 'access key id', aws_secret_access_key: 'secret access key' } as const;
 const PUBSUB_FILE_KEYS = { password: 'Redis password', redis_url: 'Redis URL' } as const;
 const HTTP_FILE_KEYS = { admin_token: 'admin token', events_token: 'events token' } as const;
+const NOTIFY_FILE_KEYS = { smtp_url: 'SMTP URL', webhook_url: 'webhook URL' } as const;
 
 /** The keys a section may hold. */
 function keysOf(section: string): readonly string[] {
-  return section === 'pubsub' ? PUBSUB_KEYS : section === 'http' ? HTTP_KEYS : ENDPOINT_KEYS;
+  return section === 'pubsub' ? PUBSUB_KEYS : section === 'http' ? HTTP_KEYS : section === 'notify' ? NOTIFY_KEYS : ENDPOINT_KEYS;
 }
 
 /** The files tried, in order, when no `--config` is given. */
@@ -316,7 +359,7 @@ function parseIniSecrets(text: string): boolean {
   for (const section of doc.sections.values()) {
     for (const [key, entry] of section.entries) {
       if (SECRET_KEYS.has(key) && entry.value !== '' && !isPlaceholder(entry.value)) {
-        if (key === 'redis_url' && !/\/\/[^/@]*:[^/@]+@/.test(entry.value)) continue;
+        if ((key === 'redis_url' || key === 'smtp_url') && !/\/\/[^/@]*:[^/@]+@/.test(entry.value)) continue;
         return true;
       }
     }
@@ -376,15 +419,15 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const destNames = sectionNames.filter((s) => s.toLowerCase().startsWith('dest')).sort(naturalCompare);
 
   for (const name of sectionNames) {
-    const known = name === 'source' || name === 'pubsub' || name === 'http' || destNames.includes(name);
+    const known = name === 'source' || name === 'pubsub' || name === 'http' || name === 'notify' || destNames.includes(name);
     if (!known) {
-      const near = nearest(name, ['source', 'dest1', 'pubsub', 'http']);
+      const near = nearest(name, ['source', 'dest1', 'pubsub', 'http', 'notify']);
       warnings.push({ file, section: name, message: `unknown section ignored${near ? `; did you mean [${near}]?` : ''}` });
     }
   }
   for (const [sectionName, entries] of raw) {
     const allowed = keysOf(sectionName);
-    const isKnownSection = sectionName === 'source' || sectionName === 'pubsub' || sectionName === 'http' || destNames.includes(sectionName) || sectionName === 'DEFAULT' || sectionName === 'defaults';
+    const isKnownSection = sectionName === 'source' || sectionName === 'pubsub' || sectionName === 'http' || sectionName === 'notify' || destNames.includes(sectionName) || sectionName === 'DEFAULT' || sectionName === 'defaults';
     if (!isKnownSection) continue;
     for (const key of entries.keys()) {
       if (sectionName === 'DEFAULT' || sectionName === 'defaults' ? [...ENDPOINT_KEYS, ...PUBSUB_KEYS].includes(key as never) : allowed.includes(key)) continue;
@@ -441,6 +484,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
 
   const pubsub = readPubsub(raw.get('pubsub'), ctx, source?.concurrency ?? 16);
   const http = raw.has('http') ? readHttp(raw.get('http')!, ctx) : undefined;
+  const notify = raw.has('notify') ? readNotify(raw.get('notify')!, ctx) : undefined;
 
   if (problems.length > 0 || !source || destinations.some((d) => d === undefined) || !pubsub) {
     throw new ConfigError(problems, warnings);
@@ -451,6 +495,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     destinations: Object.freeze(destinations as EndpointConfig[]),
     pubsub,
     ...(http ? { http } : {}),
+    ...(notify ? { notify } : {}),
     warnings: Object.freeze(warnings),
   });
 }
@@ -604,7 +649,7 @@ class Reader {
   required(key: string, what: string): string | undefined {
     if (this.unreadable.has(key)) return undefined;
     const v = this.string(key);
-    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS || key in HTTP_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
+    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS || key in HTTP_FILE_KEYS || key in NOTIFY_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
     if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>${orFile}`);
     else if (v === '') this.problem(key, `is empty: set it to the ${what}`);
     return v;
@@ -884,6 +929,121 @@ function readHttp(entries: Entries, ctx: ReadContext): HttpConfig | undefined {
   if (ctx.problems.length !== before) return undefined;
   const result: HttpConfig = { host, port, ...(adminToken !== undefined ? { adminToken } : {}), ...(eventsToken !== undefined ? { eventsToken } : {}) };
   return hideSecrets(result, ['adminToken', 'eventsToken']);
+}
+
+/**
+ * `[notify]`: where the run report goes. Off (undefined) when it names neither `mail_to` nor
+ * `webhook_url`. `smtp_url` and `webhook_url` may come from `<key>_file` or the environment.
+ */
+function readNotify(entries: Entries, ctx: ReadContext): NotifyConfig | undefined {
+  const before = ctx.problems.length;
+  const r = new Reader(entries, ctx, 'notify');
+  for (const [key, what] of Object.entries(NOTIFY_FILE_KEYS)) r.fromFile(key, what);
+  const mailTo = mailAddresses(r);
+  const mailing = mailTo.length > 0;
+  const mailFrom = r.string('mail_from');
+  if (mailFrom !== undefined && !isMailAddress(mailFrom)) r.problem('mail_from', `"${mailFrom}" is not a mail address; use e.g. mail_from = s3s3@example.com or s3s3 <s3s3@example.com>`);
+  const smtpUrl = r.string('smtp_url');
+  if (smtpUrl !== undefined) checkSmtpUrl(r, smtpUrl);
+  if (mailing) {
+    if (mailFrom === undefined && !r.has('mail_from')) r.problem('mail_from', 'missing: set mail_from = <the sender address> (e.g. s3s3@example.com): mail_to is set');
+    if (smtpUrl === undefined && !r.has('smtp_url') && !r.has('smtp_url_file')) r.problem('smtp_url', 'missing: set smtp_url = smtp://HOST:587 (or smtps://USER:PASSWORD@HOST:465; or smtp_url_file = FILE holding it): mail_to is set');
+  } else {
+    for (const k of ['mail_from', 'smtp_url', 'mail_when', 'subject']) if (r.has(k)) r.warn(k, 'is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]');
+  }
+  const mailWhen = r.oneOf('mail_when', { failure: 'failure', always: 'always' }, 'failure');
+  const subject = r.string('subject');
+  if (subject !== undefined && (subject.trim() === '' || /[\r\n]/.test(subject))) r.problem('subject', 'must be one non-empty line; remove it for the default (it names the source and the outcome)');
+  const webhookUrl = r.string('webhook_url');
+  if (webhookUrl !== undefined) checkWebhookUrl(r, webhookUrl);
+  const webhookWhen = r.oneOf('webhook_when', { failure: 'failure', always: 'always' }, 'always');
+  if (webhookUrl === undefined && r.has('webhook_when')) r.warn('webhook_when', 'is unused: no webhook_url');
+  const caBundle = r.caBundle('ca_bundle');
+  const verifySsl = r.boolean('verify_ssl', true);
+  const tlsUsed = (smtpUrl !== undefined && mailing) || (webhookUrl?.startsWith('https:') ?? false);
+  if (!tlsUsed) {
+    for (const k of ['ca_bundle', 'verify_ssl']) if (r.has(k)) r.warn(k, 'is unused: it applies to smtp_url (smtps://, or smtp:// with STARTTLS) and to an https:// webhook_url');
+  } else if (!verifySsl) {
+    r.warn('verify_ssl', '= false: the certificates of the SMTP server and the webhook are NOT checked; anyone on the network path can read the report and the SMTP password. Trust their CA with ca_bundle = FILE instead');
+  }
+  if (!mailing && webhookUrl === undefined) {
+    if (ctx.problems.length === before) r.warn(undefined, 'has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section');
+    return undefined;
+  }
+  if (ctx.problems.length !== before) return undefined;
+  const result: NotifyConfig = {
+    mailTo: Object.freeze(mailTo),
+    ...(mailing && mailFrom !== undefined ? { mailFrom } : {}),
+    ...(mailing && smtpUrl !== undefined ? { smtpUrl, smtpUrlRedacted: redactUrl(smtpUrl) } : {}),
+    mailWhen,
+    ...(subject !== undefined ? { subject } : {}),
+    ...(webhookUrl !== undefined ? { webhookUrl, webhookUrlRedacted: webhookOrigin(webhookUrl) } : {}),
+    webhookWhen,
+    ...(caBundle !== undefined ? { caBundle } : {}),
+    verifySsl,
+  };
+  return hideSecrets(result, ['smtpUrl', 'webhookUrl']);
+}
+
+/** `mail_to`: addresses separated by commas, each checked; [] when not set. */
+function mailAddresses(r: Reader): string[] {
+  const value = r.string('mail_to');
+  if (value === undefined) return [];
+  const list = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  if (list.length === 0) r.problem('mail_to', 'is empty: give one or more addresses separated by commas (e.g. ops@example.com, oncall@example.com), or remove it');
+  for (const a of list) if (!isMailAddress(a)) r.problem('mail_to', `"${a}" is not a mail address; give addresses separated by commas (e.g. ops@example.com, oncall@example.com)`);
+  return list;
+}
+
+/** `user@domain`, or `Name <user@domain>`; no spaces, quotes or brackets inside the address. */
+function isMailAddress(value: string): boolean {
+  const m = /^[^<>]*<([^<>]+)>$/.exec(value.trim());
+  return /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\.][^\s@<>()[\],;:"\\]*$/.test(m ? m[1]! : value.trim());
+}
+
+function checkSmtpUrl(r: Reader, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    r.problem('smtp_url', 'is not a URL; use e.g. smtp://mail.example.com:587 or smtps://USER:PASSWORD@mail.example.com:465 (percent-encode special characters of the password)');
+    return;
+  }
+  const shown = redactUrl(value);
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') r.problem('smtp_url', `${shown} must start with smtp:// (STARTTLS when the server offers it) or smtps:// (TLS from the start)`);
+  else if (url.hostname === '') r.problem('smtp_url', `${shown} names no host; use e.g. smtp://mail.example.com:587`);
+  else if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) r.problem('smtp_url', `${shown} must be just scheme, credentials, host and port (no path or query)`);
+  else if (url.username !== '' && url.password === '') r.problem('smtp_url', `${shown} has a user but no password; use smtp://USER:PASSWORD@HOST:PORT`);
+  else {
+    try {
+      decodeURIComponent(url.username);
+      decodeURIComponent(url.password);
+    } catch {
+      r.problem('smtp_url', `${shown}: the user or password holds a "%" that is not a valid percent-encoding; write % as %25`);
+    }
+  }
+}
+
+function checkWebhookUrl(r: Reader, value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    r.problem('webhook_url', 'is not an http:// or https:// URL; use e.g. webhook_url = https://hooks.example.com/s3s3');
+  }
+}
+
+/** A webhook URL as messages show it: scheme, host and port (the path often holds a token). */
+function webhookOrigin(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/...' : '/'}`;
+  } catch {
+    return 'the webhook';
+  }
 }
 
 /** `queue = NAME`: a BullMQ queue name may not hold ':' (BullMQ's own key separator). */

@@ -1,6 +1,6 @@
 /** s3s3's public API: everything an application or the scripts need, and nothing else. */
 export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize, parseMaxDelete } from './config.js';
-export type { MaxDelete, Config, EndpointConfig, PubsubConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export type { MaxDelete, Config, EndpointConfig, PubsubConfig, NotifyConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';
@@ -54,3 +54,9 @@ export { DaemonMetrics, sweepMetricsText, writeSweepMetrics, checkMetricsFile, M
 export type { HttpConfig } from './config.js';
 export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, resultRow, reportAction } from './report.js';
 export type { ReportRow, ReportAction, ReportRotation } from './report.js';
+export { sendRunReport } from './notify/notify.js';
+export type { SendRunReportOptions, SentReport } from './notify/notify.js';
+export { runsJson, runTotal } from './notify/run-report.js';
+export type { RunReport, RunTotal } from './notify/run-report.js';
+export { reportSubject, reportText, quoteKey, REPORT_FAILURES } from './notify/text.js';
+export { NotifyError } from './notify/notify-error.js';

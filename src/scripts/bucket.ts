@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=8
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
+import { resolve } from 'node:path';
 import {
   BucketClient,
   checkBucket,
@@ -23,12 +24,17 @@ import {
   type Logger,
   resultRow,
   type TargetResult,
+  quoteKey,
+  runsJson,
+  sendRunReport,
+  type RunReport,
 } from '../api/index.js';
 import { GlobError, validateGlobs } from '../api/index.js';
 import { Command, InvalidArgumentError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface BucketFlags {
-  config?: string;
+  /** `--config`, repeatable: each file is one pair (a source and its destinations), swept in turn. */
+  config: string[];
   metricsFile?: string;
   dryRun?: boolean;
   force?: boolean;
@@ -64,14 +70,6 @@ function maxDelete(v: string): MaxDelete {
   return m;
 }
 
-/**
- * A key as a JSON string on one line: JSON leaves U+0085, U+2028 and U+2029 raw, and line
- * readers (Python's splitlines, JavaScript's `.`) break lines at them; they are escaped too.
- */
-function quoteKey(key: string): string {
-  return JSON.stringify(key).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** Which keys a sweep or a check considers, and how many at once. */
 function scope(flags: BucketFlags) {
   return { prefix: flags.prefix, concurrency: flags.concurrency, minSize: flags.minSize, maxSize: flags.maxSize, include: flags.include, exclude: flags.exclude };
@@ -88,7 +86,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   let flags: BucketFlags | undefined;
   const program = new Command('s3s3bucket')
     .description('Copy every object of the [source] bucket to every [dest*] bucket that lacks it or differs.')
-    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini); repeat it to sweep several pairs in turn, each under its own lock, with one summary and exit status', collect, [])
     .option('-n, --dry-run', 'print what would be copied and why; write nothing')
     .option('-f, --force', 'copy every object even when the destination already has it')
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
@@ -142,16 +140,21 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     return EXIT_USAGE;
   }
   const log = createLogger({ format: flags.logFormat, level: flags.quiet ? 'warn' : 'info', write: (l) => io.stderr(l + '\n') });
-  const config = loadConfigOrReport(flags.config, io, log);
-  if (!config) return EXIT_USAGE;
+  // Every config is read first: a mistake in any file stops the run before any sweep.
+  const files = flags.config.length > 0 ? flags.config : [undefined];
+  const loaded = files.map((file) => loadConfigOrReport(file, io, log));
+  const configs = loaded.filter((c): c is Config => c !== undefined);
+  if (configs.length !== loaded.length) return EXIT_USAGE;
 
-  if (flags.enqueue && !config.pubsub.redis) {
-    io.stderr(`s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
-    return EXIT_USAGE;
-  }
-  if (flags.retryFailed && !config.pubsub.redis) {
-    io.stderr(`s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
-    return EXIT_USAGE;
+  for (const config of configs) {
+    if (flags.enqueue && !config.pubsub.redis) {
+      io.stderr(`s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+      return EXIT_USAGE;
+    }
+    if (flags.retryFailed && !config.pubsub.redis) {
+      io.stderr(`s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+      return EXIT_USAGE;
+    }
   }
   if (flags.metricsFile !== undefined) {
     try {
@@ -171,15 +174,107 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       return EXIT_USAGE;
     }
   }
+  // First SIGINT/SIGTERM: take no new objects, let the copies in flight finish (a PUT cut
+  // short leaves nothing; a multipart upload would leave parts), report, exit 1; the pairs
+  // not yet swept are left for the next run. A second one exits at once.
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(name === 'SIGINT' ? 130 : 143);
+    log.warn('signal received: finishing the copies in flight, then stopping (again to stop at once)', { signal: name });
+    stop.abort(new Error(`interrupted by ${name}; the next run copies the rest`));
+  };
+  const handle = io === processIo;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  // A report that cannot be written stops the run: the operator's record would have holes.
+  const reportStop = new AbortController();
+  const runs: RunReport[] = [];
   try {
-    return await locked(config, flags, log, io, report);
+    for (const config of configs) runs.push(await runPair(config, flags, log, io, { stop, reportStop, reportFile: report }));
   } finally {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     report?.close();
+  }
+  const { total } = runsJson(runs);
+  if (configs.length > 1 && !flags.check) {
+    const bad = runs.filter((r) => r.exitCode !== EXIT_OK);
+    log.info(`${runs.length} pairs done${bad.length ? `; failed: ${bad.map((r) => r.config ?? r.source).join(', ')}` : ''}`, {
+      listed: total.listed,
+      copied: total.copied,
+      skipped: total.skipped,
+      failed: total.failed,
+      deleted: total.deleted,
+      bytes: total.bytes,
+      seconds: total.seconds,
+      exitCode: total.exitCode,
+    });
+  }
+  if (flags.json && !flags.check) {
+    if (configs.length > 1) io.stdout(JSON.stringify(runsJson(runs)) + '\n');
+    else for (const doc of runs[0]!.json) io.stdout(JSON.stringify(doc) + '\n');
+  }
+  // One report for the whole run, from the first config with [notify]; only sweeps send one.
+  const notify = configs.find((c) => c.notify !== undefined)?.notify;
+  if (notify && !flags.check && !flags.dryRun && !flags.retryFailed) await sendRunReport(notify, runs, { logger: log });
+  return total.exitCode;
+}
+
+interface RunStops {
+  /** Aborted by SIGINT/SIGTERM: the run in flight stops, the next pairs are not swept. */
+  readonly stop: AbortController;
+  /** Aborted when a --report row cannot be written. */
+  readonly reportStop: AbortController;
+  readonly reportFile: ReportWriter | undefined;
+}
+
+/**
+ * One config's pair, as a RunReport. An error that ends it is one line on stderr and exit
+ * status 1 for this pair; the next pair is still swept.
+ */
+async function runPair(config: Config, flags: BucketFlags, log: Logger, io: CliIo, stops: RunStops): Promise<RunReport> {
+  const base = {
+    config: config.file,
+    source: `${config.source.bucket} at ${config.source.endpoint}`,
+    destinations: Object.fromEntries(config.destinations.map((d) => [d.name, `${d.bucket} at ${d.endpoint}`])),
+  };
+  const halted = stops.stop.signal.aborted ? (stops.stop.signal.reason as Error).message : stops.reportStop.signal.aborted ? 'the --report file could not be written' : undefined;
+  if (halted !== undefined) return { ...base, exitCode: EXIT_FAILED, notRun: `not swept: ${halted}`, json: [] };
+  try {
+    const r = await locked(config, flags, log, io, stops);
+    return { ...base, ...r };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr(`s3s3bucket: ${message}\n`);
+    return { ...base, exitCode: EXIT_FAILED, error: message, json: [] };
   }
 }
 
+/** What one pair's run gives back: its exit status, what --json prints, and the figures. */
+type PairOutcome = Pick<RunReport, 'exitCode' | 'json' | 'sweep' | 'queued' | 'notRun'>;
+
 /** Flags that make no sense together, or one without the other it needs. */
 function usageConflict(flags: BucketFlags): string | undefined {
+  if (flags.config.length > 1) {
+    const seen = new Set<string>();
+    for (const file of flags.config) {
+      const key = resolve(file);
+      if (seen.has(key)) return `--config ${file} is given twice; each file is one pair, swept once`;
+      seen.add(key);
+    }
+    for (const [set, name, why] of [
+      [flags.check, '--check', 'its difference lines do not say which pair they belong to; run one --check per config'],
+      [flags.metricsFile !== undefined, '--metrics-file', 'the file holds one sweep\'s figures; run one s3s3bucket per config, each with its own --metrics-file'],
+      [flags.lockFile !== undefined, '--lock-file', 'each pair takes its own lock (named after its buckets); drop --lock-file'],
+    ] as const) {
+      if (set) return `${name} cannot be combined with several --config: ${why}`;
+    }
+  }
   if (flags.check) {
     for (const [set, name] of [
       [flags.retryFailed, '--retry-failed'],
@@ -230,49 +325,32 @@ function usageConflict(flags: BucketFlags): string | undefined {
   return undefined;
 }
 
-async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo, reportFile: ReportWriter | undefined): Promise<number> {
+async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo, stops: RunStops): Promise<PairOutcome> {
   // Two sweeps of the same buckets never overlap (a dry run or a check writes nothing, so needs no lock).
   let held: HeldLock | null = null;
+  const { stop, reportStop, reportFile } = stops;
   const lock = flags.dryRun || flags.check ? undefined : new SweepLock(config, { lockFile: flags.lockFile });
   if (lock) {
     held = await lock.acquire({
       wait: flags.wait,
+      // A signal while waiting (--wait) stops the wait, as it stops a sweep.
+      signal: stop.signal,
       onFallback: (err) => log.warn('cannot reach Redis for the sweep lock; using a lock file instead', { error: err.message }),
       onBusy: (by) => log.info(flags!.wait ? 'another sweep of these buckets is running; waiting for it' : 'already running: another sweep of these buckets holds the lock; exiting', { lock: lock.name, holder: describeHolder(by) }),
     });
     if (!held) {
       await lock.close();
-      return EXIT_OK;
+      if (stop.signal.aborted) return { exitCode: EXIT_FAILED, notRun: `not swept: ${(stop.signal.reason as Error).message}`, json: [] };
+      return { exitCode: EXIT_OK, notRun: 'another sweep of these buckets holds the lock', json: [] };
     }
   }
-  // First SIGINT/SIGTERM: take no new objects, let the copies in flight finish (a PUT cut
-  // short leaves nothing; a multipart upload would leave parts), report, exit 1.
-  // A second one exits at once.
-  const stop = new AbortController();
-  let signals = 0;
-  const onSignal = (name: NodeJS.Signals): void => {
-    if (++signals > 1) process.exit(name === 'SIGINT' ? 130 : 143);
-    log.warn('signal received: finishing the copies in flight, then stopping (again to stop at once)', { signal: name });
-    stop.abort(new Error(`interrupted by ${name}; the next run copies the rest`));
-  };
-  const handle = io === processIo;
-  if (handle) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-  // A report that cannot be written stops the run: the operator's record would have holes.
-  const reportStop = new AbortController();
   const signal = AbortSignal.any([stop.signal, reportStop.signal, ...(held ? [held.signal] : [])]);
   const onResult = reportFile ? reportRows(config, reportFile, log, reportStop) : undefined;
   try {
-    if (flags.check) return await runCheck(config, flags, log, io, signal);
-    const code = flags.retryFailed ? await runRetryFailed(config, flags, log, io) : await sweep(config, flags, log, io, signal, onResult);
-    return reportStop.signal.aborted ? EXIT_FAILED : code;
+    if (flags.check) return { exitCode: await runCheck(config, flags, log, io, signal), json: [] };
+    const outcome = flags.retryFailed ? await runRetryFailed(config, flags, log) : await sweep(config, flags, log, io, signal, onResult);
+    return reportStop.signal.aborted ? { ...outcome, exitCode: EXIT_FAILED } : outcome;
   } finally {
-    if (handle) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
     await held?.release().catch((err: unknown) => log.warn('could not release the lock; it expires by itself', { error: err instanceof Error ? err.message : String(err) }));
     await lock?.close();
   }
@@ -336,14 +414,13 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
 }
 
 /** s3s3listen's failed jobs go back to the queue, for its workers (any role but intake) to run. */
-async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger, io: CliIo): Promise<number> {
+async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger): Promise<PairOutcome> {
   const report = await requeueFailed(config, { logger: log, prefix: flags.prefix, include: flags.include, exclude: flags.exclude });
   log.info('failed jobs queued again for the workers (s3s3listen copies them)', { ...report });
-  if (flags.json) io.stdout(JSON.stringify(report) + '\n');
-  return EXIT_OK;
+  return { exitCode: EXIT_OK, json: [{ ...report }] };
 }
 
-async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onReport?: (r: TargetResult) => void): Promise<number> {
+async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onReport?: (r: TargetResult) => void): Promise<PairOutcome> {
   if (flags.enqueue) return enqueueSweep(config, flags, log, io, signal);
   const client = new BucketClient(config, { logger: log });
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
@@ -402,21 +479,17 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
   };
   if (report.aborted) log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
   log.info(dryRun ? 'dry run finished' : 'sweep finished', { ...summary, mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)) });
-  if (flags.json) {
-    io.stdout(
-      JSON.stringify({ ...summary, aborted: report.aborted ?? null, deletesSkipped: report.deletesSkipped ?? null, refused: report.refused ?? [], destinations: report.destinations, failures: report.failures }) + '\n',
-    );
-  }
+  const json = { ...summary, aborted: report.aborted ?? null, deletesSkipped: report.deletesSkipped ?? null, refused: report.refused ?? [], destinations: report.destinations, failures: report.failures };
   const code = report.failed > 0 || report.aborted || (report.refused?.length ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
   if (flags.metricsFile !== undefined) {
     try {
       await writeSweepMetrics(flags.metricsFile, report, { exitCode: code, labels: { source: `${config.source.bucket}`, destinations: config.destinations.map((d) => d.bucket).join(',') } });
     } catch (err) {
       log.error('cannot write --metrics-file; the sweep itself is done', { file: flags.metricsFile, error: err instanceof Error ? err.message : String(err) });
-      return EXIT_FAILED;
+      return { exitCode: EXIT_FAILED, json: [json], sweep: report };
     }
   }
-  return code;
+  return { exitCode: code, json: [json], sweep: report };
 }
 
 /**
@@ -425,7 +498,7 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
  * failed, a plain sweep follows that copies whatever changed meanwhile and deletes, with
  * the usual guards.
  */
-async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
+async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<PairOutcome> {
   const enqueuer = new Enqueuer(config, { logger: log, maxQueued: flags.maxQueued, signal });
   const client = new BucketClient(config, { logger: log });
   let report: DuplicateReport;
@@ -458,12 +531,13 @@ async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io:
         code = EXIT_FAILED;
       } else log.info('queue drained; every job succeeded', { queue: enqueuer.queue.name });
     }
-    if (flags.json) io.stdout(JSON.stringify(summary) + '\n');
+    const planned: PairOutcome = { exitCode: code, json: [summary], sweep: report, queued: enqueuer.added };
     if (code === EXIT_OK && flags.delete) {
       log.info('every copy job succeeded: sweeping once more, deleting what the source lacks');
-      return await sweep(config, { ...flags, enqueue: false }, log, io, signal);
+      const then = await sweep(config, { ...flags, enqueue: false }, log, io, signal);
+      return { ...then, json: [summary, ...then.json], queued: enqueuer.added };
     }
-    return code;
+    return planned;
   } finally {
     client.close();
     await enqueuer.close();

@@ -1,0 +1,37 @@
+/** The built s3s3bucket run as a user runs it, with any arguments (several --config among them). */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BIN = join(import.meta.dirname, '../../dist/scripts/bucket.js');
+
+export interface BucketRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A directory for one test file's configs, and a way to write one (mode 600, as the README says). */
+export function configDir(label: string): { dir: string; write: (name: string, text: string) => string } {
+  const dir = mkdtempSync(join(tmpdir(), `s3s3-${label}-`));
+  return {
+    dir,
+    write: (name, text) => {
+      const file = join(dir, name);
+      writeFileSync(file, text, { mode: 0o600 });
+      return file;
+    },
+  };
+}
+
+export function runBucket(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<BucketRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 120_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
