@@ -467,14 +467,15 @@ async function writeOne(
   return { kind: 'stream', put };
 }
 
-/** A completed multipart upload has the source's size; its ETag (`-N`) is taken from a HEAD. */
+/** A completed multipart upload has the source's size; its ETag (`-N`, or a Swift SLO's) is taken from a HEAD. */
 async function checkMultipart(t: CopyTarget, info: HeadInfo, put: PutResult): Promise<PutResult> {
   const head = await t.store.head(t.key);
   if (!head || head.size !== info.size) {
     await discard(t.store, t.key);
     throw new VerificationError({ endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key, detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}` });
   }
-  return { etag: head.etag || put.etag };
+  // A Swift SLO's ETag has an MD5's shape but is none: the store's word on that is kept.
+  return head.etag ? { etag: head.etag, etagIsMd5: head.etagIsMd5 } : put;
 }
 
 /** The headers a copy carries; s3s3's own metadata from an earlier hop is not passed on. */

@@ -4,7 +4,7 @@
  * copy) are optional capabilities that generic code probes for.
  */
 import type { Readable } from 'node:stream';
-import type { MaxDelete } from '../config.js';
+import type { EndpointConfig, MaxDelete } from '../config.js';
 import type { Pacer } from './pacer.js';
 
 export interface ObjectInfo {
@@ -86,6 +86,23 @@ export interface StoreSettings {
   /** Where `delete_mode = trash` moves objects; default `.s3s3-trash/<UTC date>/`. */
   readonly trashPrefix?: string;
   readonly maxDelete?: MaxDelete;
+}
+
+/** A section's settings for the copy layer, whatever the store's type. */
+export function settingsOf(config: EndpointConfig): StoreSettings {
+  return Object.freeze({
+    multipartThreshold: config.multipartThreshold,
+    multipartChunksize: config.multipartChunksize,
+    concurrency: config.concurrency,
+    verifyMd5: config.verifyMd5,
+    recordMetadata: config.recordMetadata,
+    maxRetries: config.maxRetries,
+    prefix: config.prefix,
+    delete: config.delete,
+    deleteMode: config.deleteMode,
+    trashPrefix: config.trashPrefix,
+    maxDelete: config.maxDelete,
+  });
 }
 
 export interface ObjectStore {
