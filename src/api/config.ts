@@ -221,20 +221,9 @@ const S3_ONLY_KEYS = [
   'lean_requests',
 ] as const;
 
-const ENDPOINT_KEYS = [
-  'aws_access_key_id',
-  'aws_secret_access_key',
-  'bucket_name',
-  'host',
-  'port',
-  'is_secure',
-  'calling_format',
-  'endpoint',
+/** Keys both types of section take. */
+const SHARED_ENDPOINT_KEYS = [
   'region',
-  'signature_version',
-  'request_checksum_calculation',
-  'response_checksum_validation',
-  'list_objects_version',
   'multipart_threshold',
   'multipart_chunksize',
   'concurrency',
@@ -243,21 +232,18 @@ const ENDPOINT_KEYS = [
   'verify_md5',
   'record_metadata',
   'list_page_size',
-  'list_url_encoding',
   'max_retries',
-  'lean_requests',
   'ca_bundle',
   'verify_ssl',
-  'aws_access_key_id_file',
-  'aws_secret_access_key_file',
   'prefix',
   'delete',
   'delete_mode',
   'trash_prefix',
   'max_delete',
   'type',
-  ...SWIFT_ONLY_KEYS,
 ] as const;
+
+const ENDPOINT_KEYS = [...S3_ONLY_KEYS, ...SHARED_ENDPOINT_KEYS, ...SWIFT_ONLY_KEYS] as const;
 
 const PUBSUB_KEYS = [
   'redis',

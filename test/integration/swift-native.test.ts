@@ -121,47 +121,34 @@ describe('type = swift: the native Swift API against real servers', () => {
     for (const s of swiftStores) await dropSwift(s).catch(() => {});
   });
 
-  it('S3 (Ceph) -> Swift native: every key shape, metadata and standard headers; a second sweep copies nothing', { timeout: 120_000 }, async () => {
-    const src = await s3('ceph-to-native');
-    const dst = await native('ceph-to-native-dst');
+  /** Every key shape through one sweep from `src` to `dst`, checked as a user would; a second sweep copies nothing. */
+  const roundTrip = async (src: ObjectStore, dst: ObjectStore, text: string, what: string) => {
     const objects = shapes();
     await putAll(src, objects);
-    const c = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket)));
-    assert.ok(c.destinations[0] instanceof SwiftStore, 'type = swift makes a Swift store');
+    const c = track(client(text));
+    assert.equal(c.destinations[0]!.constructor, dst.constructor, `${what}: the section type picks the store`);
     const first = await c.duplicate();
     assert.deepEqual(first.failures, []);
     assert.equal(first.copied, objects.length);
-    await assertMirror(dst, objects, 'Ceph -> Swift native');
+    await assertMirror(dst, objects, what);
     const second = await c.duplicate();
-    assert.equal(second.copied, 0, 'nothing recopied');
+    assert.equal(second.copied, 0, `${what}: nothing recopied`);
     assert.equal(second.skipped, objects.length);
+  };
+
+  it('S3 (Ceph) -> Swift native: every key shape, metadata and standard headers; a second sweep copies nothing', { timeout: 120_000 }, async () => {
+    const [src, dst] = [await s3('ceph-to-native'), await native('ceph-to-native-dst')];
+    await roundTrip(src, dst, sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket), 'Ceph -> Swift native');
   });
 
   it('Swift native -> S3 (Ceph): every key shape, metadata and standard headers; a second sweep copies nothing', { timeout: 120_000 }, async () => {
-    const src = await native('native-to-ceph');
-    const dst = await s3('native-to-ceph-dst');
-    const objects = shapes();
-    await putAll(src, objects);
-    const c = track(client(swiftIni('source', src.bucket) + sectionIni('dest1', ceph, dst.bucket)));
-    const first = await c.duplicate();
-    assert.deepEqual(first.failures, []);
-    assert.equal(first.copied, objects.length);
-    await assertMirror(dst, objects, 'Swift native -> Ceph');
-    const second = await c.duplicate();
-    assert.equal(second.copied, 0, 'nothing recopied');
+    const [src, dst] = [await native('native-to-ceph'), await s3('native-to-ceph-dst')];
+    await roundTrip(src, dst, swiftIni('source', src.bucket) + sectionIni('dest1', ceph, dst.bucket), 'Swift native -> Ceph');
   });
 
   it('Swift native -> Swift s3api: every key shape, metadata and standard headers; a second sweep copies nothing', { timeout: 120_000 }, async () => {
-    const src = await native('native-to-s3api');
-    const dst = await s3('native-to-s3api-dst', swift);
-    const objects = shapes();
-    await putAll(src, objects);
-    const c = track(client(swiftIni('source', src.bucket) + sectionIni('dest1', swift, dst.bucket)));
-    const first = await c.duplicate();
-    assert.deepEqual(first.failures, []);
-    assert.equal(first.copied, objects.length);
-    await assertMirror(dst, objects, 'Swift native -> Swift s3api');
-    assert.equal((await c.duplicate()).copied, 0, 'nothing recopied');
+    const [src, dst] = [await native('native-to-s3api'), await s3('native-to-s3api-dst', swift)];
+    await roundTrip(src, dst, swiftIni('source', src.bucket) + sectionIni('dest1', swift, dst.bucket), 'Swift native -> Swift s3api');
   });
 
   it('Swift native -> Swift native in one account: copied server-side, metadata kept', { timeout: 60_000 }, async () => {
@@ -296,70 +283,57 @@ describe('type = swift: the native Swift API against real servers', () => {
   });
 
   describe('fault matrix rows through a proxy in front of Swift native', () => {
-    const objects = () => [...Array.from({ length: 12 }, (_, i) => ({ key: `f/${String(i).padStart(2, '0')}`, body: randomBytes(1000 + i * 5000) })), { key: 'f/zz-slo', body: randomBytes(6 * MiB + 1) }];
     const slowDown = { kind: 'status', status: 503, code: 'ServiceUnavailable', headers: { 'retry-after': '1' } } as const;
 
-    it('[dest1] a 3 s 503 storm on PUT and HEAD: everything copied (SLO included), no stray segment', { timeout: 120_000 }, async () => {
-      const src = await s3('storm-dst-src');
-      const dst = await native('storm-dst');
-      const all = objects();
+    /** Twelve objects and one SLO-sized one, Swift native on `role`'s side behind a fault proxy, Ceph on the other. */
+    const row = async (label: string, role: 'source' | 'dest1') => {
+      const all = [...Array.from({ length: 12 }, (_, i) => ({ key: `f/${String(i).padStart(2, '0')}`, body: randomBytes(1000 + i * 5000) })), { key: 'f/zz-slo', body: randomBytes(6 * MiB + 1) }];
+      const src = role === 'source' ? await native(`${label}-src`) : await s3(`${label}-src`);
+      const dst = role === 'dest1' ? await native(`${label}-dst`) : await s3(`${label}-dst`);
       await putAll(src, all);
       const { proxy: p, url } = await proxy();
-      const c = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { ...SLO, auth_url: url })));
-      const puts = p.storm((r) => (r.method === 'PUT' || r.method === 'HEAD') && (inContainer(dst.bucket)(r) || inContainer(`${dst.bucket}_segments`)(r)), slowDown, 3000);
-      const report = await c.duplicate();
-      assert.ok(puts.hits >= 2, `the storm refused requests (${puts.hits})`);
+      const text = role === 'source' ? swiftIni('source', src.bucket, { auth_url: url }) + sectionIni('dest1', ceph, dst.bucket, SLO) : sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { ...SLO, auth_url: url });
+      const swiftSide = role === 'source' ? src.bucket : dst.bucket;
+      return { all, dst, p, c: track(client(text)), swiftSide };
+    };
+    const assertCopied = async (r: Awaited<ReturnType<typeof row>>, report: Awaited<ReturnType<BucketClient['duplicate']>>) => {
       assert.deepEqual(report.failures, []);
-      assert.equal(report.copied, all.length);
-      for (const o of all) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), o.key);
-      assert.equal((await swiftNames(`${dst.bucket}_segments`)).length, 2, 'the SLO two segments and nothing else');
+      assert.equal(report.copied, r.all.length);
+      for (const o of r.all) assert.equal(md5Hex(await readAll((await r.dst.get(o.key)).body)), md5Hex(o.body), o.key);
+      if (r.dst instanceof SwiftStore) assert.equal((await swiftNames(`${r.dst.bucket}_segments`)).length, 2, 'the SLO two segments and nothing else');
+    };
+
+    it('[dest1] a 3 s 503 storm on PUT and HEAD: everything copied (SLO included), no stray segment', { timeout: 120_000 }, async () => {
+      const r = await row('storm-dst', 'dest1');
+      const storm = r.p.storm((q) => (q.method === 'PUT' || q.method === 'HEAD') && (inContainer(r.swiftSide)(q) || inContainer(`${r.swiftSide}_segments`)(q)), slowDown, 3000);
+      const report = await r.c.duplicate();
+      assert.ok(storm.hits >= 2, `the storm refused requests (${storm.hits})`);
+      await assertCopied(r, report);
     });
 
     it('[source] a 3 s 503 storm on GET and HEAD: everything copied', { timeout: 120_000 }, async () => {
-      const src = await native('storm-src');
-      const dst = await s3('storm-src-dst');
-      const all = objects();
-      await putAll(src, all);
-      const { proxy: p, url } = await proxy();
-      const c = track(client(swiftIni('source', src.bucket, { auth_url: url }) + sectionIni('dest1', ceph, dst.bucket, SLO)));
-      const gets = p.storm((r) => (r.method === 'GET' || r.method === 'HEAD') && inContainer(src.bucket, undefined, () => true)(r), slowDown, 3000);
-      const report = await c.duplicate();
-      assert.ok(gets.hits >= 2, `the storm refused requests (${gets.hits})`);
-      assert.deepEqual(report.failures, []);
-      assert.equal(report.copied, all.length);
-      for (const o of all) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), o.key);
+      const r = await row('storm-src', 'source');
+      const storm = r.p.storm((q) => (q.method === 'GET' || q.method === 'HEAD') && inContainer(r.swiftSide, undefined, () => true)(q), slowDown, 3000);
+      const report = await r.c.duplicate();
+      assert.ok(storm.hits >= 2, `the storm refused requests (${storm.hits})`);
+      await assertCopied(r, report);
     });
 
     it('[source] connections reset mid-body on GET: retried, everything byte-identical', { timeout: 120_000 }, async () => {
-      const src = await native('reset-src');
-      const dst = await s3('reset-src-dst');
-      const all = objects();
-      await putAll(src, all);
-      const { proxy: p, url } = await proxy();
-      const c = track(client(swiftIni('source', src.bucket, { auth_url: url }) + sectionIni('dest1', ceph, dst.bucket, SLO)));
-      const cut = p.inject(inContainer(src.bucket, 'GET', () => true), { kind: 'cut-response' }, 4);
-      const report = await c.duplicate();
+      const r = await row('reset-src', 'source');
+      const cut = r.p.inject(inContainer(r.swiftSide, 'GET', () => true), { kind: 'cut-response' }, 4);
+      const report = await r.c.duplicate();
       assert.equal(cut.hits, 4);
-      assert.deepEqual(report.failures, []);
-      assert.equal(report.copied, all.length);
-      for (const o of all) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), o.key);
+      await assertCopied(r, report);
     });
 
     it('[dest1] connections reset mid-upload (objects and segments): retried, everything byte-identical, no stray segment', { timeout: 120_000 }, async () => {
-      const src = await s3('reset-dst-src');
-      const dst = await native('reset-dst');
-      const all = objects();
-      await putAll(src, all);
-      const { proxy: p, url } = await proxy();
-      const c = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { ...SLO, auth_url: url })));
-      const cutObjects = p.inject(inContainer(dst.bucket, 'PUT', () => true), { kind: 'cut-request' }, 3);
-      const cutSegments = p.inject(inContainer(`${dst.bucket}_segments`, 'PUT', () => true), { kind: 'cut-request' }, 1);
-      const report = await c.duplicate();
+      const r = await row('reset-dst', 'dest1');
+      const cutObjects = r.p.inject(inContainer(r.swiftSide, 'PUT', () => true), { kind: 'cut-request' }, 3);
+      const cutSegments = r.p.inject(inContainer(`${r.swiftSide}_segments`, 'PUT', () => true), { kind: 'cut-request' }, 1);
+      const report = await r.c.duplicate();
       assert.ok(cutObjects.hits >= 1 && cutSegments.hits === 1, `resets injected (${cutObjects.hits} objects, ${cutSegments.hits} segments)`);
-      assert.deepEqual(report.failures, []);
-      assert.equal(report.copied, all.length);
-      for (const o of all) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), o.key);
-      assert.equal((await swiftNames(`${dst.bucket}_segments`)).length, 2, 'the SLO two segments and nothing else');
+      await assertCopied(r, report);
     });
   });
 });

@@ -110,15 +110,7 @@ export class LeanS3 {
     const q: Record<string, string> = {};
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q[k] = v;
     const res = await this.send({ method: 'GET', query: q });
-    const text = await readText(res.body);
-    try {
-      return parseListing(text);
-    } catch (err) {
-      // A page cut short or garbled in transit: worth another try, like a reset.
-      const e = new Error(`listing answer unreadable: ${err instanceof Error ? err.message : String(err)}`);
-      (e as { code?: string }).code = 'ECONNRESET';
-      throw e;
-    }
+    return readListing(res.body, parseListing);
   }
 
   /**
@@ -242,6 +234,18 @@ export function exchange(target: HttpTarget, req: LeanRequest, pathAndQuery: str
       body.pipe(request);
     }
   });
+}
+
+/** A listing page read whole and parsed; one cut short or garbled in transit fails like a reset (worth another try). */
+export async function readListing<T>(res: IncomingMessage, parse: (text: string) => T): Promise<T> {
+  const text = await readText(res);
+  try {
+    return parse(text);
+  } catch (err) {
+    const e = new Error(`listing answer unreadable: ${err instanceof Error ? err.message : String(err)}`);
+    (e as { code?: string }).code = 'ECONNRESET';
+    throw e;
+  }
 }
 
 /** The whole body as text (a listing page; a few MB at most). */

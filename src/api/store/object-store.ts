@@ -140,6 +140,16 @@ export interface ObjectStore {
   copyFrom?(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult>;
 }
 
+/** Every object of a store, page by page (memory holds one page): `list` for any `listPage`. */
+export async function* listAll(store: Pick<ObjectStore, 'listPage'>, options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
+  let next: string | undefined;
+  do {
+    const page = await store.listPage({ prefix: options.prefix, next });
+    yield* page.objects;
+    next = page.next;
+  } while (next !== undefined);
+}
+
 export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
   const s = store as Partial<MultipartCapable>;
   return typeof s.createMultipart === 'function' && typeof s.uploadPart === 'function' && typeof s.completeMultipart === 'function' && typeof s.abortMultipart === 'function';

@@ -15,12 +15,12 @@ import type { EndpointConfig, SwiftConfig } from '../config.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { printAs } from '../redact.js';
-import { patientPolicy, withRetry, type RetryPolicy } from '../retry.js';
-import { telemetry } from '../telemetry.js';
-import { toStoreError } from './classify.js';
+import { patientPolicy, type RetryPolicy } from '../retry.js';
+import { endpointPacer, nullIfMissing, pacedCall, UPLOAD_OPS } from './endpoint-call.js';
 import { createAgent } from './http-agent.js';
-import { readText, type LeanRequest, type LeanResponse } from './lean-http.js';
+import { readListing, readText, type LeanRequest, type LeanResponse } from './lean-http.js';
 import {
+  listAll,
   settingsOf,
   type CompletedPart,
   type DeleteFailure,
@@ -34,8 +34,7 @@ import {
   type PutResult,
   type StoreSettings,
 } from './object-store.js';
-import { Pacer, type PaceSignal } from './pacer.js';
-import { retryAfterMs } from './s3-store.js';
+import type { Pacer } from './pacer.js';
 import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
 import { sendTo, statusOf, SwiftAuth, type SwiftSession, type Transport } from './swift-auth.js';
 
@@ -71,7 +70,6 @@ interface ListingEntry {
 /** Swift's single-object limit (max_file_size, 5 GiB + 2 bytes); larger objects must be SLOs. */
 export const SWIFT_MAX_OBJECT = 5 * 1024 ** 3 + 2;
 const BUCKET_SEEN_TTL_MS = 30_000;
-const UPLOAD_OPS = new Set(['PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload']);
 
 export class SwiftStore implements ObjectStore, MultipartCapable {
   readonly name: string;
@@ -100,15 +98,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     this.bucket = config.bucket;
     this.settings = settingsOf(config);
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
-    const log = options.logger ?? silentLogger;
-    this.pacer = new Pacer({
-      // Room for every object in flight plus the listing and the HEADs that feed them.
-      max: config.concurrency + 4,
-      onChange: (limit, change, after) =>
-        change === 'lowered'
-          ? log.warn(`throttled: lowering concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit, retryAfterSeconds: after === undefined ? undefined : after / 1000 })
-          : log.info(`throttling over: raising concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit }),
-    });
+    this.pacer = endpointPacer(config, options.logger ?? silentLogger);
     const agents = this.agents;
     this.transport = {
       // auth_url and the storage URL may differ in scheme: one agent each, made on first use.
@@ -162,27 +152,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         return await fn(fresh);
       }
     };
-    const once = () =>
-      this.pacer.run(
-        async () => {
-          const started = performance.now();
-          let status: number | undefined = 200;
-          try {
-            return await attempt();
-          } catch (err) {
-            const e = toStoreError(err, this.ctx(op, key));
-            status = e.status;
-            if (e.kind === 'throttled') telemetry.throttled(this.name);
-            throw e;
-          } finally {
-            telemetry.request({ section: this.name, operation: op, status, seconds: (performance.now() - started) / 1000 });
-          }
-        },
-        paceSignal,
-        o.slotted ?? !UPLOAD_OPS.has(op),
-      );
-    if (o.retry === false) return once();
-    return withRetry(once, (e) => e instanceof StoreError && e.retryable, this.retry, undefined, retryAfterMs);
+    return pacedCall(this.pacer, this.retry, this.ctx(op, key), attempt, o.retry !== false, o.slotted ?? !UPLOAD_OPS.has(op));
   }
 
   async bucketExists(): Promise<boolean> {
@@ -214,20 +184,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     if (options.next !== undefined) query.marker = options.next;
     let entries: ListingEntry[];
     try {
-      entries = await this.call('ListObjects', undefined, async (s) => {
-        const res = await this.send(s, { method: 'GET', query, headers: { accept: 'application/json' } });
-        const text = await readText(res.body);
-        try {
-          const doc: unknown = JSON.parse(text);
-          if (!Array.isArray(doc)) throw new Error('not a JSON array');
-          return doc as ListingEntry[];
-        } catch (err) {
-          // A page cut short or garbled in transit: worth another try, like a reset.
-          const e = new Error(`listing answer unreadable: ${err instanceof Error ? err.message : String(err)}`);
-          (e as { code?: string }).code = 'ECONNRESET';
-          throw e;
-        }
-      });
+      entries = await this.call('ListObjects', undefined, async (s) => readListing((await this.send(s, { method: 'GET', query })).body, parseJsonListing));
     } catch (err) {
       if (err instanceof StoreError && err.status === 404) throw this.bucketMissingError('ListObjects', undefined, err);
       throw err;
@@ -254,27 +211,15 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return next === undefined ? { objects } : { objects, next };
   }
 
-  async *list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
-    let next: string | undefined;
-    do {
-      const page = await this.listPage({ prefix: options.prefix, next });
-      yield* page.objects;
-      next = page.next;
-    } while (next !== undefined);
+  list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
+    return listAll(this, options);
   }
 
-  async head(key: string): Promise<HeadInfo | null> {
-    try {
-      const res = await this.call('HeadObject', key, (s) => this.send(s, { method: 'HEAD', key }));
-      return this.toHead(key, res);
-    } catch (err) {
-      if (err instanceof StoreError && err.notFound) {
-        const confirmed = await this.confirmNotFound(err);
-        if (confirmed.notFound) return null;
-        throw confirmed;
-      }
-      throw err;
-    }
+  head(key: string): Promise<HeadInfo | null> {
+    return nullIfMissing(
+      async () => this.toHead(key, await this.call('HeadObject', key, (s) => this.send(s, { method: 'HEAD', key }))),
+      (err) => this.confirmNotFound(err),
+    );
   }
 
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
@@ -415,13 +360,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     const upload = this.upload(uploadId, 'AbortMultipartUpload', key);
     this.uploads.delete(uploadId);
     const names: string[] = [];
-    let marker: string | undefined;
-    do {
-      const query: Record<string, string> = { format: 'json', prefix: upload.prefix, limit: '10000', ...(marker !== undefined ? { marker } : {}) };
-      const page = await this.call('AbortMultipartUpload', key, async (s) => JSON.parse(await readText((await this.send(s, { method: 'GET', container: this.segmentContainer, query })).body)) as ListingEntry[]);
-      for (const e of page) if (e.name !== undefined) names.push(e.name);
-      marker = page.length >= 10000 ? page[page.length - 1]?.name : undefined;
-    } while (marker !== undefined);
+    for await (const name of this.names(this.segmentContainer, upload.prefix, 'AbortMultipartUpload')) names.push(name);
     await this.deleteSegments(names);
   }
 
@@ -500,7 +439,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     for (const container of [this.bucket, this.segmentContainer]) {
       const keys: string[] = [];
       try {
-        for await (const o of this.listOf(container)) keys.push(o);
+        for await (const o of this.names(container, '', 'ListObjects')) keys.push(o);
       } catch (err) {
         if (err instanceof StoreError && err.status === 404) continue;
         throw err;
@@ -515,11 +454,12 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     }
   }
 
-  private async *listOf(container: string): AsyncGenerator<string> {
+  /** Every name in a container of this account (under `prefix`), for the segments and the tests' clean-up. */
+  private async *names(container: string, prefix: string, op: string): AsyncGenerator<string> {
     let marker: string | undefined;
     do {
-      const query: Record<string, string> = { format: 'json', limit: '10000', ...(marker !== undefined ? { marker } : {}) };
-      const page = await this.call('ListObjects', undefined, async (s) => JSON.parse(await readText((await this.send(s, { method: 'GET', container, query })).body)) as ListingEntry[]);
+      const query: Record<string, string> = { format: 'json', limit: '10000', ...(prefix ? { prefix } : {}), ...(marker !== undefined ? { marker } : {}) };
+      const page = await this.call(op, undefined, async (s) => readListing((await this.send(s, { method: 'GET', container, query })).body, parseJsonListing));
       for (const e of page) if (e.name !== undefined) yield e.name;
       marker = page.length >= 10000 ? page[page.length - 1]?.name : undefined;
     } while (marker !== undefined);
@@ -536,10 +476,6 @@ printAs(SwiftStore, 'SwiftStore', (s) => ({ name: s.name, endpoint: s.endpoint, 
 /** `<sha256 of the key>/`: segment names independent of the key's length and bytes. */
 function segmentDir(key: string): string {
   return `${createHash('sha256').update(key, 'utf8').digest('hex')}/`;
-}
-
-function paceSignal(err: unknown): PaceSignal {
-  return err instanceof StoreError && err.kind === 'throttled' ? { throttled: true, retryAfterMs: retryAfterMs(err) } : { throttled: false };
 }
 
 function stripQuotes(etag: string | undefined): string {
@@ -587,6 +523,13 @@ function objectHeaders(h: Partial<ObjectHeaders>): Record<string, string> {
   if (h.expires !== undefined) out['expires'] = h.expires;
   for (const [k, v] of Object.entries(h.metadata ?? {})) out[`x-object-meta-${k.toLowerCase()}`] = v;
   return out;
+}
+
+/** A JSON listing page: an array of entries. */
+function parseJsonListing(text: string): ListingEntry[] {
+  const doc: unknown = JSON.parse(text);
+  if (!Array.isArray(doc)) throw new Error('not a JSON array');
+  return doc as ListingEntry[];
 }
 
 /** The JSON answer of a `multipart-manifest=delete` (Swift's bulk-delete format). */
