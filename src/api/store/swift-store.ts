@@ -332,8 +332,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
    */
   async completeMultipart(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<PutResult> {
     const upload = this.upload(uploadId, 'CompleteMultipartUpload', key);
-    const before = await this.head(key).catch(() => null);
-    const old = before?.etagIsMd5 === false ? await this.segmentsOf(key) : [];
+    // Whatever is there now is replaced: an SLO's segments are deleted once the new manifest is in place.
+    const old = await this.segmentsOf(key);
     const manifest = Buffer.from(
       JSON.stringify(parts.map((p) => ({ path: `/${this.segmentContainer}/${upload.prefix}${String(p.partNumber).padStart(5, '0')}`, etag: p.etag, size_bytes: upload.sizes.get(p.partNumber) ?? null }))),
     );
@@ -370,11 +370,28 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return u;
   }
 
-  /** The segments of the SLO at `key` that s3s3 put (in `<container>_segments/<hash of key>/`); [] for any other object. */
+  /**
+   * The segments of the SLO at `key` that s3s3 put (in `<container>_segments/<hash of key>/`);
+   * [] for any other object. Runs under the caller's upload slot (unslotted), like every
+   * call a write makes for itself.
+   */
   private async segmentsOf(key: string): Promise<string[]> {
     let text: string;
     try {
-      text = await this.call('GetManifest', key, async (s) => readText((await this.send(s, { method: 'GET', key, query: { 'multipart-manifest': 'get', format: 'raw' } })).body));
+      text = await this.call(
+        'GetManifest',
+        key,
+        async (s) => {
+          const res = await this.send(s, { method: 'GET', key, query: { 'multipart-manifest': 'get', format: 'raw' } });
+          // No manifest: this GET is the object itself, and its bytes are not wanted.
+          if (header(res, 'x-static-large-object')?.toLowerCase() !== 'true') {
+            res.body.destroy();
+            return '[]';
+          }
+          return readText(res.body);
+        },
+        { slotted: false },
+      );
     } catch (err) {
       if (err instanceof StoreError && err.notFound) return [];
       throw err;
@@ -395,13 +412,13 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return out;
   }
 
-  /** Best effort: a segment that cannot be deleted now is only wasted space, never wrong data. */
+  /** Best effort: a segment that cannot be deleted now is only wasted space, never wrong data. Unslotted, as segmentsOf. */
   private async deleteSegments(names: readonly string[]): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < names.length) {
         const name = names[next++]!;
-        await this.call('DeleteSegment', name, (s) => this.send(s, { method: 'DELETE', container: this.segmentContainer, key: name })).catch(() => {});
+        await this.call('DeleteSegment', name, (s) => this.send(s, { method: 'DELETE', container: this.segmentContainer, key: name }), { slotted: false }).catch(() => {});
       }
     };
     await Promise.all(Array.from({ length: Math.min(4, names.length) }, worker));
