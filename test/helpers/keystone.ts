@@ -7,6 +7,7 @@
  * Keystone's own tokens would not open it: this stands in for Keystone, not for Swift.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -22,6 +23,8 @@ export interface KeystoneStubOptions {
   readonly region: string;
   /** Life of each token issued (default one hour). */
   readonly lifetimeMs?: number;
+  /** Serve https with this certificate and key (PEM text). */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface TokenRequest {
@@ -38,15 +41,18 @@ export class KeystoneStub {
   issued = 0;
   /** Hand out this many tokens that Swift will refuse (as if revoked) before real ones. */
   bogus = 0;
-  private server: http.Server | undefined;
+  private server: http.Server | https.Server | undefined;
 
   constructor(private readonly o: KeystoneStubOptions) {}
 
-  /** Starts listening; resolves with the auth_url (`http://127.0.0.1:PORT/v3`). */
+  /** Starts listening; resolves with the auth_url (`http(s)://127.0.0.1:PORT/v3`). */
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v3`;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const tls = this.o.tls;
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/v3`;
   }
 
   async stop(): Promise<void> {

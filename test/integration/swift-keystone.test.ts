@@ -5,6 +5,8 @@
  * catalog's public object-store endpoint in the configured region.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BucketClient } from '../../src/api/bucket-client.js';
@@ -112,6 +114,24 @@ describe('type = swift with Keystone v3', () => {
     assert.equal(errors.length, 1, run.stderr);
     assert.match(errors[0]!, /\[dest1\].*Keystone refused user "mirror" in project "backups"/, errors[0]);
     assert.ok(!run.stderr.includes(wrong) && !run.stderr.includes(CREDENTIALS.password), 'no password printed');
+  });
+
+  it('an https auth_url signed by a private CA: refused without ca_bundle (one line naming the fix), used with it', { timeout: 60_000 }, async () => {
+    assert.ok(ceph.caFile, 'the Ceph server script makes the test CA (S3_CA_FILE)');
+    const dir = dirname(ceph.caFile);
+    const { src, dst } = await pair('ks-tls');
+    await putAll(src, [{ key: 'x', body: Buffer.from('over https') }]);
+    const { stub, url } = await keystone({ tls: { cert: readFileSync(join(dir, 'server.pem'), 'utf8'), key: readFileSync(join(dir, 'server.key'), 'utf8') } });
+    const untrusted = await runBucketCli(sectionIni('source', ceph, src.bucket) + keystoneIni('dest1', url, dst.bucket));
+    assert.equal(untrusted.code, 1, untrusted.stderr);
+    const errors = errorLines(untrusted.stderr);
+    assert.equal(errors.length, 1, untrusted.stderr);
+    assert.match(errors[0]!, /\[dest1\].*ca_bundle/, errors[0]);
+    assert.equal(stub.issued, 0);
+    const trusted = await runBucketCli(sectionIni('source', ceph, src.bucket) + keystoneIni('dest1', url, dst.bucket, { ca_bundle: ceph.caFile }));
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.equal(stub.issued, 1);
+    assert.equal((await readAll((await dst.get('x')).body)).toString(), 'over https');
   });
 
   it('a region the catalog lacks: one clear error saying so', { timeout: 60_000 }, async () => {

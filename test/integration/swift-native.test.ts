@@ -217,6 +217,33 @@ describe('type = swift: the native Swift API against real servers', () => {
     assert.deepEqual(await segments(), [], 'no segment left behind');
   });
 
+  it('the one-key paths (the listener): sync copies a new SLO, deleteKey removes it with its segments, delete_mode = trash moves a key server-side', { timeout: 120_000 }, async () => {
+    const src = await s3('one-key-src');
+    const dst = await native('one-key-dst');
+    const big = { key: 'one/big', body: randomBytes(11 * MiB) };
+    const small = { key: 'one/small', body: randomBytes(100) };
+    await putAll(src, [big, small]);
+    const c = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { ...SLO, delete: true, delete_mode: 'trash', trash_prefix: 'trash/' })));
+    for (const o of [big, small]) {
+      const r = await c.sync(o.key);
+      assert.ok(r.ok, JSON.stringify(r.results.map((x) => [x.outcome, x.error?.message])));
+      assert.equal(r.results[0]!.outcome, 'copied');
+      assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body));
+    }
+    assert.equal((await swiftNames(`${dst.bucket}_segments`)).length, 3);
+    assert.equal((await c.sync(big.key)).results[0]!.outcome, 'skipped', 'in place: skipped');
+    await src.delete(small.key);
+    const trashed = await c.deleteKey(small.key);
+    assert.equal(trashed.results[0]!.outcome, 'trashed');
+    assert.equal(md5Hex(await readAll((await dst.get(`trash/${small.key}`)).body)), md5Hex(small.body), 'moved under trash_prefix');
+    await src.delete(big.key);
+    const gone = await c.deleteKey(big.key, { delete: true });
+    assert.ok(['deleted', 'trashed'].includes(gone.results[0]!.outcome), gone.results[0]!.outcome);
+    assert.equal(await dst.head(big.key), null);
+    assert.deepEqual(await swiftNames(`${dst.bucket}_segments`), [], 'its segments went with it');
+    assert.equal(md5Hex(await readAll((await dst.get(`trash/${big.key}`)).body)), md5Hex(big.body), 'the trashed copy is whole');
+  });
+
   it('an SLO upload that fails part-way leaves no segment behind', { timeout: 120_000 }, async () => {
     const src = await s3('slo-fail-src');
     const dst = await native('slo-fail-dst');
