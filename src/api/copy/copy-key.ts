@@ -449,11 +449,12 @@ async function writeOne(
     const put = await multipartUpload(t.store, t.key, body, {
       size: info.size,
       partSize: settings.multipartChunksize,
+      ...(settings.maxParts !== undefined ? { maxParts: settings.maxParts } : {}),
       parallel: Math.max(1, Math.min(4, settings.concurrency)),
       headers: { ...headers, metadata },
       partSlots: options.partSlots,
       onPartSize: (chosen, configured) =>
-        log.info('multipart part size grown to stay within 10,000 parts', { key: t.key, destination: t.store.name, partSize: chosen, multipartChunksize: configured }),
+        log.info(`multipart part size grown to stay within ${settings.maxParts ?? 10_000} parts`, { key: t.key, destination: t.store.name, partSize: chosen, multipartChunksize: configured }),
     });
     return { kind: 'multipart', put };
   }

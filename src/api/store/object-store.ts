@@ -78,6 +78,8 @@ export interface StoreSettings {
   readonly recordMetadata: boolean;
   /** Retries of a failed call or copy before it is reported failed (`max_retries`). */
   readonly maxRetries: number;
+  /** Most parts one multipart upload may have here; undefined: S3's 10,000 (a Swift SLO: 1,000 segments). */
+  readonly maxParts?: number;
   /** Key prefix this store maps to (`prefix`): stripped from a source's keys, added to a destination's. */
   readonly prefix?: string;
   /** `delete` in the section: undefined when not set (then `--delete` decides). */

@@ -67,8 +67,8 @@ interface ListingEntry {
   slo_etag?: string;
 }
 
-/** Swift's single-object limit (max_file_size, 5 GiB + 2 bytes); larger objects must be SLOs. */
-export const SWIFT_MAX_OBJECT = 5 * 1024 ** 3 + 2;
+/** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
+export const SLO_MAX_SEGMENTS = 1000;
 const BUCKET_SEEN_TTL_MS = 30_000;
 
 export class SwiftStore implements ObjectStore, MultipartCapable {
@@ -96,7 +96,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     this.name = config.name;
     this.endpoint = config.endpoint;
     this.bucket = config.bucket;
-    this.settings = settingsOf(config);
+    // Swift's default max_manifest_segments: larger objects get larger segments, not more of them.
+    this.settings = Object.freeze({ ...settingsOf(config), maxParts: SLO_MAX_SEGMENTS });
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
     this.pacer = endpointPacer(config, options.logger ?? silentLogger);
     const agents = this.agents;
