@@ -41,9 +41,12 @@ const DRESSED = {
   },
 };
 
+/** Dot segments: a URL parser would resolve them; Swift and s3s3 must keep them as bytes. */
+const DOT_KEYS = ['.', '..', '../lead', 'dots/..', 'dots/../up', 'dots/./here'];
+
 function shapes(): Array<{ key: string; body: Buffer; options?: typeof DRESSED.options }> {
   return [
-    ...KEY_SHAPES.map((key) => ({ key, body: key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`) })),
+    ...[...KEY_SHAPES, ...DOT_KEYS].map((key) => ({ key, body: key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`) })),
     ...ORDER_KEYS.map((key) => ({ key, body: Buffer.from(key) })),
     DRESSED,
   ];
