@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { EndpointConfig, SwiftConfig } from '../config.js';
+import { META_SOURCE_ETAG } from '../copy/decide.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { printAs } from '../redact.js';
@@ -435,10 +436,17 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return a.authUrl === b.authUrl && a.user === b.user && a.secret === b.secret && a.projectName === b.projectName && a.storageUrl === b.storageUrl && a.region === b.region;
   }
 
-  /** PUT with X-Copy-From (metadata kept); `ifMatch` makes Swift refuse (412) a source that changed. */
+  /**
+   * PUT with X-Copy-From (metadata kept); `ifMatch` makes Swift refuse (412) a source that
+   * changed. An SLO's copy is one object with an MD5 ETag, unlike its source's: the source ETag
+   * is recorded on it (with record_metadata), so the next sweep can tell the copy is current.
+   */
   async copyFrom(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult> {
     const headers: Record<string, string> = { 'x-copy-from': `/${encodeQueryComponent(other.bucket)}/${encodeKeyPath(sourceKey)}` };
-    if (ifMatch) headers['if-match'] = ifMatch;
+    if (ifMatch) {
+      headers['if-match'] = ifMatch;
+      if (this.settings.recordMetadata) headers[`x-object-meta-${META_SOURCE_ETAG}`] = ifMatch;
+    }
     const old = this.sloKeys.has(key) ? await this.segmentsOf(key) : [];
     const res = await this.call('CopyObject', key, (s) => this.send(s, { method: 'PUT', key, headers }), { retry: false });
     this.sloKeys.delete(key);
