@@ -1,11 +1,11 @@
 /** `type = swift` sections: every rule of the config applies to the new keys. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, type Config } from '../../src/api/config.js';
+import { loadConfig, parseConfig, type Config } from '../../src/api/config.js';
 import { ConfigError } from '../../src/api/errors.js';
 
 const S3_SOURCE = `
@@ -109,6 +109,20 @@ describe('config: type = swift', () => {
     assert.deepEqual(problemsOf(S3_SOURCE + V1.replace('key = v1-api-key', `key_file = ${join(dir, 'none')}`)), [
       `swift.ini [dest1] key_file: cannot read ${join(dir, 'none')}: no such file; create it (holding the Swift key) or fix the path`,
     ]);
+  });
+
+  it('a config file readable by every user that holds a Swift key or password gets the chmod warning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3s3-swift-perm-'));
+    writeFileSync(join(dir, 'source.secret'), 's3secret\n', { mode: 0o600 });
+    // The S3 source keeps its secret in a file: only the Swift section's secret is in the config.
+    const source = S3_SOURCE.replace('aws_secret_access_key = s3secret', 'aws_secret_access_key_file = source.secret');
+    for (const [name, text] of [['v1.ini', source + V1], ['v3.ini', source + V3.replace('[dest2]', '[dest1]')], ['none.ini', source + V1.replace('key = v1-api-key', 'key_file = source.secret')]] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      chmodSync(file, 0o644);
+      const warned = loadConfig({ file, env: {} }).warnings.some((w) => /readable by every user and holds a secret; run: chmod 600/.test(w.message));
+      assert.equal(warned, name !== 'none.ini', name);
+    }
   });
 
   it('reports every problem at once, naming file, section and key', () => {
