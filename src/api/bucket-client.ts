@@ -6,15 +6,16 @@ import type { Config } from './config.js';
 import { copyKey, type CopyKeyOptions, type TargetResult } from './copy/copy-key.js';
 import { silentLogger, type Logger } from './log.js';
 import { S3Store } from './store/s3-store.js';
+import { SwiftStore } from './store/swift-store.js';
 import type { ObjectStore } from './store/object-store.js';
 import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './sweep/duplicate.js';
 import { deleteKey, syncKey, type SyncKeyOptions, type SyncResult } from './sync/sync-key.js';
 import type { EndpointConfig } from './config.js';
 import { printAs } from './redact.js';
 
-/** An S3 connection for one config section (`[source]`, `[dest1]`, ...). */
-export function createConnection(section: EndpointConfig, logger?: Logger): S3Store {
-  return new S3Store(section, { logger });
+/** The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift container (`type = swift`). */
+export function createConnection(section: EndpointConfig, logger?: Logger): S3Store | SwiftStore {
+  return section.type === 'swift' ? new SwiftStore(section, { logger }) : new S3Store(section, { logger });
 }
 
 export interface ObjectRef {
@@ -42,8 +43,8 @@ export interface BucketClientOptions {
 }
 
 export class BucketClient {
-  readonly source: S3Store;
-  readonly destinations: readonly S3Store[];
+  readonly source: S3Store | SwiftStore;
+  readonly destinations: readonly (S3Store | SwiftStore)[];
   private readonly logger: Logger;
   private closed = false;
 

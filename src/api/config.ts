@@ -13,15 +13,45 @@ import { hideSecrets } from './redact.js';
 export type SignatureVersion = 'v4' | 'v2';
 export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
 
-/** One S3 bucket and how to reach it: the `[source]` section or a `[dest*]` section. */
+/** The kind of store a section names (`type`): an S3 bucket, or a Swift container over Swift's own API. */
+export type EndpointType = 's3' | 'swift';
+
+/** How to reach a Swift container (`type = swift`): auth v1 (tempauth, Cloud Files) or Keystone v3. */
+export interface SwiftConfig {
+  /** `auth_url`, as written: `.../auth/v1.0` (v1) or `.../v3` (Keystone). */
+  readonly authUrl: string;
+  readonly authVersion: 1 | 3;
+  /** `user` (v1, e.g. `account:user`) or `username` (v3). */
+  readonly user: string;
+  /** `key` (v1) or `password` (v3). Non-enumerable: never printed. */
+  readonly secret: string;
+  /** Keystone v3 only: the project scope and the domains. */
+  readonly projectName?: string;
+  readonly userDomainName?: string;
+  readonly projectDomainName?: string;
+  /** Keystone v3: which region's object-store endpoint to take from the catalog; undefined: the first. */
+  readonly region?: string;
+  /** `storage_url`: used instead of the one the auth service names. */
+  readonly storageUrl?: string;
+}
+
+/** One bucket (or Swift container) and how to reach it: the `[source]` section or a `[dest*]` section. */
 export interface EndpointConfig {
   /** The INI section this came from (`source`, `dest1`, ...). */
   readonly name: string;
+  /** `type`: `s3` (the default) or `swift`. */
+  readonly type: EndpointType;
+  /** Set for `type = swift`: auth and storage URLs; `bucket` is then the container. */
+  readonly swift?: SwiftConfig;
+  /** The bucket (S3) or container (Swift). */
   readonly bucket: string;
   readonly accessKeyId: string;
   /** Non-enumerable: readable, but never printed by inspect, console.log or JSON.stringify. */
   readonly secretAccessKey: string;
-  /** Scheme, host and port, e.g. `https://s3.amazonaws.com` or `http://127.0.0.1:7480`. */
+  /**
+   * Scheme, host and port, e.g. `https://s3.amazonaws.com` or `http://127.0.0.1:7480`; for
+   * Swift the `storage_url` when set, else the `auth_url` (for messages and lock names).
+   */
   readonly endpoint: string;
   readonly region: string;
   readonly forcePathStyle: boolean;
@@ -42,7 +72,7 @@ export interface EndpointConfig {
   readonly verifyMd5: boolean;
   /** Record the source ETag and MD5 as `x-amz-meta-s3s3-*` on every copy. */
   readonly recordMetadata: boolean;
-  /** Keys asked for per listing page (`list_page_size`, 1-1000). */
+  /** Keys asked for per listing page (`list_page_size`, 1-1000; Swift 1-10000). */
   readonly listPageSize: number;
   /** Ask listings for `encoding-type=url` and decode the keys (`list_url_encoding`). */
   readonly listUrlEncoding: boolean;
@@ -183,20 +213,45 @@ export interface LoadConfigOptions {
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-const ENDPOINT_KEYS = [
+/** Keys of a `type = swift` section that an S3 section does not take. */
+const SWIFT_ONLY_KEYS = [
+  'auth_url',
+  'user',
+  'key',
+  'key_file',
+  'username',
+  'password',
+  'password_file',
+  'project_name',
+  'user_domain_name',
+  'project_domain_name',
+  'container',
+  'storage_url',
+] as const;
+
+/** Keys of an S3 section that a `type = swift` section does not take. */
+const S3_ONLY_KEYS = [
   'aws_access_key_id',
   'aws_secret_access_key',
+  'aws_access_key_id_file',
+  'aws_secret_access_key_file',
   'bucket_name',
   'host',
   'port',
   'is_secure',
   'calling_format',
   'endpoint',
-  'region',
   'signature_version',
   'request_checksum_calculation',
   'response_checksum_validation',
   'list_objects_version',
+  'list_url_encoding',
+  'lean_requests',
+] as const;
+
+/** Keys both types of section take. */
+const SHARED_ENDPOINT_KEYS = [
+  'region',
   'multipart_threshold',
   'multipart_chunksize',
   'concurrency',
@@ -205,19 +260,18 @@ const ENDPOINT_KEYS = [
   'verify_md5',
   'record_metadata',
   'list_page_size',
-  'list_url_encoding',
   'max_retries',
-  'lean_requests',
   'ca_bundle',
   'verify_ssl',
-  'aws_access_key_id_file',
-  'aws_secret_access_key_file',
   'prefix',
   'delete',
   'delete_mode',
   'trash_prefix',
   'max_delete',
+  'type',
 ] as const;
+
+const ENDPOINT_KEYS = [...S3_ONLY_KEYS, ...SHARED_ENDPOINT_KEYS, ...SWIFT_ONLY_KEYS] as const;
 
 const PUBSUB_KEYS = [
   'redis',
@@ -263,9 +317,9 @@ const NOTIFY_KEYS = [
 ] as const;
 
 const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS, ...HTTP_KEYS, ...NOTIFY_KEYS])];
-const SECRET_KEYS = new Set(['aws_secret_access_key', 'password', 'redis_url', 'admin_token', 'events_token', 'smtp_url', 'webhook_url']);
+const SECRET_KEYS = new Set(['aws_secret_access_key', 'key', 'password', 'redis_url', 'admin_token', 'events_token', 'smtp_url', 'webhook_url']);
 /** Keys that may instead be read from a file named by `<key>_file` (container and systemd secrets). */
-const ENDPOINT_FILE_KEYS = { aws_access_key_id: 'access key id', aws_secret_access_key: 'secret access key' } as const;
+const ENDPOINT_FILE_KEYS = { aws_access_key_id: 'access key id', aws_secret_access_key: 'secret access key', key: 'Swift key', password: 'Keystone password' } as const;
 const PUBSUB_FILE_KEYS = { password: 'Redis password', redis_url: 'Redis URL' } as const;
 const HTTP_FILE_KEYS = { admin_token: 'admin token', events_token: 'events token' } as const;
 const NOTIFY_FILE_KEYS = { smtp_url: 'SMTP URL', webhook_url: 'webhook URL' } as const;
@@ -543,6 +597,20 @@ class Reader {
     return this.entries.has(key);
   }
 
+  /** Where a key's value comes from: 2 environment, 1 the section, 0 `[DEFAULT]`. */
+  level(key: string): number {
+    return this.entries.get(key)?.level ?? -1;
+  }
+
+  /** Forget a key (one from `[DEFAULT]` that does not apply to this section). */
+  drop(key: string): void {
+    this.entries.delete(key);
+  }
+
+  problemCount(): number {
+    return this.ctx.problems.length;
+  }
+
   private where(key: string | undefined): string {
     const origin = key ? this.entries.get(key)?.origin : undefined;
     return origin?.startsWith('environment') ? origin : this.ctx.file;
@@ -713,7 +781,10 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
   const problems = ctx.problems;
   const before = problems.length;
   const r = new Reader(entries, ctx, name);
-  for (const [key, what] of Object.entries(ENDPOINT_FILE_KEYS)) r.fromFile(key, what);
+  const type = r.oneOf('type', { s3: 's3', swift: 'swift' }, 's3');
+  keysOfOtherType(r, type);
+  if (type === 'swift') return readSwift(name, r, before);
+  for (const key of ['aws_access_key_id', 'aws_secret_access_key'] as const) r.fromFile(key, ENDPOINT_FILE_KEYS[key]);
   const bucket = r.required('bucket_name', 'bucket name');
   const accessKeyId = r.required('aws_access_key_id', 'access key id');
   const secretAccessKey = r.required('aws_secret_access_key', 'secret access key');
@@ -747,9 +818,9 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
   }
 
   const checksum = { when_required: 'WHEN_REQUIRED', when_supported: 'WHEN_SUPPORTED' } as const;
-  const multipartChunksize = r.size('multipart_chunksize', 64 * MiB, 5 * MiB, 5 * GiB);
   const result: EndpointConfig = {
     name,
+    type,
     bucket: bucket ?? '',
     accessKeyId: accessKeyId ?? '',
     secretAccessKey: secretAccessKey ?? '',
@@ -761,16 +832,8 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
     responseChecksumValidation: r.oneOf('response_checksum_validation', checksum, 'WHEN_REQUIRED'),
     leanRequests: r.boolean('lean_requests', true),
     listObjectsVersion: r.integer('list_objects_version', 2, 1, 2) === 1 ? 1 : 2,
-    multipartThreshold: r.size('multipart_threshold', 5 * GiB, 5 * MiB, 5 * GiB),
-    multipartChunksize,
-    concurrency: r.integer('concurrency', 16, 1, 1024),
-    connectTimeoutMs: r.seconds('connect_timeout', 10_000),
-    readTimeoutMs: r.seconds('read_timeout', 60_000),
-    verifyMd5: r.boolean('verify_md5', false),
-    recordMetadata: r.boolean('record_metadata', true),
-    listPageSize: r.integer('list_page_size', 1000, 1, 1000),
+    ...tuning(r, 1000),
     listUrlEncoding: r.boolean('list_url_encoding', true),
-    maxRetries: r.integer('max_retries', 10, 0, 100),
     ...endpointTls(r, endpoint),
     ...deletion(r, name),
   };
@@ -778,6 +841,159 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
   }
   return problems.length === before ? hideSecrets(result, ['secretAccessKey']) : undefined;
+}
+
+/** The keys both types share: sizes, concurrency, timeouts, checks and retries. */
+function tuning(r: Reader, maxPageSize: number): Pick<EndpointConfig, 'multipartThreshold' | 'multipartChunksize' | 'concurrency' | 'connectTimeoutMs' | 'readTimeoutMs' | 'verifyMd5' | 'recordMetadata' | 'listPageSize' | 'maxRetries'> {
+  return {
+    multipartThreshold: r.size('multipart_threshold', 5 * GiB, 5 * MiB, 5 * GiB),
+    multipartChunksize: r.size('multipart_chunksize', 64 * MiB, 5 * MiB, 5 * GiB),
+    concurrency: r.integer('concurrency', 16, 1, 1024),
+    connectTimeoutMs: r.seconds('connect_timeout', 10_000),
+    readTimeoutMs: r.seconds('read_timeout', 60_000),
+    verifyMd5: r.boolean('verify_md5', false),
+    recordMetadata: r.boolean('record_metadata', true),
+    listPageSize: r.integer('list_page_size', 1000, 1, maxPageSize),
+    maxRetries: r.integer('max_retries', 10, 0, 100),
+  };
+}
+
+/** What an S3 key is called in a Swift section, for the hint. */
+const SWIFT_EQUIVALENT: Readonly<Record<string, string>> = {
+  bucket_name: 'container',
+  aws_access_key_id: 'user (auth v1) or username (Keystone v3)',
+  aws_access_key_id_file: 'user (auth v1) or username (Keystone v3)',
+  aws_secret_access_key: 'key (auth v1) or password (Keystone v3)',
+  aws_secret_access_key_file: 'key_file (auth v1) or password_file (Keystone v3)',
+  endpoint: 'auth_url (and storage_url to override the storage URL)',
+  host: 'auth_url',
+  port: 'auth_url',
+  is_secure: 'auth_url',
+};
+
+/**
+ * Keys that belong to the other type: a problem when set in the section or the environment;
+ * silently left out when they come from `[DEFAULT]` (meant for the sections of the other type).
+ */
+function keysOfOtherType(r: Reader, type: EndpointType): void {
+  for (const key of type === 'swift' ? S3_ONLY_KEYS : SWIFT_ONLY_KEYS) {
+    if (!r.has(key)) continue;
+    if (r.level(key) === 0) {
+      r.drop(key);
+      continue;
+    }
+    if (type === 'swift') {
+      const instead = SWIFT_EQUIVALENT[key];
+      r.problem(key, `is for S3 sections; this section has type = swift${instead ? `: use ${instead}` : ', remove it'}`);
+    } else {
+      r.problem(key, 'is for Swift sections: add type = swift to this section (or remove the key)');
+    }
+  }
+}
+
+const V1_KEYS = ['user', 'key', 'key_file'] as const;
+const V3_KEYS = ['username', 'password', 'password_file', 'project_name', 'user_domain_name', 'project_domain_name'] as const;
+
+/** 1 for `.../auth/v1.0` (tempauth, Cloud Files), 3 for Keystone `.../v3`; undefined after a problem. */
+export function swiftAuthVersion(authUrl: string): 1 | 3 | undefined {
+  let url: URL;
+  try {
+    url = new URL(authUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  const path = url.pathname.replace(/\/+$/, '');
+  if (/\/v3$/.test(path)) return 3;
+  if (/\/v1(\.0)?$/.test(path)) return 1;
+  return undefined;
+}
+
+/** `storage_url`: an http(s) URL with the account path (`.../v1/AUTH_account`), no query. */
+function storageUrl(r: Reader): string | undefined {
+  const value = r.string('storage_url');
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password || url.pathname.replace(/\/+$/, '') === '') {
+    r.problem('storage_url', `"${value}" is not a Swift storage URL; use e.g. storage_url = https://swift.example.com/v1/AUTH_account (or remove it to take the one auth_url names)`);
+    return undefined;
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** A `type = swift` section: a container reached through Swift's own API. */
+function readSwift(name: string, r: Reader, before: number): EndpointConfig | undefined {
+  const container = r.required('container', 'container name');
+  if (container !== undefined && container !== '') {
+    // Large objects put their segments in `<container>_segments`: that name must fit in 256 bytes too.
+    if (container.includes('/') || Buffer.byteLength(container, 'utf8') > 247) {
+      r.problem('container', `"${container}" is not a usable container name: no "/", and at most 247 bytes (s3s3 adds "_segments" for the segments of large objects)`);
+    }
+  }
+  const authUrl = r.required('auth_url', 'auth URL, e.g. https://auth.example.com/auth/v1.0 or https://keystone.example.com/v3');
+  const version = authUrl ? swiftAuthVersion(authUrl) : undefined;
+  if (authUrl && version === undefined) {
+    r.problem('auth_url', `"${authUrl}" is neither an auth v1 URL (http(s)://HOST/auth/v1.0, tempauth or Cloud Files) nor a Keystone v3 URL (http(s)://HOST/v3)`);
+  }
+  const wrong = version === 1 ? V3_KEYS : version === 3 ? V1_KEYS : [];
+  for (const key of wrong) {
+    if (r.has(key) && r.level(key) > 0) {
+      r.problem(key, version === 1 ? 'is for Keystone v3 (an auth_url ending in /v3); auth v1 takes user and key' : 'is for auth v1 (an auth_url ending in /auth/v1.0); Keystone v3 takes username, password and project_name');
+    }
+  }
+  let user: string | undefined;
+  let secret: string | undefined;
+  let project: Pick<SwiftConfig, 'projectName' | 'userDomainName' | 'projectDomainName' | 'region'> = {};
+  if (version === 1) {
+    r.fromFile('key', ENDPOINT_FILE_KEYS.key);
+    user = r.required('user', 'user, e.g. account:user');
+    secret = r.required('key', 'key (the API key or password of user)');
+  } else if (version === 3) {
+    r.fromFile('password', ENDPOINT_FILE_KEYS.password);
+    user = r.required('username', 'Keystone user name');
+    secret = r.required('password', 'Keystone password');
+    const projectName = r.required('project_name', 'Keystone project name');
+    // A region from [DEFAULT] is an S3 region: only one set in this section (or its env) picks a catalog entry.
+    const region = r.has('region') && r.level('region') > 0 ? r.string('region') : undefined;
+    project = {
+      projectName: projectName ?? '',
+      userDomainName: r.string('user_domain_name', 'Default') || 'Default',
+      projectDomainName: r.string('project_domain_name', 'Default') || 'Default',
+      ...(region ? { region } : {}),
+    };
+  }
+  if (version === 1 && r.has('region') && r.level('region') > 0) r.warn('region', 'is unused with auth v1 (it picks a region from a Keystone v3 catalog)');
+  const storage = storageUrl(r);
+  const endpoint = storage ?? authUrl ?? '';
+  const secure = [authUrl, storage].find((u) => u?.startsWith('https:'));
+  const swift: SwiftConfig = hideSecrets({ authUrl: authUrl ?? '', authVersion: version ?? 1, user: user ?? '', secret: secret ?? '', ...project, ...(storage ? { storageUrl: storage } : {}) }, ['secret']);
+  const result: EndpointConfig = {
+    name,
+    type: 'swift',
+    swift,
+    bucket: container ?? '',
+    accessKeyId: '',
+    secretAccessKey: '',
+    endpoint,
+    region: project.region ?? '',
+    forcePathStyle: true,
+    signatureVersion: 'v4',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    leanRequests: true,
+    listObjectsVersion: 2,
+    // Swift lists up to 10,000 names a page (container_listing_limit).
+    ...tuning(r, 10_000),
+    listUrlEncoding: false,
+    ...endpointTls(r, secure ?? endpoint),
+    ...deletion(r, name),
+  };
+  return r.problemCount() === before ? hideSecrets(result, ['secretAccessKey']) : undefined;
 }
 
 /** `prefix`, and the destination-only keys that say how it deletes. */

@@ -1,11 +1,13 @@
 /** s3s3's public API: everything an application or the scripts need, and nothing else. */
 export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize, parseMaxDelete } from './config.js';
-export type { MaxDelete, Config, EndpointConfig, PubsubConfig, NotifyConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export type { MaxDelete, Config, EndpointConfig, EndpointType, SwiftConfig, PubsubConfig, NotifyConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel, LogFormat, LogFields } from './log.js';
 export { S3Store } from './store/s3-store.js';
+export { SwiftStore } from './store/swift-store.js';
+export type { SwiftStoreOptions } from './store/swift-store.js';
 export { isMd5Etag } from './store/object-store.js';
 export type { ObjectStore, ObjectInfo, HeadInfo, ObjectHeaders, ListPage, PutOptions, PutResult, StoreSettings } from './store/object-store.js';
 export { decide, META_MD5, META_SOURCE_ETAG } from './copy/decide.js';

@@ -16,6 +16,8 @@ export interface TestServer {
   readonly tlsEndpoint?: string;
   /** That CA's certificate (PEM file). */
   readonly caFile?: string;
+  /** Swift only: its native API (tempauth v1), as a `type = swift` section reaches it. */
+  readonly swift?: { readonly authUrl: string; readonly user: string; readonly key: string };
 }
 
 function readEnvFile(path: string): Record<string, string> {
@@ -40,6 +42,7 @@ export function testServers(): TestServer[] {
       secretKey: e.S3_SECRET_KEY!,
       region: e.S3_REGION ?? 'us-east-1',
       ...(e.S3_TLS_ENDPOINT && e.S3_CA_FILE ? { tlsEndpoint: e.S3_TLS_ENDPOINT, caFile: e.S3_CA_FILE } : {}),
+      ...(e.SWIFT_AUTH_URL ? { swift: { authUrl: e.SWIFT_AUTH_URL, user: e.SWIFT_USER ?? 'test:tester', key: e.SWIFT_KEY ?? 'testing' } } : {}),
     };
   });
 }

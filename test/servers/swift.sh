@@ -310,6 +310,9 @@ S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT
 S3_ACCESS_KEY=test:tester
 S3_SECRET_KEY=testing
 S3_REGION=us-east-1
+SWIFT_AUTH_URL=http://127.0.0.1:$PROXY_PORT/auth/v1.0
+SWIFT_USER=test:tester
+SWIFT_KEY=testing
 EOF
   log "ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms; logs in $STATE/log"
   cat "$STATE/env"

@@ -454,11 +454,12 @@ async function writeOne(
     const put = await multipartUpload(t.store, t.key, body, {
       size: info.size,
       partSize: settings.multipartChunksize,
+      ...(settings.maxParts !== undefined ? { maxParts: settings.maxParts } : {}),
       parallel: Math.max(1, Math.min(4, settings.concurrency)),
       headers: { ...headers, metadata },
       partSlots: options.partSlots,
       onPartSize: (chosen, configured) =>
-        log.info('multipart part size grown to stay within 10,000 parts', { key: t.key, destination: t.store.name, partSize: chosen, multipartChunksize: configured }),
+        log.info(`multipart part size grown to stay within ${settings.maxParts ?? 10_000} parts`, { key: t.key, destination: t.store.name, partSize: chosen, multipartChunksize: configured }),
     });
     return { kind: 'multipart', put };
   }
@@ -472,14 +473,15 @@ async function writeOne(
   return { kind: 'stream', put };
 }
 
-/** A completed multipart upload has the source's size; its ETag (`-N`) is taken from a HEAD. */
+/** A completed multipart upload has the source's size; its ETag (`-N`, or a Swift SLO's) is taken from a HEAD. */
 async function checkMultipart(t: CopyTarget, info: HeadInfo, put: PutResult): Promise<PutResult> {
   const head = await t.store.head(t.key);
   if (!head || head.size !== info.size) {
     await discard(t.store, t.key);
     throw new VerificationError({ endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key, detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}` });
   }
-  return { etag: head.etag || put.etag };
+  // A Swift SLO's ETag has an MD5's shape but is none: the store's word on that is kept.
+  return head.etag ? { etag: head.etag, etagIsMd5: head.etagIsMd5 } : put;
 }
 
 /** The headers a copy carries; s3s3's own metadata from an earlier hop is not passed on. */

@@ -20,31 +20,38 @@ export class ObjectTooLargeError extends S3s3Error {
   override name = 'ObjectTooLargeError';
   readonly key: string | undefined;
   readonly size: number;
-  constructor(init: { size: number; key?: string }) {
+  constructor(init: { size: number; key?: string; maxParts?: number }) {
     const what = init.key === undefined ? 'object' : JSON.stringify(init.key);
-    super(`${what} has ${init.size} bytes, over the ${MAX_OBJECT_SIZE} bytes (5 TiB) an S3 multipart upload can hold; it cannot be copied (exclude it, e.g. --max-size 5T)`);
+    const limit =
+      init.maxParts === undefined || init.maxParts * MAX_PART_SIZE >= MAX_OBJECT_SIZE
+        ? `the ${MAX_OBJECT_SIZE} bytes (5 TiB) an S3 multipart upload can hold`
+        : `the ${init.maxParts * MAX_PART_SIZE} bytes ${init.maxParts} parts of 5 GiB can hold at this destination`;
+    super(`${what} has ${init.size} bytes, over ${limit}; it cannot be copied (exclude it, e.g. --max-size 5T)`);
     this.key = init.key;
     this.size = init.size;
   }
 }
 
 /**
- * The part size for an object of `size` bytes: `chunkSize` when that needs at most 10,000
- * parts, else the smallest whole number of MiB that does (as rclone and the AWS SDKs grow
- * it). Throws ObjectTooLargeError over 5 TiB, where no part size fits.
+ * The part size for an object of `size` bytes: `chunkSize` when that needs at most `maxParts`
+ * (S3: 10,000; a Swift SLO: its manifest's segment limit), else the smallest whole number of
+ * MiB that does (as rclone and the AWS SDKs grow it). Throws ObjectTooLargeError over 5 TiB,
+ * or where no part size up to 5 GiB fits.
  */
-export function choosePartSize(size: number, chunkSize: number, key?: string): number {
-  if (size > MAX_OBJECT_SIZE) throw new ObjectTooLargeError({ size, key });
-  if (Math.ceil(size / chunkSize) <= MAX_PARTS) return chunkSize;
-  const grown = Math.ceil(size / MAX_PARTS / MiB) * MiB;
+export function choosePartSize(size: number, chunkSize: number, key?: string, maxParts = MAX_PARTS): number {
+  if (size > MAX_OBJECT_SIZE || size > maxParts * MAX_PART_SIZE) throw new ObjectTooLargeError({ size, key, maxParts });
+  if (Math.ceil(size / chunkSize) <= maxParts) return chunkSize;
+  const grown = Math.ceil(size / maxParts / MiB) * MiB;
   // 5 TiB / 10,000 rounds up to 525 MiB, far below the 5 GiB part limit.
   return Math.min(grown, MAX_PART_SIZE);
 }
 
 export interface MultipartOptions {
   readonly size: number;
-  /** The configured part size (multipart_chunksize); grown to fit 10,000 parts, see choosePartSize. */
+  /** The configured part size (multipart_chunksize); grown to fit `maxParts`, see choosePartSize. */
   readonly partSize: number;
+  /** Most parts the destination takes in one upload (default 10,000, S3's). */
+  readonly maxParts?: number;
   readonly parallel: number;
   readonly headers: Partial<ObjectHeaders>;
   /** Shared by every upload of a sweep: one slot per part in flight, so memory stays within
@@ -82,7 +89,7 @@ async function* parts(stream: Readable, partSize: number): AsyncGenerator<Buffer
 export async function multipartUpload(store: MultipartCapable, key: string, body: Readable, options: MultipartOptions): Promise<PutResult> {
   let partSize: number;
   try {
-    partSize = choosePartSize(options.size, options.partSize, key);
+    partSize = choosePartSize(options.size, options.partSize, key, options.maxParts);
   } catch (err) {
     body.destroy();
     throw err;

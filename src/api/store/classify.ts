@@ -15,7 +15,7 @@ const NETWORK_CODES = new Set([
 /** Nothing will work until the config changes: stop everything. */
 const FATAL_CODES = new Set([
   'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'NoSuchBucket', 'AuthorizationHeaderMalformed',
-  'InvalidBucketName', 'PermanentRedirect', 'AccountProblem',
+  'InvalidBucketName', 'PermanentRedirect', 'AccountProblem', 'Unauthorized',
 ]);
 
 /** The server's certificate is not trusted: nothing will work until the config changes. */
@@ -65,6 +65,8 @@ const HINTS: Record<string, string> = {
   CERT_HAS_EXPIRED: 'the server certificate has expired: renew it on the server (or, unsafe, verify_ssl = false)',
   CERT_NOT_YET_VALID: 'the server certificate is not valid yet: check the clocks of this machine and the server',
   NoSuchBucket: 'create the bucket, or fix bucket_name',
+  // Swift (type = swift): a 401 that a fresh token did not cure.
+  Unauthorized: 'Swift refused the credentials or a fresh token: check user and key (auth v1) or username, password and project_name (Keystone v3), and auth_url',
   InvalidAccessKeyId: 'check aws_access_key_id',
   SignatureDoesNotMatch: 'check aws_secret_access_key (and signature_version: s3v4 or s3)',
   AccessDenied: 'the credentials lack permission for this bucket',

@@ -19,7 +19,8 @@ import { parseListing, type ListOutput } from './list-xml.js';
 import { printAs } from '../redact.js';
 
 export interface LeanRequest {
-  readonly method: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
+  /** POST and COPY are for Swift (Keystone's token request, Swift's server-side COPY). */
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST' | 'COPY';
   /** The object's key; undefined for a request on the bucket itself (a listing). */
   readonly key?: string;
   readonly query?: Readonly<Record<string, string>>;
@@ -28,6 +29,8 @@ export interface LeanRequest {
   readonly body?: Readable | Buffer;
   readonly contentLength?: number;
   readonly signal?: AbortSignal;
+  /** The caller reads the body of this non-GET answer (a Keystone token, a Swift bulk result). */
+  readonly readBody?: boolean;
 }
 
 export interface LeanResponse {
@@ -107,15 +110,7 @@ export class LeanS3 {
     const q: Record<string, string> = {};
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q[k] = v;
     const res = await this.send({ method: 'GET', query: q });
-    const text = await readText(res.body);
-    try {
-      return parseListing(text);
-    } catch (err) {
-      // A page cut short or garbled in transit: worth another try, like a reset.
-      const e = new Error(`listing answer unreadable: ${err instanceof Error ? err.message : String(err)}`);
-      (e as { code?: string }).code = 'ECONNRESET';
-      throw e;
-    }
+    return readListing(res.body, parseListing);
   }
 
   /**
@@ -139,72 +134,117 @@ export class LeanS3 {
 
   private exchange(req: LeanRequest, pathAndQuery: string, headers: Record<string, string>): Promise<LeanResponse> {
     const c = this.config;
-    return new Promise<LeanResponse>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      const request = (this.secure ? https : http).request({
-        agent: this.agent,
-        hostname: this.hostname,
-        port: this.port,
-        method: req.method,
-        path: pathAndQuery,
-        headers,
-        setHost: false,
-        signal: req.signal,
-      });
-      // Connect within connect_timeout; then an inactivity timeout (read_timeout) for the
-      // rest of the exchange, the body included: a half-open connection never hangs a copy.
-      let connectTimer: NodeJS.Timeout | undefined;
-      request.once('socket', (socket) => {
-        const inactive = () => request.destroy(timeoutError(`no data for ${c.readTimeoutMs / 1000} s (read_timeout)`));
-        const connecting = (socket as { connecting?: boolean }).connecting === true;
-        if (connecting) {
-          connectTimer = setTimeout(() => request.destroy(timeoutError(`not connected within ${c.connectTimeoutMs / 1000} s (connect_timeout)`)), c.connectTimeoutMs);
-          socket.once('connect', () => clearTimeout(connectTimer));
-        }
-        socket.setTimeout(c.readTimeoutMs, inactive);
-        request.once('close', () => {
-          clearTimeout(connectTimer);
-          socket.setTimeout(0);
-          socket.removeListener('timeout', inactive);
-        });
-      });
-      // `on`, not `once`: an abort racing a socket error may emit twice, and a second error
-      // with no listener would be an uncaught exception.
-      request.on('error', fail);
-      request.once('response', (res) => {
-        clearTimeout(connectTimer);
-        const status = res.statusCode ?? 0;
-        // A redirect is an error too, as in the SDK (PermanentRedirect: another region or endpoint).
-        if (status >= 300) {
-          // A server that refused the request before reading its body leaves it on the wire.
-          if (req.body !== undefined) discardSocketAfterResponse(res.socket);
-          if (req.method === 'HEAD') {
-            res.resume();
-            return fail(new LeanServiceError(status, undefined, undefined, res.headers));
-          }
-          void readLimited(res, ERROR_BODY_LIMIT).then(
-            (text) => fail(new LeanServiceError(status, tag(text, 'Code'), tag(text, 'Message'), res.headers)),
-            () => fail(new LeanServiceError(status, undefined, undefined, res.headers)),
-          );
-          return;
-        }
-        settled = true;
-        if (req.method !== 'GET') res.resume();
-        resolve({ status, headers: res.headers, body: res });
-      });
-      if (req.body === undefined) request.end();
-      else if (Buffer.isBuffer(req.body)) request.end(req.body);
-      else {
-        const body = req.body;
-        body.once('error', (err) => request.destroy(err));
-        body.pipe(request);
-      }
+    const target = { agent: this.agent, secure: this.secure, hostname: this.hostname, port: this.port, connectTimeoutMs: c.connectTimeoutMs, readTimeoutMs: c.readTimeoutMs };
+    return exchange(target, req, pathAndQuery, headers, s3ErrorBody);
+  }
+}
+
+/** Where a request goes and how long it may take to connect and between bytes. */
+export interface HttpTarget {
+  readonly agent: http.Agent;
+  readonly secure: boolean;
+  /** Without brackets for an IPv6 literal. */
+  readonly hostname: string;
+  readonly port: number | undefined;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+}
+
+/** The error code and message in a failed answer's body (S3: XML `<Code>`; Swift: none, its bodies are HTML). */
+export type ErrorBodyReader = (status: number, text: string) => { code?: string; message?: string };
+
+function s3ErrorBody(_status: number, text: string): { code?: string; message?: string } {
+  return { code: tag(text, 'Code'), message: tag(text, 'Message') };
+}
+
+/**
+ * One HTTP exchange on a keep-alive agent, with connect and read (inactivity) timeouts.
+ * Resolves with a 2xx answer; rejects with a LeanServiceError for anything else (its body
+ * read for the code by `readError`), or with the socket's error. Shared by the S3 lean path
+ * and the Swift store.
+ */
+export function exchange(target: HttpTarget, req: LeanRequest, pathAndQuery: string, headers: Record<string, string>, readError: ErrorBodyReader): Promise<LeanResponse> {
+  const c = target;
+  return new Promise<LeanResponse>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    const request = (target.secure ? https : http).request({
+      agent: target.agent,
+      hostname: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: pathAndQuery,
+      headers,
+      setHost: false,
+      signal: req.signal,
     });
+    // Connect within connect_timeout; then an inactivity timeout (read_timeout) for the
+    // rest of the exchange, the body included: a half-open connection never hangs a copy.
+    let connectTimer: NodeJS.Timeout | undefined;
+    request.once('socket', (socket) => {
+      const inactive = () => request.destroy(timeoutError(`no data for ${c.readTimeoutMs / 1000} s (read_timeout)`));
+      const connecting = (socket as { connecting?: boolean }).connecting === true;
+      if (connecting) {
+        connectTimer = setTimeout(() => request.destroy(timeoutError(`not connected within ${c.connectTimeoutMs / 1000} s (connect_timeout)`)), c.connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(connectTimer));
+      }
+      socket.setTimeout(c.readTimeoutMs, inactive);
+      request.once('close', () => {
+        clearTimeout(connectTimer);
+        socket.setTimeout(0);
+        socket.removeListener('timeout', inactive);
+      });
+    });
+    // `on`, not `once`: an abort racing a socket error may emit twice, and a second error
+    // with no listener would be an uncaught exception.
+    request.on('error', fail);
+    request.once('response', (res) => {
+      clearTimeout(connectTimer);
+      const status = res.statusCode ?? 0;
+      // A redirect is an error too, as in the SDK (PermanentRedirect: another region or endpoint).
+      if (status >= 300) {
+        // A server that refused the request before reading its body leaves it on the wire.
+        if (req.body !== undefined) discardSocketAfterResponse(res.socket);
+        if (req.method === 'HEAD') {
+          res.resume();
+          return fail(new LeanServiceError(status, undefined, undefined, res.headers));
+        }
+        void readLimited(res, ERROR_BODY_LIMIT).then(
+          (text) => {
+            const e = readError(status, text);
+            fail(new LeanServiceError(status, e.code, e.message, res.headers));
+          },
+          () => fail(new LeanServiceError(status, undefined, undefined, res.headers)),
+        );
+        return;
+      }
+      settled = true;
+      if (req.method !== 'GET' && !req.readBody) res.resume();
+      resolve({ status, headers: res.headers, body: res });
+    });
+    if (req.body === undefined) request.end();
+    else if (Buffer.isBuffer(req.body)) request.end(req.body);
+    else {
+      const body = req.body;
+      body.once('error', (err) => request.destroy(err));
+      body.pipe(request);
+    }
+  });
+}
+
+/** A listing page read whole and parsed; one cut short or garbled in transit fails like a reset (worth another try). */
+export async function readListing<T>(res: IncomingMessage, parse: (text: string) => T): Promise<T> {
+  const text = await readText(res);
+  try {
+    return parse(text);
+  } catch (err) {
+    const e = new Error(`listing answer unreadable: ${err instanceof Error ? err.message : String(err)}`);
+    (e as { code?: string }).code = 'ECONNRESET';
+    throw e;
   }
 }
 

@@ -4,7 +4,7 @@
  * copy) are optional capabilities that generic code probes for.
  */
 import type { Readable } from 'node:stream';
-import type { MaxDelete } from '../config.js';
+import type { EndpointConfig, MaxDelete } from '../config.js';
 import type { Pacer } from './pacer.js';
 
 export interface ObjectInfo {
@@ -78,6 +78,8 @@ export interface StoreSettings {
   readonly recordMetadata: boolean;
   /** Retries of a failed call or copy before it is reported failed (`max_retries`). */
   readonly maxRetries: number;
+  /** Most parts one multipart upload may have here; undefined: S3's 10,000 (a Swift SLO: 1,000 segments). */
+  readonly maxParts?: number;
   /** Key prefix this store maps to (`prefix`): stripped from a source's keys, added to a destination's. */
   readonly prefix?: string;
   /** `delete` in the section: undefined when not set (then `--delete` decides). */
@@ -86,6 +88,23 @@ export interface StoreSettings {
   /** Where `delete_mode = trash` moves objects; default `.s3s3-trash/<UTC date>/`. */
   readonly trashPrefix?: string;
   readonly maxDelete?: MaxDelete;
+}
+
+/** A section's settings for the copy layer, whatever the store's type. */
+export function settingsOf(config: EndpointConfig): StoreSettings {
+  return Object.freeze({
+    multipartThreshold: config.multipartThreshold,
+    multipartChunksize: config.multipartChunksize,
+    concurrency: config.concurrency,
+    verifyMd5: config.verifyMd5,
+    recordMetadata: config.recordMetadata,
+    maxRetries: config.maxRetries,
+    prefix: config.prefix,
+    delete: config.delete,
+    deleteMode: config.deleteMode,
+    trashPrefix: config.trashPrefix,
+    maxDelete: config.maxDelete,
+  });
 }
 
 export interface ObjectStore {
@@ -121,6 +140,16 @@ export interface ObjectStore {
   canCopyFrom?(other: ObjectStore): boolean;
   /** Optional: server-side copy from `other` (see canCopyFrom). */
   copyFrom?(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult>;
+}
+
+/** Every object of a store, page by page (memory holds one page): `list` for any `listPage`. */
+export async function* listAll(store: Pick<ObjectStore, 'listPage'>, options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
+  let next: string | undefined;
+  do {
+    const page = await store.listPage({ prefix: options.prefix, next });
+    yield* page.objects;
+    next = page.next;
+  } while (next !== undefined);
 }
 
 export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {

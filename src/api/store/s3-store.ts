@@ -25,10 +25,9 @@ function httpHandler(): typeof import('@smithy/node-http-handler') {
 import type { EndpointConfig } from '../config.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { patientPolicy, withRetry, type RetryPolicy } from '../retry.js';
-import { toStoreError } from './classify.js';
-import { Pacer, type PaceSignal } from './pacer.js';
-import { telemetry } from '../telemetry.js';
+import { patientPolicy, type RetryPolicy } from '../retry.js';
+import { endpointPacer, nullIfMissing, pacedCall, UPLOAD_OPS } from './endpoint-call.js';
+import type { Pacer } from './pacer.js';
 import { createAgent, discardSocketAfterResponse } from './http-agent.js';
 import type {
   CompletedPart,
@@ -43,6 +42,7 @@ import type {
   PutResult,
   StoreSettings,
 } from './object-store.js';
+import { listAll, settingsOf } from './object-store.js';
 import { quirksFor, type Quirks } from './quirks.js';
 import { SignatureV2Signer } from './sigv2.js';
 import { LeanS3, type LeanResponse } from './lean-http.js';
@@ -95,29 +95,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
     this.endpoint = config.endpoint;
     this.bucket = config.bucket;
     this.quirks = quirksFor(config);
-    this.settings = Object.freeze({
-      multipartThreshold: config.multipartThreshold,
-      multipartChunksize: config.multipartChunksize,
-      concurrency: config.concurrency,
-      verifyMd5: config.verifyMd5,
-      recordMetadata: config.recordMetadata,
-      maxRetries: config.maxRetries,
-      prefix: config.prefix,
-      delete: config.delete,
-      deleteMode: config.deleteMode,
-      trashPrefix: config.trashPrefix,
-      maxDelete: config.maxDelete,
-    });
+    this.settings = settingsOf(config);
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
-    const log = options.logger ?? silentLogger;
-    this.pacer = new Pacer({
-      // Room for every object in flight plus the listing and the HEADs that feed them.
-      max: config.concurrency + 4,
-      onChange: (limit, change, retryAfterMs) =>
-        change === 'lowered'
-          ? log.warn(`throttled: lowering concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit, retryAfterSeconds: retryAfterMs === undefined ? undefined : retryAfterMs / 1000 })
-          : log.info(`throttling over: raising concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit }),
-    });
+    this.pacer = endpointPacer(config, options.logger ?? silentLogger);
     const url = new URL(config.endpoint);
     const secure = url.protocol === 'https:';
     // Room for every object in flight plus the listing that feeds them.
@@ -262,30 +242,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
    * One call through the endpoint's pacer, errors typed; retried only when it has no body
    * and the error is transient, waiting at least what a `Retry-After` asked for.
    */
-  private async call<T>(op: string, key: string | undefined, fn: () => Promise<T>, retry = true, slotted = !UPLOAD_OPS.has(op)): Promise<T> {
-    // Uploads are not given a slot here: the copy took one for them before their body began
-    // to flow (see copy-key.ts), and a multipart upload's own calls run under that slot.
-    const once = () =>
-      this.pacer.run(
-        async () => {
-          const started = performance.now();
-          let status: number | undefined = 200;
-          try {
-            return await fn();
-          } catch (err) {
-            const e = toStoreError(err, this.ctx(op, key));
-            status = e.status;
-            if (e.kind === 'throttled') telemetry.throttled(this.name);
-            throw e;
-          } finally {
-            telemetry.request({ section: this.name, operation: op, status, seconds: (performance.now() - started) / 1000 });
-          }
-        },
-        paceSignal,
-        slotted,
-      );
-    if (!retry) return once();
-    return withRetry(once, (e) => e instanceof StoreError && e.retryable, this.retry, undefined, retryAfterMs);
+  private call<T>(op: string, key: string | undefined, fn: () => Promise<T>, retry = true, slotted = !UPLOAD_OPS.has(op)): Promise<T> {
+    return pacedCall(this.pacer, this.retry, this.ctx(op, key), fn, retry, slotted);
   }
 
   /**
@@ -355,30 +313,18 @@ export class S3Store implements ObjectStore, MultipartCapable {
     };
   }
 
-  async *list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
-    let next: string | undefined;
-    do {
-      const page = await this.listPage({ prefix: options.prefix, next });
-      yield* page.objects;
-      next = page.next;
-    } while (next !== undefined);
+  list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
+    return listAll(this, options);
   }
 
-  async head(key: string): Promise<HeadInfo | null> {
-    try {
+  head(key: string): Promise<HeadInfo | null> {
+    return nullIfMissing(async () => {
       const lean = this.lean;
       const out = lean
         ? leanHead(await this.call('HeadObject', key, () => lean.send({ method: 'HEAD', key })))
         : await this.call('HeadObject', key, () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })));
       return toHead(key, out);
-    } catch (err) {
-      if (err instanceof StoreError && err.notFound) {
-        const confirmed = await this.confirmNotFound(err);
-        if (confirmed.notFound) return null;
-        throw confirmed;
-      }
-      throw err;
-    }
+    }, (err) => this.confirmNotFound(err));
   }
 
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
@@ -608,16 +554,6 @@ export function encodeCopySourceKey(key: string): string {
 const BUCKET_SEEN_TTL_MS = 30_000;
 // eslint-disable-next-line no-control-regex
 const XML_UNSAFE = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|[\u0000-\u001f\u007f\u0085\u2028\u2029]|^\s|\s$/u;
-const UPLOAD_OPS = new Set(['PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload']);
-
-function paceSignal(err: unknown): PaceSignal {
-  return err instanceof StoreError && err.kind === 'throttled' ? { throttled: true, retryAfterMs: retryAfterMs(err) } : { throttled: false };
-}
-
-/** The server's `Retry-After`, in ms, when the error carries one. */
-export function retryAfterMs(err: unknown): number | undefined {
-  return err instanceof StoreError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
-}
 
 function stripQuotes(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
