@@ -74,6 +74,8 @@ export interface EndpointConfig {
   readonly recordMetadata: boolean;
   /** Keys asked for per listing page (`list_page_size`, 1-1000; Swift 1-10000). */
   readonly listPageSize: number;
+  /** Key ranges listed at once in a sweep (`list_parallel`, 1-64; 1 = one listing after the other). */
+  readonly listParallel: number;
   /** Ask listings for `encoding-type=url` and decode the keys (`list_url_encoding`). */
   readonly listUrlEncoding: boolean;
   /** Retries of a call without a body (list, head, delete) before it fails (`max_retries`). */
@@ -260,6 +262,7 @@ const SHARED_ENDPOINT_KEYS = [
   'verify_md5',
   'record_metadata',
   'list_page_size',
+  'list_parallel',
   'max_retries',
   'ca_bundle',
   'verify_ssl',
@@ -844,7 +847,7 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
 }
 
 /** The keys both types share: sizes, concurrency, timeouts, checks and retries. */
-function tuning(r: Reader, maxPageSize: number): Pick<EndpointConfig, 'multipartThreshold' | 'multipartChunksize' | 'concurrency' | 'connectTimeoutMs' | 'readTimeoutMs' | 'verifyMd5' | 'recordMetadata' | 'listPageSize' | 'maxRetries'> {
+function tuning(r: Reader, maxPageSize: number): Pick<EndpointConfig, 'multipartThreshold' | 'multipartChunksize' | 'concurrency' | 'connectTimeoutMs' | 'readTimeoutMs' | 'verifyMd5' | 'recordMetadata' | 'listPageSize' | 'listParallel' | 'maxRetries'> {
   return {
     multipartThreshold: r.size('multipart_threshold', 5 * GiB, 5 * MiB, 5 * GiB),
     multipartChunksize: r.size('multipart_chunksize', 64 * MiB, 5 * MiB, 5 * GiB),
@@ -854,6 +857,7 @@ function tuning(r: Reader, maxPageSize: number): Pick<EndpointConfig, 'multipart
     verifyMd5: r.boolean('verify_md5', false),
     recordMetadata: r.boolean('record_metadata', true),
     listPageSize: r.integer('list_page_size', 1000, 1, maxPageSize),
+    listParallel: r.integer('list_parallel', 4, 1, 64),
     maxRetries: r.integer('max_retries', 10, 0, 100),
   };
 }

@@ -70,7 +70,16 @@ export interface CopyKeyOptions {
    * copy's own verification proves the bytes. Not for server-side copies or dry runs.
    */
   readonly blind?: boolean;
+  /**
+   * The size is not known (a publish): GET the source first, and when its Content-Length is at
+   * most this, copy blind from that very GET; a larger object drops the GET and takes the HEAD
+   * path, so a re-announced large object is never re-sent.
+   */
+  readonly blindUpTo?: number;
 }
+
+/** A source GET already under way: its body, unread, and what its headers said. */
+type Opened = { readonly body: Readable; readonly info: HeadInfo };
 
 interface Planned {
   readonly target: CopyTarget;
@@ -96,7 +105,10 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
   // listener's usual case, a new upload) the source GET tells all a HEAD would, so the
   // source HEAD is skipped. Server-side copies and dry runs still need it up front.
   const preHeads = new Map<CopyTarget, DestinationState | null>();
-  const blind = options.blind === true && source.info === undefined && !options.dryRun && !options.checkMetadata && targets.every((t) => t.known === undefined && !t.store.canCopyFrom?.(source.store));
+  const mayGoBlind = source.info === undefined && !options.dryRun && !options.checkMetadata && targets.every((t) => t.known === undefined && !t.store.canCopyFrom?.(source.store));
+  let opened: Opened | undefined;
+  if (mayGoBlind && options.blind !== true && options.blindUpTo !== undefined) opened = await openIfSmall(source, options.blindUpTo, options);
+  const blind = mayGoBlind && (options.blind === true || opened !== undefined);
   if (blind) {
     for (const t of targets) preHeads.set(t, null);
   } else if (source.info === undefined && !options.dryRun) {
@@ -176,7 +188,7 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
 
   const policy = options.retry ?? patientPolicy(source.store.settings.maxRetries);
   for (let attempt = 1; planned.length > 0; attempt++) {
-    const outcomes = await transfer(source, sourceInfo, planned, options);
+    const outcomes = await transfer(source, sourceInfo, planned, options, attempt === 1 ? opened : undefined);
     const again: Planned[] = [];
     let retryAfter: number | undefined;
     for (const p of planned) {
@@ -201,7 +213,7 @@ type TransferOutcome = Omit<TargetResult, 'destination' | 'key' | 'reason'>;
  * One attempt for the planned destinations: server-side where possible, else one shared GET.
  * `info` is undefined when the source was not HEADed; the GET response then supplies it.
  */
-async function transfer(source: CopySource, info: ObjectInfo | undefined, planned: readonly Planned[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
+async function transfer(source: CopySource, info: ObjectInfo | undefined, planned: readonly Planned[], options: CopyKeyOptions, opened?: Opened): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
   const streamed: CopyTarget[] = [];
   await Promise.all(
@@ -219,7 +231,7 @@ async function transfer(source: CopySource, info: ObjectInfo | undefined, planne
     }),
   );
   if (streamed.length > 0) {
-    for (const [t, o] of await streamToTargets(source, streamed, options)) out.set(t, o);
+    for (const [t, o] of await streamToTargets(source, streamed, options, opened)) out.set(t, o);
   }
   return out;
 }
@@ -265,7 +277,7 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
   }
 }
 
-async function streamToTargets(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions): Promise<Map<CopyTarget, TransferOutcome>> {
+async function streamToTargets(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions, opened?: Opened): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
   // One upload slot per destination, taken in a fixed order before any byte flows: a write
   // waiting for a slot while its body backs up the shared GET could otherwise stall
@@ -273,7 +285,7 @@ async function streamToTargets(source: CopySource, targets: readonly CopyTarget[
   const slots = await acquireInOrder(targets.flatMap((t) => (t.store.pacer ? [t.store.pacer] : [])));
   const releaseSlot = (t: CopyTarget) => (t.store.pacer ? slots.get(t.store.pacer)?.() : undefined);
   try {
-    return await streamWithSlots(source, targets, options, out, releaseSlot);
+    return await streamWithSlots(source, targets, options, out, releaseSlot, opened);
   } finally {
     for (const release of slots.values()) release();
   }
@@ -285,11 +297,15 @@ async function streamWithSlots(
   options: CopyKeyOptions,
   out: Map<CopyTarget, TransferOutcome>,
   releaseSlot: (t: CopyTarget) => void,
+  opened: Opened | undefined,
 ): Promise<Map<CopyTarget, TransferOutcome>> {
-  let got: { body: Readable; info: HeadInfo };
+  let got: Opened;
   try {
-    options.onSourceRead?.(source.key);
-    got = await source.store.get(source.key);
+    if (opened) got = opened;
+    else {
+      options.onSourceRead?.(source.key);
+      got = await source.store.get(source.key);
+    }
   } catch (err) {
     for (const t of targets) out.set(t, failedOrGone(err, true));
     return out;
@@ -378,6 +394,23 @@ async function streamWithSlots(
   );
   if (!tap.readableEnded) body.destroy();
   return out;
+}
+
+/**
+ * The GET of a key of unknown size, kept when the object is small. Anything else (too large,
+ * missing, an error) is undefined: the HEAD path then looks again and decides, or says why.
+ */
+async function openIfSmall(source: CopySource, limit: number, options: CopyKeyOptions): Promise<Opened | undefined> {
+  let got: Opened;
+  try {
+    options.onSourceRead?.(source.key);
+    got = await source.store.get(source.key);
+  } catch {
+    return undefined;
+  }
+  if (got.info.size <= limit) return got;
+  got.body.destroy();
+  return undefined;
 }
 
 /**

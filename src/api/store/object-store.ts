@@ -78,6 +78,8 @@ export interface StoreSettings {
   readonly recordMetadata: boolean;
   /** Retries of a failed call or copy before it is reported failed (`max_retries`). */
   readonly maxRetries: number;
+  /** Key ranges a sweep lists at once (`list_parallel`). */
+  readonly listParallel: number;
   /** Most parts one multipart upload may have here; undefined: S3's 10,000 (a Swift SLO: 1,000 segments). */
   readonly maxParts?: number;
   /** Key prefix this store maps to (`prefix`): stripped from a source's keys, added to a destination's. */
@@ -99,6 +101,7 @@ export function settingsOf(config: EndpointConfig): StoreSettings {
     verifyMd5: config.verifyMd5,
     recordMetadata: config.recordMetadata,
     maxRetries: config.maxRetries,
+    listParallel: config.listParallel,
     prefix: config.prefix,
     delete: config.delete,
     deleteMode: config.deleteMode,
@@ -120,7 +123,8 @@ export interface ObjectStore {
    */
   readonly pacer?: Pacer;
   /** One page in the store's order (S3: UTF-8 byte order). */
-  listPage(options?: { prefix?: string; next?: string }): Promise<ListPage>;
+  /** `startAfter`: the first page of the keys after this one (ignored with `next`). */
+  listPage(options?: { prefix?: string; next?: string; startAfter?: string }): Promise<ListPage>;
   /** Every object, page by page; memory holds one page at a time. */
   list(options?: { prefix?: string }): AsyncIterable<ObjectInfo>;
   /**

@@ -253,7 +253,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
    * does. A gateway that ignores the parameter says so by not echoing it, and its keys are
    * taken as they are.
    */
-  async listPage(options: { prefix?: string; next?: string } = {}): Promise<ListPage> {
+  async listPage(options: { prefix?: string; next?: string; startAfter?: string } = {}): Promise<ListPage> {
     const { prefix } = options;
     const EncodingType = this.config.listUrlEncoding ? ('url' as const) : undefined;
     const MaxKeys = this.config.listPageSize;
@@ -261,7 +261,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     // server's NextMarker or continuation token: Ceph sends those raw even when asked for URL
     // encoding (a `+` or `%` in them then decodes to another key, skipping keys or looping) and
     // a token holding only a newline arrives empty. A token is used only for a page with no key.
-    const next = decodeNext(options.next);
+    const next = options.next !== undefined ? decodeNext(options.next) : options.startAfter !== undefined ? { after: options.startAfter } : undefined;
     const lean = this.lean;
     if (this.quirks.listObjectsVersion === 1) {
       const out = lean

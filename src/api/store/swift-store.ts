@@ -179,11 +179,12 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return this.bucketMissingError(err.op, err.key, err);
   }
 
-  async listPage(options: { prefix?: string; next?: string } = {}): Promise<ListPage> {
+  async listPage(options: { prefix?: string; next?: string; startAfter?: string } = {}): Promise<ListPage> {
     const limit = this.config.listPageSize;
     const query: Record<string, string> = { format: 'json', limit: String(limit) };
     if (options.prefix) query.prefix = options.prefix;
-    if (options.next !== undefined) query.marker = options.next;
+    const marker = options.next ?? options.startAfter;
+    if (marker !== undefined) query.marker = marker;
     let entries: ListingEntry[];
     try {
       entries = await this.call('ListObjects', undefined, async (s) => readListing((await this.send(s, { method: 'GET', query })).body, parseJsonListing));

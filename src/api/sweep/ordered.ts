@@ -5,6 +5,7 @@
  */
 import { ListingOrderError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+import { rangedListing } from './ranged-listing.js';
 
 /**
  * UTF-8 byte order is code point order. UTF-16 code units agree with it except that
@@ -30,7 +31,8 @@ function utf8Rank(unit: number): number {
 
 export async function* orderedListing(store: ObjectStore, prefix?: string): AsyncGenerator<ObjectInfo> {
   let previous: string | undefined;
-  for await (const o of store.list({ prefix })) {
+  const listing = store.settings.listParallel > 1 ? rangedListing(store, prefix ?? '', { parallel: store.settings.listParallel }) : store.list({ prefix });
+  for await (const o of listing) {
     if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
       throw new ListingOrderError({ section: store.name, endpoint: store.endpoint, bucket: store.bucket, previous, key: o.key });
     }

@@ -20,17 +20,20 @@ import type { ObjectStore } from '../store/object-store.js';
 import type { SyncResult } from '../sync/sync-key.js';
 import { Settlement, type SettledEvent, type SettledOutcome } from './settle.js';
 
-/** Objects up to this size, announced with their size, are copied without HEADing the destinations first. */
+/** Objects up to this size are copied without HEADing the destinations first. */
 export const BLIND_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
- * A put whose size the sender told (an event, an enqueued sweep decision) and that is small:
- * straight to GET + PUT. Retries, replays, deletes and large or unknown sizes HEAD first, so
- * a re-announced 50 GiB object is never sent again for nothing.
+ * A small put goes straight to GET + PUT, the copy's own checks proving it: small as the sender
+ * told (an event, an enqueued sweep decision), or, with no size told (a publish), as the GET's
+ * Content-Length says. Retries, replays, deletes and large objects HEAD first, so a
+ * re-announced 50 GiB object is never sent again for nothing.
  */
-export function goesBlind(job: Pick<JobRun, 'op' | 'attempt' | 'hints'>): boolean {
+export function blindPlan(job: Pick<JobRun, 'op' | 'attempt' | 'hints'>): { blind?: true; blindUpTo?: number } {
+  if (job.op !== 'put' || job.attempt !== 1) return {};
   const size = job.hints?.size;
-  return job.op === 'put' && job.attempt === 1 && size !== undefined && size <= BLIND_MAX_BYTES;
+  if (size === undefined) return { blindUpTo: BLIND_MAX_BYTES };
+  return size <= BLIND_MAX_BYTES ? { blind: true } : {};
 }
 
 export interface SyncWorkerOptions {
@@ -138,7 +141,7 @@ export class SyncWorker {
     let error: string | undefined;
     try {
       // A job is a hint: the source's state decides (copy, or delete where deletes are on).
-      result = await this.bucket.sync(job.key, { verifyMd5: this.o.verifyMd5, retry: this.o.retry, partSlots: this.partSlots, blind: goesBlind(job) });
+      result = await this.bucket.sync(job.key, { verifyMd5: this.o.verifyMd5, retry: this.o.retry, partSlots: this.partSlots, ...blindPlan(job) });
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     } finally {
