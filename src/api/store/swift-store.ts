@@ -37,7 +37,7 @@ import {
 } from './object-store.js';
 import type { Pacer } from './pacer.js';
 import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
-import { sendTo, statusOf, SwiftAuth, type SwiftSession, type Transport } from './swift-auth.js';
+import { sendTo, statusOf, SwiftAuth, unreachableError, type SwiftSession, type Transport } from './swift-auth.js';
 
 export interface SwiftStoreOptions {
   /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
@@ -146,6 +146,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       try {
         return await fn(session);
       } catch (err) {
+        // The storage URL comes from the auth service (or storage_url): name it, not auth_url.
+        const unreachable = unreachableError(err, { ...this.ctx(op, key), endpoint: session.storageUrl }, this.swift.storageUrl !== undefined ? 'check storage_url and that Swift is up' : `the auth service at auth_url hands out this storage URL and it does not answer from here: set storage_url to the account URL that reaches Swift`);
+        if (unreachable) throw unreachable;
         if (statusOf(err) !== 401) throw err;
         const fresh = await this.auth.renew(session);
         if (o.replayable === false) {
