@@ -18,7 +18,7 @@ import type { S3Store } from '../../src/api/store/s3-store.js';
 import type { SwiftStore } from '../../src/api/store/swift-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { compareKeys } from '../../src/api/sweep/ordered.js';
-import { CONTROL_KEYS, KEY_SHAPES } from '../helpers/keys.js';
+import { CONTROL_KEYS } from '../helpers/keys.js';
 import { dropStore, freshStore, md5Hex, putAll, readAll } from '../helpers/seed.js';
 import { sectionIni, uniqueBucket } from '../helpers/servers.js';
 import { FaultProxy, type RequestInfo } from '../helpers/fault-proxy.js';
