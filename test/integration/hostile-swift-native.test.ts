@@ -8,6 +8,7 @@
  * destination, what was (not) deleted, the exit code and the one error line.
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -18,6 +19,7 @@ import type { S3Store } from '../../src/api/store/s3-store.js';
 import type { SwiftStore } from '../../src/api/store/swift-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { compareKeys } from '../../src/api/sweep/ordered.js';
+import { multipartUpload } from '../../src/api/copy/multipart.js';
 import { CONTROL_KEYS } from '../helpers/keys.js';
 import { dropStore, freshStore, md5Hex, putAll, readAll } from '../helpers/seed.js';
 import { sectionIni, uniqueBucket } from '../helpers/servers.js';
@@ -188,6 +190,51 @@ describe('type = swift under hostile keys, faults and bad input', () => {
     assert.deepEqual(report.failures, []);
     assert.equal(report.copied, objects.length);
     for (const o of objects) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), o.key);
+  });
+
+  it('[dest1] bodies corrupted on the way to Swift native (a plain PUT whose source ETag is no MD5, an SLO segment): never stored wrong', { timeout: 120_000 }, async () => {
+    const src = await s3('corrupt-dst-src');
+    const dst = await native('corrupt-dst-dst');
+    const multi = { key: 'c/multipart-source', body: randomBytes(11 * MiB) };
+    const plain = { key: 'c/plain', body: randomBytes(300_000) };
+    await putAll(src, [plain]);
+    // A multipart upload at the source: its ETag is no MD5, so no ETag can go with the PUT.
+    await multipartUpload(src, multi.key, Readable.from([multi.body]), { size: multi.body.length, partSize: 5 * MiB, parallel: 2, headers: {} });
+    const { proxy: p, url } = await proxy();
+    const c = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { auth_url: url })));
+    const corrupt = p.inject(inContainer(dst.bucket, 'PUT', true), { kind: 'corrupt-request', at: 4096 }, 2);
+    const report = await c.duplicate();
+    assert.equal(corrupt.hits, 2);
+    for (const o of [multi, plain]) {
+      const h = await dst.head(o.key);
+      if (h) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), `${o.key}: whatever is stored is right`);
+    }
+    assert.deepEqual(report.failures, [], 'retried until right');
+    assert.equal(report.copied, 2);
+    // The same as an SLO: a corrupted segment is refused by Swift (ETag sent) and sent again.
+    const slo = await native('corrupt-dst-slo');
+    const c2 = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', slo.bucket, { auth_url: url, multipart_threshold: '5M', multipart_chunksize: '5M' })));
+    const seg = p.inject(inContainer(`${slo.bucket}_segments`, 'PUT', true), { kind: 'corrupt-request', at: 100 }, 1);
+    const r2 = await c2.duplicate();
+    assert.equal(seg.hits, 1);
+    assert.deepEqual(r2.failures, []);
+    assert.equal(md5Hex(await readAll((await slo.get(multi.key)).body)), md5Hex(multi.body));
+  });
+
+  it('[source] an SLO body corrupted on its way from Swift native: never stored wrong at the destination', { timeout: 120_000 }, async () => {
+    const src = await native('corrupt-slo-src');
+    const dst = await s3('corrupt-slo-dst');
+    const big = { key: 's/slo', body: randomBytes(11 * MiB) };
+    await multipartUpload(src, big.key, Readable.from([big.body]), { size: big.body.length, partSize: 5 * MiB, parallel: 2, headers: {} });
+    assert.equal((await src.head(big.key))?.etagIsMd5, false);
+    const { proxy: p, url } = await proxy();
+    const c = track(client(swiftIni('source', src.bucket, { auth_url: url }) + sectionIni('dest1', ceph, dst.bucket)));
+    const corrupt = p.inject(inContainer(src.bucket, 'GET', true), { kind: 'corrupt-response', at: 6 * MiB }, 1);
+    const report = await c.duplicate();
+    assert.equal(corrupt.hits, 1);
+    const h = await dst.head(big.key);
+    if (h) assert.equal(md5Hex(await readAll((await dst.get(big.key)).body)), md5Hex(big.body), 'whatever is stored is right');
+    assert.deepEqual(report.failures, [], 'retried until right');
   });
 
   it('[source] a corrupted, a stalled and a refused (503) listing page: retried, every key copied, nothing deleted by mistake', { timeout: 120_000 }, async () => {

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { EndpointConfig, SwiftConfig } from '../config.js';
 import { META_SOURCE_ETAG } from '../copy/decide.js';
 import { StoreError } from '../errors.js';
@@ -37,6 +37,7 @@ import {
 } from './object-store.js';
 import type { Pacer } from './pacer.js';
 import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
+import { segmentChecks, SegmentVerifier, sloEtagOf, type SegmentCheck } from './swift-verify.js';
 import { sendTo, statusOf, SwiftAuth, unreachableError, type SwiftSession, type Transport } from './swift-auth.js';
 
 export interface SwiftStoreOptions {
@@ -230,11 +231,35 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
     try {
       const res = await this.call('GetObject', key, (s) => this.send(s, { method: 'GET', key }));
-      return { body: res.body, info: this.toHead(key, res) };
+      const info = this.toHead(key, res);
+      if (header(res, 'x-static-large-object')?.toLowerCase() !== 'true') return { body: res.body, info };
+      return { body: await this.verifiedSlo(key, res, info), info };
     } catch (err) {
       if (err instanceof StoreError && err.notFound) throw await this.confirmNotFound(err);
       throw err;
     }
+  }
+
+  /**
+   * An SLO's body, each segment checked against its manifest as it streams: its ETag is no
+   * MD5, so this is the only check its bytes get. A manifest that changed since the GET (the
+   * object was overwritten) or cannot vouch for the bytes (nested, ranged) leaves the body as is.
+   */
+  private async verifiedSlo(key: string, res: LeanResponse, info: HeadInfo): Promise<Readable> {
+    let checks: SegmentCheck[] | undefined;
+    try {
+      const text = await this.call('GetManifest', key, async (s) => readText((await this.send(s, { method: 'GET', key, query: { 'multipart-manifest': 'get' } })).body), { slotted: false });
+      checks = segmentChecks(JSON.parse(text), info.size);
+    } catch (err) {
+      res.body.destroy();
+      throw err;
+    }
+    if (checks === undefined || sloEtagOf(checks) !== info.etag) return res.body;
+    const verifier = new SegmentVerifier(checks, (segment, got, want) =>
+      new StoreError({ ...this.ctx('GetObject', key), code: 'BadDigest', errorClass: 'retry', detail: `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: the bytes were damaged on the way; it is read again` }),
+    );
+    pipeline(res.body, verifier, () => {});
+    return verifier;
   }
 
   private toHead(key: string, res: LeanResponse): HeadInfo {
