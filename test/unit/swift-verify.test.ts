@@ -28,7 +28,7 @@ describe('SegmentVerifier', () => {
 
   it('fails on a flipped byte, a short body and extra bytes', async () => {
     const bad = Buffer.from(whole);
-    bad[1200] ^= 1;
+    bad[1200] = bad[1200]! ^ 1;
     await assert.rejects(drain(checks, [bad]), /segment 3/);
     await assert.rejects(drain(checks, [whole.subarray(0, whole.length - 1)]), /segment 4/);
     await assert.rejects(drain(checks, [whole, Buffer.from('x')]), /extra bytes/);
