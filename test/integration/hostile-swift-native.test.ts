@@ -155,6 +155,33 @@ describe('type = swift under hostile keys, faults and bad input', () => {
     }
   }
 
+  it('a Dynamic Large Object at a Swift native source: copied whole, listed with its real size, skipped by the next sweep (not recopied forever); a real empty object too', { timeout: 60_000 }, async () => {
+    const src = await native('dlo-src');
+    const dst = await s3('dlo-dst');
+    const s = await src.auth.session();
+    const put = async (name: string, body: string, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${s.storageUrl}/${src.bucket}/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'x-auth-token': s.token, ...headers }, body });
+      assert.ok(r.ok, `PUT ${name}: ${r.status}`);
+    };
+    await put('segs/1', 'hello ');
+    await put('segs/2', 'world');
+    await put('dlo', '', { 'x-object-manifest': `${src.bucket}/segs/` });
+    await put('empty', '');
+    const listed = new Map<string, number>();
+    for await (const o of src.list()) listed.set(o.key, o.size);
+    assert.equal(listed.get('dlo'), 11, 'the DLO is listed with the size a GET gives');
+    assert.equal(listed.get('empty'), 0);
+    const c = track(client(swiftIni('source', src.bucket) + sectionIni('dest1', ceph, dst.bucket, { delete: true, max_delete: '100%' })));
+    const first = await c.duplicate();
+    assert.deepEqual(first.failures, []);
+    assert.equal(first.copied, 4);
+    assert.equal((await readAll((await dst.get('dlo')).body)).toString(), 'hello world');
+    const second = await c.duplicate();
+    assert.equal(second.copied, 0, 'nothing recopied: the DLO is not taken for a changed empty object');
+    assert.equal(second.skipped, 4);
+    assert.equal(second.deleted, 0);
+  });
+
   it('metadata with non-ASCII bytes and control-free punctuation survives Ceph -> Swift native -> Ceph byte for byte', { timeout: 60_000 }, async () => {
     const src = await s3('meta-src');
     const mid = await native('meta-mid');

@@ -69,6 +69,9 @@ interface ListingEntry {
   slo_etag?: string;
 }
 
+/** The MD5 of no bytes: how a DLO manifest (and a real empty object) is listed. */
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+
 /** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
 export const SLO_MAX_SEGMENTS = 1000;
 const BUCKET_SEEN_TTL_MS = 30_000;
@@ -211,10 +214,31 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         ...(e.last_modified ? { lastModified: new Date(e.last_modified.endsWith('Z') ? e.last_modified : `${e.last_modified}Z`) } : {}),
       });
     }
+    await this.resolveDlos(objects);
     // Swift says nothing of more pages: a full page may have a next one.
     const last = entries.length >= limit ? entries[entries.length - 1] : undefined;
     const next = last?.name ?? last?.subdir;
     return next === undefined ? { objects } : { objects, next };
+  }
+
+  /**
+   * A Dynamic Large Object is listed as its manifest: 0 bytes with the MD5 of nothing, while a
+   * GET gives its segments' bytes. Listed so, it would be copied again by every sweep, and size
+   * filters would see 0. Each such entry is asked about (HEAD): a DLO gets its real size and
+   * ETag (no MD5). A real empty object costs one HEAD per sweep.
+   */
+  private async resolveDlos(objects: ObjectInfo[]): Promise<void> {
+    const empty = objects.flatMap((o, i) => (o.size === 0 && o.etag === EMPTY_MD5 ? [i] : []));
+    let next = 0;
+    const worker = async () => {
+      while (next < empty.length) {
+        const i = empty[next++]!;
+        const o = objects[i]!;
+        const h = await this.head(o.key);
+        if (h && h.etagIsMd5 === false) objects[i] = { key: o.key, size: h.size, etag: h.etag, etagIsMd5: false, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, empty.length) }, worker));
   }
 
   list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
