@@ -148,6 +148,20 @@ describe('s3s3bucket: several configs and the run report under failure', () => {
     assert.ok(!bad.stderr.includes(SWIFT_WRONG_KEY));
   });
 
+  it('a recipient the SMTP server refuses: the others get the mail, one warning names the refused address, exit status unchanged', { timeout: 60_000 }, async () => {
+    const smtp = await SmtpServer.start({ rejectRcptDomain: 'nowhere.invalid' });
+    closers.push(() => smtp.close());
+    const src = await s3('hm-rcpt-src', ['r']);
+    const dst = await native('hm-rcpt-dst');
+    const file = write('rcpt.ini', sectionIni('source', ceph!, src.bucket) + swiftIni('dest1', dst.bucket) + notifyIni({ mail_to: 'ops@example.com, typo@nowhere.invalid', mail_from: 's3s3@example.com', smtp_url: `smtp://127.0.0.1:${smtp.port}`, mail_when: 'always' }));
+    const r = await runBucket(['--config', file], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(smtp.messages().map((m) => m.rcpt_tos), [['ops@example.com']]);
+    const w = lines(r.stderr, 'warn', /not mailed/);
+    assert.equal(w.length, 1, r.stderr);
+    assert.match(w[0]!, /typo@nowhere\.invalid.*550.*check mail_to/);
+  });
+
   it('a config error in file 2 (a Swift section, or [notify]) stops before any sweep, naming file 2 and the key: exit 2, nothing copied', { timeout: 60_000 }, async () => {
     const src = await s3('hm-cfg-src', ['k']);
     const dst = await native('hm-cfg-dst');
