@@ -40,6 +40,14 @@ export interface SwiftAuthOptions {
 
 /** Swift answers errors with HTML, not codes: the status says what happened. */
 const SWIFT_CODES: Readonly<Record<number, string>> = {
+  // A code keeps Swift's one-line reason in the error (e.g. "Object name length of 1100 longer than 1024").
+  400: 'BadRequest',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  411: 'LengthRequired',
+  416: 'InvalidRange',
+  500: 'InternalError',
+  507: 'InsufficientStorage',
   401: 'Unauthorized',
   403: 'AccessDenied',
   412: 'PreconditionFailed',
