@@ -262,6 +262,25 @@ describe('type = swift under hostile keys, faults and bad input', () => {
     assert.equal(md5Hex(await readAll((await slo.get(multi.key)).body)), md5Hex(multi.body));
   });
 
+  it('[dest1] an upload Swift stops reading, a segment too, and a manifest PUT answered 503: bounded by read_timeout, retried, everything whole, no stray segment', { timeout: 120_000 }, async () => {
+    const src = await s3('stall-dst-src');
+    const dst = await native('stall-dst-dst');
+    const objects = [{ key: 's/plain', body: randomBytes(3 * MiB) }, { key: 's/slo', body: randomBytes(11 * MiB) }];
+    await putAll(src, objects);
+    const { proxy: p, url } = await proxy();
+    const c = track(client(sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { auth_url: url, read_timeout: 2, multipart_threshold: '5M', multipart_chunksize: '5M' })));
+    const stallPut = p.inject((r) => inContainer(dst.bucket, 'PUT', true)(r) && r.url.includes('/s/plain'), { kind: 'stall-request', after: 100_000 }, 1);
+    const stallSeg = p.inject(inContainer(`${dst.bucket}_segments`, 'PUT', true), { kind: 'stall-request', after: 100_000 }, 1);
+    const manifest = p.inject((r) => inContainer(dst.bucket, 'PUT', true)(r) && r.url.includes('multipart-manifest=put'), { kind: 'status', status: 503, code: 'ServiceUnavailable' }, 1);
+    const started = performance.now();
+    const report = await c.duplicate();
+    assert.equal(stallPut.hits + stallSeg.hits + manifest.hits, 3);
+    assert.ok(performance.now() - started < 60_000, 'bounded');
+    assert.deepEqual(report.failures, []);
+    for (const o of objects) assert.equal(md5Hex(await readAll((await dst.get(o.key)).body)), md5Hex(o.body), o.key);
+    assert.equal((await swiftNames(`${dst.bucket}_segments`)).length, 3, 'the SLO three segments and nothing else');
+  });
+
   it('[source] an SLO body corrupted on its way from Swift native: never stored wrong at the destination', { timeout: 120_000 }, async () => {
     const src = await native('corrupt-slo-src');
     const dst = await s3('corrupt-slo-dst');
