@@ -21,6 +21,7 @@ parser.add_argument('--key')
 parser.add_argument('--implicit-tls', action='store_true')
 parser.add_argument('--auth', help='USER:PASSWORD a client must log in with')
 parser.add_argument('--auth-without-tls', action='store_true', help='offer AUTH before STARTTLS')
+parser.add_argument('--reject-rcpt', help='refuse (550) every recipient at this domain')
 args = parser.parse_args()
 
 
@@ -32,6 +33,12 @@ def tls_context():
 
 class Save:
     count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if args.reject_rcpt and address.lower().endswith('@' + args.reject_rcpt.lower()):
+            return '550 5.1.1 <%s>: mailbox unavailable' % address
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
 
     async def handle_DATA(self, server, session, envelope):
         Save.count += 1

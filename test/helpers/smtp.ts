@@ -32,6 +32,8 @@ export interface SmtpOptions {
   readonly auth?: { readonly user: string; readonly pass: string };
   /** Offer AUTH before STARTTLS (default: only after). */
   readonly authWithoutTls?: boolean;
+  /** Refuse (550) every recipient at this domain. */
+  readonly rejectRcptDomain?: string;
 }
 
 export class SmtpServer {
@@ -51,6 +53,7 @@ export class SmtpServer {
     if (options.implicitTls) args.push('--implicit-tls');
     if (options.auth) args.push('--auth', `${options.auth.user}:${options.auth.pass}`);
     if (options.authWithoutTls) args.push('--auth-without-tls');
+    if (options.rejectRcptDomain) args.push('--reject-rcpt', options.rejectRcptDomain);
     const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

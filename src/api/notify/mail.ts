@@ -58,9 +58,18 @@ export function describeSmtpError(err: unknown, where: string, t: SmtpTarget): s
   return `sending by ${where} failed: ${e.message}${response && !e.message.includes(e.response ?? '') ? response : ''}`;
 }
 
-/** Send `message` to `mail_to` through `smtp_url`; throws NotifyError saying what failed. */
-export async function sendMail(notify: NotifyConfig, message: MailMessage, timeoutMs = 30_000): Promise<void> {
-  if (notify.smtpUrl === undefined || notify.mailFrom === undefined || notify.mailTo.length === 0) return;
+/** What the server took: recipients it refused while taking the mail for others (each with its answer). */
+export interface MailSent {
+  readonly refused: readonly string[];
+}
+
+/**
+ * Send `message` to `mail_to` through `smtp_url`; throws NotifyError saying what failed. A
+ * server that refuses some recipients but takes the mail for the rest does not throw: those
+ * are returned, to be warned about.
+ */
+export async function sendMail(notify: NotifyConfig, message: MailMessage, timeoutMs = 30_000): Promise<MailSent> {
+  if (notify.smtpUrl === undefined || notify.mailFrom === undefined || notify.mailTo.length === 0) return { refused: [] };
   const t = smtpTarget(notify.smtpUrl);
   const where = notify.smtpUrlRedacted ?? `${t.host}:${t.port}`;
   const secrets = t.pass !== undefined ? [t.pass] : [];
@@ -80,7 +89,10 @@ export async function sendMail(notify: NotifyConfig, message: MailMessage, timeo
     disableUrlAccess: true,
   });
   try {
-    await transport.sendMail({ from: notify.mailFrom, to: [...notify.mailTo], subject: message.subject, text: message.text });
+    const info = (await transport.sendMail({ from: notify.mailFrom, to: [...notify.mailTo], subject: message.subject, text: message.text })) as { rejected?: Array<string | { address?: string }>; rejectedErrors?: Array<{ recipient?: string; response?: string }> };
+    const answers = new Map((info.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e.response?.trim().split(/\r?\n/).pop() ?? '']));
+    const refused = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : (r.address ?? ''))).map((a) => (answers.get(a) ? `${a} (${answers.get(a)})` : a));
+    return { refused: refused.map((r) => scrub(r, secrets)) };
   } catch (err) {
     throw new NotifyError('mail', where, scrub(describeSmtpError(err, where, t), secrets));
   } finally {

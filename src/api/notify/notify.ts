@@ -43,7 +43,13 @@ export async function sendRunReport(notify: NotifyConfig, runs: readonly RunRepo
     }
   };
   const [mailed, posted] = await Promise.all([
-    wantMail ? attempt('mail', () => sendMail(notify, { subject, text: reportText(runs, host) }, options.timeoutMs)) : false,
+    wantMail
+      ? attempt('mail', async () => {
+          const { refused } = await sendMail(notify, { subject, text: reportText(runs, host) }, options.timeoutMs);
+          // Mailed to the others: one warning for those the server refused, so a typo in mail_to is seen.
+          if (refused.length > 0) logger.warn(`the run report was not mailed to ${refused.join(', ')}: ${notify.smtpUrlRedacted ?? 'the SMTP server'} refused them; check mail_to`);
+        })
+      : false,
     wantHook ? attempt('webhook', () => postWebhook(notify, { host, subject, ...runsJson(runs) }, options.timeoutMs)) : false,
   ]);
   if (mailed) logger.info('run report mailed', { to: notify.mailTo.join(','), via: notify.smtpUrlRedacted });

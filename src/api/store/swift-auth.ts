@@ -40,6 +40,14 @@ export interface SwiftAuthOptions {
 
 /** Swift answers errors with HTML, not codes: the status says what happened. */
 const SWIFT_CODES: Readonly<Record<number, string>> = {
+  // A code keeps Swift's one-line reason in the error (e.g. "Object name length of 1100 longer than 1024").
+  400: 'BadRequest',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  411: 'LengthRequired',
+  416: 'InvalidRange',
+  500: 'InternalError',
+  507: 'InsufficientStorage',
   401: 'Unauthorized',
   403: 'AccessDenied',
   412: 'PreconditionFailed',
@@ -129,6 +137,8 @@ export class SwiftAuth {
     } catch (err) {
       const status = statusOf(err);
       if (status === 401 || status === 403) throw this.refused(err, refusal);
+      const unreachable = unreachableError(err, this.ctx(), 'check auth_url and that the auth service is up');
+      if (unreachable) throw unreachable;
       throw toStoreError(err, this.ctx());
     }
   }
@@ -214,6 +224,21 @@ function renewAt(expiresAt: number | undefined): number {
 function header(res: LeanResponse, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Errors of a host that cannot be reached at all (nothing answered). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/**
+ * A Swift URL that does not answer, as an error naming the Swift key to fix (the generic
+ * hint names S3's endpoint/host/port, which a `type = swift` section does not have).
+ * Undefined for any other error. Still retryable: the server may be restarting.
+ */
+export function unreachableError(err: unknown, ctx: { section: string; op: string; endpoint: string; bucket: string; key?: string }, fix: string): StoreError | undefined {
+  const e = typeof err === 'object' && err !== null ? (err as { code?: string; message?: string; name?: string }) : {};
+  const code = e.code !== undefined && UNREACHABLE.has(e.code) ? e.code : e.name === 'TimeoutError' && /connect_timeout/.test(e.message ?? '') ? 'ConnectTimeout' : undefined;
+  if (code === undefined || statusOf(err) !== undefined) return undefined;
+  return new StoreError({ ...ctx, code, errorClass: 'retry', cause: err, detail: `${e.message ?? code} (${fix})` });
 }
 
 export function statusOf(err: unknown): number | undefined {

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { EndpointConfig, SwiftConfig } from '../config.js';
 import { META_SOURCE_ETAG } from '../copy/decide.js';
 import { StoreError } from '../errors.js';
@@ -37,7 +37,8 @@ import {
 } from './object-store.js';
 import type { Pacer } from './pacer.js';
 import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
-import { sendTo, statusOf, SwiftAuth, type SwiftSession, type Transport } from './swift-auth.js';
+import { segmentChecks, SegmentVerifier, sloEtagOf, type SegmentCheck } from './swift-verify.js';
+import { sendTo, statusOf, SwiftAuth, unreachableError, type SwiftSession, type Transport } from './swift-auth.js';
 
 export interface SwiftStoreOptions {
   /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
@@ -67,6 +68,9 @@ interface ListingEntry {
   last_modified?: string;
   slo_etag?: string;
 }
+
+/** The MD5 of no bytes: how a DLO manifest (and a real empty object) is listed. */
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 /** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
 export const SLO_MAX_SEGMENTS = 1000;
@@ -146,6 +150,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       try {
         return await fn(session);
       } catch (err) {
+        // The storage URL comes from the auth service (or storage_url): name it, not auth_url.
+        const unreachable = unreachableError(err, { ...this.ctx(op, key), endpoint: session.storageUrl }, this.swift.storageUrl !== undefined ? 'check storage_url and that Swift is up' : `the auth service at auth_url hands out this storage URL and it does not answer from here: set storage_url to the account URL that reaches Swift`);
+        if (unreachable) throw unreachable;
         if (statusOf(err) !== 401) throw err;
         const fresh = await this.auth.renew(session);
         if (o.replayable === false) {
@@ -208,10 +215,31 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         ...(e.last_modified ? { lastModified: new Date(e.last_modified.endsWith('Z') ? e.last_modified : `${e.last_modified}Z`) } : {}),
       });
     }
+    await this.resolveDlos(objects);
     // Swift says nothing of more pages: a full page may have a next one.
     const last = entries.length >= limit ? entries[entries.length - 1] : undefined;
     const next = last?.name ?? last?.subdir;
     return next === undefined ? { objects } : { objects, next };
+  }
+
+  /**
+   * A Dynamic Large Object is listed as its manifest: 0 bytes with the MD5 of nothing, while a
+   * GET gives its segments' bytes. Listed so, it would be copied again by every sweep, and size
+   * filters would see 0. Each such entry is asked about (HEAD): a DLO gets its real size and
+   * ETag (no MD5). A real empty object costs one HEAD per sweep.
+   */
+  private async resolveDlos(objects: ObjectInfo[]): Promise<void> {
+    const empty = objects.flatMap((o, i) => (o.size === 0 && o.etag === EMPTY_MD5 ? [i] : []));
+    let next = 0;
+    const worker = async () => {
+      while (next < empty.length) {
+        const i = empty[next++]!;
+        const o = objects[i]!;
+        const h = await this.head(o.key);
+        if (h && h.etagIsMd5 === false) objects[i] = { key: o.key, size: h.size, etag: h.etag, etagIsMd5: false, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, empty.length) }, worker));
   }
 
   list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
@@ -228,11 +256,35 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
     try {
       const res = await this.call('GetObject', key, (s) => this.send(s, { method: 'GET', key }));
-      return { body: res.body, info: this.toHead(key, res) };
+      const info = this.toHead(key, res);
+      if (header(res, 'x-static-large-object')?.toLowerCase() !== 'true') return { body: res.body, info };
+      return { body: await this.verifiedSlo(key, res, info), info };
     } catch (err) {
       if (err instanceof StoreError && err.notFound) throw await this.confirmNotFound(err);
       throw err;
     }
+  }
+
+  /**
+   * An SLO's body, each segment checked against its manifest as it streams: its ETag is no
+   * MD5, so this is the only check its bytes get. A manifest that changed since the GET (the
+   * object was overwritten) or cannot vouch for the bytes (nested, ranged) leaves the body as is.
+   */
+  private async verifiedSlo(key: string, res: LeanResponse, info: HeadInfo): Promise<Readable> {
+    let checks: SegmentCheck[] | undefined;
+    try {
+      const text = await this.call('GetManifest', key, async (s) => readText((await this.send(s, { method: 'GET', key, query: { 'multipart-manifest': 'get' } })).body), { slotted: false });
+      checks = segmentChecks(JSON.parse(text), info.size);
+    } catch (err) {
+      res.body.destroy();
+      throw err;
+    }
+    if (checks === undefined || sloEtagOf(checks) !== info.etag) return res.body;
+    const verifier = new SegmentVerifier(checks, (segment, got, want) =>
+      new StoreError({ ...this.ctx('GetObject', key), code: 'BadDigest', errorClass: 'retry', detail: `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: the bytes were damaged on the way; it is read again` }),
+    );
+    pipeline(res.body, verifier, () => {});
+    return verifier;
   }
 
   private toHead(key: string, res: LeanResponse): HeadInfo {
