@@ -42,6 +42,8 @@ export interface ErrorContext {
 }
 
 export function classifyStatus(status: number | undefined, code: string | undefined): ErrorClass {
+  // A header value Node refuses to send (a library caller's metadata above U+00FF): no retry cures it.
+  if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') return 'object';
   if (code && TLS_CODES.has(code)) return 'fatal';
   if (code && (RETRY_CODES.has(code) || NETWORK_CODES.has(code))) return 'retry';
   if (code && FATAL_CODES.has(code)) return 'fatal';
@@ -72,6 +74,8 @@ const HINTS: Record<string, string> = {
   AccessDenied: 'the credentials lack permission for this bucket',
   AuthorizationHeaderMalformed: 'check region',
   PermanentRedirect: 'the bucket is in another region or needs another endpoint; check region and endpoint',
+  ERR_INVALID_CHAR: 'a header or metadata value holds characters HTTP cannot carry (above U+00FF, or control characters)',
+  ERR_INVALID_HTTP_TOKEN: 'a metadata name holds characters HTTP cannot carry',
   ECONNREFUSED: 'nothing listens there; check endpoint (or host/port/is_secure) and that the server is up',
   ENOTFOUND: 'the host name does not resolve; check endpoint or host',
   EAI_AGAIN: 'the host name does not resolve; check endpoint or host',
@@ -87,7 +91,8 @@ export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
   const errorClass = classifyStatus(status, code);
   const kind = kindOf(status, code);
-  const detail = errorClass === 'retry' && status === undefined ? (e.message === 'UnknownError' ? undefined : shortMessage(e.message)) : status !== undefined && code === undefined ? undefined : (e.message === 'UnknownError' ? undefined : shortMessage(e.message));
+  // The server's own words when it gave any: a status with no code may still carry a reason.
+  const detail = e.message === 'UnknownError' || e.message === code || /^HTTP \d+$/.test(e.message ?? '') ? undefined : shortMessage(e.message);
   const hint = code ? HINTS[code] : undefined;
   const text = [detail === code ? undefined : detail, hint ? `(${hint})` : undefined].filter(Boolean).join(' ');
   const retryAfterSeconds = parseRetryAfter(e.$response?.headers?.['retry-after']);
