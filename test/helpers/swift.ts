@@ -3,8 +3,12 @@
  * fresh containers, and a look at what is really stored (segments, SLO manifests).
  */
 import { parseConfig, type EndpointConfig } from '../../src/api/config.js';
+import type { BucketClient } from '../../src/api/bucket-client.js';
+import type { S3Store } from '../../src/api/store/s3-store.js';
 import { SwiftStore } from '../../src/api/store/swift-store.js';
-import { sectionIni, testServers, type TestServer } from './servers.js';
+import { FaultProxy } from './fault-proxy.js';
+import { dropStore, freshStore } from './seed.js';
+import { sectionIni, testServers, uniqueBucket, type TestServer } from './servers.js';
 
 export type Ini = Record<string, string | number | boolean>;
 
@@ -68,4 +72,41 @@ export async function swiftNames(container: string): Promise<string[]> {
   } finally {
     other.close();
   }
+}
+
+/**
+ * What a Swift-native test makes (S3 buckets, containers, clients, proxies in front of Swift's
+ * auth URL), all dropped by `cleanup` (call it in an `after`).
+ */
+export function swiftRig(defaultS3: TestServer = cephServer()) {
+  const s3Stores: S3Store[] = [];
+  const swiftStores: SwiftStore[] = [];
+  const clients: BucketClient[] = [];
+  const proxies: FaultProxy[] = [];
+  const swift = swiftServer();
+  return {
+    s3: async (label: string, server = defaultS3) => {
+      const s = await freshStore(server, uniqueBucket(label));
+      s3Stores.push(s);
+      return s;
+    },
+    native: async (label: string) => {
+      const s = await freshSwift(uniqueBucket(label));
+      swiftStores.push(s);
+      return s;
+    },
+    track: (c: BucketClient) => (clients.push(c), c),
+    /** A fault proxy in front of Swift; `url` is the auth v1 URL through it. */
+    proxy: async () => {
+      const p = new FaultProxy(new URL(swift.swift.authUrl).origin);
+      proxies.push(p);
+      return { proxy: p, url: `${await p.start()}/auth/v1.0` };
+    },
+    cleanup: async () => {
+      for (const c of clients) c.close();
+      for (const p of proxies) await p.stop();
+      for (const s of s3Stores) await dropStore(s).catch(() => {});
+      for (const s of swiftStores) await dropSwift(s).catch(() => {});
+    },
+  };
 }

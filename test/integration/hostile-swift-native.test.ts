@@ -15,17 +15,15 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BucketClient } from '../../src/api/bucket-client.js';
 import { parseConfig } from '../../src/api/config.js';
-import type { S3Store } from '../../src/api/store/s3-store.js';
-import type { SwiftStore } from '../../src/api/store/swift-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { compareKeys } from '../../src/api/sweep/ordered.js';
 import { multipartUpload } from '../../src/api/copy/multipart.js';
 import { CONTROL_KEYS } from '../helpers/keys.js';
-import { dropStore, freshStore, md5Hex, putAll, readAll } from '../helpers/seed.js';
-import { sectionIni, uniqueBucket } from '../helpers/servers.js';
-import { FaultProxy, type RequestInfo } from '../helpers/fault-proxy.js';
+import { md5Hex, putAll, readAll } from '../helpers/seed.js';
+import { sectionIni } from '../helpers/servers.js';
+import type { RequestInfo } from '../helpers/fault-proxy.js';
 import { errorLines, runBucketCli } from '../helpers/fault-rig.js';
-import { cephServer, dropSwift, freshSwift, swiftIni, swiftNames, swiftServer } from '../helpers/swift.js';
+import { cephServer, swiftIni, swiftNames, swiftRig, swiftServer } from '../helpers/swift.js';
 
 const ceph = cephServer();
 const swift = swiftServer();
@@ -99,33 +97,11 @@ async function fakeAuthV1(storageUrl: string): Promise<{ url: string; server: Se
 }
 
 describe('type = swift under hostile keys, faults and bad input', () => {
-  const s3Stores: S3Store[] = [];
-  const swiftStores: SwiftStore[] = [];
-  const clients: BucketClient[] = [];
-  const proxies: FaultProxy[] = [];
   const servers: Server[] = [];
-  const s3 = async (label: string) => {
-    const s = await freshStore(ceph, uniqueBucket(label));
-    s3Stores.push(s);
-    return s;
-  };
-  const native = async (label: string) => {
-    const s = await freshSwift(uniqueBucket(label));
-    swiftStores.push(s);
-    return s;
-  };
-  const track = (c: BucketClient) => (clients.push(c), c);
-  const proxy = async () => {
-    const p = new FaultProxy(new URL(swift.swift.authUrl).origin);
-    proxies.push(p);
-    return { proxy: p, url: `${await p.start()}/auth/v1.0` };
-  };
+  const { s3, native, track, proxy, cleanup } = swiftRig(ceph);
   after(async () => {
-    for (const c of clients) c.close();
-    for (const p of proxies) await p.stop();
     for (const s of servers) s.close();
-    for (const s of s3Stores) await dropStore(s).catch(() => {});
-    for (const s of swiftStores) await dropSwift(s).catch(() => {});
+    await cleanup();
   });
 
   for (const pageSize of [1, 2, 3]) {

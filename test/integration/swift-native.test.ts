@@ -10,17 +10,16 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BucketClient } from '../../src/api/bucket-client.js';
 import { parseConfig } from '../../src/api/config.js';
-import { S3Store } from '../../src/api/store/s3-store.js';
 import { SwiftStore } from '../../src/api/store/swift-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { compareKeys } from '../../src/api/sweep/ordered.js';
 import { multipartUpload } from '../../src/api/copy/multipart.js';
 import { KEY_SHAPES, ORDER_KEYS } from '../helpers/keys.js';
-import { dropStore, freshStore, md5Hex, putAll, readAll } from '../helpers/seed.js';
-import { sectionIni, uniqueBucket } from '../helpers/servers.js';
-import { FaultProxy, type RequestInfo } from '../helpers/fault-proxy.js';
+import { md5Hex, putAll, readAll } from '../helpers/seed.js';
+import { sectionIni } from '../helpers/servers.js';
+import type { RequestInfo } from '../helpers/fault-proxy.js';
 import { errorLines, runBucketCli } from '../helpers/fault-rig.js';
-import { cephServer, dropSwift, freshSwift, swiftIni, swiftNames, swiftServer } from '../helpers/swift.js';
+import { cephServer, swiftIni, swiftNames, swiftRig, swiftServer } from '../helpers/swift.js';
 
 const ceph = cephServer();
 const swift = swiftServer();
@@ -99,32 +98,8 @@ function inContainer(container: string, method?: string, object?: (name: string)
 const isListing = (container: string) => (r: RequestInfo) => inContainer(container, 'GET')(r) && /^\/v1\/[^/]+\/[^/]+$/.test(r.url.split('?')[0]!);
 
 describe('type = swift: the native Swift API against real servers', () => {
-  const s3Stores: S3Store[] = [];
-  const swiftStores: SwiftStore[] = [];
-  const clients: BucketClient[] = [];
-  const proxies: FaultProxy[] = [];
-  const s3 = async (label: string, server = ceph) => {
-    const s = await freshStore(server, uniqueBucket(label));
-    s3Stores.push(s);
-    return s;
-  };
-  const native = async (label: string) => {
-    const s = await freshSwift(uniqueBucket(label));
-    swiftStores.push(s);
-    return s;
-  };
-  const track = (c: BucketClient) => (clients.push(c), c);
-  const proxy = async () => {
-    const p = new FaultProxy(new URL(swift.swift.authUrl).origin);
-    proxies.push(p);
-    return { proxy: p, url: `${await p.start()}/auth/v1.0` };
-  };
-  after(async () => {
-    for (const c of clients) c.close();
-    for (const p of proxies) await p.stop();
-    for (const s of s3Stores) await dropStore(s).catch(() => {});
-    for (const s of swiftStores) await dropSwift(s).catch(() => {});
-  });
+  const { s3, native, track, proxy, cleanup } = swiftRig(ceph);
+  after(cleanup);
 
   /** Every key shape through one sweep from `src` to `dst`, checked as a user would; a second sweep copies nothing. */
   const roundTrip = async (src: ObjectStore, dst: ObjectStore, text: string, what: string) => {
