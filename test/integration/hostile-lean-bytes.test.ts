@@ -220,6 +220,32 @@ describe(`single-destination byte path and GET-first on ${server.name}`, () => {
       }
     });
 
+    it('a GET kept while the destination has no upload slot, idle past read_timeout: read again, copied on the first attempt', { timeout: 90_000 }, async () => {
+      // Every upload slot of the destination (concurrency 1: 5 slots) held by writes that stall;
+      // meanwhile a publish GETs its source and waits for a slot longer than the source's
+      // read_timeout, which closes that GET. The copy must not pipe the dead body into its PUT.
+      const src = new S3Store(endpointConfig({ ...server, endpoint: srcUrl }, srcBucket, { read_timeout: 2 }));
+      const dst = new S3Store(destConfig({ ...server, endpoint: dstUrl }, dstBucket, { read_timeout: 4, concurrency: 1 }));
+      const holders = Array.from({ length: 5 }, (_, i) => `slot-holder-${i}`);
+      const key = 'gf-waits-for-slot';
+      const body = randomBytes(8 * 1024 * 1024);
+      try {
+        for (const k of holders) await seedSrc.put(k, small, { contentLength: small.length });
+        await seedSrc.put(key, body, { contentLength: body.length });
+        dstProxy.inject(isOp('PutObject', dstBucket, (k) => k.startsWith('slot-holder-')), { kind: 'stall-request' }, 5);
+        const held = holders.map((k) => copyKey({ store: src, key: k }, [{ store: dst, key: k }], { retry: ONE, blind: true }));
+        await new Promise((r) => setTimeout(r, 300));
+        const [r] = await copyKey({ store: src, key }, [{ store: dst, key }], { retry: ONE, blindUpTo: BLIND_MAX_BYTES });
+        await Promise.all(held);
+        assert.equal(r!.outcome, 'copied', r!.error?.message);
+        assert.equal(await nothingOrExact(key, body), true);
+      } finally {
+        dstProxy.clear();
+        src.close();
+        dst.close();
+      }
+    });
+
     it('two destinations, one refusing its write: the other gets the bytes, the failure names the refusing one', { timeout: 60_000 }, async () => {
       const key = 'gf-two';
       const other = uniqueBucket('lb-dst2');

@@ -301,7 +301,9 @@ async function streamWithSlots(
 ): Promise<Map<CopyTarget, TransferOutcome>> {
   let got: Opened;
   try {
-    if (opened) got = opened;
+    // The kept GET waited for upload slots; past read_timeout its socket was closed, and its
+    // body (destroyed, with no error to say so) would only starve the PUT: read again.
+    if (opened && !opened.body.destroyed) got = opened;
     else {
       options.onSourceRead?.(source.key);
       got = await source.store.get(source.key);
