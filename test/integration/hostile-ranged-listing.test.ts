@@ -15,6 +15,10 @@ import { Rigs, runBucketCli, type Ini, type Obj } from '../helpers/fault-rig.js'
 import { testServers } from '../helpers/servers.js';
 import { CONTROL_KEYS, KEY_SHAPES } from '../helpers/keys.js';
 import { listKeys, putAll } from '../helpers/seed.js';
+import { dropSwift, freshSwift, swiftIni } from '../helpers/swift.js';
+import { uniqueBucket } from '../helpers/servers.js';
+import type { ObjectStore } from '../../src/api/store/object-store.js';
+import type { S3Store } from '../../src/api/store/s3-store.js';
 
 /** NFC/NFD twins and percent look-alikes: distinct keys that must stay distinct. */
 const TWINS = ['nf/\u00e9', 'nf/e\u0301', 'nf/\u00e9x', 'nf/e\u0301x', 'tw/a b', 'tw/a+b', 'tw/a%20b', 'tw/a%2Bb', 'tw/a%', 'tw/a%%'];
@@ -144,3 +148,37 @@ for (const { server, v } of variants) {
     });
   });
 }
+
+describe('ranged sweep on Swift native (type = swift), deletes on', () => {
+  it('completes exactly with four ranges; --check says the same with one range and with four, under prefixes', { timeout: 240_000 }, async () => {
+    const srcName = uniqueBucket('rl-native-src');
+    const dstName = uniqueBucket('rl-native-dst');
+    const src = await freshSwift(srcName);
+    const dst = await freshSwift(dstName);
+    try {
+      await putAll(src as unknown as S3Store, objects);
+      await putAll(dst as unknown as S3Store, [...objects.slice(0, 10), ...EXTRA_KEYS.map((key) => ({ key, body: Buffer.from('extra') }))]);
+      const ini = (parallel: number, prefix = '', deletes = true) =>
+        swiftIni('source', srcName, { list_page_size: 2, list_parallel: parallel, ...(prefix ? { prefix } : {}) }) +
+        swiftIni('dest1', dstName, { list_page_size: 2, list_parallel: parallel, ...(prefix ? { prefix } : {}), ...(deletes ? { delete: true, max_delete: 50 } : {}) });
+      for (const prefix of ['', 'p/', '\u{10FFFE}']) {
+        const one = await runBucketCli(ini(1, prefix, false), ['--check'], 150_000);
+        const four = await runBucketCli(ini(4, prefix, false), ['--check'], 150_000);
+        assert.equal(one.code, 1, one.stderr.slice(-2000));
+        assert.equal(four.code, 1, four.stderr.slice(-2000));
+        assert.equal(four.stdout, one.stdout, `prefix ${JSON.stringify(prefix)}: same report`);
+      }
+      const run = await runBucketCli(ini(4), ['--json'], 150_000);
+      assert.equal(run.code, 0, run.stderr.slice(-3000));
+      const keys = async (store: ObjectStore) => {
+        const out: string[] = [];
+        for await (const o of store.list()) out.push(o.key);
+        return out.sort(byteOrder);
+      };
+      assert.deepEqual(await keys(dst), [...SOURCE_KEYS].sort(byteOrder), 'the destination holds exactly the source keys');
+    } finally {
+      await dropSwift(src).catch(() => {});
+      await dropSwift(dst).catch(() => {});
+    }
+  });
+});
