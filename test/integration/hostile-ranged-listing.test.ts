@@ -182,3 +182,22 @@ describe('ranged sweep on Swift native (type = swift), deletes on', () => {
     }
   });
 });
+
+describe(`a destination with far more keys than the source, listed in ranges (${servers[0]!.name})`, () => {
+  it('over max_delete nothing is deleted (exit 1); allowed, exactly the extras go and every source key stays', { timeout: 240_000 }, async () => {
+    const server = servers[0]!;
+    const r = await rigs.rig({ faulty: server, healthy: server, role: 'dest1', label: 'rl-wide-dst', ini: { list_page_size: 7, list_parallel: 8 } });
+    const few = objects.slice(0, 20);
+    const extras = Array.from({ length: 300 }, (_, i) => ({ key: `${few[i % few.length]!.key}\u{10FFFD}${i}`, body: Buffer.from('x') }));
+    await putAll(r.src, few);
+    await putAll(r.dst, [...few, ...extras]);
+    const config = r.configText.replace(/(\[dest1\][^[]*)/, `$1delete = true\n`);
+    const guarded = await runBucketCli(config, ['--json'], 150_000);
+    assert.equal(guarded.code, 1, guarded.stderr.slice(-2000));
+    assert.match(guarded.stderr, /max_delete|max-delete/);
+    assert.equal((await listKeys(r.dst)).length, few.length + extras.length, 'nothing deleted over the guard');
+    const allowed = await runBucketCli(config, ['--json', '--max-delete', '100%'], 150_000);
+    assert.equal(allowed.code, 0, allowed.stderr.slice(-2000));
+    assert.deepEqual((await listKeys(r.dst)).map((o) => o.key).sort(byteOrder), few.map((o) => o.key).sort(byteOrder));
+  });
+});
