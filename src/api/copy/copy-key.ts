@@ -301,7 +301,9 @@ async function streamWithSlots(
 ): Promise<Map<CopyTarget, TransferOutcome>> {
   let got: Opened;
   try {
-    if (opened) got = opened;
+    // The kept GET waited for upload slots; past read_timeout its socket was closed, and its
+    // body (destroyed, with no error to say so) would only starve the PUT: read again.
+    if (opened && !opened.body.destroyed) got = opened;
     else {
       options.onSourceRead?.(source.key);
       got = await source.store.get(source.key);
@@ -386,6 +388,11 @@ async function streamWithSlots(
         }
         out.set(t, { outcome: 'copied', bytes: info.size, method: method.kind });
       } catch (err) {
+        // A source that stops sending leaves the write idle too, and the write's read_timeout may
+        // fire before the GET's: when the tap sat empty waiting for source bytes, the source stalled.
+        if (sourceError === undefined && timedOut(err) && !tap.writableFinished && tap.readableLength === 0 && tap.writableLength === 0) {
+          sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: 'the source stopped sending the body (read_timeout)' });
+        }
         aborts[i]!.abort();
         pass.destroy();
         out.set(t, failedOrGone(sourceError ?? err, false));
@@ -570,6 +577,12 @@ export function isRetryable(err: Error | undefined): boolean {
   if (err instanceof S3s3Error) return false;
   // Socket errors and aborted streams surface as plain Errors: transient.
   return true;
+}
+
+/** A read_timeout (inactivity) anywhere in the error's causes. */
+function timedOut(err: unknown, depth = 0): boolean {
+  if (!(err instanceof Error) || depth > 4) return false;
+  return err.name === 'TimeoutError' || timedOut(err.cause, depth + 1);
 }
 
 function asError(err: unknown): Error {
