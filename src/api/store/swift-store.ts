@@ -72,6 +72,15 @@ interface ListingEntry {
 /** The MD5 of no bytes: how a DLO manifest (and a real empty object) is listed. */
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
+/** `fn` over `items`, at most `n` at once; the first rejection rejects, as Promise.all's. */
+async function eachAtMost<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
 /** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
 export const SLO_MAX_SEGMENTS = 1000;
 const BUCKET_SEEN_TTL_MS = 30_000;
@@ -230,16 +239,11 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
    */
   private async resolveDlos(objects: ObjectInfo[]): Promise<void> {
     const empty = objects.flatMap((o, i) => (o.size === 0 && o.etag === EMPTY_MD5 ? [i] : []));
-    let next = 0;
-    const worker = async () => {
-      while (next < empty.length) {
-        const i = empty[next++]!;
-        const o = objects[i]!;
-        const h = await this.head(o.key);
-        if (h && h.etagIsMd5 === false) objects[i] = { key: o.key, size: h.size, etag: h.etag, etagIsMd5: false, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, empty.length) }, worker));
+    await eachAtMost(empty, 8, async (i) => {
+      const o = objects[i]!;
+      const h = await this.head(o.key);
+      if (h && h.etagIsMd5 === false) objects[i] = { key: o.key, size: h.size, etag: h.etag, etagIsMd5: false, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
+    });
   }
 
   list(options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
@@ -335,19 +339,14 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   /** One key at a time, `concurrency` at once (Swift's bulk delete would leave SLO segments behind). */
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     const failures: DeleteFailure[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        const key = keys[next++]!;
-        try {
-          await this.delete(key);
-        } catch (err) {
-          if (!(err instanceof StoreError) || err.errorClass === 'fatal') throw err;
-          failures.push({ key, error: err });
-        }
+    await eachAtMost(keys, this.settings.concurrency, async (key) => {
+      try {
+        await this.delete(key);
+      } catch (err) {
+        if (!(err instanceof StoreError) || err.errorClass === 'fatal') throw err;
+        failures.push({ key, error: err });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, Math.max(1, keys.length)) }, worker));
+    });
     return failures;
   }
 
@@ -469,14 +468,12 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
 
   /** Best effort: a segment that cannot be deleted now is only wasted space, never wrong data. Unslotted, as segmentsOf. */
   private async deleteSegments(names: readonly string[]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        const name = names[next++]!;
-        await this.call('DeleteSegment', name, (s) => this.send(s, { method: 'DELETE', container: this.segmentContainer, key: name }), { slotted: false }).catch(() => {});
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(4, names.length) }, worker));
+    await eachAtMost(names, 4, (name) =>
+      this.call('DeleteSegment', name, (s) => this.send(s, { method: 'DELETE', container: this.segmentContainer, key: name }), { slotted: false }).then(
+        () => {},
+        () => {},
+      ),
+    );
   }
 
   // --- Server-side copy ---------------------------------------------------------------
