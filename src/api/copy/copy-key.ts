@@ -390,7 +390,8 @@ async function streamWithSlots(
       } catch (err) {
         // A source that stops sending leaves the write idle too, and the write's read_timeout may
         // fire before the GET's: when the tap sat empty waiting for source bytes, the source stalled.
-        if (sourceError === undefined && timedOut(err) && !tap.writableFinished && tap.readableLength === 0 && tap.writableLength === 0) {
+        // Single-part only: a multipart writer buffers whole parts, so its timeouts are its own.
+        if (sourceError === undefined && !goesMultipart(t.store, info.size) && timedOut(err) && !tap.writableFinished && tap.readableLength === 0 && tap.writableLength === 0) {
           sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: 'the source stopped sending the body (read_timeout)' });
         }
         aborts[i]!.abort();
