@@ -15,6 +15,10 @@ import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
 import type { Limiter } from './limiter.js';
 import { multipartUpload } from './multipart.js';
+import { sameVersion, sourceNow, type SourceNow } from './source-now.js';
+
+/** Copies of one key again because the source changed while it was written, before giving up for now. */
+const MAX_CHANGED_ROUNDS = 5;
 
 /** Largest object CopyObject takes in one call (AWS's limit, shared by the clones). */
 const MAX_SERVER_SIDE_COPY = 5 * 1024 ** 3;
@@ -139,8 +143,8 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
     if (info === null) {
       // "Gone" lets a caller drop the key (or, with deletes, remove it everywhere): only once
       // the bucket is seen to exist right now, never from a cached answer.
-      const missing = await confirmBucket(source.store);
-      for (const t of open) result(t, missing ? { outcome: 'failed', bytes: 0, error: missing } : { outcome: 'gone', bytes: 0 });
+      const now = await sourceNow(source.store, source.key, true);
+      for (const t of open) result(t, goneOrFailed(now, source));
       return targets.map((t) => results.get(t)!);
     }
     const known: ObjectInfo = info;
@@ -164,7 +168,7 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
           if (d.action === 'hash') {
             const [a, b] = await Promise.all([hashSource(), hashObject(t.store, t.key)]);
             if (a === null) {
-              result(t, { outcome: 'gone', bytes: 0 });
+              result(t, goneOrFailed(await sourceNow(source.store, source.key), source));
               return;
             }
             d = a === b ? { action: 'skip' } : { action: 'copy', reason: 'hash differs' };
@@ -187,27 +191,71 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
   }
 
   const policy = options.retry ?? patientPolicy(source.store.settings.maxRetries);
-  for (let attempt = 1; planned.length > 0; attempt++) {
-    const outcomes = await transfer(source, sourceInfo, planned, options, attempt === 1 ? opened : undefined);
+  let attempt = 1;
+  let changedRounds = 0;
+  for (let round = 1; planned.length > 0; round++) {
+    const outcomes = await transfer(source, sourceInfo, planned, options, round === 1 ? opened : undefined);
+    // The last write re-checks: a copy is settled only once the source is seen to still hold the
+    // version written. A slower writer of an older version (a sweep's slow upload, a job that
+    // lost its lock) may finish after a newer copy; its look then finds the source moved on
+    // and copies again, so the last write to complete is always of the newest version.
+    const written = planned.filter((p) => outcomes.get(p.target)!.outcome === 'copied');
+    const now = written.length > 0 ? await sourceNow(source.store, source.key) : undefined;
     const again: Planned[] = [];
+    let failedRetry = false;
+    let changed = false;
     let retryAfter: number | undefined;
     for (const p of planned) {
-      const o = outcomes.get(p.target)!;
-      if (o.outcome === 'failed' && attempt < policy.attempts && isRetryable(o.error)) {
+      const { read, ...o } = outcomes.get(p.target)!;
+      if (o.outcome === 'copied' && now !== undefined && !(now.state === 'present' && read !== undefined && sameVersion(read, now.info))) {
+        if (now.state === 'present' && changedRounds < MAX_CHANGED_ROUNDS) {
+          log.info('the source changed while it was copied: copying again', { key: source.key, destination: p.target.store.name });
+          again.push({ target: p.target, reason: 'source changed' });
+          changed = true;
+        } else if (now.state === 'gone') {
+          // What was written is a version the source no longer has: the caller deletes it
+          // where deletes are on, as for any key the source lacks.
+          result(p.target, { outcome: 'gone', bytes: 0 });
+        } else {
+          const error =
+            now.state === 'unknown'
+              ? now.error
+              : new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `the source changed ${changedRounds + 1} times while it was copied; it is copied again on the next try` });
+          result(p.target, { outcome: 'failed', bytes: 0, reason: p.reason, error });
+        }
+      } else if (o.outcome === 'failed' && attempt < policy.attempts && isRetryable(o.error)) {
         log.warn('copy failed, retrying', { key: source.key, destination: p.target.store.name, attempt, error: o.error?.message });
         again.push(p);
+        failedRetry = true;
         if (o.error instanceof StoreError && o.error.retryAfterSeconds !== undefined) retryAfter = Math.max(retryAfter ?? 0, o.error.retryAfterSeconds * 1000);
       } else {
         result(p.target, { ...o, reason: p.reason });
       }
     }
+    if (changed && now?.state === 'present') {
+      changedRounds++;
+      sourceInfo = now.info;
+    }
     planned = again;
-    if (planned.length > 0) await sleep(backoff(attempt, policy, retryAfter));
+    if (failedRetry) await sleep(backoff(attempt++, policy, retryAfter));
   }
   return targets.map((t) => results.get(t)!);
 }
 
-type TransferOutcome = Omit<TargetResult, 'destination' | 'key' | 'reason'>;
+/** One destination's result of one attempt; `read`: the source version written, when copied. */
+type TransferOutcome = Omit<TargetResult, 'destination' | 'key' | 'reason'> & { readonly read?: ObjectInfo };
+
+/** A fresh look at a source that answered "not found": gone only when proven so (see sourceNow). */
+function goneOrFailed(now: SourceNow, source: CopySource): TransferOutcome {
+  if (now.state === 'gone') return { outcome: 'gone', bytes: 0 };
+  if (now.state === 'unknown') return { outcome: 'failed', bytes: 0, error: now.error };
+  // It said "not found", yet it is there: it was written meanwhile. Retried, never gone.
+  return {
+    outcome: 'failed',
+    bytes: 0,
+    error: new StoreError({ section: source.store.name, op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', detail: 'the source answered "not found" but has the key now; copied again' }),
+  };
+}
 
 /**
  * One attempt for the planned destinations: server-side where possible, else one shared GET.
@@ -223,7 +271,7 @@ async function transfer(source: CopySource, info: ObjectInfo | undefined, planne
         try {
           out.set(target, await serverSideCopy(source, info, target));
         } catch (err) {
-          out.set(target, failedOrGone(err, true));
+          out.set(target, await failedOrGone(source, err, true));
         }
       } else {
         streamed.push(target);
@@ -262,15 +310,19 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
         // Some servers (Ceph RGW 16) ignore the If-Match and copy whatever is there now: a
         // copy that matches the source as it is now is right; anything else is removed.
         const now = await source.store.head(source.key);
-        if (now !== null && etagMd5(now) === put.etag) return { outcome: 'copied', bytes: now.size, method: 'server-side' };
+        if (now !== null && etagMd5(now) === put.etag) return { outcome: 'copied', bytes: now.size, method: 'server-side', read: now };
         await discard(store, target.key);
         throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: `server-side copy has ETag ${put.etag}, source has ${now?.etag ?? info.etag}` });
       }
-      return { outcome: 'copied', bytes: info.size, method: 'server-side' };
+      return { outcome: 'copied', bytes: info.size, method: 'server-side', read: info };
     } catch (err) {
       if (!(err instanceof StoreError && err.kind === 'preconditionFailed') || round >= 5) throw err;
       const fresh = await source.store.head(source.key);
-      if (fresh === null) return { outcome: 'gone', bytes: 0 };
+      if (fresh === null) {
+        const now = await sourceNow(source.store, source.key, true);
+        if (now.state === 'gone') return { outcome: 'gone', bytes: 0 };
+        throw now.state === 'unknown' ? now.error : err;
+      }
       if (fresh.etag === info.etag && fresh.size === info.size) conditional = false;
       info = fresh;
     }
@@ -309,7 +361,8 @@ async function streamWithSlots(
       got = await source.store.get(source.key);
     }
   } catch (err) {
-    for (const t of targets) out.set(t, failedOrGone(err, true));
+    const o = await failedOrGone(source, err, true);
+    for (const t of targets) out.set(t, o);
     return out;
   }
   const { body, info } = got;
@@ -386,7 +439,7 @@ async function streamWithSlots(
           await discard(t.store, t.key);
           throw err;
         }
-        out.set(t, { outcome: 'copied', bytes: info.size, method: method.kind });
+        out.set(t, { outcome: 'copied', bytes: info.size, method: method.kind, read: info });
       } catch (err) {
         // A source that stops sending leaves the write idle too, and the write's read_timeout may
         // fire before the GET's: when the tap sat empty waiting for source bytes, the source stalled.
@@ -396,7 +449,7 @@ async function streamWithSlots(
         }
         aborts[i]!.abort();
         pass.destroy();
-        out.set(t, failedOrGone(sourceError ?? err, false));
+        out.set(t, await failedOrGone(source, sourceError ?? err, false));
       }
     }),
   );
@@ -566,10 +619,15 @@ async function discard(store: ObjectStore, key: string): Promise<void> {
   }
 }
 
-function failedOrGone(err: unknown, sourceSide: boolean): TransferOutcome {
-  if (sourceSide && err instanceof StoreError && err.notFound && err.op !== 'CopyObject') return { outcome: 'gone', bytes: 0 };
-  if (err instanceof StoreError && err.op === 'CopyObject' && err.notFound && err.code === 'NoSuchKey') return { outcome: 'gone', bytes: 0 };
-  return { outcome: 'failed', bytes: 0, error: asError(err) };
+/**
+ * A failed transfer: "gone" only when the error says the source key is missing and a fresh
+ * look proves it (sourceNow); anything else, a load balancer's 404 included, is a failure.
+ */
+async function failedOrGone(source: CopySource, err: unknown, sourceSide: boolean): Promise<TransferOutcome> {
+  const sourceMissing =
+    (sourceSide && err instanceof StoreError && err.notFound && err.op !== 'CopyObject') || (err instanceof StoreError && err.op === 'CopyObject' && err.notFound && err.code === 'NoSuchKey');
+  if (!sourceMissing) return { outcome: 'failed', bytes: 0, error: asError(err) };
+  return goneOrFailed(await sourceNow(source.store, source.key), source);
 }
 
 export function isRetryable(err: Error | undefined): boolean {
@@ -588,16 +646,6 @@ function timedOut(err: unknown, depth = 0): boolean {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Null when the bucket exists now; else the error to report (bucketMissing, or why we cannot tell). */
-async function confirmBucket(store: ObjectStore): Promise<Error | null> {
-  try {
-    if (await store.bucketExists()) return null;
-    return new StoreError({ section: store.name, op: 'HeadBucket', endpoint: store.endpoint, bucket: store.bucket, status: 404, code: 'NoSuchBucket', errorClass: 'fatal', kind: 'bucketMissing', detail: 'the bucket does not exist (create the bucket, or fix bucket_name)' });
-  } catch (err) {
-    return asError(err);
-  }
 }
 
 const HEADER_FIELDS = ['contentType', 'cacheControl', 'contentDisposition', 'contentEncoding', 'contentLanguage'] as const;

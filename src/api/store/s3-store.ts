@@ -328,6 +328,34 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
+    try {
+      return await this.getOnce(key);
+    } catch (err) {
+      throw await this.getNotFound(err);
+    }
+  }
+
+  /**
+   * A GET's 404 is the store's "no such key" only with S3's own code for it (a GET's error has
+   * a body) and the bucket seen to exist; a bare 404 (an HTML page from a proxy or load
+   * balancer in front of the store) is an error to retry, never a deleted key.
+   */
+  private async getNotFound(err: unknown): Promise<unknown> {
+    if (!(err instanceof StoreError && err.notFound)) return err;
+    if (err.code !== 'NoSuchKey') {
+      return new StoreError({
+        ...this.ctx('GetObject', err.key),
+        status: err.status,
+        code: err.code === 'NotFound' ? undefined : err.code,
+        errorClass: 'retry',
+        cause: err,
+        detail: 'a 404 without S3\'s NoSuchKey code: something in front of the store answered (a proxy or load balancer?); not taken as a deleted key',
+      });
+    }
+    return this.confirmNotFound(err);
+  }
+
+  private async getOnce(key: string): Promise<{ body: Readable; info: HeadInfo }> {
     const lean = this.lean;
     if (lean) {
       const res = await this.call('GetObject', key, () => lean.send({ method: 'GET', key }));
