@@ -15,7 +15,7 @@ import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
 import type { Limiter } from './limiter.js';
 import { multipartUpload } from './multipart.js';
-import { sameVersion, sourceNow, type SourceNow } from './source-now.js';
+import { metadataDiffers, sameVersion, sourceNow, type SourceNow } from './source-now.js';
 
 /** Copies of one key again because the source changed while it was written, before giving up for now. */
 const MAX_CHANGED_ROUNDS = 5;
@@ -646,17 +646,6 @@ function timedOut(err: unknown, depth = 0): boolean {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-const HEADER_FIELDS = ['contentType', 'cacheControl', 'contentDisposition', 'contentEncoding', 'contentLanguage'] as const;
-
-/** Standard headers or user metadata (s3s3's own left out) differ. */
-function metadataDiffers(a: HeadInfo, b: HeadInfo): boolean {
-  if (HEADER_FIELDS.some((f) => (a[f] ?? '') !== (b[f] ?? ''))) return true;
-  const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
-  if (time(a.expires) !== time(b.expires)) return true;
-  const user = (m: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(m).filter(([k]) => !k.startsWith('s3s3-')).sort());
-  return user(a.metadata) !== user(b.metadata);
 }
 
 /** `[source] verify_md5` applies to every destination, as does a destination's own or the caller's. */

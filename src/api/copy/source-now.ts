@@ -33,15 +33,31 @@ export async function sourceNow(store: ObjectStore, key: string, seenMissing = f
 }
 
 /**
- * True when `now` is the version `read` describes: same size, and the same ETag where both
- * have one (else the same Last-Modified where both have one). What decides whether a copy
- * just written is still the source's newest.
+ * True when `now` is the version `read` describes: same size; the same ETag where both have
+ * one; and where both come from a GET or HEAD (headers, not a listing), the same
+ * Last-Modified second and the same headers and user metadata, so an overwrite with the same
+ * bytes but other metadata (every empty object has the same ETag) is a new version too.
+ * What decides whether a copy just written is still the source's newest.
  */
-export function sameVersion(read: ObjectInfo, now: ObjectInfo): boolean {
+export function sameVersion(read: ObjectInfo | HeadInfo, now: HeadInfo): boolean {
   if (read.size !== now.size) return false;
-  if (read.etag && now.etag) return read.etag === now.etag;
-  if (read.lastModified && now.lastModified) return read.lastModified.getTime() === now.lastModified.getTime();
-  return true;
+  if (read.etag && now.etag && read.etag !== now.etag) return false;
+  if (!('metadata' in read)) return true;
+  // HTTP dates carry whole seconds; a listing's milliseconds never reach here.
+  const second = (d: Date | undefined) => (d === undefined ? undefined : Math.floor(d.getTime() / 1000));
+  if (read.lastModified && now.lastModified && second(read.lastModified) !== second(now.lastModified)) return false;
+  return !metadataDiffers(read, now);
+}
+
+const HEADER_FIELDS = ['contentType', 'cacheControl', 'contentDisposition', 'contentEncoding', 'contentLanguage'] as const;
+
+/** Standard headers or user metadata differ (s3s3's own `s3s3-*` left out). */
+export function metadataDiffers(a: HeadInfo, b: HeadInfo): boolean {
+  if (HEADER_FIELDS.some((f) => (a[f] ?? '') !== (b[f] ?? ''))) return true;
+  const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
+  if (time(a.expires) !== time(b.expires)) return true;
+  const user = (m: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(m).filter(([k]) => !k.startsWith('s3s3-')).sort());
+  return user(a.metadata) !== user(b.metadata);
 }
 
 /** Null when the bucket exists now; else the error to report (bucketMissing, or why we cannot tell). */
