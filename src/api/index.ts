@@ -1,6 +1,7 @@
 /** s3s3's public API: everything an application or the scripts need, and nothing else. */
 export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize, parseMaxDelete } from './config.js';
 export type { MaxDelete, Config, EndpointConfig, EndpointType, SwiftConfig, PubsubConfig, NotifyConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export { parseDuration, formatDuration, DURATION_HINT } from './duration.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';
