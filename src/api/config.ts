@@ -146,6 +146,11 @@ export interface PubsubConfig {
   /** Rotate the report at this size (`report_max_size`, default 100M), keeping `report_keep` old files (default 5). */
   readonly reportMaxSize: number;
   readonly reportKeep: number;
+  /**
+   * `report_raw_keys` (default false): write keys and errors into the CSV report as they are;
+   * false puts a `'` before a value starting with `=`, `+`, `-`, `@`, tab or CR (see report.ts).
+   */
+  readonly reportRawKeys: boolean;
   /** The BullMQ queue's name (`queue`); undefined: derived from the source and destination buckets. */
   readonly queue?: string;
   /** `s3s3bucket --enqueue` waits while more jobs than this wait (`max_queued`, default 10000). */
@@ -299,6 +304,7 @@ const PUBSUB_KEYS = [
   'report',
   'report_max_size',
   'report_keep',
+  'report_raw_keys',
   'queue',
   'max_queued',
   'failed_keep',
@@ -1122,6 +1128,7 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
     ...reportFile(r, ctx),
     reportMaxSize: r.size('report_max_size', 100 * MiB, 4096, 1024 * GiB),
     reportKeep: r.integer('report_keep', 5, 0, 1000),
+    reportRawKeys: r.boolean('report_raw_keys', false),
     ...queueName(r),
     maxQueued: r.integer('max_queued', 10_000, 1, 100_000_000),
     failedKeep: r.integer('failed_keep', 0, 0, 1_000_000_000),

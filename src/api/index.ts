@@ -55,8 +55,8 @@ export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkC
 export { HttpStartError } from './http/server.js';
 export { DaemonMetrics, sweepMetricsText, writeSweepMetrics, checkMetricsFile, METRIC_NAMES } from './http/metrics.js';
 export type { HttpConfig } from './config.js';
-export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, resultRow, reportAction } from './report.js';
-export type { ReportRow, ReportAction, ReportRotation } from './report.js';
+export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, neutralisedField, restoreField, resultRow, reportAction } from './report.js';
+export type { ReportRow, ReportAction, ReportRotation, ReportOptions } from './report.js';
 export { sendRunReport } from './notify/notify.js';
 export type { SendRunReportOptions, SentReport } from './notify/notify.js';
 export { runsJson, runTotal } from './notify/run-report.js';

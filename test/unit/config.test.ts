@@ -296,6 +296,13 @@ describe('config [pubsub] for the listener and the sweep lock', () => {
     assert.deepEqual(env, ['environment S3S3_SOURCE_READ_TIMEOUT [source] read_timeout: "3 minutes" is not a duration: seconds, or an integer with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than 0']);
   });
 
+  it('report_raw_keys: false by default, true from the file or the environment', () => {
+    assert.equal(parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini' }).pubsub.reportRawKeys, false);
+    assert.equal(parseConfig(BASE + '[pubsub]\nredis = true\nreport_raw_keys = yes\n', { file: 'test.ini' }).pubsub.reportRawKeys, true);
+    assert.equal(parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini', env: { S3S3_PUBSUB_REPORT_RAW_KEYS: 'true' } }).pubsub.reportRawKeys, true);
+    assert.deepEqual(problemsOf(BASE + '[pubsub]\nredis = true\nreport_raw_keys = maybe\n'), ['test.ini [pubsub] report_raw_keys: "maybe" is not a boolean; use true/false, yes/no, on/off or 1/0']);
+  });
+
   it('refuses sns = true with a clear error', () => {
     const problems = problemsOf(BASE + '[pubsub]\nredis = true\nsns = true\n');
     assert.ok(problems.some((p) => /\[pubsub\] sns: SNS is not supported by s3s3/.test(p)), problems.join('\n'));
