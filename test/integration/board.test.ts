@@ -165,7 +165,7 @@ describe('bull-board at /queues', () => {
         for (const k of KEYS) assert.ok(!r.body.includes(k), `no key in a refusal: ${r.body}`);
         if (method === 'GET') assert.match(JSON.parse(r.body).error, /needs the admin token/);
       }
-      for (const headers of [{ authorization: `Bearer ${TOKEN}` }, { cookie: session }]) {
+      for (const headers of [{ authorization: `Bearer ${TOKEN}` }, { cookie: session }] as Record<string, string>[]) {
         const r = await call(url, method, headers);
         assert.equal(r.status, 200, `${method} ${url} ${JSON.stringify(headers)}: ${r.body.slice(0, 200)}`);
       }
