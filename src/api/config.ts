@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { DURATION_HINT, parseDuration } from './duration.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { parseIni, type IniDocument } from './ini-file.js';
 import { hideSecrets } from './redact.js';
@@ -136,15 +137,20 @@ export interface PubsubConfig {
   readonly marker: boolean;
   /** Keys the listener copies at once (`concurrency`; default: the `[source]` concurrency). */
   readonly concurrency: number;
-  /** How long the listener waits for copies in flight on SIGTERM (`shutdown_timeout`, seconds). */
+  /** How long the listener waits for copies in flight on SIGTERM (`shutdown_timeout`, a duration). */
   readonly shutdownTimeoutMs: number;
-  /** Life of the sweep lock, renewed every third of it while the sweep runs (`lock_ttl`, seconds). */
+  /** Life of the sweep lock, renewed every third of it while the sweep runs (`lock_ttl`, a duration). */
   readonly lockTtlMs: number;
   /** The listener's CSV report (`report`), as `s3s3bucket --report`; undefined for none. */
   readonly report?: string;
   /** Rotate the report at this size (`report_max_size`, default 100M), keeping `report_keep` old files (default 5). */
   readonly reportMaxSize: number;
   readonly reportKeep: number;
+  /**
+   * `report_raw_keys` (default false): write keys and errors into the CSV report as they are;
+   * false puts a `'` before a value starting with `=`, `+`, `-`, `@`, tab or CR (see report.ts).
+   */
+  readonly reportRawKeys: boolean;
   /** The BullMQ queue's name (`queue`); undefined: derived from the source and destination buckets. */
   readonly queue?: string;
   /** `s3s3bucket --enqueue` waits while more jobs than this wait (`max_queued`, default 10000). */
@@ -298,6 +304,7 @@ const PUBSUB_KEYS = [
   'report',
   'report_max_size',
   'report_keep',
+  'report_raw_keys',
   'queue',
   'max_queued',
   'failed_keep',
@@ -747,14 +754,16 @@ class Reader {
     return Number(v);
   }
 
+  /** A duration key in the one grammar of `duration.ts` (`30`, `90s`, `15m`, `26h`, `7d`), as milliseconds; more than 0. */
   seconds(key: string, fallbackMs: number): number {
     const v = this.string(key);
     if (v === undefined) return fallbackMs;
-    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) {
-      this.problem(key, `"${v}" is not a number of seconds greater than 0 (e.g. 30 or 2.5)`);
+    const ms = parseDuration(v);
+    if (ms === undefined || ms <= 0) {
+      this.problem(key, `"${v}" is not ${DURATION_HINT}, greater than 0`);
       return fallbackMs;
     }
-    return Math.round(Number(v) * 1000);
+    return ms;
   }
 
   size(key: string, fallback: number, min: number, max: number): number {
@@ -1119,11 +1128,12 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
     ...reportFile(r, ctx),
     reportMaxSize: r.size('report_max_size', 100 * MiB, 4096, 1024 * GiB),
     reportKeep: r.integer('report_keep', 5, 0, 1000),
+    reportRawKeys: r.boolean('report_raw_keys', false),
     ...queueName(r),
     maxQueued: r.integer('max_queued', 10_000, 1, 100_000_000),
     failedKeep: r.integer('failed_keep', 0, 0, 1_000_000_000),
   };
-  if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${result.lockTtlMs / 1000}" is too short; use at least 3 seconds (the lock is renewed every third of it)`);
+  if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${r.string('lock_ttl') ?? ''}" is too short; use at least 3s (the lock is renewed every third of it)`);
   return problems.length === before ? hideSecrets(result, ['redisUrl']) : undefined;
 }
 

@@ -1,6 +1,7 @@
 /** s3s3's public API: everything an application or the scripts need, and nothing else. */
 export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize, parseMaxDelete } from './config.js';
 export type { MaxDelete, Config, EndpointConfig, EndpointType, SwiftConfig, PubsubConfig, NotifyConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export { parseDuration, formatDuration, DURATION_HINT } from './duration.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';
@@ -54,8 +55,8 @@ export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkC
 export { HttpStartError } from './http/server.js';
 export { DaemonMetrics, sweepMetricsText, writeSweepMetrics, checkMetricsFile, METRIC_NAMES } from './http/metrics.js';
 export type { HttpConfig } from './config.js';
-export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, resultRow, reportAction } from './report.js';
-export type { ReportRow, ReportAction, ReportRotation } from './report.js';
+export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, neutralisedField, restoreField, resultRow, reportAction } from './report.js';
+export type { ReportRow, ReportAction, ReportRotation, ReportOptions } from './report.js';
 export { sendRunReport } from './notify/notify.js';
 export type { SendRunReportOptions, SentReport } from './notify/notify.js';
 export { runsJson, runTotal } from './notify/run-report.js';

@@ -24,6 +24,34 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+/**
+ * Characters a terminal may act on, or that break a line: C0, DEL, C1 (U+009B is a CSI on some
+ * terminals), the Unicode line and paragraph separators, and lone surrogates (not UTF-8).
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const HAS_CONTROL = new RegExp(CONTROL.source);
+/** What JSON.stringify leaves raw of {@link CONTROL}: DEL, C1, U+2028/2029 (lone surrogates it escapes itself). */
+const JSON_RAW = /[\u007f-\u009f\u2028\u2029]/g;
+
+const hex4 = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** JSON.stringify, with DEL, C1 and U+2028/2029 escaped too: the line holds no character a terminal acts on. */
+function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_RAW, hex4);
+}
+
+/** Text with every control character escaped as JSON escapes it (`\n`, `\u001b`), the rest as is. */
+function escapeControls(text: string): string {
+  return text.replace(CONTROL, (c) => (c.charCodeAt(0) < 0x20 ? JSON.stringify(c).slice(1, -1) : hex4(c)));
+}
+
+/** A text-format field value: bare when plainly one word, else JSON-quoted (keys are untrusted names). */
+function textValue(v: unknown): string {
+  if (typeof v === 'string' && !/[\s"=]/.test(v) && !HAS_CONTROL.test(v)) return v;
+  return safeJson(v);
+}
+
+/** A logger writing `s3s3 LEVEL: message field=value ...` (text) or one JSON object per line. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = ORDER[options.level ?? 'info'];
   const format = options.format ?? 'text';
@@ -31,16 +59,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (ORDER[level] < min) return;
     if (format === 'json') {
-      write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+      write(safeJson({ time: new Date().toISOString(), level, msg, ...fields }));
       return;
     }
     const extra = fields
       ? Object.entries(fields)
           .filter(([, v]) => v !== undefined)
-          .map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"=]/.test(v) ? v : JSON.stringify(v)}`)
+          .map(([k, v]) => `${k}=${textValue(v)}`)
           .join(' ')
       : '';
-    write(`s3s3 ${level}: ${msg}${extra ? ' ' + extra : ''}`);
+    // Messages sometimes embed a key: its control characters are escaped in place.
+    write(`s3s3 ${level}: ${escapeControls(msg)}${extra ? ' ' + extra : ''}`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

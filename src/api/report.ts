@@ -52,6 +52,28 @@ export function csvLine(fields: readonly string[]): string {
   return fields.map(csvField).join(',') + '\n';
 }
 
+/**
+ * A value a spreadsheet would run as a formula (OWASP "CSV injection": it starts with `=`, `+`,
+ * `-`, `@`, tab or CR), or one that would read back as such once a loader strips the leading
+ * `'` (`'=x`): the `'` before it is what the neutralised field gets.
+ */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+
+/**
+ * A field from an untrusted name (a key, an error quoting one), made safe for spreadsheets the
+ * way OWASP recommends: a `'` put before a value matching {@link FORMULA_START}, the field
+ * always quoted. Exact: {@link restoreField} undoes it (strip one leading `'` when one or more
+ * `'` then `=`, `+`, `-`, `@`, tab or CR follow), so `'=x` becomes `''=x` and reads back `'=x`.
+ */
+export function neutralisedField(value: string): string {
+  return FORMULA_START.test(value) ? `"'${value.replace(/"/g, '""')}"` : csvField(value);
+}
+
+/** The value {@link neutralisedField} was given, from the field as a CSV parser returns it. */
+export function restoreField(field: string): string {
+  return /^'+[=+\-@\t\r]/.test(field) ? field.slice(1) : field;
+}
+
 export interface ReportRotation {
   /** Rotate once the file reaches this many bytes (`report_max_size`). */
   readonly maxSize: number;
@@ -59,6 +81,16 @@ export interface ReportRotation {
   readonly keep: number;
 }
 
+/** How the report writes its rows. */
+export interface ReportOptions {
+  /**
+   * `report_raw_keys = true`: write `source_key`, `destination_key` and `error` as they are,
+   * without the `'` that keeps a spreadsheet from running `=1+2` as a formula.
+   */
+  readonly rawKeys?: boolean;
+}
+
+/** The CSV report file (`--report FILE`, `[pubsub] report`): one whole row per write, appended. */
 export class ReportWriter {
   private fd: number | undefined;
   private size = 0;
@@ -67,13 +99,14 @@ export class ReportWriter {
     readonly file: string,
     fd: number,
     private readonly rotation: ReportRotation | undefined,
+    private readonly options: ReportOptions,
   ) {
     this.fd = fd;
   }
 
   /** Opens (creates) the file for appending; writes the header when the file is empty. */
-  static open(file: string, rotation?: ReportRotation): ReportWriter {
-    const writer = new ReportWriter(file, ReportWriter.openFd(file), rotation);
+  static open(file: string, rotation?: ReportRotation, options: ReportOptions = {}): ReportWriter {
+    const writer = new ReportWriter(file, ReportWriter.openFd(file), rotation, options);
     writer.start();
     return writer;
   }
@@ -115,21 +148,22 @@ export class ReportWriter {
 
   row(r: ReportRow): void {
     if (this.rotation && this.size >= this.rotation.maxSize) this.rotate();
-    this.write(
-      csvLine([
-        (r.time ?? new Date()).toISOString(),
-        r.sourceBucket,
-        r.sourceKey,
-        r.destination,
-        r.destinationBucket,
-        r.destinationKey,
-        r.action,
-        r.size === undefined ? '' : String(r.size),
-        r.sourceEtag ?? '',
-        r.md5 ?? '',
-        r.error ?? '',
-      ]),
-    );
+    // Keys and errors (which quote keys) are names anyone with write access to the source chose.
+    const untrusted = this.options.rawKeys === true ? csvField : neutralisedField;
+    const fields = [
+      csvField((r.time ?? new Date()).toISOString()),
+      csvField(r.sourceBucket),
+      untrusted(r.sourceKey),
+      csvField(r.destination),
+      csvField(r.destinationBucket),
+      untrusted(r.destinationKey),
+      csvField(r.action),
+      r.size === undefined ? '' : String(r.size),
+      csvField(r.sourceEtag ?? ''),
+      csvField(r.md5 ?? ''),
+      untrusted(r.error ?? ''),
+    ];
+    this.write(fields.join(',') + '\n');
   }
 
   close(): void {

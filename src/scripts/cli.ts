@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 // The commands get commander from here, so one file of ours imports it.
 export { Command, InvalidArgumentError };
-import { ConfigError, formatProblem, loadConfig, type Config, type Logger } from '../api/index.js';
+import { ConfigError, DURATION_HINT, formatProblem, loadConfig, parseDuration, type Config, type Logger } from '../api/index.js';
 
 // The SDK warns on stderr at start-up about Node versions it will drop; our version is
 // pinned, so for the commands that is noise in front of their own messages.
@@ -103,4 +103,15 @@ export function runIfMain(moduleUrl: string, name: string, main: () => Promise<n
 export function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return Number(v);
+}
+
+/**
+ * Commander parser for duration flags, in the grammar of config keys (`30`, `90s`, `15m`, `26h`,
+ * `7d`): milliseconds, at least one second. Commander turns the error into one line naming the
+ * flag (`option '--job-lock <duration>' argument '5x' is invalid. expected ...`), exit 2.
+ */
+export function durationFlag(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1000) throw new InvalidArgumentError(`expected ${DURATION_HINT}, at least 1s`);
+  return ms;
 }

@@ -6,7 +6,7 @@
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
 import { createLogger, HttpStartError, ListenClient, LISTEN_ROLES, ReportError, type ListenRole } from '../api/index.js';
-import { Command, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
+import { Command, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt, durationFlag } from './cli.js';
 
 interface ListenFlags {
   config?: string;
@@ -15,6 +15,7 @@ interface ListenFlags {
   concurrency?: number;
   verbose?: boolean;
   verifyMd5?: boolean;
+  /** Milliseconds (parsed by durationFlag), as are the other durations. */
   statusInterval?: number;
   bucketProbeInterval?: number;
   role: string;
@@ -31,10 +32,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
     .option('--concurrency <n>', 'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)', positiveInt)
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
-    .option('--status-interval <seconds>', 'log a status line (counters, queue, redis ok/degraded) this often (default: 600)', positiveInt)
-    .option('--bucket-probe-interval <seconds>', 'while a bucket is missing, look for it this often (default: 30)', positiveInt)
+    .option('--status-interval <duration>', 'log a status line (counters, queue, redis ok/degraded) this often: 30, 90s, 15m, 26h, 7d (default: 10m)', durationFlag)
+    .option('--bucket-probe-interval <duration>', 'while a bucket is missing, look for it this often (default: 30s)', durationFlag)
     .option('--role <role>', 'all (receive and copy; the default), intake (receive and queue only) or worker (copy queued keys only): one [pubsub] queue, shared by any number of workers', 'all')
-    .option('--job-lock <seconds>', 'a running job\'s lock; a killed worker\'s keys run elsewhere once it expires (default: 30)', positiveInt)
+    .option('--job-lock <duration>', 'a running job\'s lock; a killed worker\'s keys run elsewhere once it expires (default: 30s)', durationFlag)
     .option('--log-format <format>', 'text or json', 'text')
     .option('-v, --verbose', 'also log each copy as it starts (debug)')
     .option('--check-config', 'validate the config and exit')
@@ -73,11 +74,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     logger: log,
     concurrency: flags.concurrency,
     verifyMd5: flags.verifyMd5,
-    statusIntervalMs: flags.statusInterval !== undefined ? flags.statusInterval * 1000 : undefined,
-    bucketProbeMs: flags.bucketProbeInterval !== undefined ? flags.bucketProbeInterval * 1000 : undefined,
+    statusIntervalMs: flags.statusInterval,
+    bucketProbeMs: flags.bucketProbeInterval,
   };
   const role = flags.role as ListenRole;
-  const client = new ListenClient(config, { ...shared, role, jobLockMs: flags.jobLock !== undefined ? flags.jobLock * 1000 : undefined });
+  const client = new ListenClient(config, { ...shared, role, jobLockMs: flags.jobLock });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

@@ -1,7 +1,7 @@
 /**
  * bull-board at /queues (src/api/http/board.ts) on a real queue in the test's redis-server,
- * mounted on a node:http server as the daemon mounts it: the page and its JSON answer; a
- * retry is refused (401, the job still failed) on a read-only board and without the right
+ * mounted on a node:http server as the daemon mounts it: the page and its JSON answer (to
+ * anyone without an admin token; with one, only with it); a retry is refused (401, the job still failed) on a read-only board and without the right
  * admin token; with the token as a Bearer header, or as the cookie a browser gets from
  * `?token=`, the failed job goes back to the queue (deduplicated per key); the token is in
  * no response and no log line.
@@ -139,6 +139,40 @@ describe('bull-board at /queues', () => {
     await queue.add(KEYS[0]!);
     assert.equal((await queue.counts()).waiting, 1, 'one job per key');
     assert.ok(m.lines.some((l) => /admin action/.test(l)));
+  });
+
+  it('with an admin token: every read (page, static asset, JSON of the jobs, HEAD) needs it too; Bearer or the cookie pass', async () => {
+    const m = await mount(queue, { adminToken: TOKEN });
+    mounted.push(m);
+    const page = await call(`${m.url}${BASE}`, 'GET', { authorization: `Bearer ${TOKEN}` });
+    assert.equal(page.status, 200);
+    const asset = /href="(static\/css\/[^"]+)"/.exec(page.body)?.[1];
+    assert.ok(asset, `the page names a static asset: ${page.body.slice(0, 800)}`);
+    const reads: Array<[string, string]> = [
+      ['GET', `${m.url}${BASE}`],
+      ['HEAD', `${m.url}${BASE}`],
+      ['GET', `${m.url}${BASE}/${asset}`],
+      ['GET', `${m.url}${BASE}/api/queues?activeQueue=${encodeURIComponent(queue.name)}&status=failed&page=1&jobsPerPage=10`],
+      ['GET', `${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/${failedIds.get(KEYS[2]!)!}`],
+      ['GET', `${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/${failedIds.get(KEYS[2]!)!}/logs`],
+    ];
+    const session = (await call(`${m.url}${BASE}?token=${TOKEN}`)).headers.get('set-cookie')!.split(';')[0]!;
+    for (const [method, url] of reads) {
+      for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Basic ${TOKEN}` }, { cookie: `s3s3_board=${TOKEN}` }, { cookie: 's3s3_board=' }] as Record<string, string>[]) {
+        const r = await call(url, method, headers);
+        assert.equal(r.status, 401, `${method} ${url} ${JSON.stringify(headers)}`);
+        assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="s3s3"');
+        for (const k of KEYS) assert.ok(!r.body.includes(k), `no key in a refusal: ${r.body}`);
+        if (method === 'GET') assert.match(JSON.parse(r.body).error, /needs the admin token/);
+      }
+      for (const headers of [{ authorization: `Bearer ${TOKEN}` }, { cookie: session }] as Record<string, string>[]) {
+        const r = await call(url, method, headers);
+        assert.equal(r.status, 200, `${method} ${url} ${JSON.stringify(headers)}: ${r.body.slice(0, 200)}`);
+      }
+    }
+    const api = await call(reads[4]![1], 'GET', { cookie: session });
+    assert.ok(api.body.includes(KEYS[2]!), 'with the token the jobs and their keys are listed');
+    assert.ok(m.lines.some((l) => /refused a read without the admin token/.test(l)), m.lines.join('\n'));
   });
 
   it('?token= sets an HttpOnly SameSite=Strict cookie (not the token) for the buttons; a wrong one is refused', async () => {

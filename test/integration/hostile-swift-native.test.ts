@@ -3,8 +3,9 @@
  * Ceph RGW: astral, NFC/NFD and control-character keys at listing page edges both ways, a
  * second sweep with delete = true that must change nothing, non-ASCII metadata, stalled and
  * corrupted bodies and listings through a fault proxy, dead auth and storage URLs, a token
- * refused mid-sweep, the delete guards and trash against Swift native, and an SLO replaced
- * by a small object and then deleted. Asserted is what a user checks: bytes in the
+ * refused mid-sweep, the delete guards and trash against Swift native, an SLO replaced
+ * by a small object and then deleted, and another application's SLO whose segments s3s3
+ * must not delete. Asserted is what a user checks: bytes in the
  * destination, what was (not) deleted, the exit code and the one error line.
  */
 import { randomBytes } from 'node:crypto';
@@ -413,5 +414,63 @@ describe('type = swift under hostile keys, faults and bad input', () => {
     assert.equal(gone.deleted, 1, 'deleted by the sweep');
     assert.deepEqual(await keysOf(dst), ['stays']);
     assert.deepEqual(await swiftNames(`${dst.bucket}_segments`), []);
+  });
+  it("someone else's SLO (segments in another container, and in <container>_segments outside s3s3's path, shared by two manifests): deleting one manifest (one-key path, then the sweep) leaves the segments and the other manifest readable; s3s3's own SLO segments still go", { timeout: 120_000 }, async () => {
+    const src = await s3('foreign-slo-src');
+    const dst = await native('foreign-slo-dst');
+    const big = randomBytes(11 * MiB);
+    await putAll(src, [{ key: 'mine/big', body: big }, { key: 'stays', body: Buffer.from('stays') }]);
+    const ini = sectionIni('source', ceph, src.bucket) + swiftIni('dest1', dst.bucket, { multipart_threshold: '5M', multipart_chunksize: '5M', delete: true, max_delete: '100%' });
+    const c = track(client(ini));
+    assert.deepEqual((await c.duplicate()).failures.map((f) => f.error), []);
+    const ownSegments = await swiftNames(`${dst.bucket}_segments`);
+    assert.equal(ownSegments.length, 3, "s3s3's own SLO: three segments");
+
+    // Another application writes an SLO twice over the same segments, with Swift's own API.
+    const auth = await fetch(swift.swift.authUrl, { headers: { 'x-auth-user': swift.swift.user, 'x-auth-key': swift.swift.key } });
+    const storage = auth.headers.get('x-storage-url')!;
+    const token = auth.headers.get('x-auth-token')!;
+    const raw = (method: string, path: string, body?: Buffer, query = '') => fetch(`${storage}/${path}${query}`, { method, headers: { 'x-auth-token': token }, ...(body ? { body } : {}) });
+    const foreign = `${dst.bucket}-theirs`;
+    const segA = randomBytes(MiB + 17);
+    const segB = Buffer.from('the last segment, in the segments container but not under a key hash');
+    const md5 = (b: Buffer) => md5Hex(b);
+    try {
+      assert.ok((await raw('PUT', foreign)).ok);
+      assert.equal((await raw('PUT', `${foreign}/seg-a`, segA)).status, 201);
+      assert.equal((await raw('PUT', `${dst.bucket}_segments/theirs/seg-b`, segB)).status, 201);
+      const manifest = Buffer.from(JSON.stringify([
+        { path: `/${foreign}/seg-a`, etag: md5(segA), size_bytes: segA.length },
+        { path: `/${dst.bucket}_segments/theirs/seg-b`, etag: md5(segB), size_bytes: segB.length },
+      ]));
+      for (const k of ['theirs/one', 'theirs/two']) assert.equal((await raw('PUT', `${dst.bucket}/${k}`, manifest, '?multipart-manifest=put')).status, 201, k);
+      const whole = Buffer.concat([segA, segB]);
+      const readable = async (k: string) => {
+        const r = await raw('GET', `${dst.bucket}/${k}`);
+        return r.ok && md5(Buffer.from(await r.arrayBuffer())) === md5(whole);
+      };
+      assert.ok(await readable('theirs/one'));
+      assert.ok(await readable('theirs/two'));
+
+      // The one-key path (the listener's), a fresh client: the source lacks the key, delete = true.
+      const one = await track(client(ini)).sync('theirs/one');
+      assert.deepEqual(one.results.map((r) => [r.outcome, r.error?.message]), [['deleted', undefined]]);
+      assert.equal((await raw('GET', `${dst.bucket}/theirs/one`)).status, 404, 'the manifest went');
+      assert.ok(await readable('theirs/two'), 'the other manifest still reads whole: its segments stayed');
+      assert.equal((await raw('HEAD', `${foreign}/seg-a`)).status, 200, 'the segment in the other container stayed');
+
+      // The sweep deletes the other manifest and s3s3's own SLO, deleted at the source.
+      await src.delete('mine/big');
+      const sweep = await c.duplicate();
+      assert.deepEqual(sweep.failures.map((f) => f.error), []);
+      assert.equal(sweep.deleted, 2);
+      assert.deepEqual(await keysOf(dst), ['stays']);
+      assert.deepEqual(await swiftNames(`${dst.bucket}_segments`), ['theirs/seg-b'], "s3s3's own segments went; the other application's stayed");
+      assert.equal((await raw('HEAD', `${foreign}/seg-a`)).status, 200);
+      assert.equal(md5(Buffer.from(await (await raw('GET', `${dst.bucket}_segments/theirs/seg-b`)).arrayBuffer())), md5(segB));
+    } finally {
+      await raw('DELETE', `${foreign}/seg-a`);
+      await raw('DELETE', foreign);
+    }
   });
 });

@@ -266,8 +266,41 @@ describe('config [pubsub] for the listener and the sweep lock', () => {
   it('reports bad values of the new keys, all at once', () => {
     const problems = problemsOf(BASE + '[pubsub]\nredis = true\nconcurrency = 0\nshutdown_timeout = soon\nlock_ttl = 1\n');
     assert.ok(problems.some((p) => /\[pubsub\] concurrency: "0" is not a whole number from 1 to 1024/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /\[pubsub\] shutdown_timeout: "soon" is not a number of seconds/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /\[pubsub\] lock_ttl: .*too short; use at least 3 seconds/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[pubsub\] shutdown_timeout: "soon" is not a duration: seconds, or an integer with s, m, h or d \(e\.g\. 30, 90s, 15m, 26h, 7d\), greater than 0$/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /\[pubsub\] lock_ttl: "1" is too short; use at least 3s/.test(p)), problems.join('\n'));
+  });
+
+  it('reads every duration key in the one grammar: 30, 90s, 15m, 26h, 7d (file and environment alike)', () => {
+    const c = parseConfig(
+      BASE.replace('[dest1]', 'connect_timeout = 90s\nread_timeout = 15m\n[dest1]') + '[pubsub]\nredis = true\nshutdown_timeout = 2m\nlock_ttl = 26h\n',
+      { file: 'test.ini', env: { S3S3_DEST1_READ_TIMEOUT: '7d', S3S3_DEST1_CONNECT_TIMEOUT: '30' } },
+    );
+    assert.equal(c.source.connectTimeoutMs, 90_000);
+    assert.equal(c.source.readTimeoutMs, 15 * 60_000);
+    assert.equal(c.pubsub.shutdownTimeoutMs, 120_000);
+    assert.equal(c.pubsub.lockTtlMs, 26 * 3_600_000);
+    assert.equal(c.destinations[0]!.readTimeoutMs, 7 * 86_400_000);
+    assert.equal(c.destinations[0]!.connectTimeoutMs, 30_000);
+  });
+
+  it('refuses a duration outside the grammar, naming the key and the grammar', () => {
+    for (const bad of ['5x', '1.5m', '-3', '0', '0s', '10 s', '1h30m', 'PT30S', '']) {
+      const problems = problemsOf(BASE + `[pubsub]\nredis = true\nlock_ttl = 60\nshutdown_timeout = ${bad}\n`);
+      assert.deepEqual(
+        problems,
+        [`test.ini [pubsub] shutdown_timeout: "${bad}" is not a duration: seconds, or an integer with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than 0`],
+        bad,
+      );
+    }
+    const env = problemsOf(BASE, { S3S3_SOURCE_READ_TIMEOUT: '3 minutes' });
+    assert.deepEqual(env, ['environment S3S3_SOURCE_READ_TIMEOUT [source] read_timeout: "3 minutes" is not a duration: seconds, or an integer with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than 0']);
+  });
+
+  it('report_raw_keys: false by default, true from the file or the environment', () => {
+    assert.equal(parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini' }).pubsub.reportRawKeys, false);
+    assert.equal(parseConfig(BASE + '[pubsub]\nredis = true\nreport_raw_keys = yes\n', { file: 'test.ini' }).pubsub.reportRawKeys, true);
+    assert.equal(parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini', env: { S3S3_PUBSUB_REPORT_RAW_KEYS: 'true' } }).pubsub.reportRawKeys, true);
+    assert.deepEqual(problemsOf(BASE + '[pubsub]\nredis = true\nreport_raw_keys = maybe\n'), ['test.ini [pubsub] report_raw_keys: "maybe" is not a boolean; use true/false, yes/no, on/off or 1/0']);
   });
 
   it('refuses sns = true with a clear error', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { csvField, REPORT_COLUMNS, ReportError, ReportWriter } from '../../src/api/report.js';
+import { csvField, neutralisedField, REPORT_COLUMNS, ReportError, ReportWriter, restoreField } from '../../src/api/report.js';
 import { CONTROL_KEYS, KEY_SHAPES } from '../helpers/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 's3s3-report-'));
@@ -56,6 +56,51 @@ describe('report CSV', () => {
       assert.equal(r.length, REPORT_COLUMNS.length, JSON.stringify(k));
       assert.deepEqual(r, ['2026-12-02T01:02:03.045Z', 'old-bucket', `images/${k}`, 'dest1', 'new,bucket', `avatar/${k}`, i % 2 ? 'copied' : 'failed', String(i), 'abc', '', i % 2 ? '' : `boom, "${k}"`]);
     }
+  });
+
+  // OWASP CSV injection: what a spreadsheet would run as a formula, plus the values that would
+  // read back as one once the loader strips the leading quote.
+  const FORMULAS = ['=1+2', '-x', '@a', '\tb', '\rc', '+d', '=HYPERLINK("http://x","y")', '-', "'=x", "''+y", '\r\n=z'];
+  const HARMLESS = ['a=b', "'plain", "'", 'x-y', ' =sp', '\nnl', '', 'é=1'];
+
+  it('puts a quote before keys and errors that start with =, +, -, @, tab or CR, inside the quotes; exactly undoable', () => {
+    assert.equal(neutralisedField('=1+2'), `"'=1+2"`);
+    assert.equal(neutralisedField('\tb'), `"'\tb"`);
+    assert.equal(neutralisedField('=HYPERLINK("a")'), `"'=HYPERLINK(""a"")"`);
+    assert.equal(neutralisedField("'=x"), `"''=x"`);
+    assert.equal(neutralisedField('a=b'), 'a=b');
+    const file = join(dir, 'formulas.csv');
+    const w = ReportWriter.open(file);
+    for (const k of [...FORMULAS, ...HARMLESS]) {
+      w.row({ sourceBucket: '-bucket', sourceKey: k, destination: 'dest1', destinationBucket: 'd', destinationKey: k, action: 'failed', sourceEtag: '-e', error: k });
+    }
+    w.close();
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(`,"'=1+2",dest1,d,"'=1+2",failed,,-e,,"'=1+2"\n`), text);
+    const rows = parseCsv(file).slice(1);
+    for (const [i, k] of [...FORMULAS, ...HARMLESS].entries()) {
+      const r = rows[i]!;
+      assert.equal(r[1], '-bucket', 'only keys and errors are touched');
+      for (const col of [2, 5, 10]) {
+        const field = r[col]!;
+        if (i < FORMULAS.length) {
+          assert.ok(field.startsWith("'") && /^'+[=+\-@\t\r]/.test(field), `${JSON.stringify(k)} column ${col}: ${JSON.stringify(field)}`);
+          assert.equal(field, "'" + k);
+        } else {
+          assert.equal(field, k, `${JSON.stringify(k)} is left alone`);
+        }
+        assert.equal(restoreField(field), k, `${JSON.stringify(k)} reads back byte-exact`);
+      }
+    }
+  });
+
+  it('report_raw_keys: the values as they are', () => {
+    const file = join(dir, 'raw.csv');
+    const w = ReportWriter.open(file, undefined, { rawKeys: true });
+    for (const k of FORMULAS) w.row({ sourceBucket: 's', sourceKey: k, destination: 'dest1', destinationBucket: 'd', destinationKey: k, action: 'failed', error: k });
+    w.close();
+    const rows = parseCsv(file).slice(1);
+    assert.deepEqual(rows.map((r) => [r[2], r[5], r[10]]), FORMULAS.map((k) => [k, k, k]));
   });
 
   it('a file that cannot be opened is a ReportError naming it', () => {

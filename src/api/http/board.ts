@@ -5,13 +5,15 @@
  * against express's 73 packages and ~10 MiB; koa and fastify cost more).
  *
  * Access, enforced here before bull-board sees the request:
- * - GET and HEAD always pass (the page, its assets, the JSON that lists jobs);
- * - anything else changes the queue (retry, promote, clean, remove, pause...): without
- *   `adminToken` it is refused (401), and bull-board runs in its readOnlyMode besides (no
- *   buttons, and its own 405 behind ours); with `adminToken` it needs
- *   `Authorization: Bearer <token>` or the cookie set by opening the page once with
- *   `?token=<token>` (HttpOnly, SameSite=Strict, Path=basePath). The cookie holds a value
- *   derived from the token, never the token, which is in no log line and no response.
+ * - with `adminToken`, every request (the page, its assets, the JSON that lists jobs with
+ *   their keys and errors, and every change) needs `Authorization: Bearer <token>` or the
+ *   cookie set by opening the page once with `?token=<token>` (HttpOnly, SameSite=Strict,
+ *   Path=basePath); else 401. The cookie holds a value derived from the token, never the
+ *   token, which is in no log line and no response. Key names are data too: an operator who
+ *   set a token expects nobody without it to read them;
+ * - without `adminToken`, GET and HEAD pass (a read-only board, for a loopback address) and
+ *   anything else (retry, promote, clean, remove, pause...) is refused (401); bull-board runs
+ *   in its readOnlyMode besides (no buttons, and its own 405 behind ours).
  *
  * Retrying a failed job goes through SyncQueue (add, deduplicated per key, then remove the
  * failed job) rather than BullMQ's Job.retry, which would requeue it without its
@@ -27,7 +29,7 @@ import type { SyncQueue } from '../queue/queue.js';
 export interface BoardOptions {
   /** Where the board is mounted, e.g. '/queues'. */
   readonly basePath: string;
-  /** `[http] admin_token`: without it the board is read-only. */
+  /** `[http] admin_token`: every request needs it when set; without it the board is read-only and open to reads. */
   readonly adminToken?: string;
   readonly logger?: Logger;
 }
@@ -121,19 +123,20 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
       return;
     }
 
-    if (!reading) {
-      if (token === undefined) {
-        log.warn('queue board: refused a change (the board is read-only)', { method, path });
-        return refuse(res, 401, 'the queue board is read-only: set [http] admin_token to retry or remove jobs from it', { 'www-authenticate': 'Bearer realm="s3s3"' });
-      }
+    if (token !== undefined) {
       if (!authorized(req)) {
-        log.warn('queue board: refused a change without the admin token', { method, path });
+        log.warn(reading ? 'queue board: refused a read without the admin token' : 'queue board: refused a change without the admin token', { method, path });
         return refuse(res, 401, `this needs the admin token: send Authorization: Bearer <admin_token>, or open ${basePath}?token=<admin_token> once in this browser`, {
           'www-authenticate': 'Bearer realm="s3s3"',
         });
       }
-      log.info('queue board: admin action', { method, path });
-      if (method === 'PUT' && (await retryThroughQueue(queue, path.slice(basePath.length), res))) return;
+      if (!reading) {
+        log.info('queue board: admin action', { method, path });
+        if (method === 'PUT' && (await retryThroughQueue(queue, path.slice(basePath.length), res))) return;
+      }
+    } else if (!reading) {
+      log.warn('queue board: refused a change (the board is read-only)', { method, path });
+      return refuse(res, 401, 'the queue board is read-only: set [http] admin_token to retry or remove jobs from it', { 'www-authenticate': 'Bearer realm="s3s3"' });
     }
 
     try {

@@ -61,6 +61,8 @@ export class Publisher {
     const t = target(options);
     this.channel = t.channel;
     this.redis = connectRedis(t.url, { redactedUrl: t.redacted, mode: 'client', name: 's3s3publish', tls: t.tls });
+    // `options.redisUrl` may hold the password: out of reach of console.dir, which skips printAs.
+    Object.defineProperty(this, 'options', { enumerable: false });
   }
 
   /** Publish each key, in order, pipelined in batches. */

@@ -97,7 +97,11 @@ class IoredisCommands implements RedisCommands {
     private readonly redis: Redis,
     readonly url: string,
     private readonly connectError: () => string = () => '',
-  ) {}
+  ) {
+    // ioredis keeps the password in its options: out of reach of console.dir and of
+    // inspect({ customInspect: false }), which skip printAs's summary.
+    Object.defineProperty(this, 'redis', { enumerable: false });
+  }
 
   async call(command: string, ...args: RedisArg[]): Promise<unknown> {
     try {

@@ -312,31 +312,26 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   }
 
   /**
-   * Deletes the object; an SLO with its segments (`multipart-manifest=delete`). Whether a key
-   * is an SLO is not known without asking, so that delete is tried first and a plain one
-   * follows when Swift says the object is no manifest. A key already gone counts as deleted.
+   * Deletes the object; for a manifest, the manifest alone: never `multipart-manifest=delete`,
+   * which deletes every segment the manifest names, those of an SLO written by someone else
+   * included (segments in containers s3s3 does not own, maybe shared by other manifests). For
+   * a key seen to be an SLO (listed or HEADed: every delete path looks at the key first), the
+   * manifest is read before the delete, and the segments s3s3 put for that key
+   * (`<container>_segments/<sha256 of the key>/`) are deleted after it. A key already gone
+   * counts as deleted.
    */
   async delete(key: string): Promise<void> {
-    const res = await this.call('DeleteObject', key, async (s) => {
-      const r = await this.send(s, { method: 'DELETE', key, query: { 'multipart-manifest': 'delete' }, headers: { accept: 'application/json' }, readBody: true });
-      return parseBulk(await readText(r.body));
-    });
-    if (res.status < 300 || res.notFound > 0) {
-      this.sloKeys.delete(key);
-      return;
+    const own = this.sloKeys.has(key) ? await this.segmentsOf(key) : [];
+    try {
+      await this.call('DeleteObject', key, (s) => this.send(s, { method: 'DELETE', key }));
+    } catch (err) {
+      if (!(err instanceof StoreError && err.notFound)) throw err;
     }
-    if (res.errors.some((e) => /not an slo manifest/i.test(e))) {
-      try {
-        await this.call('DeleteObject', key, (s) => this.send(s, { method: 'DELETE', key }));
-      } catch (err) {
-        if (!(err instanceof StoreError && err.notFound)) throw err;
-      }
-      return;
-    }
-    throw new StoreError({ ...this.ctx('DeleteObject', key), status: res.status, code: res.status === 401 ? 'Unauthorized' : undefined, errorClass: res.status >= 500 ? 'retry' : 'object', detail: res.errors.join('; ') || undefined });
+    this.sloKeys.delete(key);
+    await this.deleteSegments(own);
   }
 
-  /** One key at a time, `concurrency` at once (Swift's bulk delete would leave SLO segments behind). */
+  /** One key at a time, `concurrency` at once (as delete: s3s3's own SLO segments go, nobody else's). */
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     const failures: DeleteFailure[] = [];
     await eachAtMost(keys, this.settings.concurrency, async (key) => {
@@ -606,15 +601,4 @@ function parseJsonListing(text: string): ListingEntry[] {
   const doc: unknown = JSON.parse(text);
   if (!Array.isArray(doc)) throw new Error('not a JSON array');
   return doc as ListingEntry[];
-}
-
-/** The JSON answer of a `multipart-manifest=delete` (Swift's bulk-delete format). */
-function parseBulk(text: string): { status: number; notFound: number; errors: string[] } {
-  try {
-    const doc = JSON.parse(text) as { 'Response Status'?: string; 'Number Not Found'?: number; Errors?: Array<[string, string]> };
-    const status = Number(/^\d+/.exec(doc['Response Status'] ?? '')?.[0] ?? 500);
-    return { status, notFound: doc['Number Not Found'] ?? 0, errors: (doc.Errors ?? []).map((e) => e.join(': ')) };
-  } catch {
-    return { status: 500, notFound: 0, errors: ['the delete answer is not JSON'] };
-  }
 }

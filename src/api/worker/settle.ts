@@ -96,7 +96,7 @@ export class SettledRows {
   /** Undefined when the config asks for no report; throws ReportError when the file cannot be opened. */
   static open(config: Config, log: Logger): SettledRows | undefined {
     const p = config.pubsub;
-    return p.report === undefined ? undefined : new SettledRows(config, log, ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep }));
+    return p.report === undefined ? undefined : new SettledRows(config, log, ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep }, { rawKeys: p.reportRawKeys }));
   }
 
   write(result: SyncResult | undefined): void {
