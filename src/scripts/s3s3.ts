@@ -188,7 +188,8 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
       if (action === 'list') {
         for await (const o of listTrash(store)) {
           if (flags.json) {
-            const age = o.lastModified ? Math.floor((now.getTime() - o.lastModified.getTime()) / 1000) : null;
+            // Swift rounds Last-Modified up to the second: a fresh object may look a little in the future.
+            const age = o.lastModified ? Math.max(0, Math.floor((now.getTime() - o.lastModified.getTime()) / 1000)) : null;
             io.stdout(`${JSON.stringify({ destination: o.destination, root: o.root, key: o.key, size: o.size, last_modified: o.lastModified?.toISOString() ?? null, age_seconds: age })}\n`);
           } else io.stdout(`${line(o)}\n`);
         }
