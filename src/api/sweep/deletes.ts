@@ -11,6 +11,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { fullKey, neverDeleted, recheckAfterDelete, removeFromDestination } from '../sync/sync-key.js';
 import type { KeySpool } from './spool.js';
 
+/** The cap on a destination's deletes when neither `--max-delete` nor `max_delete` says: 10% of its keys in scope. */
 export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze({ percent: 10 });
 
 /** The most deletes allowed at a destination holding `listed` keys in scope. */
@@ -18,10 +19,12 @@ export function deleteLimit(max: MaxDelete, listed: number): number {
   return 'count' in max ? max.count : Math.floor((listed * max.percent) / 100);
 }
 
+/** `max_delete` as the messages print it: `100` or `10%`. */
 export function describeMaxDelete(max: MaxDelete): string {
   return 'count' in max ? String(max.count) : `${max.percent}%`;
 }
 
+/** What runDeletes needs for one destination. */
 export interface DeletePhase {
   readonly source: ObjectStore;
   readonly dest: ObjectStore;

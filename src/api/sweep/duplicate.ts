@@ -258,6 +258,8 @@ async function loadRoots(dest: ObjectStore, register: boolean): Promise<void> {
     const current = trashRoot(dest);
     if (register && current !== undefined && !roots.includes(current)) await registerTrashRoot(dest, current);
   } catch (err) {
+    // A store's own error names the endpoint, bucket and request already (a missing bucket reads as before).
+    if (err instanceof StoreError) throw err;
     const cause = err instanceof Error ? err.message : String(err);
     throw new Error(`[${dest.name}] could not read the trash registry (${TRASH_REGISTRY_PREFIX} in ${dest.bucket}): ${cause}; the sweep needs it to keep every trash out of scope`);
   }

@@ -186,7 +186,9 @@ export async function recheckAfterDelete(source: ObjectStore, sourceKey: string,
   }
   if (now === null) return removed;
   options.logger?.info('copied again: the source has this key again since it was found missing', { key: removed.key, destination: dest.name });
-  const [again] = await copyKey({ store: source, key: sourceKey }, [{ store: dest, key: removed.key }], { ...options, dryRun: false });
+  // A plain copy (HEADs first): the job's hints described the version it was told of, not this one.
+  const { verifyMd5, retry, logger, partSlots, checkMetadata } = options;
+  const [again] = await copyKey({ store: source, key: sourceKey }, [{ store: dest, key: removed.key }], { verifyMd5, retry, logger, partSlots, checkMetadata });
   if (!again) return failed('copying it again failed', new Error('no result'));
   if (again.outcome === 'gone') return removed;
   if (again.outcome === 'skipped') return { destination: dest.name, key: removed.key, outcome: 'kept', bytes: 0 };
