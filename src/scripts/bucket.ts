@@ -29,7 +29,7 @@ import {
   sendRunReport,
   type RunReport,
 } from '../api/index.js';
-import { GlobError, validateGlobs } from '../api/index.js';
+import { deletesAt, GlobError, validateGlobs } from '../api/index.js';
 import { Command, InvalidArgumentError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 interface BucketFlags {
@@ -504,6 +504,11 @@ async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io:
   let report: DuplicateReport;
   try {
     log.info('sweep started: copies are queued for the workers', { queue: enqueuer.queue.name, maxQueued: enqueuer.maxQueued });
+    // Planning deletes nothing (no copy has happened yet); only a plain sweep after a clean run does.
+    const deleting = client.destinations.filter((d) => deletesAt(d, { delete: flags.delete })).map((d) => `[${d.name}]`);
+    if (deleting.length > 0 && !flags.delete) {
+      log.warn(`--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} (delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) deletes them`);
+    }
     report = await client.duplicate({
       ...scope(flags),
       verifyMd5: flags.verifyMd5,

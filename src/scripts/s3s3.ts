@@ -1,11 +1,24 @@
 #!/usr/bin/env node
 /**
  * s3s3: helper subcommands (the original's echo_s3s3_supervisord_conf and
- * echo_s3s3_ini_template). Prints the files shipped in the package.
+ * echo_s3s3_ini_template, which print the files shipped in the package; the queue; the
+ * trash).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createLogger, SyncQueue, type Config } from '../api/index.js';
+import {
+  createConnection,
+  createLogger,
+  DURATION_HINT,
+  formatAge,
+  listTrash,
+  parseDuration,
+  purgeTrash,
+  quoteKey,
+  SyncQueue,
+  type Config,
+  type TrashObject,
+} from '../api/index.js';
 import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
@@ -26,9 +39,18 @@ interface QueueFlags {
   limit?: number;
 }
 
+interface TrashFlags {
+  config?: string;
+  dest?: string;
+  json?: boolean;
+  olderThan?: string;
+  dryRun?: boolean;
+}
+
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
   let chosen: keyof typeof SHIPPED | undefined;
   let queue: { action: string; flags: QueueFlags } | undefined;
+  let trash: { action: 'list' | 'purge'; flags: TrashFlags } | undefined;
   const program = new Command('s3s3').description('s3s3 helpers. The work is done by s3s3listen, s3s3bucket and s3s3publish.');
   // Before the subcommands exist, so they inherit it (a usage error returns 2, never exits).
   program.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -51,9 +73,34 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .action((action: string, flags: QueueFlags) => {
       queue = { action, flags };
     });
+  const trashCmd = program
+    .command('trash')
+    .description('what delete_mode = trash kept: `trash list` prints it, `trash purge --older-than 30d` is the only thing that empties it (a sweep never deletes any trash)');
+  const configOption = '-c, --config <file>';
+  const configHelp = 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)';
+  trashCmd
+    .command('list')
+    .description('one line per trashed object: <age> <size in bytes> "TRASH KEY" [dest]; age from its Last-Modified (3d, 5h, 12m, 40s)')
+    .option(configOption, configHelp)
+    .option('--dest <section>', 'only this destination (default: every one)')
+    .option('--json', 'one JSON object per line instead: destination, root, key, size, last_modified, age_seconds')
+    .action((flags: TrashFlags) => {
+      trash = { action: 'list', flags };
+    });
+  trashCmd
+    .command('purge')
+    .description('delete the trashed objects older than --older-than, under every trash root the destination ever used')
+    .option(configOption, configHelp)
+    .option('--dest <section>', 'only this destination (default: every one)')
+    .option('--older-than <duration>', `required: ${DURATION_HINT}`)
+    .option('--dry-run', 'print what would be purged; delete nothing')
+    .action((flags: TrashFlags) => {
+      trash = { action: 'purge', flags };
+    });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (queue) return runQueue(queue.action, queue.flags, io);
+  if (trash) return runTrash(trash.action, trash.flags, io);
   if (!chosen) {
     io.stderr(program.helpInformation());
     return EXIT_USAGE;
@@ -108,6 +155,66 @@ async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags,
     io.stderr(`s3s3 queue: cleared ${n} failed job(s) from ${q.name}; run s3s3bucket to reconcile those keys\n`);
   }
   return EXIT_OK;
+}
+
+async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo): Promise<number> {
+  const name = `s3s3 trash ${action}`;
+  let olderThanMs: number | undefined;
+  if (action === 'purge') {
+    if (flags.olderThan === undefined) {
+      io.stderr(`${name}: --older-than is required (${DURATION_HINT}); e.g. --older-than 30d\n`);
+      return EXIT_USAGE;
+    }
+    olderThanMs = parseDuration(flags.olderThan);
+    if (olderThanMs === undefined) {
+      io.stderr(`${name}: --older-than ${JSON.stringify(flags.olderThan)} is not ${DURATION_HINT}\n`);
+      return EXIT_USAGE;
+    }
+  }
+  const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
+  const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
+  if (!config) return EXIT_USAGE;
+  const sections = flags.dest === undefined ? config.destinations : config.destinations.filter((d) => d.name === flags.dest);
+  if (sections.length === 0) {
+    io.stderr(`${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`);
+    return EXIT_USAGE;
+  }
+  const now = new Date();
+  const line = (o: TrashObject) => `${formatAge(o.lastModified && now.getTime() - o.lastModified.getTime())} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
+  let code = EXIT_OK;
+  for (const section of sections) {
+    const store = createConnection(section, log);
+    try {
+      if (action === 'list') {
+        for await (const o of listTrash(store)) {
+          if (flags.json) {
+            // Swift rounds Last-Modified up to the second: a fresh object may look a little in the future.
+            const age = o.lastModified ? Math.max(0, Math.floor((now.getTime() - o.lastModified.getTime()) / 1000)) : null;
+            io.stdout(`${JSON.stringify({ destination: o.destination, root: o.root, key: o.key, size: o.size, last_modified: o.lastModified?.toISOString() ?? null, age_seconds: age })}\n`);
+          } else io.stdout(`${line(o)}\n`);
+        }
+        continue;
+      }
+      const report = await purgeTrash(store, {
+        olderThanMs: olderThanMs!,
+        dryRun: flags.dryRun === true,
+        now,
+        onObject: (o, what, error) => {
+          if (what === 'purged' || what === 'would purge') io.stdout(`${what} ${line(o)}\n`);
+          else if (what === 'failed') io.stderr(`${name}: could not delete ${quoteKey(o.key)} [${o.destination}]: ${error?.message ?? 'unknown error'}\n`);
+        },
+      });
+      const done = flags.dryRun ? `would purge ${report.wouldPurge}` : `purged ${report.purged}`;
+      io.stderr(`${name}: [${section.name}] ${done} (${report.bytes} bytes), kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`);
+      if (report.failed > 0) code = EXIT_FAILED;
+    } catch (err) {
+      io.stderr(`${name}: [${section.name}] ${err instanceof Error ? err.message : String(err)}\n`);
+      code = EXIT_FAILED;
+    } finally {
+      store.close();
+    }
+  }
+  return code;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

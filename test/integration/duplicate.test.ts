@@ -248,7 +248,8 @@ for (const [from, to] of pairs) {
       await putAll(src, objects);
       await putAll(realDst, objects);
       // Serve the destination listing in directory-walk order (a/b before a-c), as s3rver does.
-      proxy.inject((r) => r.method === 'GET' && r.url.includes('list-type=2'), {
+      // (Not the listing of the trash registry, read first: it is served as it is.)
+      proxy.inject((r) => r.method === 'GET' && r.url.includes('list-type=2') && !r.url.includes('s3s3-trash'), {
         kind: 'rewrite-response',
         rewrite: (xml) => {
           const items = xml.match(/<Contents>[\s\S]*?<\/Contents>/g) ?? [];

@@ -15,6 +15,8 @@ import type { HeadInfo, ObjectInfo, ObjectStore } from '../store/object-store.js
 import { makeFilter, type FilterOptions } from './filters.js';
 import { Cursor } from './ordered.js';
 import { fullKey, scopedListing } from './scope.js';
+import { neverDeleted } from '../sync/sync-key.js';
+import { loadTrashRoots } from '../sync/trash-roots.js';
 
 /** `+` only in the source, `-` only in the destination, `*` differs, `?` unproven, `=` same. */
 export type CheckMark = '+' | '-' | '*' | '?' | '=';
@@ -107,11 +109,14 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
   const cursors = dests.map(
     (d) =>
       new Cursor(out.throttle(scopedListing(d, options.prefix)), (o) => {
-        if (filter(o)) out.push([{ mark: '-', key: fullKey(d, o.key), destination: d.name, destinationKey: fullKey(d, o.key) }]);
+        // A key under the default trash root is never deleted, so never an extra either.
+        if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) out.push([{ mark: '-', key: fullKey(d, o.key), destination: d.name, destinationKey: fullKey(d, o.key) }]);
       }),
   );
   try {
     try {
+      // Every trash root each destination ever used is out of scope (one LIST each).
+      await Promise.all(dests.map((d) => loadTrashRoots(d)));
       for await (const object of out.throttle(scopedListing(source, options.prefix, 'source'))) {
         if (options.signal?.aborted) break;
         const found = await Promise.all(cursors.map((c) => c.seek(object.key)));

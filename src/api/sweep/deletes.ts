@@ -1,17 +1,17 @@
 /**
  * The delete phase of a sweep (`--delete`, like `rclone sync` with delete-after): the
  * destination keys the source lacks, set aside while listing, are deleted only once every
- * listing finished and every copy succeeded, within `max_delete`, each after the source is
- * asked once more (a key the listener has just copied there is kept).
+ * listing finished and every copy succeeded, within `max_delete`; the source is asked once
+ * more right before each delete and again right after it (see runDeletes).
  */
 import type { MaxDelete } from '../config.js';
-import { Limiter } from '../copy/limiter.js';
-import type { TargetResult } from '../copy/copy-key.js';
+import type { CopyKeyOptions, TargetResult } from '../copy/copy-key.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { fullKey, removeFromDestination } from '../sync/sync-key.js';
+import { fullKey, neverDeleted, recheckAfterDelete, removeFromDestination } from '../sync/sync-key.js';
 import type { KeySpool } from './spool.js';
 
+/** The cap on a destination's deletes when neither `--max-delete` nor `max_delete` says: 10% of its keys in scope. */
 export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze({ percent: 10 });
 
 /** The most deletes allowed at a destination holding `listed` keys in scope. */
@@ -19,10 +19,12 @@ export function deleteLimit(max: MaxDelete, listed: number): number {
   return 'count' in max ? max.count : Math.floor((listed * max.percent) / 100);
 }
 
+/** `max_delete` as the messages print it: `100` or `10%`. */
 export function describeMaxDelete(max: MaxDelete): string {
   return 'count' in max ? String(max.count) : `${max.percent}%`;
 }
 
+/** What runDeletes needs for one destination. */
 export interface DeletePhase {
   readonly source: ObjectStore;
   readonly dest: ObjectStore;
@@ -33,60 +35,108 @@ export interface DeletePhase {
   readonly log: Logger;
   readonly record: (r: TargetResult) => void;
   readonly signal?: AbortSignal;
+  /** For the copies made when the source has a deleted key again (see recheckAfterDelete). */
+  readonly copyOptions?: CopyKeyOptions;
 }
 
-/** Delete (or trash) every spooled key the source still lacks; results go to `record`. */
+/** Keys per DeleteObjects request (S3's limit). */
+const BATCH = 1000;
+
+interface Candidate {
+  readonly key: string;
+  readonly sourceKey: string;
+  readonly size: number;
+}
+
+/**
+ * Delete (or trash) every spooled key the source still lacks; results go to `record`.
+ * Per batch of up to 1000 keys: the source is asked about each (in parallel, bounded) right
+ * before the batch's DeleteObjects, so the look is never older than one round of HEADs;
+ * after the delete it is asked again, and a key it has now (a worker may have copied it in
+ * between, and the delete undid that copy) is copied back. With `delete_mode = trash`, each
+ * key is looked at, moved and looked at again on its own.
+ */
 export async function runDeletes(p: DeletePhase): Promise<void> {
-  const { source, dest, log } = p;
-  const limiter = new Limiter(p.concurrency);
-  let batch: string[] = [];
-  const flush = async (keys: string[]) => {
-    if (keys.length === 0) return;
-    let failures: Array<{ key: string; error: Error }>;
-    try {
-      failures = await dest.deleteMany(keys);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      failures = keys.map((key) => ({ key, error }));
-    }
-    const failed = new Map(failures.map((f) => [f.key, f.error]));
-    for (const key of keys) {
-      const error = failed.get(key);
-      p.record(error ? { destination: dest.name, key, outcome: 'failed', bytes: 0, error } : { destination: dest.name, key, outcome: 'deleted', bytes: 0 });
-    }
-  };
+  const { dest } = p;
+  let batch: Candidate[] = [];
   for await (const entry of p.spool.entries()) {
-    if (p.signal?.aborted) break;
+    if (p.signal?.aborted) return;
     const key = fullKey(dest, entry.key);
+    // The spool was filtered already; a key under a trash root is never deleted, whatever happens.
+    if (neverDeleted(dest, key)) continue;
     if (p.dryRun) {
       p.record({ destination: dest.name, key, outcome: 'would delete', bytes: entry.size });
       continue;
     }
-    await limiter.spawn(() => (async () => {
-      // The source once more, right before deleting: the listener may have just copied it.
-      const sourceKey = fullKey(source, entry.key);
-      const now = await source.head(sourceKey);
-      if (now !== null) {
-        log.info('kept: the source has this key now', { key, destination: dest.name });
-        p.record({ destination: dest.name, key, outcome: 'kept', bytes: 0 });
-        return;
-      }
-      if (dest.settings.deleteMode === 'trash') {
-        p.record(await removeFromDestination(dest, key, entry.size));
-        return;
-      }
-      batch.push(key);
-      if (batch.length >= 1000) {
-        const full = batch;
-        batch = [];
-        await flush(full);
-      }
-    })()
-      .catch((err: unknown) => {
-        p.record({ destination: dest.name, key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
-      }),
-    );
+    batch.push({ key, sourceKey: fullKey(p.source, entry.key), size: entry.size });
+    if (batch.length >= BATCH) {
+      const full = batch;
+      batch = [];
+      await runBatch(p, full);
+    }
   }
-  await limiter.drain();
-  await flush(batch);
+  if (!p.signal?.aborted) await runBatch(p, batch);
+}
+
+async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<void> {
+  if (batch.length === 0) return;
+  const { source, dest, log } = p;
+  const fail = (c: Candidate, err: unknown) => p.record({ destination: dest.name, key: c.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
+  const copyOptions = { logger: log, ...p.copyOptions };
+  if (dest.settings.deleteMode === 'trash') {
+    await eachAtMost(batch, p.concurrency, async (c) => {
+      try {
+        if (await sourceHas(p, c)) return;
+        p.record(await recheckAfterDelete(source, c.sourceKey, dest, await removeFromDestination(dest, c.key, c.size), copyOptions));
+      } catch (err) {
+        fail(c, err);
+      }
+    });
+    return;
+  }
+  // The source once more, right before this batch's delete: the listener may have just copied a key.
+  const absent: Candidate[] = [];
+  await eachAtMost(batch, p.concurrency, async (c) => {
+    try {
+      if (!(await sourceHas(p, c))) absent.push(c);
+    } catch (err) {
+      fail(c, err);
+    }
+  });
+  if (absent.length === 0 || p.signal?.aborted) return;
+  let failures: Array<{ key: string; error: Error }>;
+  try {
+    failures = await dest.deleteMany(absent.map((c) => c.key));
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    failures = absent.map((c) => ({ key: c.key, error }));
+  }
+  const failed = new Map(failures.map((f) => [f.key, f.error]));
+  await eachAtMost(absent, p.concurrency, async (c) => {
+    const error = failed.get(c.key);
+    if (error) return fail(c, error);
+    const deleted: TargetResult = { destination: dest.name, key: c.key, outcome: 'deleted', bytes: 0 };
+    try {
+      p.record(await recheckAfterDelete(source, c.sourceKey, dest, deleted, copyOptions));
+    } catch (err) {
+      fail(c, err);
+    }
+  });
+}
+
+/** True (and recorded `kept`) when the source has the key now. Null only when the store itself says not found. */
+async function sourceHas(p: DeletePhase, c: Candidate): Promise<boolean> {
+  if ((await p.source.head(c.sourceKey)) === null) return false;
+  p.log.info('kept: the source has this key now', { key: c.key, destination: p.dest.name });
+  p.record({ destination: p.dest.name, key: c.key, outcome: 'kept', bytes: 0 });
+  return true;
+}
+
+/** `fn` over `items`, at most `n` at once; `fn` handles its own errors. */
+async function eachAtMost<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
 }

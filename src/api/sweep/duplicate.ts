@@ -15,7 +15,8 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
 import { makeFilter, type FilterOptions } from './filters.js';
 import { Cursor } from './ordered.js';
-import { deletesAt, neverDeleted, trashInSource } from '../sync/sync-key.js';
+import { deletesAt, neverDeleted, trashInSource, trashRoot } from '../sync/sync-key.js';
+import { loadTrashRoots, registerTrashRoot, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
 import { fullKey, inTrash, scopedListing } from './scope.js';
 import { KeySpool } from './spool.js';
 
@@ -164,7 +165,18 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   const partSlots = new Limiter(concurrency);
   // Per destination: keys it lists in scope, and those the source lacks (only where it deletes).
   const inScope = dests.map(() => 0);
-  const spools = dests.map((d) => (deletesAt(d, options) ? new KeySpool() : undefined));
+  // Every trash root each destination ever used, read before its listing is: out of scope.
+  try {
+    await Promise.all(dests.map((d) => loadRoots(d, options.dryRun !== true && !options.onCopy)));
+  } catch (err) {
+    report.aborted = err instanceof Error ? err.message : String(err);
+    report.seconds = (performance.now() - started) / 1000;
+    if (dests.some((d) => deletesAt(d, options)) && !options.onCopy) report.deletesSkipped = `no delete in this run: the sweep stopped (${report.aborted})`;
+    return report;
+  }
+  // Planning for the workers (onCopy) deletes nothing: no copy has happened yet, and a delete
+  // must follow a run whose copies all succeeded (`--enqueue --delete --wait-drained` sweeps after).
+  const spools = dests.map((d) => (deletesAt(d, options) && !options.onCopy ? new KeySpool() : undefined));
   const cursors = dests.map(
     (d, i) =>
       new Cursor(counted(scopedListing(d, options.prefix), () => inScope[i]!++), (o) => {
@@ -235,6 +247,24 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   return report;
 }
 
+/**
+ * A destination's trash roots, read afresh (one LIST, one GET per root); with `register`,
+ * its current root is recorded first if the registry lacks it (trash written before the
+ * registry existed stays protected after trash_prefix changes).
+ */
+async function loadRoots(dest: ObjectStore, register: boolean): Promise<void> {
+  try {
+    const roots = await loadTrashRoots(dest);
+    const current = trashRoot(dest);
+    if (register && current !== undefined && !roots.includes(current)) await registerTrashRoot(dest, current);
+  } catch (err) {
+    // A store's own error names the endpoint, bucket and request already (a missing bucket reads as before).
+    if (err instanceof StoreError) throw err;
+    const cause = err instanceof Error ? err.message : String(err);
+    throw new Error(`[${dest.name}] could not read the trash registry (${TRASH_REGISTRY_PREFIX} in ${dest.bucket}): ${cause}; the sweep needs it to keep every trash out of scope`);
+  }
+}
+
 /** Counts what a listing yields, as it yields it. */
 async function* counted<T>(it: AsyncIterable<T>, onItem: () => void): AsyncGenerator<T> {
   for await (const x of it) {
@@ -297,7 +327,7 @@ async function deletePhase(
       );
       continue;
     }
-    await runDeletes({ source, dest, spool, dryRun: options.dryRun === true, concurrency, log, record, signal: options.signal });
+    await runDeletes({ source, dest, spool, dryRun: options.dryRun === true, concurrency, log, record, signal: options.signal, copyOptions: { retry: options.retry, verifyMd5: options.verifyMd5 } });
   }
   if (refused.length > 0) {
     report.refused = refused;

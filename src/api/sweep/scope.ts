@@ -5,10 +5,10 @@
  * prefix keeps S3's byte order, so the merge-join still holds. The trash is never seen.
  */
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
-import { storePrefix, trashRoot } from '../sync/sync-key.js';
+import { inTrash, storePrefix } from '../sync/sync-key.js';
 import { orderedListing } from './ordered.js';
 
-export { fullKey, inTrash, relativeKey, storePrefix, trashKey, trashRoot, DEFAULT_TRASH_ROOT } from '../sync/sync-key.js';
+export { fullKey, inTrash, relativeKey, storePrefix, trashKey, trashRoot, trashRoots, DEFAULT_TRASH_ROOT } from '../sync/sync-key.js';
 
 /**
  * The store's objects in scope, keys relative to its prefix, in UTF-8 byte order. A
@@ -17,9 +17,8 @@ export { fullKey, inTrash, relativeKey, storePrefix, trashKey, trashRoot, DEFAUL
  */
 export async function* scopedListing(store: ObjectStore, subPrefix = '', role: 'source' | 'destination' = 'destination'): AsyncGenerator<ObjectInfo> {
   const prefix = storePrefix(store);
-  const trash = role === 'destination' ? trashRoot(store) : undefined;
   for await (const o of orderedListing(store, prefix + subPrefix)) {
-    if (trash !== undefined && o.key.startsWith(trash)) continue;
+    if (role === 'destination' && inTrash(store, o.key)) continue;
     yield prefix === '' ? o : { ...o, key: o.key.slice(prefix.length) };
   }
 }

@@ -7,10 +7,13 @@
  */
 import { copyKey, type CopyKeyOptions, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { DEFAULT_TRASH_ROOT, knownTrashRoots, loadTrashRoots, registerTrashRoot } from './trash-roots.js';
+
+export { DEFAULT_TRASH_ROOT } from './trash-roots.js';
 
 const MAX_KEY_BYTES = 1024;
-/** Where `delete_mode = trash` puts objects when `trash_prefix` is not set (a date is added). */
-export const DEFAULT_TRASH_ROOT = '.s3s3-trash/';
+/** How long a worker trusts the trash registry it read before a delete (a sweep reads it afresh). */
+const REGISTRY_MAX_AGE_MS = 60_000;
 
 export function storePrefix(store: ObjectStore): string {
   return store.settings.prefix ?? '';
@@ -37,18 +40,30 @@ export function trashRoot(store: ObjectStore): string | undefined {
   return store.settings.deleteMode === 'trash' ? DEFAULT_TRASH_ROOT : undefined;
 }
 
-/** True when `key` (a full key of `store`) is in its trash. */
+/**
+ * Every trash root of `store` known now: the current one (`trash_prefix`, or the default
+ * root in trash mode) and every root its registry lists (once loaded, see loadTrashRoots).
+ * Keys under them are out of scope: never listed by a sweep or a check, never copied into.
+ */
+export function trashRoots(store: ObjectStore): readonly string[] {
+  const current = trashRoot(store);
+  const roots = new Set(knownTrashRoots(store));
+  if (current !== undefined) roots.add(current);
+  return [...roots];
+}
+
+/** True when `key` (a full key of `store`) is in one of its trash roots (see trashRoots). */
 export function inTrash(store: ObjectStore, key: string): boolean {
-  const root = trashRoot(store);
-  return root !== undefined && key.startsWith(root);
+  return trashRoots(store).some((root) => key.startsWith(root));
 }
 
 /**
- * Keys s3s3 never deletes at a destination: its trash, and the default trash root even when
- * trash mode is off (what an earlier run with it on kept must not be lost by a later one).
+ * Keys s3s3 never deletes at a destination: every trash root it ever used (the current
+ * `trash_prefix` and the registry's roots), and the default trash root even when trash mode
+ * is off (what an earlier run with it on kept must not be lost by a later one).
  */
 export function neverDeleted(store: ObjectStore, key: string): boolean {
-  return key.startsWith(store.settings.trashPrefix ?? DEFAULT_TRASH_ROOT);
+  return key.startsWith(DEFAULT_TRASH_ROOT) || inTrash(store, key);
 }
 
 /** The destination's trash lies in the source's part of the same bucket: a trashed object would be read as a source key. */
@@ -98,9 +113,12 @@ export async function syncKey(source: ObjectStore, destinations: readonly Object
   const results = await Promise.all(
     copied.map(async (r, i) => {
       const dest = targets[i]!.store;
-      if (r.outcome !== 'gone' || !deletesAt(dest, options) || neverDeleted(dest, r.key)) return r;
+      if (r.outcome !== 'gone' || !deletesAt(dest, options)) return r;
+      const unreadable = await registryUnreadable(dest, r.key);
+      if (unreadable) return unreadable;
+      if (neverDeleted(dest, r.key)) return r;
       if (trashInSource(source, dest)) return trashConflict(dest, r.key);
-      return removeIfPresent(dest, r.key);
+      return recheckAfterDelete(source, key, dest, await removeIfPresent(dest, r.key), options);
     }),
   );
   const skipped = trashed.map((store): TargetResult => ({ destination: store.name, key: fullKey(store, rel), outcome: 'skipped', bytes: 0 }));
@@ -111,7 +129,7 @@ export async function syncKey(source: ObjectStore, destinations: readonly Object
  * The delete half of syncKey, for a caller that knows the key was deleted at the source:
  * the source is still asked first, so a key created again since is kept (and not copied).
  */
-export async function deleteKey(source: ObjectStore, destinations: readonly ObjectStore[], key: string, options: { readonly delete?: boolean } = {}): Promise<SyncResult> {
+export async function deleteKey(source: ObjectStore, destinations: readonly ObjectStore[], key: string, options: { readonly delete?: boolean } & CopyKeyOptions = {}): Promise<SyncResult> {
   const rel = relativeKey(source, key);
   if (rel === undefined) return { key, results: [], ok: true, outsidePrefix: true };
   const present = await source.head(key);
@@ -121,11 +139,60 @@ export async function deleteKey(source: ObjectStore, destinations: readonly Obje
       if (neverDeleted(dest, target)) return { destination: dest.name, key: target, outcome: 'skipped', bytes: 0 };
       if (present !== null) return { destination: dest.name, key: target, outcome: 'kept', bytes: 0 };
       if (!deletesAt(dest, options)) return { destination: dest.name, key: target, outcome: 'gone', bytes: 0 };
+      const unreadable = await registryUnreadable(dest, target);
+      if (unreadable) return unreadable;
+      if (neverDeleted(dest, target)) return { destination: dest.name, key: target, outcome: 'skipped', bytes: 0 };
       if (trashInSource(source, dest)) return trashConflict(dest, target);
-      return removeIfPresent(dest, target);
+      return recheckAfterDelete(source, key, dest, await removeIfPresent(dest, target), options);
     }),
   );
   return { key, results, ok: results.every((r) => r.outcome !== 'failed') };
+}
+
+/**
+ * Before a worker deletes: the destination's trash registry (read at most once a minute), so
+ * a key under a trash root an earlier config used is never deleted. Unreadable: a failed
+ * result (the job is retried), never a delete on a guess.
+ */
+async function registryUnreadable(dest: ObjectStore, key: string): Promise<TargetResult | undefined> {
+  try {
+    await loadTrashRoots(dest, { maxAgeMs: REGISTRY_MAX_AGE_MS });
+    return undefined;
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    const error = new Error(`[${dest.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before deleting: ${cause}; not deleted (retried)`);
+    return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
+  }
+}
+
+/**
+ * After a delete (or a move to the trash) decided from an earlier look at the source: the
+ * source once more. A worker may have copied the key back between that look and the delete,
+ * and the delete just undid its copy; when the source has the key now, it is copied again
+ * (reported `copied`, or `kept` when already in place), never left deleted.
+ */
+export async function recheckAfterDelete(source: ObjectStore, sourceKey: string, dest: ObjectStore, removed: TargetResult, options: CopyKeyOptions = {}): Promise<TargetResult> {
+  if (removed.outcome !== 'deleted' && removed.outcome !== 'trashed') return removed;
+  const failed = (what: string, err: unknown): TargetResult => {
+    const cause = err instanceof Error ? err.message : String(err);
+    const error = new Error(`deleted from [${dest.name}], but ${what}: ${cause}; if the source has it again, the next sweep (or a publish of the key) copies it back`);
+    return { destination: dest.name, key: removed.key, outcome: 'failed', bytes: 0, error };
+  };
+  let now;
+  try {
+    now = await source.head(sourceKey);
+  } catch (err) {
+    return failed('the source could not be asked again after the delete', err);
+  }
+  if (now === null) return removed;
+  options.logger?.info('copied again: the source has this key again since it was found missing', { key: removed.key, destination: dest.name });
+  // A plain copy (HEADs first): the job's hints described the version it was told of, not this one.
+  const { verifyMd5, retry, logger, partSlots, checkMetadata } = options;
+  const [again] = await copyKey({ store: source, key: sourceKey }, [{ store: dest, key: removed.key }], { verifyMd5, retry, logger, partSlots, checkMetadata });
+  if (!again) return failed('copying it again failed', new Error('no result'));
+  if (again.outcome === 'gone') return removed;
+  if (again.outcome === 'skipped') return { destination: dest.name, key: removed.key, outcome: 'kept', bytes: 0 };
+  return again;
 }
 
 function trashConflict(dest: ObjectStore, key: string): TargetResult {
@@ -151,6 +218,8 @@ export async function removeFromDestination(dest: ObjectStore, key: string, size
   }
   if (neverDeleted(dest, key)) return { destination: dest.name, key, outcome: 'skipped', bytes: 0 };
   const target = trashKey(dest, key);
+  // Registered before anything lands under it: a later trash_prefix never makes it deletable.
+  await registerTrashRoot(dest, dest.settings.trashPrefix ?? DEFAULT_TRASH_ROOT);
   if (Buffer.byteLength(target, 'utf8') > MAX_KEY_BYTES) {
     const error = new Error(`trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; not deleted (shorten trash_prefix, or delete it by hand)`);
     return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };

@@ -1,0 +1,140 @@
+/**
+ * What `delete_mode = trash` kept, and the only way to empty it (`s3s3 trash list` and
+ * `s3s3 trash purge`). A sweep never deletes trash, whatever its prefix was: the trash of a
+ * destination is every root in its registry (see trash-roots.ts) and its current root.
+ */
+import type { ObjectStore } from '../store/object-store.js';
+import { trashRoot } from '../sync/sync-key.js';
+import { loadTrashRoots, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
+
+/** One object in a destination's trash. */
+export interface TrashObject {
+  /** The destination's section name. */
+  readonly destination: string;
+  /** The trash root it lies under (`.s3s3-trash/`, or a `trash_prefix` used now or before). */
+  readonly root: string;
+  /** Its full key in the destination (the trash key, root included). */
+  readonly key: string;
+  readonly size: number;
+  /** When it was put in the trash (the object's Last-Modified); undefined when the listing has none. */
+  readonly lastModified?: Date;
+}
+
+/**
+ * The trash roots of `store` to list, read afresh from its registry (one LIST, a GET per
+ * root), plus its current root; a root nested in another is listed once, with it.
+ */
+export async function trashRootsToList(store: ObjectStore): Promise<string[]> {
+  const roots = new Set(await loadTrashRoots(store));
+  const current = trashRoot(store);
+  if (current !== undefined) roots.add(current);
+  const sorted = [...roots].sort((a, b) => a.length - b.length);
+  const kept: string[] = [];
+  for (const r of sorted) if (!kept.some((k) => r.startsWith(k))) kept.push(r);
+  return kept.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Every object in the trash of `store`, root by root, in each root's listing order (the registry's markers left out). */
+export async function* listTrash(store: ObjectStore): AsyncGenerator<TrashObject> {
+  for (const root of await trashRootsToList(store)) {
+    for await (const o of store.list({ prefix: root })) {
+      if (o.key.startsWith(TRASH_REGISTRY_PREFIX)) continue;
+      yield { destination: store.name, root, key: o.key, size: o.size, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
+    }
+  }
+}
+
+/**
+ * An age as the trash commands print it: the largest whole unit, rounded down (`3d`, `5h`,
+ * `12m`, `40s`), in the grammar of src/api/duration.ts; `?` when unknown.
+ */
+export function formatAge(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '?';
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s >= 86_400) return `${Math.floor(s / 86_400)}d`;
+  if (s >= 3_600) return `${Math.floor(s / 3_600)}h`;
+  if (s >= 60) return `${Math.floor(s / 60)}m`;
+  return `${s}s`;
+}
+
+/** What `purgeTrash` does with one trashed object. */
+export type PurgeAction = 'purged' | 'would purge' | 'kept' | 'failed';
+
+/** Options of `purgeTrash`. */
+export interface PurgeOptions {
+  /** Only objects put in the trash longer ago than this (milliseconds). */
+  readonly olderThanMs: number;
+  /** List what would be purged; delete nothing. */
+  readonly dryRun?: boolean;
+  /** The time ages are measured from (default: now). */
+  readonly now?: Date;
+  /** Called for every trashed object as it is settled (after its batch's delete). */
+  readonly onObject?: (object: TrashObject, action: PurgeAction, error?: Error) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** What a purge of one destination's trash did. */
+export interface PurgeReport {
+  readonly destination: string;
+  purged: number;
+  wouldPurge: number;
+  /** Newer than `olderThanMs`, or without a Last-Modified: left in the trash. */
+  kept: number;
+  failed: number;
+  /** Bytes purged (or that would be). */
+  bytes: number;
+}
+
+/** Keys per DeleteObjects request (S3's limit). */
+const BATCH = 1000;
+
+/**
+ * Delete the objects in the trash of `store` older than `olderThanMs`, over every trash
+ * root it ever used, in batches of 1000. An object without a Last-Modified is kept (its age
+ * is unknown). Failures are counted and reported through `onObject`, never thrown per key.
+ */
+export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Promise<PurgeReport> {
+  const report: PurgeReport = { destination: store.name, purged: 0, wouldPurge: 0, kept: 0, failed: 0, bytes: 0 };
+  const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
+  const settle = (o: TrashObject, action: PurgeAction, error?: Error) => {
+    if (action === 'purged') report.purged++;
+    else if (action === 'would purge') report.wouldPurge++;
+    else if (action === 'kept') report.kept++;
+    else report.failed++;
+    if (action === 'purged' || action === 'would purge') report.bytes += o.size;
+    options.onObject?.(o, action, error);
+  };
+  let batch: TrashObject[] = [];
+  const flush = async () => {
+    const objects = batch;
+    batch = [];
+    if (objects.length === 0) return;
+    let failures: Array<{ key: string; error: Error }>;
+    try {
+      failures = await store.deleteMany(objects.map((o) => o.key));
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      failures = objects.map((o) => ({ key: o.key, error }));
+    }
+    const failed = new Map(failures.map((f) => [f.key, f.error]));
+    for (const o of objects) {
+      const error = failed.get(o.key);
+      settle(o, error ? 'failed' : 'purged', error);
+    }
+  };
+  for await (const o of listTrash(store)) {
+    if (options.signal?.aborted) break;
+    if (o.lastModified === undefined || o.lastModified.getTime() > cutoff) {
+      settle(o, 'kept');
+      continue;
+    }
+    if (options.dryRun) {
+      settle(o, 'would purge');
+      continue;
+    }
+    batch.push(o);
+    if (batch.length >= BATCH) await flush();
+  }
+  if (!options.signal?.aborted) await flush();
+  return report;
+}
