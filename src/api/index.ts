@@ -18,7 +18,6 @@ export type { CopySource, CopyTarget, TargetResult, Outcome, CopyKeyOptions } fr
 export { duplicateBucket } from './sweep/duplicate.js';
 export { syncKey, deleteKey, deletesAt } from './sync/sync-key.js';
 export { DEFAULT_TRASH_ROOT, TRASH_REGISTRY_PREFIX, loadTrashRoots, registerTrashRoot, trashRegistryKey } from './sync/trash-roots.js';
-export { parseDuration, formatDuration, DURATION_HINT } from './duration.js';
 export { listTrash, purgeTrash, formatAge, trashRootsToList } from './sweep/trash.js';
 export type { TrashObject, PurgeOptions, PurgeReport, PurgeAction } from './sweep/trash.js';
 export type { SyncKeyOptions, SyncResult } from './sync/sync-key.js';

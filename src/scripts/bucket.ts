@@ -168,7 +168,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   let report: ReportWriter | undefined;
   if (flags.report !== undefined) {
     try {
-      report = ReportWriter.open(flags.report);
+      // Raw keys only when every config asks: one file mixes the pairs' rows.
+      report = ReportWriter.open(flags.report, undefined, { rawKeys: configs.every((c) => c.pubsub.reportRawKeys) });
     } catch (err) {
       io.stderr(`s3s3bucket: --report: ${err instanceof Error ? err.message : String(err)}\n`);
       return EXIT_USAGE;

@@ -58,4 +58,19 @@ describe('s3s3bucket --report with formula-like keys', () => {
       assert.equal(row[6], 'copied');
     }
   });
+
+  it('report_raw_keys = true writes the keys as they are', async () => {
+    const src = await freshStore(server!, uniqueBucket('rf-raw-src'));
+    const dst = new S3Store(destConfig(server!, uniqueBucket('rf-raw-dst')));
+    await dst.createBucket();
+    stores.push(src, dst);
+    await putAll(src, FORMULAS.map((key) => ({ key, body: Buffer.from(`body of ${key}`) })));
+    const file = write('rf-raw.ini', '[pubsub]\nredis = false\nreport_raw_keys = true\n\n' + sectionIni('source', server!, src.bucket) + sectionIni('dest1', server!, dst.bucket));
+    const report = join(dir, 'rf-raw.csv');
+    const r = await runBucket(['--config', file, '--quiet', '--lock-file', join(dir, 'lock-raw'), '--report', report], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = parseCsv(report).slice(1);
+    assert.deepEqual(rows.map((x) => x[2]).sort(), [...FORMULAS].sort());
+    assert.deepEqual(rows.map((x) => x[5]).sort(), [...FORMULAS].sort());
+  });
 });

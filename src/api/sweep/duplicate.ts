@@ -15,7 +15,7 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
 import { makeFilter, type FilterOptions } from './filters.js';
 import { Cursor } from './ordered.js';
-import { deletesAt, neverDeleted, trashInSource, trashRoot } from '../sync/sync-key.js';
+import { deletesAt, neverDeleted, settleGone, trashInSource, trashRoot } from '../sync/sync-key.js';
 import { loadTrashRoots, registerTrashRoot, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
 import { fullKey, inTrash, scopedListing } from './scope.js';
 import { KeySpool } from './spool.js';
@@ -220,6 +220,10 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
           partSlots,
           checkMetadata: options.checkMetadata,
         }))
+          // A key found gone (listed, then deleted before or while it was copied) is removed where
+          // this run deletes, as the worker would: its delete event may have been handled before
+          // this copy landed, and nothing else would remove it before the next sweep.
+          .then((results) => (options.dryRun ? results : Promise.all(results.map((r, i) => settleGone(source, sourceInfo.key, targets[i]!.store, r, { delete: options.delete, logger: log, retry: options.retry, partSlots })))))
           .then((results) => results.forEach(record))
           .catch((err: unknown) => {
             // copyKey reports failures as results; reaching here is a bug, still counted, never lost.

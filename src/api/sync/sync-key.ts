@@ -110,19 +110,25 @@ export async function syncKey(source: ObjectStore, destinations: readonly Object
   const trashed = destinations.filter((store) => inTrash(store, fullKey(store, rel)));
   const targets: CopyTarget[] = destinations.filter((store) => !trashed.includes(store)).map((store) => ({ store, key: fullKey(store, rel) }));
   const copied = targets.length > 0 ? await copyKey({ store: source, key }, targets, options) : [];
-  const results = await Promise.all(
-    copied.map(async (r, i) => {
-      const dest = targets[i]!.store;
-      if (r.outcome !== 'gone' || !deletesAt(dest, options)) return r;
-      const unreadable = await registryUnreadable(dest, r.key);
-      if (unreadable) return unreadable;
-      if (neverDeleted(dest, r.key)) return r;
-      if (trashInSource(source, dest)) return trashConflict(dest, r.key);
-      return recheckAfterDelete(source, key, dest, await removeIfPresent(dest, r.key), options);
-    }),
-  );
+  const results = await Promise.all(copied.map((r, i) => settleGone(source, key, targets[i]!.store, r, options)));
   const skipped = trashed.map((store): TargetResult => ({ destination: store.name, key: fullKey(store, rel), outcome: 'skipped', bytes: 0 }));
   return { key, results: [...results, ...skipped], ok: results.every((r) => r.outcome !== 'failed'), ...(trashed.length > 0 ? { inTrash: trashed.map((d) => d.name) } : {}) };
+}
+
+/**
+ * A copy's result at one destination, settled: a key the source was proven to lack ("gone",
+ * see copy/source-now.ts) is deleted (or trashed) where this run deletes, then the source is
+ * asked once more (recheckAfterDelete). Anything else is returned as it is. The sweep calls
+ * this for its copies too: a key it listed and then found gone, or whose version it wrote while
+ * the source lost it, must not stay at the destination when no event will come to remove it.
+ */
+export async function settleGone(source: ObjectStore, sourceKey: string, dest: ObjectStore, r: TargetResult, options: SyncKeyOptions = {}): Promise<TargetResult> {
+  if (r.outcome !== 'gone' || !deletesAt(dest, options)) return r;
+  const unreadable = await registryUnreadable(dest, r.key);
+  if (unreadable) return unreadable;
+  if (neverDeleted(dest, r.key)) return r;
+  if (trashInSource(source, dest)) return trashConflict(dest, r.key);
+  return recheckAfterDelete(source, sourceKey, dest, await removeIfPresent(dest, r.key), options);
 }
 
 /**
