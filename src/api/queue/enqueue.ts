@@ -7,7 +7,8 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
+import { printAs } from '../redact.js';
+import { hideFields, SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
 
 export interface EnqueuerOptions {
   readonly logger?: Logger;
@@ -38,6 +39,7 @@ export class Enqueuer {
     private readonly o: EnqueuerOptions = {},
   ) {
     this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3bucket-enqueue' });
+    hideFields(this, ['queue']);
     this.maxQueued = o.maxQueued ?? config.pubsub.maxQueued;
     this.slack = Math.max(1, Math.floor(this.maxQueued / 20));
   }
@@ -92,6 +94,9 @@ export class Enqueuer {
     }
   }
 }
+
+// Printing an enqueuer shows its queue and progress, never the config's or the connection's password.
+printAs(Enqueuer, 'Enqueuer', (e) => ({ queue: e.queue.name, redis: e.config.pubsub.redisUrlRedacted, maxQueued: e.maxQueued, added: e.added }));
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -30,6 +30,7 @@ import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { bullmqConnection, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
+import { printAs } from '../redact.js';
 
 export type JobOp = 'put' | 'delete';
 
@@ -58,6 +59,15 @@ export function queueName(config: Config): string {
 }
 
 const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+/**
+ * Make the fields that hold a Redis connection non-enumerable: `console.dir` and
+ * `inspect(x, { customInspect: false })` skip `printAs` and walk the fields, and an ioredis
+ * connection carries the password in its options.
+ */
+export function hideFields<T extends object>(obj: T, keys: readonly string[]): void {
+  for (const key of keys) Object.defineProperty(obj, key, { enumerable: false });
+}
 
 /** The per-key deduplication id: any key, any bytes, in 40 hex characters. */
 export function keyId(key: string): string {
@@ -120,6 +130,7 @@ export class SyncQueue {
     this.queue = new (lib().Queue)<SyncJobData>(this.name, { connection: this.conn });
     // Errors are retried by the connection; without a listener an 'error' event would crash.
     this.queue.on('error', () => undefined);
+    hideFields(this, ['queue', 'conn']);
   }
 
   /**
@@ -227,6 +238,9 @@ export class SyncQueue {
   }
 }
 
+// Printing a queue shows its name and the redacted Redis URL, never the config's or the connection's password.
+printAs(SyncQueue, 'SyncQueue', (q) => ({ name: q.name, redis: q.config.pubsub.redisUrlRedacted }));
+
 function toFailed(job: Job<SyncJobData>): FailedJob {
   return {
     id: String(job.id),
@@ -294,6 +308,7 @@ export class QueueWorker {
       // A job whose worker died is run again (idempotent); after this many deaths it fails, kept for --retry-failed.
       maxStalledCount: 5,
     });
+    hideFields(this, ['worker', 'conn']);
     this.worker.on('error', (err) => this.log.debug('queue worker error (retried)', { queue: this.name, error: err.message }));
     this.worker.on('stalled', (id) => this.log.warn('a job stalled (its worker died or hung): it runs again', { queue: this.name, job: id }));
     this.worker.on('failed', (job) => {
@@ -354,3 +369,6 @@ export class QueueWorker {
     throw new Error(outcome.error);
   }
 }
+
+// The same for the consumer side: it holds the config and a connection with the password.
+printAs(QueueWorker, 'QueueWorker', (w) => ({ name: w.name, redis: w.config.pubsub.redisUrlRedacted }));
