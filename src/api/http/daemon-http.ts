@@ -34,7 +34,7 @@ export class DaemonHttp {
 
   constructor(o: DaemonHttpOptions) {
     this.metrics = new DaemonMetrics({ queueCounts: () => o.queue.counts(), labels: o.labels });
-    this.readiness = new Readiness({ redis: o.redis, stores: o.stores });
+    this.readiness = new Readiness({ redis: o.redis, stores: o.stores, queueUnreachable: () => o.queue.unreachable });
     this.surface = new HttpSurface(o.http, {
       logger: o.logger,
       metrics: this.metrics,

@@ -20,6 +20,8 @@ export interface ReadinessOptions {
   readonly freshMs?: number;
   /** How long a PING or a HeadBucket may take; default 5 s. */
   readonly timeoutMs?: number;
+  /** Why the queue takes Redis for unreachable now (its calls time out), or undefined: not ready at once, without a PING. */
+  readonly queueUnreachable?: () => string | undefined;
 }
 
 export class Readiness {
@@ -49,6 +51,8 @@ export class Readiness {
   }
 
   private async redis(): Promise<{ ok: boolean; line: string }> {
+    const down = this.o.queueUnreachable?.();
+    if (down !== undefined) return { ok: false, line: `redis not ready: ${down}` };
     try {
       await within(this.o.redis.call('PING'), this.timeoutMs, 'no answer');
       return { ok: true, line: 'redis ok' };

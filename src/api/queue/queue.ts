@@ -27,6 +27,7 @@ function lib(): typeof import('bullmq') {
   return bullmq;
 }
 import type { Config } from '../config.js';
+import { RedisError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { bullmqConnection, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
@@ -97,7 +98,22 @@ export interface SyncQueueOptions {
   readonly logger?: Logger;
   /** Shown in `CLIENT LIST`. */
   readonly name?: string;
+  /**
+   * A bound on each `add()` and `counts()`: past it the call fails with a `RedisError` ("no
+   * answer within N s"), and until Redis answers a PING again later calls fail at once
+   * without sending anything, so a caller that retries (a sender of events, the intake's
+   * writer) piles nothing up in the connection. A call that timed out may still complete
+   * later (the command is in the connection); jobs are idempotent hints, so that is harmless.
+   * Undefined (the default): wait for Redis as long as it takes, as `--enqueue` does.
+   */
+  readonly answerWithinMs?: number;
 }
+
+/** The intake's and the HTTP surface's bound on one queue call: /events answers 503 within 5 s. */
+export const QUEUE_ANSWER_MS = 4000;
+
+/** A queue call that Redis did not answer in time (blackholed, hung, partitioned). */
+class NoAnswer extends Error {}
 
 function connection(config: Config, name: string, log: Logger): RawRedisConnection {
   const p = config.pubsub;
@@ -120,13 +136,20 @@ export class SyncQueue {
   readonly name: string;
   private readonly queue: Queue<SyncJobData>;
   private readonly conn: RawRedisConnection;
+  private readonly log: Logger;
+  private readonly answerWithinMs: number | undefined;
+  /** Set while Redis is taken for unreachable: since when, and the call that found it. */
+  private noAnswer: { readonly since: number; readonly what: string } | undefined;
+  private probing = false;
 
   constructor(
     readonly config: Config,
     options: SyncQueueOptions = {},
   ) {
     this.name = queueName(config);
-    this.conn = connection(config, options.name ?? 's3s3-queue', options.logger ?? silentLogger);
+    this.log = options.logger ?? silentLogger;
+    this.answerWithinMs = options.answerWithinMs;
+    this.conn = connection(config, options.name ?? 's3s3-queue', this.log);
     this.queue = new (lib().Queue)<SyncJobData>(this.name, { connection: this.conn });
     // Errors are retried by the connection; without a listener an 'error' event would crash.
     this.queue.on('error', () => undefined);
@@ -139,9 +162,79 @@ export class SyncQueue {
    * whenever that add ran.
    */
   async add(key: string, op: JobOp = 'put', hints?: JobHints): Promise<void> {
-    await this.repairHalfAdded(key);
-    const data: SyncJobData = hints ? { key, op, hints } : { key, op };
-    await this.queue.add(op, data, jobOptions(this.config, key));
+    await this.bounded('add', async () => {
+      await this.repairHalfAdded(key);
+      const data: SyncJobData = hints ? { key, op, hints } : { key, op };
+      await this.queue.add(op, data, jobOptions(this.config, key));
+    });
+  }
+
+  /**
+   * Why Redis is taken for unreachable now (a bounded call got no answer in time and no PING
+   * has been answered since), or undefined. Only with `answerWithinMs`.
+   */
+  get unreachable(): string | undefined {
+    if (!this.noAnswer) return undefined;
+    return `no answer within ${this.answerWithinMs! / 1000} s (${this.noAnswer.what}) for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s`;
+  }
+
+  /** Run `op` within `answerWithinMs`, or fail at once while Redis is taken for unreachable. */
+  private async bounded<T>(what: string, op: () => Promise<T>): Promise<T> {
+    const ms = this.answerWithinMs;
+    if (ms === undefined) return op();
+    const url = this.config.pubsub.redisUrlRedacted;
+    if (this.noAnswer) {
+      this.probe(ms);
+      throw new RedisError({ url, detail: `${what} not sent: redis has given no answer for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s (check that it runs and that the network lets this host reach it)` });
+    }
+    const p = op();
+    // A call that timed out may still fail later: not an unhandled rejection.
+    p.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer()), ms)))]);
+    } catch (err) {
+      if (!(err instanceof NoAnswer)) throw err;
+      if (!this.noAnswer) {
+        this.noAnswer = { since: Date.now() - ms, what };
+        this.log.error(`redis gave no answer to a queue ${what} within ${ms / 1000} s: queue calls fail at once until it answers a ping again (POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)`, {
+          redis: url,
+          queue: this.name,
+        });
+      }
+      this.probe(ms);
+      throw new RedisError({ url, detail: `${what}: no answer within ${ms / 1000} s (check that redis runs and that the network lets this host reach it)`, cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * One PING at a time while Redis is taken for unreachable; its answer ends the outage. A
+   * PING unanswered on a connection that believes itself connected means the connection is
+   * dead without knowing it (a blackhole keeps TCP quiet for many minutes): it is dropped
+   * and reconnected, and ioredis sends its unanswered commands again on the new one.
+   */
+  private probe(ms: number): void {
+    if (this.probing) return;
+    this.probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const ping = this.conn.ping();
+    ping.catch(() => undefined);
+    void Promise.race([ping.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))])
+      .catch(() => false)
+      .then((answered) => {
+        clearTimeout(timer);
+        this.probing = false;
+        if (answered && this.noAnswer) {
+          const outage = Math.round((Date.now() - this.noAnswer.since) / 1000);
+          this.noAnswer = undefined;
+          this.log.info('redis answers again: queue calls go through', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name, outageSeconds: outage });
+        } else if (!answered && this.conn.status === 'ready') {
+          this.log.warn('redis did not answer a ping: reconnecting the queue connection', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name });
+          this.conn.disconnect(true);
+        }
+      });
   }
 
   /**
@@ -161,6 +254,10 @@ export class SyncQueue {
   }
 
   async counts(): Promise<QueueCounts> {
+    return this.bounded('count', () => this.readCounts());
+  }
+
+  private async readCounts(): Promise<QueueCounts> {
     const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
     const oldest = await this.queue.getWaiting(0, 0);
     const ts = oldest[0]?.timestamp;
@@ -227,8 +324,11 @@ export class SyncQueue {
     await this.queue.obliterate({ force: true });
   }
 
+  /** Safe to call twice; bounded: BullMQ's close sends QUIT, which a blackholed Redis never answers. */
   async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     this.conn.disconnect(false);
   }
 

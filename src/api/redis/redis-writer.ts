@@ -69,7 +69,7 @@ export class RedisWriter {
   /** Writes Redis refused, oldest first (by seq), waiting for the retry loop. */
   private queue: Entry[] = [];
   /** Writes sent directly and not answered yet. */
-  private readonly direct = new Set<Promise<unknown>>();
+  private readonly direct = new Map<Promise<unknown>, Entry>();
   private seq = 0;
   private looping = false;
   private closed = false;
@@ -134,7 +134,7 @@ export class RedisWriter {
         resolve(state);
       };
       const p = Promise.resolve().then(write.run);
-      this.direct.add(p);
+      this.direct.set(p, entry);
       p.then(
         () => {
           this.supersede(entry);
@@ -163,13 +163,17 @@ export class RedisWriter {
     return new Promise((r) => this.flushWaiters.push(r));
   }
 
-  /** Stop retrying. Returns the writes that never reached Redis. */
+  /**
+   * Stop retrying. Returns the writes that never reached Redis, in the order they were made:
+   * those waiting to be retried and those sent but not answered yet (Redis may still apply
+   * one of these, but nothing says it did).
+   */
   close(): RedisWrite[] {
     this.closed = true;
     if (this.reminder) clearInterval(this.reminder);
     this.reminder = undefined;
     this.wake?.();
-    const lost = this.queue.map((e) => e.write);
+    const lost = [...this.queue, ...this.direct.values()].sort((a, b) => a.seq - b.seq).map((e) => e.write);
     this.queue = [];
     const w = this.flushWaiters;
     this.flushWaiters = [];
