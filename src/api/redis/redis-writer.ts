@@ -57,6 +57,7 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
   if (/\bNOREPLICAS\b/.test(message)) return { reason: 'NOREPLICAS', hint: 'too few replicas for min-replicas-to-write: bring the replicas back or lower min-replicas-to-write' };
   if (/\bWRONGTYPE\b/.test(message)) return { reason: 'WRONGTYPE', hint: 'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: delete or rename that key, or set another [pubsub] queue' };
   if (/\b(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) return { reason: 'auth', hint: 'redis refuses these commands to this user: check the password and ACL of redis_url' };
+  if (/no answer within|has given no answer/.test(message)) return { reason: 'no answer', hint: 'redis does not answer (hung, or the network drops the packets): check that it runs and that this host reaches its port' };
   return { reason: 'error', hint: 'see the redis log' };
 }
 
