@@ -212,8 +212,9 @@ export class ListenClient {
       for (;;) {
         const pending = (this.intake?.pendingWrites ?? 0) + (this.worker?.settlement.writer.pending ?? 0);
         if (pending === 0 && this.inFlight === 0) {
-          const c = await queue.counts();
-          if (c.waiting + c.active + c.delayed === 0 && this.inFlight === 0) return;
+          // The intake's queue gives up on a Redis that does not answer: ask again at the next poll.
+          const c = await queue.counts().catch(() => undefined);
+          if (c && c.waiting + c.active + c.delayed === 0 && this.inFlight === 0) return;
         }
         if (this.stopPromise) return;
         await new Promise((r) => setTimeout(r, pollMs));
