@@ -12,6 +12,7 @@ import { telemetry } from '../telemetry.js';
 import { bearerToken, sameSecret } from './tokens.js';
 import type { EventsAnswer } from './server.js';
 
+/** What POST /events needs: the config (source bucket, prefix), the queue, the log, the token. */
 export interface EventsHandlerOptions {
   readonly config: Config;
   readonly queue: SyncQueue;
@@ -62,6 +63,7 @@ class RefusalLog {
   }
 }
 
+/** The POST /events handler: parse the body, check the token, queue every job within the deadline; the answer to send. */
 export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: IncomingMessage) => Promise<EventsAnswer> {
   const log = o.logger;
   const refusals = new RefusalLog(log);

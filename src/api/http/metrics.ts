@@ -36,6 +36,7 @@ function statusClass(status: number | undefined): string {
   return status === undefined ? 'none' : `${Math.floor(status / 100)}xx`;
 }
 
+/** What the daemon's /metrics reads besides the telemetry. */
 export interface DaemonMetricsOptions {
   /** The queue's counts, read at each scrape; undefined for none. */
   readonly queueCounts?: () => Promise<QueueCounts>;
@@ -45,6 +46,7 @@ export interface DaemonMetricsOptions {
   readonly queueTimeoutMs?: number;
 }
 
+/** The series `/metrics` serves: counters and histograms fed by the telemetry, the queue's gauges read at each scrape. */
 export class DaemonMetrics {
   /** Every series but the queue's (those are read from Redis at each scrape, see `text()`). */
   readonly registry: Registry;
@@ -118,6 +120,7 @@ export class DaemonMetrics {
   }
 }
 
+/** What a sweep's textfile adds to its report: labels, exit status, end time. */
 export interface SweepMetricsOptions {
   /** Labels on every series (source and destination buckets are added as `source`). */
   readonly labels?: Readonly<Record<string, string>>;

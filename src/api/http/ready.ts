@@ -7,12 +7,14 @@ import type { RedisCommands } from '../redis/redis.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { telemetry } from '../telemetry.js';
 
+/** What /readyz answers. */
 export interface ReadyReport {
   readonly ready: boolean;
   /** One line per part: `redis ok`, `[dest1] ok (answered 3 s ago)`, `[source] no answer: ...`. */
   readonly lines: readonly string[];
 }
 
+/** What /readyz checks and how long it waits for each part. */
 export interface ReadinessOptions {
   readonly redis: RedisCommands;
   readonly stores: readonly ObjectStore[];
@@ -24,6 +26,7 @@ export interface ReadinessOptions {
   readonly queueUnreachable?: () => string | undefined;
 }
 
+/** /readyz's checks: Redis (PING, or the queue's own view of it) and every endpoint. */
 export class Readiness {
   private readonly answered = new Map<string, number>();
   private readonly unsubscribe: () => void;

@@ -11,6 +11,7 @@ import { RedisWriter } from '../redis/redis-writer.js';
 import { subscribe, type Subscription } from '../redis/redis.js';
 import { QUEUE_ANSWER_MS, SyncQueue } from '../queue/queue.js';
 
+/** What the intake received since it started. */
 export interface IntakeStats {
   /** Valid messages received. */
   received: number;
@@ -18,11 +19,13 @@ export interface IntakeStats {
   rejected: number;
 }
 
+/** How an intake logs and how many Redis writes it keeps in memory. */
 export interface IntakeOptions {
   readonly logger: Logger;
   readonly maxPendingWrites?: number;
 }
 
+/** The subscriber and its queue: messages in, jobs out (see the file's comment). */
 export class Intake {
   readonly stats: IntakeStats = { received: 0, rejected: 0 };
   readonly queue: SyncQueue;

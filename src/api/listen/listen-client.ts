@@ -21,9 +21,12 @@ import type { SettledEvent, WorkerStats } from '../worker/settle.js';
 import { SyncWorker } from '../worker/worker.js';
 import { connectRedis, type RedisCommands } from '../redis/redis.js';
 
+/** What a listener process does: receive, copy, or both. */
 export type ListenRole = 'all' | 'intake' | 'worker';
+/** Every role, for `--role` validation. */
 export const LISTEN_ROLES: readonly ListenRole[] = ['all', 'intake', 'worker'];
 
+/** How a listener runs: role, log, concurrency, timeouts, callbacks. */
 export interface ListenClientOptions {
   readonly role?: ListenRole;
   readonly logger?: Logger;
@@ -62,6 +65,7 @@ export interface ListenStats extends WorkerStats {
   recovered: number;
 }
 
+/** The listener daemon in-process (see the file's comment). */
 export class ListenClient {
   readonly role: ListenRole;
   readonly queueName: string;

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { printAs } from '../redact.js';
 import { hideFields, SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
 
+/** How an Enqueuer logs, how much it lets wait, and when to give up waiting. */
 export interface EnqueuerOptions {
   readonly logger?: Logger;
   /** Default `[pubsub] max_queued`. */
@@ -17,11 +18,13 @@ export interface EnqueuerOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What `drained()` found once the queue was empty. */
 export interface DrainedReport {
   /** Jobs that failed for good since this run started. */
   readonly failed: readonly FailedJob[];
 }
 
+/** The sweep's producer for `--enqueue`: adds with backpressure (see the file's comment). */
 export class Enqueuer {
   /** Jobs added by this run. */
   added = 0;

@@ -33,6 +33,7 @@ import { bullmqConnection, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
 import { printAs } from '../redact.js';
 
+/** What a job announces: a put or a delete (a hint; the source decides). */
 export type JobOp = 'put' | 'delete';
 
 /** What the sender already knows: hints for skipping work, never a verification. */
@@ -41,6 +42,7 @@ export interface JobHints {
   readonly etag?: string;
 }
 
+/** A job's payload: the key, the op, the sender's hints. */
 export interface SyncJobData {
   readonly key: string;
   readonly op: JobOp;
@@ -75,6 +77,7 @@ export function keyId(key: string): string {
   return createHash('sha1').update(key, 'utf8').digest('hex');
 }
 
+/** The queue's jobs by state, as /metrics and `s3s3 queue` show them. */
 export interface QueueCounts {
   readonly waiting: number;
   readonly active: number;
@@ -84,6 +87,7 @@ export interface QueueCounts {
   readonly oldestWaitingSeconds: number;
 }
 
+/** A job in the failed set, with its last error. */
 export interface FailedJob {
   readonly id: string;
   readonly key: string;
@@ -94,6 +98,7 @@ export interface FailedJob {
   readonly attempts: number;
 }
 
+/** How a SyncQueue logs, names its connection and bounds its calls. */
 export interface SyncQueueOptions {
   readonly logger?: Logger;
   /** Shown in `CLIENT LIST`. */
@@ -360,6 +365,7 @@ export type JobOutcome =
   /** Failed: BullMQ retries it with backoff, then keeps it in the failed set. */
   | { readonly kind: 'failed'; readonly error: string };
 
+/** One run of a job, as the worker sees it. */
 export interface JobRun {
   readonly key: string;
   readonly op: JobOp;
@@ -372,6 +378,7 @@ export interface JobRun {
   readonly last: boolean;
 }
 
+/** How a QueueWorker runs jobs: concurrency, lock, the run function. */
 export interface QueueWorkerOptions {
   readonly concurrency: number;
   /** A running job's lock; a worker that dies lets its jobs run elsewhere once it expires. Default 30 s. */
