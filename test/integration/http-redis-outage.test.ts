@@ -120,6 +120,8 @@ describe('s3s3listen --role intake [http] while redis is blackholed', () => {
     assert.equal((await timed(`${base}/healthz`)).status, 200);
 
     proxy.pass();
+    // Ready again with nothing else asked of it: the daemon finds Redis back by itself.
+    await waitFor('ready again', async () => (await timed(`${base}/readyz`)).status === 200, 30_000, 500);
     const back = await waitFor(
       'POST /events to be queued again',
       async () => {
@@ -145,8 +147,19 @@ describe('s3s3listen --role intake [http] while redis is blackholed', () => {
       return /^s3s3_queue_jobs\{.*state="waiting".*\} [1-9]/m.test(t) ? t : undefined;
     });
     assert.match(page, /^s3s3_queue_oldest_waiting_seconds\{/m);
-    await waitFor('ready again', async () => (await timed(`${base}/readyz`)).status === 200, 30_000, 500);
     assert.equal(d.child.exitCode, null, 'the daemon runs on');
+  });
+
+  it('turns ready again by itself once Redis answers, with no event or scrape to find out', async () => {
+    proxy.blackhole(SUBSCRIBER);
+    const r = await timed(`${base}/events`, { method: 'POST', body: cephEvent(s.config.source.bucket, 'outage/alone') });
+    assert.equal(r.status, 503, r.text);
+    // Longer than one probe (a ping given up after 4 s), so the outage ends on a later one.
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    proxy.pass();
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const ready = await timed(`${base}/readyz`);
+    assert.equal(ready.status, 200, ready.text);
   });
 });
 

@@ -146,6 +146,8 @@ export class SyncQueue {
   /** Set while Redis is taken for unreachable: since when, and the call that found it. */
   private noAnswer: { readonly since: number; readonly what: string } | undefined;
   private probing = false;
+  /** Probes while Redis is taken for unreachable, so the outage ends without waiting for a call. */
+  private prober: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: Config,
@@ -202,6 +204,8 @@ export class SyncQueue {
       if (!(err instanceof NoAnswer)) throw err;
       if (!this.noAnswer) {
         this.noAnswer = { since: Date.now() - ms, what };
+        this.prober = setInterval(() => this.probe(ms), 2000);
+        this.prober.unref();
         this.log.error(`redis gave no answer to a queue ${what} within ${ms / 1000} s: queue calls fail at once until it answers a ping again (POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)`, {
           redis: url,
           queue: this.name,
@@ -234,6 +238,8 @@ export class SyncQueue {
         if (answered && this.noAnswer) {
           const outage = Math.round((Date.now() - this.noAnswer.since) / 1000);
           this.noAnswer = undefined;
+          clearInterval(this.prober);
+          this.prober = undefined;
           this.log.info('redis answers again: queue calls go through', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name, outageSeconds: outage });
         } else if (!answered && this.conn.status === 'ready') {
           this.log.warn('redis did not answer a ping: reconnecting the queue connection', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name });
@@ -331,6 +337,8 @@ export class SyncQueue {
 
   /** Safe to call twice; bounded: BullMQ's close sends QUIT, which a blackholed Redis never answers. */
   async close(): Promise<void> {
+    clearInterval(this.prober);
+    this.prober = undefined;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.queue.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
     clearTimeout(timer);
