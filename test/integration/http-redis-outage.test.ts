@@ -12,6 +12,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../../src/api/config.js';
+import { ListenClient } from '../../src/api/listen/listen-client.js';
 import { publish } from '../../src/api/listen/publish.js';
 import { SyncQueue } from '../../src/api/queue/queue.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
@@ -202,6 +203,23 @@ describe('s3s3listen --role intake stopping', () => {
     } finally {
       proxy.pass();
       await d.dispose();
+    }
+  });
+
+  it('ListenClient.stop() reports the keys it could not queue, in the order received', async () => {
+    const listener = new ListenClient(s.config, { role: 'intake' });
+    await listener.start();
+    try {
+      proxy.blackhole(SUBSCRIBER);
+      const keys = ['lib/b', 'lib/a', 'lib/b', 'lib/tab\there'];
+      await publish(keys, { redisUrl: redisUrl(), channel: s.channel });
+      await waitFor('the intake to receive them', () => listener.stats.received === keys.length);
+    } finally {
+      const report = await listener.stop();
+      proxy.pass();
+      assert.deepEqual(report.unqueued, ['lib/b', 'lib/a', 'lib/tab\there']);
+      assert.deepEqual(listener.unqueued, report.unqueued);
+      assert.deepEqual((await listener.stop()).unqueued, report.unqueued, 'a second stop() gives the same report');
     }
   });
 
