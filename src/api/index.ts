@@ -29,7 +29,7 @@ export { BucketClient, createConnection, upload } from './bucket-client.js';
 export type { BucketClientOptions, ObjectRef, UploadOptions, UploadResult } from './bucket-client.js';
 export type { RetryPolicy } from './retry.js';
 export { ListenClient, LISTEN_ROLES } from './listen/listen-client.js';
-export type { ListenClientOptions, ListenStats, ListenRole } from './listen/listen-client.js';
+export type { ListenClientOptions, ListenStats, ListenRole, ListenStopReport } from './listen/listen-client.js';
 export { markerKey, MARKER_VALUE } from './worker/settle.js';
 export type { SettledEvent, SettledOutcome } from './worker/settle.js';
 export { takeOverLegacy } from './queue/upgrade.js';

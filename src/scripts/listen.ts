@@ -6,7 +6,7 @@
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
 import { createLogger, HttpStartError, ListenClient, LISTEN_ROLES, ReportError, type ListenRole } from '../api/index.js';
-import { Command, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt, durationFlag } from './cli.js';
+import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt, durationFlag } from './cli.js';
 
 interface ListenFlags {
   config?: string;
@@ -112,7 +112,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  return EXIT_OK;
+  // Keys received but never queued were named one per line: the run lost work, exit 1.
+  return client.unqueued.length > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 // Exit once stopped, even with a copy past the shutdown timeout still running: its job keeps

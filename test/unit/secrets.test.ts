@@ -226,3 +226,30 @@ describe('secrets are never printed', () => {
     });
   });
 });
+
+describe('the queue objects never print the Redis password', () => {
+  const config = load();
+
+  it('a SyncQueue (holds the config and a BullMQ connection with the password)', async () => {
+    const { SyncQueue } = await import('../../src/api/queue/queue.js');
+    const queue = new SyncQueue(config);
+    try {
+      assertNoSecret('SyncQueue', queue);
+      assert.match(inspect(queue), /SyncQueue .*redis: 'redis:\/\/:\*\*\*@127\.0\.0\.1:9\/0'/s);
+      assert.equal(JSON.parse(JSON.stringify(queue)).name, queue.name);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('an Enqueuer (holds the config and a SyncQueue)', async () => {
+    const { Enqueuer } = await import('../../src/api/queue/enqueue.js');
+    const enqueuer = new Enqueuer(config);
+    try {
+      assertNoSecret('Enqueuer', enqueuer);
+      assert.match(inspect(enqueuer), /Enqueuer .*queue: 's3s3-src-/s);
+    } finally {
+      await enqueuer.close();
+    }
+  });
+});

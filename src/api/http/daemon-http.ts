@@ -13,6 +13,7 @@ import { DaemonMetrics } from './metrics.js';
 import { Readiness } from './ready.js';
 import { HttpSurface } from './server.js';
 
+/** What the daemon's HTTP surface serves from. */
 export interface DaemonHttpOptions {
   readonly config: Config;
   readonly http: HttpConfig;
@@ -27,6 +28,7 @@ export interface DaemonHttpOptions {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+/** The daemon's HTTP surface, wired: metrics, readiness, /events, the board. */
 export class DaemonHttp {
   private readonly metrics: DaemonMetrics;
   private readonly readiness: Readiness;
@@ -34,7 +36,7 @@ export class DaemonHttp {
 
   constructor(o: DaemonHttpOptions) {
     this.metrics = new DaemonMetrics({ queueCounts: () => o.queue.counts(), labels: o.labels });
-    this.readiness = new Readiness({ redis: o.redis, stores: o.stores });
+    this.readiness = new Readiness({ redis: o.redis, stores: o.stores, queueUnreachable: () => o.queue.unreachable });
     this.surface = new HttpSurface(o.http, {
       logger: o.logger,
       metrics: this.metrics,

@@ -12,13 +12,19 @@ import { telemetry } from '../telemetry.js';
 import { bearerToken, sameSecret } from './tokens.js';
 import type { EventsAnswer } from './server.js';
 
+/** What POST /events needs: the config (source bucket, prefix), the queue, the log, the token. */
 export interface EventsHandlerOptions {
   readonly config: Config;
   readonly queue: SyncQueue;
   readonly logger: Logger;
   /** `[http] events_token`: required when set. */
   readonly token?: string;
+  /** How long the jobs of one body may take to be queued before the answer is 503; default EVENTS_DEADLINE_MS. */
+  readonly deadlineMs?: number;
 }
+
+/** POST /events answers within this (plus the body's read): 503 when Redis has not taken every job by then. */
+export const EVENTS_DEADLINE_MS = 4500;
 
 /** True when the request carries `token` as `Authorization: Bearer` or `?token=`; compared in constant time. */
 export function hasToken(req: IncomingMessage, token: string): boolean {
@@ -38,7 +44,10 @@ export function hasToken(req: IncomingMessage, token: string): boolean {
  */
 class RefusalLog {
   private readonly seen = new Map<string, { since: number; repeats: number }>();
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly level: 'warn' | 'error' = 'warn',
+  ) {}
 
   refused(reason: string, fields: LogFields): void {
     const now = Date.now();
@@ -47,16 +56,19 @@ class RefusalLog {
       s.repeats++;
       return;
     }
-    if (s && s.repeats > 0) this.log.warn(`events refused again ${s.repeats} times in the last minute: ${reason}`, fields);
-    else this.log.warn(`events refused: ${reason}`, fields);
+    if (s && s.repeats > 0) this.log[this.level](`events refused again ${s.repeats} times in the last minute: ${reason}`, fields);
+    else this.log[this.level](`events refused: ${reason}`, fields);
     this.seen.set(reason, { since: now, repeats: 0 });
     if (this.seen.size > 1000) this.seen.clear();
   }
 }
 
+/** The POST /events handler: parse the body, check the token, queue every job within the deadline; the answer to send. */
 export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: IncomingMessage) => Promise<EventsAnswer> {
   const log = o.logger;
   const refusals = new RefusalLog(log);
+  // Redis not taking jobs is the operator's problem, not the sender's: error level, same pacing.
+  const unqueued = new RefusalLog(log, 'error');
   const prefix = o.config.source.prefix;
   const answer = (result: string, status: number, body: string): EventsAnswer => {
     telemetry.event(result);
@@ -84,13 +96,32 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
     }
     const jobs = parsed.jobs.filter((j) => j.key.startsWith(prefix));
     const outside = parsed.jobs.length - jobs.length;
+    // The whole body within the deadline, not each job: a slow Redis must not hold the sender
+    // (and its connection) past it. Past it no further job is sent, and the answer is 503:
+    // never 2xx for a job whose add did not complete.
+    let late = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadlineMs = o.deadlineMs ?? EVENTS_DEADLINE_MS;
     try {
-      // In order: a put then a delete of one key reach the queue as they happened.
-      for (const j of jobs) await o.queue.add(j.key, j.op, j.hints);
+      const all = (async () => {
+        // In order: a put then a delete of one key reach the queue as they happened.
+        for (const j of jobs) {
+          if (late) return;
+          await o.queue.add(j.key, j.op, j.hints);
+        }
+      })();
+      all.catch(() => undefined);
+      await Promise.race([
+        all,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`redis did not take the jobs within ${deadlineMs / 1000} s`)), deadlineMs))),
+      ]);
     } catch (err) {
+      late = true;
       const message = err instanceof Error ? err.message : String(err);
-      log.error('events not queued: redis refused the jobs; the sender is told to retry (503)', { from, jobs: jobs.length, error: message });
+      unqueued.refused('redis did not take the jobs; the sender is told to send them again (503)', { from, jobs: jobs.length, error: message });
       return answer('unavailable', 503, `cannot queue now (${message}); send it again`);
+    } finally {
+      clearTimeout(timer);
     }
     log.debug('events queued', { from, jobs: jobs.length, ignored: parsed.ignored, outsidePrefix: outside || undefined });
     return answer('accepted', 200, `queued ${jobs.length}`);

@@ -36,16 +36,22 @@ function statusClass(status: number | undefined): string {
   return status === undefined ? 'none' : `${Math.floor(status / 100)}xx`;
 }
 
+/** What the daemon's /metrics reads besides the telemetry. */
 export interface DaemonMetricsOptions {
   /** The queue's counts, read at each scrape; undefined for none. */
   readonly queueCounts?: () => Promise<QueueCounts>;
   /** Labels on every series, e.g. `{ role: 'worker' }`. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** How long a scrape waits for the queue's counts before leaving the queue series out; default 5 s. */
+  readonly queueTimeoutMs?: number;
 }
 
+/** The series `/metrics` serves: counters and histograms fed by the telemetry, the queue's gauges read at each scrape. */
 export class DaemonMetrics {
+  /** Every series but the queue's (those are read from Redis at each scrape, see `text()`). */
   readonly registry: Registry;
   private readonly unsubscribe: () => void;
+  private readonly queueSeries: (() => Promise<string>) | undefined;
 
   constructor(o: DaemonMetricsOptions = {}) {
     const p = lib();
@@ -67,35 +73,24 @@ export class DaemonMetrics {
     const throttled: Counter = new p.Counter({ name: 's3s3_throttled_total', help: 'Requests an endpoint throttled (503 SlowDown, 429...): the pacer backs off', labelNames: ['endpoint'], registers });
     const events: Counter = new p.Counter({ name: 's3s3_events_total', help: 'POST /events answered, by result (accepted, test, subscribe, refused, unavailable)', labelNames: ['result'], registers });
     if (o.queueCounts) {
+      // The queue series live in a registry of their own, added to the page only when the
+      // counts were read: while Redis is unreachable /metrics still answers, without them
+      // (a gauge with no labels would otherwise print a stale or a made-up 0).
+      const queueRegistry = new p.Registry();
+      if (o.labels) queueRegistry.setDefaultLabels({ ...o.labels });
+      const jobs: Gauge = new p.Gauge({ name: 's3s3_queue_jobs', help: 'Jobs in the queue by state (absent while Redis does not answer)', labelNames: ['state'], registers: [queueRegistry] });
+      const oldest: Gauge = new p.Gauge({ name: 's3s3_queue_oldest_waiting_seconds', help: 'Age of the oldest waiting job (absent while Redis does not answer)', registers: [queueRegistry] });
       const read = o.queueCounts;
-      // One read of the counts per scrape, shared by both gauges.
-      let pending: Promise<QueueCounts | undefined> | undefined;
-      const counts = (): Promise<QueueCounts | undefined> => {
-        pending ??= read()
-          .catch(() => undefined)
-          .finally(() => setTimeout(() => (pending = undefined), 500).unref());
-        return pending;
+      const timeoutMs = o.queueTimeoutMs ?? 5000;
+      this.queueSeries = async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const c = await Promise.race([read().catch(() => undefined), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))]);
+        clearTimeout(timer);
+        if (!c) return '';
+        for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) jobs.set({ state }, c[state]);
+        oldest.set(c.oldestWaitingSeconds);
+        return queueRegistry.metrics();
       };
-      new p.Gauge({
-        name: 's3s3_queue_jobs',
-        help: 'Jobs in the queue by state',
-        labelNames: ['state'],
-        registers,
-        async collect(this: Gauge) {
-          const c = await counts();
-          if (!c) return;
-          for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) this.set({ state }, c[state]);
-        },
-      });
-      new p.Gauge({
-        name: 's3s3_queue_oldest_waiting_seconds',
-        help: 'Age of the oldest waiting job',
-        registers,
-        async collect(this: Gauge) {
-          const c = await counts();
-          if (c) this.set(c.oldestWaitingSeconds);
-        },
-      });
     }
     this.unsubscribe = telemetry.subscribe({
       request: (s) => requests.observe({ endpoint: s.section, operation: s.operation, status_class: statusClass(s.status) }, s.seconds),
@@ -114,8 +109,10 @@ export class DaemonMetrics {
     return this.registry.contentType;
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The page: every series, the queue's only when its counts could be read (within `queueTimeoutMs`). */
+  async text(): Promise<string> {
+    const [main, queue] = await Promise.all([this.registry.metrics(), this.queueSeries?.() ?? '']);
+    return queue ? `${main}${main.endsWith('\n') ? '' : '\n'}${queue}` : main;
   }
 
   close(): void {
@@ -123,6 +120,7 @@ export class DaemonMetrics {
   }
 }
 
+/** What a sweep's textfile adds to its report: labels, exit status, end time. */
 export interface SweepMetricsOptions {
   /** Labels on every series (source and destination buckets are added as `source`). */
   readonly labels?: Readonly<Record<string, string>>;

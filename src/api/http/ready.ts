@@ -7,12 +7,14 @@ import type { RedisCommands } from '../redis/redis.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { telemetry } from '../telemetry.js';
 
+/** What /readyz answers. */
 export interface ReadyReport {
   readonly ready: boolean;
   /** One line per part: `redis ok`, `[dest1] ok (answered 3 s ago)`, `[source] no answer: ...`. */
   readonly lines: readonly string[];
 }
 
+/** What /readyz checks and how long it waits for each part. */
 export interface ReadinessOptions {
   readonly redis: RedisCommands;
   readonly stores: readonly ObjectStore[];
@@ -20,8 +22,11 @@ export interface ReadinessOptions {
   readonly freshMs?: number;
   /** How long a PING or a HeadBucket may take; default 5 s. */
   readonly timeoutMs?: number;
+  /** Why the queue takes Redis for unreachable now (its calls time out), or undefined: not ready at once, without a PING. */
+  readonly queueUnreachable?: () => string | undefined;
 }
 
+/** /readyz's checks: Redis (PING, or the queue's own view of it) and every endpoint. */
 export class Readiness {
   private readonly answered = new Map<string, number>();
   private readonly unsubscribe: () => void;
@@ -49,6 +54,8 @@ export class Readiness {
   }
 
   private async redis(): Promise<{ ok: boolean; line: string }> {
+    const down = this.o.queueUnreachable?.();
+    if (down !== undefined) return { ok: false, line: `redis not ready: ${down}` };
     try {
       await within(this.o.redis.call('PING'), this.timeoutMs, 'no answer');
       return { ok: true, line: 'redis ok' };

@@ -9,8 +9,9 @@ import type { Logger } from '../log.js';
 import { parseMessage } from '../listen/message.js';
 import { RedisWriter } from '../redis/redis-writer.js';
 import { subscribe, type Subscription } from '../redis/redis.js';
-import { SyncQueue } from '../queue/queue.js';
+import { QUEUE_ANSWER_MS, SyncQueue } from '../queue/queue.js';
 
+/** What the intake received since it started. */
 export interface IntakeStats {
   /** Valid messages received. */
   received: number;
@@ -18,11 +19,13 @@ export interface IntakeStats {
   rejected: number;
 }
 
+/** How an intake logs and how many Redis writes it keeps in memory. */
 export interface IntakeOptions {
   readonly logger: Logger;
   readonly maxPendingWrites?: number;
 }
 
+/** The subscriber and its queue: messages in, jobs out (see the file's comment). */
 export class Intake {
   readonly stats: IntakeStats = { received: 0, rejected: 0 };
   readonly queue: SyncQueue;
@@ -35,7 +38,9 @@ export class Intake {
     o: IntakeOptions,
   ) {
     this.log = o.logger;
-    this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3listen-intake' });
+    // Bounded: POST /events answers 503 rather than hang while Redis is unreachable, and the
+    // writer keeps the pub/sub keys in memory instead of piling adds up in the connection.
+    this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3listen-intake', answerWithinMs: QUEUE_ANSWER_MS });
     this.writer = new RedisWriter({ redis: config.pubsub.redisUrlRedacted, logger: o.logger, maxPending: o.maxPendingWrites });
   }
 
@@ -67,15 +72,24 @@ export class Intake {
     await this.subscription.ready;
   }
 
-  /** Unsubscribe, then wait (up to `timeoutMs`) for the jobs not yet added. Returns the keys never queued. */
+  /**
+   * Unsubscribe, then wait (up to `timeoutMs`) for the jobs not yet added. Returns the keys
+   * received but never queued (Redis refused or did not answer), each once, in the order
+   * received; each is logged as its own error line, `not queued: "KEY"` (JSON-quoted, so a
+   * key's control characters cannot reach the terminal raw), for the operator to sweep.
+   */
   async stop(timeoutMs: number): Promise<string[]> {
     await this.subscription?.close();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.writer.flush(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    const lost = [...new Set(this.writer.close().map((w) => w.key))];
+    const lost = [...new Set(this.writer.close().filter((w) => w.what === 'enqueue').map((w) => w.key))];
+    for (const key of lost) this.log.error(`not queued: ${JSON.stringify(key)}`);
     if (lost.length > 0) {
-      this.log.error('redis still rejects writes: these keys were received but never queued; run s3s3bucket once redis takes writes', { keys: lost.length, first: lost.slice(0, 20) });
+      this.log.error('these keys were received but never queued (redis refused them or did not answer); run s3s3bucket once redis takes writes, or publish them again', {
+        keys: lost.length,
+        redis: this.config.pubsub.redisUrlRedacted,
+      });
     }
     await this.queue.close();
     return lost;

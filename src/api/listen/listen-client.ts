@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import { DaemonHttp } from '../http/daemon-http.js';
 import { Intake } from '../intake/intake.js';
 import { silentLogger, type Logger } from '../log.js';
-import { queueName, SyncQueue } from '../queue/queue.js';
+import { QUEUE_ANSWER_MS, queueName, SyncQueue } from '../queue/queue.js';
 import { takeOverLegacy } from '../queue/upgrade.js';
 import { printAs } from '../redact.js';
 import type { RetryPolicy } from '../retry.js';
@@ -21,9 +21,12 @@ import type { SettledEvent, WorkerStats } from '../worker/settle.js';
 import { SyncWorker } from '../worker/worker.js';
 import { connectRedis, type RedisCommands } from '../redis/redis.js';
 
+/** What a listener process does: receive, copy, or both. */
 export type ListenRole = 'all' | 'intake' | 'worker';
+/** Every role, for `--role` validation. */
 export const LISTEN_ROLES: readonly ListenRole[] = ['all', 'intake', 'worker'];
 
+/** How a listener runs: role, log, concurrency, timeouts, callbacks. */
 export interface ListenClientOptions {
   readonly role?: ListenRole;
   readonly logger?: Logger;
@@ -42,6 +45,16 @@ export interface ListenClientOptions {
   readonly onSettled?: (event: SettledEvent) => void;
 }
 
+/** What `stop()` resolves to. */
+export interface ListenStopReport {
+  /**
+   * Keys the intake received but could not queue before it stopped (Redis refused them or
+   * did not answer), each once, in the order received; each was logged as `not queued:
+   * "KEY"`. Empty when everything received is on the queue. `s3s3listen` exits 1 when not empty.
+   */
+  readonly unqueued: readonly string[];
+}
+
 /** What this process did since it started (intake and worker counters together). */
 export interface ListenStats extends WorkerStats {
   /** Valid messages received (intake). */
@@ -52,6 +65,7 @@ export interface ListenStats extends WorkerStats {
   recovered: number;
 }
 
+/** The listener daemon in-process (see the file's comment). */
 export class ListenClient {
   readonly role: ListenRole;
   readonly queueName: string;
@@ -60,7 +74,8 @@ export class ListenClient {
   private intake: Intake | undefined;
   private worker: SyncWorker | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
-  private stopPromise: Promise<void> | undefined;
+  private stopPromise: Promise<ListenStopReport> | undefined;
+  private lostKeys: readonly string[] = [];
   private http: DaemonHttp | undefined;
   /** The queue as the HTTP surface sees it when this process runs no intake. */
   private httpQueue: SyncQueue | undefined;
@@ -144,10 +159,20 @@ export class ListenClient {
     }
   }
 
-  /** Stop taking messages, finish the jobs running (up to the timeout), close everything. Safe to call twice. */
-  stop(timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs): Promise<void> {
-    this.stopPromise ??= this.shutdown(timeoutMs).finally(() => this.resolveStopped());
+  /**
+   * Stop taking messages, finish the jobs running (up to the timeout), close everything.
+   * Safe to call twice (both resolve to the same report).
+   */
+  stop(timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs): Promise<ListenStopReport> {
+    this.stopPromise ??= this.shutdown(timeoutMs)
+      .then(() => ({ unqueued: this.lostKeys }))
+      .finally(() => this.resolveStopped());
     return this.stopPromise;
+  }
+
+  /** Keys received but not queued, once stopped (see `ListenStopReport.unqueued`); empty before. */
+  get unqueued(): readonly string[] {
+    return this.lostKeys;
   }
 
   /** The HTTP surface's address once started (`[http]` configured), else undefined. */
@@ -156,7 +181,7 @@ export class ListenClient {
   }
 
   private async startHttp(http: NonNullable<Config['http']>): Promise<void> {
-    const queue = this.intake?.queue ?? (this.httpQueue = new SyncQueue(this.config, { logger: this.log, name: `s3s3listen-${this.role}-http` }));
+    const queue = this.intake?.queue ?? (this.httpQueue = new SyncQueue(this.config, { logger: this.log, name: `s3s3listen-${this.role}-http`, answerWithinMs: QUEUE_ANSWER_MS }));
     let stores = this.worker?.stores;
     if (!stores) {
       this.httpBucket = new BucketClient(this.config, { logger: this.log });
@@ -191,8 +216,9 @@ export class ListenClient {
       for (;;) {
         const pending = (this.intake?.pendingWrites ?? 0) + (this.worker?.settlement.writer.pending ?? 0);
         if (pending === 0 && this.inFlight === 0) {
-          const c = await queue.counts();
-          if (c.waiting + c.active + c.delayed === 0 && this.inFlight === 0) return;
+          // The intake's queue gives up on a Redis that does not answer: ask again at the next poll.
+          const c = await queue.counts().catch(() => undefined);
+          if (c && c.waiting + c.active + c.delayed === 0 && this.inFlight === 0) return;
         }
         if (this.stopPromise) return;
         await new Promise((r) => setTimeout(r, pollMs));
@@ -222,7 +248,7 @@ export class ListenClient {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.log.info('stopping: no new messages; finishing the jobs running', { role: this.role, inFlight: this.worker?.inFlight, timeoutSeconds: Math.round(timeoutMs / 1000) });
     this.http?.drain();
-    await this.intake?.stop(Math.min(timeoutMs, 5000));
+    this.lostKeys = (await this.intake?.stop(Math.min(timeoutMs, 5000))) ?? [];
     await this.worker?.stop(timeoutMs);
     // /healthz and /metrics answer until the work is done.
     await this.http?.stop();

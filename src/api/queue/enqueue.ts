@@ -7,8 +7,10 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
+import { printAs } from '../redact.js';
+import { hideFields, SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
 
+/** How an Enqueuer logs, how much it lets wait, and when to give up waiting. */
 export interface EnqueuerOptions {
   readonly logger?: Logger;
   /** Default `[pubsub] max_queued`. */
@@ -16,11 +18,13 @@ export interface EnqueuerOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What `drained()` found once the queue was empty. */
 export interface DrainedReport {
   /** Jobs that failed for good since this run started. */
   readonly failed: readonly FailedJob[];
 }
 
+/** The sweep's producer for `--enqueue`: adds with backpressure (see the file's comment). */
 export class Enqueuer {
   /** Jobs added by this run. */
   added = 0;
@@ -38,6 +42,7 @@ export class Enqueuer {
     private readonly o: EnqueuerOptions = {},
   ) {
     this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3bucket-enqueue' });
+    hideFields(this, ['queue']);
     this.maxQueued = o.maxQueued ?? config.pubsub.maxQueued;
     this.slack = Math.max(1, Math.floor(this.maxQueued / 20));
   }
@@ -92,6 +97,9 @@ export class Enqueuer {
     }
   }
 }
+
+// Printing an enqueuer shows its queue and progress, never the config's or the connection's password.
+printAs(Enqueuer, 'Enqueuer', (e) => ({ queue: e.queue.name, redis: e.config.pubsub.redisUrlRedacted, maxQueued: e.maxQueued, added: e.added }));
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

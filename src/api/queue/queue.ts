@@ -27,10 +27,13 @@ function lib(): typeof import('bullmq') {
   return bullmq;
 }
 import type { Config } from '../config.js';
+import { RedisError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { bullmqConnection, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
+import { printAs } from '../redact.js';
 
+/** What a job announces: a put or a delete (a hint; the source decides). */
 export type JobOp = 'put' | 'delete';
 
 /** What the sender already knows: hints for skipping work, never a verification. */
@@ -39,6 +42,7 @@ export interface JobHints {
   readonly etag?: string;
 }
 
+/** A job's payload: the key, the op, the sender's hints. */
 export interface SyncJobData {
   readonly key: string;
   readonly op: JobOp;
@@ -59,11 +63,21 @@ export function queueName(config: Config): string {
 
 const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
+/**
+ * Make the fields that hold a Redis connection non-enumerable: `console.dir` and
+ * `inspect(x, { customInspect: false })` skip `printAs` and walk the fields, and an ioredis
+ * connection carries the password in its options.
+ */
+export function hideFields<T extends object>(obj: T, keys: readonly string[]): void {
+  for (const key of keys) Object.defineProperty(obj, key, { enumerable: false });
+}
+
 /** The per-key deduplication id: any key, any bytes, in 40 hex characters. */
 export function keyId(key: string): string {
   return createHash('sha1').update(key, 'utf8').digest('hex');
 }
 
+/** The queue's jobs by state, as /metrics and `s3s3 queue` show them. */
 export interface QueueCounts {
   readonly waiting: number;
   readonly active: number;
@@ -73,6 +87,7 @@ export interface QueueCounts {
   readonly oldestWaitingSeconds: number;
 }
 
+/** A job in the failed set, with its last error. */
 export interface FailedJob {
   readonly id: string;
   readonly key: string;
@@ -83,11 +98,27 @@ export interface FailedJob {
   readonly attempts: number;
 }
 
+/** How a SyncQueue logs, names its connection and bounds its calls. */
 export interface SyncQueueOptions {
   readonly logger?: Logger;
   /** Shown in `CLIENT LIST`. */
   readonly name?: string;
+  /**
+   * A bound on each `add()` and `counts()`: past it the call fails with a `RedisError` ("no
+   * answer within N s"), and until Redis answers a PING again later calls fail at once
+   * without sending anything, so a caller that retries (a sender of events, the intake's
+   * writer) piles nothing up in the connection. A call that timed out may still complete
+   * later (the command is in the connection); jobs are idempotent hints, so that is harmless.
+   * Undefined (the default): wait for Redis as long as it takes, as `--enqueue` does.
+   */
+  readonly answerWithinMs?: number;
 }
+
+/** The intake's and the HTTP surface's bound on one queue call: /events answers 503 within 5 s. */
+export const QUEUE_ANSWER_MS = 4000;
+
+/** A queue call that Redis did not answer in time (blackholed, hung, partitioned). */
+class NoAnswer extends Error {}
 
 function connection(config: Config, name: string, log: Logger): RawRedisConnection {
   const p = config.pubsub;
@@ -110,16 +141,26 @@ export class SyncQueue {
   readonly name: string;
   private readonly queue: Queue<SyncJobData>;
   private readonly conn: RawRedisConnection;
+  private readonly log: Logger;
+  private readonly answerWithinMs: number | undefined;
+  /** Set while Redis is taken for unreachable: since when, and the call that found it. */
+  private noAnswer: { readonly since: number; readonly what: string } | undefined;
+  private probing = false;
+  /** Probes while Redis is taken for unreachable, so the outage ends without waiting for a call. */
+  private prober: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: Config,
     options: SyncQueueOptions = {},
   ) {
     this.name = queueName(config);
-    this.conn = connection(config, options.name ?? 's3s3-queue', options.logger ?? silentLogger);
+    this.log = options.logger ?? silentLogger;
+    this.answerWithinMs = options.answerWithinMs;
+    this.conn = connection(config, options.name ?? 's3s3-queue', this.log);
     this.queue = new (lib().Queue)<SyncJobData>(this.name, { connection: this.conn });
     // Errors are retried by the connection; without a listener an 'error' event would crash.
     this.queue.on('error', () => undefined);
+    hideFields(this, ['queue', 'conn']);
   }
 
   /**
@@ -128,9 +169,83 @@ export class SyncQueue {
    * whenever that add ran.
    */
   async add(key: string, op: JobOp = 'put', hints?: JobHints): Promise<void> {
-    await this.repairHalfAdded(key);
-    const data: SyncJobData = hints ? { key, op, hints } : { key, op };
-    await this.queue.add(op, data, jobOptions(this.config, key));
+    await this.bounded('add', async () => {
+      await this.repairHalfAdded(key);
+      const data: SyncJobData = hints ? { key, op, hints } : { key, op };
+      await this.queue.add(op, data, jobOptions(this.config, key));
+    });
+  }
+
+  /**
+   * Why Redis is taken for unreachable now (a bounded call got no answer in time and no PING
+   * has been answered since), or undefined. Only with `answerWithinMs`.
+   */
+  get unreachable(): string | undefined {
+    if (!this.noAnswer) return undefined;
+    return `no answer within ${this.answerWithinMs! / 1000} s (${this.noAnswer.what}) for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s`;
+  }
+
+  /** Run `op` within `answerWithinMs`, or fail at once while Redis is taken for unreachable. */
+  private async bounded<T>(what: string, op: () => Promise<T>): Promise<T> {
+    const ms = this.answerWithinMs;
+    if (ms === undefined) return op();
+    const url = this.config.pubsub.redisUrlRedacted;
+    if (this.noAnswer) {
+      this.probe(ms);
+      throw new RedisError({ url, detail: `${what} not sent: redis has given no answer for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s (check that it runs and that the network lets this host reach it)` });
+    }
+    const p = op();
+    // A call that timed out may still fail later: not an unhandled rejection.
+    p.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer()), ms)))]);
+    } catch (err) {
+      if (!(err instanceof NoAnswer)) throw err;
+      if (!this.noAnswer) {
+        this.noAnswer = { since: Date.now() - ms, what };
+        this.prober = setInterval(() => this.probe(ms), 2000);
+        this.prober.unref();
+        this.log.error(`redis gave no answer to a queue ${what} within ${ms / 1000} s: queue calls fail at once until it answers a ping again (POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)`, {
+          redis: url,
+          queue: this.name,
+        });
+      }
+      this.probe(ms);
+      throw new RedisError({ url, detail: `${what}: no answer within ${ms / 1000} s (check that redis runs and that the network lets this host reach it)`, cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * One PING at a time while Redis is taken for unreachable; its answer ends the outage. A
+   * PING unanswered on a connection that believes itself connected means the connection is
+   * dead without knowing it (a blackhole keeps TCP quiet for many minutes): it is dropped
+   * and reconnected, and ioredis sends its unanswered commands again on the new one.
+   */
+  private probe(ms: number): void {
+    if (this.probing) return;
+    this.probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const ping = this.conn.ping();
+    ping.catch(() => undefined);
+    void Promise.race([ping.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))])
+      .catch(() => false)
+      .then((answered) => {
+        clearTimeout(timer);
+        this.probing = false;
+        if (answered && this.noAnswer) {
+          const outage = Math.round((Date.now() - this.noAnswer.since) / 1000);
+          this.noAnswer = undefined;
+          clearInterval(this.prober);
+          this.prober = undefined;
+          this.log.info('redis answers again: queue calls go through', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name, outageSeconds: outage });
+        } else if (!answered && this.conn.status === 'ready') {
+          this.log.warn('redis did not answer a ping: reconnecting the queue connection', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name });
+          this.conn.disconnect(true);
+        }
+      });
   }
 
   /**
@@ -150,6 +265,10 @@ export class SyncQueue {
   }
 
   async counts(): Promise<QueueCounts> {
+    return this.bounded('count', () => this.readCounts());
+  }
+
+  private async readCounts(): Promise<QueueCounts> {
     const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
     const oldest = await this.queue.getWaiting(0, 0);
     const ts = oldest[0]?.timestamp;
@@ -216,8 +335,13 @@ export class SyncQueue {
     await this.queue.obliterate({ force: true });
   }
 
+  /** Safe to call twice; bounded: BullMQ's close sends QUIT, which a blackholed Redis never answers. */
   async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
+    clearInterval(this.prober);
+    this.prober = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     this.conn.disconnect(false);
   }
 
@@ -226,6 +350,9 @@ export class SyncQueue {
     return this.queue;
   }
 }
+
+// Printing a queue shows its name and the redacted Redis URL, never the config's or the connection's password.
+printAs(SyncQueue, 'SyncQueue', (q) => ({ name: q.name, redis: q.config.pubsub.redisUrlRedacted }));
 
 function toFailed(job: Job<SyncJobData>): FailedJob {
   return {
@@ -246,6 +373,7 @@ export type JobOutcome =
   /** Failed: BullMQ retries it with backoff, then keeps it in the failed set. */
   | { readonly kind: 'failed'; readonly error: string };
 
+/** One run of a job, as the worker sees it. */
 export interface JobRun {
   readonly key: string;
   readonly op: JobOp;
@@ -258,6 +386,7 @@ export interface JobRun {
   readonly last: boolean;
 }
 
+/** How a QueueWorker runs jobs: concurrency, lock, the run function. */
 export interface QueueWorkerOptions {
   readonly concurrency: number;
   /** A running job's lock; a worker that dies lets its jobs run elsewhere once it expires. Default 30 s. */
@@ -294,6 +423,7 @@ export class QueueWorker {
       // A job whose worker died is run again (idempotent); after this many deaths it fails, kept for --retry-failed.
       maxStalledCount: 5,
     });
+    hideFields(this, ['worker', 'conn']);
     this.worker.on('error', (err) => this.log.debug('queue worker error (retried)', { queue: this.name, error: err.message }));
     this.worker.on('stalled', (id) => this.log.warn('a job stalled (its worker died or hung): it runs again', { queue: this.name, job: id }));
     this.worker.on('failed', (job) => {
@@ -354,3 +484,6 @@ export class QueueWorker {
     throw new Error(outcome.error);
   }
 }
+
+// The same for the consumer side: it holds the config and a connection with the password.
+printAs(QueueWorker, 'QueueWorker', (w) => ({ name: w.name, redis: w.config.pubsub.redisUrlRedacted }));

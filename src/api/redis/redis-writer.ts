@@ -57,6 +57,7 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
   if (/\bNOREPLICAS\b/.test(message)) return { reason: 'NOREPLICAS', hint: 'too few replicas for min-replicas-to-write: bring the replicas back or lower min-replicas-to-write' };
   if (/\bWRONGTYPE\b/.test(message)) return { reason: 'WRONGTYPE', hint: 'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: delete or rename that key, or set another [pubsub] queue' };
   if (/\b(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) return { reason: 'auth', hint: 'redis refuses these commands to this user: check the password and ACL of redis_url' };
+  if (/no answer within|has given no answer/.test(message)) return { reason: 'no answer', hint: 'redis does not answer (hung, or the network drops the packets): check that it runs and that this host reaches its port' };
   return { reason: 'error', hint: 'see the redis log' };
 }
 
@@ -69,7 +70,7 @@ export class RedisWriter {
   /** Writes Redis refused, oldest first (by seq), waiting for the retry loop. */
   private queue: Entry[] = [];
   /** Writes sent directly and not answered yet. */
-  private readonly direct = new Set<Promise<unknown>>();
+  private readonly direct = new Map<Promise<unknown>, Entry>();
   private seq = 0;
   private looping = false;
   private closed = false;
@@ -134,7 +135,7 @@ export class RedisWriter {
         resolve(state);
       };
       const p = Promise.resolve().then(write.run);
-      this.direct.add(p);
+      this.direct.set(p, entry);
       p.then(
         () => {
           this.supersede(entry);
@@ -163,13 +164,17 @@ export class RedisWriter {
     return new Promise((r) => this.flushWaiters.push(r));
   }
 
-  /** Stop retrying. Returns the writes that never reached Redis. */
+  /**
+   * Stop retrying. Returns the writes that never reached Redis, in the order they were made:
+   * those waiting to be retried and those sent but not answered yet (Redis may still apply
+   * one of these, but nothing says it did).
+   */
   close(): RedisWrite[] {
     this.closed = true;
     if (this.reminder) clearInterval(this.reminder);
     this.reminder = undefined;
     this.wake?.();
-    const lost = this.queue.map((e) => e.write);
+    const lost = [...this.queue, ...this.direct.values()].sort((a, b) => a.seq - b.seq).map((e) => e.write);
     this.queue = [];
     const w = this.flushWaiters;
     this.flushWaiters = [];
