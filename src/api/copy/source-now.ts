@@ -44,7 +44,8 @@ export function sameVersion(read: ObjectInfo | HeadInfo, now: HeadInfo): boolean
   if (read.etag && now.etag && read.etag !== now.etag) return false;
   if (!('metadata' in read)) return true;
   // HTTP dates carry whole seconds; a listing's milliseconds never reach here.
-  const second = (d: Date | undefined) => (d === undefined ? undefined : Math.floor(d.getTime() / 1000));
+  // An unreadable date (NaN) says nothing: NaN would differ from itself, and copy for ever.
+  const second = (d: Date | undefined) => (d === undefined || Number.isNaN(d.getTime()) ? undefined : Math.floor(d.getTime() / 1000));
   if (read.lastModified && now.lastModified && second(read.lastModified) !== second(now.lastModified)) return false;
   return !metadataDiffers(read, now);
 }
@@ -54,10 +55,22 @@ const HEADER_FIELDS = ['contentType', 'cacheControl', 'contentDisposition', 'con
 /** Standard headers or user metadata differ (s3s3's own `s3s3-*` left out). */
 export function metadataDiffers(a: HeadInfo, b: HeadInfo): boolean {
   if (HEADER_FIELDS.some((f) => (a[f] ?? '') !== (b[f] ?? ''))) return true;
-  const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
-  if (time(a.expires) !== time(b.expires)) return true;
+  if (expiresAt(a.expires) !== expiresAt(b.expires)) return true;
   const user = (m: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(m).filter(([k]) => !k.startsWith('s3s3-')).sort());
   return user(a.metadata) !== user(b.metadata);
+}
+
+/**
+ * An Expires header as an instant, or undefined when absent or no HTTP date. Servers keep
+ * whatever a client sent (Ceph and Swift answer `Expires: never` as stored), and NaN equals
+ * nothing, itself included: compared as NaN, such an object would never be the same version
+ * as itself, and every copy of it would run its rounds and fail. s3s3's S3 PUT cannot carry
+ * such a value either (it sends dates only), so an unparsable one counts as none.
+ */
+function expiresAt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /** Null when the bucket exists now; else the error to report (bucketMissing, or why we cannot tell). */
