@@ -6,6 +6,7 @@
  * Idempotent and order-insensitive: replays, duplicates and out-of-order hints converge.
  */
 import { copyKey, type CopyKeyOptions, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
+import { sourceNow } from '../copy/source-now.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { DEFAULT_TRASH_ROOT, knownTrashRoots, loadTrashRoots, registerTrashRoot } from './trash-roots.js';
 
@@ -138,12 +139,15 @@ export async function settleGone(source: ObjectStore, sourceKey: string, dest: O
 export async function deleteKey(source: ObjectStore, destinations: readonly ObjectStore[], key: string, options: { readonly delete?: boolean } & CopyKeyOptions = {}): Promise<SyncResult> {
   const rel = relativeKey(source, key);
   if (rel === undefined) return { key, results: [], ok: true, outsidePrefix: true };
-  const present = await source.head(key);
+  // The one rule for gone: the store's own "no such key" and a HeadBucket asked now (a cached
+  // one would let a proxy's 404 to everything delete every replica); unknown deletes nothing.
+  const now = await sourceNow(source, key);
   const results = await Promise.all(
     destinations.map(async (dest): Promise<TargetResult> => {
       const target = fullKey(dest, rel);
       if (neverDeleted(dest, target)) return { destination: dest.name, key: target, outcome: 'skipped', bytes: 0 };
-      if (present !== null) return { destination: dest.name, key: target, outcome: 'kept', bytes: 0 };
+      if (now.state === 'unknown') return { destination: dest.name, key: target, outcome: 'failed', bytes: 0, error: now.error };
+      if (now.state === 'present') return { destination: dest.name, key: target, outcome: 'kept', bytes: 0 };
       if (!deletesAt(dest, options)) return { destination: dest.name, key: target, outcome: 'gone', bytes: 0 };
       const unreadable = await registryUnreadable(dest, target);
       if (unreadable) return unreadable;
