@@ -20,7 +20,9 @@ import { deleteKey, syncKey } from '../../src/api/sync/sync-key.js';
 import type { ObjectHeaders, ObjectStore } from '../../src/api/store/object-store.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import type { SwiftStore } from '../../src/api/store/swift-store.js';
-import { FaultProxy, anyRequest } from '../helpers/fault-proxy.js';
+import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
+import { FaultProxy, anyRequest, isOp } from '../helpers/fault-proxy.js';
+import { GateProxy } from '../helpers/gate-proxy.js';
 import { dropStore, freshStore, md5Hex, readAll } from '../helpers/seed.js';
 import { endpointConfig, uniqueBucket } from '../helpers/servers.js';
 import { cephServer, dropSwift, freshSwift, swiftServer } from '../helpers/swift.js';
@@ -193,4 +195,101 @@ describe('the one rule for gone: a proxy in front of the source answering 404 to
       source.close();
     }
   });
+});
+
+describe(`the last write re-checks, in a known order (${ceph.name}; the destination behind a proxy that holds one write)`, () => {
+  const stores: S3Store[] = [];
+  const proxies: GateProxy[] = [];
+  /** The destination buckets as seen through a proxy: closed, never dropped twice. */
+  const viaProxy: S3Store[] = [];
+  after(async () => {
+    for (const s of viaProxy) s.close();
+    for (const p of proxies) await p.stop();
+    for (const s of stores) await dropStore(s).catch(() => {});
+  });
+  /** A source bucket, and a destination bucket reached through a gate proxy (another endpoint: no server-side copy). */
+  const rig = async (label: string, extra: Record<string, string | number | boolean> = {}) => {
+    const src = await freshStore(ceph, uniqueBucket(`${label}-src`));
+    const real = await freshStore(ceph, uniqueBucket(`${label}-dst`));
+    stores.push(src, real);
+    const proxy = new GateProxy(ceph.endpoint);
+    proxies.push(proxy);
+    const dst = new S3Store(endpointConfig({ ...ceph, endpoint: await proxy.start() }, real.bucket, extra));
+    viaProxy.push(dst);
+    return { src, real, dst, proxy };
+  };
+  /** The MD5 of what `store` holds at `key` (null: nothing), to compare versions in a readable message. */
+  const bytesAt = async (store: ObjectStore, key: string) => {
+    const h = await store.head(key);
+    return h === null ? null : md5Hex(await readAll((await store.get(key)).body));
+  };
+
+  it('an upload of v1 that completes after the source moved to v2 is copied again: the destination ends with v2', { timeout: 60_000 }, async () => {
+    const { src, real, dst, proxy } = await rig('rc-slow');
+    const key = 'slow \u{1F600}';
+    const v1 = randomBytes(200_000);
+    const v2 = randomBytes(150_000);
+    await src.put(key, v1, { contentLength: v1.length });
+    const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'response');
+    const copying = copyKey({ store: src, key }, [{ store: dst, key }]);
+    await gate.arrived;
+    await src.put(key, v2, { contentLength: v2.length });
+    gate.open();
+    const [r] = await copying;
+    assert.equal(r!.outcome, 'copied', r!.error?.message);
+    assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'the destination holds the source as it is now');
+  });
+
+  it(
+    'a PUT that timed out on the client (its bytes all sent) and is retried: the first attempt must not land after the settled copy of v2',
+    {
+      timeout: 60_000,
+      todo: 'not fixed: the re-check covers writes that answered; a write the client gave up on (read_timeout, its body sent) can still be committed later by the server or a buffering proxy, after the retry of a newer version settled. Needs conditional PUTs (If-None-Match / If-Match) or a later look at the destination.',
+    },
+    async () => {
+      const { src, real, dst, proxy } = await rig('rc-zombie', { read_timeout: 2 });
+      const key = 'zombie';
+      const v1 = randomBytes(100_000);
+      const v2 = randomBytes(90_000);
+      await src.put(key, v1, { contentLength: v1.length });
+      // The first PUT's last byte waits at the proxy: the client times out and retries.
+      const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'last-byte');
+      const copying = copyKey({ store: src, key }, [{ store: dst, key }], { retry: { attempts: 3, baseMs: 100, maxMs: 500 } });
+      await gate.arrived;
+      await src.put(key, v2, { contentLength: v2.length });
+      const [r] = await copying;
+      assert.equal(r!.outcome, 'copied', r!.error?.message);
+      assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'settled with v2');
+      // Now the proxy delivers the first attempt's last byte; the server commits v1.
+      gate.open();
+      assert.equal(await gate.done, 200, 'the server took the first attempt after all');
+      assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'the destination still holds the source as it is now (it holds the stale v1, and nothing will copy it again)');
+    },
+  );
+
+  it(
+    'a sweep with deletes on whose upload lands after the key was deleted at the source (and the delete event handled): no key the source lacks is left',
+    {
+      timeout: 60_000,
+      todo: "not fixed: copyKey reports such a copy 'gone' (the source lost it after the write) and syncKey deletes it, but the sweep (sweep/duplicate.ts) only counts 'gone': the replica stays until the next sweep.",
+    },
+    async () => {
+      const { src, real, dst, proxy } = await rig('rc-sweep-gone');
+      const key = 'deleted meanwhile';
+      const body = randomBytes(50_000);
+      await src.put(key, body, { contentLength: body.length });
+      // The upload's last byte waits at the proxy: the write lands only when the gate opens.
+      const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'last-byte');
+      const sweeping = duplicateBucket(src, dst, { delete: true });
+      await gate.arrived;
+      // The application deletes the key; the listener's delete runs before the sweep's upload answers.
+      await src.delete(key);
+      const event = await deleteKey(src, [dst], key, { delete: true });
+      gate.open();
+      const report = await sweeping;
+      assert.deepEqual(report.failures, []);
+      assert.deepEqual(event.results.map((r) => r.outcome), ['gone'], 'the delete event came before the upload landed: nothing to delete yet');
+      assert.equal(await real.head(key), null, 'the destination does not keep a key the source deleted (deletes on)');
+    },
+  );
 });
