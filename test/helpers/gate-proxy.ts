@@ -4,6 +4,7 @@
  * client does not know yet); `last-byte` holds the request's last body byte (the server
  * commits only when the gate opens) and sends it even when the client has given up, as a
  * proxy that buffered the request (nginx's default) or a server slow to read its socket does.
+ * It can also answer chosen requests itself, as a load balancer with no backend for them does.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,9 +57,31 @@ class GateRule implements Gate {
   }
 }
 
+/** An answer the proxy gives itself instead of the server's (e.g. a load balancer's HTML 404 page). */
+export interface CannedAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType: string;
+}
+
+/** A canned answer in force: how often it was given. */
+export interface Canned {
+  readonly hits: number;
+}
+
+class CannedRule implements Canned {
+  hits = 0;
+  constructor(
+    readonly match: Matcher,
+    readonly answer: CannedAnswer,
+    public remaining: number,
+  ) {}
+}
+
 export class GateProxy {
   readonly requests: RequestInfo[] = [];
   private readonly gates: GateRule[] = [];
+  private readonly canned: CannedRule[] = [];
   private server: http.Server | undefined;
   private readonly upstream: URL;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -72,6 +95,13 @@ export class GateProxy {
     const g = new GateRule(match, mode, times);
     this.gates.push(g);
     return g;
+  }
+
+  /** Answer the next `times` requests that `match` with `answer`, never asking the server. */
+  answer(match: Matcher, answer: CannedAnswer, times = 1): Canned {
+    const c = new CannedRule(match, answer, times);
+    this.canned.push(c);
+    return c;
   }
 
   async start(): Promise<string> {
@@ -91,6 +121,16 @@ export class GateProxy {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const info: RequestInfo = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
     this.requests.push(info);
+    const canned = this.canned.find((c) => c.remaining > 0 && c.match(info));
+    if (canned) {
+      canned.remaining--;
+      canned.hits++;
+      req.resume();
+      const { status, body, contentType } = canned.answer;
+      res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
     const gate = this.gates.find((g) => g.remaining > 0 && g.match(info));
     if (gate) gate.remaining--;
     const upstream = http.request(

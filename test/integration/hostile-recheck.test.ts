@@ -16,13 +16,13 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyKey } from '../../src/api/copy/copy-key.js';
 import { multipartUpload } from '../../src/api/copy/multipart.js';
-import { deleteKey, syncKey } from '../../src/api/sync/sync-key.js';
+import { deleteKey, syncKey, type SyncKeyOptions } from '../../src/api/sync/sync-key.js';
 import type { ObjectHeaders, ObjectStore } from '../../src/api/store/object-store.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import type { SwiftStore } from '../../src/api/store/swift-store.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
 import { FaultProxy, anyRequest, isOp } from '../helpers/fault-proxy.js';
-import { GateProxy } from '../helpers/gate-proxy.js';
+import { GateProxy, type CannedAnswer } from '../helpers/gate-proxy.js';
 import { dropStore, freshStore, md5Hex, readAll } from '../helpers/seed.js';
 import { endpointConfig, uniqueBucket } from '../helpers/servers.js';
 import { cephServer, dropSwift, freshSwift, swiftServer } from '../helpers/swift.js';
@@ -292,4 +292,50 @@ describe(`the last write re-checks, in a known order (${ceph.name}; the destinat
       assert.equal(await real.head(key), null, 'the destination does not keep a key the source deleted (deletes on)');
     },
   );
+});
+
+describe(`the one rule for gone: a load balancer's HTML 404 to a source GET never deletes a replica (${ceph.name}, deletes on)`, () => {
+  const stores: S3Store[] = [];
+  const viaProxy: S3Store[] = [];
+  const proxies: GateProxy[] = [];
+  after(async () => {
+    for (const s of viaProxy) s.close();
+    for (const p of proxies) await p.stop();
+    for (const s of stores) await dropStore(s).catch(() => {});
+  });
+  const LB_404: CannedAnswer = { status: 404, contentType: 'text/html', body: '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>' };
+  const quick = { attempts: 3, baseMs: 50, maxMs: 200 };
+
+  const cases: Array<{ name: string; lbGets: number; options: SyncKeyOptions; outcome: 'copied' | 'failed' }> = [
+    { name: 'a publish (GET first, size unknown): its first two GETs answered by the load balancer', lbGets: 2, options: { blindUpTo: 16 * MiB }, outcome: 'copied' },
+    { name: 'an event with its size (blind copy): its first GET answered by the load balancer', lbGets: 1, options: { blind: true }, outcome: 'copied' },
+    { name: 'a plain sync (HEAD first): its first GET answered by the load balancer', lbGets: 1, options: {}, outcome: 'copied' },
+    { name: 'every GET answered by the load balancer: failed, retryable, and the replica kept', lbGets: 1000, options: { blindUpTo: 16 * MiB }, outcome: 'failed' },
+  ];
+  for (const c of cases) {
+    it(c.name, { timeout: 60_000 }, async () => {
+      const real = await freshStore(ceph, uniqueBucket('rc-lb404-src'));
+      const dst = await freshStore(ceph, uniqueBucket('rc-lb404-dst'));
+      stores.push(real, dst);
+      const proxy = new GateProxy(ceph.endpoint);
+      proxies.push(proxy);
+      const source = new S3Store(endpointConfig({ ...ceph, endpoint: await proxy.start() }, real.bucket));
+      viaProxy.push(source);
+      const key = 'lb \u00e9/404';
+      const old = randomBytes(3000);
+      const now = randomBytes(2000);
+      await dst.put(key, old, { contentLength: old.length });
+      await real.put(key, now, { contentLength: now.length });
+      const lb = proxy.answer(isOp('GetObject', real.bucket, key), LB_404, c.lbGets);
+      const result = await syncKey(source, [dst], key, { delete: true, retry: quick, ...c.options });
+      assert.ok(lb.hits >= Math.min(c.lbGets, 1), 'the load balancer answered');
+      const [r] = result.results;
+      assert.equal(r!.outcome, c.outcome, r!.error?.message);
+      const held = await dst.head(key);
+      assert.ok(held !== null, 'the replica is never deleted on a 404 that is not the store\'s own');
+      const want = c.outcome === 'copied' ? now : old;
+      assert.equal(md5Hex(await readAll((await dst.get(key)).body)), md5Hex(want), c.outcome === 'copied' ? 'the destination holds the source as it is' : 'the destination keeps its replica');
+      if (c.outcome === 'failed') assert.match(r!.error?.message ?? '', /NoSuchKey|proxy or load balancer/);
+    });
+  }
 });
