@@ -19,13 +19,13 @@ import { multipartUpload } from '../../src/api/copy/multipart.js';
 import { deleteKey, syncKey, type SyncKeyOptions } from '../../src/api/sync/sync-key.js';
 import type { ObjectHeaders, ObjectStore } from '../../src/api/store/object-store.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
-import type { SwiftStore } from '../../src/api/store/swift-store.js';
+import { SwiftStore } from '../../src/api/store/swift-store.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
-import { FaultProxy, anyRequest, isOp } from '../helpers/fault-proxy.js';
+import { FaultProxy, anyRequest, isOp, type RequestInfo } from '../helpers/fault-proxy.js';
 import { GateProxy, type CannedAnswer } from '../helpers/gate-proxy.js';
 import { dropStore, freshStore, md5Hex, readAll } from '../helpers/seed.js';
 import { endpointConfig, uniqueBucket } from '../helpers/servers.js';
-import { cephServer, dropSwift, freshSwift, swiftServer } from '../helpers/swift.js';
+import { cephServer, dropSwift, freshSwift, swiftConfig, swiftServer } from '../helpers/swift.js';
 
 const ceph = cephServer();
 const swift = swiftServer();
@@ -336,6 +336,50 @@ describe(`the one rule for gone: a load balancer's HTML 404 to a source GET neve
       const want = c.outcome === 'copied' ? now : old;
       assert.equal(md5Hex(await readAll((await dst.get(key)).body)), md5Hex(want), c.outcome === 'copied' ? 'the destination holds the source as it is' : 'the destination keeps its replica');
       if (c.outcome === 'failed') assert.match(r!.error?.message ?? '', /NoSuchKey|proxy or load balancer/);
+    });
+  }
+});
+
+describe(`the one rule for gone at a Swift native source: a 404 to the GET is proven by a HEAD and a HeadBucket asked now (${swift.name} native to ${ceph.name}, deletes on)`, () => {
+  const stores: S3Store[] = [];
+  const swiftStores: SwiftStore[] = [];
+  const proxies: GateProxy[] = [];
+  after(async () => {
+    for (const p of proxies) await p.stop();
+    for (const s of stores) await dropStore(s).catch(() => {});
+    for (const s of swiftStores) await dropSwift(s).catch(() => {});
+  });
+  const LB_404: CannedAnswer = { status: 404, contentType: 'text/html', body: '<html><h1>Not Found</h1></html>' };
+
+  for (const everything of [false, true]) {
+    it(everything ? 'a proxy answering 404 to every request (container HEAD included): failed, the replica kept' : 'a proxy answering 404 to the object GETs only: copied once Swift answers, the replica never deleted', { timeout: 60_000 }, async () => {
+      const src = await freshSwift(uniqueBucket('rc-sw404-src'));
+      swiftStores.push(src);
+      const dst = await freshStore(ceph, uniqueBucket('rc-sw404-dst'));
+      stores.push(dst);
+      const proxy = new GateProxy(new URL(swift.swift.authUrl).origin);
+      proxies.push(proxy);
+      const url = `${await proxy.start()}/auth/v1.0`;
+      const source = new SwiftStore(swiftConfig(src.bucket, { auth_url: url }));
+      const key = 'lb404';
+      const old = randomBytes(3000);
+      const now = randomBytes(2000);
+      await dst.put(key, old, { contentLength: old.length });
+      await src.put(key, now, { contentLength: now.length });
+      try {
+        // Authenticated, and the container seen, a moment before the proxy lost its backend.
+        assert.equal(await source.bucketExists(), true);
+        const inContainer = (r: RequestInfo) => r.url.split('?')[0]!.includes(`/${src.bucket}`);
+        const match = everything ? inContainer : (r: RequestInfo) => r.method === 'GET' && r.url.split('?')[0]!.endsWith(`/${src.bucket}/${key}`);
+        proxy.answer(match, LB_404, everything ? 1000 : 2);
+        const result = await syncKey(source, [dst], key, { delete: true, blindUpTo: 16 * MiB, retry: { attempts: 3, baseMs: 50, maxMs: 200 } });
+        const [r] = result.results;
+        assert.equal(r!.outcome, everything ? 'failed' : 'copied', r!.error?.message);
+        assert.ok((await dst.head(key)) !== null, 'the replica is kept');
+        assert.equal(md5Hex(await readAll((await dst.get(key)).body)), md5Hex(everything ? old : now));
+      } finally {
+        source.close();
+      }
     });
   }
 });
