@@ -383,3 +383,43 @@ describe(`the one rule for gone at a Swift native source: a 404 to the GET is pr
     });
   }
 });
+
+describe(`two destinations, one retried: every copy settled by one call is of the version its last look saw (${ceph.name})`, () => {
+  const stores: S3Store[] = [];
+  const viaProxy: S3Store[] = [];
+  const proxies: GateProxy[] = [];
+  after(async () => {
+    for (const s of viaProxy) s.close();
+    for (const p of proxies) await p.stop();
+    for (const s of stores) await dropStore(s).catch(() => {});
+  });
+
+  it('the source overwritten while the second destination waits to retry: both end with the new version', { timeout: 60_000 }, async () => {
+    const real = await freshStore(ceph, uniqueBucket('rc-two-src'));
+    const a = await freshStore(ceph, uniqueBucket('rc-two-a'));
+    const bReal = await freshStore(ceph, uniqueBucket('rc-two-b'));
+    stores.push(real, a, bReal);
+    const sourceProxy = new GateProxy(ceph.endpoint);
+    const bProxy = new GateProxy(ceph.endpoint);
+    proxies.push(sourceProxy, bProxy);
+    const source = new S3Store(endpointConfig({ ...ceph, endpoint: await sourceProxy.start() }, real.bucket));
+    const b = new S3Store(endpointConfig({ ...ceph, endpoint: await bProxy.start() }, bReal.bucket));
+    viaProxy.push(source, b);
+    const key = 'two';
+    const v1 = randomBytes(4000);
+    const v2 = randomBytes(5000);
+    await real.put(key, v1, { contentLength: v1.length });
+    // The second destination's first PUT is refused (503, retried); the look after the first
+    // round is held until the source has been overwritten, so it still describes v1.
+    bProxy.answer(isOp('PutObject', bReal.bucket, key), { status: 503, contentType: 'application/xml', body: '<Error><Code>ServiceUnavailable</Code></Error>' }, 1);
+    const look = sourceProxy.gate(isOp('HeadObject', real.bucket, key), 'response');
+    const copying = copyKey({ store: source, key }, [{ store: a, key }, { store: b, key }], { blind: true, retry: { attempts: 3, baseMs: 50, maxMs: 200 } });
+    await look.arrived;
+    await real.put(key, v2, { contentLength: v2.length });
+    look.open();
+    const results = await copying;
+    assert.deepEqual(results.map((r) => r.outcome), ['copied', 'copied'], results.map((r) => r.error?.message).join(' '));
+    assert.equal(md5Hex(await readAll((await bReal.get(key)).body)), md5Hex(v2), 'the retried destination holds v2');
+    assert.equal(md5Hex(await readAll((await a.get(key)).body)), md5Hex(v2), 'the first destination, settled with v1 before the call saw v2, holds v2 too');
+  });
+});

@@ -193,6 +193,10 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
   const policy = options.retry ?? patientPolicy(source.store.settings.maxRetries);
   let attempt = 1;
   let changedRounds = 0;
+  // The version each copy settled in this call was checked against: a later round that sees
+  // the source moved on (a destination retried after a backoff reads the newer version)
+  // copies those again too, so one call never leaves its destinations on different versions.
+  const settled = new Map<CopyTarget, ObjectInfo>();
   for (let round = 1; planned.length > 0; round++) {
     const outcomes = await transfer(source, sourceInfo, planned, options, round === 1 ? opened : undefined);
     // The last write re-checks: a copy is settled only once the source is seen to still hold the
@@ -217,10 +221,7 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
           // where deletes are on, as for any key the source lacks.
           result(p.target, { outcome: 'gone', bytes: 0 });
         } else {
-          const error =
-            now.state === 'unknown'
-              ? now.error
-              : new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `the source changed ${changedRounds + 1} times while it was copied; it is copied again on the next try` });
+          const error = now.state === 'unknown' ? now.error : changedTooOften(source, changedRounds);
           result(p.target, { outcome: 'failed', bytes: 0, reason: p.reason, error });
         }
       } else if (o.outcome === 'failed' && attempt < policy.attempts && isRetryable(o.error)) {
@@ -230,6 +231,23 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
         if (o.error instanceof StoreError && o.error.retryAfterSeconds !== undefined) retryAfter = Math.max(retryAfter ?? 0, o.error.retryAfterSeconds * 1000);
       } else {
         result(p.target, { ...o, reason: p.reason });
+        if (o.outcome === 'copied' && read !== undefined) settled.set(p.target, read);
+      }
+    }
+    if (now !== undefined && now.state !== 'unknown') {
+      for (const [t, version] of settled) {
+        if (now.state === 'present' && sameVersion(version, now.info)) continue;
+        settled.delete(t);
+        if (now.state === 'gone') {
+          result(t, { outcome: 'gone', bytes: 0 });
+        } else if (changedRounds < MAX_CHANGED_ROUNDS) {
+          log.info('the source changed after this copy was settled: copying again', { key: source.key, destination: t.store.name });
+          results.delete(t);
+          again.push({ target: t, reason: 'source changed' });
+          changed = true;
+        } else {
+          result(t, { outcome: 'failed', bytes: 0, reason: results.get(t)?.reason, error: changedTooOften(source, changedRounds) });
+        }
       }
     }
     if (changed && now?.state === 'present') {
@@ -240,6 +258,11 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
     if (failedRetry) await sleep(backoff(attempt++, policy, retryAfter));
   }
   return targets.map((t) => results.get(t)!);
+}
+
+/** A copy given up for now: the source kept changing under it (retryable: the next try copies it). */
+function changedTooOften(source: CopySource, rounds: number): VerificationError {
+  return new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `the source changed ${rounds + 1} times while it was copied; it is copied again on the next try` });
 }
 
 /** One destination's result of one attempt; `read`: the source version written, when copied. */
