@@ -244,6 +244,21 @@ describe(`the last write re-checks, in a known order (${ceph.name}; the destinat
     assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'the destination holds the source as it is now');
   });
 
+  it('syncKey with deletes on: a copy whose source was deleted while it was written is reported gone and removed', { timeout: 60_000 }, async () => {
+    const { src, real, dst, proxy } = await rig('rc-gone-after');
+    const key = 'deleted while written';
+    const body = randomBytes(40_000);
+    await src.put(key, body, { contentLength: body.length });
+    const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'response');
+    const syncing = syncKey(src, [dst], key, { delete: true, blindUpTo: 16 * MiB });
+    await gate.arrived;
+    await src.delete(key);
+    gate.open();
+    const result = await syncing;
+    assert.deepEqual(result.results.map((r) => r.outcome), ['deleted'], result.results.map((r) => r.error?.message).join(' '));
+    assert.equal(await real.head(key), null, 'no replica of a key the source lacks');
+  });
+
   it(
     'a PUT that timed out on the client (its bytes all sent) and is retried: the first attempt must not land after the settled copy of v2',
     {
