@@ -48,6 +48,8 @@ export interface ConvergeOptions {
   readonly faults?: { readonly cycleMs: number; readonly onMs: number; readonly offsetMs: number };
   /** Phases (a) and (c): how long the destinations may take to equal the source. */
   readonly settleMs?: number;
+  /** A sweep running longer than this is killed and reported hung (default 150 s). */
+  readonly sweepTimeoutMs?: number;
   /** Progress lines (the soak prints them; the test keeps them for its failure message). */
   readonly log?: (line: string) => void;
 }
@@ -78,6 +80,10 @@ export interface Comparison {
 export interface SweepRun {
   readonly code: number;
   readonly seconds: number;
+  /** Killed after `timeoutMs` without finishing (its log is kept in the rig's directory). */
+  readonly hung?: boolean;
+  /** Its stderr, kept for a post-mortem. */
+  readonly logFile: string;
   readonly copied?: number;
   readonly deleted?: number;
   readonly failed?: number;
@@ -124,7 +130,7 @@ export function describeComparison(c: Comparison, limit = 20): string {
 
 /** The whole report, for a failure message or the soak's output. */
 export function describeReport(r: ConvergeReport): string {
-  const sweeps = r.sweeps.map((s) => `${s.code}:${s.copied ?? '?'}c/${s.deleted ?? '?'}d/${s.failed ?? '?'}f`).join(' ');
+  const sweeps = r.sweeps.map((s) => (s.hung ? `HUNG(${s.logFile})` : `${s.code}:${s.copied ?? '?'}c/${s.deleted ?? '?'}d/${s.failed ?? '?'}f`)).join(' ');
   return [
     `writes: ${r.writes.puts} puts, ${r.writes.deletes} deletes, ${r.writes.publishes} publishes, ${(r.writes.bytes / MiB).toFixed(1)} MiB, ${r.writes.errors} writer errors; faults hit ${r.faultHits} requests`,
     `sweeps during the run (exit:copied/deleted/failed): ${sweeps || 'none'}`,
@@ -364,15 +370,19 @@ export class ConvergeRig {
     return stats;
   }
 
-  /** One `s3s3bucket --delete --json` with the sweep's config. */
-  async sweep(): Promise<SweepRun> {
+  /** One `s3s3bucket --delete --json` with the sweep's config; killed (and marked hung) past `timeoutMs`. */
+  async sweep(timeoutMs = this.o.sweepTimeoutMs ?? 150_000): Promise<SweepRun> {
     const started = performance.now();
+    const n = ++this.sweepSeq;
     const run = await runBucket(['--config', this.sweepFile, '--delete', '--json', '--max-delete', '100%', '--lock-file', join(this.dir, 'sweep.lock')], {
       cwd: this.dir,
       env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      timeoutMs: 300_000,
+      timeoutMs,
     });
     const seconds = (performance.now() - started) / 1000;
+    const hung = seconds * 1000 >= timeoutMs - 100;
+    const logFile = join(this.dir, `sweep-${n}.log`);
+    writeFileSync(logFile, run.stderr);
     let summary: { copied?: number; deleted?: number; failed?: number } = {};
     try {
       summary = JSON.parse(run.stdout) as typeof summary;
@@ -380,8 +390,10 @@ export class ConvergeRig {
       // No summary: an aborted sweep (a listing that failed under the faults); stderr says why.
     }
     const raw = run.stdout.trim() || run.stderr.trim().split('\n').slice(-3).join(' | ');
-    const result: SweepRun = { code: run.code, seconds, copied: summary.copied, deleted: summary.deleted, failed: summary.failed, raw };
-    this.log(`sweep ${++this.sweepSeq}: exit ${run.code} in ${seconds.toFixed(1)} s, copied ${summary.copied ?? '?'}, deleted ${summary.deleted ?? '?'}, failed ${summary.failed ?? '?'}`);
+    const result: SweepRun = { code: run.code, seconds, ...(hung ? { hung } : {}), logFile, copied: summary.copied, deleted: summary.deleted, failed: summary.failed, raw };
+    this.log(
+      `sweep ${n}: ${hung ? `HUNG, killed after ${seconds.toFixed(0)} s (log ${logFile})` : `exit ${run.code} in ${seconds.toFixed(1)} s`}, copied ${summary.copied ?? '?'}, deleted ${summary.deleted ?? '?'}, failed ${summary.failed ?? '?'}`,
+    );
     return result;
   }
 

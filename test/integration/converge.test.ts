@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { describeComparison, describeReport, runConvergence } from '../helpers/converge-rig.js';
 
 describe('convergence: writers, the daemon and its workers, and --delete sweeps at once, under faults', () => {
-  it('(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep', { timeout: 420_000 }, async () => {
+  it('(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep', { timeout: 900_000 }, async () => {
     const progress: string[] = [];
     const report = await runConvergence({
       label: 'conv',
@@ -36,6 +36,8 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
     assert.ok(report.writes.puts > 100 && report.writes.deletes > 30, `the writers did work: ${all}`);
     assert.ok(report.sweeps.length >= 2, `sweeps ran back to back during the writes: ${all}`);
     assert.ok(report.faultHits > 0, `the faults hit: ${all}`);
+    const hung = [...report.sweeps, report.b.sweep, report.c.sweep].filter((s) => s.hung);
+    assert.deepEqual(hung.map((s) => s.logFile), [], `no sweep hangs (each was killed after 150 s; their logs are kept): ${all}`);
     assert.ok(report.a.equal, `(a) with no further sweep, every destination equals the source within 90 s:\n${describeComparison(report.a.comparison)}\n\n${all}`);
     assert.equal(report.b.sweep.code, 0, `(b) the sweep after convergence succeeded: ${report.b.sweep.raw}\n\n${all}`);
     assert.deepEqual(
