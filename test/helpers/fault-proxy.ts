@@ -188,7 +188,8 @@ export class FaultProxy {
       // meanwhile is not forwarded at all, so no half request reaches the server.
       let gone = false;
       req.on('error', () => (gone = true));
-      req.socket.once('close', () => (gone = true));
+      // The response closes early only when the connection does (per request: no listener piles up on a kept-alive socket).
+      res.once('close', () => (gone = true));
       setTimeout(() => {
         if (!gone && !req.destroyed) this.forward(req, res, undefined);
       }, fault.ms);
