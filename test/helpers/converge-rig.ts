@@ -190,6 +190,8 @@ export class ConvergeRig {
   private readonly md5Cache = new Map<string, string>();
   private trimTimer: NodeJS.Timeout | undefined;
   private sweepSeq = 0;
+  /** When the sweep running now started (undefined between sweeps). */
+  private sweepStartedAt: number | undefined;
 
   private constructor(
     readonly o: ConvergeOptions,
@@ -334,9 +336,10 @@ export class ConvergeRig {
     });
   }
 
-  /** `writers` loops for `ms`: puts (new and overwrites), deletes, each followed by its publish. */
-  async write(ms: number, stats: WriteStats = this.writes): Promise<WriteStats> {
-    const until = Date.now() + ms;
+  /** `writers` loops for `ms` (or until `ms()` says stop): puts (new and overwrites), deletes, each followed by its publish. */
+  async write(ms: number | (() => boolean), stats: WriteStats = this.writes): Promise<WriteStats> {
+    const end = Date.now() + (typeof ms === 'number' ? ms : 0);
+    const done = typeof ms === 'number' ? () => Date.now() >= end : ms;
     const [lo, hi] = this.o.pauseMs ?? [40, 160];
     const large = this.o.largePerMille ?? 8;
     await Promise.all(
@@ -346,7 +349,7 @@ export class ConvergeRig {
         const deletes = new Publisher({ config: this.config, op: 'delete' });
         let seq = 0;
         try {
-          while (Date.now() < until) {
+          while (!done()) {
             let key = this.pool[Math.floor(Math.random() * this.pool.length)]!;
             try {
               if (Math.random() < 0.7) {
@@ -412,7 +415,11 @@ export class ConvergeRig {
   sweepLoop(): { stop(): Promise<void> } {
     let running = true;
     const loop = (async () => {
-      while (running) this.sweeps.push(await this.sweep());
+      while (running) {
+        this.sweepStartedAt = Date.now();
+        this.sweeps.push(await this.sweep());
+        this.sweepStartedAt = undefined;
+      }
     })();
     return {
       async stop() {
@@ -438,7 +445,16 @@ export class ConvergeRig {
     const sweeps = this.sweepLoop();
     const progress = setInterval(() => this.log(`${Math.round((Date.now() - t0) / 1000)} s: ${this.writes.puts} puts, ${this.writes.deletes} deletes, ${this.sweeps.length} sweeps`), 30_000);
     try {
-      await this.write(this.o.writeMs);
+      // The last sweep decides what stays: the writers go on until one has run 8 to 12 s (its
+      // held uploads of the versions it read still in flight while keys change under it), so
+      // every run ends on the race the issue names, never on a quiet sweep (at most 60 s more).
+      const end = t0 + this.o.writeMs;
+      await this.write(() => {
+        const now = Date.now();
+        if (now < end) return false;
+        const age = this.sweepStartedAt === undefined ? -1 : now - this.sweepStartedAt;
+        return (age >= 8000 && age <= 12_000) || now > end + 60_000;
+      });
     } finally {
       for (const t of timers) clearTimeout(t);
       clearInterval(progress);

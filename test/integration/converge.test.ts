@@ -28,7 +28,7 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
       writeMs: Number(process.env.S3S3TEST_CONVERGE_SECONDS ?? 60) * 1000,
       roundTwoMs: 20_000,
       writers: 4,
-      poolSize: 300,
+      poolSize: 200,
       settleMs: 90_000,
       log: (l) => progress.push(l),
     });
