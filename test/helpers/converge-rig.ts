@@ -79,10 +79,11 @@ export interface Comparison {
   readonly destinations: DestinationDiff[];
 }
 
+/** One `s3s3bucket --delete` run as the rig saw it: exit status, time, and its JSON summary's counts. */
 export interface SweepRun {
   readonly code: number;
   readonly seconds: number;
-  /** Killed after `timeoutMs` without finishing (its log is kept in the rig's directory). */
+  /** Still running after `timeoutMs`, so killed (a hang, or one key retried for minutes); its log is kept in the rig's directory. */
   readonly hung?: boolean;
   /** Its stderr, kept for a post-mortem. */
   readonly logFile: string;
@@ -93,6 +94,7 @@ export interface SweepRun {
   readonly raw: string;
 }
 
+/** What the writers did (counted when the source acknowledged it). */
 export interface WriteStats {
   puts: number;
   deletes: number;
@@ -101,6 +103,7 @@ export interface WriteStats {
   errors: number;
 }
 
+/** A phase that waits for the destinations to equal the source. */
 export interface PhaseResult {
   readonly equal: boolean;
   /** Seconds from the phase's start until the destinations equalled the source (or the limit). */
@@ -110,6 +113,7 @@ export interface PhaseResult {
   readonly polls: number;
 }
 
+/** Everything a convergence run found, phase by phase. */
 export interface ConvergeReport {
   readonly writes: WriteStats;
   readonly sweeps: SweepRun[];
