@@ -4,18 +4,21 @@
  * the source is overwritten with v2 and a worker copies v2 straight to the destination. S3
  * servers keep the write that completes last, so the sweep's v1 lands over v2, and no event
  * will ever come to fix it. Once the sweep has returned (no further sweep, no further event),
- * every destination must hold v2.
+ * every destination must hold v2. The same race between two workers: a job whose lock was lost
+ * during a slow copy (a Redis blip longer than the lock) runs again elsewhere and copies v2,
+ * while the first one's write of v1 is still on its way.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { S3Store } from '../../src/api/store/s3-store.js';
+import { S3Store } from '../../src/api/store/s3-store.js';
 import { syncKey } from '../../src/api/sync/sync-key.js';
+import { blindPlan } from '../../src/api/worker/worker.js';
 import { FaultProxy, isOp } from '../helpers/fault-proxy.js';
 import { runBucketCli } from '../helpers/fault-rig.js';
 import { waitFor } from '../helpers/listen.js';
 import { dropStore, freshStore, md5Hex, readAll } from '../helpers/seed.js';
-import { sectionIni, testServers, uniqueBucket, type TestServer } from '../helpers/servers.js';
+import { destConfig, sectionIni, testServers, uniqueBucket, type TestServer } from '../helpers/servers.js';
 
 const servers = testServers();
 const ceph: TestServer = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
@@ -93,4 +96,37 @@ describe(`a sweep's slow PUT of an older version never stays (source ${ceph.name
       );
     });
   }
+  it("two workers on one key (a job's lock lost mid-copy): the first one's slow write of v1 lands after the second's v2; the destination ends with v2", { timeout: 120_000 }, async () => {
+    const src = await freshStore(ceph, uniqueBucket('stale-lock-src'));
+    const dst = await freshStore(ceph, uniqueBucket('stale-lock-dst'));
+    stores.push(src, dst);
+    const proxy = new FaultProxy(ceph.endpoint);
+    proxies.push(proxy);
+    const url = await proxy.start();
+    // The first worker reaches the destination through the slow link, the second directly.
+    const slowDst = new S3Store(destConfig({ ...ceph, endpoint: url }, dst.bucket, { read_timeout: 30 }));
+    try {
+      const key = 'stale/lock lost \u{1F600}';
+      const v1 = randomBytes(5000);
+      const v2 = randomBytes(5100);
+      await src.put(key, v1, { contentLength: v1.length, metadata: { version: 'v1' } });
+      const hold = proxy.inject(isOp('PutObject', dst.bucket, key), { kind: 'delay', ms: HOLD_MS }, 1);
+      // An event with its size: the worker's first attempt, GET then PUT (blind).
+      const first = syncKey(src, [slowDst], key, blindPlan({ op: 'put', attempt: 1, hints: { size: v1.length } }));
+      await waitFor('the first worker to send its PUT of v1', () => hold.hits === 1, 30_000, 20);
+      await src.put(key, v2, { contentLength: v2.length, metadata: { version: 'v2' } });
+      const second = await syncKey(src, [dst], key, blindPlan({ op: 'put', attempt: 1, hints: { size: v2.length } }));
+      const firstResult = await first;
+      const got = await bodyOf(dst, key);
+      const which = got === null ? 'nothing' : got.equals(v2) ? 'v2' : got.equals(v1) ? 'v1 (stale)' : `other bytes (${got.length})`;
+      assert.equal(
+        which,
+        'v2',
+        `after both workers returned, the destination holds the source's v2, not ${which} (first: ${JSON.stringify(firstResult.results.map((r) => r.outcome))}, second: ${JSON.stringify(second.results.map((r) => r.outcome))})`,
+      );
+      assert.equal((await dst.head(key))?.metadata.version, 'v2', "and v2's metadata");
+    } finally {
+      slowDst.close();
+    }
+  });
 });
