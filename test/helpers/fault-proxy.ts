@@ -25,8 +25,14 @@ export interface RequestInfo {
 }
 
 export type Fault =
-  /** Answer with this status and an S3 error body; `headers` e.g. `{ 'retry-after': '1' }`. */
-  | { kind: 'status'; status: number; code: string; headers?: Record<string, string> }
+  /**
+   * Answer with this status and an S3 error body; `headers` e.g. `{ 'retry-after': '1' }`.
+   * `body` (with `contentType`, default text/html) replaces the S3 error body: what a load
+   * balancer or proxy in front of the store answers, naming no S3 error code.
+   */
+  | { kind: 'status'; status: number; code: string; headers?: Record<string, string>; body?: string; contentType?: string }
+  /** Hold the whole request (headers and body) for `ms`, then pass it on unchanged: a slow or distant server. */
+  | { kind: 'delay'; ms: number }
   /** Close the connection before answering anything. */
   | { kind: 'drop' }
   /** Flip the byte at offset `at` (default 0) of the request body on its way upstream. */
@@ -171,11 +177,29 @@ export class FaultProxy {
     }
     if (fault?.kind === 'status') {
       req.resume();
-      const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
-      res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close', ...fault.headers });
+      const body = fault.body ?? `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
+      const contentType = fault.body !== undefined ? (fault.contentType ?? 'text/html') : 'application/xml';
+      res.writeHead(fault.status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), connection: 'close', ...fault.headers });
       res.end(body);
       return;
     }
+    if (fault?.kind === 'delay') {
+      // The body waits unread in the socket (no 'data' listener yet); a client that gave up
+      // meanwhile is not forwarded at all, so no half request reaches the server.
+      let gone = false;
+      req.on('error', () => (gone = true));
+      // The response closes early only when the connection does (per request: no listener piles up on a kept-alive socket).
+      res.once('close', () => (gone = true));
+      setTimeout(() => {
+        if (!gone && !req.destroyed) this.forward(req, res, undefined);
+      }, fault.ms);
+      return;
+    }
+    this.forward(req, res, fault);
+  }
+
+  /** Pass the request upstream, with the fault (if any) applied to the bodies on their way. */
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, fault: Fault | undefined): void {
     // Set once the proxy itself has cut the upstream side short: the errors that follow
     // must not close the client's connection (a stalled client must stay stalled).
     const state = { detached: false };
