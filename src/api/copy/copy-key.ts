@@ -393,7 +393,7 @@ async function streamWithSlots(
   // With a known source MD5 every single-part destination checks the body against it
   // (Content-MD5) and returns it as its ETag, so hashing here would prove nothing more.
   // Without one, or where a destination goes multipart (no whole-body Content-MD5), hash.
-  const mustHash = sourceMd5 === undefined || targets.some((t) => goesMultipart(t.store, info.size));
+  const mustHash = sourceMd5 === undefined || targets.some((t) => goesMultipart(t.store, info.size, t.key));
   const tap = new Md5Tap(info.size, mustHash);
   const parts = sourceMd5 === undefined ? multipartParts(info.etag) : undefined;
   if (parts !== undefined) {
@@ -467,7 +467,7 @@ async function streamWithSlots(
         // A source that stops sending leaves the write idle too, and the write's read_timeout may
         // fire before the GET's: when the tap sat empty waiting for source bytes, the source stalled.
         // Single-part only: a multipart writer buffers whole parts, so its timeouts are its own.
-        if (sourceError === undefined && !goesMultipart(t.store, info.size) && timedOut(err) && !tap.writableFinished && tap.readableLength === 0 && tap.writableLength === 0) {
+        if (sourceError === undefined && !goesMultipart(t.store, info.size, t.key) && timedOut(err) && !tap.writableFinished && tap.readableLength === 0 && tap.writableLength === 0) {
           sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: 'the source stopped sending the body (read_timeout)' });
         }
         aborts[i]!.abort();
@@ -547,8 +547,23 @@ async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: Co
   }
 }
 
-function goesMultipart(store: ObjectStore, size: number): boolean {
-  return size > store.settings.multipartThreshold && isMultipartCapable(store);
+/** The largest single PUT S3 takes (AWS's limit; Ceph and Swift take at least this). */
+const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+/**
+ * C0 controls and DEL. Swift's s3api answers 500 to a CreateMultipartUpload of a key holding a
+ * character XML 1.0 cannot carry (U+0012 seen; its answer names the key in XML); the whole
+ * range goes single-part, which costs nothing but the parallel parts.
+ */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Past multipart_threshold, a multipart upload; but a key with a control character goes in one
+ * PUT up to 5 GiB, where every S3 server takes it: Swift's s3api cannot start a multipart upload
+ * for such a key (500 InternalError, every time), so it would never reach such a destination.
+ */
+function goesMultipart(store: ObjectStore, size: number, key: string): boolean {
+  if (size <= store.settings.multipartThreshold || !isMultipartCapable(store)) return false;
+  return !(CONTROL_CHARACTER.test(key) && size <= MAX_SINGLE_PUT);
 }
 
 async function writeOne(
@@ -567,7 +582,7 @@ async function writeOne(
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
-  if (goesMultipart(t.store, info.size) && isMultipartCapable(t.store)) {
+  if (goesMultipart(t.store, info.size, t.key) && isMultipartCapable(t.store)) {
     const put = await multipartUpload(t.store, t.key, body, {
       size: info.size,
       partSize: settings.multipartChunksize,
