@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { describeComparison, describeReport, runConvergence } from '../helpers/converge-rig.js';
 
 describe('convergence: writers, the daemon and its workers, and --delete sweeps at once, under faults', () => {
-  it('(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep', { timeout: 900_000 }, async () => {
+  it('(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep', { timeout: 900_000 }, async (t) => {
     const progress: string[] = [];
     const report = await runConvergence({
       label: 'conv',
@@ -33,6 +33,8 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
       log: (l) => progress.push(l),
     });
     const all = `${describeReport(report)}\nprogress:\n${progress.join('\n')}`;
+    // What the run did, in the test's output even when it passes (node --test prints diagnostics).
+    for (const line of describeReport(report).split('\n')) t.diagnostic(line);
     assert.ok(report.writes.puts > 100 && report.writes.deletes > 30, `the writers did work: ${all}`);
     assert.ok(report.sweeps.length >= 2, `sweeps ran back to back during the writes: ${all}`);
     assert.ok(report.faultHits > 0, `the faults hit: ${all}`);
