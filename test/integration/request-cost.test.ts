@@ -24,6 +24,19 @@ import { everywhere, setup, waitFor } from '../helpers/listen.js';
 
 const servers = testServers();
 
+/** Every store request from now on, counted by `section operation` (count() starts over). */
+function countRequests() {
+  const samples: RequestSample[] = [];
+  const stop = telemetry.subscribe({ request: (r) => samples.push(r) });
+  const count = () => {
+    const c: Record<string, number> = {};
+    for (const r of samples) c[`${r.section} ${r.operation}`] = (c[`${r.section} ${r.operation}`] ?? 0) + 1;
+    samples.length = 0;
+    return c;
+  };
+  return { samples, stop, count };
+}
+
 // Source and destination on different servers: a server-side copy (same endpoint and
 // credentials) has a path of its own.
 for (const server of servers) {
@@ -35,14 +48,7 @@ for (const server of servers) {
       const settled: SettledEvent[] = [];
       const client = new ListenClient(s.config, { role: 'all', concurrency: 2, onSettled: (e) => settled.push(e) });
       const queue = new SyncQueue(s.config, { name: 'test-cost' });
-      const samples: RequestSample[] = [];
-      const stop = telemetry.subscribe({ request: (r) => samples.push(r) });
-      const count = () => {
-        const c: Record<string, number> = {};
-        for (const r of samples) c[`${r.section} ${r.operation}`] = (c[`${r.section} ${r.operation}`] ?? 0) + 1;
-        samples.length = 0;
-        return c;
-      };
+      const { samples, stop, count } = countRequests();
       const run = async (key: string, hints?: { size: number }) => {
         const n = settled.length;
         samples.length = 0;
@@ -85,14 +91,7 @@ for (const server of servers) {
 
     it('a sweep: one listing page each side, then per new object GET + PUT + one HEAD of the source; an unchanged one costs nothing more', async () => {
       const s = await setup({ source: server, dests: [other], redisUrl: redisUrl(), label: `cost-sweep-${server.name}`, pubsub: { marker: false } });
-      const samples: RequestSample[] = [];
-      const stop = telemetry.subscribe({ request: (r) => samples.push(r) });
-      const count = () => {
-        const c: Record<string, number> = {};
-        for (const r of samples) c[`${r.section} ${r.operation}`] = (c[`${r.section} ${r.operation}`] ?? 0) + 1;
-        samples.length = 0;
-        return c;
-      };
+      const { samples, stop, count } = countRequests();
       try {
         const body = Buffer.from('sweep body');
         for (const key of ['sweep/a', 'sweep/b \u00e9']) await s.source.put(key, body, { contentLength: body.length });
