@@ -52,9 +52,10 @@ interface Candidate {
  * Delete (or trash) every spooled key the source still lacks; results go to `record`.
  * Per batch of up to 1000 keys: the source is asked about each (in parallel, bounded) right
  * before the batch's DeleteObjects, so the look is never older than one round of HEADs;
- * after the delete it is asked again, and a key it has now (a worker may have copied it in
- * between, and the delete undid that copy) is copied back. With `delete_mode = trash`, each
- * key is looked at, moved and looked at again on its own.
+ * a not-found counts only with the source bucket seen to exist right then (one HeadBucket per
+ * batch); after the delete it is asked again, and a key it has now (a worker may have copied
+ * it in between, and the delete undid that copy) is copied back. With `delete_mode = trash`,
+ * each key of the batch is moved on its own and looked at again.
  */
 export async function runDeletes(p: DeletePhase): Promise<void> {
   const { dest } = p;
@@ -83,17 +84,6 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
   const { source, dest, log } = p;
   const fail = (c: Candidate, err: unknown) => p.record({ destination: dest.name, key: c.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
   const copyOptions = { logger: log, ...p.copyOptions };
-  if (dest.settings.deleteMode === 'trash') {
-    await eachAtMost(batch, p.concurrency, async (c) => {
-      try {
-        if (await sourceHas(p, c)) return;
-        p.record(await recheckAfterDelete(source, c.sourceKey, dest, await removeFromDestination(dest, c.key, c.size), copyOptions));
-      } catch (err) {
-        fail(c, err);
-      }
-    });
-    return;
-  }
   // The source once more, right before this batch's delete: the listener may have just copied a key.
   const absent: Candidate[] = [];
   await eachAtMost(batch, p.concurrency, async (c) => {
@@ -104,6 +94,24 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
     }
   });
   if (absent.length === 0 || p.signal?.aborted) return;
+  // One rule for "gone" (copy/source-now.ts): the HEADs' not-founds count only with the source
+  // bucket seen to exist right now, asked once for the batch, never from a cached answer.
+  const bucketError = await bucketMissingNow(source);
+  if (bucketError) {
+    for (const c of absent) fail(c, bucketError);
+    return;
+  }
+  if (dest.settings.deleteMode === 'trash') {
+    // Each key moved on its own (a copy into the trash, then the delete), then looked at again.
+    await eachAtMost(absent, p.concurrency, async (c) => {
+      try {
+        p.record(await recheckAfterDelete(source, c.sourceKey, dest, await removeFromDestination(dest, c.key, c.size), copyOptions));
+      } catch (err) {
+        fail(c, err);
+      }
+    });
+    return;
+  }
   let failures: Array<{ key: string; error: Error }>;
   try {
     failures = await dest.deleteMany(absent.map((c) => c.key));
@@ -130,6 +138,17 @@ async function sourceHas(p: DeletePhase, c: Candidate): Promise<boolean> {
   p.log.info('kept: the source has this key now', { key: c.key, destination: p.dest.name });
   p.record({ destination: p.dest.name, key: c.key, outcome: 'kept', bytes: 0 });
   return true;
+}
+
+/** Null when the source bucket exists now (a HeadBucket asked now); else why nothing may be deleted. */
+async function bucketMissingNow(source: ObjectStore): Promise<Error | null> {
+  try {
+    if (await source.bucketExists()) return null;
+    return new Error(`[${source.name}] the source bucket ${source.bucket} does not exist now: nothing deleted (fix bucket_name, or create it)`);
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    return new Error(`[${source.name}] could not tell whether the source bucket exists before deleting: ${cause}; nothing deleted`);
+  }
 }
 
 /** `fn` over `items`, at most `n` at once; `fn` handles its own errors. */
