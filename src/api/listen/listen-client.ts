@@ -147,11 +147,15 @@ export class ListenClient {
         maxPendingWrites: o.maxPendingWrites,
       });
     }
-    await this.upgrade();
+    // Each step that waits on Redis gives way to a stop: started while Redis does not answer,
+    // the listener would otherwise wait there, deaf to the operator's one SIGTERM.
+    await this.unlessStopped(this.upgrade());
+    if (this.stopAsked) return;
     // Listening before the work starts: a port already taken fails the start, nothing half-run.
     if (this.config.http) await this.startHttp(this.config.http);
+    if (this.stopAsked) return;
     this.worker?.start();
-    await this.intake?.start();
+    await this.unlessStopped(this.intake?.start());
     const every = o.statusIntervalMs ?? 600_000;
     if (every > 0) {
       this.statusTimer = setInterval(() => this.logStatus(), every);
@@ -164,6 +168,8 @@ export class ListenClient {
    * Safe to call twice (both resolve to the same report).
    */
   stop(timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs): Promise<ListenStopReport> {
+    this.stopAsked = true;
+    this.onStopAsked();
     this.stopPromise ??= this.shutdown(timeoutMs)
       .then(() => ({ unqueued: this.lostKeys }))
       .finally(() => this.resolveStopped());
@@ -178,6 +184,18 @@ export class ListenClient {
   /** The HTTP surface's address once started (`[http]` configured), else undefined. */
   get httpUrl(): string | undefined {
     return this.http?.url;
+  }
+
+  /** Set by stop(): a start still under way returns at its next step. */
+  private stopAsked = false;
+  private onStopAsked: () => void = () => {};
+  private readonly stopAskedPromise = new Promise<void>((r) => (this.onStopAsked = r));
+
+  /** `step`, or as soon as stop() is called; a step left behind fails quietly (stop closes what it waits on). */
+  private async unlessStopped(step: Promise<unknown> | undefined): Promise<void> {
+    if (step === undefined) return;
+    step.catch(() => {});
+    await Promise.race([step, this.stopAskedPromise]);
   }
 
   private async startHttp(http: NonNullable<Config['http']>): Promise<void> {
