@@ -40,7 +40,7 @@ function anchorsOf(text: string): Set<string> {
     if (/^\s*```/.test(line)) { fenced = !fenced; continue; }
     const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
-    const plain = m[1].replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '');
+    const plain = (m[1] ?? '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '');
     const base = plain.toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, '').replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
@@ -54,7 +54,7 @@ function linksOf(text: string): string[] {
   const links: string[] = [];
   for (const line of proseLines(text)) {
     for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) {
-      const target = m[1];
+      const target = m[1] ?? '';
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
       links.push(target);
     }
