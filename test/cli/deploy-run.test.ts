@@ -87,7 +87,7 @@ describe('pm2 runs ecosystem.config.js', () => {
     assert.ok(existsSync(PM2), `pm2 is not installed (node_modules/pm2, a dev dependency): ${SETUP_HINT}`);
     const s = await setup({ source: ceph, dests: [ceph, swift], redisUrl: redisUrl(), label: 'pm2' });
     const home = tempDir('pm2-home');
-    // S3S3_CONFIG picks the config as the README says; the harness's own S3S3TEST_* stay out.
+    // S3S3_CONFIG picks the config as docs/configuration.md says; the harness's own S3S3TEST_* stay out.
     const env = childEnv({ PM2_HOME: home, S3S3_CONFIG: s.file, S3S3_WORKERS: '2' });
     const pm2 = (...args: string[]): Promise<Run> => run(process.execPath, [PM2, ...args], env);
     const jlist = async (): Promise<Pm2Process[]> => {

@@ -260,7 +260,7 @@ export function runScript(script: string, args: readonly string[], input?: strin
 export class OwnRedis {
   readonly dir: string;
   port = 0;
-  /** `appendonly`: every write on disk before it is acknowledged, as the README asks of the queue's Redis. */
+  /** `appendonly`: every write on disk before it is acknowledged, as docs/s3s3listen.md asks of the queue's Redis. */
   constructor(
     label: string,
     private readonly appendonly = false,

@@ -5,7 +5,7 @@
  * queued meanwhile: the daemon must keep every key it receives (more than its concurrency) in
  * memory, say once what is wrong and what to do, show `redis=degraded` in its status line,
  * never exit, and queue and copy everything once Redis takes writes again.
- * Also Redis (with appendonly, as the README asks) killed with SIGKILL while copies are in
+ * Also Redis (with appendonly, as docs/s3s3listen.md asks) killed with SIGKILL while copies are in
  * flight and restarted on the same port: every key lands.
  */
 import { after, describe, it } from 'node:test';

@@ -5,7 +5,7 @@
  * too: signed as UTF-8 the request would be refused (SignatureDoesNotMatch, fatal). With SigV4
  * and SigV2, on both servers: the writes and the copies succeed; Ceph returns the bytes as
  * written. (Swift's s3api returns non-ASCII metadata RFC 2047-encoded, after reading the bytes
- * as latin1: a Swift quirk, noted in the README, not asserted here.)
+ * as latin1: a Swift quirk, noted in docs/compatibility.md, not asserted here.)
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

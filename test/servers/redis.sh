@@ -31,7 +31,7 @@ start)
       --tls-ca-cert-file "$dir/tls/ca.pem" --tls-auth-clients no)
   fi
   # No persistence: tests want a clean server; REDIS_APPENDONLY=yes (the queue's production
-  # setting, see the README) keeps every write across a crash. --daemonize returns once it listens.
+  # setting, see docs/s3s3listen.md) keeps every write across a crash. --daemonize returns once it listens.
   aof=no
   [[ ${REDIS_APPENDONLY:-no} == yes ]] && aof=yes
   redis-server --bind 127.0.0.1 --port "$port" "${tls[@]}" --save '' --appendonly "$aof" --appendfsync always --daemonize yes \

@@ -19,7 +19,7 @@ function lib(): typeof import('prom-client') {
   return promClient;
 }
 
-/** The names served, for the README and the tests. */
+/** The names served, for docs/operations.md and the tests. */
 export const METRIC_NAMES = [
   's3s3_objects_total',
   's3s3_bytes_total',
