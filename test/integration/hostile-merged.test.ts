@@ -5,6 +5,11 @@
  *   already wait in memory (`maxPendingWrites`) is named at shutdown (`not queued: "KEY"`) and
  *   reported by `stop()`, like a key whose write was still pending. Before: refused keys were
  *   neither queued nor named, and the daemon exited 0.
+ * - a sweep's delete that failed may have been applied all the same (the DeleteObjects answer
+ *   lost after the server deleted: a reset): a worker's copy made between the sweep's look and
+ *   that delete must be put back as after a delete that succeeded. Before: the batch was
+ *   reported failed and never re-checked, so the key stayed deleted at the destination while
+ *   the source had it, until some later sweep.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +21,13 @@ import { SyncQueue } from '../../src/api/queue/queue.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { setup, waitFor, type Setup } from '../helpers/listen.js';
 import { SwitchProxy } from '../helpers/switch-proxy.js';
+import { S3Store } from '../../src/api/store/s3-store.js';
+import type { ObjectStore } from '../../src/api/store/object-store.js';
+import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
+import { syncKey } from '../../src/api/sync/sync-key.js';
+import { FaultProxy, isOp } from '../helpers/fault-proxy.js';
+import { destConfig, uniqueBucket } from '../helpers/servers.js';
+import { dropStore, freshStore, listKeys, md5Hex, putAll, readAll } from '../helpers/seed.js';
 
 const servers = testServers();
 const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
@@ -76,4 +88,82 @@ describe('intake: a key refused past maxPendingWrites', () => {
       if (!stopped) await listener.stop();
     }
   });
+});
+
+/** The real store, with `hook` run once right before the first delete request naming `key` (as delete-race.test.ts). */
+function beforeDeleteOf(store: S3Store, key: string, hook: () => Promise<void>): ObjectStore {
+  let fired = false;
+  const fire = async (keys: readonly string[]) => {
+    if (fired || !keys.includes(key)) return;
+    fired = true;
+    await hook();
+  };
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'deleteMany') {
+        return async (keys: readonly string[]) => {
+          await fire(keys);
+          return target.deleteMany(keys);
+        };
+      }
+      if (prop === 'delete') {
+        return async (k: string) => {
+          await fire([k]);
+          return target.delete(k);
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as unknown as ObjectStore;
+}
+
+describe(`a sweep delete that fails after the server applied it (${ceph.name}, the answer cut by a proxy)`, () => {
+  const stores: S3Store[] = [];
+  const proxy = new FaultProxy(ceph.endpoint);
+  let proxyUrl: string;
+  before(async () => {
+    proxyUrl = await proxy.start();
+  });
+  after(async () => {
+    for (const st of stores) await dropStore(st).catch(() => {});
+    await proxy.stop();
+  });
+
+  // A DeleteObjects answer (XML) can be cut after the server applied it; a single DELETE's 204
+  // has no body to cut, so the trash move's delete (the same code path once it throws) is not attacked here.
+  for (const mode of ['delete'] as const) {
+    it(`delete_mode = ${mode}: a worker's copy made between the look and the delete is put back`, { timeout: 120_000 }, async () => {
+      const src = await freshStore(ceph, uniqueBucket(`hfd-${mode}-src`));
+      const bucket = uniqueBucket(`hfd-${mode}-dst`);
+      const extra = { delete_mode: mode, max_retries: 1 };
+      const dst = new S3Store(destConfig(ceph, bucket, extra));
+      await dst.createBucket();
+      stores.push(src, dst);
+      // The sweep's view of the destination: through the proxy, which cuts every answer to a delete.
+      const viaProxy = new S3Store(destConfig({ ...ceph, endpoint: proxyUrl }, bucket, extra));
+      await putAll(src, [{ key: 'a', body: Buffer.from('a') }]);
+      await putAll(dst, ['a', 'gone/1', 'gone/2'].map((key) => ({ key, body: Buffer.from(`old ${key}`) })));
+      const fresh = Buffer.from('written again at the source while the sweep was deleting');
+      const hooked = beforeDeleteOf(viaProxy, 'gone/1', async () => {
+        // The writer uploads it again; the worker copies it (straight to the destination).
+        await src.put('gone/1', fresh, { contentLength: fresh.length });
+        const synced = await syncKey(src, [dst], 'gone/1');
+        assert.equal(synced.results[0]?.outcome, 'copied');
+      });
+      const cut = proxy.inject(isOp('DeleteObjects', bucket), { kind: 'cut-response', after: 0 }, 100);
+      const outcomes = new Map<string, string>();
+      try {
+        await duplicateBucket(src, hooked, { delete: true, maxDelete: { percent: 100 }, retry: { attempts: 2, baseMs: 10, maxMs: 50 }, onResult: (r) => outcomes.set(r.key, r.outcome) });
+      } finally {
+        cut.stop();
+      }
+      assert.ok(cut.hits > 0, 'the proxy cut a delete answer');
+      const left = (await listKeys(dst)).map((o) => o.key);
+      assert.ok(left.includes('gone/1'), `the key the worker copied is gone from the destination (outcome ${outcomes.get('gone/1')}): ${JSON.stringify(left)}`);
+      assert.equal(md5Hex(await readAll((await dst.get('gone/1')).body)), md5Hex(fresh), 'with the bytes the source has');
+      assert.ok(['copied', 'kept'].includes(outcomes.get('gone/1') ?? ''), `reported ${outcomes.get('gone/1')}`);
+      assert.equal(outcomes.get('gone/2'), 'failed', 'the other key: its delete is reported failed (the answer was lost)');
+    });
+  }
 });
