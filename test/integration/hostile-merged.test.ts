@@ -10,6 +10,9 @@
  *   that delete must be put back as after a delete that succeeded. Before: the batch was
  *   reported failed and never re-checked, so the key stayed deleted at the destination while
  *   the source had it, until some later sweep.
+ * - a trash root an earlier config used (in the destination's registry) is never written into:
+ *   a sweep skips a source key that would land there, but a worker (syncKey) only knows the
+ *   current root until it has read the registry for a delete, and overwrites the trashed object.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +27,7 @@ import { SwitchProxy } from '../helpers/switch-proxy.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
-import { syncKey } from '../../src/api/sync/sync-key.js';
+import { removeFromDestination, syncKey } from '../../src/api/sync/sync-key.js';
 import { FaultProxy, isOp } from '../helpers/fault-proxy.js';
 import { destConfig, uniqueBucket } from '../helpers/servers.js';
 import { dropStore, freshStore, listKeys, md5Hex, putAll, readAll } from '../helpers/seed.js';
@@ -166,4 +169,37 @@ describe(`a sweep delete that fails after the server applied it (${ceph.name}, t
       assert.equal(outcomes.get('gone/2'), 'failed', 'the other key: its delete is reported failed (the answer was lost)');
     });
   }
+});
+
+describe(`a trash root an earlier config used is never written into (${ceph.name})`, () => {
+  const stores: S3Store[] = [];
+  after(async () => {
+    for (const st of stores) await dropStore(st).catch(() => {});
+  });
+
+  // Not fixed: syncKey would have to read the registry (one LIST a minute per destination and
+  // worker, like its deletes) before copying, which changes the worker's request count.
+  it('a worker (syncKey) leaves the trashed object alone, as the sweep does', { timeout: 60_000, todo: 'the worker does not read the trash registry before a copy' }, async () => {
+    const src = await freshStore(ceph, uniqueBucket('hot-src'));
+    const bucket = uniqueBucket('hot-dst');
+    // The earlier config: trash mode under old-trash/ (registered when first used).
+    const earlier = new S3Store(destConfig(ceph, bucket, { delete_mode: 'trash', trash_prefix: 'old-trash/' }));
+    await earlier.createBucket();
+    stores.push(src, earlier);
+    const deleted = Buffer.from('the only copy of what was deleted then');
+    await putAll(earlier, [{ key: 'x', body: deleted }]);
+    assert.equal((await removeFromDestination(earlier, 'x', deleted.length)).outcome, 'trashed');
+    // The source happens to hold a key of that name (another writer, a chain of replicas).
+    const other = Buffer.from('a source key named like the trashed object');
+    await src.put('old-trash/x', other, { contentLength: other.length });
+    // Today's config: plain deletes, no trash_prefix; a worker's fresh store (nothing read yet).
+    const today = new S3Store(destConfig(ceph, bucket, { delete: true }));
+    const synced = await syncKey(src, [today], 'old-trash/x');
+    assert.equal(md5Hex(await readAll((await earlier.get('old-trash/x')).body)), md5Hex(deleted), `the trashed object was overwritten (worker outcome ${synced.results[0]?.outcome})`);
+    assert.equal(synced.results[0]?.outcome, 'skipped');
+    // The sweep agrees.
+    const outcomes = new Map<string, string>();
+    await duplicateBucket(src, new S3Store(destConfig(ceph, bucket, { delete: true })), { onResult: (r) => outcomes.set(r.key, r.outcome) });
+    assert.equal(outcomes.get('old-trash/x'), 'skipped');
+  });
 });
