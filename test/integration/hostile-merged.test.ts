@@ -13,6 +13,10 @@
  * - a trash root an earlier config used (in the destination's registry) is never written into:
  *   a sweep skips a source key that would land there, but a worker (syncKey) only knows the
  *   current root until it has read the registry for a delete, and overwrites the trashed object.
+ * - `s3s3 trash purge --older-than` never deletes a trashed object newer than that: with a
+ *   `trash_prefix` (no date in the trash key) a key deleted again reuses its trash key, and an
+ *   object listed old may have been trashed again by the time its batch is deleted. Before:
+ *   deleted on the listing's word, the only copy of what had just been deleted.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +31,7 @@ import { SwitchProxy } from '../helpers/switch-proxy.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
+import { purgeTrash } from '../../src/api/sweep/trash.js';
 import { removeFromDestination, syncKey } from '../../src/api/sync/sync-key.js';
 import { FaultProxy, isOp } from '../helpers/fault-proxy.js';
 import { destConfig, uniqueBucket } from '../helpers/servers.js';
@@ -201,5 +206,61 @@ describe(`a trash root an earlier config used is never written into (${ceph.name
     const outcomes = new Map<string, string>();
     await duplicateBucket(src, new S3Store(destConfig(ceph, bucket, { delete: true })), { onResult: (r) => outcomes.set(r.key, r.outcome) });
     assert.equal(outcomes.get('old-trash/x'), 'skipped');
+  });
+});
+
+/** The real store, with `hook` run once when a listing under `prefix` has yielded its last object. */
+function afterListingOf(store: S3Store, prefix: string, hook: () => Promise<void>): ObjectStore {
+  let fired = false;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'list') {
+        return async function* (options: Parameters<S3Store['list']>[0]) {
+          yield* target.list(options);
+          if (!fired && options?.prefix === prefix) {
+            fired = true;
+            await hook();
+          }
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as unknown as ObjectStore;
+}
+
+describe(`trash purge never deletes what was trashed after --older-than (${ceph.name})`, () => {
+  const stores: S3Store[] = [];
+  after(async () => {
+    for (const st of stores) await dropStore(st).catch(() => {});
+  });
+
+  it('a trash key written again between the listing and the delete is kept', { timeout: 60_000 }, async () => {
+    const bucket = uniqueBucket('hpurge');
+    const dst = new S3Store(destConfig(ceph, bucket, { delete_mode: 'trash', trash_prefix: 'bin/' }));
+    await dst.createBucket();
+    stores.push(dst);
+    const v1 = Buffer.from('deleted long ago');
+    await putAll(dst, [{ key: 'k', body: v1 }, { key: 'other', body: v1 }]);
+    assert.equal((await removeFromDestination(dst, 'k', v1.length)).outcome, 'trashed');
+    assert.equal((await removeFromDestination(dst, 'other', v1.length)).outcome, 'trashed');
+    const trashedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const v2 = Buffer.from('deleted just now: the only copy');
+    const hooked = afterListingOf(dst, 'bin/', async () => {
+      // The key came back and was deleted again (a sweep, a worker): its trash key is reused.
+      await dst.put('k', v2, { contentLength: v2.length });
+      assert.equal((await removeFromDestination(dst, 'k', v2.length)).outcome, 'trashed');
+    });
+    const actions = new Map<string, string>();
+    const now = new Date();
+    // The cutoff lies between the first trashing and the second.
+    const report = await purgeTrash(hooked, { olderThanMs: now.getTime() - (trashedAt + 1500), now, onObject: (o, action) => actions.set(o.key, action) });
+    const left = (await listKeys(dst)).map((o) => o.key);
+    assert.ok(left.includes('bin/k'), `the object trashed just now was purged (${actions.get('bin/k')}): ${JSON.stringify(left)}`);
+    assert.equal(md5Hex(await readAll((await dst.get('bin/k')).body)), md5Hex(v2));
+    assert.equal(actions.get('bin/k'), 'kept');
+    assert.ok(!left.includes('bin/other'), 'the old one is purged');
+    assert.equal(report.purged, 1);
   });
 });

@@ -89,9 +89,40 @@ export interface PurgeReport {
 const BATCH = 1000;
 
 /**
+ * The objects of a batch still as old as listed, each looked at (HEAD) right before the
+ * batch's delete. A trash key can be written again after its listing (a `trash_prefix` has no
+ * date, so a key deleted twice reuses its trash key; a listing can lag behind a write): the
+ * object there now is what was just deleted, newer than the cutoff, and is kept. One whose
+ * age cannot be read now is kept too (reported failed), never deleted on the listing's word.
+ */
+async function stillOld(store: ObjectStore, listed: readonly TrashObject[], cutoff: number, settle: (o: TrashObject, action: PurgeAction, error?: Error) => void): Promise<TrashObject[]> {
+  const old: TrashObject[] = [];
+  let next = 0;
+  const run = async () => {
+    while (next < listed.length) {
+      const o = listed[next++]!;
+      try {
+        const now = await store.head(o.key);
+        // Gone since the listing: nothing to keep; its delete is a no-op.
+        if (now === null) old.push(o);
+        else if (now.lastModified === undefined || Number.isNaN(now.lastModified.getTime()) || now.lastModified.getTime() > cutoff) settle(o, 'kept');
+        else old.push(o);
+      } catch (err) {
+        settle(o, 'failed', err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(store.settings.concurrency, listed.length) }, run));
+  // The batch's listing order, whatever order the HEADs answered in.
+  const keep = new Set(old);
+  return listed.filter((o) => keep.has(o));
+}
+
+/**
  * Delete the objects in the trash of `store` older than `olderThanMs`, over every trash
- * root it ever used, in batches of 1000. An object without a Last-Modified is kept (its age
- * is unknown). Failures are counted and reported through `onObject`, never thrown per key.
+ * root it ever used, in batches of 1000, each object looked at again right before (see
+ * stillOld). An object without a Last-Modified is kept (its age is unknown). Failures are
+ * counted and reported through `onObject`, never thrown per key.
  */
 export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Promise<PurgeReport> {
   const report: PurgeReport = { destination: store.name, purged: 0, wouldPurge: 0, kept: 0, failed: 0, bytes: 0 };
@@ -106,8 +137,10 @@ export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Pro
   };
   let batch: TrashObject[] = [];
   const flush = async () => {
-    const objects = batch;
+    const listed = batch;
     batch = [];
+    if (listed.length === 0) return;
+    const objects = await stillOld(store, listed, cutoff, settle);
     if (objects.length === 0) return;
     let failures: Array<{ key: string; error: Error }>;
     try {
