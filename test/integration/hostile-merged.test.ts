@@ -159,7 +159,7 @@ describe(`a sweep delete that fails after the server applied it (${ceph.name}, t
         const synced = await syncKey(src, [dst], 'gone/1');
         assert.equal(synced.results[0]?.outcome, 'copied');
       });
-      const cut = proxy.inject(isOp('DeleteObjects', bucket), { kind: 'cut-response', after: 0 }, 100);
+      const cut = proxy.inject(isOp('DeleteObjects', bucket), { kind: 'cut-response', after: 1 }, 100);
       const outcomes = new Map<string, string>();
       try {
         await duplicateBucket(src, hooked, { delete: true, maxDelete: { percent: 100 }, retry: { attempts: 2, baseMs: 10, maxMs: 50 }, onResult: (r) => outcomes.set(r.key, r.outcome) });

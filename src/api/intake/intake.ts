@@ -12,6 +12,9 @@ import { RedisWriter, type RedisWrite } from '../redis/redis-writer.js';
 import { subscribe, type Subscription } from '../redis/redis.js';
 import { QUEUE_ANSWER_MS, SyncQueue } from '../queue/queue.js';
 
+/** Refused keys remembered for stop() (at least; `maxPendingWrites` when larger): distinct keys, about as much memory as the writer's own bound. */
+const MAX_REFUSED_KEPT = 100_000;
+
 /** What the intake received since it started. */
 export interface IntakeStats {
   /** Valid messages received. */
@@ -39,7 +42,7 @@ export class Intake {
   /**
    * Keys the writer refused (too many writes already waiting), with when each was received:
    * never queued unless a later job of the key was. At most `maxRefused`, so memory stays
-   * bounded like the writer's; past that a refused key is named at once instead.
+   * bounded like the writer's; past that a refused key is named at once instead (not at stop).
    */
   private readonly refused = new Map<string, number>();
   private readonly maxRefused: number;
@@ -49,7 +52,7 @@ export class Intake {
     o: IntakeOptions,
   ) {
     this.log = o.logger;
-    this.maxRefused = o.maxPendingWrites ?? 100_000;
+    this.maxRefused = Math.max(o.maxPendingWrites ?? 0, MAX_REFUSED_KEPT);
     // Bounded: POST /events answers 503 rather than hang while Redis is unreachable, and the
     // writer keeps the pub/sub keys in memory instead of piling adds up in the connection.
     this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3listen-intake', answerWithinMs: QUEUE_ANSWER_MS });
