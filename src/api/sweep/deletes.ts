@@ -54,7 +54,8 @@ interface Candidate {
  * before the batch's DeleteObjects, so the look is never older than one round of HEADs;
  * a not-found counts only with the source bucket seen to exist right then (one HeadBucket per
  * batch); after the delete it is asked again, and a key it has now (a worker may have copied
- * it in between, and the delete undid that copy) is copied back. With `delete_mode = trash`,
+ * it in between, and the delete undid that copy) is copied back; likewise after a delete that
+ * failed, which may have been applied all the same (see afterFailedDelete). With `delete_mode = trash`,
  * each key of the batch is moved on its own and looked at again.
  */
 export async function runDeletes(p: DeletePhase): Promise<void> {
@@ -107,7 +108,7 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
       try {
         p.record(await recheckAfterDelete(source, c.sourceKey, dest, await removeFromDestination(dest, c.key, c.size), copyOptions));
       } catch (err) {
-        fail(c, err);
+        p.record(await afterFailedDelete(p, c, err, copyOptions));
       }
     });
     return;
@@ -122,7 +123,7 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
   const failed = new Map(failures.map((f) => [f.key, f.error]));
   await eachAtMost(absent, p.concurrency, async (c) => {
     const error = failed.get(c.key);
-    if (error) return fail(c, error);
+    if (error) return p.record(await afterFailedDelete(p, c, error, copyOptions));
     const deleted: TargetResult = { destination: dest.name, key: c.key, outcome: 'deleted', bytes: 0 };
     try {
       p.record(await recheckAfterDelete(source, c.sourceKey, dest, deleted, copyOptions));
@@ -130,6 +131,26 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
       fail(c, err);
     }
   });
+}
+
+/**
+ * A delete that failed may still have happened: a DeleteObjects (or a trash move's delete)
+ * whose answer was lost on the way (a reset, a timeout) after the server applied it. It may
+ * then have undone a worker's copy made since the look before it, exactly as a delete that
+ * succeeded can, so the source is asked again the same way (recheckAfterDelete): a key it
+ * has now is copied back (`copied`, or `kept` when in place); else the failure is reported.
+ */
+async function afterFailedDelete(p: DeletePhase, c: Candidate, err: unknown, copyOptions: CopyKeyOptions): Promise<TargetResult> {
+  const error = err instanceof Error ? err : new Error(String(err));
+  const failed: TargetResult = { destination: p.dest.name, key: c.key, outcome: 'failed', bytes: 0, error };
+  try {
+    const maybe: TargetResult = { destination: p.dest.name, key: c.key, outcome: 'deleted', bytes: 0 };
+    const r = await recheckAfterDelete(p.source, c.sourceKey, p.dest, maybe, copyOptions);
+    // The source lacks it (still to be deleted: the next sweep does), or the look failed: the delete's own error.
+    return r.outcome === 'deleted' || r.outcome === 'failed' ? failed : r;
+  } catch {
+    return failed;
+  }
 }
 
 /** True (and recorded `kept`) when the source has the key now. Null only when the store itself says not found. */

@@ -3,7 +3,7 @@
  * `s3s3 trash purge`). A sweep never deletes trash, whatever its prefix was: the trash of a
  * destination is every root in its registry (see trash-roots.ts) and its current root.
  */
-import type { ObjectStore } from '../store/object-store.js';
+import type { HeadInfo, ObjectStore } from '../store/object-store.js';
 import { trashRoot } from '../sync/sync-key.js';
 import { loadTrashRoots, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
 
@@ -18,6 +18,8 @@ export interface TrashObject {
   readonly size: number;
   /** When it was put in the trash (the object's Last-Modified); undefined when the listing has none. */
   readonly lastModified?: Date;
+  /** Its ETag as listed: a purge tells by it (and the date) that the key was written again since. */
+  readonly etag?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function* listTrash(store: ObjectStore): AsyncGenerator<TrashObject
   for (const root of await trashRootsToList(store)) {
     for await (const o of store.list({ prefix: root })) {
       if (o.key.startsWith(TRASH_REGISTRY_PREFIX)) continue;
-      yield { destination: store.name, root, key: o.key, size: o.size, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
+      yield { destination: store.name, root, key: o.key, size: o.size, ...(o.lastModified ? { lastModified: o.lastModified } : {}), ...(o.etag ? { etag: o.etag } : {}) };
     }
   }
 }
@@ -89,9 +91,53 @@ export interface PurgeReport {
 const BATCH = 1000;
 
 /**
+ * The objects of a batch still as old as listed, each looked at (HEAD) right before the
+ * batch's delete. A trash key can be written again after its listing (a `trash_prefix` has no
+ * date, so a key deleted twice reuses its trash key; a listing can lag behind a write): the
+ * object there now is what was just deleted, newer than the cutoff, and is kept; so is one
+ * written again whose date cannot be read. A HEAD that fails keeps the object (reported
+ * failed): never deleted on the listing's word alone.
+ */
+async function stillOld(store: ObjectStore, listed: readonly TrashObject[], cutoff: number, settle: (o: TrashObject, action: PurgeAction, error?: Error) => void): Promise<TrashObject[]> {
+  const old: TrashObject[] = [];
+  let next = 0;
+  const run = async () => {
+    while (next < listed.length) {
+      const o = listed[next++]!;
+      try {
+        const now = await store.head(o.key);
+        // Gone since the listing: nothing to keep; its delete is a no-op.
+        if (now === null) old.push(o);
+        else if (writtenAgain(o, now) && !(now.lastModified !== undefined && now.lastModified.getTime() <= cutoff)) settle(o, 'kept');
+        else old.push(o);
+      } catch (err) {
+        settle(o, 'failed', err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(store.settings.concurrency, listed.length) }, run));
+  // The batch's listing order, whatever order the HEADs answered in.
+  const keep = new Set(old);
+  return listed.filter((o) => keep.has(o));
+}
+
+/**
+ * True when the object at a trash key now is not the one listed: another ETag, or a
+ * Last-Modified at least 2 s past the listed one's second (a HEAD's date has whole seconds, and
+ * Swift rounds it up), or none that can be read.
+ */
+function writtenAgain(listed: TrashObject, now: HeadInfo): boolean {
+  if (listed.etag && now.etag && listed.etag !== now.etag) return true;
+  const t = now.lastModified?.getTime();
+  if (t === undefined || Number.isNaN(t) || listed.lastModified === undefined) return true;
+  return t >= Math.floor(listed.lastModified.getTime() / 1000) * 1000 + 2000;
+}
+
+/**
  * Delete the objects in the trash of `store` older than `olderThanMs`, over every trash
- * root it ever used, in batches of 1000. An object without a Last-Modified is kept (its age
- * is unknown). Failures are counted and reported through `onObject`, never thrown per key.
+ * root it ever used, in batches of 1000, each object looked at again right before (see
+ * stillOld). An object without a Last-Modified is kept (its age is unknown). Failures are
+ * counted and reported through `onObject`, never thrown per key.
  */
 export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Promise<PurgeReport> {
   const report: PurgeReport = { destination: store.name, purged: 0, wouldPurge: 0, kept: 0, failed: 0, bytes: 0 };
@@ -106,8 +152,10 @@ export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Pro
   };
   let batch: TrashObject[] = [];
   const flush = async () => {
-    const objects = batch;
+    const listed = batch;
     batch = [];
+    if (listed.length === 0) return;
+    const objects = await stillOld(store, listed, cutoff, settle);
     if (objects.length === 0) return;
     let failures: Array<{ key: string; error: Error }>;
     try {
