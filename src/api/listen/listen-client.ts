@@ -153,6 +153,7 @@ export class ListenClient {
     if (this.stopAsked) return;
     // Listening before the work starts: a port already taken fails the start, nothing half-run.
     if (this.config.http) await this.startHttp(this.config.http);
+    await this.unlessStopped(this.worker?.prime());
     if (this.stopAsked) return;
     this.worker?.start();
     await this.unlessStopped(this.intake?.start());

@@ -8,7 +8,7 @@
 import { copyKey, type CopyKeyOptions, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
 import { sourceNow } from '../copy/source-now.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { DEFAULT_TRASH_ROOT, knownTrashRoots, loadTrashRoots, registerTrashRoot } from './trash-roots.js';
+import { DEFAULT_TRASH_ROOT, knownTrashRoots, knowTrashRoots, loadTrashRoots, registerTrashRoot } from './trash-roots.js';
 
 export { DEFAULT_TRASH_ROOT } from './trash-roots.js';
 
@@ -107,13 +107,27 @@ export interface SyncResult {
 export async function syncKey(source: ObjectStore, destinations: readonly ObjectStore[], key: string, options: SyncKeyOptions = {}): Promise<SyncResult> {
   const rel = relativeKey(source, key);
   if (rel === undefined) return { key, results: [], ok: true, outsidePrefix: true };
-  // A key that would land in a destination's trash is left alone there: the trash is never written or deleted.
-  const trashed = destinations.filter((store) => inTrash(store, fullKey(store, rel)));
-  const targets: CopyTarget[] = destinations.filter((store) => !trashed.includes(store)).map((store) => ({ store, key: fullKey(store, rel) }));
+  // A key that would land in a destination's trash (any root it ever used, from its registry) is
+  // left alone there: the trash is never written or deleted. A registry that cannot be read
+  // fails that destination (retried), never a copy on a guess.
+  const unknown = new Map<ObjectStore, TargetResult>();
+  await Promise.all(
+    destinations.map(async (store) => {
+      try {
+        await knowTrashRoots(store, REGISTRY_MAX_AGE_MS);
+      } catch (err) {
+        const cause = err instanceof Error ? err.message : String(err);
+        const error = new Error(`[${store.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before copying: ${cause}; not copied (retried)`);
+        unknown.set(store, { destination: store.name, key: fullKey(store, rel), outcome: 'failed', bytes: 0, error });
+      }
+    }),
+  );
+  const trashed = destinations.filter((store) => !unknown.has(store) && inTrash(store, fullKey(store, rel)));
+  const targets: CopyTarget[] = destinations.filter((store) => !unknown.has(store) && !trashed.includes(store)).map((store) => ({ store, key: fullKey(store, rel) }));
   const copied = targets.length > 0 ? await copyKey({ store: source, key }, targets, options) : [];
   const results = await Promise.all(copied.map((r, i) => settleGone(source, key, targets[i]!.store, r, options)));
   const skipped = trashed.map((store): TargetResult => ({ destination: store.name, key: fullKey(store, rel), outcome: 'skipped', bytes: 0 }));
-  return { key, results: [...results, ...skipped], ok: results.every((r) => r.outcome !== 'failed'), ...(trashed.length > 0 ? { inTrash: trashed.map((d) => d.name) } : {}) };
+  return { key, results: [...results, ...skipped, ...unknown.values()], ok: unknown.size === 0 && results.every((r) => r.outcome !== 'failed'), ...(trashed.length > 0 ? { inTrash: trashed.map((d) => d.name) } : {}) };
 }
 
 /**

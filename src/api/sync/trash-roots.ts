@@ -74,6 +74,20 @@ export async function loadTrashRoots(store: ObjectStore, options: { readonly max
   return [...e.roots];
 }
 
+/**
+ * Before a copy: the registry as this process knows it, read now the first time (a copy must
+ * not land in a trash root an earlier config used), then refreshed in the background once it
+ * is older than `maxAgeMs`, so copies never wait for it again. Throws when the first read fails.
+ */
+export async function knowTrashRoots(store: ObjectStore, maxAgeMs: number): Promise<void> {
+  const e = entry(store);
+  if (e.loadedAt === 0) {
+    await loadTrashRoots(store);
+    return;
+  }
+  if (Date.now() - e.loadedAt > maxAgeMs && !e.loading) void loadTrashRoots(store).catch(() => {});
+}
+
 function isNotFound(err: unknown): boolean {
   return err instanceof StoreError && err.notFound;
 }

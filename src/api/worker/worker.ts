@@ -18,6 +18,7 @@ import { QueueWorker, type JobOutcome, type JobRun } from '../queue/queue.js';
 import type { RetryPolicy } from '../retry.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { SyncResult } from '../sync/sync-key.js';
+import { knowTrashRoots } from '../sync/trash-roots.js';
 import { Settlement, type SettledEvent, type SettledOutcome } from './settle.js';
 
 /** Objects up to this size are copied without HEADing the destinations first. */
@@ -112,6 +113,23 @@ export class SyncWorker {
 
   start(): void {
     this.queue.start();
+  }
+
+  /**
+   * Reads each destination's trash registry once before the first job, so jobs never wait for
+   * it (they refresh it in the background once a minute). A failure is one warning: the first
+   * job then reads it, and fails (retried) if it still cannot.
+   */
+  async prime(): Promise<void> {
+    await Promise.all(
+      this.bucket.destinations.map(async (store) => {
+        try {
+          await knowTrashRoots(store, 60_000);
+        } catch (err) {
+          this.log.warn('cannot read the trash registry yet; the first job reads it again', { destination: store.name, error: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    );
   }
 
   /** Finish the jobs running (up to `timeoutMs`); abandoned ones run again elsewhere once their lock expires. */
