@@ -252,15 +252,17 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
 }
 
 /**
- * A destination's trash roots, read afresh (one LIST, one GET per root); with `register`,
- * its current root is recorded first if the registry lacks it (trash written before the
+ * A destination's trash roots, read afresh (one LIST, one GET per root); with `register` and
+ * trash mode on, its current root is recorded first if the registry lacks it (trash written before the
  * registry existed stays protected after trash_prefix changes).
  */
 async function loadRoots(dest: ObjectStore, register: boolean): Promise<void> {
   try {
     const roots = await loadTrashRoots(dest);
     const current = trashRoot(dest);
-    if (register && current !== undefined && !roots.includes(current)) await registerTrashRoot(dest, current);
+    // Only a root trash mode writes to: a trash_prefix set under delete_mode = delete holds no
+    // trash, and registering it would keep live keys out of every later sweep for good.
+    if (register && dest.settings.deleteMode === 'trash' && current !== undefined && !roots.includes(current)) await registerTrashRoot(dest, current);
   } catch (err) {
     // A store's own error names the endpoint, bucket and request already (a missing bucket reads as before).
     if (err instanceof StoreError) throw err;
