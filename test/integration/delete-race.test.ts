@@ -9,41 +9,14 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { S3Store } from '../../src/api/store/s3-store.js';
-import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
 import { deleteKey, syncKey } from '../../src/api/sync/sync-key.js';
 import { destConfig, testServers, uniqueBucket } from '../helpers/servers.js';
 import { dropStore, freshStore, listKeys, md5Hex, putAll, readAll } from '../helpers/seed.js';
+import { hookBefore } from '../helpers/hooked-store.js';
 
 const FAST = { attempts: 2, baseMs: 10, maxMs: 50 };
 
-/** The real store, with `hook` run once right before the first delete request naming `key`. */
-function beforeDeleteOf(store: S3Store, key: string, hook: () => Promise<void>): ObjectStore {
-  let fired = false;
-  const fire = async (keys: readonly string[]) => {
-    if (fired || !keys.includes(key)) return;
-    fired = true;
-    await hook();
-  };
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'deleteMany') {
-        return async (keys: readonly string[]) => {
-          await fire(keys);
-          return target.deleteMany(keys);
-        };
-      }
-      if (prop === 'delete') {
-        return async (k: string) => {
-          await fire([k]);
-          return target.delete(k);
-        };
-      }
-      const v: unknown = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as unknown as ObjectStore;
-}
 
 for (const server of testServers()) {
   describe(`a delete never undoes a newer copy, on ${server.name}`, () => {
@@ -74,7 +47,7 @@ for (const server of testServers()) {
       await putAll(src, keep.map((key) => ({ key, body: Buffer.from(key) })));
       await putAll(dst, [...keep, ...extras].map((key) => ({ key, body: Buffer.from(`old ${key}`) })), 32);
       const fresh = Buffer.from('written again at the source during the sweep');
-      const hooked = beforeDeleteOf(dst, raced, reupload(src, dst, raced, fresh));
+      const hooked = hookBefore(dst, 'delete', raced, reupload(src, dst, raced, fresh)).store;
       const outcomes = new Map<string, string>();
       const report = await duplicateBucket(src, hooked, { delete: true, maxDelete: { percent: 100 }, retry: FAST, onResult: (r) => outcomes.set(r.key, r.outcome) });
       assert.equal(report.failed, 0, JSON.stringify(report.failures));
@@ -91,7 +64,7 @@ for (const server of testServers()) {
       await putAll(src, [{ key: 'a', body: Buffer.from('a') }]);
       await putAll(dst, ['a', 'gone/1', 'gone/2'].map((key) => ({ key, body: Buffer.from(`old ${key}`) })));
       const fresh = Buffer.from('back again');
-      const hooked = beforeDeleteOf(dst, 'gone/1', reupload(src, dst, 'gone/1', fresh));
+      const hooked = hookBefore(dst, 'delete', 'gone/1', reupload(src, dst, 'gone/1', fresh)).store;
       const report = await duplicateBucket(src, hooked, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
       assert.equal(report.failed, 0, JSON.stringify(report.failures));
       const left = (await listKeys(dst)).map((o) => o.key);
@@ -104,7 +77,7 @@ for (const server of testServers()) {
       const { src, dst } = await pair('drkey', { delete: true });
       await putAll(dst, [{ key: 'k \u00e9', body: Buffer.from('old') }]);
       const fresh = Buffer.from('recreated');
-      const hooked = beforeDeleteOf(dst, 'k \u00e9', reupload(src, dst, 'k \u00e9', fresh));
+      const hooked = hookBefore(dst, 'delete', 'k \u00e9', reupload(src, dst, 'k \u00e9', fresh)).store;
       const result = await deleteKey(src, [hooked], 'k \u00e9');
       assert.ok(result.ok, JSON.stringify(result.results));
       assert.ok(['copied', 'kept'].includes(result.results[0]!.outcome), result.results[0]!.outcome);

@@ -36,6 +36,7 @@ import { removeFromDestination, syncKey } from '../../src/api/sync/sync-key.js';
 import { FaultProxy, isOp } from '../helpers/fault-proxy.js';
 import { destConfig, uniqueBucket } from '../helpers/servers.js';
 import { dropStore, freshStore, listKeys, md5Hex, putAll, readAll } from '../helpers/seed.js';
+import { hookBefore } from '../helpers/hooked-store.js';
 
 const servers = testServers();
 const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
@@ -98,33 +99,6 @@ describe('intake: a key refused past maxPendingWrites', () => {
   });
 });
 
-/** The real store, with `hook` run once right before the first delete request naming `key` (as delete-race.test.ts). */
-function beforeDeleteOf(store: S3Store, key: string, hook: () => Promise<void>): ObjectStore {
-  let fired = false;
-  const fire = async (keys: readonly string[]) => {
-    if (fired || !keys.includes(key)) return;
-    fired = true;
-    await hook();
-  };
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'deleteMany') {
-        return async (keys: readonly string[]) => {
-          await fire(keys);
-          return target.deleteMany(keys);
-        };
-      }
-      if (prop === 'delete') {
-        return async (k: string) => {
-          await fire([k]);
-          return target.delete(k);
-        };
-      }
-      const v: unknown = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as unknown as ObjectStore;
-}
 
 describe(`a sweep delete that fails after the server applied it (${ceph.name}, the answer cut by a proxy)`, () => {
   const stores: S3Store[] = [];
@@ -153,12 +127,12 @@ describe(`a sweep delete that fails after the server applied it (${ceph.name}, t
       await putAll(src, [{ key: 'a', body: Buffer.from('a') }]);
       await putAll(dst, ['a', 'gone/1', 'gone/2'].map((key) => ({ key, body: Buffer.from(`old ${key}`) })));
       const fresh = Buffer.from('written again at the source while the sweep was deleting');
-      const hooked = beforeDeleteOf(viaProxy, 'gone/1', async () => {
+      const hooked = hookBefore(viaProxy, 'delete', 'gone/1', async () => {
         // The writer uploads it again; the worker copies it (straight to the destination).
         await src.put('gone/1', fresh, { contentLength: fresh.length });
         const synced = await syncKey(src, [dst], 'gone/1');
         assert.equal(synced.results[0]?.outcome, 'copied');
-      });
+      }).store;
       const cut = proxy.inject(isOp('DeleteObjects', bucket), { kind: 'cut-response', after: 1 }, 100);
       const outcomes = new Map<string, string>();
       try {

@@ -8,44 +8,15 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
 import { S3Store } from '../../src/api/store/s3-store.js';
-import type { ObjectStore, PutOptions } from '../../src/api/store/object-store.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
 import { syncKey } from '../../src/api/sync/sync-key.js';
 import { destConfig, testServers, uniqueBucket } from '../helpers/servers.js';
 import { dropStore, freshStore, listKeys, putAll } from '../helpers/seed.js';
+import { hookBefore } from '../helpers/hooked-store.js';
 
 const FAST = { attempts: 2, baseMs: 10, maxMs: 50 };
 
-/** The real store, with `hook` run once right before the first upload (or server-side copy) of `key`. */
-function beforePutOf(store: S3Store, key: string, hook: () => Promise<void>): { store: ObjectStore; fired: () => boolean } {
-  let fired = false;
-  const fire = async (k: string) => {
-    if (fired || k !== key) return;
-    fired = true;
-    await hook();
-  };
-  const wrapped = new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'put') {
-        return async (k: string, body: Readable | Buffer, options: PutOptions) => {
-          await fire(k);
-          return target.put(k, body, options);
-        };
-      }
-      if (prop === 'copyFrom') {
-        return async (other: ObjectStore, sourceKey: string, k: string, ifMatch?: string) => {
-          await fire(k);
-          return target.copyFrom(other, sourceKey, k, ifMatch);
-        };
-      }
-      const v: unknown = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as unknown as ObjectStore;
-  return { store: wrapped, fired: () => fired };
-}
 
 // Source and destination on different servers: the bytes are streamed through the sweep.
 const servers = testServers();
@@ -68,7 +39,7 @@ for (const server of servers) {
         stores.push(src, dst);
         const raced = 'raced \u00e9/+key';
         await putAll(src, ['a', raced, 'z'].map((key) => ({ key, body: Buffer.from(`v1 of ${key}`) })));
-        const { store: hooked, fired } = beforePutOf(dst, raced, async () => {
+        const { store: hooked, fired } = hookBefore(dst, 'upload', raced, async () => {
           await src.delete(raced);
           // The worker, told of the delete, finds the source lacking it: nothing there to delete yet.
           await syncKey(src, [dst], raced);
