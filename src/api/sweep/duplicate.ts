@@ -179,7 +179,8 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   const spools = dests.map((d) => (deletesAt(d, options) && !options.onCopy ? new KeySpool() : undefined));
   const cursors = dests.map(
     (d, i) =>
-      new Cursor(counted(scopedListing(d, options.prefix), () => inScope[i]!++), (o) => {
+      // Keys in scope: those the filters keep and a delete could touch (max_delete's base).
+      new Cursor(counted(scopedListing(d, options.prefix), (o) => (filter(o) && !neverDeleted(d, fullKey(d, o.key)) ? inScope[i]!++ : 0)), (o) => {
         if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) spools[i]?.add({ key: o.key, size: o.size });
       }),
   );
@@ -272,9 +273,9 @@ async function loadRoots(dest: ObjectStore, register: boolean): Promise<void> {
 }
 
 /** Counts what a listing yields, as it yields it. */
-async function* counted<T>(it: AsyncIterable<T>, onItem: () => void): AsyncGenerator<T> {
+async function* counted<T>(it: AsyncIterable<T>, onItem: (item: T) => void): AsyncGenerator<T> {
   for await (const x of it) {
-    onItem();
+    onItem(x);
     yield x;
   }
 }
