@@ -156,6 +156,21 @@ export async function* listAll(store: Pick<ObjectStore, 'listPage'>, options: { 
   } while (next !== undefined);
 }
 
+/**
+ * `deleteMany`, its own failure (the whole request) counted as every key's: the keys not
+ * deleted, each with its error. Nothing is thrown, so each key gets its own outcome.
+ */
+export async function deleteManyFailures(store: Pick<ObjectStore, 'deleteMany'>, keys: readonly string[]): Promise<Map<string, Error>> {
+  let failures: readonly DeleteFailure[];
+  try {
+    failures = await store.deleteMany(keys);
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    failures = keys.map((key) => ({ key, error }));
+  }
+  return new Map(failures.map((f) => [f.key, f.error]));
+}
+
 export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
   const s = store as Partial<MultipartCapable>;
   return typeof s.createMultipart === 'function' && typeof s.uploadPart === 'function' && typeof s.completeMultipart === 'function' && typeof s.abortMultipart === 'function';

@@ -39,6 +39,7 @@ import type { Pacer } from './pacer.js';
 import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
 import { segmentChecks, SegmentVerifier, sloEtagOf, type SegmentCheck } from './swift-verify.js';
 import { sendTo, statusOf, SwiftAuth, unreachableError, type SwiftSession, type Transport } from './swift-auth.js';
+import { eachAtMost } from '../each.js';
 
 export interface SwiftStoreOptions {
   /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
@@ -72,14 +73,6 @@ interface ListingEntry {
 /** The MD5 of no bytes: how a DLO manifest (and a real empty object) is listed. */
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
-/** `fn` over `items`, at most `n` at once; the first rejection rejects, as Promise.all's. */
-async function eachAtMost<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-}
 
 /** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
 export const SLO_MAX_SEGMENTS = 1000;

@@ -7,9 +7,10 @@
 import type { MaxDelete } from '../config.js';
 import type { CopyKeyOptions, TargetResult } from '../copy/copy-key.js';
 import type { Logger } from '../log.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { deleteManyFailures, type ObjectStore } from '../store/object-store.js';
 import { fullKey, neverDeleted, recheckAfterDelete, removeFromDestination } from '../sync/sync-key.js';
 import type { KeySpool } from './spool.js';
+import { eachAtMost } from '../each.js';
 
 /** The cap on a destination's deletes when neither `--max-delete` nor `max_delete` says: 10% of its keys in scope. */
 export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze({ percent: 10 });
@@ -113,14 +114,7 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
     });
     return;
   }
-  let failures: Array<{ key: string; error: Error }>;
-  try {
-    failures = await dest.deleteMany(absent.map((c) => c.key));
-  } catch (err) {
-    const error = err instanceof Error ? err : new Error(String(err));
-    failures = absent.map((c) => ({ key: c.key, error }));
-  }
-  const failed = new Map(failures.map((f) => [f.key, f.error]));
+  const failed = await deleteManyFailures(dest, absent.map((c) => c.key));
   await eachAtMost(absent, p.concurrency, async (c) => {
     const error = failed.get(c.key);
     if (error) return p.record(await afterFailedDelete(p, c, error, copyOptions));
@@ -172,11 +166,3 @@ async function bucketMissingNow(source: ObjectStore): Promise<Error | null> {
   }
 }
 
-/** `fn` over `items`, at most `n` at once; `fn` handles its own errors. */
-async function eachAtMost<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
-}

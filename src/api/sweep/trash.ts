@@ -3,7 +3,7 @@
  * `s3s3 trash purge`). A sweep never deletes trash, whatever its prefix was: the trash of a
  * destination is every root in its registry (see trash-roots.ts) and its current root.
  */
-import type { HeadInfo, ObjectStore } from '../store/object-store.js';
+import { deleteManyFailures, type HeadInfo, type ObjectStore } from '../store/object-store.js';
 import { trashRoot } from '../sync/sync-key.js';
 import { loadTrashRoots, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
 
@@ -157,14 +157,7 @@ export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Pro
     if (listed.length === 0) return;
     const objects = await stillOld(store, listed, cutoff, settle);
     if (objects.length === 0) return;
-    let failures: Array<{ key: string; error: Error }>;
-    try {
-      failures = await store.deleteMany(objects.map((o) => o.key));
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      failures = objects.map((o) => ({ key: o.key, error }));
-    }
-    const failed = new Map(failures.map((f) => [f.key, f.error]));
+    const failed = await deleteManyFailures(store, objects.map((o) => o.key));
     for (const o of objects) {
       const error = failed.get(o.key);
       settle(o, error ? 'failed' : 'purged', error);
