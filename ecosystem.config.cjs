@@ -16,12 +16,17 @@ const bin = (name) => path.join(__dirname, 'dist', 'scripts', `${name}.js`);
 function workerCount(value) {
   if (value === undefined || value.trim() === '') return 0;
   if (!/^\d+$/.test(value.trim())) {
-    throw new Error(`s3s3 ecosystem: S3S3_WORKERS must be a whole number of worker processes (0 for the single-process s3s3listen), not ${JSON.stringify(value)}`);
+    throw new Error(
+      `s3s3 ecosystem: S3S3_WORKERS must be a whole number of worker processes (0 for the single-process s3s3listen), not ${JSON.stringify(value)}`,
+    );
   }
   return Number(value.trim());
 }
 const workers = workerCount(process.env.S3S3_WORKERS);
-const httpPort = process.env.S3S3_HTTP_PORT && /^\d+$/.test(process.env.S3S3_HTTP_PORT.trim()) ? Number(process.env.S3S3_HTTP_PORT.trim()) : undefined;
+const httpPort =
+  process.env.S3S3_HTTP_PORT && /^\d+$/.test(process.env.S3S3_HTTP_PORT.trim())
+    ? Number(process.env.S3S3_HTTP_PORT.trim())
+    : undefined;
 
 // What the listener apps share: s3s3listen in any role.
 const listener = (name, role) => ({
@@ -41,28 +46,36 @@ const listener = (name, role) => ({
   env: { NODE_ENV: 'production', S3S3_CONFIG: config },
 });
 
-const listeners = workers === 0
-  ? [listener('s3s3listen')]
-  : [
-      // One intake: it subscribes to the channel; a second would enqueue every message twice.
-      {
-        ...listener('s3s3intake', 'intake'),
-        instances: 1,
-        exec_mode: 'fork',
-        ...(httpPort ? { env: { NODE_ENV: 'production', S3S3_CONFIG: config, S3S3_HTTP_PORT: String(httpPort) } } : {}),
-      },
-      // Fork mode: each worker is a process of its own pulling jobs from Redis (cluster mode
-      // shares a listening port, which workers do not have).
-      {
-        ...listener('s3s3worker', 'worker'),
-        instances: workers,
-        exec_mode: 'fork',
-        // With S3S3_HTTP_PORT=9400 set when the ecosystem is loaded, the intake serves /events and
-        // /metrics on 9400 and each worker its /metrics on the next ports (9401, 9402, ...): pm2
-        // adds the instance number.
-        ...(httpPort ? { increment_var: 'S3S3_HTTP_PORT', env: { NODE_ENV: 'production', S3S3_CONFIG: config, S3S3_HTTP_PORT: String(httpPort + 1) } } : {}),
-      },
-    ];
+const listeners =
+  workers === 0
+    ? [listener('s3s3listen')]
+    : [
+        // One intake: it subscribes to the channel; a second would enqueue every message twice.
+        {
+          ...listener('s3s3intake', 'intake'),
+          instances: 1,
+          exec_mode: 'fork',
+          ...(httpPort
+            ? { env: { NODE_ENV: 'production', S3S3_CONFIG: config, S3S3_HTTP_PORT: String(httpPort) } }
+            : {}),
+        },
+        // Fork mode: each worker is a process of its own pulling jobs from Redis (cluster mode
+        // shares a listening port, which workers do not have).
+        {
+          ...listener('s3s3worker', 'worker'),
+          instances: workers,
+          exec_mode: 'fork',
+          // With S3S3_HTTP_PORT=9400 set when the ecosystem is loaded, the intake serves /events and
+          // /metrics on 9400 and each worker its /metrics on the next ports (9401, 9402, ...): pm2
+          // adds the instance number.
+          ...(httpPort
+            ? {
+                increment_var: 'S3S3_HTTP_PORT',
+                env: { NODE_ENV: 'production', S3S3_CONFIG: config, S3S3_HTTP_PORT: String(httpPort + 1) },
+              }
+            : {}),
+        },
+      ];
 
 module.exports = {
   apps: [

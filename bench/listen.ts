@@ -31,7 +31,18 @@ const CONCURRENCY = process.env.BENCH_CONCURRENCY;
 /** A run that makes no progress for this long has failed. */
 const STALL_MS = 120_000;
 /** The single-process listener before the queue (no --role), from bench/results-listen.md at f1999bb. */
-const TODAY = { commit: 'f1999bb', sweep: 66.9, burst: 38.1, p50: 31530, p99: 52307, steadyOffered: 19.1, steadyP50: 130, steadyP99: 166, rss: 96.2, cpu: 26.7 };
+const TODAY = {
+  commit: 'f1999bb',
+  sweep: 66.9,
+  burst: 38.1,
+  p50: 31530,
+  p99: 52307,
+  steadyOffered: 19.1,
+  steadyP50: 130,
+  steadyP99: 166,
+  rss: 96.2,
+  cpu: 26.7,
+};
 /** The issue's target: one worker's burst at least today's listener, measured 51.8 keys/s at 5c0e54c. */
 const TARGET_BURST = 51.8;
 /** `[pubsub] max_queued` default: what `s3s3bucket --enqueue` lets wait at most. */
@@ -49,7 +60,9 @@ const ALL_LAYOUTS: readonly Layout[] = [
   { label: 'w1', title: '`--role intake` + 1 `--role worker`', roles: ['intake', 'worker'] },
   { label: 'w2', title: '`--role intake` + 2 `--role worker`', roles: ['intake', 'worker', 'worker'] },
 ];
-const LAYOUTS = ALL_LAYOUTS.filter((l) => !process.env.BENCH_LAYOUTS || process.env.BENCH_LAYOUTS.split(',').includes(l.label));
+const LAYOUTS = ALL_LAYOUTS.filter(
+  (l) => !process.env.BENCH_LAYOUTS || process.env.BENCH_LAYOUTS.split(',').includes(l.label),
+);
 
 const servers = testServers();
 const redisUrl = testRedisUrl();
@@ -79,9 +92,11 @@ function stores(file: string): { source: S3Store; dests: S3Store[] } {
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 function pct(sorted: number[], p: number): number {
@@ -193,7 +208,10 @@ function until(what: string, cond: () => boolean): Promise<void> {
 
 // Run as its bin runs: with the node flags of its shebang line.
 const script = join(ROOT, 'dist/scripts/listen.js');
-const nodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(script, 'utf8').split('\n')[0]!)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+const nodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(script, 'utf8').split('\n')[0]!)?.[1] ?? '')
+  .trim()
+  .split(/\s+/)
+  .filter(Boolean);
 
 class Daemon {
   readonly child: ChildProcess;
@@ -205,10 +223,14 @@ class Daemon {
     readonly role: string,
     ini: string,
   ) {
-    this.child = spawn(process.execPath, [...nodeFlags, script, '--config', ini, '--role', role, '--log-format', 'json'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: childEnv(),
-    });
+    this.child = spawn(
+      process.execPath,
+      [...nodeFlags, script, '--config', ini, '--role', role, '--log-format', 'json'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: childEnv(),
+      },
+    );
     this.pid = this.child.pid!;
     this.exited = new Promise((r) => this.child.once('exit', (c) => r(c)));
     let buf = '';
@@ -294,7 +316,9 @@ async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string
   const t1 = Math.max(...burstKeys.map((k) => done.get(k)!));
   const burstRate = COUNT / ((t1 - t0) / 1000);
   const burstLat = burstKeys.map((k) => done.get(k)! - sent.get(k)!).sort((a, b) => a - b);
-  say(`${layout.label} burst: ${burstRate.toFixed(1)} keys/s, p50 ${pct(burstLat, 50).toFixed(0)} ms, p99 ${pct(burstLat, 99).toFixed(0)} ms, client CPU ${burstCpu.toFixed(1)} s, redis ${(commands.total / COUNT).toFixed(1)} commands/key`);
+  say(
+    `${layout.label} burst: ${burstRate.toFixed(1)} keys/s, p50 ${pct(burstLat, 50).toFixed(0)} ms, p99 ${pct(burstLat, 99).toFixed(0)} ms, client CPU ${burstCpu.toFixed(1)} s, redis ${(commands.total / COUNT).toFixed(1)} commands/key`,
+  );
 
   // --- steady at half the rate --------------------------------------------------------------------
   const rate = burstRate / 2;
@@ -314,13 +338,19 @@ async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string
   const steadyLat = keys.map((k) => done.get(k)! - sent.get(k)!).sort((a, b) => a - b);
   const steadyOffered = n / ((sent.get(keys[keys.length - 1]!)! - s0) / 1000);
   const rss = daemons.map((d) => ({ role: d.role, mib: vmHwmMiB(d.pid) }));
-  say(`${layout.label} steady: p50 ${pct(steadyLat, 50).toFixed(0)} ms, p99 ${pct(steadyLat, 99).toFixed(0)} ms, peak RSS ${rss.map((r) => `${r.role} ${r.mib.toFixed(1)}`).join(', ')} MiB`);
+  say(
+    `${layout.label} steady: p50 ${pct(steadyLat, 50).toFixed(0)} ms, p99 ${pct(steadyLat, 99).toFixed(0)} ms, peak RSS ${rss.map((r) => `${r.role} ${r.mib.toFixed(1)}`).join(', ')} MiB`,
+  );
   const exitCodes = await Promise.all(daemons.map((d) => d.stop()));
 
   const q = new SyncQueue(loadConfig({ file: ini, env: {} }), { name: 'bench' });
   await q.obliterate();
   await q.close();
-  for (const batch of chunks([...burstKeys, ...keys].map((k) => `backup=>${k}`), 500)) await rcall('DEL', ...batch);
+  for (const batch of chunks(
+    [...burstKeys, ...keys].map((k) => `backup=>${k}`),
+    500,
+  ))
+    await rcall('DEL', ...batch);
   for (const d of S.dests) await d.destroyBucket();
   for (const s of [S.source, ...S.dests]) s.close();
   return {
@@ -377,7 +407,10 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
   await Promise.all(keys.map((k) => rcall('PUBLISH', channel, k)));
   const deadline = performance.now() + STALL_MS;
   while (Number(await rcall('LLEN', `bull:${name}:wait`)) < keys.length) {
-    if (performance.now() > deadline) throw new Error(`the intake queued only ${String(await rcall('LLEN', `bull:${name}:wait`))} of ${keys.length} jobs`);
+    if (performance.now() > deadline)
+      throw new Error(
+        `the intake queued only ${String(await rcall('LLEN', `bull:${name}:wait`))} of ${keys.length} jobs`,
+      );
     await sleep(100);
   }
   const addCpu = cpuSeconds(intake.pid) - cpu0;
@@ -389,7 +422,10 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
   const kinds = new Map<string, { keys: number; bytes: number }>();
   let cursor = '0';
   do {
-    const [next, found] = (await redis.call('SCAN', cursor, 'MATCH', `bull:${name}:*`, 'COUNT', 1000)) as [string, string[]];
+    const [next, found] = (await redis.call('SCAN', cursor, 'MATCH', `bull:${name}:*`, 'COUNT', 1000)) as [
+      string,
+      string[],
+    ];
     cursor = next;
     const sizes = await redis.pipeline(found.map((k) => ['MEMORY', 'USAGE', k, 'SAMPLES', '0'] as const));
     found.forEach((k, i) => {
@@ -405,10 +441,14 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
   const breakdown = [...kinds].map(([kind, v]) => ({ kind, ...v })).sort((a, b) => b.bytes - a.bytes);
 
   say('queue alone: a worker whose jobs do nothing drains them');
-  const noop = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, 'bench/queue-noop-worker.ts'), ini], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: childEnv(),
-  });
+  const noop = spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', join(ROOT, 'bench/queue-noop-worker.ts'), ini],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: childEnv(),
+    },
+  );
   let out = '';
   noop.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const noopExit = new Promise<number | null>((r) => noop.once('exit', (c) => r(c)));
@@ -422,9 +462,13 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
   noop.stdin!.write('go\n');
   const drainDeadline = performance.now() + STALL_MS;
   for (;;) {
-    const [wait, active] = await Promise.all([rcall('LLEN', `bull:${name}:wait`), rcall('LLEN', `bull:${name}:active`)]);
+    const [wait, active] = await Promise.all([
+      rcall('LLEN', `bull:${name}:wait`),
+      rcall('LLEN', `bull:${name}:active`),
+    ]);
     if (Number(wait) === 0 && Number(active) === 0) break;
-    if (performance.now() > drainDeadline) throw new Error(`the no-op worker left ${String(wait)} waiting and ${String(active)} active jobs`);
+    if (performance.now() > drainDeadline)
+      throw new Error(`the no-op worker left ${String(wait)} waiting and ${String(active)} active jobs`);
     await sleep(50);
   }
   const takeSeconds = (performance.now() - w0) / 1000;
@@ -437,12 +481,32 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
   const q = new SyncQueue(loadConfig({ file: ini, env: {} }), { name: 'bench' });
   await q.obliterate();
   await q.close();
-  say(`queue alone: ${(memDelta / keys.length).toFixed(0)} bytes per waiting job; add ${(addCommands.total / keys.length).toFixed(1)} commands, ${((addCpu / keys.length) * 1000).toFixed(2)} ms CPU; take ${(takeCommands.total / keys.length).toFixed(1)} commands, ${((takeCpu / keys.length) * 1000).toFixed(2)} ms CPU per job`);
-  return { jobs: keys.length, memDelta, breakdown, eventsLen, addCommands, addCpu, takeCommands, takeCpu, takeSeconds, noopJobs };
+  say(
+    `queue alone: ${(memDelta / keys.length).toFixed(0)} bytes per waiting job; add ${(addCommands.total / keys.length).toFixed(1)} commands, ${((addCpu / keys.length) * 1000).toFixed(2)} ms CPU; take ${(takeCommands.total / keys.length).toFixed(1)} commands, ${((takeCpu / keys.length) * 1000).toFixed(2)} ms CPU per job`,
+  );
+  return {
+    jobs: keys.length,
+    memDelta,
+    breakdown,
+    eventsLen,
+    addCommands,
+    addCpu,
+    takeCommands,
+    takeCpu,
+    takeSeconds,
+    noopJobs,
+  };
 }
 
 // --- s3s3bucket on the same objects ------------------------------------------------------------------
-async function runSweep(): Promise<{ copied: number; wall: number; seconds: number; cpu: number; rss: number; load: number }> {
+async function runSweep(): Promise<{
+  copied: number;
+  wall: number;
+  seconds: number;
+  cpu: number;
+  rss: number;
+  load: number;
+}> {
   const ini = writeConfig('sweep');
   const S = stores(ini);
   for (const d of S.dests) await d.createBucket();
@@ -451,10 +515,25 @@ async function runSweep(): Promise<{ copied: number; wall: number; seconds: numb
   const w0 = performance.now();
   // Under /usr/bin/time for its CPU seconds and peak RSS.
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
-    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, join(ROOT, 'dist/scripts/bucket.js'), '--config', ini, '--prefix', 'burst/', '--json', '--quiet'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: childEnv(),
-    });
+    const c = spawn(
+      '/usr/bin/time',
+      [
+        '-f',
+        'TIME %e %U %S %M',
+        process.execPath,
+        join(ROOT, 'dist/scripts/bucket.js'),
+        '--config',
+        ini,
+        '--prefix',
+        'burst/',
+        '--json',
+        '--quiet',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: childEnv(),
+      },
+    );
     let out = '';
     let err = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -468,7 +547,14 @@ async function runSweep(): Promise<{ copied: number; wall: number; seconds: numb
   for (const d of S.dests) await d.destroyBucket();
   for (const s of [S.source, ...S.dests]) s.close();
   say(`s3s3bucket: ${sweep.copied} copies in ${wall.toFixed(2)} s wall: ${(COUNT / wall).toFixed(1)} keys/s`);
-  return { copied: sweep.copied, wall, seconds: sweep.seconds, cpu: Number(timed[2]) + Number(timed[3]), rss: Number(timed[4]) / 1024, load };
+  return {
+    copied: sweep.copied,
+    wall,
+    seconds: sweep.seconds,
+    cpu: Number(timed[2]) + Number(timed[3]),
+    rss: Number(timed[4]) / 1024,
+    load,
+  };
 }
 
 // --- the report ---------------------------------------------------------------------------------------
@@ -476,10 +562,25 @@ const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const ok = (b: boolean) => (b ? 'PASS' : 'MISS');
-const top = (w: CommandWindow, n = 6) => w.byCommand.slice(0, n).map(([k, v]) => `${k} ${f1(v / COUNT)}`).join(', ');
-const human = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
+const top = (w: CommandWindow, n = 6) =>
+  w.byCommand
+    .slice(0, n)
+    .map(([k, v]) => `${k} ${f1(v / COUNT)}`)
+    .join(', ');
+const human = (bytes: number) =>
+  bytes >= 1024 ** 3
+    ? `${(bytes / 1024 ** 3).toFixed(2)} GiB`
+    : bytes >= 1024 ** 2
+      ? `${(bytes / 1024 ** 2).toFixed(1)} MiB`
+      : `${(bytes / 1024).toFixed(1)} KiB`;
 
-function report(started: Date, load: number[], layouts: LayoutResult[], sweep: Awaited<ReturnType<typeof runSweep>>, q: QueueResult): string {
+function report(
+  started: Date,
+  load: number[],
+  layouts: LayoutResult[],
+  sweep: Awaited<ReturnType<typeof runSweep>>,
+  q: QueueResult,
+): string {
   const dests = destServers.map((s) => s.name).join(' + ');
   const sweepRate = COUNT / sweep.wall;
   const sweepCpuKey = (sweep.cpu / COUNT) * 1000;
@@ -490,11 +591,19 @@ function report(started: Date, load: number[], layouts: LayoutResult[], sweep: A
   for (const r of layouts) {
     const sum = r.rss.reduce((s, x) => s + x.mib, 0);
     const max = Math.max(...r.rss.map((x) => x.mib));
-    rows.push(`| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms; load ${f1(r.load)}) | ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ${f2(r.burstRate / sweepRate)}x |`);
-    rows.push(`| ${r.layout.title} steady at half that rate (offered ${f1(r.steadyOffered)}/s) | ${r.steadyN} | ${f1(r.steadyOffered)} | ${f0(r.steadyP50)} | ${f0(r.steadyP99)} | | | | | |`);
+    rows.push(
+      `| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms; load ${f1(r.load)}) | ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ${f2(r.burstRate / sweepRate)}x |`,
+    );
+    rows.push(
+      `| ${r.layout.title} steady at half that rate (offered ${f1(r.steadyOffered)}/s) | ${r.steadyN} | ${f1(r.steadyOffered)} | ${f0(r.steadyP50)} | ${f0(r.steadyP99)} | | | | | |`,
+    );
   }
-  rows.push(`| s3s3bucket --prefix burst/ on the same objects, fresh buckets (reference, same run; load ${f1(sweep.load)}) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`);
-  const rssDetail = layouts.map((r) => `${r.layout.label}: ${r.rss.map((x) => `${x.role} ${f1(x.mib)}`).join(', ')}`).join('; ');
+  rows.push(
+    `| s3s3bucket --prefix burst/ on the same objects, fresh buckets (reference, same run; load ${f1(sweep.load)}) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`,
+  );
+  const rssDetail = layouts
+    .map((r) => `${r.layout.label}: ${r.rss.map((x) => `${x.role} ${f1(x.mib)}`).join(', ')}`)
+    .join('; ');
 
   const perJob = q.memDelta / q.jobs;
   const kind = (k: string) => q.breakdown.find((b) => b.kind === k);
@@ -515,10 +624,21 @@ function report(started: Date, load: number[], layouts: LayoutResult[], sweep: A
   const w2 = layouts.find((r) => r.layout.label === 'w2');
 
   const targets: string[] = [];
-  if (oneWorker) targets.push(`| the same, against the sweep of the same run (the machine's load moves both) | ${f2(oneWorker.burstRate / sweepRate)}x of ${f1(sweepRate)} keys/s; today's listener ${f2(TODAY.burst / TODAY.sweep)}x of ${TODAY.sweep} at ${TODAY.commit} | ${ok(oneWorker.burstRate / sweepRate >= TODAY.burst / TODAY.sweep)} (ratio) |`);
-  if (oneWorker) targets.unshift(`| one worker's burst throughput (intake + 1 worker) >= ${TARGET_BURST} keys/s (the single-process listener at 5c0e54c) | ${f1(oneWorker.burstRate)} keys/s (today's listener in its last run, ${TODAY.commit}: ${TODAY.burst}) | ${ok(oneWorker.burstRate >= TARGET_BURST)} |`);
-  targets.push(`| queue overhead <= 10% of a key's client CPU | ${f2(addCpuKey + takeCpuKey)} of ${f2(w1CpuKey)} ms per key = ${(overhead * 100).toFixed(1)}% | ${ok(overhead <= 0.1)} |`);
-  for (const r of layouts) targets.push(`| p99 < 1 s at the steady half rate, ${r.layout.title} | ${f0(r.steadyP99)} ms | ${ok(r.steadyP99 < 1000)} |`);
+  if (oneWorker)
+    targets.push(
+      `| the same, against the sweep of the same run (the machine's load moves both) | ${f2(oneWorker.burstRate / sweepRate)}x of ${f1(sweepRate)} keys/s; today's listener ${f2(TODAY.burst / TODAY.sweep)}x of ${TODAY.sweep} at ${TODAY.commit} | ${ok(oneWorker.burstRate / sweepRate >= TODAY.burst / TODAY.sweep)} (ratio) |`,
+    );
+  if (oneWorker)
+    targets.unshift(
+      `| one worker's burst throughput (intake + 1 worker) >= ${TARGET_BURST} keys/s (the single-process listener at 5c0e54c) | ${f1(oneWorker.burstRate)} keys/s (today's listener in its last run, ${TODAY.commit}: ${TODAY.burst}) | ${ok(oneWorker.burstRate >= TARGET_BURST)} |`,
+    );
+  targets.push(
+    `| queue overhead <= 10% of a key's client CPU | ${f2(addCpuKey + takeCpuKey)} of ${f2(w1CpuKey)} ms per key = ${(overhead * 100).toFixed(1)}% | ${ok(overhead <= 0.1)} |`,
+  );
+  for (const r of layouts)
+    targets.push(
+      `| p99 < 1 s at the steady half rate, ${r.layout.title} | ${f0(r.steadyP99)} ms | ${ok(r.steadyP99 < 1000)} |`,
+    );
   const rssMax = Math.max(...layouts.flatMap((r) => r.rss.map((x) => x.mib)));
   targets.push(`| peak RSS of each process < 150 MiB | ${f1(rssMax)} MiB at most | ${ok(rssMax < 150)} |`);
 
@@ -593,7 +713,7 @@ Keys by kind after the ${q.jobs} adds (MEMORY USAGE, bytes): ${q.breakdown.map((
 waiting jobs, whatever the bucket's size: ${f0(perJob)} bytes × ${MAX_QUEUED} = ${human(projection)}, plus the events stream
 capped near ${EVENTS_MAXLEN} entries (${human(projectionEvents)}), plus one hash per running job (workers × concurrency) and the
 failed set — for 100M objects as for 10 000. Redis commands: ${f1(fullCmds)} per key × 100M = ${f1(fullCmds / 10)} billion
-(${f0(fullCmds * 1e8 / 86400 / 1000)}k commands/s sustained if the backfill took one day); the queue alone (add + take + complete,
+(${f0((fullCmds * 1e8) / 86400 / 1000)}k commands/s sustained if the backfill took one day); the queue alone (add + take + complete,
 no marker) ${f1(queueCmds)} per key × 100M = ${f1(queueCmds / 10)} billion.
 
 ## Targets (bench, not asserted)

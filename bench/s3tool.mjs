@@ -13,7 +13,9 @@ import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 // bench/duplicate.sh points this at its snapshot of dist/; otherwise the repo's build.
-const dist = process.env.S3S3_BENCH_DIST ? pathToFileURL(`${process.env.S3S3_BENCH_DIST}/api/index.js`).href : '../dist/api/index.js';
+const dist = process.env.S3S3_BENCH_DIST
+  ? pathToFileURL(`${process.env.S3S3_BENCH_DIST}/api/index.js`).href
+  : '../dist/api/index.js';
 const { parseConfig, S3Store } = await import(dist);
 
 const env = (name) => {
@@ -74,7 +76,9 @@ switch (cmd) {
     const s = store(bucket);
     const width = String(count - 1).length;
     const keys = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(width, '0')}`);
-    await pool(keys, Number(concArg ?? 32), (key) => s.put(key, body(key, size), { contentLength: size, metadata: {} }));
+    await pool(keys, Number(concArg ?? 32), (key) =>
+      s.put(key, body(key, size), { contentLength: size, metadata: {} }),
+    );
     s.close();
     break;
   }
@@ -96,7 +100,7 @@ switch (cmd) {
       try {
         await s.destroyBucket();
       } catch (err) {
-        if (!(err?.notFound)) throw err;
+        if (!err?.notFound) throw err;
       }
       s.close();
     }

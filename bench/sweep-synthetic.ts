@@ -29,7 +29,8 @@ function parseCount(s: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-const label = (n: number) => (n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n));
+const label = (n: number) =>
+  n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n);
 
 interface Server {
   endpoint: string;
@@ -37,10 +38,14 @@ interface Server {
 }
 
 async function startServer(keys: number, size: number, logFile: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/synthetic-s3.ts'), '--keys', String(keys), '--size', String(size)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'bench/synthetic-s3.ts'), '--keys', String(keys), '--size', String(size)],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const lines = createInterface({ input: child.stdout });
@@ -86,26 +91,53 @@ interface Run {
   gc: { fullGcs: number; liveMax: number; liveLast: number; committedMax: number };
 }
 
-async function sweepOnce(state: string, name: string, keys: number, size: number, destBucket: string, destKey: string): Promise<Run> {
+async function sweepOnce(
+  state: string,
+  name: string,
+  keys: number,
+  size: number,
+  destBucket: string,
+  destKey: string,
+): Promise<Run> {
   const dir = join(state, name);
   mkdirSync(dir, { recursive: true });
   const server = await startServer(keys, size, join(dir, 'server.log'));
   const section = (bucket: string, key: string) =>
     `aws_access_key_id = ${key}\naws_secret_access_key = synthetic-secret\nbucket_name = ${bucket}\nendpoint = ${server.endpoint}\n`;
   const config = join(dir, 's3s3.ini');
-  writeFileSync(config, `[source]\n${section('source', 'synthetic')}\n[dest1]\n${section(destBucket, destKey)}`, { mode: 0o600 });
+  writeFileSync(config, `[source]\n${section('source', 'synthetic')}\n[dest1]\n${section(destBucket, destKey)}`, {
+    mode: 0o600,
+  });
   const load = loadavg()[0]!;
   const flags = [...shebangFlags(), ...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   // --trace-gc (on stdout) gives the live heap after each full GC: whether the sweep retains
   // anything per key, apart from how far V8 lets the heap grow before collecting.
-  const args = ['-v', process.execPath, '--trace-gc', ...flags, join(root, 'dist/scripts/bucket.js'), '--config', config, '--json', '--lock-file', join(dir, 'lock')];
+  const args = [
+    '-v',
+    process.execPath,
+    '--trace-gc',
+    ...flags,
+    join(root, 'dist/scripts/bucket.js'),
+    '--config',
+    config,
+    '--json',
+    '--lock-file',
+    join(dir, 'lock'),
+  ];
   const gc = { fullGcs: 0, liveMax: 0, liveLast: 0, committedMax: 0 };
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('/usr/bin/time', args, { cwd: dir, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', args, {
+      cwd: dir,
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /: (Mark-Compact|Mark-sweep|Scavenge|Minor Mark-Sweep)[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/.exec(line);
+      const m =
+        /: (Mark-Compact|Mark-sweep|Scavenge|Minor Mark-Sweep)[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/.exec(
+          line,
+        );
       if (!m) {
         if (!/^\[\d+:0x[0-9a-f]+\]/.test(line)) stdout += `${line}\n`;
         return;
@@ -140,7 +172,9 @@ async function sweepOnce(state: string, name: string, keys: number, size: number
     wall,
     sweepSeconds: Number(summary.seconds ?? NaN),
     rssMiB: Number(field(/Maximum resident set size \(kbytes\): (\d+)/) ?? NaN) / 1024,
-    cpu: Number(field(/User time \(seconds\): ([\d.]+)/) ?? NaN) + Number(field(/System time \(seconds\): ([\d.]+)/) ?? NaN),
+    cpu:
+      Number(field(/User time \(seconds\): ([\d.]+)/) ?? NaN) +
+      Number(field(/System time \(seconds\): ([\d.]+)/) ?? NaN),
     serverCpu: stats.cpuSeconds,
     listed: Number(summary.listed ?? NaN),
     skipped: Number(summary.skipped ?? NaN),
@@ -174,7 +208,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const uptime = execFileSync('uptime', { encoding: 'utf8' }).trim();
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+  const dirty =
+    execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
   const baseFlags = process.env.BENCH_NODE_FLAGS ?? '';
   const command = [
     process.env.BENCH_SIZES ? `BENCH_SIZES=${sizes.map(label).join(',')}` : '',
@@ -204,8 +239,17 @@ async function main(): Promise<void> {
       const what = p.copy ? `copy of ${label(p.n)} keys into an empty bucket` : `sweep of ${label(p.n)} unchanged keys`;
       process.stderr.write(`bench: ${what}${p.flags ? ` (node ${p.flags})` : ''}...\n`);
       const name = `${p.copy ? 'copy' : 'unchanged'}-${label(p.n)}${p.flags ? `-v${i}` : ''}`;
-      const r = await sweepOnce(state, name, p.n, objectSize, p.copy ? 'empty' : 'same', p.copy ? 'synthetic-other' : 'synthetic');
-      process.stderr.write(`bench:   ${r.wall.toFixed(2)} s, ${f1(r.rssMiB)} MiB peak RSS, live heap after full GCs <= ${f1(r.gc.liveMax)} MB, exit ${r.exit}\n`);
+      const r = await sweepOnce(
+        state,
+        name,
+        p.n,
+        objectSize,
+        p.copy ? 'empty' : 'same',
+        p.copy ? 'synthetic-other' : 'synthetic',
+      );
+      process.stderr.write(
+        `bench:   ${r.wall.toFixed(2)} s, ${f1(r.rssMiB)} MiB peak RSS, live heap after full GCs <= ${f1(r.gc.liveMax)} MB, exit ${r.exit}\n`,
+      );
       runs.push(r);
       report(false);
     }
@@ -217,7 +261,16 @@ async function main(): Promise<void> {
   if (md.bad) process.exitCode = 1;
 }
 
-function markdown(o: { runs: Run[]; command: string; startedAt: Date; uptime: string; commit: string; dirty: boolean; objectSize: number; final: boolean }) {
+function markdown(o: {
+  runs: Run[];
+  command: string;
+  startedAt: Date;
+  uptime: string;
+  commit: string;
+  dirty: boolean;
+  objectSize: number;
+  final: boolean;
+}) {
   const { runs } = o;
   const header = [
     '| run | node flags | keys | exit | seconds | keys/s swept | listing entries/s (both sides) | peak RSS (MiB) | live heap after full GC, max (MB) | client CPU s | client CPU µs/key | server CPU s | list requests | load at start |',
@@ -225,7 +278,9 @@ function markdown(o: { runs: Run[]; command: string; startedAt: Date; uptime: st
   ];
   const rows = runs.map((r) => {
     const copy = r.name.startsWith('copy');
-    const what = copy ? `copy into an empty bucket (copied ${f0(r.copied)}, failed ${f0(r.failed)})` : `unchanged (skipped ${f0(r.skipped)}, failed ${f0(r.failed)})`;
+    const what = copy
+      ? `copy into an empty bucket (copied ${f0(r.copied)}, failed ${f0(r.failed)})`
+      : `unchanged (skipped ${f0(r.skipped)}, failed ${f0(r.failed)})`;
     const entries = copy ? r.keys : 2 * r.keys;
     return `| ${what} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${f0(r.keys)} | ${r.exit} | ${r.wall.toFixed(2)} | ${f0(r.keys / r.wall)} | ${f0(entries / r.wall)} | ${f1(r.rssMiB)} | ${r.gc.fullGcs ? f1(r.gc.liveMax) : '-'} | ${r.cpu.toFixed(2)} | ${f1((r.cpu / r.keys) * 1e6)} | ${r.serverCpu.toFixed(2)} | ${f0(r.listRequests)} | ${r.load.toFixed(1)} |`;
   });
@@ -233,7 +288,9 @@ function markdown(o: { runs: Run[]; command: string; startedAt: Date; uptime: st
   const unchanged = runs.filter((r) => r.name.startsWith('unchanged') && r.flags === (runs[0]?.flags ?? ''));
   const maxRss = Math.max(...unchanged.map((r) => r.rssMiB));
   const minRate = Math.min(...unchanged.map((r) => r.keys / r.wall));
-  const bad = runs.filter((r) => r.exit !== 0 || r.failed !== 0 || (r.name.startsWith('unchanged') && r.skipped !== r.keys));
+  const bad = runs.filter(
+    (r) => r.exit !== 0 || r.failed !== 0 || (r.name.startsWith('unchanged') && r.skipped !== r.keys),
+  );
   const targets = `| target (issue 11), runs with ${unchanged[0]?.flags ? `\`${unchanged[0].flags}\`` : 'no node flags'} | measured | |
 | --- | --- | --- |
 | peak RSS <= 100 MiB at every size | ${f1(maxRss)} MiB at most (${unchanged.map((r) => `${label(r.keys)}: ${f1(r.rssMiB)}`).join(', ')}) | ${maxRss <= 100 ? 'PASS' : 'MISS'} |

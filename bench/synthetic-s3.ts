@@ -125,7 +125,8 @@ class Bodies {
     this.chunk = Buffer.alloc(64 * 1024);
     for (let i = 0; i < this.chunk.length; i += pattern.length) pattern.copy(this.chunk, i);
     this.fillerHash = createHash('md5');
-    for (let left = this.fillerLength; left > 0; left -= this.chunk.length) this.fillerHash.update(left >= this.chunk.length ? this.chunk : this.chunk.subarray(0, left));
+    for (let left = this.fillerLength; left > 0; left -= this.chunk.length)
+      this.fillerHash.update(left >= this.chunk.length ? this.chunk : this.chunk.subarray(0, left));
   }
 
   private tail(key: string): Buffer {
@@ -138,7 +139,7 @@ class Bodies {
 
   /** Writes the body with backpressure; resolves when all is handed to the socket. */
   async write(key: string, res: ServerResponse): Promise<void> {
-    for (let left = this.fillerLength; left > 0; ) {
+    for (let left = this.fillerLength; left > 0;) {
       const n = Math.min(left, this.chunk.length);
       left -= n;
       if (!res.write(n === this.chunk.length ? this.chunk : this.chunk.subarray(0, n))) {
@@ -217,13 +218,22 @@ const count = (op: string) => {
 
 function sendXml(res: ServerResponse, status: number, body: string, head = false): void {
   const buf = Buffer.from(body, 'utf8');
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': buf.length, 'x-amz-request-id': 'synthetic' });
+  res.writeHead(status, {
+    'content-type': 'application/xml',
+    'content-length': buf.length,
+    'x-amz-request-id': 'synthetic',
+  });
   res.end(head ? undefined : buf);
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string, head = false): void {
   count(`error ${status} ${code}`);
-  sendXml(res, status, `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>synthetic</RequestId></Error>`, head);
+  sendXml(
+    res,
+    status,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>synthetic</RequestId></Error>`,
+    head,
+  );
 }
 
 function main(): void {
@@ -250,14 +260,17 @@ function main(): void {
   function list(res: ServerResponse, bucket: string, q: URLSearchParams): void {
     const v2 = q.get('list-type') === '2';
     count(v2 ? 'ListObjectsV2' : 'ListObjects');
-    if (q.get('delimiter')) return sendError(res, 501, 'NotImplemented', 'the synthetic endpoint lists without a delimiter');
+    if (q.get('delimiter'))
+      return sendError(res, 501, 'NotImplemented', 'the synthetic endpoint lists without a delimiter');
     const encoding = q.get('encoding-type');
-    if (encoding !== null && encoding !== 'url') return sendError(res, 400, 'InvalidArgument', 'Invalid Encoding Method specified in Request');
+    if (encoding !== null && encoding !== 'url')
+      return sendError(res, 400, 'InvalidArgument', 'Invalid Encoding Method specified in Request');
     const url = encoding === 'url';
     const enc = (s: string) => (url ? urlEncodeKey(s) : xmlEscape(s));
     const maxKeysRaw = q.get('max-keys');
     const maxKeys = maxKeysRaw === null ? 1000 : Math.min(1000, Number(maxKeysRaw));
-    if (!Number.isInteger(maxKeys) || maxKeys < 0) return sendError(res, 400, 'InvalidArgument', 'max-keys must be a non-negative integer');
+    if (!Number.isInteger(maxKeys) || maxKeys < 0)
+      return sendError(res, 400, 'InvalidArgument', 'max-keys must be a non-negative integer');
     const prefix = q.get('prefix') ?? '';
     const list = listingOf(bucket);
     let start = prefix ? list.bound(prefix, false) : 0;
@@ -274,7 +287,10 @@ function main(): void {
     const head = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${XMLNS}"><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>`;
     const tail = `${contents(list, start, end, url)}</ListBucketResult>`;
     if (v2) {
-      const next = truncated && last !== undefined ? `<NextContinuationToken>${Buffer.from(last, 'utf8').toString('base64url')}</NextContinuationToken>` : '';
+      const next =
+        truncated && last !== undefined
+          ? `<NextContinuationToken>${Buffer.from(last, 'utf8').toString('base64url')}</NextContinuationToken>`
+          : '';
       sendXml(
         res,
         200,
@@ -310,15 +326,28 @@ function main(): void {
       const slash = raw.indexOf('/');
       const fromBucket = raw.slice(0, slash);
       const fromKey = raw.slice(slash + 1);
-      if (slash < 0 || !listingOf(fromBucket).has(fromKey)) return sendError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      if (slash < 0 || !listingOf(fromBucket).has(fromKey))
+        return sendError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
       const etag = bodies.etag(fromKey);
       const ifMatch = req.headers['x-amz-copy-source-if-match'];
-      if (typeof ifMatch === 'string' && ifMatch.replace(/"/g, '') !== etag) return sendError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
-      return sendXml(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="${XMLNS}"><LastModified>${LAST_MODIFIED_ISO}</LastModified><ETag>&quot;${etag}&quot;</ETag></CopyObjectResult>`);
+      if (typeof ifMatch === 'string' && ifMatch.replace(/"/g, '') !== etag)
+        return sendError(
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
+      return sendXml(
+        res,
+        200,
+        `<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="${XMLNS}"><LastModified>${LAST_MODIFIED_ISO}</LastModified><ETag>&quot;${etag}&quot;</ETag></CopyObjectResult>`,
+      );
     }
     count('PutObject');
     const md5 = createHash('md5');
-    const chunked = String(req.headers['content-encoding'] ?? '').includes('aws-chunked') || String(req.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-');
+    const chunked =
+      String(req.headers['content-encoding'] ?? '').includes('aws-chunked') ||
+      String(req.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-');
     const sink = chunked ? new AwsChunkedDecoder((b) => md5.update(b)) : undefined;
     let read = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -328,9 +357,16 @@ function main(): void {
     }
     const digest = md5.digest();
     const declared = req.headers['content-md5'];
-    if (typeof declared === 'string' && declared !== digest.toString('base64')) return sendError(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
+    if (typeof declared === 'string' && declared !== digest.toString('base64'))
+      return sendError(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
     const length = Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? read);
-    if (!chunked && length !== read) return sendError(res, 400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.');
+    if (!chunked && length !== read)
+      return sendError(
+        res,
+        400,
+        'IncompleteBody',
+        'You did not provide the number of bytes specified by the Content-Length HTTP header.',
+      );
     void bucket;
     void key;
     res.writeHead(200, { etag: `"${digest.toString('hex')}"`, 'content-length': 0, 'x-amz-request-id': 'synthetic' });
@@ -359,13 +395,21 @@ function main(): void {
       }
       if (method === 'GET' && q.has('uploads')) {
         count('ListMultipartUploads');
-        return sendXml(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="${XMLNS}"><Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`);
+        return sendXml(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="${XMLNS}"><Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`,
+        );
       }
       if (method === 'GET' && !q.has('location') && !q.has('versioning')) return list(res, bucket, q);
       if (method === 'POST' && q.has('delete')) {
         count('DeleteObjects');
         for await (const _ of req) void _;
-        return sendXml(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${XMLNS}"></DeleteResult>`);
+        return sendXml(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${XMLNS}"></DeleteResult>`,
+        );
       }
       if (method === 'PUT') {
         count('CreateBucket');
@@ -381,7 +425,8 @@ function main(): void {
       case 'GET': {
         count(method === 'HEAD' ? 'HeadObject' : 'GetObject');
         req.resume();
-        if (!listingOf(bucket).has(key)) return sendError(res, 404, 'NoSuchKey', 'The specified key does not exist.', method === 'HEAD');
+        if (!listingOf(bucket).has(key))
+          return sendError(res, 404, 'NoSuchKey', 'The specified key does not exist.', method === 'HEAD');
         res.writeHead(200, objectHeaders(key));
         if (method === 'HEAD') return void res.end();
         return bodies.write(key, res);
@@ -397,7 +442,12 @@ function main(): void {
         return void res.end();
     }
     req.resume();
-    return sendError(res, 501, 'NotImplemented', `${method} ${q.toString()} on an object is not implemented (no multipart here)`);
+    return sendError(
+      res,
+      501,
+      'NotImplemented',
+      `${method} ${q.toString()} on an object is not implemented (no multipart here)`,
+    );
   }
 
   // SYNTHETIC_S3_TRACE=FILE: one line per request (start ms, duration ms, method, url, headers).
@@ -405,7 +455,11 @@ function main(): void {
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     if (trace) {
       const t0 = performance.now();
-      res.on('finish', () => trace.write(`${t0.toFixed(1)} ${(performance.now() - t0).toFixed(1)} ${req.method} ${req.url} ${res.statusCode} ${JSON.stringify(req.headers)}\n`));
+      res.on('finish', () =>
+        trace.write(
+          `${t0.toFixed(1)} ${(performance.now() - t0).toFixed(1)} ${req.method} ${req.url} ${res.statusCode} ${JSON.stringify(req.headers)}\n`,
+        ),
+      );
     }
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, 500, 'InternalError', err instanceof Error ? err.message : String(err));
@@ -414,7 +468,9 @@ function main(): void {
   });
   server.listen(options.port, options.host, () => {
     const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ endpoint: `http://${options.host}:${port}`, keys: options.keys, size: options.size })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ endpoint: `http://${options.host}:${port}`, keys: options.keys, size: options.size })}\n`,
+    );
   });
   const stop = () => {
     const cpu = process.cpuUsage();

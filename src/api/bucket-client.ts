@@ -23,7 +23,7 @@ export interface ObjectRef {
   readonly key: string;
 }
 
-export interface UploadOptions extends Omit<CopyKeyOptions, 'dryRun'> {}
+export type UploadOptions = Omit<CopyKeyOptions, 'dryRun'>;
 
 export interface UploadResult {
   readonly key: string;
@@ -33,8 +33,16 @@ export interface UploadResult {
 }
 
 /** Copy one object to each destination that lacks it or differs (the original `upload()`). */
-export async function upload(source: ObjectRef, destinations: readonly ObjectRef[], options: UploadOptions = {}): Promise<UploadResult> {
-  const results = await copyKey({ store: source.store, key: source.key }, destinations.map((d) => ({ store: d.store, key: d.key })), options);
+export async function upload(
+  source: ObjectRef,
+  destinations: readonly ObjectRef[],
+  options: UploadOptions = {},
+): Promise<UploadResult> {
+  const results = await copyKey(
+    { store: source.store, key: source.key },
+    destinations.map((d) => ({ store: d.store, key: d.key })),
+    options,
+  );
   return { key: source.key, results, ok: results.every((r) => r.outcome !== 'failed') };
 }
 
@@ -48,7 +56,10 @@ export class BucketClient {
   private readonly logger: Logger;
   private closed = false;
 
-  constructor(readonly config: Config, options: BucketClientOptions = {}) {
+  constructor(
+    readonly config: Config,
+    options: BucketClientOptions = {},
+  ) {
     this.logger = options.logger ?? silentLogger;
     this.source = createConnection(config.source, this.logger);
     this.destinations = config.destinations.map((d) => createConnection(d, this.logger));
@@ -75,7 +86,11 @@ export class BucketClient {
 
   /** Copy one key to every destination. */
   copy(key: string, options: UploadOptions = {}): Promise<UploadResult> {
-    return upload({ store: this.source, key }, this.destinations.map((store) => ({ store, key })), { logger: this.logger, ...options });
+    return upload(
+      { store: this.source, key },
+      this.destinations.map((store) => ({ store, key })),
+      { logger: this.logger, ...options },
+    );
   }
 
   /** Safe to call twice; closes every connection even if one fails. */
@@ -93,4 +108,7 @@ export class BucketClient {
 }
 
 // Printing a client shows the buckets it joins, never the connections and their credentials.
-printAs(BucketClient, 'BucketClient', (c) => ({ source: `[${c.source.name}] ${c.source.endpoint}/${c.source.bucket}`, destinations: c.destinations.map((d) => `[${d.name}] ${d.endpoint}/${d.bucket}`) }));
+printAs(BucketClient, 'BucketClient', (c) => ({
+  source: `[${c.source.name}] ${c.source.endpoint}/${c.source.bucket}`,
+  destinations: c.destinations.map((d) => `[${d.name}] ${d.endpoint}/${d.bucket}`),
+}));

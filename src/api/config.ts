@@ -326,17 +326,39 @@ const NOTIFY_KEYS = [
   'verify_ssl',
 ] as const;
 
-const ALL_KEYS: readonly string[] = [...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS, ...HTTP_KEYS, ...NOTIFY_KEYS])];
-const SECRET_KEYS = new Set(['aws_secret_access_key', 'key', 'password', 'redis_url', 'admin_token', 'events_token', 'smtp_url', 'webhook_url']);
+const ALL_KEYS: readonly string[] = [
+  ...new Set<string>([...ENDPOINT_KEYS, ...PUBSUB_KEYS, ...HTTP_KEYS, ...NOTIFY_KEYS]),
+];
+const SECRET_KEYS = new Set([
+  'aws_secret_access_key',
+  'key',
+  'password',
+  'redis_url',
+  'admin_token',
+  'events_token',
+  'smtp_url',
+  'webhook_url',
+]);
 /** Keys that may instead be read from a file named by `<key>_file` (container and systemd secrets). */
-const ENDPOINT_FILE_KEYS = { aws_access_key_id: 'access key id', aws_secret_access_key: 'secret access key', key: 'Swift key', password: 'Keystone password' } as const;
+const ENDPOINT_FILE_KEYS = {
+  aws_access_key_id: 'access key id',
+  aws_secret_access_key: 'secret access key',
+  key: 'Swift key',
+  password: 'Keystone password',
+} as const;
 const PUBSUB_FILE_KEYS = { password: 'Redis password', redis_url: 'Redis URL' } as const;
 const HTTP_FILE_KEYS = { admin_token: 'admin token', events_token: 'events token' } as const;
 const NOTIFY_FILE_KEYS = { smtp_url: 'SMTP URL', webhook_url: 'webhook URL' } as const;
 
 /** The keys a section may hold. */
 function keysOf(section: string): readonly string[] {
-  return section === 'pubsub' ? PUBSUB_KEYS : section === 'http' ? HTTP_KEYS : section === 'notify' ? NOTIFY_KEYS : ENDPOINT_KEYS;
+  return section === 'pubsub'
+    ? PUBSUB_KEYS
+    : section === 'http'
+      ? HTTP_KEYS
+      : section === 'notify'
+        ? NOTIFY_KEYS
+        : ENDPOINT_KEYS;
 }
 
 /** The files tried, in order, when no `--config` is given. */
@@ -372,7 +394,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       ]);
     }
   }
-  const config = parseConfig(text, { file: file ?? 'environment', env, baseDir: file !== null ? dirname(file) : options.cwd });
+  const config = parseConfig(text, {
+    file: file ?? 'environment',
+    env,
+    baseDir: file !== null ? dirname(file) : options.cwd,
+  });
   const warnings = [...config.warnings];
   if (file !== null) warnings.push(...permissionWarnings(file, text));
   return Object.freeze({ ...config, file, warnings: Object.freeze(warnings) });
@@ -467,7 +493,12 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const { file } = options;
   const env = options.env ?? {};
   const doc: IniDocument = parseIni(text);
-  const problems: ConfigProblem[] = doc.problems.map((p) => ({ file, section: p.section, key: p.key, message: p.message }));
+  const problems: ConfigProblem[] = doc.problems.map((p) => ({
+    file,
+    section: p.section,
+    key: p.key,
+    message: p.message,
+  }));
   const warnings: ConfigProblem[] = [];
 
   const raw: Raw = new Map();
@@ -483,29 +514,59 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const destNames = sectionNames.filter((s) => s.toLowerCase().startsWith('dest')).sort(naturalCompare);
 
   for (const name of sectionNames) {
-    const known = name === 'source' || name === 'pubsub' || name === 'http' || name === 'notify' || destNames.includes(name);
+    const known =
+      name === 'source' || name === 'pubsub' || name === 'http' || name === 'notify' || destNames.includes(name);
     if (!known) {
       const near = nearest(name, ['source', 'dest1', 'pubsub', 'http', 'notify']);
-      warnings.push({ file, section: name, message: `unknown section ignored${near ? `; did you mean [${near}]?` : ''}` });
+      warnings.push({
+        file,
+        section: name,
+        message: `unknown section ignored${near ? `; did you mean [${near}]?` : ''}`,
+      });
     }
   }
   for (const [sectionName, entries] of raw) {
     const allowed = keysOf(sectionName);
-    const isKnownSection = sectionName === 'source' || sectionName === 'pubsub' || sectionName === 'http' || sectionName === 'notify' || destNames.includes(sectionName) || sectionName === 'DEFAULT' || sectionName === 'defaults';
+    const isKnownSection =
+      sectionName === 'source' ||
+      sectionName === 'pubsub' ||
+      sectionName === 'http' ||
+      sectionName === 'notify' ||
+      destNames.includes(sectionName) ||
+      sectionName === 'DEFAULT' ||
+      sectionName === 'defaults';
     if (!isKnownSection) continue;
     for (const key of entries.keys()) {
-      if (sectionName === 'DEFAULT' || sectionName === 'defaults' ? [...ENDPOINT_KEYS, ...PUBSUB_KEYS].includes(key as never) : allowed.includes(key)) continue;
+      if (
+        sectionName === 'DEFAULT' || sectionName === 'defaults'
+          ? [...ENDPOINT_KEYS, ...PUBSUB_KEYS].includes(key as never)
+          : allowed.includes(key)
+      )
+        continue;
       const near = nearest(key, allowed);
-      warnings.push({ file, section: sectionName, key, message: `unknown key ignored${near ? `; did you mean "${near}"?` : ''}` });
+      warnings.push({
+        file,
+        section: sectionName,
+        key,
+        message: `unknown key ignored${near ? `; did you mean "${near}"?` : ''}`,
+      });
     }
   }
 
   const sourceRaw = raw.get('source');
   if (!sourceRaw) {
-    problems.push({ file, section: 'source', message: 'missing section [source]: add it with bucket_name, aws_access_key_id and aws_secret_access_key' });
+    problems.push({
+      file,
+      section: 'source',
+      message: 'missing section [source]: add it with bucket_name, aws_access_key_id and aws_secret_access_key',
+    });
   }
   if (destNames.length === 0) {
-    problems.push({ file, section: 'dest1', message: 'no destination: add at least one section whose name starts with "dest", e.g. [dest1]' });
+    problems.push({
+      file,
+      section: 'dest1',
+      message: 'no destination: add at least one section whose name starts with "dest", e.g. [dest1]',
+    });
   }
 
   const ctx: ReadContext = { file, problems, warnings, baseDir: options.baseDir ?? process.cwd() };
@@ -520,7 +581,10 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
       if (a.endpoint !== b.endpoint || a.bucket !== b.bucket) continue;
       if (!a.prefix.startsWith(b.prefix) && !b.prefix.startsWith(a.prefix)) continue;
       const what = a.name === 'source' ? 'the source bucket itself' : `the same bucket as [${a.name}]`;
-      const prefixes = a.prefix === '' && b.prefix === '' ? '' : ` under overlapping prefixes ${JSON.stringify(a.prefix)} and ${JSON.stringify(b.prefix)}`;
+      const prefixes =
+        a.prefix === '' && b.prefix === ''
+          ? ''
+          : ` under overlapping prefixes ${JSON.stringify(a.prefix)} and ${JSON.stringify(b.prefix)}`;
       problems.push({
         file,
         section: b.name,
@@ -575,7 +639,8 @@ function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
     const envSection = rest.slice(0, rest.length - key.length - 1);
     if (envSection === '') continue;
     // Match an existing section whose name normalises to the same form, so [dest-eu] takes S3S3_DEST_EU_*.
-    const section = [...raw.keys()].find((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '_') === envSection) ?? envSection;
+    const section =
+      [...raw.keys()].find((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '_') === envSection) ?? envSection;
     if (!raw.has(section)) raw.set(section, new Map());
     raw.get(section)!.set(key, { value: value.trim(), origin: `environment ${name}`, level: 2 });
   }
@@ -650,7 +715,8 @@ class Reader {
     }
     if (direct && direct.level > viaFile.level) return;
     const text = this.readFile(fileKey, what);
-    if (text !== undefined && /[\r\n]/.test(text)) this.problem(fileKey, `${this.path(fileKey)} holds more than one line; put only the ${what} in it`);
+    if (text !== undefined && /[\r\n]/.test(text))
+      this.problem(fileKey, `${this.path(fileKey)} holds more than one line; put only the ${what} in it`);
     if (text === undefined || /[\r\n]/.test(text)) {
       this.entries.delete(key);
       this.unreadable.add(key);
@@ -707,7 +773,10 @@ class Reader {
       try {
         new X509Certificate(block);
       } catch (err) {
-        this.problem(key, `certificate ${i + 1} in ${this.path(key)} cannot be read (${err instanceof Error ? err.message : String(err)}); give the ${what}`);
+        this.problem(
+          key,
+          `certificate ${i + 1} in ${this.path(key)} cannot be read (${err instanceof Error ? err.message : String(err)}); give the ${what}`,
+        );
         return undefined;
       }
     }
@@ -727,7 +796,10 @@ class Reader {
   required(key: string, what: string): string | undefined {
     if (this.unreadable.has(key)) return undefined;
     const v = this.string(key);
-    const orFile = key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS || key in HTTP_FILE_KEYS || key in NOTIFY_FILE_KEYS ? ` (or ${key}_file = FILE holding it)` : '';
+    const orFile =
+      key in ENDPOINT_FILE_KEYS || key in PUBSUB_FILE_KEYS || key in HTTP_FILE_KEYS || key in NOTIFY_FILE_KEYS
+        ? ` (or ${key}_file = FILE holding it)`
+        : '';
     if (v === undefined && !this.entries.has(key)) this.problem(key, `missing: set ${key} = <${what}>${orFile}`);
     else if (v === '') this.problem(key, `is empty: set it to the ${what}`);
     return v;
@@ -771,7 +843,10 @@ class Reader {
     if (v === undefined) return fallback;
     const n = parseSize(v);
     if (n === undefined || n < min || n > max) {
-      this.problem(key, `"${v}" is not a size from ${formatSize(min)} to ${formatSize(max)} (bytes, or with K, M, G: e.g. 64M)`);
+      this.problem(
+        key,
+        `"${v}" is not a size from ${formatSize(min)} to ${formatSize(max)} (bytes, or with K, M, G: e.g. 64M)`,
+      );
       return fallback;
     }
     return n;
@@ -812,7 +887,11 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
     const secure = r.boolean('is_secure', true);
     const host = r.string('host', 's3.amazonaws.com') ?? 's3.amazonaws.com';
     const port = r.integer('port', secure ? 443 : 80, 1, 65535);
-    if (host === '' || /[/\s]/.test(host)) r.problem('host', `"${host}" is not a host name; use e.g. host = s3.example.com, or endpoint = https://s3.example.com:8443`);
+    if (host === '' || /[/\s]/.test(host))
+      r.problem(
+        'host',
+        `"${host}" is not a host name; use e.g. host = s3.example.com, or endpoint = https://s3.example.com:8443`,
+      );
     else {
       const defaultPort = secure ? 443 : 80;
       const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -826,7 +905,11 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
     const short = callingFormat.replace(/\(\)$/, '').split('.').pop()!.toLowerCase();
     if (short === 'ordinarycallingformat' || short === 'path') forcePathStyle = true;
     else if (short === 'subdomaincallingformat' || short === 'virtual') forcePathStyle = false;
-    else r.problem('calling_format', `"${callingFormat}" is not OrdinaryCallingFormat (path-style) or SubdomainCallingFormat (virtual-hosted)`);
+    else
+      r.problem(
+        'calling_format',
+        `"${callingFormat}" is not OrdinaryCallingFormat (path-style) or SubdomainCallingFormat (virtual-hosted)`,
+      );
   }
 
   const checksum = { when_required: 'WHEN_REQUIRED', when_supported: 'WHEN_SUPPORTED' } as const;
@@ -856,7 +939,22 @@ function readEndpoint(name: string, entries: Entries, ctx: ReadContext): Endpoin
 }
 
 /** The keys both types share: sizes, concurrency, timeouts, checks and retries. */
-function tuning(r: Reader, maxPageSize: number): Pick<EndpointConfig, 'multipartThreshold' | 'multipartChunksize' | 'concurrency' | 'connectTimeoutMs' | 'readTimeoutMs' | 'verifyMd5' | 'recordMetadata' | 'listPageSize' | 'listParallel' | 'maxRetries'> {
+function tuning(
+  r: Reader,
+  maxPageSize: number,
+): Pick<
+  EndpointConfig,
+  | 'multipartThreshold'
+  | 'multipartChunksize'
+  | 'concurrency'
+  | 'connectTimeoutMs'
+  | 'readTimeoutMs'
+  | 'verifyMd5'
+  | 'recordMetadata'
+  | 'listPageSize'
+  | 'listParallel'
+  | 'maxRetries'
+> {
   return {
     multipartThreshold: r.size('multipart_threshold', 5 * GiB, 5 * MiB, 5 * GiB),
     multipartChunksize: r.size('multipart_chunksize', 64 * MiB, 5 * MiB, 5 * GiB),
@@ -897,7 +995,10 @@ function keysOfOtherType(r: Reader, type: EndpointType): void {
     }
     if (type === 'swift') {
       const instead = SWIFT_EQUIVALENT[key];
-      r.problem(key, `is for S3 sections; this section has type = swift${instead ? `: use ${instead}` : ', remove it'}`);
+      r.problem(
+        key,
+        `is for S3 sections; this section has type = swift${instead ? `: use ${instead}` : ', remove it'}`,
+      );
     } else {
       r.problem(key, 'is for Swift sections: add type = swift to this section (or remove the key)');
     }
@@ -905,7 +1006,14 @@ function keysOfOtherType(r: Reader, type: EndpointType): void {
 }
 
 const V1_KEYS = ['user', 'key', 'key_file'] as const;
-const V3_KEYS = ['username', 'password', 'password_file', 'project_name', 'user_domain_name', 'project_domain_name'] as const;
+const V3_KEYS = [
+  'username',
+  'password',
+  'password_file',
+  'project_name',
+  'user_domain_name',
+  'project_domain_name',
+] as const;
 
 /** 1 for `.../auth/v1.0` (tempauth, Cloud Files), 3 for Keystone `.../v3`; undefined after a problem. */
 export function swiftAuthVersion(authUrl: string): 1 | 3 | undefined {
@@ -932,8 +1040,19 @@ function storageUrl(r: Reader): string | undefined {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password || url.pathname.replace(/\/+$/, '') === '') {
-    r.problem('storage_url', `"${value}" is not a Swift storage URL; use e.g. storage_url = https://swift.example.com/v1/AUTH_account (or remove it to take the one auth_url names)`);
+  if (
+    !url ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password ||
+    url.pathname.replace(/\/+$/, '') === ''
+  ) {
+    r.problem(
+      'storage_url',
+      `"${value}" is not a Swift storage URL; use e.g. storage_url = https://swift.example.com/v1/AUTH_account (or remove it to take the one auth_url names)`,
+    );
     return undefined;
   }
   return value.replace(/\/+$/, '');
@@ -945,18 +1064,32 @@ function readSwift(name: string, r: Reader, before: number): EndpointConfig | un
   if (container !== undefined && container !== '') {
     // Large objects put their segments in `<container>_segments`: that name must fit in 256 bytes too.
     if (container.includes('/') || Buffer.byteLength(container, 'utf8') > 247) {
-      r.problem('container', `"${container}" is not a usable container name: no "/", and at most 247 bytes (s3s3 adds "_segments" for the segments of large objects)`);
+      r.problem(
+        'container',
+        `"${container}" is not a usable container name: no "/", and at most 247 bytes (s3s3 adds "_segments" for the segments of large objects)`,
+      );
     }
   }
-  const authUrl = r.required('auth_url', 'auth URL, e.g. https://auth.example.com/auth/v1.0 or https://keystone.example.com/v3');
+  const authUrl = r.required(
+    'auth_url',
+    'auth URL, e.g. https://auth.example.com/auth/v1.0 or https://keystone.example.com/v3',
+  );
   const version = authUrl ? swiftAuthVersion(authUrl) : undefined;
   if (authUrl && version === undefined) {
-    r.problem('auth_url', `"${authUrl}" is neither an auth v1 URL (http(s)://HOST/auth/v1.0, tempauth or Cloud Files) nor a Keystone v3 URL (http(s)://HOST/v3)`);
+    r.problem(
+      'auth_url',
+      `"${authUrl}" is neither an auth v1 URL (http(s)://HOST/auth/v1.0, tempauth or Cloud Files) nor a Keystone v3 URL (http(s)://HOST/v3)`,
+    );
   }
   const wrong = version === 1 ? V3_KEYS : version === 3 ? V1_KEYS : [];
   for (const key of wrong) {
     if (r.has(key) && r.level(key) > 0) {
-      r.problem(key, version === 1 ? 'is for Keystone v3 (an auth_url ending in /v3); auth v1 takes user and key' : 'is for auth v1 (an auth_url ending in /auth/v1.0); Keystone v3 takes username, password and project_name');
+      r.problem(
+        key,
+        version === 1
+          ? 'is for Keystone v3 (an auth_url ending in /v3); auth v1 takes user and key'
+          : 'is for auth v1 (an auth_url ending in /auth/v1.0); Keystone v3 takes username, password and project_name',
+      );
     }
   }
   let user: string | undefined;
@@ -980,11 +1113,22 @@ function readSwift(name: string, r: Reader, before: number): EndpointConfig | un
       ...(region ? { region } : {}),
     };
   }
-  if (version === 1 && r.has('region') && r.level('region') > 0) r.warn('region', 'is unused with auth v1 (it picks a region from a Keystone v3 catalog)');
+  if (version === 1 && r.has('region') && r.level('region') > 0)
+    r.warn('region', 'is unused with auth v1 (it picks a region from a Keystone v3 catalog)');
   const storage = storageUrl(r);
   const endpoint = storage ?? authUrl ?? '';
   const secure = [authUrl, storage].find((u) => u?.startsWith('https:'));
-  const swift: SwiftConfig = hideSecrets({ authUrl: authUrl ?? '', authVersion: version ?? 1, user: user ?? '', secret: secret ?? '', ...project, ...(storage ? { storageUrl: storage } : {}) }, ['secret']);
+  const swift: SwiftConfig = hideSecrets(
+    {
+      authUrl: authUrl ?? '',
+      authVersion: version ?? 1,
+      user: user ?? '',
+      secret: secret ?? '',
+      ...project,
+      ...(storage ? { storageUrl: storage } : {}),
+    },
+    ['secret'],
+  );
   const result: EndpointConfig = {
     name,
     type: 'swift',
@@ -1010,10 +1154,18 @@ function readSwift(name: string, r: Reader, before: number): EndpointConfig | un
 }
 
 /** `prefix`, and the destination-only keys that say how it deletes. */
-function deletion(r: Reader, name: string): Pick<EndpointConfig, 'prefix' | 'delete' | 'deleteMode' | 'trashPrefix' | 'maxDelete'> {
+function deletion(
+  r: Reader,
+  name: string,
+): Pick<EndpointConfig, 'prefix' | 'delete' | 'deleteMode' | 'trashPrefix' | 'maxDelete'> {
   const prefix = r.string('prefix', '') ?? '';
-  if (prefix.startsWith('/')) r.problem('prefix', `"${prefix}" starts with "/": keys have no leading slash unless they hold one; write e.g. prefix = images/`);
-  if (Buffer.byteLength(prefix, 'utf8') >= 1024) r.problem('prefix', 'is 1024 bytes or longer: no key could fit under it');
+  if (prefix.startsWith('/'))
+    r.problem(
+      'prefix',
+      `"${prefix}" starts with "/": keys have no leading slash unless they hold one; write e.g. prefix = images/`,
+    );
+  if (Buffer.byteLength(prefix, 'utf8') >= 1024)
+    r.problem('prefix', 'is 1024 bytes or longer: no key could fit under it');
   const isSource = name === 'source';
   if (isSource) {
     for (const k of ['delete', 'delete_mode', 'trash_prefix', 'max_delete']) {
@@ -1023,7 +1175,8 @@ function deletion(r: Reader, name: string): Pick<EndpointConfig, 'prefix' | 'del
   const del = r.has('delete') && !isSource ? r.boolean('delete', false) : undefined;
   const deleteMode = isSource ? 'delete' : r.oneOf('delete_mode', { delete: 'delete', trash: 'trash' }, 'delete');
   const trash = isSource ? undefined : r.string('trash_prefix');
-  if (trash !== undefined && trash === '') r.problem('trash_prefix', 'is empty: give a prefix such as .s3s3-trash/ (or leave it out for the default)');
+  if (trash !== undefined && trash === '')
+    r.problem('trash_prefix', 'is empty: give a prefix such as .s3s3-trash/ (or leave it out for the default)');
   let maxDelete: MaxDelete | undefined;
   const raw = isSource ? undefined : r.string('max_delete');
   if (raw !== undefined) {
@@ -1045,7 +1198,11 @@ function endpointTls(r: Reader, endpoint: string | undefined): { caBundle?: stri
   const verifySsl = r.boolean('verify_ssl', true);
   const secure = endpoint?.startsWith('https:') ?? true;
   if (!secure) {
-    if (r.has('ca_bundle')) r.warn('ca_bundle', `is unused: the endpoint ${endpoint} is plain http://; it applies to https:// endpoints only`);
+    if (r.has('ca_bundle'))
+      r.warn(
+        'ca_bundle',
+        `is unused: the endpoint ${endpoint} is plain http://; it applies to https:// endpoints only`,
+      );
     if (!verifySsl) r.warn('verify_ssl', `is unused: the endpoint ${endpoint} is plain http://`);
   } else if (!verifySsl) {
     r.warn(
@@ -1060,7 +1217,8 @@ function endpointTls(r: Reader, endpoint: string | undefined): { caBundle?: stri
 function readFailure(err: unknown, what: string): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return `no such file; create it (holding the ${what}) or fix the path`;
-  if (code === 'EACCES') return `permission denied; let the user s3s3 runs as${process.getuid ? ` (uid ${process.getuid()})` : ''} read it`;
+  if (code === 'EACCES')
+    return `permission denied; let the user s3s3 runs as${process.getuid ? ` (uid ${process.getuid()})` : ''} read it`;
   if (code === 'EISDIR') return `it is a directory; give the path of the file holding the ${what}`;
   return String(code ?? (err instanceof Error ? err.message : err));
 }
@@ -1078,13 +1236,19 @@ function normaliseEndpoint(value: string, problem: (m: string) => void): string 
     return undefined;
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.username || url.password) {
-    problem(`"${value}" must be just scheme, host and port (no path, query or credentials); put the bucket in bucket_name`);
+    problem(
+      `"${value}" must be just scheme, host and port (no path, query or credentials); put the bucket in bucket_name`,
+    );
     return undefined;
   }
   return url.origin;
 }
 
-function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcurrency: number): PubsubConfig | undefined {
+function readPubsub(
+  entries: Entries | undefined,
+  ctx: ReadContext,
+  sourceConcurrency: number,
+): PubsubConfig | undefined {
   const problems = ctx.problems;
   const before = problems.length;
   const r = new Reader(entries ?? new Map(), ctx, 'pubsub');
@@ -1095,7 +1259,8 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
   }
   let redisUrl = r.string('redis_url');
   if (redisUrl !== undefined) {
-    for (const k of ['host', 'port', 'db', 'password']) if (r.has(k)) r.problem(k, 'conflicts with "redis_url"; set either redis_url or host/port/db/password');
+    for (const k of ['host', 'port', 'db', 'password'])
+      if (r.has(k)) r.problem(k, 'conflicts with "redis_url"; set either redis_url or host/port/db/password');
     if (!/^rediss?:\/\//.test(redisUrl)) {
       r.problem('redis_url', 'must start with redis:// or rediss:// (e.g. redis://127.0.0.1:6379/0)');
     } else {
@@ -1133,7 +1298,11 @@ function readPubsub(entries: Entries | undefined, ctx: ReadContext, sourceConcur
     maxQueued: r.integer('max_queued', 10_000, 1, 100_000_000),
     failedKeep: r.integer('failed_keep', 0, 0, 1_000_000_000),
   };
-  if (result.lockTtlMs < 3000) r.problem('lock_ttl', `"${r.string('lock_ttl') ?? ''}" is too short; use at least 3s (the lock is renewed every third of it)`);
+  if (result.lockTtlMs < 3000)
+    r.problem(
+      'lock_ttl',
+      `"${r.string('lock_ttl') ?? ''}" is too short; use at least 3s (the lock is renewed every third of it)`,
+    );
   return problems.length === before ? hideSecrets(result, ['redisUrl']) : undefined;
 }
 
@@ -1147,17 +1316,24 @@ function readHttp(entries: Entries, ctx: ReadContext): HttpConfig | undefined {
   const token = (key: string): string | undefined => {
     const v = r.string(key);
     if (v === undefined) return undefined;
-    if (v.length < 16) r.problem(key, 'is shorter than 16 characters; use a long random token (e.g. openssl rand -hex 24)');
+    if (v.length < 16)
+      r.problem(key, 'is shorter than 16 characters; use a long random token (e.g. openssl rand -hex 24)');
     return v;
   };
   const adminToken = token('admin_token');
   const eventsToken = token('events_token');
   if (port === undefined) {
-    if (adminToken !== undefined || eventsToken !== undefined || r.has('host')) r.warn(undefined, 'has no port: the HTTP surface is off; set port = 9464 (or S3S3_HTTP_PORT) to turn it on');
+    if (adminToken !== undefined || eventsToken !== undefined || r.has('host'))
+      r.warn(undefined, 'has no port: the HTTP surface is off; set port = 9464 (or S3S3_HTTP_PORT) to turn it on');
     return undefined;
   }
   if (ctx.problems.length !== before) return undefined;
-  const result: HttpConfig = { host, port, ...(adminToken !== undefined ? { adminToken } : {}), ...(eventsToken !== undefined ? { eventsToken } : {}) };
+  const result: HttpConfig = {
+    host,
+    port,
+    ...(adminToken !== undefined ? { adminToken } : {}),
+    ...(eventsToken !== undefined ? { eventsToken } : {}),
+  };
   return hideSecrets(result, ['adminToken', 'eventsToken']);
 }
 
@@ -1172,18 +1348,29 @@ function readNotify(entries: Entries, ctx: ReadContext): NotifyConfig | undefine
   const mailTo = mailAddresses(r);
   const mailing = mailTo.length > 0;
   const mailFrom = r.string('mail_from');
-  if (mailFrom !== undefined && !isMailAddress(mailFrom)) r.problem('mail_from', `"${mailFrom}" is not a mail address; use e.g. mail_from = s3s3@example.com or s3s3 <s3s3@example.com>`);
+  if (mailFrom !== undefined && !isMailAddress(mailFrom))
+    r.problem(
+      'mail_from',
+      `"${mailFrom}" is not a mail address; use e.g. mail_from = s3s3@example.com or s3s3 <s3s3@example.com>`,
+    );
   const smtpUrl = r.string('smtp_url');
   if (smtpUrl !== undefined) checkSmtpUrl(r, smtpUrl);
   if (mailing) {
-    if (mailFrom === undefined && !r.has('mail_from')) r.problem('mail_from', 'missing: set mail_from = <the sender address> (e.g. s3s3@example.com): mail_to is set');
-    if (smtpUrl === undefined && !r.has('smtp_url') && !r.has('smtp_url_file')) r.problem('smtp_url', 'missing: set smtp_url = smtp://HOST:587 (or smtps://USER:PASSWORD@HOST:465; or smtp_url_file = FILE holding it): mail_to is set');
+    if (mailFrom === undefined && !r.has('mail_from'))
+      r.problem('mail_from', 'missing: set mail_from = <the sender address> (e.g. s3s3@example.com): mail_to is set');
+    if (smtpUrl === undefined && !r.has('smtp_url') && !r.has('smtp_url_file'))
+      r.problem(
+        'smtp_url',
+        'missing: set smtp_url = smtp://HOST:587 (or smtps://USER:PASSWORD@HOST:465; or smtp_url_file = FILE holding it): mail_to is set',
+      );
   } else {
-    for (const k of ['mail_from', 'smtp_url', 'mail_when', 'subject']) if (r.has(k)) r.warn(k, 'is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]');
+    for (const k of ['mail_from', 'smtp_url', 'mail_when', 'subject'])
+      if (r.has(k)) r.warn(k, 'is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]');
   }
   const mailWhen = r.oneOf('mail_when', { failure: 'failure', always: 'always' }, 'failure');
   const subject = r.string('subject');
-  if (subject !== undefined && (subject.trim() === '' || /[\r\n]/.test(subject))) r.problem('subject', 'must be one non-empty line; remove it for the default (it names the source and the outcome)');
+  if (subject !== undefined && (subject.trim() === '' || /[\r\n]/.test(subject)))
+    r.problem('subject', 'must be one non-empty line; remove it for the default (it names the source and the outcome)');
   const webhookUrl = r.string('webhook_url');
   if (webhookUrl !== undefined) checkWebhookUrl(r, webhookUrl);
   const webhookWhen = r.oneOf('webhook_when', { failure: 'failure', always: 'always' }, 'always');
@@ -1192,12 +1379,24 @@ function readNotify(entries: Entries, ctx: ReadContext): NotifyConfig | undefine
   const verifySsl = r.boolean('verify_ssl', true);
   const tlsUsed = (smtpUrl !== undefined && mailing) || (webhookUrl?.startsWith('https:') ?? false);
   if (!tlsUsed) {
-    for (const k of ['ca_bundle', 'verify_ssl']) if (r.has(k)) r.warn(k, 'is unused: it applies to smtp_url (smtps://, or smtp:// with STARTTLS) and to an https:// webhook_url');
+    for (const k of ['ca_bundle', 'verify_ssl'])
+      if (r.has(k))
+        r.warn(
+          k,
+          'is unused: it applies to smtp_url (smtps://, or smtp:// with STARTTLS) and to an https:// webhook_url',
+        );
   } else if (!verifySsl) {
-    r.warn('verify_ssl', '= false: the certificates of the SMTP server and the webhook are NOT checked; anyone on the network path can read the report and the SMTP password. Trust their CA with ca_bundle = FILE instead');
+    r.warn(
+      'verify_ssl',
+      '= false: the certificates of the SMTP server and the webhook are NOT checked; anyone on the network path can read the report and the SMTP password. Trust their CA with ca_bundle = FILE instead',
+    );
   }
   if (!mailing && webhookUrl === undefined) {
-    if (ctx.problems.length === before) r.warn(undefined, 'has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section');
+    if (ctx.problems.length === before)
+      r.warn(
+        undefined,
+        'has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section',
+      );
     return undefined;
   }
   if (ctx.problems.length !== before) return undefined;
@@ -1219,9 +1418,21 @@ function readNotify(entries: Entries, ctx: ReadContext): NotifyConfig | undefine
 function mailAddresses(r: Reader): string[] {
   const value = r.string('mail_to');
   if (value === undefined) return [];
-  const list = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
-  if (list.length === 0) r.problem('mail_to', 'is empty: give one or more addresses separated by commas (e.g. ops@example.com, oncall@example.com), or remove it');
-  for (const a of list) if (!isMailAddress(a)) r.problem('mail_to', `"${a}" is not a mail address; give addresses separated by commas (e.g. ops@example.com, oncall@example.com)`);
+  const list = value
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  if (list.length === 0)
+    r.problem(
+      'mail_to',
+      'is empty: give one or more addresses separated by commas (e.g. ops@example.com, oncall@example.com), or remove it',
+    );
+  for (const a of list)
+    if (!isMailAddress(a))
+      r.problem(
+        'mail_to',
+        `"${a}" is not a mail address; give addresses separated by commas (e.g. ops@example.com, oncall@example.com)`,
+      );
   return list;
 }
 
@@ -1236,20 +1447,32 @@ function checkSmtpUrl(r: Reader, value: string): void {
   try {
     url = new URL(value);
   } catch {
-    r.problem('smtp_url', 'is not a URL; use e.g. smtp://mail.example.com:587 or smtps://USER:PASSWORD@mail.example.com:465 (percent-encode special characters of the password)');
+    r.problem(
+      'smtp_url',
+      'is not a URL; use e.g. smtp://mail.example.com:587 or smtps://USER:PASSWORD@mail.example.com:465 (percent-encode special characters of the password)',
+    );
     return;
   }
   const shown = redactUrl(value);
-  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') r.problem('smtp_url', `${shown} must start with smtp:// (STARTTLS when the server offers it) or smtps:// (TLS from the start)`);
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')
+    r.problem(
+      'smtp_url',
+      `${shown} must start with smtp:// (STARTTLS when the server offers it) or smtps:// (TLS from the start)`,
+    );
   else if (url.hostname === '') r.problem('smtp_url', `${shown} names no host; use e.g. smtp://mail.example.com:587`);
-  else if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) r.problem('smtp_url', `${shown} must be just scheme, credentials, host and port (no path or query)`);
-  else if (url.username !== '' && url.password === '') r.problem('smtp_url', `${shown} has a user but no password; use smtp://USER:PASSWORD@HOST:PORT`);
+  else if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash)
+    r.problem('smtp_url', `${shown} must be just scheme, credentials, host and port (no path or query)`);
+  else if (url.username !== '' && url.password === '')
+    r.problem('smtp_url', `${shown} has a user but no password; use smtp://USER:PASSWORD@HOST:PORT`);
   else {
     try {
       decodeURIComponent(url.username);
       decodeURIComponent(url.password);
     } catch {
-      r.problem('smtp_url', `${shown}: the user or password holds a "%" that is not a valid percent-encoding; write % as %25`);
+      r.problem(
+        'smtp_url',
+        `${shown}: the user or password holds a "%" that is not a valid percent-encoding; write % as %25`,
+      );
     }
   }
 }
@@ -1262,7 +1485,10 @@ function checkWebhookUrl(r: Reader, value: string): void {
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    r.problem('webhook_url', 'is not an http:// or https:// URL; use e.g. webhook_url = https://hooks.example.com/s3s3');
+    r.problem(
+      'webhook_url',
+      'is not an http:// or https:// URL; use e.g. webhook_url = https://hooks.example.com/s3s3',
+    );
   }
 }
 
@@ -1281,7 +1507,10 @@ function queueName(r: Reader): { queue?: string } {
   const name = r.string('queue');
   if (name === undefined) return {};
   if (name === '' || name.includes(':')) {
-    r.problem('queue', `"${name}" is not a usable queue name: give a non-empty name without ':' (e.g. s3s3-photos), or remove the key for one derived from the buckets`);
+    r.problem(
+      'queue',
+      `"${name}" is not a usable queue name: give a non-empty name without ':' (e.g. s3s3-photos), or remove the key for one derived from the buckets`,
+    );
     return {};
   }
   return { queue: name };
@@ -1305,7 +1534,8 @@ function redisTls(r: Reader, redisUrl: string): { redisTls?: RedisTlsConfig } {
   const redacted = redactUrl(redisUrl);
   if (!/^rediss:\/\//i.test(redisUrl)) {
     for (const key of ['redis_ca_bundle', 'redis_verify_ssl']) {
-      if (r.has(key)) r.warn(key, `is unused: ${redacted} is plain redis://; for TLS use redis_url = rediss://HOST:PORT/DB`);
+      if (r.has(key))
+        r.warn(key, `is unused: ${redacted} is plain redis://; for TLS use redis_url = rediss://HOST:PORT/DB`);
     }
     return {};
   }

@@ -21,7 +21,11 @@ export function parseDuration(text: string): number | undefined {
 
 /** The shortest exact spelling of a whole number of seconds in the grammar (`90000` ms: `90s`; `86400000`: `1d`). */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return ms % 1000 === 0 ? `${ms / 1000}s` : String(ms / 1000);

@@ -1,6 +1,25 @@
 /** s3s3's public API: everything an application or the scripts need, and nothing else. */
-export { loadConfig, parseConfig, configSearchPath, parseBoolean, parseSize, formatSize, parseMaxDelete } from './config.js';
-export type { MaxDelete, Config, EndpointConfig, EndpointType, SwiftConfig, PubsubConfig, NotifyConfig, LoadConfigOptions, SignatureVersion, ChecksumMode } from './config.js';
+export {
+  loadConfig,
+  parseConfig,
+  configSearchPath,
+  parseBoolean,
+  parseSize,
+  formatSize,
+  parseMaxDelete,
+} from './config.js';
+export type {
+  MaxDelete,
+  Config,
+  EndpointConfig,
+  EndpointType,
+  SwiftConfig,
+  PubsubConfig,
+  NotifyConfig,
+  LoadConfigOptions,
+  SignatureVersion,
+  ChecksumMode,
+} from './config.js';
 export { parseDuration, formatDuration, DURATION_HINT } from './duration.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
@@ -10,14 +29,29 @@ export { S3Store } from './store/s3-store.js';
 export { SwiftStore } from './store/swift-store.js';
 export type { SwiftStoreOptions } from './store/swift-store.js';
 export { isMd5Etag } from './store/object-store.js';
-export type { ObjectStore, ObjectInfo, HeadInfo, ObjectHeaders, ListPage, PutOptions, PutResult, StoreSettings } from './store/object-store.js';
+export type {
+  ObjectStore,
+  ObjectInfo,
+  HeadInfo,
+  ObjectHeaders,
+  ListPage,
+  PutOptions,
+  PutResult,
+  StoreSettings,
+} from './store/object-store.js';
 export { decide, META_MD5, META_SOURCE_ETAG } from './copy/decide.js';
 export type { Decision, CopyReason } from './copy/decide.js';
 export { copyKey, hashObject } from './copy/copy-key.js';
 export type { CopySource, CopyTarget, TargetResult, Outcome, CopyKeyOptions } from './copy/copy-key.js';
 export { duplicateBucket } from './sweep/duplicate.js';
 export { syncKey, deleteKey, deletesAt } from './sync/sync-key.js';
-export { DEFAULT_TRASH_ROOT, TRASH_REGISTRY_PREFIX, loadTrashRoots, registerTrashRoot, trashRegistryKey } from './sync/trash-roots.js';
+export {
+  DEFAULT_TRASH_ROOT,
+  TRASH_REGISTRY_PREFIX,
+  loadTrashRoots,
+  registerTrashRoot,
+  trashRegistryKey,
+} from './sync/trash-roots.js';
 export { listTrash, purgeTrash, formatAge, trashRootsToList } from './sweep/trash.js';
 export type { TrashObject, PurgeOptions, PurgeReport, PurgeAction } from './sweep/trash.js';
 export type { SyncKeyOptions, SyncResult } from './sync/sync-key.js';
@@ -58,7 +92,17 @@ export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkC
 export { HttpStartError } from './http/server.js';
 export { DaemonMetrics, sweepMetricsText, writeSweepMetrics, checkMetricsFile, METRIC_NAMES } from './http/metrics.js';
 export type { HttpConfig } from './config.js';
-export { ReportWriter, ReportError, REPORT_COLUMNS, csvField, csvLine, neutralisedField, restoreField, resultRow, reportAction } from './report.js';
+export {
+  ReportWriter,
+  ReportError,
+  REPORT_COLUMNS,
+  csvField,
+  csvLine,
+  neutralisedField,
+  restoreField,
+  resultRow,
+  reportAction,
+} from './report.js';
 export type { ReportRow, ReportAction, ReportRotation, ReportOptions } from './report.js';
 export { sendRunReport } from './notify/notify.js';
 export type { SendRunReportOptions, SentReport } from './notify/notify.js';

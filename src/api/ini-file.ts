@@ -48,7 +48,11 @@ export function parseIni(text: string): IniDocument {
         return;
       }
       if (sections.has(name)) {
-        problems.push({ line, section: name, message: `section [${name}] appears twice (first on line ${sections.get(name)!.line}); merge them` });
+        problems.push({
+          line,
+          section: name,
+          message: `section [${name}] appears twice (first on line ${sections.get(name)!.line}); merge them`,
+        });
         current = sections.get(name);
         return;
       }
@@ -59,7 +63,11 @@ export function parseIni(text: string): IniDocument {
     const eq = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(trimmed);
     if (!eq) {
       // The line is not echoed: it may be a secret with its "=" missing.
-      problems.push({ line, section: current?.name, message: `line ${line} is neither "[section]" nor "key = value" (a missing "="?)` });
+      problems.push({
+        line,
+        section: current?.name,
+        message: `line ${line} is neither "[section]" nor "key = value" (a missing "="?)`,
+      });
       return;
     }
     if (!current) {
@@ -69,7 +77,12 @@ export function parseIni(text: string): IniDocument {
     const key = eq[1]!.trim().toLowerCase();
     const value = eq[2]!.replace(INLINE_COMMENT, '').trim();
     if (current.entries.has(key)) {
-      problems.push({ line, section: current.name, key, message: `set twice (lines ${current.entries.get(key)!.line} and ${line}); keep one` });
+      problems.push({
+        line,
+        section: current.name,
+        key,
+        message: `set twice (lines ${current.entries.get(key)!.line} and ${line}); keep one`,
+      });
     }
     current.entries.set(key, { value, line });
   });

@@ -28,7 +28,8 @@ export interface LoggerOptions {
  * Characters a terminal may act on, or that break a line: C0, DEL, C1 (U+009B is a CSI on some
  * terminals), the Unicode line and paragraph separators, and lone surrogates (not UTF-8).
  */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const CONTROL =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const HAS_CONTROL = new RegExp(CONTROL.source);
 /** What JSON.stringify leaves raw of {@link CONTROL}: DEL, C1, U+2028/2029 (lone surrogates it escapes itself). */
 const JSON_RAW = /[\u007f-\u009f\u2028\u2029]/g;

@@ -31,7 +31,11 @@ export type Summary = Readonly<Record<string, string | number | boolean | undefi
  * Give `target` (a class prototype) a `util.inspect` form, a `toJSON` and a `toString`
  * built from `summary` only, so printing an instance never walks into its connections.
  */
-export function printAs<T extends object>(target: { prototype: T }, className: string, summary: (self: T) => Summary): void {
+export function printAs<T extends object>(
+  target: { prototype: T },
+  className: string,
+  summary: (self: T) => Summary,
+): void {
   Object.defineProperties(target.prototype, {
     [inspect.custom]: {
       value(this: T, depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect = inspect): string {

@@ -10,7 +10,19 @@ import type { Config } from './config.js';
 import type { TargetResult } from './copy/copy-key.js';
 import { S3s3Error } from './errors.js';
 
-export const REPORT_COLUMNS = ['time', 'source_bucket', 'source_key', 'destination', 'destination_bucket', 'destination_key', 'action', 'size', 'source_etag', 'md5', 'error'] as const;
+export const REPORT_COLUMNS = [
+  'time',
+  'source_bucket',
+  'source_key',
+  'destination',
+  'destination_bucket',
+  'destination_key',
+  'action',
+  'size',
+  'source_etag',
+  'md5',
+  'error',
+] as const;
 
 export type ReportAction = 'copied' | 'skipped' | 'deleted' | 'trashed' | 'gone' | 'failed';
 
@@ -136,7 +148,8 @@ export class ReportWriter {
     try {
       if (keep < 1) unlinkSync(this.file);
       else {
-        for (let i = keep - 1; i >= 1; i--) if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+        for (let i = keep - 1; i >= 1; i--)
+          if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
         renameSync(this.file, `${this.file}.1`);
       }
     } catch (err) {

@@ -24,7 +24,11 @@ export function patientPolicy(maxRetries: number): RetryPolicy {
 }
 
 /** Redis reconnects and refused Redis writes: tried for as long as it takes, at most 10 s apart. */
-export const REDIS_RETRY: RetryPolicy = Object.freeze({ attempts: Number.POSITIVE_INFINITY, baseMs: 200, maxMs: 10_000 });
+export const REDIS_RETRY: RetryPolicy = Object.freeze({
+  attempts: Number.POSITIVE_INFINITY,
+  baseMs: 200,
+  maxMs: 10_000,
+});
 
 /** The wait before attempt `attempt + 1`; at least what the server asked for. */
 export function backoff(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {

@@ -30,7 +30,19 @@ import {
   type RunReport,
 } from '../api/index.js';
 import { deletesAt, GlobError, validateGlobs } from '../api/index.js';
-import { Command, InvalidArgumentError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
+import {
+  Command,
+  InvalidArgumentError,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  loadConfigOrReport,
+  parseArgs,
+  processIo,
+  type CliIo,
+  runIfMain,
+  positiveInt,
+} from './cli.js';
 
 interface BucketFlags {
   /** `--config`, repeatable: each file is one pair (a source and its destinations), swept in turn. */
@@ -72,7 +84,14 @@ function maxDelete(v: string): MaxDelete {
 
 /** Which keys a sweep or a check considers, and how many at once. */
 function scope(flags: BucketFlags) {
-  return { prefix: flags.prefix, concurrency: flags.concurrency, minSize: flags.minSize, maxSize: flags.maxSize, include: flags.include, exclude: flags.exclude };
+  return {
+    prefix: flags.prefix,
+    concurrency: flags.concurrency,
+    minSize: flags.minSize,
+    maxSize: flags.maxSize,
+    include: flags.include,
+    exclude: flags.exclude,
+  };
 }
 
 function size(v: string): number {
@@ -86,13 +105,25 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   let flags: BucketFlags | undefined;
   const program = new Command('s3s3bucket')
     .description('Copy every object of the [source] bucket to every [dest*] bucket that lacks it or differs.')
-    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini); repeat it to sweep several pairs in turn, each under its own lock, with one summary and exit status', collect, [])
+    .option(
+      '-c, --config <file>',
+      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini); repeat it to sweep several pairs in turn, each under its own lock, with one summary and exit status',
+      collect,
+      [],
+    )
     .option('-n, --dry-run', 'print what would be copied and why; write nothing')
     .option('-f, --force', 'copy every object even when the destination already has it')
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
     .option('-p, --prefix <prefix>', 'only keys starting with this prefix (after the [source] prefix is stripped)')
-    .option('--delete', 'delete destination keys the source lacks, after a clean run (not on destinations with delete = false)')
-    .option('--max-delete <n|p%>', 'most deletes per destination, a count or a percentage of its keys (default: max_delete, else 10%)', maxDelete)
+    .option(
+      '--delete',
+      'delete destination keys the source lacks, after a clean run (not on destinations with delete = false)',
+    )
+    .option(
+      '--max-delete <n|p%>',
+      'most deletes per destination, a count or a percentage of its keys (default: max_delete, else 10%)',
+      maxDelete,
+    )
     .option('--allow-empty-source', 'delete even when the source lists no key in scope')
     .option('--concurrency <n>', 'objects in flight at once (default: [source] concurrency)', positiveInt)
     .option('--min-size <size>', 'skip objects smaller than this', size)
@@ -102,18 +133,43 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     .option('--json', 'print the summary as JSON on stdout')
     .option('--log-format <format>', 'text or json', 'text')
     .option('-q, --quiet', 'only warnings and errors on stderr')
-    .option('--retry-failed', "queue s3s3listen's failed jobs again (filters apply) instead of sweeping; its workers copy them")
+    .option(
+      '--retry-failed',
+      "queue s3s3listen's failed jobs again (filters apply) instead of sweeping; its workers copy them",
+    )
     .option('--wait', 'when another sweep of the same buckets holds the lock, wait for it instead of exiting 0')
-    .option('--check', 'compare the source with every destination, copying and deleting nothing: + only in source, - only in destination, * differs, ? unproven; exit 1 on a difference')
+    .option(
+      '--check',
+      'compare the source with every destination, copying and deleting nothing: + only in source, - only in destination, * differs, ? unproven; exit 1 on a difference',
+    )
     .option('--check-all', 'with --check: also print the keys that are the same (=)')
     .option('--download', 'with --check: settle ? keys by comparing the MD5 of both bodies')
-    .option('--check-metadata', 'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences')
-    .option('--report <file>', 'append one CSV row per object and destination to this file (sweeps; not with --dry-run, --check, --enqueue or --retry-failed: the listener\'s [pubsub] report records what its workers do)')
-    .option('--enqueue', "plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)")
-    .option('--max-queued <n>', 'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)', positiveInt)
+    .option(
+      '--check-metadata',
+      'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences',
+    )
+    .option(
+      '--report <file>',
+      "append one CSV row per object and destination to this file (sweeps; not with --dry-run, --check, --enqueue or --retry-failed: the listener's [pubsub] report records what its workers do)",
+    )
+    .option(
+      '--enqueue',
+      'plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)',
+    )
+    .option(
+      '--max-queued <n>',
+      'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)',
+      positiveInt,
+    )
     .option('--wait-drained', 'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile')
-    .option('--metrics-file <file>', "after a sweep, write its figures there in node_exporter's textfile format (e.g. /var/lib/node_exporter/s3s3.prom)")
-    .option('--lock-file <file>', 'lock file when Redis is not configured (default: one in the temp dir named after the buckets)')
+    .option(
+      '--metrics-file <file>',
+      "after a sweep, write its figures there in node_exporter's textfile format (e.g. /var/lib/node_exporter/s3s3.prom)",
+    )
+    .option(
+      '--lock-file <file>',
+      'lock file when Redis is not configured (default: one in the temp dir named after the buckets)',
+    )
     .action((opts: BucketFlags) => {
       flags = opts;
     });
@@ -125,7 +181,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     return EXIT_USAGE;
   }
   // A bad glob is a usage error, found before the config is read or anything is connected to.
-  for (const [option, globs] of [['--include', flags.include], ['--exclude', flags.exclude]] as const) {
+  for (const [option, globs] of [
+    ['--include', flags.include],
+    ['--exclude', flags.exclude],
+  ] as const) {
     try {
       validateGlobs(globs);
     } catch (err) {
@@ -139,7 +198,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3bucket: ${conflict}\n`);
     return EXIT_USAGE;
   }
-  const log = createLogger({ format: flags.logFormat, level: flags.quiet ? 'warn' : 'info', write: (l) => io.stderr(l + '\n') });
+  const log = createLogger({
+    format: flags.logFormat,
+    level: flags.quiet ? 'warn' : 'info',
+    write: (l) => io.stderr(l + '\n'),
+  });
   // Every config is read first: a mistake in any file stops the run before any sweep.
   const files = flags.config.length > 0 ? flags.config : [undefined];
   const loaded = files.map((file) => loadConfigOrReport(file, io, log));
@@ -148,11 +211,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
 
   for (const config of configs) {
     if (flags.enqueue && !config.pubsub.redis) {
-      io.stderr(`s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+      io.stderr(
+        `s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
+      );
       return EXIT_USAGE;
     }
     if (flags.retryFailed && !config.pubsub.redis) {
-      io.stderr(`s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`);
+      io.stderr(
+        `s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
+      );
       return EXIT_USAGE;
     }
   }
@@ -182,7 +249,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   let signals = 0;
   const onSignal = (name: NodeJS.Signals): void => {
     if (++signals > 1) process.exit(name === 'SIGINT' ? 130 : 143);
-    log.warn('signal received: finishing the copies in flight, then stopping (again to stop at once)', { signal: name });
+    log.warn('signal received: finishing the copies in flight, then stopping (again to stop at once)', {
+      signal: name,
+    });
     stop.abort(new Error(`interrupted by ${name}; the next run copies the rest`));
   };
   const handle = io === processIo;
@@ -194,7 +263,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const reportStop = new AbortController();
   const runs: RunReport[] = [];
   try {
-    for (const config of configs) runs.push(await runPair(config, flags, log, io, { stop, reportStop, reportFile: report }));
+    for (const config of configs)
+      runs.push(await runPair(config, flags, log, io, { stop, reportStop, reportFile: report }));
   } finally {
     if (handle) {
       process.off('SIGINT', onSignal);
@@ -205,16 +275,19 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const { total } = runsJson(runs);
   if (configs.length > 1 && !flags.check) {
     const bad = runs.filter((r) => r.exitCode !== EXIT_OK);
-    log.info(`${runs.length} pairs done${bad.length ? `; failed: ${bad.map((r) => r.config ?? r.source).join(', ')}` : ''}`, {
-      listed: total.listed,
-      copied: total.copied,
-      skipped: total.skipped,
-      failed: total.failed,
-      deleted: total.deleted,
-      bytes: total.bytes,
-      seconds: total.seconds,
-      exitCode: total.exitCode,
-    });
+    log.info(
+      `${runs.length} pairs done${bad.length ? `; failed: ${bad.map((r) => r.config ?? r.source).join(', ')}` : ''}`,
+      {
+        listed: total.listed,
+        copied: total.copied,
+        skipped: total.skipped,
+        failed: total.failed,
+        deleted: total.deleted,
+        bytes: total.bytes,
+        seconds: total.seconds,
+        exitCode: total.exitCode,
+      },
+    );
   }
   if (flags.json && !flags.check) {
     if (configs.length > 1) io.stdout(JSON.stringify(runsJson(runs)) + '\n');
@@ -238,13 +311,23 @@ interface RunStops {
  * One config's pair, as a RunReport. An error that ends it is one line on stderr and exit
  * status 1 for this pair; the next pair is still swept.
  */
-async function runPair(config: Config, flags: BucketFlags, log: Logger, io: CliIo, stops: RunStops): Promise<RunReport> {
+async function runPair(
+  config: Config,
+  flags: BucketFlags,
+  log: Logger,
+  io: CliIo,
+  stops: RunStops,
+): Promise<RunReport> {
   const base = {
     config: config.file,
     source: `${config.source.bucket} at ${config.source.endpoint}`,
     destinations: Object.fromEntries(config.destinations.map((d) => [d.name, `${d.bucket} at ${d.endpoint}`])),
   };
-  const halted = stops.stop.signal.aborted ? (stops.stop.signal.reason as Error).message : stops.reportStop.signal.aborted ? 'the --report file could not be written' : undefined;
+  const halted = stops.stop.signal.aborted
+    ? (stops.stop.signal.reason as Error).message
+    : stops.reportStop.signal.aborted
+      ? 'the --report file could not be written'
+      : undefined;
   if (halted !== undefined) return { ...base, exitCode: EXIT_FAILED, notRun: `not swept: ${halted}`, json: [] };
   try {
     const r = await locked(config, flags, log, io, stops);
@@ -270,8 +353,16 @@ function usageConflict(flags: BucketFlags): string | undefined {
     }
     for (const [set, name, why] of [
       [flags.check, '--check', 'its difference lines do not say which pair they belong to; run one --check per config'],
-      [flags.metricsFile !== undefined, '--metrics-file', 'the file holds one sweep\'s figures; run one s3s3bucket per config, each with its own --metrics-file'],
-      [flags.lockFile !== undefined, '--lock-file', 'each pair takes its own lock (named after its buckets); drop --lock-file'],
+      [
+        flags.metricsFile !== undefined,
+        '--metrics-file',
+        "the file holds one sweep's figures; run one s3s3bucket per config, each with its own --metrics-file",
+      ],
+      [
+        flags.lockFile !== undefined,
+        '--lock-file',
+        'each pair takes its own lock (named after its buckets); drop --lock-file',
+      ],
     ] as const) {
       if (set) return `${name} cannot be combined with several --config: ${why}`;
     }
@@ -297,7 +388,8 @@ function usageConflict(flags: BucketFlags): string | undefined {
     ] as const) {
       if (set) return `--enqueue hands the copies to the workers; it cannot be combined with ${name}`;
     }
-    if (flags.delete && !flags.waitDrained) return '--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained';
+    if (flags.delete && !flags.waitDrained)
+      return '--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained';
   } else if (flags.maxQueued !== undefined || flags.waitDrained) {
     return `${flags.waitDrained ? '--wait-drained' : '--max-queued'} only goes with --enqueue`;
   }
@@ -307,7 +399,8 @@ function usageConflict(flags: BucketFlags): string | undefined {
       [flags.delete, '--delete'],
       [flags.report !== undefined, '--report'],
     ] as const) {
-      if (set) return `--retry-failed only queues the failed jobs again for s3s3listen's workers; it cannot be combined with ${name}`;
+      if (set)
+        return `--retry-failed only queues the failed jobs again for s3s3listen's workers; it cannot be combined with ${name}`;
     }
   }
   if (flags.metricsFile !== undefined) {
@@ -322,11 +415,18 @@ function usageConflict(flags: BucketFlags): string | undefined {
   }
   if (flags.checkAll) return '--check-all only goes with --check';
   if (flags.download) return '--download only goes with --check';
-  if (flags.report !== undefined && flags.dryRun) return '--report records what a run did; a dry run does nothing (drop --report, or --dry-run)';
+  if (flags.report !== undefined && flags.dryRun)
+    return '--report records what a run did; a dry run does nothing (drop --report, or --dry-run)';
   return undefined;
 }
 
-async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo, stops: RunStops): Promise<PairOutcome> {
+async function locked(
+  config: Config,
+  flags: BucketFlags,
+  log: Logger,
+  io: CliIo,
+  stops: RunStops,
+): Promise<PairOutcome> {
   // Two sweeps of the same buckets never overlap (a dry run or a check writes nothing, so needs no lock).
   let held: HeldLock | null = null;
   const { stop, reportStop, reportFile } = stops;
@@ -336,12 +436,20 @@ async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo
       wait: flags.wait,
       // A signal while waiting (--wait) stops the wait, as it stops a sweep.
       signal: stop.signal,
-      onFallback: (err) => log.warn('cannot reach Redis for the sweep lock; using a lock file instead', { error: err.message }),
-      onBusy: (by) => log.info(flags!.wait ? 'another sweep of these buckets is running; waiting for it' : 'already running: another sweep of these buckets holds the lock; exiting', { lock: lock.name, holder: describeHolder(by) }),
+      onFallback: (err) =>
+        log.warn('cannot reach Redis for the sweep lock; using a lock file instead', { error: err.message }),
+      onBusy: (by) =>
+        log.info(
+          flags!.wait
+            ? 'another sweep of these buckets is running; waiting for it'
+            : 'already running: another sweep of these buckets holds the lock; exiting',
+          { lock: lock.name, holder: describeHolder(by) },
+        ),
     });
     if (!held) {
       await lock.close();
-      if (stop.signal.aborted) return { exitCode: EXIT_FAILED, notRun: `not swept: ${(stop.signal.reason as Error).message}`, json: [] };
+      if (stop.signal.aborted)
+        return { exitCode: EXIT_FAILED, notRun: `not swept: ${(stop.signal.reason as Error).message}`, json: [] };
       return { exitCode: EXIT_OK, notRun: 'another sweep of these buckets holds the lock', json: [] };
     }
   }
@@ -349,16 +457,27 @@ async function locked(config: Config, flags: BucketFlags, log: Logger, io: CliIo
   const onResult = reportFile ? reportRows(config, reportFile, log, reportStop) : undefined;
   try {
     if (flags.check) return { exitCode: await runCheck(config, flags, log, io, signal), json: [] };
-    const outcome = flags.retryFailed ? await runRetryFailed(config, flags, log) : await sweep(config, flags, log, io, signal, onResult);
+    const outcome = flags.retryFailed
+      ? await runRetryFailed(config, flags, log)
+      : await sweep(config, flags, log, io, signal, onResult);
     return reportStop.signal.aborted ? { ...outcome, exitCode: EXIT_FAILED } : outcome;
   } finally {
-    await held?.release().catch((err: unknown) => log.warn('could not release the lock; it expires by itself', { error: err instanceof Error ? err.message : String(err) }));
+    await held?.release().catch((err: unknown) =>
+      log.warn('could not release the lock; it expires by itself', {
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
     await lock?.close();
   }
 }
 
 /** The CSV rows of --report, from each settled key and destination; a row that cannot be written stops the run. */
-function reportRows(config: Config, writer: ReportWriter, log: Logger, stop: AbortController): (r: TargetResult) => void {
+function reportRows(
+  config: Config,
+  writer: ReportWriter,
+  log: Logger,
+  stop: AbortController,
+): (r: TargetResult) => void {
   return (r: TargetResult) => {
     const row = resultRow(config, r);
     if (row === undefined || stop.signal.aborted) return;
@@ -371,14 +490,26 @@ function reportRows(config: Config, writer: ReportWriter, log: Logger, stop: Abo
   };
 }
 
-async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<number> {
+async function runCheck(
+  config: Config,
+  flags: BucketFlags,
+  log: Logger,
+  io: CliIo,
+  signal: AbortSignal,
+): Promise<number> {
   const client = new BucketClient(config, { logger: log });
   let items = 0;
   // JSON is streamed, one difference at a time, so memory stays flat however many there are.
   const onLine = (l: CheckLine) => {
     if (l.mark === '=' && !flags.checkAll) return;
     if (flags.json) {
-      const item = { mark: l.mark, key: l.key, destination: l.destination, ...(l.destinationKey !== undefined && l.destinationKey !== l.key ? { destinationKey: l.destinationKey } : {}), ...(l.reason ? { reason: l.reason } : {}) };
+      const item = {
+        mark: l.mark,
+        key: l.key,
+        destination: l.destination,
+        ...(l.destinationKey !== undefined && l.destinationKey !== l.key ? { destinationKey: l.destinationKey } : {}),
+        ...(l.reason ? { reason: l.reason } : {}),
+      };
       io.stdout((items++ === 0 ? '' : ',\n') + JSON.stringify(item));
     } else io.stdout(`${l.mark} ${quoteKey(l.key)} [${l.destination}]\n`);
   };
@@ -408,20 +539,45 @@ async function runCheck(config: Config, flags: BucketFlags, log: Logger, io: Cli
     }
   }
   if (report.aborted) log.error(`check stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
-  const totals = Object.fromEntries(Object.entries(report.destinations).map(([d, c]) => [d, `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}`]));
-  const outcome = report.aborted ? 'check did not finish' : report.errors > 0 ? 'check finished: some keys could not be checked' : report.ok ? 'check finished: the destinations match' : 'check finished: differences found';
-  log.info(outcome, { listed: report.listed, ...totals, errors: report.errors, seconds: Number(report.seconds.toFixed(3)) });
+  const totals = Object.fromEntries(
+    Object.entries(report.destinations).map(([d, c]) => [d, `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}`]),
+  );
+  const outcome = report.aborted
+    ? 'check did not finish'
+    : report.errors > 0
+      ? 'check finished: some keys could not be checked'
+      : report.ok
+        ? 'check finished: the destinations match'
+        : 'check finished: differences found';
+  log.info(outcome, {
+    listed: report.listed,
+    ...totals,
+    errors: report.errors,
+    seconds: Number(report.seconds.toFixed(3)),
+  });
   return report.ok ? EXIT_OK : EXIT_FAILED;
 }
 
 /** s3s3listen's failed jobs go back to the queue, for its workers (any role but intake) to run. */
 async function runRetryFailed(config: Config, flags: BucketFlags, log: Logger): Promise<PairOutcome> {
-  const report = await requeueFailed(config, { logger: log, prefix: flags.prefix, include: flags.include, exclude: flags.exclude });
+  const report = await requeueFailed(config, {
+    logger: log,
+    prefix: flags.prefix,
+    include: flags.include,
+    exclude: flags.exclude,
+  });
   log.info('failed jobs queued again for the workers (s3s3listen copies them)', { ...report });
   return { exitCode: EXIT_OK, json: [{ ...report }] };
 }
 
-async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal, onReport?: (r: TargetResult) => void): Promise<PairOutcome> {
+async function sweep(
+  config: Config,
+  flags: BucketFlags,
+  log: Logger,
+  io: CliIo,
+  signal: AbortSignal,
+  onReport?: (r: TargetResult) => void,
+): Promise<PairOutcome> {
   if (flags.enqueue) return enqueueSweep(config, flags, log, io, signal);
   const client = new BucketClient(config, { logger: log });
   const progress = new Progress(io, !flags.quiet && process.stderr.isTTY === true && io === processIo);
@@ -452,10 +608,17 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
       signal,
       onResult: (r) => {
         if (r.outcome === 'would copy' || r.outcome === 'would delete') printDry(r);
-        else if (r.outcome === 'deleted' || r.outcome === 'trashed') log.info(r.outcome === 'trashed' ? 'moved to the trash' : 'deleted', { key: r.key, destination: r.destination });
-        else if (r.outcome === 'failed') log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
-        else if (r.outcome === 'gone') log.info('gone from source, skipped', { key: r.key, destination: r.destination });
-        else if (r.outcome === 'copied') log.debug('copied', { key: r.key, destination: r.destination, bytes: r.bytes, method: r.method });
+        else if (r.outcome === 'deleted' || r.outcome === 'trashed')
+          log.info(r.outcome === 'trashed' ? 'moved to the trash' : 'deleted', {
+            key: r.key,
+            destination: r.destination,
+          });
+        else if (r.outcome === 'failed')
+          log.error('copy failed', { key: r.key, destination: r.destination, error: r.error?.message });
+        else if (r.outcome === 'gone')
+          log.info('gone from source, skipped', { key: r.key, destination: r.destination });
+        else if (r.outcome === 'copied')
+          log.debug('copied', { key: r.key, destination: r.destination, bytes: r.bytes, method: r.method });
         onReport?.(r);
         progress.add(r);
       },
@@ -479,14 +642,30 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
     seconds: Number(report.seconds.toFixed(3)),
   };
   if (report.aborted) log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
-  log.info(dryRun ? 'dry run finished' : 'sweep finished', { ...summary, mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)) });
-  const json = { ...summary, aborted: report.aborted ?? null, deletesSkipped: report.deletesSkipped ?? null, refused: report.refused ?? [], destinations: report.destinations, failures: report.failures };
+  log.info(dryRun ? 'dry run finished' : 'sweep finished', {
+    ...summary,
+    mibPerSecond: Number((report.bytes / 1048576 / Math.max(report.seconds, 0.001)).toFixed(2)),
+  });
+  const json = {
+    ...summary,
+    aborted: report.aborted ?? null,
+    deletesSkipped: report.deletesSkipped ?? null,
+    refused: report.refused ?? [],
+    destinations: report.destinations,
+    failures: report.failures,
+  };
   const code = report.failed > 0 || report.aborted || (report.refused?.length ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
   if (flags.metricsFile !== undefined) {
     try {
-      await writeSweepMetrics(flags.metricsFile, report, { exitCode: code, labels: { source: `${config.source.bucket}`, destinations: config.destinations.map((d) => d.bucket).join(',') } });
+      await writeSweepMetrics(flags.metricsFile, report, {
+        exitCode: code,
+        labels: { source: `${config.source.bucket}`, destinations: config.destinations.map((d) => d.bucket).join(',') },
+      });
     } catch (err) {
-      log.error('cannot write --metrics-file; the sweep itself is done', { file: flags.metricsFile, error: err instanceof Error ? err.message : String(err) });
+      log.error('cannot write --metrics-file; the sweep itself is done', {
+        file: flags.metricsFile,
+        error: err instanceof Error ? err.message : String(err),
+      });
       return { exitCode: EXIT_FAILED, json: [json], sweep: report };
     }
   }
@@ -499,16 +678,29 @@ async function sweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo,
  * failed, a plain sweep follows that copies whatever changed meanwhile and deletes, with
  * the usual guards.
  */
-async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io: CliIo, signal: AbortSignal): Promise<PairOutcome> {
+async function enqueueSweep(
+  config: Config,
+  flags: BucketFlags,
+  log: Logger,
+  io: CliIo,
+  signal: AbortSignal,
+): Promise<PairOutcome> {
   const enqueuer = new Enqueuer(config, { logger: log, maxQueued: flags.maxQueued, signal });
   const client = new BucketClient(config, { logger: log });
   let report: DuplicateReport;
   try {
-    log.info('sweep started: copies are queued for the workers', { queue: enqueuer.queue.name, maxQueued: enqueuer.maxQueued });
+    log.info('sweep started: copies are queued for the workers', {
+      queue: enqueuer.queue.name,
+      maxQueued: enqueuer.maxQueued,
+    });
     // Planning deletes nothing (no copy has happened yet); only a plain sweep after a clean run does.
-    const deleting = client.destinations.filter((d) => deletesAt(d, { delete: flags.delete })).map((d) => `[${d.name}]`);
+    const deleting = client.destinations
+      .filter((d) => deletesAt(d, { delete: flags.delete }))
+      .map((d) => `[${d.name}]`);
     if (deleting.length > 0 && !flags.delete) {
-      log.warn(`--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} (delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) deletes them`);
+      log.warn(
+        `--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} (delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) deletes them`,
+      );
     }
     report = await client.duplicate({
       ...scope(flags),
@@ -523,9 +715,22 @@ async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io:
         if (r.outcome === 'failed') log.error('could not queue', { key: r.key, error: r.error?.message });
       },
     });
-    log.info('sweep planned', { listed: report.listed, queued: enqueuer.added, skipped: report.skipped, failed: report.failed, seconds: Number(report.seconds.toFixed(3)) });
-    if (report.aborted) log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
-    const summary: Record<string, unknown> = { listed: report.listed, queued: enqueuer.added, skipped: report.skipped, failed: report.failed, aborted: report.aborted ?? null };
+    log.info('sweep planned', {
+      listed: report.listed,
+      queued: enqueuer.added,
+      skipped: report.skipped,
+      failed: report.failed,
+      seconds: Number(report.seconds.toFixed(3)),
+    });
+    if (report.aborted)
+      log.error(`sweep stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
+    const summary: Record<string, unknown> = {
+      listed: report.listed,
+      queued: enqueuer.added,
+      skipped: report.skipped,
+      failed: report.failed,
+      aborted: report.aborted ?? null,
+    };
     let code = report.failed > 0 || report.aborted ? EXIT_FAILED : EXIT_OK;
     if (flags.waitDrained && code === EXIT_OK) {
       log.info('waiting for the queue to drain', { queue: enqueuer.queue.name });
@@ -533,7 +738,10 @@ async function enqueueSweep(config: Config, flags: BucketFlags, log: Logger, io:
       summary.jobsFailed = drained.failed.length;
       if (signal.aborted) code = EXIT_FAILED;
       else if (drained.failed.length > 0) {
-        log.error('queue drained; some jobs failed (see s3s3 queue failed; s3s3bucket --retry-failed queues them again)', { failed: drained.failed.length, first: drained.failed.slice(0, 10).map((f) => f.key) });
+        log.error(
+          'queue drained; some jobs failed (see s3s3 queue failed; s3s3bucket --retry-failed queues them again)',
+          { failed: drained.failed.length, first: drained.failed.slice(0, 10).map((f) => f.key) },
+        );
         code = EXIT_FAILED;
       } else log.info('queue drained; every job succeeded', { queue: enqueuer.queue.name });
     }
@@ -557,7 +765,10 @@ class Progress {
   private readonly started = performance.now();
   private readonly timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly io: CliIo, enabled: boolean) {
+  constructor(
+    private readonly io: CliIo,
+    enabled: boolean,
+  ) {
     this.timer = enabled ? setInterval(() => this.draw(), 500) : undefined;
     this.timer?.unref();
   }
@@ -569,7 +780,9 @@ class Progress {
 
   private draw(): void {
     const s = (performance.now() - this.started) / 1000;
-    this.io.stderr(`\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `);
+    this.io.stderr(
+      `\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `,
+    );
   }
 
   stop(): void {

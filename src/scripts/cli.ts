@@ -8,7 +8,15 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 // The commands get commander from here, so one file of ours imports it.
 export { Command, InvalidArgumentError };
-import { ConfigError, DURATION_HINT, formatProblem, loadConfig, parseDuration, type Config, type Logger } from '../api/index.js';
+import {
+  ConfigError,
+  DURATION_HINT,
+  formatProblem,
+  loadConfig,
+  parseDuration,
+  type Config,
+  type Logger,
+} from '../api/index.js';
 
 // The SDK warns on stderr at start-up about Node versions it will drop; our version is
 // pinned, so for the commands that is noise in front of their own messages.
@@ -48,7 +56,9 @@ export async function parseArgs(program: Command, argv: readonly string[], io: C
     return undefined;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? EXIT_OK
+        : EXIT_USAGE;
     }
     throw err;
   }

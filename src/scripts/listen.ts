@@ -5,8 +5,27 @@
  * at most a bounded queue of keys); without them V8 lets a long burst grow RSS by ~60 MiB.
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
-import { createLogger, HttpStartError, ListenClient, LISTEN_ROLES, ReportError, type ListenRole } from '../api/index.js';
-import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt, durationFlag } from './cli.js';
+import {
+  createLogger,
+  HttpStartError,
+  ListenClient,
+  LISTEN_ROLES,
+  ReportError,
+  type ListenRole,
+} from '../api/index.js';
+import {
+  Command,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  loadConfigOrReport,
+  parseArgs,
+  processIo,
+  type CliIo,
+  runIfMain,
+  positiveInt,
+  durationFlag,
+} from './cli.js';
 
 interface ListenFlags {
   config?: string;
@@ -22,20 +41,44 @@ interface ListenFlags {
   jobLock?: number;
 }
 
-
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
   let flags: ListenFlags | undefined;
   const program = new Command('s3s3listen')
-    .description('Copy each key announced on the Redis channel (or, with [http], notified by the provider to POST /events) from [source] to every [dest*] bucket, through the durable queue. Runs until SIGTERM/SIGINT.')
-    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
-    .option('--concurrency <n>', 'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)', positiveInt)
+    .description(
+      'Copy each key announced on the Redis channel (or, with [http], notified by the provider to POST /events) from [source] to every [dest*] bucket, through the durable queue. Runs until SIGTERM/SIGINT.',
+    )
+    .option(
+      '-c, --config <file>',
+      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)',
+    )
+    .option(
+      '--concurrency <n>',
+      'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)',
+      positiveInt,
+    )
     .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
-    .option('--status-interval <duration>', 'log a status line (counters, queue, redis ok/degraded) this often: 30, 90s, 15m, 26h, 7d (default: 10m)', durationFlag)
-    .option('--bucket-probe-interval <duration>', 'while a bucket is missing, look for it this often (default: 30s)', durationFlag)
-    .option('--role <role>', 'all (receive and copy; the default), intake (receive and queue only) or worker (copy queued keys only): one [pubsub] queue, shared by any number of workers', 'all')
-    .option('--job-lock <duration>', 'a running job\'s lock; a killed worker\'s keys run elsewhere once it expires (default: 30s)', durationFlag)
+    .option(
+      '--status-interval <duration>',
+      'log a status line (counters, queue, redis ok/degraded) this often: 30, 90s, 15m, 26h, 7d (default: 10m)',
+      durationFlag,
+    )
+    .option(
+      '--bucket-probe-interval <duration>',
+      'while a bucket is missing, look for it this often (default: 30s)',
+      durationFlag,
+    )
+    .option(
+      '--role <role>',
+      'all (receive and copy; the default), intake (receive and queue only) or worker (copy queued keys only): one [pubsub] queue, shared by any number of workers',
+      'all',
+    )
+    .option(
+      '--job-lock <duration>',
+      "a running job's lock; a killed worker's keys run elsewhere once it expires (default: 30s)",
+      durationFlag,
+    )
     .option('--log-format <format>', 'text or json', 'text')
     .option('-v, --verbose', 'also log each copy as it starts (debug)')
     .option('--check-config', 'validate the config and exit')
@@ -53,11 +96,17 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3listen: --role must be one of ${LISTEN_ROLES.join(', ')}, not ${JSON.stringify(flags.role)}\n`);
     return EXIT_USAGE;
   }
-  const log = createLogger({ format: flags.logFormat, level: flags.verbose ? 'debug' : 'info', write: (l) => io.stderr(l + '\n') });
+  const log = createLogger({
+    format: flags.logFormat,
+    level: flags.verbose ? 'debug' : 'info',
+    write: (l) => io.stderr(l + '\n'),
+  });
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
-    io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`);
+    io.stderr(
+      `s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`,
+    );
     return EXIT_USAGE;
   }
   const p = config.pubsub;
@@ -84,7 +133,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     signals++;
     if (signals > 1) {
       // The one place we exit at once: the operator asked twice.
-      log.warn('second signal: exiting now; unfinished keys stay queued and run again once their lock expires', { signal });
+      log.warn('second signal: exiting now; unfinished keys stay queued and run again once their lock expires', {
+        signal,
+      });
       process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 15));
     }
     log.info('signal received', { signal });
@@ -105,7 +156,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       io.stderr(`s3s3listen: ${config.file ?? 'config'} [pubsub] report: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    if (signals === 0) log.info(role === 'worker' ? 'working' : 'listening', { role, queue: client.queueName, channel: role === 'worker' ? undefined : p.channel, marker: p.marker });
+    if (signals === 0)
+      log.info(role === 'worker' ? 'working' : 'listening', {
+        role,
+        queue: client.queueName,
+        channel: role === 'worker' ? undefined : p.channel,
+        marker: p.marker,
+      });
     await client.stopped;
   } finally {
     await client.stop();

@@ -3,7 +3,17 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createLogger, InvalidKeyError, Publisher, RedisError } from '../api/index.js';
-import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain } from './cli.js';
+import {
+  Command,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  loadConfigOrReport,
+  parseArgs,
+  processIo,
+  type CliIo,
+  runIfMain,
+} from './cli.js';
 
 interface PublishFlags {
   config?: string;
@@ -37,15 +47,26 @@ async function* nulTerminated(stream: Readable): AsyncGenerator<string> {
   if (rest.length > 0) yield rest.toString('utf8');
 }
 
-export async function main(argv: readonly string[] = process.argv.slice(2), io: PublishIo = { ...processIo, stdin: process.stdin }): Promise<number> {
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  io: PublishIo = { ...processIo, stdin: process.stdin },
+): Promise<number> {
   let flags: PublishFlags | undefined;
   let keys: string[] = [];
   const program = new Command('s3s3publish')
-    .description('Announce keys on the Redis channel so s3s3listen copies them. Keys as arguments, or one per line on stdin.')
+    .description(
+      'Announce keys on the Redis channel so s3s3listen copies them. Keys as arguments, or one per line on stdin.',
+    )
     .argument('[key...]', 'keys to announce (default: read them from stdin, one per line)')
-    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option(
+      '-c, --config <file>',
+      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)',
+    )
     .option('-0, --null', 'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline')
-    .option('--delete', 'announce deletions ({"key": ..., "op": "delete"}): listeners delete the keys where the source has none and [dest*] delete = true')
+    .option(
+      '--delete',
+      'announce deletions ({"key": ..., "op": "delete"}): listeners delete the keys where the source has none and [dest*] delete = true',
+    )
     .option('--json', 'send JSON messages {"key": ..., "op": "put"} instead of the plain key')
     .option('-q, --quiet', 'only warnings and errors on stderr')
     .action((args: string[], opts: PublishFlags) => {
@@ -59,11 +80,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
-    io.stderr(`s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`);
+    io.stderr(
+      `s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`,
+    );
     return EXIT_USAGE;
   }
   if (keys.length === 0 && io.stdin === process.stdin && process.stdin.isTTY) {
-    io.stderr('s3s3publish: no keys: give them as arguments, or one per line on stdin (e.g. find . -type f | s3s3publish)\n');
+    io.stderr(
+      's3s3publish: no keys: give them as arguments, or one per line on stdin (e.g. find . -type f | s3s3publish)\n',
+    );
     return EXIT_USAGE;
   }
   let invalid = 0;
@@ -79,12 +104,19 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   try {
     const source = keys.length > 0 ? keys : io.stdin ? (flags.null ? nulTerminated(io.stdin) : lines(io.stdin)) : [];
     const result = await publisher.publish(source);
-    log.info('published', { keys: result.published, channel: config.pubsub.channel, redis: config.pubsub.redisUrlRedacted });
+    log.info('published', {
+      keys: result.published,
+      channel: config.pubsub.channel,
+      redis: config.pubsub.redisUrlRedacted,
+    });
     if (result.unheard > 0) {
-      log.warn('no s3s3listen was subscribed for some keys; Redis dropped those messages: the next s3s3bucket sweep copies them', {
-        keys: result.unheard,
-        channel: config.pubsub.channel,
-      });
+      log.warn(
+        'no s3s3listen was subscribed for some keys; Redis dropped those messages: the next s3s3bucket sweep copies them',
+        {
+          keys: result.unheard,
+          channel: config.pubsub.channel,
+        },
+      );
     }
     return invalid > 0 ? EXIT_FAILED : EXIT_OK;
   } catch (err) {

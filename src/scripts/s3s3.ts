@@ -19,7 +19,18 @@ import {
   type Config,
   type TrashObject,
 } from '../api/index.js';
-import { Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfigOrReport, parseArgs, processIo, type CliIo, runIfMain, positiveInt } from './cli.js';
+import {
+  Command,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  loadConfigOrReport,
+  parseArgs,
+  processIo,
+  type CliIo,
+  runIfMain,
+  positiveInt,
+} from './cli.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
 export function packageFile(relative: string): string {
@@ -27,8 +38,14 @@ export function packageFile(relative: string): string {
 }
 
 export const SHIPPED = {
-  'echo-supervisord-conf': { file: 'extras/s3s3.supervisord.conf', what: 'the supervisord programs: s3s3listen, or an intake and workers' },
-  'echo-ini-template': { file: 's3s3.ini.dist', what: 'the config template (copy it to /usr/local/etc/s3s3.ini and fill it in)' },
+  'echo-supervisord-conf': {
+    file: 'extras/s3s3.supervisord.conf',
+    what: 'the supervisord programs: s3s3listen, or an intake and workers',
+  },
+  'echo-ini-template': {
+    file: 's3s3.ini.dist',
+    what: 'the config template (copy it to /usr/local/etc/s3s3.ini and fill it in)',
+  },
 } as const;
 
 const QUEUE_ACTIONS = ['counts', 'failed', 'clear-failed'] as const;
@@ -51,7 +68,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   let chosen: keyof typeof SHIPPED | undefined;
   let queue: { action: string; flags: QueueFlags } | undefined;
   let trash: { action: 'list' | 'purge'; flags: TrashFlags } | undefined;
-  const program = new Command('s3s3').description('s3s3 helpers. The work is done by s3s3listen, s3s3bucket and s3s3publish.');
+  const program = new Command('s3s3').description(
+    's3s3 helpers. The work is done by s3s3listen, s3s3bucket and s3s3publish.',
+  );
   // Before the subcommands exist, so they inherit it (a usage error returns 2, never exits).
   program.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   for (const [name, { what }] of Object.entries(SHIPPED) as [keyof typeof SHIPPED, { what: string }][]) {
@@ -65,22 +84,30 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   program
     .command('queue')
     .description(
-      's3s3listen\'s queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set',
+      "s3s3listen's queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set",
     )
     .argument('[action]', QUEUE_ACTIONS.join(', '), 'counts')
-    .option('-c, --config <file>', 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)')
+    .option(
+      '-c, --config <file>',
+      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)',
+    )
     .option('--limit <n>', 'queue failed: list at most this many (default: 100)', positiveInt)
     .action((action: string, flags: QueueFlags) => {
       queue = { action, flags };
     });
   const trashCmd = program
     .command('trash')
-    .description('what delete_mode = trash kept: `trash list` prints it, `trash purge --older-than 30d` is the only thing that empties it (a sweep never deletes any trash)');
+    .description(
+      'what delete_mode = trash kept: `trash list` prints it, `trash purge --older-than 30d` is the only thing that empties it (a sweep never deletes any trash)',
+    );
   const configOption = '-c, --config <file>';
-  const configHelp = 'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)';
+  const configHelp =
+    'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)';
   trashCmd
     .command('list')
-    .description('one line per trashed object: <age> <size in bytes> "TRASH KEY" [dest]; age from its Last-Modified (3d, 5h, 12m, 40s)')
+    .description(
+      'one line per trashed object: <age> <size in bytes> "TRASH KEY" [dest]; age from its Last-Modified (3d, 5h, 12m, 40s)',
+    )
     .option(configOption, configHelp)
     .option('--dest <section>', 'only this destination (default: every one)')
     .option('--json', 'one JSON object per line instead: destination, root, key, size, last_modified, age_seconds')
@@ -110,7 +137,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    io.stderr(`s3s3: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (is the package installed whole?)\n`);
+    io.stderr(
+      `s3s3: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (is the package installed whole?)\n`,
+    );
     return EXIT_FAILED;
   }
   io.stdout(text.endsWith('\n') ? text : text + '\n');
@@ -126,13 +155,19 @@ async function runQueue(action: string, flags: QueueFlags, io: CliIo): Promise<n
   const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
-    io.stderr(`s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; add [pubsub] with redis = true\n`);
+    io.stderr(
+      `s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; add [pubsub] with redis = true\n`,
+    );
     return EXIT_USAGE;
   }
   const q = new SyncQueue(config, { logger: log, name: 's3s3-queue-cli' });
   try {
     // A CLI must not wait forever for an unreachable Redis (the queue's connection would).
-    const answer = withTimeout(queueAction(q, action as QueueAction, flags, io), 15_000, `redis at ${config.pubsub.redisUrlRedacted} did not answer in 15 s`);
+    const answer = withTimeout(
+      queueAction(q, action as QueueAction, flags, io),
+      15_000,
+      `redis at ${config.pubsub.redisUrlRedacted} did not answer in 15 s`,
+    );
     return await answer;
   } catch (err) {
     io.stderr(`s3s3 queue: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -145,10 +180,14 @@ async function runQueue(action: string, flags: QueueFlags, io: CliIo): Promise<n
 async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags, io: CliIo): Promise<number> {
   if (action === 'counts') {
     const c = await q.counts();
-    io.stdout(`waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`);
+    io.stdout(
+      `waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`,
+    );
   } else if (action === 'failed') {
     for (const f of await q.failed(flags.limit ?? 100)) {
-      io.stdout(`${JSON.stringify({ key: f.key, op: f.op, failed_at: new Date(f.at).toISOString(), attempts: f.attempts, error: f.error })}\n`);
+      io.stdout(
+        `${JSON.stringify({ key: f.key, op: f.op, failed_at: new Date(f.at).toISOString(), attempts: f.attempts, error: f.error })}\n`,
+      );
     }
   } else {
     const n = await q.clearFailed();
@@ -174,13 +213,17 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
   const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
   const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
-  const sections = flags.dest === undefined ? config.destinations : config.destinations.filter((d) => d.name === flags.dest);
+  const sections =
+    flags.dest === undefined ? config.destinations : config.destinations.filter((d) => d.name === flags.dest);
   if (sections.length === 0) {
-    io.stderr(`${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`);
+    io.stderr(
+      `${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`,
+    );
     return EXIT_USAGE;
   }
   const now = new Date();
-  const line = (o: TrashObject) => `${formatAge(o.lastModified && now.getTime() - o.lastModified.getTime())} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
+  const line = (o: TrashObject) =>
+    `${formatAge(o.lastModified && now.getTime() - o.lastModified.getTime())} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
   let code = EXIT_OK;
   for (const section of sections) {
     const store = createConnection(section, log);
@@ -189,8 +232,12 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
         for await (const o of listTrash(store)) {
           if (flags.json) {
             // Swift rounds Last-Modified up to the second: a fresh object may look a little in the future.
-            const age = o.lastModified ? Math.max(0, Math.floor((now.getTime() - o.lastModified.getTime()) / 1000)) : null;
-            io.stdout(`${JSON.stringify({ destination: o.destination, root: o.root, key: o.key, size: o.size, last_modified: o.lastModified?.toISOString() ?? null, age_seconds: age })}\n`);
+            const age = o.lastModified
+              ? Math.max(0, Math.floor((now.getTime() - o.lastModified.getTime()) / 1000))
+              : null;
+            io.stdout(
+              `${JSON.stringify({ destination: o.destination, root: o.root, key: o.key, size: o.size, last_modified: o.lastModified?.toISOString() ?? null, age_seconds: age })}\n`,
+            );
           } else io.stdout(`${line(o)}\n`);
         }
         continue;
@@ -201,11 +248,16 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
         now,
         onObject: (o, what, error) => {
           if (what === 'purged' || what === 'would purge') io.stdout(`${what} ${line(o)}\n`);
-          else if (what === 'failed') io.stderr(`${name}: could not delete ${quoteKey(o.key)} [${o.destination}]: ${error?.message ?? 'unknown error'}\n`);
+          else if (what === 'failed')
+            io.stderr(
+              `${name}: could not delete ${quoteKey(o.key)} [${o.destination}]: ${error?.message ?? 'unknown error'}\n`,
+            );
         },
       });
       const done = flags.dryRun ? `would purge ${report.wouldPurge}` : `purged ${report.purged}`;
-      io.stderr(`${name}: [${section.name}] ${done} (${report.bytes} bytes), kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`);
+      io.stderr(
+        `${name}: [${section.name}] ${done} (${report.bytes} bytes), kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`,
+      );
       if (report.failed > 0) code = EXIT_FAILED;
     } catch (err) {
       io.stderr(`${name}: [${section.name}] ${err instanceof Error ? err.message : String(err)}\n`);
@@ -219,7 +271,10 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 runIfMain(import.meta.url, 's3s3', () => main());

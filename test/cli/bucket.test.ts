@@ -21,10 +21,15 @@ interface Run {
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: dir, ...env }, cwd: dir }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, HOME: dir, ...env }, cwd: dir },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -102,19 +107,29 @@ describe('s3s3bucket command', () => {
     }
   });
 
-  it('refuses a lock file owned by another user: exit 1, one line naming it and its owner', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
-    const endpoint = (section: string) => `[${section}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = b-${section}\nendpoint = http://127.0.0.1:9\n`;
-    const file = writeConfig('lock.ini', endpoint('source') + endpoint('dest1'));
-    const lockFile = join(dir, 'planted.lock');
-    writeFileSync(lockFile, '{}');
-    chownSync(lockFile, 65534, 65534);
-    const r = await run(['--config', file, '--lock-file', lockFile]);
-    assert.equal(r.code, 1, r.stderr);
-    const lines = r.stderr.split('\n').filter(Boolean);
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, new RegExp(`^s3s3bucket: lock ${lockFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the lock file is owned by uid 65534, not by this user \\(uid 0\\); refusing`));
-    assert.equal(statSync(lockFile).uid, 65534, 'left in place');
-  });
+  it(
+    'refuses a lock file owned by another user: exit 1, one line naming it and its owner',
+    { skip: process.getuid?.() !== 0 && 'needs root to chown' },
+    async () => {
+      const endpoint = (section: string) =>
+        `[${section}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = b-${section}\nendpoint = http://127.0.0.1:9\n`;
+      const file = writeConfig('lock.ini', endpoint('source') + endpoint('dest1'));
+      const lockFile = join(dir, 'planted.lock');
+      writeFileSync(lockFile, '{}');
+      chownSync(lockFile, 65534, 65534);
+      const r = await run(['--config', file, '--lock-file', lockFile]);
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0]!,
+        new RegExp(
+          `^s3s3bucket: lock ${lockFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the lock file is owned by uid 65534, not by this user \\(uid 0\\); refusing`,
+        ),
+      );
+      assert.equal(statSync(lockFile).uid, 65534, 'left in place');
+    },
+  );
 
   it('dry-runs, copies, reports JSON, exits 0; a second run copies nothing', async () => {
     const src = await freshStore(a!, uniqueBucket('cli-src'));
@@ -139,7 +154,10 @@ describe('s3s3bucket command', () => {
     assert.equal(summary.bytes, 6);
     assert.match(first.stderr, /sweep finished listed=2 copied=2/);
     assert.doesNotMatch(first.stderr, new RegExp(a!.secretKey.replace(/[^a-z0-9]/gi, '.')), 'no secret in the logs');
-    assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['x/1', 'x/2 two']);
+    assert.deepEqual(
+      (await listKeys(dst)).map((o) => o.key),
+      ['x/1', 'x/2 two'],
+    );
 
     const second = await run(['--config', file, '--json']);
     assert.equal(second.code, 0);
@@ -162,11 +180,20 @@ describe('s3s3bucket command', () => {
     const dst = await freshStore(b!, uniqueBucket('cli-env-dst'));
     stores.push(src, dst);
     await putAll(src, [{ key: 'e', body: Buffer.from('env') }]);
-    const text = (sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket)).replace(/aws_secret_access_key = .*\n/g, 'aws_secret_access_key = {YOUR_SECRET}\n');
+    const text = (sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket)).replace(
+      /aws_secret_access_key = .*\n/g,
+      'aws_secret_access_key = {YOUR_SECRET}\n',
+    );
     const file = writeConfig('env.ini', text);
-    const r = await run(['--config', file], { S3S3_SOURCE_AWS_SECRET_ACCESS_KEY: a!.secretKey, S3S3_DEST1_AWS_SECRET_ACCESS_KEY: b!.secretKey });
+    const r = await run(['--config', file], {
+      S3S3_SOURCE_AWS_SECRET_ACCESS_KEY: a!.secretKey,
+      S3S3_DEST1_AWS_SECRET_ACCESS_KEY: b!.secretKey,
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['e']);
+    assert.deepEqual(
+      (await listKeys(dst)).map((o) => o.key),
+      ['e'],
+    );
   });
 
   it('on SIGINT finishes the copies in flight, exits 1, and the next run completes the rest', async () => {
@@ -174,9 +201,15 @@ describe('s3s3bucket command', () => {
     const dst = await freshStore(b!, uniqueBucket('cli-int-dst'));
     stores.push(src, dst);
     const body = Buffer.alloc(100_000, 5);
-    await putAll(src, Array.from({ length: 200 }, (_, i) => ({ key: `int/${String(i).padStart(3, '0')}`, body })));
+    await putAll(
+      src,
+      Array.from({ length: 200 }, (_, i) => ({ key: `int/${String(i).padStart(3, '0')}`, body })),
+    );
     const file = writeConfig('int.ini', sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket));
-    const child = spawn(process.execPath, [BIN, '--config', file, '--concurrency', '2'], { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir });
+    const child = spawn(process.execPath, [BIN, '--config', file, '--concurrency', '2'], {
+      env: { PATH: process.env.PATH, HOME: dir },
+      cwd: dir,
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
@@ -188,7 +221,10 @@ describe('s3s3bucket command', () => {
     assert.match(stderr, /sweep stopped: interrupted by SIGINT; the next run copies the rest/);
     const partial = await listKeys(dst);
     assert.ok(partial.length < 200, `stopped early (${partial.length} copied)`);
-    assert.ok(partial.every((o) => o.size === body.length), 'no partial object');
+    assert.ok(
+      partial.every((o) => o.size === body.length),
+      'no partial object',
+    );
     const rest = await run(['--config', file, '--json']);
     assert.equal(rest.code, 0, rest.stderr);
     assert.equal((JSON.parse(rest.stdout) as { copied: number }).copied, 200 - partial.length);

@@ -16,7 +16,8 @@ import { dropStore, freshStore, listKeys, putAll } from '../helpers/seed.js';
 
 const BIN = join(import.meta.dirname, '../../dist/scripts/bucket.js');
 const dir = mkdtempSync(join(tmpdir(), 's3s3-check-'));
-const COLUMNS = 'time,source_bucket,source_key,destination,destination_bucket,destination_key,action,size,source_etag,md5,error';
+const COLUMNS =
+  'time,source_bucket,source_key,destination,destination_bucket,destination_key,action,size,source_etag,md5,error';
 
 interface Run {
   code: number;
@@ -26,21 +27,38 @@ interface Run {
 
 function run(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 /** Rows as Python's csv module reads them (RFC 4180, quoted newlines included). */
 function parseCsv(file: string): string[][] {
-  const out = execFileSync('/usr/bin/python3', ['-c', 'import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))))', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))))',
+      file,
+    ],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
   return JSON.parse(out) as string[][];
 }
 
 const body = (k: string) => Buffer.from(`body of ${k}`);
-const put = (store: S3Store, keys: readonly string[]) => putAll(store, keys.map((key) => ({ key, body: body(key) })));
+const put = (store: S3Store, keys: readonly string[]) =>
+  putAll(
+    store,
+    keys.map((key) => ({ key, body: body(key) })),
+  );
 
 describe('s3s3bucket --check and --report', () => {
   const [server] = testServers();
@@ -51,13 +69,21 @@ describe('s3s3bucket --check and --report', () => {
   });
 
   /** A source and destination bucket, and a config file joining them. */
-  const setup = async (label: string, srcExtra: Record<string, string> = {}, destExtra: Record<string, string> = {}) => {
+  const setup = async (
+    label: string,
+    srcExtra: Record<string, string> = {},
+    destExtra: Record<string, string> = {},
+  ) => {
     const src = await freshStore(server!, uniqueBucket(`${label}-src`), srcExtra);
     const dst = new S3Store(destConfig(server!, uniqueBucket(`${label}-dst`), destExtra));
     await dst.createBucket();
     stores.push(src, dst);
     const file = join(dir, `${label}-${n++}.ini`);
-    writeFileSync(file, sectionIni('source', server!, src.bucket, srcExtra) + sectionIni('dest1', server!, dst.bucket, destExtra), { mode: 0o600 });
+    writeFileSync(
+      file,
+      sectionIni('source', server!, src.bucket, srcExtra) + sectionIni('dest1', server!, dst.bucket, destExtra),
+      { mode: 0o600 },
+    );
     return { src, dst, file, lockFile: join(dir, `${label}-${n}.lock`) };
   };
 
@@ -73,7 +99,11 @@ describe('s3s3bucket --check and --report', () => {
     assert.equal(all.stdout, '= "a" [dest1]\n= "b\\"q" [dest1]\n= "c,d" [dest1]\n');
     const json = await run(['--config', file, '--check', '--json']);
     assert.equal(json.code, 0, json.stderr);
-    const parsed = JSON.parse(json.stdout) as { ok: boolean; differences: unknown[]; counts: Record<string, Record<string, number>> };
+    const parsed = JSON.parse(json.stdout) as {
+      ok: boolean;
+      differences: unknown[];
+      counts: Record<string, Record<string, number>>;
+    };
     assert.equal(parsed.ok, true);
     assert.deepEqual(parsed.differences, []);
     assert.deepEqual(parsed.counts, { dest1: { '+': 0, '-': 0, '*': 0, '?': 0, '=': 3 } });
@@ -92,11 +122,19 @@ describe('s3s3bucket --check and --report', () => {
     assert.equal(r.stdout, `- "extra\\u0001" [dest1]\n+ ${JSON.stringify(odd)} [dest1]\n* "other" [dest1]\n`);
     const json = await run(['--config', file, '--check', '--json']);
     assert.equal(json.code, 1);
-    const parsed = JSON.parse(json.stdout) as { ok: boolean; differences: Array<{ mark: string; key: string; destination: string }>; counts: Record<string, Record<string, number>> };
+    const parsed = JSON.parse(json.stdout) as {
+      ok: boolean;
+      differences: Array<{ mark: string; key: string; destination: string }>;
+      counts: Record<string, Record<string, number>>;
+    };
     assert.equal(parsed.ok, false);
     assert.deepEqual(
       parsed.differences.map((d) => [d.mark, d.key, d.destination]),
-      [['-', 'extra\u0001', 'dest1'], ['+', odd, 'dest1'], ['*', 'other', 'dest1']],
+      [
+        ['-', 'extra\u0001', 'dest1'],
+        ['+', odd, 'dest1'],
+        ['*', 'other', 'dest1'],
+      ],
     );
     assert.deepEqual(parsed.counts.dest1, { '+': 1, '-': 1, '*': 1, '?': 0, '=': 1 });
     assert.deepEqual(await listKeys(dst), before, 'a check writes nothing');
@@ -104,7 +142,9 @@ describe('s3s3bucket --check and --report', () => {
     // Only an unprovable key left: `?` is no difference, unless --download finds one.
     const u = await setup('unproven');
     const id = await u.src.createMultipart('mp', {});
-    await u.src.completeMultipart('mp', id, [{ partNumber: 1, etag: await u.src.uploadPart('mp', id, 1, Buffer.from('xy'), { contentLength: 2 }) }]);
+    await u.src.completeMultipart('mp', id, [
+      { partNumber: 1, etag: await u.src.uploadPart('mp', id, 1, Buffer.from('xy'), { contentLength: 2 }) },
+    ]);
     await u.dst.put('mp', Buffer.from('zz'), { contentLength: 2 });
     const q = await run(['--config', u.file, '--check']);
     assert.equal(q.code, 0, q.stderr);
@@ -156,7 +196,13 @@ describe('s3s3bucket --check and --report', () => {
 
   it('usage errors: --check with --delete or --report, --download without --check, --report with --dry-run', async () => {
     const { file } = await setup('usage');
-    for (const args of [['--check', '--delete'], ['--check', '--report', join(dir, 'x.csv')], ['--download'], ['--check-all'], ['--dry-run', '--report', join(dir, 'y.csv')]]) {
+    for (const args of [
+      ['--check', '--delete'],
+      ['--check', '--report', join(dir, 'x.csv')],
+      ['--download'],
+      ['--check-all'],
+      ['--dry-run', '--report', join(dir, 'y.csv')],
+    ]) {
       const r = await run(['--config', file, ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^s3s3bucket: .*(--check|--report|dry run)/);
@@ -165,7 +211,16 @@ describe('s3s3bucket --check and --report', () => {
 
   it('--report: one well-formed row per object and destination, source and destination keys of a prefix move, header once', async () => {
     const { src, dst, file, lockFile } = await setup('report', { prefix: 'images/' }, { prefix: 'avatar/' });
-    const rel = ['a.jpg', 'comma,key', 'quote"key', 'nl\nkey', 'cr\rkey', 'ctl\u0001\u001fkey', 'back\\slash', 'caf\u00e9 \u{1F600}'];
+    const rel = [
+      'a.jpg',
+      'comma,key',
+      'quote"key',
+      'nl\nkey',
+      'cr\rkey',
+      'ctl\u0001\u001fkey',
+      'back\\slash',
+      'caf\u00e9 \u{1F600}',
+    ];
     await put(src, [...rel.map((k) => `images/${k}`), 'other/out-of-scope']);
     const report = join(dir, 'route.csv');
     const first = await run(['--config', file, '--lock-file', lockFile, '--report', report]);
@@ -180,7 +235,9 @@ describe('s3s3bucket --check and --report', () => {
     const sortedRel = [...rel].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const byRun = [rows.slice(1, 1 + rel.length), rows.slice(1 + rel.length)];
     for (const [i, action] of ['copied', 'skipped'].entries()) {
-      const got = byRun[i]!.map((r) => r[2]!.slice('images/'.length)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const got = byRun[i]!.map((r) => r[2]!.slice('images/'.length)).sort((a, b) =>
+        Buffer.compare(Buffer.from(a), Buffer.from(b)),
+      );
       assert.deepEqual(got, sortedRel);
       for (const r of byRun[i]!) {
         assert.equal(r.length, 11);
@@ -201,9 +258,22 @@ describe('s3s3bucket --check and --report', () => {
     assert.equal(check.stdout, '');
     // A delete lands in the report too: the destination key, and the source key that maps there.
     await dst.put('avatar/stale,"x"', Buffer.from('old'), { contentLength: 3 });
-    const del = await run(['--config', file, '--lock-file', lockFile, '--report', report, '--delete', '--max-delete', '100%']);
+    const del = await run([
+      '--config',
+      file,
+      '--lock-file',
+      lockFile,
+      '--report',
+      report,
+      '--delete',
+      '--max-delete',
+      '100%',
+    ]);
     assert.equal(del.code, 0, del.stderr);
     const deleted = parseCsv(report).filter((r) => r[6] === 'deleted');
-    assert.deepEqual(deleted.map((r) => [r[2], r[5]]), [['images/stale,"x"', 'avatar/stale,"x"']]);
+    assert.deepEqual(
+      deleted.map((r) => [r[2], r[5]]),
+      [['images/stale,"x"', 'avatar/stale,"x"']],
+    );
   });
 });

@@ -14,9 +14,14 @@ const dir = mkdtempSync(join(tmpdir(), 's3s3-del-'));
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -32,12 +37,22 @@ describe('s3s3bucket --delete', () => {
     const dst = await freshStore(b!, uniqueBucket('cdel-dst'));
     const keep = await freshStore(b!, uniqueBucket('cdel-keep'));
     stores.push(src, dst, keep);
-    const put = (s: S3Store, keys: string[]) => putAll(s, keys.map((key) => ({ key, body: Buffer.from(key) })));
+    const put = (s: S3Store, keys: string[]) =>
+      putAll(
+        s,
+        keys.map((key) => ({ key, body: Buffer.from(key) })),
+      );
     await put(src, ['a', 'b']);
     await put(dst, ['a', 'b', 'old "1"', 'old\n2']);
     await put(keep, ['a', 'b', 'old "1"']);
     const file = join(dir, 's3s3.ini');
-    writeFileSync(file, sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket) + sectionIni('dest2', b!, keep.bucket, { delete: false }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      sectionIni('source', a!, src.bucket) +
+        sectionIni('dest1', b!, dst.bucket) +
+        sectionIni('dest2', b!, keep.bucket, { delete: false }),
+      { mode: 0o600 },
+    );
 
     const dry = await run(['--config', file, '--delete', '--dry-run', '--max-delete', '100%']);
     assert.equal(dry.code, 0, dry.stderr);
@@ -55,7 +70,10 @@ describe('s3s3bucket --delete', () => {
     const summary = JSON.parse(done.stdout) as { deleted: number; destinations: Record<string, { deleted: number }> };
     assert.equal(summary.deleted, 2);
     assert.equal(summary.destinations.dest1!.deleted, 2);
-    assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['a', 'b']);
+    assert.deepEqual(
+      (await listKeys(dst)).map((o) => o.key),
+      ['a', 'b'],
+    );
     assert.equal((await listKeys(keep)).length, 3, 'delete = false wins over --delete');
   });
 
@@ -65,7 +83,11 @@ describe('s3s3bucket --delete', () => {
     stores.push(src, dst);
     await putAll(dst, [{ key: 'x', body: Buffer.from('x') }]);
     const file = join(dir, 'empty.ini');
-    writeFileSync(file, sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket, { delete: true, max_delete: '100%' }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      sectionIni('source', a!, src.bucket) + sectionIni('dest1', b!, dst.bucket, { delete: true, max_delete: '100%' }),
+      { mode: 0o600 },
+    );
     const refused = await run(['--config', file]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /lists no key in scope while \[dest1\] holds 1: refusing to delete everything/);

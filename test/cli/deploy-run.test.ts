@@ -79,7 +79,12 @@ interface Pm2Process {
   readonly name: string;
   readonly pid: number;
   readonly pm_id: number;
-  readonly pm2_env: { readonly status: string; readonly restart_time: number; readonly pm_err_log_path: string; readonly pm_out_log_path: string };
+  readonly pm2_env: {
+    readonly status: string;
+    readonly restart_time: number;
+    readonly pm_err_log_path: string;
+    readonly pm_out_log_path: string;
+  };
 }
 
 describe('pm2 runs ecosystem.config.js', () => {
@@ -94,14 +99,20 @@ describe('pm2 runs ecosystem.config.js', () => {
       const r = await pm2('jlist');
       assert.equal(r.code, 0, r.stderr);
       // pm2 may print notices before the JSON array.
-      return (JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as Pm2Process[]).filter((p) => p.name.startsWith('s3s3'));
+      return (JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as Pm2Process[]).filter((p) =>
+        p.name.startsWith('s3s3'),
+      );
     };
     const pm2Log = (): string => readOr(join(home, 'pm2.log'));
     try {
       const started = await pm2('start', join(ROOT, 'ecosystem.config.js'), '--only', 's3s3intake,s3s3worker');
       assert.equal(started.code, 0, started.stdout + started.stderr);
       const procs = await jlist();
-      assert.deepEqual(procs.map((p) => p.name).sort(), ['s3s3intake', 's3s3worker', 's3s3worker'], 'the intake and S3S3_WORKERS workers, no s3s3listen');
+      assert.deepEqual(
+        procs.map((p) => p.name).sort(),
+        ['s3s3intake', 's3s3worker', 's3s3worker'],
+        'the intake and S3S3_WORKERS workers, no s3s3listen',
+      );
       const intake = procs.find((p) => p.name === 's3s3intake')!;
       const workers = procs.filter((p) => p.name === 's3s3worker');
       const errLog = (p: Pm2Process): string => readOr(p.pm2_env.pm_err_log_path);
@@ -114,7 +125,10 @@ describe('pm2 runs ecosystem.config.js', () => {
       process.kill(victim.pid, 'SIGKILL');
       const again = await waitFor(
         'pm2 to start the killed worker again',
-        async () => (await jlist()).find((p) => p.pm_id === victim.pm_id && p.pid > 0 && p.pid !== victim.pid && p.pm2_env.status === 'online'),
+        async () =>
+          (await jlist()).find(
+            (p) => p.pm_id === victim.pm_id && p.pid > 0 && p.pid !== victim.pid && p.pm2_env.status === 'online',
+          ),
         30_000,
         300,
       );
@@ -126,13 +140,21 @@ describe('pm2 runs ecosystem.config.js', () => {
       const stopped = await pm2('stop', 's3s3intake', 's3s3worker');
       assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
       const after = await jlist();
-      assert.deepEqual(after.map((p) => p.pm2_env.status), ['stopped', 'stopped', 'stopped']);
+      assert.deepEqual(
+        after.map((p) => p.pm2_env.status),
+        ['stopped', 'stopped', 'stopped'],
+      );
       for (const p of after) assert.equal(alive(p.pid) && p.pid > 0, false, `${p.name} ${p.pm_id} gone`);
       // Each process drained and exited by itself: its own "stopped" line, exit code 0 on pm2's SIGINT.
       assert.equal(count(errLog(intake), STOPPED), 1, errLog(intake));
       for (const w of workers) assert.equal(count(errLog(w), STOPPED), 1, errLog(w));
       const log = pm2Log();
-      for (const p of procs) assert.match(log, new RegExp(`App \\[${p.name}:${p.pm_id}\\] exited with code \\[0\\] via signal \\[SIGINT\\]`), log);
+      for (const p of procs)
+        assert.match(
+          log,
+          new RegExp(`App \\[${p.name}:${p.pm_id}\\] exited with code \\[0\\] via signal \\[SIGINT\\]`),
+          log,
+        );
       assert.doesNotMatch(log, /still alive after/, 'pm2 never had to SIGKILL a process at stop');
     } finally {
       const killed = await pm2('kill');
@@ -224,10 +246,15 @@ describe('supervisord runs extras/s3s3.supervisord.conf', () => {
       daemon = spawn('supervisord', ['-c', conf], { cwd: dir, env, stdio: 'ignore' });
       exited = new Promise((r) => daemon!.once('exit', r));
       // startsecs=5: RUNNING once each has stayed up that long.
-      const running = await waitFor('the three processes RUNNING', async () => {
-        const st = await status();
-        return names.every((n) => st.get(n)?.state === 'RUNNING') ? st : undefined;
-      }, 45_000, 500);
+      const running = await waitFor(
+        'the three processes RUNNING',
+        async () => {
+          const st = await status();
+          return names.every((n) => st.get(n)?.state === 'RUNNING') ? st : undefined;
+        },
+        45_000,
+        500,
+      );
       await waitFor('the intake listening', () => LISTENING.test(logOf('s3s3intake')), 30_000, 200);
       for (const n of names.slice(1)) await waitFor(`${n} working`, () => WORKING.test(logOf(n)), 30_000, 200);
 
@@ -236,10 +263,15 @@ describe('supervisord runs extras/s3s3.supervisord.conf', () => {
       const victim = names[1]!;
       const oldPid = running.get(victim)!.pid!;
       process.kill(oldPid, 'SIGKILL');
-      await waitFor('supervisord to start the killed worker again', async () => {
-        const now = (await status()).get(victim);
-        return now?.state === 'RUNNING' && now.pid !== undefined && now.pid !== oldPid;
-      }, 30_000, 500);
+      await waitFor(
+        'supervisord to start the killed worker again',
+        async () => {
+          const now = (await status()).get(victim);
+          return now?.state === 'RUNNING' && now.pid !== undefined && now.pid !== oldPid;
+        },
+        30_000,
+        500,
+      );
       assert.match(supervisorLog(), /exited: s3s3worker_00 \(terminated by SIGKILL; not expected\)/);
       await waitFor('the restarted worker working', () => count(logOf(victim), WORKING) >= 2, 30_000, 200);
       for (const i of [1, 2, 3]) await publishAndLand(s, `supervisord/after the kill ${i}`);

@@ -79,12 +79,23 @@ describe('s3s3 echo-supervisord-conf / echo-ini-template', () => {
 });
 
 /** The apps as pm2 loads them from a shell with `env` (in a child: S3S3_WORKERS is read at load). */
-function appsWith(env: NodeJS.ProcessEnv, file = 'ecosystem.config.js'): { code: number | null; apps: App[]; stderr: string } {
+function appsWith(
+  env: NodeJS.ProcessEnv,
+  file = 'ecosystem.config.js',
+): { code: number | null; apps: App[]; stderr: string } {
   const url = pathToFileURL(join(ROOT, file)).href;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(url)}); console.log(JSON.stringify(m.default.apps));`], {
-    env: { PATH: process.env.PATH, ...env },
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(url)}); console.log(JSON.stringify(m.default.apps));`,
+    ],
+    {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+    },
+  );
   return { code: r.status, apps: r.status === 0 ? (JSON.parse(r.stdout) as App[]) : [], stderr: r.stderr };
 }
 
@@ -117,7 +128,10 @@ describe('ecosystem.config.js for pm2', () => {
   };
 
   it('loads as ESM (import) with the listener and the cron-restarted sweep', async () => {
-    const mod = (await import(pathToFileURL(join(ROOT, 'ecosystem.config.js')).href)) as { apps: App[]; default: { apps: App[] } };
+    const mod = (await import(pathToFileURL(join(ROOT, 'ecosystem.config.js')).href)) as {
+      apps: App[];
+      default: { apps: App[] };
+    };
     check(mod.apps);
     check(mod.default.apps);
   });
@@ -144,7 +158,10 @@ describe('ecosystem.config.js for pm2', () => {
       assert.deepEqual(worker!.args.slice(0, 2), ['--config', '/etc/x.ini']);
     }
     const none = appsWith({ S3S3_WORKERS: '0' });
-    assert.deepEqual(none.apps.map((a) => a.name), ['s3s3listen', 's3s3bucket', 's3s3retry']);
+    assert.deepEqual(
+      none.apps.map((a) => a.name),
+      ['s3s3listen', 's3s3bucket', 's3s3retry'],
+    );
     const bad = appsWith({ S3S3_WORKERS: 'four' });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /S3S3_WORKERS must be a whole number .*"four"/);

@@ -18,7 +18,15 @@ const { dir, write } = configDir('report-formulas');
 
 /** Rows as Python's csv module reads them (RFC 4180, quoted newlines included). */
 function parseCsv(file: string): string[][] {
-  const out = execFileSync('/usr/bin/python3', ['-c', 'import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))))', file], { encoding: 'utf8' });
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))))',
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out) as string[][];
 }
 
@@ -38,12 +46,21 @@ describe('s3s3bucket --report with formula-like keys', () => {
     await dst.createBucket();
     stores.push(src, dst);
     const keys = [...FORMULAS, ...PLAIN];
-    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(`body of ${key}`) })));
+    await putAll(
+      src,
+      keys.map((key) => ({ key, body: Buffer.from(`body of ${key}`) })),
+    );
     const file = write('rf.ini', sectionIni('source', server!, src.bucket) + sectionIni('dest1', server!, dst.bucket));
     const report = join(dir, 'rf.csv');
-    const r = await runBucket(['--config', file, '--quiet', '--lock-file', join(dir, 'lock'), '--report', report], { cwd: dir });
+    const r = await runBucket(['--config', file, '--quiet', '--lock-file', join(dir, 'lock'), '--report', report], {
+      cwd: dir,
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((await listKeys(dst)).map((o) => o.key).sort(), [...keys].sort(), 'the destination holds the keys unchanged');
+    assert.deepEqual(
+      (await listKeys(dst)).map((o) => o.key).sort(),
+      [...keys].sort(),
+      'the destination holds the keys unchanged',
+    );
 
     const text = readFileSync(report, 'utf8');
     assert.ok(text.includes(`,"'=1+2",dest1,${dst.bucket},"'=1+2",copied,`), text);
@@ -64,10 +81,20 @@ describe('s3s3bucket --report with formula-like keys', () => {
     const dst = new S3Store(destConfig(server!, uniqueBucket('rf-raw-dst')));
     await dst.createBucket();
     stores.push(src, dst);
-    await putAll(src, FORMULAS.map((key) => ({ key, body: Buffer.from(`body of ${key}`) })));
-    const file = write('rf-raw.ini', '[pubsub]\nredis = false\nreport_raw_keys = true\n\n' + sectionIni('source', server!, src.bucket) + sectionIni('dest1', server!, dst.bucket));
+    await putAll(
+      src,
+      FORMULAS.map((key) => ({ key, body: Buffer.from(`body of ${key}`) })),
+    );
+    const file = write(
+      'rf-raw.ini',
+      '[pubsub]\nredis = false\nreport_raw_keys = true\n\n' +
+        sectionIni('source', server!, src.bucket) +
+        sectionIni('dest1', server!, dst.bucket),
+    );
     const report = join(dir, 'rf-raw.csv');
-    const r = await runBucket(['--config', file, '--quiet', '--lock-file', join(dir, 'lock-raw'), '--report', report], { cwd: dir });
+    const r = await runBucket(['--config', file, '--quiet', '--lock-file', join(dir, 'lock-raw'), '--report', report], {
+      cwd: dir,
+    });
     assert.equal(r.code, 0, r.stderr);
     const rows = parseCsv(report).slice(1);
     assert.deepEqual(rows.map((x) => x[2]).sort(), [...FORMULAS].sort());

@@ -20,9 +20,14 @@ const dir = mkdtempSync(join(tmpdir(), 's3s3-three-'));
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, HOME: dir }, cwd: dir },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -42,9 +47,17 @@ describe('three sweeps in a row, every key shape, Ceph -> Swift', () => {
     const dst = await freshStore(swift, dstBucket);
     stores.push(src, dst);
     const keys = [...KEY_SHAPES, ...ORDER_KEYS];
-    await putAll(src, keys.map((key) => ({ key, body: key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`) })));
+    await putAll(
+      src,
+      keys.map((key) => ({ key, body: key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`) })),
+    );
     const file = join(dir, 's3s3.ini');
-    writeFileSync(file, sectionIni('source', ceph, srcBucket, { list_page_size: 7 }) + sectionIni('dest1', swift, dstBucket, { list_page_size: 7 }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      sectionIni('source', ceph, srcBucket, { list_page_size: 7 }) +
+        sectionIni('dest1', swift, dstBucket, { list_page_size: 7 }),
+      { mode: 0o600 },
+    );
     const copied: number[] = [];
     for (let i = 1; i <= 3; i++) {
       const r = await run(['--config', file, '--json', '--quiet']);
@@ -57,7 +70,11 @@ describe('three sweeps in a row, every key shape, Ceph -> Swift', () => {
     assert.deepEqual(copied, [keys.length, 0, 0]);
     for (const key of keys) {
       const got = await dst.get(key);
-      assert.equal(md5Hex(await readAll(got.body)), md5Hex(key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`)), JSON.stringify(key));
+      assert.equal(
+        md5Hex(await readAll(got.body)),
+        md5Hex(key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`)),
+        JSON.stringify(key),
+      );
     }
   });
 });

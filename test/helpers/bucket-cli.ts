@@ -25,13 +25,22 @@ export function configDir(label: string): { dir: string; write: (name: string, t
   };
 }
 
-export function runBucket(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<BucketRun> {
+export function runBucket(
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<BucketRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 120_000, killSignal: 'SIGKILL' },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+      {
+        env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env },
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 120_000,
+        killSignal: 'SIGKILL',
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }

@@ -30,14 +30,17 @@ export async function notifyTo(server: TestServer, bucket: string, url: string):
     'Attributes.entry.2.value': 'true',
   });
   const topicArn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(created)?.[1];
-  if (topicArn === undefined) throw new Error(`CreateTopic on ${server.endpoint}: no TopicArn in the answer: ${created.slice(0, 300)}`);
+  if (topicArn === undefined)
+    throw new Error(`CreateTopic on ${server.endpoint}: no TopicArn in the answer: ${created.slice(0, 300)}`);
   const s3 = client(server);
   try {
     await s3.send(
       new PutBucketNotificationConfigurationCommand({
         Bucket: bucket,
         NotificationConfiguration: {
-          TopicConfigurations: [{ Id: topic.slice(0, 64), TopicArn: topicArn, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] }],
+          TopicConfigurations: [
+            { Id: topic.slice(0, 64), TopicArn: topicArn, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] },
+          ],
         },
       }),
     );
@@ -74,14 +77,37 @@ function sns(server: TestServer, params: Record<string, string>): Promise<string
 }
 
 /** A request signed with signature v2; the answer's text, or a thrown error unless its status is in `ok`. */
-async function signed(server: TestServer, method: string, path: string, query: Record<string, string>, form?: string, ok: readonly number[] = []): Promise<string> {
+async function signed(
+  server: TestServer,
+  method: string,
+  path: string,
+  query: Record<string, string>,
+  form?: string,
+  ok: readonly number[] = [],
+): Promise<string> {
   const endpoint = new URL(server.endpoint);
-  const request = { method, hostname: endpoint.hostname, path, query, headers: (form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) as Record<string, string> };
-  await new SignatureV2Signer({ credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, endpointHost: endpoint.hostname, bucket: '' }).sign(request);
+  const request = {
+    method,
+    hostname: endpoint.hostname,
+    path,
+    query,
+    headers: (form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) as Record<
+      string,
+      string
+    >,
+  };
+  await new SignatureV2Signer({
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+    endpointHost: endpoint.hostname,
+    bucket: '',
+  }).sign(request);
   const url = new URL(path, endpoint);
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   const res = await fetch(url, { method, headers: request.headers, ...(form === undefined ? {} : { body: form }) });
   const text = await res.text();
-  if (!res.ok && !ok.includes(res.status)) throw new Error(`${method} ${path}${form === undefined ? '' : ` (${new URLSearchParams(form).get('Action')})`} on ${server.endpoint}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+  if (!res.ok && !ok.includes(res.status))
+    throw new Error(
+      `${method} ${path}${form === undefined ? '' : ` (${new URLSearchParams(form).get('Action')})`} on ${server.endpoint}: HTTP ${res.status}: ${text.slice(0, 300)}`,
+    );
   return text;
 }

@@ -130,14 +130,22 @@ export interface ConvergeReport {
 
 /** One line per destination with a difference: `dest1 (swift): missing ["a"] extra [] ...`. */
 export function describeComparison(c: Comparison, limit = 20): string {
-  const q = (keys: readonly string[]) => `${keys.length}${keys.length ? ` ${JSON.stringify(keys.slice(0, limit))}${keys.length > limit ? '...' : ''}` : ''}`;
-  const lines = c.destinations.map((d) => `${d.section} (${d.server}): missing ${q(d.missing)}; extra ${q(d.extra)}; stale ${q(d.stale)}; metadata ${q(d.metadata)}`);
+  const q = (keys: readonly string[]) =>
+    `${keys.length}${keys.length ? ` ${JSON.stringify(keys.slice(0, limit))}${keys.length > limit ? '...' : ''}` : ''}`;
+  const lines = c.destinations.map(
+    (d) =>
+      `${d.section} (${d.server}): missing ${q(d.missing)}; extra ${q(d.extra)}; stale ${q(d.stale)}; metadata ${q(d.metadata)}`,
+  );
   return `${c.equal ? 'equal' : 'NOT equal'}: ${c.sourceKeys} source keys, ${c.compared} key-destination pairs compared\n  ${lines.join('\n  ')}`;
 }
 
 /** The whole report, for a failure message or the soak's output. */
 export function describeReport(r: ConvergeReport): string {
-  const sweeps = r.sweeps.map((s) => (s.hung ? `HUNG(${s.logFile})` : `${s.code}:${s.copied ?? '?'}c/${s.deleted ?? '?'}d/${s.failed ?? '?'}f`)).join(' ');
+  const sweeps = r.sweeps
+    .map((s) =>
+      s.hung ? `HUNG(${s.logFile})` : `${s.code}:${s.copied ?? '?'}c/${s.deleted ?? '?'}d/${s.failed ?? '?'}f`,
+    )
+    .join(' ');
   return [
     `writes: ${r.writes.puts} puts, ${r.writes.deletes} deletes, ${r.writes.publishes} publishes, ${(r.writes.bytes / MiB).toFixed(1)} MiB, ${r.writes.errors} writer errors; faults hit ${r.faultHits} requests`,
     `sweeps during the run (exit:copied/deleted/failed): ${sweeps || 'none'}`,
@@ -243,7 +251,14 @@ export class ConvergeRig {
     const destIni = { ...endpointIni, delete: true, max_delete: '100%', ...destTuning };
     const through = (e: Endpoint, url: string): TestServer => ({ ...e.server, endpoint: url });
     const channel = `t-converge-${o.label}-${randomBytes(4).toString('hex')}`;
-    const pubsub = { redis: true, redis_url: redisUrl(), channel, pending_set: `${channel}:pending`, failed_list: `${channel}:failed`, marker: false };
+    const pubsub = {
+      redis: true,
+      redis_url: redisUrl(),
+      channel,
+      pending_set: `${channel}:pending`,
+      failed_list: `${channel}:failed`,
+      marker: false,
+    };
     const daemonIni =
       sectionIni('source', through(source, urls[0]!), source.bucket, endpointIni) +
       sectionIni('dest1', through(d1, urls[1]!), d1.bucket, destIni) +
@@ -264,7 +279,18 @@ export class ConvergeRig {
     writeFileSync(daemonFile, daemonIni, { mode: 0o600 });
     writeFileSync(sweepFile, sweepIni, { mode: 0o600 });
     const config = loadConfig({ file: daemonFile, env: {} });
-    const rig = new ConvergeRig(o, dir, source, [d1, d2], proxies.slice(0, 3), proxies.slice(3), daemonFile, sweepFile, config, keyPool(o.poolSize ?? 300));
+    const rig = new ConvergeRig(
+      o,
+      dir,
+      source,
+      [d1, d2],
+      proxies.slice(0, 3),
+      proxies.slice(3),
+      daemonFile,
+      sweepFile,
+      config,
+      keyPool(o.poolSize ?? 300),
+    );
     rig.slowSweepUploads();
     // The proxies record every request; a long soak must not keep them all.
     rig.trimTimer = setInterval(() => {
@@ -360,7 +386,10 @@ export class ConvergeRig {
               if (Math.random() < 0.7) {
                 const size = bodySize(large);
                 const body = randomBytes(size);
-                await this.source.store.put(key, body, { contentLength: body.length, metadata: { writer: String(w), seq: String(++seq) } });
+                await this.source.store.put(key, body, {
+                  contentLength: body.length,
+                  metadata: { writer: String(w), seq: String(++seq) },
+                });
                 stats.puts++;
                 stats.bytes += body.length;
                 await publisher.publish(key);
@@ -389,11 +418,23 @@ export class ConvergeRig {
   async sweep(timeoutMs = this.o.sweepTimeoutMs ?? 150_000): Promise<SweepRun> {
     const started = performance.now();
     const n = ++this.sweepSeq;
-    const run = await runBucket(['--config', this.sweepFile, '--delete', '--json', '--max-delete', '100%', '--lock-file', join(this.dir, 'sweep.lock')], {
-      cwd: this.dir,
-      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      timeoutMs,
-    });
+    const run = await runBucket(
+      [
+        '--config',
+        this.sweepFile,
+        '--delete',
+        '--json',
+        '--max-delete',
+        '100%',
+        '--lock-file',
+        join(this.dir, 'sweep.lock'),
+      ],
+      {
+        cwd: this.dir,
+        env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        timeoutMs,
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     const hung = seconds * 1000 >= timeoutMs - 100;
     const logFile = join(this.dir, `sweep-${n}.log`);
@@ -405,7 +446,16 @@ export class ConvergeRig {
       // No summary: an aborted sweep (a listing that failed under the faults); stderr says why.
     }
     const raw = run.stdout.trim() || run.stderr.trim().split('\n').slice(-3).join(' | ');
-    const result: SweepRun = { code: run.code, seconds, ...(hung ? { hung } : {}), logFile, copied: summary.copied, deleted: summary.deleted, failed: summary.failed, raw };
+    const result: SweepRun = {
+      code: run.code,
+      seconds,
+      ...(hung ? { hung } : {}),
+      logFile,
+      copied: summary.copied,
+      deleted: summary.deleted,
+      failed: summary.failed,
+      raw,
+    };
     this.log(
       `sweep ${n}: ${hung ? `HUNG, killed after ${seconds.toFixed(0)} s (log ${logFile})` : `exit ${run.code} in ${seconds.toFixed(1)} s`}, copied ${summary.copied ?? '?'}, deleted ${summary.deleted ?? '?'}, failed ${summary.failed ?? '?'}`,
     );
@@ -432,7 +482,11 @@ export class ConvergeRig {
 
   /** Phase 1 writes with the storms scheduled over them, and sweeps back to back. */
   async churn(): Promise<void> {
-    const f = this.o.faults ?? { cycleMs: this.o.writeMs, onMs: Math.round(this.o.writeMs * 0.55), offsetMs: Math.round(this.o.writeMs * 0.15) };
+    const f = this.o.faults ?? {
+      cycleMs: this.o.writeMs,
+      onMs: Math.round(this.o.writeMs * 0.55),
+      offsetMs: Math.round(this.o.writeMs * 0.15),
+    };
     const t0 = Date.now();
     const timers: NodeJS.Timeout[] = [];
     for (let start = f.offsetMs; start < this.o.writeMs; start += f.cycleMs) {
@@ -444,7 +498,13 @@ export class ConvergeRig {
       );
     }
     const sweeps = this.sweepLoop();
-    const progress = setInterval(() => this.log(`${Math.round((Date.now() - t0) / 1000)} s: ${this.writes.puts} puts, ${this.writes.deletes} deletes, ${this.sweeps.length} sweeps`), 30_000);
+    const progress = setInterval(
+      () =>
+        this.log(
+          `${Math.round((Date.now() - t0) / 1000)} s: ${this.writes.puts} puts, ${this.writes.deletes} deletes, ${this.sweeps.length} sweeps`,
+        ),
+      30_000,
+    );
     try {
       // The last sweep decides what stays: the writers go on until one has run 8 to 12 s (its
       // held uploads of the versions it read still in flight while keys change under it), so
@@ -493,7 +553,14 @@ export class ConvergeRig {
     const destinations: DestinationDiff[] = [];
     for (const [i, dst] of dsts.entries()) {
       const e = this.dests[i]!;
-      const diff: DestinationDiff = { section: `dest${i + 1}`, server: e.server.name, missing: [], extra: [], stale: [], metadata: [] };
+      const diff: DestinationDiff = {
+        section: `dest${i + 1}`,
+        server: e.server.name,
+        missing: [],
+        extra: [],
+        stale: [],
+        metadata: [],
+      };
       for (const key of dst!.keys()) if (!src!.has(key)) diff.extra.push(key);
       const both: string[] = [];
       for (const key of src!.keys()) (dst!.has(key) ? both : diff.missing).push(key);
@@ -525,7 +592,9 @@ export class ConvergeRig {
       for (const list of [diff.missing, diff.extra, diff.stale, diff.metadata]) list.sort();
       destinations.push(diff);
     }
-    const equal = destinations.every((d) => d.missing.length + d.extra.length + d.stale.length + d.metadata.length === 0);
+    const equal = destinations.every(
+      (d) => d.missing.length + d.extra.length + d.stale.length + d.metadata.length === 0,
+    );
     return { equal, sourceKeys: src!.size, compared, destinations };
   }
 
@@ -579,10 +648,14 @@ export async function runConvergence(o: ConvergeOptions): Promise<ConvergeReport
   try {
     await rig.seed();
     await rig.startDaemons();
-    log(`phase 1: ${o.writers ?? 4} writers for ${(o.writeMs / 1000).toFixed(0)} s on ${rig.pool.length} keys, sweeps back to back`);
+    log(
+      `phase 1: ${o.writers ?? 4} writers for ${(o.writeMs / 1000).toFixed(0)} s on ${rig.pool.length} keys, sweeps back to back`,
+    );
     await rig.churn();
     const settleMs = o.settleMs ?? 90_000;
-    log(`(a) no further sweep: waiting up to ${(settleMs / 1000).toFixed(0)} s for every destination to equal the source`);
+    log(
+      `(a) no further sweep: waiting up to ${(settleMs / 1000).toFixed(0)} s for every destination to equal the source`,
+    );
     const a = await rig.settle(settleMs);
     const queue = await rig.queueCounts();
     log('(b) one more sweep');

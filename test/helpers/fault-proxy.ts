@@ -30,7 +30,14 @@ export type Fault =
    * `body` (with `contentType`, default text/html) replaces the S3 error body: what a load
    * balancer or proxy in front of the store answers, naming no S3 error code.
    */
-  | { kind: 'status'; status: number; code: string; headers?: Record<string, string>; body?: string; contentType?: string }
+  | {
+      kind: 'status';
+      status: number;
+      code: string;
+      headers?: Record<string, string>;
+      body?: string;
+      contentType?: string;
+    }
   /** Hold the whole request (headers and body) for `ms`, then pass it on unchanged: a slow or distant server. */
   | { kind: 'delay'; ms: number }
   /** Close the connection before answering anything. */
@@ -177,9 +184,16 @@ export class FaultProxy {
     }
     if (fault?.kind === 'status') {
       req.resume();
-      const body = fault.body ?? `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
+      const body =
+        fault.body ??
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
       const contentType = fault.body !== undefined ? (fault.contentType ?? 'text/html') : 'application/xml';
-      res.writeHead(fault.status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), connection: 'close', ...fault.headers });
+      res.writeHead(fault.status, {
+        'content-type': contentType,
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+        ...fault.headers,
+      });
       res.end(body);
       return;
     }
@@ -221,10 +235,16 @@ export class FaultProxy {
   }
 
   /** The request body, upstream: passed on, corrupted, cut or stalled. */
-  private forwardBody(req: http.IncomingMessage, upstream: http.ClientRequest, fault: Fault | undefined, state: { detached: boolean }): void {
+  private forwardBody(
+    req: http.IncomingMessage,
+    upstream: http.ClientRequest,
+    fault: Fault | undefined,
+    state: { detached: boolean },
+  ): void {
     const length = Number(req.headers['content-length'] ?? NaN);
     const corruptAt = fault?.kind === 'corrupt-request' ? (fault.at ?? 0) : undefined;
-    const stopAt = fault?.kind === 'cut-request' || fault?.kind === 'stall-request' ? limit(fault.after ?? HALF, length) : undefined;
+    const stopAt =
+      fault?.kind === 'cut-request' || fault?.kind === 'stall-request' ? limit(fault.after ?? HALF, length) : undefined;
     let offset = 0;
     req.on('data', (chunk: Buffer) => {
       if (stopAt !== undefined && offset >= stopAt) return;
@@ -259,7 +279,12 @@ export class FaultProxy {
   }
 
   /** The response, back to the client: passed on, corrupted, cut, stalled or rewritten. */
-  private respond(up: http.IncomingMessage, res: http.ServerResponse, fault: Fault | undefined, state: { detached: boolean }): void {
+  private respond(
+    up: http.IncomingMessage,
+    res: http.ServerResponse,
+    fault: Fault | undefined,
+    state: { detached: boolean },
+  ): void {
     if (fault?.kind === 'rewrite-response') {
       const chunks: Buffer[] = [];
       up.on('data', (c: Buffer) => chunks.push(c));
@@ -275,7 +300,10 @@ export class FaultProxy {
     res.writeHead(up.statusCode ?? 502, up.headers);
     const length = Number(up.headers['content-length'] ?? NaN);
     const corruptAt = fault?.kind === 'corrupt-response' ? (fault.at ?? 0) : undefined;
-    const stopAt = fault?.kind === 'cut-response' || fault?.kind === 'stall-response' ? limit(fault.after ?? HALF, length) : undefined;
+    const stopAt =
+      fault?.kind === 'cut-response' || fault?.kind === 'stall-response'
+        ? limit(fault.after ?? HALF, length)
+        : undefined;
     let offset = 0;
     const stop = () => {
       state.detached = true;
@@ -346,7 +374,24 @@ export interface S3Request {
 }
 
 /** Bucket sub-resources that are not a listing of objects. */
-const BUCKET_SUBRESOURCES = ['acl', 'cors', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'policy', 'replication', 'tagging', 'uploads', 'versioning', 'versions', 'website', 'encryption', 'object-lock'];
+const BUCKET_SUBRESOURCES = [
+  'acl',
+  'cors',
+  'delete',
+  'lifecycle',
+  'location',
+  'logging',
+  'notification',
+  'policy',
+  'replication',
+  'tagging',
+  'uploads',
+  'versioning',
+  'versions',
+  'website',
+  'encryption',
+  'object-lock',
+];
 
 /** Path-style only: `/bucket` or `/bucket/` is the bucket, `/bucket/key...` an object. */
 export function s3Request(r: Pick<RequestInfo, 'method' | 'url' | 'headers'>): S3Request {
@@ -371,7 +416,8 @@ export function s3Request(r: Pick<RequestInfo, 'method' | 'url' | 'headers'>): S
       case 'HEAD':
         return key === undefined ? 'HeadBucket' : 'HeadObject';
       case 'PUT':
-        if (key === undefined) return bucket === undefined || [...query.keys()].some((k) => k !== 'x-id') ? 'other' : 'CreateBucket';
+        if (key === undefined)
+          return bucket === undefined || [...query.keys()].some((k) => k !== 'x-id') ? 'other' : 'CreateBucket';
         if (query.has('uploadId') && query.has('partNumber')) return copySource ? 'UploadPartCopy' : 'UploadPart';
         return copySource ? 'CopyObject' : 'PutObject';
       case 'POST':
@@ -423,7 +469,11 @@ export const isList =
 
 /** Requests that carry object bytes or make an object appear: PUT, multipart parts and completion, copies. */
 export const isWrite = (bucket?: string, key?: string | ((k: string) => boolean)): Matcher =>
-  isOp(['PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'CreateMultipartUpload', 'CompleteMultipartUpload'], bucket, key);
+  isOp(
+    ['PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'CreateMultipartUpload', 'CompleteMultipartUpload'],
+    bucket,
+    key,
+  );
 
 /** HEAD of an object or of the bucket. */
 export const isHead = (bucket?: string): Matcher => isOp(['HeadObject', 'HeadBucket'], bucket);
@@ -441,7 +491,12 @@ export const anyOf =
 
 /** A 503 SlowDown, as a throttling S3 server sends it; `retryAfter` in seconds adds the header. */
 export function slowDown(retryAfter?: number): Fault {
-  return { kind: 'status', status: 503, code: 'SlowDown', ...(retryAfter !== undefined ? { headers: { 'retry-after': String(retryAfter) } } : {}) };
+  return {
+    kind: 'status',
+    status: 503,
+    code: 'SlowDown',
+    ...(retryAfter !== undefined ? { headers: { 'retry-after': String(retryAfter) } } : {}),
+  };
 }
 
 // --- What a user could see in a destination while a fault is on ------------------------
@@ -465,7 +520,11 @@ export interface Watch {
  * a key (e.g. the old one a copy replaces). A multipart ETag (`-N`) says nothing of the
  * bytes, so only its size is checked.
  */
-export function watchObjects(store: ObjectStore, expected: ReadonlyMap<string, Expected | readonly Expected[]>, intervalMs = 150): Watch {
+export function watchObjects(
+  store: ObjectStore,
+  expected: ReadonlyMap<string, Expected | readonly Expected[]>,
+  intervalMs = 150,
+): Watch {
   const seen = new Set<string>();
   let running = true;
   let polls = 0;
@@ -474,13 +533,16 @@ export function watchObjects(store: ObjectStore, expected: ReadonlyMap<string, E
       try {
         for await (const o of store.list()) {
           const entry = expected.get(o.key);
-          const wants: readonly Expected[] = entry === undefined ? [] : Array.isArray(entry) ? entry : [entry as Expected];
+          const wants: readonly Expected[] =
+            entry === undefined ? [] : Array.isArray(entry) ? entry : [entry as Expected];
           const etag = o.etag.toLowerCase();
           const sized = wants.filter((w) => w.size === o.size);
           let problem: string | undefined;
           if (wants.length === 0) problem = `${JSON.stringify(o.key)} appeared but the source has no such key`;
-          else if (sized.length === 0) problem = `${JSON.stringify(o.key)} was listed with ${o.size} bytes, the source has ${wants.map((w) => w.size).join(' or ')}`;
-          else if (/^[0-9a-f]{32}$/.test(etag) && !sized.some((w) => w.md5 === etag)) problem = `${JSON.stringify(o.key)} was listed with ETag ${etag}, not the MD5 of the source's bytes (${sized[0]!.md5})`;
+          else if (sized.length === 0)
+            problem = `${JSON.stringify(o.key)} was listed with ${o.size} bytes, the source has ${wants.map((w) => w.size).join(' or ')}`;
+          else if (/^[0-9a-f]{32}$/.test(etag) && !sized.some((w) => w.md5 === etag))
+            problem = `${JSON.stringify(o.key)} was listed with ETag ${etag}, not the MD5 of the source's bytes (${sized[0]!.md5})`;
           if (problem) seen.add(problem);
         }
         polls++;

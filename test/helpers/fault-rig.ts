@@ -78,14 +78,35 @@ export class Rigs {
     const through = (s: TestServer) => ({ ...s, endpoint: proxyUrl });
     const faultyIni = { ...o.ini, ...o.faultyIni };
     const configText =
-      sectionIni('source', o.role === 'source' ? through(fromServer) : fromServer, src.bucket, o.role === 'source' ? faultyIni : (o.ini ?? {})) +
-      sectionIni('dest1', o.role === 'dest1' ? through(toServer) : toServer, dst.bucket, o.role === 'dest1' ? faultyIni : (o.ini ?? {}));
+      sectionIni(
+        'source',
+        o.role === 'source' ? through(fromServer) : fromServer,
+        src.bucket,
+        o.role === 'source' ? faultyIni : (o.ini ?? {}),
+      ) +
+      sectionIni(
+        'dest1',
+        o.role === 'dest1' ? through(toServer) : toServer,
+        dst.bucket,
+        o.role === 'dest1' ? faultyIni : (o.ini ?? {}),
+      );
     const logs: string[] = [];
     const client = new BucketClient(parseConfig(configText, { file: 'fault-matrix.ini' }), {
       logger: createLogger({ level: 'debug', write: (l) => logs.push(l) }),
     });
     this.clients.push(client);
-    return { role: o.role, faulty: o.faulty, proxy, proxyUrl, src, dst, faultyBucket: o.role === 'source' ? src.bucket : dst.bucket, configText, client, logs };
+    return {
+      role: o.role,
+      faulty: o.faulty,
+      proxy,
+      proxyUrl,
+      src,
+      dst,
+      faultyBucket: o.role === 'source' ? src.bucket : dst.bucket,
+      configText,
+      client,
+      logs,
+    };
   }
 
   async cleanup(): Promise<void> {
@@ -96,13 +117,20 @@ export class Rigs {
 }
 
 function uniqueName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').slice(0, 40);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 40);
   return `t-${clean}-${randomBytes(4).toString('hex')}`.replace(/-+/g, '-');
 }
 
 /** Objects of random bytes (so one flipped byte always shows), `size(i)` bytes each. */
 export function makeObjects(prefix: string, count: number, size: (i: number) => number): Obj[] {
-  return Array.from({ length: count }, (_, i) => ({ key: `${prefix}${String(i).padStart(3, '0')}`, body: randomBytes(size(i)) }));
+  return Array.from({ length: count }, (_, i) => ({
+    key: `${prefix}${String(i).padStart(3, '0')}`,
+    body: randomBytes(size(i)),
+  }));
 }
 
 export function expectedOf(objects: readonly Obj[]): Map<string, Expected> {
@@ -117,7 +145,12 @@ export async function seed(store: S3Store, objects: readonly Obj[]): Promise<voi
  * What a user checks after recovery: the destination holds exactly these keys under
  * `prefix`, each byte-identical to the source (MD5 of a GET of each).
  */
-export async function assertMirrored(dst: S3Store, objects: readonly Obj[], prefix: string, what: string): Promise<void> {
+export async function assertMirrored(
+  dst: S3Store,
+  objects: readonly Obj[],
+  prefix: string,
+  what: string,
+): Promise<void> {
   const listed = (await listKeys(dst)).filter((o) => o.key.startsWith(prefix));
   assert.deepEqual(
     listed.map((o) => o.key),
@@ -133,7 +166,11 @@ export async function assertMirrored(dst: S3Store, objects: readonly Obj[], pref
 
 /** A sweep that copied everything it should and stopped for nothing. */
 export function assertCleanReport(report: DuplicateReport, copied: number, what: string): void {
-  const detail = JSON.stringify({ aborted: report.aborted, failed: report.failed, failures: report.failures.slice(0, 5) });
+  const detail = JSON.stringify({
+    aborted: report.aborted,
+    failed: report.failed,
+    failures: report.failures.slice(0, 5),
+  });
   assert.equal(report.aborted, undefined, `${what}: the sweep was not stopped: ${detail}`);
   assert.deepEqual(report.failures, [], `${what}: no failures: ${detail}`);
   assert.equal(report.failed, 0, `${what}: failed = 0`);
@@ -166,7 +203,12 @@ export function runBucketCli(configText: string, args: readonly string[] = [], t
     execFile(
       process.execPath,
       [BIN, '--config', file, '--lock-file', join(cliDir, `faults-${configs}.lock`), ...args],
-      { env: { PATH: process.env.PATH, HOME: cliDir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, cwd: cliDir, timeout: timeoutMs, killSignal: 'SIGKILL' },
+      {
+        env: { PATH: process.env.PATH, HOME: cliDir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        cwd: cliDir,
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : err.killed ? -1 : 1) : 0;
         resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 });

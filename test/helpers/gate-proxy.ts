@@ -134,7 +134,14 @@ export class GateProxy {
     const gate = this.gates.find((g) => g.remaining > 0 && g.match(info));
     if (gate) gate.remaining--;
     const upstream = http.request(
-      { host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
+      {
+        host: this.upstream.hostname,
+        port: this.upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: this.agent,
+      },
       (up) => {
         const relay = () => {
           if (res.destroyed) {

@@ -13,7 +13,12 @@ export type HookedOp = 'delete' | 'upload';
  * `store`, with `hook` run once right before the first `op` request naming `key`. `fired()`
  * tells whether it ran (a test asserts it did, so a path that skipped the window cannot pass).
  */
-export function hookBefore<S extends ObjectStore>(store: S, op: HookedOp, key: string, hook: () => Promise<void>): { store: ObjectStore; fired: () => boolean } {
+export function hookBefore<S extends ObjectStore>(
+  store: S,
+  op: HookedOp,
+  key: string,
+  hook: () => Promise<void>,
+): { store: ObjectStore; fired: () => boolean } {
   let fired = false;
   const fire = async (keys: readonly string[]) => {
     if (fired || !keys.includes(key)) return;
@@ -27,8 +32,18 @@ export function hookBefore<S extends ObjectStore>(store: S, op: HookedOp, key: s
           delete: async (k: string) => (await fire([k]), store.delete(k)),
         }
       : {
-          put: async (k: string, body: Readable | Buffer, options: PutOptions) => (await fire([k]), store.put(k, body, options)),
-          ...(store.copyFrom ? { copyFrom: async (other: ObjectStore, sourceKey: string, k: string, ifMatch?: string) => (await fire([k]), store.copyFrom!(other, sourceKey, k, ifMatch)) } : {}),
+          put: async (k: string, body: Readable | Buffer, options: PutOptions) => (
+            await fire([k]),
+            store.put(k, body, options)
+          ),
+          ...(store.copyFrom
+            ? {
+                copyFrom: async (other: ObjectStore, sourceKey: string, k: string, ifMatch?: string) => (
+                  await fire([k]),
+                  store.copyFrom!(other, sourceKey, k, ifMatch)
+                ),
+              }
+            : {}),
         };
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {

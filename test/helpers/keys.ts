@@ -13,10 +13,12 @@ function keyOfBytes(prefix: string, bytes: number): string {
  * XML 1.0 cannot carry them, so listings must ask for URL encoding (Swift s3api answers 500
  * otherwise) and DeleteObjects must not be used for them.
  */
-export const CONTROL_KEYS: readonly string[] = [0x7f, ...Array.from({ length: 31 }, (_, i) => i + 1)].flatMap((code) => {
-  const c = String.fromCharCode(code);
-  return [c, `ctl/x${c}y${code.toString(16)}`];
-});
+export const CONTROL_KEYS: readonly string[] = [0x7f, ...Array.from({ length: 31 }, (_, i) => i + 1)].flatMap(
+  (code) => {
+    const c = String.fromCharCode(code);
+    return [c, `ctl/x${c}y${code.toString(16)}`];
+  },
+);
 
 export const KEY_SHAPES: readonly string[] = [
   'plain.txt',

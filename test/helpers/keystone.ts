@@ -66,11 +66,24 @@ export class KeystoneStub {
     for await (const c of req) chunks.push(c as Buffer);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        ...headers,
+      });
       res.end(text);
     };
-    if (req.method !== 'POST' || req.url !== '/v3/auth/tokens') return reply(404, { error: { code: 404, title: 'Not Found' } });
-    let doc: { auth?: { identity?: { methods?: string[]; password?: { user?: { name?: string; password?: string; domain?: { name?: string } } } }; scope?: { project?: { name?: string; domain?: { name?: string } } } } };
+    if (req.method !== 'POST' || req.url !== '/v3/auth/tokens')
+      return reply(404, { error: { code: 404, title: 'Not Found' } });
+    let doc: {
+      auth?: {
+        identity?: {
+          methods?: string[];
+          password?: { user?: { name?: string; password?: string; domain?: { name?: string } } };
+        };
+        scope?: { project?: { name?: string; domain?: { name?: string } } };
+      };
+    };
     try {
       doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof doc;
     } catch {
@@ -78,7 +91,12 @@ export class KeystoneStub {
     }
     const user = doc.auth?.identity?.password?.user;
     const project = doc.auth?.scope?.project;
-    this.requests.push({ user: user?.name, userDomain: user?.domain?.name, project: project?.name, projectDomain: project?.domain?.name });
+    this.requests.push({
+      user: user?.name,
+      userDomain: user?.domain?.name,
+      project: project?.name,
+      projectDomain: project?.domain?.name,
+    });
     const o = this.o;
     const ok =
       doc.auth?.identity?.methods?.includes('password') &&
@@ -87,7 +105,10 @@ export class KeystoneStub {
       user.domain?.name === (o.userDomain ?? 'Default') &&
       project?.name === o.project &&
       project.domain?.name === (o.projectDomain ?? 'Default');
-    if (!ok) return reply(401, { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
+    if (!ok)
+      return reply(401, {
+        error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' },
+      });
 
     // A real token from Swift's tempauth: the one Swift will accept.
     const real = await new Promise<{ token: string; storageUrl: string }>((resolve, reject) => {
@@ -96,7 +117,8 @@ export class KeystoneStub {
           r.resume();
           const token = r.headers['x-auth-token'];
           const storageUrl = r.headers['x-storage-url'];
-          if (r.statusCode !== 200 || typeof token !== 'string' || typeof storageUrl !== 'string') reject(new Error(`tempauth answered ${r.statusCode}`));
+          if (r.statusCode !== 200 || typeof token !== 'string' || typeof storageUrl !== 'string')
+            reject(new Error(`tempauth answered ${r.statusCode}`));
           else resolve({ token, storageUrl });
         })
         .on('error', reject);
@@ -112,7 +134,11 @@ export class KeystoneStub {
           expires_at: new Date(Date.now() + (o.lifetimeMs ?? 3_600_000)).toISOString(),
           project: { name: o.project, domain: { name: o.projectDomain ?? 'Default' } },
           catalog: [
-            { type: 'identity', name: 'keystone', endpoints: [{ interface: 'public', region: o.region, region_id: o.region, url: 'http://127.0.0.1:9/v3' }] },
+            {
+              type: 'identity',
+              name: 'keystone',
+              endpoints: [{ interface: 'public', region: o.region, region_id: o.region, url: 'http://127.0.0.1:9/v3' }],
+            },
             {
               type: 'object-store',
               name: 'swift',

@@ -34,7 +34,12 @@ export function tempDir(label: string): string {
 }
 
 /** Poll until `check` returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 60_000, everyMs = 100): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -107,8 +112,19 @@ export async function setup(o: SetupOptions): Promise<Setup> {
     failed_list: `${channel}:failed`,
     ...o.pubsub,
   };
-  ini += '[pubsub]\n' + Object.entries(pubsub).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
-  if (o.http) ini += '[http]\n' + Object.entries(o.http).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
+  ini +=
+    '[pubsub]\n' +
+    Object.entries(pubsub)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join('\n') +
+    '\n';
+  if (o.http)
+    ini +=
+      '[http]\n' +
+      Object.entries(o.http)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n') +
+      '\n';
   const file = join(dir, 's3s3.ini');
   writeFileSync(file, ini, { mode: 0o600 });
   const config = loadConfig({ file, env: {} });
@@ -147,7 +163,10 @@ export async function setup(o: SetupOptions): Promise<Setup> {
       if (config.pubsub.redis) {
         queue ??= new SyncQueue(config, { name: 'test-counts' });
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([queue.obliterate().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+        await Promise.race([
+          queue.obliterate().catch(() => undefined),
+          new Promise((r) => (timer = setTimeout(r, 5000))),
+        ]);
         clearTimeout(timer);
       }
       await queue?.close();
@@ -161,7 +180,14 @@ export async function setup(o: SetupOptions): Promise<Setup> {
       }
       source.close();
       for (const d of dests) d.close();
-      await redis.call('DEL', pubsub.pending_set as string, pubsub.failed_list as string, `${pubsub.failed_list as string}:processing`).catch(() => undefined);
+      await redis
+        .call(
+          'DEL',
+          pubsub.pending_set as string,
+          pubsub.failed_list as string,
+          `${pubsub.failed_list as string}:processing`,
+        )
+        .catch(() => undefined);
       await redis.close();
     },
   };
@@ -217,9 +243,12 @@ export class Daemon {
       const hits = this.matching(re);
       if (hits.length >= n) return hits[n - 1]!;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`daemon exited (${this.child.exitCode ?? this.child.signalCode}) before a line matching ${re}; stderr:\n${this.lines.join('\n')}`);
+        throw new Error(
+          `daemon exited (${this.child.exitCode ?? this.child.signalCode}) before a line matching ${re}; stderr:\n${this.lines.join('\n')}`,
+        );
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for a line matching ${re}; stderr:\n${this.lines.join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for a line matching ${re}; stderr:\n${this.lines.join('\n')}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, 200);
         this.waiters.push(() => {
@@ -244,9 +273,18 @@ export class Daemon {
 }
 
 /** Run a CLI script to completion. */
-export function runScript(script: string, args: readonly string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runScript(
+  script: string,
+  args: readonly string[],
+  input?: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/scripts', `${script}.js`), ...args], { cwd: ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'dist/scripts', `${script}.js`), ...args], {
+      cwd: ROOT,
+      env: childEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -273,7 +311,11 @@ export class OwnRedis {
   }
 
   start(): void {
-    const env = { ...process.env, ...(this.port ? { REDIS_PORT: String(this.port) } : {}), REDIS_APPENDONLY: this.appendonly ? 'yes' : 'no' };
+    const env = {
+      ...process.env,
+      ...(this.port ? { REDIS_PORT: String(this.port) } : {}),
+      REDIS_APPENDONLY: this.appendonly ? 'yes' : 'no',
+    };
     const out = spawnSync('bash', [join(ROOT, 'test/servers/redis.sh'), 'start', this.dir], { env, encoding: 'utf8' });
     if (out.status !== 0) throw new Error(`redis did not start: ${out.stderr}`);
     this.port = Number(/REDIS_PORT=(\d+)/.exec(readFileSync(join(this.dir, 'env'), 'utf8'))![1]);

@@ -16,7 +16,11 @@ export function md5Hex(buf: Buffer): string {
 }
 
 /** Put objects with `parallel` requests in flight. */
-export async function putAll(store: ObjectStore, objects: ReadonlyArray<{ key: string; body: Buffer; options?: Partial<PutOptions> }>, parallel = 24): Promise<void> {
+export async function putAll(
+  store: ObjectStore,
+  objects: ReadonlyArray<{ key: string; body: Buffer; options?: Partial<PutOptions> }>,
+  parallel = 24,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
@@ -35,7 +39,11 @@ export async function listKeys(store: ObjectStore): Promise<Array<{ key: string;
 }
 
 /** A fresh bucket on `server`; `extra` are INI keys for the section. */
-export async function freshStore(server: TestServer, bucket: string, extra: Record<string, string | number | boolean> = {}): Promise<S3Store> {
+export async function freshStore(
+  server: TestServer,
+  bucket: string,
+  extra: Record<string, string | number | boolean> = {},
+): Promise<S3Store> {
   const store = new S3Store(endpointConfig(server, bucket, extra));
   await store.createBucket();
   return store;

@@ -32,7 +32,8 @@ function readEnvFile(path: string): Record<string, string> {
 /** Fails loudly when run outside test/run.sh: an integration test must never pass by skipping. */
 export function testServers(): TestServer[] {
   const list = process.env.S3S3TEST_SERVERS;
-  if (!list) throw new Error('S3S3TEST_SERVERS is not set: run the tests with `npm test` (test/run.sh starts the servers)');
+  if (!list)
+    throw new Error('S3S3TEST_SERVERS is not set: run the tests with `npm test` (test/run.sh starts the servers)');
   return list.split(':').map((file) => {
     const e = readEnvFile(file);
     return {
@@ -42,7 +43,9 @@ export function testServers(): TestServer[] {
       secretKey: e.S3_SECRET_KEY!,
       region: e.S3_REGION ?? 'us-east-1',
       ...(e.S3_TLS_ENDPOINT && e.S3_CA_FILE ? { tlsEndpoint: e.S3_TLS_ENDPOINT, caFile: e.S3_CA_FILE } : {}),
-      ...(e.SWIFT_AUTH_URL ? { swift: { authUrl: e.SWIFT_AUTH_URL, user: e.SWIFT_USER ?? 'test:tester', key: e.SWIFT_KEY ?? 'testing' } } : {}),
+      ...(e.SWIFT_AUTH_URL
+        ? { swift: { authUrl: e.SWIFT_AUTH_URL, user: e.SWIFT_USER ?? 'test:tester', key: e.SWIFT_KEY ?? 'testing' } }
+        : {}),
     };
   });
 }
@@ -63,12 +66,21 @@ export function redisTls(): { url: string; caFile: string } | undefined {
 
 /** Bucket names unique per test, valid everywhere (lower-case, <= 63 chars). */
 export function uniqueBucket(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').slice(0, 40);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 40);
   return `t-${clean}-${randomBytes(4).toString('hex')}`.replace(/-+/g, '-');
 }
 
 /** INI text for one section pointing at a test server. */
-export function sectionIni(section: string, server: TestServer, bucket: string, extra: Record<string, string | number | boolean> = {}): string {
+export function sectionIni(
+  section: string,
+  server: TestServer,
+  bucket: string,
+  extra: Record<string, string | number | boolean> = {},
+): string {
   const lines = [
     `[${section}]`,
     `aws_access_key_id = ${server.accessKey}`,
@@ -82,13 +94,21 @@ export function sectionIni(section: string, server: TestServer, bucket: string, 
 }
 
 /** An EndpointConfig for a test server, through the real config parser. */
-export function endpointConfig(server: TestServer, bucket: string, extra: Record<string, string | number | boolean> = {}): EndpointConfig {
+export function endpointConfig(
+  server: TestServer,
+  bucket: string,
+  extra: Record<string, string | number | boolean> = {},
+): EndpointConfig {
   const text = sectionIni('source', server, bucket, extra) + sectionIni('dest1', server, bucket + '-unused', {});
   return parseConfig(text, { file: 'test' }).source;
 }
 
 /** An EndpointConfig read as a destination section (`[dest1]`), for destination-only keys such as delete_mode. */
-export function destConfig(server: TestServer, bucket: string, extra: Record<string, string | number | boolean> = {}): EndpointConfig {
+export function destConfig(
+  server: TestServer,
+  bucket: string,
+  extra: Record<string, string | number | boolean> = {},
+): EndpointConfig {
   const text = sectionIni('source', server, bucket + '-unused', {}) + sectionIni('dest1', server, bucket, extra);
   return parseConfig(text, { file: 'test' }).destinations[0]!;
 }

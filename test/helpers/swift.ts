@@ -15,7 +15,8 @@ export type Ini = Record<string, string | number | boolean>;
 /** The Swift server of the suite, with its native auth URL (fails loudly without one). */
 export function swiftServer(): TestServer & { swift: NonNullable<TestServer['swift']> } {
   const s = testServers().find((t) => t.swift !== undefined);
-  if (!s?.swift) throw new Error('no Swift server with SWIFT_AUTH_URL in S3S3TEST_SERVERS: start it with test/servers/swift.sh');
+  if (!s?.swift)
+    throw new Error('no Swift server with SWIFT_AUTH_URL in S3S3TEST_SERVERS: start it with test/servers/swift.sh');
   return s as TestServer & { swift: NonNullable<TestServer['swift']> };
 }
 
@@ -28,7 +29,14 @@ export function cephServer(): TestServer {
 
 /** INI text for a `type = swift` section (auth v1) on the test Swift; `extra` overrides or adds keys. */
 export function swiftIni(section: string, container: string, extra: Ini = {}, server = swiftServer()): string {
-  const keys: Ini = { type: 'swift', auth_url: server.swift.authUrl, user: server.swift.user, key: server.swift.key, container, ...extra };
+  const keys: Ini = {
+    type: 'swift',
+    auth_url: server.swift.authUrl,
+    user: server.swift.user,
+    key: server.swift.key,
+    container,
+    ...extra,
+  };
   return `[${section}]\n${Object.entries(keys)
     .map(([k, v]) => `${k} = ${v}`)
     .join('\n')}\n`;

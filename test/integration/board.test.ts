@@ -32,7 +32,11 @@ interface Mounted {
 /** The board mounted under /queues of a plain node:http server, as the daemon's server does. */
 async function mount(queue: SyncQueue, o: Omit<BoardOptions, 'basePath' | 'logger'>): Promise<Mounted> {
   const lines: string[] = [];
-  const board = createBoard(queue, { basePath: BASE, ...o, logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }) });
+  const board = createBoard(queue, {
+    basePath: BASE,
+    ...o,
+    logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }),
+  });
   const srv = http.createServer((req, res) => {
     if ((req.url ?? '').startsWith(BASE)) return board(req, res);
     res.writeHead(404).end();
@@ -61,7 +65,9 @@ async function call(url: string, method = 'GET', headers: Record<string, string>
 
 describe('bull-board at /queues', () => {
   const config = parseConfig(
-    sectionIni('source', server!, 'board-src') + sectionIni('dest1', server!, 'board-dst') + `[pubsub]\nredis_url = ${redisUrl()}\nqueue = t-board-${randomBytes(4).toString('hex')}\n`,
+    sectionIni('source', server!, 'board-src') +
+      sectionIni('dest1', server!, 'board-dst') +
+      `[pubsub]\nredis_url = ${redisUrl()}\nqueue = t-board-${randomBytes(4).toString('hex')}\n`,
     { file: 'board.ini' },
   );
   const queue = new SyncQueue(config, { name: 'test-board' });
@@ -69,12 +75,17 @@ describe('bull-board at /queues', () => {
   const failedIds = new Map<string, string>();
 
   const failedKeys = async (): Promise<string[]> => (await queue.failed()).map((f) => f.key).sort();
-  const retryUrl = (m: Mounted, key: string): string => `${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/${failedIds.get(key)!}/retry`;
+  const retryUrl = (m: Mounted, key: string): string =>
+    `${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/${failedIds.get(key)!}/retry`;
 
   before(async () => {
     // Jobs that fail for good through the real worker (3 attempts, 1 s then 2 s of backoff).
     for (const k of KEYS) await queue.add(k);
-    const worker = new QueueWorker(config, { concurrency: 3, name: 'test-board-worker', run: async () => ({ kind: 'failed', error: 'boom' }) });
+    const worker = new QueueWorker(config, {
+      concurrency: 3,
+      name: 'test-board-worker',
+      run: async () => ({ kind: 'failed', error: 'boom' }),
+    });
     worker.start();
     try {
       await waitFor('three failed jobs', async () => (await queue.counts()).failed === 3, 30_000, 200);
@@ -99,9 +110,18 @@ describe('bull-board at /queues', () => {
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     assert.match(page.body, /<html/i);
 
-    const api = await call(`${m.url}${BASE}/api/queues?activeQueue=${encodeURIComponent(queue.name)}&status=failed&page=1&jobsPerPage=10`);
+    const api = await call(
+      `${m.url}${BASE}/api/queues?activeQueue=${encodeURIComponent(queue.name)}&status=failed&page=1&jobsPerPage=10`,
+    );
     assert.equal(api.status, 200);
-    const listed = JSON.parse(api.body) as { queues: { name: string; readOnlyMode: boolean; counts: Record<string, number>; jobs: { data: { key: string } }[] }[] };
+    const listed = JSON.parse(api.body) as {
+      queues: {
+        name: string;
+        readOnlyMode: boolean;
+        counts: Record<string, number>;
+        jobs: { data: { key: string } }[];
+      }[];
+    };
     const q = listed.queues.find((x) => x.name === queue.name);
     assert.ok(q, `the queue is listed: ${api.body.slice(0, 500)}`);
     assert.equal(q.counts.failed, 3);
@@ -117,13 +137,22 @@ describe('bull-board at /queues', () => {
     const clean = await call(`${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/clean/failed`, 'PUT');
     assert.equal(clean.status, 401);
     assert.deepEqual(await failedKeys(), [...KEYS].sort());
-    assert.ok(m.lines.some((l) => /refused a change \(the board is read-only\)/.test(l)), m.lines.join('\n'));
+    assert.ok(
+      m.lines.some((l) => /refused a change \(the board is read-only\)/.test(l)),
+      m.lines.join('\n'),
+    );
   });
 
   it('with an admin token: no or a wrong Bearer → 401 and nothing changes; the right Bearer re-queues the job, deduplicated per key', async () => {
     const m = await mount(queue, { adminToken: TOKEN });
     mounted.push(m);
-    for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: 'Bearer ' }, { authorization: `Basic ${TOKEN}` }, { cookie: `s3s3_board=${TOKEN}` }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: 'Bearer ' },
+      { authorization: `Basic ${TOKEN}` },
+      { cookie: `s3s3_board=${TOKEN}` },
+    ] as Record<string, string>[]) {
       const r = await call(retryUrl(m, KEYS[0]!), 'PUT', headers);
       assert.equal(r.status, 401, JSON.stringify(headers));
       assert.match(JSON.parse(r.body).error, /needs the admin token/);
@@ -152,13 +181,22 @@ describe('bull-board at /queues', () => {
       ['GET', `${m.url}${BASE}`],
       ['HEAD', `${m.url}${BASE}`],
       ['GET', `${m.url}${BASE}/${asset}`],
-      ['GET', `${m.url}${BASE}/api/queues?activeQueue=${encodeURIComponent(queue.name)}&status=failed&page=1&jobsPerPage=10`],
+      [
+        'GET',
+        `${m.url}${BASE}/api/queues?activeQueue=${encodeURIComponent(queue.name)}&status=failed&page=1&jobsPerPage=10`,
+      ],
       ['GET', `${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/${failedIds.get(KEYS[2]!)!}`],
       ['GET', `${m.url}${BASE}/api/queues/${encodeURIComponent(queue.name)}/${failedIds.get(KEYS[2]!)!}/logs`],
     ];
     const session = (await call(`${m.url}${BASE}?token=${TOKEN}`)).headers.get('set-cookie')!.split(';')[0]!;
     for (const [method, url] of reads) {
-      for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Basic ${TOKEN}` }, { cookie: `s3s3_board=${TOKEN}` }, { cookie: 's3s3_board=' }] as Record<string, string>[]) {
+      for (const headers of [
+        {},
+        { authorization: `Bearer ${TOKEN}x` },
+        { authorization: `Basic ${TOKEN}` },
+        { cookie: `s3s3_board=${TOKEN}` },
+        { cookie: 's3s3_board=' },
+      ] as Record<string, string>[]) {
         const r = await call(url, method, headers);
         assert.equal(r.status, 401, `${method} ${url} ${JSON.stringify(headers)}`);
         assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="s3s3"');
@@ -172,7 +210,10 @@ describe('bull-board at /queues', () => {
     }
     const api = await call(reads[4]![1], 'GET', { cookie: session });
     assert.ok(api.body.includes(KEYS[2]!), 'with the token the jobs and their keys are listed');
-    assert.ok(m.lines.some((l) => /refused a read without the admin token/.test(l)), m.lines.join('\n'));
+    assert.ok(
+      m.lines.some((l) => /refused a read without the admin token/.test(l)),
+      m.lines.join('\n'),
+    );
   });
 
   it('?token= sets an HttpOnly SameSite=Strict cookie (not the token) for the buttons; a wrong one is refused', async () => {

@@ -42,7 +42,8 @@ interface Received {
 }
 
 const ceph = testServers().find((s) => s.name === 'ceph');
-if (ceph === undefined) throw new Error('no test server named ceph in S3S3TEST_SERVERS: this test proves Ceph RGW notifications');
+if (ceph === undefined)
+  throw new Error('no test server named ceph in S3S3TEST_SERVERS: this test proves Ceph RGW notifications');
 
 /** Sizes differ between the first write and the overwrite, so the size hint tells them apart. */
 const firstSize = (i: number) => 3 + (i % 5);
@@ -59,7 +60,12 @@ describe('Ceph RGW bucket notifications reach an HTTP endpoint and parse into jo
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        received.push({ url: req.url ?? '', contentType: req.headers['content-type'], authorization: req.headers.authorization, body: Buffer.concat(chunks) });
+        received.push({
+          url: req.url ?? '',
+          contentType: req.headers['content-type'],
+          authorization: req.headers.authorization,
+          body: Buffer.concat(chunks),
+        });
         res.end();
       });
     });
@@ -80,7 +86,10 @@ describe('Ceph RGW bucket notifications reach an HTTP endpoint and parse into jo
       cleanups.push(() => store.destroyBucket());
     }
     const notifications: CephNotification[] = [];
-    for (const [store, path] of [[source, '/events/source?token=t0k3n'], [foreign, '/events/foreign?token=t0k3n']] as const) {
+    for (const [store, path] of [
+      [source, '/events/source?token=t0k3n'],
+      [foreign, '/events/foreign?token=t0k3n'],
+    ] as const) {
       const n = await notifyTo(ceph, store.bucket, base + path);
       assert.match(n.topicArn, /^arn:aws:sns:/);
       notifications.push(n);
@@ -114,7 +123,10 @@ describe('Ceph RGW bucket notifications reach an HTTP endpoint and parse into jo
     const uploadId = await source.createMultipart(multipart, {});
     const e1 = await source.uploadPart(multipart, uploadId, 1, part1, { contentLength: part1.length });
     const e2 = await source.uploadPart(multipart, uploadId, 2, Buffer.from('tail'), { contentLength: 4 });
-    await source.completeMultipart(multipart, uploadId, [{ partNumber: 1, etag: e1 }, { partNumber: 2, etag: e2 }]);
+    await source.completeMultipart(multipart, uploadId, [
+      { partNumber: 1, etag: e1 },
+      { partNumber: 2, etag: e2 },
+    ]);
     expect(multipart, `put ${part1.length + 4}`);
     for (const k of ['copy-from', copied, multipart]) {
       await source.delete(k);
@@ -128,7 +140,8 @@ describe('Ceph RGW bucket notifications reach an HTTP endpoint and parse into jo
     const fromForeign = () => received.filter((r) => r.url.startsWith('/events/foreign'));
     // A new persistent topic is picked up on RGW's timer (~15 s here); the rest follow at once.
     const deadline = Date.now() + 60_000;
-    while ((fromSource().length < total || fromForeign().length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while ((fromSource().length < total || fromForeign().length < 2) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
 
     // Every body from the source bucket parses; the jobs are exactly the writes' events.
     const got = new Map<string, string[]>();
@@ -138,13 +151,22 @@ describe('Ceph RGW bucket notifications reach an HTTP endpoint and parse into jo
       assert.equal(r.authorization, undefined);
       assert.ok(r.url.endsWith('?token=t0k3n'), `the push endpoint's query string arrives: ${r.url}`);
       const parsed = parseEvents(r.body, source.bucket);
-      assert.equal(parsed.kind, 'jobs', parsed.kind === 'refused' ? `${parsed.reason} in ${r.body.toString('utf8')}` : parsed.kind);
+      assert.equal(
+        parsed.kind,
+        'jobs',
+        parsed.kind === 'refused' ? `${parsed.reason} in ${r.body.toString('utf8')}` : parsed.kind,
+      );
       if (parsed.kind !== 'jobs') continue;
       assert.equal(parsed.ignored, 0);
       jobs.push(...parsed.jobs);
     }
     for (const j of jobs) {
-      if (j.op === 'put') assert.equal(j.hints?.etag?.length, j.key === multipart ? 34 : 32, `an MD5 (or multipart) eTag hint for ${JSON.stringify(j.key)}`);
+      if (j.op === 'put')
+        assert.equal(
+          j.hints?.etag?.length,
+          j.key === multipart ? 34 : 32,
+          `an MD5 (or multipart) eTag hint for ${JSON.stringify(j.key)}`,
+        );
       else assert.equal(j.hints, undefined, 'a delete carries no hints');
       got.set(j.key, [...(got.get(j.key) ?? []), j.op === 'put' ? `put ${j.hints?.size}` : 'delete']);
     }
@@ -161,7 +183,11 @@ describe('Ceph RGW bucket notifications reach an HTTP endpoint and parse into jo
       const parsed = parseEvents(r.body, source.bucket);
       assert.equal(parsed.kind, 'refused');
       if (parsed.kind === 'refused') {
-        assert.ok(parsed.reason.includes(`"${foreign.bucket}"`) && parsed.reason.includes(`this s3s3 replicates bucket "${source.bucket}"`), parsed.reason);
+        assert.ok(
+          parsed.reason.includes(`"${foreign.bucket}"`) &&
+            parsed.reason.includes(`this s3s3 replicates bucket "${source.bucket}"`),
+          parsed.reason,
+        );
       }
     }
   });

@@ -16,7 +16,11 @@ import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const FAST = { attempts: 2, baseMs: 10, maxMs: 50 };
 const body = (k: string) => Buffer.from(`body of ${k}`);
-const put = (store: S3Store, keys: readonly string[]) => putAll(store, keys.map((key) => ({ key, body: body(key) })));
+const put = (store: S3Store, keys: readonly string[]) =>
+  putAll(
+    store,
+    keys.map((key) => ({ key, body: body(key) })),
+  );
 
 /** A one-part multipart upload: its ETag is `md5-of-md5s-1`, so no listing proves its content. */
 async function putMultipart(store: S3Store, key: string, data: Buffer): Promise<void> {
@@ -40,7 +44,11 @@ for (const server of testServers()) {
       for (const p of proxies) await p.stop();
       for (const s of stores) await dropStore(s).catch(() => {});
     });
-    const pair = async (label: string, srcExtra: Record<string, string> = {}, destExtra: Record<string, string> = {}) => {
+    const pair = async (
+      label: string,
+      srcExtra: Record<string, string> = {},
+      destExtra: Record<string, string> = {},
+    ) => {
       const src = await freshStore(server, uniqueBucket(`${label}-src`), { list_page_size: 7, ...srcExtra });
       const dst = new S3Store(destConfig(server, uniqueBucket(`${label}-dst`), { list_page_size: 7, ...destExtra }));
       await dst.createBucket();
@@ -50,7 +58,12 @@ for (const server of testServers()) {
 
     it('a replica made by a sweep checks clean: every key =, in key order, exit-worthy ok', async () => {
       const { src, dst } = await pair('clean');
-      const keys = [...new Set([...KEY_SHAPES.filter((k) => k !== '' && Buffer.byteLength(k) < 900).slice(0, 30), ...CONTROL_KEYS.slice(0, 8)])];
+      const keys = [
+        ...new Set([
+          ...KEY_SHAPES.filter((k) => k !== '' && Buffer.byteLength(k) < 900).slice(0, 30),
+          ...CONTROL_KEYS.slice(0, 8),
+        ]),
+      ];
       await put(src, keys);
       const swept = await duplicateBucket(src, dst, { retry: FAST });
       assert.equal(swept.failed, 0, JSON.stringify(swept.failures));
@@ -63,7 +76,11 @@ for (const server of testServers()) {
       // With a HEAD per key on both sides (concurrent, finishing in any order): same lines, same order.
       const meta = await check(src, dst, { checkMetadata: true, concurrency: 8 });
       assert.deepEqual(meta.shown, []);
-      assert.deepEqual(meta.lines.map((l) => l.key), printed, 'key order kept while HEADs run concurrently');
+      assert.deepEqual(
+        meta.lines.map((l) => l.key),
+        printed,
+        'key order kept while HEADs run concurrently',
+      );
     });
 
     it('a multipart object streamed to another server is proved = by the MD5 and ETag s3s3 records on the copy', async () => {
@@ -76,7 +93,10 @@ for (const server of testServers()) {
       const swept = await duplicateBucket(src, dst, { retry: FAST });
       assert.equal(swept.copied, 1, JSON.stringify(swept.failures));
       const { report, lines } = await check(src, dst);
-      assert.deepEqual(lines.map((l) => l.mark), ['=']);
+      assert.deepEqual(
+        lines.map((l) => l.mark),
+        ['='],
+      );
       assert.equal(report.ok, true);
     });
 
@@ -97,12 +117,25 @@ for (const server of testServers()) {
       const before = await listKeys(dst);
 
       const plain = await check(src, dst);
-      assert.deepEqual(plain.shown, ['- extra [dest1]', '* md5diff [dest1]', '+ missing [dest1]', '? mp/differs [dest1]', '? mp/equal [dest1]', '* sizediff [dest1]']);
+      assert.deepEqual(plain.shown, [
+        '- extra [dest1]',
+        '* md5diff [dest1]',
+        '+ missing [dest1]',
+        '? mp/differs [dest1]',
+        '? mp/equal [dest1]',
+        '* sizediff [dest1]',
+      ]);
       assert.equal(plain.report.ok, false);
       assert.deepEqual(plain.report.destinations[dst.name], { '+': 1, '-': 1, '*': 2, '?': 2, '=': 1 });
 
       const download = await check(src, dst, { download: true });
-      assert.deepEqual(download.shown, ['- extra [dest1]', '* md5diff [dest1]', '+ missing [dest1]', '* mp/differs [dest1]', '* sizediff [dest1]']);
+      assert.deepEqual(download.shown, [
+        '- extra [dest1]',
+        '* md5diff [dest1]',
+        '+ missing [dest1]',
+        '* mp/differs [dest1]',
+        '* sizediff [dest1]',
+      ]);
       assert.equal(download.lines.find((l) => l.key === 'mp/differs')?.reason, 'hash differs');
       assert.equal(download.lines.find((l) => l.key === 'mp/equal')?.mark, '=');
       assert.deepEqual(await listKeys(dst), before, 'a check writes nothing');
@@ -126,7 +159,12 @@ for (const server of testServers()) {
       await src.put('user', data, { ...opts, contentType: 'text/plain', metadata: { color: 'red' } });
       await dst.put('user', data, { ...opts, contentType: 'text/plain', metadata: { color: 'blue' } });
       await src.put('ours', data, { ...opts, contentType: 'text/plain', cacheControl: 'max-age=60' });
-      await dst.put('ours', data, { ...opts, contentType: 'text/plain', cacheControl: 'max-age=60', metadata: { 's3s3-md5': 'x', 's3s3-source-etag': 'y' } });
+      await dst.put('ours', data, {
+        ...opts,
+        contentType: 'text/plain',
+        cacheControl: 'max-age=60',
+        metadata: { 's3s3-md5': 'x', 's3s3-source-etag': 'y' },
+      });
       const content = await check(src, dst);
       assert.deepEqual(content.shown, [], 'content only by default');
       assert.equal(content.report.ok, true);
@@ -144,7 +182,11 @@ for (const server of testServers()) {
     });
 
     it('a prefix move checks clean; keys outside the prefixes and in the trash are not compared', async () => {
-      const { src, dst } = await pair('move', { prefix: 'images/' }, { prefix: 'avatar/', trash_prefix: 'avatar/.trash/' });
+      const { src, dst } = await pair(
+        'move',
+        { prefix: 'images/' },
+        { prefix: 'avatar/', trash_prefix: 'avatar/.trash/' },
+      );
       await put(src, ['images/2024/a.jpg', 'images/b c.jpg', 'images/\u0001x', 'other/not-in-scope']);
       await put(dst, ['unrelated/keep', 'avatar/.trash/old']);
       const swept = await duplicateBucket(src, dst, { retry: FAST });
@@ -154,12 +196,20 @@ for (const server of testServers()) {
       assert.equal(clean.report.ok, true);
       assert.deepEqual(
         clean.lines.map((l) => [l.key, l.destinationKey]),
-        [['images/\u0001x', 'avatar/\u0001x'], ['images/2024/a.jpg', 'avatar/2024/a.jpg'], ['images/b c.jpg', 'avatar/b c.jpg']],
+        [
+          ['images/\u0001x', 'avatar/\u0001x'],
+          ['images/2024/a.jpg', 'avatar/2024/a.jpg'],
+          ['images/b c.jpg', 'avatar/b c.jpg'],
+        ],
       );
       await put(dst, ['avatar/stale']);
       await src.put('images/new', body('new'), { contentLength: body('new').length });
       const dirty = await check(src, dst);
-      assert.deepEqual(dirty.shown, ['+ images/new [dest1]', '- avatar/stale [dest1]'], 'full keys: the source key for +, the destination key for -');
+      assert.deepEqual(
+        dirty.shown,
+        ['+ images/new [dest1]', '- avatar/stale [dest1]'],
+        'full keys: the source key for +, the destination key for -',
+      );
       // Filters see the relative key on both sides.
       const filtered = await check(src, dst, { exclude: ['stale', 'new'] });
       assert.deepEqual(filtered.shown, []);
@@ -167,7 +217,14 @@ for (const server of testServers()) {
 
     it('several destinations: lines per destination', async () => {
       const { src, dst } = await pair('multi');
-      const dst2 = new S3Store(parseConfig(sectionIni('source', server, 'unused') + sectionIni('dest1', server, 'unused-1') + sectionIni('dest2', server, uniqueBucket('multi2'), { list_page_size: 7 }), { file: 'test' }).destinations[1]!);
+      const dst2 = new S3Store(
+        parseConfig(
+          sectionIni('source', server, 'unused') +
+            sectionIni('dest1', server, 'unused-1') +
+            sectionIni('dest2', server, uniqueBucket('multi2'), { list_page_size: 7 }),
+          { file: 'test' },
+        ).destinations[1]!,
+      );
       await dst2.createBucket();
       stores.push(dst2);
       await put(src, ['a', 'b']);
@@ -187,9 +244,19 @@ for (const server of testServers()) {
       const proxy = new FaultProxy(server.endpoint);
       proxies.push(proxy);
       const url = await proxy.start();
-      const viaProxy = new S3Store(endpointConfig({ ...server, endpoint: url }, dst.bucket, { list_page_size: 7, max_retries: 1 }));
+      const viaProxy = new S3Store(
+        endpointConfig({ ...server, endpoint: url }, dst.bucket, { list_page_size: 7, max_retries: 1 }),
+      );
       let pages = 0;
-      proxy.inject((r) => r.method === 'GET' && r.url.startsWith(`/${dst.bucket}`) && !/\/[^?]+\?/.test(r.url.replace(`/${dst.bucket}`, '')) && ++pages > 1, { kind: 'status', status: 500, code: 'InternalError' }, 1000);
+      proxy.inject(
+        (r) =>
+          r.method === 'GET' &&
+          r.url.startsWith(`/${dst.bucket}`) &&
+          !/\/[^?]+\?/.test(r.url.replace(`/${dst.bucket}`, '')) &&
+          ++pages > 1,
+        { kind: 'status', status: 500, code: 'InternalError' },
+        1000,
+      );
       const { report } = await check(src, viaProxy);
       viaProxy.close();
       assert.ok(report.aborted, 'the check stopped');

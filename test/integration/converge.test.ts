@@ -21,32 +21,50 @@ import assert from 'node:assert/strict';
 import { describeComparison, describeReport, runConvergence } from '../helpers/converge-rig.js';
 
 describe('convergence: writers, the daemon and its workers, and --delete sweeps at once, under faults', () => {
-  it('(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep', { timeout: 900_000 }, async (t) => {
-    const progress: string[] = [];
-    const report = await runConvergence({
-      label: 'conv',
-      writeMs: Number(process.env.S3S3TEST_CONVERGE_SECONDS ?? 60) * 1000,
-      roundTwoMs: 20_000,
-      writers: 4,
-      poolSize: 200,
-      settleMs: 90_000,
-      log: (l) => progress.push(l),
-    });
-    const all = `${describeReport(report)}\nprogress:\n${progress.join('\n')}`;
-    // What the run did, in the test's output even when it passes (node --test prints diagnostics).
-    for (const line of describeReport(report).split('\n')) t.diagnostic(line);
-    assert.ok(report.writes.puts > 100 && report.writes.deletes > 30, `the writers did work: ${all}`);
-    assert.ok(report.sweeps.length >= 2, `sweeps ran back to back during the writes: ${all}`);
-    assert.ok(report.faultHits > 0, `the faults hit: ${all}`);
-    const hung = [...report.sweeps, report.b.sweep, report.c.sweep].filter((s) => s.hung);
-    assert.deepEqual(hung.map((s) => s.logFile), [], `no sweep runs past 150 s (such a sweep is killed; its log is kept): ${all}`);
-    assert.ok(report.a.equal, `(a) with no further sweep, every destination equals the source within 90 s:\n${describeComparison(report.a.comparison)}\n\n${all}`);
-    assert.equal(report.b.sweep.code, 0, `(b) the sweep after convergence succeeded: ${report.b.sweep.raw}\n\n${all}`);
-    assert.deepEqual(
-      { copied: report.b.sweep.copied, deleted: report.b.sweep.deleted },
-      { copied: 0, deleted: 0 },
-      `(b) one more sweep changes nothing:\n${describeComparison(report.b.comparison)}\n\n${all}`,
-    );
-    assert.ok(report.c.equal, `(c) after the SIGKILLed daemon and one sweep, every destination equals the source:\n${describeComparison(report.c.comparison)}\n\n${all}`);
-  });
+  it(
+    '(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep',
+    { timeout: 900_000 },
+    async (t) => {
+      const progress: string[] = [];
+      const report = await runConvergence({
+        label: 'conv',
+        writeMs: Number(process.env.S3S3TEST_CONVERGE_SECONDS ?? 60) * 1000,
+        roundTwoMs: 20_000,
+        writers: 4,
+        poolSize: 200,
+        settleMs: 90_000,
+        log: (l) => progress.push(l),
+      });
+      const all = `${describeReport(report)}\nprogress:\n${progress.join('\n')}`;
+      // What the run did, in the test's output even when it passes (node --test prints diagnostics).
+      for (const line of describeReport(report).split('\n')) t.diagnostic(line);
+      assert.ok(report.writes.puts > 100 && report.writes.deletes > 30, `the writers did work: ${all}`);
+      assert.ok(report.sweeps.length >= 2, `sweeps ran back to back during the writes: ${all}`);
+      assert.ok(report.faultHits > 0, `the faults hit: ${all}`);
+      const hung = [...report.sweeps, report.b.sweep, report.c.sweep].filter((s) => s.hung);
+      assert.deepEqual(
+        hung.map((s) => s.logFile),
+        [],
+        `no sweep runs past 150 s (such a sweep is killed; its log is kept): ${all}`,
+      );
+      assert.ok(
+        report.a.equal,
+        `(a) with no further sweep, every destination equals the source within 90 s:\n${describeComparison(report.a.comparison)}\n\n${all}`,
+      );
+      assert.equal(
+        report.b.sweep.code,
+        0,
+        `(b) the sweep after convergence succeeded: ${report.b.sweep.raw}\n\n${all}`,
+      );
+      assert.deepEqual(
+        { copied: report.b.sweep.copied, deleted: report.b.sweep.deleted },
+        { copied: 0, deleted: 0 },
+        `(b) one more sweep changes nothing:\n${describeComparison(report.b.comparison)}\n\n${all}`,
+      );
+      assert.ok(
+        report.c.equal,
+        `(c) after the SIGKILLed daemon and one sweep, every destination equals the source:\n${describeComparison(report.c.comparison)}\n\n${all}`,
+      );
+    },
+  );
 });

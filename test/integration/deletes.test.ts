@@ -14,9 +14,14 @@ import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const FAST = { attempts: 2, baseMs: 10, maxMs: 50 };
 const body = (k: string) => Buffer.from(`body of ${k}`);
-const put = (store: S3Store, keys: readonly string[]) => putAll(store, keys.map((key) => ({ key, body: body(key) })));
+const put = (store: S3Store, keys: readonly string[]) =>
+  putAll(
+    store,
+    keys.map((key) => ({ key, body: body(key) })),
+  );
 // The trash registry's markers (one per trash root ever used) are s3s3's bookkeeping, not data.
-const keysOf = async (store: S3Store) => (await listKeys(store)).map((o) => o.key).filter((k) => !k.startsWith('.s3s3-trash/.roots/'));
+const keysOf = async (store: S3Store) =>
+  (await listKeys(store)).map((o) => o.key).filter((k) => !k.startsWith('.s3s3-trash/.roots/'));
 const sorted = (keys: readonly string[]) => [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
 for (const server of testServers()) {
@@ -41,10 +46,21 @@ for (const server of testServers()) {
       const extra = ['b/old', 'y', ...CONTROL_KEYS.slice(0, 12)];
       await put(src, kept);
       await put(dst, [...kept, ...extra, 'logs/keep.txt']);
-      const dry = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, dryRun: true, exclude: ['logs/**'], retry: FAST });
+      const dry = await duplicateBucket(src, dst, {
+        delete: true,
+        maxDelete: { percent: 100 },
+        dryRun: true,
+        exclude: ['logs/**'],
+        retry: FAST,
+      });
       assert.equal(dry.wouldDelete, extra.length);
       assert.equal((await keysOf(dst)).length, kept.length + extra.length + 1, 'a dry run deletes nothing');
-      const report = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, exclude: ['logs/**'], retry: FAST });
+      const report = await duplicateBucket(src, dst, {
+        delete: true,
+        maxDelete: { percent: 100 },
+        exclude: ['logs/**'],
+        retry: FAST,
+      });
       assert.equal(report.deleted, extra.length, JSON.stringify(report.failures));
       assert.deepEqual(await keysOf(dst), sorted([...kept, 'logs/keep.txt']), 'the excluded key is kept');
     });
@@ -57,11 +73,25 @@ for (const server of testServers()) {
       const keys = Array.from({ length: 30 }, (_, i) => `k${String(i).padStart(2, '0')}`);
       await put(src, keys.slice(0, 20));
       await put(dst, keys);
-      const viaProxy = new S3Store(endpointConfig({ ...server, endpoint: url }, dst.bucket, { list_page_size: 7, max_retries: 1 }));
+      const viaProxy = new S3Store(
+        endpointConfig({ ...server, endpoint: url }, dst.bucket, { list_page_size: 7, max_retries: 1 }),
+      );
       // Every listing page of the destination after the first fails for good.
       let pages = 0;
-      proxy.inject((r) => r.method === 'GET' && r.url.startsWith(`/${dst.bucket}`) && !/\/[^?]+\?/.test(r.url.replace(`/${dst.bucket}`, '')) && ++pages > 1, { kind: 'status', status: 500, code: 'InternalError' }, 1000);
-      const failedRun = await duplicateBucket(src, viaProxy, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
+      proxy.inject(
+        (r) =>
+          r.method === 'GET' &&
+          r.url.startsWith(`/${dst.bucket}`) &&
+          !/\/[^?]+\?/.test(r.url.replace(`/${dst.bucket}`, '')) &&
+          ++pages > 1,
+        { kind: 'status', status: 500, code: 'InternalError' },
+        1000,
+      );
+      const failedRun = await duplicateBucket(src, viaProxy, {
+        delete: true,
+        maxDelete: { percent: 100 },
+        retry: FAST,
+      });
       assert.ok(failedRun.aborted, 'the sweep stopped');
       assert.match(failedRun.deletesSkipped ?? '', /no delete in this run/);
       assert.equal((await keysOf(dst)).length, 30, 'nothing deleted');
@@ -82,7 +112,12 @@ for (const server of testServers()) {
       const refused = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
       assert.match(refused.refused?.[0] ?? '', /lists no key in scope .*--allow-empty-source/);
       assert.equal((await keysOf(dst)).length, 2);
-      const allowed = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, allowEmptySource: true, retry: FAST });
+      const allowed = await duplicateBucket(src, dst, {
+        delete: true,
+        maxDelete: { percent: 100 },
+        allowEmptySource: true,
+        retry: FAST,
+      });
       assert.equal(allowed.deleted, 2);
     });
 
@@ -94,7 +129,11 @@ for (const server of testServers()) {
       proxies.push(proxy);
       const url = await proxy.start();
       // The source listing does not show "late" (as if it was created after listing).
-      proxy.inject((r) => r.method === 'GET' && r.url.startsWith(`/${src.bucket}`) && r.url.includes('list-type=2'), { kind: 'rewrite-response', rewrite: (xml) => xml.replace(/<Contents><Key>late<\/Key>.*?<\/Contents>/s, '') }, 10);
+      proxy.inject(
+        (r) => r.method === 'GET' && r.url.startsWith(`/${src.bucket}`) && r.url.includes('list-type=2'),
+        { kind: 'rewrite-response', rewrite: (xml) => xml.replace(/<Contents><Key>late<\/Key>.*?<\/Contents>/s, '') },
+        10,
+      );
       const srcView = new S3Store(endpointConfig({ ...server, endpoint: url }, src.bucket));
       const report = await duplicateBucket(srcView, dst, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
       srcView.close();
@@ -124,7 +163,18 @@ for (const server of testServers()) {
       const report = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
       assert.equal(report.copied, 3, JSON.stringify(report.failures));
       assert.equal(report.deleted, 1);
-      assert.deepEqual(await keysOf(real), sorted(['avatar/2024/a.jpg', 'avatar/b c.jpg', 'avatar/\u0001x', 'images/2024/a.jpg', 'images/b c.jpg', 'images/\u0001x', 'other/keep']));
+      assert.deepEqual(
+        await keysOf(real),
+        sorted([
+          'avatar/2024/a.jpg',
+          'avatar/b c.jpg',
+          'avatar/\u0001x',
+          'images/2024/a.jpg',
+          'images/b c.jpg',
+          'images/\u0001x',
+          'other/keep',
+        ]),
+      );
       assert.deepEqual(await readAll((await real.get('avatar/2024/a.jpg')).body), body('images/2024/a.jpg'));
       const second = await duplicateBucket(src, dst, { delete: true, retry: FAST });
       assert.equal(second.copied + second.deleted, 0, 'a second run changes nothing');
@@ -155,7 +205,8 @@ describe('prefix moves between servers', () => {
       assert.equal(first.copied, shapes.length, JSON.stringify(first.failures));
       assert.equal(first.deleted, 1);
       assert.deepEqual(await keysOf(dstReal), sorted([...shapes.map((k) => `avatar/${k}`), 'keep/outside']));
-      for (const k of shapes) assert.deepEqual(await readAll((await dstReal.get(`avatar/${k}`)).body), body(`images/${k}`));
+      for (const k of shapes)
+        assert.deepEqual(await readAll((await dstReal.get(`avatar/${k}`)).body), body(`images/${k}`));
       const second = await duplicateBucket(src, dst, { delete: true, retry: FAST });
       assert.equal(second.copied + second.deleted + second.failed, 0);
       src.close();

@@ -41,7 +41,10 @@ for (const [from, to] of pairs) {
       const src = track(await freshStore(from, uniqueBucket('many-src')));
       const dst = track(await freshStore(to, uniqueBucket('many-dst')));
       const objects = [
-        ...Array.from({ length: 2500 }, (_, i) => ({ key: `bulk/${String(i).padStart(5, '0')}`, body: i % 10 === 0 ? Buffer.alloc(0) : Buffer.from(`object ${i}`) })),
+        ...Array.from({ length: 2500 }, (_, i) => ({
+          key: `bulk/${String(i).padStart(5, '0')}`,
+          body: i % 10 === 0 ? Buffer.alloc(0) : Buffer.from(`object ${i}`),
+        })),
         ...KEY_SHAPES.map((key) => ({ key, body: key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${key}`) })),
         ...ORDER_KEYS.map((key) => ({ key, body: Buffer.from(key) })),
       ];
@@ -52,7 +55,10 @@ for (const [from, to] of pairs) {
       assert.equal(first.copied, objects.length);
       const want = await listKeys(src);
       const got = await listKeys(dst);
-      assert.deepEqual(got.map((o) => [o.key, o.size]), want.map((o) => [o.key, o.size]));
+      assert.deepEqual(
+        got.map((o) => [o.key, o.size]),
+        want.map((o) => [o.key, o.size]),
+      );
       for (const key of [...KEY_SHAPES, ...ORDER_KEYS]) {
         const { body } = await dst.get(key);
         assert.deepEqual(await readAll(body), objects.find((o) => o.key === key)!.body, JSON.stringify(key));
@@ -64,8 +70,12 @@ for (const [from, to] of pairs) {
     });
 
     it('carries headers and user metadata unchanged, single-part and multipart', async () => {
-      const src = track(await freshStore(from, uniqueBucket('meta-src'), { multipart_threshold: '5M', multipart_chunksize: '5M' }));
-      const dst = track(await freshStore(to, uniqueBucket('meta-dst'), { multipart_threshold: '5M', multipart_chunksize: '5M' }));
+      const src = track(
+        await freshStore(from, uniqueBucket('meta-src'), { multipart_threshold: '5M', multipart_chunksize: '5M' }),
+      );
+      const dst = track(
+        await freshStore(to, uniqueBucket('meta-dst'), { multipart_threshold: '5M', multipart_chunksize: '5M' }),
+      );
       const headers = {
         contentType: 'application/x-s3s3-test',
         cacheControl: 'max-age=600, private',
@@ -83,7 +93,10 @@ for (const [from, to] of pairs) {
       const report = await duplicateBucket(src, dst, opts());
       assert.deepEqual(report.failures, []);
       assert.equal(report.copied, 2);
-      for (const [key, body] of [['meta/small', small], ['meta/big', big]] as const) {
+      for (const [key, body] of [
+        ['meta/small', small],
+        ['meta/big', big],
+      ] as const) {
         const head = await dst.head(key);
         assert.ok(head);
         assert.equal(head.contentType, headers.contentType, key);
@@ -116,7 +129,11 @@ for (const [from, to] of pairs) {
       const report = await duplicateBucket(src, [d1, d2], opts());
       assert.deepEqual(report.failures, []);
       assert.equal(report.copied, 60);
-      assert.equal(proxy.count(isOp('GetObject', srcBucket)), 30, 'one GET per object, whatever the number of destinations');
+      assert.equal(
+        proxy.count(isOp('GetObject', srcBucket)),
+        30,
+        'one GET per object, whatever the number of destinations',
+      );
       for (const d of [d1, d2]) assert.equal((await listKeys(d)).length, 30);
     });
 
@@ -136,9 +153,15 @@ for (const [from, to] of pairs) {
 
       const filtered = await duplicateBucket(src, dst, opts({ prefix: 'keep/', include: ['**.txt'] }));
       assert.equal(filtered.copied, 1);
-      assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['keep/a.txt']);
+      assert.deepEqual(
+        (await listKeys(dst)).map((o) => o.key),
+        ['keep/a.txt'],
+      );
       const sized = await duplicateBucket(src, dst, opts({ minSize: 1000, exclude: ['keep/**'] }));
-      assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['big/c.bin', 'keep/a.txt']);
+      assert.deepEqual(
+        (await listKeys(dst)).map((o) => o.key),
+        ['big/c.bin', 'keep/a.txt'],
+      );
       assert.equal(sized.copied, 1);
       await duplicateBucket(src, dst, opts({ maxSize: 10 }));
       assert.equal((await listKeys(dst)).length, 4);
@@ -146,7 +169,11 @@ for (const [from, to] of pairs) {
       // Same size, new content: the MD5s differ, so it is copied again.
       await src.put('keep/a.txt', Buffer.from('AAAA'), { contentLength: 4 });
       const dryChanged: string[] = [];
-      await duplicateBucket(src, dst, opts({ dryRun: true, onResult: (r) => r.outcome === 'would copy' && dryChanged.push(`${r.key} ${r.reason}`) }));
+      await duplicateBucket(
+        src,
+        dst,
+        opts({ dryRun: true, onResult: (r) => r.outcome === 'would copy' && dryChanged.push(`${r.key} ${r.reason}`) }),
+      );
       assert.deepEqual(dryChanged, ['keep/a.txt md5 differs']);
       const changed = await duplicateBucket(src, dst, opts());
       assert.equal(changed.copied, 1);
@@ -159,7 +186,9 @@ for (const [from, to] of pairs) {
       const proxy = new FaultProxy(to.endpoint);
       proxies.push(proxy);
       const url = await proxy.start();
-      const src = track(await freshStore(from, uniqueBucket('bad-src'), { multipart_threshold: '5M', multipart_chunksize: '5M' }));
+      const src = track(
+        await freshStore(from, uniqueBucket('bad-src'), { multipart_threshold: '5M', multipart_chunksize: '5M' }),
+      );
       const dstBucket = uniqueBucket('bad-dst');
       track(await freshStore(to, dstBucket));
       const dst = throughProxy(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket)));
@@ -183,7 +212,10 @@ for (const [from, to] of pairs) {
       const failing = await duplicateBucket(src, dst, opts());
       assert.equal(failing.failed, 2);
       assert.equal(failing.copied, 0);
-      assert.ok(failing.failures.every((f) => /BadDigest|verify|MD5/i.test(f.error)), JSON.stringify(failing.failures));
+      assert.ok(
+        failing.failures.every((f) => /BadDigest|verify|MD5/i.test(f.error)),
+        JSON.stringify(failing.failures),
+      );
       assert.deepEqual(await listKeys(dst), [], 'no corrupted copy is left in the destination');
     });
 
@@ -194,7 +226,11 @@ for (const [from, to] of pairs) {
       const src = track(await freshStore(from, uniqueBucket('mpfail-src')));
       const dstBucket = uniqueBucket('mpfail-dst');
       const realDst = track(await freshStore(to, dstBucket));
-      const dst = throughProxy(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket, { multipart_threshold: '5M', multipart_chunksize: '5M' })));
+      const dst = throughProxy(
+        new S3Store(
+          endpointConfig({ ...to, endpoint: url }, dstBucket, { multipart_threshold: '5M', multipart_chunksize: '5M' }),
+        ),
+      );
       const body = Buffer.alloc(16 * 1024 * 1024, 3);
       await src.put('mp/big', body, { contentLength: body.length });
       proxy.inject(isOp('UploadPart', dstBucket), { kind: 'status', status: 500, code: 'InternalError' }, 100);
@@ -214,25 +250,35 @@ for (const [from, to] of pairs) {
       const real = track(await freshStore(from, srcBucket));
       const src = throughProxy(new S3Store(endpointConfig({ ...from, endpoint: url }, srcBucket)));
       const dst = track(await freshStore(to, uniqueBucket('flaky-dst')));
-      await putAll(real, Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, body: Buffer.from(`v${i}`) })));
+      await putAll(
+        real,
+        Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, body: Buffer.from(`v${i}`) })),
+      );
       proxy.inject(isOp('GetObject', srcBucket), { kind: 'status', status: 503, code: 'SlowDown' }, 2);
       proxy.inject(isOp('GetObject', srcBucket), { kind: 'drop' }, 1);
       proxy.inject(isOp('GetObject', srcBucket), { kind: 'corrupt-response' }, 1);
       let deleted = false;
-      const report = await duplicateBucket(src, dst, opts({
-        concurrency: 1,
-        onResult: () => {
-          // The listing already named k5; it disappears before its turn comes.
-          if (!deleted) {
-            deleted = true;
-            void real.delete('k5');
-          }
-        },
-      }));
+      const report = await duplicateBucket(
+        src,
+        dst,
+        opts({
+          concurrency: 1,
+          onResult: () => {
+            // The listing already named k5; it disappears before its turn comes.
+            if (!deleted) {
+              deleted = true;
+              void real.delete('k5');
+            }
+          },
+        }),
+      );
       assert.deepEqual(report.failures, []);
       assert.equal(report.copied, 5);
       assert.equal(report.gone, 1);
-      assert.deepEqual((await listKeys(dst)).map((o) => o.key), ['k0', 'k1', 'k2', 'k3', 'k4']);
+      assert.deepEqual(
+        (await listKeys(dst)).map((o) => o.key),
+        ['k0', 'k1', 'k2', 'k3', 'k4'],
+      );
       assert.deepEqual(await readAll((await dst.get('k0')).body), Buffer.from('v0'));
     });
 
@@ -244,7 +290,10 @@ for (const [from, to] of pairs) {
       const dstBucket = uniqueBucket('ord-dst');
       const realDst = track(await freshStore(to, dstBucket));
       const dst = throughProxy(new S3Store(endpointConfig({ ...to, endpoint: url }, dstBucket)));
-      const objects = [{ key: 'a/b', body: Buffer.from('1') }, { key: 'a-c', body: Buffer.from('2') }];
+      const objects = [
+        { key: 'a/b', body: Buffer.from('1') },
+        { key: 'a-c', body: Buffer.from('2') },
+      ];
       await putAll(src, objects);
       await putAll(realDst, objects);
       // Serve the destination listing in directory-walk order (a/b before a-c), as s3rver does.
@@ -253,7 +302,9 @@ for (const [from, to] of pairs) {
         kind: 'rewrite-response',
         rewrite: (xml) => {
           const items = xml.match(/<Contents>[\s\S]*?<\/Contents>/g) ?? [];
-          return items.length === 2 ? xml.replace(items[0]!, '\u0000').replace(items[1]!, items[0]!).replace('\u0000', items[1]!) : xml;
+          return items.length === 2
+            ? xml.replace(items[0]!, '\u0000').replace(items[1]!, items[0]!).replace('\u0000', items[1]!)
+            : xml;
         },
       });
       const report = await duplicateBucket(src, dst, opts());
@@ -269,15 +320,23 @@ describe('server-side copy on one endpoint', () => {
       const dst = await freshStore(server, uniqueBucket('ss-dst'));
       try {
         const body = Buffer.from('server side');
-        await src.put('ss/one two', body, { contentLength: body.length, contentType: 'text/x-ss', metadata: { k: 'v' } });
-        const results = await copyKey({ store: src, key: 'ss/one two' }, [{ store: dst, key: 'ss/one two' }], { retry: FAST_RETRY });
+        await src.put('ss/one two', body, {
+          contentLength: body.length,
+          contentType: 'text/x-ss',
+          metadata: { k: 'v' },
+        });
+        const results = await copyKey({ store: src, key: 'ss/one two' }, [{ store: dst, key: 'ss/one two' }], {
+          retry: FAST_RETRY,
+        });
         assert.equal(results[0]!.outcome, 'copied');
         assert.equal(results[0]!.method, 'server-side');
         const head = await dst.head('ss/one two');
         assert.equal(head?.etag, md5Hex(body));
         assert.equal(head?.contentType, 'text/x-ss');
         assert.equal(head?.metadata.k, 'v');
-        const again = await copyKey({ store: src, key: 'ss/one two' }, [{ store: dst, key: 'ss/one two' }], { retry: FAST_RETRY });
+        const again = await copyKey({ store: src, key: 'ss/one two' }, [{ store: dst, key: 'ss/one two' }], {
+          retry: FAST_RETRY,
+        });
         assert.equal(again[0]!.outcome, 'skipped');
       } finally {
         await dropStore(src);

@@ -33,7 +33,14 @@ describe('Ceph bucket notifications -> s3s3listen POST /events -> Swift, no publ
 
   before(async () => {
     const port = await closedPort();
-    s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'live', http: { port, events_token: TOKEN }, destExtra: { delete: true } });
+    s = await setup({
+      source: ceph,
+      dests: [swift],
+      redisUrl: redisUrl(),
+      label: 'live',
+      http: { port, events_token: TOKEN },
+      destExtra: { delete: true },
+    });
     d = Daemon.start(s.file, ['--log-format', 'json', '--concurrency', '8']);
     await d.waitForLine(/"msg":"listening"/);
     notification = await notifyTo(ceph, s.config.source.bucket, `http://127.0.0.1:${port}/events?token=${TOKEN}`);
@@ -67,7 +74,8 @@ describe('Ceph bucket notifications -> s3s3listen POST /events -> Swift, no publ
         if (deleted.has(key)) {
           if (head !== null) wrong.push(`${JSON.stringify(key)} still in the replica`);
         } else if (head === null) wrong.push(`${JSON.stringify(key)} missing`);
-        else if (!isMarker(key) && head.etag !== md5(v2(i, key))) wrong.push(`${JSON.stringify(key)} not the second version`);
+        else if (!isMarker(key) && head.etag !== md5(v2(i, key)))
+          wrong.push(`${JSON.stringify(key)} not the second version`);
       }
       return wrong;
     };
@@ -81,7 +89,14 @@ describe('Ceph bucket notifications -> s3s3listen POST /events -> Swift, no publ
       },
       240_000,
       1000,
-    ).catch((err: unknown) => assert.fail(`${String(err)}\n${last.slice(0, 20).join('\n')}\n${d.lines.filter((l) => /refused|error/.test(l)).slice(0, 10).join('\n')}`));
+    ).catch((err: unknown) =>
+      assert.fail(
+        `${String(err)}\n${last.slice(0, 20).join('\n')}\n${d.lines
+          .filter((l) => /refused|error/.test(l))
+          .slice(0, 10)
+          .join('\n')}`,
+      ),
+    );
     assert.equal(d.matching(/events refused/).length, 0, d.matching(/events refused/).join('\n'));
     assert.equal(d.child.exitCode, null);
     // Every key went through the daemon (there was no publish and no sweep): each was settled.
@@ -89,11 +104,16 @@ describe('Ceph bucket notifications -> s3s3listen POST /events -> Swift, no publ
     for (const l of d.lines) {
       try {
         const rec = JSON.parse(l) as { msg?: string; key?: string };
-        if (rec.key !== undefined && /^(copied|already in place|deleted|not in the source bucket)/.test(rec.msg ?? '')) settledKeys.add(rec.key);
+        if (rec.key !== undefined && /^(copied|already in place|deleted|not in the source bucket)/.test(rec.msg ?? ''))
+          settledKeys.add(rec.key);
       } catch {
         // not a log line
       }
     }
-    assert.deepEqual(KEY_SHAPES.filter((k) => !settledKeys.has(k)), [], 'every key settled by the daemon');
+    assert.deepEqual(
+      KEY_SHAPES.filter((k) => !settledKeys.has(k)),
+      [],
+      'every key settled by the daemon',
+    );
   });
 });

@@ -11,7 +11,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { testServers, type TestServer } from '../helpers/servers.js';
 import { isOp, watchObjects, type Fault, type Injection } from '../helpers/fault-proxy.js';
-import { assertCleanReport, assertMirrored, expectedOf, Rigs, seed, type Ini, type Obj, type Rig, type Role } from '../helpers/fault-rig.js';
+import {
+  assertCleanReport,
+  assertMirrored,
+  expectedOf,
+  Rigs,
+  seed,
+  type Ini,
+  type Obj,
+  type Rig,
+  type Role,
+} from '../helpers/fault-rig.js';
 import type { S3Store } from '../../src/api/store/s3-store.js';
 
 const servers = testServers();
@@ -36,14 +46,22 @@ interface BodyCase {
 
 /** A fault on `op` for one key of the faulty bucket, `times` times. */
 function on(r: Rig, op: Parameters<typeof isOp>[0], key: string, fault: Fault, times = 1) {
-  return { what: `${String(op)} ${key}`, injection: r.proxy.inject(isOp(op, r.faultyBucket, key), fault, times), times };
+  return {
+    what: `${String(op)} ${key}`,
+    injection: r.proxy.inject(isOp(op, r.faultyBucket, key), fault, times),
+    times,
+  };
 }
 
 const CASES: readonly BodyCase[] = [
   {
     title: '[source] a connection reset mid-body on GET',
     role: 'source',
-    swept: () => [...Array.from({ length: 8 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)), obj('sweep/big-a', 2 * MiB + 3), obj('sweep/big-b', 3 * MiB + 1)],
+    swept: () => [
+      ...Array.from({ length: 8 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)),
+      obj('sweep/big-a', 2 * MiB + 3),
+      obj('sweep/big-b', 3 * MiB + 1),
+    ],
     single: () => [obj('one/big', 2 * MiB + 7)],
     inject: (r) => [
       on(r, 'GetObject', 'sweep/big-a', { kind: 'cut-response' }),
@@ -55,9 +73,15 @@ const CASES: readonly BodyCase[] = [
     title: '[source] a server that stops sending mid-body on GET (read_timeout = 2)',
     role: 'source',
     faultyIni: { read_timeout: 2 },
-    swept: () => [...Array.from({ length: 6 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)), obj('sweep/big-a', 2 * MiB + 3)],
+    swept: () => [
+      ...Array.from({ length: 6 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)),
+      obj('sweep/big-a', 2 * MiB + 3),
+    ],
     single: () => [obj('one/big', 2 * MiB + 7)],
-    inject: (r) => [on(r, 'GetObject', 'sweep/big-a', { kind: 'stall-response' }), on(r, 'GetObject', 'one/big', { kind: 'stall-response' })],
+    inject: (r) => [
+      on(r, 'GetObject', 'sweep/big-a', { kind: 'stall-response' }),
+      on(r, 'GetObject', 'one/big', { kind: 'stall-response' }),
+    ],
   },
   {
     title: '[source] one byte flipped in a GET body, single-part and multipart copies',
@@ -90,7 +114,11 @@ const CASES: readonly BodyCase[] = [
     title: '[dest1] a connection reset mid-body on PUT and on a multipart part',
     role: 'dest1',
     ini: MP,
-    swept: () => [...Array.from({ length: 6 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)), obj('sweep/big', 2 * MiB + 3), obj('sweep/multi', 12 * MiB + 1)],
+    swept: () => [
+      ...Array.from({ length: 6 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)),
+      obj('sweep/big', 2 * MiB + 3),
+      obj('sweep/multi', 12 * MiB + 1),
+    ],
     single: () => [obj('one/big', 2 * MiB + 7)],
     inject: (r) => [
       on(r, 'PutObject', 'sweep/big', { kind: 'cut-request' }),
@@ -103,7 +131,11 @@ const CASES: readonly BodyCase[] = [
     role: 'dest1',
     ini: MP,
     faultyIni: { read_timeout: 2 },
-    swept: () => [...Array.from({ length: 6 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)), obj('sweep/big', 2 * MiB + 3), obj('sweep/multi', 12 * MiB + 1)],
+    swept: () => [
+      ...Array.from({ length: 6 }, (_, i) => obj(`sweep/small-${i}`, 20_000 + i)),
+      obj('sweep/big', 2 * MiB + 3),
+      obj('sweep/multi', 12 * MiB + 1),
+    ],
     single: () => [obj('one/big', 2 * MiB + 7)],
     inject: (r) => [
       on(r, 'PutObject', 'sweep/big', { kind: 'stall-request' }),
@@ -133,32 +165,53 @@ for (const faulty of servers) {
     after(() => rigs.cleanup());
 
     for (const c of CASES) {
-      it(`${c.title}: the sweep and the one-key copy retry, every object intact, nothing partial ever listed`, { timeout: 120_000 }, async () => {
-        const r = await rigs.rig({ faulty, healthy, role: c.role, label: `body-${c.role}`, ini: c.ini, faultyIni: c.faultyIni });
-        const swept = c.swept();
-        const single = c.single();
-        const inParts = new Set(c.uploadedInParts ?? []);
-        await seed(r.src, [...swept, ...single].filter((o) => !inParts.has(o.key)));
-        for (const o of [...swept, ...single].filter((x) => inParts.has(x.key))) await putInParts(r.src, o, 5 * MiB);
-        const faults = c.inject(r);
-        const watch = watchObjects(r.dst, expectedOf([...swept, ...single]));
-        const started = performance.now();
-        const [report, ...ones] = await Promise.all([r.client.duplicate({ prefix: 'sweep/' }), ...single.map((o) => r.client.copy(o.key))]);
-        const seconds = (performance.now() - started) / 1000;
-        const seen = await watch.stop();
+      it(
+        `${c.title}: the sweep and the one-key copy retry, every object intact, nothing partial ever listed`,
+        { timeout: 120_000 },
+        async () => {
+          const r = await rigs.rig({
+            faulty,
+            healthy,
+            role: c.role,
+            label: `body-${c.role}`,
+            ini: c.ini,
+            faultyIni: c.faultyIni,
+          });
+          const swept = c.swept();
+          const single = c.single();
+          const inParts = new Set(c.uploadedInParts ?? []);
+          await seed(
+            r.src,
+            [...swept, ...single].filter((o) => !inParts.has(o.key)),
+          );
+          for (const o of [...swept, ...single].filter((x) => inParts.has(x.key))) await putInParts(r.src, o, 5 * MiB);
+          const faults = c.inject(r);
+          const watch = watchObjects(r.dst, expectedOf([...swept, ...single]));
+          const started = performance.now();
+          const [report, ...ones] = await Promise.all([
+            r.client.duplicate({ prefix: 'sweep/' }),
+            ...single.map((o) => r.client.copy(o.key)),
+          ]);
+          const seconds = (performance.now() - started) / 1000;
+          const seen = await watch.stop();
 
-        for (const f of faults) assert.equal(f.injection.hits, f.times, `the fault on ${f.what} fired ${f.times} time(s)`);
-        assertCleanReport(report, swept.length, 'sweep');
-        for (const u of ones) {
-          assert.ok(u.ok, `one-key copy of ${u.key}: ${JSON.stringify(u.results.map((x) => [x.outcome, x.error?.message]))}`);
-          assert.equal(u.results[0]!.outcome, 'copied', u.key);
-        }
-        await assertMirrored(r.dst, swept, 'sweep/', 'sweep');
-        await assertMirrored(r.dst, single, 'one/', 'one-key copy');
-        assert.deepEqual(await r.dst.pendingUploads(), [], 'every multipart upload cut short was aborted');
-        assert.deepEqual(seen, [], 'no partial or corrupted object was ever listed in the destination');
-        assert.ok(seconds < 60, `recovered in ${seconds.toFixed(1)} s`);
-      });
+          for (const f of faults)
+            assert.equal(f.injection.hits, f.times, `the fault on ${f.what} fired ${f.times} time(s)`);
+          assertCleanReport(report, swept.length, 'sweep');
+          for (const u of ones) {
+            assert.ok(
+              u.ok,
+              `one-key copy of ${u.key}: ${JSON.stringify(u.results.map((x) => [x.outcome, x.error?.message]))}`,
+            );
+            assert.equal(u.results[0]!.outcome, 'copied', u.key);
+          }
+          await assertMirrored(r.dst, swept, 'sweep/', 'sweep');
+          await assertMirrored(r.dst, single, 'one/', 'one-key copy');
+          assert.deepEqual(await r.dst.pendingUploads(), [], 'every multipart upload cut short was aborted');
+          assert.deepEqual(seen, [], 'no partial or corrupted object was ever listed in the destination');
+          assert.ok(seconds < 60, `recovered in ${seconds.toFixed(1)} s`);
+        },
+      );
     }
   });
 }

@@ -24,31 +24,39 @@ for (const [i, from] of servers.entries()) {
       for (const s of stores) await dropStore(s).catch(() => {});
     });
 
-    it('retries a source connection reset mid-body, and fails cleanly when it always resets', { timeout: 120_000 }, async () => {
-      const proxy = new FaultProxy(from.endpoint);
-      proxies.push(proxy);
-      const url = await proxy.start();
-      const bucket = uniqueBucket('cut-src');
-      const real = await freshStore(from, bucket);
-      const dst = await freshStore(to, uniqueBucket('cut-dst'));
-      stores.push(real, dst);
-      const src = new S3Store(endpointConfig({ ...from, endpoint: url }, bucket));
-      const body = Buffer.alloc(8 * 1024 * 1024 + 5, 0x5a);
-      await real.put('cut/obj', body, { contentLength: body.length });
+    it(
+      'retries a source connection reset mid-body, and fails cleanly when it always resets',
+      { timeout: 120_000 },
+      async () => {
+        const proxy = new FaultProxy(from.endpoint);
+        proxies.push(proxy);
+        const url = await proxy.start();
+        const bucket = uniqueBucket('cut-src');
+        const real = await freshStore(from, bucket);
+        const dst = await freshStore(to, uniqueBucket('cut-dst'));
+        stores.push(real, dst);
+        const src = new S3Store(endpointConfig({ ...from, endpoint: url }, bucket));
+        const body = Buffer.alloc(8 * 1024 * 1024 + 5, 0x5a);
+        await real.put('cut/obj', body, { contentLength: body.length });
 
-      proxy.inject(isOp('GetObject', bucket), { kind: 'cut-response' }, 1);
-      const ok = await copyKey({ store: src, key: 'cut/obj' }, [{ store: dst, key: 'cut/obj' }], { retry: FAST_RETRY });
-      assert.equal(ok[0]!.outcome, 'copied', String(ok[0]!.error));
-      assert.equal(md5Hex(await readAll((await dst.get('cut/obj')).body)), md5Hex(body));
+        proxy.inject(isOp('GetObject', bucket), { kind: 'cut-response' }, 1);
+        const ok = await copyKey({ store: src, key: 'cut/obj' }, [{ store: dst, key: 'cut/obj' }], {
+          retry: FAST_RETRY,
+        });
+        assert.equal(ok[0]!.outcome, 'copied', String(ok[0]!.error));
+        assert.equal(md5Hex(await readAll((await dst.get('cut/obj')).body)), md5Hex(body));
 
-      await dst.delete('cut/obj');
-      proxy.inject(isOp('GetObject', bucket), { kind: 'cut-response' }, 100);
-      const bad = await copyKey({ store: src, key: 'cut/obj' }, [{ store: dst, key: 'cut/obj' }], { retry: FAST_RETRY });
-      assert.equal(bad[0]!.outcome, 'failed');
-      assert.match(bad[0]!.error!.message, /GetObject .*cut\/obj/);
-      assert.deepEqual(await listKeys(dst), [], 'no partial object');
-      src.close();
-    });
+        await dst.delete('cut/obj');
+        proxy.inject(isOp('GetObject', bucket), { kind: 'cut-response' }, 100);
+        const bad = await copyKey({ store: src, key: 'cut/obj' }, [{ store: dst, key: 'cut/obj' }], {
+          retry: FAST_RETRY,
+        });
+        assert.equal(bad[0]!.outcome, 'failed');
+        assert.match(bad[0]!.error!.message, /GetObject .*cut\/obj/);
+        assert.deepEqual(await listKeys(dst), [], 'no partial object');
+        src.close();
+      },
+    );
 
     it('gives up on a server that never answers after read_timeout', { timeout: 120_000 }, async () => {
       const proxy = new FaultProxy(to.endpoint);

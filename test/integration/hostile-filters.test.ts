@@ -29,9 +29,27 @@ describe(`--prefix and globs with prefixes on both sides and --delete, ${a.name}
     stores.push(src, dst);
     const S = 'src \u00e9/';
     const D = 'dst/\u{1F600}/';
-    await putAll(src, ['x/a', 'x/\u0001b', 'x/keep/c', 'x/sub/d e', 'y/f', 'x/\u{1F600}.log'].map((k) => ({ key: S + k, body: Buffer.from(k) })));
-    await putAll(dst, ['x/old', 'x/keep/old', 'x/\u0002old', 'y/old', 'x/z.log', 'x/sub/old'].map((k) => ({ key: D + k, body: Buffer.from(k) })));
-    const report = await duplicateBucket(src, dst, { prefix: 'x/', exclude: ['x/keep/**', '*.log', 'x/*.log'], include: ['x/**'], delete: true, maxDelete: { percent: 100 } });
+    await putAll(
+      src,
+      ['x/a', 'x/\u0001b', 'x/keep/c', 'x/sub/d e', 'y/f', 'x/\u{1F600}.log'].map((k) => ({
+        key: S + k,
+        body: Buffer.from(k),
+      })),
+    );
+    await putAll(
+      dst,
+      ['x/old', 'x/keep/old', 'x/\u0002old', 'y/old', 'x/z.log', 'x/sub/old'].map((k) => ({
+        key: D + k,
+        body: Buffer.from(k),
+      })),
+    );
+    const report = await duplicateBucket(src, dst, {
+      prefix: 'x/',
+      exclude: ['x/keep/**', '*.log', 'x/*.log'],
+      include: ['x/**'],
+      delete: true,
+      maxDelete: { percent: 100 },
+    });
     assert.equal(report.aborted, undefined);
     assert.equal(report.failed, 0, JSON.stringify(report.failures));
     assert.deepEqual(
@@ -41,20 +59,34 @@ describe(`--prefix and globs with prefixes on both sides and --delete, ${a.name}
     );
   });
 
-  it("max_delete's percentage is of the keys in scope: keys the filters exclude do not raise it", { timeout: 90_000 }, async () => {
-    const src = new S3Store(endpointConfig(a, uniqueBucket('hf-max-src')));
-    const dst = new S3Store(destConfig(b, uniqueBucket('hf-max-dst')));
-    await src.createBucket();
-    await dst.createBucket();
-    stores.push(src, dst);
-    // In scope at the destination: 10 keys under in/, 2 of them extra. Out of scope: 90 *.log files.
-    const kept = Array.from({ length: 8 }, (_, i) => `in/${i}`);
-    await putAll(src, kept.map((k) => ({ key: k, body: Buffer.from(k) })));
-    await putAll(dst, [...kept, 'in/extra1', 'in/extra2', ...Array.from({ length: 90 }, (_, i) => `in/${i}.log`)].map((k) => ({ key: k, body: Buffer.from(k) })), 16);
-    // 10 % of 10 keys in scope is 1: two deletes are refused (of 100 listed keys, 10 % would allow them).
-    const report = await duplicateBucket(src, dst, { exclude: ['**.log'], delete: true, maxDelete: { percent: 10 } });
-    assert.equal(report.deleted, 0, JSON.stringify(report));
-    assert.match((report.refused ?? []).join('\n'), /would delete 2 of 10 keys/);
-    assert.equal((await listKeys(dst)).length, 100);
-  });
+  it(
+    "max_delete's percentage is of the keys in scope: keys the filters exclude do not raise it",
+    { timeout: 90_000 },
+    async () => {
+      const src = new S3Store(endpointConfig(a, uniqueBucket('hf-max-src')));
+      const dst = new S3Store(destConfig(b, uniqueBucket('hf-max-dst')));
+      await src.createBucket();
+      await dst.createBucket();
+      stores.push(src, dst);
+      // In scope at the destination: 10 keys under in/, 2 of them extra. Out of scope: 90 *.log files.
+      const kept = Array.from({ length: 8 }, (_, i) => `in/${i}`);
+      await putAll(
+        src,
+        kept.map((k) => ({ key: k, body: Buffer.from(k) })),
+      );
+      await putAll(
+        dst,
+        [...kept, 'in/extra1', 'in/extra2', ...Array.from({ length: 90 }, (_, i) => `in/${i}.log`)].map((k) => ({
+          key: k,
+          body: Buffer.from(k),
+        })),
+        16,
+      );
+      // 10 % of 10 keys in scope is 1: two deletes are refused (of 100 listed keys, 10 % would allow them).
+      const report = await duplicateBucket(src, dst, { exclude: ['**.log'], delete: true, maxDelete: { percent: 10 } });
+      assert.equal(report.deleted, 0, JSON.stringify(report));
+      assert.match((report.refused ?? []).join('\n'), /would delete 2 of 10 keys/);
+      assert.equal((await listKeys(dst)).length, 100);
+    },
+  );
 });

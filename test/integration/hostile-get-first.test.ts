@@ -58,8 +58,16 @@ for (const deletes of [false, true]) {
         ];
         for (const key of bodies.keys()) await queue.add(key);
         await s.drained();
-        assert.deepEqual(faults.map((f) => f.hits), [1, 1, 1, 1, 1], 'every first GET met its fault');
-        for (const [key, body] of bodies) assert.ok(await everywhere(s.dests, key, body), `${JSON.stringify(key)} is in every destination, byte for byte`);
+        assert.deepEqual(
+          faults.map((f) => f.hits),
+          [1, 1, 1, 1, 1],
+          'every first GET met its fault',
+        );
+        for (const [key, body] of bodies)
+          assert.ok(
+            await everywhere(s.dests, key, body),
+            `${JSON.stringify(key)} is in every destination, byte for byte`,
+          );
 
         // Deleted between publish and copy: the destinations had it (an older copy).
         const gone = 'gf/deleted';
@@ -81,13 +89,18 @@ for (const deletes of [false, true]) {
         const stall = proxy.inject(isOp('GetObject', bucket, key), { kind: 'stall-response', after: 1_000_000 }, 1);
         const n = proxy.requests.length;
         await queue.add(key);
-        await waitFor('the first GET to be stalled', () => proxy.requests.slice(n).some(isOp('GetObject', bucket, key)));
+        await waitFor('the first GET to be stalled', () =>
+          proxy.requests.slice(n).some(isOp('GetObject', bucket, key)),
+        );
         await s.source.put(key, v2, { contentLength: v2.length });
         await queue.add(key);
         await s.drained();
         assert.equal(stall.hits, 1);
         assert.ok(await everywhere(s.dests, key, v2), 'the overwritten key holds the new version everywhere');
-        assert.ok(settled.every((e) => e.result?.results.every((r) => r.outcome !== 'failed') ?? true), 'no copy reported failed');
+        assert.ok(
+          settled.every((e) => e.result?.results.every((r) => r.outcome !== 'failed') ?? true),
+          'no copy reported failed',
+        );
       } finally {
         await client.stop();
         await queue.close();

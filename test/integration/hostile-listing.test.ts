@@ -57,7 +57,10 @@ for (const server of testServers()) {
     let seeded: S3Store;
     before(async () => {
       seeded = await freshStore(server, bucket);
-      await putAll(seeded, ALL.map((key) => ({ key, body: Buffer.from(`k ${key}`) })));
+      await putAll(
+        seeded,
+        ALL.map((key) => ({ key, body: Buffer.from(`k ${key}`) })),
+      );
     });
     after(async () => {
       await dropStore(seeded).catch(() => {});
@@ -66,13 +69,24 @@ for (const server of testServers()) {
       for (const sig of ['s3v4', 's3'] as const) {
         for (const page of [1, 2, 3]) {
           it(`v${v} ${sig} page ${page}: every key once, in byte order`, { timeout: 120_000 }, async () => {
-            const store = new S3Store(endpointConfig(server, bucket, { list_objects_version: v, signature_version: sig, list_page_size: page }));
+            const store = new S3Store(
+              endpointConfig(server, bucket, { list_objects_version: v, signature_version: sig, list_page_size: page }),
+            );
             try {
               const got = await listAll(store);
               assert.deepEqual(got, sorted);
               for (let i = 1; i < got.length; i++) assert.ok(compareKeys(got[i - 1]!, got[i]!) < 0);
               // Prefixes that themselves need encoding.
-              for (const prefix of ['tw/a', 'tw/a ', 'tw/a+', 'tw/a%', 'tw/trailing ', 'unicode/', 'ctl/x\u0001', 'punct/all + %']) {
+              for (const prefix of [
+                'tw/a',
+                'tw/a ',
+                'tw/a+',
+                'tw/a%',
+                'tw/trailing ',
+                'unicode/',
+                'ctl/x\u0001',
+                'punct/all + %',
+              ]) {
                 const want = sorted.filter((k) => k.startsWith(prefix));
                 assert.deepEqual(await listAll(store, prefix), want, `prefix ${JSON.stringify(prefix)}`);
               }
@@ -97,23 +111,36 @@ describe('page edges on keys whose markers are not what they seem', () => {
   const stores: S3Store[] = [];
   after(async () => {
     // Dropped through a default-config view: the v1 listing under test may loop.
-    for (const s of stores) await dropStore(new S3Store(endpointConfig(s.endpoint === ceph.endpoint ? ceph : swift, s.bucket))).catch(() => {});
+    for (const s of stores)
+      await dropStore(new S3Store(endpointConfig(s.endpoint === ceph.endpoint ? ceph : swift, s.bucket))).catch(
+        () => {},
+      );
     for (const s of stores) s.close();
   });
 
-  it('Ceph v1, page 1: a key "sk/a%7E" at the edge does not make the listing jump over "sk/a0" and "sk/aa"', { timeout: 60_000 }, async () => {
-    const keys = ['sk/a%7E', 'sk/a0', 'sk/aa', 'sk/b'];
-    const src = await freshStore(ceph, uniqueBucket('edge-v1'), { list_objects_version: 1, list_page_size: 1 });
-    stores.push(src);
-    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(key) })));
-    assert.deepEqual(await listAll(src), keys);
-  });
+  it(
+    'Ceph v1, page 1: a key "sk/a%7E" at the edge does not make the listing jump over "sk/a0" and "sk/aa"',
+    { timeout: 60_000 },
+    async () => {
+      const keys = ['sk/a%7E', 'sk/a0', 'sk/aa', 'sk/b'];
+      const src = await freshStore(ceph, uniqueBucket('edge-v1'), { list_objects_version: 1, list_page_size: 1 });
+      stores.push(src);
+      await putAll(
+        src,
+        keys.map((key) => ({ key, body: Buffer.from(key) })),
+      );
+      assert.deepEqual(await listAll(src), keys);
+    },
+  );
 
   it('Ceph v1, page 1: a key with "+" at the edge lists once and the listing ends', { timeout: 60_000 }, async () => {
     const keys = ['p/plus+sign', 'p/z'];
     const src = await freshStore(ceph, uniqueBucket('edge-plus'), { list_objects_version: 1, list_page_size: 1 });
     stores.push(src);
-    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(key) })));
+    await putAll(
+      src,
+      keys.map((key) => ({ key, body: Buffer.from(key) })),
+    );
     const got: string[] = [];
     for await (const o of src.list()) {
       got.push(o.key);
@@ -122,35 +149,56 @@ describe('page edges on keys whose markers are not what they seem', () => {
     assert.deepEqual(got, keys);
   });
 
-  it('Ceph v2 (the default), page 1: a key that is a lone newline at the edge does not stop the listing', { timeout: 60_000 }, async () => {
-    const keys = ['\t', '\n', '\u000b', 'z'];
-    const src = await freshStore(ceph, uniqueBucket('edge-nl'), { list_objects_version: 2, list_page_size: 1 });
-    stores.push(src);
-    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(key) })));
-    assert.deepEqual(await listAll(src), keys);
-  });
+  it(
+    'Ceph v2 (the default), page 1: a key that is a lone newline at the edge does not stop the listing',
+    { timeout: 60_000 },
+    async () => {
+      const keys = ['\t', '\n', '\u000b', 'z'];
+      const src = await freshStore(ceph, uniqueBucket('edge-nl'), { list_objects_version: 2, list_page_size: 1 });
+      stores.push(src);
+      await putAll(
+        src,
+        keys.map((key) => ({ key, body: Buffer.from(key) })),
+      );
+      assert.deepEqual(await listAll(src), keys);
+    },
+  );
 
-  it('Ceph v2, page 1: a key holding CR at the edge (XML turns it into LF) neither stops nor reorders the listing', { timeout: 60_000 }, async () => {
-    const keys = ['r/a\r', 'r/a\rb', 'r/a\r\n', 'r/b'].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
-    const src = await freshStore(ceph, uniqueBucket('edge-cr'), { list_objects_version: 2, list_page_size: 1 });
-    stores.push(src);
-    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(key) })));
-    const { orderedListing } = await import('../../src/api/sweep/ordered.js');
-    const got: string[] = [];
-    for await (const o of orderedListing(src)) got.push(o.key);
-    assert.deepEqual(got, keys);
-  });
+  it(
+    'Ceph v2, page 1: a key holding CR at the edge (XML turns it into LF) neither stops nor reorders the listing',
+    { timeout: 60_000 },
+    async () => {
+      const keys = ['r/a\r', 'r/a\rb', 'r/a\r\n', 'r/b'].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      const src = await freshStore(ceph, uniqueBucket('edge-cr'), { list_objects_version: 2, list_page_size: 1 });
+      stores.push(src);
+      await putAll(
+        src,
+        keys.map((key) => ({ key, body: Buffer.from(key) })),
+      );
+      const { orderedListing } = await import('../../src/api/sweep/ordered.js');
+      const got: string[] = [];
+      for await (const o of orderedListing(src)) got.push(o.key);
+      assert.deepEqual(got, keys);
+    },
+  );
 
-  it('a sweep from Ceph (v1, page 2) to Swift copies every key and says so (no silent skip)', { timeout: 120_000 }, async () => {
-    const { duplicateBucket } = await import('../../src/api/sweep/duplicate.js');
-    const keys = ['m/0', 'm/a%7E', 'm/a0', 'm/aa', 'm/ab', 'm/b'];
-    const src = await freshStore(ceph, uniqueBucket('edge-sw-src'), { list_objects_version: 1, list_page_size: 2 });
-    const dst = await freshStore(swift, uniqueBucket('edge-sw-dst'));
-    stores.push(src, dst);
-    await putAll(src, keys.map((key) => ({ key, body: Buffer.from(key) })));
-    const report = await duplicateBucket(src, dst);
-    assert.equal(report.aborted, undefined);
-    assert.deepEqual((await listAll(dst)).sort(), [...keys].sort(), 'every source key is in the destination');
-    assert.equal(report.listed, keys.length);
-  });
+  it(
+    'a sweep from Ceph (v1, page 2) to Swift copies every key and says so (no silent skip)',
+    { timeout: 120_000 },
+    async () => {
+      const { duplicateBucket } = await import('../../src/api/sweep/duplicate.js');
+      const keys = ['m/0', 'm/a%7E', 'm/a0', 'm/aa', 'm/ab', 'm/b'];
+      const src = await freshStore(ceph, uniqueBucket('edge-sw-src'), { list_objects_version: 1, list_page_size: 2 });
+      const dst = await freshStore(swift, uniqueBucket('edge-sw-dst'));
+      stores.push(src, dst);
+      await putAll(
+        src,
+        keys.map((key) => ({ key, body: Buffer.from(key) })),
+      );
+      const report = await duplicateBucket(src, dst);
+      assert.equal(report.aborted, undefined);
+      assert.deepEqual((await listAll(dst)).sort(), [...keys].sort(), 'every source key is in the destination');
+      assert.equal(report.listed, keys.length);
+    },
+  );
 });

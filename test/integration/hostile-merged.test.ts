@@ -69,7 +69,12 @@ describe('intake: a key refused past maxPendingWrites', () => {
 
   it('is named by stop() when it never reached the queue, even after Redis came back', async () => {
     const logged: string[] = [];
-    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (msg) => void logged.push(msg) };
+    const logger: Logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: (msg) => void logged.push(msg),
+    };
     const listener = new ListenClient(s.config, { role: 'intake', maxPendingWrites: 1, logger });
     await listener.start();
     let stopped = false;
@@ -81,15 +86,26 @@ describe('intake: a key refused past maxPendingWrites', () => {
       await publish(['cap/second', 'cap/third'], { redisUrl: redisUrl(), channel: s.channel });
       await waitFor('the intake to receive all three', () => listener.stats.received === 3);
       proxy.pass();
-      await waitFor('the waiting key queued once Redis answers', async () => (await queue.bullQueue.getWaiting(0, 100)).some((j) => j.data.key === 'cap/first'), 30_000);
+      await waitFor(
+        'the waiting key queued once Redis answers',
+        async () => (await queue.bullQueue.getWaiting(0, 100)).some((j) => j.data.key === 'cap/first'),
+        30_000,
+      );
       await waitFor('the writer to drain', () => !listener.redisDegraded);
       const waiting = (await queue.bullQueue.getWaiting(0, 100)).map((j) => j.data.key);
       const report = await listener.stop();
       stopped = true;
       // Whatever the intake did with them, a refused key is either on the queue or named.
       for (const k of ['cap/second', 'cap/third']) {
-        assert.ok(waiting.includes(k) || report.unqueued.includes(k), `${k} neither queued nor reported (queued: ${JSON.stringify(waiting)}, unqueued: ${JSON.stringify(report.unqueued)})`);
-        if (!waiting.includes(k)) assert.ok(logged.includes(`not queued: ${JSON.stringify(k)}`), `no "not queued" line for ${k}: ${JSON.stringify(logged)}`);
+        assert.ok(
+          waiting.includes(k) || report.unqueued.includes(k),
+          `${k} neither queued nor reported (queued: ${JSON.stringify(waiting)}, unqueued: ${JSON.stringify(report.unqueued)})`,
+        );
+        if (!waiting.includes(k))
+          assert.ok(
+            logged.includes(`not queued: ${JSON.stringify(k)}`),
+            `no "not queued" line for ${k}: ${JSON.stringify(logged)}`,
+          );
       }
       assert.deepEqual(report.unqueued, ['cap/second', 'cap/third']);
     } finally {
@@ -98,7 +114,6 @@ describe('intake: a key refused past maxPendingWrites', () => {
     }
   });
 });
-
 
 describe(`a sweep delete that fails after the server applied it (${ceph.name}, the answer cut by a proxy)`, () => {
   const stores: S3Store[] = [];
@@ -115,38 +130,61 @@ describe(`a sweep delete that fails after the server applied it (${ceph.name}, t
   // A DeleteObjects answer (XML) can be cut after the server applied it; a single DELETE's 204
   // has no body to cut, so the trash move's delete (the same code path once it throws) is not attacked here.
   for (const mode of ['delete'] as const) {
-    it(`delete_mode = ${mode}: a worker's copy made between the look and the delete is put back`, { timeout: 120_000 }, async () => {
-      const src = await freshStore(ceph, uniqueBucket(`hfd-${mode}-src`));
-      const bucket = uniqueBucket(`hfd-${mode}-dst`);
-      const extra = { delete_mode: mode, max_retries: 1 };
-      const dst = new S3Store(destConfig(ceph, bucket, extra));
-      await dst.createBucket();
-      stores.push(src, dst);
-      // The sweep's view of the destination: through the proxy, which cuts every answer to a delete.
-      const viaProxy = new S3Store(destConfig({ ...ceph, endpoint: proxyUrl }, bucket, extra));
-      await putAll(src, [{ key: 'a', body: Buffer.from('a') }]);
-      await putAll(dst, ['a', 'gone/1', 'gone/2'].map((key) => ({ key, body: Buffer.from(`old ${key}`) })));
-      const fresh = Buffer.from('written again at the source while the sweep was deleting');
-      const hooked = hookBefore(viaProxy, 'delete', 'gone/1', async () => {
-        // The writer uploads it again; the worker copies it (straight to the destination).
-        await src.put('gone/1', fresh, { contentLength: fresh.length });
-        const synced = await syncKey(src, [dst], 'gone/1');
-        assert.equal(synced.results[0]?.outcome, 'copied');
-      }).store;
-      const cut = proxy.inject(isOp('DeleteObjects', bucket), { kind: 'cut-response', after: 1 }, 100);
-      const outcomes = new Map<string, string>();
-      try {
-        await duplicateBucket(src, hooked, { delete: true, maxDelete: { percent: 100 }, retry: { attempts: 2, baseMs: 10, maxMs: 50 }, onResult: (r) => outcomes.set(r.key, r.outcome) });
-      } finally {
-        cut.stop();
-      }
-      assert.ok(cut.hits > 0, 'the proxy cut a delete answer');
-      const left = (await listKeys(dst)).map((o) => o.key);
-      assert.ok(left.includes('gone/1'), `the key the worker copied is gone from the destination (outcome ${outcomes.get('gone/1')}): ${JSON.stringify(left)}`);
-      assert.equal(md5Hex(await readAll((await dst.get('gone/1')).body)), md5Hex(fresh), 'with the bytes the source has');
-      assert.ok(['copied', 'kept'].includes(outcomes.get('gone/1') ?? ''), `reported ${outcomes.get('gone/1')}`);
-      assert.equal(outcomes.get('gone/2'), 'failed', 'the other key: its delete is reported failed (the answer was lost)');
-    });
+    it(
+      `delete_mode = ${mode}: a worker's copy made between the look and the delete is put back`,
+      { timeout: 120_000 },
+      async () => {
+        const src = await freshStore(ceph, uniqueBucket(`hfd-${mode}-src`));
+        const bucket = uniqueBucket(`hfd-${mode}-dst`);
+        const extra = { delete_mode: mode, max_retries: 1 };
+        const dst = new S3Store(destConfig(ceph, bucket, extra));
+        await dst.createBucket();
+        stores.push(src, dst);
+        // The sweep's view of the destination: through the proxy, which cuts every answer to a delete.
+        const viaProxy = new S3Store(destConfig({ ...ceph, endpoint: proxyUrl }, bucket, extra));
+        await putAll(src, [{ key: 'a', body: Buffer.from('a') }]);
+        await putAll(
+          dst,
+          ['a', 'gone/1', 'gone/2'].map((key) => ({ key, body: Buffer.from(`old ${key}`) })),
+        );
+        const fresh = Buffer.from('written again at the source while the sweep was deleting');
+        const hooked = hookBefore(viaProxy, 'delete', 'gone/1', async () => {
+          // The writer uploads it again; the worker copies it (straight to the destination).
+          await src.put('gone/1', fresh, { contentLength: fresh.length });
+          const synced = await syncKey(src, [dst], 'gone/1');
+          assert.equal(synced.results[0]?.outcome, 'copied');
+        }).store;
+        const cut = proxy.inject(isOp('DeleteObjects', bucket), { kind: 'cut-response', after: 1 }, 100);
+        const outcomes = new Map<string, string>();
+        try {
+          await duplicateBucket(src, hooked, {
+            delete: true,
+            maxDelete: { percent: 100 },
+            retry: { attempts: 2, baseMs: 10, maxMs: 50 },
+            onResult: (r) => outcomes.set(r.key, r.outcome),
+          });
+        } finally {
+          cut.stop();
+        }
+        assert.ok(cut.hits > 0, 'the proxy cut a delete answer');
+        const left = (await listKeys(dst)).map((o) => o.key);
+        assert.ok(
+          left.includes('gone/1'),
+          `the key the worker copied is gone from the destination (outcome ${outcomes.get('gone/1')}): ${JSON.stringify(left)}`,
+        );
+        assert.equal(
+          md5Hex(await readAll((await dst.get('gone/1')).body)),
+          md5Hex(fresh),
+          'with the bytes the source has',
+        );
+        assert.ok(['copied', 'kept'].includes(outcomes.get('gone/1') ?? ''), `reported ${outcomes.get('gone/1')}`);
+        assert.equal(
+          outcomes.get('gone/2'),
+          'failed',
+          'the other key: its delete is reported failed (the answer was lost)',
+        );
+      },
+    );
   }
 });
 
@@ -174,11 +212,17 @@ describe(`a trash root an earlier config used is never written into (${ceph.name
     // Today's config: plain deletes, no trash_prefix; a worker's fresh store (nothing read yet).
     const today = new S3Store(destConfig(ceph, bucket, { delete: true }));
     const synced = await syncKey(src, [today], 'old-trash/x');
-    assert.equal(md5Hex(await readAll((await earlier.get('old-trash/x')).body)), md5Hex(deleted), `the trashed object was overwritten (worker outcome ${synced.results[0]?.outcome})`);
+    assert.equal(
+      md5Hex(await readAll((await earlier.get('old-trash/x')).body)),
+      md5Hex(deleted),
+      `the trashed object was overwritten (worker outcome ${synced.results[0]?.outcome})`,
+    );
     assert.equal(synced.results[0]?.outcome, 'skipped');
     // The sweep agrees.
     const outcomes = new Map<string, string>();
-    await duplicateBucket(src, new S3Store(destConfig(ceph, bucket, { delete: true })), { onResult: (r) => outcomes.set(r.key, r.outcome) });
+    await duplicateBucket(src, new S3Store(destConfig(ceph, bucket, { delete: true })), {
+      onResult: (r) => outcomes.set(r.key, r.outcome),
+    });
     assert.equal(outcomes.get('old-trash/x'), 'skipped');
   });
 });
@@ -215,7 +259,10 @@ describe(`trash purge never deletes what was trashed after --older-than (${ceph.
     await dst.createBucket();
     stores.push(dst);
     const v1 = Buffer.from('deleted long ago');
-    await putAll(dst, [{ key: 'k', body: v1 }, { key: 'other', body: v1 }]);
+    await putAll(dst, [
+      { key: 'k', body: v1 },
+      { key: 'other', body: v1 },
+    ]);
     assert.equal((await removeFromDestination(dst, 'k', v1.length)).outcome, 'trashed');
     assert.equal((await removeFromDestination(dst, 'other', v1.length)).outcome, 'trashed');
     const trashedAt = Date.now();
@@ -229,9 +276,16 @@ describe(`trash purge never deletes what was trashed after --older-than (${ceph.
     const actions = new Map<string, string>();
     const now = new Date();
     // The cutoff lies between the first trashing and the second.
-    const report = await purgeTrash(hooked, { olderThanMs: now.getTime() - (trashedAt + 1500), now, onObject: (o, action) => actions.set(o.key, action) });
+    const report = await purgeTrash(hooked, {
+      olderThanMs: now.getTime() - (trashedAt + 1500),
+      now,
+      onObject: (o, action) => actions.set(o.key, action),
+    });
     const left = (await listKeys(dst)).map((o) => o.key);
-    assert.ok(left.includes('bin/k'), `the object trashed just now was purged (${actions.get('bin/k')}): ${JSON.stringify(left)}`);
+    assert.ok(
+      left.includes('bin/k'),
+      `the object trashed just now was purged (${actions.get('bin/k')}): ${JSON.stringify(left)}`,
+    );
     assert.equal(md5Hex(await readAll((await dst.get('bin/k')).body)), md5Hex(v2));
     assert.equal(actions.get('bin/k'), 'kept');
     assert.ok(!left.includes('bin/other'), 'the old one is purged');

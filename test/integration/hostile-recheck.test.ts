@@ -52,7 +52,13 @@ type RawPut = (key: string, body: Buffer, headers: Record<string, string>) => Pr
 
 /** The lean S3 client inside an S3Store: raw requests, signed as the store signs them. */
 interface LeanSender {
-  send(req: { method: 'PUT'; key: string; body: Buffer; contentLength: number; headers: Record<string, string> }): Promise<{ body?: Readable }>;
+  send(req: {
+    method: 'PUT';
+    key: string;
+    body: Buffer;
+    contentLength: number;
+    headers: Record<string, string>;
+  }): Promise<{ body?: Readable }>;
 }
 
 function s3RawPut(store: S3Store): RawPut {
@@ -67,13 +73,21 @@ function s3RawPut(store: S3Store): RawPut {
 function swiftRawPut(store: SwiftStore): RawPut {
   return async (key, body, headers) => {
     const s = await store.auth.session();
-    const r = await fetch(`${s.storageUrl}/${store.bucket}/${encodeURIComponent(key)}`, { method: 'PUT', headers: { 'x-auth-token': s.token, ...headers }, body });
+    const r = await fetch(`${s.storageUrl}/${store.bucket}/${encodeURIComponent(key)}`, {
+      method: 'PUT',
+      headers: { 'x-auth-token': s.token, ...headers },
+      body,
+    });
     assert.ok(r.ok, `PUT ${key}: ${r.status}`);
   };
 }
 
 /** Writes every shape the source can hold; returns each key with its bytes. */
-async function writeShapes(store: ObjectStore & Parameters<typeof multipartUpload>[0], raw: RawPut, native: boolean): Promise<Map<string, Buffer>> {
+async function writeShapes(
+  store: ObjectStore & Parameters<typeof multipartUpload>[0],
+  raw: RawPut,
+  native: boolean,
+): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const put = async (key: string, body: Buffer, headers: Partial<ObjectHeaders> = {}) => {
     await store.put(key, body, { contentLength: body.length, ...headers });
@@ -83,7 +97,9 @@ async function writeShapes(store: ObjectStore & Parameters<typeof multipartUploa
   await put('rich headers', randomBytes(1000), RICH);
   await put('latin-1 metadata', randomBytes(1000), { metadata: { note: 'caf\u00e9' } });
   // What an S3 client sends for non-ASCII metadata: its UTF-8 bytes (s3api answers them RFC 2047-encoded).
-  await put('utf-8 metadata', randomBytes(1000), { metadata: { note: Buffer.from('\u65e5\u672c caf\u00e9', 'utf8').toString('latin1') } });
+  await put('utf-8 metadata', randomBytes(1000), {
+    metadata: { note: Buffer.from('\u65e5\u672c caf\u00e9', 'utf8').toString('latin1') },
+  });
   await put('empty', Buffer.alloc(0));
   for (const [i, v] of ODD_EXPIRES.entries()) {
     const body = randomBytes(1000);
@@ -91,12 +107,21 @@ async function writeShapes(store: ObjectStore & Parameters<typeof multipartUploa
     out.set(`expires ${i}`, body);
   }
   const big = randomBytes(12 * MiB);
-  await multipartUpload(store, native ? 'slo' : 'multipart', Readable.from([big]), { size: big.length, partSize: 5 * MiB, parallel: 2, headers: RICH });
+  await multipartUpload(store, native ? 'slo' : 'multipart', Readable.from([big]), {
+    size: big.length,
+    partSize: 5 * MiB,
+    parallel: 2,
+    headers: RICH,
+  });
   out.set(native ? 'slo' : 'multipart', big);
   if (native) {
     await raw('segs/1', Buffer.from('hello '), {});
     await raw('segs/2', Buffer.from('world'), {});
-    await raw('dlo', Buffer.alloc(0), { 'x-object-manifest': `${store.bucket}/segs/`, 'content-type': 'text/x-dlo', 'x-object-meta-a': 'b' });
+    await raw('dlo', Buffer.alloc(0), {
+      'x-object-manifest': `${store.bucket}/segs/`,
+      'content-type': 'text/x-dlo',
+      'x-object-meta-a': 'b',
+    });
     out.set('dlo', Buffer.from('hello world'));
   }
   return out;
@@ -115,9 +140,29 @@ describe('the last write re-checks: GET and HEAD of every object shape agree on 
     return s;
   };
 
-  const cases: Array<{ name: string; make: () => Promise<{ src: ObjectStore & Parameters<typeof multipartUpload>[0]; raw: RawPut; dst: S3Store; native: boolean }> }> = [
-    { name: `${ceph.name} (S3) to ${swift.name} (s3api)`, make: async () => { const src = await s3(ceph, 'rc-src'); return { src, raw: s3RawPut(src), dst: await s3(swift, 'rc-dst'), native: false }; } },
-    { name: `${swift.name} (s3api) to ${ceph.name}`, make: async () => { const src = await s3(swift, 'rc-src'); return { src, raw: s3RawPut(src), dst: await s3(ceph, 'rc-dst'), native: false }; } },
+  const cases: Array<{
+    name: string;
+    make: () => Promise<{
+      src: ObjectStore & Parameters<typeof multipartUpload>[0];
+      raw: RawPut;
+      dst: S3Store;
+      native: boolean;
+    }>;
+  }> = [
+    {
+      name: `${ceph.name} (S3) to ${swift.name} (s3api)`,
+      make: async () => {
+        const src = await s3(ceph, 'rc-src');
+        return { src, raw: s3RawPut(src), dst: await s3(swift, 'rc-dst'), native: false };
+      },
+    },
+    {
+      name: `${swift.name} (s3api) to ${ceph.name}`,
+      make: async () => {
+        const src = await s3(swift, 'rc-src');
+        return { src, raw: s3RawPut(src), dst: await s3(ceph, 'rc-dst'), native: false };
+      },
+    },
     {
       name: `${swift.name} (native: SLO, DLO) to ${ceph.name}`,
       make: async () => {
@@ -129,37 +174,56 @@ describe('the last write re-checks: GET and HEAD of every object shape agree on 
   ];
 
   for (const c of cases) {
-    it(`${c.name}: every shape is copied with one source GET, settled by its HEAD, and not recopied by --check-metadata`, { timeout: 240_000 }, async () => {
-      const { src, raw, dst, native } = await c.make();
-      const shapes = await writeShapes(src, raw, native);
-      const problems: string[] = [];
-      for (const [key, body] of shapes) {
-        let reads = 0;
-        const [r] = await copyKey({ store: src, key }, [{ store: dst, key }], { onSourceRead: () => reads++ });
-        if (r!.outcome !== 'copied' || reads !== 1) problems.push(`${JSON.stringify(key)}: ${r!.outcome} after ${reads} source GETs${r!.error ? ` (${r!.error.message})` : ''}`);
-        else if (md5Hex(await readAll((await dst.get(key)).body)) !== md5Hex(body)) problems.push(`${JSON.stringify(key)}: other bytes at the destination`);
-        // Non-ASCII metadata reads back in each server's own form (Ceph and s3api answer it
-        // RFC 2047-encoded), so across servers --check-metadata sees those differ: not asked here.
-        if (key.endsWith(' metadata')) continue;
-        const [again] = await copyKey({ store: src, key }, [{ store: dst, key }], { checkMetadata: true });
-        if (again!.outcome !== 'skipped') problems.push(`${JSON.stringify(key)}: --check-metadata ${again!.outcome} (${again!.reason ?? again!.error?.message ?? ''}) a copy just made`);
-      }
-      assert.deepEqual(problems, [], 'each copy settles in one round (a GET and HEAD that disagree would copy 6 times and fail)');
-    });
+    it(
+      `${c.name}: every shape is copied with one source GET, settled by its HEAD, and not recopied by --check-metadata`,
+      { timeout: 240_000 },
+      async () => {
+        const { src, raw, dst, native } = await c.make();
+        const shapes = await writeShapes(src, raw, native);
+        const problems: string[] = [];
+        for (const [key, body] of shapes) {
+          let reads = 0;
+          const [r] = await copyKey({ store: src, key }, [{ store: dst, key }], { onSourceRead: () => reads++ });
+          if (r!.outcome !== 'copied' || reads !== 1)
+            problems.push(
+              `${JSON.stringify(key)}: ${r!.outcome} after ${reads} source GETs${r!.error ? ` (${r!.error.message})` : ''}`,
+            );
+          else if (md5Hex(await readAll((await dst.get(key)).body)) !== md5Hex(body))
+            problems.push(`${JSON.stringify(key)}: other bytes at the destination`);
+          // Non-ASCII metadata reads back in each server's own form (Ceph and s3api answer it
+          // RFC 2047-encoded), so across servers --check-metadata sees those differ: not asked here.
+          if (key.endsWith(' metadata')) continue;
+          const [again] = await copyKey({ store: src, key }, [{ store: dst, key }], { checkMetadata: true });
+          if (again!.outcome !== 'skipped')
+            problems.push(
+              `${JSON.stringify(key)}: --check-metadata ${again!.outcome} (${again!.reason ?? again!.error?.message ?? ''}) a copy just made`,
+            );
+        }
+        assert.deepEqual(
+          problems,
+          [],
+          'each copy settles in one round (a GET and HEAD that disagree would copy 6 times and fail)',
+        );
+      },
+    );
   }
 
-  it(`${ceph.name} server-side copy (same endpoint) of an object whose Expires is no HTTP date settles in one round`, { timeout: 60_000 }, async () => {
-    const src = await s3(ceph, 'rc-ss-src');
-    const dst = await s3(ceph, 'rc-ss-dst');
-    const raw = s3RawPut(src);
-    for (const [i, v] of ODD_EXPIRES.entries()) await raw(`expires ${i}`, Buffer.from(`body ${i}`), { expires: v });
-    for (const [i] of ODD_EXPIRES.entries()) {
-      const [r] = await copyKey({ store: src, key: `expires ${i}` }, [{ store: dst, key: `expires ${i}` }]);
-      assert.equal(r!.outcome, 'copied', `Expires ${JSON.stringify(ODD_EXPIRES[i])}: ${r!.error?.message ?? ''}`);
-      assert.equal(r!.method, 'server-side');
-      assert.equal((await readAll((await dst.get(`expires ${i}`)).body)).toString(), `body ${i}`);
-    }
-  });
+  it(
+    `${ceph.name} server-side copy (same endpoint) of an object whose Expires is no HTTP date settles in one round`,
+    { timeout: 60_000 },
+    async () => {
+      const src = await s3(ceph, 'rc-ss-src');
+      const dst = await s3(ceph, 'rc-ss-dst');
+      const raw = s3RawPut(src);
+      for (const [i, v] of ODD_EXPIRES.entries()) await raw(`expires ${i}`, Buffer.from(`body ${i}`), { expires: v });
+      for (const [i] of ODD_EXPIRES.entries()) {
+        const [r] = await copyKey({ store: src, key: `expires ${i}` }, [{ store: dst, key: `expires ${i}` }]);
+        assert.equal(r!.outcome, 'copied', `Expires ${JSON.stringify(ODD_EXPIRES[i])}: ${r!.error?.message ?? ''}`);
+        assert.equal(r!.method, 'server-side');
+        assert.equal((await readAll((await dst.get(`expires ${i}`)).body)).toString(), `body ${i}`);
+      }
+    },
+  );
 });
 
 describe('the one rule for gone: a proxy in front of the source answering 404 to everything deletes nothing', () => {
@@ -170,35 +234,47 @@ describe('the one rule for gone: a proxy in front of the source answering 404 to
     for (const s of stores) await dropStore(s).catch(() => {});
   });
 
-  it(`deleteKey and syncKey with deletes on (${ceph.name}): the replica is kept, the key reported failed, while the bucket was seen a moment ago`, { timeout: 60_000 }, async () => {
-    const real = await freshStore(ceph, uniqueBucket('rc-lb-src'));
-    const dst = await freshStore(ceph, uniqueBucket('rc-lb-dst'));
-    stores.push(real, dst);
-    const proxy = new FaultProxy(ceph.endpoint);
-    proxies.push(proxy);
-    const url = await proxy.start();
-    const source = new S3Store(endpointConfig({ ...ceph, endpoint: url }, real.bucket, { max_retries: 1 }));
-    const body = randomBytes(100);
-    for (const key of ['a', 'b']) {
-      await real.put(key, body, { contentLength: body.length });
-      await dst.put(key, body, { contentLength: body.length });
-    }
-    try {
-      // A HeadBucket answered 200 (as any sweep or copy asks it) a moment before the proxy lost its backend.
-      assert.equal(await source.bucketExists(), true);
-      // A load balancer with no backend for this host: 404 to every request, HeadBucket included.
-      const storm = proxy.storm(anyRequest(), { kind: 'status', status: 404, code: 'NotFound' }, 60_000);
-      const deleted = await deleteKey(source, [dst], 'a', { delete: true });
-      const synced = await syncKey(source, [dst], 'b', { delete: true });
-      storm.stop();
-      assert.ok((await dst.head('a')) !== null, 'deleteKey: the replica of a key the source still has is kept');
-      assert.ok((await dst.head('b')) !== null, 'syncKey: the replica of a key the source still has is kept');
-      assert.deepEqual(deleted.results.map((r) => r.outcome), ['failed'], 'deleteKey reports the key failed, not deleted');
-      assert.deepEqual(synced.results.map((r) => r.outcome), ['failed'], 'syncKey reports the key failed, not deleted');
-    } finally {
-      source.close();
-    }
-  });
+  it(
+    `deleteKey and syncKey with deletes on (${ceph.name}): the replica is kept, the key reported failed, while the bucket was seen a moment ago`,
+    { timeout: 60_000 },
+    async () => {
+      const real = await freshStore(ceph, uniqueBucket('rc-lb-src'));
+      const dst = await freshStore(ceph, uniqueBucket('rc-lb-dst'));
+      stores.push(real, dst);
+      const proxy = new FaultProxy(ceph.endpoint);
+      proxies.push(proxy);
+      const url = await proxy.start();
+      const source = new S3Store(endpointConfig({ ...ceph, endpoint: url }, real.bucket, { max_retries: 1 }));
+      const body = randomBytes(100);
+      for (const key of ['a', 'b']) {
+        await real.put(key, body, { contentLength: body.length });
+        await dst.put(key, body, { contentLength: body.length });
+      }
+      try {
+        // A HeadBucket answered 200 (as any sweep or copy asks it) a moment before the proxy lost its backend.
+        assert.equal(await source.bucketExists(), true);
+        // A load balancer with no backend for this host: 404 to every request, HeadBucket included.
+        const storm = proxy.storm(anyRequest(), { kind: 'status', status: 404, code: 'NotFound' }, 60_000);
+        const deleted = await deleteKey(source, [dst], 'a', { delete: true });
+        const synced = await syncKey(source, [dst], 'b', { delete: true });
+        storm.stop();
+        assert.ok((await dst.head('a')) !== null, 'deleteKey: the replica of a key the source still has is kept');
+        assert.ok((await dst.head('b')) !== null, 'syncKey: the replica of a key the source still has is kept');
+        assert.deepEqual(
+          deleted.results.map((r) => r.outcome),
+          ['failed'],
+          'deleteKey reports the key failed, not deleted',
+        );
+        assert.deepEqual(
+          synced.results.map((r) => r.outcome),
+          ['failed'],
+          'syncKey reports the key failed, not deleted',
+        );
+      } finally {
+        source.close();
+      }
+    },
+  );
 });
 
 describe(`the last write re-checks, in a known order (${ceph.name}; the destination behind a proxy that holds one write)`, () => {
@@ -228,36 +304,48 @@ describe(`the last write re-checks, in a known order (${ceph.name}; the destinat
     return h === null ? null : md5Hex(await readAll((await store.get(key)).body));
   };
 
-  it('an upload of v1 that completes after the source moved to v2 is copied again: the destination ends with v2', { timeout: 60_000 }, async () => {
-    const { src, real, dst, proxy } = await rig('rc-slow');
-    const key = 'slow \u{1F600}';
-    const v1 = randomBytes(200_000);
-    const v2 = randomBytes(150_000);
-    await src.put(key, v1, { contentLength: v1.length });
-    const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'response');
-    const copying = copyKey({ store: src, key }, [{ store: dst, key }]);
-    await gate.arrived;
-    await src.put(key, v2, { contentLength: v2.length });
-    gate.open();
-    const [r] = await copying;
-    assert.equal(r!.outcome, 'copied', r!.error?.message);
-    assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'the destination holds the source as it is now');
-  });
+  it(
+    'an upload of v1 that completes after the source moved to v2 is copied again: the destination ends with v2',
+    { timeout: 60_000 },
+    async () => {
+      const { src, real, dst, proxy } = await rig('rc-slow');
+      const key = 'slow \u{1F600}';
+      const v1 = randomBytes(200_000);
+      const v2 = randomBytes(150_000);
+      await src.put(key, v1, { contentLength: v1.length });
+      const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'response');
+      const copying = copyKey({ store: src, key }, [{ store: dst, key }]);
+      await gate.arrived;
+      await src.put(key, v2, { contentLength: v2.length });
+      gate.open();
+      const [r] = await copying;
+      assert.equal(r!.outcome, 'copied', r!.error?.message);
+      assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'the destination holds the source as it is now');
+    },
+  );
 
-  it('syncKey with deletes on: a copy whose source was deleted while it was written is reported gone and removed', { timeout: 60_000 }, async () => {
-    const { src, real, dst, proxy } = await rig('rc-gone-after');
-    const key = 'deleted while written';
-    const body = randomBytes(40_000);
-    await src.put(key, body, { contentLength: body.length });
-    const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'response');
-    const syncing = syncKey(src, [dst], key, { delete: true, blindUpTo: 16 * MiB });
-    await gate.arrived;
-    await src.delete(key);
-    gate.open();
-    const result = await syncing;
-    assert.deepEqual(result.results.map((r) => r.outcome), ['deleted'], result.results.map((r) => r.error?.message).join(' '));
-    assert.equal(await real.head(key), null, 'no replica of a key the source lacks');
-  });
+  it(
+    'syncKey with deletes on: a copy whose source was deleted while it was written is reported gone and removed',
+    { timeout: 60_000 },
+    async () => {
+      const { src, real, dst, proxy } = await rig('rc-gone-after');
+      const key = 'deleted while written';
+      const body = randomBytes(40_000);
+      await src.put(key, body, { contentLength: body.length });
+      const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'response');
+      const syncing = syncKey(src, [dst], key, { delete: true, blindUpTo: 16 * MiB });
+      await gate.arrived;
+      await src.delete(key);
+      gate.open();
+      const result = await syncing;
+      assert.deepEqual(
+        result.results.map((r) => r.outcome),
+        ['deleted'],
+        result.results.map((r) => r.error?.message).join(' '),
+      );
+      assert.equal(await real.head(key), null, 'no replica of a key the source lacks');
+    },
+  );
 
   it(
     'a PUT that timed out on the client (its bytes all sent) and is retried: the first attempt must not land after the settled copy of v2',
@@ -273,7 +361,9 @@ describe(`the last write re-checks, in a known order (${ceph.name}; the destinat
       await src.put(key, v1, { contentLength: v1.length });
       // The first PUT's last byte waits at the proxy: the client times out and retries.
       const gate = proxy.gate(isOp('PutObject', real.bucket, key), 'last-byte');
-      const copying = copyKey({ store: src, key }, [{ store: dst, key }], { retry: { attempts: 3, baseMs: 100, maxMs: 500 } });
+      const copying = copyKey({ store: src, key }, [{ store: dst, key }], {
+        retry: { attempts: 3, baseMs: 100, maxMs: 500 },
+      });
       await gate.arrived;
       await src.put(key, v2, { contentLength: v2.length });
       const [r] = await copying;
@@ -282,7 +372,11 @@ describe(`the last write re-checks, in a known order (${ceph.name}; the destinat
       // Now the proxy delivers the first attempt's last byte; the server commits v1.
       gate.open();
       assert.equal(await gate.done, 200, 'the server took the first attempt after all');
-      assert.deepEqual(await bytesAt(real, key), md5Hex(v2), 'the destination still holds the source as it is now (it holds the stale v1, and nothing will copy it again)');
+      assert.deepEqual(
+        await bytesAt(real, key),
+        md5Hex(v2),
+        'the destination still holds the source as it is now (it holds the stale v1, and nothing will copy it again)',
+      );
     },
   );
 
@@ -304,7 +398,11 @@ describe(`the last write re-checks, in a known order (${ceph.name}; the destinat
       gate.open();
       const report = await sweeping;
       assert.deepEqual(report.failures, []);
-      assert.deepEqual(event.results.map((r) => r.outcome), ['gone'], 'the delete event came before the upload landed: nothing to delete yet');
+      assert.deepEqual(
+        event.results.map((r) => r.outcome),
+        ['gone'],
+        'the delete event came before the upload landed: nothing to delete yet',
+      );
       assert.equal(await real.head(key), null, 'the destination does not keep a key the source deleted (deletes on)');
     },
   );
@@ -319,14 +417,38 @@ describe(`the one rule for gone: a load balancer's HTML 404 to a source GET neve
     for (const p of proxies) await p.stop();
     for (const s of stores) await dropStore(s).catch(() => {});
   });
-  const LB_404: CannedAnswer = { status: 404, contentType: 'text/html', body: '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>' };
+  const LB_404: CannedAnswer = {
+    status: 404,
+    contentType: 'text/html',
+    body: '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>',
+  };
   const quick = { attempts: 3, baseMs: 50, maxMs: 200 };
 
   const cases: Array<{ name: string; lbGets: number; options: SyncKeyOptions; outcome: 'copied' | 'failed' }> = [
-    { name: 'a publish (GET first, size unknown): its first two GETs answered by the load balancer', lbGets: 2, options: { blindUpTo: 16 * MiB }, outcome: 'copied' },
-    { name: 'an event with its size (blind copy): its first GET answered by the load balancer', lbGets: 1, options: { blind: true }, outcome: 'copied' },
-    { name: 'a plain sync (HEAD first): its first GET answered by the load balancer', lbGets: 1, options: {}, outcome: 'copied' },
-    { name: 'every GET answered by the load balancer: failed, retryable, and the replica kept', lbGets: 1000, options: { blindUpTo: 16 * MiB }, outcome: 'failed' },
+    {
+      name: 'a publish (GET first, size unknown): its first two GETs answered by the load balancer',
+      lbGets: 2,
+      options: { blindUpTo: 16 * MiB },
+      outcome: 'copied',
+    },
+    {
+      name: 'an event with its size (blind copy): its first GET answered by the load balancer',
+      lbGets: 1,
+      options: { blind: true },
+      outcome: 'copied',
+    },
+    {
+      name: 'a plain sync (HEAD first): its first GET answered by the load balancer',
+      lbGets: 1,
+      options: {},
+      outcome: 'copied',
+    },
+    {
+      name: 'every GET answered by the load balancer: failed, retryable, and the replica kept',
+      lbGets: 1000,
+      options: { blindUpTo: 16 * MiB },
+      outcome: 'failed',
+    },
   ];
   for (const c of cases) {
     it(c.name, { timeout: 60_000 }, async () => {
@@ -348,9 +470,13 @@ describe(`the one rule for gone: a load balancer's HTML 404 to a source GET neve
       const [r] = result.results;
       assert.equal(r!.outcome, c.outcome, r!.error?.message);
       const held = await dst.head(key);
-      assert.ok(held !== null, 'the replica is never deleted on a 404 that is not the store\'s own');
+      assert.ok(held !== null, "the replica is never deleted on a 404 that is not the store's own");
       const want = c.outcome === 'copied' ? now : old;
-      assert.equal(md5Hex(await readAll((await dst.get(key)).body)), md5Hex(want), c.outcome === 'copied' ? 'the destination holds the source as it is' : 'the destination keeps its replica');
+      assert.equal(
+        md5Hex(await readAll((await dst.get(key)).body)),
+        md5Hex(want),
+        c.outcome === 'copied' ? 'the destination holds the source as it is' : 'the destination keeps its replica',
+      );
       if (c.outcome === 'failed') assert.match(r!.error?.message ?? '', /NoSuchKey|proxy or load balancer/);
     });
   }
@@ -368,35 +494,47 @@ describe(`the one rule for gone at a Swift native source: a 404 to the GET is pr
   const LB_404: CannedAnswer = { status: 404, contentType: 'text/html', body: '<html><h1>Not Found</h1></html>' };
 
   for (const everything of [false, true]) {
-    it(everything ? 'a proxy answering 404 to every request (container HEAD included): failed, the replica kept' : 'a proxy answering 404 to the object GETs only: copied once Swift answers, the replica never deleted', { timeout: 60_000 }, async () => {
-      const src = await freshSwift(uniqueBucket('rc-sw404-src'));
-      swiftStores.push(src);
-      const dst = await freshStore(ceph, uniqueBucket('rc-sw404-dst'));
-      stores.push(dst);
-      const proxy = new GateProxy(new URL(swift.swift.authUrl).origin);
-      proxies.push(proxy);
-      const url = `${await proxy.start()}/auth/v1.0`;
-      const source = new SwiftStore(swiftConfig(src.bucket, { auth_url: url }));
-      const key = 'lb404';
-      const old = randomBytes(3000);
-      const now = randomBytes(2000);
-      await dst.put(key, old, { contentLength: old.length });
-      await src.put(key, now, { contentLength: now.length });
-      try {
-        // Authenticated, and the container seen, a moment before the proxy lost its backend.
-        assert.equal(await source.bucketExists(), true);
-        const inContainer = (r: RequestInfo) => r.url.split('?')[0]!.includes(`/${src.bucket}`);
-        const match = everything ? inContainer : (r: RequestInfo) => r.method === 'GET' && r.url.split('?')[0]!.endsWith(`/${src.bucket}/${key}`);
-        proxy.answer(match, LB_404, everything ? 1000 : 2);
-        const result = await syncKey(source, [dst], key, { delete: true, blindUpTo: 16 * MiB, retry: { attempts: 3, baseMs: 50, maxMs: 200 } });
-        const [r] = result.results;
-        assert.equal(r!.outcome, everything ? 'failed' : 'copied', r!.error?.message);
-        assert.ok((await dst.head(key)) !== null, 'the replica is kept');
-        assert.equal(md5Hex(await readAll((await dst.get(key)).body)), md5Hex(everything ? old : now));
-      } finally {
-        source.close();
-      }
-    });
+    it(
+      everything
+        ? 'a proxy answering 404 to every request (container HEAD included): failed, the replica kept'
+        : 'a proxy answering 404 to the object GETs only: copied once Swift answers, the replica never deleted',
+      { timeout: 60_000 },
+      async () => {
+        const src = await freshSwift(uniqueBucket('rc-sw404-src'));
+        swiftStores.push(src);
+        const dst = await freshStore(ceph, uniqueBucket('rc-sw404-dst'));
+        stores.push(dst);
+        const proxy = new GateProxy(new URL(swift.swift.authUrl).origin);
+        proxies.push(proxy);
+        const url = `${await proxy.start()}/auth/v1.0`;
+        const source = new SwiftStore(swiftConfig(src.bucket, { auth_url: url }));
+        const key = 'lb404';
+        const old = randomBytes(3000);
+        const now = randomBytes(2000);
+        await dst.put(key, old, { contentLength: old.length });
+        await src.put(key, now, { contentLength: now.length });
+        try {
+          // Authenticated, and the container seen, a moment before the proxy lost its backend.
+          assert.equal(await source.bucketExists(), true);
+          const inContainer = (r: RequestInfo) => r.url.split('?')[0]!.includes(`/${src.bucket}`);
+          const match = everything
+            ? inContainer
+            : (r: RequestInfo) => r.method === 'GET' && r.url.split('?')[0]!.endsWith(`/${src.bucket}/${key}`);
+          proxy.answer(match, LB_404, everything ? 1000 : 2);
+          const result = await syncKey(source, [dst], key, {
+            delete: true,
+            blindUpTo: 16 * MiB,
+            retry: { attempts: 3, baseMs: 50, maxMs: 200 },
+          });
+          const [r] = result.results;
+          assert.equal(r!.outcome, everything ? 'failed' : 'copied', r!.error?.message);
+          assert.ok((await dst.head(key)) !== null, 'the replica is kept');
+          assert.equal(md5Hex(await readAll((await dst.get(key)).body)), md5Hex(everything ? old : now));
+        } finally {
+          source.close();
+        }
+      },
+    );
   }
 });
 
@@ -410,32 +548,55 @@ describe(`two destinations, one retried: every copy settled by one call is of th
     for (const s of stores) await dropStore(s).catch(() => {});
   });
 
-  it('the source overwritten while the second destination waits to retry: both end with the new version', { timeout: 60_000 }, async () => {
-    const real = await freshStore(ceph, uniqueBucket('rc-two-src'));
-    const a = await freshStore(ceph, uniqueBucket('rc-two-a'));
-    const bReal = await freshStore(ceph, uniqueBucket('rc-two-b'));
-    stores.push(real, a, bReal);
-    const sourceProxy = new GateProxy(ceph.endpoint);
-    const bProxy = new GateProxy(ceph.endpoint);
-    proxies.push(sourceProxy, bProxy);
-    const source = new S3Store(endpointConfig({ ...ceph, endpoint: await sourceProxy.start() }, real.bucket));
-    const b = new S3Store(endpointConfig({ ...ceph, endpoint: await bProxy.start() }, bReal.bucket));
-    viaProxy.push(source, b);
-    const key = 'two';
-    const v1 = randomBytes(4000);
-    const v2 = randomBytes(5000);
-    await real.put(key, v1, { contentLength: v1.length });
-    // The second destination's first PUT is refused (503, retried); the look after the first
-    // round is held until the source has been overwritten, so it still describes v1.
-    bProxy.answer(isOp('PutObject', bReal.bucket, key), { status: 503, contentType: 'application/xml', body: '<Error><Code>ServiceUnavailable</Code></Error>' }, 1);
-    const look = sourceProxy.gate(isOp('HeadObject', real.bucket, key), 'response');
-    const copying = copyKey({ store: source, key }, [{ store: a, key }, { store: b, key }], { blind: true, retry: { attempts: 3, baseMs: 50, maxMs: 200 } });
-    await look.arrived;
-    await real.put(key, v2, { contentLength: v2.length });
-    look.open();
-    const results = await copying;
-    assert.deepEqual(results.map((r) => r.outcome), ['copied', 'copied'], results.map((r) => r.error?.message).join(' '));
-    assert.equal(md5Hex(await readAll((await bReal.get(key)).body)), md5Hex(v2), 'the retried destination holds v2');
-    assert.equal(md5Hex(await readAll((await a.get(key)).body)), md5Hex(v2), 'the first destination, settled with v1 before the call saw v2, holds v2 too');
-  });
+  it(
+    'the source overwritten while the second destination waits to retry: both end with the new version',
+    { timeout: 60_000 },
+    async () => {
+      const real = await freshStore(ceph, uniqueBucket('rc-two-src'));
+      const a = await freshStore(ceph, uniqueBucket('rc-two-a'));
+      const bReal = await freshStore(ceph, uniqueBucket('rc-two-b'));
+      stores.push(real, a, bReal);
+      const sourceProxy = new GateProxy(ceph.endpoint);
+      const bProxy = new GateProxy(ceph.endpoint);
+      proxies.push(sourceProxy, bProxy);
+      const source = new S3Store(endpointConfig({ ...ceph, endpoint: await sourceProxy.start() }, real.bucket));
+      const b = new S3Store(endpointConfig({ ...ceph, endpoint: await bProxy.start() }, bReal.bucket));
+      viaProxy.push(source, b);
+      const key = 'two';
+      const v1 = randomBytes(4000);
+      const v2 = randomBytes(5000);
+      await real.put(key, v1, { contentLength: v1.length });
+      // The second destination's first PUT is refused (503, retried); the look after the first
+      // round is held until the source has been overwritten, so it still describes v1.
+      bProxy.answer(
+        isOp('PutObject', bReal.bucket, key),
+        { status: 503, contentType: 'application/xml', body: '<Error><Code>ServiceUnavailable</Code></Error>' },
+        1,
+      );
+      const look = sourceProxy.gate(isOp('HeadObject', real.bucket, key), 'response');
+      const copying = copyKey(
+        { store: source, key },
+        [
+          { store: a, key },
+          { store: b, key },
+        ],
+        { blind: true, retry: { attempts: 3, baseMs: 50, maxMs: 200 } },
+      );
+      await look.arrived;
+      await real.put(key, v2, { contentLength: v2.length });
+      look.open();
+      const results = await copying;
+      assert.deepEqual(
+        results.map((r) => r.outcome),
+        ['copied', 'copied'],
+        results.map((r) => r.error?.message).join(' '),
+      );
+      assert.equal(md5Hex(await readAll((await bReal.get(key)).body)), md5Hex(v2), 'the retried destination holds v2');
+      assert.equal(
+        md5Hex(await readAll((await a.get(key)).body)),
+        md5Hex(v2),
+        'the first destination, settled with v1 before the call saw v2, holds v2 too',
+      );
+    },
+  );
 });

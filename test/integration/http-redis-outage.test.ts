@@ -33,21 +33,31 @@ function cephEvent(bucket: string, key: string): string {
         eventSource: 'ceph:s3',
         eventTime: new Date().toISOString(),
         eventName: 'ObjectCreated:Put',
-        s3: { s3SchemaVersion: '1.0', bucket: { name: bucket }, object: { key, size: 1, eTag: '', versionId: '', sequencer: '1' } },
+        s3: {
+          s3SchemaVersion: '1.0',
+          bucket: { name: bucket },
+          object: { key, size: 1, eTag: '', versionId: '', sequencer: '1' },
+        },
       },
     ],
   });
 }
 
 /** A request with a stop watch; a request that hangs fails at `limitMs` (the old code hung). */
-async function timed(url: string, init: RequestInit = {}, limitMs = 15_000): Promise<{ status: number; text: string; ms: number }> {
+async function timed(
+  url: string,
+  init: RequestInit = {},
+  limitMs = 15_000,
+): Promise<{ status: number; text: string; ms: number }> {
   const t0 = Date.now();
   try {
     const r = await fetch(url, { ...init, signal: AbortSignal.timeout(limitMs) });
     const text = await r.text();
     return { status: r.status, text, ms: Date.now() - t0 };
   } catch (err) {
-    throw new Error(`${init.method ?? 'GET'} ${url}: no answer within ${limitMs} ms (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(
+      `${init.method ?? 'GET'} ${url}: no answer within ${limitMs} ms (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
 }
 
@@ -104,7 +114,10 @@ describe('s3s3listen --role intake [http] while redis is blackholed', () => {
     // Once Redis is known not to answer, the next sender is told at once.
     const again = await post('outage/during 2');
     assert.equal(again.status, 503, again.text);
-    assert.ok(again.ms < 1000, `the second POST /events took ${again.ms} ms: it should not wait for a Redis known not to answer`);
+    assert.ok(
+      again.ms < 1000,
+      `the second POST /events took ${again.ms} ms: it should not wait for a Redis known not to answer`,
+    );
 
     const metrics = await timed(`${base}/metrics`);
     assert.equal(metrics.status, 200);
@@ -137,7 +150,9 @@ describe('s3s3listen --role intake [http] while redis is blackholed', () => {
       'the keys received meanwhile and after to be on the queue',
       async () => {
         const k = await waitingKeys(queue);
-        return ['outage/before', 'outage/after', 'outage/pubsub 1', 'outage/pubsub 2'].every((x) => k.includes(x)) ? k : undefined;
+        return ['outage/before', 'outage/after', 'outage/pubsub 1', 'outage/pubsub 2'].every((x) => k.includes(x))
+          ? k
+          : undefined;
       },
       60_000,
       500,
@@ -153,7 +168,10 @@ describe('s3s3listen --role intake [http] while redis is blackholed', () => {
 
   it('turns ready again by itself once Redis answers, with no event or scrape to find out', async () => {
     proxy.blackhole(SUBSCRIBER);
-    const r = await timed(`${base}/events`, { method: 'POST', body: cephEvent(s.config.source.bucket, 'outage/alone') });
+    const r = await timed(`${base}/events`, {
+      method: 'POST',
+      body: cephEvent(s.config.source.bucket, 'outage/alone'),
+    });
     assert.equal(r.status, 503, r.text);
     // Longer than one probe (a ping given up after 4 s), so the outage ends on a later one.
     await new Promise((resolve) => setTimeout(resolve, 10_000));
@@ -194,7 +212,10 @@ describe('s3s3listen --role intake stopping', () => {
       const exit = await d.exited;
       const unqueued = d.matching(/not queued: /);
       for (const k of keys) {
-        assert.ok(d.lines.some((l) => l.includes(`not queued: ${JSON.stringify(k)}`)), `no line names ${JSON.stringify(k)}:\n${d.lines.join('\n')}`);
+        assert.ok(
+          d.lines.some((l) => l.includes(`not queued: ${JSON.stringify(k)}`)),
+          `no line names ${JSON.stringify(k)}:\n${d.lines.join('\n')}`,
+        );
       }
       assert.equal(unqueued.length, keys.length, unqueued.join('\n'));
       for (const l of unqueued) assert.match(l, /^s3s3 error: not queued: "/);

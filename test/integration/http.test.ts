@@ -13,7 +13,17 @@ import assert from 'node:assert/strict';
 import { publish } from '../../src/api/listen/publish.js';
 import { markerKey } from '../../src/api/worker/settle.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
-import { closedPort, Daemon, everywhere, OwnRedis, runScript, setup, tempDir, waitFor, type Setup } from '../helpers/listen.js';
+import {
+  closedPort,
+  Daemon,
+  everywhere,
+  OwnRedis,
+  runScript,
+  setup,
+  tempDir,
+  waitFor,
+  type Setup,
+} from '../helpers/listen.js';
 
 const servers = testServers();
 const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
@@ -31,7 +41,8 @@ function value(page: string, name: string, labels: Record<string, string> = {}):
     const m = /^([a-zA-Z0-9_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have = new Map([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v) && have.size === Object.keys(labels).length) return Number(m[3]);
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v) && have.size === Object.keys(labels).length)
+      return Number(m[3]);
   }
   return 0;
 }
@@ -46,7 +57,11 @@ function cephEvent(bucket: string, key: string, name = 'ObjectCreated:Put', size
         awsRegion: '',
         eventTime: new Date().toISOString(),
         eventName: name,
-        s3: { s3SchemaVersion: '1.0', bucket: { name: bucket }, object: { key, size, eTag: '', versionId: '', sequencer: '1', metadata: [], tags: [] } },
+        s3: {
+          s3SchemaVersion: '1.0',
+          bucket: { name: bucket },
+          object: { key, size, eTag: '', versionId: '', sequencer: '1', metadata: [], tags: [] },
+        },
       },
     ],
   });
@@ -61,7 +76,13 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
   before(async () => {
     own.start();
     const port = await closedPort();
-    s = await setup({ source: ceph, dests: [swift], redisUrl: own.url, label: 'http', http: { port, events_token: TOKEN } });
+    s = await setup({
+      source: ceph,
+      dests: [swift],
+      redisUrl: own.url,
+      label: 'http',
+      http: { port, events_token: TOKEN },
+    });
     d = Daemon.start(s.file, ['--log-format', 'json']);
     base = `http://127.0.0.1:${port}`;
     await d.waitForLine(/"msg":"listening"/);
@@ -86,21 +107,47 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
 
   it('/metrics moves with the work done: objects, bytes, requests, lag, queue', async () => {
     const keys = ['m/one', 'm/two \u00e9', 'm/three'];
-    for (const k of keys) await s.source.put(k, Buffer.from(`body ${k}`), { contentLength: Buffer.byteLength(`body ${k}`) });
+    for (const k of keys)
+      await s.source.put(k, Buffer.from(`body ${k}`), { contentLength: Buffer.byteLength(`body ${k}`) });
     const before = (await get(`${base}/metrics`)).text;
     await publish(keys, { config: s.config });
     for (const k of keys) await waitFor(`${k} everywhere`, () => everywhere(s.dests, k, Buffer.from(`body ${k}`)));
     await s.drained();
     const page = await waitFor('the counters', async () => {
       const t = (await get(`${base}/metrics`)).text;
-      return value(t, 's3s3_objects_total', { destination: 'dest1', outcome: 'copied', role: 'all' }) - value(before, 's3s3_objects_total', { destination: 'dest1', outcome: 'copied', role: 'all' }) === 3 ? t : undefined;
+      return value(t, 's3s3_objects_total', { destination: 'dest1', outcome: 'copied', role: 'all' }) -
+        value(before, 's3s3_objects_total', { destination: 'dest1', outcome: 'copied', role: 'all' }) ===
+        3
+        ? t
+        : undefined;
     });
     const bytes = keys.reduce((n, k) => n + Buffer.byteLength(`body ${k}`), 0);
-    assert.equal(value(page, 's3s3_bytes_total', { destination: 'dest1', role: 'all' }) - value(before, 's3s3_bytes_total', { destination: 'dest1', role: 'all' }), bytes);
-    assert.ok(value(page, 's3s3_s3_request_duration_seconds_count', { endpoint: 'source', operation: 'GetObject', status_class: '2xx', role: 'all' }) >= 3, page);
-    assert.ok(value(page, 's3s3_s3_request_duration_seconds_count', { endpoint: 'dest1', operation: 'PutObject', status_class: '2xx', role: 'all' }) >= 3, page);
+    assert.equal(
+      value(page, 's3s3_bytes_total', { destination: 'dest1', role: 'all' }) -
+        value(before, 's3s3_bytes_total', { destination: 'dest1', role: 'all' }),
+      bytes,
+    );
+    assert.ok(
+      value(page, 's3s3_s3_request_duration_seconds_count', {
+        endpoint: 'source',
+        operation: 'GetObject',
+        status_class: '2xx',
+        role: 'all',
+      }) >= 3,
+      page,
+    );
+    assert.ok(
+      value(page, 's3s3_s3_request_duration_seconds_count', {
+        endpoint: 'dest1',
+        operation: 'PutObject',
+        status_class: '2xx',
+        role: 'all',
+      }) >= 3,
+      page,
+    );
     assert.ok(value(page, 's3s3_replication_lag_seconds_count', { role: 'all' }) >= 3);
-    for (const state of ['waiting', 'active', 'delayed', 'failed']) assert.match(page, new RegExp(`^s3s3_queue_jobs\\{.*state="${state}".*\\} 0$`, 'm'));
+    for (const state of ['waiting', 'active', 'delayed', 'failed'])
+      assert.match(page, new RegExp(`^s3s3_queue_jobs\\{.*state="${state}".*\\} 0$`, 'm'));
     assert.match(page, /^s3s3_queue_oldest_waiting_seconds\{role="all"\} 0$/m);
     assert.match(page, /^# TYPE s3s3_redis_reconnects_total counter$/m);
     assert.match(page, /^process_resident_memory_bytes\{role="all"\} \d+/m);
@@ -109,8 +156,16 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
 
   it('POST /events queues what Ceph notifies; every bad input gets its status and one log line, the daemon unaffected', async () => {
     const bucket = s.config.source.bucket;
-    const post = (body: string | Buffer, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }, query = '') =>
-      get(`${base}/events${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    const post = (
+      body: string | Buffer,
+      headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+      query = '',
+    ) =>
+      get(`${base}/events${query}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
     const lines = () => d.lines.length;
     const since = (n: number, re: RegExp) => d.lines.slice(n).filter((l) => re.test(l));
 
@@ -127,7 +182,11 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
 
     n = lines();
     assert.equal((await post(cephEvent(bucket, 'k'), {})).status, 401, 'no token');
-    assert.equal((await post(cephEvent(bucket, 'k'), { authorization: 'Bearer wrong-token-wrong-token' })).status, 401, 'wrong token');
+    assert.equal(
+      (await post(cephEvent(bucket, 'k'), { authorization: 'Bearer wrong-token-wrong-token' })).status,
+      401,
+      'wrong token',
+    );
     assert.equal((await post(cephEvent(bucket, 'k'), {}, '?token=nope')).status, 401, 'wrong query token');
     // The same refusal again within a minute is counted, not logged again (Ceph re-sends without end).
     await waitFor('one line per reason', () => since(n, /events refused: (no|wrong) token/).length === 2);
@@ -135,12 +194,24 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     assert.equal(since(n, /events refused/).length, 2, d.lines.slice(n).join('\n'));
 
     n = lines();
-    const huge = await post(Buffer.alloc(10 * 1024 * 1024, 0x20)).catch((err: unknown) => ({ status: -1, text: String(err) }));
+    const huge = await post(Buffer.alloc(10 * 1024 * 1024, 0x20)).catch((err: unknown) => ({
+      status: -1,
+      text: String(err),
+    }));
     assert.equal(huge.status, 413, huge.text);
     assert.match(huge.text, /over the 1 MiB/);
     await waitFor('one log line', () => since(n, /events refused: body of \d+ bytes is over the 1 MiB/).length === 1);
 
-    const test = await post(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Time: new Date().toISOString(), Bucket: bucket, RequestId: 'r', HostId: 'h' }));
+    const test = await post(
+      JSON.stringify({
+        Service: 'Amazon S3',
+        Event: 's3:TestEvent',
+        Time: new Date().toISOString(),
+        Bucket: bucket,
+        RequestId: 'r',
+        HostId: 'h',
+      }),
+    );
     assert.equal(test.status, 200);
 
     // A Ceph record, then the same shape inside an SNS envelope with the token in the query.
@@ -150,9 +221,18 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     await s.source.put(key2, Buffer.from('two'), { contentLength: 3 });
     const ok = await post(cephEvent(bucket, key1, 'ObjectCreated:Put', 3));
     assert.equal(ok.status, 200, ok.text);
-    const sns = JSON.stringify({ Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:::t', Message: cephEvent(bucket, key2, 'ObjectCreated:Put', 3) });
+    const sns = JSON.stringify({
+      Type: 'Notification',
+      MessageId: 'm',
+      TopicArn: 'arn:aws:sns:::t',
+      Message: cephEvent(bucket, key2, 'ObjectCreated:Put', 3),
+    });
     assert.equal((await post(sns, {}, `?token=${TOKEN}`)).status, 200);
-    await waitFor('both keys everywhere', async () => (await everywhere(s.dests, key1, Buffer.from('one'))) && everywhere(s.dests, key2, Buffer.from('two')));
+    await waitFor(
+      'both keys everywhere',
+      async () =>
+        (await everywhere(s.dests, key1, Buffer.from('one'))) && everywhere(s.dests, key2, Buffer.from('two')),
+    );
     assert.equal(d.child.exitCode, null, 'still running');
     const metrics = (await get(`${base}/metrics`)).text;
     assert.ok(value(metrics, 's3s3_events_total', { result: 'refused', role: 'all' }) >= 5, metrics);
@@ -165,7 +245,9 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     assert.equal(page.status, 200);
     assert.match(page.text, /<html/i);
     const name = (await import('../../src/api/queue/queue.js')).queueName(s.config);
-    const api = await get(`${base}/queues/api/queues?activeQueue=${encodeURIComponent(name)}&status=failed&page=1&jobsPerPage=10`);
+    const api = await get(
+      `${base}/queues/api/queues?activeQueue=${encodeURIComponent(name)}&status=failed&page=1&jobsPerPage=10`,
+    );
     assert.equal(api.status, 200, api.text);
     assert.ok(api.text.includes(name), api.text.slice(0, 300));
     const clean = await get(`${base}/queues/api/queues/${encodeURIComponent(name)}/clean/failed`, { method: 'PUT' });
@@ -175,10 +257,15 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
 
   it('/readyz turns false when Redis stops, and true again once it is back', async () => {
     own.stop();
-    const down = await waitFor('not ready', async () => {
-      const r = await get(`${base}/readyz`);
-      return r.status === 503 ? r : undefined;
-    }, 30_000, 500);
+    const down = await waitFor(
+      'not ready',
+      async () => {
+        const r = await get(`${base}/readyz`);
+        return r.status === 503 ? r : undefined;
+      },
+      30_000,
+      500,
+    );
     assert.match(down.text, /^redis not ready/m);
     assert.equal((await get(`${base}/healthz`)).status, 200, 'alive all the same');
     own.start();
@@ -195,7 +282,10 @@ describe('s3s3listen [http] start-up', () => {
     try {
       const r = await runScript('listen', ['--config', s.file]);
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /\[http\] cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE; another process listens there: choose another \[http\] port \(or S3S3_HTTP_PORT per process\)/);
+      assert.match(
+        r.stderr,
+        /\[http\] cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE; another process listens there: choose another \[http\] port \(or S3S3_HTTP_PORT per process\)/,
+      );
     } finally {
       await new Promise((r) => taken.close(r));
       await s.cleanup();
@@ -203,7 +293,13 @@ describe('s3s3listen [http] start-up', () => {
   });
 
   it('S3S3_HTTP_PORT gives a worker its own port; a worker serves no /events', async () => {
-    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'http-worker', http: { port: 1 } });
+    const s = await setup({
+      source: ceph,
+      dests: [swift],
+      redisUrl: redisUrl(),
+      label: 'http-worker',
+      http: { port: 1 },
+    });
     const port = await closedPort();
     const d = new Daemon(['--config', s.file, '--role', 'worker'], { S3S3_HTTP_PORT: String(port) });
     try {
@@ -230,7 +326,10 @@ describe('s3s3bucket --metrics-file', () => {
       const r = await runScript('bucket', ['--config', s.file, '--metrics-file', file]);
       assert.equal(r.code, 0, r.stderr);
       const text = readFileSync(file, 'utf8');
-      assert.match(text, /^s3s3_sweep_objects\{destination="dest1",outcome="copied",source="[^"]+",destinations="[^"]+"\} 3$/m);
+      assert.match(
+        text,
+        /^s3s3_sweep_objects\{destination="dest1",outcome="copied",source="[^"]+",destinations="[^"]+"\} 3$/m,
+      );
       assert.match(text, /^s3s3_sweep_bytes\{destination="dest1",.*\} 3$/m);
       assert.match(text, /^s3s3_sweep_success\{.*\} 1$/m);
       assert.match(text, /^s3s3_sweep_exit_code\{.*\} 0$/m);

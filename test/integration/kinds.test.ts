@@ -31,7 +31,10 @@ for (const server of testServers()) {
         assert.ok(err instanceof StoreError);
         assert.equal(err.kind, 'bucketMissing');
         assert.equal(err.errorClass, 'fatal');
-        assert.match(err.message, /^\[source\] HeadObject .* failed: NoSuchBucket.*create the bucket, or fix bucket_name/);
+        assert.match(
+          err.message,
+          /^\[source\] HeadObject .* failed: NoSuchBucket.*create the bucket, or fix bucket_name/,
+        );
         return true;
       });
       // A key copy from it fails (kept for a retry), instead of being reported gone.
@@ -62,7 +65,9 @@ for (const server of testServers()) {
       const listed = (await src.listPage()).objects[0]!;
       const v2 = Buffer.from('version two, longer');
       await src.put('k', v2, { contentLength: v2.length });
-      const [r] = await copyKey({ store: src, key: 'k', info: listed }, [{ store: dst, key: 'k', known: null }], { retry: FAST_RETRY });
+      const [r] = await copyKey({ store: src, key: 'k', info: listed }, [{ store: dst, key: 'k', known: null }], {
+        retry: FAST_RETRY,
+      });
       assert.equal(r!.outcome, 'copied', String(r!.error));
       assert.equal(r!.method, 'server-side');
       assert.deepEqual(await readAll((await dst.get('k')).body), v2);
@@ -79,7 +84,12 @@ for (const server of testServers()) {
       const dstReal = await freshStore(server, dstBucket);
       stores.push(dstReal);
       // Multipart at the destination: its ETag is no MD5, so only a read-back proves the copy.
-      const dst = new S3Store(endpointConfig({ ...server, endpoint: url }, dstBucket, { multipart_threshold: '5M', multipart_chunksize: '5M' }));
+      const dst = new S3Store(
+        endpointConfig({ ...server, endpoint: url }, dstBucket, {
+          multipart_threshold: '5M',
+          multipart_chunksize: '5M',
+        }),
+      );
       const body = Buffer.alloc(6 * 1024 * 1024 + 3, 7);
       await src.put('big', body, { contentLength: body.length });
       const report = await duplicateBucket(src, dst, { retry: FAST_RETRY });

@@ -26,8 +26,19 @@ const PROBE_SECONDS = 2;
 servers.forEach((server, i) => {
   describe(`a bucket missing: source on ${server.name}, destinations on ${server.name} and ${other(i).name}`, () => {
     it('s3s3listen keeps the keys queued, logs once, and copies them by itself once the bucket is back', async () => {
-      const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nobucket-${server.name}` });
-      const d = Daemon.start(s.file, ['--concurrency', '2', '--bucket-probe-interval', String(PROBE_SECONDS), '--verbose']);
+      const s = await setup({
+        source: server,
+        dests: [server, other(i)],
+        redisUrl: redisUrl(),
+        label: `nobucket-${server.name}`,
+      });
+      const d = Daemon.start(s.file, [
+        '--concurrency',
+        '2',
+        '--bucket-probe-interval',
+        String(PROBE_SECONDS),
+        '--verbose',
+      ]);
       // More keys than the concurrency; one already in the destinations in an older version,
       // so its copy starts with a HEAD of the source (a bare 404) rather than a GET.
       const keys = ['gone/a', 'gone/b \u00e9', 'gone/c', 'gone/d', 'gone/stale'];
@@ -42,7 +53,10 @@ servers.forEach((server, i) => {
         await s.source.destroyBucket();
         await publish(keys, { config: s.config });
         const error = await d.waitForLine(/\[source\] bucket \S+ at \S+ does not exist: copying paused/);
-        assert.match(error, new RegExp(`bucket ${s.config.source.bucket} at ${s.config.source.endpoint.replace(/[.]/g, '\\.')}`));
+        assert.match(
+          error,
+          new RegExp(`bucket ${s.config.source.bucket} at ${s.config.source.endpoint.replace(/[.]/g, '\\.')}`),
+        );
         assert.match(error, /create the bucket or fix bucket_name in \[source\]/);
         // Several probes go by: nothing is dropped, nothing failed, everything still queued.
         const probes = d.matching(/bucket still missing/).length;
@@ -57,10 +71,12 @@ servers.forEach((server, i) => {
         // Right after a probe, so the bucket is refilled before the next one looks.
         await d.waitForLine(/bucket still missing/, 30_000, d.matching(/bucket still missing/).length + 1);
         await s.source.createBucket();
-        for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
+        for (const [n, key] of keys.entries())
+          await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
 
         await d.waitForLine(/\[source\] bucket \S+ at \S+ is back: copying resumes/);
-        for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
+        for (const [n, key] of keys.entries())
+          await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
         await s.drained();
         for (const key of keys) assert.equal(await s.redis.call('GET', markerKey(key)), 'True', key);
         d.kill('SIGTERM');
@@ -73,13 +89,19 @@ servers.forEach((server, i) => {
     });
 
     it(`s3s3listen with a destination bucket (on ${other(i).name}) missing: pauses, keeps the keys, resumes once it is created`, async () => {
-      const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nodest-${server.name}` });
+      const s = await setup({
+        source: server,
+        dests: [server, other(i)],
+        redisUrl: redisUrl(),
+        label: `nodest-${server.name}`,
+      });
       const d = Daemon.start(s.file, ['--concurrency', '2', '--bucket-probe-interval', '1', '--verbose']);
       const keys = ['dest/a', 'dest/b', 'dest/c', 'dest/d'];
       const bodies = keys.map((k) => Buffer.from(`body of ${k}`));
       try {
         await d.waitForLine(/ listening /);
-        for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
+        for (const [n, key] of keys.entries())
+          await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
         await s.dests[1]!.destroyBucket();
         await publish(keys, { config: s.config });
         const error = await d.waitForLine(/\[dest2\] bucket \S+ at \S+ does not exist: copying paused/);
@@ -91,7 +113,8 @@ servers.forEach((server, i) => {
 
         await s.dests[1]!.createBucket();
         await d.waitForLine(/\[dest2\] bucket \S+ at \S+ is back: copying resumes/);
-        for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
+        for (const [n, key] of keys.entries())
+          await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
         await s.drained();
         assert.equal(d.matching(/does not exist: copying paused/).length, 1, d.lines.join('\n'));
         d.kill('SIGTERM');
@@ -104,7 +127,12 @@ servers.forEach((server, i) => {
     });
 
     it('s3s3bucket --retry-failed with the source bucket missing queues every failed key; the worker holds them and copies them once it is back', async () => {
-      const s = await setup({ source: server, dests: [server, other(i)], redisUrl: redisUrl(), label: `nobucket-retry-${server.name}` });
+      const s = await setup({
+        source: server,
+        dests: [server, other(i)],
+        redisUrl: redisUrl(),
+        label: `nobucket-retry-${server.name}`,
+      });
       const keys = ['retry/a', 'retry/stale', 'retry/c \u0007'];
       const bodies = keys.map((k) => Buffer.from(`body of ${k}`));
       let d: Daemon | undefined;
@@ -112,7 +140,15 @@ servers.forEach((server, i) => {
         // One key in the destinations already (older): its copy HEADs the source first.
         for (const dest of s.dests) await dest.put('retry/stale', Buffer.from('old'), { contentLength: 3 });
         // What the listener of s3s3 before the queue left in its failed list.
-        const entries = keys.map((key) => JSON.stringify({ key, reason: 'earlier failure', at: '2026-01-01T00:00:00.000Z', destinations: ['dest2'], attempts: 1 }));
+        const entries = keys.map((key) =>
+          JSON.stringify({
+            key,
+            reason: 'earlier failure',
+            at: '2026-01-01T00:00:00.000Z',
+            destinations: ['dest2'],
+            attempts: 1,
+          }),
+        );
         await s.redis.call('RPUSH', s.config.pubsub.failedList, ...entries);
         await s.source.destroyBucket();
 
@@ -130,8 +166,10 @@ servers.forEach((server, i) => {
 
         await d.waitForLine(/bucket still missing/, 30_000, d.matching(/bucket still missing/).length + 1);
         await s.source.createBucket();
-        for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
-        for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
+        for (const [n, key] of keys.entries())
+          await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
+        for (const [n, key] of keys.entries())
+          await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 60_000);
         await s.drained();
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0, d.lines.join('\n'));

@@ -22,7 +22,12 @@ for (const [i, a] of servers.entries()) {
       // dest1 deletes, dest2 (no delete key) keeps what the source lost.
       const { loadConfig } = await import('../../src/api/config.js');
       const { readFileSync, writeFileSync } = await import('node:fs');
-      writeFileSync(s.file, readFileSync(s.file, 'utf8').replace('[dest2]', '[dest2]\ndelete = false').replace('[dest1]', '[dest1]\ndelete = true'));
+      writeFileSync(
+        s.file,
+        readFileSync(s.file, 'utf8')
+          .replace('[dest2]', '[dest2]\ndelete = false')
+          .replace('[dest1]', '[dest1]\ndelete = true'),
+      );
       const config = loadConfig({ file: s.file, env: {} });
       const settled: SettledEvent[] = [];
       const client = new ListenClient(config, { concurrency: 4, onSettled: (e) => settled.push(e) });
@@ -43,7 +48,11 @@ for (const [i, a] of servers.entries()) {
         await client.idle();
         assert.equal(await readBody(s.dests[0]!, 'd/one'), null, 'deleted at dest1');
         assert.equal(await readBody(s.dests[0]!, 'd/two \u0001'), null);
-        assert.deepEqual(await readBody(s.dests[0]!, 'd/three'), Buffer.from('d/three'), 'a delete hint never deletes what the source has');
+        assert.deepEqual(
+          await readBody(s.dests[0]!, 'd/three'),
+          Buffer.from('d/three'),
+          'a delete hint never deletes what the source has',
+        );
         assert.deepEqual(await readBody(s.dests[1]!, 'd/one'), Buffer.from('d/one'), 'dest2 says delete = false');
         assert.equal(await s.redis.call('EXISTS', markerKey('d/one')), 0, 'the marker goes with the key');
         assert.equal(client.stats.deleted, 2);
@@ -54,7 +63,13 @@ for (const [i, a] of servers.entries()) {
     });
 
     it('out-of-order and repeated hints converge on the source: deleted, re-created, announced in any order', async () => {
-      const s = await setup({ source: a, dests: [b], redisUrl: redisUrl(), label: 'lrace', destExtra: { delete: true } });
+      const s = await setup({
+        source: a,
+        dests: [b],
+        redisUrl: redisUrl(),
+        label: 'lrace',
+        destExtra: { delete: true },
+      });
       const client = new ListenClient(s.config, { concurrency: 4 });
       try {
         await client.start();
@@ -80,7 +95,14 @@ for (const [i, a] of servers.entries()) {
     });
 
     it('moves a prefix: a source key under images/ lands under avatar/; a key outside the prefix is skipped', async () => {
-      const s = await setup({ source: a, dests: [b], redisUrl: redisUrl(), label: 'lmove', sourceExtra: { prefix: 'images/' }, destExtra: { prefix: 'avatar/' } });
+      const s = await setup({
+        source: a,
+        dests: [b],
+        redisUrl: redisUrl(),
+        label: 'lmove',
+        sourceExtra: { prefix: 'images/' },
+        destExtra: { prefix: 'avatar/' },
+      });
       const settled: SettledEvent[] = [];
       const client = new ListenClient(s.config, { concurrency: 2, onSettled: (e) => settled.push(e) });
       try {
@@ -109,7 +131,13 @@ describe('s3s3listen [pubsub] report', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 's3s3-lreport-'));
     const file = join(dir, 'listen.csv');
-    const s = await setup({ source: a!, dests: [b!], redisUrl: redisUrl(), label: 'lreport', pubsub: { report: file, report_max_size: 4096, report_keep: 2 } });
+    const s = await setup({
+      source: a!,
+      dests: [b!],
+      redisUrl: redisUrl(),
+      label: 'lreport',
+      pubsub: { report: file, report_max_size: 4096, report_keep: 2 },
+    });
     const settled: SettledEvent[] = [];
     const client = new ListenClient(s.config, { concurrency: 4, onSettled: (e) => settled.push(e) });
     try {
@@ -126,7 +154,12 @@ describe('s3s3listen [pubsub] report', () => {
     assert.ok(existsSync(`${file}.1`) && existsSync(`${file}.2`), 'rotated, two old files kept');
     assert.ok(!existsSync(`${file}.3`));
     const text = readFileSync(file, 'utf8');
-    assert.ok(text.startsWith('time,source_bucket,source_key,destination,destination_bucket,destination_key,action,size,source_etag,md5,error\n'), 'each file starts with the header');
+    assert.ok(
+      text.startsWith(
+        'time,source_bucket,source_key,destination,destination_bucket,destination_key,action,size,source_etag,md5,error\n',
+      ),
+      'each file starts with the header',
+    );
     assert.match(text, /,dest1,[^,]+,"rep\/\d+ ""q"",x\ny+",copied,/);
   });
 });

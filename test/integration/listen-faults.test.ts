@@ -44,7 +44,10 @@ describe('s3s3listen and a Redis restart', () => {
       assert.match(back, /run s3s3bucket to sweep/);
 
       await s.source.put('after', Buffer.from('2'), { contentLength: 1 });
-      await waitFor('a subscriber again', async () => Number((await s.redis.call('PUBSUB', 'NUMSUB', s.channel) as [string, number])[1]) === 1);
+      await waitFor(
+        'a subscriber again',
+        async () => Number(((await s.redis.call('PUBSUB', 'NUMSUB', s.channel)) as [string, number])[1]) === 1,
+      );
       await publish('after', { config: s.config });
       await waitFor('"after" everywhere', () => everywhere(s.dests, 'after', Buffer.from('2')));
       assert.equal(d.child.exitCode, null, 'never exited');
@@ -63,7 +66,13 @@ servers.forEach((server, i) => {
       const proxy = new TcpProxy(other(i).endpoint);
       await proxy.start();
       // Few retries per try, so the queue's 3 tries end in the failed set within seconds.
-      const s = await setup({ source: server, dests: [server, { server: other(i), endpoint: proxy.endpoint }], redisUrl: redisUrl(), label: `down-${server.name}`, endpointExtra: { max_retries: 1, connect_timeout: 1 } });
+      const s = await setup({
+        source: server,
+        dests: [server, { server: other(i), endpoint: proxy.endpoint }],
+        redisUrl: redisUrl(),
+        label: `down-${server.name}`,
+        endpointExtra: { max_retries: 1, connect_timeout: 1 },
+      });
       await proxy.stop();
       const d = Daemon.start(s.file);
       const key = 'down/k \u00e9\u0001';
@@ -76,7 +85,10 @@ servers.forEach((server, i) => {
         assert.equal(await pendingCount(s), 0, 'failed, not waiting');
         const listed = await runScript('s3s3', ['queue', 'failed', '--config', s.file]);
         assert.equal(listed.code, 0, listed.stderr);
-        const [entry] = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; error: string });
+        const [entry] = listed.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { key: string; error: string });
         assert.equal(entry!.key, key, 'every key byte kept');
         assert.match(entry!.error, /\[dest2\]/);
         assert.ok(await everywhere([s.dests[0]!], key, body), 'the destination that is up has it');
@@ -103,7 +115,12 @@ servers.forEach((server, i) => {
     it('finishes a large copy in flight on SIGTERM, then exits 0', async () => {
       const slow = new TcpProxy(other(i).endpoint, 4 * 1024 * 1024);
       await slow.start();
-      const s = await setup({ source: server, dests: [{ server: other(i), endpoint: slow.endpoint }], redisUrl: redisUrl(), label: `term-${server.name}` });
+      const s = await setup({
+        source: server,
+        dests: [{ server: other(i), endpoint: slow.endpoint }],
+        redisUrl: redisUrl(),
+        label: `term-${server.name}`,
+      });
       const d = Daemon.start(s.file, ['--verbose']);
       const key = 'large/object';
       const size = 16 * 1024 * 1024 + 5;
@@ -116,9 +133,14 @@ servers.forEach((server, i) => {
         d.kill('SIGTERM');
         const { code } = await d.exited;
         assert.equal(code, 0, d.lines.join('\n'));
-        const stopping = d.lines.findIndex((l) => /stopping: no new messages; finishing the jobs running .*inFlight=1 /.test(l));
+        const stopping = d.lines.findIndex((l) =>
+          /stopping: no new messages; finishing the jobs running .*inFlight=1 /.test(l),
+        );
         const copied = d.lines.findIndex((l) => / copied key=large\/object /.test(l));
-        assert.ok(stopping >= 0 && copied > stopping, `the copy was in flight at SIGTERM and finished after it:\n${d.lines.join('\n')}`);
+        assert.ok(
+          stopping >= 0 && copied > stopping,
+          `the copy was in flight at SIGTERM and finished after it:\n${d.lines.join('\n')}`,
+        );
         const head = await s.dests[0]!.head(key);
         assert.equal(head?.size, size);
         assert.equal(head?.etag, createHash('md5').update(body).digest('hex'));
@@ -134,7 +156,12 @@ servers.forEach((server, i) => {
     it('never copies a key twice at once: announced again during its copy, it runs once more afterwards', async () => {
       const slow = new TcpProxy(other(i).endpoint, 4 * 1024 * 1024);
       await slow.start();
-      const s = await setup({ source: server, dests: [{ server: other(i), endpoint: slow.endpoint }], redisUrl: redisUrl(), label: `again-${server.name}` });
+      const s = await setup({
+        source: server,
+        dests: [{ server: other(i), endpoint: slow.endpoint }],
+        redisUrl: redisUrl(),
+        label: `again-${server.name}`,
+      });
       const d = Daemon.start(s.file, ['--verbose']);
       const key = 'again/slow';
       const size = 6 * 1024 * 1024;
@@ -171,7 +198,13 @@ servers.forEach((server, i) => {
     it('past shutdown_timeout leaves the job in the queue, exits 0, and the next start finishes it once its lock expires', async () => {
       const slow = new TcpProxy(other(i).endpoint, 2 * 1024 * 1024);
       await slow.start();
-      const s = await setup({ source: server, dests: [{ server: other(i), endpoint: slow.endpoint }], redisUrl: redisUrl(), label: `timeout-${server.name}`, pubsub: { shutdown_timeout: 1 } });
+      const s = await setup({
+        source: server,
+        dests: [{ server: other(i), endpoint: slow.endpoint }],
+        redisUrl: redisUrl(),
+        label: `timeout-${server.name}`,
+        pubsub: { shutdown_timeout: 1 },
+      });
       const key = 'slow/object';
       const size = 12 * 1024 * 1024;
       const body = Buffer.alloc(size, 3);
@@ -183,8 +216,15 @@ servers.forEach((server, i) => {
         await d.waitForLine(/copy started key=slow\/object/);
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0);
-        assert.ok(d.matching(/shutdown timeout reached; jobs still running are abandoned/).length === 1, d.lines.join('\n'));
-        assert.equal(await pendingCount(s), 1, `still in the queue: ${JSON.stringify(await s.counts())}\n${d.lines.join('\n')}`);
+        assert.ok(
+          d.matching(/shutdown timeout reached; jobs still running are abandoned/).length === 1,
+          d.lines.join('\n'),
+        );
+        assert.equal(
+          await pendingCount(s),
+          1,
+          `still in the queue: ${JSON.stringify(await s.counts())}\n${d.lines.join('\n')}`,
+        );
 
         d = Daemon.start(s.file, ['--job-lock', '3']);
         await d.waitForLine(/a job stalled \(its worker died or hung\): it runs again/);
@@ -205,7 +245,12 @@ servers.forEach((server, i) => {
     it('loses nothing: after a restart every key it had received is in every destination', async () => {
       const slow = new TcpProxy(other(i).endpoint, 2 * 1024 * 1024);
       await slow.start();
-      const s = await setup({ source: server, dests: [server, { server: other(i), endpoint: slow.endpoint }], redisUrl: redisUrl(), label: `kill-${server.name}` });
+      const s = await setup({
+        source: server,
+        dests: [server, { server: other(i), endpoint: slow.endpoint }],
+        redisUrl: redisUrl(),
+        label: `kill-${server.name}`,
+      });
       const keys = Array.from({ length: 24 }, (_, n) => `kill/${String(n).padStart(2, '0')}`);
       const bodies = keys.map((_k, n) => Buffer.alloc(256 * 1024 + n, n + 1));
       for (const [n, key] of keys.entries()) await s.source.put(key, bodies[n]!, { contentLength: bodies[n]!.length });
@@ -223,7 +268,8 @@ servers.forEach((server, i) => {
 
         d = Daemon.start(s.file, ['--concurrency', '4', '--job-lock', '3']);
         await d.waitForLine(/a job stalled \(its worker died or hung\): it runs again/);
-        for (const [n, key] of keys.entries()) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 120_000);
+        for (const [n, key] of keys.entries())
+          await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, bodies[n]!), 120_000);
         await s.drained();
         d.kill('SIGTERM');
         assert.equal((await d.exited).code, 0);

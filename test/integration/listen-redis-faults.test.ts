@@ -27,13 +27,15 @@ async function putAll(s: Setup, keys: readonly string[], bodies: readonly Buffer
 
 /** Every key in every destination, byte for byte. */
 async function allCopied(s: Setup, keys: readonly string[], bodies: readonly Buffer[]): Promise<void> {
-  for (const [n, key] of keys.entries()) await waitFor(`${key} in every destination`, () => everywhere(s.dests, key, bodies[n]!), 120_000);
+  for (const [n, key] of keys.entries())
+    await waitFor(`${key} in every destination`, () => everywhere(s.dests, key, bodies[n]!), 120_000);
 }
 
 /** Queue drained and every marker set: what "settled" means in Redis. */
 async function allSettled(s: Setup, keys: readonly string[]): Promise<void> {
   await s.drained(0, 120_000);
-  for (const key of keys) await waitFor(`the marker of ${key}`, async () => (await s.redis.call('GET', markerKey(key))) === 'True', 60_000);
+  for (const key of keys)
+    await waitFor(`the marker of ${key}`, async () => (await s.redis.call('GET', markerKey(key))) === 'True', 60_000);
 }
 
 interface WriteFault {
@@ -161,7 +163,12 @@ describe('s3s3listen and redis killed (SIGKILL) while copies are in flight', () 
     own.start();
     const slow = new TcpProxy(servers[1 % servers.length]!.endpoint, 2 * 1024 * 1024);
     await slow.start();
-    const s = await setup({ source: servers[0]!, dests: [servers[0]!, { server: servers[1 % servers.length]!, endpoint: slow.endpoint }], redisUrl: own.url, label: 'redis-kill9' });
+    const s = await setup({
+      source: servers[0]!,
+      dests: [servers[0]!, { server: servers[1 % servers.length]!, endpoint: slow.endpoint }],
+      redisUrl: own.url,
+      label: 'redis-kill9',
+    });
     const d = Daemon.start(s.file, ['--concurrency', String(CONCURRENCY)]);
     const keys = Array.from({ length: 8 }, (_, n) => `kill9/${n}`);
     const bodies = keys.map((_k, n) => Buffer.alloc(512 * 1024 + n, n + 7));

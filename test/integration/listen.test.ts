@@ -62,13 +62,18 @@ for (const server of servers) {
 
     it('copies keys given as arguments, as JSON messages, and announced by the library', async () => {
       const keys = ['args/one two', 'json/caf\u00e9', 'lib/plain', 'lib/json \u{1F600}'];
-      for (const key of keys) await s.source.put(key, Buffer.from(`body of ${key}`), { contentLength: Buffer.byteLength(`body of ${key}`) });
+      for (const key of keys)
+        await s.source.put(key, Buffer.from(`body of ${key}`), { contentLength: Buffer.byteLength(`body of ${key}`) });
       const a = await runScript('publish', ['--config', s.file, keys[0]!]);
       assert.equal(a.code, 0, a.stderr);
       const j = await runScript('publish', ['--config', s.file, '--json', keys[1]!]);
       assert.equal(j.code, 0, j.stderr);
       assert.deepEqual(await publish([keys[2]!], { config: s.config }), { published: 1, unheard: 0, invalid: 0 });
-      assert.deepEqual(await publish(keys[3]!, { config: s.config, format: 'json' }), { published: 1, unheard: 0, invalid: 0 });
+      assert.deepEqual(await publish(keys[3]!, { config: s.config, format: 'json' }), {
+        published: 1,
+        unheard: 0,
+        invalid: 0,
+      });
       for (const key of keys) {
         markers.push(markerKey(key));
         await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, Buffer.from(`body of ${key}`)));
@@ -95,7 +100,10 @@ for (const server of servers) {
       assert.equal(skipped.length, bad.length, skipped.join('\n'));
       assert.ok(skipped.some((l) => /not valid UTF-8/.test(l)));
       assert.ok(skipped.some((l) => /over the 1024-byte/.test(l)));
-      assert.ok(skipped.some((l) => /has no \\?"key\\?"/.test(l)), skipped.join('\n'));
+      assert.ok(
+        skipped.some((l) => /has no \\?"key\\?"/.test(l)),
+        skipped.join('\n'),
+      );
       assert.equal(d.child.exitCode, null, 'still running');
     });
 
@@ -132,7 +140,13 @@ describe('s3s3listen start-up and logs', () => {
   it('refuses [pubsub] sns = true at start-up with a clear error (exit 2)', async () => {
     const dir = tempDir('sns');
     const file = join(dir, 's3s3.ini');
-    writeFileSync(file, sectionIni('source', a, 'src-bucket') + sectionIni('dest1', b, 'dst-bucket') + `[pubsub]\nredis = true\nsns = true\nredis_url = ${redisUrl()}\n`, { mode: 0o600 });
+    writeFileSync(
+      file,
+      sectionIni('source', a, 'src-bucket') +
+        sectionIni('dest1', b, 'dst-bucket') +
+        `[pubsub]\nredis = true\nsns = true\nredis_url = ${redisUrl()}\n`,
+      { mode: 0o600 },
+    );
     const r = await runScript('listen', ['--config', file]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /\[pubsub\] sns: SNS is not supported by s3s3/);
@@ -148,7 +162,13 @@ describe('s3s3listen start-up and logs', () => {
   });
 
   it('runs in-process as a library: ListenClient start/stop, publish(), marker off', async () => {
-    const s = await setup({ source: a, dests: [a, b], redisUrl: redisUrl(), label: 'library', pubsub: { marker: false } });
+    const s = await setup({
+      source: a,
+      dests: [a, b],
+      redisUrl: redisUrl(),
+      label: 'library',
+      pubsub: { marker: false },
+    });
     const settled: SettledEvent[] = [];
     const client = new ListenClient(s.config, { concurrency: 4, onSettled: (e) => settled.push(e) });
     try {
@@ -158,12 +178,19 @@ describe('s3s3listen start-up and logs', () => {
       await publish(keys, { config: s.config });
       await waitFor('three keys settled', () => settled.length === 3);
       await client.idle();
-      assert.deepEqual(settled.map((e) => [e.key, e.outcome]).sort(), [['lib/1', 'copied'], ['lib/2 \u00e9', 'copied'], ['lib/gone', 'gone']]);
+      assert.deepEqual(settled.map((e) => [e.key, e.outcome]).sort(), [
+        ['lib/1', 'copied'],
+        ['lib/2 \u00e9', 'copied'],
+        ['lib/gone', 'gone'],
+      ]);
       for (const k of keys.slice(0, 2)) assert.ok(await everywhere(s.dests, k, Buffer.from(k)));
       assert.equal(client.stats.copied, 2);
       assert.equal(client.stats.gone, 1);
       assert.equal(await s.redis.call('EXISTS', markerKey('lib/1')), 0, 'marker = false sets no marker');
-      assert.deepEqual({ ...(await s.counts()), oldestWaitingSeconds: 0 }, { waiting: 0, active: 0, delayed: 0, failed: 0, oldestWaitingSeconds: 0 });
+      assert.deepEqual(
+        { ...(await s.counts()), oldestWaitingSeconds: 0 },
+        { waiting: 0, active: 0, delayed: 0, failed: 0, oldestWaitingSeconds: 0 },
+      );
       // Printing the client shows no secret.
       const shown = inspect(client);
       assert.match(shown, /ListenClient/);
@@ -199,7 +226,13 @@ describe('s3s3listen start-up and logs', () => {
 
       // A password in redis_url is masked in every line (checked with --check-config, which logs the URL).
       const masked = s.file.replace(/s3s3\.ini$/, 'masked.ini');
-      writeFileSync(masked, sectionIni('source', a, 'src-bucket') + sectionIni('dest1', b, 'dst-bucket') + `[pubsub]\nredis = true\nredis_url = redis://:${password}@127.0.0.1:6379/0\n`, { mode: 0o600 });
+      writeFileSync(
+        masked,
+        sectionIni('source', a, 'src-bucket') +
+          sectionIni('dest1', b, 'dst-bucket') +
+          `[pubsub]\nredis = true\nredis_url = redis://:${password}@127.0.0.1:6379/0\n`,
+        { mode: 0o600 },
+      );
       const r = await runScript('listen', ['--config', masked, '--check-config']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /redis=redis:\/\/:\*\*\*@127\.0\.0\.1:6379\/0/);

@@ -26,11 +26,14 @@ for (const server of servers) {
         try {
           const body = Buffer.from('body');
           const started = Date.now();
-          await assert.rejects(src.put('meta/bad', body, { contentLength: body.length, metadata: { note: 'price \u20ac' } }), (err: Error & { errorClass?: string }) => {
-            assert.equal(err.errorClass, 'object', err.message);
-            assert.match(err.message, /characters HTTP cannot carry/);
-            return true;
-          });
+          await assert.rejects(
+            src.put('meta/bad', body, { contentLength: body.length, metadata: { note: 'price \u20ac' } }),
+            (err: Error & { errorClass?: string }) => {
+              assert.equal(err.errorClass, 'object', err.message);
+              assert.match(err.message, /characters HTTP cannot carry/);
+              return true;
+            },
+          );
           assert.ok(Date.now() - started < 2000, 'not retried');
           assert.equal(await src.head('meta/bad'), null);
         } finally {
@@ -49,7 +52,8 @@ for (const server of servers) {
           const [r] = await copyKey({ store: src, key: 'meta/bytes' }, [{ store: dst, key: 'meta/bytes' }]);
           assert.equal(r!.outcome, 'copied', r!.error?.message);
           const head = await dst.head('meta/bytes');
-          if (other.name === 'ceph') assert.equal(head?.metadata.note, written, 'what the source returned, byte for byte');
+          if (other.name === 'ceph')
+            assert.equal(head?.metadata.note, written, 'what the source returned, byte for byte');
         } finally {
           await dropStore(src);
           await dropStore(dst);

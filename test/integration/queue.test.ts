@@ -49,10 +49,20 @@ class WriteWatch {
           else this.inFlight.set(path, left);
         });
       }
-      const out = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const out = http.request(
+        {
+          host: up.hostname,
+          port: up.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent: this.agent,
+        },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       out.on('error', () => res.destroy());
       req.on('aborted', () => out.destroy());
       res.on('close', () => out.destroy());
@@ -99,10 +109,21 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
   it('one intake and three workers, 1000 keys, one worker SIGKILLed mid-copy: every key lands everywhere, never two writes of a key at once', async () => {
     const watch = new WriteWatch(ceph.endpoint);
     const endpoint = await watch.start();
-    const s = await setup({ source: ceph, dests: [{ server: ceph, endpoint }, swift], redisUrl: redisUrl(), label: 'q-kill' });
-    const keys = Array.from({ length: 1000 }, (_, i) => `k/${String(i).padStart(4, '0')} ${i % 7 === 0 ? 'sp ace' : 'x'}`);
+    const s = await setup({
+      source: ceph,
+      dests: [{ server: ceph, endpoint }, swift],
+      redisUrl: redisUrl(),
+      label: 'q-kill',
+    });
+    const keys = Array.from(
+      { length: 1000 },
+      (_, i) => `k/${String(i).padStart(4, '0')} ${i % 7 === 0 ? 'sp ace' : 'x'}`,
+    );
     const body = (k: string) => Buffer.from(`body of ${k}\n`.repeat(20));
-    await putAll(s.source, keys.map((key) => ({ key, body: body(key) })));
+    await putAll(
+      s.source,
+      keys.map((key) => ({ key, body: body(key) })),
+    );
     const args = ['--config', s.file, '--log-format', 'json', '--verbose', '--job-lock', '5', '--concurrency', '4'];
     const intake = new Daemon([...args, '--role', 'intake']);
     const workers = [0, 1, 2].map(() => new Daemon([...args, '--role', 'worker']));
@@ -119,12 +140,22 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
       const ended = new Set(vlog.filter((l) => ENDED.has(l.msg)).map((l) => l.key));
       const cut = vlog.filter((l) => l.msg === 'copy started' && !ended.has(l.key)).map((l) => l.key!);
       assert.ok(cut.length > 0, 'the victim had keys in flight when it was killed');
-      for (const key of keys) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, body(key)), 120_000, 20);
+      for (const key of keys)
+        await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, body(key)), 120_000, 20);
       // The killed worker's keys were finished by the others.
       const others = parse([...workers[1]!.lines, ...workers[2]!.lines]);
-      for (const key of cut) assert.ok(others.some((l) => l.key === key && ENDED.has(l.msg)), `${key} finished by another worker`);
+      for (const key of cut)
+        assert.ok(
+          others.some((l) => l.key === key && ENDED.has(l.msg)),
+          `${key} finished by another worker`,
+        );
       assert.deepEqual(watch.overlaps, [], 'no key written twice at once');
-      await waitFor('the queue to drain', async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)), 60_000, 500);
+      await waitFor(
+        'the queue to drain',
+        async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)),
+        60_000,
+        500,
+      );
       for (const key of keys.slice(0, 5)) assert.equal(await s.redis.call('GET', markerKey(key)), 'True');
       for (const d of [intake, workers[1]!, workers[2]!]) d.kill('SIGTERM');
       for (const d of [intake, workers[1]!, workers[2]!]) assert.equal((await d.exited).code, 0);
@@ -139,7 +170,12 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
   it('a key announced again while its job runs runs exactly once more, and never twice at once', async () => {
     const slow = new TcpProxy(swift.endpoint, 4 * 1024 * 1024);
     await slow.start();
-    const s = await setup({ source: ceph, dests: [{ server: swift, endpoint: slow.endpoint }], redisUrl: redisUrl(), label: 'q-again' });
+    const s = await setup({
+      source: ceph,
+      dests: [{ server: swift, endpoint: slow.endpoint }],
+      redisUrl: redisUrl(),
+      label: 'q-again',
+    });
     const d = new Daemon(['--config', s.file, '--verbose', '--role', 'all']);
     const key = 'again/slow';
     const size = 6 * 1024 * 1024;
@@ -176,15 +212,28 @@ describe('s3s3listen --role: many workers on one durable queue', () => {
     const journalled = ['old/journal 1', 'old/journal 2', 'old/caf\u00e9'];
     const failed = ['old/failed 1', 'old/failed:2'];
     const all = [...journalled, ...failed];
-    await putAll(s.source, all.map((key) => ({ key, body: Buffer.from(`v ${key}`) })));
+    await putAll(
+      s.source,
+      all.map((key) => ({ key, body: Buffer.from(`v ${key}`) })),
+    );
     const p = s.config.pubsub;
     for (const [i, key] of journalled.entries()) await s.redis.call('ZADD', p.pendingSet, Date.now() + i, key);
-    await s.redis.call('RPUSH', p.failedList, JSON.stringify({ key: failed[0], reason: 'old', at: new Date().toISOString() }), failed[1]!);
+    await s.redis.call(
+      'RPUSH',
+      p.failedList,
+      JSON.stringify({ key: failed[0], reason: 'old', at: new Date().toISOString() }),
+      failed[1]!,
+    );
     const d = new Daemon(['--config', s.file, '--role', 'all']);
     try {
       await d.waitForLine(/took over the keys the single-process listener left.* journal=3 failed=2 /);
-      for (const key of all) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, Buffer.from(`v ${key}`)));
-      assert.equal(Number(await s.redis.call('EXISTS', p.pendingSet, p.failedList)), 0, 'the old journal and failed list are gone');
+      for (const key of all)
+        await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, Buffer.from(`v ${key}`)));
+      assert.equal(
+        Number(await s.redis.call('EXISTS', p.pendingSet, p.failedList)),
+        0,
+        'the old journal and failed list are gone',
+      );
       d.kill('SIGTERM');
       assert.equal((await d.exited).code, 0);
     } finally {
@@ -203,7 +252,10 @@ describe('s3s3listen --role all: what the single-process listener guaranteed', (
     const body = (k: string) => Buffer.from(`body of ${k}`);
     try {
       await d.waitForLine(/ listening /);
-      await putAll(s.source, keys.map((key) => ({ key, body: body(key) })));
+      await putAll(
+        s.source,
+        keys.map((key) => ({ key, body: body(key) })),
+      );
       await s.dests[1]!.destroyBucket();
       await s.redis.call('PUBLISH', s.channel, Buffer.from([0xff, 0xfe]));
       await s.redis.call('PUBLISH', s.channel, '{"op":"put"}');
@@ -221,7 +273,12 @@ describe('s3s3listen --role all: what the single-process listener guaranteed', (
       await s.dests[1]!.createBucket();
       await d.waitForLine(/\[dest2\] bucket \S+ at \S+ is back: copying resumes/);
       for (const key of keys) await waitFor(`${key} everywhere`, () => everywhere(s.dests, key, body(key)), 60_000);
-      await waitFor('the queue to drain', async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)), 30_000, 500);
+      await waitFor(
+        'the queue to drain',
+        async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)),
+        30_000,
+        500,
+      );
       assert.equal(d.matching(/does not exist: copying paused/).length, 1, d.lines.join('\n'));
       d.kill('SIGTERM');
       assert.equal((await d.exited).code, 0, d.lines.join('\n'));
@@ -245,7 +302,10 @@ describe('s3s3listen --role all and redis refusing writes (maxmemory, noeviction
     const body = (k: string) => Buffer.from(`v ${k}`);
     try {
       await d.waitForLine(/ listening /);
-      await putAll(s.source, keys.map((key) => ({ key, body: body(key) })));
+      await putAll(
+        s.source,
+        keys.map((key) => ({ key, body: body(key) })),
+      );
       own.cliInput('x'.repeat(2 * 1024 * 1024), '-x', 'SET', 'filler');
       own.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
       own.cli('CONFIG', 'SET', 'maxmemory', String(1024 * 1024));
@@ -268,7 +328,13 @@ describe('s3s3listen --role all and redis refusing writes (maxmemory, noeviction
 
 describe('deletes on the queue', () => {
   it('a delete racing a put ends in the source state, either way round', async () => {
-    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'q-race', destExtra: { delete: true } });
+    const s = await setup({
+      source: ceph,
+      dests: [swift],
+      redisUrl: redisUrl(),
+      label: 'q-race',
+      destExtra: { delete: true },
+    });
     const d = new Daemon(['--config', s.file, '--role', 'all']);
     const [dest] = s.dests;
     try {
@@ -287,7 +353,12 @@ describe('deletes on the queue', () => {
       await s.source.delete('race/gone');
       await publish('race/gone', { config: s.config, format: 'json', op: 'delete' });
       await waitFor('race/back is v2', () => everywhere([dest!], 'race/back', Buffer.from('v2!')));
-      await waitFor('the queue to drain', async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)), 30_000, 300);
+      await waitFor(
+        'the queue to drain',
+        async () => /^waiting=0 active=0 delayed=0 failed=0 /.test(await queueCounts(s)),
+        30_000,
+        300,
+      );
       assert.ok(await everywhere([dest!], 'race/back', Buffer.from('v2!')));
       assert.equal(await dest!.head('race/gone'), null, 'race/gone deleted, as in the source');
       d.kill('SIGTERM');
@@ -304,11 +375,20 @@ describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-fail
   it('keeps a key failing after its attempts, lists it with its error, re-queues it (filters apply) and it lands once the destination is back', async () => {
     const proxy = new TcpProxy(swift.endpoint);
     await proxy.start();
-    const s = await setup({ source: ceph, dests: [ceph, { server: swift, endpoint: proxy.endpoint }], redisUrl: redisUrl(), label: 'q-failed', endpointExtra: { max_retries: 1 } });
+    const s = await setup({
+      source: ceph,
+      dests: [ceph, { server: swift, endpoint: proxy.endpoint }],
+      redisUrl: redisUrl(),
+      label: 'q-failed',
+      endpointExtra: { max_retries: 1 },
+    });
     await proxy.stop();
     const keys = ['down/k \u00e9', 'other/k'];
     const body = Buffer.from('kept safe');
-    await putAll(s.source, keys.map((key) => ({ key, body })));
+    await putAll(
+      s.source,
+      keys.map((key) => ({ key, body })),
+    );
     const d = new Daemon(['--config', s.file, '--role', 'all']);
     try {
       await d.waitForLine(/ listening /);
@@ -316,11 +396,17 @@ describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-fail
       await waitFor('both keys in the failed set', async () => / failed=2 /.test(await queueCounts(s)), 180_000, 500);
       assert.match(await queueCounts(s), /^waiting=0 active=0 delayed=0 failed=2 oldest_waiting_seconds=0$/);
       await d.waitForLine(/copy failed after retries; kept in the queue's failed set/);
-      assert.ok(d.matching(/copy failed; the queue retries it with backoff/).length >= 2, 'retried before failing for good');
+      assert.ok(
+        d.matching(/copy failed; the queue retries it with backoff/).length >= 2,
+        'retried before failing for good',
+      );
       assert.ok(await everywhere([s.dests[0]!], keys[0]!, body), 'the destination that is up has it');
       const listed = await runScript('s3s3', ['queue', 'failed', '--config', s.file, '--limit', '1']);
       assert.equal(listed.code, 0, listed.stderr);
-      const lines = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; error: string; attempts: number });
+      const lines = listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { key: string; error: string; attempts: number });
       assert.equal(lines.length, 1, '--limit 1');
       assert.ok(keys.includes(lines[0]!.key));
       assert.match(lines[0]!.error, /\[dest2\]/);
@@ -351,10 +437,20 @@ describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-fail
 
 describe('s3s3bucket --enqueue', () => {
   it('queues a 5000-key backfill for two workers without ever holding much more than max_queued waiting jobs; --wait-drained exits 0 once all landed', async () => {
-    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'q-enqueue', pubsub: { max_queued: 500 } });
+    const s = await setup({
+      source: ceph,
+      dests: [swift],
+      redisUrl: redisUrl(),
+      label: 'q-enqueue',
+      pubsub: { max_queued: 500 },
+    });
     const keys = Array.from({ length: 5000 }, (_, i) => `b/${String(i).padStart(5, '0')}`);
     const body = (k: string) => Buffer.from(`v ${k}`);
-    await putAll(s.source, keys.map((key) => ({ key, body: body(key) })), 48);
+    await putAll(
+      s.source,
+      keys.map((key) => ({ key, body: body(key) })),
+      48,
+    );
     const workers = [0, 1].map(() => new Daemon(['--config', s.file, '--role', 'worker', '--concurrency', '16']));
     const q = new SyncQueue(s.config);
     let most = 0;
@@ -367,7 +463,15 @@ describe('s3s3bucket --enqueue', () => {
     })();
     try {
       for (const w of workers) await w.waitForLine(/ working /);
-      const run = await runScript('bucket', ['--config', s.file, '--enqueue', '--wait-drained', '--concurrency', '8', '--json']);
+      const run = await runScript('bucket', [
+        '--config',
+        s.file,
+        '--enqueue',
+        '--wait-drained',
+        '--concurrency',
+        '8',
+        '--json',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const summary = JSON.parse(run.stdout) as { listed: number; queued: number; jobsFailed: number };
       assert.equal(summary.listed, 5000);
@@ -375,11 +479,18 @@ describe('s3s3bucket --enqueue', () => {
       assert.equal(summary.jobsFailed, 0);
       sampling = false;
       await sampler;
-      assert.ok(most > 0 && most <= 500 + 25 + 8, `at most ~500 jobs waiting (max_queued + the recheck slack + the concurrency), saw ${most}`);
+      assert.ok(
+        most > 0 && most <= 500 + 25 + 8,
+        `at most ~500 jobs waiting (max_queued + the recheck slack + the concurrency), saw ${most}`,
+      );
       const [dest] = s.dests;
       for (const key of [keys[0]!, keys[2500]!, keys[4999]!]) assert.ok(await everywhere([dest!], key, body(key)));
       const listed = await runScript('bucket', ['--config', s.file, '--check']);
-      assert.equal(listed.code, 0, `a check finds nothing missing: ${listed.stdout.slice(0, 2000)} ${listed.stderr.slice(-2000)}`);
+      assert.equal(
+        listed.code,
+        0,
+        `a check finds nothing missing: ${listed.stdout.slice(0, 2000)} ${listed.stderr.slice(-2000)}`,
+      );
       for (const w of workers) w.kill('SIGTERM');
       for (const w of workers) assert.equal((await w.exited).code, 0);
     } finally {
@@ -397,7 +508,10 @@ describe('s3s3bucket --enqueue', () => {
     try {
       const a = await runScript('bucket', ['--config', s.file, '--enqueue', '--delete']);
       assert.equal(a.code, 2);
-      assert.match(a.stderr, /--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained/);
+      assert.match(
+        a.stderr,
+        /--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained/,
+      );
       const b = await runScript('bucket', ['--config', s.file, '--wait-drained']);
       assert.equal(b.code, 2);
       assert.match(b.stderr, /--wait-drained only goes with --enqueue/);
@@ -406,4 +520,3 @@ describe('s3s3bucket --enqueue', () => {
     }
   });
 });
-

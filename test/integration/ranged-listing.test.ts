@@ -18,7 +18,18 @@ import { KEY_SHAPES, ORDER_KEYS } from '../helpers/keys.js';
 import { TWINS } from './hostile-listing.test.js';
 import { dropSwift, freshSwift, swiftConfig } from '../helpers/swift.js';
 
-const EXTRA = ['r/\u{1F600}', 'r/\u{1F600}\u{1F600}', 'r/\u{10FFFD}', 'r/\uffff', 'r/\ue000', 'r/\ud7ff', 'r/' + 'k'.repeat(1022), 'r/' + '\u00e9'.repeat(511), 'z', 'zz\u0001'];
+const EXTRA = [
+  'r/\u{1F600}',
+  'r/\u{1F600}\u{1F600}',
+  'r/\u{10FFFD}',
+  'r/\uffff',
+  'r/\ue000',
+  'r/\ud7ff',
+  'r/' + 'k'.repeat(1022),
+  'r/' + '\u00e9'.repeat(511),
+  'z',
+  'zz\u0001',
+];
 const ALL = [...new Set([...KEY_SHAPES, ...ORDER_KEYS, ...TWINS, ...EXTRA])];
 const sorted = [...ALL].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
@@ -45,9 +56,18 @@ const backends: Backend[] = testServers().map((server) => {
     name: `${server.name} (S3)`,
     async seed() {
       seeded = await freshStore(server, bucket);
-      await putAll(seeded, ALL.map((key) => ({ key, body: Buffer.from(`k ${key}`) })));
+      await putAll(
+        seeded,
+        ALL.map((key) => ({ key, body: Buffer.from(`k ${key}`) })),
+      );
     },
-    store: (page, parallel, endpoint) => new S3Store(endpointConfig(endpoint ? { ...server, endpoint } : server, bucket, { list_page_size: page, list_parallel: parallel })),
+    store: (page, parallel, endpoint) =>
+      new S3Store(
+        endpointConfig(endpoint ? { ...server, endpoint } : server, bucket, {
+          list_page_size: page,
+          list_parallel: parallel,
+        }),
+      ),
     drop: () => dropStore(seeded),
     proxied: true,
     upstream: server.endpoint,
@@ -60,9 +80,13 @@ const backends: Backend[] = testServers().map((server) => {
     name: 'swift (native)',
     async seed() {
       seeded = await freshSwift(container);
-      await putAll(seeded as unknown as S3Store, ALL.map((key) => ({ key, body: Buffer.from(`k ${key}`) })));
+      await putAll(
+        seeded as unknown as S3Store,
+        ALL.map((key) => ({ key, body: Buffer.from(`k ${key}`) })),
+      );
     },
-    store: (page, parallel) => new SwiftStore(swiftConfig(container, { list_page_size: page, list_parallel: parallel })),
+    store: (page, parallel) =>
+      new SwiftStore(swiftConfig(container, { list_page_size: page, list_parallel: parallel })),
     drop: () => dropSwift(seeded),
   });
 }
@@ -78,18 +102,26 @@ for (const b of backends) {
       [7, 64],
       [1000, 4],
     ] as const) {
-      it(`pages of ${page}, ${parallel} ranges: every key once, in byte order, as a plain listing`, { timeout: 180_000 }, async () => {
-        const store = b.store(page, parallel);
-        try {
-          assert.equal(store.settings.listParallel, parallel);
-          assert.deepEqual(await keys(orderedListing(store)), sorted);
-          for (const prefix of ['r/', 'tw/a', 'unicode/', 'ctl/x\u0001', 'z']) {
-            assert.deepEqual(await keys(orderedListing(store, prefix)), sorted.filter((k) => k.startsWith(prefix)), `prefix ${JSON.stringify(prefix)}`);
+      it(
+        `pages of ${page}, ${parallel} ranges: every key once, in byte order, as a plain listing`,
+        { timeout: 180_000 },
+        async () => {
+          const store = b.store(page, parallel);
+          try {
+            assert.equal(store.settings.listParallel, parallel);
+            assert.deepEqual(await keys(orderedListing(store)), sorted);
+            for (const prefix of ['r/', 'tw/a', 'unicode/', 'ctl/x\u0001', 'z']) {
+              assert.deepEqual(
+                await keys(orderedListing(store, prefix)),
+                sorted.filter((k) => k.startsWith(prefix)),
+                `prefix ${JSON.stringify(prefix)}`,
+              );
+            }
+          } finally {
+            store.close();
           }
-        } finally {
-          store.close();
-        }
-      });
+        },
+      );
     }
 
     if (b.proxied) {

@@ -80,7 +80,12 @@ describe('redis lock and publish on a real Redis', () => {
     const channel = unique('chan');
     const got: string[] = [];
     const { subscribe } = await import('../../src/api/redis/redis.js');
-    const sub = subscribe(redisUrl(), { redactedUrl: redisUrl(), mode: 'daemon', channel, onMessage: (m) => got.push(m.toString('utf8')) });
+    const sub = subscribe(redisUrl(), {
+      redactedUrl: redisUrl(),
+      mode: 'daemon',
+      channel,
+      onMessage: (m) => got.push(m.toString('utf8')),
+    });
     await sub.ready;
     const keys = Array.from({ length: 1200 }, (_, i) => `p/${i} \u{1F600}`);
     const r = await publish(keys, { redisUrl: redisUrl(), channel });

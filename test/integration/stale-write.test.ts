@@ -44,89 +44,121 @@ describe(`a sweep's slow PUT of an older version never stays (source ${ceph.name
   if (swift) layouts.push({ label: `two destinations (${ceph.name}, ${swift.name})`, dests: [ceph, swift] });
 
   for (const layout of layouts) {
-    it(`${layout.label}: the sweep read v1, a worker copied v2 meanwhile, the sweep's v1 PUT completes last; the destination ends with v2`, { timeout: 120_000 }, async () => {
-      const src = await freshStore(ceph, uniqueBucket('stale-src'));
-      stores.push(src);
-      const dsts: S3Store[] = [];
-      const slow: FaultProxy[] = [];
-      let ini = sectionIni('source', ceph, src.bucket, { read_timeout: 30 });
-      for (const [i, server] of layout.dests.entries()) {
-        const dst = await freshStore(server, uniqueBucket(`stale-d${i + 1}`));
-        stores.push(dst);
-        dsts.push(dst);
-        const proxy = new FaultProxy(server.endpoint);
-        proxies.push(proxy);
-        slow.push(proxy);
-        const url = await proxy.start();
-        ini += sectionIni(`dest${i + 1}`, { ...server, endpoint: url }, dst.bucket, { read_timeout: 30 });
-      }
-      const key = 'stale/obj \u00e9 \u0001';
-      const v1 = randomBytes(3000);
-      const v2 = randomBytes(3100);
-      await src.put(key, v1, { contentLength: v1.length, metadata: { version: 'v1' } });
-      // The sweep's PUT of this key is held at each slow destination (the body waits in the proxy).
-      const holds = slow.map((p, i) => p.inject(isOp('PutObject', dsts[i]!.bucket, key), { kind: 'delay', ms: HOLD_MS }, 1));
+    it(
+      `${layout.label}: the sweep read v1, a worker copied v2 meanwhile, the sweep's v1 PUT completes last; the destination ends with v2`,
+      { timeout: 120_000 },
+      async () => {
+        const src = await freshStore(ceph, uniqueBucket('stale-src'));
+        stores.push(src);
+        const dsts: S3Store[] = [];
+        const slow: FaultProxy[] = [];
+        let ini = sectionIni('source', ceph, src.bucket, { read_timeout: 30 });
+        for (const [i, server] of layout.dests.entries()) {
+          const dst = await freshStore(server, uniqueBucket(`stale-d${i + 1}`));
+          stores.push(dst);
+          dsts.push(dst);
+          const proxy = new FaultProxy(server.endpoint);
+          proxies.push(proxy);
+          slow.push(proxy);
+          const url = await proxy.start();
+          ini += sectionIni(`dest${i + 1}`, { ...server, endpoint: url }, dst.bucket, { read_timeout: 30 });
+        }
+        const key = 'stale/obj \u00e9 \u0001';
+        const v1 = randomBytes(3000);
+        const v2 = randomBytes(3100);
+        await src.put(key, v1, { contentLength: v1.length, metadata: { version: 'v1' } });
+        // The sweep's PUT of this key is held at each slow destination (the body waits in the proxy).
+        const holds = slow.map((p, i) =>
+          p.inject(isOp('PutObject', dsts[i]!.bucket, key), { kind: 'delay', ms: HOLD_MS }, 1),
+        );
 
-      const sweep = runBucketCli(ini, ['--json'], 90_000);
-      await waitFor('the sweep to send its PUT of v1 to every destination', () => holds.every((h) => h.hits === 1), 30_000, 20);
+        const sweep = runBucketCli(ini, ['--json'], 90_000);
+        await waitFor(
+          'the sweep to send its PUT of v1 to every destination',
+          () => holds.every((h) => h.hits === 1),
+          30_000,
+          20,
+        );
 
-      // The application overwrites the key; a worker copies v2 straight to each destination.
-      await src.put(key, v2, { contentLength: v2.length, metadata: { version: 'v2' } });
-      const worker = await syncKey(src, dsts, key);
-      const workerOutcomes = worker.results.map((r, i) => `dest${i + 1} ${r.outcome}`);
-      const afterWorker = await Promise.all(dsts.map(async (d) => md5Hex((await bodyOf(d, key)) ?? Buffer.alloc(0))));
+        // The application overwrites the key; a worker copies v2 straight to each destination.
+        await src.put(key, v2, { contentLength: v2.length, metadata: { version: 'v2' } });
+        const worker = await syncKey(src, dsts, key);
+        const workerOutcomes = worker.results.map((r, i) => `dest${i + 1} ${r.outcome}`);
+        const afterWorker = await Promise.all(dsts.map(async (d) => md5Hex((await bodyOf(d, key)) ?? Buffer.alloc(0))));
 
-      const run = await sweep;
-      assert.equal(run.code, 0, `the sweep succeeded: ${run.stderr}`);
+        const run = await sweep;
+        assert.equal(run.code, 0, `the sweep succeeded: ${run.stderr}`);
 
-      // No further sweep, no further event: what a user reads now is what stays.
-      const found: string[] = [];
-      for (const [i, d] of dsts.entries()) {
-        const got = await bodyOf(d, key);
-        const head = await d.head(key);
-        const which = got === null ? 'nothing' : got.equals(v2) ? 'v2' : got.equals(v1) ? 'v1 (stale)' : `other bytes (${got.length})`;
-        if (which !== 'v2' || head?.metadata.version !== 'v2') found.push(`[dest${i + 1} on ${layout.dests[i]!.name}] ${JSON.stringify(key)} holds ${which}, metadata version ${JSON.stringify(head?.metadata.version)}`);
-      }
-      assert.deepEqual(
-        found,
-        [],
-        `after the sweep returned, every destination holds the source's v2: ${JSON.stringify(found)} (worker: ${JSON.stringify(workerOutcomes)}; right after the worker: ${JSON.stringify(
-          afterWorker.map((m) => (m === md5Hex(v2) ? 'v2' : m === md5Hex(v1) ? 'v1' : m)),
-        )}; sweep summary: ${run.stdout.trim().slice(0, 400)})`,
-      );
-    });
+        // No further sweep, no further event: what a user reads now is what stays.
+        const found: string[] = [];
+        for (const [i, d] of dsts.entries()) {
+          const got = await bodyOf(d, key);
+          const head = await d.head(key);
+          const which =
+            got === null
+              ? 'nothing'
+              : got.equals(v2)
+                ? 'v2'
+                : got.equals(v1)
+                  ? 'v1 (stale)'
+                  : `other bytes (${got.length})`;
+          if (which !== 'v2' || head?.metadata.version !== 'v2')
+            found.push(
+              `[dest${i + 1} on ${layout.dests[i]!.name}] ${JSON.stringify(key)} holds ${which}, metadata version ${JSON.stringify(head?.metadata.version)}`,
+            );
+        }
+        assert.deepEqual(
+          found,
+          [],
+          `after the sweep returned, every destination holds the source's v2: ${JSON.stringify(found)} (worker: ${JSON.stringify(workerOutcomes)}; right after the worker: ${JSON.stringify(
+            afterWorker.map((m) => (m === md5Hex(v2) ? 'v2' : m === md5Hex(v1) ? 'v1' : m)),
+          )}; sweep summary: ${run.stdout.trim().slice(0, 400)})`,
+        );
+      },
+    );
   }
-  it("two workers on one key (a job's lock lost mid-copy): the first one's slow write of v1 lands after the second's v2; the destination ends with v2", { timeout: 120_000 }, async () => {
-    const src = await freshStore(ceph, uniqueBucket('stale-lock-src'));
-    const dst = await freshStore(ceph, uniqueBucket('stale-lock-dst'));
-    stores.push(src, dst);
-    const proxy = new FaultProxy(ceph.endpoint);
-    proxies.push(proxy);
-    const url = await proxy.start();
-    // The first worker reaches the destination through the slow link, the second directly.
-    const slowDst = new S3Store(destConfig({ ...ceph, endpoint: url }, dst.bucket, { read_timeout: 30 }));
-    try {
-      const key = 'stale/lock lost \u{1F600}';
-      const v1 = randomBytes(5000);
-      const v2 = randomBytes(5100);
-      await src.put(key, v1, { contentLength: v1.length, metadata: { version: 'v1' } });
-      const hold = proxy.inject(isOp('PutObject', dst.bucket, key), { kind: 'delay', ms: HOLD_MS }, 1);
-      // An event with its size: the worker's first attempt, GET then PUT (blind).
-      const first = syncKey(src, [slowDst], key, blindPlan({ op: 'put', attempt: 1, hints: { size: v1.length } }));
-      await waitFor('the first worker to send its PUT of v1', () => hold.hits === 1, 30_000, 20);
-      await src.put(key, v2, { contentLength: v2.length, metadata: { version: 'v2' } });
-      const second = await syncKey(src, [dst], key, blindPlan({ op: 'put', attempt: 1, hints: { size: v2.length } }));
-      const firstResult = await first;
-      const got = await bodyOf(dst, key);
-      const which = got === null ? 'nothing' : got.equals(v2) ? 'v2' : got.equals(v1) ? 'v1 (stale)' : `other bytes (${got.length})`;
-      assert.equal(
-        which,
-        'v2',
-        `after both workers returned, the destination holds the source's v2, not ${which} (first: ${JSON.stringify(firstResult.results.map((r) => r.outcome))}, second: ${JSON.stringify(second.results.map((r) => r.outcome))})`,
-      );
-      assert.equal((await dst.head(key))?.metadata.version, 'v2', "and v2's metadata");
-    } finally {
-      slowDst.close();
-    }
-  });
+  it(
+    "two workers on one key (a job's lock lost mid-copy): the first one's slow write of v1 lands after the second's v2; the destination ends with v2",
+    { timeout: 120_000 },
+    async () => {
+      const src = await freshStore(ceph, uniqueBucket('stale-lock-src'));
+      const dst = await freshStore(ceph, uniqueBucket('stale-lock-dst'));
+      stores.push(src, dst);
+      const proxy = new FaultProxy(ceph.endpoint);
+      proxies.push(proxy);
+      const url = await proxy.start();
+      // The first worker reaches the destination through the slow link, the second directly.
+      const slowDst = new S3Store(destConfig({ ...ceph, endpoint: url }, dst.bucket, { read_timeout: 30 }));
+      try {
+        const key = 'stale/lock lost \u{1F600}';
+        const v1 = randomBytes(5000);
+        const v2 = randomBytes(5100);
+        await src.put(key, v1, { contentLength: v1.length, metadata: { version: 'v1' } });
+        const hold = proxy.inject(isOp('PutObject', dst.bucket, key), { kind: 'delay', ms: HOLD_MS }, 1);
+        // An event with its size: the worker's first attempt, GET then PUT (blind).
+        const first = syncKey(src, [slowDst], key, blindPlan({ op: 'put', attempt: 1, hints: { size: v1.length } }));
+        await waitFor('the first worker to send its PUT of v1', () => hold.hits === 1, 30_000, 20);
+        await src.put(key, v2, { contentLength: v2.length, metadata: { version: 'v2' } });
+        const second = await syncKey(src, [dst], key, blindPlan({ op: 'put', attempt: 1, hints: { size: v2.length } }));
+        const firstResult = await first;
+        const got = await bodyOf(dst, key);
+        const which =
+          got === null
+            ? 'nothing'
+            : got.equals(v2)
+              ? 'v2'
+              : got.equals(v1)
+                ? 'v1 (stale)'
+                : `other bytes (${got.length})`;
+        assert.equal(
+          which,
+          'v2',
+          `after both workers returned, the destination holds the source's v2, not ${which} (first: ${JSON.stringify(firstResult.results.map((r) => r.outcome))}, second: ${JSON.stringify(second.results.map((r) => r.outcome))})`,
+        );
+        assert.equal((await dst.head(key))?.metadata.version, 'v2', "and v2's metadata");
+      } finally {
+        slowDst.close();
+      }
+    },
+  );
 });

@@ -52,7 +52,9 @@ for (const server of testServers()) {
       let store: S3Store;
 
       before(async () => {
-        store = new S3Store(endpointConfig(server, bucket, { signature_version: sig, calling_format: 'OrdinaryCallingFormat' }));
+        store = new S3Store(
+          endpointConfig(server, bucket, { signature_version: sig, calling_format: 'OrdinaryCallingFormat' }),
+        );
         await store.createBucket();
       });
       after(async () => {
@@ -64,7 +66,12 @@ for (const server of testServers()) {
         for (const [i, key] of KEY_SHAPES.entries()) {
           const body = key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`body of ${i}: ${key}`);
           const sum = md5(body);
-          const put = await store.put(key, body, { contentLength: body.length, contentMd5: sum.b64, contentType: 'text/plain', metadata: { shape: String(i) } });
+          const put = await store.put(key, body, {
+            contentLength: body.length,
+            contentMd5: sum.b64,
+            contentType: 'text/plain',
+            metadata: { shape: String(i) },
+          });
           assert.equal(put.etag, sum.hex, `etag of ${JSON.stringify(key)}`);
           const head = await store.head(key);
           assert.ok(head, `head of ${JSON.stringify(key)}`);
@@ -82,7 +89,13 @@ for (const server of testServers()) {
         // edges): URL-encoded listings decoded back to the exact key bytes.
         for (const version of [1, 2]) {
           for (const pageSize of [7, 31]) {
-            const lister = new S3Store(endpointConfig(server, bucket, { signature_version: sig, list_objects_version: version, list_page_size: pageSize }));
+            const lister = new S3Store(
+              endpointConfig(server, bucket, {
+                signature_version: sig,
+                list_objects_version: version,
+                list_page_size: pageSize,
+              }),
+            );
             const keys: string[] = [];
             let pages = 0;
             let next: string | undefined;
@@ -116,7 +129,10 @@ for (const server of testServers()) {
         const id = await store.createMultipart(key, { contentType: 'application/x-mp', metadata: { m: '1' } });
         const e1 = await store.uploadPart(key, id, 1, part, { contentLength: part.length, contentMd5: md5(part).b64 });
         const e2 = await store.uploadPart(key, id, 2, last, { contentLength: last.length });
-        const done = await store.completeMultipart(key, id, [{ partNumber: 1, etag: e1 }, { partNumber: 2, etag: e2 }]);
+        const done = await store.completeMultipart(key, id, [
+          { partNumber: 1, etag: e1 },
+          { partNumber: 2, etag: e2 },
+        ]);
         assert.match(done.etag, /-2$/, 'multipart ETag, even where Complete answers with an empty one');
         const head = await store.head(key);
         assert.equal(head?.size, part.length + last.length);
@@ -133,7 +149,11 @@ for (const server of testServers()) {
         }
         await store.put('copy/src ?#+', Buffer.from('x'), { contentLength: 1 });
         await store.copyFrom(store, 'copy/src ?#+', 'copy/dst');
-        assert.equal((await store.head('copy/dst'))?.etag, md5(Buffer.from('x')).hex, 'copy source with special characters encoded');
+        assert.equal(
+          (await store.head('copy/dst'))?.etag,
+          md5(Buffer.from('x')).hex,
+          'copy source with special characters encoded',
+        );
         await store.deleteMany([key, 'copy/plain', 'copy/src ?#+', 'copy/dst', ...KEY_SHAPES.slice(1, 22)]);
         const left: string[] = [];
         for await (const o of store.list()) left.push(o.key);
@@ -141,7 +161,9 @@ for (const server of testServers()) {
       });
 
       it('rejects a wrong secret with a fatal 403 naming the endpoint, never the secret', async () => {
-        const bad = new S3Store(endpointConfig({ ...server, secretKey: 'wrong-secret-value' }, bucket, { signature_version: sig }));
+        const bad = new S3Store(
+          endpointConfig({ ...server, secretKey: 'wrong-secret-value' }, bucket, { signature_version: sig }),
+        );
         try {
           await assert.rejects(bad.head('anything'), (err: unknown) => {
             assert.ok(err instanceof StoreError);
@@ -151,7 +173,10 @@ for (const server of testServers()) {
             assert.doesNotMatch(err.message, /wrong-secret-value/);
             return true;
           });
-          await assert.rejects(bad.put('x', Buffer.from('x'), { contentLength: 1 }), (err: unknown) => err instanceof StoreError && err.status === 403);
+          await assert.rejects(
+            bad.put('x', Buffer.from('x'), { contentLength: 1 }),
+            (err: unknown) => err instanceof StoreError && err.status === 403,
+          );
         } finally {
           bad.close();
         }
@@ -166,7 +191,13 @@ for (const server of testServers()) {
         assert.equal(md5(await readAll(gotA.body)).hex, await a.md5);
 
         const b = generated(size, 2);
-        const expected = md5(Buffer.concat(Array.from({ length: Math.ceil(size / 65536) }, (_, i) => Buffer.alloc(Math.min(65536, size - i * 65536), (i + 2) % 251))));
+        const expected = md5(
+          Buffer.concat(
+            Array.from({ length: Math.ceil(size / 65536) }, (_, i) =>
+              Buffer.alloc(Math.min(65536, size - i * 65536), (i + 2) % 251),
+            ),
+          ),
+        );
         const putB = await store.put('stream/b', b.stream, { contentLength: size, contentMd5: expected.b64 });
         assert.equal(putB.etag, expected.hex);
         assert.equal((await store.head('stream/b'))?.size, size);
@@ -177,24 +208,32 @@ for (const server of testServers()) {
       it('has the server reject a body that does not match its Content-MD5', async () => {
         const body = Buffer.from('the real body');
         const wrong = md5(Buffer.from('another body')).b64;
-        await assert.rejects(store.put('digest/bad', body, { contentLength: body.length, contentMd5: wrong }), (err: unknown) => {
-          assert.ok(err instanceof StoreError);
-          assert.equal(err.status, 400);
-          assert.equal(err.code, 'BadDigest');
-          assert.equal(err.errorClass, 'object');
-          assert.equal(err.key, 'digest/bad');
-          return true;
-        });
+        await assert.rejects(
+          store.put('digest/bad', body, { contentLength: body.length, contentMd5: wrong }),
+          (err: unknown) => {
+            assert.ok(err instanceof StoreError);
+            assert.equal(err.status, 400);
+            assert.equal(err.code, 'BadDigest');
+            assert.equal(err.errorClass, 'object');
+            assert.equal(err.key, 'digest/bad');
+            return true;
+          },
+        );
         assert.equal(await store.head('digest/bad'), null, 'no partial object left behind');
       });
 
       it('keeps working after the server rejects a request before reading its body', async () => {
         // One socket at most, so the next request must reuse the one the rejection left.
-        const one = new S3Store(endpointConfig(server, bucket, { signature_version: sig, concurrency: 1, read_timeout: 5 }));
+        const one = new S3Store(
+          endpointConfig(server, bucket, { signature_version: sig, concurrency: 1, read_timeout: 5 }),
+        );
         try {
           const tooLong = 'k'.repeat(1100);
           const body = randomBytes(256 * 1024);
-          await assert.rejects(one.put(tooLong, body, { contentLength: body.length }), (err: unknown) => err instanceof StoreError && err.errorClass !== 'retry');
+          await assert.rejects(
+            one.put(tooLong, body, { contentLength: body.length }),
+            (err: unknown) => err instanceof StoreError && err.errorClass !== 'retry',
+          );
           // PutObject is not retried: a poisoned pooled socket would fail this with a timeout.
           const ok = Buffer.from('after the rejection');
           const put = await one.put('after-reject', ok, { contentLength: ok.length });
@@ -211,7 +250,10 @@ for (const server of testServers()) {
     const bucket = uniqueBucket(`list-${server.name}`);
     let store: S3Store;
     const count = 2600;
-    const keys = Array.from({ length: count }, (_, i) => `many/${String(i).padStart(5, '0')}-${i % 7 === 0 ? '\u{1F600}' : 'k'}`);
+    const keys = Array.from(
+      { length: count },
+      (_, i) => `many/${String(i).padStart(5, '0')}-${i % 7 === 0 ? '\u{1F600}' : 'k'}`,
+    );
 
     before(async () => {
       store = new S3Store(endpointConfig(server, bucket, { concurrency: 32 }));
@@ -235,7 +277,9 @@ for (const server of testServers()) {
     for (const version of [1, 2]) {
       for (const sig of ['s3v4', 's3']) {
         it(`lists all ${count} keys with ListObjects v${version} (signature ${sig}), in pages of at most 1000`, async () => {
-          const s = new S3Store(endpointConfig(server, bucket, { list_objects_version: version, signature_version: sig }));
+          const s = new S3Store(
+            endpointConfig(server, bucket, { list_objects_version: version, signature_version: sig }),
+          );
           try {
             const seen: string[] = [];
             let pages = 0;
@@ -248,7 +292,10 @@ for (const server of testServers()) {
               pages++;
             } while (next !== undefined);
             assert.ok(pages >= 3, `paged (${pages} pages)`);
-            assert.deepEqual(seen, [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+            assert.deepEqual(
+              seen,
+              [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+            );
             const prefixed: string[] = [];
             for await (const o of s.list({ prefix: 'many/001' })) prefixed.push(o.key);
             assert.equal(prefixed.length, 100);

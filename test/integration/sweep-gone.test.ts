@@ -17,7 +17,6 @@ import { hookBefore } from '../helpers/hooked-store.js';
 
 const FAST = { attempts: 2, baseMs: 10, maxMs: 50 };
 
-
 // Source and destination on different servers: the bytes are streamed through the sweep.
 const servers = testServers();
 for (const server of servers) {
@@ -38,7 +37,10 @@ for (const server of servers) {
         await dst.createBucket();
         stores.push(src, dst);
         const raced = 'raced \u00e9/+key';
-        await putAll(src, ['a', raced, 'z'].map((key) => ({ key, body: Buffer.from(`v1 of ${key}`) })));
+        await putAll(
+          src,
+          ['a', raced, 'z'].map((key) => ({ key, body: Buffer.from(`v1 of ${key}`) })),
+        );
         const { store: hooked, fired } = hookBefore(dst, 'upload', raced, async () => {
           await src.delete(raced);
           // The worker, told of the delete, finds the source lacking it: nothing there to delete yet.

@@ -28,7 +28,13 @@ for (const mode of ['redis', 'lock file'] as const) {
     const args = () => ['--config', s.file, ...(mode === 'lock file' ? ['--lock-file', lockFile] : [])];
 
     before(async () => {
-      s = await setup({ source: a, dests: [b], redisUrl: redisUrl(), label: `lock-${mode === 'redis' ? 'r' : 'f'}`, pubsub: mode === 'redis' ? {} : { redis: false } });
+      s = await setup({
+        source: a,
+        dests: [b],
+        redisUrl: redisUrl(),
+        label: `lock-${mode === 'redis' ? 'r' : 'f'}`,
+        pubsub: mode === 'redis' ? {} : { redis: false },
+      });
       let next = 0;
       const body = Buffer.alloc(1024, 9);
       await Promise.all(
@@ -49,7 +55,12 @@ for (const mode of ['redis', 'lock file'] as const) {
       const held = await lock.acquire();
       assert.ok(held);
       if (mode === 'redis') assert.equal(held.name, sweepLockKey(s.config));
-      assert.match(held.name, mode === 'redis' ? new RegExp(`^s3s3:lock:.*${s.config.source.bucket}.* -> .*${s.config.destinations[0]!.bucket}`) : /sweep\.lock$/);
+      assert.match(
+        held.name,
+        mode === 'redis'
+          ? new RegExp(`^s3s3:lock:.*${s.config.source.bucket}.* -> .*${s.config.destinations[0]!.bucket}`)
+          : /sweep\.lock$/,
+      );
       try {
         const r = await runScript('bucket', args());
         assert.equal(r.code, 0, r.stderr);
@@ -91,7 +102,8 @@ for (const mode of ['redis', 'lock file'] as const) {
       assert.equal(skipped.length, 1);
       assert.match(swept[0]!.stderr, new RegExp(`copied=${OBJECTS}`));
       assert.equal(await listAll(s, 0), OBJECTS);
-      if (mode === 'redis') assert.equal(await s.redis.call('EXISTS', sweepLockKey(s.config)), 0, 'the lock is released');
+      if (mode === 'redis')
+        assert.equal(await s.redis.call('EXISTS', sweepLockKey(s.config)), 0, 'the lock is released');
     });
   });
 }
@@ -99,7 +111,12 @@ for (const mode of ['redis', 'lock file'] as const) {
 describe('s3s3bucket lock when Redis is configured but down', () => {
   it('falls back to the lock file, says so, and still sweeps', async () => {
     const port = await closedPort();
-    const s = await setup({ source: a, dests: [b], redisUrl: `redis://:secretpw@127.0.0.1:${port}/0`, label: 'lock-down' });
+    const s = await setup({
+      source: a,
+      dests: [b],
+      redisUrl: `redis://:secretpw@127.0.0.1:${port}/0`,
+      label: 'lock-down',
+    });
     try {
       await s.source.put('k', Buffer.from('v'), { contentLength: 1 });
       const lockFile = join(tempDir('lockdown'), 'sweep.lock');

@@ -20,7 +20,12 @@ describe('error kinds', () => {
 
   it('carries the section, the Retry-After and never the cause as text only', () => {
     const err = toStoreError(
-      { name: 'SlowDown', message: 'Please reduce your request rate.', $metadata: { httpStatusCode: 503 }, $response: { statusCode: 503, headers: { 'retry-after': '7' } } },
+      {
+        name: 'SlowDown',
+        message: 'Please reduce your request rate.',
+        $metadata: { httpStatusCode: 503 },
+        $response: { statusCode: 503, headers: { 'retry-after': '7' } },
+      },
       { section: 'dest1', op: 'PutObject', endpoint: 'http://127.0.0.1:1', bucket: 'b', key: 'k' },
     );
     assert.equal(err.kind, 'throttled');

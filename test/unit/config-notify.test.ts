@@ -66,7 +66,10 @@ webhook_when = failure
   });
 
   it('defaults: mail on failure only, a webhook after every run; no [notify], no notify', () => {
-    const c = parseConfig(PAIR + `[notify]\n${MAIL}smtp_url = smtp://127.0.0.1:25\nwebhook_url = http://127.0.0.1:9/hook\n`, { file: 'test.ini' });
+    const c = parseConfig(
+      PAIR + `[notify]\n${MAIL}smtp_url = smtp://127.0.0.1:25\nwebhook_url = http://127.0.0.1:9/hook\n`,
+      { file: 'test.ini' },
+    );
     assert.equal(c.notify!.mailWhen, 'failure');
     assert.equal(c.notify!.webhookWhen, 'always');
     assert.equal(c.notify!.subject, undefined);
@@ -132,7 +135,11 @@ webhook_when = never
   });
 
   it('warns about unknown keys and sections with the nearest name, unused keys, and a section that sends nothing', () => {
-    const c = parseConfig(PAIR + `[notfy]\nmail_to = x@example.com\n[notify]\n${MAIL}smtp_url = smtp://h\nmail_too = y@example.com\nwebhook_when = always\n`, { file: 'test.ini' });
+    const c = parseConfig(
+      PAIR +
+        `[notfy]\nmail_to = x@example.com\n[notify]\n${MAIL}smtp_url = smtp://h\nmail_too = y@example.com\nwebhook_when = always\n`,
+      { file: 'test.ini' },
+    );
     const w = c.warnings.map((p) => `[${p.section}] ${p.key ?? ''}: ${p.message}`);
     assert.ok(w.includes('[notfy] : unknown section ignored; did you mean [notify]?'), w.join('\n'));
     assert.ok(w.includes('[notify] mail_too: unknown key ignored; did you mean "mail_to"?'), w.join('\n'));
@@ -141,7 +148,10 @@ webhook_when = never
     assert.equal(empty.notify, undefined);
     assert.deepEqual(
       empty.warnings.map((p) => `${p.key ?? ''}: ${p.message}`),
-      ['smtp_url: is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]', ': has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section'],
+      [
+        'smtp_url: is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]',
+        ': has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section',
+      ],
     );
   });
 
@@ -151,20 +161,50 @@ webhook_when = never
     assert.deepEqual(problemsOf(`[notify]\n${MAIL}smtp_url = smtps://h\nca_bundle = not-a-ca.pem\n`), [
       `test.ini [notify] ca_bundle: ${bad} holds no "-----BEGIN CERTIFICATE-----" block; give the PEM certificates of the CA(s) to trust`,
     ]);
-    const c = parseConfig(PAIR + `[notify]\nwebhook_url = https://hooks.example.com/x\nverify_ssl = false\n`, { file: 'test.ini' });
+    const c = parseConfig(PAIR + `[notify]\nwebhook_url = https://hooks.example.com/x\nverify_ssl = false\n`, {
+      file: 'test.ini',
+    });
     assert.equal(c.notify!.verifySsl, false);
-    assert.match(c.warnings.map((p) => `${p.key}: ${p.message}`).join('\n'), /verify_ssl: = false: the certificates of the SMTP server and the webhook are NOT checked/);
-    const unused = parseConfig(PAIR + `[notify]\nwebhook_url = http://hooks.example.com/x\nverify_ssl = false\n`, { file: 'test.ini' });
-    assert.match(unused.warnings.map((p) => `${p.key}: ${p.message}`).join('\n'), /verify_ssl: is unused: it applies to smtp_url/);
+    assert.match(
+      c.warnings.map((p) => `${p.key}: ${p.message}`).join('\n'),
+      /verify_ssl: = false: the certificates of the SMTP server and the webhook are NOT checked/,
+    );
+    const unused = parseConfig(PAIR + `[notify]\nwebhook_url = http://hooks.example.com/x\nverify_ssl = false\n`, {
+      file: 'test.ini',
+    });
+    assert.match(
+      unused.warnings.map((p) => `${p.key}: ${p.message}`).join('\n'),
+      /verify_ssl: is unused: it applies to smtp_url/,
+    );
   });
 
   it('a world-readable file holding an SMTP password gets the permission warning; one without a password does not', () => {
     const withPw = join(dir, 'pw.ini');
-    writeFileSync(withPw, PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') + `[notify]\n${MAIL}smtp_url = smtp://u:pw12345@h\n`, { mode: 0o644 });
+    writeFileSync(
+      withPw,
+      PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') +
+        `[notify]\n${MAIL}smtp_url = smtp://u:pw12345@h\n`,
+      { mode: 0o644 },
+    );
     const env = { S3S3_SOURCE_AWS_SECRET_ACCESS_KEY: 'x', S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'y' };
-    assert.match(loadConfig({ file: withPw, env }).warnings.map((w) => w.message).join('\n'), /is readable by every user and holds a secret/);
+    assert.match(
+      loadConfig({ file: withPw, env })
+        .warnings.map((w) => w.message)
+        .join('\n'),
+      /is readable by every user and holds a secret/,
+    );
     const noPw = join(dir, 'nopw.ini');
-    writeFileSync(noPw, PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') + `[notify]\n${MAIL}smtp_url = smtp://h:25\n`, { mode: 0o644 });
-    assert.doesNotMatch(loadConfig({ file: noPw, env }).warnings.map((w) => w.message).join('\n'), /holds a secret/);
+    writeFileSync(
+      noPw,
+      PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') +
+        `[notify]\n${MAIL}smtp_url = smtp://h:25\n`,
+      { mode: 0o644 },
+    );
+    assert.doesNotMatch(
+      loadConfig({ file: noPw, env })
+        .warnings.map((w) => w.message)
+        .join('\n'),
+      /holds a secret/,
+    );
   });
 });

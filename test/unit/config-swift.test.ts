@@ -61,9 +61,16 @@ describe('config: type = swift', () => {
     assert.equal(v1!.type, 'swift');
     assert.equal(v1!.bucket, 'photos-copy');
     assert.equal(v1!.endpoint, 'https://auth.cloudfiles.example/auth/v1.0');
-    assert.deepEqual({ ...v1!.swift }, { authUrl: 'https://auth.cloudfiles.example/auth/v1.0', authVersion: 1, user: 'account:mirror' });
+    assert.deepEqual(
+      { ...v1!.swift },
+      { authUrl: 'https://auth.cloudfiles.example/auth/v1.0', authVersion: 1, user: 'account:mirror' },
+    );
     assert.equal(v1!.swift!.secret, 'v1-api-key');
-    assert.equal(v1!.multipartThreshold, 5 * 1024 ** 3, 'multipart_threshold defaults to 5G, Swift single-object limit');
+    assert.equal(
+      v1!.multipartThreshold,
+      5 * 1024 ** 3,
+      'multipart_threshold defaults to 5G, Swift single-object limit',
+    );
     assert.equal(v1!.listPageSize, 1000);
     assert.equal(v3!.swift!.authVersion, 3);
     assert.equal(v3!.swift!.user, 'mirror');
@@ -77,22 +84,35 @@ describe('config: type = swift', () => {
 
   it('never prints the key or the password', () => {
     const c = parse(S3_SOURCE + V1 + V3);
-    const printed = [inspect(c, { depth: 10 }), inspect(c, { depth: 10, showHidden: true }), JSON.stringify(c), String(c.destinations[0]!.swift)].join('\n');
-    for (const secret of ['v1-api-key', 'v3-password', 's3secret']) assert.ok(!printed.includes(secret), `${secret} is not printed`);
+    const printed = [
+      inspect(c, { depth: 10 }),
+      inspect(c, { depth: 10, showHidden: true }),
+      JSON.stringify(c),
+      String(c.destinations[0]!.swift),
+    ].join('\n');
+    for (const secret of ['v1-api-key', 'v3-password', 's3secret'])
+      assert.ok(!printed.includes(secret), `${secret} is not printed`);
   });
 
   it('takes storage_url instead of the auth service one; endpoint names it', () => {
-    const c = parse(S3_SOURCE + V1.replace('container', 'storage_url = https://storage.example/v1/MossoCloudFS_123/\ncontainer'));
+    const c = parse(
+      S3_SOURCE + V1.replace('container', 'storage_url = https://storage.example/v1/MossoCloudFS_123/\ncontainer'),
+    );
     assert.equal(c.destinations[0]!.swift!.storageUrl, 'https://storage.example/v1/MossoCloudFS_123');
     assert.equal(c.destinations[0]!.endpoint, 'https://storage.example/v1/MossoCloudFS_123');
   });
 
   it('environment overrides: S3S3_DEST1_KEY, S3S3_DEST1_TYPE, S3S3_DEST2_PASSWORD', () => {
-    const c = parse(S3_SOURCE + V1.replace('key = v1-api-key\n', '').replace('type = swift\n', '') + V3.replace('password = v3-password\n', ''), {
-      S3S3_DEST1_KEY: 'key-from-env',
-      S3S3_DEST1_TYPE: 'swift',
-      S3S3_DEST2_PASSWORD: 'password-from-env',
-    });
+    const c = parse(
+      S3_SOURCE +
+        V1.replace('key = v1-api-key\n', '').replace('type = swift\n', '') +
+        V3.replace('password = v3-password\n', ''),
+      {
+        S3S3_DEST1_KEY: 'key-from-env',
+        S3S3_DEST1_TYPE: 'swift',
+        S3S3_DEST2_PASSWORD: 'password-from-env',
+      },
+    );
     assert.equal(c.destinations[0]!.swift!.secret, 'key-from-env');
     assert.equal(c.destinations[1]!.swift!.secret, 'password-from-env');
   });
@@ -101,7 +121,13 @@ describe('config: type = swift', () => {
     const dir = mkdtempSync(join(tmpdir(), 's3s3-swift-conf-'));
     writeFileSync(join(dir, 'cf.key'), 'key-in-file\n');
     writeFileSync(join(dir, 'ks.password'), 'password-in-file\n');
-    const c = parse(S3_SOURCE + V1.replace('key = v1-api-key', 'key_file = cf.key') + V3.replace('password = v3-password', 'password_file = ks.password'), {}, dir);
+    const c = parse(
+      S3_SOURCE +
+        V1.replace('key = v1-api-key', 'key_file = cf.key') +
+        V3.replace('password = v3-password', 'password_file = ks.password'),
+      {},
+      dir,
+    );
     assert.equal(c.destinations[0]!.swift!.secret, 'key-in-file');
     assert.equal(c.destinations[1]!.swift!.secret, 'password-in-file');
     const e = parse(S3_SOURCE + V1.replace('key = v1-api-key\n', ''), { S3S3_DEST1_KEY_FILE: join(dir, 'cf.key') });
@@ -116,11 +142,17 @@ describe('config: type = swift', () => {
     writeFileSync(join(dir, 'source.secret'), 's3secret\n', { mode: 0o600 });
     // The S3 source keeps its secret in a file: only the Swift section's secret is in the config.
     const source = S3_SOURCE.replace('aws_secret_access_key = s3secret', 'aws_secret_access_key_file = source.secret');
-    for (const [name, text] of [['v1.ini', source + V1], ['v3.ini', source + V3.replace('[dest2]', '[dest1]')], ['none.ini', source + V1.replace('key = v1-api-key', 'key_file = source.secret')]] as const) {
+    for (const [name, text] of [
+      ['v1.ini', source + V1],
+      ['v3.ini', source + V3.replace('[dest2]', '[dest1]')],
+      ['none.ini', source + V1.replace('key = v1-api-key', 'key_file = source.secret')],
+    ] as const) {
       const file = join(dir, name);
       writeFileSync(file, text);
       chmodSync(file, 0o644);
-      const warned = loadConfig({ file, env: {} }).warnings.some((w) => /readable by every user and holds a secret; run: chmod 600/.test(w.message));
+      const warned = loadConfig({ file, env: {} }).warnings.some((w) =>
+        /readable by every user and holds a secret; run: chmod 600/.test(w.message),
+      );
       assert.equal(warned, name !== 'none.ini', name);
     }
   });
@@ -188,7 +220,12 @@ container = not-for-s3
     assert.equal(c.source.accessKeyId, 'AKDEFAULT');
     assert.equal(c.destinations[0]!.concurrency, 4, 'shared keys apply');
     assert.equal(c.destinations[0]!.swift!.region, undefined, 'an S3 region from [DEFAULT] picks no Keystone region');
-    assert.ok(c.warnings.some((w) => w.section === 'dest1' && w.key === 'contianer' && /did you mean "container"/.test(w.message)), JSON.stringify(c.warnings));
+    assert.ok(
+      c.warnings.some(
+        (w) => w.section === 'dest1' && w.key === 'contianer' && /did you mean "container"/.test(w.message),
+      ),
+      JSON.stringify(c.warnings),
+    );
   });
 
   it('ca_bundle and verify_ssl apply to an https auth_url', () => {

@@ -15,8 +15,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The Markdown files whose links are checked, relative to the repository root. */
 function markdownFiles(): string[] {
-  const docs = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
-  const bench = readdirSync(join(root, 'bench')).filter((f) => /^results-.*\.md$/.test(f)).map((f) => `bench/${f}`);
+  const docs = readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`);
+  const bench = readdirSync(join(root, 'bench'))
+    .filter((f) => /^results-.*\.md$/.test(f))
+    .map((f) => `bench/${f}`);
   return ['README.md', ...docs, ...bench];
 }
 
@@ -25,7 +29,10 @@ function proseLines(text: string): string[] {
   const out: string[] = [];
   let fenced = false;
   for (const line of text.split('\n')) {
-    if (/^\s*```/.test(line)) { fenced = !fenced; continue; }
+    if (/^\s*```/.test(line)) {
+      fenced = !fenced;
+      continue;
+    }
     if (!fenced) out.push(line.replace(/`[^`]*`/g, ''));
   }
   return out;
@@ -37,11 +44,17 @@ function anchorsOf(text: string): Set<string> {
   const anchors = new Set<string>();
   let fenced = false;
   for (const line of text.split('\n')) {
-    if (/^\s*```/.test(line)) { fenced = !fenced; continue; }
+    if (/^\s*```/.test(line)) {
+      fenced = !fenced;
+      continue;
+    }
     const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
     const plain = (m[1] ?? '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '');
-    const base = plain.toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, '').replace(/ /g, '-');
+    const base = plain
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\- _]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     anchors.add(n === 0 ? base : `${base}-${n}`);
@@ -70,9 +83,15 @@ describe('docs links', () => {
       for (const target of linksOf(text)) {
         const [path, anchor] = target.split('#', 2) as [string, string | undefined];
         const abs = path === '' ? join(root, file) : resolve(dirname(join(root, file)), decodeURI(path));
-        if (!existsSync(abs)) { broken.push(`${file}: ${target} (no such file)`); continue; }
+        if (!existsSync(abs)) {
+          broken.push(`${file}: ${target} (no such file)`);
+          continue;
+        }
         if (anchor === undefined || anchor === '') continue;
-        if (!abs.endsWith('.md')) { broken.push(`${file}: ${target} (anchor into a non-Markdown file)`); continue; }
+        if (!abs.endsWith('.md')) {
+          broken.push(`${file}: ${target} (anchor into a non-Markdown file)`);
+          continue;
+        }
         if (!anchorsOf(readFileSync(abs, 'utf8')).has(decodeURIComponent(anchor))) {
           broken.push(`${file}: ${target} (no heading #${anchor} in ${relative(root, abs)})`);
         }
@@ -83,7 +102,10 @@ describe('docs links', () => {
 
   it('README.md is a front page: at most 300 lines, linking every page of docs/', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    assert.ok(readme.split('\n').length - 1 <= 300, `README.md has ${readme.split('\n').length - 1} lines; move the detail to docs/`);
+    assert.ok(
+      readme.split('\n').length - 1 <= 300,
+      `README.md has ${readme.split('\n').length - 1} lines; move the detail to docs/`,
+    );
     const linked = new Set(linksOf(readme).map((t) => t.split('#')[0]));
     const missing = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md') && !linked.has(`docs/${f}`));
     assert.deepEqual(missing, [], `docs pages not linked from README.md: ${missing.join(', ')}`);

@@ -18,7 +18,8 @@ describe('durations', () => {
     assert.equal(parseDuration('15m'), 900_000);
     assert.equal(parseDuration('26h'), 26 * 3_600_000);
     assert.equal(parseDuration('7d'), 7 * 86_400_000);
-    for (const bad of ['5x', '1.5m', '-3', '10 s', '1h30m', 'PT30S', '', 's', '30S']) assert.equal(parseDuration(bad), undefined, bad);
+    for (const bad of ['5x', '1.5m', '-3', '10 s', '1h30m', 'PT30S', '', 's', '30S'])
+      assert.equal(parseDuration(bad), undefined, bad);
     assert.equal(formatDuration(90_000), '90s');
     assert.equal(formatDuration(86_400_000), '1d');
   });
@@ -30,7 +31,12 @@ describe('durations', () => {
         assert.equal(await listen([flag, bad, '--check-config'], c.io), 2, `${flag} ${bad}`);
         const lines = c.err().trimEnd().split('\n');
         assert.equal(lines.length, 1, c.err());
-        assert.match(lines[0]!, new RegExp(`${flag} <duration>' argument '${bad.replace('.', '\\.')}' is invalid\\. expected a duration: seconds, or an integer with s, m, h or d \\(e\\.g\\. 30, 90s, 15m, 26h, 7d\\), at least 1s$`));
+        assert.match(
+          lines[0]!,
+          new RegExp(
+            `${flag} <duration>' argument '${bad.replace('.', '\\.')}' is invalid\\. expected a duration: seconds, or an integer with s, m, h or d \\(e\\.g\\. 30, 90s, 15m, 26h, 7d\\), at least 1s$`,
+          ),
+        );
       }
       // A good value gets past the flag parsing: the config is what fails next (none is given).
       for (const good of ['30', '90s', '15m', '26h', '7d']) {

@@ -1,6 +1,15 @@
 /** The lock file used when no Redis is configured: exclusive, stale-aware, released only by its owner. */
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -100,27 +109,31 @@ describe('FileLock', () => {
   });
 
   const otherUid = 65534;
-  it('refuses a lock file owned by another user, stale or not, and leaves it alone', { skip: process.getuid?.() !== 0 && 'needs root to chown a file to another user' }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 's3s3-lock-'));
-    const file = join(dir, 'sweep.lock');
-    const check = (err: unknown) => {
-      assert.ok(err instanceof LockError);
-      assert.equal(err.lock, file);
-      assert.match(err.message, new RegExp(`owned by uid ${otherUid}, not by this user \\(uid 0\\)`));
-      assert.ok(err.message.includes(file), 'names the file');
-      assert.match(err.message, /remove it .*--lock-file/);
-      return true;
-    };
-    // A live-looking lock: without the check this would answer "busy" (exit 0, sweep skipped forever).
-    writeFileSync(file, JSON.stringify({ ...newHolder(scope), host: 'another-host', pid: 1 }));
-    chownSync(file, otherUid, otherUid);
-    await assert.rejects(acquire(new FileLock(file, 60_000), scope), check);
-    // A stale one (dead process, old mtime): without the check it would be taken over.
-    writeFileSync(file, JSON.stringify({ ...newHolder(scope), pid: deadPid(), host: hostname() }));
-    const old = new Date(Date.now() - 3_600_000);
-    utimesSync(file, old, old);
-    await assert.rejects(acquire(new FileLock(file, 5_000), scope), check);
-    assert.equal(statSync(file).uid, otherUid, 'the other user\'s file is left in place');
-    assert.deepEqual(readdirSync(dir), ['sweep.lock']);
-  });
+  it(
+    'refuses a lock file owned by another user, stale or not, and leaves it alone',
+    { skip: process.getuid?.() !== 0 && 'needs root to chown a file to another user' },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 's3s3-lock-'));
+      const file = join(dir, 'sweep.lock');
+      const check = (err: unknown) => {
+        assert.ok(err instanceof LockError);
+        assert.equal(err.lock, file);
+        assert.match(err.message, new RegExp(`owned by uid ${otherUid}, not by this user \\(uid 0\\)`));
+        assert.ok(err.message.includes(file), 'names the file');
+        assert.match(err.message, /remove it .*--lock-file/);
+        return true;
+      };
+      // A live-looking lock: without the check this would answer "busy" (exit 0, sweep skipped forever).
+      writeFileSync(file, JSON.stringify({ ...newHolder(scope), host: 'another-host', pid: 1 }));
+      chownSync(file, otherUid, otherUid);
+      await assert.rejects(acquire(new FileLock(file, 60_000), scope), check);
+      // A stale one (dead process, old mtime): without the check it would be taken over.
+      writeFileSync(file, JSON.stringify({ ...newHolder(scope), pid: deadPid(), host: hostname() }));
+      const old = new Date(Date.now() - 3_600_000);
+      utimesSync(file, old, old);
+      await assert.rejects(acquire(new FileLock(file, 5_000), scope), check);
+      assert.equal(statSync(file).uid, otherUid, "the other user's file is left in place");
+      assert.deepEqual(readdirSync(dir), ['sweep.lock']);
+    },
+  );
 });

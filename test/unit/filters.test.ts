@@ -123,7 +123,11 @@ describe('globs', () => {
   it('match the table with the matcher and the RegExp alike', () => {
     for (const [glob, key, expected] of TABLE) {
       assert.equal(compileGlob(glob)(key), expected, `compileGlob(${JSON.stringify(glob)}) on ${JSON.stringify(key)}`);
-      assert.equal(globToRegExp(glob).test(key), expected, `globToRegExp(${JSON.stringify(glob)}) on ${JSON.stringify(key)}`);
+      assert.equal(
+        globToRegExp(glob).test(key),
+        expected,
+        `globToRegExp(${JSON.stringify(glob)}) on ${JSON.stringify(key)}`,
+      );
     }
   });
 

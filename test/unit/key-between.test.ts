@@ -13,7 +13,10 @@ const END = '\u{10FFFF}\u{10FFFF}';
 function check(low: string, high: string): string | undefined {
   const k = keyBetween(low, high);
   if (k === undefined) return k;
-  assert.ok(before(low, k) && before(k, high), `${JSON.stringify(low)} < ${JSON.stringify(k)} < ${JSON.stringify(high)}`);
+  assert.ok(
+    before(low, k) && before(k, high),
+    `${JSON.stringify(low)} < ${JSON.stringify(k)} < ${JSON.stringify(high)}`,
+  );
   assert.ok(!/[\ud800-\udfff]/u.test(k) && !k.includes('\0'), `no surrogate or NUL in ${JSON.stringify(k)}`);
   assert.equal(Buffer.from(k, 'utf8').toString('utf8'), k);
   return k;
@@ -32,7 +35,8 @@ describe('keyBetween', () => {
   });
 
   it('works up to the end of the key space, across the surrogate range and with astral keys', () => {
-    for (const low of ['', 'p/', 'p/\u{1F600}', 'p/\uffff', 'p/\ud7ff', 'p/\ue000', 'p/\u{10FFFF}', 'x'.repeat(1024)]) check(low, 'p/' + END);
+    for (const low of ['', 'p/', 'p/\u{1F600}', 'p/\uffff', 'p/\ud7ff', 'p/\ue000', 'p/\u{10FFFF}', 'x'.repeat(1024)])
+      check(low, 'p/' + END);
     check('p/\ud7fe', 'p/\u{1F600}');
     check('p/\u{1F600}', 'p/\u{1F602}');
     check('p/\u{1F600}', 'p/\u{1F601}');
@@ -41,7 +45,7 @@ describe('keyBetween', () => {
 
   it('holds for random keys of every plane', () => {
     let seed = 7;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const pick = () => {
       const r = rnd(10);
       if (r < 4) return 0x20 + rnd(0x5f);

@@ -31,17 +31,27 @@ describe('log escapes control characters', () => {
       assert.equal(JSON.parse(m[1]!), `a${c}b`, `${hex(c)} reads back`);
     }
     // An ESC sequence in a key, the case that reaches an operator's terminal.
-    assert.deepEqual(lines('text', (l) => l.warn('failed', { key: '\u001b[2J\u001b]0;pwned\u0007', keys: ['x\u009b31m'] })), [
-      's3s3 warn: failed key="\\u001b[2J\\u001b]0;pwned\\u0007" keys=["x\\u009b31m"]',
-    ]);
-    assert.deepEqual(lines('text', (l) => l.info('ok', { key: 'plain/key.txt', n: 3 })), ['s3s3 info: ok key=plain/key.txt n=3'], 'a plain value stays bare');
+    assert.deepEqual(
+      lines('text', (l) => l.warn('failed', { key: '\u001b[2J\u001b]0;pwned\u0007', keys: ['x\u009b31m'] })),
+      ['s3s3 warn: failed key="\\u001b[2J\\u001b]0;pwned\\u0007" keys=["x\\u009b31m"]'],
+    );
+    assert.deepEqual(
+      lines('text', (l) => l.info('ok', { key: 'plain/key.txt', n: 3 })),
+      ['s3s3 info: ok key=plain/key.txt n=3'],
+      'a plain value stays bare',
+    );
   });
 
   it('text: a message embedding a key has its control characters escaped in place', () => {
     for (const c of CONTROLS) {
       const [line] = lines('text', (l) => l.error(`cannot copy "k${c}y"`));
       assert.doesNotMatch(line!, RAW, hex(c));
-      assert.equal(line, `s3s3 error: cannot copy "k${JSON.stringify(c).slice(1, -1).replace(/^[\u007f-\u009f\u2028\u2029]$/, hex(c))}y"`);
+      assert.equal(
+        line,
+        `s3s3 error: cannot copy "k${JSON.stringify(c)
+          .slice(1, -1)
+          .replace(/^[\u007f-\u009f\u2028\u2029]$/, hex(c))}y"`,
+      );
     }
     assert.equal(lines('text', (l) => l.error('key \u001b[31mred'))[0], 's3s3 error: key \\u001b[31mred');
   });

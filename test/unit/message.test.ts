@@ -7,7 +7,11 @@ import { KEY_SHAPES } from '../helpers/keys.js';
 describe('parseMessage', () => {
   it('reads a plain message as the key, byte for byte, for every key shape', () => {
     for (const key of KEY_SHAPES) {
-      assert.deepEqual(parseMessage(Buffer.from(key, 'utf8')), { ok: true, key, op: 'put', format: 'text' }, JSON.stringify(key));
+      assert.deepEqual(
+        parseMessage(Buffer.from(key, 'utf8')),
+        { ok: true, key, op: 'put', format: 'text' },
+        JSON.stringify(key),
+      );
     }
   });
 
@@ -20,11 +24,30 @@ describe('parseMessage', () => {
   });
 
   it('reads a JSON object with a key, with or without op "put"', () => {
-    assert.deepEqual(parseMessage('{"key": "a/b \u00e9", "op": "put"}'), { ok: true, key: 'a/b \u00e9', op: 'put', format: 'json' });
+    assert.deepEqual(parseMessage('{"key": "a/b \u00e9", "op": "put"}'), {
+      ok: true,
+      key: 'a/b \u00e9',
+      op: 'put',
+      format: 'json',
+    });
     assert.deepEqual(parseMessage('{"key":"x"}'), { ok: true, key: 'x', op: 'put', format: 'json' });
-    assert.deepEqual(parseMessage(JSON.stringify({ key: 'x \u0001', op: 'delete' })), { ok: true, key: 'x \u0001', op: 'delete', format: 'json' });
-    assert.deepEqual(parseMessage(encodeMessage('plain', 'text', 'delete')), { ok: true, key: 'plain', op: 'delete', format: 'json' }, 'a delete always travels as JSON');
-    assert.deepEqual(parseMessage(JSON.stringify({ key: '{"key":"nested"}' })), { ok: true, key: '{"key":"nested"}', op: 'put', format: 'json' });
+    assert.deepEqual(parseMessage(JSON.stringify({ key: 'x \u0001', op: 'delete' })), {
+      ok: true,
+      key: 'x \u0001',
+      op: 'delete',
+      format: 'json',
+    });
+    assert.deepEqual(
+      parseMessage(encodeMessage('plain', 'text', 'delete')),
+      { ok: true, key: 'plain', op: 'delete', format: 'json' },
+      'a delete always travels as JSON',
+    );
+    assert.deepEqual(parseMessage(JSON.stringify({ key: '{"key":"nested"}' })), {
+      ok: true,
+      key: '{"key":"nested"}',
+      op: 'put',
+      format: 'json',
+    });
   });
 
   it('takes text that only looks like JSON as a key', () => {

@@ -2,7 +2,13 @@
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { choosePartSize, multipartUpload, ObjectTooLargeError, MAX_PARTS, MAX_PART_SIZE } from '../../src/api/copy/multipart.js';
+import {
+  choosePartSize,
+  multipartUpload,
+  ObjectTooLargeError,
+  MAX_PARTS,
+  MAX_PART_SIZE,
+} from '../../src/api/copy/multipart.js';
 import type { MultipartCapable } from '../../src/api/store/object-store.js';
 
 const MiB = 1024 * 1024;
@@ -10,7 +16,10 @@ const GiB = 1024 * MiB;
 const TiB = 1024 * GiB;
 
 function assertFits(size: number, part: number): void {
-  assert.ok(Math.ceil(size / part) <= MAX_PARTS, `${size} bytes in parts of ${part} need ${Math.ceil(size / part)} parts`);
+  assert.ok(
+    Math.ceil(size / part) <= MAX_PARTS,
+    `${size} bytes in parts of ${part} need ${Math.ceil(size / part)} parts`,
+  );
   assert.ok(part <= MAX_PART_SIZE);
 }
 
@@ -42,13 +51,16 @@ describe('choosePartSize', () => {
     assert.equal(part, 525 * MiB);
     assertFits(5 * TiB, part);
     assert.ok(Math.ceil((5 * TiB) / (524 * MiB)) > MAX_PARTS);
-    assert.throws(() => choosePartSize(5 * TiB + 1, 64 * MiB, 'big/key'), (err: unknown) => {
-      assert.ok(err instanceof ObjectTooLargeError);
-      assert.equal(err.key, 'big/key');
-      assert.equal(err.size, 5 * TiB + 1);
-      assert.match(err.message, /"big\/key" has 5497558138881 bytes, over .*5 TiB/);
-      return true;
-    });
+    assert.throws(
+      () => choosePartSize(5 * TiB + 1, 64 * MiB, 'big/key'),
+      (err: unknown) => {
+        assert.ok(err instanceof ObjectTooLargeError);
+        assert.equal(err.key, 'big/key');
+        assert.equal(err.size, 5 * TiB + 1);
+        assert.match(err.message, /"big\/key" has 5497558138881 bytes, over .*5 TiB/);
+        return true;
+      },
+    );
   });
 
   it('a configured size larger than needed is never shrunk', () => {
@@ -70,7 +82,10 @@ describe('multipartUpload and the part size', () => {
       abortMultipart: async () => {},
     };
     const body = Readable.from([Buffer.alloc(10)]);
-    await assert.rejects(multipartUpload(store, 'huge', body, { size: 6 * TiB, partSize: 64 * MiB, parallel: 1, headers: {} }), ObjectTooLargeError);
+    await assert.rejects(
+      multipartUpload(store, 'huge', body, { size: 6 * TiB, partSize: 64 * MiB, parallel: 1, headers: {} }),
+      ObjectTooLargeError,
+    );
     assert.equal(created, 0);
     assert.equal(body.destroyed, true, 'the source stream is released');
   });
@@ -89,7 +104,13 @@ describe('multipartUpload and the part size', () => {
     };
     // A tiny chunk size (as a test store may have) over 10,000 parts: 1 MiB parts.
     const size = 3 * MiB;
-    await multipartUpload(store, 'k', Readable.from([Buffer.alloc(size)]), { size, partSize: 100, parallel: 2, headers: {}, onPartSize: (c, was) => calls.push([c, was]) });
+    await multipartUpload(store, 'k', Readable.from([Buffer.alloc(size)]), {
+      size,
+      partSize: 100,
+      parallel: 2,
+      headers: {},
+      onPartSize: (c, was) => calls.push([c, was]),
+    });
     assert.deepEqual(calls, [[MiB, 100]]);
     assert.deepEqual(parts, [MiB, MiB, MiB]);
   });

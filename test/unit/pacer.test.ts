@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { Pacer, acquireInOrder, type PaceSignal } from '../../src/api/store/pacer.js';
 
 const throttle: PaceSignal = { throttled: true };
-const signal = (err: unknown): PaceSignal => (err === 'slow' ? throttle : err instanceof Error && err.message.startsWith('after:') ? { throttled: true, retryAfterMs: Number(err.message.slice(6)) } : { throttled: false });
+const signal = (err: unknown): PaceSignal =>
+  err === 'slow'
+    ? throttle
+    : err instanceof Error && err.message.startsWith('after:')
+      ? { throttled: true, retryAfterMs: Number(err.message.slice(6)) }
+      : { throttled: false };
 
 describe('pacer', () => {
   it('never runs more than its limit at once', async () => {

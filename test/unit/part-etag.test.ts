@@ -8,7 +8,12 @@ const MiB = 1024 * 1024;
 
 function multipartEtag(body: Buffer, partSize: number): string {
   const digests: Buffer[] = [];
-  for (let o = 0; o < body.length; o += partSize) digests.push(createHash('md5').update(body.subarray(o, o + partSize)).digest());
+  for (let o = 0; o < body.length; o += partSize)
+    digests.push(
+      createHash('md5')
+        .update(body.subarray(o, o + partSize))
+        .digest(),
+    );
   return `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${digests.length}`;
 }
 

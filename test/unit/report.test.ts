@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { csvField, neutralisedField, REPORT_COLUMNS, ReportError, ReportWriter, restoreField } from '../../src/api/report.js';
+import {
+  csvField,
+  neutralisedField,
+  REPORT_COLUMNS,
+  ReportError,
+  ReportWriter,
+  restoreField,
+} from '../../src/api/report.js';
 import { CONTROL_KEYS, KEY_SHAPES } from '../helpers/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 's3s3-report-'));
@@ -16,12 +23,33 @@ const ROOT = join(import.meta.dirname, '../..');
 
 /** Rows as Python's csv module reads them (RFC 4180, quoted newlines included). */
 function parseCsv(file: string): string[][] {
-  const out = execFileSync('/usr/bin/python3', ['-c', 'import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))))', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))))',
+      file,
+    ],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
   return JSON.parse(out) as string[][];
 }
 
 // Lone surrogates cannot be written as UTF-8 (nor stored as S3 keys): left out.
-const KEYS = [...KEY_SHAPES, ...CONTROL_KEYS, 'a,b', 'a"b', '"', '""', 'line1\nline2', 'cr\ronly', 'crlf\r\n', ' lead and trail ', '\\N', 'tab\tkey'].filter((k) => Buffer.from(k, 'utf8').toString('utf8') === k);
+const KEYS = [
+  ...KEY_SHAPES,
+  ...CONTROL_KEYS,
+  'a,b',
+  'a"b',
+  '"',
+  '""',
+  'line1\nline2',
+  'cr\ronly',
+  'crlf\r\n',
+  ' lead and trail ',
+  '\\N',
+  'tab\tkey',
+].filter((k) => Buffer.from(k, 'utf8').toString('utf8') === k);
 
 describe('report CSV', () => {
   it('quotes only fields with a comma, a quote, CR or LF, doubling quotes', () => {
@@ -38,7 +66,19 @@ describe('report CSV', () => {
     const first = ReportWriter.open(file);
     const half = Math.floor(KEYS.length / 2);
     const time = new Date(Date.UTC(2026, 11, 2, 1, 2, 3, 45));
-    const row = (key: string, i: number) => ({ time, sourceBucket: 'old-bucket', sourceKey: `images/${key}`, destination: 'dest1', destinationBucket: 'new,bucket', destinationKey: `avatar/${key}`, action: i % 2 ? 'copied' as const : 'failed' as const, size: i, sourceEtag: 'abc', md5: '', error: i % 2 ? undefined : `boom, "${key}"` });
+    const row = (key: string, i: number) => ({
+      time,
+      sourceBucket: 'old-bucket',
+      sourceKey: `images/${key}`,
+      destination: 'dest1',
+      destinationBucket: 'new,bucket',
+      destinationKey: `avatar/${key}`,
+      action: i % 2 ? ('copied' as const) : ('failed' as const),
+      size: i,
+      sourceEtag: 'abc',
+      md5: '',
+      error: i % 2 ? undefined : `boom, "${key}"`,
+    });
     KEYS.slice(0, half).forEach((k, i) => first.row(row(k, i)));
     first.close();
     // Reopened (a second run appending): no second header.
@@ -54,7 +94,19 @@ describe('report CSV', () => {
     for (const [i, k] of KEYS.entries()) {
       const r = rows[i + 1]!;
       assert.equal(r.length, REPORT_COLUMNS.length, JSON.stringify(k));
-      assert.deepEqual(r, ['2026-12-02T01:02:03.045Z', 'old-bucket', `images/${k}`, 'dest1', 'new,bucket', `avatar/${k}`, i % 2 ? 'copied' : 'failed', String(i), 'abc', '', i % 2 ? '' : `boom, "${k}"`]);
+      assert.deepEqual(r, [
+        '2026-12-02T01:02:03.045Z',
+        'old-bucket',
+        `images/${k}`,
+        'dest1',
+        'new,bucket',
+        `avatar/${k}`,
+        i % 2 ? 'copied' : 'failed',
+        String(i),
+        'abc',
+        '',
+        i % 2 ? '' : `boom, "${k}"`,
+      ]);
     }
   });
 
@@ -72,7 +124,16 @@ describe('report CSV', () => {
     const file = join(dir, 'formulas.csv');
     const w = ReportWriter.open(file);
     for (const k of [...FORMULAS, ...HARMLESS]) {
-      w.row({ sourceBucket: '-bucket', sourceKey: k, destination: 'dest1', destinationBucket: 'd', destinationKey: k, action: 'failed', sourceEtag: '-e', error: k });
+      w.row({
+        sourceBucket: '-bucket',
+        sourceKey: k,
+        destination: 'dest1',
+        destinationBucket: 'd',
+        destinationKey: k,
+        action: 'failed',
+        sourceEtag: '-e',
+        error: k,
+      });
     }
     w.close();
     const text = readFileSync(file, 'utf8');
@@ -84,7 +145,10 @@ describe('report CSV', () => {
       for (const col of [2, 5, 10]) {
         const field = r[col]!;
         if (i < FORMULAS.length) {
-          assert.ok(field.startsWith("'") && /^'+[=+\-@\t\r]/.test(field), `${JSON.stringify(k)} column ${col}: ${JSON.stringify(field)}`);
+          assert.ok(
+            field.startsWith("'") && /^'+[=+\-@\t\r]/.test(field),
+            `${JSON.stringify(k)} column ${col}: ${JSON.stringify(field)}`,
+          );
           assert.equal(field, "'" + k);
         } else {
           assert.equal(field, k, `${JSON.stringify(k)} is left alone`);
@@ -97,14 +161,29 @@ describe('report CSV', () => {
   it('report_raw_keys: the values as they are', () => {
     const file = join(dir, 'raw.csv');
     const w = ReportWriter.open(file, undefined, { rawKeys: true });
-    for (const k of FORMULAS) w.row({ sourceBucket: 's', sourceKey: k, destination: 'dest1', destinationBucket: 'd', destinationKey: k, action: 'failed', error: k });
+    for (const k of FORMULAS)
+      w.row({
+        sourceBucket: 's',
+        sourceKey: k,
+        destination: 'dest1',
+        destinationBucket: 'd',
+        destinationKey: k,
+        action: 'failed',
+        error: k,
+      });
     w.close();
     const rows = parseCsv(file).slice(1);
-    assert.deepEqual(rows.map((r) => [r[2], r[5], r[10]]), FORMULAS.map((k) => [k, k, k]));
+    assert.deepEqual(
+      rows.map((r) => [r[2], r[5], r[10]]),
+      FORMULAS.map((k) => [k, k, k]),
+    );
   });
 
   it('a file that cannot be opened is a ReportError naming it', () => {
-    assert.throws(() => ReportWriter.open(join(dir, 'no/such/dir/r.csv')), (e: unknown) => e instanceof ReportError && /no\/such\/dir\/r\.csv.*ENOENT/.test(e.message));
+    assert.throws(
+      () => ReportWriter.open(join(dir, 'no/such/dir/r.csv')),
+      (e: unknown) => e instanceof ReportError && /no\/such\/dir\/r\.csv.*ENOENT/.test(e.message),
+    );
   });
 
   it('a writer killed with SIGKILL after any write(2) leaves only whole rows', async () => {
@@ -134,14 +213,21 @@ for (let i = 0; ; i++) w.row({ sourceBucket: 's', sourceKey: key + i, destinatio
     const key = 'k,"\n'.repeat(200);
     for (const stopAfter of [1, 2, 3, 4, 5, 8, 13]) {
       const file = join(dir, `killed-${stopAfter}.csv`);
-      const child = spawn(process.execPath, ['--import', 'tsx', script, String(stopAfter), file], { cwd: ROOT, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', 'tsx', script, String(stopAfter), file], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
       const signal = await new Promise((r) => child.once('exit', (_code, sig) => r(sig)));
       assert.equal(signal, 'SIGKILL');
       const text = readFileSync(file, 'utf8');
       assert.ok(text.endsWith('\n'), `stopped after write ${stopAfter}: the file ends with a whole line`);
       const rows = parseCsv(file);
       assert.deepEqual(rows[0], [...REPORT_COLUMNS]);
-      assert.equal(rows.length, stopAfter, `stopped after write ${stopAfter}: the header and ${stopAfter - 1} whole rows`);
+      assert.equal(
+        rows.length,
+        stopAfter,
+        `stopped after write ${stopAfter}: the header and ${stopAfter - 1} whole rows`,
+      );
       for (const [i, r] of rows.slice(1).entries()) {
         assert.equal(r.length, REPORT_COLUMNS.length);
         assert.equal(r[2], key + i);

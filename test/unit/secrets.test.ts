@@ -38,7 +38,18 @@ const ADMIN_TOKEN = 'AdminTok-0123456789abcdef';
 const EVENTS_TOKEN = 'EventsTok-0123456789abcdef';
 const SMTP_PASSWORD = 'SmtpPw-123+=x';
 const WEBHOOK_TOKEN = 'WebhookTok-0123456789';
-const SECRETS = [INLINE_SECRET, FILE_SECRET, V2_SECRET, REDIS_PASSWORD, SWIFT_KEY, KEYSTONE_PASSWORD, ADMIN_TOKEN, EVENTS_TOKEN, SMTP_PASSWORD, WEBHOOK_TOKEN];
+const SECRETS = [
+  INLINE_SECRET,
+  FILE_SECRET,
+  V2_SECRET,
+  REDIS_PASSWORD,
+  SWIFT_KEY,
+  KEYSTONE_PASSWORD,
+  ADMIN_TOKEN,
+  EVENTS_TOKEN,
+  SMTP_PASSWORD,
+  WEBHOOK_TOKEN,
+];
 
 function load(everything = false): Config {
   const dir = mkdtempSync(join(tmpdir(), 's3s3-redact-'));
@@ -133,11 +144,22 @@ describe('secrets are never printed', () => {
   });
 
   it('an S3Store (SigV4 and SigV2), whose SDK client holds the credentials', () => {
-    const stores = [new S3Store(config.source), new S3Store(config.destinations[0]!), new S3Store(config.destinations[1]!)];
+    const stores = [
+      new S3Store(config.source),
+      new S3Store(config.destinations[0]!),
+      new S3Store(config.destinations[1]!),
+    ];
     try {
       for (const s of stores) assertNoSecret(`S3Store [${s.name}]`, s);
-      assert.match(inspect(stores[0]), /S3Store .*name: 'source'.*endpoint: 'https:\/\/s3\.example\.com'.*bucket: 'src'/s);
-      assert.deepEqual(JSON.parse(JSON.stringify(stores[2])), { name: 'dest2', endpoint: 'http://127.0.0.1:9', bucket: 'dst2' });
+      assert.match(
+        inspect(stores[0]),
+        /S3Store .*name: 'source'.*endpoint: 'https:\/\/s3\.example\.com'.*bucket: 'src'/s,
+      );
+      assert.deepEqual(JSON.parse(JSON.stringify(stores[2])), {
+        name: 'dest2',
+        endpoint: 'http://127.0.0.1:9',
+        bucket: 'dst2',
+      });
     } finally {
       for (const s of stores) s.close();
     }
@@ -197,7 +219,8 @@ describe('secrets are never printed', () => {
       const client = new BucketClient(all);
       closers.push(() => client.close());
       assertNoSecret('BucketClient', client);
-      for (const role of ['all', 'intake', 'worker'] as const) assertNoSecret(`ListenClient ${role}`, new ListenClient(all, { role }));
+      for (const role of ['all', 'intake', 'worker'] as const)
+        assertNoSecret(`ListenClient ${role}`, new ListenClient(all, { role }));
     });
 
     it('Redis users: Publisher, a RedisCommands connection, RedisLock, SweepLock; and FileLock, DaemonMetrics, ReportWriter, NotifyError', () => {
@@ -207,10 +230,22 @@ describe('secrets are never printed', () => {
       const byUrl = new Publisher({ redisUrl: all.pubsub.redisUrl });
       closers.push(() => byUrl.close());
       assertNoSecret('Publisher given a redisUrl', byUrl);
-      const redis = connectRedis(all.pubsub.redisUrl, { redactedUrl: all.pubsub.redisUrlRedacted, mode: 'client', name: 'secrets-test' });
+      const redis = connectRedis(all.pubsub.redisUrl, {
+        redactedUrl: all.pubsub.redisUrlRedacted,
+        mode: 'client',
+        name: 'secrets-test',
+      });
       closers.push(() => redis.close());
       assertNoSecret('RedisCommands', redis);
-      const lock = new RedisLock(connectRedis(all.pubsub.redisUrl, { redactedUrl: all.pubsub.redisUrlRedacted, mode: 'client', name: 'secrets-test-lock' }), 'l', 3000);
+      const lock = new RedisLock(
+        connectRedis(all.pubsub.redisUrl, {
+          redactedUrl: all.pubsub.redisUrlRedacted,
+          mode: 'client',
+          name: 'secrets-test-lock',
+        }),
+        'l',
+        3000,
+      );
       closers.push(() => lock.close());
       assertNoSecret('RedisLock', lock);
       const sweepLock = new SweepLock(all);
@@ -222,7 +257,10 @@ describe('secrets are never printed', () => {
       const report = ReportWriter.open(join(mkdtempSync(join(tmpdir(), 's3s3-redact-')), 'r.csv'));
       closers.push(() => report.close());
       assertNoSecret('ReportWriter', report);
-      assertNoSecret('NotifyError', new NotifyError('mail', all.notify!.smtpUrlRedacted!, 'the run report was not mailed'));
+      assertNoSecret(
+        'NotifyError',
+        new NotifyError('mail', all.notify!.smtpUrlRedacted!, 'the run report was not mailed'),
+      );
     });
   });
 });

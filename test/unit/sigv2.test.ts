@@ -30,22 +30,54 @@ import { testServers, uniqueBucket } from '../helpers/servers.js';
 import { dropStore, freshStore } from '../helpers/seed.js';
 import type { S3Store } from '../../src/api/store/s3-store.js';
 
-const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+const credentials = {
+  accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+};
 const hmac = (s: string) => createHmac('sha1', credentials.secretAccessKey).update(s, 'utf8').digest('base64');
 
 describe('signature v2: the worked examples of the S3 REST authentication guide', () => {
-  const req = (method: string, path: string, headers: Record<string, string>, query: SignableRequest['query'] = {}): SignableRequest => ({ method, hostname: 'unused', path, query, headers });
+  const req = (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    query: SignableRequest['query'] = {},
+  ): SignableRequest => ({ method, hostname: 'unused', path, query, headers });
   // [what, request, bucket of the signed resource, Authorization signature in the guide]
   const examples: [string, SignableRequest, string | undefined, string][] = [
-    ['object GET', req('GET', '/photos/puppy.jpg', { Date: 'Tue, 27 Mar 2007 19:36:42 +0000' }), 'johnsmith', 'bWq2s1WEIj+Ydj0vQ697zp+IXMU='],
-    ['object PUT', req('PUT', '/photos/puppy.jpg', { 'Content-Type': 'image/jpeg', 'Content-Length': '94328', Date: 'Tue, 27 Mar 2007 21:15:45 +0000' }), 'johnsmith', 'MyyxeRY7whkBe+bq8fHCL/2kKUg='],
+    [
+      'object GET',
+      req('GET', '/photos/puppy.jpg', { Date: 'Tue, 27 Mar 2007 19:36:42 +0000' }),
+      'johnsmith',
+      'bWq2s1WEIj+Ydj0vQ697zp+IXMU=',
+    ],
+    [
+      'object PUT',
+      req('PUT', '/photos/puppy.jpg', {
+        'Content-Type': 'image/jpeg',
+        'Content-Length': '94328',
+        Date: 'Tue, 27 Mar 2007 21:15:45 +0000',
+      }),
+      'johnsmith',
+      'MyyxeRY7whkBe+bq8fHCL/2kKUg=',
+    ],
     [
       'list with prefix, max-keys and marker (not sub-resources)',
-      req('GET', '/', { 'User-Agent': 'Mozilla/5.0', Date: 'Tue, 27 Mar 2007 19:42:41 +0000' }, { prefix: 'photos', 'max-keys': '50', marker: 'puppy' }),
+      req(
+        'GET',
+        '/',
+        { 'User-Agent': 'Mozilla/5.0', Date: 'Tue, 27 Mar 2007 19:42:41 +0000' },
+        { prefix: 'photos', 'max-keys': '50', marker: 'puppy' },
+      ),
       'johnsmith',
       'htDYFYduRNen8P9ZfE/s9SuKy0U=',
     ],
-    ['fetch ACL (a sub-resource without value)', req('GET', '/', { Date: 'Tue, 27 Mar 2007 19:44:46 +0000' }, { acl: '' }), 'johnsmith', 'c2WLPFtWHVgbEmeEG93a4cG37dM='],
+    [
+      'fetch ACL (a sub-resource without value)',
+      req('GET', '/', { Date: 'Tue, 27 Mar 2007 19:44:46 +0000' }, { acl: '' }),
+      'johnsmith',
+      'c2WLPFtWHVgbEmeEG93a4cG37dM=',
+    ],
     [
       'upload with x-amz-meta headers, Content-MD5 and a CNAME bucket',
       req('PUT', '/db-backup.dat.gz', {
@@ -65,8 +97,18 @@ describe('signature v2: the worked examples of the S3 REST authentication guide'
       'static.johnsmith.net',
       'ilyl83RwaSoYIEdixDQcA4OnAnc=',
     ],
-    ['list all buckets', req('GET', '/', { Date: 'Wed, 28 Mar 2007 01:29:59 +0000' }), undefined, 'qGdzdERIC03wnaRNKh6OqZehG9s='],
-    ['unicode keys, signed as encoded', req('GET', '/dictionary/fran%C3%A7ais/pr%c3%a9f%c3%a8re', { Date: 'Wed, 28 Mar 2007 01:49:49 +0000' }), undefined, 'DNEZGsoieTZ92F3bUfSPQcbGmlM='],
+    [
+      'list all buckets',
+      req('GET', '/', { Date: 'Wed, 28 Mar 2007 01:29:59 +0000' }),
+      undefined,
+      'qGdzdERIC03wnaRNKh6OqZehG9s=',
+    ],
+    [
+      'unicode keys, signed as encoded',
+      req('GET', '/dictionary/fran%C3%A7ais/pr%c3%a9f%c3%a8re', { Date: 'Wed, 28 Mar 2007 01:49:49 +0000' }),
+      undefined,
+      'DNEZGsoieTZ92F3bUfSPQcbGmlM=',
+    ],
   ];
   for (const [what, request, bucket, signature] of examples) {
     it(what, () => assert.equal(hmac(stringToSignV2(request, bucket)), signature));
@@ -96,7 +138,13 @@ class CapturingSigner {
   constructor(private readonly inner: SignatureV2Signer) {}
   async sign<T extends SignableRequest>(request: T): Promise<T> {
     await this.inner.sign(request);
-    this.last = { method: request.method, hostname: request.hostname, path: request.path, query: { ...request.query }, headers: { ...request.headers } };
+    this.last = {
+      method: request.method,
+      hostname: request.hostname,
+      path: request.path,
+      query: { ...request.query },
+      headers: { ...request.headers },
+    };
     throw new Stop();
   }
 }
@@ -105,7 +153,14 @@ const ENDPOINT_HOST = 's3.example.test';
 const BUCKET = 'my-bucket';
 
 function client(virtual: boolean): { s3: S3Client; capture: CapturingSigner } {
-  const capture = new CapturingSigner(new SignatureV2Signer({ credentials, endpointHost: ENDPOINT_HOST, bucket: BUCKET, now: () => new Date(Date.UTC(2026, 11, 2, 1, 2, 3)) }));
+  const capture = new CapturingSigner(
+    new SignatureV2Signer({
+      credentials,
+      endpointHost: ENDPOINT_HOST,
+      bucket: BUCKET,
+      now: () => new Date(Date.UTC(2026, 11, 2, 1, 2, 3)),
+    }),
+  );
   const s3 = new S3Client({
     endpoint: `http://${ENDPOINT_HOST}:7480`,
     region: 'us-east-1',
@@ -118,8 +173,15 @@ function client(virtual: boolean): { s3: S3Client; capture: CapturingSigner } {
   return { s3, capture };
 }
 
-const CONTROL_KEYS = ['ctl/\x01', 'ctl/tab\there', 'ctl/new\nline', 'ctl/cr\rlf', 'ctl/del\x7f', `ctl/all${Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('')}\x7f`];
-const KEYS = [...KEY_SHAPES, ...CONTROL_KEYS, 'sub?uploads&delete=1&acl', 'a+b%2B%25 ~!*\'()'];
+const CONTROL_KEYS = [
+  'ctl/\x01',
+  'ctl/tab\there',
+  'ctl/new\nline',
+  'ctl/cr\rlf',
+  'ctl/del\x7f',
+  `ctl/all${Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('')}\x7f`,
+];
+const KEYS = [...KEY_SHAPES, ...CONTROL_KEYS, 'sub?uploads&delete=1&acl', "a+b%2B%25 ~!*'()"];
 const UPLOAD_ID = '2~odd/upload+id==&x=y';
 
 /** Every request shape the store sends, for one key. */
@@ -134,19 +196,49 @@ function commands(key: string) {
       ContentType: 'text/plain; charset=utf-8',
       ContentMD5: 'hBotaJrYa9FhFEdFPCLG/A==',
       CacheControl: 'max-age=60',
-      Metadata: { a: '1', 'two-words': 'two  words', tabbed: 'a\tb', 'Mixed-Case': 'V', 's3s3-md5': '0123456789abcdef0123456789abcdef' },
+      Metadata: {
+        a: '1',
+        'two-words': 'two  words',
+        tabbed: 'a\tb',
+        'Mixed-Case': 'V',
+        's3s3-md5': '0123456789abcdef0123456789abcdef',
+      },
     }),
-    new GetObjectCommand({ Bucket, Key, ResponseContentType: 'application/x-thing; a=b', ResponseContentDisposition: 'attachment; filename="a b+c.txt"', ResponseCacheControl: 'no-cache' }),
+    new GetObjectCommand({
+      Bucket,
+      Key,
+      ResponseContentType: 'application/x-thing; a=b',
+      ResponseContentDisposition: 'attachment; filename="a b+c.txt"',
+      ResponseCacheControl: 'no-cache',
+    }),
     new GetObjectCommand({ Bucket, Key, Range: 'bytes=0-9', IfMatch: '"etag"' }),
     new HeadObjectCommand({ Bucket, Key, VersionId: 'v1+/=' }),
     new GetObjectAclCommand({ Bucket, Key }),
     new DeleteObjectCommand({ Bucket, Key }),
     new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/octet-stream', Metadata: { m: 'x' } }),
-    new UploadPartCommand({ Bucket, Key, UploadId: UPLOAD_ID, PartNumber: 7, Body: 'part', ContentMD5: 'Gm3Q7ZbPFkFm3MhLVWuV9g==' }),
+    new UploadPartCommand({
+      Bucket,
+      Key,
+      UploadId: UPLOAD_ID,
+      PartNumber: 7,
+      Body: 'part',
+      ContentMD5: 'Gm3Q7ZbPFkFm3MhLVWuV9g==',
+    }),
     new ListPartsCommand({ Bucket, Key, UploadId: UPLOAD_ID, MaxParts: 5 }),
-    new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: UPLOAD_ID, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"e"' }] } }),
+    new CompleteMultipartUploadCommand({
+      Bucket,
+      Key,
+      UploadId: UPLOAD_ID,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"e"' }] },
+    }),
     new AbortMultipartUploadCommand({ Bucket, Key, UploadId: UPLOAD_ID }),
-    new CopyObjectCommand({ Bucket, Key, CopySource: `src-bucket/${encodeURIComponent(key)}`, CopySourceIfMatch: '"etag"', MetadataDirective: 'COPY' }),
+    new CopyObjectCommand({
+      Bucket,
+      Key,
+      CopySource: `src-bucket/${encodeURIComponent(key)}`,
+      CopySourceIfMatch: '"etag"',
+      MetadataDirective: 'COPY',
+    }),
     new ListObjectsV2Command({ Bucket, Prefix: key, StartAfter: key, Delimiter: '/', MaxKeys: 3, EncodingType: 'url' }),
   ];
 }
@@ -155,14 +247,24 @@ async function captureAll(): Promise<Captured[]> {
   const out: Captured[] = [];
   for (const virtual of [false, true]) {
     const { s3, capture } = client(virtual);
-    const all = [...KEYS.flatMap(commands), new HeadBucketCommand({ Bucket: BUCKET }), new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: KEYS.map((Key) => ({ Key })) } })];
+    const all = [
+      ...KEYS.flatMap(commands),
+      new HeadBucketCommand({ Bucket: BUCKET }),
+      new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: KEYS.map((Key) => ({ Key })) } }),
+    ];
     for (const command of all) {
       capture.take();
       // The SDK's types differ per command; each is sent as the store sends it.
-      await assert.rejects((s3.send as (c: unknown) => Promise<unknown>)(command), (err: unknown) => err instanceof Stop || (err as { cause?: unknown }).cause instanceof Stop);
+      await assert.rejects(
+        (s3.send as (c: unknown) => Promise<unknown>)(command),
+        (err: unknown) => err instanceof Stop || (err as { cause?: unknown }).cause instanceof Stop,
+      );
       const r = capture.take();
       assert.ok(r, `the SDK called the signer for ${command.constructor.name}`);
-      out.push({ request: r, virtualBucket: r.hostname === ENDPOINT_HOST ? undefined : r.hostname.slice(0, -ENDPOINT_HOST.length - 1) });
+      out.push({
+        request: r,
+        virtualBucket: r.hostname === ENDPOINT_HOST ? undefined : r.hostname.slice(0, -ENDPOINT_HOST.length - 1),
+      });
     }
     s3.destroy();
   }
@@ -176,7 +278,11 @@ async function captureAll(): Promise<Captured[]> {
  * sends it itself, so it is given to boto that way.
  */
 function authPath(c: Captured): string {
-  const query = Object.entries(c.request.query ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => (x === null || x === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(x)}`)));
+  const query = Object.entries(c.request.query ?? {}).flatMap(([k, v]) =>
+    (Array.isArray(v) ? v : [v]).map((x) =>
+      x === null || x === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(x)}`,
+    ),
+  );
   return (c.virtualBucket ? `/${c.virtualBucket}` : '') + c.request.path + (query.length ? `?${query.join('&')}` : '');
 }
 
@@ -198,7 +304,10 @@ for r in job['requests']:
 json.dump({'version': boto.__version__, 'auth': out}, sys.stdout)
 `;
 
-function botoSign(requests: { method: string; authPath: string; headers: Record<string, string> }[]): { version: string; auth: string[] } {
+function botoSign(requests: { method: string; authPath: string; headers: Record<string, string> }[]): {
+  version: string;
+  auth: string[];
+} {
   const r = spawnSync('/usr/bin/python3', ['-c', BOTO], {
     input: JSON.stringify({ access: credentials.accessKeyId, secret: credentials.secretAccessKey, requests }),
     encoding: 'utf8',
@@ -206,7 +315,11 @@ function botoSign(requests: { method: string; authPath: string; headers: Record<
     env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent', BOTO_CONFIG: '/dev/null' },
     maxBuffer: 64 * 1024 * 1024,
   });
-  assert.equal(r.status, 0, `boto failed (install Debian's python3-boto: bash test/setup.sh): ${r.error?.message ?? r.stderr}`);
+  assert.equal(
+    r.status,
+    0,
+    `boto failed (install Debian's python3-boto: bash test/setup.sh): ${r.error?.message ?? r.stderr}`,
+  );
   return JSON.parse(r.stdout) as { version: string; auth: string[] };
 }
 
@@ -215,13 +328,34 @@ describe('signature v2 against boto 2 (python3-boto) as an oracle', () => {
     const captured = await captureAll();
     // The oracle must see the requests we think it sees: sub-resources, metadata, MD5, types.
     const subs = new Set(captured.flatMap((c) => Object.keys(c.request.query ?? {})));
-    for (const s of ['uploads', 'uploadId', 'partNumber', 'delete', 'acl', 'versionId', 'response-content-type', 'response-content-disposition']) assert.ok(subs.has(s), s);
+    for (const s of [
+      'uploads',
+      'uploadId',
+      'partNumber',
+      'delete',
+      'acl',
+      'versionId',
+      'response-content-type',
+      'response-content-disposition',
+    ])
+      assert.ok(subs.has(s), s);
     assert.ok(captured.some((c) => c.request.headers['x-amz-meta-two-words'] === 'two  words'));
-    assert.ok(captured.some((c) => c.request.headers['content-md5'] !== undefined && c.request.headers['content-type'] !== undefined));
+    assert.ok(
+      captured.some(
+        (c) => c.request.headers['content-md5'] !== undefined && c.request.headers['content-type'] !== undefined,
+      ),
+    );
     assert.ok(captured.some((c) => c.virtualBucket === BUCKET));
-    assert.ok(captured.some((c) => c.request.path.length > 2 * 1024), 'the 1024-byte key, percent-encoded');
+    assert.ok(
+      captured.some((c) => c.request.path.length > 2 * 1024),
+      'the 1024-byte key, percent-encoded',
+    );
 
-    const requests = captured.map((c) => ({ method: c.request.method, authPath: authPath(c), headers: c.request.headers }));
+    const requests = captured.map((c) => ({
+      method: c.request.method,
+      authPath: authPath(c),
+      headers: c.request.headers,
+    }));
     const boto = botoSign(requests);
     assert.match(boto.version, /^2\./);
     assert.equal(boto.auth.length, captured.length);
@@ -230,14 +364,21 @@ describe('signature v2 against boto 2 (python3-boto) as an oracle', () => {
       const ours = c.request.headers['authorization'];
       if (ours !== boto.auth[i]) {
         differ++;
-        if (differ <= 3) assert.fail(`${c.request.method} ${authPath(c)}: ours ${ours}, boto ${boto.auth[i]}\nstring to sign:\n${JSON.stringify(stringToSignV2(c.request, c.virtualBucket))}`);
+        if (differ <= 3)
+          assert.fail(
+            `${c.request.method} ${authPath(c)}: ours ${ours}, boto ${boto.auth[i]}\nstring to sign:\n${JSON.stringify(stringToSignV2(c.request, c.virtualBucket))}`,
+          );
       }
     }
     assert.equal(differ, 0);
   });
 
   it('the oracle tells one character apart (it would catch a wrong canonical string)', () => {
-    const base = { method: 'PUT', authPath: `/${BUCKET}/k%20ey?uploadId=abc&partNumber=2`, headers: { 'x-amz-date': 'Wed, 02 Dec 2026 01:02:03 GMT', 'x-amz-meta-a': 'two  words' } };
+    const base = {
+      method: 'PUT',
+      authPath: `/${BUCKET}/k%20ey?uploadId=abc&partNumber=2`,
+      headers: { 'x-amz-date': 'Wed, 02 Dec 2026 01:02:03 GMT', 'x-amz-meta-a': 'two  words' },
+    };
     const variants = [
       base,
       { ...base, authPath: `/${BUCKET}/k%20eY?uploadId=abc&partNumber=2` },
@@ -246,17 +387,40 @@ describe('signature v2 against boto 2 (python3-boto) as an oracle', () => {
     ];
     const { auth } = botoSign(variants);
     assert.equal(new Set(auth).size, variants.length);
-    const ours = { method: 'PUT', hostname: ENDPOINT_HOST, path: `/${BUCKET}/k%20ey`, query: { uploadId: 'abc', partNumber: '2', 'x-id': 'UploadPart' }, headers: { ...base.headers } };
+    const ours = {
+      method: 'PUT',
+      hostname: ENDPOINT_HOST,
+      path: `/${BUCKET}/k%20ey`,
+      query: { uploadId: 'abc', partNumber: '2', 'x-id': 'UploadPart' },
+      headers: { ...base.headers },
+    };
     assert.equal(`AWS ${credentials.accessKeyId}:${hmac(stringToSignV2(ours, undefined))}`, auth[0]);
   });
 
   it('replaces what a v4 signer left and signs the virtual-hosted bucket into the resource', async () => {
-    const signer = new SignatureV2Signer({ credentials, endpointHost: 's3.example.com', bucket: 'MyBucket', now: () => new Date(Date.UTC(2007, 2, 27, 19, 36, 42)) });
-    const req = { method: 'GET', hostname: 'mybucket.s3.example.com', path: '/photos/puppy.jpg', query: {}, headers: { authorization: 'AWS4-HMAC-SHA256 old', 'x-amz-content-sha256': 'UNSIGNED' } as Record<string, string> };
+    const signer = new SignatureV2Signer({
+      credentials,
+      endpointHost: 's3.example.com',
+      bucket: 'MyBucket',
+      now: () => new Date(Date.UTC(2007, 2, 27, 19, 36, 42)),
+    });
+    const req = {
+      method: 'GET',
+      hostname: 'mybucket.s3.example.com',
+      path: '/photos/puppy.jpg',
+      query: {},
+      headers: { authorization: 'AWS4-HMAC-SHA256 old', 'x-amz-content-sha256': 'UNSIGNED' } as Record<string, string>,
+    };
     await signer.sign(req);
     assert.equal(req.headers['x-amz-date'], 'Tue, 27 Mar 2007 19:36:42 GMT');
     assert.equal(req.headers['x-amz-content-sha256'], undefined);
-    const { auth } = botoSign([{ method: 'GET', authPath: '/MyBucket/photos/puppy.jpg', headers: { 'x-amz-date': 'Tue, 27 Mar 2007 19:36:42 GMT' } }]);
+    const { auth } = botoSign([
+      {
+        method: 'GET',
+        authPath: '/MyBucket/photos/puppy.jpg',
+        headers: { 'x-amz-date': 'Tue, 27 Mar 2007 19:36:42 GMT' },
+      },
+    ]);
     assert.equal(req.headers['authorization'], auth[0]);
   });
 });

@@ -8,10 +8,19 @@ import { inspect, format } from 'node:util';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { EMPTY_SHA256, SignatureV4Signer, encodeKeyPath, encodeQueryComponent, type V4Request } from '../../src/api/store/sigv4.js';
+import {
+  EMPTY_SHA256,
+  SignatureV4Signer,
+  encodeKeyPath,
+  encodeQueryComponent,
+  type V4Request,
+} from '../../src/api/store/sigv4.js';
 import { KEY_SHAPES } from '../helpers/keys.js';
 
-const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+const credentials = {
+  accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+};
 const signer = () => new SignatureV4Signer({ ...credentials, region: 'us-east-1' });
 const DOC_DATE = new Date('2013-05-24T00:00:00Z');
 const HOST = 'examplebucket.s3.amazonaws.com';
@@ -21,14 +30,27 @@ class NodeSha256 {
   readonly #secret: Buffer | undefined;
   #hash: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#secret = secret === undefined ? undefined : typeof secret === 'string' ? Buffer.from(secret, 'utf8') : ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret);
+    this.#secret =
+      secret === undefined
+        ? undefined
+        : typeof secret === 'string'
+          ? Buffer.from(secret, 'utf8')
+          : ArrayBuffer.isView(secret)
+            ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
+            : Buffer.from(secret);
     this.#hash = this.#fresh();
   }
   #fresh(): Hash | Hmac {
     return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
   }
   update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.#hash.update(typeof data === 'string' ? Buffer.from(data, 'utf8') : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data));
+    this.#hash.update(
+      typeof data === 'string'
+        ? Buffer.from(data, 'utf8')
+        : ArrayBuffer.isView(data)
+          ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+          : Buffer.from(data),
+    );
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.#hash.digest());
@@ -40,12 +62,26 @@ class NodeSha256 {
 
 // As @aws-sdk/client-s3 configures it: the path is already encoded (no double encoding, no
 // normalisation), and x-amz-content-sha256 is set by the caller.
-const smithy = new SignatureV4({ credentials, region: 'us-east-1', service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+const smithy = new SignatureV4({
+  credentials,
+  region: 'us-east-1',
+  service: 's3',
+  sha256: NodeSha256,
+  uriEscapePath: false,
+  applyChecksum: false,
+});
 
 async function smithyAuthorization(req: V4Request, payloadHash: string, now: Date): Promise<string> {
   const host = req.headers['host'] ?? '';
   const signed = await smithy.sign(
-    { method: req.method, protocol: 'https:', hostname: host, path: req.path, query: { ...req.query }, headers: { ...req.headers, 'x-amz-content-sha256': payloadHash } },
+    {
+      method: req.method,
+      protocol: 'https:',
+      hostname: host,
+      path: req.path,
+      query: { ...req.query },
+      headers: { ...req.headers, 'x-amz-content-sha256': payloadHash },
+    },
     { signingDate: now },
   );
   return (signed as { headers: Record<string, string> }).headers['authorization'] ?? '';
@@ -60,7 +96,10 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
   const scope = 'Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request';
   it('GET Object with a range', () => {
     const req: V4Request = { method: 'GET', path: '/test.txt', headers: { host: HOST, range: 'bytes=0-9' } };
-    assert.equal(ours(req, EMPTY_SHA256), `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`);
+    assert.equal(
+      ours(req, EMPTY_SHA256),
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`,
+    );
     assert.equal(req.headers['x-amz-date'], '20130524T000000Z');
     assert.equal(req.headers['x-amz-content-sha256'], EMPTY_SHA256);
     assert.equal(createHash('sha256').update('').digest('hex'), EMPTY_SHA256);
@@ -78,7 +117,10 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
     assert.equal(putPayload, '44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072');
     const req = putObject();
     assert.equal(req.path, '/test%24file.text');
-    assert.equal(ours(req, putPayload), `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=${putSignature}`);
+    assert.equal(
+      ours(req, putPayload),
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=${putSignature}`,
+    );
   });
 
   it('smithy drops a Date header from what it signs; the spec (and this example) signs every header sent', async () => {
@@ -92,12 +134,23 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
 
   it('GET Bucket Lifecycle (a valueless sub-resource)', () => {
     const req: V4Request = { method: 'GET', path: '/', query: { lifecycle: '' }, headers: { host: HOST } };
-    assert.equal(ours(req, EMPTY_SHA256), `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543`);
+    assert.equal(
+      ours(req, EMPTY_SHA256),
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543`,
+    );
   });
 
   it('GET Bucket (List Objects) with max-keys and prefix', () => {
-    const req: V4Request = { method: 'GET', path: '/', query: { prefix: 'J', 'max-keys': '2' }, headers: { host: HOST } };
-    assert.equal(ours(req, EMPTY_SHA256), `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7`);
+    const req: V4Request = {
+      method: 'GET',
+      path: '/',
+      query: { prefix: 'J', 'max-keys': '2' },
+      headers: { host: HOST },
+    };
+    assert.equal(
+      ours(req, EMPTY_SHA256),
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7`,
+    );
   });
 });
 
@@ -119,7 +172,10 @@ describe('signature v4: the same Authorization as @smithy/signature-v4 for every
   const rand = prng(0x5134);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const blanks = () => pick(['', ' ', '  ', '\t', ' \t ', '   \t\t  ']);
-  const odd = () => Array.from({ length: 1 + Math.floor(rand() * 12) }, () => pick([...'aZ09-_.~/+=%?#&;:@$, ', '\u00e9', '\u{1F600}', '\u0001'])).join('');
+  const odd = () =>
+    Array.from({ length: 1 + Math.floor(rand() * 12) }, () =>
+      pick([...'aZ09-_.~/+=%?#&;:@$, ', '\u00e9', '\u{1F600}', '\u0001']),
+    ).join('');
 
   function headerSet(): Record<string, string> {
     const h: Record<string, string> = { host: pick([HOST, '127.0.0.1:7480', 'localhost:8080']) };
@@ -145,7 +201,13 @@ describe('signature v4: the same Authorization as @smithy/signature-v4 for every
         return { uploadId: odd() };
       default:
         // A listing whose prefix and marker are keys: encodeQueryComponent over every shape.
-        return { 'list-type': '2', prefix: key, 'start-after': pick(KEY_SHAPES), 'encoding-type': 'url', [odd()]: odd() };
+        return {
+          'list-type': '2',
+          prefix: key,
+          'start-after': pick(KEY_SHAPES),
+          'encoding-type': 'url',
+          [odd()]: odd(),
+        };
     }
   }
 
@@ -154,12 +216,18 @@ describe('signature v4: the same Authorization as @smithy/signature-v4 for every
     for (const key of keys) {
       for (const method of ['GET', 'HEAD', 'PUT', 'DELETE']) {
         const path = rand() < 0.5 ? `/${encodeKeyPath(key)}` : `/bucket/${encodeKeyPath(key)}`;
-        const payload = method === 'PUT' ? pick(['UNSIGNED-PAYLOAD', createHash('sha256').update(key).digest('hex')]) : EMPTY_SHA256;
+        const payload =
+          method === 'PUT' ? pick(['UNSIGNED-PAYLOAD', createHash('sha256').update(key).digest('hex')]) : EMPTY_SHA256;
         const now = new Date(Date.UTC(2026, 0, 1) + Math.floor(rand() * 400 * 86400_000));
         const query = querySet(key);
-        const req: V4Request = query === undefined ? { method, path, headers: headerSet() } : { method, path, query, headers: headerSet() };
+        const req: V4Request =
+          query === undefined ? { method, path, headers: headerSet() } : { method, path, query, headers: headerSet() };
         const expected = await smithyAuthorization(req, payload, now);
-        assert.equal(ours(req, payload, now), expected, `${method} ${JSON.stringify(path)} ${JSON.stringify(req.query)} ${JSON.stringify(req.headers)}`);
+        assert.equal(
+          ours(req, payload, now),
+          expected,
+          `${method} ${JSON.stringify(path)} ${JSON.stringify(req.query)} ${JSON.stringify(req.headers)}`,
+        );
         n++;
       }
     }
@@ -189,7 +257,10 @@ describe('signature v4: the same Authorization as @smithy/signature-v4 for every
 
 describe('signature v4: URI encoding', () => {
   /** The spec's encoding computed another way: per UTF-8 byte from a table written out here. */
-  const expectedByte = (b: number, slash: boolean): string => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) && b < 0x80) || (slash && b === 0x2f) ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  const expectedByte = (b: number, slash: boolean): string =>
+    (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) && b < 0x80) || (slash && b === 0x2f)
+      ? String.fromCharCode(b)
+      : '%' + b.toString(16).toUpperCase().padStart(2, '0');
 
   it('every code point below 0x100 and every byte value of its UTF-8', () => {
     for (let c = 0; c < 0x100; c++) {
@@ -198,7 +269,10 @@ describe('signature v4: URI encoding', () => {
       assert.equal(encodeKeyPath(s), bytes.map((b) => expectedByte(b, true)).join(''), `U+${c.toString(16)}`);
       assert.equal(encodeQueryComponent(s), bytes.map((b) => expectedByte(b, false)).join(''), `U+${c.toString(16)}`);
       // The same as the SDK's escapeUri (encodeURIComponent plus !'()*).
-      assert.equal(encodeQueryComponent(s), encodeURIComponent(s).replace(/[!'()*]/g, (x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}`));
+      assert.equal(
+        encodeQueryComponent(s),
+        encodeURIComponent(s).replace(/[!'()*]/g, (x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}`),
+      );
     }
     assert.equal(encodeKeyPath('a/b c+d'), 'a/b%20c%2Bd');
     assert.equal(encodeQueryComponent('a/b c+d'), 'a%2Fb%20c%2Bd');
@@ -242,7 +316,10 @@ describe('signature v4: the signing key and the secret', () => {
     assert.equal(s.keyDerivations, 2);
     // The second day's key is really that day's: smithy agrees.
     assert.match(a, /\/20261202\/us-east-1\/s3\/aws4_request, /);
-    assert.equal(a, await smithyAuthorization({ method: 'GET', path: '/k', headers: { host: HOST } }, EMPTY_SHA256, day2));
+    assert.equal(
+      a,
+      await smithyAuthorization({ method: 'GET', path: '/k', headers: { host: HOST } }, EMPTY_SHA256, day2),
+    );
   });
 
   it('never prints the secret or the signing key', () => {

@@ -8,7 +8,15 @@ import { sameVersion } from '../../src/api/copy/source-now.js';
 import type { HeadInfo, ObjectInfo } from '../../src/api/store/object-store.js';
 
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
-const head = (over: Partial<HeadInfo> = {}): HeadInfo => ({ key: 'k', size: 0, etag: EMPTY_MD5, lastModified: new Date('2026-12-07T01:02:03Z'), metadata: { a: '1' }, contentType: 'text/plain', ...over });
+const head = (over: Partial<HeadInfo> = {}): HeadInfo => ({
+  key: 'k',
+  size: 0,
+  etag: EMPTY_MD5,
+  lastModified: new Date('2026-12-07T01:02:03Z'),
+  metadata: { a: '1' },
+  contentType: 'text/plain',
+  ...over,
+});
 
 describe('sameVersion', () => {
   it('the same headers are the same version', () => {
@@ -31,7 +39,12 @@ describe('sameVersion', () => {
     assert.equal(sameVersion(head({ lastModified: new Date('2026-12-07T01:02:03.900Z') }), head()), true);
   });
   it("a listing's entry (milliseconds, no headers) is compared by size and ETag only", () => {
-    const listed: ObjectInfo = { key: 'k', size: 0, etag: EMPTY_MD5, lastModified: new Date('2026-12-07T01:02:03.456Z') };
+    const listed: ObjectInfo = {
+      key: 'k',
+      size: 0,
+      etag: EMPTY_MD5,
+      lastModified: new Date('2026-12-07T01:02:03.456Z'),
+    };
     assert.equal(sameVersion(listed, head()), true);
     assert.equal(sameVersion(listed, head({ etag: '1'.repeat(32) })), false);
   });

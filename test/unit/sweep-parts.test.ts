@@ -13,10 +13,32 @@ describe('sweep parts', () => {
     assert.ok(compareKeys('a/b', 'a-c') > 0);
     assert.equal(compareKeys('same', 'same'), 0);
     // Agrees with Buffer.compare of the UTF-8 bytes on a mix of every range.
-    const samples = ['', 'a', 'ab', 'a/b', 'a-c', '\u00e9', '\u07ff', '\u0800', '\ud7ff', '\ue000', '\uff5e', '\uffff', '\u{10000}', '\u{1F600}', '\u{10FFFF}', 'x\u{1F600}y', 'x\uffffy'];
+    const samples = [
+      '',
+      'a',
+      'ab',
+      'a/b',
+      'a-c',
+      '\u00e9',
+      '\u07ff',
+      '\u0800',
+      '\ud7ff',
+      '\ue000',
+      '\uff5e',
+      '\uffff',
+      '\u{10000}',
+      '\u{1F600}',
+      '\u{10FFFF}',
+      'x\u{1F600}y',
+      'x\uffffy',
+    ];
     for (const a of samples) {
       for (const b of samples) {
-        assert.equal(Math.sign(compareKeys(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+        assert.equal(
+          Math.sign(compareKeys(a, b)),
+          Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))),
+          `${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
+        );
       }
     }
   });

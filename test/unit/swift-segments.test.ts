@@ -34,7 +34,9 @@ describe('SLO segment sizes', () => {
     assert.equal(choosePartSize(1000 * 5 * GiB, 64 * MiB, 'k', 1000), 5 * GiB);
     assert.throws(
       () => choosePartSize(1000 * 5 * GiB + 1, 64 * MiB, 'big', 1000),
-      (err: unknown) => err instanceof ObjectTooLargeError && /"big" has \d+ bytes, over the 5368709120000 bytes 1000 parts of 5 GiB can hold/.test(err.message),
+      (err: unknown) =>
+        err instanceof ObjectTooLargeError &&
+        /"big" has \d+ bytes, over the 5368709120000 bytes 1000 parts of 5 GiB can hold/.test(err.message),
     );
   });
 });

@@ -22,8 +22,17 @@ describe('SegmentVerifier', () => {
 
   it('passes the bytes through whole, in any chunking (one byte, across segment edges)', async () => {
     assert.deepEqual(await drain(checks, [whole]), whole);
-    assert.deepEqual(await drain(checks, [...whole].map((b) => Buffer.from([b]))), whole);
-    assert.deepEqual(await drain(checks, [whole.subarray(0, 999), whole.subarray(999, 1500), whole.subarray(1500)]), whole);
+    assert.deepEqual(
+      await drain(
+        checks,
+        [...whole].map((b) => Buffer.from([b])),
+      ),
+      whole,
+    );
+    assert.deepEqual(
+      await drain(checks, [whole.subarray(0, 999), whole.subarray(999, 1500), whole.subarray(1500)]),
+      whole,
+    );
   });
 
   it('fails on a flipped byte, a short body and extra bytes', async () => {

@@ -14,7 +14,8 @@ describe('trash', () => {
     assert.equal(formatAge(5 * 3_600_000 + 1), '5h');
     assert.equal(formatAge(3 * 86_400_000 + 23 * 3_600_000), '3d');
     assert.equal(formatAge(undefined), '?');
-    for (const ms of [40_000, 12 * 60_000, 5 * 3_600_000, 3 * 86_400_000]) assert.equal(parseDuration(formatAge(ms)), ms);
+    for (const ms of [40_000, 12 * 60_000, 5 * 3_600_000, 3 * 86_400_000])
+      assert.equal(parseDuration(formatAge(ms)), ms);
   });
 
   it('names one marker per root, under the default root, the same bytes for the same root and different for NFC/NFD', () => {

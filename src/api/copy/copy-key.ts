@@ -9,7 +9,16 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { backoff, patientPolicy, sleep, type RetryPolicy } from '../retry.js';
 import { acquireInOrder } from '../store/pacer.js';
-import { etagMd5, isMd5Etag, isMultipartCapable, type HeadInfo, type ObjectHeaders, type ObjectInfo, type ObjectStore, type PutResult } from '../store/object-store.js';
+import {
+  etagMd5,
+  isMd5Etag,
+  isMultipartCapable,
+  type HeadInfo,
+  type ObjectHeaders,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutResult,
+} from '../store/object-store.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
@@ -37,7 +46,8 @@ export interface CopyTarget {
   readonly known?: DestinationState | null;
 }
 
-export type Outcome = 'copied' | 'skipped' | 'gone' | 'failed' | 'would copy' | 'deleted' | 'trashed' | 'would delete' | 'kept';
+export type Outcome =
+  'copied' | 'skipped' | 'gone' | 'failed' | 'would copy' | 'deleted' | 'trashed' | 'would delete' | 'kept';
 
 export interface TargetResult {
   readonly destination: string;
@@ -90,28 +100,48 @@ interface Planned {
   readonly reason: CopyReason;
 }
 
-export async function copyKey(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions = {}): Promise<TargetResult[]> {
+export async function copyKey(
+  source: CopySource,
+  targets: readonly CopyTarget[],
+  options: CopyKeyOptions = {},
+): Promise<TargetResult[]> {
   const results = await copyKeyOnce(source, targets, options);
   const info = source.info;
   return results.map((r) => ({
     ...r,
     sourceKey: source.key,
-    ...(r.outcome === 'gone' ? {} : info ? { size: info.size, sourceEtag: info.etag, md5: knownMd5(info) } : r.bytes > 0 ? { size: r.bytes } : {}),
+    ...(r.outcome === 'gone'
+      ? {}
+      : info
+        ? { size: info.size, sourceEtag: info.etag, md5: knownMd5(info) }
+        : r.bytes > 0
+          ? { size: r.bytes }
+          : {}),
   }));
 }
 
-async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions): Promise<TargetResult[]> {
+async function copyKeyOnce(
+  source: CopySource,
+  targets: readonly CopyTarget[],
+  options: CopyKeyOptions,
+): Promise<TargetResult[]> {
   const log = options.logger ?? silentLogger;
   const results = new Map<CopyTarget, TargetResult>();
-  const result = (t: CopyTarget, r: Omit<TargetResult, 'destination' | 'key'>) => results.set(t, { destination: t.store.name, key: t.key, ...r });
+  const result = (t: CopyTarget, r: Omit<TargetResult, 'destination' | 'key'>) =>
+    results.set(t, { destination: t.store.name, key: t.key, ...r });
 
   // Without a listing, look at the destinations first: when none has the key (the
   // listener's usual case, a new upload) the source GET tells all a HEAD would, so the
   // source HEAD is skipped. Server-side copies and dry runs still need it up front.
   const preHeads = new Map<CopyTarget, DestinationState | null>();
-  const mayGoBlind = source.info === undefined && !options.dryRun && !options.checkMetadata && targets.every((t) => t.known === undefined && !t.store.canCopyFrom?.(source.store));
+  const mayGoBlind =
+    source.info === undefined &&
+    !options.dryRun &&
+    !options.checkMetadata &&
+    targets.every((t) => t.known === undefined && !t.store.canCopyFrom?.(source.store));
   let opened: Opened | undefined;
-  if (mayGoBlind && options.blind !== true && options.blindUpTo !== undefined) opened = await openIfSmall(source, options.blindUpTo, options);
+  if (mayGoBlind && options.blind !== true && options.blindUpTo !== undefined)
+    opened = await openIfSmall(source, options.blindUpTo, options);
   const blind = mayGoBlind && (options.blind === true || opened !== undefined);
   if (blind) {
     for (const t of targets) preHeads.set(t, null);
@@ -129,7 +159,8 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
   const open = targets.filter((t) => !results.has(t));
   let planned: Planned[] = [];
   let sourceInfo: ObjectInfo | undefined;
-  const allMissing = open.length > 0 && open.every((t) => preHeads.get(t) === null && !t.store.canCopyFrom?.(source.store));
+  const allMissing =
+    open.length > 0 && open.every((t) => preHeads.get(t) === null && !t.store.canCopyFrom?.(source.store));
   if (allMissing) {
     planned = open.map((target) => ({ target, reason: options.force ? 'forced' : blind ? 'announced' : 'missing' }));
   } else {
@@ -152,14 +183,21 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
 
     // Plan: which destinations need this key, and why.
     let sourceHead: Promise<HeadInfo | null> | undefined;
-    const headSource = () => (sourceHead ??= 'metadata' in known ? Promise.resolve(known as HeadInfo) : source.store.head(source.key));
+    const headSource = () =>
+      (sourceHead ??= 'metadata' in known ? Promise.resolve(known as HeadInfo) : source.store.head(source.key));
     let sourceHash: Promise<string | null> | undefined;
-    const hashSource = () => (sourceHash ??= knownMd5(known) !== undefined ? Promise.resolve(knownMd5(known)!) : hashObject(source.store, source.key));
+    const hashSource = () =>
+      (sourceHash ??=
+        knownMd5(known) !== undefined ? Promise.resolve(knownMd5(known)!) : hashObject(source.store, source.key));
     await Promise.all(
       open.map(async (t) => {
         try {
           const verify = verifyFor(source.store, t.store, options);
-          let state: DestinationState | null = preHeads.has(t) ? preHeads.get(t)! : t.known === undefined ? await t.store.head(t.key) : t.known;
+          let state: DestinationState | null = preHeads.has(t)
+            ? preHeads.get(t)!
+            : t.known === undefined
+              ? await t.store.head(t.key)
+              : t.known;
           let d = decide(known, state, { force: options.force, verifyMd5: verify });
           if (d.action === 'head') {
             state = await t.store.head(t.key);
@@ -211,9 +249,16 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
     let retryAfter: number | undefined;
     for (const p of planned) {
       const { read, ...o } = outcomes.get(p.target)!;
-      if (o.outcome === 'copied' && now !== undefined && !(now.state === 'present' && read !== undefined && sameVersion(read, now.info))) {
+      if (
+        o.outcome === 'copied' &&
+        now !== undefined &&
+        !(now.state === 'present' && read !== undefined && sameVersion(read, now.info))
+      ) {
         if (now.state === 'present' && changedRounds < MAX_CHANGED_ROUNDS) {
-          log.info('the source changed while it was copied: copying again', { key: source.key, destination: p.target.store.name });
+          log.info('the source changed while it was copied: copying again', {
+            key: source.key,
+            destination: p.target.store.name,
+          });
           again.push({ target: p.target, reason: 'source changed' });
           changed = true;
         } else if (now.state === 'gone') {
@@ -225,10 +270,16 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
           result(p.target, { outcome: 'failed', bytes: 0, reason: p.reason, error });
         }
       } else if (o.outcome === 'failed' && attempt < policy.attempts && isRetryable(o.error)) {
-        log.warn('copy failed, retrying', { key: source.key, destination: p.target.store.name, attempt, error: o.error?.message });
+        log.warn('copy failed, retrying', {
+          key: source.key,
+          destination: p.target.store.name,
+          attempt,
+          error: o.error?.message,
+        });
         again.push(p);
         failedRetry = true;
-        if (o.error instanceof StoreError && o.error.retryAfterSeconds !== undefined) retryAfter = Math.max(retryAfter ?? 0, o.error.retryAfterSeconds * 1000);
+        if (o.error instanceof StoreError && o.error.retryAfterSeconds !== undefined)
+          retryAfter = Math.max(retryAfter ?? 0, o.error.retryAfterSeconds * 1000);
       } else {
         result(p.target, { ...o, reason: p.reason });
         if (o.outcome === 'copied' && read !== undefined) settled.set(p.target, read);
@@ -241,12 +292,20 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
         if (now.state === 'gone') {
           result(t, { outcome: 'gone', bytes: 0 });
         } else if (changedRounds < MAX_CHANGED_ROUNDS) {
-          log.info('the source changed after this copy was settled: copying again', { key: source.key, destination: t.store.name });
+          log.info('the source changed after this copy was settled: copying again', {
+            key: source.key,
+            destination: t.store.name,
+          });
           results.delete(t);
           again.push({ target: t, reason: 'source changed' });
           changed = true;
         } else {
-          result(t, { outcome: 'failed', bytes: 0, reason: results.get(t)?.reason, error: changedTooOften(source, changedRounds) });
+          result(t, {
+            outcome: 'failed',
+            bytes: 0,
+            reason: results.get(t)?.reason,
+            error: changedTooOften(source, changedRounds),
+          });
         }
       }
     }
@@ -262,7 +321,12 @@ async function copyKeyOnce(source: CopySource, targets: readonly CopyTarget[], o
 
 /** A copy given up for now: the source kept changing under it (retryable: the next try copies it). */
 function changedTooOften(source: CopySource, rounds: number): VerificationError {
-  return new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `the source changed ${rounds + 1} times while it was copied; it is copied again on the next try` });
+  return new VerificationError({
+    endpoint: source.store.endpoint,
+    bucket: source.store.bucket,
+    key: source.key,
+    detail: `the source changed ${rounds + 1} times while it was copied; it is copied again on the next try`,
+  });
 }
 
 /** One destination's result of one attempt; `read`: the source version written, when copied. */
@@ -276,7 +340,15 @@ function goneOrFailed(now: SourceNow, source: CopySource): TransferOutcome {
   return {
     outcome: 'failed',
     bytes: 0,
-    error: new StoreError({ section: source.store.name, op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', detail: 'the source answered "not found" but has the key now; copied again' }),
+    error: new StoreError({
+      section: source.store.name,
+      op: 'GetObject',
+      endpoint: source.store.endpoint,
+      bucket: source.store.bucket,
+      key: source.key,
+      errorClass: 'retry',
+      detail: 'the source answered "not found" but has the key now; copied again',
+    }),
   };
 }
 
@@ -284,13 +356,24 @@ function goneOrFailed(now: SourceNow, source: CopySource): TransferOutcome {
  * One attempt for the planned destinations: server-side where possible, else one shared GET.
  * `info` is undefined when the source was not HEADed; the GET response then supplies it.
  */
-async function transfer(source: CopySource, info: ObjectInfo | undefined, planned: readonly Planned[], options: CopyKeyOptions, opened?: Opened): Promise<Map<CopyTarget, TransferOutcome>> {
+async function transfer(
+  source: CopySource,
+  info: ObjectInfo | undefined,
+  planned: readonly Planned[],
+  options: CopyKeyOptions,
+  opened?: Opened,
+): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
   const streamed: CopyTarget[] = [];
   await Promise.all(
     planned.map(async ({ target }) => {
       const store = target.store;
-      if (info !== undefined && info.size <= MAX_SERVER_SIDE_COPY && store.canCopyFrom?.(source.store) && store.copyFrom) {
+      if (
+        info !== undefined &&
+        info.size <= MAX_SERVER_SIDE_COPY &&
+        store.canCopyFrom?.(source.store) &&
+        store.copyFrom
+      ) {
         try {
           out.set(target, await serverSideCopy(source, info, target));
         } catch (err) {
@@ -321,21 +404,37 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
   let conditional = true;
   for (let round = 1; ; round++) {
     try {
-      const put = await store.copyFrom!(source.store, source.key, target.key, conditional ? info.etag || undefined : undefined);
+      const put = await store.copyFrom!(
+        source.store,
+        source.key,
+        target.key,
+        conditional ? info.etag || undefined : undefined,
+      );
       if (!conditional) {
         const after = await source.store.head(source.key);
         if (after === null || after.etag !== info.etag || after.size !== info.size) {
           await discard(store, target.key);
-          throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: 'the source changed during an unconditional server-side copy; copy removed' });
+          throw new VerificationError({
+            endpoint: store.endpoint,
+            bucket: store.bucket,
+            key: target.key,
+            detail: 'the source changed during an unconditional server-side copy; copy removed',
+          });
         }
       }
       if (etagMd5(info) !== undefined && etagMd5(put) !== undefined && put.etag !== info.etag) {
         // Some servers (Ceph RGW 16) ignore the If-Match and copy whatever is there now: a
         // copy that matches the source as it is now is right; anything else is removed.
         const now = await source.store.head(source.key);
-        if (now !== null && etagMd5(now) === put.etag) return { outcome: 'copied', bytes: now.size, method: 'server-side', read: now };
+        if (now !== null && etagMd5(now) === put.etag)
+          return { outcome: 'copied', bytes: now.size, method: 'server-side', read: now };
         await discard(store, target.key);
-        throw new VerificationError({ endpoint: store.endpoint, bucket: store.bucket, key: target.key, detail: `server-side copy has ETag ${put.etag}, source has ${now?.etag ?? info.etag}` });
+        throw new VerificationError({
+          endpoint: store.endpoint,
+          bucket: store.bucket,
+          key: target.key,
+          detail: `server-side copy has ETag ${put.etag}, source has ${now?.etag ?? info.etag}`,
+        });
       }
       return { outcome: 'copied', bytes: info.size, method: 'server-side', read: info };
     } catch (err) {
@@ -352,7 +451,12 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
   }
 }
 
-async function streamToTargets(source: CopySource, targets: readonly CopyTarget[], options: CopyKeyOptions, opened?: Opened): Promise<Map<CopyTarget, TransferOutcome>> {
+async function streamToTargets(
+  source: CopySource,
+  targets: readonly CopyTarget[],
+  options: CopyKeyOptions,
+  opened?: Opened,
+): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
   // One upload slot per destination, taken in a fixed order before any byte flows: a write
   // waiting for a slot while its body backs up the shared GET could otherwise stall
@@ -397,7 +501,10 @@ async function streamWithSlots(
   const tap = new Md5Tap(info.size, mustHash);
   const parts = sourceMd5 === undefined ? multipartParts(info.etag) : undefined;
   if (parts !== undefined) {
-    const hints = [source.store.settings.multipartChunksize, ...targets.map((t) => t.store.settings.multipartChunksize)];
+    const hints = [
+      source.store.settings.multipartChunksize,
+      ...targets.map((t) => t.store.settings.multipartChunksize),
+    ];
     tap.partHasher = new PartEtagHasher(candidatePartSizes(info.size, parts, hints));
   }
   // Whether the bytes read are the bytes stored at the source, settled before the last chunk
@@ -405,7 +512,12 @@ async function streamWithSlots(
   let readChecked = false;
   tap.beforeEnd = async (md5) => {
     if (sourceMd5 !== undefined && md5 !== undefined && md5 !== sourceMd5) {
-      return new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${md5}, the source ETag says ${info.etag}` });
+      return new VerificationError({
+        endpoint: source.store.endpoint,
+        bucket: source.store.bucket,
+        key: source.key,
+        detail: `bytes read have MD5 ${md5}, the source ETag says ${info.etag}`,
+      });
     }
     if (parts === undefined || md5 === undefined) return undefined;
     if (tap.partHasher?.etags().includes(info.etag)) {
@@ -423,7 +535,8 @@ async function streamWithSlots(
   let sourceError: Error | undefined;
   // One destination reads the tap itself; several get a PassThrough each off the one GET,
   // and the slowest sets the pace (backpressure), so memory stays bounded either way.
-  const passes: (PassThrough | Md5Tap)[] = targets.length === 1 ? [tap] : targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
+  const passes: (PassThrough | Md5Tap)[] =
+    targets.length === 1 ? [tap] : targets.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
   const aborts = targets.map(() => new AbortController());
   // The failure reaches the caller through the aborted write, not as an 'error' event
   // that nobody listens to (which would crash the process).
@@ -434,7 +547,15 @@ async function streamWithSlots(
     // A lone writer that stops reading the tap (a failed multipart upload leaving its
     // for-await) destroys it with an AbortError: that failure is the writer's, not the source's.
     if (err.name === 'AbortError' && passes[0] === tap) return;
-    sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: err.message });
+    sourceError = new StoreError({
+      op: 'GetObject',
+      endpoint: source.store.endpoint,
+      bucket: source.store.bucket,
+      key: source.key,
+      errorClass: 'retry',
+      cause: err,
+      detail: err.message,
+    });
     for (const a of aborts) a.abort(sourceError);
     for (const p of passes) if (p !== tap) p.destroy(sourceError);
   });
@@ -467,8 +588,23 @@ async function streamWithSlots(
         // A source that stops sending leaves the write idle too, and the write's read_timeout may
         // fire before the GET's: when the tap sat empty waiting for source bytes, the source stalled.
         // Single-part only: a multipart writer buffers whole parts, so its timeouts are its own.
-        if (sourceError === undefined && !goesMultipart(t.store, info.size, t.key) && timedOut(err) && !tap.writableFinished && tap.readableLength === 0 && tap.writableLength === 0) {
-          sourceError = new StoreError({ op: 'GetObject', endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, errorClass: 'retry', cause: err, detail: 'the source stopped sending the body (read_timeout)' });
+        if (
+          sourceError === undefined &&
+          !goesMultipart(t.store, info.size, t.key) &&
+          timedOut(err) &&
+          !tap.writableFinished &&
+          tap.readableLength === 0 &&
+          tap.writableLength === 0
+        ) {
+          sourceError = new StoreError({
+            op: 'GetObject',
+            endpoint: source.store.endpoint,
+            bucket: source.store.bucket,
+            key: source.key,
+            errorClass: 'retry',
+            cause: err,
+            detail: 'the source stopped sending the body (read_timeout)',
+          });
         }
         aborts[i]!.abort();
         pass.destroy();
@@ -522,28 +658,50 @@ async function rereadMatches(source: CopySource, read: string): Promise<Error | 
     endpoint: source.store.endpoint,
     bucket: source.store.bucket,
     key: source.key,
-    detail: again === null ? 'the source vanished while it was copied' : `two reads of the source differ (MD5 ${read} and ${again}): a body was corrupted on the way`,
+    detail:
+      again === null
+        ? 'the source vanished while it was copied'
+        : `two reads of the source differ (MD5 ${read} and ${again}): a body was corrupted on the way`,
   });
 }
 
 /** Size is already enforced by the tap; here the MD5 of the bytes moved is checked both ways. */
-async function verifyCopy(source: CopySource, info: HeadInfo, tap: Md5Tap, t: CopyTarget, put: PutResult, readBack: boolean): Promise<void> {
+async function verifyCopy(
+  source: CopySource,
+  info: HeadInfo,
+  tap: Md5Tap,
+  t: CopyTarget,
+  put: PutResult,
+  readBack: boolean,
+): Promise<void> {
   const hashed = await tap.digest;
   const sourceMd5 = etagMd5(info);
   // An encrypted copy's ETag (SSE-KMS/C) is no MD5 however it looks: treat it as unknown.
   const etag = put.etagIsMd5 === false ? '' : put.etag;
   if (hashed !== undefined && sourceMd5 !== undefined && hashed !== sourceMd5) {
-    throw new VerificationError({ endpoint: source.store.endpoint, bucket: source.store.bucket, key: source.key, detail: `bytes read have MD5 ${hashed}, the source ETag says ${info.etag}` });
+    throw new VerificationError({
+      endpoint: source.store.endpoint,
+      bucket: source.store.bucket,
+      key: source.key,
+      detail: `bytes read have MD5 ${hashed}, the source ETag says ${info.etag}`,
+    });
   }
   // The tap hashes whenever the source MD5 is unknown, so one of the two is always there.
   const sent = hashed ?? sourceMd5!;
   const where = { endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key };
   if (isMd5Etag(etag) && etag !== sent) {
-    throw new VerificationError({ ...where, detail: `destination ETag ${etag} is not the MD5 ${sent} of the bytes sent` });
+    throw new VerificationError({
+      ...where,
+      detail: `destination ETag ${etag} is not the MD5 ${sent} of the bytes sent`,
+    });
   }
   if (readBack && !isMd5Etag(etag)) {
     const md5 = await hashObject(t.store, t.key);
-    if (md5 !== sent) throw new VerificationError({ ...where, detail: `copy reads back with MD5 ${md5 ?? 'none (missing)'}, source bytes had ${sent}` });
+    if (md5 !== sent)
+      throw new VerificationError({
+        ...where,
+        detail: `copy reads back with MD5 ${md5 ?? 'none (missing)'}, source bytes had ${sent}`,
+      });
   }
 }
 
@@ -591,7 +749,12 @@ async function writeOne(
       headers: { ...headers, metadata },
       partSlots: options.partSlots,
       onPartSize: (chosen, configured) =>
-        log.info(`multipart part size grown to stay within ${settings.maxParts ?? 10_000} parts`, { key: t.key, destination: t.store.name, partSize: chosen, multipartChunksize: configured }),
+        log.info(`multipart part size grown to stay within ${settings.maxParts ?? 10_000} parts`, {
+          key: t.key,
+          destination: t.store.name,
+          partSize: chosen,
+          multipartChunksize: configured,
+        }),
     });
     return { kind: 'multipart', put };
   }
@@ -610,7 +773,12 @@ async function checkMultipart(t: CopyTarget, info: HeadInfo, put: PutResult): Pr
   const head = await t.store.head(t.key);
   if (!head || head.size !== info.size) {
     await discard(t.store, t.key);
-    throw new VerificationError({ endpoint: t.store.endpoint, bucket: t.store.bucket, key: t.key, detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}` });
+    throw new VerificationError({
+      endpoint: t.store.endpoint,
+      bucket: t.store.bucket,
+      key: t.key,
+      detail: `multipart copy has size ${head?.size ?? 'none'}, source has ${info.size}`,
+    });
   }
   // A Swift SLO's ETag has an MD5's shape but is none: the store's word on that is kept.
   return head.etag ? { etag: head.etag, etagIsMd5: head.etagIsMd5 } : put;
@@ -663,7 +831,8 @@ async function discard(store: ObjectStore, key: string): Promise<void> {
  */
 async function failedOrGone(source: CopySource, err: unknown, sourceSide: boolean): Promise<TransferOutcome> {
   const sourceMissing =
-    (sourceSide && err instanceof StoreError && err.notFound && err.op !== 'CopyObject') || (err instanceof StoreError && err.op === 'CopyObject' && err.notFound && err.code === 'NoSuchKey');
+    (sourceSide && err instanceof StoreError && err.notFound && err.op !== 'CopyObject') ||
+    (err instanceof StoreError && err.op === 'CopyObject' && err.notFound && err.code === 'NoSuchKey');
   if (!sourceMissing) return { outcome: 'failed', bytes: 0, error: asError(err) };
   return goneOrFailed(await sourceNow(source.store, source.key), source);
 }

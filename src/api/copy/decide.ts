@@ -24,7 +24,16 @@ import { etagMd5, isMd5Etag, type ObjectInfo } from '../store/object-store.js';
 export const META_SOURCE_ETAG = 's3s3-source-etag';
 export const META_MD5 = 's3s3-md5';
 
-export type CopyReason = 'forced' | 'missing' | 'announced' | 'size differs' | 'md5 differs' | 'source changed' | 'unverifiable' | 'hash differs' | 'metadata differs';
+export type CopyReason =
+  | 'forced'
+  | 'missing'
+  | 'announced'
+  | 'size differs'
+  | 'md5 differs'
+  | 'source changed'
+  | 'unverifiable'
+  | 'hash differs'
+  | 'metadata differs';
 
 export type Decision =
   | { readonly action: 'copy'; readonly reason: CopyReason }
@@ -43,14 +52,22 @@ export interface DecideOptions {
 }
 
 /** The MD5 of an object when known without reading it. */
-export function knownMd5(o: { etag: string; etagIsMd5?: boolean; metadata?: Readonly<Record<string, string>> }): string | undefined {
+export function knownMd5(o: {
+  etag: string;
+  etagIsMd5?: boolean;
+  metadata?: Readonly<Record<string, string>>;
+}): string | undefined {
   const fromEtag = etagMd5(o);
   if (fromEtag !== undefined) return fromEtag;
   const recorded = o.metadata?.[META_MD5];
   return isMd5Etag(recorded) ? recorded : undefined;
 }
 
-export function decide(source: ObjectInfo & { metadata?: Readonly<Record<string, string>> }, dest: DestinationState | null, options: DecideOptions = {}): Decision {
+export function decide(
+  source: ObjectInfo & { metadata?: Readonly<Record<string, string>> },
+  dest: DestinationState | null,
+  options: DecideOptions = {},
+): Decision {
   if (options.force) return { action: 'copy', reason: 'forced' };
   if (dest === null) return { action: 'copy', reason: 'missing' };
   if (dest.size !== source.size) return { action: 'copy', reason: 'size differs' };

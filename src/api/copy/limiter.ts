@@ -10,7 +10,8 @@ export class Limiter {
   private readonly spawned = new Set<Promise<void>>();
 
   constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`limiter size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`limiter size must be a positive integer, got ${size}`);
   }
 
   async acquire(): Promise<void> {

@@ -51,7 +51,8 @@ export class Md5Tap extends Transform {
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     // Every tap is destroyed when it ends (autoDestroy): build the error only when it is one,
     // an Error's stack trace costs more than the rest of a small object's hashing.
-    if (err || !this.writableFinished) this.settle.reject(err ?? new ShortBodyError('stream closed before the body ended'));
+    if (err || !this.writableFinished)
+      this.settle.reject(err ?? new ShortBodyError('stream closed before the body ended'));
     done(err);
   }
 
@@ -85,7 +86,10 @@ export class Md5Tap extends Transform {
       done();
     };
     if (!this.beforeEnd) release(undefined);
-    else this.beforeEnd(this.digestHex).then(release, (err: unknown) => release(err instanceof Error ? err : new Error(String(err))));
+    else
+      this.beforeEnd(this.digestHex).then(release, (err: unknown) =>
+        release(err instanceof Error ? err : new Error(String(err))),
+      );
   }
 
   get bytes(): number {
@@ -94,7 +98,8 @@ export class Md5Tap extends Transform {
 
   /** Hex MD5; only after the stream has ended, and only when hashing. */
   get md5(): string {
-    if (this.digestHex === undefined) throw new Error(this.hashing ? 'md5 read before the stream ended' : 'md5 read from a tap that does not hash');
+    if (this.digestHex === undefined)
+      throw new Error(this.hashing ? 'md5 read before the stream ended' : 'md5 read from a tap that does not hash');
     return this.digestHex;
   }
 }

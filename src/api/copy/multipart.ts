@@ -86,7 +86,12 @@ async function* parts(stream: Readable, partSize: number): AsyncGenerator<Buffer
   if (filled > 0) yield buf.subarray(0, filled);
 }
 
-export async function multipartUpload(store: MultipartCapable, key: string, body: Readable, options: MultipartOptions): Promise<PutResult> {
+export async function multipartUpload(
+  store: MultipartCapable,
+  key: string,
+  body: Readable,
+  options: MultipartOptions,
+): Promise<PutResult> {
   let partSize: number;
   try {
     partSize = choosePartSize(options.size, options.partSize, key, options.maxParts);

@@ -45,18 +45,30 @@ export function sameVersion(read: ObjectInfo | HeadInfo, now: HeadInfo): boolean
   if (!('metadata' in read)) return true;
   // HTTP dates carry whole seconds; a listing's milliseconds never reach here.
   // An unreadable date (NaN) says nothing: NaN would differ from itself, and copy for ever.
-  const second = (d: Date | undefined) => (d === undefined || Number.isNaN(d.getTime()) ? undefined : Math.floor(d.getTime() / 1000));
+  const second = (d: Date | undefined) =>
+    d === undefined || Number.isNaN(d.getTime()) ? undefined : Math.floor(d.getTime() / 1000);
   if (read.lastModified && now.lastModified && second(read.lastModified) !== second(now.lastModified)) return false;
   return !metadataDiffers(read, now);
 }
 
-const HEADER_FIELDS = ['contentType', 'cacheControl', 'contentDisposition', 'contentEncoding', 'contentLanguage'] as const;
+const HEADER_FIELDS = [
+  'contentType',
+  'cacheControl',
+  'contentDisposition',
+  'contentEncoding',
+  'contentLanguage',
+] as const;
 
 /** Standard headers or user metadata differ (s3s3's own `s3s3-*` left out). */
 export function metadataDiffers(a: HeadInfo, b: HeadInfo): boolean {
   if (HEADER_FIELDS.some((f) => (a[f] ?? '') !== (b[f] ?? ''))) return true;
   if (expiresAt(a.expires) !== expiresAt(b.expires)) return true;
-  const user = (m: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(m).filter(([k]) => !k.startsWith('s3s3-')).sort());
+  const user = (m: Readonly<Record<string, string>>) =>
+    JSON.stringify(
+      Object.entries(m)
+        .filter(([k]) => !k.startsWith('s3s3-'))
+        .sort(),
+    );
   return user(a.metadata) !== user(b.metadata);
 }
 

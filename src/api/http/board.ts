@@ -77,7 +77,12 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
 
 function refuse(res: ServerResponse, status: number, reason: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ error: reason }) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -125,10 +130,20 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
 
     if (token !== undefined) {
       if (!authorized(req)) {
-        log.warn(reading ? 'queue board: refused a read without the admin token' : 'queue board: refused a change without the admin token', { method, path });
-        return refuse(res, 401, `this needs the admin token: send Authorization: Bearer <admin_token>, or open ${basePath}?token=<admin_token> once in this browser`, {
-          'www-authenticate': 'Bearer realm="s3s3"',
-        });
+        log.warn(
+          reading
+            ? 'queue board: refused a read without the admin token'
+            : 'queue board: refused a change without the admin token',
+          { method, path },
+        );
+        return refuse(
+          res,
+          401,
+          `this needs the admin token: send Authorization: Bearer <admin_token>, or open ${basePath}?token=<admin_token> once in this browser`,
+          {
+            'www-authenticate': 'Bearer realm="s3s3"',
+          },
+        );
       }
       if (!reading) {
         log.info('queue board: admin action', { method, path });
@@ -136,14 +151,18 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
       }
     } else if (!reading) {
       log.warn('queue board: refused a change (the board is read-only)', { method, path });
-      return refuse(res, 401, 'the queue board is read-only: set [http] admin_token to retry or remove jobs from it', { 'www-authenticate': 'Bearer realm="s3s3"' });
+      return refuse(res, 401, 'the queue board is read-only: set [http] admin_token to retry or remove jobs from it', {
+        'www-authenticate': 'Bearer realm="s3s3"',
+      });
     }
 
     try {
       listener ??= loadBoard(queue, basePath, token === undefined);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      log.error('queue board: bull-board could not be loaded; reinstall s3s3 with its dependencies', { error: message });
+      log.error('queue board: bull-board could not be loaded; reinstall s3s3 with its dependencies', {
+        error: message,
+      });
       return refuse(res, 500, 'bull-board could not be loaded; see the daemon log');
     }
     await listener(req, res);
@@ -151,7 +170,10 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
 
   return (req, res) => {
     handle(req, res).catch((err: unknown) => {
-      log.error('queue board: request failed', { method: req.method, error: err instanceof Error ? err.message : String(err) });
+      log.error('queue board: request failed', {
+        method: req.method,
+        error: err instanceof Error ? err.message : String(err),
+      });
       if (!res.headersSent) refuse(res, 500, 'the queue board failed; see the daemon log');
       else res.destroy();
     });
@@ -166,7 +188,10 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
 async function retryThroughQueue(queue: SyncQueue, sub: string, res: ServerResponse): Promise<boolean> {
   let parts: string[];
   try {
-    parts = sub.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
+    parts = sub
+      .split('/')
+      .filter((p) => p !== '')
+      .map((p) => decodeURIComponent(p));
   } catch {
     return false; // malformed escapes: bull-board answers them
   }

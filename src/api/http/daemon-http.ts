@@ -41,7 +41,9 @@ export class DaemonHttp {
       logger: o.logger,
       metrics: this.metrics,
       readiness: this.readiness,
-      events: o.intake ? eventsHandler({ config: o.config, queue: o.queue, logger: o.logger, token: o.http.eventsToken }) : undefined,
+      events: o.intake
+        ? eventsHandler({ config: o.config, queue: o.queue, logger: o.logger, token: o.http.eventsToken })
+        : undefined,
       board: createBoard(o.queue, { basePath: '/queues', adminToken: o.http.adminToken, logger: o.logger }),
     });
   }

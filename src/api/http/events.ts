@@ -56,7 +56,8 @@ class RefusalLog {
       s.repeats++;
       return;
     }
-    if (s && s.repeats > 0) this.log[this.level](`events refused again ${s.repeats} times in the last minute: ${reason}`, fields);
+    if (s && s.repeats > 0)
+      this.log[this.level](`events refused again ${s.repeats} times in the last minute: ${reason}`, fields);
     else this.log[this.level](`events refused: ${reason}`, fields);
     this.seen.set(reason, { since: now, repeats: 0 });
     if (this.seen.size > 1000) this.seen.clear();
@@ -77,9 +78,16 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
   return async (body, req) => {
     const from = req.socket.remoteAddress;
     if (o.token !== undefined && !hasToken(req, o.token)) {
-      const why = req.headers.authorization === undefined && !/[?&]token=/.test(req.url ?? '') ? 'no token' : 'wrong token';
-      refusals.refused(`${why}; the sender must send [http] events_token as Authorization: Bearer or ?token=`, { from });
-      return answer('refused', 401, `${why}: send [http] events_token as "Authorization: Bearer TOKEN" or ?token=TOKEN`);
+      const why =
+        req.headers.authorization === undefined && !/[?&]token=/.test(req.url ?? '') ? 'no token' : 'wrong token';
+      refusals.refused(`${why}; the sender must send [http] events_token as Authorization: Bearer or ?token=`, {
+        from,
+      });
+      return answer(
+        'refused',
+        401,
+        `${why}: send [http] events_token as "Authorization: Bearer TOKEN" or ?token=TOKEN`,
+      );
     }
     const parsed = parseEvents(body, o.config.source.bucket);
     if (parsed.kind === 'refused') {
@@ -91,7 +99,10 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
       return answer('test', 200, 'test event: nothing to do');
     }
     if (parsed.kind === 'subscribe') {
-      log.warn('SNS subscription confirmation received: confirm it by opening the SubscribeURL (s3s3 never fetches URLs it is sent)', { from, topic: parsed.topicArn, subscribeUrl: parsed.subscribeUrl });
+      log.warn(
+        'SNS subscription confirmation received: confirm it by opening the SubscribeURL (s3s3 never fetches URLs it is sent)',
+        { from, topic: parsed.topicArn, subscribeUrl: parsed.subscribeUrl },
+      );
       return answer('subscribe', 200, 'subscription confirmation logged: confirm it by opening the SubscribeURL');
     }
     const jobs = parsed.jobs.filter((j) => j.key.startsWith(prefix));
@@ -113,17 +124,32 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
       all.catch(() => undefined);
       await Promise.race([
         all,
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`redis did not take the jobs within ${deadlineMs / 1000} s`)), deadlineMs))),
+        new Promise<never>(
+          (_, reject) =>
+            (timer = setTimeout(
+              () => reject(new Error(`redis did not take the jobs within ${deadlineMs / 1000} s`)),
+              deadlineMs,
+            )),
+        ),
       ]);
     } catch (err) {
       late = true;
       const message = err instanceof Error ? err.message : String(err);
-      unqueued.refused('redis did not take the jobs; the sender is told to send them again (503)', { from, jobs: jobs.length, error: message });
+      unqueued.refused('redis did not take the jobs; the sender is told to send them again (503)', {
+        from,
+        jobs: jobs.length,
+        error: message,
+      });
       return answer('unavailable', 503, `cannot queue now (${message}); send it again`);
     } finally {
       clearTimeout(timer);
     }
-    log.debug('events queued', { from, jobs: jobs.length, ignored: parsed.ignored, outsidePrefix: outside || undefined });
+    log.debug('events queued', {
+      from,
+      jobs: jobs.length,
+      ignored: parsed.ignored,
+      outsidePrefix: outside || undefined,
+    });
     return answer('accepted', 200, `queued ${jobs.length}`);
   };
 }

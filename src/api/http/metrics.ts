@@ -59,8 +59,18 @@ export class DaemonMetrics {
     if (o.labels) this.registry.setDefaultLabels({ ...o.labels });
     p.collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    const objects: Counter = new p.Counter({ name: 's3s3_objects_total', help: 'Keys settled per destination, by outcome (copied, skipped, deleted, trashed, gone, kept, failed)', labelNames: ['destination', 'outcome'], registers });
-    const bytes: Counter = new p.Counter({ name: 's3s3_bytes_total', help: 'Bytes copied per destination', labelNames: ['destination'], registers });
+    const objects: Counter = new p.Counter({
+      name: 's3s3_objects_total',
+      help: 'Keys settled per destination, by outcome (copied, skipped, deleted, trashed, gone, kept, failed)',
+      labelNames: ['destination', 'outcome'],
+      registers,
+    });
+    const bytes: Counter = new p.Counter({
+      name: 's3s3_bytes_total',
+      help: 'Bytes copied per destination',
+      labelNames: ['destination'],
+      registers,
+    });
     const requests: Histogram = new p.Histogram({
       name: 's3s3_s3_request_duration_seconds',
       help: 'S3 requests by endpoint section, operation and status class (to the response headers)',
@@ -68,23 +78,54 @@ export class DaemonMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    const lag: Histogram = new p.Histogram({ name: 's3s3_replication_lag_seconds', help: 'From a key being queued to its settlement', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers });
-    const reconnects: Counter = new p.Counter({ name: 's3s3_redis_reconnects_total', help: 'Redis connections lost (each is reconnected)', registers });
-    const throttled: Counter = new p.Counter({ name: 's3s3_throttled_total', help: 'Requests an endpoint throttled (503 SlowDown, 429...): the pacer backs off', labelNames: ['endpoint'], registers });
-    const events: Counter = new p.Counter({ name: 's3s3_events_total', help: 'POST /events answered, by result (accepted, test, subscribe, refused, unavailable)', labelNames: ['result'], registers });
+    const lag: Histogram = new p.Histogram({
+      name: 's3s3_replication_lag_seconds',
+      help: 'From a key being queued to its settlement',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    });
+    const reconnects: Counter = new p.Counter({
+      name: 's3s3_redis_reconnects_total',
+      help: 'Redis connections lost (each is reconnected)',
+      registers,
+    });
+    const throttled: Counter = new p.Counter({
+      name: 's3s3_throttled_total',
+      help: 'Requests an endpoint throttled (503 SlowDown, 429...): the pacer backs off',
+      labelNames: ['endpoint'],
+      registers,
+    });
+    const events: Counter = new p.Counter({
+      name: 's3s3_events_total',
+      help: 'POST /events answered, by result (accepted, test, subscribe, refused, unavailable)',
+      labelNames: ['result'],
+      registers,
+    });
     if (o.queueCounts) {
       // The queue series live in a registry of their own, added to the page only when the
       // counts were read: while Redis is unreachable /metrics still answers, without them
       // (a gauge with no labels would otherwise print a stale or a made-up 0).
       const queueRegistry = new p.Registry();
       if (o.labels) queueRegistry.setDefaultLabels({ ...o.labels });
-      const jobs: Gauge = new p.Gauge({ name: 's3s3_queue_jobs', help: 'Jobs in the queue by state (absent while Redis does not answer)', labelNames: ['state'], registers: [queueRegistry] });
-      const oldest: Gauge = new p.Gauge({ name: 's3s3_queue_oldest_waiting_seconds', help: 'Age of the oldest waiting job (absent while Redis does not answer)', registers: [queueRegistry] });
+      const jobs: Gauge = new p.Gauge({
+        name: 's3s3_queue_jobs',
+        help: 'Jobs in the queue by state (absent while Redis does not answer)',
+        labelNames: ['state'],
+        registers: [queueRegistry],
+      });
+      const oldest: Gauge = new p.Gauge({
+        name: 's3s3_queue_oldest_waiting_seconds',
+        help: 'Age of the oldest waiting job (absent while Redis does not answer)',
+        registers: [queueRegistry],
+      });
       const read = o.queueCounts;
       const timeoutMs = o.queueTimeoutMs ?? 5000;
       this.queueSeries = async () => {
         let timer: NodeJS.Timeout | undefined;
-        const c = await Promise.race([read().catch(() => undefined), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))]);
+        const c = await Promise.race([
+          read().catch(() => undefined),
+          new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs))),
+        ]);
         clearTimeout(timer);
         if (!c) return '';
         for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) jobs.set({ state }, c[state]);
@@ -93,7 +134,11 @@ export class DaemonMetrics {
       };
     }
     this.unsubscribe = telemetry.subscribe({
-      request: (s) => requests.observe({ endpoint: s.section, operation: s.operation, status_class: statusClass(s.status) }, s.seconds),
+      request: (s) =>
+        requests.observe(
+          { endpoint: s.section, operation: s.operation, status_class: statusClass(s.status) },
+          s.seconds,
+        ),
       object: (s) => {
         objects.inc({ destination: s.destination, outcome: s.outcome });
         if (s.outcome === 'copied' && s.bytes > 0) bytes.inc({ destination: s.destination }, s.bytes);
@@ -139,8 +184,18 @@ export async function sweepMetricsText(report: DuplicateReport, o: SweepMetricsO
   const registry = new p.Registry();
   if (o.labels) registry.setDefaultLabels({ ...o.labels });
   const registers = [registry];
-  const objects = new p.Gauge({ name: 's3s3_sweep_objects', help: 'Keys of the last sweep per destination, by outcome', labelNames: ['destination', 'outcome'], registers });
-  const bytes = new p.Gauge({ name: 's3s3_sweep_bytes', help: 'Bytes the last sweep copied per destination', labelNames: ['destination'], registers });
+  const objects = new p.Gauge({
+    name: 's3s3_sweep_objects',
+    help: 'Keys of the last sweep per destination, by outcome',
+    labelNames: ['destination', 'outcome'],
+    registers,
+  });
+  const bytes = new p.Gauge({
+    name: 's3s3_sweep_bytes',
+    help: 'Bytes the last sweep copied per destination',
+    labelNames: ['destination'],
+    registers,
+  });
   const outcomes: ReadonlyArray<[keyof DestinationTotals, string]> = [
     ['copied', 'copied'],
     ['skipped', 'skipped'],
@@ -153,11 +208,23 @@ export async function sweepMetricsText(report: DuplicateReport, o: SweepMetricsO
     for (const [field, outcome] of outcomes) objects.set({ destination, outcome }, t[field]);
     bytes.set({ destination }, t.bytes);
   }
-  new p.Gauge({ name: 's3s3_sweep_listed_objects', help: 'Source keys the last sweep considered', registers }).set(report.listed);
-  new p.Gauge({ name: 's3s3_sweep_duration_seconds', help: 'How long the last sweep took', registers }).set(Number(report.seconds.toFixed(3)));
-  new p.Gauge({ name: 's3s3_sweep_exit_code', help: 'The last sweep\'s exit status (0 ok, 1 failures or a refused guard, 2 usage)', registers }).set(o.exitCode);
-  new p.Gauge({ name: 's3s3_sweep_success', help: '1 when the last sweep finished without a failure', registers }).set(o.exitCode === 0 ? 1 : 0);
-  new p.Gauge({ name: 's3s3_sweep_last_run_timestamp_seconds', help: 'When the last sweep ended', registers }).set(Math.round((o.endedAt ?? Date.now()) / 1000));
+  new p.Gauge({ name: 's3s3_sweep_listed_objects', help: 'Source keys the last sweep considered', registers }).set(
+    report.listed,
+  );
+  new p.Gauge({ name: 's3s3_sweep_duration_seconds', help: 'How long the last sweep took', registers }).set(
+    Number(report.seconds.toFixed(3)),
+  );
+  new p.Gauge({
+    name: 's3s3_sweep_exit_code',
+    help: "The last sweep's exit status (0 ok, 1 failures or a refused guard, 2 usage)",
+    registers,
+  }).set(o.exitCode);
+  new p.Gauge({ name: 's3s3_sweep_success', help: '1 when the last sweep finished without a failure', registers }).set(
+    o.exitCode === 0 ? 1 : 0,
+  );
+  new p.Gauge({ name: 's3s3_sweep_last_run_timestamp_seconds', help: 'When the last sweep ended', registers }).set(
+    Math.round((o.endedAt ?? Date.now()) / 1000),
+  );
   return registry.metrics();
 }
 
@@ -167,7 +234,9 @@ export function checkMetricsFile(file: string): void {
   try {
     accessSync(dir, constants.W_OK);
   } catch (err) {
-    throw new Error(`cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give a file in node_exporter's --collector.textfile.directory that this user may write`);
+    throw new Error(
+      `cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give a file in node_exporter's --collector.textfile.directory that this user may write`,
+    );
   }
 }
 

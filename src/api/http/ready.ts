@@ -66,18 +66,28 @@ export class Readiness {
 
   private async store(s: ObjectStore): Promise<{ ok: boolean; line: string }> {
     const last = this.answered.get(s.name);
-    if (last !== undefined && Date.now() - last <= this.freshMs) return { ok: true, line: `[${s.name}] ok (answered ${Math.round((Date.now() - last) / 1000)} s ago)` };
+    if (last !== undefined && Date.now() - last <= this.freshMs)
+      return { ok: true, line: `[${s.name}] ok (answered ${Math.round((Date.now() - last) / 1000)} s ago)` };
     try {
       const exists = await within(s.bucketExists(), this.timeoutMs, 'no answer');
-      if (!exists) return { ok: false, line: `[${s.name}] not ready: bucket ${s.bucket} at ${s.endpoint} does not exist` };
+      if (!exists)
+        return { ok: false, line: `[${s.name}] not ready: bucket ${s.bucket} at ${s.endpoint} does not exist` };
       return { ok: true, line: `[${s.name}] ok (answered a HeadBucket now)` };
     } catch (err) {
-      return { ok: false, line: `[${s.name}] not ready: ${s.endpoint}: ${err instanceof Error ? err.message : String(err)}` };
+      return {
+        ok: false,
+        line: `[${s.name}] not ready: ${s.endpoint}: ${err instanceof Error ? err.message : String(err)}`,
+      };
     }
   }
 }
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }

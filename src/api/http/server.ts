@@ -66,7 +66,11 @@ export class HttpSurface {
             : err.code === 'EACCES'
               ? 'not allowed to listen there: use a port above 1023'
               : 'check [http] host and port';
-        reject(new HttpStartError(`[http] cannot listen on ${this.config.host}:${this.config.port}: ${err.code ?? err.message}; ${how}`));
+        reject(
+          new HttpStartError(
+            `[http] cannot listen on ${this.config.host}:${this.config.port}: ${err.code ?? err.message}; ${how}`,
+          ),
+        );
       };
       this.server.once('error', onError);
       this.server.listen(this.config.port, this.config.host, () => {
@@ -122,7 +126,12 @@ export class HttpSurface {
   }
 
   private async events(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.o.events) return send(res, 404, 'no /events here: this process runs no intake (--role worker); send events to the intake\n');
+    if (!this.o.events)
+      return send(
+        res,
+        404,
+        'no /events here: this process runs no intake (--role worker); send events to the intake\n',
+      );
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return send(res, 405, 'POST the notification to /events\n');
@@ -164,5 +173,3 @@ function onlyGet(req: IncomingMessage, res: ServerResponse): true | undefined {
   send(res, 405, 'use GET\n');
   return true;
 }
-
-

@@ -63,7 +63,8 @@ export function parseEvents(body: Buffer, sourceBucket: string): EventParse {
       case 'SubscriptionConfirmation': {
         const topicArn = top.TopicArn;
         const subscribeUrl = top.SubscribeURL;
-        if (typeof topicArn !== 'string' || typeof subscribeUrl !== 'string') return refused('SNS SubscriptionConfirmation without a TopicArn and SubscribeURL');
+        if (typeof topicArn !== 'string' || typeof subscribeUrl !== 'string')
+          return refused('SNS SubscriptionConfirmation without a TopicArn and SubscribeURL');
         return { kind: 'subscribe', topicArn, subscribeUrl };
       }
       case 'UnsubscribeConfirmation':
@@ -95,7 +96,11 @@ export function parseEvents(body: Buffer, sourceBucket: string): EventParse {
   return { kind: 'jobs', jobs, ignored };
 }
 
-function readRecord(record: unknown, i: number, sourceBucket: string): { job: EventJob | undefined } | { reason: string } {
+function readRecord(
+  record: unknown,
+  i: number,
+  sourceBucket: string,
+): { job: EventJob | undefined } | { reason: string } {
   const at = `record ${i}`;
   if (!isObject(record)) return { reason: `${at} is not an object` };
   if (typeof record.eventName !== 'string') return { reason: `${at} has no eventName` };
@@ -105,7 +110,8 @@ function readRecord(record: unknown, i: number, sourceBucket: string): { job: Ev
   const bucket = s3 !== undefined && isObject(s3.bucket) ? s3.bucket.name : undefined;
   if (typeof bucket !== 'string' || bucket === '') return { reason: `${where} has no s3.bucket.name` };
   // Checked for every record, ignored ones too: a foreign bucket means a misrouted notification.
-  if (bucket !== sourceBucket) return { reason: `${where} is for bucket ${quote(bucket)}; this s3s3 replicates bucket ${quote(sourceBucket)}` };
+  if (bucket !== sourceBucket)
+    return { reason: `${where} is for bucket ${quote(bucket)}; this s3s3 replicates bucket ${quote(sourceBucket)}` };
 
   const op = opOf(name);
   if (op === undefined) return { job: undefined };
@@ -117,7 +123,8 @@ function readRecord(record: unknown, i: number, sourceBucket: string): { job: Ev
   if (typeof key !== 'string') return { reason: `${where} key ${quote(object.key)}: ${key.problem}` };
   if (key === '') return { reason: `${where} has an empty key` };
   const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_KEY_BYTES) return { reason: `${where} key of ${bytes} bytes is over the ${MAX_KEY_BYTES}-byte limit` };
+  if (bytes > MAX_KEY_BYTES)
+    return { reason: `${where} key of ${bytes} bytes is over the ${MAX_KEY_BYTES}-byte limit` };
 
   // A delete's size and eTag (Ceph sends the deleted object's) say nothing about what to copy.
   const hints = op === 'put' ? hintsOf(object) : undefined;
@@ -130,7 +137,12 @@ function opOf(eventName: string): JobOp | undefined {
   if (name.startsWith('ObjectCreated:') || name === 'ObjectRestore:Completed') return 'put';
   // Ceph names lifecycle deletes ObjectLifecycle:Expiration:*, AWS LifecycleExpiration:*.
   // A delete is a hint: the worker deletes only what the source no longer has.
-  if (name.startsWith('ObjectRemoved:') || name.startsWith('LifecycleExpiration:') || name.startsWith('ObjectLifecycle:Expiration:')) return 'delete';
+  if (
+    name.startsWith('ObjectRemoved:') ||
+    name.startsWith('LifecycleExpiration:') ||
+    name.startsWith('ObjectLifecycle:Expiration:')
+  )
+    return 'delete';
   return undefined;
 }
 
@@ -176,7 +188,8 @@ function formDecode(value: string): string | { problem: string } {
 
 /** Size and ETag as the sender saw them, when they look like S3's; skip hints, never proof. */
 function hintsOf(object: Json): JobHints | undefined {
-  const size = typeof object.size === 'number' && Number.isSafeInteger(object.size) && object.size >= 0 ? object.size : undefined;
+  const size =
+    typeof object.size === 'number' && Number.isSafeInteger(object.size) && object.size >= 0 ? object.size : undefined;
   const tag = typeof object.eTag === 'string' ? object.eTag.replace(/^"(.*)"$/, '$1') : undefined;
   // An MD5 in hex, with `-<parts>` for a multipart upload.
   const etag = tag !== undefined && /^[0-9a-fA-F]{32}(-[0-9]{1,5})?$/.test(tag) ? tag.toLowerCase() : undefined;
@@ -206,12 +219,16 @@ function loneSurrogate(s: string): boolean {
 /** JSON-quoted (control characters escaped, so the reason stays on one line), and cut short. */
 function quote(s: string): string {
   const cut = [...s];
-  return escapeSeparators(cut.length > QUOTE_CHARS ? JSON.stringify(cut.slice(0, QUOTE_CHARS).join('')) + '...' : JSON.stringify(s));
+  return escapeSeparators(
+    cut.length > QUOTE_CHARS ? JSON.stringify(cut.slice(0, QUOTE_CHARS).join('')) + '...' : JSON.stringify(s),
+  );
 }
 
 /** V8's JSON.parse messages quote a piece of the input, raw: escape what would break the line. */
 function oneLine(s: string): string {
-  return escapeSeparators(s.slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return escapeSeparators(
+    s.slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
 }
 
 /** JSON.stringify leaves U+2028 and U+2029 raw; some log viewers break lines on them. */

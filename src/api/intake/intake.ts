@@ -55,8 +55,16 @@ export class Intake {
     this.maxRefused = Math.max(o.maxPendingWrites ?? 0, MAX_REFUSED_KEPT);
     // Bounded: POST /events answers 503 rather than hang while Redis is unreachable, and the
     // writer keeps the pub/sub keys in memory instead of piling adds up in the connection.
-    this.queue = new SyncQueue(config, { logger: o.logger, name: 's3s3listen-intake', answerWithinMs: QUEUE_ANSWER_MS });
-    this.writer = new RedisWriter({ redis: config.pubsub.redisUrlRedacted, logger: o.logger, maxPending: o.maxPendingWrites });
+    this.queue = new SyncQueue(config, {
+      logger: o.logger,
+      name: 's3s3listen-intake',
+      answerWithinMs: QUEUE_ANSWER_MS,
+    });
+    this.writer = new RedisWriter({
+      redis: config.pubsub.redisUrlRedacted,
+      logger: o.logger,
+      maxPending: o.maxPendingWrites,
+    });
   }
 
   get subscribed(): boolean {
@@ -98,15 +106,21 @@ export class Intake {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.writer.flush(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    const pending = this.writer.close().filter((w) => w.what === 'enqueue').map((w) => ({ key: w.key, at: this.receiptOf.get(w) ?? 0 }));
+    const pending = this.writer
+      .close()
+      .filter((w) => w.what === 'enqueue')
+      .map((w) => ({ key: w.key, at: this.receiptOf.get(w) ?? 0 }));
     const refused = [...this.refused].map(([key, at]) => ({ key, at }));
     const lost = [...new Set([...pending, ...refused].sort((a, b) => a.at - b.at).map((e) => e.key))];
     for (const key of lost) this.log.error(`not queued: ${JSON.stringify(key)}`);
     if (lost.length > 0) {
-      this.log.error('these keys were received but never queued (redis refused them or did not answer); run s3s3bucket once redis takes writes, or publish them again', {
-        keys: lost.length,
-        redis: this.config.pubsub.redisUrlRedacted,
-      });
+      this.log.error(
+        'these keys were received but never queued (redis refused them or did not answer); run s3s3bucket once redis takes writes, or publish them again',
+        {
+          keys: lost.length,
+          redis: this.config.pubsub.redisUrlRedacted,
+        },
+      );
     }
     await this.queue.close();
     return lost;
@@ -150,6 +164,9 @@ export class Intake {
 }
 
 function preview(payload: Buffer): string {
-  const head = payload.subarray(0, 60).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, '?');
+  const head = payload
+    .subarray(0, 60)
+    .toString('utf8')
+    .replace(/[\u0000-\u001f\u007f]/g, '?');
   return payload.length > 60 ? head + '...' : head;
 }

@@ -132,8 +132,15 @@ export class ListenClient {
     this.started = true;
     const p = this.config.pubsub;
     const o = this.options;
-    this.redis = connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: this.log, name: `s3s3listen-${this.role}`, tls: p.redisTls });
-    if (this.role !== 'worker') this.intake = new Intake(this.config, { logger: this.log, maxPendingWrites: o.maxPendingWrites });
+    this.redis = connectRedis(p.redisUrl, {
+      redactedUrl: p.redisUrlRedacted,
+      mode: 'daemon',
+      logger: this.log,
+      name: `s3s3listen-${this.role}`,
+      tls: p.redisTls,
+    });
+    if (this.role !== 'worker')
+      this.intake = new Intake(this.config, { logger: this.log, maxPendingWrites: o.maxPendingWrites });
     if (this.role !== 'intake') {
       this.worker = new SyncWorker(this.config, {
         logger: this.log,
@@ -168,7 +175,9 @@ export class ListenClient {
    * Stop taking messages, finish the jobs running (up to the timeout), close everything.
    * Safe to call twice (both resolve to the same report).
    */
-  stop(timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs): Promise<ListenStopReport> {
+  stop(
+    timeoutMs: number = this.options.shutdownTimeoutMs ?? this.config.pubsub.shutdownTimeoutMs,
+  ): Promise<ListenStopReport> {
     this.stopAsked = true;
     this.onStopAsked();
     this.stopPromise ??= this.shutdown(timeoutMs)
@@ -200,15 +209,33 @@ export class ListenClient {
   }
 
   private async startHttp(http: NonNullable<Config['http']>): Promise<void> {
-    const queue = this.intake?.queue ?? (this.httpQueue = new SyncQueue(this.config, { logger: this.log, name: `s3s3listen-${this.role}-http`, answerWithinMs: QUEUE_ANSWER_MS }));
+    const queue =
+      this.intake?.queue ??
+      (this.httpQueue = new SyncQueue(this.config, {
+        logger: this.log,
+        name: `s3s3listen-${this.role}-http`,
+        answerWithinMs: QUEUE_ANSWER_MS,
+      }));
     let stores = this.worker?.stores;
     if (!stores) {
       this.httpBucket = new BucketClient(this.config, { logger: this.log });
       stores = [this.httpBucket.source, ...this.httpBucket.destinations];
     }
-    this.http = new DaemonHttp({ config: this.config, http, logger: this.log, redis: this.redis!, queue, intake: this.intake !== undefined, stores, labels: { role: this.role } });
+    this.http = new DaemonHttp({
+      config: this.config,
+      http,
+      logger: this.log,
+      redis: this.redis!,
+      queue,
+      intake: this.intake !== undefined,
+      stores,
+      labels: { role: this.role },
+    });
     await this.http.start();
-    this.log.info('http surface listening', { url: this.http.url, events: this.intake !== undefined ? `${this.http.url}/events` : undefined });
+    this.log.info('http surface listening', {
+      url: this.http.url,
+      events: this.intake !== undefined ? `${this.http.url}/events` : undefined,
+    });
   }
 
   private async upgrade(): Promise<void> {
@@ -216,9 +243,12 @@ export class ListenClient {
     try {
       this.recovered += (await takeOverLegacy(this.config, this.redis!, queue, this.log)).total;
     } catch (err) {
-      this.log.error('cannot take over the single-process listener\'s journal and failed list now; they are kept and taken over at the next start', {
-        error: err instanceof Error ? err.message : String(err),
-      });
+      this.log.error(
+        "cannot take over the single-process listener's journal and failed list now; they are kept and taken over at the next start",
+        {
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
     } finally {
       if (queue !== this.intake?.queue) await queue.close();
     }
@@ -265,7 +295,11 @@ export class ListenClient {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
-    this.log.info('stopping: no new messages; finishing the jobs running', { role: this.role, inFlight: this.worker?.inFlight, timeoutSeconds: Math.round(timeoutMs / 1000) });
+    this.log.info('stopping: no new messages; finishing the jobs running', {
+      role: this.role,
+      inFlight: this.worker?.inFlight,
+      timeoutSeconds: Math.round(timeoutMs / 1000),
+    });
     this.http?.drain();
     this.lostKeys = (await this.intake?.stop(Math.min(timeoutMs, 5000))) ?? [];
     await this.worker?.stop(timeoutMs);
@@ -279,4 +313,11 @@ export class ListenClient {
 }
 
 // Printing a listener shows its role, queue, channel and buckets, never the Redis URL's password or the store credentials.
-printAs(ListenClient, 'ListenClient', (l) => ({ role: l.role, queue: l.queueName, redis: l.config.pubsub.redisUrlRedacted, channel: l.config.pubsub.channel, source: `${l.config.source.endpoint}/${l.config.source.bucket}`, destinations: l.config.destinations.map((d) => `[${d.name}] ${d.endpoint}/${d.bucket}`) }));
+printAs(ListenClient, 'ListenClient', (l) => ({
+  role: l.role,
+  queue: l.queueName,
+  redis: l.config.pubsub.redisUrlRedacted,
+  channel: l.config.pubsub.channel,
+  source: `${l.config.source.endpoint}/${l.config.source.bucket}`,
+  destinations: l.config.destinations.map((d) => `[${d.name}] ${d.endpoint}/${d.bucket}`),
+}));

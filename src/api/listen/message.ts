@@ -33,7 +33,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function parseMessage(payload: Buffer | string): ParsedMessage {
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
   if (bytes.length === 0) return { ok: false, reason: 'empty message' };
-  if (bytes.length > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${bytes.length} bytes is over the ${MAX_KEY_BYTES}-byte key limit` };
+  if (bytes.length > MAX_MESSAGE_BYTES)
+    return { ok: false, reason: `message of ${bytes.length} bytes is over the ${MAX_KEY_BYTES}-byte key limit` };
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
@@ -44,7 +45,8 @@ export function parseMessage(payload: Buffer | string): ParsedMessage {
   if (json === undefined) return checkKey(text, 'text');
   if (!('key' in json)) return { ok: false, reason: 'JSON message has no "key"' };
   if (typeof json.key !== 'string') return { ok: false, reason: 'JSON message "key" is not a string' };
-  if (json.op !== undefined && json.op !== 'put' && json.op !== 'delete') return { ok: false, reason: `JSON message op ${JSON.stringify(json.op)} is not supported ("put" or "delete")` };
+  if (json.op !== undefined && json.op !== 'put' && json.op !== 'delete')
+    return { ok: false, reason: `JSON message op ${JSON.stringify(json.op)} is not supported ("put" or "delete")` };
   return checkKey(json.key, 'json', json.op === 'delete' ? 'delete' : 'put');
 }
 
@@ -53,7 +55,8 @@ function checkKey(key: string, format: 'text' | 'json', op: MessageOp = 'put'): 
   const n = Buffer.byteLength(key, 'utf8');
   if (n > MAX_KEY_BYTES) return { ok: false, reason: `key of ${n} bytes is over the ${MAX_KEY_BYTES}-byte limit` };
   // JSON's \uD800-style escapes can smuggle a lone surrogate in; S3 keys are UTF-8.
-  if (/[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) return { ok: false, reason: 'key holds a lone surrogate (not valid UTF-8)' };
+  if (/[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '')))
+    return { ok: false, reason: 'key holds a lone surrogate (not valid UTF-8)' };
   return { ok: true, key, op, format };
 }
 

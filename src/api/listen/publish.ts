@@ -45,12 +45,23 @@ export class InvalidKeyError extends S3s3Error {
 
 const BATCH = 500;
 
-function target(options: PublishOptions): { url: string; redacted: string; channel: string; tls?: PubsubConfig['redisTls'] } {
+function target(options: PublishOptions): {
+  url: string;
+  redacted: string;
+  channel: string;
+  tls?: PubsubConfig['redisTls'];
+} {
   const c = options.config;
   const pubsub: PubsubConfig | undefined = c === undefined ? undefined : 'pubsub' in c ? c.pubsub : c;
   const url = options.redisUrl ?? pubsub?.redisUrl ?? 'redis://127.0.0.1:6379';
-  const redacted = options.redisUrl !== undefined ? url.replace(/\/\/([^/@]*)@/, '//***@') : (pubsub?.redisUrlRedacted ?? url);
-  return { url, redacted, channel: options.channel ?? pubsub?.channel ?? 'backup', tls: options.redisUrl === undefined ? pubsub?.redisTls : undefined };
+  const redacted =
+    options.redisUrl !== undefined ? url.replace(/\/\/([^/@]*)@/, '//***@') : (pubsub?.redisUrlRedacted ?? url);
+  return {
+    url,
+    redacted,
+    channel: options.channel ?? pubsub?.channel ?? 'backup',
+    tls: options.redisUrl === undefined ? pubsub?.redisTls : undefined,
+  };
 }
 
 export class Publisher {
@@ -102,7 +113,10 @@ export class Publisher {
 }
 
 /** Announce keys once: connect, publish, close. */
-export async function publish(keys: string | Iterable<string> | AsyncIterable<string>, options: PublishOptions = {}): Promise<PublishResult> {
+export async function publish(
+  keys: string | Iterable<string> | AsyncIterable<string>,
+  options: PublishOptions = {},
+): Promise<PublishResult> {
   const p = new Publisher(options);
   try {
     return await p.publish(keys);

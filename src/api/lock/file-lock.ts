@@ -9,7 +9,19 @@
  * lock file owned by another user is refused: it could be planted to block or mislead us.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { LockError } from '../errors.js';
 import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
@@ -37,7 +49,11 @@ export class FileLock implements LockBackend {
       fd = openSync(this.name, 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw new LockError({ lock: this.name, detail: `cannot create the lock file: ${(err as Error).message}`, cause: err });
+      throw new LockError({
+        lock: this.name,
+        detail: `cannot create the lock file: ${(err as Error).message}`,
+        cause: err,
+      });
     }
     try {
       // The mode given to open is masked by the umask; fchmod is not (0600 whatever the umask).
@@ -63,7 +79,11 @@ export class FileLock implements LockBackend {
     } catch (err) {
       if (err instanceof LockError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new LockError({ lock: this.name, detail: `cannot read the lock file: ${(err as Error).message}`, cause: err });
+      throw new LockError({
+        lock: this.name,
+        detail: `cannot read the lock file: ${(err as Error).message}`,
+        cause: err,
+      });
     }
   }
 
@@ -147,7 +167,9 @@ class HeldFileLock implements HeldLock {
     if (this.released) return;
     if (!this.ours()) {
       clearInterval(this.timer);
-      this.controller.abort(new LockError({ lock: this.name, detail: 'the lock file was removed or taken over by another run' }));
+      this.controller.abort(
+        new LockError({ lock: this.name, detail: 'the lock file was removed or taken over by another run' }),
+      );
       return;
     }
     try {

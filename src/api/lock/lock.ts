@@ -68,7 +68,11 @@ export function describeHolder(by: LockHolder | null): string {
 }
 
 /** Take the lock; null when it is taken and `wait` is not set (or the wait was aborted). */
-export async function acquire(backend: LockBackend, scope: LockScope, options: AcquireOptions = {}): Promise<HeldLock | null> {
+export async function acquire(
+  backend: LockBackend,
+  scope: LockScope,
+  options: AcquireOptions = {},
+): Promise<HeldLock | null> {
   let told = false;
   for (;;) {
     const got = await backend.tryAcquire(newHolder(scope));
@@ -78,10 +82,14 @@ export async function acquire(backend: LockBackend, scope: LockScope, options: A
     if (!options.wait || options.signal?.aborted) return null;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, options.pollMs ?? 1000);
-      options.signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     });
     if (options.signal?.aborted) return null;
   }
@@ -91,7 +99,14 @@ export function parseHolder(text: string): LockHolder | null {
   try {
     const v = JSON.parse(text) as Partial<LockHolder>;
     if (typeof v.token === 'string' && typeof v.pid === 'number' && typeof v.host === 'string') {
-      return { token: v.token, pid: v.pid, host: v.host, since: String(v.since ?? ''), source: String(v.source ?? ''), destinations: Array.isArray(v.destinations) ? v.destinations.map(String) : [] };
+      return {
+        token: v.token,
+        pid: v.pid,
+        host: v.host,
+        since: String(v.since ?? ''),
+        source: String(v.source ?? ''),
+        destinations: Array.isArray(v.destinations) ? v.destinations.map(String) : [],
+      };
     }
   } catch {
     // not ours

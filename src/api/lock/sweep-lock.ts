@@ -34,7 +34,10 @@ export function sweepLockKey(config: Config): string {
 
 export function defaultLockFile(config: Config): string {
   const s = sweepScope(config);
-  const digest = createHash('sha256').update(`${s.source}\n${s.destinations.join('\n')}`).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(`${s.source}\n${s.destinations.join('\n')}`)
+    .digest('hex')
+    .slice(0, 16);
   return join(tmpdir(), `s3s3-sweep-${config.source.bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${digest}.lock`);
 }
 
@@ -49,7 +52,16 @@ export class SweepLock {
     const p = config.pubsub;
     this.fallback = new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
     this.backend = p.redis
-      ? new RedisLock(connectRedis(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'client', name: 's3s3bucket-lock', tls: p.redisTls }), sweepLockKey(config), ttl)
+      ? new RedisLock(
+          connectRedis(p.redisUrl, {
+            redactedUrl: p.redisUrlRedacted,
+            mode: 'client',
+            name: 's3s3bucket-lock',
+            tls: p.redisTls,
+          }),
+          sweepLockKey(config),
+          ttl,
+        )
       : this.fallback;
   }
 

@@ -25,7 +25,9 @@ export function smtpTarget(url: string): SmtpTarget {
   const secure = u.protocol === 'smtps:';
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = u.port ? Number(u.port) : secure ? 465 : 587;
-  return u.username ? { host, port, secure, user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : { host, port, secure };
+  return u.username
+    ? { host, port, secure, user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }
+    : { host, port, secure };
 }
 
 /** Nodemailer's error fields that say what went wrong. */
@@ -43,18 +45,23 @@ export function describeSmtpError(err: unknown, where: string, t: SmtpTarget): s
   const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as SmtpFailure;
   const response = e.response ? ` (${e.response.trim().split(/\r?\n/).pop()})` : '';
   const low = `${e.message} ${String((e.cause as Error | undefined)?.message ?? '')}`;
-  if (/ECONNREFUSED/.test(low)) return `connection refused by ${where}: is the SMTP server running, and is the port in smtp_url right?`;
+  if (/ECONNREFUSED/.test(low))
+    return `connection refused by ${where}: is the SMTP server running, and is the port in smtp_url right?`;
   if (/ENOTFOUND|EAI_AGAIN/.test(low)) return `cannot resolve the host of ${where}: check smtp_url`;
-  if (e.code === 'ETIMEDOUT' || /timeout/i.test(low)) return `no answer from ${where} in time: check the host and port in smtp_url (smtps:// for port 465)`;
+  if (e.code === 'ETIMEDOUT' || /timeout/i.test(low))
+    return `no answer from ${where} in time: check the host and port in smtp_url (smtps:// for port 465)`;
   if (e.code === 'ETLS' && e.command === 'STARTTLS') {
     return `${where} refused STARTTLS${response}: s3s3 sends an SMTP password only over TLS; use smtps:// if the server has TLS on its own port, or a server that offers STARTTLS`;
   }
   if (e.code === 'ETLS' || /certificate|self.signed|SSL|TLS|wrong version number/i.test(low)) {
     return `TLS with ${where} failed: ${e.message}; trust the server's CA with [notify] ca_bundle = FILE`;
   }
-  if (e.code === 'EAUTH') return `${where} refused the login of ${JSON.stringify(t.user ?? '')}${response}: check the user and password in smtp_url`;
-  if (e.responseCode === 530 || /authentication required/i.test(e.response ?? '')) return `${where} wants a login${response}: give smtp_url = smtp://USER:PASSWORD@HOST:PORT`;
-  if (e.code === 'EENVELOPE') return `${where} refused the sender or the recipients${response}: check mail_from and mail_to`;
+  if (e.code === 'EAUTH')
+    return `${where} refused the login of ${JSON.stringify(t.user ?? '')}${response}: check the user and password in smtp_url`;
+  if (e.responseCode === 530 || /authentication required/i.test(e.response ?? ''))
+    return `${where} wants a login${response}: give smtp_url = smtp://USER:PASSWORD@HOST:PORT`;
+  if (e.code === 'EENVELOPE')
+    return `${where} refused the sender or the recipients${response}: check mail_from and mail_to`;
   return `sending by ${where} failed: ${e.message}${response && !e.message.includes(e.response ?? '') ? response : ''}`;
 }
 
@@ -69,7 +76,8 @@ export interface MailSent {
  * are returned, to be warned about.
  */
 export async function sendMail(notify: NotifyConfig, message: MailMessage, timeoutMs = 30_000): Promise<MailSent> {
-  if (notify.smtpUrl === undefined || notify.mailFrom === undefined || notify.mailTo.length === 0) return { refused: [] };
+  if (notify.smtpUrl === undefined || notify.mailFrom === undefined || notify.mailTo.length === 0)
+    return { refused: [] };
   const t = smtpTarget(notify.smtpUrl);
   const where = notify.smtpUrlRedacted ?? `${t.host}:${t.port}`;
   const secrets = t.pass !== undefined ? [t.pass] : [];
@@ -89,9 +97,21 @@ export async function sendMail(notify: NotifyConfig, message: MailMessage, timeo
     disableUrlAccess: true,
   });
   try {
-    const info = (await transport.sendMail({ from: notify.mailFrom, to: [...notify.mailTo], subject: message.subject, text: message.text })) as { rejected?: Array<string | { address?: string }>; rejectedErrors?: Array<{ recipient?: string; response?: string }> };
-    const answers = new Map((info.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e.response?.trim().split(/\r?\n/).pop() ?? '']));
-    const refused = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : (r.address ?? ''))).map((a) => (answers.get(a) ? `${a} (${answers.get(a)})` : a));
+    const info = (await transport.sendMail({
+      from: notify.mailFrom,
+      to: [...notify.mailTo],
+      subject: message.subject,
+      text: message.text,
+    })) as {
+      rejected?: Array<string | { address?: string }>;
+      rejectedErrors?: Array<{ recipient?: string; response?: string }>;
+    };
+    const answers = new Map(
+      (info.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e.response?.trim().split(/\r?\n/).pop() ?? '']),
+    );
+    const refused = (info.rejected ?? [])
+      .map((r) => (typeof r === 'string' ? r : (r.address ?? '')))
+      .map((a) => (answers.get(a) ? `${a} (${answers.get(a)})` : a));
     return { refused: refused.map((r) => scrub(r, secrets)) };
   } catch (err) {
     throw new NotifyError('mail', where, scrub(describeSmtpError(err, where, t), secrets));

@@ -25,7 +25,11 @@ export interface SentReport {
   readonly posted: boolean;
 }
 
-export async function sendRunReport(notify: NotifyConfig, runs: readonly RunReport[], options: SendRunReportOptions): Promise<SentReport> {
+export async function sendRunReport(
+  notify: NotifyConfig,
+  runs: readonly RunReport[],
+  options: SendRunReportOptions,
+): Promise<SentReport> {
   const { logger } = options;
   const host = options.host ?? hostname();
   const failed = !runTotal(runs).ok;
@@ -37,8 +41,11 @@ export async function sendRunReport(notify: NotifyConfig, runs: readonly RunRepo
       await send();
       return true;
     } catch (err) {
-      const what = channel === 'mail' ? 'the run report was not mailed' : 'the run report was not posted to the webhook';
-      logger.warn(`${what}: ${err instanceof NotifyError ? err.message : err instanceof Error ? err.message : String(err)}`);
+      const what =
+        channel === 'mail' ? 'the run report was not mailed' : 'the run report was not posted to the webhook';
+      logger.warn(
+        `${what}: ${err instanceof NotifyError ? err.message : err instanceof Error ? err.message : String(err)}`,
+      );
       return false;
     }
   };
@@ -47,10 +54,15 @@ export async function sendRunReport(notify: NotifyConfig, runs: readonly RunRepo
       ? attempt('mail', async () => {
           const { refused } = await sendMail(notify, { subject, text: reportText(runs, host) }, options.timeoutMs);
           // Mailed to the others: one warning for those the server refused, so a typo in mail_to is seen.
-          if (refused.length > 0) logger.warn(`the run report was not mailed to ${refused.join(', ')}: ${notify.smtpUrlRedacted ?? 'the SMTP server'} refused them; check mail_to`);
+          if (refused.length > 0)
+            logger.warn(
+              `the run report was not mailed to ${refused.join(', ')}: ${notify.smtpUrlRedacted ?? 'the SMTP server'} refused them; check mail_to`,
+            );
         })
       : false,
-    wantHook ? attempt('webhook', () => postWebhook(notify, { host, subject, ...runsJson(runs) }, options.timeoutMs)) : false,
+    wantHook
+      ? attempt('webhook', () => postWebhook(notify, { host, subject, ...runsJson(runs) }, options.timeoutMs))
+      : false,
   ]);
   if (mailed) logger.info('run report mailed', { to: notify.mailTo.join(','), via: notify.smtpUrlRedacted });
   if (posted) logger.info('run report posted', { webhook: notify.webhookUrlRedacted });

@@ -25,7 +25,17 @@ export interface RunReport {
   readonly json: readonly Record<string, unknown>[];
 }
 
-const COUNTS = ['listed', 'copied', 'skipped', 'gone', 'failed', 'wouldCopy', 'deleted', 'wouldDelete', 'bytes'] as const;
+const COUNTS = [
+  'listed',
+  'copied',
+  'skipped',
+  'gone',
+  'failed',
+  'wouldCopy',
+  'deleted',
+  'wouldDelete',
+  'bytes',
+] as const;
 export type RunCount = (typeof COUNTS)[number];
 
 /** The runs summed, and the worst exit status. */
@@ -37,7 +47,10 @@ export interface RunTotal extends Record<RunCount, number> {
 }
 
 export function runTotal(runs: readonly RunReport[]): RunTotal {
-  const sums = Object.fromEntries(COUNTS.map((c) => [c, runs.reduce((n, r) => n + (r.sweep?.[c] ?? 0), 0)])) as Record<RunCount, number>;
+  const sums = Object.fromEntries(COUNTS.map((c) => [c, runs.reduce((n, r) => n + (r.sweep?.[c] ?? 0), 0)])) as Record<
+    RunCount,
+    number
+  >;
   const exitCode = runs.reduce((worst, r) => Math.max(worst, r.exitCode), 0);
   const seconds = Number(runs.reduce((n, r) => n + (r.sweep?.seconds ?? 0), 0).toFixed(3));
   return { runs: runs.length, exitCode, ok: exitCode === 0, ...sums, seconds };

@@ -10,12 +10,18 @@ export const REPORT_FAILURES = 100;
  * readers (Python's splitlines, JavaScript's `.`) break lines at them; they are escaped too.
  */
 export function quoteKey(key: string): string {
-  return JSON.stringify(key).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(key).replace(
+    /[\u0085\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Text on one line: control and line-breaking characters escaped as `\uXXXX` (an error may quote a key). */
 export function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 export function outcomeWord(exitCode: number): 'OK' | 'FAILED' {
@@ -33,7 +39,10 @@ export function reportSubject(runs: readonly RunReport[], host: string, template
   const total = runTotal(runs);
   const outcome = total.ok ? 'OK' : total.failed > 0 ? `FAILED (${total.failed} failed)` : 'FAILED';
   const fill: Record<string, string> = { outcome, source: sourcesLabel(runs), host };
-  const subject = (template ?? 's3s3bucket {outcome}: {source}').replace(/\{(outcome|source|host)\}/g, (_, k: string) => fill[k]!);
+  const subject = (template ?? 's3s3bucket {outcome}: {source}').replace(
+    /\{(outcome|source|host)\}/g,
+    (_, k: string) => fill[k]!,
+  );
   return oneLine(subject);
 }
 
@@ -69,17 +78,21 @@ export function reportText(runs: readonly RunReport[], host: string): string {
     if (run.error !== undefined) lines.push(`  error: ${oneLine(run.error)}`);
     const s = run.sweep;
     if (!s) continue;
-    lines.push(`  listed ${s.listed}, ${counts(s)}${run.queued !== undefined ? `, queued ${run.queued}` : ''}; ${Number(s.seconds.toFixed(3))} s`);
+    lines.push(
+      `  listed ${s.listed}, ${counts(s)}${run.queued !== undefined ? `, queued ${run.queued}` : ''}; ${Number(s.seconds.toFixed(3))} s`,
+    );
     if (s.aborted) lines.push(`  stopped: ${oneLine(s.aborted)}`);
     for (const r of s.refused ?? []) lines.push(`  refused: ${oneLine(r)}`);
     if (s.deletesSkipped) lines.push(`  no delete made: ${oneLine(s.deletesSkipped)}`);
-    for (const [name, t] of Object.entries(s.destinations)) lines.push(`  [${name}] ${run.destinations[name] ?? name}: ${counts(t)}`);
+    for (const [name, t] of Object.entries(s.destinations))
+      lines.push(`  [${name}] ${run.destinations[name] ?? name}: ${counts(t)}`);
     if (s.failed === 0) continue;
     const shown = s.failures.slice(0, Math.max(budget, 0));
     budget -= shown.length;
     lines.push(`  failures (${shown.length < s.failed ? `first ${shown.length} of ${s.failed}` : s.failed}):`);
     for (const f of shown) lines.push(`    ${quoteKey(f.key)} -> [${f.destination}]: ${oneLine(f.error)}`);
-    if (shown.length < s.failed) lines.push(`    ... and ${s.failed - shown.length} more (the log of this run names them all)`);
+    if (shown.length < s.failed)
+      lines.push(`    ... and ${s.failed - shown.length} more (the log of this run names them all)`);
   }
   return lines.join('\n') + '\n';
 }

@@ -18,13 +18,21 @@ export async function postWebhook(notify: NotifyConfig, body: unknown, timeoutMs
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-length': payload.length, 'user-agent': 's3s3' },
       timeout: timeoutMs,
-      ...(secure ? { ...(notify.caBundle !== undefined ? { ca: notify.caBundle } : {}), rejectUnauthorized: notify.verifySsl } : {}),
+      ...(secure
+        ? { ...(notify.caBundle !== undefined ? { ca: notify.caBundle } : {}), rejectUnauthorized: notify.verifySsl }
+        : {}),
     };
     const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) res.on('end', resolve);
-      else reject(fail(`${where} answered ${status} ${res.statusMessage ?? ''}`.trim() + (status >= 300 && status < 400 ? ': redirects are not followed; give the final URL' : '')));
+      else
+        reject(
+          fail(
+            `${where} answered ${status} ${res.statusMessage ?? ''}`.trim() +
+              (status >= 300 && status < 400 ? ': redirects are not followed; give the final URL' : ''),
+          ),
+        );
       res.on('error', (err) => reject(fail(`${where}: ${err.message}`)));
     });
     // One deadline for the whole exchange, as well as the socket's idle timeout.

@@ -90,7 +90,11 @@ export class Enqueuer {
       if (waiting <= this.maxQueued || this.o.signal?.aborted) return;
       if (!logged) {
         this.waits++;
-        this.o.logger?.debug('queue full: waiting for the workers', { waiting, maxQueued: this.maxQueued, queue: this.queue.name });
+        this.o.logger?.debug('queue full: waiting for the workers', {
+          waiting,
+          maxQueued: this.maxQueued,
+          queue: this.queue.name,
+        });
         logged = true;
       }
       await sleep(500);
@@ -99,7 +103,12 @@ export class Enqueuer {
 }
 
 // Printing an enqueuer shows its queue and progress, never the config's or the connection's password.
-printAs(Enqueuer, 'Enqueuer', (e) => ({ queue: e.queue.name, redis: e.config.pubsub.redisUrlRedacted, maxQueued: e.maxQueued, added: e.added }));
+printAs(Enqueuer, 'Enqueuer', (e) => ({
+  queue: e.queue.name,
+  redis: e.config.pubsub.redisUrlRedacted,
+  maxQueued: e.maxQueued,
+  added: e.added,
+}));
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -57,11 +57,15 @@ const BACKOFF_MS = 1000;
 export function queueName(config: Config): string {
   if (config.pubsub.queue !== undefined) return config.pubsub.queue;
   const s = sweepScope(config);
-  const digest = createHash('sha256').update(`${s.source}\n${s.destinations.join('\n')}`).digest('hex').slice(0, 12);
+  const digest = createHash('sha256')
+    .update(`${s.source}\n${s.destinations.join('\n')}`)
+    .digest('hex')
+    .slice(0, 12);
   return `s3s3-${config.source.bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${digest}`;
 }
 
-const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const COMPARE_AND_DELETE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /**
  * Make the fields that hold a Redis connection non-enumerable: `console.dir` and
@@ -122,7 +126,13 @@ class NoAnswer extends Error {}
 
 function connection(config: Config, name: string, log: Logger): RawRedisConnection {
   const p = config.pubsub;
-  return bullmqConnection(p.redisUrl, { redactedUrl: p.redisUrlRedacted, mode: 'daemon', logger: log, name, tls: p.redisTls });
+  return bullmqConnection(p.redisUrl, {
+    redactedUrl: p.redisUrlRedacted,
+    mode: 'daemon',
+    logger: log,
+    name,
+    tls: p.redisTls,
+  });
 }
 
 function jobOptions(config: Config, key: string): JobsOptions {
@@ -192,27 +202,40 @@ export class SyncQueue {
     const url = this.config.pubsub.redisUrlRedacted;
     if (this.noAnswer) {
       this.probe(ms);
-      throw new RedisError({ url, detail: `${what} not sent: redis has given no answer for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s (check that it runs and that the network lets this host reach it)` });
+      throw new RedisError({
+        url,
+        detail: `${what} not sent: redis has given no answer for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s (check that it runs and that the network lets this host reach it)`,
+      });
     }
     const p = op();
     // A call that timed out may still fail later: not an unhandled rejection.
     p.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer()), ms)))]);
+      return await Promise.race([
+        p,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer()), ms))),
+      ]);
     } catch (err) {
       if (!(err instanceof NoAnswer)) throw err;
       if (!this.noAnswer) {
         this.noAnswer = { since: Date.now() - ms, what };
         this.prober = setInterval(() => this.probe(ms), 2000);
         this.prober.unref();
-        this.log.error(`redis gave no answer to a queue ${what} within ${ms / 1000} s: queue calls fail at once until it answers a ping again (POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)`, {
-          redis: url,
-          queue: this.name,
-        });
+        this.log.error(
+          `redis gave no answer to a queue ${what} within ${ms / 1000} s: queue calls fail at once until it answers a ping again (POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)`,
+          {
+            redis: url,
+            queue: this.name,
+          },
+        );
       }
       this.probe(ms);
-      throw new RedisError({ url, detail: `${what}: no answer within ${ms / 1000} s (check that redis runs and that the network lets this host reach it)`, cause: err });
+      throw new RedisError({
+        url,
+        detail: `${what}: no answer within ${ms / 1000} s (check that redis runs and that the network lets this host reach it)`,
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -240,9 +263,16 @@ export class SyncQueue {
           this.noAnswer = undefined;
           clearInterval(this.prober);
           this.prober = undefined;
-          this.log.info('redis answers again: queue calls go through', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name, outageSeconds: outage });
+          this.log.info('redis answers again: queue calls go through', {
+            redis: this.config.pubsub.redisUrlRedacted,
+            queue: this.name,
+            outageSeconds: outage,
+          });
         } else if (!answered && this.conn.status === 'ready') {
-          this.log.warn('redis did not answer a ping: reconnecting the queue connection', { redis: this.config.pubsub.redisUrlRedacted, queue: this.name });
+          this.log.warn('redis did not answer a ping: reconnecting the queue connection', {
+            redis: this.config.pubsub.redisUrlRedacted,
+            queue: this.name,
+          });
           this.conn.disconnect(true);
         }
       });
@@ -273,7 +303,7 @@ export class SyncQueue {
     const oldest = await this.queue.getWaiting(0, 0);
     const ts = oldest[0]?.timestamp;
     // BullMQ lists waiting jobs newest first (LPUSH): the oldest is the last one.
-    const last = (c.waiting ?? 0) > 1 ? (await this.queue.getWaiting(-1, -1))[0]?.timestamp ?? ts : ts;
+    const last = (c.waiting ?? 0) > 1 ? ((await this.queue.getWaiting(-1, -1))[0]?.timestamp ?? ts) : ts;
     return {
       waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
       active: c.active ?? 0,
@@ -303,7 +333,9 @@ export class SyncQueue {
     let n = 0;
     let start = 0;
     for (;;) {
-      const jobs = (await this.queue.getFailed(start, start + 499)).filter((j): j is Job<SyncJobData> => j !== undefined && j !== null);
+      const jobs = (await this.queue.getFailed(start, start + 499)).filter(
+        (j): j is Job<SyncJobData> => j !== undefined && j !== null,
+      );
       if (jobs.length === 0) break;
       let kept = 0;
       for (const job of jobs) {
@@ -424,11 +456,16 @@ export class QueueWorker {
       maxStalledCount: 5,
     });
     hideFields(this, ['worker', 'conn']);
-    this.worker.on('error', (err) => this.log.debug('queue worker error (retried)', { queue: this.name, error: err.message }));
-    this.worker.on('stalled', (id) => this.log.warn('a job stalled (its worker died or hung): it runs again', { queue: this.name, job: id }));
+    this.worker.on('error', (err) =>
+      this.log.debug('queue worker error (retried)', { queue: this.name, error: err.message }),
+    );
+    this.worker.on('stalled', (id) =>
+      this.log.warn('a job stalled (its worker died or hung): it runs again', { queue: this.name, job: id }),
+    );
     this.worker.on('failed', (job) => {
       if (!job) return;
-      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || (job.failedReason ?? '').includes('stalled more than');
+      const final =
+        job.attemptsMade >= (job.opts.attempts ?? 1) || (job.failedReason ?? '').includes('stalled more than');
       if (final) this.o.onFailedForGood?.(toFailed(job));
       if (final && config.pubsub.failedKeep > 0) void this.checkFailedKeep(config.pubsub.failedKeep);
     });
@@ -443,7 +480,10 @@ export class QueueWorker {
       const n = await this.conn.zcard(this.worker.keys.failed!);
       if (n < keep) return;
       this.failedKeepWarned = Date.now();
-      this.log.warn('the failed set is at [pubsub] failed_keep: the oldest failed jobs are dropped; run s3s3bucket to reconcile their keys', { queue: this.name, failedKeep: keep });
+      this.log.warn(
+        'the failed set is at [pubsub] failed_keep: the oldest failed jobs are dropped; run s3s3bucket to reconcile their keys',
+        { queue: this.name, failedKeep: keep },
+      );
     } catch {
       // a count that cannot be read now is read at the next failure
     }
@@ -451,7 +491,12 @@ export class QueueWorker {
 
   /** Start taking jobs; resolves once the worker is running. */
   start(): void {
-    void this.worker.run().catch((err: unknown) => this.log.error('queue worker stopped', { queue: this.name, error: err instanceof Error ? err.message : String(err) }));
+    void this.worker.run().catch((err: unknown) =>
+      this.log.error('queue worker stopped', {
+        queue: this.name,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
   }
 
   /**
@@ -467,14 +512,25 @@ export class QueueWorker {
     clearTimeout(timer);
     // BullMQ's forced close still waits for the running jobs; give it a moment, then cut the
     // connection: the jobs keep their lock in Redis until it expires, then run elsewhere.
-    if (!finished) await Promise.race([this.worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+    if (!finished)
+      await Promise.race([
+        this.worker.close(true).catch(() => undefined),
+        new Promise((r) => setTimeout(r, 500).unref()),
+      ]);
     this.conn.disconnect(false);
     return finished;
   }
 
   private async process(job: Job<SyncJobData>, token: string | undefined): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    const outcome = await this.o.run({ key: job.data.key, op: job.data.op, hints: job.data.hints, attempt, last: attempt >= (job.opts.attempts ?? 1), queuedAt: job.timestamp });
+    const outcome = await this.o.run({
+      key: job.data.key,
+      op: job.data.op,
+      hints: job.data.hints,
+      attempt,
+      last: attempt >= (job.opts.attempts ?? 1),
+      queuedAt: job.timestamp,
+    });
     if (outcome.kind === 'done') return;
     if (outcome.kind === 'later') {
       // Delayed, not failed: the attempt is not counted and the key keeps its place in the queue.

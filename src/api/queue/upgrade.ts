@@ -20,7 +20,12 @@ export interface UpgradeReport {
 
 const PAGE = 500;
 
-export async function takeOverLegacy(config: Config, redis: RedisCommands, queue: SyncQueue, logger: Logger = silentLogger): Promise<UpgradeReport> {
+export async function takeOverLegacy(
+  config: Config,
+  redis: RedisCommands,
+  queue: SyncQueue,
+  logger: Logger = silentLogger,
+): Promise<UpgradeReport> {
   const p = config.pubsub;
   let journal = 0;
   // Oldest first, a page at a time: queued, then removed.
@@ -43,13 +48,16 @@ export async function takeOverLegacy(config: Config, redis: RedisCommands, queue
     }
   }
   if (journal + failed > 0) {
-    logger.info('took over the keys the single-process listener left: queued, and removed from its journal and failed list', {
-      journal,
-      failed,
-      queue: queue.name,
-      pendingSet: p.pendingSet,
-      failedList: p.failedList,
-    });
+    logger.info(
+      'took over the keys the single-process listener left: queued, and removed from its journal and failed list',
+      {
+        journal,
+        failed,
+        queue: queue.name,
+        pendingSet: p.pendingSet,
+        failedList: p.failedList,
+      },
+    );
   }
   return { journal, failed, total: journal + failed };
 }

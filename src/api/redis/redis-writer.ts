@@ -51,13 +51,38 @@ interface Entry {
 
 /** What a Redis error reply means for the operator: a short reason and what to do. */
 export function redisWriteAdvice(message: string): { reason: string; hint: string } {
-  if (/\bREADONLY\b/.test(message)) return { reason: 'READONLY', hint: 'this redis is a read-only replica: point redis_url at the primary' };
-  if (/\bOOM\b/.test(message)) return { reason: 'OOM', hint: 'redis is at maxmemory and may not evict (noeviction): raise maxmemory, free memory, or use a volatile-* maxmemory-policy' };
-  if (/\bMISCONF\b/.test(message)) return { reason: 'MISCONF', hint: 'redis refuses writes since its last RDB save failed: fix the save (disk full? permissions on its dir?), see the redis log' };
-  if (/\bNOREPLICAS\b/.test(message)) return { reason: 'NOREPLICAS', hint: 'too few replicas for min-replicas-to-write: bring the replicas back or lower min-replicas-to-write' };
-  if (/\bWRONGTYPE\b/.test(message)) return { reason: 'WRONGTYPE', hint: 'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: delete or rename that key, or set another [pubsub] queue' };
-  if (/\b(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) return { reason: 'auth', hint: 'redis refuses these commands to this user: check the password and ACL of redis_url' };
-  if (/no answer within|has given no answer/.test(message)) return { reason: 'no answer', hint: 'redis does not answer (hung, or the network drops the packets): check that it runs and that this host reaches its port' };
+  if (/\bREADONLY\b/.test(message))
+    return { reason: 'READONLY', hint: 'this redis is a read-only replica: point redis_url at the primary' };
+  if (/\bOOM\b/.test(message))
+    return {
+      reason: 'OOM',
+      hint: 'redis is at maxmemory and may not evict (noeviction): raise maxmemory, free memory, or use a volatile-* maxmemory-policy',
+    };
+  if (/\bMISCONF\b/.test(message))
+    return {
+      reason: 'MISCONF',
+      hint: 'redis refuses writes since its last RDB save failed: fix the save (disk full? permissions on its dir?), see the redis log',
+    };
+  if (/\bNOREPLICAS\b/.test(message))
+    return {
+      reason: 'NOREPLICAS',
+      hint: 'too few replicas for min-replicas-to-write: bring the replicas back or lower min-replicas-to-write',
+    };
+  if (/\bWRONGTYPE\b/.test(message))
+    return {
+      reason: 'WRONGTYPE',
+      hint: 'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: delete or rename that key, or set another [pubsub] queue',
+    };
+  if (/\b(NOAUTH|WRONGPASS|NOPERM)\b/.test(message))
+    return {
+      reason: 'auth',
+      hint: 'redis refuses these commands to this user: check the password and ACL of redis_url',
+    };
+  if (/no answer within|has given no answer/.test(message))
+    return {
+      reason: 'no answer',
+      hint: 'redis does not answer (hung, or the network drops the packets): check that it runs and that this host reaches its port',
+    };
   return { reason: 'error', hint: 'see the redis log' };
 }
 
@@ -113,10 +138,13 @@ export class RedisWriter {
       if (write.what === 'enqueue' && this.queue.length >= this.maxPending) {
         if (!this.refusedLogged) {
           this.refusedLogged = true;
-          this.log.error('redis has refused writes for too long: keys announced from now on are not taken (run s3s3bucket once redis takes writes again)', {
-            redis: this.o.redis,
-            pendingWrites: this.queue.length,
-          });
+          this.log.error(
+            'redis has refused writes for too long: keys announced from now on are not taken (run s3s3bucket once redis takes writes again)',
+            {
+              redis: this.o.redis,
+              pendingWrites: this.queue.length,
+            },
+          );
         }
         return Promise.resolve('refused');
       }
@@ -208,7 +236,9 @@ export class RedisWriter {
   private supersede(entry: Entry): void {
     if (entry.write.what !== 'settle' || this.queue.length === 0) return;
     // The retry loop notices an emptied queue and reports the recovery itself.
-    this.queue = this.queue.filter((e) => !(e.write.what === 'enqueue' && e.write.key === entry.write.key && e.seq < entry.seq));
+    this.queue = this.queue.filter(
+      (e) => !(e.write.what === 'enqueue' && e.write.key === entry.write.key && e.seq < entry.seq),
+    );
   }
 
   private failed(err: unknown): void {
@@ -217,10 +247,13 @@ export class RedisWriter {
     if (this.outageSince !== undefined) return;
     this.outageSince = Date.now();
     const { reason, hint } = redisWriteAdvice(message);
-    this.log.error(`redis rejects writes (${reason}): ${hint}; nothing is lost: the keys received and the markers wait in memory and are written once redis accepts them`, {
-      redis: this.o.redis,
-      error: message,
-    });
+    this.log.error(
+      `redis rejects writes (${reason}): ${hint}; nothing is lost: the keys received and the markers wait in memory and are written once redis accepts them`,
+      {
+        redis: this.o.redis,
+        error: message,
+      },
+    );
     this.reminder = setInterval(() => {
       this.log.warn('redis still rejects writes; the keys received and the markers wait in memory', {
         redis: this.o.redis,

@@ -80,7 +80,9 @@ function sanitise(err: unknown, url: string, what: string, connectError = ''): R
   // ioredis's "Reached the max retries per request limit" hides why: say what connecting failed with.
   if (connectError && err instanceof Error && err.name === 'MaxRetriesPerRequestError') {
     message = `cannot connect: ${connectError}`;
-    if (/certificate/i.test(connectError)) message += " (trust the server's CA with redis_ca_bundle = FILE in [pubsub], or, unsafe, redis_verify_ssl = false)";
+    if (/certificate/i.test(connectError))
+      message +=
+        " (trust the server's CA with redis_ca_bundle = FILE in [pubsub], or, unsafe, redis_verify_ssl = false)";
   }
   // A MULTI refused command by command ends in EXECABORT; the reason (READONLY, OOM...) is in
   // the replies to the queued commands, which ioredis keeps as `previousErrors`.
@@ -137,7 +139,8 @@ class IoredisCommands implements RedisCommands {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (this.redis.status === 'ready') await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (this.redis.status === 'ready')
+        await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
     } catch {
       // fall through to the hard disconnect
     }
@@ -234,10 +237,13 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
     if (downSince !== undefined) {
       const outageMs = Date.now() - downSince;
       downSince = undefined;
-      log.warn('redis reconnected and resubscribed; pub/sub dropped whatever was published during the outage: run s3s3bucket to sweep it', {
-        ...where,
-        outageSeconds: Number((outageMs / 1000).toFixed(1)),
-      });
+      log.warn(
+        'redis reconnected and resubscribed; pub/sub dropped whatever was published during the outage: run s3s3bucket to sweep it',
+        {
+          ...where,
+          outageSeconds: Number((outageMs / 1000).toFixed(1)),
+        },
+      );
       o.onResubscribed?.(outageMs);
     } else if (!everLive) {
       everLive = true;
@@ -253,7 +259,11 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
     setImmediate(() => {
       if (closed) return;
       confirm().then(resolveReady, (err: unknown) => {
-        if (!closed) log.warn('resubscribe failed; will retry on the next connection', { ...where, error: err instanceof Error ? err.message : String(err) });
+        if (!closed)
+          log.warn('resubscribe failed; will retry on the next connection', {
+            ...where,
+            error: err instanceof Error ? err.message : String(err),
+          });
       });
     });
   });
@@ -264,12 +274,15 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
   const heartbeat = setInterval(() => {
     if (closed || !live || sub.status !== 'ready') return;
     let answered = false;
-    const timer = setTimeout(() => {
-      if (!answered && !closed) {
-        log.warn('redis did not answer a ping; reconnecting', where);
-        sub.disconnect(true);
-      }
-    }, Math.max(1000, heartbeatMs / 2));
+    const timer = setTimeout(
+      () => {
+        if (!answered && !closed) {
+          log.warn('redis did not answer a ping; reconnecting', where);
+          sub.disconnect(true);
+        }
+      },
+      Math.max(1000, heartbeatMs / 2),
+    );
     timer.unref();
     sub.ping().then(
       () => {
@@ -315,10 +328,15 @@ export type RawRedisConnection = Redis;
  */
 export function bullmqConnection(url: string, o: RedisConnectOptions): RawRedisConnection {
   const log = o.logger ?? silentLogger;
-  const redis = new (RedisClass())(url, { ...options({ ...o, mode: 'daemon' }), maxRetriesPerRequest: null, enableOfflineQueue: true });
+  const redis = new (RedisClass())(url, {
+    ...options({ ...o, mode: 'daemon' }),
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+  });
   let lastError = '';
   redis.on('error', (err: Error) => {
-    if (err.message !== lastError) log.debug('redis connection error', { redis: o.redactedUrl, connection: o.name, error: err.message });
+    if (err.message !== lastError)
+      log.debug('redis connection error', { redis: o.redactedUrl, connection: o.name, error: err.message });
     lastError = err.message;
   });
   redis.on('ready', () => (lastError = ''));

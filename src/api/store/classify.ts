@@ -5,23 +5,54 @@
 import { StoreError, type ErrorClass, type ErrorKind } from '../errors.js';
 
 const RETRY_CODES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed',
-  'InternalError', 'ServiceUnavailable', 'TooManyRequests', 'TimeoutError', 'RequestTimeoutException',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
+  'TooManyRequests',
+  'TimeoutError',
+  'RequestTimeoutException',
 ]);
 const NETWORK_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED',
-  'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
 ]);
 /** Nothing will work until the config changes: stop everything. */
 const FATAL_CODES = new Set([
-  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'NoSuchBucket', 'AuthorizationHeaderMalformed',
-  'InvalidBucketName', 'PermanentRedirect', 'AccountProblem', 'Unauthorized',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'NoSuchBucket',
+  'AuthorizationHeaderMalformed',
+  'InvalidBucketName',
+  'PermanentRedirect',
+  'AccountProblem',
+  'Unauthorized',
 ]);
 
 /** The server's certificate is not trusted: nothing will work until the config changes. */
 const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
 ]);
 
 interface ErrorLike {
@@ -53,7 +84,8 @@ export function classifyStatus(status: number | undefined, code: string | undefi
   return 'object';
 }
 
-const UNTRUSTED_CA = 'the server certificate is not signed by a CA this section trusts: set ca_bundle = FILE (PEM of the CA that signed it), or, unsafe, verify_ssl = false';
+const UNTRUSTED_CA =
+  'the server certificate is not signed by a CA this section trusts: set ca_bundle = FILE (PEM of the CA that signed it), or, unsafe, verify_ssl = false';
 
 /** What to do about the errors users hit first, appended to the message. */
 const HINTS: Record<string, string> = {
@@ -63,18 +95,21 @@ const HINTS: Record<string, string> = {
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED_CA,
   UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED_CA,
   CERT_UNTRUSTED: UNTRUSTED_CA,
-  ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate does not name this host: put a name the certificate holds in endpoint (or, unsafe, verify_ssl = false)',
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    'the server certificate does not name this host: put a name the certificate holds in endpoint (or, unsafe, verify_ssl = false)',
   CERT_HAS_EXPIRED: 'the server certificate has expired: renew it on the server (or, unsafe, verify_ssl = false)',
   CERT_NOT_YET_VALID: 'the server certificate is not valid yet: check the clocks of this machine and the server',
   NoSuchBucket: 'create the bucket, or fix bucket_name',
   // Swift (type = swift): a 401 that a fresh token did not cure.
-  Unauthorized: 'Swift refused the credentials or a fresh token: check user and key (auth v1) or username, password and project_name (Keystone v3), and auth_url',
+  Unauthorized:
+    'Swift refused the credentials or a fresh token: check user and key (auth v1) or username, password and project_name (Keystone v3), and auth_url',
   InvalidAccessKeyId: 'check aws_access_key_id',
   SignatureDoesNotMatch: 'check aws_secret_access_key (and signature_version: s3v4 or s3)',
   AccessDenied: 'the credentials lack permission for this bucket',
   AuthorizationHeaderMalformed: 'check region',
   PermanentRedirect: 'the bucket is in another region or needs another endpoint; check region and endpoint',
-  ERR_INVALID_CHAR: 'a header or metadata value holds characters HTTP cannot carry (above U+00FF, or control characters)',
+  ERR_INVALID_CHAR:
+    'a header or metadata value holds characters HTTP cannot carry (above U+00FF, or control characters)',
   ERR_INVALID_HTTP_TOKEN: 'a metadata name holds characters HTTP cannot carry',
   ECONNREFUSED: 'nothing listens there; check endpoint (or host/port/is_secure) and that the server is up',
   ENOTFOUND: 'the host name does not resolve; check endpoint or host',
@@ -86,20 +121,41 @@ export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
   const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
   // SDK service errors name their S3 code; socket errors carry a Node code.
-  let code = e.Code ?? (e.code && /^[A-Z_]+$/.test(e.code) ? e.code : undefined) ?? (e.name && e.name !== 'Error' ? e.name : undefined);
+  let code =
+    e.Code ??
+    (e.code && /^[A-Z_]+$/.test(e.code) ? e.code : undefined) ??
+    (e.name && e.name !== 'Error' ? e.name : undefined);
   if (code === 'UnknownError' || code === 'Unknown' || code === 'S3ServiceException') code = undefined;
   if (status === 404 && (code === undefined || code === 'NotFound')) code = 'NotFound';
   const errorClass = classifyStatus(status, code);
   const kind = kindOf(status, code);
   // The server's own words when it gave any: a status with no code may still carry a reason.
-  const detail = e.message === 'UnknownError' || e.message === code || /^HTTP \d+$/.test(e.message ?? '') ? undefined : shortMessage(e.message);
+  const detail =
+    e.message === 'UnknownError' || e.message === code || /^HTTP \d+$/.test(e.message ?? '')
+      ? undefined
+      : shortMessage(e.message);
   const hint = code ? HINTS[code] : undefined;
   const text = [detail === code ? undefined : detail, hint ? `(${hint})` : undefined].filter(Boolean).join(' ');
   const retryAfterSeconds = parseRetryAfter(e.$response?.headers?.['retry-after']);
-  return new StoreError({ ...ctx, status, code, errorClass, kind, cause: err, detail: text || undefined, retryAfterSeconds });
+  return new StoreError({
+    ...ctx,
+    status,
+    code,
+    errorClass,
+    kind,
+    cause: err,
+    detail: text || undefined,
+    retryAfterSeconds,
+  });
 }
 
-const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'RequestLimitExceeded']);
+const THROTTLE_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'RequestLimitExceeded',
+]);
 
 /**
  * The backend-neutral kind. A bare 404 (a HEAD has no body to name the cause) is taken as
@@ -110,7 +166,12 @@ export function kindOf(status: number | undefined, code: string | undefined): Er
   if (code === 'NoSuchKey' || code === 'NotFound' || (status === 404 && code === undefined)) return 'notFound';
   if (code === 'PreconditionFailed' || status === 412) return 'preconditionFailed';
   if (code === 'BadDigest' || code === 'InvalidDigest' || code === 'XAmzContentSHA256Mismatch') return 'badDigest';
-  if ((code && THROTTLE_CODES.has(code)) || status === 429 || (status === 503 && (code === undefined || code === 'ServiceUnavailable'))) return 'throttled';
+  if (
+    (code && THROTTLE_CODES.has(code)) ||
+    status === 429 ||
+    (status === 503 && (code === undefined || code === 'ServiceUnavailable'))
+  )
+    return 'throttled';
   return undefined;
 }
 

@@ -15,7 +15,13 @@ import { Pacer, type PaceSignal } from './pacer.js';
  * Uploads are not given a slot by their call: the copy took one for them before their body
  * began to flow (see copy-key.ts), and a multipart upload's own calls run under that slot.
  */
-export const UPLOAD_OPS: ReadonlySet<string> = new Set(['PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload']);
+export const UPLOAD_OPS: ReadonlySet<string> = new Set([
+  'PutObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
+]);
 
 /** The pacer of one section's endpoint, its changes logged. */
 export function endpointPacer(config: EndpointConfig, log: Logger): Pacer {
@@ -24,13 +30,24 @@ export function endpointPacer(config: EndpointConfig, log: Logger): Pacer {
     max: config.concurrency + 4,
     onChange: (limit, change, retryAfter) =>
       change === 'lowered'
-        ? log.warn(`throttled: lowering concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit, retryAfterSeconds: retryAfter === undefined ? undefined : retryAfter / 1000 })
-        : log.info(`throttling over: raising concurrency for [${config.name}] to ${limit}`, { endpoint: config.endpoint, bucket: config.bucket, limit }),
+        ? log.warn(`throttled: lowering concurrency for [${config.name}] to ${limit}`, {
+            endpoint: config.endpoint,
+            bucket: config.bucket,
+            limit,
+            retryAfterSeconds: retryAfter === undefined ? undefined : retryAfter / 1000,
+          })
+        : log.info(`throttling over: raising concurrency for [${config.name}] to ${limit}`, {
+            endpoint: config.endpoint,
+            bucket: config.bucket,
+            limit,
+          }),
   });
 }
 
 export function paceSignal(err: unknown): PaceSignal {
-  return err instanceof StoreError && err.kind === 'throttled' ? { throttled: true, retryAfterMs: retryAfterMs(err) } : { throttled: false };
+  return err instanceof StoreError && err.kind === 'throttled'
+    ? { throttled: true, retryAfterMs: retryAfterMs(err) }
+    : { throttled: false };
 }
 
 /** The server's `Retry-After`, in ms, when the error carries one. */
@@ -42,7 +59,14 @@ export function retryAfterMs(err: unknown): number | undefined {
  * One call through the endpoint's pacer, errors typed (ErrorContext names the section, op and
  * key); retried under `policy` when `retry` and the error is transient.
  */
-export function pacedCall<T>(pacer: Pacer, policy: RetryPolicy, ctx: ErrorContext & { section: string }, fn: () => Promise<T>, retry: boolean, slotted: boolean): Promise<T> {
+export function pacedCall<T>(
+  pacer: Pacer,
+  policy: RetryPolicy,
+  ctx: ErrorContext & { section: string },
+  fn: () => Promise<T>,
+  retry: boolean,
+  slotted: boolean,
+): Promise<T> {
   const once = () =>
     pacer.run(
       async () => {
@@ -56,7 +80,12 @@ export function pacedCall<T>(pacer: Pacer, policy: RetryPolicy, ctx: ErrorContex
           if (e.kind === 'throttled') telemetry.throttled(ctx.section);
           throw e;
         } finally {
-          telemetry.request({ section: ctx.section, operation: ctx.op, status, seconds: (performance.now() - started) / 1000 });
+          telemetry.request({
+            section: ctx.section,
+            operation: ctx.op,
+            status,
+            seconds: (performance.now() - started) / 1000,
+          });
         }
       },
       paceSignal,
@@ -70,7 +99,10 @@ export function pacedCall<T>(pacer: Pacer, policy: RetryPolicy, ctx: ErrorContex
  * The answer, or null for a key that is not there. A 404 means "no such key" only once
  * `confirm` has seen the bucket exist; anything else is thrown (a missing bucket is fatal).
  */
-export async function nullIfMissing<T>(call: () => Promise<T>, confirm: (err: StoreError) => Promise<StoreError>): Promise<T | null> {
+export async function nullIfMissing<T>(
+  call: () => Promise<T>,
+  confirm: (err: StoreError) => Promise<StoreError>,
+): Promise<T | null> {
   try {
     return await call();
   } catch (err) {

@@ -41,5 +41,9 @@ export interface AgentTls {
 export function createAgent(secure: boolean, maxSockets: number, tls: AgentTls = {}): http.Agent {
   const options = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   if (!secure) return new SafeHttpAgent(options);
-  return new SafeHttpsAgent({ ...options, ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.rejectUnauthorized ?? true });
+  return new SafeHttpsAgent({
+    ...options,
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+  });
 }

@@ -101,7 +101,8 @@ export class LeanS3 {
       this.pathPrefix = `${base}/`;
     }
     const credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
-    if (config.signatureVersion === 'v2') this.v2 = new SignatureV2Signer({ credentials, endpointHost: url.hostname, bucket: config.bucket });
+    if (config.signatureVersion === 'v2')
+      this.v2 = new SignatureV2Signer({ credentials, endpointHost: url.hostname, bucket: config.bucket });
     else this.v4 = new SignatureV4Signer({ ...credentials, region: config.region });
   }
 
@@ -119,22 +120,35 @@ export class LeanS3 {
    */
   async send(req: LeanRequest): Promise<LeanResponse> {
     // A bucket-level request: `/bucket` (path style) or `/` (virtual hosted), as the SDK sends it.
-    const path = req.key === undefined ? this.pathPrefix.replace(/(.)\/$/, '$1') : this.pathPrefix + encodeKeyPath(req.key);
+    const path =
+      req.key === undefined ? this.pathPrefix.replace(/(.)\/$/, '$1') : this.pathPrefix + encodeKeyPath(req.key);
     const query = req.query ?? {};
     const qs = Object.entries(query)
       .map(([k, v]) => (v === '' ? encodeQueryComponent(k) : `${encodeQueryComponent(k)}=${encodeQueryComponent(v)}`))
       .join('&');
     const headers: Record<string, string> = { host: this.hostHeader, ...req.headers };
     if (req.contentLength !== undefined) headers['content-length'] = String(req.contentLength);
-    else if (req.body === undefined && (req.method === 'PUT' || req.method === 'DELETE')) headers['content-length'] = '0';
-    if (this.v4) this.v4.sign({ method: req.method, path, query, headers }, req.body === undefined ? EMPTY_SHA256 : 'UNSIGNED-PAYLOAD');
+    else if (req.body === undefined && (req.method === 'PUT' || req.method === 'DELETE'))
+      headers['content-length'] = '0';
+    if (this.v4)
+      this.v4.sign(
+        { method: req.method, path, query, headers },
+        req.body === undefined ? EMPTY_SHA256 : 'UNSIGNED-PAYLOAD',
+      );
     else await this.v2!.sign({ method: req.method, hostname: this.hostname, path, query, headers });
     return this.exchange(req, qs === '' ? path : `${path}?${qs}`, headers);
   }
 
   private exchange(req: LeanRequest, pathAndQuery: string, headers: Record<string, string>): Promise<LeanResponse> {
     const c = this.config;
-    const target = { agent: this.agent, secure: this.secure, hostname: this.hostname, port: this.port, connectTimeoutMs: c.connectTimeoutMs, readTimeoutMs: c.readTimeoutMs };
+    const target = {
+      agent: this.agent,
+      secure: this.secure,
+      hostname: this.hostname,
+      port: this.port,
+      connectTimeoutMs: c.connectTimeoutMs,
+      readTimeoutMs: c.readTimeoutMs,
+    };
     return exchange(target, req, pathAndQuery, headers, s3ErrorBody);
   }
 }
@@ -163,7 +177,13 @@ function s3ErrorBody(_status: number, text: string): { code?: string; message?: 
  * read for the code by `readError`), or with the socket's error. Shared by the S3 lean path
  * and the Swift store.
  */
-export function exchange(target: HttpTarget, req: LeanRequest, pathAndQuery: string, headers: Record<string, string>, readError: ErrorBodyReader): Promise<LeanResponse> {
+export function exchange(
+  target: HttpTarget,
+  req: LeanRequest,
+  pathAndQuery: string,
+  headers: Record<string, string>,
+  readError: ErrorBodyReader,
+): Promise<LeanResponse> {
   const c = target;
   return new Promise<LeanResponse>((resolve, reject) => {
     let settled = false;
@@ -189,7 +209,10 @@ export function exchange(target: HttpTarget, req: LeanRequest, pathAndQuery: str
       const inactive = () => request.destroy(timeoutError(`no data for ${c.readTimeoutMs / 1000} s (read_timeout)`));
       const connecting = (socket as { connecting?: boolean }).connecting === true;
       if (connecting) {
-        connectTimer = setTimeout(() => request.destroy(timeoutError(`not connected within ${c.connectTimeoutMs / 1000} s (connect_timeout)`)), c.connectTimeoutMs);
+        connectTimer = setTimeout(
+          () => request.destroy(timeoutError(`not connected within ${c.connectTimeoutMs / 1000} s (connect_timeout)`)),
+          c.connectTimeoutMs,
+        );
         socket.once('connect', () => clearTimeout(connectTimer));
       }
       socket.setTimeout(c.readTimeoutMs, inactive);
@@ -274,7 +297,14 @@ function readLimited(res: IncomingMessage, limit: number): Promise<string> {
 
 function tag(xml: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
-  return m ? m[1]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&') : undefined;
+  return m
+    ? m[1]!
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&amp;/g, '&')
+    : undefined;
 }
 
 // Printing the lean client shows where it points, never the signers' credentials.

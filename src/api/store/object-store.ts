@@ -64,7 +64,13 @@ export interface CompletedPart {
 /** Multipart upload: optional, because some clones lack parts of it. */
 export interface MultipartCapable {
   createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string>;
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Readable | Buffer, options: { contentLength: number; contentMd5?: string }): Promise<string>;
+  uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable | Buffer,
+    options: { contentLength: number; contentMd5?: string },
+  ): Promise<string>;
   completeMultipart(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<PutResult>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
 }
@@ -147,7 +153,10 @@ export interface ObjectStore {
 }
 
 /** Every object of a store, page by page (memory holds one page): `list` for any `listPage`. */
-export async function* listAll(store: Pick<ObjectStore, 'listPage'>, options: { prefix?: string } = {}): AsyncGenerator<ObjectInfo> {
+export async function* listAll(
+  store: Pick<ObjectStore, 'listPage'>,
+  options: { prefix?: string } = {},
+): AsyncGenerator<ObjectInfo> {
   let next: string | undefined;
   do {
     const page = await store.listPage({ prefix: options.prefix, next });
@@ -160,7 +169,10 @@ export async function* listAll(store: Pick<ObjectStore, 'listPage'>, options: { 
  * `deleteMany`, its own failure (the whole request) counted as every key's: the keys not
  * deleted, each with its error. Nothing is thrown, so each key gets its own outcome.
  */
-export async function deleteManyFailures(store: Pick<ObjectStore, 'deleteMany'>, keys: readonly string[]): Promise<Map<string, Error>> {
+export async function deleteManyFailures(
+  store: Pick<ObjectStore, 'deleteMany'>,
+  keys: readonly string[],
+): Promise<Map<string, Error>> {
   let failures: readonly DeleteFailure[];
   try {
     failures = await store.deleteMany(keys);
@@ -173,7 +185,12 @@ export async function deleteManyFailures(store: Pick<ObjectStore, 'deleteMany'>,
 
 export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
   const s = store as Partial<MultipartCapable>;
-  return typeof s.createMultipart === 'function' && typeof s.uploadPart === 'function' && typeof s.completeMultipart === 'function' && typeof s.abortMultipart === 'function';
+  return (
+    typeof s.createMultipart === 'function' &&
+    typeof s.uploadPart === 'function' &&
+    typeof s.completeMultipart === 'function' &&
+    typeof s.abortMultipart === 'function'
+  );
 }
 
 /** True when the ETag is a plain MD5 (not multipart `-N`, not a clone's own hash). */

@@ -68,7 +68,8 @@ export class Pacer {
 
   /** Waits out a `Retry-After` pause. */
   async paused(): Promise<void> {
-    for (let wait = this.pauseUntil - Date.now(); wait > 0; wait = this.pauseUntil - Date.now()) await new Promise((r) => setTimeout(r, wait));
+    for (let wait = this.pauseUntil - Date.now(); wait > 0; wait = this.pauseUntil - Date.now())
+      await new Promise((r) => setTimeout(r, wait));
   }
 
   /** Take one slot (release it with release()); see `acquireInOrder` for several. */
@@ -111,7 +112,8 @@ export class Pacer {
 
   private throttled(retryAfterMs: number | undefined): void {
     const now = Date.now();
-    if (retryAfterMs !== undefined && retryAfterMs > 0) this.pauseUntil = Math.max(this.pauseUntil, now + Math.min(MAX_RETRY_AFTER_MS, retryAfterMs));
+    if (retryAfterMs !== undefined && retryAfterMs > 0)
+      this.pauseUntil = Math.max(this.pauseUntil, now + Math.min(MAX_RETRY_AFTER_MS, retryAfterMs));
     this.successes = 0;
     // Requests already in flight when the storm began all fail together: one halving for them.
     if (now - this.lastDecrease < 1000) return;
@@ -130,11 +132,14 @@ export class Pacer {
       // Coalesced: the next log after the quiet period says where the limit stands then.
       if (!this.pendingLog) {
         this.pendingLog = true;
-        setTimeout(() => {
-          this.pendingLog = false;
-          this.lastLog = Date.now();
-          this.options.onChange?.(this.limitNow, this.limitNow < this.max ? 'lowered' : 'raised');
-        }, every - (now - this.lastLog)).unref();
+        setTimeout(
+          () => {
+            this.pendingLog = false;
+            this.lastLog = Date.now();
+            this.options.onChange?.(this.limitNow, this.limitNow < this.max ? 'lowered' : 'raised');
+          },
+          every - (now - this.lastLog),
+        ).unref();
       }
       return;
     }

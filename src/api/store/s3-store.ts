@@ -19,7 +19,9 @@ function sdk(): typeof import('@aws-sdk/client-s3') {
   return sdkModule;
 }
 function httpHandler(): typeof import('@smithy/node-http-handler') {
-  handlerModule ??= createRequire(import.meta.url)('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+  handlerModule ??= createRequire(import.meta.url)(
+    '@smithy/node-http-handler',
+  ) as typeof import('@smithy/node-http-handler');
   return handlerModule;
 }
 import type { EndpointConfig } from '../config.js';
@@ -101,13 +103,16 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const url = new URL(config.endpoint);
     const secure = url.protocol === 'https:';
     // Room for every object in flight plus the listing that feeds them.
-    const agent = createAgent(secure, config.concurrency + 4, { ca: config.caBundle, rejectUnauthorized: config.verifySsl });
+    const agent = createAgent(secure, config.concurrency + 4, {
+      ca: config.caBundle,
+      rejectUnauthorized: config.verifySsl,
+    });
     this.agent = agent;
     // Checksums beyond Content-MD5 (WHEN_SUPPORTED) are the SDK's business: it keeps those calls.
-    const sdkChecksums = config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';
+    const sdkChecksums =
+      config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';
     this.lean = config.leanRequests && !sdkChecksums ? new LeanS3(config, agent) : undefined;
   }
-
 
   /** The SDK client for the calls the lean path does not make (multipart, server-side copy, batch delete, bucket admin). */
   private get client(): S3Client {
@@ -151,7 +156,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
    * and the signer caches its keys. The SDK reads `config.signer` at signing time.
    */
   private reuseSigner(): void {
-    const config = this.client.config as unknown as { signer?: (scheme?: { name?: string; signingRegion?: string; signingName?: string }) => Promise<unknown> };
+    const config = this.client.config as unknown as {
+      signer?: (scheme?: { name?: string; signingRegion?: string; signingName?: string }) => Promise<unknown>;
+    };
     const make = config.signer;
     if (typeof make !== 'function') return;
     const cache = new Map<string, Promise<unknown>>();
@@ -206,11 +213,15 @@ export class S3Store implements ObjectStore, MultipartCapable {
     try {
       const lean = this.lean;
       if (lean) await this.call('HeadBucket', undefined, () => lean.send({ method: 'HEAD' }));
-      else await this.call('HeadBucket', undefined, () => this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket })));
+      else
+        await this.call('HeadBucket', undefined, () =>
+          this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket })),
+        );
       this.bucketSeenAt = Date.now();
       return true;
     } catch (err) {
-      if (err instanceof StoreError && (err.status === 404 || err.kind === 'bucketMissing' || err.kind === 'notFound')) return false;
+      if (err instanceof StoreError && (err.status === 404 || err.kind === 'bucketMissing' || err.kind === 'notFound'))
+        return false;
       throw err;
     }
   }
@@ -242,7 +253,13 @@ export class S3Store implements ObjectStore, MultipartCapable {
    * One call through the endpoint's pacer, errors typed; retried only when it has no body
    * and the error is transient, waiting at least what a `Retry-After` asked for.
    */
-  private call<T>(op: string, key: string | undefined, fn: () => Promise<T>, retry = true, slotted = !UPLOAD_OPS.has(op)): Promise<T> {
+  private call<T>(
+    op: string,
+    key: string | undefined,
+    fn: () => Promise<T>,
+    retry = true,
+    slotted = !UPLOAD_OPS.has(op),
+  ): Promise<T> {
     return pacedCall(this.pacer, this.retry, this.ctx(op, key), fn, retry, slotted);
   }
 
@@ -261,30 +278,63 @@ export class S3Store implements ObjectStore, MultipartCapable {
     // server's NextMarker or continuation token: Ceph sends those raw even when asked for URL
     // encoding (a `+` or `%` in them then decodes to another key, skipping keys or looping) and
     // a token holding only a newline arrives empty. A token is used only for a page with no key.
-    const next = options.next !== undefined ? decodeNext(options.next) : options.startAfter !== undefined ? { after: options.startAfter } : undefined;
+    const next =
+      options.next !== undefined
+        ? decodeNext(options.next)
+        : options.startAfter !== undefined
+          ? { after: options.startAfter }
+          : undefined;
     const lean = this.lean;
     if (this.quirks.listObjectsVersion === 1) {
       const out = lean
-        ? await this.call('ListObjects', undefined, () => lean.list({ prefix, marker: next?.after, 'max-keys': String(MaxKeys), 'encoding-type': EncodingType }))
+        ? await this.call('ListObjects', undefined, () =>
+            lean.list({ prefix, marker: next?.after, 'max-keys': String(MaxKeys), 'encoding-type': EncodingType }),
+          )
         : await this.call('ListObjects', undefined, () =>
-            this.client.send(new (sdk().ListObjectsCommand)({ Bucket: this.bucket, Prefix: prefix || undefined, Marker: next?.after, MaxKeys, EncodingType })),
+            this.client.send(
+              new (sdk().ListObjectsCommand)({
+                Bucket: this.bucket,
+                Prefix: prefix || undefined,
+                Marker: next?.after,
+                MaxKeys,
+                EncodingType,
+              }),
+            ),
           );
       const decode = this.keyDecoder('ListObjects', out.EncodingType);
       const objects = (out.Contents ?? []).map((o) => toInfo(o, decode));
       const last = objects[objects.length - 1]?.key;
       const following = out.IsTruncated ? (last ?? (out.NextMarker ? decode(out.NextMarker) : undefined)) : undefined;
       if (out.IsTruncated && following === undefined) {
-        throw new StoreError({ ...this.ctx('ListObjects'), errorClass: 'fatal', detail: 'listing truncated but gave no marker to go on from' });
+        throw new StoreError({
+          ...this.ctx('ListObjects'),
+          errorClass: 'fatal',
+          detail: 'listing truncated but gave no marker to go on from',
+        });
       }
       return { objects, next: following === undefined ? undefined : encodeNext({ after: following }) };
     }
     const out = lean
       ? await this.call('ListObjectsV2', undefined, () =>
-          lean.list({ 'list-type': '2', prefix, 'start-after': next?.after, 'continuation-token': next?.token, 'max-keys': String(MaxKeys), 'encoding-type': EncodingType }),
+          lean.list({
+            'list-type': '2',
+            prefix,
+            'start-after': next?.after,
+            'continuation-token': next?.token,
+            'max-keys': String(MaxKeys),
+            'encoding-type': EncodingType,
+          }),
         )
       : await this.call('ListObjectsV2', undefined, () =>
           this.client.send(
-            new (sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: prefix || undefined, StartAfter: next?.after, ContinuationToken: next?.token, MaxKeys, EncodingType }),
+            new (sdk().ListObjectsV2Command)({
+              Bucket: this.bucket,
+              Prefix: prefix || undefined,
+              StartAfter: next?.after,
+              ContinuationToken: next?.token,
+              MaxKeys,
+              EncodingType,
+            }),
           ),
         );
     const decode = this.keyDecoder('ListObjectsV2', out.EncodingType);
@@ -293,7 +343,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const last = objects[objects.length - 1]?.key;
     if (last !== undefined) return { objects, next: encodeNext({ after: last }) };
     if (!out.NextContinuationToken) {
-      throw new StoreError({ ...this.ctx('ListObjectsV2'), errorClass: 'fatal', detail: 'listing truncated but gave no continuation token; try list_objects_version = 1' });
+      throw new StoreError({
+        ...this.ctx('ListObjectsV2'),
+        errorClass: 'fatal',
+        detail: 'listing truncated but gave no continuation token; try list_objects_version = 1',
+      });
     }
     return { objects, next: encodeNext({ token: out.NextContinuationToken }) };
   }
@@ -307,7 +361,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
         throw new StoreError({
           ...this.ctx(op, key),
           errorClass: 'fatal',
-          detail: 'the listing sent a key that is not valid URL encoding; set list_url_encoding = false for this endpoint',
+          detail:
+            'the listing sent a key that is not valid URL encoding; set list_url_encoding = false for this endpoint',
         });
       }
     };
@@ -318,13 +373,18 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   head(key: string): Promise<HeadInfo | null> {
-    return nullIfMissing(async () => {
-      const lean = this.lean;
-      const out = lean
-        ? leanHead(await this.call('HeadObject', key, () => lean.send({ method: 'HEAD', key })))
-        : await this.call('HeadObject', key, () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })));
-      return toHead(key, out);
-    }, (err) => this.confirmNotFound(err));
+    return nullIfMissing(
+      async () => {
+        const lean = this.lean;
+        const out = lean
+          ? leanHead(await this.call('HeadObject', key, () => lean.send({ method: 'HEAD', key })))
+          : await this.call('HeadObject', key, () =>
+              this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })),
+            );
+        return toHead(key, out);
+      },
+      (err) => this.confirmNotFound(err),
+    );
   }
 
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
@@ -349,7 +409,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
         code: err.code === 'NotFound' ? undefined : err.code,
         errorClass: 'retry',
         cause: err,
-        detail: 'a 404 without S3\'s NoSuchKey code: something in front of the store answered (a proxy or load balancer?); not taken as a deleted key',
+        detail:
+          "a 404 without S3's NoSuchKey code: something in front of the store answered (a proxy or load balancer?); not taken as a deleted key",
       });
     }
     return this.confirmNotFound(err);
@@ -361,10 +422,16 @@ export class S3Store implements ObjectStore, MultipartCapable {
       const res = await this.call('GetObject', key, () => lean.send({ method: 'GET', key }));
       return { body: res.body, info: toHead(key, leanHead(res)) };
     }
-    const out = await this.call('GetObject', key, () => this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key })));
+    const out = await this.call('GetObject', key, () =>
+      this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key })),
+    );
     const body = out.Body;
     if (!(body instanceof Readable)) {
-      throw new StoreError({ ...this.ctx('GetObject', key), errorClass: 'retry', detail: 'response had no body stream' });
+      throw new StoreError({
+        ...this.ctx('GetObject', key),
+        errorClass: 'retry',
+        detail: 'response had no body stream',
+      });
     }
     return { body, info: toHead(key, out) };
   }
@@ -373,7 +440,20 @@ export class S3Store implements ObjectStore, MultipartCapable {
     const lean = this.lean;
     if (lean) {
       const headers = leanPutHeaders(options);
-      const res = await this.call('PutObject', key, () => lean.send({ method: 'PUT', key, body, contentLength: options.contentLength, headers, signal: options.signal }), false);
+      const res = await this.call(
+        'PutObject',
+        key,
+        () =>
+          lean.send({
+            method: 'PUT',
+            key,
+            body,
+            contentLength: options.contentLength,
+            headers,
+            signal: options.signal,
+          }),
+        false,
+      );
       const out = leanHead(res);
       return { etag: stripQuotes(out.ETag), etagIsMd5: !encrypted(out) };
     }
@@ -400,7 +480,10 @@ export class S3Store implements ObjectStore, MultipartCapable {
   async delete(key: string): Promise<void> {
     const lean = this.lean;
     if (lean) await this.call('DeleteObject', key, () => lean.send({ method: 'DELETE', key }));
-    else await this.call('DeleteObject', key, () => this.client.send(new (sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: key })));
+    else
+      await this.call('DeleteObject', key, () =>
+        this.client.send(new (sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: key })),
+      );
   }
 
   /**
@@ -429,7 +512,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
       let out;
       try {
         out = await this.call('DeleteObjects', undefined, () =>
-          this.client.send(new (sdk().DeleteObjectsCommand)({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+          this.client.send(
+            new (sdk().DeleteObjectsCommand)({
+              Bucket: this.bucket,
+              Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+            }),
+          ),
         );
       } catch (err) {
         // A server that refuses the whole batch (a key its XML parser will not take) must not
@@ -440,7 +528,15 @@ export class S3Store implements ObjectStore, MultipartCapable {
       }
       for (const e of out.Errors ?? []) {
         const key = e.Key ?? '';
-        failures.push({ key, error: new StoreError({ ...this.ctx('DeleteObjects', key), code: e.Code, errorClass: 'object', detail: e.Message }) });
+        failures.push({
+          key,
+          error: new StoreError({
+            ...this.ctx('DeleteObjects', key),
+            code: e.Code,
+            errorClass: 'object',
+            detail: e.Message,
+          }),
+        });
       }
     }
     return failures;
@@ -448,19 +544,40 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   async createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string> {
     const out = await this.call('CreateMultipartUpload', key, () =>
-      this.client.send(new (sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...headerParams(headers) })),
+      this.client.send(
+        new (sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...headerParams(headers) }),
+      ),
     );
-    if (!out.UploadId) throw new StoreError({ ...this.ctx('CreateMultipartUpload', key), errorClass: 'object', detail: 'no UploadId in response' });
+    if (!out.UploadId)
+      throw new StoreError({
+        ...this.ctx('CreateMultipartUpload', key),
+        errorClass: 'object',
+        detail: 'no UploadId in response',
+      });
     return out.UploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable | Buffer, options: { contentLength: number; contentMd5?: string }): Promise<string> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable | Buffer,
+    options: { contentLength: number; contentMd5?: string },
+  ): Promise<string> {
     const out = await this.call(
       'UploadPart',
       key,
       () =>
         this.client.send(
-          new (sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: options.contentLength, ContentMD5: options.contentMd5 }),
+          new (sdk().UploadPartCommand)({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: options.contentLength,
+            ContentMD5: options.contentMd5,
+          }),
         ),
       false,
     );
@@ -485,7 +602,13 @@ export class S3Store implements ObjectStore, MultipartCapable {
     let etag = stripQuotes(out.ETag);
     // Ceph RGW answers with an empty ETag: ask for the real one, under the upload's slot.
     if (etag === '') {
-      const head = await this.call('HeadObject', key, () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })), true, false);
+      const head = await this.call(
+        'HeadObject',
+        key,
+        () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })),
+        true,
+        false,
+      );
       etag = stripQuotes(head.ETag);
     }
     return { etag };
@@ -493,12 +616,16 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   /** Multipart uploads begun and neither completed nor aborted (first 1000). */
   async pendingUploads(): Promise<Array<{ key: string; uploadId: string }>> {
-    const out = await this.call('ListMultipartUploads', undefined, () => this.client.send(new (sdk().ListMultipartUploadsCommand)({ Bucket: this.bucket })));
+    const out = await this.call('ListMultipartUploads', undefined, () =>
+      this.client.send(new (sdk().ListMultipartUploadsCommand)({ Bucket: this.bucket })),
+    );
     return (out.Uploads ?? []).map((u) => ({ key: u.Key ?? '', uploadId: u.UploadId ?? '' }));
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
-    await this.call('AbortMultipartUpload', key, () => this.client.send(new (sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId })));
+    await this.call('AbortMultipartUpload', key, () =>
+      this.client.send(new (sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+    );
   }
 
   /** Same endpoint, same credentials: the server can copy without the bytes passing through us. */
@@ -559,7 +686,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
       }
     }
     if (batch.length) check(await this.deleteMany(batch));
-    await this.call('DeleteBucket', undefined, () => this.client.send(new (sdk().DeleteBucketCommand)({ Bucket: this.bucket })));
+    await this.call('DeleteBucket', undefined, () =>
+      this.client.send(new (sdk().DeleteBucketCommand)({ Bucket: this.bucket })),
+    );
   }
 
   close(): void {
@@ -580,19 +709,23 @@ export function encodeCopySourceKey(key: string): string {
 }
 
 const BUCKET_SEEN_TTL_MS = 30_000;
-// eslint-disable-next-line no-control-regex
-const XML_UNSAFE = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|[\u0000-\u001f\u007f\u0085\u2028\u2029]|^\s|\s$/u;
+const XML_UNSAFE =
+  /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|[\u0000-\u001f\u007f\u0085\u2028\u2029]|^\s|\s$/u;
 
 function stripQuotes(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
 }
 
-function toInfo(o: { Key?: string; Size?: number; ETag?: string; LastModified?: Date }, decode: (key: string) => string): ObjectInfo {
+function toInfo(
+  o: { Key?: string; Size?: number; ETag?: string; LastModified?: Date },
+  decode: (key: string) => string,
+): ObjectInfo {
   return { key: decode(o.Key ?? ''), size: o.Size ?? 0, etag: stripQuotes(o.ETag), lastModified: o.LastModified };
 }
 
 /** Where the next listing page starts: after a key, or (a page with no key) at a server token. Opaque to callers. */
-type NextPage = { readonly after: string; readonly token?: undefined } | { readonly token: string; readonly after?: undefined };
+type NextPage =
+  { readonly after: string; readonly token?: undefined } | { readonly token: string; readonly after?: undefined };
 
 function encodeNext(n: NextPage): string {
   return n.after !== undefined ? `k${n.after}` : `t${n.token}`;
@@ -626,7 +759,10 @@ interface HeadOutput {
 
 /** SSE-KMS and SSE-C objects have 32-hex ETags that are not the MD5 of their bytes (AWS docs). */
 function encrypted(o: { ServerSideEncryption?: string; SSECustomerAlgorithm?: string }): boolean {
-  return (o.ServerSideEncryption !== undefined && o.ServerSideEncryption.startsWith('aws:kms')) || o.SSECustomerAlgorithm !== undefined;
+  return (
+    (o.ServerSideEncryption !== undefined && o.ServerSideEncryption.startsWith('aws:kms')) ||
+    o.SSECustomerAlgorithm !== undefined
+  );
 }
 
 function toHead(key: string, o: HeadOutput): HeadInfo {
@@ -655,7 +791,8 @@ function leanHead(res: LeanResponse): HeadOutput {
   };
   const metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(h)) {
-    if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice(11)] = Array.isArray(value) ? value.join(', ') : value;
+    if (name.startsWith('x-amz-meta-') && value !== undefined)
+      metadata[name.slice(11)] = Array.isArray(value) ? value.join(', ') : value;
   }
   const length = one('content-length');
   const modified = one('last-modified');

@@ -21,11 +21,31 @@ export interface V2Credentials {
 
 /** Query parameters that are part of the signed resource (S3 REST auth spec). */
 const SUB_RESOURCES = new Set([
-  'acl', 'cors', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'partNumber',
-  'policy', 'requestPayment', 'restore', 'tagging', 'torrent', 'uploadId', 'uploads',
-  'versionId', 'versioning', 'versions', 'website', 'response-cache-control',
-  'response-content-disposition', 'response-content-encoding', 'response-content-language',
-  'response-content-type', 'response-expires',
+  'acl',
+  'cors',
+  'delete',
+  'lifecycle',
+  'location',
+  'logging',
+  'notification',
+  'partNumber',
+  'policy',
+  'requestPayment',
+  'restore',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'versionId',
+  'versioning',
+  'versions',
+  'website',
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'response-content-language',
+  'response-content-type',
+  'response-expires',
 ]);
 
 export interface V2SignerOptions {
@@ -54,7 +74,9 @@ export function stringToSignV2(request: SignableRequest, resourceBucket: string 
 
 function subResources(query: SignableRequest['query'] = {}): string {
   const parts: string[] = [];
-  for (const name of Object.keys(query).filter((q) => SUB_RESOURCES.has(q)).sort()) {
+  for (const name of Object.keys(query)
+    .filter((q) => SUB_RESOURCES.has(q))
+    .sort()) {
     const value = query[name];
     const first = Array.isArray(value) ? value[0] : value;
     parts.push(first === null || first === undefined || first === '' ? name : `${name}=${first}`);
@@ -80,15 +102,27 @@ export class SignatureV2Signer {
     for (const h of Object.keys(request.headers)) {
       const l = h.toLowerCase();
       // Drop what a v4 signer (or an earlier attempt) left, so the v2 string is complete.
-      if (l === 'authorization' || l === 'x-amz-date' || l === 'x-amz-content-sha256' || l === 'x-amz-security-token') delete request.headers[h];
+      if (l === 'authorization' || l === 'x-amz-date' || l === 'x-amz-content-sha256' || l === 'x-amz-security-token')
+        delete request.headers[h];
     }
     request.headers['x-amz-date'] = (this.#options.now?.() ?? new Date()).toUTCString();
     const host = request.hostname.toLowerCase();
     const endpointHost = this.#options.endpointHost.toLowerCase();
     // Virtual-hosted: the bucket is in the host name, yet it belongs in the signed resource.
-    const bucket = host !== endpointHost && host.endsWith('.' + endpointHost) ? host.slice(0, -endpointHost.length - 1) : undefined;
+    const bucket =
+      host !== endpointHost && host.endsWith('.' + endpointHost) ? host.slice(0, -endpointHost.length - 1) : undefined;
     const signature = createHmac('sha1', this.#options.credentials.secretAccessKey)
-      .update(stringToSignV2(request, bucket === undefined ? undefined : bucket === this.#options.bucket.toLowerCase() ? this.#options.bucket : bucket), 'latin1')
+      .update(
+        stringToSignV2(
+          request,
+          bucket === undefined
+            ? undefined
+            : bucket === this.#options.bucket.toLowerCase()
+              ? this.#options.bucket
+              : bucket,
+        ),
+        'latin1',
+      )
       .digest('base64');
     request.headers['authorization'] = `AWS ${this.#options.credentials.accessKeyId}:${signature}`;
     return request;

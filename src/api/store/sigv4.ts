@@ -37,7 +37,14 @@ const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /** '%XX' for every byte value, upper-case hex, and the unreserved bytes left as themselves. */
 const BYTE_ESCAPES: readonly string[] = Array.from({ length: 256 }, (_, b) => {
-  const unreserved = (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e;
+  const unreserved =
+    (b >= 0x41 && b <= 0x5a) ||
+    (b >= 0x61 && b <= 0x7a) ||
+    (b >= 0x30 && b <= 0x39) ||
+    b === 0x2d ||
+    b === 0x2e ||
+    b === 0x5f ||
+    b === 0x7e;
   return unreserved ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
 });
 
@@ -104,7 +111,10 @@ export class SignatureV4Signer {
 
   /** Sets x-amz-date, x-amz-content-sha256 (payloadHash, default 'UNSIGNED-PAYLOAD') and authorization on req.headers. */
   sign(req: V4Request, payloadHash: string = UNSIGNED_PAYLOAD, now: Date = new Date()): void {
-    const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const amzDate = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     const day = amzDate.slice(0, 8);
     const headers = req.headers;
     headers['x-amz-date'] = amzDate;
@@ -116,17 +126,28 @@ export class SignatureV4Signer {
       .sort();
     const signedHeaders = names.join(';');
     const canonicalHeaders = names.map((n) => `${n}:${trimAll(headers[n] as string)}\n`).join('');
-    const canonicalRequest = [req.method, req.path, canonicalQuery(req.query), canonicalHeaders, signedHeaders, payloadHash].join('\n');
+    const canonicalRequest = [
+      req.method,
+      req.path,
+      canonicalQuery(req.query),
+      canonicalHeaders,
+      signedHeaders,
+      payloadHash,
+    ].join('\n');
 
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'latin1').digest('hex')}`;
     const signature = createHmac('sha256', this.#signingKey(day)).update(stringToSign, 'utf8').digest('hex');
-    headers['authorization'] = `${ALGORITHM} Credential=${this.#accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    headers['authorization'] =
+      `${ALGORITHM} Credential=${this.#accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   }
 
   #signingKey(day: string): Buffer {
     if (this.#key === undefined || this.#keyDay !== day) {
-      this.#key = hmac(hmac(hmac(hmac(`AWS4${this.#secretAccessKey}`, day), this.region), this.service), 'aws4_request');
+      this.#key = hmac(
+        hmac(hmac(hmac(`AWS4${this.#secretAccessKey}`, day), this.region), this.service),
+        'aws4_request',
+      );
       this.#keyDay = day;
       this.#derivations++;
     }

@@ -60,12 +60,21 @@ const SWIFT_CODES: Readonly<Record<number, string>> = {
 };
 
 export function swiftErrorBody(status: number, text: string): { code?: string; message?: string } {
-  const plain = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const plain = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return { code: SWIFT_CODES[status], message: plain === '' ? undefined : plain.slice(0, 200) };
 }
 
 /** One request to `url` (path and query taken from it as written, never normalised). */
-export function sendTo(transport: Transport, url: URL, pathAndQuery: string, req: LeanRequest, headers: Record<string, string>): Promise<LeanResponse> {
+export function sendTo(
+  transport: Transport,
+  url: URL,
+  pathAndQuery: string,
+  req: LeanRequest,
+  headers: Record<string, string>,
+): Promise<LeanResponse> {
   const secure = url.protocol === 'https:';
   const target: HttpTarget = {
     agent: transport.agentFor(secure),
@@ -77,7 +86,8 @@ export function sendTo(transport: Transport, url: URL, pathAndQuery: string, req
   };
   const all: Record<string, string> = { host: url.host, ...headers };
   if (req.contentLength !== undefined) all['content-length'] = String(req.contentLength);
-  else if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'COPY')) all['content-length'] = '0';
+  else if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'COPY'))
+    all['content-length'] = '0';
   return exchange(target, req, pathAndQuery, all, swiftErrorBody);
 }
 
@@ -124,14 +134,31 @@ export class SwiftAuth {
   }
 
   private ctx(detail?: string) {
-    return { section: this.options.section, op: 'Auth', endpoint: this.config.authUrl, bucket: this.options.container, ...(detail ? { detail } : {}) };
+    return {
+      section: this.options.section,
+      op: 'Auth',
+      endpoint: this.config.authUrl,
+      bucket: this.options.container,
+      ...(detail ? { detail } : {}),
+    };
   }
 
   private refused(err: unknown, what: string): StoreError {
-    return new StoreError({ ...this.ctx(what), status: statusOf(err), code: 'Unauthorized', errorClass: 'fatal', cause: err });
+    return new StoreError({
+      ...this.ctx(what),
+      status: statusOf(err),
+      code: 'Unauthorized',
+      errorClass: 'fatal',
+      cause: err,
+    });
   }
 
-  private async call(url: URL, req: LeanRequest, headers: Record<string, string>, refusal: string): Promise<LeanResponse> {
+  private async call(
+    url: URL,
+    req: LeanRequest,
+    headers: Record<string, string>,
+    refusal: string,
+  ): Promise<LeanResponse> {
     try {
       return await sendTo(this.options.transport, url, url.pathname + url.search, req, headers);
     } catch (err) {
@@ -146,14 +173,28 @@ export class SwiftAuth {
   private async v1(): Promise<SwiftSession> {
     const c = this.config;
     const url = new URL(c.authUrl);
-    const res = await this.call(url, { method: 'GET' }, { 'x-auth-user': c.user, 'x-auth-key': c.secret }, `the auth service refused user ${JSON.stringify(c.user)} with this key: check user and key (or key_file)`);
+    const res = await this.call(
+      url,
+      { method: 'GET' },
+      { 'x-auth-user': c.user, 'x-auth-key': c.secret },
+      `the auth service refused user ${JSON.stringify(c.user)} with this key: check user and key (or key_file)`,
+    );
     const token = header(res, 'x-auth-token') ?? header(res, 'x-storage-token');
     const storage = c.storageUrl ?? header(res, 'x-storage-url');
     if (!token || !storage) {
-      throw new StoreError({ ...this.ctx(`the auth service answered ${res.status} without ${!token ? 'X-Auth-Token' : 'X-Storage-Url'}: is auth_url an auth v1 endpoint?`), errorClass: 'fatal' });
+      throw new StoreError({
+        ...this.ctx(
+          `the auth service answered ${res.status} without ${!token ? 'X-Auth-Token' : 'X-Storage-Url'}: is auth_url an auth v1 endpoint?`,
+        ),
+        errorClass: 'fatal',
+      });
     }
     const seconds = Number(header(res, 'x-auth-token-expires'));
-    return { token, storageUrl: storage.replace(/\/+$/, ''), renewAt: renewAt(Number.isFinite(seconds) && seconds > 0 ? Date.now() + seconds * 1000 : undefined) };
+    return {
+      token,
+      storageUrl: storage.replace(/\/+$/, ''),
+      renewAt: renewAt(Number.isFinite(seconds) && seconds > 0 ? Date.now() + seconds * 1000 : undefined),
+    };
   }
 
   private async keystone(): Promise<SwiftSession> {
@@ -162,7 +203,10 @@ export class SwiftAuth {
     const body = Buffer.from(
       JSON.stringify({
         auth: {
-          identity: { methods: ['password'], password: { user: { name: c.user, domain: { name: c.userDomainName ?? 'Default' }, password: c.secret } } },
+          identity: {
+            methods: ['password'],
+            password: { user: { name: c.user, domain: { name: c.userDomainName ?? 'Default' }, password: c.secret } },
+          },
           scope: { project: { name: c.projectName, domain: { name: c.projectDomainName ?? 'Default' } } },
         },
       }),
@@ -178,16 +222,32 @@ export class SwiftAuth {
     try {
       doc = JSON.parse(await readText(res.body)) as KeystoneToken;
     } catch {
-      throw new StoreError({ ...this.ctx('Keystone answered with a token body that is not JSON: is auth_url a Keystone v3 endpoint?'), errorClass: 'fatal' });
+      throw new StoreError({
+        ...this.ctx('Keystone answered with a token body that is not JSON: is auth_url a Keystone v3 endpoint?'),
+        errorClass: 'fatal',
+      });
     }
-    if (!token) throw new StoreError({ ...this.ctx('Keystone answered without X-Subject-Token: is auth_url a Keystone v3 endpoint?'), errorClass: 'fatal' });
+    if (!token)
+      throw new StoreError({
+        ...this.ctx('Keystone answered without X-Subject-Token: is auth_url a Keystone v3 endpoint?'),
+        errorClass: 'fatal',
+      });
     const storage = c.storageUrl ?? objectStoreUrl(doc, c.region);
     if (!storage) {
       const where = c.region ? ` in region ${JSON.stringify(c.region)}` : '';
-      throw new StoreError({ ...this.ctx(`the Keystone catalog has no public object-store endpoint${where}: set region to one the catalog has, or storage_url`), errorClass: 'fatal' });
+      throw new StoreError({
+        ...this.ctx(
+          `the Keystone catalog has no public object-store endpoint${where}: set region to one the catalog has, or storage_url`,
+        ),
+        errorClass: 'fatal',
+      });
     }
     const expires = doc.token?.expires_at ? Date.parse(doc.token.expires_at) : NaN;
-    return { token, storageUrl: storage.replace(/\/+$/, ''), renewAt: renewAt(Number.isNaN(expires) ? undefined : expires) };
+    return {
+      token,
+      storageUrl: storage.replace(/\/+$/, ''),
+      renewAt: renewAt(Number.isNaN(expires) ? undefined : expires),
+    };
   }
 }
 
@@ -197,7 +257,10 @@ printAs(SwiftAuth, 'SwiftAuth', (a) => ({ authUrl: a.authUrl }));
 interface KeystoneToken {
   token?: {
     expires_at?: string;
-    catalog?: Array<{ type?: string; endpoints?: Array<{ interface?: string; region?: string; region_id?: string; url?: string }> }>;
+    catalog?: Array<{
+      type?: string;
+      endpoints?: Array<{ interface?: string; region?: string; region_id?: string; url?: string }>;
+    }>;
   };
 }
 
@@ -234,13 +297,24 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNR
  * hint names S3's endpoint/host/port, which a `type = swift` section does not have).
  * Undefined for any other error. Still retryable: the server may be restarting.
  */
-export function unreachableError(err: unknown, ctx: { section: string; op: string; endpoint: string; bucket: string; key?: string }, fix: string): StoreError | undefined {
+export function unreachableError(
+  err: unknown,
+  ctx: { section: string; op: string; endpoint: string; bucket: string; key?: string },
+  fix: string,
+): StoreError | undefined {
   const e = typeof err === 'object' && err !== null ? (err as { code?: string; message?: string; name?: string }) : {};
-  const code = e.code !== undefined && UNREACHABLE.has(e.code) ? e.code : e.name === 'TimeoutError' && /connect_timeout/.test(e.message ?? '') ? 'ConnectTimeout' : undefined;
+  const code =
+    e.code !== undefined && UNREACHABLE.has(e.code)
+      ? e.code
+      : e.name === 'TimeoutError' && /connect_timeout/.test(e.message ?? '')
+        ? 'ConnectTimeout'
+        : undefined;
   if (code === undefined || statusOf(err) !== undefined) return undefined;
   return new StoreError({ ...ctx, code, errorClass: 'retry', cause: err, detail: `${e.message ?? code} (${fix})` });
 }
 
 export function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null ? (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode : undefined;
+  return typeof err === 'object' && err !== null
+    ? (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+    : undefined;
 }

@@ -73,7 +73,6 @@ interface ListingEntry {
 /** The MD5 of no bytes: how a DLO manifest (and a real empty object) is listed. */
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
-
 /** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
 export const SLO_MAX_SEGMENTS = 1000;
 const BUCKET_SEEN_TTL_MS = 30_000;
@@ -112,13 +111,24 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       // auth_url and the storage URL may differ in scheme: one agent each, made on first use.
       agentFor(secure: boolean): http.Agent {
         let a = agents.get(secure);
-        if (!a) agents.set(secure, (a = createAgent(secure, config.concurrency + 4, { ca: config.caBundle, rejectUnauthorized: config.verifySsl })));
+        if (!a)
+          agents.set(
+            secure,
+            (a = createAgent(secure, config.concurrency + 4, {
+              ca: config.caBundle,
+              rejectUnauthorized: config.verifySsl,
+            })),
+          );
         return a;
       },
       connectTimeoutMs: config.connectTimeoutMs,
       readTimeoutMs: config.readTimeoutMs,
     };
-    this.auth = new SwiftAuth(config.swift, { section: config.name, container: config.bucket, transport: this.transport });
+    this.auth = new SwiftAuth(config.swift, {
+      section: config.name,
+      container: config.bucket,
+      transport: this.transport,
+    });
   }
 
   /** Large objects' segments live here: `<container>_segments`. */
@@ -138,7 +148,10 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     const qs = Object.entries(req.query ?? {})
       .map(([k, v]) => (v === '' ? encodeQueryComponent(k) : `${encodeQueryComponent(k)}=${encodeQueryComponent(v)}`))
       .join('&');
-    return sendTo(this.transport, base, qs === '' ? path : `${path}?${qs}`, req, { 'x-auth-token': session.token, ...req.headers });
+    return sendTo(this.transport, base, qs === '' ? path : `${path}?${qs}`, req, {
+      'x-auth-token': session.token,
+      ...req.headers,
+    });
   }
 
   /**
@@ -146,24 +159,50 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
    * refused with the same one) and, when the request can be sent again, one more try; a second
    * 401 is fatal. A streamed body cannot be sent again: that upload fails retryable instead.
    */
-  private async call<T>(op: string, key: string | undefined, fn: (s: SwiftSession) => Promise<T>, o: { retry?: boolean; replayable?: boolean; slotted?: boolean } = {}): Promise<T> {
+  private async call<T>(
+    op: string,
+    key: string | undefined,
+    fn: (s: SwiftSession) => Promise<T>,
+    o: { retry?: boolean; replayable?: boolean; slotted?: boolean } = {},
+  ): Promise<T> {
     const attempt = async (): Promise<T> => {
       const session = await this.auth.session();
       try {
         return await fn(session);
       } catch (err) {
         // The storage URL comes from the auth service (or storage_url): name it, not auth_url.
-        const unreachable = unreachableError(err, { ...this.ctx(op, key), endpoint: session.storageUrl }, this.swift.storageUrl !== undefined ? 'check storage_url and that Swift is up' : `the auth service at auth_url hands out this storage URL and it does not answer from here: set storage_url to the account URL that reaches Swift`);
+        const unreachable = unreachableError(
+          err,
+          { ...this.ctx(op, key), endpoint: session.storageUrl },
+          this.swift.storageUrl !== undefined
+            ? 'check storage_url and that Swift is up'
+            : `the auth service at auth_url hands out this storage URL and it does not answer from here: set storage_url to the account URL that reaches Swift`,
+        );
         if (unreachable) throw unreachable;
         if (statusOf(err) !== 401) throw err;
         const fresh = await this.auth.renew(session);
         if (o.replayable === false) {
-          throw new StoreError({ ...this.ctx(op, key), status: 401, code: 'TokenRefused', errorClass: 'retry', cause: err, detail: 'the token was refused (expired or revoked); a new one was obtained and the upload will be tried again' });
+          throw new StoreError({
+            ...this.ctx(op, key),
+            status: 401,
+            code: 'TokenRefused',
+            errorClass: 'retry',
+            cause: err,
+            detail:
+              'the token was refused (expired or revoked); a new one was obtained and the upload will be tried again',
+          });
         }
         return await fn(fresh);
       }
     };
-    return pacedCall(this.pacer, this.retry, this.ctx(op, key), attempt, o.retry !== false, o.slotted ?? !UPLOAD_OPS.has(op));
+    return pacedCall(
+      this.pacer,
+      this.retry,
+      this.ctx(op, key),
+      attempt,
+      o.retry !== false,
+      o.slotted ?? !UPLOAD_OPS.has(op),
+    );
   }
 
   async bucketExists(): Promise<boolean> {
@@ -178,7 +217,15 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   }
 
   private bucketMissingError(op: string, key: string | undefined, cause: unknown): StoreError {
-    return new StoreError({ ...this.ctx(op, key), status: 404, code: 'NoSuchBucket', errorClass: 'fatal', kind: 'bucketMissing', cause, detail: 'the container does not exist (create it, or fix container)' });
+    return new StoreError({
+      ...this.ctx(op, key),
+      status: 404,
+      code: 'NoSuchBucket',
+      errorClass: 'fatal',
+      kind: 'bucketMissing',
+      cause,
+      detail: 'the container does not exist (create it, or fix container)',
+    });
   }
 
   /** A 404 on a key means "no such key" only while the container is known to exist. */
@@ -196,7 +243,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     if (marker !== undefined) query.marker = marker;
     let entries: ListingEntry[];
     try {
-      entries = await this.call('ListObjects', undefined, async (s) => readListing((await this.send(s, { method: 'GET', query })).body, parseJsonListing));
+      entries = await this.call('ListObjects', undefined, async (s) =>
+        readListing((await this.send(s, { method: 'GET', query })).body, parseJsonListing),
+      );
     } catch (err) {
       if (err instanceof StoreError && err.status === 404) throw this.bucketMissingError('ListObjects', undefined, err);
       throw err;
@@ -214,7 +263,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         size: e.bytes ?? 0,
         etag: stripQuotes(slo ? e.slo_etag : e.hash),
         ...(slo ? { etagIsMd5: false } : {}),
-        ...(e.last_modified ? { lastModified: new Date(e.last_modified.endsWith('Z') ? e.last_modified : `${e.last_modified}Z`) } : {}),
+        ...(e.last_modified
+          ? { lastModified: new Date(e.last_modified.endsWith('Z') ? e.last_modified : `${e.last_modified}Z`) }
+          : {}),
       });
     }
     await this.resolveDlos(objects);
@@ -235,7 +286,14 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     await eachAtMost(empty, 8, async (i) => {
       const o = objects[i]!;
       const h = await this.head(o.key);
-      if (h && h.etagIsMd5 === false) objects[i] = { key: o.key, size: h.size, etag: h.etag, etagIsMd5: false, ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
+      if (h && h.etagIsMd5 === false)
+        objects[i] = {
+          key: o.key,
+          size: h.size,
+          etag: h.etag,
+          etagIsMd5: false,
+          ...(o.lastModified ? { lastModified: o.lastModified } : {}),
+        };
     });
   }
 
@@ -270,15 +328,28 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   private async verifiedSlo(key: string, res: LeanResponse, info: HeadInfo): Promise<Readable> {
     let checks: SegmentCheck[] | undefined;
     try {
-      const text = await this.call('GetManifest', key, async (s) => readText((await this.send(s, { method: 'GET', key, query: { 'multipart-manifest': 'get' } })).body), { slotted: false });
+      const text = await this.call(
+        'GetManifest',
+        key,
+        async (s) =>
+          readText((await this.send(s, { method: 'GET', key, query: { 'multipart-manifest': 'get' } })).body),
+        { slotted: false },
+      );
       checks = segmentChecks(JSON.parse(text), info.size);
     } catch (err) {
       res.body.destroy();
       throw err;
     }
     if (checks === undefined || sloEtagOf(checks) !== info.etag) return res.body;
-    const verifier = new SegmentVerifier(checks, (segment, got, want) =>
-      new StoreError({ ...this.ctx('GetObject', key), code: 'BadDigest', errorClass: 'retry', detail: `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: the bytes were damaged on the way; it is read again` }),
+    const verifier = new SegmentVerifier(
+      checks,
+      (segment, got, want) =>
+        new StoreError({
+          ...this.ctx('GetObject', key),
+          code: 'BadDigest',
+          errorClass: 'retry',
+          detail: `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: the bytes were damaged on the way; it is read again`,
+        }),
     );
     pipeline(res.body, verifier, () => {});
     return verifier;
@@ -295,10 +366,23 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     const old = this.sloKeys.has(key) ? await this.segmentsOf(key) : [];
     const headers = objectHeaders(options);
     if (options.contentMd5 !== undefined) headers['etag'] = Buffer.from(options.contentMd5, 'base64').toString('hex');
-    const res = await this.call('PutObject', key, (s) => this.send(s, { method: 'PUT', key, body, contentLength: options.contentLength, headers, signal: options.signal }), {
-      retry: false,
-      replayable: Buffer.isBuffer(body),
-    });
+    const res = await this.call(
+      'PutObject',
+      key,
+      (s) =>
+        this.send(s, {
+          method: 'PUT',
+          key,
+          body,
+          contentLength: options.contentLength,
+          headers,
+          signal: options.signal,
+        }),
+      {
+        retry: false,
+        replayable: Buffer.isBuffer(body),
+      },
+    );
     this.sloKeys.delete(key);
     await this.deleteSegments(old);
     return { etag: stripQuotes(header(res, 'etag')) };
@@ -341,7 +425,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   // --- Static Large Objects, as the copy layer's multipart upload ---------------------
 
   async createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string> {
-    await (this.segmentsContainer ??= this.call('CreateMultipartUpload', key, (s) => this.send(s, { method: 'PUT', container: this.segmentContainer })).then(
+    await (this.segmentsContainer ??= this.call('CreateMultipartUpload', key, (s) =>
+      this.send(s, { method: 'PUT', container: this.segmentContainer }),
+    ).then(
       () => undefined,
       (err: unknown) => {
         this.segmentsContainer = undefined;
@@ -354,15 +440,34 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return uploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable | Buffer, options: { contentLength: number; contentMd5?: string }): Promise<string> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable | Buffer,
+    options: { contentLength: number; contentMd5?: string },
+  ): Promise<string> {
     const upload = this.upload(uploadId, 'UploadPart', key);
     const headers: Record<string, string> = {};
     if (options.contentMd5 !== undefined) headers['etag'] = Buffer.from(options.contentMd5, 'base64').toString('hex');
     const segment = upload.prefix + String(partNumber).padStart(5, '0');
-    const res = await this.call('UploadPart', key, (s) => this.send(s, { method: 'PUT', container: this.segmentContainer, key: segment, body, contentLength: options.contentLength, headers }), {
-      retry: Buffer.isBuffer(body),
-      replayable: Buffer.isBuffer(body),
-    });
+    const res = await this.call(
+      'UploadPart',
+      key,
+      (s) =>
+        this.send(s, {
+          method: 'PUT',
+          container: this.segmentContainer,
+          key: segment,
+          body,
+          contentLength: options.contentLength,
+          headers,
+        }),
+      {
+        retry: Buffer.isBuffer(body),
+        replayable: Buffer.isBuffer(body),
+      },
+    );
     upload.sizes.set(partNumber, options.contentLength);
     return stripQuotes(header(res, 'etag'));
   }
@@ -377,19 +482,39 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     // Whatever is there now is replaced: an SLO's segments are deleted once the new manifest is in place.
     const old = await this.segmentsOf(key);
     const manifest = Buffer.from(
-      JSON.stringify(parts.map((p) => ({ path: `/${this.segmentContainer}/${upload.prefix}${String(p.partNumber).padStart(5, '0')}`, etag: p.etag, size_bytes: upload.sizes.get(p.partNumber) ?? null }))),
+      JSON.stringify(
+        parts.map((p) => ({
+          path: `/${this.segmentContainer}/${upload.prefix}${String(p.partNumber).padStart(5, '0')}`,
+          etag: p.etag,
+          size_bytes: upload.sizes.get(p.partNumber) ?? null,
+        })),
+      ),
     );
     const headers = objectHeaders(upload.headers);
     const res = await this.call(
       'CompleteMultipartUpload',
       key,
-      (s) => this.send(s, { method: 'PUT', key, query: { 'multipart-manifest': 'put' }, body: manifest, contentLength: manifest.length, headers }),
+      (s) =>
+        this.send(s, {
+          method: 'PUT',
+          key,
+          query: { 'multipart-manifest': 'put' },
+          body: manifest,
+          contentLength: manifest.length,
+          headers,
+        }),
       { retry: true, replayable: true },
     );
     const etag = stripQuotes(header(res, 'etag'));
-    const expected = createHash('md5').update(parts.map((p) => p.etag).join('')).digest('hex');
+    const expected = createHash('md5')
+      .update(parts.map((p) => p.etag).join(''))
+      .digest('hex');
     if (etag !== '' && etag !== expected) {
-      throw new StoreError({ ...this.ctx('CompleteMultipartUpload', key), errorClass: 'retry', detail: `the manifest has ETag ${etag}, the segments put give ${expected}` });
+      throw new StoreError({
+        ...this.ctx('CompleteMultipartUpload', key),
+        errorClass: 'retry',
+        detail: `the manifest has ETag ${etag}, the segments put give ${expected}`,
+      });
     }
     this.uploads.delete(uploadId);
     this.sloKeys.add(key);
@@ -408,7 +533,12 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
 
   private upload(uploadId: string, op: string, key: string): Upload {
     const u = this.uploads.get(uploadId);
-    if (!u || u.key !== key) throw new StoreError({ ...this.ctx(op, key), errorClass: 'object', detail: `no upload ${uploadId} of this key in this process` });
+    if (!u || u.key !== key)
+      throw new StoreError({
+        ...this.ctx(op, key),
+        errorClass: 'object',
+        detail: `no upload ${uploadId} of this key in this process`,
+      });
     return u;
   }
 
@@ -457,7 +587,12 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   /** Best effort: a segment that cannot be deleted now is only wasted space, never wrong data. Unslotted, as segmentsOf. */
   private async deleteSegments(names: readonly string[]): Promise<void> {
     await eachAtMost(names, 4, (name) =>
-      this.call('DeleteSegment', name, (s) => this.send(s, { method: 'DELETE', container: this.segmentContainer, key: name }), { slotted: false }).then(
+      this.call(
+        'DeleteSegment',
+        name,
+        (s) => this.send(s, { method: 'DELETE', container: this.segmentContainer, key: name }),
+        { slotted: false },
+      ).then(
         () => {},
         () => {},
       ),
@@ -471,7 +606,14 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     if (!(other instanceof SwiftStore)) return false;
     const a = this.swift;
     const b = other.swift;
-    return a.authUrl === b.authUrl && a.user === b.user && a.secret === b.secret && a.projectName === b.projectName && a.storageUrl === b.storageUrl && a.region === b.region;
+    return (
+      a.authUrl === b.authUrl &&
+      a.user === b.user &&
+      a.secret === b.secret &&
+      a.projectName === b.projectName &&
+      a.storageUrl === b.storageUrl &&
+      a.region === b.region
+    );
   }
 
   /**
@@ -480,13 +622,17 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
    * is recorded on it (with record_metadata), so the next sweep can tell the copy is current.
    */
   async copyFrom(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult> {
-    const headers: Record<string, string> = { 'x-copy-from': `/${encodeQueryComponent(other.bucket)}/${encodeKeyPath(sourceKey)}` };
+    const headers: Record<string, string> = {
+      'x-copy-from': `/${encodeQueryComponent(other.bucket)}/${encodeKeyPath(sourceKey)}`,
+    };
     if (ifMatch) {
       headers['if-match'] = ifMatch;
       if (this.settings.recordMetadata) headers[`x-object-meta-${META_SOURCE_ETAG}`] = ifMatch;
     }
     const old = this.sloKeys.has(key) ? await this.segmentsOf(key) : [];
-    const res = await this.call('CopyObject', key, (s) => this.send(s, { method: 'PUT', key, headers }), { retry: false });
+    const res = await this.call('CopyObject', key, (s) => this.send(s, { method: 'PUT', key, headers }), {
+      retry: false,
+    });
     this.sloKeys.delete(key);
     await this.deleteSegments(old);
     return { etag: stripQuotes(header(res, 'etag')) };
@@ -512,9 +658,11 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         const failures = await this.deleteMany(keys);
         if (failures.length > 0) throw failures[0]!.error;
       } else await this.deleteSegments(keys);
-      await this.call('DeleteBucket', undefined, (s) => this.send(s, { method: 'DELETE', container })).catch((err: unknown) => {
-        if (!(err instanceof StoreError && err.status === 404)) throw err;
-      });
+      await this.call('DeleteBucket', undefined, (s) => this.send(s, { method: 'DELETE', container })).catch(
+        (err: unknown) => {
+          if (!(err instanceof StoreError && err.status === 404)) throw err;
+        },
+      );
     }
   }
 
@@ -522,8 +670,15 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   private async *names(container: string, prefix: string, op: string): AsyncGenerator<string> {
     let marker: string | undefined;
     do {
-      const query: Record<string, string> = { format: 'json', limit: '10000', ...(prefix ? { prefix } : {}), ...(marker !== undefined ? { marker } : {}) };
-      const page = await this.call(op, undefined, async (s) => readListing((await this.send(s, { method: 'GET', container, query })).body, parseJsonListing));
+      const query: Record<string, string> = {
+        format: 'json',
+        limit: '10000',
+        ...(prefix ? { prefix } : {}),
+        ...(marker !== undefined ? { marker } : {}),
+      };
+      const page = await this.call(op, undefined, async (s) =>
+        readListing((await this.send(s, { method: 'GET', container, query })).body, parseJsonListing),
+      );
       for (const e of page) if (e.name !== undefined) yield e.name;
       marker = page.length >= 10000 ? page[page.length - 1]?.name : undefined;
     } while (marker !== undefined);
@@ -555,9 +710,11 @@ function header(res: LeanResponse, name: string): string | undefined {
 function headInfo(key: string, res: LeanResponse): HeadInfo {
   const metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(res.headers)) {
-    if (name.startsWith('x-object-meta-') && value !== undefined) metadata[name.slice(14)] = Array.isArray(value) ? value.join(', ') : value;
+    if (name.startsWith('x-object-meta-') && value !== undefined)
+      metadata[name.slice(14)] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const large = header(res, 'x-static-large-object')?.toLowerCase() === 'true' || header(res, 'x-object-manifest') !== undefined;
+  const large =
+    header(res, 'x-static-large-object')?.toLowerCase() === 'true' || header(res, 'x-object-manifest') !== undefined;
   const length = header(res, 'content-length');
   const modified = header(res, 'last-modified');
   return {

@@ -29,7 +29,14 @@ export function segmentChecks(manifest: unknown, length: number): SegmentCheck[]
   const out: SegmentCheck[] = [];
   let total = 0;
   for (const e of manifest as ManifestEntry[]) {
-    if (e.sub_slo || e.range !== undefined || typeof e.hash !== 'string' || !/^[0-9a-f]{32}$/i.test(e.hash) || typeof e.bytes !== 'number') return undefined;
+    if (
+      e.sub_slo ||
+      e.range !== undefined ||
+      typeof e.hash !== 'string' ||
+      !/^[0-9a-f]{32}$/i.test(e.hash) ||
+      typeof e.bytes !== 'number'
+    )
+      return undefined;
     out.push({ md5: e.hash.toLowerCase(), size: e.bytes });
     total += e.bytes;
   }
@@ -38,7 +45,9 @@ export function segmentChecks(manifest: unknown, length: number): SegmentCheck[]
 
 /** The MD5 of an SLO's manifest as Swift gives it for the object's ETag: MD5 of the segments' MD5s. */
 export function sloEtagOf(checks: readonly SegmentCheck[]): string {
-  return createHash('md5').update(checks.map((c) => c.md5).join('')).digest('hex');
+  return createHash('md5')
+    .update(checks.map((c) => c.md5).join(''))
+    .digest('hex');
 }
 
 /** Passes bytes on, checking each segment's MD5 at its end; `fail(index, got, want)` makes the error. */
@@ -73,7 +82,8 @@ export class SegmentVerifier extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.index < this.checks.length) return done(this.fail(this.index, 'a short body', `${this.checks[this.index]!.size} bytes`));
+    if (this.index < this.checks.length)
+      return done(this.fail(this.index, 'a short body', `${this.checks[this.index]!.size} bytes`));
     done();
   }
 

@@ -79,7 +79,11 @@ export interface CheckReport {
 
 const MAX_KEPT_ERRORS = 100;
 
-export async function checkBucket(source: ObjectStore, destinations: ObjectStore | readonly ObjectStore[], options: CheckOptions = {}): Promise<CheckReport> {
+export async function checkBucket(
+  source: ObjectStore,
+  destinations: ObjectStore | readonly ObjectStore[],
+  options: CheckOptions = {},
+): Promise<CheckReport> {
   const dests = Array.isArray(destinations) ? (destinations as readonly ObjectStore[]) : [destinations as ObjectStore];
   const log = options.logger ?? silentLogger;
   const started = performance.now();
@@ -93,10 +97,13 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
     seconds: 0,
   };
   const concurrency = options.concurrency ?? source.settings.concurrency;
-  const out = new InOrder((line) => {
-    report.destinations[line.destination]![line.mark]++;
-    options.onLine?.(line);
-  }, Math.max(256, concurrency * 32));
+  const out = new InOrder(
+    (line) => {
+      report.destinations[line.destination]![line.mark]++;
+      options.onLine?.(line);
+    },
+    Math.max(256, concurrency * 32),
+  );
   const filter = makeFilter(options);
   const limiter = new Limiter(concurrency);
   const fail = (key: string, destination: string, err: unknown): void => {
@@ -110,7 +117,8 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
     (d) =>
       new Cursor(out.throttle(scopedListing(d, options.prefix)), (o) => {
         // A key under the default trash root is never deleted, so never an extra either.
-        if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) out.push([{ mark: '-', key: fullKey(d, o.key), destination: d.name, destinationKey: fullKey(d, o.key) }]);
+        if (filter(o) && !neverDeleted(d, fullKey(d, o.key)))
+          out.push([{ mark: '-', key: fullKey(d, o.key), destination: d.name, destinationKey: fullKey(d, o.key) }]);
       }),
   );
   try {
@@ -128,7 +136,10 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
         const open: number[] = [];
         for (const [i, dest] of dests.entries()) {
           const listed = found[i] ?? null;
-          const line = listed === null ? ({ mark: '+', key: sourceKey, destination: dest.name } as const) : fromListings(object, listed, sourceKey, dest, options);
+          const line =
+            listed === null
+              ? ({ mark: '+', key: sourceKey, destination: dest.name } as const)
+              : fromListings(object, listed, sourceKey, dest, options);
           if (line) lines[i] = line;
           else open.push(i);
         }
@@ -138,24 +149,32 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
           continue;
         }
         // HEADs and downloads run concurrently; the slot keeps the key's place in the output.
-        await limiter.spawn(() => settleKey(source, { ...object, key: sourceKey }, object.key, open.map((i) => ({ dest: dests[i]!, listed: found[i]! })), options)
-          .then((settled) => {
-            for (const [j, i] of open.entries()) {
-              const s = settled[j]!;
-              if ('error' in s) fail(sourceKey, dests[i]!.name, s.error);
-              else lines[i] = s;
-            }
-          })
-          .catch((err: unknown) => {
-            for (const i of open) fail(sourceKey, dests[i]!.name, err);
-          })
-          .finally(() => out.fill(slot, lines)),
+        await limiter.spawn(() =>
+          settleKey(
+            source,
+            { ...object, key: sourceKey },
+            object.key,
+            open.map((i) => ({ dest: dests[i]!, listed: found[i]! })),
+            options,
+          )
+            .then((settled) => {
+              for (const [j, i] of open.entries()) {
+                const s = settled[j]!;
+                if ('error' in s) fail(sourceKey, dests[i]!.name, s.error);
+                else lines[i] = s;
+              }
+            })
+            .catch((err: unknown) => {
+              for (const i of open) fail(sourceKey, dests[i]!.name, err);
+            })
+            .finally(() => out.fill(slot, lines)),
         );
       }
       // The destination keys after the source's last one are extra too.
       if (!options.signal?.aborted) await Promise.all(cursors.map((c) => c.drain()));
     } catch (err) {
-      report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
+      report.aborted =
+        err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
     } finally {
       await limiter.drain();
     }
@@ -169,11 +188,19 @@ export async function checkBucket(source: ObjectStore, destinations: ObjectStore
 }
 
 /** The line when the listings settle it (missing, size or MD5), else undefined: a HEAD is needed. */
-function fromListings(object: ObjectInfo, listed: ObjectInfo, sourceKey: string, dest: ObjectStore, options: CheckOptions): CheckLine | undefined {
+function fromListings(
+  object: ObjectInfo,
+  listed: ObjectInfo,
+  sourceKey: string,
+  dest: ObjectStore,
+  options: CheckOptions,
+): CheckLine | undefined {
   const d = decide(object, listed);
   const destinationKey = fullKey(dest, listed.key);
-  if (d.action === 'copy') return { mark: '*', key: sourceKey, destination: dest.name, destinationKey, reason: d.reason };
-  if (d.action === 'skip' && !options.checkMetadata) return { mark: '=', key: sourceKey, destination: dest.name, destinationKey };
+  if (d.action === 'copy')
+    return { mark: '*', key: sourceKey, destination: dest.name, destinationKey, reason: d.reason };
+  if (d.action === 'skip' && !options.checkMetadata)
+    return { mark: '=', key: sourceKey, destination: dest.name, destinationKey };
   return undefined;
 }
 
@@ -195,7 +222,13 @@ async function settleKey(
   return Promise.all(
     targets.map(async ({ dest, listed }): Promise<Settled> => {
       const destinationKey = fullKey(dest, rel);
-      const line = (mark: CheckMark, reason?: string): CheckLine => ({ mark, key: mark === '-' ? destinationKey : object.key, destination: dest.name, destinationKey, ...(reason ? { reason } : {}) });
+      const line = (mark: CheckMark, reason?: string): CheckLine => ({
+        mark,
+        key: mark === '-' ? destinationKey : object.key,
+        destination: dest.name,
+        destinationKey,
+        ...(reason ? { reason } : {}),
+      });
       try {
         let head: HeadInfo | null | undefined;
         let d = decide(object, listed);

@@ -84,7 +84,14 @@ export async function runDeletes(p: DeletePhase): Promise<void> {
 async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<void> {
   if (batch.length === 0) return;
   const { source, dest, log } = p;
-  const fail = (c: Candidate, err: unknown) => p.record({ destination: dest.name, key: c.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
+  const fail = (c: Candidate, err: unknown) =>
+    p.record({
+      destination: dest.name,
+      key: c.key,
+      outcome: 'failed',
+      bytes: 0,
+      error: err instanceof Error ? err : new Error(String(err)),
+    });
   const copyOptions = { logger: log, ...p.copyOptions };
   // The source once more, right before this batch's delete: the listener may have just copied a key.
   const absent: Candidate[] = [];
@@ -107,14 +114,25 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
     // Each key moved on its own (a copy into the trash, then the delete), then looked at again.
     await eachAtMost(absent, p.concurrency, async (c) => {
       try {
-        p.record(await recheckAfterDelete(source, c.sourceKey, dest, await removeFromDestination(dest, c.key, c.size), copyOptions));
+        p.record(
+          await recheckAfterDelete(
+            source,
+            c.sourceKey,
+            dest,
+            await removeFromDestination(dest, c.key, c.size),
+            copyOptions,
+          ),
+        );
       } catch (err) {
         p.record(await afterFailedDelete(p, c, err, copyOptions));
       }
     });
     return;
   }
-  const failed = await deleteManyFailures(dest, absent.map((c) => c.key));
+  const failed = await deleteManyFailures(
+    dest,
+    absent.map((c) => c.key),
+  );
   await eachAtMost(absent, p.concurrency, async (c) => {
     const error = failed.get(c.key);
     if (error) return p.record(await afterFailedDelete(p, c, error, copyOptions));
@@ -134,7 +152,12 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
  * succeeded can, so the source is asked again the same way (recheckAfterDelete): a key it
  * has now is copied back (`copied`, or `kept` when in place); else the failure is reported.
  */
-async function afterFailedDelete(p: DeletePhase, c: Candidate, err: unknown, copyOptions: CopyKeyOptions): Promise<TargetResult> {
+async function afterFailedDelete(
+  p: DeletePhase,
+  c: Candidate,
+  err: unknown,
+  copyOptions: CopyKeyOptions,
+): Promise<TargetResult> {
   const error = err instanceof Error ? err : new Error(String(err));
   const failed: TargetResult = { destination: p.dest.name, key: c.key, outcome: 'failed', bytes: 0, error };
   try {
@@ -159,10 +182,13 @@ async function sourceHas(p: DeletePhase, c: Candidate): Promise<boolean> {
 async function bucketMissingNow(source: ObjectStore): Promise<Error | null> {
   try {
     if (await source.bucketExists()) return null;
-    return new Error(`[${source.name}] the source bucket ${source.bucket} does not exist now: nothing deleted (fix bucket_name, or create it)`);
+    return new Error(
+      `[${source.name}] the source bucket ${source.bucket} does not exist now: nothing deleted (fix bucket_name, or create it)`,
+    );
   } catch (err) {
     const cause = err instanceof Error ? err.message : String(err);
-    return new Error(`[${source.name}] could not tell whether the source bucket exists before deleting: ${cause}; nothing deleted`);
+    return new Error(
+      `[${source.name}] could not tell whether the source bucket exists before deleting: ${cause}; nothing deleted`,
+    );
   }
 }
-

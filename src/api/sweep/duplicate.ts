@@ -51,9 +51,12 @@ export interface DuplicateOptions extends FilterOptions {
    * queues it for the workers); the results it returns are recorded, none is fine. Awaited
    * inside the copy slot, so a slow hand-over is backpressure on the listing.
    */
-  readonly onCopy?: (sourceKey: string, info: ObjectInfo, targets: readonly CopyTarget[]) => Promise<readonly TargetResult[]>;
+  readonly onCopy?: (
+    sourceKey: string,
+    info: ObjectInfo,
+    targets: readonly CopyTarget[],
+  ) => Promise<readonly TargetResult[]>;
 }
-
 
 /** Counts per key and destination: for one destination, or summed over all of them. */
 export interface DestinationTotals {
@@ -94,7 +97,11 @@ export interface DuplicateReport extends DestinationTotals {
 
 const MAX_KEPT_FAILURES = 1000;
 
-export async function duplicateBucket(source: ObjectStore, destinations: ObjectStore | readonly ObjectStore[], options: DuplicateOptions = {}): Promise<DuplicateReport> {
+export async function duplicateBucket(
+  source: ObjectStore,
+  destinations: ObjectStore | readonly ObjectStore[],
+  options: DuplicateOptions = {},
+): Promise<DuplicateReport> {
   const dests = Array.isArray(destinations) ? (destinations as readonly ObjectStore[]) : [destinations as ObjectStore];
   const log = options.logger ?? silentLogger;
   const started = performance.now();
@@ -112,7 +119,12 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
     deleted: 0,
     wouldDelete: 0,
     kept: 0,
-    destinations: Object.fromEntries(dests.map((d) => [d.name, { copied: 0, skipped: 0, gone: 0, failed: 0, wouldCopy: 0, deleted: 0, wouldDelete: 0, kept: 0, bytes: 0 }])),
+    destinations: Object.fromEntries(
+      dests.map((d) => [
+        d.name,
+        { copied: 0, skipped: 0, gone: 0, failed: 0, wouldCopy: 0, deleted: 0, wouldDelete: 0, kept: 0, bytes: 0 },
+      ]),
+    ),
   };
   const record = (r: TargetResult) => {
     const totals = report.destinations[r.destination]!;
@@ -151,7 +163,8 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
       case 'failed':
         report.failed++;
         totals.failed++;
-        if (report.failures.length < MAX_KEPT_FAILURES) report.failures.push({ key: r.key, destination: r.destination, error: r.error?.message ?? 'unknown error' });
+        if (report.failures.length < MAX_KEPT_FAILURES)
+          report.failures.push({ key: r.key, destination: r.destination, error: r.error?.message ?? 'unknown error' });
         if (r.error instanceof StoreError && r.error.errorClass === 'fatal') report.aborted ??= r.error.message;
         break;
     }
@@ -171,7 +184,8 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   } catch (err) {
     report.aborted = err instanceof Error ? err.message : String(err);
     report.seconds = (performance.now() - started) / 1000;
-    if (dests.some((d) => deletesAt(d, options)) && !options.onCopy) report.deletesSkipped = `no delete in this run: the sweep stopped (${report.aborted})`;
+    if (dests.some((d) => deletesAt(d, options)) && !options.onCopy)
+      report.deletesSkipped = `no delete in this run: the sweep stopped (${report.aborted})`;
     return report;
   }
   // Planning for the workers (onCopy) deletes nothing: no copy has happened yet, and a delete
@@ -180,9 +194,14 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
   const cursors = dests.map(
     (d, i) =>
       // Keys in scope: those the filters keep and a delete could touch (max_delete's base).
-      new Cursor(counted(scopedListing(d, options.prefix), (o) => (filter(o) && !neverDeleted(d, fullKey(d, o.key)) ? inScope[i]!++ : 0)), (o) => {
-        if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) spools[i]?.add({ key: o.key, size: o.size });
-      }),
+      new Cursor(
+        counted(scopedListing(d, options.prefix), (o) =>
+          filter(o) && !neverDeleted(d, fullKey(d, o.key)) ? inScope[i]!++ : 0,
+        ),
+        (o) => {
+          if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) spools[i]?.add({ key: o.key, size: o.size });
+        },
+      ),
   );
   let listed = false;
   try {
@@ -198,38 +217,87 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
           const target = fullKey(dest, object.key);
           if (inTrash(dest, target)) {
             // A source key that would land in this destination's trash: never written there.
-            log.warn('skipped: the key would land in the destination trash', { key: fullKey(source, object.key), destination: dest.name });
-            record({ destination: dest.name, key: target, outcome: 'skipped', bytes: 0, sourceKey: fullKey(source, object.key) });
+            log.warn('skipped: the key would land in the destination trash', {
+              key: fullKey(source, object.key),
+              destination: dest.name,
+            });
+            record({
+              destination: dest.name,
+              key: target,
+              outcome: 'skipped',
+              bytes: 0,
+              sourceKey: fullKey(source, object.key),
+            });
             continue;
           }
           const known = found[i] ?? null;
-          const d = decide(object, known, { force: options.force, verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5 });
+          const d = decide(object, known, {
+            force: options.force,
+            verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5,
+          });
           if (d.action === 'skip' && !options.checkMetadata) {
-            record({ destination: dest.name, key: fullKey(dest, object.key), outcome: 'skipped', bytes: 0, sourceKey: fullKey(source, object.key), size: object.size, sourceEtag: object.etag, md5: knownMd5(object) });
-          }
-          else targets.push({ store: dest, key: fullKey(dest, object.key), known: known && { ...known, key: fullKey(dest, known.key) } });
+            record({
+              destination: dest.name,
+              key: fullKey(dest, object.key),
+              outcome: 'skipped',
+              bytes: 0,
+              sourceKey: fullKey(source, object.key),
+              size: object.size,
+              sourceEtag: object.etag,
+              md5: knownMd5(object),
+            });
+          } else
+            targets.push({
+              store: dest,
+              key: fullKey(dest, object.key),
+              known: known && { ...known, key: fullKey(dest, known.key) },
+            });
         }
         if (targets.length === 0) continue;
         const sourceInfo = { ...object, key: fullKey(source, object.key) };
-        await limiter.spawn(() => (options.onCopy ? options.onCopy(sourceInfo.key, sourceInfo, targets) : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
-          force: options.force,
-          dryRun: options.dryRun,
-          verifyMd5: options.verifyMd5,
-          retry: options.retry,
-          logger: log,
-          onSourceRead: options.onSourceRead,
-          partSlots,
-          checkMetadata: options.checkMetadata,
-        }))
-          // A key found gone (listed, then deleted before or while it was copied) is removed where
-          // this run deletes, as the worker would: its delete event may have been handled before
-          // this copy landed, and nothing else would remove it before the next sweep.
-          .then((results) => (options.dryRun ? results : Promise.all(results.map((r, i) => settleGone(source, sourceInfo.key, targets[i]!.store, r, { delete: options.delete, logger: log, retry: options.retry, partSlots })))))
-          .then((results) => results.forEach(record))
-          .catch((err: unknown) => {
-            // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
-            for (const t of targets) record({ destination: t.store.name, key: t.key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) });
-          })
+        await limiter.spawn(() =>
+          (options.onCopy
+            ? options.onCopy(sourceInfo.key, sourceInfo, targets)
+            : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
+                force: options.force,
+                dryRun: options.dryRun,
+                verifyMd5: options.verifyMd5,
+                retry: options.retry,
+                logger: log,
+                onSourceRead: options.onSourceRead,
+                partSlots,
+                checkMetadata: options.checkMetadata,
+              })
+          )
+            // A key found gone (listed, then deleted before or while it was copied) is removed where
+            // this run deletes, as the worker would: its delete event may have been handled before
+            // this copy landed, and nothing else would remove it before the next sweep.
+            .then((results) =>
+              options.dryRun
+                ? results
+                : Promise.all(
+                    results.map((r, i) =>
+                      settleGone(source, sourceInfo.key, targets[i]!.store, r, {
+                        delete: options.delete,
+                        logger: log,
+                        retry: options.retry,
+                        partSlots,
+                      }),
+                    ),
+                  ),
+            )
+            .then((results) => results.forEach(record))
+            .catch((err: unknown) => {
+              // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
+              for (const t of targets)
+                record({
+                  destination: t.store.name,
+                  key: t.key,
+                  outcome: 'failed',
+                  bytes: 0,
+                  error: err instanceof Error ? err : new Error(String(err)),
+                });
+            }),
         );
       }
       // The destination keys after the source's last one are extra too: list them to the end.
@@ -239,11 +307,13 @@ export async function duplicateBucket(source: ObjectStore, destinations: ObjectS
       listed = !report.aborted && !options.signal?.aborted;
     } catch (err) {
       // Reported once, by whoever reads the report.
-      report.aborted = err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
+      report.aborted =
+        err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
     } finally {
       await limiter.drain();
     }
-    if (spools.some((sp) => sp !== undefined)) await deletePhase(source, dests, spools, inScope, listed, report, options, log, record, concurrency);
+    if (spools.some((sp) => sp !== undefined))
+      await deletePhase(source, dests, spools, inScope, listed, report, options, log, record, concurrency);
   } finally {
     for (const sp of spools) sp?.close();
     report.seconds = (performance.now() - started) / 1000;
@@ -263,12 +333,15 @@ async function loadRoots(dest: ObjectStore, register: boolean): Promise<void> {
     const current = trashRoot(dest);
     // Only a root trash mode writes to: a trash_prefix set under delete_mode = delete holds no
     // trash, and registering it would keep live keys out of every later sweep for good.
-    if (register && dest.settings.deleteMode === 'trash' && current !== undefined && !roots.includes(current)) await registerTrashRoot(dest, current);
+    if (register && dest.settings.deleteMode === 'trash' && current !== undefined && !roots.includes(current))
+      await registerTrashRoot(dest, current);
   } catch (err) {
     // A store's own error names the endpoint, bucket and request already (a missing bucket reads as before).
     if (err instanceof StoreError) throw err;
     const cause = err instanceof Error ? err.message : String(err);
-    throw new Error(`[${dest.name}] could not read the trash registry (${TRASH_REGISTRY_PREFIX} in ${dest.bucket}): ${cause}; the sweep needs it to keep every trash out of scope`);
+    throw new Error(
+      `[${dest.name}] could not read the trash registry (${TRASH_REGISTRY_PREFIX} in ${dest.bucket}): ${cause}; the sweep needs it to keep every trash out of scope`,
+    );
   }
 }
 
@@ -311,7 +384,9 @@ async function deletePhase(
   }
   const refused: string[] = [];
   if (report.listed === 0 && !options.allowEmptySource) {
-    const holding = dests.map((d, i) => (spools[i] && inScope[i]! > 0 ? `[${d.name}] holds ${inScope[i]}` : undefined)).filter(Boolean);
+    const holding = dests
+      .map((d, i) => (spools[i] && inScope[i]! > 0 ? `[${d.name}] holds ${inScope[i]}` : undefined))
+      .filter(Boolean);
     if (holding.length > 0) {
       refused.push(
         `the source (${source.bucket}${source.settings.prefix ? `, prefix ${JSON.stringify(source.settings.prefix)}` : ''}) lists no key in scope while ${holding.join(', ')}: refusing to delete everything; check bucket_name, prefix and filters, or pass --allow-empty-source`,
@@ -323,7 +398,9 @@ async function deletePhase(
     if (!spool || spool.length === 0) continue;
     if (refused.length > 0 && report.listed === 0) break;
     if (trashInSource(source, dest)) {
-      refused.push(`[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there (trashed objects would be copied back); choose a trash_prefix outside it`);
+      refused.push(
+        `[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there (trashed objects would be copied back); choose a trash_prefix outside it`,
+      );
       continue;
     }
     const max = options.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
@@ -334,7 +411,17 @@ async function deletePhase(
       );
       continue;
     }
-    await runDeletes({ source, dest, spool, dryRun: options.dryRun === true, concurrency, log, record, signal: options.signal, copyOptions: { retry: options.retry, verifyMd5: options.verifyMd5 } });
+    await runDeletes({
+      source,
+      dest,
+      spool,
+      dryRun: options.dryRun === true,
+      concurrency,
+      log,
+      record,
+      signal: options.signal,
+      copyOptions: { retry: options.retry, verifyMd5: options.verifyMd5 },
+    });
   }
   if (refused.length > 0) {
     report.refused = refused;

@@ -46,20 +46,50 @@ type Node =
 
 const SLASH = 0x2f;
 const ASCII_CLASSES: Readonly<Record<string, readonly Range[]>> = {
-  alnum: [[0x30, 0x39], [0x41, 0x5a], [0x61, 0x7a]],
-  alpha: [[0x41, 0x5a], [0x61, 0x7a]],
+  alnum: [
+    [0x30, 0x39],
+    [0x41, 0x5a],
+    [0x61, 0x7a],
+  ],
+  alpha: [
+    [0x41, 0x5a],
+    [0x61, 0x7a],
+  ],
   ascii: [[0, 0x7f]],
-  blank: [[0x09, 0x09], [0x20, 0x20]],
-  cntrl: [[0, 0x1f], [0x7f, 0x7f]],
+  blank: [
+    [0x09, 0x09],
+    [0x20, 0x20],
+  ],
+  cntrl: [
+    [0, 0x1f],
+    [0x7f, 0x7f],
+  ],
   digit: [[0x30, 0x39]],
   graph: [[0x21, 0x7e]],
   lower: [[0x61, 0x7a]],
   print: [[0x20, 0x7e]],
-  punct: [[0x21, 0x2f], [0x3a, 0x40], [0x5b, 0x60], [0x7b, 0x7e]],
-  space: [[0x09, 0x0d], [0x20, 0x20]],
+  punct: [
+    [0x21, 0x2f],
+    [0x3a, 0x40],
+    [0x5b, 0x60],
+    [0x7b, 0x7e],
+  ],
+  space: [
+    [0x09, 0x0d],
+    [0x20, 0x20],
+  ],
   upper: [[0x41, 0x5a]],
-  word: [[0x30, 0x39], [0x41, 0x5a], [0x61, 0x7a], [0x5f, 0x5f]],
-  xdigit: [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]],
+  word: [
+    [0x30, 0x39],
+    [0x41, 0x5a],
+    [0x61, 0x7a],
+    [0x5f, 0x5f],
+  ],
+  xdigit: [
+    [0x30, 0x39],
+    [0x41, 0x46],
+    [0x61, 0x66],
+  ],
 };
 
 /**
@@ -80,18 +110,27 @@ function parseGlob(glob: string): Node[] {
     const c = cps[i]!;
     const ch = String.fromCodePoint(c);
     if (ch === '\\') {
-      if (i + 1 >= cps.length) throw new GlobError(glob, `"\\" ${at(i)} ends the glob and escapes nothing (write "\\\\" for a backslash)`);
+      if (i + 1 >= cps.length)
+        throw new GlobError(glob, `"\\" ${at(i)} ends the glob and escapes nothing (write "\\\\" for a backslash)`);
       seq.push({ t: 'lit', cp: cps[++i]! });
     } else if (ch === '*') {
       let n = 1;
-      while (cps[i + 1] === 0x2a) n++, i++;
-      if (n > 2) throw new GlobError(glob, `${n} stars in a row ${at(i - n + 1)}: "*" stays within a "/" segment, "**" crosses it; there is no more`);
+      while (cps[i + 1] === 0x2a) {
+        n++;
+        i++;
+      }
+      if (n > 2)
+        throw new GlobError(
+          glob,
+          `${n} stars in a row ${at(i - n + 1)}: "*" stays within a "/" segment, "**" crosses it; there is no more`,
+        );
       seq.push({ t: n === 2 ? 'globstar' : 'star' });
     } else if (ch === '?') seq.push({ t: 'any' });
     else if (ch === '[') i = parseClass(glob, cps, i, seq);
     else if (ch === ']') throw new GlobError(glob, `"]" ${at(i)} closes no "[" (write "\\]" for a literal one)`);
     else if (ch === '{') {
-      if (alt) throw new GlobError(glob, `"{" ${at(i)} is inside the "{" ${at(alt.start)}: alternatives cannot be nested`);
+      if (alt)
+        throw new GlobError(glob, `"{" ${at(i)} is inside the "{" ${at(alt.start)}: alternatives cannot be nested`);
       alt = { start: i, alts: [[]] };
       seq = alt.alts[0]!;
     } else if (ch === '}') {
@@ -110,7 +149,8 @@ function parseGlob(glob: string): Node[] {
 
 /** Parses the class opening at `open`; returns the index of its closing `]`. */
 function parseClass(glob: string, cps: readonly number[], open: number, seq: Node[]): number {
-  const unclosed = () => new GlobError(glob, `"[" at character ${open + 1} is never closed by "]" (write "\\[" for a literal one)`);
+  const unclosed = () =>
+    new GlobError(glob, `"[" at character ${open + 1} is never closed by "]" (write "\\[" for a literal one)`);
   let i = open + 1;
   const negated = cps[i] === 0x21 /* ! */ || cps[i] === 0x5e; /* ^ */
   if (negated) i++;
@@ -121,7 +161,11 @@ function parseClass(glob: string, cps: readonly number[], open: number, seq: Nod
     if (i >= cps.length) throw unclosed();
     const c = cps[i]!;
     if (c === 0x5d /* ] */) {
-      if (i === first) throw new GlobError(glob, `empty class "${String.fromCodePoint(...cps.slice(open, i + 1))}" at character ${open + 1} (write "\\]" for a "]" inside a class)`);
+      if (i === first)
+        throw new GlobError(
+          glob,
+          `empty class "${String.fromCodePoint(...cps.slice(open, i + 1))}" at character ${open + 1} (write "\\]" for a "]" inside a class)`,
+        );
       return null;
     }
     if (c === 0x5c /* \ */) {
@@ -137,7 +181,11 @@ function parseClass(glob: string, cps: readonly number[], open: number, seq: Nod
       if (end !== -1 && cps[end + 1] === 0x5d) {
         const name = String.fromCodePoint(...cps.slice(i + 2, end));
         const set = ASCII_CLASSES[name];
-        if (!set) throw new GlobError(glob, `unknown class "[:${name}:]" at character ${i + 1} (known: ${Object.keys(ASCII_CLASSES).join(', ')})`);
+        if (!set)
+          throw new GlobError(
+            glob,
+            `unknown class "[:${name}:]" at character ${i + 1} (known: ${Object.keys(ASCII_CLASSES).join(', ')})`,
+          );
         ranges.push(...set);
         i = end + 2;
         continue;
@@ -153,7 +201,10 @@ function parseClass(glob: string, cps: readonly number[], open: number, seq: Nod
       if (hi === null) throw unclosed();
       if (hi < lo) {
         const text = String.fromCodePoint(...cps.slice(startAt, i));
-        throw new GlobError(glob, `range "${text}" at character ${startAt + 1} goes backwards (write "[a-z]", low to high)`);
+        throw new GlobError(
+          glob,
+          `range "${text}" at character ${startAt + 1} goes backwards (write "[a-z]", low to high)`,
+        );
       }
       ranges.push([lo, hi]);
     } else ranges.push([lo, lo]);

@@ -31,10 +31,19 @@ function utf8Rank(unit: number): number {
 
 export async function* orderedListing(store: ObjectStore, prefix?: string): AsyncGenerator<ObjectInfo> {
   let previous: string | undefined;
-  const listing = store.settings.listParallel > 1 ? rangedListing(store, prefix ?? '', { parallel: store.settings.listParallel }) : store.list({ prefix });
+  const listing =
+    store.settings.listParallel > 1
+      ? rangedListing(store, prefix ?? '', { parallel: store.settings.listParallel })
+      : store.list({ prefix });
   for await (const o of listing) {
     if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
-      throw new ListingOrderError({ section: store.name, endpoint: store.endpoint, bucket: store.bucket, previous, key: o.key });
+      throw new ListingOrderError({
+        section: store.name,
+        endpoint: store.endpoint,
+        bucket: store.bucket,
+        previous,
+        key: o.key,
+      });
     }
     previous = o.key;
     yield o;

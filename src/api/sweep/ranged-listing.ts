@@ -55,7 +55,11 @@ class Range {
   }
 }
 
-export async function* rangedListing(store: ObjectStore, prefix: string, options: RangedListingOptions): AsyncGenerator<ObjectInfo> {
+export async function* rangedListing(
+  store: ObjectStore,
+  prefix: string,
+  options: RangedListingOptions,
+): AsyncGenerator<ObjectInfo> {
   const ahead = options.ahead ?? 2;
   let running = 0;
   let stopped = false;
@@ -69,13 +73,22 @@ export async function* rangedListing(store: ObjectStore, prefix: string, options
       for (let page = 0; ; page++) {
         while (range.pages.length >= ahead && !stopped) await range.waitForRoom();
         if (stopped) return;
-        const got = page === 0 ? await store.listPage({ prefix, startAfter: range.after }) : await store.listPage({ prefix, next });
+        const got =
+          page === 0
+            ? await store.listPage({ prefix, startAfter: range.after })
+            : await store.listPage({ prefix, next });
         const kept: ObjectInfo[] = [];
         let beyond = false;
         for (const o of got.objects) {
           // A misordered page would make the range test drop keys: refuse it here.
           if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
-            throw new ListingOrderError({ section: store.name, endpoint: store.endpoint, bucket: store.bucket, previous, key: o.key });
+            throw new ListingOrderError({
+              section: store.name,
+              endpoint: store.endpoint,
+              bucket: store.bucket,
+              previous,
+              key: o.key,
+            });
           }
           previous = o.key;
           if (range.upTo !== undefined && compareKeys(o.key, range.upTo) > 0) {
@@ -92,7 +105,10 @@ export async function* rangedListing(store: ObjectStore, prefix: string, options
         next = got.next;
         // A full page: what is left may be large; hand its upper half to another lister.
         if (running < options.parallel && previous !== undefined) {
-          const split = keyBetween(previous, range.upTo ?? prefix + String.fromCodePoint(END - 1) + String.fromCodePoint(END - 1));
+          const split = keyBetween(
+            previous,
+            range.upTo ?? prefix + String.fromCodePoint(END - 1) + String.fromCodePoint(END - 1),
+          );
           if (split !== undefined && split.startsWith(prefix)) {
             const upper = new Range(split, range.upTo);
             upper.next = range.next;

@@ -41,7 +41,14 @@ export async function* listTrash(store: ObjectStore): AsyncGenerator<TrashObject
   for (const root of await trashRootsToList(store)) {
     for await (const o of store.list({ prefix: root })) {
       if (o.key.startsWith(TRASH_REGISTRY_PREFIX)) continue;
-      yield { destination: store.name, root, key: o.key, size: o.size, ...(o.lastModified ? { lastModified: o.lastModified } : {}), ...(o.etag ? { etag: o.etag } : {}) };
+      yield {
+        destination: store.name,
+        root,
+        key: o.key,
+        size: o.size,
+        ...(o.lastModified ? { lastModified: o.lastModified } : {}),
+        ...(o.etag ? { etag: o.etag } : {}),
+      };
     }
   }
 }
@@ -98,7 +105,12 @@ const BATCH = 1000;
  * written again whose date cannot be read. A HEAD that fails keeps the object (reported
  * failed): never deleted on the listing's word alone.
  */
-async function stillOld(store: ObjectStore, listed: readonly TrashObject[], cutoff: number, settle: (o: TrashObject, action: PurgeAction, error?: Error) => void): Promise<TrashObject[]> {
+async function stillOld(
+  store: ObjectStore,
+  listed: readonly TrashObject[],
+  cutoff: number,
+  settle: (o: TrashObject, action: PurgeAction, error?: Error) => void,
+): Promise<TrashObject[]> {
   const old: TrashObject[] = [];
   let next = 0;
   const run = async () => {
@@ -108,7 +120,8 @@ async function stillOld(store: ObjectStore, listed: readonly TrashObject[], cuto
         const now = await store.head(o.key);
         // Gone since the listing: nothing to keep; its delete is a no-op.
         if (now === null) old.push(o);
-        else if (writtenAgain(o, now) && !(now.lastModified !== undefined && now.lastModified.getTime() <= cutoff)) settle(o, 'kept');
+        else if (writtenAgain(o, now) && !(now.lastModified !== undefined && now.lastModified.getTime() <= cutoff))
+          settle(o, 'kept');
         else old.push(o);
       } catch (err) {
         settle(o, 'failed', err instanceof Error ? err : new Error(String(err)));
@@ -157,7 +170,10 @@ export async function purgeTrash(store: ObjectStore, options: PurgeOptions): Pro
     if (listed.length === 0) return;
     const objects = await stillOld(store, listed, cutoff, settle);
     if (objects.length === 0) return;
-    const failed = await deleteManyFailures(store, objects.map((o) => o.key));
+    const failed = await deleteManyFailures(
+      store,
+      objects.map((o) => o.key),
+    );
     for (const o of objects) {
       const error = failed.get(o.key);
       settle(o, error ? 'failed' : 'purged', error);

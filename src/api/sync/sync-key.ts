@@ -8,7 +8,13 @@
 import { copyKey, type CopyKeyOptions, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
 import { sourceNow } from '../copy/source-now.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { DEFAULT_TRASH_ROOT, knownTrashRoots, knowTrashRoots, loadTrashRoots, registerTrashRoot } from './trash-roots.js';
+import {
+  DEFAULT_TRASH_ROOT,
+  knownTrashRoots,
+  knowTrashRoots,
+  loadTrashRoots,
+  registerTrashRoot,
+} from './trash-roots.js';
 
 export { DEFAULT_TRASH_ROOT } from './trash-roots.js';
 
@@ -104,7 +110,12 @@ export interface SyncResult {
 }
 
 /** Make every destination match the source for one key (the source key, with its prefix). */
-export async function syncKey(source: ObjectStore, destinations: readonly ObjectStore[], key: string, options: SyncKeyOptions = {}): Promise<SyncResult> {
+export async function syncKey(
+  source: ObjectStore,
+  destinations: readonly ObjectStore[],
+  key: string,
+  options: SyncKeyOptions = {},
+): Promise<SyncResult> {
   const rel = relativeKey(source, key);
   if (rel === undefined) return { key, results: [], ok: true, outsidePrefix: true };
   // A key that would land in a destination's trash (any root it ever used, from its registry) is
@@ -117,17 +128,31 @@ export async function syncKey(source: ObjectStore, destinations: readonly Object
         await knowTrashRoots(store, REGISTRY_MAX_AGE_MS);
       } catch (err) {
         const cause = err instanceof Error ? err.message : String(err);
-        const error = new Error(`[${store.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before copying: ${cause}; not copied (retried)`);
+        const error = new Error(
+          `[${store.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before copying: ${cause}; not copied (retried)`,
+        );
         unknown.set(store, { destination: store.name, key: fullKey(store, rel), outcome: 'failed', bytes: 0, error });
       }
     }),
   );
   const trashed = destinations.filter((store) => !unknown.has(store) && inTrash(store, fullKey(store, rel)));
-  const targets: CopyTarget[] = destinations.filter((store) => !unknown.has(store) && !trashed.includes(store)).map((store) => ({ store, key: fullKey(store, rel) }));
+  const targets: CopyTarget[] = destinations
+    .filter((store) => !unknown.has(store) && !trashed.includes(store))
+    .map((store) => ({ store, key: fullKey(store, rel) }));
   const copied = targets.length > 0 ? await copyKey({ store: source, key }, targets, options) : [];
   const results = await Promise.all(copied.map((r, i) => settleGone(source, key, targets[i]!.store, r, options)));
-  const skipped = trashed.map((store): TargetResult => ({ destination: store.name, key: fullKey(store, rel), outcome: 'skipped', bytes: 0 }));
-  return { key, results: [...results, ...skipped, ...unknown.values()], ok: unknown.size === 0 && results.every((r) => r.outcome !== 'failed'), ...(trashed.length > 0 ? { inTrash: trashed.map((d) => d.name) } : {}) };
+  const skipped = trashed.map((store): TargetResult => ({
+    destination: store.name,
+    key: fullKey(store, rel),
+    outcome: 'skipped',
+    bytes: 0,
+  }));
+  return {
+    key,
+    results: [...results, ...skipped, ...unknown.values()],
+    ok: unknown.size === 0 && results.every((r) => r.outcome !== 'failed'),
+    ...(trashed.length > 0 ? { inTrash: trashed.map((d) => d.name) } : {}),
+  };
 }
 
 /**
@@ -137,7 +162,13 @@ export async function syncKey(source: ObjectStore, destinations: readonly Object
  * this for its copies too: a key it listed and then found gone, or whose version it wrote while
  * the source lost it, must not stay at the destination when no event will come to remove it.
  */
-export async function settleGone(source: ObjectStore, sourceKey: string, dest: ObjectStore, r: TargetResult, options: SyncKeyOptions = {}): Promise<TargetResult> {
+export async function settleGone(
+  source: ObjectStore,
+  sourceKey: string,
+  dest: ObjectStore,
+  r: TargetResult,
+  options: SyncKeyOptions = {},
+): Promise<TargetResult> {
   if (r.outcome !== 'gone' || !deletesAt(dest, options)) return r;
   const unreadable = await registryUnreadable(dest, r.key);
   if (unreadable) return unreadable;
@@ -150,7 +181,12 @@ export async function settleGone(source: ObjectStore, sourceKey: string, dest: O
  * The delete half of syncKey, for a caller that knows the key was deleted at the source:
  * the source is still asked first, so a key created again since is kept (and not copied).
  */
-export async function deleteKey(source: ObjectStore, destinations: readonly ObjectStore[], key: string, options: { readonly delete?: boolean } & CopyKeyOptions = {}): Promise<SyncResult> {
+export async function deleteKey(
+  source: ObjectStore,
+  destinations: readonly ObjectStore[],
+  key: string,
+  options: { readonly delete?: boolean } & CopyKeyOptions = {},
+): Promise<SyncResult> {
   const rel = relativeKey(source, key);
   if (rel === undefined) return { key, results: [], ok: true, outsidePrefix: true };
   // The one rule for gone: the store's own "no such key" and a HeadBucket asked now (a cached
@@ -160,7 +196,8 @@ export async function deleteKey(source: ObjectStore, destinations: readonly Obje
     destinations.map(async (dest): Promise<TargetResult> => {
       const target = fullKey(dest, rel);
       if (neverDeleted(dest, target)) return { destination: dest.name, key: target, outcome: 'skipped', bytes: 0 };
-      if (now.state === 'unknown') return { destination: dest.name, key: target, outcome: 'failed', bytes: 0, error: now.error };
+      if (now.state === 'unknown')
+        return { destination: dest.name, key: target, outcome: 'failed', bytes: 0, error: now.error };
       if (now.state === 'present') return { destination: dest.name, key: target, outcome: 'kept', bytes: 0 };
       if (!deletesAt(dest, options)) return { destination: dest.name, key: target, outcome: 'gone', bytes: 0 };
       const unreadable = await registryUnreadable(dest, target);
@@ -184,7 +221,9 @@ async function registryUnreadable(dest: ObjectStore, key: string): Promise<Targe
     return undefined;
   } catch (err) {
     const cause = err instanceof Error ? err.message : String(err);
-    const error = new Error(`[${dest.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before deleting: ${cause}; not deleted (retried)`);
+    const error = new Error(
+      `[${dest.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before deleting: ${cause}; not deleted (retried)`,
+    );
     return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
   }
 }
@@ -195,11 +234,19 @@ async function registryUnreadable(dest: ObjectStore, key: string): Promise<Targe
  * and the delete just undid its copy; when the source has the key now, it is copied again
  * (reported `copied`, or `kept` when already in place), never left deleted.
  */
-export async function recheckAfterDelete(source: ObjectStore, sourceKey: string, dest: ObjectStore, removed: TargetResult, options: CopyKeyOptions = {}): Promise<TargetResult> {
+export async function recheckAfterDelete(
+  source: ObjectStore,
+  sourceKey: string,
+  dest: ObjectStore,
+  removed: TargetResult,
+  options: CopyKeyOptions = {},
+): Promise<TargetResult> {
   if (removed.outcome !== 'deleted' && removed.outcome !== 'trashed') return removed;
   const failed = (what: string, err: unknown): TargetResult => {
     const cause = err instanceof Error ? err.message : String(err);
-    const error = new Error(`deleted from [${dest.name}], but ${what}: ${cause}; if the source has it again, the next sweep (or a publish of the key) copies it back`);
+    const error = new Error(
+      `deleted from [${dest.name}], but ${what}: ${cause}; if the source has it again, the next sweep (or a publish of the key) copies it back`,
+    );
     return { destination: dest.name, key: removed.key, outcome: 'failed', bytes: 0, error };
   };
   let now;
@@ -209,10 +256,19 @@ export async function recheckAfterDelete(source: ObjectStore, sourceKey: string,
     return failed('the source could not be asked again after the delete', err);
   }
   if (now === null) return removed;
-  options.logger?.info('copied again: the source has this key again since it was found missing', { key: removed.key, destination: dest.name });
+  options.logger?.info('copied again: the source has this key again since it was found missing', {
+    key: removed.key,
+    destination: dest.name,
+  });
   // A plain copy (HEADs first): the job's hints described the version it was told of, not this one.
   const { verifyMd5, retry, logger, partSlots, checkMetadata } = options;
-  const [again] = await copyKey({ store: source, key: sourceKey }, [{ store: dest, key: removed.key }], { verifyMd5, retry, logger, partSlots, checkMetadata });
+  const [again] = await copyKey({ store: source, key: sourceKey }, [{ store: dest, key: removed.key }], {
+    verifyMd5,
+    retry,
+    logger,
+    partSlots,
+    checkMetadata,
+  });
   if (!again) return failed('copying it again failed', new Error('no result'));
   if (again.outcome === 'gone') return removed;
   if (again.outcome === 'skipped') return { destination: dest.name, key: removed.key, outcome: 'kept', bytes: 0 };
@@ -220,7 +276,9 @@ export async function recheckAfterDelete(source: ObjectStore, sourceKey: string,
 }
 
 function trashConflict(dest: ObjectStore, key: string): TargetResult {
-  const error = new Error(`[${dest.name}] trash_prefix ${JSON.stringify(trashRoot(dest))} lies in the source's prefix of the same bucket: not deleted (choose a trash_prefix outside it)`);
+  const error = new Error(
+    `[${dest.name}] trash_prefix ${JSON.stringify(trashRoot(dest))} lies in the source's prefix of the same bucket: not deleted (choose a trash_prefix outside it)`,
+  );
   return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
 }
 
@@ -230,7 +288,13 @@ async function removeIfPresent(dest: ObjectStore, key: string): Promise<TargetRe
     if (had === null) return { destination: dest.name, key, outcome: 'gone', bytes: 0 };
     return await removeFromDestination(dest, key, had.size);
   } catch (err) {
-    return { destination: dest.name, key, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) };
+    return {
+      destination: dest.name,
+      key,
+      outcome: 'failed',
+      bytes: 0,
+      error: err instanceof Error ? err : new Error(String(err)),
+    };
   }
 }
 
@@ -245,12 +309,15 @@ export async function removeFromDestination(dest: ObjectStore, key: string, size
   // Registered before anything lands under it: a later trash_prefix never makes it deletable.
   await registerTrashRoot(dest, dest.settings.trashPrefix ?? DEFAULT_TRASH_ROOT);
   if (Buffer.byteLength(target, 'utf8') > MAX_KEY_BYTES) {
-    const error = new Error(`trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; not deleted (shorten trash_prefix, or delete it by hand)`);
+    const error = new Error(
+      `trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; not deleted (shorten trash_prefix, or delete it by hand)`,
+    );
     return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
   }
   const [moved] = await copyKey({ store: dest, key }, [{ store: dest, key: target, known: null }]);
   if (moved?.outcome !== 'copied') {
-    const error = moved?.error ?? new Error(`could not copy to the trash (${moved?.outcome ?? 'no result'}); not deleted`);
+    const error =
+      moved?.error ?? new Error(`could not copy to the trash (${moved?.outcome ?? 'no result'}); not deleted`);
     return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
   }
   await dest.delete(key);

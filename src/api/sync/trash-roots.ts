@@ -46,7 +46,10 @@ function entry(store: ObjectStore): Entry {
  * `maxAgeMs` ago (default 0: read now). Returns every root known for it. Throws when the
  * registry cannot be read: a caller about to delete must then not delete.
  */
-export async function loadTrashRoots(store: ObjectStore, options: { readonly maxAgeMs?: number } = {}): Promise<readonly string[]> {
+export async function loadTrashRoots(
+  store: ObjectStore,
+  options: { readonly maxAgeMs?: number } = {},
+): Promise<readonly string[]> {
   const e = entry(store);
   if (e.loadedAt > 0 && Date.now() - e.loadedAt <= (options.maxAgeMs ?? 0)) return [...e.roots];
   e.loading ??= (async () => {

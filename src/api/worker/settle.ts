@@ -63,13 +63,27 @@ export interface OutcomeCounters {
  * workers and the single-process listener); false for a failure, whose line says where the
  * key waits and so belongs to the caller.
  */
-export function logSettled(log: Logger, stats: OutcomeCounters, key: string, outcome: SettledOutcome, result: SyncResult | undefined, bytes: number, ms: number): boolean {
+export function logSettled(
+  log: Logger,
+  stats: OutcomeCounters,
+  key: string,
+  outcome: SettledOutcome,
+  result: SyncResult | undefined,
+  bytes: number,
+  ms: number,
+): boolean {
   const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
   if (outcome === 'copied') {
     stats.copied++;
     stats.bytes += bytes;
     const copied = names('copied');
-    log.info(copied.length > 0 ? 'copied' : 'already in place', { key, destinations: copied.length > 0 ? copied : names('skipped'), skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined, bytes, ms });
+    log.info(copied.length > 0 ? 'copied' : 'already in place', {
+      key,
+      destinations: copied.length > 0 ? copied : names('skipped'),
+      skipped: copied.length > 0 && names('skipped').length > 0 ? names('skipped') : undefined,
+      bytes,
+      ms,
+    });
     return true;
   }
   if (outcome === 'gone') {
@@ -77,8 +91,14 @@ export function logSettled(log: Logger, stats: OutcomeCounters, key: string, out
     const deleted = [...names('deleted'), ...names('trashed')];
     if (deleted.length > 0) {
       stats.deleted++;
-      log.info('deleted: not in the source bucket any more', { key, destinations: deleted, trashed: names('trashed').length > 0 ? names('trashed') : undefined, ms });
-    } else if (!result?.outsidePrefix) log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
+      log.info('deleted: not in the source bucket any more', {
+        key,
+        destinations: deleted,
+        trashed: names('trashed').length > 0 ? names('trashed') : undefined,
+        ms,
+      });
+    } else if (!result?.outsidePrefix)
+      log.info('not in the source bucket (deleted since it was announced); skipped', { key, ms });
     return true;
   }
   return false;
@@ -96,7 +116,13 @@ export class SettledRows {
   /** Undefined when the config asks for no report; throws ReportError when the file cannot be opened. */
   static open(config: Config, log: Logger): SettledRows | undefined {
     const p = config.pubsub;
-    return p.report === undefined ? undefined : new SettledRows(config, log, ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep }, { rawKeys: p.reportRawKeys }));
+    return p.report === undefined
+      ? undefined
+      : new SettledRows(
+          config,
+          log,
+          ReportWriter.open(p.report, { maxSize: p.reportMaxSize, keep: p.reportKeep }, { rawKeys: p.reportRawKeys }),
+        );
   }
 
   write(result: SyncResult | undefined): void {
@@ -109,7 +135,10 @@ export class SettledRows {
         if (this.failed) this.log.info('report written again', { report: this.report.file });
         this.failed = false;
       } catch (err) {
-        if (!this.failed) this.log.error('cannot write the report; copies go on, rows are missing until it works again', { error: err instanceof Error ? err.message : String(err) });
+        if (!this.failed)
+          this.log.error('cannot write the report; copies go on, rows are missing until it works again', {
+            error: err instanceof Error ? err.message : String(err),
+          });
         this.failed = true;
       }
     }
@@ -134,25 +163,46 @@ export class Settlement {
   }
 
   /** Record a run that is over for good: copied, gone, or failed after its last attempt. */
-  settle(key: string, outcome: SettledOutcome, result: SyncResult | undefined, ms: number, error: string | undefined, queuedAt?: number): void {
-    if (result) for (const r of result.results) telemetry.object({ destination: r.destination, outcome: r.outcome, bytes: r.bytes });
-    else if (outcome === 'failed') for (const d of this.o.config.destinations) telemetry.object({ destination: d.name, outcome: 'failed', bytes: 0 });
+  settle(
+    key: string,
+    outcome: SettledOutcome,
+    result: SyncResult | undefined,
+    ms: number,
+    error: string | undefined,
+    queuedAt?: number,
+  ): void {
+    if (result)
+      for (const r of result.results)
+        telemetry.object({ destination: r.destination, outcome: r.outcome, bytes: r.bytes });
+    else if (outcome === 'failed')
+      for (const d of this.o.config.destinations)
+        telemetry.object({ destination: d.name, outcome: 'failed', bytes: 0 });
     if (queuedAt !== undefined) telemetry.lag(Math.max(0, (Date.now() - queuedAt) / 1000));
     const marker = this.o.config.pubsub.marker;
-    if (marker && outcome === 'copied') void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('SET', markerKey(key), MARKER_VALUE) });
-    if (marker && outcome === 'gone') void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('DEL', markerKey(key)) });
+    if (marker && outcome === 'copied')
+      void this.writer.submit({
+        key,
+        what: 'settle',
+        run: () => this.o.redis.call('SET', markerKey(key), MARKER_VALUE),
+      });
+    if (marker && outcome === 'gone')
+      void this.writer.submit({ key, what: 'settle', run: () => this.o.redis.call('DEL', markerKey(key)) });
     this.rows?.write(result);
-    const names = (o: string) => (result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : []);
+    const names = (o: string) =>
+      result ? result.results.filter((r) => r.outcome === o).map((r) => r.destination) : [];
     const bytes = result ? Math.max(0, ...result.results.map((r) => r.bytes)) : 0;
     if (!logSettled(this.log, this.stats, key, outcome, result, bytes, ms)) {
       this.stats.failed++;
-      this.log.error('copy failed after retries; kept in the queue\'s failed set (run s3s3bucket --retry-failed, or see s3s3 queue failed)', {
-        key,
-        destinations: names('failed'),
-        error,
-        queue: this.o.queue,
-        ms,
-      });
+      this.log.error(
+        "copy failed after retries; kept in the queue's failed set (run s3s3bucket --retry-failed, or see s3s3 queue failed)",
+        {
+          key,
+          destinations: names('failed'),
+          error,
+          queue: this.o.queue,
+          ms,
+        },
+      );
     }
     try {
       this.o.onSettled?.({ key, outcome, bytes, ms, result });

@@ -90,7 +90,14 @@ export class SyncWorker {
         if (/stalled/.test(f.error)) this.settlement.settle(f.key, 'failed', undefined, 0, f.error);
       },
     });
-    this.settlement = new Settlement({ config, logger: o.logger, redis: o.redis, queue: this.queue.name, onSettled: o.onSettled, maxPendingWrites: o.maxPendingWrites });
+    this.settlement = new Settlement({
+      config,
+      logger: o.logger,
+      redis: o.redis,
+      queue: this.queue.name,
+      onSettled: o.onSettled,
+      maxPendingWrites: o.maxPendingWrites,
+    });
   }
 
   get queueName(): string {
@@ -126,7 +133,10 @@ export class SyncWorker {
         try {
           await knowTrashRoots(store, 60_000);
         } catch (err) {
-          this.log.warn('cannot read the trash registry yet; the first job reads it again', { destination: store.name, error: err instanceof Error ? err.message : String(err) });
+          this.log.warn('cannot read the trash registry yet; the first job reads it again', {
+            destination: store.name,
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
       }),
     );
@@ -139,11 +149,17 @@ export class SyncWorker {
     const finished = await this.queue.close(timeoutMs);
     this.abandoned = !finished;
     if (!finished) {
-      this.log.warn('shutdown timeout reached; jobs still running are abandoned: they run again once their lock expires', { queue: this.queue.name });
+      this.log.warn(
+        'shutdown timeout reached; jobs still running are abandoned: they run again once their lock expires',
+        { queue: this.queue.name },
+      );
     }
     const lost = await this.settlement.close(2000);
     if (lost.length > 0) {
-      this.log.error('redis still rejects writes: the markers of these keys are not set; the copies are in place', { keys: lost.length, first: lost.slice(0, 20) });
+      this.log.error('redis still rejects writes: the markers of these keys are not set; the copies are in place', {
+        keys: lost.length,
+        first: lost.slice(0, 20),
+      });
     }
     this.bucket.close();
   }
@@ -159,7 +175,12 @@ export class SyncWorker {
     let error: string | undefined;
     try {
       // A job is a hint: the source's state decides (copy, or delete where deletes are on).
-      result = await this.bucket.sync(job.key, { verifyMd5: this.o.verifyMd5, retry: this.o.retry, partSlots: this.partSlots, ...blindPlan(job) });
+      result = await this.bucket.sync(job.key, {
+        verifyMd5: this.o.verifyMd5,
+        retry: this.o.retry,
+        partSlots: this.partSlots,
+        ...blindPlan(job),
+      });
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     } finally {
@@ -172,15 +193,22 @@ export class SyncWorker {
       this.log.debug('copy cut short by the shutdown; it runs again once its lock expires', { key: job.key });
       return { kind: 'failed', error: 'cut short by a shutdown' };
     }
-    const missing = failed.map((r) => r.error).filter((e): e is StoreError => e instanceof StoreError && e.bucketMissing);
+    const missing = failed
+      .map((r) => r.error)
+      .filter((e): e is StoreError => e instanceof StoreError && e.bucketMissing);
     if (missing.length > 0) {
       this.holdForBucket(missing);
       return { kind: 'later', delayMs: this.probeMs };
     }
-    if (result?.outsidePrefix) this.log.warn('key outside the [source] prefix; skipped', { key: job.key, prefix: this.config.source.prefix });
+    if (result?.outsidePrefix)
+      this.log.warn('key outside the [source] prefix; skipped', { key: job.key, prefix: this.config.source.prefix });
     const goneOutcomes = new Set(['gone', 'deleted', 'trashed']);
     const outcome: SettledOutcome =
-      !result || failed.length > 0 ? 'failed' : result.outsidePrefix || result.results.some((r) => goneOutcomes.has(r.outcome)) ? 'gone' : 'copied';
+      !result || failed.length > 0
+        ? 'failed'
+        : result.outsidePrefix || result.results.some((r) => goneOutcomes.has(r.outcome))
+          ? 'gone'
+          : 'copied';
     if (outcome !== 'failed') {
       this.settlement.settle(job.key, outcome, result, ms, undefined, job.queuedAt);
       return { kind: 'done' };
@@ -196,14 +224,19 @@ export class SyncWorker {
       const section = err.section ?? `${err.bucket} at ${err.endpoint}`;
       if (this.missing.has(section)) continue;
       const stores: ObjectStore[] = [this.bucket.source, ...this.bucket.destinations];
-      const store = stores.find((s) => s.name === err.section) ?? stores.find((s) => s.bucket === err.bucket && s.endpoint === err.endpoint);
+      const store =
+        stores.find((s) => s.name === err.section) ??
+        stores.find((s) => s.bucket === err.bucket && s.endpoint === err.endpoint);
       if (!store) continue;
       this.missing.set(section, { store, since: Date.now() });
-      this.log.error(`[${section}] bucket ${store.bucket} at ${store.endpoint} does not exist: copying paused, keys stay queued; create the bucket or fix bucket_name in [${section}]`, {
-        probeSeconds: Number((this.probeMs / 1000).toFixed(1)),
-        queue: this.queue.name,
-        error: err.message,
-      });
+      this.log.error(
+        `[${section}] bucket ${store.bucket} at ${store.endpoint} does not exist: copying paused, keys stay queued; create the bucket or fix bucket_name in [${section}]`,
+        {
+          probeSeconds: Number((this.probeMs / 1000).toFixed(1)),
+          queue: this.queue.name,
+          error: err.message,
+        },
+      );
     }
     this.scheduleProbe();
   }
@@ -220,14 +253,23 @@ export class SyncWorker {
       try {
         back = await m.store.bucketExists();
       } catch (err) {
-        this.log.debug('cannot tell whether the bucket is back; probing again', { section, error: err instanceof Error ? err.message : String(err) });
+        this.log.debug('cannot tell whether the bucket is back; probing again', {
+          section,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
       if (!back) {
-        this.log.debug('bucket still missing; probing again', { section, bucket: m.store.bucket, inSeconds: Number((this.probeMs / 1000).toFixed(1)) });
+        this.log.debug('bucket still missing; probing again', {
+          section,
+          bucket: m.store.bucket,
+          inSeconds: Number((this.probeMs / 1000).toFixed(1)),
+        });
         continue;
       }
       this.missing.delete(section);
-      this.log.info(`[${section}] bucket ${m.store.bucket} at ${m.store.endpoint} is back: copying resumes`, { pausedSeconds: Math.round((Date.now() - m.since) / 1000) });
+      this.log.info(`[${section}] bucket ${m.store.bucket} at ${m.store.endpoint} is back: copying resumes`, {
+        pausedSeconds: Math.round((Date.now() - m.since) / 1000),
+      });
     }
     this.probeTimer = undefined;
     this.scheduleProbe();
