@@ -78,7 +78,10 @@ const queueOf = (label: string) => `bench-${id}-${label}`;
 function writeConfig(label: string): string {
   let ini = sectionIni('source', sourceServer, sourceBucket);
   destServers.forEach((s, i) => (ini += sectionIni(`dest${i + 1}`, s, `bench-${label}-${i + 1}-${id}`)));
-  ini += `[pubsub]\nredis = true\nredis_url = ${redisUrl}\nchannel = bench-${id}-${label}\nqueue = ${queueOf(label)}\npending_set = bench-${id}:pending\nfailed_list = bench-${id}:failed\nmarker = true\n${CONCURRENCY ? `concurrency = ${CONCURRENCY}\n` : ''}`;
+  ini +=
+    `[pubsub]\nredis = true\nredis_url = ${redisUrl}\nchannel = bench-${id}-${label}\nqueue = ` +
+    `${queueOf(label)}\npending_set = bench-${id}:pending\nfailed_list = bench-${id}:failed\nmarker = ` +
+    `true\n${CONCURRENCY ? `concurrency = ${CONCURRENCY}\n` : ''}`;
   if (CONCURRENCY) ini = ini.replace(/^(\[source\]\n)/, `$1concurrency = ${CONCURRENCY}\n`);
   const file = join(dir, `${label}.ini`);
   writeFileSync(file, ini, { mode: 0o600 });
@@ -317,7 +320,9 @@ async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string
   const burstRate = COUNT / ((t1 - t0) / 1000);
   const burstLat = burstKeys.map((k) => done.get(k)! - sent.get(k)!).sort((a, b) => a - b);
   say(
-    `${layout.label} burst: ${burstRate.toFixed(1)} keys/s, p50 ${pct(burstLat, 50).toFixed(0)} ms, p99 ${pct(burstLat, 99).toFixed(0)} ms, client CPU ${burstCpu.toFixed(1)} s, redis ${(commands.total / COUNT).toFixed(1)} commands/key`,
+    `${layout.label} burst: ${burstRate.toFixed(1)} keys/s, p50 ${pct(burstLat, 50).toFixed(0)} ms, ` +
+      `p99 ${pct(burstLat, 99).toFixed(0)} ms, client CPU ${burstCpu.toFixed(1)} s, ` +
+      `redis ${(commands.total / COUNT).toFixed(1)} commands/key`,
   );
 
   // --- steady at half the rate --------------------------------------------------------------------
@@ -339,7 +344,9 @@ async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string
   const steadyOffered = n / ((sent.get(keys[keys.length - 1]!)! - s0) / 1000);
   const rss = daemons.map((d) => ({ role: d.role, mib: vmHwmMiB(d.pid) }));
   say(
-    `${layout.label} steady: p50 ${pct(steadyLat, 50).toFixed(0)} ms, p99 ${pct(steadyLat, 99).toFixed(0)} ms, peak RSS ${rss.map((r) => `${r.role} ${r.mib.toFixed(1)}`).join(', ')} MiB`,
+    `${layout.label} steady: p50 ${pct(steadyLat, 50).toFixed(0)} ms, ` +
+      `p99 ${pct(steadyLat, 99).toFixed(0)} ms, ` +
+      `peak RSS ${rss.map((r) => `${r.role} ${r.mib.toFixed(1)}`).join(', ')} MiB`,
   );
   const exitCodes = await Promise.all(daemons.map((d) => d.stop()));
 
@@ -482,7 +489,11 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
   await q.obliterate();
   await q.close();
   say(
-    `queue alone: ${(memDelta / keys.length).toFixed(0)} bytes per waiting job; add ${(addCommands.total / keys.length).toFixed(1)} commands, ${((addCpu / keys.length) * 1000).toFixed(2)} ms CPU; take ${(takeCommands.total / keys.length).toFixed(1)} commands, ${((takeCpu / keys.length) * 1000).toFixed(2)} ms CPU per job`,
+    `queue alone: ${(memDelta / keys.length).toFixed(0)} bytes per waiting job; ` +
+      `add ${(addCommands.total / keys.length).toFixed(1)} commands, ` +
+      `${((addCpu / keys.length) * 1000).toFixed(2)} ms CPU; take ` +
+      `${(takeCommands.total / keys.length).toFixed(1)} commands, ` +
+      `${((takeCpu / keys.length) * 1000).toFixed(2)} ms CPU per job`,
   );
   return {
     jobs: keys.length,
@@ -585,21 +596,31 @@ function report(
   const sweepRate = COUNT / sweep.wall;
   const sweepCpuKey = (sweep.cpu / COUNT) * 1000;
   const rows: string[] = [
-    `| today's single-process listener (no \`--role\`), burst — recorded at ${TODAY.commit}, not re-run | 2000 | ${TODAY.burst} | ${TODAY.p50} | ${TODAY.p99} | ${TODAY.rss} | ${TODAY.cpu} | ${f2((TODAY.cpu / 2000) * 1000)} | | ${f2(TODAY.burst / TODAY.sweep)}x of ${TODAY.sweep} |`,
-    `| today's single-process listener, steady at half that rate (offered ${TODAY.steadyOffered}/s) — recorded at ${TODAY.commit} | 571 | ${TODAY.steadyOffered} | ${TODAY.steadyP50} | ${TODAY.steadyP99} | | | | | |`,
+    `| today's single-process listener (no \`--role\`), burst — recorded at ${TODAY.commit}, ` +
+      `not re-run | 2000 | ${TODAY.burst} | ${TODAY.p50} | ${TODAY.p99} | ${TODAY.rss} | ${TODAY.cpu} | ` +
+      `${f2((TODAY.cpu / 2000) * 1000)} | | ${f2(TODAY.burst / TODAY.sweep)}x of ${TODAY.sweep} |`,
+    `| today's single-process listener, steady at half that rate (offered ${TODAY.steadyOffered}/s) ` +
+      `— recorded at ${TODAY.commit} | 571 | ${TODAY.steadyOffered} | ${TODAY.steadyP50} | ` +
+      `${TODAY.steadyP99} | | | | | |`,
   ];
   for (const r of layouts) {
     const sum = r.rss.reduce((s, x) => s + x.mib, 0);
     const max = Math.max(...r.rss.map((x) => x.mib));
     rows.push(
-      `| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms; load ${f1(r.load)}) | ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ${f2(r.burstRate / sweepRate)}x |`,
+      `| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms; load ${f1(r.load)}) ` +
+        `| ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ` +
+        `${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ` +
+        `${f2(r.burstRate / sweepRate)}x |`,
     );
     rows.push(
-      `| ${r.layout.title} steady at half that rate (offered ${f1(r.steadyOffered)}/s) | ${r.steadyN} | ${f1(r.steadyOffered)} | ${f0(r.steadyP50)} | ${f0(r.steadyP99)} | | | | | |`,
+      `| ${r.layout.title} steady at half that rate (offered ${f1(r.steadyOffered)}/s) ` +
+        `| ${r.steadyN} | ${f1(r.steadyOffered)} | ${f0(r.steadyP50)} | ${f0(r.steadyP99)} | | | | | |`,
     );
   }
   rows.push(
-    `| s3s3bucket --prefix burst/ on the same objects, fresh buckets (reference, same run; load ${f1(sweep.load)}) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`,
+    `| s3s3bucket --prefix burst/ on the same objects, fresh buckets (reference, same run; ` +
+      `load ${f1(sweep.load)}) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ` +
+      `${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`,
   );
   const rssDetail = layouts
     .map((r) => `${r.layout.label}: ${r.rss.map((x) => `${x.role} ${f1(x.mib)}`).join(', ')}`)
@@ -626,14 +647,20 @@ function report(
   const targets: string[] = [];
   if (oneWorker)
     targets.push(
-      `| the same, against the sweep of the same run (the machine's load moves both) | ${f2(oneWorker.burstRate / sweepRate)}x of ${f1(sweepRate)} keys/s; today's listener ${f2(TODAY.burst / TODAY.sweep)}x of ${TODAY.sweep} at ${TODAY.commit} | ${ok(oneWorker.burstRate / sweepRate >= TODAY.burst / TODAY.sweep)} (ratio) |`,
+      `| the same, against the sweep of the same run (the machine's load moves both) ` +
+        `| ${f2(oneWorker.burstRate / sweepRate)}x of ${f1(sweepRate)} keys/s; ` +
+        `today's listener ${f2(TODAY.burst / TODAY.sweep)}x of ${TODAY.sweep} at ${TODAY.commit} | ` +
+        `${ok(oneWorker.burstRate / sweepRate >= TODAY.burst / TODAY.sweep)} (ratio) |`,
     );
   if (oneWorker)
     targets.unshift(
-      `| one worker's burst throughput (intake + 1 worker) >= ${TARGET_BURST} keys/s (the single-process listener at 5c0e54c) | ${f1(oneWorker.burstRate)} keys/s (today's listener in its last run, ${TODAY.commit}: ${TODAY.burst}) | ${ok(oneWorker.burstRate >= TARGET_BURST)} |`,
+      `| one worker's burst throughput (intake + 1 worker) >= ${TARGET_BURST} keys/s (the single-process ` +
+        `listener at 5c0e54c) | ${f1(oneWorker.burstRate)} keys/s (today's listener in its last run, ` +
+        `${TODAY.commit}: ${TODAY.burst}) | ${ok(oneWorker.burstRate >= TARGET_BURST)} |`,
     );
   targets.push(
-    `| queue overhead <= 10% of a key's client CPU | ${f2(addCpuKey + takeCpuKey)} of ${f2(w1CpuKey)} ms per key = ${(overhead * 100).toFixed(1)}% | ${ok(overhead <= 0.1)} |`,
+    `| queue overhead <= 10% of a key's client CPU | ${f2(addCpuKey + takeCpuKey)} of ${f2(w1CpuKey)} ms ` +
+      `per key = ${(overhead * 100).toFixed(1)}% | ${ok(overhead <= 0.1)} |`,
   );
   for (const r of layouts)
     targets.push(
@@ -642,86 +669,128 @@ function report(
   const rssMax = Math.max(...layouts.flatMap((r) => r.rss.map((x) => x.mib)));
   targets.push(`| peak RSS of each process < 150 MiB | ${f1(rssMax)} MiB at most | ${ok(rssMax < 150)} |`);
 
-  return `# s3s3listen on the queue: throughput, latency, Redis per job
-
-\`bash bench/listen.sh\` (${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; the whole bench took ${f0((Date.now() - started.getTime()) / 60000)} min)
-
-- Machine: ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; Node ${process.version}; everything on loopback on the same machine
-  (Ceph RGW single-node, Swift all-in-one with s3api, redis-server, the daemons and this script share the CPUs;
-  load average ${load.map((x) => x.toFixed(2)).join(' ')} when the bench started, and the 1-minute load when each burst began in the table:
-  the machine is shared with other work, which moves every throughput figure by tens of per cent from one run to the next)
-- Source: ${sourceServer.name}; destinations: ${dests} (${destServers.length} per key${destServers.some((d) => d.name === sourceServer.name) ? `; the ${sourceServer.name} destination is the same RGW user, so it is a server-side CopyObject, the other is streamed` : ''})
-- ${COUNT} keys of ${SIZE} bytes; every process: \`node ${nodeFlags.join(' ')} dist/scripts/listen.js --role ROLE --log-format json\` (the flags of its shebang line),
-  \`concurrency\` ${CONCURRENCY ?? '16 (the default, from [source])'} per worker; marker on; each layout on its own queue and fresh destination buckets
-- Latency: from the PUBLISH call to a worker's \`copied\` line (written once every destination has the object)
-- Peak RSS: VmHWM of each process from /proc at the end of the layout's runs, summed / the largest (${rssDetail})
-- Client CPU: user + system of every process of the layout over the burst, from /proc/PID/stat (utime + stime)
-- Redis commands: \`INFO commandstats\` calls over the burst, the bench's own PUBLISH/INFO taken out; commands run inside
-  BullMQ's Lua scripts are counted one by one, as the server runs them (EVALSHA itself is one more)
-
-Commands: \`bash bench/listen.sh\` (builds, starts its own Ceph RGW, Swift and Redis on loopback, stops them);
-\`BENCH_KEYS=500 BENCH_STEADY_SECONDS=10 bash bench/listen.sh\` for a quick run; \`BENCH_LAYOUTS=w1 bash bench/listen.sh\` for one layout;
-\`S3S3TEST_SERVERS=…/ceph/env:…/swift/env S3S3TEST_REDIS=…/redis/env bash bench/listen.sh\` on servers already running.
-
-## Throughput and latency
-
-| run | keys | keys/s | p50 ms | p99 ms | peak RSS sum / max (MiB) | client CPU s | CPU ms/key | Redis cmds/key | burst / sweep |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-${rows.join('\n')}
-
-s3s3bucket: ${f2(sweep.wall)} s wall clock for the process (start-up and listing included), ${sweep.seconds} s from its own start of the sweep.
-Exit codes after SIGTERM: ${layouts.map((r) => `${r.layout.label} ${r.exitCodes.join('/')}`).join(', ')}; warnings or errors in the daemons' logs: ${failures}.
-
-Reading: the box is CPU-bound (Ceph RGW, Swift and the clients share 2 cores), so a second worker process adds CPU
-(its own AWS SDK stack, its own BullMQ polling${w1 && w2 ? `: ${f2(((w2.burstCpu - w1.burstCpu) / COUNT) * 1000)} ms per key more than one worker) for ${f1(w2.burstRate)} against ${f1(w1.burstRate)} keys/s` : ')'};
-a second worker only helps where there are cores to give it: the layouts are for spreading workers over machines. The burst p50/p99 are mostly time spent waiting behind ${COUNT} keys; the steady figures are the per-key latency.
-
-Today's figures, the single-process listener (no \`--role\`, journal-based) in its last run of this bench (${TODAY.commit}, same machine):
-burst ${TODAY.burst} keys/s (p50 ${TODAY.p50} ms, p99 ${TODAY.p99} ms), steady at ${TODAY.steadyOffered}/s p50 ${TODAY.steadyP50} ms / p99 ${TODAY.steadyP99} ms,
-peak RSS ${TODAY.rss} MiB, client CPU ${TODAY.cpu} s for the burst; the issue's reference for it is ${TARGET_BURST} keys/s at 5c0e54c.
-It is not run here: plain \`s3s3listen\` now means \`--role all\`.
-
-Redis commands per key over the burst, the most frequent (per key): ${layouts.map((r) => `${r.layout.label}: ${top(r.commands)}`).join('; ')}.
-
-## The queue alone: Redis memory and the queue's own cost per job
-
-Method: one \`--role intake\` and no worker; ${q.jobs} keys published; once all ${q.jobs} jobs wait, Redis's
-\`used_memory\` minus its value before the publish is the memory of ${q.jobs} waiting jobs. Then
-\`bench/queue-noop-worker.ts\` — BullMQ's worker built by s3s3's own \`QueueWorker\` (same concurrency,
-lock, stalled checks, completed jobs removed at once) whose job returns "done" without any S3 request —
-drains them (${q.noopJobs} jobs run, ${f2(q.takeSeconds)} s). What the intake spends per add and the no-op
-worker per job is the queue's own cost; a key's client CPU is the intake + 1 worker layout's burst CPU per key
-(intake and worker), so the share is an upper bound (the intake's CPU also holds the subscription and parsing the message, which any listener pays).
-
-| figure | per job |
-| --- | ---: |
-| Redis memory per waiting job (\`used_memory\` delta / ${q.jobs}) | ${f0(perJob)} bytes |
-| of which, by \`MEMORY USAGE\`: job hash + deduplication key + its share of the wait list | ${f0(perJobKeys)} bytes |
-| the queue's events stream (${q.eventsLen} entries; BullMQ caps it near ${EVENTS_MAXLEN}, whatever the jobs) | ${f0(perEvent)} bytes per entry |
-| Redis commands to add a job (intake) | ${f1(q.addCommands.total / q.jobs)} (${top(q.addCommands, 5)}) |
-| Redis commands to take and complete a job (no-op worker) | ${f1(q.takeCommands.total / q.jobs)} (${top(q.takeCommands, 5)}) |
-| Redis commands per key, the whole path (intake + 1 worker burst: add, take, complete, marker SET) | ${f1(fullCmds)} |
-| client CPU to add a job (intake process) | ${f2(addCpuKey)} ms |
-| client CPU to take and complete a job (no-op worker process) | ${f2(takeCpuKey)} ms |
-| a key's client CPU, intake + 1 worker burst (both processes) | ${f2(w1CpuKey)} ms |
-| the sweep's client CPU per copied key (same objects, same run) | ${f2(sweepCpuKey)} ms |
-| the queue's share of a key's client CPU | ${(overhead * 100).toFixed(1)}% |
-
-Keys by kind after the ${q.jobs} adds (MEMORY USAGE, bytes): ${q.breakdown.map((b) => `${b.kind} ${b.keys} keys ${b.bytes}`).join('; ')}.
-
-**100M-object projection.** A backfill through \`s3s3bucket --enqueue\` holds at most \`max_queued\` (default ${MAX_QUEUED})
-waiting jobs, whatever the bucket's size: ${f0(perJob)} bytes × ${MAX_QUEUED} = ${human(projection)}, plus the events stream
-capped near ${EVENTS_MAXLEN} entries (${human(projectionEvents)}), plus one hash per running job (workers × concurrency) and the
-failed set — for 100M objects as for 10 000. Redis commands: ${f1(fullCmds)} per key × 100M = ${f1(fullCmds / 10)} billion
-(${f0((fullCmds * 1e8) / 86400 / 1000)}k commands/s sustained if the backfill took one day); the queue alone (add + take + complete,
-no marker) ${f1(queueCmds)} per key × 100M = ${f1(queueCmds / 10)} billion.
-
-## Targets (bench, not asserted)
-
-| target | measured | |
-| --- | --- | --- |
-${targets.join('\n')}
-`;
+  const sameUser = destServers.some((d) => d.name === sourceServer.name)
+    ? `; the ${sourceServer.name} destination is the same RGW user, so it is a server-side CopyObject, ` +
+      'the other is streamed'
+    : '';
+  const secondWorkerCpu =
+    w1 && w2
+      ? `: ${f2(((w2.burstCpu - w1.burstCpu) / COUNT) * 1000)} ms per key more than one worker) ` +
+        `for ${f1(w2.burstRate)} against ${f1(w1.burstRate)} keys/s`
+      : ')';
+  return [
+    `# s3s3listen on the queue: throughput, latency, Redis per job`,
+    '',
+    `\`bash bench/listen.sh\` (${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; ` +
+      `the whole bench took ${f0((Date.now() - started.getTime()) / 60000)} min)`,
+    '',
+    `- Machine: ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; ` +
+      `Node ${process.version}; everything on loopback on the same machine`,
+    `  (Ceph RGW single-node, Swift all-in-one with s3api, redis-server, the daemons and this script share the CPUs;`,
+    `  load average ${load.map((x) => x.toFixed(2)).join(' ')} when the bench started, ` +
+      `and the 1-minute load when each burst began in the table:`,
+    `  the machine is shared with other work, which moves every throughput figure by tens of per cent from ` +
+      `one run to the next)`,
+    `- Source: ${sourceServer.name}; destinations: ${dests} (${destServers.length} per key${sameUser})`,
+    `- ${COUNT} keys of ${SIZE} bytes; every process: \`node ${nodeFlags.join(' ')} dist/scripts/listen.js ` +
+      `--role ROLE --log-format json\` (the flags of its shebang line),`,
+    `  \`concurrency\` ${CONCURRENCY ?? '16 (the default, from [source])'} per worker; marker on; ` +
+      `each layout on its own queue and fresh destination buckets`,
+    `- Latency: from the PUBLISH call to a worker's \`copied\` line (written once every destination has the object)`,
+    `- Peak RSS: VmHWM of each process from /proc at the end of the layout's runs, summed / the largest (${rssDetail})`,
+    `- Client CPU: user + system of every process of the layout over the burst, from /proc/PID/stat (utime + stime)`,
+    `- Redis commands: \`INFO commandstats\` calls over the burst, the bench's own PUBLISH/INFO taken out; ` +
+      `commands run inside`,
+    `  BullMQ's Lua scripts are counted one by one, as the server runs them (EVALSHA itself is one more)`,
+    '',
+    `Commands: \`bash bench/listen.sh\` (builds, starts its own Ceph RGW, Swift and Redis on loopback, stops them);`,
+    `\`BENCH_KEYS=500 BENCH_STEADY_SECONDS=10 bash bench/listen.sh\` for a quick run; ` +
+      `\`BENCH_LAYOUTS=w1 bash bench/listen.sh\` for one layout;`,
+    `\`S3S3TEST_SERVERS=…/ceph/env:…/swift/env S3S3TEST_REDIS=…/redis/env bash bench/listen.sh\` on ` +
+      `servers already running.`,
+    '',
+    `## Throughput and latency`,
+    '',
+    `| run | keys | keys/s | p50 ms | p99 ms | peak RSS sum / max (MiB) ` +
+      `| client CPU s | CPU ms/key | Redis cmds/key | burst / sweep |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `${rows.join('\n')}`,
+    '',
+    `s3s3bucket: ${f2(sweep.wall)} s wall clock for the process (start-up and listing included), ` +
+      `${sweep.seconds} s from its own start of the sweep.`,
+    `Exit codes after SIGTERM: ` +
+      `${layouts.map((r) => `${r.layout.label} ${r.exitCodes.join('/')}`).join(', ')}; ` +
+      `warnings or errors in the daemons' logs: ${failures}.`,
+    '',
+    `Reading: the box is CPU-bound (Ceph RGW, Swift and the clients share 2 cores), ` +
+      `so a second worker process adds CPU`,
+    `(its own AWS SDK stack, its own BullMQ polling${secondWorkerCpu};`,
+    `a second worker only helps where there are cores to give it: ` +
+      `the layouts are for spreading workers over machines. The burst p50/p99 are mostly time spent waiting ` +
+      `behind ${COUNT} keys; the steady figures are the per-key latency.`,
+    '',
+    `Today's figures, the single-process listener (no \`--role\`, journal-based) ` +
+      `in its last run of this bench (${TODAY.commit}, same machine):`,
+    `burst ${TODAY.burst} keys/s (p50 ${TODAY.p50} ms, p99 ${TODAY.p99} ms), ` +
+      `steady at ${TODAY.steadyOffered}/s p50 ${TODAY.steadyP50} ms / p99 ${TODAY.steadyP99} ms,`,
+    `peak RSS ${TODAY.rss} MiB, client CPU ${TODAY.cpu} s for the burst; ` +
+      `the issue's reference for it is ${TARGET_BURST} keys/s at 5c0e54c.`,
+    `It is not run here: plain \`s3s3listen\` now means \`--role all\`.`,
+    '',
+    `Redis commands per key over the burst, the most frequent (per key): ` +
+      `${layouts.map((r) => `${r.layout.label}: ${top(r.commands)}`).join('; ')}.`,
+    '',
+    `## The queue alone: Redis memory and the queue's own cost per job`,
+    '',
+    `Method: one \`--role intake\` and no worker; ${q.jobs} keys published; once all ${q.jobs} jobs wait, Redis's`,
+    `\`used_memory\` minus its value before the publish is the memory of ${q.jobs} waiting jobs. Then`,
+    `\`bench/queue-noop-worker.ts\` — BullMQ's worker built by s3s3's own \`QueueWorker\` (same concurrency,`,
+    `lock, stalled checks, completed jobs removed at once) whose job returns "done" without any S3 request —`,
+    `drains them (${q.noopJobs} jobs run, ${f2(q.takeSeconds)} s). What the intake spends per add and the no-op`,
+    `worker per job is the queue's own cost; a key's client CPU is the intake + 1 worker layout's burst CPU per key`,
+    `(intake and worker), so the share is an upper bound (the intake's CPU also holds the subscription and ` +
+      `parsing the message, which any listener pays).`,
+    '',
+    `| figure | per job |`,
+    `| --- | ---: |`,
+    `| Redis memory per waiting job (\`used_memory\` delta / ${q.jobs}) | ${f0(perJob)} bytes |`,
+    `| of which, by \`MEMORY USAGE\`: job hash + deduplication key + its share of the wait list | ` +
+      `${f0(perJobKeys)} bytes |`,
+    `| the queue's events stream (${q.eventsLen} entries; BullMQ caps it near ${EVENTS_MAXLEN}, ` +
+      `whatever the jobs) | ${f0(perEvent)} bytes per entry |`,
+    `| Redis commands to add a job (intake) | ${f1(q.addCommands.total / q.jobs)} (${top(q.addCommands, 5)}) |`,
+    `| Redis commands to take and complete a job (no-op worker) ` +
+      `| ${f1(q.takeCommands.total / q.jobs)} (${top(q.takeCommands, 5)}) |`,
+    `| Redis commands per key, the whole path (intake + 1 worker burst: add, take, complete, marker SET) ` +
+      `| ${f1(fullCmds)} |`,
+    `| client CPU to add a job (intake process) | ${f2(addCpuKey)} ms |`,
+    `| client CPU to take and complete a job (no-op worker process) | ${f2(takeCpuKey)} ms |`,
+    `| a key's client CPU, intake + 1 worker burst (both processes) | ${f2(w1CpuKey)} ms |`,
+    `| the sweep's client CPU per copied key (same objects, same run) | ${f2(sweepCpuKey)} ms |`,
+    `| the queue's share of a key's client CPU | ${(overhead * 100).toFixed(1)}% |`,
+    '',
+    `Keys by kind after the ${q.jobs} adds (MEMORY USAGE, bytes): ` +
+      `${q.breakdown.map((b) => `${b.kind} ${b.keys} keys ${b.bytes}`).join('; ')}.`,
+    '',
+    `**100M-object projection.** A backfill through \`s3s3bucket --enqueue\` holds at most \`max_queued\` ` +
+      `(default ${MAX_QUEUED})`,
+    `waiting jobs, whatever the bucket's size: ${f0(perJob)} bytes × ${MAX_QUEUED} = ${human(projection)}, ` +
+      `plus the events stream`,
+    `capped near ${EVENTS_MAXLEN} entries (${human(projectionEvents)}), ` +
+      `plus one hash per running job (workers × concurrency) and the`,
+    `failed set — for 100M objects as for 10 000. Redis commands: ` +
+      `${f1(fullCmds)} per key × 100M = ${f1(fullCmds / 10)} billion`,
+    `(${f0((fullCmds * 1e8) / 86400 / 1000)}k commands/s sustained if the backfill took one day); ` +
+      `the queue alone (add + take + complete,`,
+    `no marker) ${f1(queueCmds)} per key × 100M = ${f1(queueCmds / 10)} billion.`,
+    '',
+    `## Targets (bench, not asserted)`,
+    '',
+    `| target | measured | |`,
+    `| --- | --- | --- |`,
+    `${targets.join('\n')}`,
+    '',
+  ].join('\n');
 }
 
 async function main(): Promise<void> {

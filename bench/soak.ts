@@ -37,17 +37,22 @@ const ok =
   report.c.equal;
 console.log(`soak: ${minutes} min of writes, ${(report.seconds / 60).toFixed(1)} min in all`);
 console.log(
-  `ops: ${report.writes.puts + report.c.writes.puts} puts, ${report.writes.deletes + report.c.writes.deletes} deletes, ${report.writes.publishes + report.c.writes.publishes} publishes, ${report.sweeps.length + 2} sweeps`,
+  `ops: ${report.writes.puts + report.c.writes.puts} puts, ` +
+    `${report.writes.deletes + report.c.writes.deletes} deletes, ` +
+    `${report.writes.publishes + report.c.writes.publishes} publishes, ${report.sweeps.length + 2} sweeps`,
 );
 console.log(`keys compared: ${compared} key-destination pairs over the three phases`);
 console.log(
   `(a) ${report.a.equal ? 'PASS' : 'FAIL'}: equal after ${report.a.seconds.toFixed(1)} s with no further sweep`,
 );
 console.log(
-  `(b) ${report.b.sweep.code === 0 && report.b.sweep.copied === 0 && report.b.sweep.deleted === 0 ? 'PASS' : 'FAIL'}: one more sweep copied ${report.b.sweep.copied ?? '?'}, deleted ${report.b.sweep.deleted ?? '?'} (exit ${report.b.sweep.code})`,
+  `(b) ${report.b.sweep.code === 0 && report.b.sweep.copied === 0 && report.b.sweep.deleted === 0 ? 'PASS' : 'FAIL'}` +
+    `: one more sweep copied ${report.b.sweep.copied ?? '?'}, deleted ${report.b.sweep.deleted ?? '?'} (exit ` +
+    `${report.b.sweep.code})`,
 );
 console.log(
-  `(c) ${report.c.equal ? 'PASS' : 'FAIL'}: equal ${report.c.seconds.toFixed(1)} s after the sweep that followed the SIGKILLed daemon`,
+  `(c) ${report.c.equal ? 'PASS' : 'FAIL'}: equal ${report.c.seconds.toFixed(1)} s after the sweep that ` +
+    `followed the SIGKILLed daemon`,
 );
 console.log('');
 console.log(describeReport(report));

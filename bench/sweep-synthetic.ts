@@ -91,6 +91,12 @@ interface Run {
   gc: { fullGcs: number; liveMax: number; liveLast: number; committedMax: number };
 }
 
+/** A `--trace-gc` line: the kind of GC, then the heap before and after it (MB). */
+const GC_LINE = new RegExp(
+  /: (Mark-Compact|Mark-sweep|Scavenge|Minor Mark-Sweep)[^\d]*/.source +
+    /([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/.source,
+);
+
 async function sweepOnce(
   state: string,
   name: string,
@@ -103,7 +109,8 @@ async function sweepOnce(
   mkdirSync(dir, { recursive: true });
   const server = await startServer(keys, size, join(dir, 'server.log'));
   const section = (bucket: string, key: string) =>
-    `aws_access_key_id = ${key}\naws_secret_access_key = synthetic-secret\nbucket_name = ${bucket}\nendpoint = ${server.endpoint}\n`;
+    `aws_access_key_id = ${key}\naws_secret_access_key = synthetic-secret\n` +
+    `bucket_name = ${bucket}\nendpoint = ${server.endpoint}\n`;
   const config = join(dir, 's3s3.ini');
   writeFileSync(config, `[source]\n${section('source', 'synthetic')}\n[dest1]\n${section(destBucket, destKey)}`, {
     mode: 0o600,
@@ -134,10 +141,7 @@ async function sweepOnce(
     let stdout = '';
     let stderr = '';
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m =
-        /: (Mark-Compact|Mark-sweep|Scavenge|Minor Mark-Sweep)[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/.exec(
-          line,
-        );
+      const m = GC_LINE.exec(line);
       if (!m) {
         if (!/^\[\d+:0x[0-9a-f]+\]/.test(line)) stdout += `${line}\n`;
         return;
@@ -248,7 +252,8 @@ async function main(): Promise<void> {
         p.copy ? 'synthetic-other' : 'synthetic',
       );
       process.stderr.write(
-        `bench:   ${r.wall.toFixed(2)} s, ${f1(r.rssMiB)} MiB peak RSS, live heap after full GCs <= ${f1(r.gc.liveMax)} MB, exit ${r.exit}\n`,
+        `bench:   ${r.wall.toFixed(2)} s, ${f1(r.rssMiB)} MiB peak RSS, ` +
+          `live heap after full GCs <= ${f1(r.gc.liveMax)} MB, exit ${r.exit}\n`,
       );
       runs.push(r);
       report(false);
@@ -273,7 +278,9 @@ function markdown(o: {
 }) {
   const { runs } = o;
   const header = [
-    '| run | node flags | keys | exit | seconds | keys/s swept | listing entries/s (both sides) | peak RSS (MiB) | live heap after full GC, max (MB) | client CPU s | client CPU µs/key | server CPU s | list requests | load at start |',
+    '| run | node flags | keys | exit | seconds | keys/s swept | listing entries/s (both sides) ' +
+      '| peak RSS (MiB) | live heap after full GC, max (MB) | client CPU s | client CPU µs/key | server CPU s ' +
+      '| list requests | load at start |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const rows = runs.map((r) => {
@@ -282,7 +289,12 @@ function markdown(o: {
       ? `copy into an empty bucket (copied ${f0(r.copied)}, failed ${f0(r.failed)})`
       : `unchanged (skipped ${f0(r.skipped)}, failed ${f0(r.failed)})`;
     const entries = copy ? r.keys : 2 * r.keys;
-    return `| ${what} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${f0(r.keys)} | ${r.exit} | ${r.wall.toFixed(2)} | ${f0(r.keys / r.wall)} | ${f0(entries / r.wall)} | ${f1(r.rssMiB)} | ${r.gc.fullGcs ? f1(r.gc.liveMax) : '-'} | ${r.cpu.toFixed(2)} | ${f1((r.cpu / r.keys) * 1e6)} | ${r.serverCpu.toFixed(2)} | ${f0(r.listRequests)} | ${r.load.toFixed(1)} |`;
+    return (
+      `| ${what} | ${r.flags ? `\`${r.flags}\`` : 'none'} | ${f0(r.keys)} | ${r.exit} | ${r.wall.toFixed(2)} ` +
+      `| ${f0(r.keys / r.wall)} | ${f0(entries / r.wall)} | ${f1(r.rssMiB)} | ` +
+      `${r.gc.fullGcs ? f1(r.gc.liveMax) : '-'} | ${r.cpu.toFixed(2)} | ${f1((r.cpu / r.keys) * 1e6)} | ` +
+      `${r.serverCpu.toFixed(2)} | ${f0(r.listRequests)} | ${r.load.toFixed(1)} |`
+    );
   });
   const table = [...header, ...rows].join('\n');
   const unchanged = runs.filter((r) => r.name.startsWith('unchanged') && r.flags === (runs[0]?.flags ?? ''));
@@ -291,31 +303,54 @@ function markdown(o: {
   const bad = runs.filter(
     (r) => r.exit !== 0 || r.failed !== 0 || (r.name.startsWith('unchanged') && r.skipped !== r.keys),
   );
-  const targets = `| target (issue 11), runs with ${unchanged[0]?.flags ? `\`${unchanged[0].flags}\`` : 'no node flags'} | measured | |
-| --- | --- | --- |
-| peak RSS <= 100 MiB at every size | ${f1(maxRss)} MiB at most (${unchanged.map((r) => `${label(r.keys)}: ${f1(r.rssMiB)}`).join(', ')}) | ${maxRss <= 100 ? 'PASS' : 'MISS'} |
-| >= 20k keys/s listed | ${f0(minRate)} keys/s swept at the slowest size (${f0(2 * minRate)} listing entries/s, both sides) | ${minRate >= 20000 ? 'PASS' : 2 * minRate >= 20000 ? 'PASS only counting both listings' : 'MISS'} |`;
-  const file = `# s3s3bucket at scale, against a synthetic S3 endpoint
-
-\`${o.command}\` (${o.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; commit ${o.commit}${o.dirty ? ' with uncommitted changes in src/' : ''})${o.final ? '' : ' — **incomplete: the bench was still running or was stopped**'}
-
-- Machine: ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB RAM; Node ${process.version}; \`uptime\` at the start: \`${o.uptime}\`
-  (the endpoint, the sweep and whatever else runs on the machine share the CPUs)
-- Endpoint: \`bench/synthetic-s3.ts\` on loopback, storing nothing: [source] and [dest1] are two buckets that list the same
-  N generated keys (\`k/%08d\` plus ten odd ones: space, \`+\`, \`%\`, a control character, \`..\`, non-ASCII, an astral
-  character) of ${o.objectSize} bytes with real MD5 ETags; s3s3's defaults: ListObjectsV2, \`encoding-type=url\`, 1000 keys a page.
-  Every key is unchanged, so the sweep is its two listings and the merge-join: no object request.
-- Each run: \`/usr/bin/time -v node --trace-gc [node flags] dist/scripts/bucket.js --config CFG --json\`, the node flags being
-  those of the bin's shebang line (what \`s3s3bucket\` runs with; "none": it sets no V8 flag) plus any asked for; seconds = wall clock of the whole process (start-up included); peak RSS = "Maximum resident
-  set size"; live heap = the largest heap size right after a full (mark-compact) GC, from \`--trace-gc\`: what the sweep
-  really holds, apart from how far V8 lets the heap grow before collecting; client CPU = user + system of the sweep;
-  server CPU = the endpoint's own, from \`process.cpuUsage()\`.
-- keys/s swept = N / seconds (each key listed once on each side); listing entries/s counts both listings (2N / seconds).
-
-${table}
-
-${targets}
-${bad.length ? `\nRuns that did not end clean: ${bad.map((r) => `${r.name} (exit ${r.exit}, failed ${r.failed}, skipped ${r.skipped} of ${r.keys})`).join('; ')}\n` : ''}`;
+  const targets = [
+    `| target (issue 11), ` +
+      `runs with ${unchanged[0]?.flags ? `\`${unchanged[0].flags}\`` : 'no node flags'} | measured | |`,
+    `| --- | --- | --- |`,
+    `| peak RSS <= 100 MiB at every size | ${f1(maxRss)} MiB at most ` +
+      `(${unchanged.map((r) => `${label(r.keys)}: ${f1(r.rssMiB)}`).join(', ')}) ` +
+      `| ${maxRss <= 100 ? 'PASS' : 'MISS'} |`,
+    `| >= 20k keys/s listed | ${f0(minRate)} keys/s swept at the slowest size (${f0(2 * minRate)} listing ` +
+      `entries/s, both sides) ` +
+      `| ${minRate >= 20000 ? 'PASS' : 2 * minRate >= 20000 ? 'PASS only counting both listings' : 'MISS'} |`,
+  ].join('\n');
+  const badRun = (r: Run) => `${r.name} (exit ${r.exit}, failed ${r.failed}, skipped ${r.skipped} of ${r.keys})`;
+  const badRuns = bad.length ? `\nRuns that did not end clean: ${bad.map(badRun).join('; ')}\n` : '';
+  const file = [
+    `# s3s3bucket at scale, against a synthetic S3 endpoint`,
+    '',
+    `\`${o.command}\` (${o.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; ` +
+      `commit ${o.commit}${o.dirty ? ' with uncommitted changes in src/' : ''})` +
+      `${o.final ? '' : ' — **incomplete: the bench was still running or was stopped**'}`,
+    '',
+    `- Machine: ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB RAM; ` +
+      `Node ${process.version}; \`uptime\` at the start: \`${o.uptime}\``,
+    `  (the endpoint, the sweep and whatever else runs on the machine share the CPUs)`,
+    `- Endpoint: \`bench/synthetic-s3.ts\` on loopback, storing nothing: ` +
+      `[source] and [dest1] are two buckets that list the same`,
+    `  N generated keys (\`k/%08d\` plus ten odd ones: space, \`+\`, \`%\`, a control character, \`..\`, ` +
+      `non-ASCII, an astral`,
+    `  character) of ${o.objectSize} bytes with real MD5 ETags; s3s3's defaults: ListObjectsV2, ` +
+      `\`encoding-type=url\`, 1000 keys a page.`,
+    `  Every key is unchanged, so the sweep is its two listings and the merge-join: no object request.`,
+    `- Each run: \`/usr/bin/time -v node --trace-gc [node flags] dist/scripts/bucket.js --config CFG ` +
+      `--json\`, the node flags being`,
+    `  those of the bin's shebang line (what \`s3s3bucket\` runs with; "none": it sets no V8 flag) ` +
+      `plus any asked for; seconds = wall clock of the whole process (start-up included); ` +
+      `peak RSS = "Maximum resident`,
+    `  set size"; live heap = the largest heap size right after a full (mark-compact) GC, ` +
+      `from \`--trace-gc\`: what the sweep`,
+    `  really holds, apart from how far V8 lets the heap grow before collecting; ` +
+      `client CPU = user + system of the sweep;`,
+    `  server CPU = the endpoint's own, from \`process.cpuUsage()\`.`,
+    `- keys/s swept = N / seconds (each key listed once on each side); ` +
+      `listing entries/s counts both listings (2N / seconds).`,
+    '',
+    `${table}`,
+    '',
+    `${targets}`,
+    badRuns,
+  ].join('\n');
   return { file, table, targets, bad: bad.length > 0 };
 }
 

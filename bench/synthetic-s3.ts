@@ -231,7 +231,8 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   sendXml(
     res,
     status,
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>synthetic</RequestId></Error>`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+      `<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>synthetic</RequestId></Error>`,
     head,
   );
 }
@@ -250,7 +251,9 @@ function main(): void {
       for (let i = start; i < end; i++) {
         const key = list.at(i);
         parts.push(
-          `<Contents><Key>${url ? urlEncodeKey(key) : xmlEscape(key)}</Key><LastModified>${LAST_MODIFIED_ISO}</LastModified><ETag>&quot;${bodies.etag(key)}&quot;</ETag><Size>${bodies.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+          `<Contents><Key>${url ? urlEncodeKey(key) : xmlEscape(key)}</Key>` +
+            `<LastModified>${LAST_MODIFIED_ISO}</LastModified><ETag>&quot;${bodies.etag(key)}&quot;</ETag>` +
+            `<Size>${bodies.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
         );
       }
       return parts.join('');
@@ -284,7 +287,9 @@ function main(): void {
     while (end < list.count && end - start < maxKeys && (!prefix || list.at(end).startsWith(prefix))) end++;
     const truncated = end < list.count && (!prefix || list.at(end).startsWith(prefix));
     const last = end > start ? list.at(end - 1) : undefined;
-    const head = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${XMLNS}"><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>`;
+    const head =
+      `<?xml version="1.0" encoding="UTF-8"?>\n` +
+      `<ListBucketResult xmlns="${XMLNS}"><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>`;
     const tail = `${contents(list, start, end, url)}</ListBucketResult>`;
     if (v2) {
       const next =
@@ -294,14 +299,18 @@ function main(): void {
       sendXml(
         res,
         200,
-        `${head}${token !== null ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : ''}${startAfter !== null ? `<StartAfter>${enc(startAfter)}</StartAfter>` : ''}${next}<KeyCount>${end - start}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>${url ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${truncated}</IsTruncated>${tail}`,
+        `${head}${token !== null ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : ''}` +
+          `${startAfter !== null ? `<StartAfter>${enc(startAfter)}</StartAfter>` : ''}${next}` +
+          `<KeyCount>${end - start}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>` +
+          `${url ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${truncated}</IsTruncated>${tail}`,
       );
     } else {
       const next = truncated && last !== undefined ? `<NextMarker>${enc(last)}</NextMarker>` : '';
       sendXml(
         res,
         200,
-        `${head}<Marker>${marker !== null ? enc(marker) : ''}</Marker>${next}<MaxKeys>${maxKeys}</MaxKeys>${url ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${truncated}</IsTruncated>${tail}`,
+        `${head}<Marker>${marker !== null ? enc(marker) : ''}</Marker>${next}<MaxKeys>${maxKeys}</MaxKeys>` +
+          `${url ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${truncated}</IsTruncated>${tail}`,
       );
     }
   }
@@ -340,7 +349,9 @@ function main(): void {
       return sendXml(
         res,
         200,
-        `<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="${XMLNS}"><LastModified>${LAST_MODIFIED_ISO}</LastModified><ETag>&quot;${etag}&quot;</ETag></CopyObjectResult>`,
+        `<?xml version="1.0" encoding="UTF-8"?>\n` +
+          `<CopyObjectResult xmlns="${XMLNS}"><LastModified>${LAST_MODIFIED_ISO}</LastModified>` +
+          `<ETag>&quot;${etag}&quot;</ETag></CopyObjectResult>`,
       );
     }
     count('PutObject');
@@ -398,7 +409,10 @@ function main(): void {
         return sendXml(
           res,
           200,
-          `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="${XMLNS}"><Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`,
+          `<?xml version="1.0" encoding="UTF-8"?>\n` +
+            `<ListMultipartUploadsResult xmlns="${XMLNS}"><Bucket>${xmlEscape(bucket)}</Bucket>` +
+            `<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads>` +
+            `<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`,
         );
       }
       if (method === 'GET' && !q.has('location') && !q.has('versioning')) return list(res, bucket, q);
@@ -457,7 +471,8 @@ function main(): void {
       const t0 = performance.now();
       res.on('finish', () =>
         trace.write(
-          `${t0.toFixed(1)} ${(performance.now() - t0).toFixed(1)} ${req.method} ${req.url} ${res.statusCode} ${JSON.stringify(req.headers)}\n`,
+          `${t0.toFixed(1)} ${(performance.now() - t0).toFixed(1)} ${req.method} ${req.url} ` +
+            `${res.statusCode} ${JSON.stringify(req.headers)}\n`,
         ),
       );
     }

@@ -19,7 +19,10 @@ export function parseDuration(text: string): number | undefined {
   return undefined;
 }
 
-/** The shortest exact spelling of a whole number of seconds in the grammar (`90000` ms: `90s`; `86400000`: `1d`). */
+/**
+ * The shortest exact spelling of a whole number of seconds in the grammar (`90000` ms: `90s`;
+ * `86400000`: `1d`).
+ */
 export function formatDuration(ms: number): string {
   for (const [unit, size] of [
     ['d', 86_400_000],

@@ -17,6 +17,7 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** One problem as one line: `file [section] key: message`. */
 export function formatProblem(p: ConfigProblem): string {
   const where = [p.file, p.section ? `[${p.section}]` : undefined, p.key].filter(Boolean).join(' ');
   return `${where}: ${p.message}`;
@@ -58,6 +59,7 @@ export type ErrorClass = 'retry' | 'object' | 'fatal';
  */
 export type ErrorKind = 'notFound' | 'bucketMissing' | 'preconditionFailed' | 'badDigest' | 'throttled';
 
+/** What a StoreError is made from: the call, where it went, what came back, and how to treat it. */
 export interface StoreErrorInit {
   /** The config section of the endpoint (`source`, `dest1`), so a message says which one. */
   readonly section?: string;
@@ -144,7 +146,8 @@ export class ListingOrderError extends S3s3Error {
   readonly key: string;
   constructor(init: { section?: string; endpoint: string; bucket: string; previous: string; key: string }) {
     super(
-      `${init.section ? `[${init.section}] ` : ''}listing of ${init.bucket} at ${init.endpoint} is out of order: ${JSON.stringify(init.key)} came after ${JSON.stringify(init.previous)}; ` +
+      `${init.section ? `[${init.section}] ` : ''}listing of ${init.bucket} at ${init.endpoint} is out of order: ` +
+        `${JSON.stringify(init.key)} came after ${JSON.stringify(init.previous)}; ` +
         'this server does not list in UTF-8 byte order as S3 does, so s3s3bucket cannot plan from it',
     );
     this.endpoint = init.endpoint;

@@ -3,13 +3,17 @@
  * Leaf module. Callers must never pass secrets; config values are logged by name only.
  */
 
+/** How much a logger writes: each level includes those above it. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** Text lines for people, JSON lines for log collectors. */
 export type LogFormat = 'text' | 'json';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** The structured fields of a log line: plain values only, never a secret. */
 export type LogFields = Record<string, string | number | boolean | null | undefined | readonly string[]>;
 
+/** What s3s3 logs through; an embedding application may pass its own. */
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
@@ -17,6 +21,7 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
+/** The level, format and destination of a `createLogger` logger. */
 export interface LoggerOptions {
   level?: LogLevel;
   format?: LogFormat;

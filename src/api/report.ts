@@ -1,15 +1,10 @@
-/**
- * `--report FILE`: one CSV row per object and destination, so the route of every object
- * (old key -> new key) can be loaded into a database. RFC 4180 quoting, LF line ends, a
- * header when the file is new. Each row is one write(2) of one complete line on a file
- * opened O_APPEND: a process killed at any moment leaves whole rows only, and two writers
- * appending to the same file never interleave inside a row.
- */
+/** The CSV report of every object's route (`--report FILE`, `[pubsub] report`). */
 import { closeSync, existsSync, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { Config } from './config.js';
 import type { TargetResult } from './copy/copy-key.js';
 import { S3s3Error } from './errors.js';
 
+/** The report's header: its columns, in order. */
 export const REPORT_COLUMNS = [
   'time',
   'source_bucket',
@@ -24,8 +19,10 @@ export const REPORT_COLUMNS = [
   'error',
 ] as const;
 
+/** What happened to an object at a destination, as the report's `action` column says it. */
 export type ReportAction = 'copied' | 'skipped' | 'deleted' | 'trashed' | 'gone' | 'failed';
 
+/** One row of the report: one object at one destination. */
 export interface ReportRow {
   /** Default: now. */
   readonly time?: Date;
@@ -60,6 +57,7 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
+/** One CSV line (fields quoted as RFC 4180 needs, LF ended). */
 export function csvLine(fields: readonly string[]): string {
   return fields.map(csvField).join(',') + '\n';
 }
@@ -86,6 +84,7 @@ export function restoreField(field: string): string {
   return /^'+[=+\-@\t\r]/.test(field) ? field.slice(1) : field;
 }
 
+/** When the report file is rotated, and how many rotated files are kept. */
 export interface ReportRotation {
   /** Rotate once the file reaches this many bytes (`report_max_size`). */
   readonly maxSize: number;
@@ -102,7 +101,14 @@ export interface ReportOptions {
   readonly rawKeys?: boolean;
 }
 
-/** The CSV report file (`--report FILE`, `[pubsub] report`): one whole row per write, appended. */
+/**
+ * The CSV report file (`--report FILE`, `[pubsub] report`): one CSV row per object and
+ * destination, so the route of every object (old key -> new key) can be loaded into a
+ * database. RFC 4180 quoting, LF line ends, a header when the file is new. Each row is one
+ * write(2) of one complete line on a file opened O_APPEND: a process killed at any moment
+ * leaves whole rows only, and two writers appending to the same file never interleave
+ * inside a row.
+ */
 export class ReportWriter {
   private fd: number | undefined;
   private size = 0;
@@ -200,7 +206,10 @@ export class ReportWriter {
   }
 }
 
-/** The action a result is reported as; undefined for dry-run outcomes. `kept` (a delete not made) is `skipped`. */
+/**
+ * The action a result is reported as; undefined for dry-run outcomes. `kept` (a delete not made)
+ * is `skipped`.
+ */
 export function reportAction(r: TargetResult): ReportAction | undefined {
   switch (r.outcome) {
     case 'copied':

@@ -1,7 +1,8 @@
+/** One backoff for every retry loop of s3s3 (store requests, Redis reconnects and writes, copies). */
+
 /**
- * One backoff for every retry loop: exponential with full jitter, stretched to a server's
- * `Retry-After` when it gave one (capped at a minute). Only errors the caller classes as
- * retryable are tried again; everything else fails at once.
+ * How a retry loop backs off: exponential with full jitter, stretched to a server's
+ * `Retry-After` when it gave one (capped at a minute).
  */
 export interface RetryPolicy {
   /** Attempts in all, including the first. */
@@ -10,6 +11,7 @@ export interface RetryPolicy {
   readonly maxMs: number;
 }
 
+/** The policy when a caller gives none: 5 attempts, from 200 ms to at most 10 s apart. */
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 5, baseMs: 200, maxMs: 10_000 });
 
 /** Longest wait a `Retry-After` may ask for; a larger one is taken as this. */
@@ -37,6 +39,10 @@ export function backoff(attempt: number, policy: RetryPolicy, retryAfterMs?: num
   return Math.max(jittered, Math.min(MAX_RETRY_AFTER_MS, retryAfterMs));
 }
 
+/**
+ * Run `fn` until it succeeds or its attempts run out; only errors `isRetryable` accepts are
+ * tried again, everything else fails at once.
+ */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
   isRetryable: (err: unknown) => boolean,
@@ -56,6 +62,7 @@ export async function withRetry<T>(
   }
 }
 
+/** A promise that resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,9 +1,4 @@
-/**
- * The choke points report here — the store's one request function, settlement, the Redis
- * connections, the webhook — and whoever wants figures (the daemon's /metrics) listens.
- * With no listener every call is a loop over an empty set: nothing else in s3s3 needs to
- * know metrics exist, and nothing here imports a metrics library.
- */
+/** Figures from the choke points to whoever listens (the daemon's /metrics); no metrics library here. */
 
 /** One S3 request as the store saw it. */
 export interface RequestSample {
@@ -23,6 +18,7 @@ export interface ObjectSample {
   readonly bytes: number;
 }
 
+/** Whoever wants figures: every method optional, each called at one choke point. */
 export interface TelemetrySink {
   request?(sample: RequestSample): void;
   object?(sample: ObjectSample): void;
@@ -46,6 +42,12 @@ function each(f: (s: TelemetrySink) => void): void {
   }
 }
 
+/**
+ * The choke points report here — the store's one request function, settlement, the Redis
+ * connections, the webhook — and whoever wants figures (the daemon's /metrics) listens.
+ * With no listener every call is a loop over an empty set: nothing else in s3s3 needs to
+ * know metrics exist, and nothing here imports a metrics library.
+ */
 export const telemetry = {
   /** Start listening; returns the function that stops it. */
   subscribe(sink: TelemetrySink): () => void {

@@ -124,7 +124,8 @@ describe('s3s3bucket command', () => {
       assert.match(
         lines[0]!,
         new RegExp(
-          `^s3s3bucket: lock ${lockFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the lock file is owned by uid 65534, not by this user \\(uid 0\\); refusing`,
+          `^s3s3bucket: lock ${lockFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ` +
+            `the lock file is owned by uid 65534, not by this user \\(uid 0\\); refusing`,
         ),
       );
       assert.equal(statSync(lockFile).uid, 65534, 'left in place');

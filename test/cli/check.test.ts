@@ -109,50 +109,54 @@ describe('s3s3bucket --check and --report', () => {
     assert.deepEqual(parsed.counts, { dest1: { '+': 0, '-': 0, '*': 0, '?': 0, '=': 3 } });
   });
 
-  it('prints + - * lines with JSON-quoted keys and exits 1; --json gives the same; ? alone exits 0, --download settles it', async () => {
-    const { src, dst, file } = await setup('diff');
-    const odd = 'new\nline "quoted"';
-    await put(src, ['same', odd]);
-    await put(dst, ['same', 'extra\u0001']);
-    await src.put('other', Buffer.from('aaaa'), { contentLength: 4 });
-    await dst.put('other', Buffer.from('bbbb'), { contentLength: 4 });
-    const before = await listKeys(dst);
-    const r = await run(['--config', file, '--check']);
-    assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stdout, `- "extra\\u0001" [dest1]\n+ ${JSON.stringify(odd)} [dest1]\n* "other" [dest1]\n`);
-    const json = await run(['--config', file, '--check', '--json']);
-    assert.equal(json.code, 1);
-    const parsed = JSON.parse(json.stdout) as {
-      ok: boolean;
-      differences: Array<{ mark: string; key: string; destination: string }>;
-      counts: Record<string, Record<string, number>>;
-    };
-    assert.equal(parsed.ok, false);
-    assert.deepEqual(
-      parsed.differences.map((d) => [d.mark, d.key, d.destination]),
-      [
-        ['-', 'extra\u0001', 'dest1'],
-        ['+', odd, 'dest1'],
-        ['*', 'other', 'dest1'],
-      ],
-    );
-    assert.deepEqual(parsed.counts.dest1, { '+': 1, '-': 1, '*': 1, '?': 0, '=': 1 });
-    assert.deepEqual(await listKeys(dst), before, 'a check writes nothing');
+  it(
+    'prints + - * lines with JSON-quoted keys and exits 1; --json gives the same; ? alone exits 0, ' +
+      '--download settles it',
+    async () => {
+      const { src, dst, file } = await setup('diff');
+      const odd = 'new\nline "quoted"';
+      await put(src, ['same', odd]);
+      await put(dst, ['same', 'extra\u0001']);
+      await src.put('other', Buffer.from('aaaa'), { contentLength: 4 });
+      await dst.put('other', Buffer.from('bbbb'), { contentLength: 4 });
+      const before = await listKeys(dst);
+      const r = await run(['--config', file, '--check']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, `- "extra\\u0001" [dest1]\n+ ${JSON.stringify(odd)} [dest1]\n* "other" [dest1]\n`);
+      const json = await run(['--config', file, '--check', '--json']);
+      assert.equal(json.code, 1);
+      const parsed = JSON.parse(json.stdout) as {
+        ok: boolean;
+        differences: Array<{ mark: string; key: string; destination: string }>;
+        counts: Record<string, Record<string, number>>;
+      };
+      assert.equal(parsed.ok, false);
+      assert.deepEqual(
+        parsed.differences.map((d) => [d.mark, d.key, d.destination]),
+        [
+          ['-', 'extra\u0001', 'dest1'],
+          ['+', odd, 'dest1'],
+          ['*', 'other', 'dest1'],
+        ],
+      );
+      assert.deepEqual(parsed.counts.dest1, { '+': 1, '-': 1, '*': 1, '?': 0, '=': 1 });
+      assert.deepEqual(await listKeys(dst), before, 'a check writes nothing');
 
-    // Only an unprovable key left: `?` is no difference, unless --download finds one.
-    const u = await setup('unproven');
-    const id = await u.src.createMultipart('mp', {});
-    await u.src.completeMultipart('mp', id, [
-      { partNumber: 1, etag: await u.src.uploadPart('mp', id, 1, Buffer.from('xy'), { contentLength: 2 }) },
-    ]);
-    await u.dst.put('mp', Buffer.from('zz'), { contentLength: 2 });
-    const q = await run(['--config', u.file, '--check']);
-    assert.equal(q.code, 0, q.stderr);
-    assert.equal(q.stdout, '? "mp" [dest1]\n');
-    const d = await run(['--config', u.file, '--check', '--download']);
-    assert.equal(d.code, 1, d.stderr);
-    assert.equal(d.stdout, '* "mp" [dest1]\n');
-  });
+      // Only an unprovable key left: `?` is no difference, unless --download finds one.
+      const u = await setup('unproven');
+      const id = await u.src.createMultipart('mp', {});
+      await u.src.completeMultipart('mp', id, [
+        { partNumber: 1, etag: await u.src.uploadPart('mp', id, 1, Buffer.from('xy'), { contentLength: 2 }) },
+      ]);
+      await u.dst.put('mp', Buffer.from('zz'), { contentLength: 2 });
+      const q = await run(['--config', u.file, '--check']);
+      assert.equal(q.code, 0, q.stderr);
+      assert.equal(q.stdout, '? "mp" [dest1]\n');
+      const d = await run(['--config', u.file, '--check', '--download']);
+      assert.equal(d.code, 1, d.stderr);
+      assert.equal(d.stdout, '* "mp" [dest1]\n');
+    },
+  );
 
   it('--check-metadata turns a header difference into *', async () => {
     const { src, dst, file } = await setup('meta');
@@ -194,86 +198,94 @@ describe('s3s3bucket --check and --report', () => {
     assert.match(lines[0]!, /check stopped: .*-missing/);
   });
 
-  it('usage errors: --check with --delete or --report, --download without --check, --report with --dry-run', async () => {
-    const { file } = await setup('usage');
-    for (const args of [
-      ['--check', '--delete'],
-      ['--check', '--report', join(dir, 'x.csv')],
-      ['--download'],
-      ['--check-all'],
-      ['--dry-run', '--report', join(dir, 'y.csv')],
-    ]) {
-      const r = await run(['--config', file, ...args]);
-      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /^s3s3bucket: .*(--check|--report|dry run)/);
-    }
-  });
-
-  it('--report: one well-formed row per object and destination, source and destination keys of a prefix move, header once', async () => {
-    const { src, dst, file, lockFile } = await setup('report', { prefix: 'images/' }, { prefix: 'avatar/' });
-    const rel = [
-      'a.jpg',
-      'comma,key',
-      'quote"key',
-      'nl\nkey',
-      'cr\rkey',
-      'ctl\u0001\u001fkey',
-      'back\\slash',
-      'caf\u00e9 \u{1F600}',
-    ];
-    await put(src, [...rel.map((k) => `images/${k}`), 'other/out-of-scope']);
-    const report = join(dir, 'route.csv');
-    const first = await run(['--config', file, '--lock-file', lockFile, '--report', report]);
-    assert.equal(first.code, 0, first.stderr);
-    const second = await run(['--config', file, '--lock-file', lockFile, '--report', report]);
-    assert.equal(second.code, 0, second.stderr);
-    const text = readFileSync(report, 'utf8');
-    assert.ok(text.startsWith(COLUMNS + '\n'));
-    assert.equal(text.split(COLUMNS).length, 2, 'one header');
-    const rows = parseCsv(report);
-    assert.equal(rows.length, 1 + 2 * rel.length, 'one row per object per run');
-    const sortedRel = [...rel].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    const byRun = [rows.slice(1, 1 + rel.length), rows.slice(1 + rel.length)];
-    for (const [i, action] of ['copied', 'skipped'].entries()) {
-      const got = byRun[i]!.map((r) => r[2]!.slice('images/'.length)).sort((a, b) =>
-        Buffer.compare(Buffer.from(a), Buffer.from(b)),
-      );
-      assert.deepEqual(got, sortedRel);
-      for (const r of byRun[i]!) {
-        assert.equal(r.length, 11);
-        const [time, sourceBucket, sourceKey, destination, destinationBucket, destinationKey, act, size, , , error] = r;
-        assert.match(time!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-        assert.equal(sourceBucket, src.bucket);
-        assert.equal(destination, 'dest1');
-        assert.match(destinationBucket!, /^t-report-dst-/);
-        assert.equal(destinationKey, 'avatar/' + sourceKey!.slice('images/'.length));
-        assert.equal(act, action);
-        if (action === 'copied') assert.equal(size, String(body(sourceKey!).length));
-        assert.equal(error, '');
+  it(
+    'usage errors: --check with --delete or --report, ' + '--download without --check, --report with --dry-run',
+    async () => {
+      const { file } = await setup('usage');
+      for (const args of [
+        ['--check', '--delete'],
+        ['--check', '--report', join(dir, 'x.csv')],
+        ['--download'],
+        ['--check-all'],
+        ['--dry-run', '--report', join(dir, 'y.csv')],
+      ]) {
+        const r = await run(['--config', file, ...args]);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, /^s3s3bucket: .*(--check|--report|dry run)/);
       }
-    }
-    // A check of the moved copy is clean.
-    const check = await run(['--config', file, '--check']);
-    assert.equal(check.code, 0, check.stderr);
-    assert.equal(check.stdout, '');
-    // A delete lands in the report too: the destination key, and the source key that maps there.
-    await dst.put('avatar/stale,"x"', Buffer.from('old'), { contentLength: 3 });
-    const del = await run([
-      '--config',
-      file,
-      '--lock-file',
-      lockFile,
-      '--report',
-      report,
-      '--delete',
-      '--max-delete',
-      '100%',
-    ]);
-    assert.equal(del.code, 0, del.stderr);
-    const deleted = parseCsv(report).filter((r) => r[6] === 'deleted');
-    assert.deepEqual(
-      deleted.map((r) => [r[2], r[5]]),
-      [['images/stale,"x"', 'avatar/stale,"x"']],
-    );
-  });
+    },
+  );
+
+  it(
+    '--report: one well-formed row per object and destination, ' +
+      'source and destination keys of a prefix move, header once',
+    async () => {
+      const { src, dst, file, lockFile } = await setup('report', { prefix: 'images/' }, { prefix: 'avatar/' });
+      const rel = [
+        'a.jpg',
+        'comma,key',
+        'quote"key',
+        'nl\nkey',
+        'cr\rkey',
+        'ctl\u0001\u001fkey',
+        'back\\slash',
+        'caf\u00e9 \u{1F600}',
+      ];
+      await put(src, [...rel.map((k) => `images/${k}`), 'other/out-of-scope']);
+      const report = join(dir, 'route.csv');
+      const first = await run(['--config', file, '--lock-file', lockFile, '--report', report]);
+      assert.equal(first.code, 0, first.stderr);
+      const second = await run(['--config', file, '--lock-file', lockFile, '--report', report]);
+      assert.equal(second.code, 0, second.stderr);
+      const text = readFileSync(report, 'utf8');
+      assert.ok(text.startsWith(COLUMNS + '\n'));
+      assert.equal(text.split(COLUMNS).length, 2, 'one header');
+      const rows = parseCsv(report);
+      assert.equal(rows.length, 1 + 2 * rel.length, 'one row per object per run');
+      const sortedRel = [...rel].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const byRun = [rows.slice(1, 1 + rel.length), rows.slice(1 + rel.length)];
+      for (const [i, action] of ['copied', 'skipped'].entries()) {
+        const got = byRun[i]!.map((r) => r[2]!.slice('images/'.length)).sort((a, b) =>
+          Buffer.compare(Buffer.from(a), Buffer.from(b)),
+        );
+        assert.deepEqual(got, sortedRel);
+        for (const r of byRun[i]!) {
+          assert.equal(r.length, 11);
+          const [time, sourceBucket, sourceKey, destination, destinationBucket, destinationKey, act, size, , , error] =
+            r;
+          assert.match(time!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+          assert.equal(sourceBucket, src.bucket);
+          assert.equal(destination, 'dest1');
+          assert.match(destinationBucket!, /^t-report-dst-/);
+          assert.equal(destinationKey, 'avatar/' + sourceKey!.slice('images/'.length));
+          assert.equal(act, action);
+          if (action === 'copied') assert.equal(size, String(body(sourceKey!).length));
+          assert.equal(error, '');
+        }
+      }
+      // A check of the moved copy is clean.
+      const check = await run(['--config', file, '--check']);
+      assert.equal(check.code, 0, check.stderr);
+      assert.equal(check.stdout, '');
+      // A delete lands in the report too: the destination key, and the source key that maps there.
+      await dst.put('avatar/stale,"x"', Buffer.from('old'), { contentLength: 3 });
+      const del = await run([
+        '--config',
+        file,
+        '--lock-file',
+        lockFile,
+        '--report',
+        report,
+        '--delete',
+        '--max-delete',
+        '100%',
+      ]);
+      assert.equal(del.code, 0, del.stderr);
+      const deleted = parseCsv(report).filter((r) => r[6] === 'deleted');
+      assert.deepEqual(
+        deleted.map((r) => [r[2], r[5]]),
+        [['images/stale,"x"', 'avatar/stale,"x"']],
+      );
+    },
+  );
 });

@@ -35,31 +35,34 @@ describe('s3s3 echo-supervisord-conf / echo-ini-template', () => {
     assert.match(r.stdout, /^;\[program:s3s3worker\]$/m);
   });
 
-  it('holds the intake and numprocs worker programs, commented out: an alternative to s3s3listen, never beside it', () => {
-    const conf = readFileSync(join(ROOT, 'extras/s3s3.supervisord.conf'), 'utf8');
-    // Active sections: only s3s3listen (an intake next to it would queue every message twice).
-    assert.deepEqual(conf.match(/^\[program:[^\]]+\]$/gm), ['[program:s3s3listen]']);
-    // A block as the operator uncomments it: its `;key=value` lines without the `;`.
-    const block = (name: string): string => {
-      const m = new RegExp(`^;\\[program:${name}\\]\\n((?:;[a-z_]+=.*\\n)+)`, 'm').exec(conf);
-      assert.ok(m, `a commented [program:${name}] block`);
-      return m[1]!.replace(/^;/gm, '');
-    };
-    const intake = block('s3s3intake');
-    assert.match(intake, /^command=\S*s3s3listen --config \S+ --role intake$/m);
-    assert.doesNotMatch(intake, /^numprocs=/m, 'one intake');
-    const worker = block('s3s3worker');
-    assert.match(worker, /^command=\S*s3s3listen --config \S+ --role worker$/m);
-    assert.ok(Number(/^numprocs=(\d+)$/m.exec(worker)?.[1]) >= 2, 'several workers');
-    // numprocs needs a process_name holding the number, and each process a log of its own.
-    assert.match(worker, /^process_name=%\(program_name\)s_%\(process_num\)02d$/m);
-    assert.match(worker, /^stdout_logfile=\S*%\(process_num\)02d\S*$/m);
-    for (const b of [intake, worker]) {
-      assert.match(b, /^autorestart=true$/m);
-      assert.match(b, /^stopsignal=TERM$/m);
-      assert.ok(Number(/^stopwaitsecs=(\d+)$/m.exec(b)?.[1]) > 30, 'longer than the default shutdown_timeout');
-    }
-  });
+  it(
+    'holds the intake and numprocs worker programs, ' + 'commented out: an alternative to s3s3listen, never beside it',
+    () => {
+      const conf = readFileSync(join(ROOT, 'extras/s3s3.supervisord.conf'), 'utf8');
+      // Active sections: only s3s3listen (an intake next to it would queue every message twice).
+      assert.deepEqual(conf.match(/^\[program:[^\]]+\]$/gm), ['[program:s3s3listen]']);
+      // A block as the operator uncomments it: its `;key=value` lines without the `;`.
+      const block = (name: string): string => {
+        const m = new RegExp(`^;\\[program:${name}\\]\\n((?:;[a-z_]+=.*\\n)+)`, 'm').exec(conf);
+        assert.ok(m, `a commented [program:${name}] block`);
+        return m[1]!.replace(/^;/gm, '');
+      };
+      const intake = block('s3s3intake');
+      assert.match(intake, /^command=\S*s3s3listen --config \S+ --role intake$/m);
+      assert.doesNotMatch(intake, /^numprocs=/m, 'one intake');
+      const worker = block('s3s3worker');
+      assert.match(worker, /^command=\S*s3s3listen --config \S+ --role worker$/m);
+      assert.ok(Number(/^numprocs=(\d+)$/m.exec(worker)?.[1]) >= 2, 'several workers');
+      // numprocs needs a process_name holding the number, and each process a log of its own.
+      assert.match(worker, /^process_name=%\(program_name\)s_%\(process_num\)02d$/m);
+      assert.match(worker, /^stdout_logfile=\S*%\(process_num\)02d\S*$/m);
+      for (const b of [intake, worker]) {
+        assert.match(b, /^autorestart=true$/m);
+        assert.match(b, /^stopsignal=TERM$/m);
+        assert.ok(Number(/^stopwaitsecs=(\d+)$/m.exec(b)?.[1]) > 30, 'longer than the default shutdown_timeout');
+      }
+    },
+  );
 
   it('prints the config template', async () => {
     const r = await runScript('s3s3', ['echo-ini-template']);

@@ -78,7 +78,8 @@ describe('s3s3bucket: several configs and the run report under failure', () => {
   };
 
   it(
-    'a failing Swift-native pair, then a good one: both swept and reported, exit 1; the mail and the webhook list the failure; no secret anywhere',
+    'a failing Swift-native pair, then a good one: both swept and reported, exit 1; ' +
+      'the mail and the webhook list the failure; no secret anywhere',
     { timeout: 120_000 },
     async () => {
       const ca = makeTestCa();
@@ -165,7 +166,8 @@ describe('s3s3bucket: several configs and the run report under failure', () => {
   );
 
   it(
-    'a mail server that is down and a webhook that hangs: one warning each, bounded by the timeout, exit status unchanged (0 and 1)',
+    'a mail server that is down and a webhook that hangs: one warning each, bounded by the timeout, ' +
+      'exit status unchanged (0 and 1)',
     { timeout: 180_000 },
     async () => {
       const deaf = await deafServer();
@@ -232,7 +234,8 @@ describe('s3s3bucket: several configs and the run report under failure', () => {
   );
 
   it(
-    'a recipient the SMTP server refuses: the others get the mail, one warning names the refused address, exit status unchanged',
+    'a recipient the SMTP server refuses: the others get the mail, one warning names the refused address, ' +
+      'exit status unchanged',
     { timeout: 60_000 },
     async () => {
       const smtp = await SmtpServer.start({ rejectRcptDomain: 'nowhere.invalid' });
@@ -263,7 +266,8 @@ describe('s3s3bucket: several configs and the run report under failure', () => {
   );
 
   it(
-    'a config error in file 2 (a Swift section, or [notify]) stops before any sweep, naming file 2 and the key: exit 2, nothing copied',
+    'a config error in file 2 (a Swift section, or [notify]) stops before any sweep, ' +
+      'naming file 2 and the key: exit 2, nothing copied',
     { timeout: 60_000 },
     async () => {
       const src = await s3('hm-cfg-src', ['k']);

@@ -166,7 +166,8 @@ for (const [from, to] of [
         const rows = parseCsv(report);
         assert.equal(
           rows[0]!.join(','),
-          'time,source_bucket,source_key,destination,destination_bucket,destination_key,action,size,source_etag,md5,error',
+          'time,source_bucket,source_key,destination,destination_bucket,destination_key,' +
+            'action,size,source_etag,md5,error',
         );
         const body3 = rows.slice(1);
         assert.equal(body3.length, 3 * REL.length, 'one row per object, destination and run');

@@ -68,46 +68,50 @@ describe('s3s3bucket --config a.ini --config b.ini', () => {
     for (const s of stores) await dropStore(s).catch(() => {});
   });
 
-  it('sweeps each pair in turn: --json prints {runs, total}; the text log ends with one combined line; --report gets both', async () => {
-    const fa = write('a.ini', a.ini);
-    const fb = write('b.ini', b.ini);
-    const report = join(dir, 'report.csv');
-    const r = await runBucket(['--config', fa, '--config', fb, '--json', '--report', report], { cwd: dir });
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { runs: Entry[]; total: Totals };
-    assert.deepEqual(Object.keys(out), ['runs', 'total']);
-    assert.deepEqual(
-      out.runs.map((e) => [e.config, e.source, e.exitCode, e.copied]),
-      [
-        [fa, `${a.src.bucket} at ${ceph!.endpoint}`, 0, 2],
-        [fb, `${b.src.bucket} at ${swift!.endpoint}`, 0, 3],
-      ],
-    );
-    assert.equal(out.total.runs, 2);
-    assert.equal(out.total.copied, 5);
-    assert.equal(out.total.listed, 5);
-    assert.equal(out.total.exitCode, 0);
-    assert.deepEqual(
-      (await listKeys(a.dst)).map((o) => o.key),
-      ['a/1', 'a/2'],
-    );
-    assert.deepEqual(
-      (await listKeys(b.dst)).map((o) => o.key),
-      ['b/1', 'b/2', 'b/3'],
-    );
-    assert.match(r.stderr, /s3s3 info: 2 pairs done listed=5 copied=5 skipped=0 failed=0 .*exitCode=0/);
-    const rows = readFileSync(report, 'utf8').trim().split('\n').slice(1);
-    assert.equal(rows.filter((l) => l.includes(a.dst.bucket)).length, 2, 'pair a in the report');
-    assert.equal(rows.filter((l) => l.includes(b.dst.bucket)).length, 3, 'pair b in the report');
+  it(
+    'sweeps each pair in turn: --json prints {runs, total}; the text log ends with one combined ' +
+      'line; --report gets both',
+    async () => {
+      const fa = write('a.ini', a.ini);
+      const fb = write('b.ini', b.ini);
+      const report = join(dir, 'report.csv');
+      const r = await runBucket(['--config', fa, '--config', fb, '--json', '--report', report], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { runs: Entry[]; total: Totals };
+      assert.deepEqual(Object.keys(out), ['runs', 'total']);
+      assert.deepEqual(
+        out.runs.map((e) => [e.config, e.source, e.exitCode, e.copied]),
+        [
+          [fa, `${a.src.bucket} at ${ceph!.endpoint}`, 0, 2],
+          [fb, `${b.src.bucket} at ${swift!.endpoint}`, 0, 3],
+        ],
+      );
+      assert.equal(out.total.runs, 2);
+      assert.equal(out.total.copied, 5);
+      assert.equal(out.total.listed, 5);
+      assert.equal(out.total.exitCode, 0);
+      assert.deepEqual(
+        (await listKeys(a.dst)).map((o) => o.key),
+        ['a/1', 'a/2'],
+      );
+      assert.deepEqual(
+        (await listKeys(b.dst)).map((o) => o.key),
+        ['b/1', 'b/2', 'b/3'],
+      );
+      assert.match(r.stderr, /s3s3 info: 2 pairs done listed=5 copied=5 skipped=0 failed=0 .*exitCode=0/);
+      const rows = readFileSync(report, 'utf8').trim().split('\n').slice(1);
+      assert.equal(rows.filter((l) => l.includes(a.dst.bucket)).length, 2, 'pair a in the report');
+      assert.equal(rows.filter((l) => l.includes(b.dst.bucket)).length, 3, 'pair b in the report');
 
-    // One config: the output of before, unchanged.
-    const one = await runBucket(['--config', fa, '--json'], { cwd: dir });
-    assert.equal(one.code, 0, one.stderr);
-    const single = JSON.parse(one.stdout) as Record<string, unknown>;
-    assert.equal(single.runs, undefined);
-    assert.equal(single.skipped, 2);
-    assert.doesNotMatch(one.stderr, /pairs done/);
-  });
+      // One config: the output of before, unchanged.
+      const one = await runBucket(['--config', fa, '--json'], { cwd: dir });
+      assert.equal(one.code, 0, one.stderr);
+      const single = JSON.parse(one.stdout) as Record<string, unknown>;
+      assert.equal(single.runs, undefined);
+      assert.equal(single.skipped, 2);
+      assert.doesNotMatch(one.stderr, /pairs done/);
+    },
+  );
 
   it('exits with the worst status: a failing pair does not keep the next from being swept', async () => {
     const c = await pair('multi-c', ceph, swift, ['c/1']);
@@ -153,31 +157,35 @@ describe('s3s3bucket --config a.ini --config b.ini', () => {
     assert.deepEqual(await listKeys(d.dst), []);
   });
 
-  it('each pair takes its own lock: with the second pair locked elsewhere, the first is swept and the second is reported not run', async () => {
-    const e = await pair('multi-e', ceph, swift, ['e/1']);
-    const f = await pair('multi-f', swift, ceph, ['f/1']);
-    const fe = write('lock-e.ini', e.ini);
-    const ff = write('lock-f.ini', f.ini);
-    const lock = new SweepLock(loadConfig({ file: ff, env: {} }));
-    const held = await lock.acquire();
-    assert.ok(held);
-    try {
-      const r = await runBucket(['--config', fe, '--config', ff, '--json'], { cwd: dir });
-      assert.equal(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as { runs: Entry[]; total: Totals };
-      assert.equal(out.runs[0]!.copied, 1);
-      assert.equal(out.runs[1]!.notRun, 'another sweep of these buckets holds the lock');
-      assert.match(r.stderr, /already running: another sweep of these buckets holds the lock/);
-      assert.deepEqual(
-        (await listKeys(e.dst)).map((o) => o.key),
-        ['e/1'],
-      );
-      assert.deepEqual(await listKeys(f.dst), []);
-    } finally {
-      await held.release();
-      await lock.close();
-    }
-  });
+  it(
+    'each pair takes its own lock: with the second pair locked elsewhere, ' +
+      'the first is swept and the second is reported not run',
+    async () => {
+      const e = await pair('multi-e', ceph, swift, ['e/1']);
+      const f = await pair('multi-f', swift, ceph, ['f/1']);
+      const fe = write('lock-e.ini', e.ini);
+      const ff = write('lock-f.ini', f.ini);
+      const lock = new SweepLock(loadConfig({ file: ff, env: {} }));
+      const held = await lock.acquire();
+      assert.ok(held);
+      try {
+        const r = await runBucket(['--config', fe, '--config', ff, '--json'], { cwd: dir });
+        assert.equal(r.code, 0, r.stderr);
+        const out = JSON.parse(r.stdout) as { runs: Entry[]; total: Totals };
+        assert.equal(out.runs[0]!.copied, 1);
+        assert.equal(out.runs[1]!.notRun, 'another sweep of these buckets holds the lock');
+        assert.match(r.stderr, /already running: another sweep of these buckets holds the lock/);
+        assert.deepEqual(
+          (await listKeys(e.dst)).map((o) => o.key),
+          ['e/1'],
+        );
+        assert.deepEqual(await listKeys(f.dst), []);
+      } finally {
+        await held.release();
+        await lock.close();
+      }
+    },
+  );
 
   it('environment overrides apply to every file alike', async () => {
     const g = await pair('multi-g', ceph, swift, ['g/1']);

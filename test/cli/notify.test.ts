@@ -85,34 +85,37 @@ describe('s3s3bucket: the run report by mail and webhook', () => {
     return s;
   };
 
-  it('mails a failed sweep to every recipient: subject, figures, failed keys (escaped) and reasons; exit status 1', async () => {
-    const server = await smtp();
-    const file = write(
-      'fail.ini',
-      failing +
-        notifyIni({
-          mail_to: 'ops@example.com, oncall@example.net',
-          mail_from: 's3s3 <s3s3@example.com>',
-          smtp_url: `smtp://127.0.0.1:${server.port}`,
-        }),
-    );
-    const r = await runBucket(['--config', file], { cwd: dir });
-    assert.equal(r.code, 1, r.stderr);
-    const mails = server.messages();
-    assert.equal(mails.length, 1, r.stderr);
-    const m = mails[0]!;
-    assert.deepEqual(m.rcpt_tos, ['ops@example.com', 'oncall@example.net']);
-    assert.equal(m.mail_from, 's3s3@example.com');
-    assert.equal(m.subject, `s3s3bucket FAILED (2 failed): ${src.bucket} at ${ceph!.endpoint}`);
-    assert.match(m.text, /^s3s3bucket on \S+: FAILED \(exit status 1\)/);
-    assert.match(m.text, /listed 4, copied 2 \(\d+ bytes\), skipped 0, failed 2/);
-    assert.match(m.text, new RegExp(`\\[dest1\\] ${dst.bucket} at http://127\\.0\\.0\\.1:\\d+: copied 2 .*failed 2`));
-    assert.match(m.text, /failures \(2\):/);
-    assert.match(m.text, /"bad\/tab\\there" -> \[dest1\]: .*InvalidRequest/);
-    assert.match(m.text, /"bad\/two" -> \[dest1\]: .*InvalidRequest/);
-    assert.ok(!m.text.includes('\t'), 'the tab of the key is escaped, not raw');
-    assert.match(r.stderr, /run report mailed to=ops@example.com,oncall@example.net/);
-  });
+  it(
+    'mails a failed sweep to every recipient: subject, ' + 'figures, failed keys (escaped) and reasons; exit status 1',
+    async () => {
+      const server = await smtp();
+      const file = write(
+        'fail.ini',
+        failing +
+          notifyIni({
+            mail_to: 'ops@example.com, oncall@example.net',
+            mail_from: 's3s3 <s3s3@example.com>',
+            smtp_url: `smtp://127.0.0.1:${server.port}`,
+          }),
+      );
+      const r = await runBucket(['--config', file], { cwd: dir });
+      assert.equal(r.code, 1, r.stderr);
+      const mails = server.messages();
+      assert.equal(mails.length, 1, r.stderr);
+      const m = mails[0]!;
+      assert.deepEqual(m.rcpt_tos, ['ops@example.com', 'oncall@example.net']);
+      assert.equal(m.mail_from, 's3s3@example.com');
+      assert.equal(m.subject, `s3s3bucket FAILED (2 failed): ${src.bucket} at ${ceph!.endpoint}`);
+      assert.match(m.text, /^s3s3bucket on \S+: FAILED \(exit status 1\)/);
+      assert.match(m.text, /listed 4, copied 2 \(\d+ bytes\), skipped 0, failed 2/);
+      assert.match(m.text, new RegExp(`\\[dest1\\] ${dst.bucket} at http://127\\.0\\.0\\.1:\\d+: copied 2 .*failed 2`));
+      assert.match(m.text, /failures \(2\):/);
+      assert.match(m.text, /"bad\/tab\\there" -> \[dest1\]: .*InvalidRequest/);
+      assert.match(m.text, /"bad\/two" -> \[dest1\]: .*InvalidRequest/);
+      assert.ok(!m.text.includes('\t'), 'the tab of the key is escaped, not raw');
+      assert.match(r.stderr, /run report mailed to=ops@example.com,oncall@example.net/);
+    },
+  );
 
   it('mail_when = failure (the default) sends nothing after a clean sweep; always sends the OK report', async () => {
     const server = await smtp();
@@ -210,39 +213,43 @@ describe('s3s3bucket: the run report by mail and webhook', () => {
     assert.equal(server.messages().length, 0);
   });
 
-  it('STARTTLS with ca_bundle: a wrong password is one clear warning; the right one (from S3S3_NOTIFY_SMTP_URL) delivers over TLS', async () => {
-    const server = await smtp({ tls: { cert: ca.cert, key: ca.key }, auth: { user: 'mailer', pass: PASSWORD } });
-    const file = write(
-      'auth.ini',
-      clean +
-        notifyIni({
-          mail_to: 'ops@example.com',
-          mail_from: 's3s3@example.com',
-          smtp_url: `smtp://mailer:wrong-password@127.0.0.1:${server.port}`,
-          mail_when: 'always',
-          ca_bundle: ca.ca,
-        }),
-    );
-    const wrong = await runBucket(['--config', file], { cwd: dir });
-    assert.equal(wrong.code, 0, wrong.stderr);
-    const w = warnings(wrong.stderr, /not mailed/);
-    assert.equal(w.length, 1, wrong.stderr);
-    assert.match(w[0]!, /refused the login of "mailer" \(535 .*\): check the user and password in smtp_url/);
-    assert.ok(!wrong.stderr.includes('wrong-password'), 'no password on stderr');
-    assert.equal(server.messages().length, 0);
+  it(
+    'STARTTLS with ca_bundle: a wrong password is one clear warning; ' +
+      'the right one (from S3S3_NOTIFY_SMTP_URL) delivers over TLS',
+    async () => {
+      const server = await smtp({ tls: { cert: ca.cert, key: ca.key }, auth: { user: 'mailer', pass: PASSWORD } });
+      const file = write(
+        'auth.ini',
+        clean +
+          notifyIni({
+            mail_to: 'ops@example.com',
+            mail_from: 's3s3@example.com',
+            smtp_url: `smtp://mailer:wrong-password@127.0.0.1:${server.port}`,
+            mail_when: 'always',
+            ca_bundle: ca.ca,
+          }),
+      );
+      const wrong = await runBucket(['--config', file], { cwd: dir });
+      assert.equal(wrong.code, 0, wrong.stderr);
+      const w = warnings(wrong.stderr, /not mailed/);
+      assert.equal(w.length, 1, wrong.stderr);
+      assert.match(w[0]!, /refused the login of "mailer" \(535 .*\): check the user and password in smtp_url/);
+      assert.ok(!wrong.stderr.includes('wrong-password'), 'no password on stderr');
+      assert.equal(server.messages().length, 0);
 
-    const right = await runBucket(['--config', file], {
-      cwd: dir,
-      env: { S3S3_NOTIFY_SMTP_URL: `smtp://mailer:${PASSWORD}@127.0.0.1:${server.port}` },
-    });
-    assert.equal(right.code, 0, right.stderr);
-    assert.equal(warnings(right.stderr, /not mailed/).length, 0, right.stderr);
-    const mails = server.messages();
-    assert.equal(mails.length, 1);
-    assert.equal(mails[0]!.login, 'mailer');
-    assert.equal(mails[0]!.tls, true);
-    assert.ok(!right.stderr.includes(PASSWORD), 'no password on stderr');
-  });
+      const right = await runBucket(['--config', file], {
+        cwd: dir,
+        env: { S3S3_NOTIFY_SMTP_URL: `smtp://mailer:${PASSWORD}@127.0.0.1:${server.port}` },
+      });
+      assert.equal(right.code, 0, right.stderr);
+      assert.equal(warnings(right.stderr, /not mailed/).length, 0, right.stderr);
+      const mails = server.messages();
+      assert.equal(mails.length, 1);
+      assert.equal(mails[0]!.login, 'mailer');
+      assert.equal(mails[0]!.tls, true);
+      assert.ok(!right.stderr.includes(PASSWORD), 'no password on stderr');
+    },
+  );
 
   it('TLS to a private CA without ca_bundle: one warning saying to set it; smtps:// with ca_bundle delivers', async () => {
     const starttls = await smtp({ tls: { cert: ca.cert, key: ca.key } });
@@ -286,53 +293,57 @@ describe('s3s3bucket: the run report by mail and webhook', () => {
     );
   });
 
-  it('posts the JSON summary to the webhook; a webhook answering 500 is one warning without its secret path, exit status unchanged', async () => {
-    const hook = await WebhookReceiver.start();
-    try {
-      const r = await runBucket(['--config', write('hook.ini', failing + notifyIni({ webhook_url: hook.url }))], {
-        cwd: dir,
-      });
-      assert.equal(r.code, 1, r.stderr);
-      assert.equal(hook.posts.length, 1, r.stderr);
-      const post = hook.posts[0]!;
-      assert.equal(post.method, 'POST');
-      assert.equal(post.url, '/hooks/s3s3-secret-token');
-      assert.equal(post.headers['content-type'], 'application/json');
-      const body = JSON.parse(post.body) as {
-        subject: string;
-        runs: Array<Record<string, unknown>>;
-        total: Record<string, unknown>;
-      };
-      assert.equal(body.runs.length, 1);
-      assert.equal(body.runs[0]!.source, `${src.bucket} at ${ceph!.endpoint}`);
-      assert.equal((body.runs[0]!.copied as number) + (body.runs[0]!.skipped as number), 2, 'the ok/ keys');
-      assert.equal(body.runs[0]!.failed, 2);
-      assert.deepEqual((body.runs[0]!.failures as Array<{ key: string }>).map((f) => f.key).sort(), BAD);
-      assert.equal(body.total.exitCode, 1);
-      assert.equal(body.total.failed, 2);
-      assert.equal(body.total.ok, false);
-      assert.match(body.subject, /^s3s3bucket FAILED \(2 failed\)/);
-    } finally {
-      await hook.close();
-    }
-    const broken = await WebhookReceiver.start({ status: 500 });
-    try {
-      const r = await runBucket(['--config', write('hook500.ini', clean + notifyIni({ webhook_url: broken.url }))], {
-        cwd: dir,
-      });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(broken.posts.length, 1, 'posted after a clean run too (webhook_when = always)');
-      const w = warnings(r.stderr, /webhook/);
-      assert.equal(w.length, 1, r.stderr);
-      assert.match(
-        w[0]!,
-        /the run report was not posted to the webhook: http:\/\/127\.0\.0\.1:\d+\/\.\.\. answered 500/,
-      );
-      assert.ok(!r.stderr.includes('s3s3-secret-token'), 'the path (a token) is not printed');
-    } finally {
-      await broken.close();
-    }
-  });
+  it(
+    'posts the JSON summary to the webhook; a webhook answering 500 is one warning without its secret path, ' +
+      'exit status unchanged',
+    async () => {
+      const hook = await WebhookReceiver.start();
+      try {
+        const r = await runBucket(['--config', write('hook.ini', failing + notifyIni({ webhook_url: hook.url }))], {
+          cwd: dir,
+        });
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(hook.posts.length, 1, r.stderr);
+        const post = hook.posts[0]!;
+        assert.equal(post.method, 'POST');
+        assert.equal(post.url, '/hooks/s3s3-secret-token');
+        assert.equal(post.headers['content-type'], 'application/json');
+        const body = JSON.parse(post.body) as {
+          subject: string;
+          runs: Array<Record<string, unknown>>;
+          total: Record<string, unknown>;
+        };
+        assert.equal(body.runs.length, 1);
+        assert.equal(body.runs[0]!.source, `${src.bucket} at ${ceph!.endpoint}`);
+        assert.equal((body.runs[0]!.copied as number) + (body.runs[0]!.skipped as number), 2, 'the ok/ keys');
+        assert.equal(body.runs[0]!.failed, 2);
+        assert.deepEqual((body.runs[0]!.failures as Array<{ key: string }>).map((f) => f.key).sort(), BAD);
+        assert.equal(body.total.exitCode, 1);
+        assert.equal(body.total.failed, 2);
+        assert.equal(body.total.ok, false);
+        assert.match(body.subject, /^s3s3bucket FAILED \(2 failed\)/);
+      } finally {
+        await hook.close();
+      }
+      const broken = await WebhookReceiver.start({ status: 500 });
+      try {
+        const r = await runBucket(['--config', write('hook500.ini', clean + notifyIni({ webhook_url: broken.url }))], {
+          cwd: dir,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(broken.posts.length, 1, 'posted after a clean run too (webhook_when = always)');
+        const w = warnings(r.stderr, /webhook/);
+        assert.equal(w.length, 1, r.stderr);
+        assert.match(
+          w[0]!,
+          /the run report was not posted to the webhook: http:\/\/127\.0\.0\.1:\d+\/\.\.\. answered 500/,
+        );
+        assert.ok(!r.stderr.includes('s3s3-secret-token'), 'the path (a token) is not printed');
+      } finally {
+        await broken.close();
+      }
+    },
+  );
 
   it('an https webhook is trusted through [notify] ca_bundle, and refused (one warning) without it', async () => {
     const hook = await WebhookReceiver.start({ tls: { cert: ca.cert, key: ca.key } });

@@ -43,33 +43,36 @@ describe('s3s3bucket with secrets in files', () => {
     for (const s of stores) await dropStore(s).catch(() => {});
   });
 
-  it('reads aws_secret_access_key_file and S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE, copies, never prints the secrets', async () => {
-    const src = await freshStore(a!, uniqueBucket('cli-secret-file'));
-    const dst = await freshStore(b!, uniqueBucket('cli-secret-file-dst'));
-    stores.push(src, dst);
-    await putAll(src, [{ key: 'f/1', body: Buffer.from('from a secret file') }]);
-    // The secrets live only in the files, each with the trailing newline `echo` leaves.
-    write('source.secret', `${a!.secretKey}\n`);
-    const destSecret = write('dest1.secret', `${b!.secretKey}\n`);
-    const text =
-      sectionIni('source', a!, src.bucket).replace(
-        /aws_secret_access_key = .*\n/,
-        'aws_secret_access_key_file = source.secret\n',
-      ) +
-      sectionIni('dest1', b!, dst.bucket).replace(
-        /aws_secret_access_key = .*\n/,
-        'aws_secret_access_key = {YOUR_AWS_SECRET_ACCESS_KEY}\n',
+  it(
+    'reads aws_secret_access_key_file and S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE, ' + 'copies, never prints the secrets',
+    async () => {
+      const src = await freshStore(a!, uniqueBucket('cli-secret-file'));
+      const dst = await freshStore(b!, uniqueBucket('cli-secret-file-dst'));
+      stores.push(src, dst);
+      await putAll(src, [{ key: 'f/1', body: Buffer.from('from a secret file') }]);
+      // The secrets live only in the files, each with the trailing newline `echo` leaves.
+      write('source.secret', `${a!.secretKey}\n`);
+      const destSecret = write('dest1.secret', `${b!.secretKey}\n`);
+      const text =
+        sectionIni('source', a!, src.bucket).replace(
+          /aws_secret_access_key = .*\n/,
+          'aws_secret_access_key_file = source.secret\n',
+        ) +
+        sectionIni('dest1', b!, dst.bucket).replace(
+          /aws_secret_access_key = .*\n/,
+          'aws_secret_access_key = {YOUR_AWS_SECRET_ACCESS_KEY}\n',
+        );
+      const file = write('files.ini', text);
+      const r = await run(['--config', file], { S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE: destSecret });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        (await listKeys(dst)).map((o) => o.key),
+        ['f/1'],
       );
-    const file = write('files.ini', text);
-    const r = await run(['--config', file], { S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE: destSecret });
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(
-      (await listKeys(dst)).map((o) => o.key),
-      ['f/1'],
-    );
-    for (const secret of [a!.secretKey, b!.secretKey])
-      assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), 'no secret in the output');
-  });
+      for (const secret of [a!.secretKey, b!.secretKey])
+        assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), 'no secret in the output');
+    },
+  );
 
   it('exits 2 naming the file, section and key when a secret file is missing', async () => {
     const missing = join(dir, 'no-such-secret');
@@ -85,7 +88,8 @@ describe('s3s3bucket with secrets in files', () => {
     assert.match(
       r.stderr,
       new RegExp(
-        `missing\\.ini \\[source\\] aws_secret_access_key_file: cannot read ${escape(missing)}: no such file; create it`,
+        `missing\\.ini \\[source\\] aws_secret_access_key_file: cannot read ${escape(missing)}: ` +
+          `no such file; create it`,
       ),
     );
     assert.doesNotMatch(r.stderr, /aws_secret_access_key: missing/);
@@ -131,19 +135,23 @@ describe(
       );
     });
 
-    it('refuses without ca_bundle: exit 1, one line naming [dest1], the endpoint and the fix; nothing copied', async () => {
-      const { src, dst } = await pair('cli-noca');
-      const file = write('noca.ini', sectionIni('source', server, src.bucket) + sectionIni('dest1', tls, dst.bucket));
-      const r = await run(['--config', file]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(
-        r.stderr,
-        new RegExp(
-          `\\[dest1\\] .* at ${escape(server.tlsEndpoint)} failed: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN).*ca_bundle = FILE.*verify_ssl = false`,
-        ),
-      );
-      assert.deepEqual(await listKeys(dst), []);
-    });
+    it(
+      'refuses without ca_bundle: exit 1, one line naming [dest1], ' + 'the endpoint and the fix; nothing copied',
+      async () => {
+        const { src, dst } = await pair('cli-noca');
+        const file = write('noca.ini', sectionIni('source', server, src.bucket) + sectionIni('dest1', tls, dst.bucket));
+        const r = await run(['--config', file]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `\\[dest1\\] .* at ${escape(server.tlsEndpoint)} failed: ` +
+              `(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN).*ca_bundle = FILE.*verify_ssl = false`,
+          ),
+        );
+        assert.deepEqual(await listKeys(dst), []);
+      },
+    );
 
     it('copies with verify_ssl = false, with one warning at start naming [dest1]', async () => {
       const { src, dst } = await pair('cli-noverify');

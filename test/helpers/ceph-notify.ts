@@ -107,7 +107,8 @@ async function signed(
   const text = await res.text();
   if (!res.ok && !ok.includes(res.status))
     throw new Error(
-      `${method} ${path}${form === undefined ? '' : ` (${new URLSearchParams(form).get('Action')})`} on ${server.endpoint}: HTTP ${res.status}: ${text.slice(0, 300)}`,
+      `${method} ${path}${form === undefined ? '' : ` (${new URLSearchParams(form).get('Action')})`} on ` +
+        `${server.endpoint}: HTTP ${res.status}: ${text.slice(0, 300)}`,
     );
   return text;
 }

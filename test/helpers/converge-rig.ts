@@ -84,7 +84,10 @@ export interface Comparison {
 export interface SweepRun {
   readonly code: number;
   readonly seconds: number;
-  /** Still running after `timeoutMs`, so killed (a hang, or one key retried for minutes); its log is kept in the rig's directory. */
+  /**
+   * Still running after `timeoutMs`, so killed (a hang, or one key retried for minutes); its log is
+   * kept in the rig's directory.
+   */
   readonly hung?: boolean;
   /** Its stderr, kept for a post-mortem. */
   readonly logFile: string;
@@ -134,9 +137,13 @@ export function describeComparison(c: Comparison, limit = 20): string {
     `${keys.length}${keys.length ? ` ${JSON.stringify(keys.slice(0, limit))}${keys.length > limit ? '...' : ''}` : ''}`;
   const lines = c.destinations.map(
     (d) =>
-      `${d.section} (${d.server}): missing ${q(d.missing)}; extra ${q(d.extra)}; stale ${q(d.stale)}; metadata ${q(d.metadata)}`,
+      `${d.section} (${d.server}): missing ${q(d.missing)}; extra ${q(d.extra)}; stale ${q(d.stale)}; ` +
+      `metadata ${q(d.metadata)}`,
   );
-  return `${c.equal ? 'equal' : 'NOT equal'}: ${c.sourceKeys} source keys, ${c.compared} key-destination pairs compared\n  ${lines.join('\n  ')}`;
+  return (
+    `${c.equal ? 'equal' : 'NOT equal'}: ${c.sourceKeys} source keys, ` +
+    `${c.compared} key-destination pairs compared\n  ${lines.join('\n  ')}`
+  );
 }
 
 /** The whole report, for a failure message or the soak's output. */
@@ -147,11 +154,18 @@ export function describeReport(r: ConvergeReport): string {
     )
     .join(' ');
   return [
-    `writes: ${r.writes.puts} puts, ${r.writes.deletes} deletes, ${r.writes.publishes} publishes, ${(r.writes.bytes / MiB).toFixed(1)} MiB, ${r.writes.errors} writer errors; faults hit ${r.faultHits} requests`,
+    `writes: ${r.writes.puts} puts, ${r.writes.deletes} deletes, ${r.writes.publishes} publishes, ` +
+      `${(r.writes.bytes / MiB).toFixed(1)} MiB, ${r.writes.errors} writer errors; ` +
+      `faults hit ${r.faultHits} requests`,
     `sweeps during the run (exit:copied/deleted/failed): ${sweeps || 'none'}`,
-    `(a) after ${r.a.seconds.toFixed(1)} s, ${r.a.polls} polls, queue ${JSON.stringify(r.a.queue ?? {})}: ${describeComparison(r.a.comparison)}`,
-    `(b) one more sweep: exit ${r.b.sweep.code}, copied ${r.b.sweep.copied ?? '?'}, deleted ${r.b.sweep.deleted ?? '?'}; ${describeComparison(r.b.comparison)}\n  summary: ${r.b.sweep.raw.slice(0, 600)}`,
-    `(c) ${r.c.writes.puts} puts, ${r.c.writes.deletes} deletes with the daemon SIGKILLed mid-way; sweep exit ${r.c.sweep.code} copied ${r.c.sweep.copied ?? '?'} deleted ${r.c.sweep.deleted ?? '?'}; after ${r.c.seconds.toFixed(1)} s: ${describeComparison(r.c.comparison)}`,
+    `(a) after ${r.a.seconds.toFixed(1)} s, ${r.a.polls} polls, queue ${JSON.stringify(r.a.queue ?? {})}: ` +
+      `${describeComparison(r.a.comparison)}`,
+    `(b) one more sweep: exit ${r.b.sweep.code}, copied ${r.b.sweep.copied ?? '?'}, ` +
+      `deleted ${r.b.sweep.deleted ?? '?'}; ${describeComparison(r.b.comparison)}\n  summary: ` +
+      `${r.b.sweep.raw.slice(0, 600)}`,
+    `(c) ${r.c.writes.puts} puts, ${r.c.writes.deletes} deletes with the daemon SIGKILLed mid-way; ` +
+      `sweep exit ${r.c.sweep.code} copied ${r.c.sweep.copied ?? '?'} deleted ${r.c.sweep.deleted ?? '?'}; ` +
+      `after ${r.c.seconds.toFixed(1)} s: ${describeComparison(r.c.comparison)}`,
     `total ${r.seconds.toFixed(0)} s`,
   ].join('\n');
 }
@@ -367,7 +381,10 @@ export class ConvergeRig {
     });
   }
 
-  /** `writers` loops for `ms` (or until `ms()` says stop): puts (new and overwrites), deletes, each followed by its publish. */
+  /**
+   * `writers` loops for `ms` (or until `ms()` says stop): puts (new and overwrites), deletes, each
+   * followed by its publish.
+   */
   async write(ms: number | (() => boolean), stats: WriteStats = this.writes): Promise<WriteStats> {
     const end = Date.now() + (typeof ms === 'number' ? ms : 0);
     const done = typeof ms === 'number' ? () => Date.now() >= end : ms;
@@ -457,7 +474,11 @@ export class ConvergeRig {
       raw,
     };
     this.log(
-      `sweep ${n}: ${hung ? `HUNG, killed after ${seconds.toFixed(0)} s (log ${logFile})` : `exit ${run.code} in ${seconds.toFixed(1)} s`}, copied ${summary.copied ?? '?'}, deleted ${summary.deleted ?? '?'}, failed ${summary.failed ?? '?'}`,
+      `sweep ${n}: ` +
+        (hung
+          ? `HUNG, killed after ${seconds.toFixed(0)} s (log ${logFile})`
+          : `exit ${run.code} in ${seconds.toFixed(1)} s`) +
+        `, copied ${summary.copied ?? '?'}, deleted ${summary.deleted ?? '?'}, failed ${summary.failed ?? '?'}`,
     );
     return result;
   }
@@ -501,7 +522,8 @@ export class ConvergeRig {
     const progress = setInterval(
       () =>
         this.log(
-          `${Math.round((Date.now() - t0) / 1000)} s: ${this.writes.puts} puts, ${this.writes.deletes} deletes, ${this.sweeps.length} sweeps`,
+          `${Math.round((Date.now() - t0) / 1000)} s: ${this.writes.puts} puts, ` +
+            `${this.writes.deletes} deletes, ${this.sweeps.length} sweeps`,
         ),
       30_000,
     );
@@ -598,7 +620,10 @@ export class ConvergeRig {
     return { equal, sourceKeys: src!.size, compared, destinations };
   }
 
-  /** Poll until every destination equals the source, or `limitMs`; the cheap check first, metadata once the bytes agree. */
+  /**
+   * Poll until every destination equals the source, or `limitMs`; the cheap check first, metadata once
+   * the bytes agree.
+   */
   async settle(limitMs: number): Promise<PhaseResult> {
     const t0 = performance.now();
     let polls = 0;
@@ -649,7 +674,8 @@ export async function runConvergence(o: ConvergeOptions): Promise<ConvergeReport
     await rig.seed();
     await rig.startDaemons();
     log(
-      `phase 1: ${o.writers ?? 4} writers for ${(o.writeMs / 1000).toFixed(0)} s on ${rig.pool.length} keys, sweeps back to back`,
+      `phase 1: ${o.writers ?? 4} writers for ${(o.writeMs / 1000).toFixed(0)} s on ${rig.pool.length} ` +
+        `keys, sweeps back to back`,
     );
     await rig.churn();
     const settleMs = o.settleMs ?? 90_000;

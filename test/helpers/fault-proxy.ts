@@ -52,7 +52,10 @@ export type Fault =
   | { kind: 'cut-request'; after?: number }
   /** Take the request and never answer. */
   | { kind: 'stall' }
-  /** Send the headers and the first `after` bytes of the body (default: half of it), then send nothing more, holding the connection. */
+  /**
+   * Send the headers and the first `after` bytes of the body (default: half of it), then send nothing
+   * more, holding the connection.
+   */
   | { kind: 'stall-response'; after?: number }
   /** Read the first `after` bytes of the request body (default: half of it), then stop reading and never answer. */
   | { kind: 'stall-request'; after?: number }
@@ -186,7 +189,8 @@ export class FaultProxy {
       req.resume();
       const body =
         fault.body ??
-        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the ` +
+          `test proxy</Message></Error>`;
       const contentType = fault.body !== undefined ? (fault.contentType ?? 'text/html') : 'application/xml';
       res.writeHead(fault.status, {
         'content-type': contentType,
@@ -202,7 +206,8 @@ export class FaultProxy {
       // meanwhile is not forwarded at all, so no half request reaches the server.
       let gone = false;
       req.on('error', () => (gone = true));
-      // The response closes early only when the connection does (per request: no listener piles up on a kept-alive socket).
+      // The response closes early only when the connection does (per request: no listener piles up on a
+      // kept-alive socket).
       res.once('close', () => (gone = true));
       setTimeout(() => {
         if (!gone && !req.destroyed) this.forward(req, res, undefined);
@@ -540,9 +545,13 @@ export function watchObjects(
           let problem: string | undefined;
           if (wants.length === 0) problem = `${JSON.stringify(o.key)} appeared but the source has no such key`;
           else if (sized.length === 0)
-            problem = `${JSON.stringify(o.key)} was listed with ${o.size} bytes, the source has ${wants.map((w) => w.size).join(' or ')}`;
+            problem =
+              `${JSON.stringify(o.key)} was listed with ${o.size} bytes, ` +
+              `the source has ${wants.map((w) => w.size).join(' or ')}`;
           else if (/^[0-9a-f]{32}$/.test(etag) && !sized.some((w) => w.md5 === etag))
-            problem = `${JSON.stringify(o.key)} was listed with ETag ${etag}, not the MD5 of the source's bytes (${sized[0]!.md5})`;
+            problem =
+              `${JSON.stringify(o.key)} was listed with ETag ${etag}, ` +
+              `not the MD5 of the source's bytes (${sized[0]!.md5})`;
           if (problem) seen.add(problem);
         }
         polls++;

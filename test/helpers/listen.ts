@@ -244,7 +244,8 @@ export class Daemon {
       if (hits.length >= n) return hits[n - 1]!;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         throw new Error(
-          `daemon exited (${this.child.exitCode ?? this.child.signalCode}) before a line matching ${re}; stderr:\n${this.lines.join('\n')}`,
+          `daemon exited (${this.child.exitCode ?? this.child.signalCode}) before a line matching ${re}; ` +
+            `stderr:\n${this.lines.join('\n')}`,
         );
       }
       if (Date.now() > deadline)

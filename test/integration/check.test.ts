@@ -83,63 +83,69 @@ for (const server of testServers()) {
       );
     });
 
-    it('a multipart object streamed to another server is proved = by the MD5 and ETag s3s3 records on the copy', async () => {
-      const other = testServers().find((s) => s.name !== server.name)!;
-      const src = await freshStore(server, uniqueBucket('mpsrc'));
-      const dst = new S3Store(destConfig(other, uniqueBucket('mpdst')));
-      await dst.createBucket();
-      stores.push(src, dst);
-      await putMultipart(src, 'mp/one', body('mp/one'));
-      const swept = await duplicateBucket(src, dst, { retry: FAST });
-      assert.equal(swept.copied, 1, JSON.stringify(swept.failures));
-      const { report, lines } = await check(src, dst);
-      assert.deepEqual(
-        lines.map((l) => l.mark),
-        ['='],
-      );
-      assert.equal(report.ok, true);
-    });
+    it(
+      'a multipart object streamed to another server is ' + 'proved = by the MD5 and ETag s3s3 records on the copy',
+      async () => {
+        const other = testServers().find((s) => s.name !== server.name)!;
+        const src = await freshStore(server, uniqueBucket('mpsrc'));
+        const dst = new S3Store(destConfig(other, uniqueBucket('mpdst')));
+        await dst.createBucket();
+        stores.push(src, dst);
+        await putMultipart(src, 'mp/one', body('mp/one'));
+        const swept = await duplicateBucket(src, dst, { retry: FAST });
+        assert.equal(swept.copied, 1, JSON.stringify(swept.failures));
+        const { report, lines } = await check(src, dst);
+        assert.deepEqual(
+          lines.map((l) => l.mark),
+          ['='],
+        );
+        assert.equal(report.ok, true);
+      },
+    );
 
-    it('finds each kind: + missing, - extra, * same size other bytes, ? unproven then * or = with download', async () => {
-      const { src, dst } = await pair('kinds');
-      await put(src, ['same', 'missing']);
-      await put(dst, ['same', 'extra']);
-      // Same size, other bytes, both plain-MD5 ETags: proven different from the listings.
-      await src.put('md5diff', Buffer.from('aaaa'), { contentLength: 4 });
-      await dst.put('md5diff', Buffer.from('bbbb'), { contentLength: 4 });
-      await src.put('sizediff', Buffer.from('aaaa'), { contentLength: 4 });
-      await dst.put('sizediff', Buffer.from('aaaaa'), { contentLength: 5 });
-      // A multipart source against a copy not made by s3s3: only the bytes can tell.
-      await putMultipart(src, 'mp/differs', Buffer.from('cccc'));
-      await dst.put('mp/differs', Buffer.from('dddd'), { contentLength: 4 });
-      await putMultipart(src, 'mp/equal', Buffer.from('eeee'));
-      await dst.put('mp/equal', Buffer.from('eeee'), { contentLength: 4 });
-      const before = await listKeys(dst);
+    it(
+      'finds each kind: + missing, - extra, ' + '* same size other bytes, ? unproven then * or = with download',
+      async () => {
+        const { src, dst } = await pair('kinds');
+        await put(src, ['same', 'missing']);
+        await put(dst, ['same', 'extra']);
+        // Same size, other bytes, both plain-MD5 ETags: proven different from the listings.
+        await src.put('md5diff', Buffer.from('aaaa'), { contentLength: 4 });
+        await dst.put('md5diff', Buffer.from('bbbb'), { contentLength: 4 });
+        await src.put('sizediff', Buffer.from('aaaa'), { contentLength: 4 });
+        await dst.put('sizediff', Buffer.from('aaaaa'), { contentLength: 5 });
+        // A multipart source against a copy not made by s3s3: only the bytes can tell.
+        await putMultipart(src, 'mp/differs', Buffer.from('cccc'));
+        await dst.put('mp/differs', Buffer.from('dddd'), { contentLength: 4 });
+        await putMultipart(src, 'mp/equal', Buffer.from('eeee'));
+        await dst.put('mp/equal', Buffer.from('eeee'), { contentLength: 4 });
+        const before = await listKeys(dst);
 
-      const plain = await check(src, dst);
-      assert.deepEqual(plain.shown, [
-        '- extra [dest1]',
-        '* md5diff [dest1]',
-        '+ missing [dest1]',
-        '? mp/differs [dest1]',
-        '? mp/equal [dest1]',
-        '* sizediff [dest1]',
-      ]);
-      assert.equal(plain.report.ok, false);
-      assert.deepEqual(plain.report.destinations[dst.name], { '+': 1, '-': 1, '*': 2, '?': 2, '=': 1 });
+        const plain = await check(src, dst);
+        assert.deepEqual(plain.shown, [
+          '- extra [dest1]',
+          '* md5diff [dest1]',
+          '+ missing [dest1]',
+          '? mp/differs [dest1]',
+          '? mp/equal [dest1]',
+          '* sizediff [dest1]',
+        ]);
+        assert.equal(plain.report.ok, false);
+        assert.deepEqual(plain.report.destinations[dst.name], { '+': 1, '-': 1, '*': 2, '?': 2, '=': 1 });
 
-      const download = await check(src, dst, { download: true });
-      assert.deepEqual(download.shown, [
-        '- extra [dest1]',
-        '* md5diff [dest1]',
-        '+ missing [dest1]',
-        '* mp/differs [dest1]',
-        '* sizediff [dest1]',
-      ]);
-      assert.equal(download.lines.find((l) => l.key === 'mp/differs')?.reason, 'hash differs');
-      assert.equal(download.lines.find((l) => l.key === 'mp/equal')?.mark, '=');
-      assert.deepEqual(await listKeys(dst), before, 'a check writes nothing');
-    });
+        const download = await check(src, dst, { download: true });
+        assert.deepEqual(download.shown, [
+          '- extra [dest1]',
+          '* md5diff [dest1]',
+          '+ missing [dest1]',
+          '* mp/differs [dest1]',
+          '* sizediff [dest1]',
+        ]);
+        assert.equal(download.lines.find((l) => l.key === 'mp/differs')?.reason, 'hash differs');
+        assert.equal(download.lines.find((l) => l.key === 'mp/equal')?.mark, '=');
+        assert.deepEqual(await listKeys(dst), before, 'a check writes nothing');
+      },
+    );
 
     it('? alone is no difference: ok stays true', async () => {
       const { src, dst } = await pair('unproven');

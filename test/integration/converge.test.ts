@@ -22,7 +22,8 @@ import { describeComparison, describeReport, runConvergence } from '../helpers/c
 
 describe('convergence: writers, the daemon and its workers, and --delete sweeps at once, under faults', () => {
   it(
-    '(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep',
+    '(a) equal within 90 s of the writers and sweeps stopping, with no further sweep; (b) ' +
+      'one more sweep changes nothing; (c) equal again after a SIGKILLed daemon and one sweep',
     { timeout: 900_000 },
     async (t) => {
       const progress: string[] = [];
@@ -49,7 +50,8 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
       );
       assert.ok(
         report.a.equal,
-        `(a) with no further sweep, every destination equals the source within 90 s:\n${describeComparison(report.a.comparison)}\n\n${all}`,
+        `(a) with no further sweep, every destination equals the source within 90 s:\n` +
+          `${describeComparison(report.a.comparison)}\n\n${all}`,
       );
       assert.equal(
         report.b.sweep.code,
@@ -63,7 +65,8 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
       );
       assert.ok(
         report.c.equal,
-        `(c) after the SIGKILLed daemon and one sweep, every destination equals the source:\n${describeComparison(report.c.comparison)}\n\n${all}`,
+        `(c) after the SIGKILLed daemon and one sweep, every destination equals the source:\n` +
+          `${describeComparison(report.c.comparison)}\n\n${all}`,
       );
     },
   );

@@ -39,7 +39,8 @@ for (const server of testServers()) {
     const bytesAt = async (store: S3Store, key: string) => md5Hex(await readAll((await store.get(key)).body));
 
     it(
-      'a --delete sweep over 1050 extras (two DeleteObjects batches): the key a worker copied back while the batch was on its way stays, with the source bytes',
+      'a --delete sweep over 1050 extras (two DeleteObjects batches): ' +
+        'the key a worker copied back while the batch was on its way stays, with the source bytes',
       { timeout: 180_000 },
       async () => {
         const { src, dst } = await pair('drace');

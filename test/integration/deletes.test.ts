@@ -192,25 +192,36 @@ describe('prefix moves between servers', () => {
   });
   for (const [i, from] of servers.entries()) {
     const to = servers[(i + 1) % servers.length]!;
-    it(`${from.name} images/ -> ${to.name} avatar/, every key shape under the prefix; a second run changes nothing`, async () => {
-      const srcReal = await freshStore(from, uniqueBucket('xmove-src'));
-      const dstReal = await freshStore(to, uniqueBucket('xmove-dst'));
-      stores.push(srcReal, dstReal);
-      const shapes = ['a.jpg', 'sp ace/+%?#&=;:@$,', 'caf\u00e9', 'cafe\u0301', '\u{1F600}', 'ctl\u0001\u007f', 'dir/'];
-      await put(srcReal, [...shapes.map((k) => `images/${k}`), 'elsewhere/x']);
-      await put(dstReal, ['avatar/stale', 'keep/outside']);
-      const src = new S3Store(endpointConfig(from, srcReal.bucket, { prefix: 'images/', list_page_size: 3 }));
-      const dst = new S3Store(destConfig(to, dstReal.bucket, { prefix: 'avatar/', list_page_size: 3 }));
-      const first = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
-      assert.equal(first.copied, shapes.length, JSON.stringify(first.failures));
-      assert.equal(first.deleted, 1);
-      assert.deepEqual(await keysOf(dstReal), sorted([...shapes.map((k) => `avatar/${k}`), 'keep/outside']));
-      for (const k of shapes)
-        assert.deepEqual(await readAll((await dstReal.get(`avatar/${k}`)).body), body(`images/${k}`));
-      const second = await duplicateBucket(src, dst, { delete: true, retry: FAST });
-      assert.equal(second.copied + second.deleted + second.failed, 0);
-      src.close();
-      dst.close();
-    });
+    it(
+      `${from.name} images/ -> ${to.name} avatar/, ` + `every key shape under the prefix; a second run changes nothing`,
+      async () => {
+        const srcReal = await freshStore(from, uniqueBucket('xmove-src'));
+        const dstReal = await freshStore(to, uniqueBucket('xmove-dst'));
+        stores.push(srcReal, dstReal);
+        const shapes = [
+          'a.jpg',
+          'sp ace/+%?#&=;:@$,',
+          'caf\u00e9',
+          'cafe\u0301',
+          '\u{1F600}',
+          'ctl\u0001\u007f',
+          'dir/',
+        ];
+        await put(srcReal, [...shapes.map((k) => `images/${k}`), 'elsewhere/x']);
+        await put(dstReal, ['avatar/stale', 'keep/outside']);
+        const src = new S3Store(endpointConfig(from, srcReal.bucket, { prefix: 'images/', list_page_size: 3 }));
+        const dst = new S3Store(destConfig(to, dstReal.bucket, { prefix: 'avatar/', list_page_size: 3 }));
+        const first = await duplicateBucket(src, dst, { delete: true, maxDelete: { percent: 100 }, retry: FAST });
+        assert.equal(first.copied, shapes.length, JSON.stringify(first.failures));
+        assert.equal(first.deleted, 1);
+        assert.deepEqual(await keysOf(dstReal), sorted([...shapes.map((k) => `avatar/${k}`), 'keep/outside']));
+        for (const k of shapes)
+          assert.deepEqual(await readAll((await dstReal.get(`avatar/${k}`)).body), body(`images/${k}`));
+        const second = await duplicateBucket(src, dst, { delete: true, retry: FAST });
+        assert.equal(second.copied + second.deleted + second.failed, 0);
+        src.close();
+        dst.close();
+      },
+    );
   }
 });

@@ -56,7 +56,8 @@ for (const faulty of servers) {
         const ops = role === 'source' ? 'GET and HEAD' : 'PUT, multipart and HEAD';
 
         it(
-          `[${role}] a ${STORM_MS / 1000} s 503 SlowDown storm on ${ops} (${ra}): the sweep and the one-key copy copy everything`,
+          `[${role}] a ${STORM_MS / 1000} s 503 SlowDown storm on ${ops} (${ra}): ` +
+            `the sweep and the one-key copy copy everything`,
           { timeout: 120_000 },
           async () => {
             const r = await rigs.rig({ faulty, healthy, role, label: `storm-${role}`, ini: MP });
@@ -116,7 +117,8 @@ for (const faulty of servers) {
         );
 
         it(
-          `[${role}] a listing that fails on page 3 with 503s for ${STORM_MS / 1000} s (${ra}), then recovers: the sweep completes`,
+          `[${role}] a listing that fails on page 3 with 503s for ${STORM_MS / 1000} s (${ra}), ` +
+            `then recovers: the sweep completes`,
           { timeout: 120_000 },
           async () => {
             const r = await rigs.rig({ faulty, healthy, role, label: `listpage-${role}`, ini: { list_page_size: 5 } });
@@ -151,7 +153,8 @@ for (const faulty of servers) {
       }
 
       it(
-        `[${role}] a listing that fails for good on page 3: s3s3bucket stops, exit 1, one clear error, nothing misplanned`,
+        `[${role}] a listing that fails for good on page 3: s3s3bucket stops, exit 1, ` +
+          `one clear error, nothing misplanned`,
         { timeout: 120_000 },
         async () => {
           const r = await rigs.rig({
@@ -201,7 +204,8 @@ for (const faulty of servers) {
       );
 
       it(
-        `[${role}] an endpoint that accepts connections and never answers: s3s3bucket gives up, exit 1, one clear error; the one-key copy fails cleanly`,
+        `[${role}] an endpoint that accepts connections and never answers: s3s3bucket gives up, exit 1, ` +
+          `one clear error; the one-key copy fails cleanly`,
         { timeout: 120_000 },
         async () => {
           const hole = new Blackhole();
@@ -254,7 +258,8 @@ for (const faulty of servers) {
     }
 
     it(
-      '[dest1] a HEAD that answers 503 for good: the one-key copy fails with one clear message saying the server is throttling',
+      '[dest1] a HEAD that answers 503 for good: the one-key copy fails with one clear message saying the ' +
+        'server is throttling',
       { timeout: 60_000 },
       async () => {
         const r = await rigs.rig({ faulty, healthy, role: 'dest1', label: 'headdead', faultyIni: { max_retries: 1 } });
@@ -277,7 +282,8 @@ for (const faulty of servers) {
     );
 
     it(
-      `[dest1] throttling: a ${STORM_MS / 1000} s 503 storm on every request to the destination, then healthy: everything copied, the back-off logged`,
+      `[dest1] throttling: a ${STORM_MS / 1000} s 503 storm on every request to the destination, ` +
+        `then healthy: everything copied, the back-off logged`,
       { timeout: 120_000 },
       async () => {
         const r = await rigs.rig({ faulty, healthy, role: 'dest1', label: 'throttle' });
@@ -299,7 +305,8 @@ for (const faulty of servers) {
         const warns = r.logs.filter((l) => /^s3s3 warn:/.test(l) && /throttl/i.test(l));
         assert.ok(
           warns.length >= 1,
-          `a warning says the destination throttled and the concurrency was lowered; logs:\n${r.logs.slice(0, 20).join('\n')}`,
+          `a warning says the destination throttled and the concurrency was lowered; ` +
+            `logs:\n${r.logs.slice(0, 20).join('\n')}`,
         );
         assert.ok(
           warns.some((l) => l.includes('[dest1]') || l.includes('dest1')),

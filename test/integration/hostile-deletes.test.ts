@@ -73,7 +73,8 @@ for (const server of testServers()) {
         assert.deepEqual(
           await keysOf(dst),
           ['k/a'],
-          `left in the destination; failures: ${JSON.stringify(report.failures.map((f) => [f.key, f.error.slice(0, 120)]))}`,
+          `left in the destination; failures: ` +
+            `${JSON.stringify(report.failures.map((f) => [f.key, f.error.slice(0, 120)]))}`,
         );
         assert.equal(report.deleted, extras.length);
       },
@@ -102,7 +103,8 @@ for (const server of testServers()) {
     }
 
     it(
-      'trash: a trash key over 1024 bytes fails that delete and keeps the object; the rest go to the trash, never swept',
+      'trash: a trash key over 1024 bytes fails that delete and keeps the object; ' +
+        'the rest go to the trash, never swept',
       { timeout: 90_000 },
       async () => {
         const { src, dst } = await pair('htrash', 2, { delete_mode: 'trash' });

@@ -180,7 +180,10 @@ describe(`single-destination byte path and GET-first on ${server.name}`, () => {
       ['16 MiB + 1', BLIND_MAX_BYTES + 1, false],
     ] as const) {
       it(
-        `${label}: copied exactly; ${blindExpected ? 'one source GET, no HEAD before it (one after the write, to settle it)' : 'the first GET is dropped, HEAD path'}`,
+        `${label}: copied exactly; ` +
+          (blindExpected
+            ? 'one source GET, no HEAD before it (one after the write, to settle it)'
+            : 'the first GET is dropped, HEAD path'),
         { timeout: 120_000 },
         async () => {
           const key = `gf-${size}`;
@@ -279,7 +282,8 @@ describe(`single-destination byte path and GET-first on ${server.name}`, () => {
     });
 
     it(
-      'a GET kept while the destination has no upload slot, idle past read_timeout: read again, copied on the first attempt',
+      'a GET kept while the destination has no upload slot, idle past read_timeout: read again, ' +
+        'copied on the first attempt',
       { timeout: 90_000 },
       async () => {
         // Every upload slot of the destination (concurrency 1: 5 slots) held by writes that stall;

@@ -99,7 +99,8 @@ describe('intake: a key refused past maxPendingWrites', () => {
       for (const k of ['cap/second', 'cap/third']) {
         assert.ok(
           waiting.includes(k) || report.unqueued.includes(k),
-          `${k} neither queued nor reported (queued: ${JSON.stringify(waiting)}, unqueued: ${JSON.stringify(report.unqueued)})`,
+          `${k} neither queued nor reported (queued: ${JSON.stringify(waiting)}, unqueued: ` +
+            `${JSON.stringify(report.unqueued)})`,
         );
         if (!waiting.includes(k))
           assert.ok(
@@ -170,7 +171,8 @@ describe(`a sweep delete that fails after the server applied it (${ceph.name}, t
         const left = (await listKeys(dst)).map((o) => o.key);
         assert.ok(
           left.includes('gone/1'),
-          `the key the worker copied is gone from the destination (outcome ${outcomes.get('gone/1')}): ${JSON.stringify(left)}`,
+          `the key the worker copied is gone from the destination (outcome ${outcomes.get('gone/1')}): ` +
+            `${JSON.stringify(left)}`,
         );
         assert.equal(
           md5Hex(await readAll((await dst.get('gone/1')).body)),

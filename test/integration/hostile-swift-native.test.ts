@@ -131,7 +131,9 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   for (const pageSize of [1, 2, 3]) {
     for (const way of ['ceph->native', 'native->ceph'] as const) {
       it(
-        `${way}, list_page_size = ${pageSize} on both sides: astral, NFC/NFD, 1024-byte and control-character keys at page edges; a second sweep with delete = true copies and deletes nothing`,
+        `${way}, list_page_size = ${pageSize} on both sides: astral, NFC/NFD, ` +
+          `1024-byte and control-character keys at page edges; a second sweep with delete = true copies ` +
+          `and deletes nothing`,
         { timeout: 180_000 },
         async () => {
           const keys = pageSize === 1 ? NASTY_KEYS : [...EDGE_KEYS, ...LONG_KEYS];
@@ -166,7 +168,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   }
 
   it(
-    'a Dynamic Large Object at a Swift native source: copied whole, listed with its real size, skipped by the next sweep (not recopied forever); a real empty object too',
+    'a Dynamic Large Object at a Swift native source: copied whole, listed with its real size, ' +
+      'skipped by the next sweep (not recopied forever); a real empty object too',
     { timeout: 60_000 },
     async () => {
       const src = await native('dlo-src');
@@ -287,7 +290,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   );
 
   it(
-    '[dest1] bodies corrupted on the way to Swift native (a plain PUT whose source ETag is no MD5, an SLO segment): never stored wrong',
+    '[dest1] bodies corrupted on the way to Swift native (a plain PUT whose source ETag is no MD5, ' +
+      'an SLO segment): never stored wrong',
     { timeout: 120_000 },
     async () => {
       const src = await s3('corrupt-dst-src');
@@ -337,7 +341,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   );
 
   it(
-    '[dest1] an upload Swift stops reading, a segment too, and a manifest PUT answered 503: bounded by read_timeout, retried, everything whole, no stray segment',
+    '[dest1] an upload Swift stops reading, a segment too, and a manifest PUT answered 503: ' +
+      'bounded by read_timeout, retried, everything whole, no stray segment',
     { timeout: 120_000 },
     async () => {
       const src = await s3('stall-dst-src');
@@ -417,7 +422,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   );
 
   it(
-    '[source] a corrupted, a stalled and a refused (503) listing page: retried, every key copied, nothing deleted by mistake',
+    '[source] a corrupted, a stalled and a refused (503) listing page: retried, every key copied, ' +
+      'nothing deleted by mistake',
     { timeout: 120_000 },
     async () => {
       const src = await native('badlist-src');
@@ -512,7 +518,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   );
 
   it(
-    'a token refused mid-sweep on source GETs and destination deletes: one new token each time, everything copied and deleted',
+    'a token refused mid-sweep on source GETs and destination deletes: one new token each time, ' +
+      'everything copied and deleted',
     { timeout: 60_000 },
     async () => {
       const src = await native('expiry-src');
@@ -553,7 +560,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   );
 
   it(
-    'delete guards against Swift native: max_delete refuses, an empty source is refused, nothing deleted; trash moves nasty keys whole',
+    'delete guards against Swift native: max_delete refuses, an empty source is refused, nothing deleted; ' +
+      'trash moves nasty keys whole',
     { timeout: 120_000 },
     async () => {
       const src = await s3('guard-src');
@@ -623,7 +631,8 @@ describe('type = swift under hostile keys, faults and bad input', () => {
   );
 
   it(
-    'an SLO replaced by a small object, then deleted at the source: small bytes, then gone, no segment left (one-key and sweep paths)',
+    'an SLO replaced by a small object, then deleted at the source: small bytes, then gone, ' +
+      'no segment left (one-key and sweep paths)',
     { timeout: 120_000 },
     async () => {
       const src = await s3('slo-small-src');
@@ -682,7 +691,9 @@ describe('type = swift under hostile keys, faults and bad input', () => {
     },
   );
   it(
-    "someone else's SLO (segments in another container, and in <container>_segments outside s3s3's path, shared by two manifests): deleting one manifest (one-key path, then the sweep) leaves the segments and the other manifest readable; s3s3's own SLO segments still go",
+    "someone else's SLO (segments in another container, and in <container>_segments outside s3s3's path, " +
+      'shared by two manifests): deleting one manifest (one-key path, then the sweep) ' +
+      "leaves the segments and the other manifest readable; s3s3's own SLO segments still go",
     { timeout: 120_000 },
     async () => {
       const src = await s3('foreign-slo-src');

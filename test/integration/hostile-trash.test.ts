@@ -43,17 +43,21 @@ describe('the trash never hides source keys and never lands in the source', () =
     },
   );
 
-  it('a trash_prefix inside the source prefix of the same bucket is a config error (trashing would write into the source)', () => {
-    const sec = (n: string, extra: string) =>
-      `[${n}]\naws_access_key_id = a\naws_secret_access_key = b\nbucket_name = bk\nendpoint = http://127.0.0.1:9000\n${extra}\n`;
-    const text =
-      sec('source', 'prefix = old/') +
-      sec('dest1', 'prefix = new/\ndelete = true\ndelete_mode = trash\ntrash_prefix = old/t/');
-    assert.throws(
-      () => parseConfig(text, { file: 't' }),
-      (e: unknown) => e instanceof ConfigError && /trash_prefix/.test(e.message),
-    );
-  });
+  it(
+    'a trash_prefix inside the source prefix of the same bucket is a config error (trashing would ' +
+      'write into the source)',
+    () => {
+      const sec = (n: string, extra: string) =>
+        `[${n}]\naws_access_key_id = a\naws_secret_access_key = b\nbucket_name = bk\nendpoint = http://127.0.0.1:9000\n${extra}\n`;
+      const text =
+        sec('source', 'prefix = old/') +
+        sec('dest1', 'prefix = new/\ndelete = true\ndelete_mode = trash\ntrash_prefix = old/t/');
+      assert.throws(
+        () => parseConfig(text, { file: 't' }),
+        (e: unknown) => e instanceof ConfigError && /trash_prefix/.test(e.message),
+      );
+    },
+  );
 
   it(
     'trash mode inside one bucket (old/ -> new/, trash_prefix under old/) never creates a key in the source prefix',
@@ -96,7 +100,8 @@ describe('a hint naming a trash key never deletes from the trash', () => {
 
   for (const mode of ['trash', 'delete'] as const) {
     it(
-      `syncKey / deleteKey of ".s3s3-trash/..." (the source lacks it) leave the destination's trash alone, delete_mode = ${mode}`,
+      `syncKey / deleteKey of ".s3s3-trash/..." (the source lacks it) leave the destination's trash alone, ` +
+        `delete_mode = ${mode}`,
       { timeout: 60_000 },
       async () => {
         const { syncKey, deleteKey } = await import('../../src/api/sync/sync-key.js');

@@ -56,7 +56,8 @@ async function timed(
     return { status: r.status, text, ms: Date.now() - t0 };
   } catch (err) {
     throw new Error(
-      `${init.method ?? 'GET'} ${url}: no answer within ${limitMs} ms (${err instanceof Error ? err.message : String(err)})`,
+      `${init.method ?? 'GET'} ${url}: no answer within ${limitMs} ms ` +
+        `(${err instanceof Error ? err.message : String(err)})`,
     );
   }
 }
@@ -96,75 +97,79 @@ describe('s3s3listen --role intake [http] while redis is blackholed', () => {
     await proxy.stop();
   });
 
-  it('answers 503 (events) and 200 without the queue series (metrics) in time, then recovers and queues what came meanwhile', async () => {
-    const bucket = s.config.source.bucket;
-    const post = (key: string) => timed(`${base}/events`, { method: 'POST', body: cephEvent(bucket, key) });
-    const first = await post('outage/before');
-    assert.equal(first.status, 200, first.text);
-    assert.match((await timed(`${base}/metrics`)).text, /^s3s3_queue_jobs\{.*state="waiting".*\} 1$/m);
+  it(
+    'answers 503 (events) and 200 without the queue series (metrics) in time, ' +
+      'then recovers and queues what came meanwhile',
+    async () => {
+      const bucket = s.config.source.bucket;
+      const post = (key: string) => timed(`${base}/events`, { method: 'POST', body: cephEvent(bucket, key) });
+      const first = await post('outage/before');
+      assert.equal(first.status, 200, first.text);
+      assert.match((await timed(`${base}/metrics`)).text, /^s3s3_queue_jobs\{.*state="waiting".*\} 1$/m);
 
-    proxy.blackhole(SUBSCRIBER);
-    // Keys published meanwhile reach the intake (its subscriber still passes) and wait in memory.
-    await publish(['outage/pubsub 1', 'outage/pubsub 2'], { redisUrl: redisUrl(), channel: s.channel });
+      proxy.blackhole(SUBSCRIBER);
+      // Keys published meanwhile reach the intake (its subscriber still passes) and wait in memory.
+      await publish(['outage/pubsub 1', 'outage/pubsub 2'], { redisUrl: redisUrl(), channel: s.channel });
 
-    const during = await post('outage/during');
-    assert.equal(during.status, 503, during.text);
-    assert.ok(during.ms < 5000, `POST /events answered 503 in ${during.ms} ms, over 5 s`);
-    assert.match(during.text, /send it again/);
-    // Once Redis is known not to answer, the next sender is told at once.
-    const again = await post('outage/during 2');
-    assert.equal(again.status, 503, again.text);
-    assert.ok(
-      again.ms < 1000,
-      `the second POST /events took ${again.ms} ms: it should not wait for a Redis known not to answer`,
-    );
+      const during = await post('outage/during');
+      assert.equal(during.status, 503, during.text);
+      assert.ok(during.ms < 5000, `POST /events answered 503 in ${during.ms} ms, over 5 s`);
+      assert.match(during.text, /send it again/);
+      // Once Redis is known not to answer, the next sender is told at once.
+      const again = await post('outage/during 2');
+      assert.equal(again.status, 503, again.text);
+      assert.ok(
+        again.ms < 1000,
+        `the second POST /events took ${again.ms} ms: it should not wait for a Redis known not to answer`,
+      );
 
-    const metrics = await timed(`${base}/metrics`);
-    assert.equal(metrics.status, 200);
-    assert.ok(metrics.ms < 10_000, `/metrics took ${metrics.ms} ms`);
-    assert.doesNotMatch(metrics.text, /^s3s3_queue_/m, 'no queue series while Redis does not answer');
-    assert.match(metrics.text, /^s3s3_events_total\{.*result="unavailable".*\} [1-9]/m);
-    assert.match(metrics.text, /^process_resident_memory_bytes\{/m);
-    assert.match(metrics.text, /^# TYPE s3s3_objects_total counter$/m);
+      const metrics = await timed(`${base}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.ok(metrics.ms < 10_000, `/metrics took ${metrics.ms} ms`);
+      assert.doesNotMatch(metrics.text, /^s3s3_queue_/m, 'no queue series while Redis does not answer');
+      assert.match(metrics.text, /^s3s3_events_total\{.*result="unavailable".*\} [1-9]/m);
+      assert.match(metrics.text, /^process_resident_memory_bytes\{/m);
+      assert.match(metrics.text, /^# TYPE s3s3_objects_total counter$/m);
 
-    const ready = await timed(`${base}/readyz`);
-    assert.equal(ready.status, 503, ready.text);
-    assert.match(ready.text, /^redis not ready: /m);
-    assert.ok(ready.ms < 10_000, `/readyz took ${ready.ms} ms`);
-    assert.equal((await timed(`${base}/healthz`)).status, 200);
+      const ready = await timed(`${base}/readyz`);
+      assert.equal(ready.status, 503, ready.text);
+      assert.match(ready.text, /^redis not ready: /m);
+      assert.ok(ready.ms < 10_000, `/readyz took ${ready.ms} ms`);
+      assert.equal((await timed(`${base}/healthz`)).status, 200);
 
-    proxy.pass();
-    // Ready again with nothing else asked of it: the daemon finds Redis back by itself.
-    await waitFor('ready again', async () => (await timed(`${base}/readyz`)).status === 200, 30_000, 500);
-    const back = await waitFor(
-      'POST /events to be queued again',
-      async () => {
-        const r = await post('outage/after');
-        return r.status === 200 ? r : undefined;
-      },
-      60_000,
-      500,
-    );
-    assert.match(back.text, /queued 1/);
-    const keys = await waitFor(
-      'the keys received meanwhile and after to be on the queue',
-      async () => {
-        const k = await waitingKeys(queue);
-        return ['outage/before', 'outage/after', 'outage/pubsub 1', 'outage/pubsub 2'].every((x) => k.includes(x))
-          ? k
-          : undefined;
-      },
-      60_000,
-      500,
-    );
-    assert.ok(keys.includes('outage/after'));
-    const page = await waitFor('the queue series back', async () => {
-      const t = (await timed(`${base}/metrics`)).text;
-      return /^s3s3_queue_jobs\{.*state="waiting".*\} [1-9]/m.test(t) ? t : undefined;
-    });
-    assert.match(page, /^s3s3_queue_oldest_waiting_seconds\{/m);
-    assert.equal(d.child.exitCode, null, 'the daemon runs on');
-  });
+      proxy.pass();
+      // Ready again with nothing else asked of it: the daemon finds Redis back by itself.
+      await waitFor('ready again', async () => (await timed(`${base}/readyz`)).status === 200, 30_000, 500);
+      const back = await waitFor(
+        'POST /events to be queued again',
+        async () => {
+          const r = await post('outage/after');
+          return r.status === 200 ? r : undefined;
+        },
+        60_000,
+        500,
+      );
+      assert.match(back.text, /queued 1/);
+      const keys = await waitFor(
+        'the keys received meanwhile and after to be on the queue',
+        async () => {
+          const k = await waitingKeys(queue);
+          return ['outage/before', 'outage/after', 'outage/pubsub 1', 'outage/pubsub 2'].every((x) => k.includes(x))
+            ? k
+            : undefined;
+        },
+        60_000,
+        500,
+      );
+      assert.ok(keys.includes('outage/after'));
+      const page = await waitFor('the queue series back', async () => {
+        const t = (await timed(`${base}/metrics`)).text;
+        return /^s3s3_queue_jobs\{.*state="waiting".*\} [1-9]/m.test(t) ? t : undefined;
+      });
+      assert.match(page, /^s3s3_queue_oldest_waiting_seconds\{/m);
+      assert.equal(d.child.exitCode, null, 'the daemon runs on');
+    },
+  );
 
   it('turns ready again by itself once Redis answers, with no event or scrape to find out', async () => {
     proxy.blackhole(SUBSCRIBER);

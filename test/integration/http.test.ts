@@ -154,91 +154,95 @@ describe('s3s3listen [http]: health, readiness, metrics, events', () => {
     for (const k of keys) await s.redis.call('DEL', markerKey(k));
   });
 
-  it('POST /events queues what Ceph notifies; every bad input gets its status and one log line, the daemon unaffected', async () => {
-    const bucket = s.config.source.bucket;
-    const post = (
-      body: string | Buffer,
-      headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
-      query = '',
-    ) =>
-      get(`${base}/events${query}`, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json', ...headers },
+  it(
+    'POST /events queues what Ceph notifies; every bad input gets its status and one log line, ' +
+      'the daemon unaffected',
+    async () => {
+      const bucket = s.config.source.bucket;
+      const post = (
+        body: string | Buffer,
+        headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+        query = '',
+      ) =>
+        get(`${base}/events${query}`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', ...headers },
+        });
+      const lines = () => d.lines.length;
+      const since = (n: number, re: RegExp) => d.lines.slice(n).filter((l) => re.test(l));
+
+      let n = lines();
+      const bad = await post('{"Records": [');
+      assert.equal(bad.status, 400, bad.text);
+      await waitFor('one log line', () => since(n, /events refused/).length === 1);
+
+      n = lines();
+      const foreign = await post(cephEvent('some-other-bucket', 'x'));
+      assert.equal(foreign.status, 400);
+      assert.match(foreign.text, /some-other-bucket/);
+      await waitFor('one log line', () => since(n, /events refused.*some-other-bucket/).length === 1);
+
+      n = lines();
+      assert.equal((await post(cephEvent(bucket, 'k'), {})).status, 401, 'no token');
+      assert.equal(
+        (await post(cephEvent(bucket, 'k'), { authorization: 'Bearer wrong-token-wrong-token' })).status,
+        401,
+        'wrong token',
+      );
+      assert.equal((await post(cephEvent(bucket, 'k'), {}, '?token=nope')).status, 401, 'wrong query token');
+      // The same refusal again within a minute is counted, not logged again (Ceph re-sends without end).
+      await waitFor('one line per reason', () => since(n, /events refused: (no|wrong) token/).length === 2);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(since(n, /events refused/).length, 2, d.lines.slice(n).join('\n'));
+
+      n = lines();
+      const huge = await post(Buffer.alloc(10 * 1024 * 1024, 0x20)).catch((err: unknown) => ({
+        status: -1,
+        text: String(err),
+      }));
+      assert.equal(huge.status, 413, huge.text);
+      assert.match(huge.text, /over the 1 MiB/);
+      await waitFor('one log line', () => since(n, /events refused: body of \d+ bytes is over the 1 MiB/).length === 1);
+
+      const test = await post(
+        JSON.stringify({
+          Service: 'Amazon S3',
+          Event: 's3:TestEvent',
+          Time: new Date().toISOString(),
+          Bucket: bucket,
+          RequestId: 'r',
+          HostId: 'h',
+        }),
+      );
+      assert.equal(test.status, 200);
+
+      // A Ceph record, then the same shape inside an SNS envelope with the token in the query.
+      const key1 = 'events/raw \u0001 key+plus';
+      const key2 = 'events/sns caf\u00e9';
+      await s.source.put(key1, Buffer.from('one'), { contentLength: 3 });
+      await s.source.put(key2, Buffer.from('two'), { contentLength: 3 });
+      const ok = await post(cephEvent(bucket, key1, 'ObjectCreated:Put', 3));
+      assert.equal(ok.status, 200, ok.text);
+      const sns = JSON.stringify({
+        Type: 'Notification',
+        MessageId: 'm',
+        TopicArn: 'arn:aws:sns:::t',
+        Message: cephEvent(bucket, key2, 'ObjectCreated:Put', 3),
       });
-    const lines = () => d.lines.length;
-    const since = (n: number, re: RegExp) => d.lines.slice(n).filter((l) => re.test(l));
-
-    let n = lines();
-    const bad = await post('{"Records": [');
-    assert.equal(bad.status, 400, bad.text);
-    await waitFor('one log line', () => since(n, /events refused/).length === 1);
-
-    n = lines();
-    const foreign = await post(cephEvent('some-other-bucket', 'x'));
-    assert.equal(foreign.status, 400);
-    assert.match(foreign.text, /some-other-bucket/);
-    await waitFor('one log line', () => since(n, /events refused.*some-other-bucket/).length === 1);
-
-    n = lines();
-    assert.equal((await post(cephEvent(bucket, 'k'), {})).status, 401, 'no token');
-    assert.equal(
-      (await post(cephEvent(bucket, 'k'), { authorization: 'Bearer wrong-token-wrong-token' })).status,
-      401,
-      'wrong token',
-    );
-    assert.equal((await post(cephEvent(bucket, 'k'), {}, '?token=nope')).status, 401, 'wrong query token');
-    // The same refusal again within a minute is counted, not logged again (Ceph re-sends without end).
-    await waitFor('one line per reason', () => since(n, /events refused: (no|wrong) token/).length === 2);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(since(n, /events refused/).length, 2, d.lines.slice(n).join('\n'));
-
-    n = lines();
-    const huge = await post(Buffer.alloc(10 * 1024 * 1024, 0x20)).catch((err: unknown) => ({
-      status: -1,
-      text: String(err),
-    }));
-    assert.equal(huge.status, 413, huge.text);
-    assert.match(huge.text, /over the 1 MiB/);
-    await waitFor('one log line', () => since(n, /events refused: body of \d+ bytes is over the 1 MiB/).length === 1);
-
-    const test = await post(
-      JSON.stringify({
-        Service: 'Amazon S3',
-        Event: 's3:TestEvent',
-        Time: new Date().toISOString(),
-        Bucket: bucket,
-        RequestId: 'r',
-        HostId: 'h',
-      }),
-    );
-    assert.equal(test.status, 200);
-
-    // A Ceph record, then the same shape inside an SNS envelope with the token in the query.
-    const key1 = 'events/raw \u0001 key+plus';
-    const key2 = 'events/sns caf\u00e9';
-    await s.source.put(key1, Buffer.from('one'), { contentLength: 3 });
-    await s.source.put(key2, Buffer.from('two'), { contentLength: 3 });
-    const ok = await post(cephEvent(bucket, key1, 'ObjectCreated:Put', 3));
-    assert.equal(ok.status, 200, ok.text);
-    const sns = JSON.stringify({
-      Type: 'Notification',
-      MessageId: 'm',
-      TopicArn: 'arn:aws:sns:::t',
-      Message: cephEvent(bucket, key2, 'ObjectCreated:Put', 3),
-    });
-    assert.equal((await post(sns, {}, `?token=${TOKEN}`)).status, 200);
-    await waitFor(
-      'both keys everywhere',
-      async () =>
-        (await everywhere(s.dests, key1, Buffer.from('one'))) && everywhere(s.dests, key2, Buffer.from('two')),
-    );
-    assert.equal(d.child.exitCode, null, 'still running');
-    const metrics = (await get(`${base}/metrics`)).text;
-    assert.ok(value(metrics, 's3s3_events_total', { result: 'refused', role: 'all' }) >= 5, metrics);
-    assert.ok(value(metrics, 's3s3_events_total', { result: 'accepted', role: 'all' }) >= 2);
-    for (const k of [key1, key2]) await s.redis.call('DEL', markerKey(k));
-  });
+      assert.equal((await post(sns, {}, `?token=${TOKEN}`)).status, 200);
+      await waitFor(
+        'both keys everywhere',
+        async () =>
+          (await everywhere(s.dests, key1, Buffer.from('one'))) && everywhere(s.dests, key2, Buffer.from('two')),
+      );
+      assert.equal(d.child.exitCode, null, 'still running');
+      const metrics = (await get(`${base}/metrics`)).text;
+      assert.ok(value(metrics, 's3s3_events_total', { result: 'refused', role: 'all' }) >= 5, metrics);
+      assert.ok(value(metrics, 's3s3_events_total', { result: 'accepted', role: 'all' }) >= 2);
+      for (const k of [key1, key2]) await s.redis.call('DEL', markerKey(k));
+    },
+  );
 
   it("/queues: bull-board's page and JSON answer; its actions are refused (read-only: no admin_token)", async () => {
     const page = await get(`${base}/queues`);
@@ -284,7 +288,10 @@ describe('s3s3listen [http] start-up', () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(
         r.stderr,
-        /\[http\] cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE; another process listens there: choose another \[http\] port \(or S3S3_HTTP_PORT per process\)/,
+        new RegExp(
+          /\[http\] cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE; /.source +
+            /another process listens there: choose another \[http\] port \(or S3S3_HTTP_PORT per process\)/.source,
+        ),
       );
     } finally {
       await new Promise((r) => taken.close(r));
@@ -318,36 +325,40 @@ describe('s3s3listen [http] start-up', () => {
 });
 
 describe('s3s3bucket --metrics-file', () => {
-  it("writes the sweep's figures in node_exporter's textfile format; a directory it cannot write is refused before the sweep (exit 2)", async () => {
-    const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'metrics-file' });
-    try {
-      for (const k of ['a', 'b', 'c']) await s.source.put(k, Buffer.from(k), { contentLength: 1 });
-      const file = join(tempDir('textfile'), 's3s3.prom');
-      const r = await runScript('bucket', ['--config', s.file, '--metrics-file', file]);
-      assert.equal(r.code, 0, r.stderr);
-      const text = readFileSync(file, 'utf8');
-      assert.match(
-        text,
-        /^s3s3_sweep_objects\{destination="dest1",outcome="copied",source="[^"]+",destinations="[^"]+"\} 3$/m,
-      );
-      assert.match(text, /^s3s3_sweep_bytes\{destination="dest1",.*\} 3$/m);
-      assert.match(text, /^s3s3_sweep_success\{.*\} 1$/m);
-      assert.match(text, /^s3s3_sweep_exit_code\{.*\} 0$/m);
-      assert.match(text, /^# TYPE s3s3_sweep_last_run_timestamp_seconds gauge$/m);
-      const again = await runScript('bucket', ['--config', s.file, '--metrics-file', file]);
-      assert.equal(again.code, 0);
-      assert.match(readFileSync(file, 'utf8'), /^s3s3_sweep_objects\{destination="dest1",outcome="skipped",.*\} 3$/m);
+  it(
+    "writes the sweep's figures in node_exporter's textfile format; " +
+      'a directory it cannot write is refused before the sweep (exit 2)',
+    async () => {
+      const s = await setup({ source: ceph, dests: [swift], redisUrl: redisUrl(), label: 'metrics-file' });
+      try {
+        for (const k of ['a', 'b', 'c']) await s.source.put(k, Buffer.from(k), { contentLength: 1 });
+        const file = join(tempDir('textfile'), 's3s3.prom');
+        const r = await runScript('bucket', ['--config', s.file, '--metrics-file', file]);
+        assert.equal(r.code, 0, r.stderr);
+        const text = readFileSync(file, 'utf8');
+        assert.match(
+          text,
+          /^s3s3_sweep_objects\{destination="dest1",outcome="copied",source="[^"]+",destinations="[^"]+"\} 3$/m,
+        );
+        assert.match(text, /^s3s3_sweep_bytes\{destination="dest1",.*\} 3$/m);
+        assert.match(text, /^s3s3_sweep_success\{.*\} 1$/m);
+        assert.match(text, /^s3s3_sweep_exit_code\{.*\} 0$/m);
+        assert.match(text, /^# TYPE s3s3_sweep_last_run_timestamp_seconds gauge$/m);
+        const again = await runScript('bucket', ['--config', s.file, '--metrics-file', file]);
+        assert.equal(again.code, 0);
+        assert.match(readFileSync(file, 'utf8'), /^s3s3_sweep_objects\{destination="dest1",outcome="skipped",.*\} 3$/m);
 
-      const nowhere = join(tempDir('textfile'), 'missing-dir', 's3s3.prom');
-      const bad = await runScript('bucket', ['--config', s.file, '--metrics-file', nowhere]);
-      assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /--metrics-file: cannot write in .*missing-dir \(ENOENT\)/);
-      assert.equal(existsSync(nowhere), false);
-      const conflict = await runScript('bucket', ['--config', s.file, '--metrics-file', file, '--dry-run']);
-      assert.equal(conflict.code, 2);
-      assert.match(conflict.stderr, /--metrics-file records what a sweep did; it cannot be combined with --dry-run/);
-    } finally {
-      await s.cleanup();
-    }
-  });
+        const nowhere = join(tempDir('textfile'), 'missing-dir', 's3s3.prom');
+        const bad = await runScript('bucket', ['--config', s.file, '--metrics-file', nowhere]);
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /--metrics-file: cannot write in .*missing-dir \(ENOENT\)/);
+        assert.equal(existsSync(nowhere), false);
+        const conflict = await runScript('bucket', ['--config', s.file, '--metrics-file', file, '--dry-run']);
+        assert.equal(conflict.code, 2);
+        assert.match(conflict.stderr, /--metrics-file records what a sweep did; it cannot be combined with --dry-run/);
+      } finally {
+        await s.cleanup();
+      }
+    },
+  );
 });

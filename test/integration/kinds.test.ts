@@ -55,23 +55,26 @@ for (const server of testServers()) {
       assert.equal(await store.head('missing/key'), null);
     });
 
-    it('a source overwritten between listing and server-side copy (412) is read again and its new version copied', async () => {
-      const src = await freshStore(server, uniqueBucket('ifmatch-src'));
-      const dst = await freshStore(server, uniqueBucket('ifmatch-dst'));
-      stores.push(src, dst);
-      assert.ok(dst.canCopyFrom(src), 'same endpoint and credentials: server-side copy');
-      const v1 = Buffer.from('version one');
-      await src.put('k', v1, { contentLength: v1.length });
-      const listed = (await src.listPage()).objects[0]!;
-      const v2 = Buffer.from('version two, longer');
-      await src.put('k', v2, { contentLength: v2.length });
-      const [r] = await copyKey({ store: src, key: 'k', info: listed }, [{ store: dst, key: 'k', known: null }], {
-        retry: FAST_RETRY,
-      });
-      assert.equal(r!.outcome, 'copied', String(r!.error));
-      assert.equal(r!.method, 'server-side');
-      assert.deepEqual(await readAll((await dst.get('k')).body), v2);
-    });
+    it(
+      'a source overwritten between listing and server-side copy (412) ' + 'is read again and its new version copied',
+      async () => {
+        const src = await freshStore(server, uniqueBucket('ifmatch-src'));
+        const dst = await freshStore(server, uniqueBucket('ifmatch-dst'));
+        stores.push(src, dst);
+        assert.ok(dst.canCopyFrom(src), 'same endpoint and credentials: server-side copy');
+        const v1 = Buffer.from('version one');
+        await src.put('k', v1, { contentLength: v1.length });
+        const listed = (await src.listPage()).objects[0]!;
+        const v2 = Buffer.from('version two, longer');
+        await src.put('k', v2, { contentLength: v2.length });
+        const [r] = await copyKey({ store: src, key: 'k', info: listed }, [{ store: dst, key: 'k', known: null }], {
+          retry: FAST_RETRY,
+        });
+        assert.equal(r!.outcome, 'copied', String(r!.error));
+        assert.equal(r!.method, 'server-side');
+        assert.deepEqual(await readAll((await dst.get('k')).body), v2);
+      },
+    );
 
     it('[source] verify_md5 = true verifies every destination by reading the copy back', async () => {
       const srcBucket = uniqueBucket('verify-src');

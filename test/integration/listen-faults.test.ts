@@ -62,53 +62,57 @@ describe('s3s3listen and a Redis restart', () => {
 
 servers.forEach((server, i) => {
   describe(`s3s3listen with a destination down: source on ${server.name}`, () => {
-    it('keeps the key in the failed set with the reason; --retry-failed queues it again and it lands once the destination is back', async () => {
-      const proxy = new TcpProxy(other(i).endpoint);
-      await proxy.start();
-      // Few retries per try, so the queue's 3 tries end in the failed set within seconds.
-      const s = await setup({
-        source: server,
-        dests: [server, { server: other(i), endpoint: proxy.endpoint }],
-        redisUrl: redisUrl(),
-        label: `down-${server.name}`,
-        endpointExtra: { max_retries: 1, connect_timeout: 1 },
-      });
-      await proxy.stop();
-      const d = Daemon.start(s.file);
-      const key = 'down/k \u00e9\u0001';
-      const body = Buffer.from('kept safe');
-      try {
-        await d.waitForLine(/ listening /);
-        await s.source.put(key, body, { contentLength: body.length });
-        await publish(key, { config: s.config });
-        await waitFor('the key in the failed set', async () => (await s.counts()).failed === 1, 120_000, 500);
-        assert.equal(await pendingCount(s), 0, 'failed, not waiting');
-        const listed = await runScript('s3s3', ['queue', 'failed', '--config', s.file]);
-        assert.equal(listed.code, 0, listed.stderr);
-        const [entry] = listed.stdout
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as { key: string; error: string });
-        assert.equal(entry!.key, key, 'every key byte kept');
-        assert.match(entry!.error, /\[dest2\]/);
-        assert.ok(await everywhere([s.dests[0]!], key, body), 'the destination that is up has it');
-        await d.waitForLine(/copy failed after retries; kept in the queue's failed set/);
-        assert.equal(d.child.exitCode, null, 'an S3 error never stops the daemon');
-
+    it(
+      'keeps the key in the failed set with the reason; --retry-failed queues it again and it lands once the ' +
+        'destination is back',
+      async () => {
+        const proxy = new TcpProxy(other(i).endpoint);
         await proxy.start();
-        const ok = await runScript('bucket', ['--config', s.file, '--retry-failed']);
-        assert.equal(ok.code, 0, ok.stderr);
-        assert.match(ok.stderr, /requeued=1 /);
-        await waitFor('the key everywhere', () => everywhere(s.dests, key, body), 60_000);
-        await s.drained();
-        await waitFor('the marker', async () => (await s.redis.call('GET', markerKey(key))) === 'True');
-        await s.redis.call('DEL', markerKey(key));
-      } finally {
-        await d.dispose();
+        // Few retries per try, so the queue's 3 tries end in the failed set within seconds.
+        const s = await setup({
+          source: server,
+          dests: [server, { server: other(i), endpoint: proxy.endpoint }],
+          redisUrl: redisUrl(),
+          label: `down-${server.name}`,
+          endpointExtra: { max_retries: 1, connect_timeout: 1 },
+        });
         await proxy.stop();
-        await s.cleanup(); // the bucket behind the proxy is emptied through the server itself
-      }
-    });
+        const d = Daemon.start(s.file);
+        const key = 'down/k \u00e9\u0001';
+        const body = Buffer.from('kept safe');
+        try {
+          await d.waitForLine(/ listening /);
+          await s.source.put(key, body, { contentLength: body.length });
+          await publish(key, { config: s.config });
+          await waitFor('the key in the failed set', async () => (await s.counts()).failed === 1, 120_000, 500);
+          assert.equal(await pendingCount(s), 0, 'failed, not waiting');
+          const listed = await runScript('s3s3', ['queue', 'failed', '--config', s.file]);
+          assert.equal(listed.code, 0, listed.stderr);
+          const [entry] = listed.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { key: string; error: string });
+          assert.equal(entry!.key, key, 'every key byte kept');
+          assert.match(entry!.error, /\[dest2\]/);
+          assert.ok(await everywhere([s.dests[0]!], key, body), 'the destination that is up has it');
+          await d.waitForLine(/copy failed after retries; kept in the queue's failed set/);
+          assert.equal(d.child.exitCode, null, 'an S3 error never stops the daemon');
+
+          await proxy.start();
+          const ok = await runScript('bucket', ['--config', s.file, '--retry-failed']);
+          assert.equal(ok.code, 0, ok.stderr);
+          assert.match(ok.stderr, /requeued=1 /);
+          await waitFor('the key everywhere', () => everywhere(s.dests, key, body), 60_000);
+          await s.drained();
+          await waitFor('the marker', async () => (await s.redis.call('GET', markerKey(key))) === 'True');
+          await s.redis.call('DEL', markerKey(key));
+        } finally {
+          await d.dispose();
+          await proxy.stop();
+          await s.cleanup(); // the bucket behind the proxy is emptied through the server itself
+        }
+      },
+    );
   });
 
   describe(`s3s3listen stopping: source on ${server.name}, destination on ${other(i).name} behind a slow link`, () => {
@@ -195,50 +199,54 @@ servers.forEach((server, i) => {
       }
     });
 
-    it('past shutdown_timeout leaves the job in the queue, exits 0, and the next start finishes it once its lock expires', async () => {
-      const slow = new TcpProxy(other(i).endpoint, 2 * 1024 * 1024);
-      await slow.start();
-      const s = await setup({
-        source: server,
-        dests: [{ server: other(i), endpoint: slow.endpoint }],
-        redisUrl: redisUrl(),
-        label: `timeout-${server.name}`,
-        pubsub: { shutdown_timeout: 1 },
-      });
-      const key = 'slow/object';
-      const size = 12 * 1024 * 1024;
-      const body = Buffer.alloc(size, 3);
-      let d = Daemon.start(s.file, ['--verbose', '--job-lock', '3']);
-      try {
-        await d.waitForLine(/ listening /);
-        await s.source.put(key, body, { contentLength: size });
-        await publish(key, { config: s.config });
-        await d.waitForLine(/copy started key=slow\/object/);
-        d.kill('SIGTERM');
-        assert.equal((await d.exited).code, 0);
-        assert.ok(
-          d.matching(/shutdown timeout reached; jobs still running are abandoned/).length === 1,
-          d.lines.join('\n'),
-        );
-        assert.equal(
-          await pendingCount(s),
-          1,
-          `still in the queue: ${JSON.stringify(await s.counts())}\n${d.lines.join('\n')}`,
-        );
+    it(
+      'past shutdown_timeout leaves the job in the queue, exits 0, ' +
+        'and the next start finishes it once its lock expires',
+      async () => {
+        const slow = new TcpProxy(other(i).endpoint, 2 * 1024 * 1024);
+        await slow.start();
+        const s = await setup({
+          source: server,
+          dests: [{ server: other(i), endpoint: slow.endpoint }],
+          redisUrl: redisUrl(),
+          label: `timeout-${server.name}`,
+          pubsub: { shutdown_timeout: 1 },
+        });
+        const key = 'slow/object';
+        const size = 12 * 1024 * 1024;
+        const body = Buffer.alloc(size, 3);
+        let d = Daemon.start(s.file, ['--verbose', '--job-lock', '3']);
+        try {
+          await d.waitForLine(/ listening /);
+          await s.source.put(key, body, { contentLength: size });
+          await publish(key, { config: s.config });
+          await d.waitForLine(/copy started key=slow\/object/);
+          d.kill('SIGTERM');
+          assert.equal((await d.exited).code, 0);
+          assert.ok(
+            d.matching(/shutdown timeout reached; jobs still running are abandoned/).length === 1,
+            d.lines.join('\n'),
+          );
+          assert.equal(
+            await pendingCount(s),
+            1,
+            `still in the queue: ${JSON.stringify(await s.counts())}\n${d.lines.join('\n')}`,
+          );
 
-        d = Daemon.start(s.file, ['--job-lock', '3']);
-        await d.waitForLine(/a job stalled \(its worker died or hung\): it runs again/);
-        await waitFor('the copy everywhere', async () => (await s.dests[0]!.head(key))?.size === size, 120_000);
-        await s.drained();
-        d.kill('SIGTERM');
-        assert.equal((await d.exited).code, 0);
-        await s.redis.call('DEL', markerKey(key));
-      } finally {
-        await d.dispose();
-        await s.cleanup();
-        await slow.stop();
-      }
-    });
+          d = Daemon.start(s.file, ['--job-lock', '3']);
+          await d.waitForLine(/a job stalled \(its worker died or hung\): it runs again/);
+          await waitFor('the copy everywhere', async () => (await s.dests[0]!.head(key))?.size === size, 120_000);
+          await s.drained();
+          d.kill('SIGTERM');
+          assert.equal((await d.exited).code, 0);
+          await s.redis.call('DEL', markerKey(key));
+        } finally {
+          await d.dispose();
+          await s.cleanup();
+          await slow.stop();
+        }
+      },
+    );
   });
 
   describe(`s3s3listen killed with SIGKILL mid-copies: source on ${server.name}`, () => {

@@ -86,7 +86,10 @@ const faults: WriteFault[] = [
       rmSync(join(own.dir, 'dump.rdb'), { recursive: true });
       own.cli('BGSAVE');
     },
-    line: /redis rejects writes \(MISCONF\): redis refuses writes since its last RDB save failed: fix the save \(disk full\?/,
+    line: new RegExp(
+      /redis rejects writes \(MISCONF\): /.source +
+        /redis refuses writes since its last RDB save failed: fix the save \(disk full\?/.source,
+    ),
   },
   {
     name: 'a queue key holding another type (WRONGTYPE)',
@@ -96,7 +99,10 @@ const faults: WriteFault[] = [
     heal: (own, s) => {
       own.cli('DEL', `bull:${queueName(s.config)}:wait`);
     },
-    line: /redis rejects writes \(WRONGTYPE\): a key s3s3 writes \(the bull:<queue>:\* keys of the queue, or a backup=> marker\) holds another type/,
+    line: new RegExp(
+      /redis rejects writes \(WRONGTYPE\): /.source +
+        /a key s3s3 writes \(the bull:<queue>:\* keys of the queue, or a backup=> marker\) holds another type/.source,
+    ),
   },
 ];
 
@@ -117,41 +123,49 @@ for (const fault of faults) {
       primary.stop();
     });
 
-    it('keeps more keys than its concurrency in memory, logs it once, status says degraded; queues and copies everything once writes work again', async () => {
-      own.start();
-      primary.start();
-      const s = await setup({ source: servers[0]!, dests: servers, redisUrl: own.url, label: `redis-writes` });
-      const d = Daemon.start(s.file, ['--concurrency', String(CONCURRENCY), '--status-interval', '1']);
-      const keys = Array.from({ length: CONCURRENCY * 4 }, (_, n) => `degraded/${n} \u00e9`);
-      const bodies = keys.map((_k, n) => Buffer.alloc(1000 + n, n + 1));
-      try {
-        await d.waitForLine(/ listening /);
-        await d.waitForLine(/ status .*redis=ok/);
-        await putAll(s, keys, bodies);
-        fault.break(own, primary, s);
+    it(
+      'keeps more keys than its concurrency in memory, logs it once, status says degraded; ' +
+        'queues and copies everything once writes work again',
+      async () => {
+        own.start();
+        primary.start();
+        const s = await setup({ source: servers[0]!, dests: servers, redisUrl: own.url, label: `redis-writes` });
+        const d = Daemon.start(s.file, ['--concurrency', String(CONCURRENCY), '--status-interval', '1']);
+        const keys = Array.from({ length: CONCURRENCY * 4 }, (_, n) => `degraded/${n} \u00e9`);
+        const bodies = keys.map((_k, n) => Buffer.alloc(1000 + n, n + 1));
+        try {
+          await d.waitForLine(/ listening /);
+          await d.waitForLine(/ status .*redis=ok/);
+          await putAll(s, keys, bodies);
+          fault.break(own, primary, s);
 
-        await publish(keys, { config: s.config });
-        await d.waitForLine(fault.line);
-        await d.waitForLine(/ status .*redis=degraded/);
-        // A few status lines go by: still degraded, still running, every key still held.
-        await d.waitForLine(/ status .*redis=degraded/, 30_000, 3);
-        assert.equal(d.child.exitCode, null, 'never exits for this');
+          await publish(keys, { config: s.config });
+          await d.waitForLine(fault.line);
+          await d.waitForLine(/ status .*redis=degraded/);
+          // A few status lines go by: still degraded, still running, every key still held.
+          await d.waitForLine(/ status .*redis=degraded/, 30_000, 3);
+          assert.equal(d.child.exitCode, null, 'never exits for this');
 
-        fault.heal(own, s);
-        await d.waitForLine(/redis takes writes again/);
-        await allCopied(s, keys, bodies);
-        await allSettled(s, keys);
-        await d.waitForLine(/ status .*redis=ok/, 60_000, d.matching(/ status .*redis=ok/).length + 1);
-        assert.equal(d.matching(/redis rejects writes/).length, 1, `one error line per outage:\n${d.lines.join('\n')}`);
-        assert.equal(d.matching(/redis takes writes again/).length, 1, d.lines.join('\n'));
-        assert.equal(d.matching(/copy failed|moved to the failed list/).length, 0, d.lines.join('\n'));
-        d.kill('SIGTERM');
-        assert.equal((await d.exited).code, 0, d.lines.join('\n'));
-      } finally {
-        await d.dispose();
-        await s.cleanup();
-      }
-    });
+          fault.heal(own, s);
+          await d.waitForLine(/redis takes writes again/);
+          await allCopied(s, keys, bodies);
+          await allSettled(s, keys);
+          await d.waitForLine(/ status .*redis=ok/, 60_000, d.matching(/ status .*redis=ok/).length + 1);
+          assert.equal(
+            d.matching(/redis rejects writes/).length,
+            1,
+            `one error line per outage:\n${d.lines.join('\n')}`,
+          );
+          assert.equal(d.matching(/redis takes writes again/).length, 1, d.lines.join('\n'));
+          assert.equal(d.matching(/copy failed|moved to the failed list/).length, 0, d.lines.join('\n'));
+          d.kill('SIGTERM');
+          assert.equal((await d.exited).code, 0, d.lines.join('\n'));
+        } finally {
+          await d.dispose();
+          await s.cleanup();
+        }
+      },
+    );
   });
 }
 

@@ -36,29 +36,33 @@ for (const server of servers) {
       await s.cleanup();
     });
 
-    it('copies every key shape announced by s3s3publish (NUL-terminated keys on stdin, newlines in keys too) to every destination, sets the marker, leaves the queue empty', async () => {
-      const bodies = new Map<string, Buffer>();
-      for (const [i, key] of KEY_SHAPES.entries()) {
-        const body = key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${i}: ${key}`);
-        bodies.set(key, body);
-        await s.source.put(key, body, { contentLength: body.length });
-      }
-      const r = await runScript('publish', ['--config', s.file, '-0'], KEY_SHAPES.join('\0') + '\0');
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, new RegExp(`published keys=${KEY_SHAPES.length} `));
-      for (const [key, body] of bodies) {
-        await waitFor(`${JSON.stringify(key)} in every destination`, () => everywhere(s.dests, key, body), 60_000);
-      }
-      await s.drained();
-      for (const key of KEY_SHAPES) {
-        markers.push(markerKey(key));
-        assert.equal(await s.redis.call('GET', markerKey(key)), 'True', `marker of ${JSON.stringify(key)}`);
-      }
-      // One info line per key, naming the destinations, the bytes and the time.
-      const line = d.matching(/ copied key="?plain\.txt"? /)[0];
-      assert.ok(line, d.lines.join('\n'));
-      assert.match(line, /destinations=\["dest1","dest2"\] bytes=\d+ ms=\d+/);
-    });
+    it(
+      'copies every key shape announced by s3s3publish (NUL-terminated keys on stdin, newlines in keys too) ' +
+        'to every destination, sets the marker, leaves the queue empty',
+      async () => {
+        const bodies = new Map<string, Buffer>();
+        for (const [i, key] of KEY_SHAPES.entries()) {
+          const body = key.endsWith('/') ? Buffer.alloc(0) : Buffer.from(`shape ${i}: ${key}`);
+          bodies.set(key, body);
+          await s.source.put(key, body, { contentLength: body.length });
+        }
+        const r = await runScript('publish', ['--config', s.file, '-0'], KEY_SHAPES.join('\0') + '\0');
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`published keys=${KEY_SHAPES.length} `));
+        for (const [key, body] of bodies) {
+          await waitFor(`${JSON.stringify(key)} in every destination`, () => everywhere(s.dests, key, body), 60_000);
+        }
+        await s.drained();
+        for (const key of KEY_SHAPES) {
+          markers.push(markerKey(key));
+          assert.equal(await s.redis.call('GET', markerKey(key)), 'True', `marker of ${JSON.stringify(key)}`);
+        }
+        // One info line per key, naming the destinations, the bytes and the time.
+        const line = d.matching(/ copied key="?plain\.txt"? /)[0];
+        assert.ok(line, d.lines.join('\n'));
+        assert.match(line, /destinations=\["dest1","dest2"\] bytes=\d+ ms=\d+/);
+      },
+    );
 
     it('copies keys given as arguments, as JSON messages, and announced by the library', async () => {
       const keys = ['args/one two', 'json/caf\u00e9', 'lib/plain', 'lib/json \u{1F600}'];
@@ -114,23 +118,27 @@ for (const server of servers) {
       for (const dest of s.dests) assert.equal(await dest.head('missing/never-written'), null);
     });
 
-    it('copies a key announced again while it is being copied once more, so the destinations end with its last version', async () => {
-      const key = 'again/big';
-      const size = 8 * 1024 * 1024;
-      const v1 = Buffer.alloc(size, 1);
-      const v2 = Buffer.alloc(size, 2);
-      await s.source.put(key, v1, { contentLength: size });
-      await publish(key, { config: s.config });
-      await s.source.put(key, v2, { contentLength: size });
-      await publish(key, { config: s.config });
-      markers.push(markerKey(key));
-      const want = createHash('md5').update(v2).digest('hex');
-      await waitFor('the last version everywhere', async () => {
-        for (const dest of s.dests) if ((await dest.head(key))?.etag !== want) return false;
-        return true;
-      });
-      await s.drained();
-    });
+    it(
+      'copies a key announced again while it is being copied once more, ' +
+        'so the destinations end with its last version',
+      async () => {
+        const key = 'again/big';
+        const size = 8 * 1024 * 1024;
+        const v1 = Buffer.alloc(size, 1);
+        const v2 = Buffer.alloc(size, 2);
+        await s.source.put(key, v1, { contentLength: size });
+        await publish(key, { config: s.config });
+        await s.source.put(key, v2, { contentLength: size });
+        await publish(key, { config: s.config });
+        markers.push(markerKey(key));
+        const want = createHash('md5').update(v2).digest('hex');
+        await waitFor('the last version everywhere', async () => {
+          for (const dest of s.dests) if ((await dest.head(key))?.etag !== want) return false;
+          return true;
+        });
+        await s.drained();
+      },
+    );
   });
 }
 

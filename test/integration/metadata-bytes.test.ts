@@ -21,25 +21,29 @@ for (const server of servers) {
   const other = servers.find((s) => s !== server) ?? server;
   for (const sig of ['s3v4', 's3'] as const) {
     describe(`non-ASCII metadata bytes: ${server.name} -> ${other.name}, signature ${sig}`, () => {
-      it('a value HTTP cannot carry (above U+00FF, from a library caller) fails at once, saying why; nothing is written', async () => {
-        const src = await freshStore(server, uniqueBucket('metab-bad'), { signature_version: sig, max_retries: 5 });
-        try {
-          const body = Buffer.from('body');
-          const started = Date.now();
-          await assert.rejects(
-            src.put('meta/bad', body, { contentLength: body.length, metadata: { note: 'price \u20ac' } }),
-            (err: Error & { errorClass?: string }) => {
-              assert.equal(err.errorClass, 'object', err.message);
-              assert.match(err.message, /characters HTTP cannot carry/);
-              return true;
-            },
-          );
-          assert.ok(Date.now() - started < 2000, 'not retried');
-          assert.equal(await src.head('meta/bad'), null);
-        } finally {
-          await dropStore(src);
-        }
-      });
+      it(
+        'a value HTTP cannot carry (above U+00FF, from a library caller) fails at once, ' +
+          'saying why; nothing is written',
+        async () => {
+          const src = await freshStore(server, uniqueBucket('metab-bad'), { signature_version: sig, max_retries: 5 });
+          try {
+            const body = Buffer.from('body');
+            const started = Date.now();
+            await assert.rejects(
+              src.put('meta/bad', body, { contentLength: body.length, metadata: { note: 'price \u20ac' } }),
+              (err: Error & { errorClass?: string }) => {
+                assert.equal(err.errorClass, 'object', err.message);
+                assert.match(err.message, /characters HTTP cannot carry/);
+                return true;
+              },
+            );
+            assert.ok(Date.now() - started < 2000, 'not retried');
+            assert.equal(await src.head('meta/bad'), null);
+          } finally {
+            await dropStore(src);
+          }
+        },
+      );
 
       it('are written, read back and copied unchanged', async () => {
         const src = await freshStore(server, uniqueBucket('metab-src'), { signature_version: sig });

@@ -52,19 +52,22 @@ describe('redis lock and publish on a real Redis', () => {
     await held.release();
   });
 
-  it('never deletes a lock that expired and was taken by someone else; the first holder learns it lost it', async () => {
-    const key = unique('steal');
-    const lock = new RedisLock(redis, key, 3000, false);
-    const first = (await acquire(lock, scope))!;
-    await redis.call('DEL', key); // as if it had expired
-    const second = (await acquire(lock, scope))!;
-    assert.ok(second);
-    await waitFor('the first holder to notice', () => first.signal.aborted, 5000);
-    assert.ok(first.signal.reason instanceof LockError);
-    await first.release();
-    assert.equal(await redis.call('GET', key), JSON.stringify(second.holder), 'the second holder keeps its lock');
-    await second.release();
-  });
+  it(
+    'never deletes a lock that expired and was taken by someone else; ' + 'the first holder learns it lost it',
+    async () => {
+      const key = unique('steal');
+      const lock = new RedisLock(redis, key, 3000, false);
+      const first = (await acquire(lock, scope))!;
+      await redis.call('DEL', key); // as if it had expired
+      const second = (await acquire(lock, scope))!;
+      assert.ok(second);
+      await waitFor('the first holder to notice', () => first.signal.aborted, 5000);
+      assert.ok(first.signal.reason instanceof LockError);
+      await first.release();
+      assert.equal(await redis.call('GET', key), JSON.stringify(second.holder), 'the second holder keeps its lock');
+      await second.release();
+    },
+  );
 
   it('waits for the holder with wait: true', async () => {
     const key = unique('wait');

@@ -45,7 +45,8 @@ describe(`a sweep's slow PUT of an older version never stays (source ${ceph.name
 
   for (const layout of layouts) {
     it(
-      `${layout.label}: the sweep read v1, a worker copied v2 meanwhile, the sweep's v1 PUT completes last; the destination ends with v2`,
+      `${layout.label}: the sweep read v1, a worker copied v2 meanwhile, the sweep's v1 PUT completes last; ` +
+        `the destination ends with v2`,
       { timeout: 120_000 },
       async () => {
         const src = await freshStore(ceph, uniqueBucket('stale-src'));
@@ -104,21 +105,24 @@ describe(`a sweep's slow PUT of an older version never stays (source ${ceph.name
                   : `other bytes (${got.length})`;
           if (which !== 'v2' || head?.metadata.version !== 'v2')
             found.push(
-              `[dest${i + 1} on ${layout.dests[i]!.name}] ${JSON.stringify(key)} holds ${which}, metadata version ${JSON.stringify(head?.metadata.version)}`,
+              `[dest${i + 1} on ${layout.dests[i]!.name}] ${JSON.stringify(key)} holds ${which}, ` +
+                `metadata version ${JSON.stringify(head?.metadata.version)}`,
             );
         }
         assert.deepEqual(
           found,
           [],
-          `after the sweep returned, every destination holds the source's v2: ${JSON.stringify(found)} (worker: ${JSON.stringify(workerOutcomes)}; right after the worker: ${JSON.stringify(
-            afterWorker.map((m) => (m === md5Hex(v2) ? 'v2' : m === md5Hex(v1) ? 'v1' : m)),
-          )}; sweep summary: ${run.stdout.trim().slice(0, 400)})`,
+          `after the sweep returned, every destination holds the source's v2: ${JSON.stringify(found)} (worker: ` +
+            `${JSON.stringify(workerOutcomes)}; right after the worker: ${JSON.stringify(
+              afterWorker.map((m) => (m === md5Hex(v2) ? 'v2' : m === md5Hex(v1) ? 'v1' : m)),
+            )}; sweep summary: ${run.stdout.trim().slice(0, 400)})`,
         );
       },
     );
   }
   it(
-    "two workers on one key (a job's lock lost mid-copy): the first one's slow write of v1 lands after the second's v2; the destination ends with v2",
+    "two workers on one key (a job's lock lost mid-copy): the first one's slow write of v1 lands after the " +
+      "second's v2; the destination ends with v2",
     { timeout: 120_000 },
     async () => {
       const src = await freshStore(ceph, uniqueBucket('stale-lock-src'));
@@ -153,7 +157,9 @@ describe(`a sweep's slow PUT of an older version never stays (source ${ceph.name
         assert.equal(
           which,
           'v2',
-          `after both workers returned, the destination holds the source's v2, not ${which} (first: ${JSON.stringify(firstResult.results.map((r) => r.outcome))}, second: ${JSON.stringify(second.results.map((r) => r.outcome))})`,
+          `after both workers returned, the destination holds the source's v2, not ${which} (first: ` +
+            `${JSON.stringify(firstResult.results.map((r) => r.outcome))}, second: ` +
+            `${JSON.stringify(second.results.map((r) => r.outcome))})`,
         );
         assert.equal((await dst.head(key))?.metadata.version, 'v2', "and v2's metadata");
       } finally {

@@ -31,27 +31,31 @@ for (const server of servers) {
       ['delete = true', { delete: true }, false],
       ['no deletes', {}, true],
     ] as const) {
-      it(`${label}: the source deletes the key while the sweep uploads it (the worker ran first) → ${survives ? 'kept, as deletes are off' : 'removed by the sweep itself'}`, async () => {
-        const src = await freshStore(server, uniqueBucket('sgone-src'));
-        const dst = new S3Store(destConfig(other, uniqueBucket('sgone-dst'), destExtra));
-        await dst.createBucket();
-        stores.push(src, dst);
-        const raced = 'raced \u00e9/+key';
-        await putAll(
-          src,
-          ['a', raced, 'z'].map((key) => ({ key, body: Buffer.from(`v1 of ${key}`) })),
-        );
-        const { store: hooked, fired } = hookBefore(dst, 'upload', raced, async () => {
-          await src.delete(raced);
-          // The worker, told of the delete, finds the source lacking it: nothing there to delete yet.
-          await syncKey(src, [dst], raced);
-        });
-        const report = await duplicateBucket(src, hooked, { retry: FAST });
-        assert.ok(fired(), 'the sweep uploaded the raced key');
-        assert.equal(report.failed, 0, JSON.stringify(report.failures));
-        const keys = (await listKeys(dst)).map((o) => o.key).sort();
-        assert.deepEqual(keys, survives ? ['a', raced, 'z'].sort() : ['a', 'z'], JSON.stringify(report.destinations));
-      });
+      it(
+        `${label}: the source deletes the key while the sweep uploads it (the worker ran first) ` +
+          `→ ${survives ? 'kept, as deletes are off' : 'removed by the sweep itself'}`,
+        async () => {
+          const src = await freshStore(server, uniqueBucket('sgone-src'));
+          const dst = new S3Store(destConfig(other, uniqueBucket('sgone-dst'), destExtra));
+          await dst.createBucket();
+          stores.push(src, dst);
+          const raced = 'raced \u00e9/+key';
+          await putAll(
+            src,
+            ['a', raced, 'z'].map((key) => ({ key, body: Buffer.from(`v1 of ${key}`) })),
+          );
+          const { store: hooked, fired } = hookBefore(dst, 'upload', raced, async () => {
+            await src.delete(raced);
+            // The worker, told of the delete, finds the source lacking it: nothing there to delete yet.
+            await syncKey(src, [dst], raced);
+          });
+          const report = await duplicateBucket(src, hooked, { retry: FAST });
+          assert.ok(fired(), 'the sweep uploaded the raced key');
+          assert.equal(report.failed, 0, JSON.stringify(report.failures));
+          const keys = (await listKeys(dst)).map((o) => o.key).sort();
+          assert.deepEqual(keys, survives ? ['a', raced, 'z'].sort() : ['a', 'z'], JSON.stringify(report.destinations));
+        },
+      );
     }
   });
 }

@@ -78,7 +78,8 @@ describe('type = swift with Keystone v3', () => {
   });
 
   it(
-    'Ceph -> Swift native through a Keystone token: the region picks the catalog endpoint, one token for the whole sweep',
+    'Ceph -> Swift native through a Keystone token: the region picks the catalog endpoint, ' +
+      'one token for the whole sweep',
     { timeout: 60_000 },
     async () => {
       const { src, dst } = await pair('ks-sweep');
@@ -103,7 +104,8 @@ describe('type = swift with Keystone v3', () => {
   );
 
   it(
-    'a token refused (revoked) mid-run is renewed once and the copies go on; an expiring token is renewed before it expires',
+    'a token refused (revoked) mid-run is renewed once and the copies go on; ' +
+      'an expiring token is renewed before it expires',
     { timeout: 60_000 },
     async () => {
       const { src, dst } = await pair('ks-renew');

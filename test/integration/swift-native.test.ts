@@ -225,7 +225,8 @@ describe('type = swift: the native Swift API against real servers', () => {
   );
 
   it(
-    'a large object becomes an SLO: segments in <container>_segments named from a hash of the key, skipped next time, old segments gone on overwrite and delete',
+    'a large object becomes an SLO: segments in <container>_segments named from a hash of the key, ' +
+      'skipped next time, old segments gone on overwrite and delete',
     { timeout: 180_000 },
     async () => {
       const src = await s3('slo-src');
@@ -293,7 +294,8 @@ describe('type = swift: the native Swift API against real servers', () => {
   );
 
   it(
-    'the one-key paths (the listener): sync copies a new SLO, deleteKey removes it with its segments, delete_mode = trash moves a key server-side',
+    'the one-key paths (the listener): sync copies a new SLO, deleteKey removes it with its segments, ' +
+      'delete_mode = trash moves a key server-side',
     { timeout: 120_000 },
     async () => {
       const src = await s3('one-key-src');
@@ -533,7 +535,8 @@ describe('type = swift: the native Swift API against real servers', () => {
     );
 
     it(
-      '[dest1] connections reset mid-upload (objects and segments): retried, everything byte-identical, no stray segment',
+      '[dest1] connections reset mid-upload (objects and segments): retried, ' +
+        'everything byte-identical, no stray segment',
       { timeout: 120_000 },
       async () => {
         const r = await row('reset-dst', 'dest1');

@@ -81,15 +81,18 @@ describe('https endpoints with a private CA', () => {
         assert.match(err.message, /verify_ssl = false/, 'and the unsafe way out');
       });
 
-      it('with a ca_bundle of another CA: refused too (the bundle replaces the system CAs for this endpoint)', async () => {
-        const other = redisTls();
-        if (!other) return; // no second CA to try on this machine
-        const store = track(new S3Store(endpointConfig(tls, bucket, { ca_bundle: other.caFile }), { retry: FAST }));
-        await assert.rejects(
-          store.listPage(),
-          (e: unknown) => e instanceof StoreError && /UNABLE_TO_VERIFY_LEAF_SIGNATURE|certificate/.test(e.message),
-        );
-      });
+      it(
+        'with a ca_bundle of another CA: ' + 'refused too (the bundle replaces the system CAs for this endpoint)',
+        async () => {
+          const other = redisTls();
+          if (!other) return; // no second CA to try on this machine
+          const store = track(new S3Store(endpointConfig(tls, bucket, { ca_bundle: other.caFile }), { retry: FAST }));
+          await assert.rejects(
+            store.listPage(),
+            (e: unknown) => e instanceof StoreError && /UNABLE_TO_VERIFY_LEAF_SIGNATURE|certificate/.test(e.message),
+          );
+        },
+      );
 
       it('with verify_ssl = false: works, and the config carries one warning naming the section', async () => {
         const config = parseConfig(

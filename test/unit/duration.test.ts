@@ -34,7 +34,8 @@ describe('durations', () => {
         assert.match(
           lines[0]!,
           new RegExp(
-            `${flag} <duration>' argument '${bad.replace('.', '\\.')}' is invalid\\. expected a duration: seconds, or an integer with s, m, h or d \\(e\\.g\\. 30, 90s, 15m, 26h, 7d\\), at least 1s$`,
+            `${flag} <duration>' argument '${bad.replace('.', '\\.')}' is invalid\\. expected a duration: ` +
+              `seconds, or an integer with s, m, h or d \\(e\\.g\\. 30, 90s, 15m, 26h, 7d\\), at least 1s$`,
           ),
         );
       }

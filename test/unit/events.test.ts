@@ -193,7 +193,8 @@ function snsNotification(message: string): Buffer {
     Timestamp: '2026-12-02T04:00:00.000Z',
     SignatureVersion: '1',
     Signature:
-      'EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=',
+      'EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0A' +
+      'd8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=',
     SigningCertURL:
       'https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem',
     UnsubscribeURL:
@@ -431,7 +432,8 @@ describe('parseEvents: SNS envelopes and test events', () => {
       Token: '2336412f37',
       TopicArn: 'arn:aws:sns:us-west-2:123456789012:s3-events',
       Message:
-        'You have chosen to subscribe to the topic arn:aws:sns:us-west-2:123456789012:s3-events.\nTo confirm the subscription, visit the SubscribeURL included in this message.',
+        'You have chosen to subscribe to the topic arn:aws:sns:us-west-2:123456789012:s3-events.\n' +
+        'To confirm the subscription, visit the SubscribeURL included in this message.',
       SubscribeURL: url,
       Timestamp: '2026-12-02T04:00:00.000Z',
       SignatureVersion: '1',
@@ -511,16 +513,20 @@ describe('parseEvents: refusals (a body is all or nothing)', () => {
     refuse({ Records: [numKey] }, /has no s3\.object\.key/);
   });
 
-  it('a record for another bucket names it and the bucket this s3s3 replicates; the good records with it are not taken', () => {
-    const p = parseEvents(
-      json({ Records: [cephRecord('ok'), cephRecord('k', 'ObjectCreated:Put', { bucket: 'someone-else' })] }),
-      BUCKET,
-    );
-    assert.equal(
-      reasonOf(p),
-      `record 1 ("ObjectCreated:Put") is for bucket "someone-else"; this s3s3 replicates bucket "${BUCKET}"`,
-    );
-  });
+  it(
+    'a record for another bucket names it and the bucket this s3s3 replicates; ' +
+      'the good records with it are not taken',
+    () => {
+      const p = parseEvents(
+        json({ Records: [cephRecord('ok'), cephRecord('k', 'ObjectCreated:Put', { bucket: 'someone-else' })] }),
+        BUCKET,
+      );
+      assert.equal(
+        reasonOf(p),
+        `record 1 ("ObjectCreated:Put") is for bucket "someone-else"; this s3s3 replicates bucket "${BUCKET}"`,
+      );
+    },
+  );
 
   it('an empty key, a key over 1024 bytes (raw or once decoded)', () => {
     refuse({ Records: [cephRecord('')] }, /record 0 \("ObjectCreated:Put"\) has an empty key/);

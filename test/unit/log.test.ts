@@ -22,25 +22,28 @@ function lines(format: 'text' | 'json', log: (l: ReturnType<typeof createLogger>
 const hex = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 describe('log escapes control characters', () => {
-  it('text: a field value holding any control character is JSON-quoted and escaped, even with no space, quote or =', () => {
-    for (const c of CONTROLS) {
-      const [line] = lines('text', (l) => l.info('copied', { key: `a${c}b` }));
-      assert.doesNotMatch(line!, RAW, hex(c));
-      const m = /^s3s3 info: copied key=(".*")$/.exec(line!);
-      assert.ok(m, `${hex(c)}: ${JSON.stringify(line)}`);
-      assert.equal(JSON.parse(m[1]!), `a${c}b`, `${hex(c)} reads back`);
-    }
-    // An ESC sequence in a key, the case that reaches an operator's terminal.
-    assert.deepEqual(
-      lines('text', (l) => l.warn('failed', { key: '\u001b[2J\u001b]0;pwned\u0007', keys: ['x\u009b31m'] })),
-      ['s3s3 warn: failed key="\\u001b[2J\\u001b]0;pwned\\u0007" keys=["x\\u009b31m"]'],
-    );
-    assert.deepEqual(
-      lines('text', (l) => l.info('ok', { key: 'plain/key.txt', n: 3 })),
-      ['s3s3 info: ok key=plain/key.txt n=3'],
-      'a plain value stays bare',
-    );
-  });
+  it(
+    'text: a field value holding any control character is JSON-quoted and escaped, ' + 'even with no space, quote or =',
+    () => {
+      for (const c of CONTROLS) {
+        const [line] = lines('text', (l) => l.info('copied', { key: `a${c}b` }));
+        assert.doesNotMatch(line!, RAW, hex(c));
+        const m = /^s3s3 info: copied key=(".*")$/.exec(line!);
+        assert.ok(m, `${hex(c)}: ${JSON.stringify(line)}`);
+        assert.equal(JSON.parse(m[1]!), `a${c}b`, `${hex(c)} reads back`);
+      }
+      // An ESC sequence in a key, the case that reaches an operator's terminal.
+      assert.deepEqual(
+        lines('text', (l) => l.warn('failed', { key: '\u001b[2J\u001b]0;pwned\u0007', keys: ['x\u009b31m'] })),
+        ['s3s3 warn: failed key="\\u001b[2J\\u001b]0;pwned\\u0007" keys=["x\\u009b31m"]'],
+      );
+      assert.deepEqual(
+        lines('text', (l) => l.info('ok', { key: 'plain/key.txt', n: 3 })),
+        ['s3s3 info: ok key=plain/key.txt n=3'],
+        'a plain value stays bare',
+      );
+    },
+  );
 
   it('text: a message embedding a key has its control characters escaped in place', () => {
     for (const c of CONTROLS) {
@@ -56,12 +59,16 @@ describe('log escapes control characters', () => {
     assert.equal(lines('text', (l) => l.error('key \u001b[31mred'))[0], 's3s3 error: key \\u001b[31mred');
   });
 
-  it('json: every control character escaped too (DEL, C1 and U+2028/2029, which JSON.stringify leaves raw); lines parse back', () => {
-    for (const c of CONTROLS) {
-      const [line] = lines('json', (l) => l.info(`m${c}`, { key: `a${c}b`, list: [c] }));
-      assert.doesNotMatch(line!, RAW, hex(c));
-      const o = JSON.parse(line!) as { msg: string; key: string; list: string[] };
-      assert.deepEqual([o.msg, o.key, o.list], [`m${c}`, `a${c}b`, [c]]);
-    }
-  });
+  it(
+    'json: every control character escaped too (DEL, C1 and U+2028/2029, ' +
+      'which JSON.stringify leaves raw); lines parse back',
+    () => {
+      for (const c of CONTROLS) {
+        const [line] = lines('json', (l) => l.info(`m${c}`, { key: `a${c}b`, list: [c] }));
+        assert.doesNotMatch(line!, RAW, hex(c));
+        const o = JSON.parse(line!) as { msg: string; key: string; list: string[] };
+        assert.deepEqual([o.msg, o.key, o.list], [`m${c}`, `a${c}b`, [c]]);
+      }
+    },
+  );
 });

@@ -115,48 +115,52 @@ describe('report CSV', () => {
   const FORMULAS = ['=1+2', '-x', '@a', '\tb', '\rc', '+d', '=HYPERLINK("http://x","y")', '-', "'=x", "''+y", '\r\n=z'];
   const HARMLESS = ['a=b', "'plain", "'", 'x-y', ' =sp', '\nnl', '', 'é=1'];
 
-  it('puts a quote before keys and errors that start with =, +, -, @, tab or CR, inside the quotes; exactly undoable', () => {
-    assert.equal(neutralisedField('=1+2'), `"'=1+2"`);
-    assert.equal(neutralisedField('\tb'), `"'\tb"`);
-    assert.equal(neutralisedField('=HYPERLINK("a")'), `"'=HYPERLINK(""a"")"`);
-    assert.equal(neutralisedField("'=x"), `"''=x"`);
-    assert.equal(neutralisedField('a=b'), 'a=b');
-    const file = join(dir, 'formulas.csv');
-    const w = ReportWriter.open(file);
-    for (const k of [...FORMULAS, ...HARMLESS]) {
-      w.row({
-        sourceBucket: '-bucket',
-        sourceKey: k,
-        destination: 'dest1',
-        destinationBucket: 'd',
-        destinationKey: k,
-        action: 'failed',
-        sourceEtag: '-e',
-        error: k,
-      });
-    }
-    w.close();
-    const text = readFileSync(file, 'utf8');
-    assert.ok(text.includes(`,"'=1+2",dest1,d,"'=1+2",failed,,-e,,"'=1+2"\n`), text);
-    const rows = parseCsv(file).slice(1);
-    for (const [i, k] of [...FORMULAS, ...HARMLESS].entries()) {
-      const r = rows[i]!;
-      assert.equal(r[1], '-bucket', 'only keys and errors are touched');
-      for (const col of [2, 5, 10]) {
-        const field = r[col]!;
-        if (i < FORMULAS.length) {
-          assert.ok(
-            field.startsWith("'") && /^'+[=+\-@\t\r]/.test(field),
-            `${JSON.stringify(k)} column ${col}: ${JSON.stringify(field)}`,
-          );
-          assert.equal(field, "'" + k);
-        } else {
-          assert.equal(field, k, `${JSON.stringify(k)} is left alone`);
-        }
-        assert.equal(restoreField(field), k, `${JSON.stringify(k)} reads back byte-exact`);
+  it(
+    'puts a quote before keys and errors that start with =, +, -, @, tab or CR, ' +
+      'inside the quotes; exactly undoable',
+    () => {
+      assert.equal(neutralisedField('=1+2'), `"'=1+2"`);
+      assert.equal(neutralisedField('\tb'), `"'\tb"`);
+      assert.equal(neutralisedField('=HYPERLINK("a")'), `"'=HYPERLINK(""a"")"`);
+      assert.equal(neutralisedField("'=x"), `"''=x"`);
+      assert.equal(neutralisedField('a=b'), 'a=b');
+      const file = join(dir, 'formulas.csv');
+      const w = ReportWriter.open(file);
+      for (const k of [...FORMULAS, ...HARMLESS]) {
+        w.row({
+          sourceBucket: '-bucket',
+          sourceKey: k,
+          destination: 'dest1',
+          destinationBucket: 'd',
+          destinationKey: k,
+          action: 'failed',
+          sourceEtag: '-e',
+          error: k,
+        });
       }
-    }
-  });
+      w.close();
+      const text = readFileSync(file, 'utf8');
+      assert.ok(text.includes(`,"'=1+2",dest1,d,"'=1+2",failed,,-e,,"'=1+2"\n`), text);
+      const rows = parseCsv(file).slice(1);
+      for (const [i, k] of [...FORMULAS, ...HARMLESS].entries()) {
+        const r = rows[i]!;
+        assert.equal(r[1], '-bucket', 'only keys and errors are touched');
+        for (const col of [2, 5, 10]) {
+          const field = r[col]!;
+          if (i < FORMULAS.length) {
+            assert.ok(
+              field.startsWith("'") && /^'+[=+\-@\t\r]/.test(field),
+              `${JSON.stringify(k)} column ${col}: ${JSON.stringify(field)}`,
+            );
+            assert.equal(field, "'" + k);
+          } else {
+            assert.equal(field, k, `${JSON.stringify(k)} is left alone`);
+          }
+          assert.equal(restoreField(field), k, `${JSON.stringify(k)} reads back byte-exact`);
+        }
+      }
+    },
+  );
 
   it('report_raw_keys: the values as they are', () => {
     const file = join(dir, 'raw.csv');
@@ -207,7 +211,9 @@ syncBuiltinESMExports();
 const { ReportWriter } = await import(${JSON.stringify(join(ROOT, 'src/api/report.ts'))});
 const w = ReportWriter.open(process.argv[3]);
 const key = 'k,"\\n'.repeat(200);
-for (let i = 0; ; i++) w.row({ sourceBucket: 's', sourceKey: key + i, destination: 'dest1', destinationBucket: 'd', destinationKey: key + i, action: 'copied', size: i });
+for (let i = 0; ; i++)
+  w.row({ sourceBucket: 's', sourceKey: key + i, destination: 'dest1', destinationBucket: 'd', destinationKey: key + i,
+    action: 'copied', size: i });
 `,
     );
     const key = 'k,"\n'.repeat(200);

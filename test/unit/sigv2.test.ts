@@ -366,7 +366,8 @@ describe('signature v2 against boto 2 (python3-boto) as an oracle', () => {
         differ++;
         if (differ <= 3)
           assert.fail(
-            `${c.request.method} ${authPath(c)}: ours ${ours}, boto ${boto.auth[i]}\nstring to sign:\n${JSON.stringify(stringToSignV2(c.request, c.virtualBucket))}`,
+            `${c.request.method} ${authPath(c)}: ours ${ours}, boto ${boto.auth[i]}\n` +
+              `string to sign:\n${JSON.stringify(stringToSignV2(c.request, c.virtualBucket))}`,
           );
       }
     }

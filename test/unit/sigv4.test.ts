@@ -98,7 +98,8 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
     const req: V4Request = { method: 'GET', path: '/test.txt', headers: { host: HOST, range: 'bytes=0-9' } };
     assert.equal(
       ours(req, EMPTY_SHA256),
-      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`,
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, ` +
+        `Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`,
     );
     assert.equal(req.headers['x-amz-date'], '20130524T000000Z');
     assert.equal(req.headers['x-amz-content-sha256'], EMPTY_SHA256);
@@ -119,7 +120,8 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
     assert.equal(req.path, '/test%24file.text');
     assert.equal(
       ours(req, putPayload),
-      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=${putSignature}`,
+      `AWS4-HMAC-SHA256 ${scope}, ` +
+        `SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=${putSignature}`,
     );
   });
 
@@ -136,7 +138,8 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
     const req: V4Request = { method: 'GET', path: '/', query: { lifecycle: '' }, headers: { host: HOST } };
     assert.equal(
       ours(req, EMPTY_SHA256),
-      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543`,
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, ` +
+        `Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543`,
     );
   });
 
@@ -149,7 +152,8 @@ describe('signature v4: the worked examples of the S3 SigV4 documentation', () =
     };
     assert.equal(
       ours(req, EMPTY_SHA256),
-      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7`,
+      `AWS4-HMAC-SHA256 ${scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, ` +
+        `Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7`,
     );
   });
 });

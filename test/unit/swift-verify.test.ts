@@ -1,4 +1,7 @@
-/** The SLO read check: each segment's MD5 at its end, whatever the chunking; what cannot be vouched for is left alone. */
+/**
+ * The SLO read check: each segment's MD5 at its end, whatever the chunking; what cannot be vouched for
+ * is left alone.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';

@@ -1,8 +1,4 @@
-/**
- * Copy one key from the source to every destination that needs it: one streamed GET,
- * fanned out to N writes with backpressure (the slowest destination sets the pace),
- * MD5 computed on the way, every copy verified, a bad copy removed and retried.
- */
+/** The copy of one key from the source to its destinations: the heart of both the sweep and the workers. */
 import { PassThrough, type Readable } from 'node:stream';
 import { S3s3Error, StoreError, VerificationError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -32,6 +28,7 @@ const MAX_CHANGED_ROUNDS = 5;
 /** Largest object CopyObject takes in one call (AWS's limit, shared by the clones). */
 const MAX_SERVER_SIDE_COPY = 5 * 1024 ** 3;
 
+/** The key to copy and the store it comes from. */
 export interface CopySource {
   readonly store: ObjectStore;
   readonly key: string;
@@ -39,6 +36,7 @@ export interface CopySource {
   readonly info?: ObjectInfo;
 }
 
+/** One destination of a copy: its store, the key there, and what is known of it already. */
 export interface CopyTarget {
   readonly store: ObjectStore;
   readonly key: string;
@@ -46,9 +44,15 @@ export interface CopyTarget {
   readonly known?: DestinationState | null;
 }
 
+/**
+ * What happened to a key at one destination: copied, skipped (already in place), gone (the source
+ * lacks it), failed, a dry run's "would copy"/"would delete", or the delete side's deleted, trashed
+ * and kept (the source has the key again).
+ */
 export type Outcome =
   'copied' | 'skipped' | 'gone' | 'failed' | 'would copy' | 'deleted' | 'trashed' | 'would delete' | 'kept';
 
+/** The result of one key at one destination, as reports, logs and counters read it. */
 export interface TargetResult {
   readonly destination: string;
   readonly key: string;
@@ -65,6 +69,7 @@ export interface TargetResult {
   readonly md5?: string;
 }
 
+/** How `copyKey` copies: force, dry run, verification, retries, part slots and the blind path. */
 export interface CopyKeyOptions {
   readonly force?: boolean;
   readonly dryRun?: boolean;
@@ -100,6 +105,11 @@ interface Planned {
   readonly reason: CopyReason;
 }
 
+/**
+ * Copy one key from the source to every destination that needs it: one streamed GET,
+ * fanned out to N writes with backpressure (the slowest destination sets the pace),
+ * MD5 computed on the way, every copy verified, a bad copy removed and retried.
+ */
 export async function copyKey(
   source: CopySource,
   targets: readonly CopyTarget[],
@@ -647,7 +657,10 @@ async function verifySourceRead(source: CopySource, info: HeadInfo, tap: Md5Tap)
   if (err) throw err;
 }
 
-/** Objects up to this size whose read cannot be proven from their ETag are read again before their last byte is sent. */
+/**
+ * Objects up to this size whose read cannot be proven from their ETag are
+ * read again before their last byte is sent.
+ */
 const REREAD_BEFORE_END = 64 * 1024 * 1024;
 
 /** Undefined when a second read of the source has the same MD5 as the first. */
@@ -837,6 +850,7 @@ async function failedOrGone(source: CopySource, err: unknown, sourceSide: boolea
   return goneOrFailed(await sourceNow(source.store, source.key), source);
 }
 
+/** Whether a failed copy is worth another attempt: transient store errors, bad digests, short or unverified bodies. */
 export function isRetryable(err: Error | undefined): boolean {
   if (err instanceof StoreError) return err.retryable || err.kind === 'badDigest' || err.code === 'IncompleteBody';
   if (err instanceof VerificationError || err instanceof ShortBodyError) return true;

@@ -1,3 +1,54 @@
+/** Copy or skip: the decision for one key at one destination, as one small table. */
+import { etagMd5, isMd5Etag, type ObjectInfo } from '../store/object-store.js';
+
+/** User metadata where a copy records its source's ETag, so a later sweep can compare without an MD5. */
+export const META_SOURCE_ETAG = 's3s3-source-etag';
+/** User metadata where a copy records its source's MD5 when known, for copies whose ETag is not one. */
+export const META_MD5 = 's3s3-md5';
+
+/** Why a key is copied: logged, counted and written to the reports. */
+export type CopyReason =
+  | 'forced'
+  | 'missing'
+  | 'announced'
+  | 'size differs'
+  | 'md5 differs'
+  | 'source changed'
+  | 'unverifiable'
+  | 'hash differs'
+  | 'metadata differs';
+
+/** What `decide` says: copy (and why), skip, or look closer (HEAD the destination, hash both bodies). */
+export type Decision =
+  | { readonly action: 'copy'; readonly reason: CopyReason }
+  | { readonly action: 'skip' }
+  | { readonly action: 'head' }
+  | { readonly action: 'hash' };
+
+/** A destination's object as seen so far: from a listing, or from a HEAD with its metadata. */
+export interface DestinationState extends ObjectInfo {
+  /** User metadata from a HEAD; undefined when only a listing was seen. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** The caller's overrides of the decision: copy regardless, or hash bodies when nothing else proves equality. */
+export interface DecideOptions {
+  readonly force?: boolean;
+  readonly verifyMd5?: boolean;
+}
+
+/** The MD5 of an object when known without reading it. */
+export function knownMd5(o: {
+  etag: string;
+  etagIsMd5?: boolean;
+  metadata?: Readonly<Record<string, string>>;
+}): string | undefined {
+  const fromEtag = etagMd5(o);
+  if (fromEtag !== undefined) return fromEtag;
+  const recorded = o.metadata?.[META_MD5];
+  return isMd5Etag(recorded) ? recorded : undefined;
+}
+
 /**
  * Copy or skip, for one key and one destination. Decides from listings and HEADs; reading
  * bodies is asked for only when nothing cheaper can prove the copy equal.
@@ -19,50 +70,6 @@
  * Equal size alone never proves equal content, and an ETag that is not a plain MD5
  * (multipart `-N`, a clone's own hash) is never compared with an MD5.
  */
-import { etagMd5, isMd5Etag, type ObjectInfo } from '../store/object-store.js';
-
-export const META_SOURCE_ETAG = 's3s3-source-etag';
-export const META_MD5 = 's3s3-md5';
-
-export type CopyReason =
-  | 'forced'
-  | 'missing'
-  | 'announced'
-  | 'size differs'
-  | 'md5 differs'
-  | 'source changed'
-  | 'unverifiable'
-  | 'hash differs'
-  | 'metadata differs';
-
-export type Decision =
-  | { readonly action: 'copy'; readonly reason: CopyReason }
-  | { readonly action: 'skip' }
-  | { readonly action: 'head' }
-  | { readonly action: 'hash' };
-
-export interface DestinationState extends ObjectInfo {
-  /** User metadata from a HEAD; undefined when only a listing was seen. */
-  readonly metadata?: Readonly<Record<string, string>>;
-}
-
-export interface DecideOptions {
-  readonly force?: boolean;
-  readonly verifyMd5?: boolean;
-}
-
-/** The MD5 of an object when known without reading it. */
-export function knownMd5(o: {
-  etag: string;
-  etagIsMd5?: boolean;
-  metadata?: Readonly<Record<string, string>>;
-}): string | undefined {
-  const fromEtag = etagMd5(o);
-  if (fromEtag !== undefined) return fromEtag;
-  const recorded = o.metadata?.[META_MD5];
-  return isMd5Etag(recorded) ? recorded : undefined;
-}
-
 export function decide(
   source: ObjectInfo & { metadata?: Readonly<Record<string, string>> },
   dest: DestinationState | null,

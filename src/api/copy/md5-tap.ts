@@ -1,3 +1,13 @@
+/** The MD5 tap every copied byte flows through: hashes, counts, and fails a short body. */
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { PartEtagHasher } from './part-etag.js';
+
+/** The body ended before the size announced: the write it fed must not complete. */
+export class ShortBodyError extends Error {
+  override name = 'ShortBodyError';
+}
+
 /**
  * A pass-through that hashes (MD5) and counts the bytes flowing through it, and fails the
  * stream when the byte count is not the one announced, so a short body never ends a PUT.
@@ -5,14 +15,6 @@
  * node:crypto rather than spark-md5: measured on this machine, 413 MiB/s against 120 MiB/s
  * for 64 MiB in 64 KiB chunks, and this hash sits on the path of every byte copied.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
-import type { PartEtagHasher } from './part-etag.js';
-
-export class ShortBodyError extends Error {
-  override name = 'ShortBodyError';
-}
-
 export class Md5Tap extends Transform {
   private readonly hash: Hash = createHash('md5');
   private count = 0;
@@ -104,6 +106,7 @@ export class Md5Tap extends Transform {
   }
 }
 
+/** A hex MD5 as the base64 that Content-MD5 wants. */
 export function hexToBase64(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
 }

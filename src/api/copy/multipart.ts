@@ -1,8 +1,4 @@
-/**
- * Multipart upload from a stream: parts are cut from the stream in order and uploaded
- * a few at a time, each with its own Content-MD5. Any failure aborts the upload, so no
- * orphaned parts are left behind. Memory: at most (parallel + 1) parts.
- */
+/** Multipart uploads from a stream, and the part size that fits an object within the limits. */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3s3Error } from '../errors.js';
@@ -10,9 +6,11 @@ import type { CompletedPart, MultipartCapable, ObjectHeaders, PutResult } from '
 import type { Limiter } from './limiter.js';
 
 const MiB = 1024 * 1024;
-/** S3's limits (AWS; Ceph RGW and Swift s3api have the same or looser ones). */
+/** Most parts in one upload. S3's limits here are AWS's; Ceph RGW and Swift s3api have the same or looser. */
 export const MAX_PARTS = 10_000;
+/** The largest part S3 takes. */
 export const MAX_PART_SIZE = 5 * 1024 * MiB;
+/** The largest object a multipart upload can make (5 TiB). */
 export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
 
 /** An object too large for any multipart upload (over 5 TiB): nothing was uploaded. */
@@ -46,6 +44,7 @@ export function choosePartSize(size: number, chunkSize: number, key?: string, ma
   return Math.min(grown, MAX_PART_SIZE);
 }
 
+/** How `multipartUpload` cuts and sends: sizes, parallelism, headers, the shared part slots, the hooks. */
 export interface MultipartOptions {
   readonly size: number;
   /** The configured part size (multipart_chunksize); grown to fit `maxParts`, see choosePartSize. */
@@ -86,6 +85,11 @@ async function* parts(stream: Readable, partSize: number): AsyncGenerator<Buffer
   if (filled > 0) yield buf.subarray(0, filled);
 }
 
+/**
+ * Multipart upload from a stream: parts are cut from the stream in order and uploaded
+ * a few at a time, each with its own Content-MD5. Any failure aborts the upload, so no
+ * orphaned parts are left behind. Memory: at most (parallel + 1) parts.
+ */
 export async function multipartUpload(
   store: MultipartCapable,
   key: string,

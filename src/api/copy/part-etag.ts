@@ -1,10 +1,4 @@
-/**
- * A multipart object's ETag is `md5(md5(part1) || md5(part2) ...)-N`: no MD5 of the bytes,
- * but still a check on them if the part size is known. It is not stored anywhere, so the
- * sizes that could have made N parts of this object (MiB-aligned, as every SDK and tool cuts
- * them, preferring the common ones) are tried while the bytes stream by; one that yields the
- * source's ETag proves the bytes read are the bytes stored.
- */
+/** Checking the bytes read against a multipart object's `-N` ETag. */
 import { createHash, type Hash } from 'node:crypto';
 
 const MiB = 1024 * 1024;
@@ -32,7 +26,15 @@ export function candidatePartSizes(size: number, parts: number, hints: readonly 
   return [...out].slice(0, MAX_CANDIDATES);
 }
 
-/** Hashes a stream as N parts of each candidate size at once. */
+/**
+ * Hashes a stream as N parts of each candidate size at once.
+ *
+ * A multipart object's ETag is `md5(md5(part1) || md5(part2) ...)-N`: no MD5 of the bytes,
+ * but still a check on them if the part size is known. It is not stored anywhere, so the
+ * sizes that could have made N parts of this object (MiB-aligned, as every SDK and tool cuts
+ * them, preferring the common ones) are tried while the bytes stream by; one that yields the
+ * source's ETag proves the bytes read are the bytes stored.
+ */
 export class PartEtagHasher {
   private readonly lanes: Array<{ size: number; fill: number; part: Hash; parts: Buffer[] }>;
 

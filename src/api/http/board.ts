@@ -1,23 +1,7 @@
 /**
- * `/queues`: bull-board on the queue, as a plain node:http `(req, res)` handler the daemon's
- * HTTP server mounts under a base path. The only importer of @bull-board/*, hono and
- * @hono/node-server (bull-board's hono adapter: 9 packages and ~9 MiB of RSS once loaded,
- * against express's 73 packages and ~10 MiB; koa and fastify cost more).
- *
- * Access, enforced here before bull-board sees the request:
- * - with `adminToken`, every request (the page, its assets, the JSON that lists jobs with
- *   their keys and errors, and every change) needs `Authorization: Bearer <token>` or the
- *   cookie set by opening the page once with `?token=<token>` (HttpOnly, SameSite=Strict,
- *   Path=basePath); else 401. The cookie holds a value derived from the token, never the
- *   token, which is in no log line and no response. Key names are data too: an operator who
- *   set a token expects nobody without it to read them;
- * - without `adminToken`, GET and HEAD pass (a read-only board, for a loopback address) and
- *   anything else (retry, promote, clean, remove, pause...) is refused (401); bull-board runs
- *   in its readOnlyMode besides (no buttons, and its own 405 behind ours).
- *
- * Retrying a failed job goes through SyncQueue (add, deduplicated per key, then remove the
- * failed job) rather than BullMQ's Job.retry, which would requeue it without its
- * deduplication id: a key announced meanwhile could then run on two workers at once.
+ * `/queues`: bull-board on the queue, behind s3s3's own access rules. The only importer of
+ * @bull-board/*, hono and @hono/node-server (bull-board's hono adapter: 9 packages and ~9 MiB
+ * of RSS once loaded, against express's 73 packages and ~10 MiB; koa and fastify cost more).
  */
 import { createHmac } from 'node:crypto';
 import { bearerToken, sameSecret } from './tokens.js';
@@ -26,10 +10,11 @@ import { createRequire } from 'node:module';
 import { silentLogger, type Logger } from '../log.js';
 import type { SyncQueue } from '../queue/queue.js';
 
+/** Where the board is mounted and who may use it. */
 export interface BoardOptions {
   /** Where the board is mounted, e.g. '/queues'. */
   readonly basePath: string;
-  /** `[http] admin_token`: every request needs it when set; without it the board is read-only and open to reads. */
+  /** `[http] admin_token`: every request needs it when set; without it the board is read-only, open to reads. */
   readonly adminToken?: string;
   readonly logger?: Logger;
 }
@@ -86,7 +71,25 @@ function refuse(res: ServerResponse, status: number, reason: string, headers: Re
   res.end(body);
 }
 
-/** Returns a handler for requests whose path is under basePath. */
+/**
+ * `/queues`: bull-board on the queue. Returns a plain node:http `(req, res)` handler for
+ * requests whose path is under basePath; the daemon's HTTP server mounts it there.
+ *
+ * Access, enforced here before bull-board sees the request:
+ * - with `adminToken`, every request (the page, its assets, the JSON that lists jobs with
+ *   their keys and errors, and every change) needs `Authorization: Bearer <token>` or the
+ *   cookie set by opening the page once with `?token=<token>` (HttpOnly, SameSite=Strict,
+ *   Path=basePath); else 401. The cookie holds a value derived from the token, never the
+ *   token, which is in no log line and no response. Key names are data too: an operator who
+ *   set a token expects nobody without it to read them;
+ * - without `adminToken`, GET and HEAD pass (a read-only board, for a loopback address) and
+ *   anything else (retry, promote, clean, remove, pause...) is refused (401); bull-board runs
+ *   in its readOnlyMode besides (no buttons, and its own 405 behind ours).
+ *
+ * Retrying a failed job goes through SyncQueue (add, deduplicated per key, then remove the
+ * failed job) rather than BullMQ's Job.retry, which would requeue it without its
+ * deduplication id: a key announced meanwhile could then run on two workers at once.
+ */
 export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const basePath = '/' + o.basePath.replace(/^\/+|\/+$/g, '');
   const log = o.logger ?? silentLogger;
@@ -139,7 +142,8 @@ export function createBoard(queue: SyncQueue, o: BoardOptions): (req: IncomingMe
         return refuse(
           res,
           401,
-          `this needs the admin token: send Authorization: Bearer <admin_token>, or open ${basePath}?token=<admin_token> once in this browser`,
+          'this needs the admin token: send Authorization: Bearer <admin_token>, ' +
+            `or open ${basePath}?token=<admin_token> once in this browser`,
           {
             'www-authenticate': 'Bearer realm="s3s3"',
           },

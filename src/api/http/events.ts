@@ -1,8 +1,4 @@
-/**
- * POST /events: a bucket notification (Ceph RGW, MinIO, AWS; raw or in an SNS envelope)
- * becomes jobs on the queue. 2xx only once every job is durably queued, so a sender that
- * retries (Ceph's persistent topics do) loses nothing when Redis is down: it gets a 503.
- */
+/** POST /events: bucket notifications in, jobs on the queue out. */
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import { parseEvents } from '../intake/events.js';
@@ -23,10 +19,16 @@ export interface EventsHandlerOptions {
   readonly deadlineMs?: number;
 }
 
-/** POST /events answers within this (plus the body's read): 503 when Redis has not taken every job by then. */
+/**
+ * POST /events answers within this (plus the body's read): 503 when Redis has not taken every job
+ * by then.
+ */
 export const EVENTS_DEADLINE_MS = 4500;
 
-/** True when the request carries `token` as `Authorization: Bearer` or `?token=`; compared in constant time. */
+/**
+ * True when the request carries `token` as `Authorization: Bearer` or `?token=`; compared in
+ * constant time.
+ */
 export function hasToken(req: IncomingMessage, token: string): boolean {
   let query: string | undefined;
   try {
@@ -64,7 +66,14 @@ class RefusalLog {
   }
 }
 
-/** The POST /events handler: parse the body, check the token, queue every job within the deadline; the answer to send. */
+/**
+ * The POST /events handler: parse the body, check the token, queue every job within the
+ * deadline; returns the answer to send.
+ *
+ * POST /events: a bucket notification (Ceph RGW, MinIO, AWS; raw or in an SNS envelope)
+ * becomes jobs on the queue. 2xx only once every job is durably queued, so a sender that
+ * retries (Ceph's persistent topics do) loses nothing when Redis is down: it gets a 503.
+ */
 export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: IncomingMessage) => Promise<EventsAnswer> {
   const log = o.logger;
   const refusals = new RefusalLog(log);
@@ -100,7 +109,8 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
     }
     if (parsed.kind === 'subscribe') {
       log.warn(
-        'SNS subscription confirmation received: confirm it by opening the SubscribeURL (s3s3 never fetches URLs it is sent)',
+        'SNS subscription confirmation received: ' +
+          'confirm it by opening the SubscribeURL (s3s3 never fetches URLs it is sent)',
         { from, topic: parsed.topicArn, subscribeUrl: parsed.subscribeUrl },
       );
       return answer('subscribe', 200, 'subscription confirmation logged: confirm it by opening the SubscribeURL');

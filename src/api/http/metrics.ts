@@ -46,7 +46,10 @@ export interface DaemonMetricsOptions {
   readonly queueTimeoutMs?: number;
 }
 
-/** The series `/metrics` serves: counters and histograms fed by the telemetry, the queue's gauges read at each scrape. */
+/**
+ * The series `/metrics` serves: counters and histograms fed by the telemetry, the queue's gauges
+ * read at each scrape.
+ */
 export class DaemonMetrics {
   /** Every series but the queue's (those are read from Redis at each scrape, see `text()`). */
   readonly registry: Registry;
@@ -235,7 +238,8 @@ export function checkMetricsFile(file: string): void {
     accessSync(dir, constants.W_OK);
   } catch (err) {
     throw new Error(
-      `cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give a file in node_exporter's --collector.textfile.directory that this user may write`,
+      `cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ` +
+        "give a file in node_exporter's --collector.textfile.directory that this user may write",
     );
   }
 }

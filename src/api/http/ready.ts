@@ -1,8 +1,4 @@
-/**
- * /readyz: ready when Redis answers PING and every endpoint answered within the last minute.
- * Answers are noted from the store's requests as they happen (any HTTP status counts: the
- * endpoint is there); an idle daemon asks with a HeadBucket instead.
- */
+/** /readyz: whether Redis and every endpoint answer. */
 import type { RedisCommands } from '../redis/redis.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { telemetry } from '../telemetry.js';
@@ -22,11 +18,19 @@ export interface ReadinessOptions {
   readonly freshMs?: number;
   /** How long a PING or a HeadBucket may take; default 5 s. */
   readonly timeoutMs?: number;
-  /** Why the queue takes Redis for unreachable now (its calls time out), or undefined: not ready at once, without a PING. */
+  /**
+   * Why the queue takes Redis for unreachable now (its calls time out), or undefined: not ready
+   * at once, without a PING.
+   */
   readonly queueUnreachable?: () => string | undefined;
 }
 
-/** /readyz's checks: Redis (PING, or the queue's own view of it) and every endpoint. */
+/**
+ * /readyz's checks: Redis (PING, or the queue's own view of it) and every endpoint. Ready
+ * when Redis answers PING and every endpoint answered within the last minute. Answers are
+ * noted from the store's requests as they happen (any HTTP status counts: the endpoint is
+ * there); an idle daemon asks with a HeadBucket instead.
+ */
 export class Readiness {
   private readonly answered = new Map<string, number>();
   private readonly unsubscribe: () => void;

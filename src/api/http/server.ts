@@ -1,8 +1,4 @@
-/**
- * The daemon's HTTP surface (`[http]`): /healthz, /readyz, /metrics, POST /events and
- * /queues, on node:http. Each route's work lives elsewhere (metrics.ts, ready.ts, events.ts,
- * board.ts); this file only routes, limits and answers.
- */
+/** The daemon's HTTP server (`[http]`) on node:http. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpConfig } from '../config.js';
@@ -18,6 +14,7 @@ export interface EventsAnswer {
   readonly body: string;
 }
 
+/** The routes' handlers and the parts /healthz, /readyz and /metrics read. */
 export interface HttpSurfaceOptions {
   readonly logger: Logger;
   readonly metrics: DaemonMetrics;
@@ -33,8 +30,14 @@ export const MAX_EVENT_BYTES = 1024 * 1024;
 /** A larger body is read (and dropped) up to this before the connection is cut. */
 const DISCARD_LIMIT = 64 * 1024 * 1024;
 
+/** The HTTP server could not start (address in use, not permitted...). */
 export class HttpStartError extends S3s3Error {}
 
+/**
+ * The daemon's HTTP surface (`[http]`): /healthz, /readyz, /metrics, POST /events and
+ * /queues, on node:http. Each route's work lives elsewhere (metrics.ts, ready.ts, events.ts,
+ * board.ts); this class only routes, limits and answers.
+ */
 export class HttpSurface {
   private readonly server: Server;
   private stopping = false;

@@ -1,3 +1,33 @@
+/** Bucket notifications (`POST /events`) as Ceph RGW, AWS and MinIO send them, turned into jobs. */
+import type { JobHints, JobOp } from '../queue/queue.js';
+
+/** One job a notification asks for: the key, put or delete, and what the record told of it. */
+export interface EventJob {
+  readonly key: string;
+  readonly op: JobOp;
+  readonly hints?: JobHints;
+}
+
+/** What a notification body comes to: jobs, a test event, an SNS subscription to confirm, or a refusal. */
+export type EventParse =
+  /** `ignored`: records of event types that need no job. */
+  | { readonly kind: 'jobs'; readonly jobs: readonly EventJob[]; readonly ignored: number }
+  /** `s3:TestEvent` (AWS): answer 2xx, do nothing. */
+  | { readonly kind: 'test' }
+  /** SNS SubscriptionConfirmation: log the URL for the operator; never fetch it. */
+  | { readonly kind: 'subscribe'; readonly topicArn: string; readonly subscribeUrl: string }
+  /** HTTP 400 with this one-line reason. */
+  | { readonly kind: 'refused'; readonly reason: string };
+
+/** S3's own key limit, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+/** How much of a bad key a reason quotes: enough to find it, short enough for one log line. */
+const QUOTE_CHARS = 80;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+type Json = Record<string, unknown>;
+
 /**
  * Bucket notifications (`POST /events`): the S3 event record format `{"Records":[...]}` as
  * Ceph RGW, AWS (directly or inside an SNS envelope) and MinIO send it, turned into jobs.
@@ -20,33 +50,6 @@
  * A body is all or nothing: one bad record refuses it, so the sender retries or logs it whole
  * instead of s3s3 queueing half of it. Ops are hints either way: the worker reads the source.
  */
-import type { JobHints, JobOp } from '../queue/queue.js';
-
-export interface EventJob {
-  readonly key: string;
-  readonly op: JobOp;
-  readonly hints?: JobHints;
-}
-
-export type EventParse =
-  /** `ignored`: records of event types that need no job. */
-  | { readonly kind: 'jobs'; readonly jobs: readonly EventJob[]; readonly ignored: number }
-  /** `s3:TestEvent` (AWS): answer 2xx, do nothing. */
-  | { readonly kind: 'test' }
-  /** SNS SubscriptionConfirmation: log the URL for the operator; never fetch it. */
-  | { readonly kind: 'subscribe'; readonly topicArn: string; readonly subscribeUrl: string }
-  /** HTTP 400 with this one-line reason. */
-  | { readonly kind: 'refused'; readonly reason: string };
-
-/** S3's own key limit, in UTF-8 bytes. */
-const MAX_KEY_BYTES = 1024;
-/** How much of a bad key a reason quotes: enough to find it, short enough for one log line. */
-const QUOTE_CHARS = 80;
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-type Json = Record<string, unknown>;
-
 export function parseEvents(body: Buffer, sourceBucket: string): EventParse {
   let text: string;
   try {

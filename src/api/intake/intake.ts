@@ -1,10 +1,4 @@
-/**
- * Intake: receives the channel's messages and turns each valid one into a job on the queue.
- * Nothing else: no copying, no settling. A job Redis refuses to take (READONLY, OOM...) is
- * kept in memory by the RedisWriter and added once Redis takes writes again, in order; past
- * its limit new keys are refused, remembered (as many again at most) and named at shutdown
- * unless a later job of the same key was queued meanwhile: none is dropped silently.
- */
+/** Intake: the channel's messages in, jobs on the queue out. */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { parseMessage } from '../listen/message.js';
@@ -12,7 +6,10 @@ import { RedisWriter, type RedisWrite } from '../redis/redis-writer.js';
 import { subscribe, type Subscription } from '../redis/redis.js';
 import { QUEUE_ANSWER_MS, SyncQueue } from '../queue/queue.js';
 
-/** Refused keys remembered for stop() (at least; `maxPendingWrites` when larger): distinct keys, about as much memory as the writer's own bound. */
+/**
+ * Refused keys remembered for stop() (at least; `maxPendingWrites` when larger): distinct keys,
+ * about as much memory as the writer's own bound.
+ */
 const MAX_REFUSED_KEPT = 100_000;
 
 /** What the intake received since it started. */
@@ -29,7 +26,13 @@ export interface IntakeOptions {
   readonly maxPendingWrites?: number;
 }
 
-/** The subscriber and its queue: messages in, jobs out (see the file's comment). */
+/**
+ * The subscriber and its queue: receives the channel's messages and turns each valid one into a job on the queue.
+ * Nothing else: no copying, no settling. A job Redis refuses to take (READONLY, OOM...) is
+ * kept in memory by the RedisWriter and added once Redis takes writes again, in order; past
+ * its limit new keys are refused, remembered (as many again at most) and named at shutdown
+ * unless a later job of the same key was queued meanwhile: none is dropped silently.
+ */
 export class Intake {
   readonly stats: IntakeStats = { received: 0, rejected: 0 };
   readonly queue: SyncQueue;
@@ -115,7 +118,8 @@ export class Intake {
     for (const key of lost) this.log.error(`not queued: ${JSON.stringify(key)}`);
     if (lost.length > 0) {
       this.log.error(
-        'these keys were received but never queued (redis refused them or did not answer); run s3s3bucket once redis takes writes, or publish them again',
+        'these keys were received but never queued (redis refused them or did not answer); ' +
+          'run s3s3bucket once redis takes writes, or publish them again',
         {
           keys: lost.length,
           redis: this.config.pubsub.redisUrlRedacted,

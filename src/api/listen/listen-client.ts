@@ -1,13 +1,4 @@
-/**
- * ListenClient: the listener daemon, in-process (what `s3s3listen` runs). It works on the
- * durable queue, in one of three roles:
- * - `intake`: subscribes to the channel and turns each message into a job;
- * - `worker`: takes jobs and reconciles their keys (any number of them, on any machine);
- * - `all` (default): both in one process.
- * At start, keys left by the listener of s3s3 before the queue (its journal `pending_set`
- * and failed list `failed_list`) are queued and removed from those keys, so an upgrade
- * loses nothing.
- */
+/** `ListenClient`: the listener daemon in-process, what `s3s3listen` runs. */
 import { BucketClient } from '../bucket-client.js';
 import type { Config } from '../config.js';
 import { DaemonHttp } from '../http/daemon-http.js';
@@ -65,7 +56,16 @@ export interface ListenStats extends WorkerStats {
   recovered: number;
 }
 
-/** The listener daemon in-process (see the file's comment). */
+/**
+ * The listener daemon, in-process (what `s3s3listen` runs). It works on the
+ * durable queue, in one of three roles:
+ * - `intake`: subscribes to the channel and turns each message into a job;
+ * - `worker`: takes jobs and reconciles their keys (any number of them, on any machine);
+ * - `all` (default): both in one process.
+ * At start, keys left by the listener of s3s3 before the queue (its journal `pending_set`
+ * and failed list `failed_list`) are queued and removed from those keys, so an upgrade
+ * loses nothing.
+ */
 export class ListenClient {
   readonly role: ListenRole;
   readonly queueName: string;
@@ -126,7 +126,10 @@ export class ListenClient {
     return this.worker?.inFlight ?? 0;
   }
 
-  /** Connect, take over what the listener before the queue left, start the worker, subscribe. Resolves once subscribed. */
+  /**
+   * Connect, take over what the listener before the queue left, start the worker, subscribe.
+   * Resolves once subscribed.
+   */
   async start(): Promise<void> {
     if (this.started) throw new Error('ListenClient.start() called twice');
     this.started = true;
@@ -244,7 +247,8 @@ export class ListenClient {
       this.recovered += (await takeOverLegacy(this.config, this.redis!, queue, this.log)).total;
     } catch (err) {
       this.log.error(
-        "cannot take over the single-process listener's journal and failed list now; they are kept and taken over at the next start",
+        "cannot take over the single-process listener's journal and failed list now; " +
+          'they are kept and taken over at the next start',
         {
           error: err instanceof Error ? err.message : String(err),
         },
@@ -312,7 +316,8 @@ export class ListenClient {
   }
 }
 
-// Printing a listener shows its role, queue, channel and buckets, never the Redis URL's password or the store credentials.
+// Printing a listener shows its role, queue, channel and buckets, never the Redis URL's password or the
+// store credentials.
 printAs(ListenClient, 'ListenClient', (l) => ({
   role: l.role,
   queue: l.queueName,

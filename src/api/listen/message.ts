@@ -1,5 +1,22 @@
+/** The wire format of the channel: a key as text, or a small JSON object. */
+
+/** S3's own key limit, in UTF-8 bytes: a longer key cannot be announced. */
+export const MAX_KEY_BYTES = 1024;
+/** A JSON message may carry a 1024-byte key with every character escaped, and little else. */
+const MAX_MESSAGE_BYTES = 8 * MAX_KEY_BYTES;
+
+/** What a message announces: a put or a delete (a hint either way). */
+export type MessageOp = 'put' | 'delete';
+
+/** A message read: its key, op and format, or why it was rejected. */
+export type ParsedMessage =
+  | { readonly ok: true; readonly key: string; readonly op: MessageOp; readonly format: 'text' | 'json' }
+  | { readonly ok: false; readonly reason: string };
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
- * The wire format of the channel. A message is either
+ * Read one message of the channel. A message is either
  * - the key itself as UTF-8 text (the original s3s3 protocol), or
  * - a JSON object `{"key": "...", "op": "put"}` or `{"key": "...", "op": "delete"}` (`op` may be
  *   left out). Both ops are hints: the listener looks at the source and makes every
@@ -17,19 +34,6 @@
  *
  * Keys are never trimmed or normalised: spaces, NFD text and trailing slashes are kept.
  */
-
-export const MAX_KEY_BYTES = 1024;
-/** A JSON message may carry a 1024-byte key with every character escaped, and little else. */
-const MAX_MESSAGE_BYTES = 8 * MAX_KEY_BYTES;
-
-export type MessageOp = 'put' | 'delete';
-
-export type ParsedMessage =
-  | { readonly ok: true; readonly key: string; readonly op: MessageOp; readonly format: 'text' | 'json' }
-  | { readonly ok: false; readonly reason: string };
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 export function parseMessage(payload: Buffer | string): ParsedMessage {
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
   if (bytes.length === 0) return { ok: false, reason: 'empty message' };

@@ -9,6 +9,7 @@ import { encodeMessage, keyProblem, type MessageOp } from './message.js';
 import { printAs } from '../redact.js';
 import { connectRedis, type RedisCommand, type RedisCommands } from '../redis/redis.js';
 
+/** Where to publish (a config, or a Redis URL and channel), in which format, and what to do with a bad key. */
 export interface PublishOptions {
   /** Where to publish: a loaded config or its `[pubsub]` section. */
   readonly config?: Config | PubsubConfig;
@@ -20,10 +21,11 @@ export interface PublishOptions {
   readonly format?: 'text' | 'json';
   /** `delete` announces deletions (always as JSON `{"key": ..., "op": "delete"}`); default `put`. */
   readonly op?: MessageOp;
-  /** Called for a key that cannot be announced (empty, over 1024 bytes); without it such a key throws. */
+  /** Called for a key that cannot be announced (empty, over 1024 bytes); without it, such a key throws. */
   readonly onInvalid?: (key: string, reason: string) => void;
 }
 
+/** What a publish did: messages sent, unheard (no subscriber), and keys skipped as invalid. */
 export interface PublishResult {
   /** Messages sent. */
   published: number;
@@ -64,6 +66,7 @@ function target(options: PublishOptions): {
   };
 }
 
+/** A connection kept open for announcing keys, for an application that announces often. */
 export class Publisher {
   private readonly redis: RedisCommands;
   readonly channel: string;

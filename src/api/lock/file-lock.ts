@@ -1,13 +1,4 @@
-/**
- * A lock file, for when no Redis is configured: created with O_EXCL (only one run can),
- * holding its holder as JSON, its mtime touched every third of the TTL while held.
- * A lock is stale, and taken over, when its process is gone (same host) or it has not been
- * touched for longer than the TTL (a dead run on another host, or a reused PID).
- * Taking over is a rename to a name of our own first, so two runs that both find the same
- * stale lock cannot both win.
- * The default path is predictable (in the shared temp dir), so the file is made 0600 and a
- * lock file owned by another user is refused: it could be planted to block or mislead us.
- */
+/** The sweep lock as a lock file, for when no Redis is configured. */
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -26,6 +17,16 @@ import { hostname } from 'node:os';
 import { LockError } from '../errors.js';
 import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
 
+/**
+ * A lock file, for when no Redis is configured: created with O_EXCL (only one run can),
+ * holding its holder as JSON, its mtime touched every third of the TTL while held.
+ * A lock is stale, and taken over, when its process is gone (same host) or it has not been
+ * touched for longer than the TTL (a dead run on another host, or a reused PID).
+ * Taking over is a rename to a name of our own first, so two runs that both find the same
+ * stale lock cannot both win.
+ * The default path is predictable (in the shared temp dir), so the file is made 0600 and a
+ * lock file owned by another user is refused: it could be planted to block or mislead us.
+ */
 export class FileLock implements LockBackend {
   constructor(
     readonly name: string,
@@ -205,11 +206,14 @@ function checkOwner(file: string, uid: number): void {
   throw new LockError({
     lock: file,
     detail:
-      `the lock file is owned by uid ${uid}, not by this user (uid ${process.getuid?.() ?? '?'}); refusing to use it. ` +
-      `If no sweep of that user is running, remove it (rm ${JSON.stringify(file)}); or give each user its own lock with --lock-file, or configure Redis for the lock`,
+      `the lock file is owned by uid ${uid}, not by this user (uid ${process.getuid?.() ?? '?'}); ` +
+      'refusing to use it. ' +
+      `If no sweep of that user is running, remove it (rm ${JSON.stringify(file)}); ` +
+      'or give each user its own lock with --lock-file, or configure Redis for the lock',
   });
 }
 
+/** Whether a process of this id runs on this host (EPERM: it does, as another user). */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -17,6 +17,7 @@ export interface LockHolder {
   readonly destinations: readonly string[];
 }
 
+/** A lock this run holds: who it says holds it, the signal that it was lost, and its release. */
 export interface HeldLock {
   /** The Redis key or the lock file. */
   readonly name: string;
@@ -27,6 +28,7 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** What holds a lock (a Redis key, a lock file): one try to take it, and close. */
 export interface LockBackend {
   readonly name: string;
   /** Take the lock at once, or return null (with the current holder, when known). */
@@ -35,6 +37,7 @@ export interface LockBackend {
   close(): Promise<void>;
 }
 
+/** Whether and how `acquire` waits for a lock that is taken. */
 export interface AcquireOptions {
   /** Wait until the lock is free instead of giving up at once. */
   readonly wait?: boolean;
@@ -52,6 +55,7 @@ export interface LockScope {
   readonly destinations: readonly string[];
 }
 
+/** A fresh holder for this process (unique token, host, pid, now) over `scope`. */
 export function newHolder(scope: LockScope): LockHolder {
   return {
     token: randomBytes(16).toString('hex'),
@@ -63,6 +67,7 @@ export function newHolder(scope: LockScope): LockHolder {
   };
 }
 
+/** The holder in words for a message ("pid 12 on host since ..."), or "another run" when unknown. */
 export function describeHolder(by: LockHolder | null): string {
   return by ? `pid ${by.pid} on ${by.host} since ${by.since}` : 'another run';
 }
@@ -95,6 +100,7 @@ export async function acquire(
   }
 }
 
+/** The holder a lock's value or file holds, or null when it is not one of ours. */
 export function parseHolder(text: string): LockHolder | null {
   try {
     const v = JSON.parse(text) as Partial<LockHolder>;

@@ -1,15 +1,17 @@
+/** The sweep lock as a Redis key. */
+import { LockError } from '../errors.js';
+import type { RedisCommands } from '../redis/redis.js';
+import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
+
+const RENEW =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then " + "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
 /**
  * A lock in Redis: `SET key value NX PX ttl`, renewed every third of the TTL while held,
  * and released by a compare-and-delete in Lua, so a run never removes a lock that expired
  * and was taken by someone else. The value is the holder as JSON (unique by its token).
  */
-import { LockError } from '../errors.js';
-import type { RedisCommands } from '../redis/redis.js';
-import { parseHolder, type HeldLock, type LockBackend, type LockHolder } from './lock.js';
-
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-
 export class RedisLock implements LockBackend {
   constructor(
     private readonly redis: RedisCommands,

@@ -1,9 +1,4 @@
-/**
- * The lock that keeps two sweeps of the same buckets from overlapping (two cron runs, or a
- * sweep and a `--retry-failed`). It is named after the source and destination buckets, so
- * sweeps of other buckets never wait for it. Redis when `[pubsub] redis = true`, else a
- * lock file.
- */
+/** The lock that keeps two sweeps of the same buckets from overlapping. */
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +9,15 @@ import { FileLock } from './file-lock.js';
 import { acquire, type AcquireOptions, type HeldLock, type LockBackend, type LockScope } from './lock.js';
 import { RedisLock } from './redis-lock.js';
 
+/** Where the lock file lives when Redis is not configured, and the lock's TTL. */
 export interface SweepLockOptions {
-  /** Lock file to use when Redis is not configured; default one in the temp dir named after the buckets. */
+  /** Lock file to use when Redis is not configured; default: one in the temp dir named after the buckets. */
   readonly lockFile?: string;
   /** Default `[pubsub] lock_ttl`. */
   readonly ttlMs?: number;
 }
 
+/** The buckets a sweep of this config touches, as `endpoint/bucket`: what its lock and queue are named after. */
 export function sweepScope(config: Config): LockScope {
   const id = (e: { endpoint: string; bucket: string }) => `${e.endpoint}/${e.bucket}`;
   return { source: id(config.source), destinations: config.destinations.map(id).sort() };
@@ -32,6 +29,7 @@ export function sweepLockKey(config: Config): string {
   return `s3s3:lock:${s.source} -> ${s.destinations.join(',')}`;
 }
 
+/** The lock file a sweep uses without Redis: in the temp dir, named after the source bucket and a digest of all. */
 export function defaultLockFile(config: Config): string {
   const s = sweepScope(config);
   const digest = createHash('sha256')
@@ -41,6 +39,12 @@ export function defaultLockFile(config: Config): string {
   return join(tmpdir(), `s3s3-sweep-${config.source.bucket.replace(/[^A-Za-z0-9._-]/g, '_')}-${digest}.lock`);
 }
 
+/**
+ * The lock that keeps two sweeps of the same buckets from overlapping (two cron runs, or a
+ * sweep and a `--retry-failed`). It is named after the source and destination buckets, so
+ * sweeps of other buckets never wait for it. Redis when `[pubsub] redis = true`, else a
+ * lock file.
+ */
 export class SweepLock {
   backend: LockBackend;
   readonly scope: LockScope;

@@ -5,11 +5,13 @@
 import type { NotifyConfig } from '../config.js';
 import { NotifyError, scrub } from './notify-error.js';
 
+/** A mail to send: its subject and plain-text body. */
 export interface MailMessage {
   readonly subject: string;
   readonly text: string;
 }
 
+/** Where and how to reach the SMTP server, read from `smtp_url`. */
 export interface SmtpTarget {
   readonly host: string;
   readonly port: number;
@@ -57,7 +59,10 @@ export function describeSmtpError(err: unknown, where: string, t: SmtpTarget): s
     return `TLS with ${where} failed: ${e.message}; trust the server's CA with [notify] ca_bundle = FILE`;
   }
   if (e.code === 'EAUTH')
-    return `${where} refused the login of ${JSON.stringify(t.user ?? '')}${response}: check the user and password in smtp_url`;
+    return (
+      `${where} refused the login of ${JSON.stringify(t.user ?? '')}${response}: ` +
+      'check the user and password in smtp_url'
+    );
   if (e.responseCode === 530 || /authentication required/i.test(e.response ?? ''))
     return `${where} wants a login${response}: give smtp_url = smtp://USER:PASSWORD@HOST:PORT`;
   if (e.code === 'EENVELOPE')
@@ -65,7 +70,10 @@ export function describeSmtpError(err: unknown, where: string, t: SmtpTarget): s
   return `sending by ${where} failed: ${e.message}${response && !e.message.includes(e.response ?? '') ? response : ''}`;
 }
 
-/** What the server took: recipients it refused while taking the mail for others (each with its answer). */
+/**
+ * What the server took: recipients it refused while taking the mail for others (each with its
+ * answer).
+ */
 export interface MailSent {
   readonly refused: readonly string[];
 }

@@ -1,7 +1,4 @@
-/**
- * After a run: mail the report and post its JSON, as `[notify]` says. A report that cannot be
- * sent is one warning; it never changes the run's exit status.
- */
+/** After a run: the report sent as `[notify]` says. */
 import { hostname } from 'node:os';
 import type { NotifyConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -11,6 +8,7 @@ import { runsJson, runTotal, type RunReport } from './run-report.js';
 import { reportSubject, reportText } from './text.js';
 import { postWebhook } from './webhook.js';
 
+/** Where `sendRunReport` logs, the host it names, and how long each send may take. */
 export interface SendRunReportOptions {
   readonly logger: Logger;
   /** The host named in the report; default this machine's name. */
@@ -25,6 +23,10 @@ export interface SentReport {
   readonly posted: boolean;
 }
 
+/**
+ * After a run: mail the report and post its JSON, as `[notify]` says. A report that cannot be
+ * sent is one warning; it never changes the run's exit status.
+ */
 export async function sendRunReport(
   notify: NotifyConfig,
   runs: readonly RunReport[],
@@ -56,7 +58,8 @@ export async function sendRunReport(
           // Mailed to the others: one warning for those the server refused, so a typo in mail_to is seen.
           if (refused.length > 0)
             logger.warn(
-              `the run report was not mailed to ${refused.join(', ')}: ${notify.smtpUrlRedacted ?? 'the SMTP server'} refused them; check mail_to`,
+              `the run report was not mailed to ${refused.join(', ')}: ` +
+                `${notify.smtpUrlRedacted ?? 'the SMTP server'} refused them; check mail_to`,
             );
         })
       : false,

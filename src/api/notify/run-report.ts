@@ -36,6 +36,7 @@ const COUNTS = [
   'wouldDelete',
   'bytes',
 ] as const;
+/** A count summed over the runs (what `total` holds besides seconds, exit status and ok). */
 export type RunCount = (typeof COUNTS)[number];
 
 /** The runs summed, and the worst exit status. */
@@ -46,6 +47,7 @@ export interface RunTotal extends Record<RunCount, number> {
   readonly seconds: number;
 }
 
+/** Every run's counts and seconds summed, and the worst exit status. */
 export function runTotal(runs: readonly RunReport[]): RunTotal {
   const sums = Object.fromEntries(COUNTS.map((c) => [c, runs.reduce((n, r) => n + (r.sweep?.[c] ?? 0), 0)])) as Record<
     RunCount,

@@ -16,7 +16,10 @@ export function quoteKey(key: string): string {
   );
 }
 
-/** Text on one line: control and line-breaking characters escaped as `\uXXXX` (an error may quote a key). */
+/**
+ * Text on one line: control and line-breaking characters escaped as `\uXXXX` (an error may
+ * quote a key).
+ */
 export function oneLine(text: string): string {
   return text.replace(
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
@@ -24,6 +27,7 @@ export function oneLine(text: string): string {
   );
 }
 
+/** The word a report leads with: OK for exit status 0, else FAILED. */
 export function outcomeWord(exitCode: number): 'OK' | 'FAILED' {
   return exitCode === 0 ? 'OK' : 'FAILED';
 }
@@ -68,7 +72,9 @@ export function reportText(runs: readonly RunReport[], host: string): string {
   const total = runTotal(runs);
   const lines: string[] = [
     `s3s3bucket on ${host}: ${outcomeWord(total.exitCode)} (exit status ${total.exitCode})`,
-    `${runs.length} ${runs.length === 1 ? 'pair' : 'pairs'}; listed ${total.listed}, copied ${total.copied} (${bytes(total.bytes)}), skipped ${total.skipped}, failed ${total.failed}, deleted ${total.deleted}; ${total.seconds} s`,
+    `${runs.length} ${runs.length === 1 ? 'pair' : 'pairs'}; ` +
+      `listed ${total.listed}, copied ${total.copied} (${bytes(total.bytes)}), skipped ${total.skipped}, ` +
+      `failed ${total.failed}, deleted ${total.deleted}; ${total.seconds} s`,
   ];
   let budget = REPORT_FAILURES;
   for (const run of runs) {
@@ -79,7 +85,8 @@ export function reportText(runs: readonly RunReport[], host: string): string {
     const s = run.sweep;
     if (!s) continue;
     lines.push(
-      `  listed ${s.listed}, ${counts(s)}${run.queued !== undefined ? `, queued ${run.queued}` : ''}; ${Number(s.seconds.toFixed(3))} s`,
+      `  listed ${s.listed}, ${counts(s)}${run.queued !== undefined ? `, queued ${run.queued}` : ''}; ` +
+        `${Number(s.seconds.toFixed(3))} s`,
     );
     if (s.aborted) lines.push(`  stopped: ${oneLine(s.aborted)}`);
     for (const r of s.refused ?? []) lines.push(`  refused: ${oneLine(r)}`);

@@ -1,10 +1,4 @@
-/**
- * `s3s3bucket --enqueue`: the sweep's copy decisions become jobs for the workers, with
- * backpressure: while more than `max_queued` jobs wait, adding waits, so Redis never holds a
- * whole bucket. The count is read again every twentieth of `max_queued` adds (and every
- * half second while over), so the overshoot is at most that slack plus the sweep's
- * concurrency.
- */
+/** `s3s3bucket --enqueue`: the sweep's copy decisions become jobs for the workers. */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { printAs } from '../redact.js';
@@ -24,7 +18,13 @@ export interface DrainedReport {
   readonly failed: readonly FailedJob[];
 }
 
-/** The sweep's producer for `--enqueue`: adds with backpressure (see the file's comment). */
+/**
+ * The sweep's producer for `s3s3bucket --enqueue`: its copy decisions become jobs for the
+ * workers, with backpressure: while more than `max_queued` jobs wait, adding waits, so Redis
+ * never holds a whole bucket. The count is read again every twentieth of `max_queued` adds
+ * (and every half second while over), so the overshoot is at most that slack plus the
+ * sweep's concurrency.
+ */
 export class Enqueuer {
   /** Jobs added by this run. */
   added = 0;

@@ -1,17 +1,6 @@
 /**
  * The durable queue of keys to reconcile: BullMQ on the Redis s3s3 already uses. The only
- * importer of `bullmq`. BullMQ owns durability (at-least-once), stalled-job recovery (a
- * SIGKILLed worker's jobs go back to waiting once their lock expires), retries with backoff
- * and the failed set; this file adds only what BullMQ lacks:
- * - the queue's name, derived from the buckets (as the sweep lock's) so two configs on one
- *   Redis never mix their jobs;
- * - per-key deduplication: the deduplication id is a hash of the key (BullMQ ids cannot hold
- *   every key byte, e.g. ':'), with `keepLastIfActive`: at most one job waiting and one
- *   running per key across all workers; a key announced while its job runs runs once more.
- *   Job ids themselves are BullMQ's own: a failed job kept under a key-derived id would make
- *   every later announcement of that key a silent no-op.
- * - tiny payloads `{key, op, hints}`; completed jobs removed at once; failed jobs kept until
- *   retried or cleared (or the oldest past `[pubsub] failed_keep` dropped).
+ * importer of `bullmq`.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -53,7 +42,10 @@ export interface SyncJobData {
 export const JOB_ATTEMPTS = 3;
 const BACKOFF_MS = 1000;
 
-/** `[pubsub] queue`, else `s3s3-<source bucket>-<digest of source and destinations>` (no ':', BullMQ's separator). */
+/**
+ * `[pubsub] queue`, else `s3s3-<source bucket>-<digest of source and destinations>` (no ':',
+ * BullMQ's separator).
+ */
 export function queueName(config: Config): string {
   if (config.pubsub.queue !== undefined) return config.pubsub.queue;
   const s = sweepScope(config);
@@ -146,7 +138,22 @@ function jobOptions(config: Config, key: string): JobsOptions {
   };
 }
 
-/** The producer side: add jobs, read counts, list / re-queue / clear the failed set. */
+/**
+ * The producer side: add jobs, read counts, list / re-queue / clear the failed set.
+ *
+ * BullMQ owns durability (at-least-once), stalled-job recovery (a SIGKILLed worker's jobs go
+ * back to waiting once their lock expires), retries with backoff and the failed set; this
+ * module adds only what BullMQ lacks:
+ * - the queue's name, derived from the buckets (as the sweep lock's) so two configs on one
+ *   Redis never mix their jobs;
+ * - per-key deduplication: the deduplication id is a hash of the key (BullMQ ids cannot hold
+ *   every key byte, e.g. ':'), with `keepLastIfActive`: at most one job waiting and one
+ *   running per key across all workers; a key announced while its job runs runs once more.
+ *   Job ids themselves are BullMQ's own: a failed job kept under a key-derived id would make
+ *   every later announcement of that key a silent no-op.
+ * - tiny payloads `{key, op, hints}`; completed jobs removed at once; failed jobs kept until
+ *   retried or cleared (or the oldest past `[pubsub] failed_keep` dropped).
+ */
 export class SyncQueue {
   readonly name: string;
   private readonly queue: Queue<SyncJobData>;
@@ -192,7 +199,10 @@ export class SyncQueue {
    */
   get unreachable(): string | undefined {
     if (!this.noAnswer) return undefined;
-    return `no answer within ${this.answerWithinMs! / 1000} s (${this.noAnswer.what}) for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s`;
+    return (
+      `no answer within ${this.answerWithinMs! / 1000} s (${this.noAnswer.what}) ` +
+      `for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s`
+    );
   }
 
   /** Run `op` within `answerWithinMs`, or fail at once while Redis is taken for unreachable. */
@@ -204,7 +214,10 @@ export class SyncQueue {
       this.probe(ms);
       throw new RedisError({
         url,
-        detail: `${what} not sent: redis has given no answer for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s (check that it runs and that the network lets this host reach it)`,
+        detail:
+          `${what} not sent: ` +
+          `redis has given no answer for ${Math.round((Date.now() - this.noAnswer.since) / 1000)} s ` +
+          '(check that it runs and that the network lets this host reach it)',
       });
     }
     const p = op();
@@ -223,7 +236,9 @@ export class SyncQueue {
         this.prober = setInterval(() => this.probe(ms), 2000);
         this.prober.unref();
         this.log.error(
-          `redis gave no answer to a queue ${what} within ${ms / 1000} s: queue calls fail at once until it answers a ping again (POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)`,
+          `redis gave no answer to a queue ${what} within ${ms / 1000} s: ` +
+            'queue calls fail at once until it answers a ping again ' +
+            '(POST /events answers 503, /metrics leaves out the queue series, keys received by pub/sub wait in memory)',
           {
             redis: url,
             queue: this.name,
@@ -233,7 +248,9 @@ export class SyncQueue {
       this.probe(ms);
       throw new RedisError({
         url,
-        detail: `${what}: no answer within ${ms / 1000} s (check that redis runs and that the network lets this host reach it)`,
+        detail:
+          `${what}: no answer within ${ms / 1000} s ` +
+          '(check that redis runs and that the network lets this host reach it)',
         cause: err,
       });
     } finally {
@@ -481,7 +498,8 @@ export class QueueWorker {
       if (n < keep) return;
       this.failedKeepWarned = Date.now();
       this.log.warn(
-        'the failed set is at [pubsub] failed_keep: the oldest failed jobs are dropped; run s3s3bucket to reconcile their keys',
+        'the failed set is at [pubsub] failed_keep: the oldest failed jobs are dropped; ' +
+          'run s3s3bucket to reconcile their keys',
         { queue: this.name, failedKeep: keep },
       );
     } catch {

@@ -1,10 +1,4 @@
-/**
- * `s3s3bucket --retry-failed` for the queue: the failed jobs whose key is in scope (the
- * sweep's `--prefix`, `--include`, `--exclude`, on the key relative to the [source] prefix)
- * are queued again; the workers do the rest. The size filters do not apply: a failed job
- * knows no size. Keys still in the journal or failed list of s3s3 before the queue are
- * taken over first (all of them: they were received and must not wait for a listener).
- */
+/** `s3s3bucket --retry-failed` for the queue. */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { compileGlob } from '../sweep/filters.js';
@@ -12,6 +6,7 @@ import { connectRedis } from '../redis/redis.js';
 import { SyncQueue } from './queue.js';
 import { takeOverLegacy } from './upgrade.js';
 
+/** The scope of a `--retry-failed`: the sweep's prefix and globs, and a logger. */
 export interface RequeueFailedOptions {
   readonly logger?: Logger;
   readonly prefix?: string;
@@ -19,6 +14,7 @@ export interface RequeueFailedOptions {
   readonly exclude?: readonly string[];
 }
 
+/** What `requeueFailed` did: how many failed jobs it queued again, kept, and took over. */
 export interface RequeueFailedReport {
   readonly queue: string;
   /** Failed jobs queued again. */
@@ -29,6 +25,13 @@ export interface RequeueFailedReport {
   readonly legacy: number;
 }
 
+/**
+ * `s3s3bucket --retry-failed` for the queue: the failed jobs whose key is in scope (the
+ * sweep's `--prefix`, `--include`, `--exclude`, on the key relative to the [source] prefix)
+ * are queued again; the workers do the rest. The size filters do not apply: a failed job
+ * knows no size. Keys still in the journal or failed list of s3s3 before the queue are
+ * taken over first (all of them: they were received and must not wait for a listener).
+ */
 export async function requeueFailed(config: Config, options: RequeueFailedOptions = {}): Promise<RequeueFailedReport> {
   const sourcePrefix = config.source.prefix;
   const include = (options.include ?? []).map(compileGlob);

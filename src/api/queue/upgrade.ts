@@ -1,15 +1,10 @@
-/**
- * The upgrade path from the single-process listener: keys its journal (`[pubsub] pending_set`)
- * and failed list (`[pubsub] failed_list`) still hold are queued as jobs, and only then
- * removed from those Redis keys, so nothing the old daemon received is lost. A crash half
- * way leaves a key in both places: queued again at the next start, deduplicated, and the
- * reconcile is idempotent anyway.
- */
+/** The upgrade path from the single-process listener's Redis keys to the queue. */
 import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RedisCommands } from '../redis/redis.js';
 import type { SyncQueue } from './queue.js';
 
+/** What `takeOverLegacy` moved from the old Redis keys into the queue. */
 export interface UpgradeReport {
   /** Keys taken from the journal. */
   readonly journal: number;
@@ -20,6 +15,13 @@ export interface UpgradeReport {
 
 const PAGE = 500;
 
+/**
+ * The upgrade path from the single-process listener: keys its journal (`[pubsub] pending_set`)
+ * and failed list (`[pubsub] failed_list`) still hold are queued as jobs, and only then
+ * removed from those Redis keys, so nothing the old daemon received is lost. A crash half
+ * way leaves a key in both places: queued again at the next start, deduplicated, and the
+ * reconcile is idempotent anyway.
+ */
 export async function takeOverLegacy(
   config: Config,
   redis: RedisCommands,
@@ -62,7 +64,10 @@ export async function takeOverLegacy(
   return { journal, failed, total: journal + failed };
 }
 
-/** The old failed list held JSON entries `{key, reason, ...}`; a bare key (pushed by hand with redis-cli) is read as one too. */
+/**
+ * The old failed list held JSON entries `{key, reason, ...}`; a bare key (pushed by hand with
+ * redis-cli) is read as one too.
+ */
 export function legacyFailedKey(raw: string): string {
   try {
     const v = JSON.parse(raw) as { key?: unknown } | null;

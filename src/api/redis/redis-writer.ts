@@ -1,16 +1,8 @@
-/**
- * The listener's Redis writes (jobs to queue, and markers), kept off the copy slots.
- *
- * A write is tried at once. When Redis answers it with an error (READONLY replica, OOM at
- * maxmemory with noeviction, MISCONF after a failed save, NOREPLICAS, WRONGTYPE...) the write
- * is kept in memory, in order, and retried with backoff by one background loop; every later
- * write queues behind it so a key's writes are applied in the order they were made. The
- * caller is never blocked past a short grace: it gets 'pending' and goes on copying.
- * One log line when writes start failing (with what to do), one when they work again.
- */
+/** The listener's Redis writes (jobs to queue, and markers), kept off the copy slots. */
 import { silentLogger, type Logger } from '../log.js';
 import { backoff, REDIS_RETRY } from '../retry.js';
 
+/** One write to Redis: the key it is about, what it records, and the command that does it. */
 export interface RedisWrite {
   /** The key the write is about (for ordering and for the log). */
   readonly key: string;
@@ -20,12 +12,14 @@ export interface RedisWrite {
 }
 
 /**
+ * What became of a submitted write:
  * - `written`: Redis applied it.
  * - `pending`: Redis refused it (or is slow); it is kept and retried in the background.
  * - `refused`: too many writes are waiting already; a new key is not taken.
  */
 export type WriteState = 'written' | 'pending' | 'refused';
 
+/** Where a RedisWriter writes, and how long it waits, keeps and reminds. */
 export interface RedisWriterOptions {
   /** The redacted Redis URL, for messages. */
   readonly redis: string;
@@ -56,12 +50,16 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
   if (/\bOOM\b/.test(message))
     return {
       reason: 'OOM',
-      hint: 'redis is at maxmemory and may not evict (noeviction): raise maxmemory, free memory, or use a volatile-* maxmemory-policy',
+      hint:
+        'redis is at maxmemory and may not evict (noeviction): ' +
+        'raise maxmemory, free memory, or use a volatile-* maxmemory-policy',
     };
   if (/\bMISCONF\b/.test(message))
     return {
       reason: 'MISCONF',
-      hint: 'redis refuses writes since its last RDB save failed: fix the save (disk full? permissions on its dir?), see the redis log',
+      hint:
+        'redis refuses writes since its last RDB save failed: ' +
+        'fix the save (disk full? permissions on its dir?), see the redis log',
     };
   if (/\bNOREPLICAS\b/.test(message))
     return {
@@ -71,7 +69,9 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
   if (/\bWRONGTYPE\b/.test(message))
     return {
       reason: 'WRONGTYPE',
-      hint: 'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: delete or rename that key, or set another [pubsub] queue',
+      hint:
+        'a key s3s3 writes (the bull:<queue>:* keys of the queue, or a backup=> marker) holds another type: ' +
+        'delete or rename that key, or set another [pubsub] queue',
     };
   if (/\b(NOAUTH|WRONGPASS|NOPERM)\b/.test(message))
     return {
@@ -81,11 +81,23 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
   if (/no answer within|has given no answer/.test(message))
     return {
       reason: 'no answer',
-      hint: 'redis does not answer (hung, or the network drops the packets): check that it runs and that this host reaches its port',
+      hint:
+        'redis does not answer (hung, or the network drops the packets): ' +
+        'check that it runs and that this host reaches its port',
     };
   return { reason: 'error', hint: 'see the redis log' };
 }
 
+/**
+ * The listener's Redis writes (jobs to queue, and markers), kept off the copy slots.
+ *
+ * A write is tried at once. When Redis answers it with an error (READONLY replica, OOM at
+ * maxmemory with noeviction, MISCONF after a failed save, NOREPLICAS, WRONGTYPE...) the write
+ * is kept in memory, in order, and retried with backoff by one background loop; every later
+ * write queues behind it so a key's writes are applied in the order they were made. The
+ * caller is never blocked past a short grace: it gets 'pending' and goes on copying.
+ * One log line when writes start failing (with what to do), one when they work again.
+ */
 export class RedisWriter {
   private readonly log: Logger;
   private readonly maxPending: number;
@@ -139,7 +151,8 @@ export class RedisWriter {
         if (!this.refusedLogged) {
           this.refusedLogged = true;
           this.log.error(
-            'redis has refused writes for too long: keys announced from now on are not taken (run s3s3bucket once redis takes writes again)',
+            'redis has refused writes for too long: keys announced from now on are not taken ' +
+              '(run s3s3bucket once redis takes writes again)',
             {
               redis: this.o.redis,
               pendingWrites: this.queue.length,
@@ -248,7 +261,8 @@ export class RedisWriter {
     this.outageSince = Date.now();
     const { reason, hint } = redisWriteAdvice(message);
     this.log.error(
-      `redis rejects writes (${reason}): ${hint}; nothing is lost: the keys received and the markers wait in memory and are written once redis accepts them`,
+      `redis rejects writes (${reason}): ${hint}; ` +
+        'nothing is lost: the keys received and the markers wait in memory and are written once redis accepts them',
       {
         redis: this.o.redis,
         error: message,

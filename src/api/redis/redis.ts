@@ -3,12 +3,6 @@
  * code sees two small shapes: `RedisCommands` (a connection for commands) and
  * `Subscription` (a dedicated connection subscribed to one channel, since a subscribed
  * connection can do nothing else).
- *
- * Two connection modes:
- * - `daemon`: reconnects forever with capped, jittered backoff; commands wait while Redis is
- *   away instead of failing (the listener must never give up on Redis).
- * - `client`: also reconnects, but a command fails after a couple of failed reconnects, so a
- *   CLI tells its user at once that Redis is unreachable.
  */
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
@@ -18,16 +12,22 @@ import { telemetry } from '../telemetry.js';
 import { silentLogger, type Logger } from '../log.js';
 import { printAs } from '../redact.js';
 
-/** ioredis on first use: a sweep that never talks to Redis (no `[pubsub] redis`) does not pay its ~18 MiB. */
+/**
+ * ioredis on first use: a sweep that never talks to Redis (no `[pubsub] redis`) does not pay its
+ * ~18 MiB.
+ */
 let ioredis: typeof import('ioredis') | undefined;
 function RedisClass(): typeof import('ioredis').Redis {
   ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   return ioredis.Redis;
 }
 
+/** One argument of a Redis command, as ioredis sends it. */
 export type RedisArg = string | number | Buffer;
+/** A command and its arguments, for transactions and pipelines. */
 export type RedisCommand = readonly [string, ...RedisArg[]];
 
+/** A connection for commands: all the rest of s3s3 sees of ioredis. */
 export interface RedisCommands {
   /** The URL with any password masked: the only form that may be logged. */
   readonly url: string;
@@ -41,8 +41,16 @@ export interface RedisCommands {
   close(): Promise<void>;
 }
 
+/**
+ * How a connection behaves while Redis is away:
+ * - `daemon`: reconnects forever with capped, jittered backoff; commands wait while Redis is
+ *   away instead of failing (the listener must never give up on Redis).
+ * - `client`: also reconnects, but a command fails after a couple of failed reconnects, so a
+ *   CLI tells its user at once that Redis is unreachable.
+ */
 export type RedisMode = 'daemon' | 'client';
 
+/** How to connect: the URL to print, the mode, the logger. */
 export interface RedisConnectOptions {
   /** `redisUrlRedacted` from the config, for messages. */
   readonly redactedUrl: string;
@@ -164,6 +172,7 @@ export function connectRedis(url: string, o: RedisConnectOptions): RedisCommands
   return new IoredisCommands(redis, o.redactedUrl, () => lastError);
 }
 
+/** A connection's options plus the channel, what to do with each message, and the heartbeat. */
 export interface SubscribeOptions extends RedisConnectOptions {
   readonly channel: string;
   /** Every message published on the channel, as the raw bytes. */
@@ -174,6 +183,7 @@ export interface SubscribeOptions extends RedisConnectOptions {
   readonly heartbeatMs?: number;
 }
 
+/** A live subscription to one channel: ready once confirmed, closed once. */
 export interface Subscription {
   /** Resolves once Redis has confirmed the first SUBSCRIBE. */
   readonly ready: Promise<void>;
@@ -238,7 +248,8 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
       const outageMs = Date.now() - downSince;
       downSince = undefined;
       log.warn(
-        'redis reconnected and resubscribed; pub/sub dropped whatever was published during the outage: run s3s3bucket to sweep it',
+        'redis reconnected and resubscribed; ' +
+          'pub/sub dropped whatever was published during the outage: run s3s3bucket to sweep it',
         {
           ...where,
           outageSeconds: Number((outageMs / 1000).toFixed(1)),

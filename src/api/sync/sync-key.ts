@@ -1,10 +1,4 @@
-/**
- * One key, reconciled from the source's state: every message, event, retry and sweep
- * decision is only a hint that a key may have changed. The source is looked at; present,
- * the key is copied wherever it differs; absent (the bucket known to exist, the key not
- * found), it is deleted from the destinations that delete, and reported gone elsewhere.
- * Idempotent and order-insensitive: replays, duplicates and out-of-order hints converge.
- */
+/** The one-key reconcile every hint ends in, and the destination-side helpers it needs (prefixes, trash). */
 import { copyKey, type CopyKeyOptions, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
 import { sourceNow } from '../copy/source-now.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -22,6 +16,7 @@ const MAX_KEY_BYTES = 1024;
 /** How long a worker trusts the trash registry it read before a delete (a sweep reads it afresh). */
 const REGISTRY_MAX_AGE_MS = 60_000;
 
+/** The store's `prefix` setting, '' when none: every key s3s3 touches there starts with it. */
 export function storePrefix(store: ObjectStore): string {
   return store.settings.prefix ?? '';
 }
@@ -73,7 +68,10 @@ export function neverDeleted(store: ObjectStore, key: string): boolean {
   return key.startsWith(DEFAULT_TRASH_ROOT) || inTrash(store, key);
 }
 
-/** The destination's trash lies in the source's part of the same bucket: a trashed object would be read as a source key. */
+/**
+ * The destination's trash lies in the source's part of the same bucket: a trashed object would be
+ * read as a source key.
+ */
 export function trashInSource(source: ObjectStore, dest: ObjectStore): boolean {
   const trash = trashRoot(dest);
   if (trash === undefined || source.endpoint !== dest.endpoint || source.bucket !== dest.bucket) return false;
@@ -87,16 +85,21 @@ export function trashKey(store: ObjectStore, key: string, now = new Date()): str
   return custom !== undefined ? custom + key : `${DEFAULT_TRASH_ROOT}${now.toISOString().slice(0, 10)}/${key}`;
 }
 
-/** Does this run delete at `dest`? Its section's `delete = true`, or the run's `delete` unless the section says false. */
+/**
+ * Does this run delete at `dest`? Its section's `delete = true`, or the run's `delete` unless the
+ * section says false.
+ */
 export function deletesAt(dest: ObjectStore, options: { readonly delete?: boolean }): boolean {
   return dest.settings.delete === true || (options.delete === true && dest.settings.delete !== false);
 }
 
+/** `copyKey`'s options, plus whether this run deletes where the source lacks the key. */
 export interface SyncKeyOptions extends CopyKeyOptions {
   /** Delete where the section does not say `delete = false` (default: only where it says `delete = true`). */
   readonly delete?: boolean;
 }
 
+/** What one key's reconcile did: one result per destination, and whether they all match the source now. */
 export interface SyncResult {
   /** The source key the hint named. */
   readonly key: string;
@@ -109,7 +112,15 @@ export interface SyncResult {
   readonly inTrash?: readonly string[];
 }
 
-/** Make every destination match the source for one key (the source key, with its prefix). */
+/**
+ * Make every destination match the source for one key (the source key, with its prefix).
+ *
+ * One key, reconciled from the source's state: every message, event, retry and sweep
+ * decision is only a hint that a key may have changed. The source is looked at; present,
+ * the key is copied wherever it differs; absent (the bucket known to exist, the key not
+ * found), it is deleted from the destinations that delete, and reported gone elsewhere.
+ * Idempotent and order-insensitive: replays, duplicates and out-of-order hints converge.
+ */
 export async function syncKey(
   source: ObjectStore,
   destinations: readonly ObjectStore[],
@@ -129,7 +140,8 @@ export async function syncKey(
       } catch (err) {
         const cause = err instanceof Error ? err.message : String(err);
         const error = new Error(
-          `[${store.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before copying: ${cause}; not copied (retried)`,
+          `[${store.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) ` +
+            `before copying: ${cause}; not copied (retried)`,
         );
         unknown.set(store, { destination: store.name, key: fullKey(store, rel), outcome: 'failed', bytes: 0, error });
       }
@@ -222,7 +234,8 @@ async function registryUnreadable(dest: ObjectStore, key: string): Promise<Targe
   } catch (err) {
     const cause = err instanceof Error ? err.message : String(err);
     const error = new Error(
-      `[${dest.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) before deleting: ${cause}; not deleted (retried)`,
+      `[${dest.name}] could not read the trash registry (${JSON.stringify(DEFAULT_TRASH_ROOT)}.roots/) ` +
+        `before deleting: ${cause}; not deleted (retried)`,
     );
     return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
   }
@@ -245,7 +258,8 @@ export async function recheckAfterDelete(
   const failed = (what: string, err: unknown): TargetResult => {
     const cause = err instanceof Error ? err.message : String(err);
     const error = new Error(
-      `deleted from [${dest.name}], but ${what}: ${cause}; if the source has it again, the next sweep (or a publish of the key) copies it back`,
+      `deleted from [${dest.name}], but ${what}: ${cause}; ` +
+        'if the source has it again, the next sweep (or a publish of the key) copies it back',
     );
     return { destination: dest.name, key: removed.key, outcome: 'failed', bytes: 0, error };
   };
@@ -277,7 +291,8 @@ export async function recheckAfterDelete(
 
 function trashConflict(dest: ObjectStore, key: string): TargetResult {
   const error = new Error(
-    `[${dest.name}] trash_prefix ${JSON.stringify(trashRoot(dest))} lies in the source's prefix of the same bucket: not deleted (choose a trash_prefix outside it)`,
+    `[${dest.name}] trash_prefix ${JSON.stringify(trashRoot(dest))} lies in the source's prefix of the same bucket: ` +
+      'not deleted (choose a trash_prefix outside it)',
   );
   return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
 }
@@ -310,7 +325,8 @@ export async function removeFromDestination(dest: ObjectStore, key: string, size
   await registerTrashRoot(dest, dest.settings.trashPrefix ?? DEFAULT_TRASH_ROOT);
   if (Buffer.byteLength(target, 'utf8') > MAX_KEY_BYTES) {
     const error = new Error(
-      `trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; not deleted (shorten trash_prefix, or delete it by hand)`,
+      `trash key ${JSON.stringify(target.slice(0, 80))}... would exceed ${MAX_KEY_BYTES} bytes; ` +
+        'not deleted (shorten trash_prefix, or delete it by hand)',
     );
     return { destination: dest.name, key, outcome: 'failed', bytes: 0, error };
   }

@@ -15,7 +15,10 @@ import type { ObjectStore } from '../store/object-store.js';
 /** Where `delete_mode = trash` puts objects when `trash_prefix` is not set (a date is added). */
 export const DEFAULT_TRASH_ROOT = '.s3s3-trash/';
 
-/** Where a destination keeps its markers, one per trash root ever used there (inside the default root, so never swept). */
+/**
+ * Where a destination keeps its markers, one per trash root ever used there (inside the default
+ * root, so never swept).
+ */
 export const TRASH_REGISTRY_PREFIX = `${DEFAULT_TRASH_ROOT}.roots/`;
 
 /** The marker key recording `root` in the registry. */

@@ -1,9 +1,4 @@
-/**
- * Settlement: what a worker records once a key's run is over — the original s3s3's marker
- * (through the RedisWriter, so a Redis refusing writes never holds a copy slot), the report
- * rows (`[pubsub] report`), the log line, the counters and the `onSettled` hook. Metrics
- * will hook in here too: this is the one place an outcome passes through.
- */
+/** What a worker records once a key's run is over: marker, report rows, log line, counters. */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RedisCommands } from '../redis/redis.js';
@@ -20,8 +15,10 @@ export function markerKey(key: string): string {
 /** The value the original (Python, redis-py) wrote: `r.set('backup=>' + key, True)`. */
 export const MARKER_VALUE = 'True';
 
+/** How a key's run ended for good: copied (or already in place), gone from the source, or failed. */
 export type SettledOutcome = 'copied' | 'gone' | 'failed';
 
+/** What the `onSettled` hook is told about each key whose run is over. */
 export interface SettledEvent {
   readonly key: string;
   readonly outcome: SettledOutcome;
@@ -31,6 +28,7 @@ export interface SettledEvent {
   readonly result?: SyncResult;
 }
 
+/** The counters of a worker since it started (what `s3s3listen` logs and the board shows). */
 export interface WorkerStats {
   copied: number;
   gone: number;
@@ -41,6 +39,7 @@ export interface WorkerStats {
   bytes: number;
 }
 
+/** What a `Settlement` writes to and tells: the config, logger, Redis, the queue's name and the hook. */
 export interface SettlementOptions {
   readonly config: Config;
   readonly logger: Logger;
@@ -104,7 +103,10 @@ export function logSettled(
   return false;
 }
 
-/** `[pubsub] report`: one CSV row per settled key and destination; a row that cannot be written is logged once, the copies go on. */
+/**
+ * `[pubsub] report`: one CSV row per settled key and destination; a row that cannot be written is
+ * logged once, the copies go on.
+ */
 export class SettledRows {
   private failed = false;
   private constructor(
@@ -149,6 +151,12 @@ export class SettledRows {
   }
 }
 
+/**
+ * Settlement: what a worker records once a key's run is over — the original s3s3's marker
+ * (through the RedisWriter, so a Redis refusing writes never holds a copy slot), the report
+ * rows (`[pubsub] report`), the log line, the counters and the `onSettled` hook. Metrics
+ * hook in here too: this is the one place an outcome passes through.
+ */
 export class Settlement {
   readonly stats: WorkerStats = { copied: 0, gone: 0, deleted: 0, failed: 0, retried: 0, bytes: 0 };
   readonly writer: RedisWriter;
@@ -194,7 +202,8 @@ export class Settlement {
     if (!logSettled(this.log, this.stats, key, outcome, result, bytes, ms)) {
       this.stats.failed++;
       this.log.error(
-        "copy failed after retries; kept in the queue's failed set (run s3s3bucket --retry-failed, or see s3s3 queue failed)",
+        "copy failed after retries; kept in the queue's failed set " +
+          '(run s3s3bucket --retry-failed, or see s3s3 queue failed)',
         {
           key,
           destinations: names('failed'),

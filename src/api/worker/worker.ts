@@ -1,13 +1,4 @@
-/**
- * A queue worker: takes jobs from the BullMQ queue (at most `concurrency` at once), runs the
- * one-key reconcile (`syncKey`) for each, and settles the outcome. Any number of workers, on
- * any machine reaching the same Redis, share one queue; the queue keeps one key from running
- * on two of them at once.
- *
- * A missing bucket fails nothing: the job is delayed (not counted as an attempt), this worker
- * stops reconciling, probes the bucket, and resumes once it is back; the jobs delayed
- * meanwhile run again on their own.
- */
+/** The queue worker of `s3s3listen`: takes jobs from the queue, reconciles each key, settles the outcome. */
 import { BucketClient } from '../bucket-client.js';
 import type { Config } from '../config.js';
 import { Limiter } from '../copy/limiter.js';
@@ -37,10 +28,12 @@ export function blindPlan(job: Pick<JobRun, 'op' | 'attempt' | 'hints'>): { blin
   return size <= BLIND_MAX_BYTES ? { blind: true } : {};
 }
 
+/** What a `SyncWorker` needs besides the config: its logger, Redis, concurrency and tuning. */
 export interface SyncWorkerOptions {
   readonly logger: Logger;
   /** Commands connection for the marker writes. */
   readonly redis: RedisCommands;
+  /** Jobs run at once (also the number of multipart part slots). */
   readonly concurrency: number;
   readonly verifyMd5?: boolean;
   readonly retry?: RetryPolicy;
@@ -57,6 +50,16 @@ interface MissingBucket {
   readonly since: number;
 }
 
+/**
+ * A queue worker: takes jobs from the BullMQ queue (at most `concurrency` at once), runs the
+ * one-key reconcile (`syncKey`) for each, and settles the outcome. Any number of workers, on
+ * any machine reaching the same Redis, share one queue; the queue keeps one key from running
+ * on two of them at once.
+ *
+ * A missing bucket fails nothing: the job is delayed (not counted as an attempt), this worker
+ * stops reconciling, probes the bucket, and resumes once it is back; the jobs delayed
+ * meanwhile run again on their own.
+ */
 export class SyncWorker {
   readonly settlement: Settlement;
   private readonly bucket: BucketClient;
@@ -230,7 +233,8 @@ export class SyncWorker {
       if (!store) continue;
       this.missing.set(section, { store, since: Date.now() });
       this.log.error(
-        `[${section}] bucket ${store.bucket} at ${store.endpoint} does not exist: copying paused, keys stay queued; create the bucket or fix bucket_name in [${section}]`,
+        `[${section}] bucket ${store.bucket} at ${store.endpoint} does not exist: copying paused, keys stay queued; ` +
+          `create the bucket or fix bucket_name in [${section}]`,
         {
           probeSeconds: Number((this.probeMs / 1000).toFixed(1)),
           queue: this.queue.name,
