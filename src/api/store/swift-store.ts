@@ -378,6 +378,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       await this.call('DeleteObject', key, (s) => this.send(s, { method: 'DELETE', key }));
     } catch (err) {
       if (!(err instanceof StoreError && err.notFound)) throw err;
+      // Gone already only in a container that exists: a missing container is fatal, as on S3.
+      const confirmed = await this.bucketCheck.confirmNotFound(err);
+      if (!confirmed.notFound) throw confirmed;
     }
     this.sloKeys.delete(key);
     await this.deleteSegments(own);
