@@ -406,7 +406,7 @@ describe('conformance: every store against the real servers', { concurrency: tar
         assert.deepEqual(await store.deleteMany(['absent/a', 'absent/b \u0001']), []);
       });
 
-      it('a missing bucket is bucketMissing (fatal) for head, get, delete, deleteMany and list, never "not found"', async () => {
+      it('a missing bucket is bucketMissing (fatal) for head, get, delete, list: never "not found"', async () => {
         await using(target, uniqueBucket('conf-absent'), {}, async (absent) => {
           await assert.rejects(absent.head('k'), isKind('bucketMissing'));
           await assert.rejects(absent.get('k'), isKind('bucketMissing'));
@@ -507,7 +507,8 @@ describe('conformance: every store against the real servers', { concurrency: tar
         });
         for (const mode of target.modes) {
           for (const listMode of target.listModes) {
-            it(`lists all ${count} keys (${modeLabel({ ...mode, ...listMode })}), in pages of at most 1000`, async () => {
+            const label = modeLabel({ ...mode, ...listMode });
+            it(`lists all ${count} keys (${label}), in pages of at most 1000`, async () => {
               await using(target, bucket, { ...mode, ...listMode, list_page_size: 1000 }, async (s) => {
                 const { keys: seen, pages, largest } = await pagesOf(s);
                 assert.ok(pages >= 3, `paged (${pages} pages)`);

@@ -9,6 +9,11 @@
  *
  * The stores read these facts, and so does the conformance suite
  * (test/integration/conformance.test.ts): where the stores truly differ, it asks the table.
+ *
+ * What one server does and the code copes with on every server stays code, next to the call
+ * it concerns (s3-store.ts): Ceph's empty ETag from CompleteMultipartUpload (HEAD afterwards),
+ * Swift s3api's Content-MD5 on DeleteObjects, control characters that XML cannot carry (such
+ * keys are deleted one by one), Ceph's raw NextMarker (the next page starts after the last key).
  */
 import type { EndpointConfig } from '../config.js';
 

@@ -123,7 +123,10 @@ export class S3Store implements ObjectStore, MultipartCapable {
     });
   }
 
-  /** The SDK client for the calls the lean path does not make (multipart, server-side copy, batch delete, bucket admin). */
+  /**
+   * The SDK client for the calls the lean path does not make (multipart, server-side copy,
+   * batch delete, bucket admin).
+   */
   private get client(): S3Client {
     if (this.clientInstance) return this.clientInstance;
     const config = this.config;

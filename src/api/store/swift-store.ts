@@ -183,7 +183,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
           { ...this.ctx(op, key), endpoint: session.storageUrl },
           this.swift.storageUrl !== undefined
             ? 'check storage_url and that Swift is up'
-            : `the auth service at auth_url hands out this storage URL and it does not answer from here: set storage_url to the account URL that reaches Swift`,
+            : 'the auth service at auth_url hands out this storage URL and it does not answer from here: ' +
+                'set storage_url to the account URL that reaches Swift',
         );
         if (unreachable) throw unreachable;
         if (statusOf(err) !== 401) throw err;
@@ -323,7 +324,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
           ...this.ctx('GetObject', key),
           code: 'BadDigest',
           errorClass: 'retry',
-          detail: `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: the bytes were damaged on the way; it is read again`,
+          detail:
+            `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: ` +
+            'the bytes were damaged on the way; it is read again',
         }),
     );
     pipeline(res.body, verifier, () => {});
@@ -562,7 +565,10 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return out;
   }
 
-  /** Best effort: a segment that cannot be deleted now is only wasted space, never wrong data. Unslotted, as segmentsOf. */
+  /**
+   * Best effort: a segment that cannot be deleted now is only wasted space, never wrong data.
+   * Unslotted, as segmentsOf.
+   */
   private async deleteSegments(names: readonly string[]): Promise<void> {
     await eachAtMost(names, 4, (name) =>
       this.call(
