@@ -24,6 +24,8 @@ export type StoreUnderTest = ObjectStore &
 export interface StoreTarget {
   /** For test names: the store class and the server. */
   readonly label: string;
+  /** The server's name: stores on one server run one after the other, servers side by side. */
+  readonly server: string;
   /** A store on `bucket` with `extra` config keys (e.g. `list_page_size`); `secret` replaces the real one. */
   open(bucket: string, extra?: Ini, secret?: string): StoreUnderTest;
   /** Where the store's requests go (scheme, host, port): what a proxy in front of it forwards to. */
@@ -42,6 +44,7 @@ export function storeTargets(): StoreTarget[] {
   for (const server of testServers()) {
     targets.push({
       label: `S3Store on ${server.name}`,
+      server: server.name,
       open: (bucket, extra = {}, secret) =>
         new S3Store(
           endpointConfig(secret === undefined ? server : { ...server, secretKey: secret }, bucket, {
@@ -60,6 +63,7 @@ export function storeTargets(): StoreTarget[] {
   if (swift && native) {
     targets.push({
       label: `SwiftStore on ${swift.name}`,
+      server: swift.name,
       open: (container, extra = {}, secret) =>
         new SwiftStore(swiftConfig(container, secret === undefined ? extra : { ...extra, key: secret })),
       // tempauth hands out a storage URL on the host it was asked on: the proxy, for a proxied auth_url.

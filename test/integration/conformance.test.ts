@@ -366,163 +366,172 @@ function requestTests(target: StoreTarget, bucket: () => string, mode: Ini): voi
   });
 }
 
-const targets = storeTargets();
+/** The stores of each server: one after the other (a loaded Swift answers 503); the servers side by side. */
+const byServer = new Map<string, StoreTarget[]>();
+for (const t of storeTargets()) byServer.set(t.server, [...(byServer.get(t.server) ?? []), t]);
 
-describe('conformance: every store against the real servers', { concurrency: targets.length }, () => {
-  for (const target of targets) {
-    describe(target.label, { concurrency: 1 }, () => {
-      const bucket = uniqueBucket(`conf-${target.label.replace(/ on /, '-')}`);
-      let store: StoreUnderTest;
-
-      before(async () => {
-        store = target.open(bucket);
-        await store.createBucket();
-      });
-      after(async () => {
-        await store.destroyBucket();
-        store.close();
-      });
-
-      it('bucketExists: true for the bucket, false for one that does not exist', async () => {
-        assert.equal(await store.bucketExists(), true);
-        const absent = target.open(uniqueBucket('conf-absent'));
-        try {
-          assert.equal(await absent.bucketExists(), false);
-        } finally {
-          absent.close();
-        }
-      });
-
-      it('a key that is not there is null (head), notFound (get), already deleted (delete)', async () => {
-        // Each through a fresh store, so the bucket is checked right then, not vouched for by an earlier call.
-        for (const op of ['head', 'get', 'delete', 'list'] as const) {
-          await using(target, bucket, {}, async (s) => {
-            if (op === 'head') assert.equal(await s.head('absent/key \u{1F600}'), null);
-            if (op === 'get') await assert.rejects(s.get('absent/key \u{1F600}'), isKind('notFound'));
-            if (op === 'delete') await s.delete('absent/key \u{1F600}');
-            if (op === 'list') assert.deepEqual((await s.listPage({ prefix: 'absent/' })).objects, []);
-          });
-        }
-        assert.deepEqual(await store.deleteMany(['absent/a', 'absent/b \u0001']), []);
-      });
-
-      it('a missing bucket is bucketMissing (fatal) for head, get, delete, list: never "not found"', async () => {
-        await using(target, uniqueBucket('conf-absent'), {}, async (absent) => {
-          await assert.rejects(absent.head('k'), isKind('bucketMissing'));
-          await assert.rejects(absent.get('k'), isKind('bucketMissing'));
-          await assert.rejects(absent.delete('k'), isKind('bucketMissing'));
-          await assert.rejects(absent.deleteMany(['k', 'l']), isKind('bucketMissing'));
-          await assert.rejects(absent.listPage(), isKind('bucketMissing'));
-          await assert.rejects(
-            absent.listPage(),
-            (err: unknown) => err instanceof StoreError && err.errorClass === 'fatal',
-          );
-        });
-      });
-
-      it('carries the standard headers and user metadata through put, head and get', async () => {
-        const key = 'dressed/report \u00e9.html';
-        const body = Buffer.from('<html>dressed</html>');
-        await store.put(key, body, { contentLength: body.length, contentMd5: md5(body).b64, ...DRESSED });
-        const head = await store.head(key);
-        const got = await store.get(key);
-        await readAll(got.body);
-        for (const info of [head, got.info]) {
-          assert.ok(info);
-          assert.equal(info.contentType, DRESSED.contentType);
-          assert.equal(info.cacheControl, DRESSED.cacheControl);
-          assert.equal(info.contentDisposition, DRESSED.contentDisposition);
-          assert.equal(info.contentEncoding, DRESSED.contentEncoding);
-          assert.equal(info.contentLanguage, DRESSED.contentLanguage);
-          assert.equal(new Date(info.expires ?? '').toUTCString(), DRESSED.expires);
-          assert.equal(info.metadata.owner, 'alice');
-          assert.equal(info.metadata['project-id'], '42');
-          assert.ok(info.lastModified instanceof Date && !Number.isNaN(info.lastModified.getTime()));
-        }
-        // A metadata name in capitals is stored and read back in lower case.
-        await store.put(key, body, { contentLength: body.length, metadata: { Mixed: 'Case Value' } });
-        assert.deepEqual(
-          (await store.head(key))?.metadata,
-          { mixed: 'Case Value' },
-          'overwritten: the old metadata gone',
-        );
-        await store.delete(key);
-        assert.equal(await store.head(key), null);
-      });
-
-      it("deleteMany returns a key's own failure and deletes the others", async () => {
-        // Servers delete whatever they are asked to (a key that is not there, or too long to be, counts as
-        // deleted): the refusal of one key comes from a proxy in front of the store, as a 409.
-        const refused = 'dm/b \u0001 \u{1F600}';
-        const keys = ['dm/a', refused, 'dm/c'];
-        for (const k of keys) await store.put(k, Buffer.from(k), { contentLength: Buffer.byteLength(k) });
-        const proxy = new FaultProxy(target.origin);
-        const through = target.openThrough(await proxy.start(), bucket);
-        try {
-          const fault = proxy.inject(
-            (r) => r.method === 'DELETE' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${refused}`),
-            { kind: 'status', status: 409, code: 'Conflict' },
-            10,
-          );
-          const failures = await through.deleteMany(keys);
-          assert.equal(fault.hits, 1, 'the refused key was sent once, on its own');
-          assert.deepEqual(
-            failures.map((f) => f.key),
-            [refused],
-            'only the key the store refused',
-          );
-          const error = failures[0]!.error;
-          assert.ok(error instanceof StoreError && error.errorClass === 'object' && error.key === refused);
-        } finally {
-          through.close();
-          await proxy.stop();
-        }
-        assert.deepEqual(await listed(store, 'dm/'), [refused], 'the others deleted, the refused one kept');
-        await store.delete(refused);
-      });
-
-      for (const mode of target.modes) {
-        describe(`requests with ${modeLabel(mode)}`, { concurrency: 1 }, () => {
-          requestTests(target, () => bucket, mode);
-        });
-      }
-
-      describe('listing many keys', { concurrency: 1 }, () => {
-        const count = 2600;
-        const keys = Array.from(
-          { length: count },
-          (_, i) => `many/${String(i).padStart(5, '0')}-${i % 7 === 0 ? '\u{1F600}' : 'k'}`,
-        );
-        before(async () => {
-          await using(target, bucket, { concurrency: 16 }, async (s) => {
-            let next = 0;
-            // One byte each: an empty object on Swift is asked about (it may be a DLO manifest) by every listing.
-            const byte = Buffer.from('x');
-            await Promise.all(
-              Array.from({ length: 16 }, async () => {
-                while (next < keys.length) await s.put(keys[next++]!, byte, { contentLength: 1 });
-              }),
-            );
-          });
-        });
-        for (const mode of target.modes) {
-          for (const listMode of target.listModes) {
-            const label = modeLabel({ ...mode, ...listMode });
-            it(`lists all ${count} keys (${label}), in pages of at most 1000`, async () => {
-              await using(target, bucket, { ...mode, ...listMode, list_page_size: 1000 }, async (s) => {
-                const { keys: seen, pages, largest } = await pagesOf(s);
-                assert.ok(pages >= 3, `paged (${pages} pages)`);
-                assert.ok(largest <= 1000, `pages of at most 1000 keys (${largest})`);
-                assert.deepEqual(seen, byteOrder(keys));
-                const prefixed = await listed(s, 'many/001');
-                assert.equal(prefixed.length, 100);
-                const page = await s.listPage({ prefix: 'many/' });
-                assert.ok(page.objects.length <= 1000 && page.objects.length > 0);
-              });
-            });
-          }
-        }
-      });
+describe('conformance: every store against the real servers', { concurrency: byServer.size }, () => {
+  for (const [server, targets] of byServer) {
+    describe(`on ${server}`, { concurrency: 1 }, () => {
+      for (const target of targets) conformance(target);
     });
   }
 });
+
+/** The whole suite for one store, in one bucket. */
+function conformance(target: StoreTarget): void {
+  describe(target.label, { concurrency: 1 }, () => {
+    const bucket = uniqueBucket(`conf-${target.label.replace(/ on /, '-')}`);
+    let store: StoreUnderTest;
+
+    before(async () => {
+      store = target.open(bucket);
+      await store.createBucket();
+    });
+    after(async () => {
+      await store.destroyBucket();
+      store.close();
+    });
+
+    it('bucketExists: true for the bucket, false for one that does not exist', async () => {
+      assert.equal(await store.bucketExists(), true);
+      const absent = target.open(uniqueBucket('conf-absent'));
+      try {
+        assert.equal(await absent.bucketExists(), false);
+      } finally {
+        absent.close();
+      }
+    });
+
+    it('a key that is not there is null (head), notFound (get), already deleted (delete)', async () => {
+      // Each through a fresh store, so the bucket is checked right then, not vouched for by an earlier call.
+      for (const op of ['head', 'get', 'delete', 'list'] as const) {
+        await using(target, bucket, {}, async (s) => {
+          if (op === 'head') assert.equal(await s.head('absent/key \u{1F600}'), null);
+          if (op === 'get') await assert.rejects(s.get('absent/key \u{1F600}'), isKind('notFound'));
+          if (op === 'delete') await s.delete('absent/key \u{1F600}');
+          if (op === 'list') assert.deepEqual((await s.listPage({ prefix: 'absent/' })).objects, []);
+        });
+      }
+      assert.deepEqual(await store.deleteMany(['absent/a', 'absent/b \u0001']), []);
+    });
+
+    it('a missing bucket is bucketMissing (fatal) for head, get, delete, list: never "not found"', async () => {
+      await using(target, uniqueBucket('conf-absent'), {}, async (absent) => {
+        await assert.rejects(absent.head('k'), isKind('bucketMissing'));
+        await assert.rejects(absent.get('k'), isKind('bucketMissing'));
+        await assert.rejects(absent.delete('k'), isKind('bucketMissing'));
+        await assert.rejects(absent.deleteMany(['k', 'l']), isKind('bucketMissing'));
+        await assert.rejects(absent.listPage(), isKind('bucketMissing'));
+        await assert.rejects(
+          absent.listPage(),
+          (err: unknown) => err instanceof StoreError && err.errorClass === 'fatal',
+        );
+      });
+    });
+
+    it('carries the standard headers and user metadata through put, head and get', async () => {
+      const key = 'dressed/report \u00e9.html';
+      const body = Buffer.from('<html>dressed</html>');
+      await store.put(key, body, { contentLength: body.length, contentMd5: md5(body).b64, ...DRESSED });
+      const head = await store.head(key);
+      const got = await store.get(key);
+      await readAll(got.body);
+      for (const info of [head, got.info]) {
+        assert.ok(info);
+        assert.equal(info.contentType, DRESSED.contentType);
+        assert.equal(info.cacheControl, DRESSED.cacheControl);
+        assert.equal(info.contentDisposition, DRESSED.contentDisposition);
+        assert.equal(info.contentEncoding, DRESSED.contentEncoding);
+        assert.equal(info.contentLanguage, DRESSED.contentLanguage);
+        assert.equal(new Date(info.expires ?? '').toUTCString(), DRESSED.expires);
+        assert.equal(info.metadata.owner, 'alice');
+        assert.equal(info.metadata['project-id'], '42');
+        assert.ok(info.lastModified instanceof Date && !Number.isNaN(info.lastModified.getTime()));
+      }
+      // A metadata name in capitals is stored and read back in lower case.
+      await store.put(key, body, { contentLength: body.length, metadata: { Mixed: 'Case Value' } });
+      assert.deepEqual(
+        (await store.head(key))?.metadata,
+        { mixed: 'Case Value' },
+        'overwritten: the old metadata gone',
+      );
+      await store.delete(key);
+      assert.equal(await store.head(key), null);
+    });
+
+    it("deleteMany returns a key's own failure and deletes the others", async () => {
+      // Servers delete whatever they are asked to (a key that is not there, or too long to be, counts as
+      // deleted): the refusal of one key comes from a proxy in front of the store, as a 409.
+      const refused = 'dm/b \u0001 \u{1F600}';
+      const keys = ['dm/a', refused, 'dm/c'];
+      for (const k of keys) await store.put(k, Buffer.from(k), { contentLength: Buffer.byteLength(k) });
+      const proxy = new FaultProxy(target.origin);
+      const through = target.openThrough(await proxy.start(), bucket);
+      try {
+        const fault = proxy.inject(
+          (r) => r.method === 'DELETE' && decodeURIComponent(r.url.split('?')[0]!).endsWith(`/${refused}`),
+          { kind: 'status', status: 409, code: 'Conflict' },
+          10,
+        );
+        const failures = await through.deleteMany(keys);
+        assert.equal(fault.hits, 1, 'the refused key was sent once, on its own');
+        assert.deepEqual(
+          failures.map((f) => f.key),
+          [refused],
+          'only the key the store refused',
+        );
+        const error = failures[0]!.error;
+        assert.ok(error instanceof StoreError && error.errorClass === 'object' && error.key === refused);
+      } finally {
+        through.close();
+        await proxy.stop();
+      }
+      assert.deepEqual(await listed(store, 'dm/'), [refused], 'the others deleted, the refused one kept');
+      await store.delete(refused);
+    });
+
+    for (const mode of target.modes) {
+      describe(`requests with ${modeLabel(mode)}`, { concurrency: 1 }, () => {
+        requestTests(target, () => bucket, mode);
+      });
+    }
+
+    describe('listing many keys', { concurrency: 1 }, () => {
+      const count = 2600;
+      const keys = Array.from(
+        { length: count },
+        (_, i) => `many/${String(i).padStart(5, '0')}-${i % 7 === 0 ? '\u{1F600}' : 'k'}`,
+      );
+      before(async () => {
+        await using(target, bucket, { concurrency: 16 }, async (s) => {
+          let next = 0;
+          // One byte each: an empty object on Swift is asked about (it may be a DLO manifest) by every listing.
+          const byte = Buffer.from('x');
+          await Promise.all(
+            Array.from({ length: 16 }, async () => {
+              while (next < keys.length) await s.put(keys[next++]!, byte, { contentLength: 1 });
+            }),
+          );
+        });
+      });
+      for (const mode of target.modes) {
+        for (const listMode of target.listModes) {
+          const label = modeLabel({ ...mode, ...listMode });
+          it(`lists all ${count} keys (${label}), in pages of at most 1000`, async () => {
+            await using(target, bucket, { ...mode, ...listMode, list_page_size: 1000 }, async (s) => {
+              const { keys: seen, pages, largest } = await pagesOf(s);
+              assert.ok(pages >= 3, `paged (${pages} pages)`);
+              assert.ok(largest <= 1000, `pages of at most 1000 keys (${largest})`);
+              assert.deepEqual(seen, byteOrder(keys));
+              const prefixed = await listed(s, 'many/001');
+              assert.equal(prefixed.length, 100);
+              const page = await s.listPage({ prefix: 'many/' });
+              assert.ok(page.objects.length <= 1000 && page.objects.length > 0);
+            });
+          });
+        }
+      }
+    });
+  });
+}
