@@ -532,6 +532,15 @@ function conformance(target: StoreTarget): void {
           });
         }
       }
+      it(`lists all ${count} keys in the largest pages the store takes`, async () => {
+        const most = store.quirks.maxListPage;
+        await using(target, bucket, { list_page_size: most }, async (s) => {
+          const { keys: seen, pages, largest } = await pagesOf(s);
+          assert.deepEqual(seen, byteOrder(keys));
+          assert.equal(largest, Math.min(most, count), `pages of ${most} keys at most`);
+          assert.ok(pages >= Math.ceil(count / most) && pages <= Math.ceil(count / most) + 1, `${pages} pages`);
+        });
+      });
     });
   });
 }
