@@ -180,19 +180,16 @@ function requestTests(target: StoreTarget, bucket: () => string, mode: Ini): voi
         await using(target, bucket(), { ...mode, ...listMode, list_page_size: 7 }, async (lister) => {
           // startAfter: the page begins right after the key, whatever its bytes.
           for (const after of [...ORDER_KEYS, KEY_SHAPES[19]!, '\u0001', 'ctl/x\u001fy1f', 'dir/marker/', 'zzz']) {
-            const at = expected.indexOf(after);
-            const want = at < 0 ? expected.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0) : [];
+            const rest = expected.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0);
             const page = await lister.listPage({ startAfter: after });
-            const wantFirst = at < 0 ? want.slice(0, 7) : expected.slice(at + 1, at + 8);
             assert.deepEqual(
               page.objects.map((o) => o.key),
-              wantFirst,
+              rest.slice(0, 7),
               `${modeLabel(listMode)}: the page after ${JSON.stringify(after)}`,
             );
-            const rest = await pagesOf(lister, { startAfter: after });
             assert.deepEqual(
-              rest.keys,
-              at < 0 ? want : expected.slice(at + 1),
+              (await pagesOf(lister, { startAfter: after })).keys,
+              rest,
               `every key after ${JSON.stringify(after)}`,
             );
           }
