@@ -64,6 +64,7 @@ interface ErrorLike {
   $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
 }
 
+/** Where a failed call went: section, operation, endpoint, bucket and key, named in its error. */
 export interface ErrorContext {
   readonly section?: string;
   readonly op: string;
@@ -72,6 +73,7 @@ export interface ErrorContext {
   readonly key?: string;
 }
 
+/** What to do about an error with this status and code: retry, fail the object, or stop everything (fatal). */
 export function classifyStatus(status: number | undefined, code: string | undefined): ErrorClass {
   // A header value Node refuses to send (a library caller's metadata above U+00FF): no retry cures it.
   if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') return 'object';
@@ -85,7 +87,8 @@ export function classifyStatus(status: number | undefined, code: string | undefi
 }
 
 const UNTRUSTED_CA =
-  'the server certificate is not signed by a CA this section trusts: set ca_bundle = FILE (PEM of the CA that signed it), or, unsafe, verify_ssl = false';
+  'the server certificate is not signed by a CA this section trusts: ' +
+  'set ca_bundle = FILE (PEM of the CA that signed it), or, unsafe, verify_ssl = false';
 
 /** What to do about the errors users hit first, appended to the message. */
 const HINTS: Record<string, string> = {
@@ -96,13 +99,15 @@ const HINTS: Record<string, string> = {
   UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED_CA,
   CERT_UNTRUSTED: UNTRUSTED_CA,
   ERR_TLS_CERT_ALTNAME_INVALID:
-    'the server certificate does not name this host: put a name the certificate holds in endpoint (or, unsafe, verify_ssl = false)',
+    'the server certificate does not name this host: ' +
+    'put a name the certificate holds in endpoint (or, unsafe, verify_ssl = false)',
   CERT_HAS_EXPIRED: 'the server certificate has expired: renew it on the server (or, unsafe, verify_ssl = false)',
   CERT_NOT_YET_VALID: 'the server certificate is not valid yet: check the clocks of this machine and the server',
   NoSuchBucket: 'create the bucket, or fix bucket_name',
   // Swift (type = swift): a 401 that a fresh token did not cure.
   Unauthorized:
-    'Swift refused the credentials or a fresh token: check user and key (auth v1) or username, password and project_name (Keystone v3), and auth_url',
+    'Swift refused the credentials or a fresh token: check user and key (auth v1) ' +
+    'or username, password and project_name (Keystone v3), and auth_url',
   InvalidAccessKeyId: 'check aws_access_key_id',
   SignatureDoesNotMatch: 'check aws_secret_access_key (and signature_version: s3v4 or s3)',
   AccessDenied: 'the credentials lack permission for this bucket',
@@ -116,6 +121,7 @@ const HINTS: Record<string, string> = {
   EAI_AGAIN: 'the host name does not resolve; check endpoint or host',
 };
 
+/** Any error a store call threw (SDK, lean path, socket, timeout) as a typed, classified StoreError. */
 export function toStoreError(err: unknown, ctx: ErrorContext): StoreError {
   if (err instanceof StoreError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;

@@ -44,6 +44,7 @@ export function endpointPacer(config: EndpointConfig, log: Logger): Pacer {
   });
 }
 
+/** What an error tells the pacer: throttled (and how long the server asked to wait) or not. */
 export function paceSignal(err: unknown): PaceSignal {
   return err instanceof StoreError && err.kind === 'throttled'
     ? { throttled: true, retryAfterMs: retryAfterMs(err) }
@@ -55,18 +56,38 @@ export function retryAfterMs(err: unknown): number | undefined {
   return err instanceof StoreError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
 }
 
+/** How one store call is made: the one shape both stores pass to their request function. */
+export interface CallOptions {
+  /**
+   * Retry a transient error (default true). False for a call whose body is a stream, which
+   * cannot be sent again (PutObject): the copy layer retries the whole copy instead.
+   */
+  readonly retry?: boolean;
+  /**
+   * Take one of the pacer's slots (default: every op but the uploads, UPLOAD_OPS). False for a
+   * call a write makes for itself under the slot its copy already holds.
+   */
+  readonly slotted?: boolean;
+  /**
+   * The request may be sent again as it is (default true): its body, if any, is a Buffer. Swift
+   * sends a refused token's request again with a new one only then.
+   */
+  readonly replayable?: boolean;
+}
+
 /**
  * One call through the endpoint's pacer, errors typed (ErrorContext names the section, op and
- * key); retried under `policy` when `retry` and the error is transient.
+ * key); retried under `policy` when `options.retry` (default) and the error is transient.
  */
 export function pacedCall<T>(
   pacer: Pacer,
   policy: RetryPolicy,
   ctx: ErrorContext & { section: string },
   fn: () => Promise<T>,
-  retry: boolean,
-  slotted: boolean,
+  options: CallOptions = {},
 ): Promise<T> {
+  const retry = options.retry !== false;
+  const slotted = options.slotted ?? !UPLOAD_OPS.has(ctx.op);
   const once = () =>
     pacer.run(
       async () => {

@@ -31,6 +31,7 @@ class SafeHttpsAgent extends https.Agent {
   }
 }
 
+/** The TLS settings of one section's endpoint. */
 export interface AgentTls {
   /** PEM text of the CAs to trust instead of the system's (this endpoint only). */
   readonly ca?: string;
@@ -38,6 +39,7 @@ export interface AgentTls {
   readonly rejectUnauthorized?: boolean;
 }
 
+/** A keep-alive agent for one endpoint (http or https), at most `maxSockets` connections. */
 export function createAgent(secure: boolean, maxSockets: number, tls: AgentTls = {}): http.Agent {
   const options = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   if (!secure) return new SafeHttpAgent(options);

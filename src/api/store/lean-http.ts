@@ -18,6 +18,7 @@ import { EMPTY_SHA256, encodeKeyPath, encodeQueryComponent, SignatureV4Signer } 
 import { parseListing, type ListOutput } from './list-xml.js';
 import { printAs } from '../redact.js';
 
+/** One request on the lean path (or to Swift). */
 export interface LeanRequest {
   /** POST and COPY are for Swift (Keystone's token request, Swift's server-side COPY). */
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST' | 'COPY';
@@ -33,6 +34,7 @@ export interface LeanRequest {
   readonly readBody?: boolean;
 }
 
+/** A 2xx answer, its body unread for a GET. */
 export interface LeanResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
@@ -59,6 +61,7 @@ export class LeanServiceError extends Error {
 /** The most of an error body read to find its Code and Message. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
+/** The lean HTTP client of one S3 bucket: signs (v4 or v2) and sends single-object requests and listings. */
 export class LeanS3 {
   private readonly agent: http.Agent;
   private readonly secure: boolean;

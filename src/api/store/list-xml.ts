@@ -10,6 +10,7 @@ export interface ListedObject {
   LastModified?: Date;
 }
 
+/** A listing page in the SDK's output shape (v1 and v2 fields), as the lean path parses it. */
 export interface ListOutput {
   Contents: ListedObject[];
   IsTruncated: boolean;
@@ -21,6 +22,7 @@ export interface ListOutput {
 const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
 const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
+/** XML text with its entities (named and numeric) decoded. */
 export function decodeXmlText(text: string): string {
   if (!text.includes('&')) return text;
   return text.replace(ENTITY, (m, hex: string | undefined, dec: string | undefined, name: string | undefined) => {

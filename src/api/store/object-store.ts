@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { EndpointConfig, MaxDelete } from '../config.js';
 import type { Pacer } from './pacer.js';
 
+/** One object as a listing shows it. */
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
@@ -30,14 +31,17 @@ export interface ObjectHeaders {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** One object as a HEAD (or a GET) shows it: its listing facts and the headers a copy carries. */
 export interface HeadInfo extends ObjectInfo, ObjectHeaders {}
 
+/** One page of a listing. */
 export interface ListPage {
   readonly objects: readonly ObjectInfo[];
   /** Opaque: pass back to get the next page; undefined on the last page. */
   readonly next?: string;
 }
 
+/** How to write one object: its length, MD5 and headers. */
 export interface PutOptions extends Partial<ObjectHeaders> {
   readonly contentLength: number;
   /** Base64 MD5 of the body, so the server rejects a body corrupted on the way. */
@@ -46,16 +50,19 @@ export interface PutOptions extends Partial<ObjectHeaders> {
   readonly signal?: AbortSignal;
 }
 
+/** What the store says of an object just written. */
 export interface PutResult {
   readonly etag: string;
   readonly etagIsMd5?: boolean;
 }
 
+/** A key a batch delete could not delete, with its error. */
 export interface DeleteFailure {
   readonly key: string;
   readonly error: Error;
 }
 
+/** One uploaded part of a multipart upload. */
 export interface CompletedPart {
   readonly partNumber: number;
   readonly etag: string;
@@ -116,6 +123,7 @@ export function settingsOf(config: EndpointConfig): StoreSettings {
   });
 }
 
+/** A bucket (or container) of one config section: the calls s3s3 makes on it, whatever the backend. */
 export interface ObjectStore {
   /** Config section name, for messages. */
   readonly name: string;
@@ -183,6 +191,7 @@ export async function deleteManyFailures(
   return new Map(failures.map((f) => [f.key, f.error]));
 }
 
+/** True when the store can upload in parts (MultipartCapable). */
 export function isMultipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
   const s = store as Partial<MultipartCapable>;
   return (

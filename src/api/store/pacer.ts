@@ -7,6 +7,7 @@
  */
 import { MAX_RETRY_AFTER_MS } from '../retry.js';
 
+/** How a Pacer starts and whom it tells when it changes its limit. */
 export interface PacerOptions {
   /** The configured concurrency: the pacer never goes above it. */
   readonly max: number;
@@ -23,6 +24,7 @@ export interface PaceSignal {
 
 let nextId = 0;
 
+/** An endpoint's adaptive concurrency: fewer requests at once while the server throttles, more again after. */
 export class Pacer {
   /** Slots of several pacers are always taken in id order, so two copies never wait on each other. */
   readonly id = nextId++;

@@ -1,8 +1,4 @@
-/**
- * The S3 implementation of ObjectStore: the only module that talks to @aws-sdk/client-s3.
- * One attempt per SDK call (the SDK cannot replay a streamed body); idempotent calls with
- * no body are retried here, and copies are retried whole by the copy layer.
- */
+/** The S3 store (S3Store): the only module that talks to @aws-sdk/client-s3. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
@@ -26,9 +22,10 @@ function httpHandler(): typeof import('@smithy/node-http-handler') {
 }
 import type { EndpointConfig } from '../config.js';
 import { StoreError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger } from '../log.js';
 import { patientPolicy, type RetryPolicy } from '../retry.js';
-import { endpointPacer, nullIfMissing, pacedCall, UPLOAD_OPS } from './endpoint-call.js';
+import { BucketCheck } from './bucket-check.js';
+import { endpointPacer, nullIfMissing, pacedCall, type CallOptions } from './endpoint-call.js';
 import type { Pacer } from './pacer.js';
 import { createAgent, discardSocketAfterResponse } from './http-agent.js';
 import type {
@@ -45,17 +42,14 @@ import type {
   StoreSettings,
 } from './object-store.js';
 import { listAll, settingsOf } from './object-store.js';
-import { quirksFor, type Quirks } from './quirks.js';
+import { quirksFor, type S3Quirks } from './quirks.js';
+import { errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
 import { SignatureV2Signer } from './sigv2.js';
 import { LeanS3, type LeanResponse } from './lean-http.js';
 import { printAs } from '../redact.js';
 
-export interface S3StoreOptions {
-  /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
-  readonly retry?: RetryPolicy;
-  /** Where throttling (the pacer lowering or raising concurrency) is reported. */
-  readonly logger?: Logger;
-}
+/** What an S3Store is given besides its config section: the options every store takes. */
+export type S3StoreOptions = StoreOptions;
 
 interface HttpRequestLike {
   method?: string;
@@ -75,11 +69,17 @@ interface HttpResponseLike {
  */
 const QUIET_SDK_LOGGER = { debug() {}, warn() {} } as unknown as S3ClientConfig['logger'];
 
+/**
+ * The S3 implementation of ObjectStore: the only module that talks to @aws-sdk/client-s3.
+ * One attempt per SDK call (the SDK cannot replay a streamed body); idempotent calls with
+ * no body are retried here, and copies are retried whole by the copy layer.
+ */
 export class S3Store implements ObjectStore, MultipartCapable {
   readonly name: string;
   readonly endpoint: string;
   readonly bucket: string;
-  readonly quirks: Quirks;
+  /** What this endpoint is and does (list version, signature, URL-encoded listings, lean path): see quirks.ts. */
+  readonly quirks: S3Quirks;
   readonly config: EndpointConfig;
   readonly settings: StoreSettings;
   /** The SDK client, made on first use (see sdk()). */
@@ -108,13 +108,25 @@ export class S3Store implements ObjectStore, MultipartCapable {
       rejectUnauthorized: config.verifySsl,
     });
     this.agent = agent;
-    // Checksums beyond Content-MD5 (WHEN_SUPPORTED) are the SDK's business: it keeps those calls.
-    const sdkChecksums =
-      config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';
-    this.lean = config.leanRequests && !sdkChecksums ? new LeanS3(config, agent) : undefined;
+    this.lean = this.quirks.leanRequests ? new LeanS3(config, agent) : undefined;
+    this.bucketCheck = new BucketCheck({
+      store: this,
+      quirks: this.quirks,
+      headBucket: () => {
+        const lean = this.lean;
+        return lean
+          ? this.call('HeadBucket', undefined, () => lean.send({ method: 'HEAD' }))
+          : this.call('HeadBucket', undefined, () =>
+              this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket })),
+            );
+      },
+    });
   }
 
-  /** The SDK client for the calls the lean path does not make (multipart, server-side copy, batch delete, bucket admin). */
+  /**
+   * The SDK client for the calls the lean path does not make (multipart, server-side copy,
+   * batch delete, bucket admin).
+   */
   private get client(): S3Client {
     if (this.clientInstance) return this.clientInstance;
     const config = this.config;
@@ -141,12 +153,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
         // version, and a half-open connection would hang a sweep (and keep its lock) forever.
         socketTimeout: config.readTimeoutMs,
       }),
-      ...(config.signatureVersion === 'v2'
+      ...(this.quirks.signatureVersion === 'v2'
         ? { signer: new SignatureV2Signer({ credentials, endpointHost: url.hostname, bucket: config.bucket }) }
         : {}),
     });
     this.installMiddleware();
-    if (config.signatureVersion === 'v4') this.reuseSigner();
+    if (this.quirks.signatureVersion === 'v4') this.reuseSigner();
     return this.clientInstance;
   }
 
@@ -203,64 +215,22 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   private ctx(op: string, key?: string) {
-    return { section: this.name, op, endpoint: this.endpoint, bucket: this.bucket, key };
+    return errorContext(this, op, key);
   }
 
-  /** When a HeadBucket last answered 200: a bare 404 on a key is only "not found" after one. */
-  private bucketSeenAt = -Infinity;
+  /** The bucket seen to exist, and what a 404 on a key means (shared with the Swift store). */
+  private readonly bucketCheck: BucketCheck;
 
-  async bucketExists(): Promise<boolean> {
-    try {
-      const lean = this.lean;
-      if (lean) await this.call('HeadBucket', undefined, () => lean.send({ method: 'HEAD' }));
-      else
-        await this.call('HeadBucket', undefined, () =>
-          this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket })),
-        );
-      this.bucketSeenAt = Date.now();
-      return true;
-    } catch (err) {
-      if (err instanceof StoreError && (err.status === 404 || err.kind === 'bucketMissing' || err.kind === 'notFound'))
-        return false;
-      throw err;
-    }
-  }
-
-  /**
-   * A 404 on a key: `notFound` if the bucket is known to exist (a HeadBucket answered 200 in
-   * the last 30 s, asked now otherwise), `bucketMissing` (fatal) if it does not.
-   */
-  private async confirmNotFound(err: StoreError): Promise<StoreError> {
-    if (err.kind === 'bucketMissing') return err;
-    if (Date.now() - this.bucketSeenAt < BUCKET_SEEN_TTL_MS) return err;
-    if (await this.bucketExists()) return err;
-    return this.bucketMissingError(err.op, err.key, err);
-  }
-
-  private bucketMissingError(op: string, key: string | undefined, cause: unknown): StoreError {
-    return new StoreError({
-      ...this.ctx(op, key),
-      status: 404,
-      code: 'NoSuchBucket',
-      errorClass: 'fatal',
-      kind: 'bucketMissing',
-      cause,
-      detail: 'the bucket does not exist (create the bucket, or fix bucket_name)',
-    });
+  bucketExists(): Promise<boolean> {
+    return this.bucketCheck.exists();
   }
 
   /**
    * One call through the endpoint's pacer, errors typed; retried only when it has no body
    * and the error is transient, waiting at least what a `Retry-After` asked for.
    */
-  private call<T>(
-    op: string,
-    key: string | undefined,
-    fn: () => Promise<T>,
-    retry = true,
-    slotted = !UPLOAD_OPS.has(op),
-  ): Promise<T> {
-    return pacedCall(this.pacer, this.retry, this.ctx(op, key), fn, retry, slotted);
+  private call<T>(op: string, key: string | undefined, fn: () => Promise<T>, options: CallOptions = {}): Promise<T> {
+    return pacedCall(this.pacer, this.retry, this.ctx(op, key), fn, options);
   }
 
   /**
@@ -272,7 +242,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
    */
   async listPage(options: { prefix?: string; next?: string; startAfter?: string } = {}): Promise<ListPage> {
     const { prefix } = options;
-    const EncodingType = this.config.listUrlEncoding ? ('url' as const) : undefined;
+    const EncodingType = this.quirks.listEncoding;
     const MaxKeys = this.config.listPageSize;
     // The next page starts after the last key of this one (`Marker`, `StartAfter`), not from the
     // server's NextMarker or continuation token: Ceph sends those raw even when asked for URL
@@ -383,7 +353,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             );
         return toHead(key, out);
       },
-      (err) => this.confirmNotFound(err),
+      (err) => this.bucketCheck.confirmNotFound(err),
     );
   }
 
@@ -391,29 +361,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
     try {
       return await this.getOnce(key);
     } catch (err) {
-      throw await this.getNotFound(err);
+      // A bare 404 (no NoSuchKey code) came from something in front of the store: retried, never "gone".
+      throw await this.bucketCheck.getNotFound(err);
     }
-  }
-
-  /**
-   * A GET's 404 is the store's "no such key" only with S3's own code for it (a GET's error has
-   * a body) and the bucket seen to exist; a bare 404 (an HTML page from a proxy or load
-   * balancer in front of the store) is an error to retry, never a deleted key.
-   */
-  private async getNotFound(err: unknown): Promise<unknown> {
-    if (!(err instanceof StoreError && err.notFound)) return err;
-    if (err.code !== 'NoSuchKey') {
-      return new StoreError({
-        ...this.ctx('GetObject', err.key),
-        status: err.status,
-        code: err.code === 'NotFound' ? undefined : err.code,
-        errorClass: 'retry',
-        cause: err,
-        detail:
-          "a 404 without S3's NoSuchKey code: something in front of the store answered (a proxy or load balancer?); not taken as a deleted key",
-      });
-    }
-    return this.confirmNotFound(err);
   }
 
   private async getOnce(key: string): Promise<{ body: Readable; info: HeadInfo }> {
@@ -452,7 +402,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             headers,
             signal: options.signal,
           }),
-        false,
+        { retry: false },
       );
       const out = leanHead(res);
       return { etag: stripQuotes(out.ETag), etagIsMd5: !encrypted(out) };
@@ -472,7 +422,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
           }),
           { abortSignal: options.signal },
         ),
-      false,
+      { retry: false },
     );
     return { etag: stripQuotes(out.ETag), etagIsMd5: !encrypted(out) };
   }
@@ -579,7 +529,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             ContentMD5: options.contentMd5,
           }),
         ),
-      false,
+      { retry: false },
     );
     return stripQuotes(out.ETag);
   }
@@ -597,7 +547,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
           }),
         ),
-      false,
+      { retry: false },
     );
     let etag = stripQuotes(out.ETag);
     // Ceph RGW answers with an empty ETag: ask for the real one, under the upload's slot.
@@ -606,8 +556,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
         'HeadObject',
         key,
         () => this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key })),
-        true,
-        false,
+        { slotted: false },
       );
       etag = stripQuotes(head.ETag);
     }
@@ -655,7 +604,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             MetadataDirective: 'COPY',
           }),
         ),
-      false,
+      { retry: false },
     );
     return { etag: stripQuotes(out.CopyObjectResult?.ETag) };
   }
@@ -708,13 +657,8 @@ export function encodeCopySourceKey(key: string): string {
     .join('/');
 }
 
-const BUCKET_SEEN_TTL_MS = 30_000;
 const XML_UNSAFE =
   /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|[\u0000-\u001f\u007f\u0085\u2028\u2029]|^\s|\s$/u;
-
-function stripQuotes(etag: string | undefined): string {
-  return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
-}
 
 function toInfo(
   o: { Key?: string; Size?: number; ETag?: string; LastModified?: Date },
@@ -784,16 +728,8 @@ function toHead(key: string, o: HeadOutput): HeadInfo {
 
 /** A lean answer's headers in the SDK's output shape, so toHead reads both alike. */
 function leanHead(res: LeanResponse): HeadOutput {
-  const h = res.headers;
-  const one = (name: string): string | undefined => {
-    const v = h[name];
-    return Array.isArray(v) ? v.join(', ') : v;
-  };
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(h)) {
-    if (name.startsWith('x-amz-meta-') && value !== undefined)
-      metadata[name.slice(11)] = Array.isArray(value) ? value.join(', ') : value;
-  }
+  const one = (name: string): string | undefined => headerValue(res.headers, name);
+  const metadata = userMetadata(res.headers, 'x-amz-meta-');
   const length = one('content-length');
   const modified = one('last-modified');
   const expires = one('expires');

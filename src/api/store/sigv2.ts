@@ -14,6 +14,7 @@ export interface SignableRequest {
   headers: Record<string, string>;
 }
 
+/** The keys a SigV2 signature is made with. */
 export interface V2Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -48,6 +49,7 @@ const SUB_RESOURCES = new Set([
   'response-expires',
 ]);
 
+/** What a SignatureV2Signer needs: the keys, and how the endpoint addresses the bucket. */
 export interface V2SignerOptions {
   readonly credentials: V2Credentials;
   /** Endpoint host, to find a virtual-hosted bucket in the request's host name. */
@@ -57,6 +59,7 @@ export interface V2SignerOptions {
   readonly now?: () => Date;
 }
 
+/** SigV2's string to sign for a request (the S3 REST authentication spec). */
 export function stringToSignV2(request: SignableRequest, resourceBucket: string | undefined): string {
   const headers = lowerCaseHeaders(request.headers);
   const amz = Object.keys(headers)
@@ -69,7 +72,9 @@ export function stringToSignV2(request: SignableRequest, resourceBucket: string 
   // With x-amz-date present, the Date line is empty: the date is signed among the x-amz headers.
   const date = headers['x-amz-date'] !== undefined ? '' : (headers['date'] ?? '');
   const resource = (resourceBucket ? `/${resourceBucket}` : '') + (request.path || '/') + subResources(request.query);
-  return `${request.method.toUpperCase()}\n${headers['content-md5'] ?? ''}\n${headers['content-type'] ?? ''}\n${date}\n${amz}${resource}`;
+  const md5 = headers['content-md5'] ?? '';
+  const type = headers['content-type'] ?? '';
+  return `${request.method.toUpperCase()}\n${md5}\n${type}\n${date}\n${amz}${resource}`;
 }
 
 function subResources(query: SignableRequest['query'] = {}): string {

@@ -11,9 +11,13 @@
 import { createHash, createHmac } from 'node:crypto';
 import { printAs } from '../redact.js';
 
+/** A request as SigV4 signs it. */
 export interface V4Request {
   readonly method: string;
-  /** The request path exactly as sent on the wire, already percent-encoded (see encodeKeyPath). Never normalised: `//`, `/./`, `/../` are kept. */
+  /**
+   * The request path exactly as sent on the wire, already percent-encoded (see encodeKeyPath).
+   * Never normalised: `//`, `/./`, `/../` are kept.
+   */
   readonly path: string;
   /** Query parameters, raw (not encoded); '' for a valueless one (e.g. `uploads`). */
   readonly query?: Readonly<Record<string, string>>;
@@ -21,6 +25,7 @@ export interface V4Request {
   readonly headers: Record<string, string>;
 }
 
+/** What a SignatureV4Signer needs: the keys and the region. */
 export interface V4Options {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -56,7 +61,10 @@ function uriEncode(s: string, keepSlash: boolean): string {
   return out;
 }
 
-/** S3 URI encoding of a key for the path: every byte of its UTF-8 except A-Z a-z 0-9 - . _ ~ and '/' as %XX (upper-case hex). */
+/**
+ * S3 URI encoding of a key for the path: every byte of its UTF-8 except A-Z a-z 0-9 - . _ ~
+ * and '/' as %XX (upper-case hex).
+ */
 export function encodeKeyPath(key: string): string {
   return uriEncode(key, true);
 }
@@ -87,6 +95,7 @@ function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
+/** A SigV4 signer that caches its signing key per day. */
 export class SignatureV4Signer {
   readonly region: string;
   readonly service: string;
@@ -109,7 +118,10 @@ export class SignatureV4Signer {
     return this.#derivations;
   }
 
-  /** Sets x-amz-date, x-amz-content-sha256 (payloadHash, default 'UNSIGNED-PAYLOAD') and authorization on req.headers. */
+  /**
+   * Sets x-amz-date, x-amz-content-sha256 (payloadHash, default 'UNSIGNED-PAYLOAD') and
+   * authorization on req.headers.
+   */
   sign(req: V4Request, payloadHash: string = UNSIGNED_PAYLOAD, now: Date = new Date()): void {
     const amzDate = now
       .toISOString()
@@ -136,7 +148,8 @@ export class SignatureV4Signer {
     ].join('\n');
 
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
-    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'latin1').digest('hex')}`;
+    const requestHash = createHash('sha256').update(canonicalRequest, 'latin1').digest('hex');
+    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${requestHash}`;
     const signature = createHmac('sha256', this.#signingKey(day)).update(stringToSign, 'utf8').digest('hex');
     headers['authorization'] =
       `${ALGORITHM} Credential=${this.#accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;

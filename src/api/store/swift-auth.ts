@@ -16,6 +16,7 @@ import { printAs } from '../redact.js';
 import { toStoreError } from './classify.js';
 import { exchange, readText, type HttpTarget, type LeanRequest, type LeanResponse } from './lean-http.js';
 
+/** A Swift token and the storage URL it works on. */
 export interface SwiftSession {
   readonly token: string;
   /** The account URL, e.g. `https://swift.example.com/v1/AUTH_account`, without a trailing slash. */
@@ -31,6 +32,7 @@ export interface Transport {
   readonly readTimeoutMs: number;
 }
 
+/** A SwiftAuth's container, section and way to reach the auth service. */
 export interface SwiftAuthOptions {
   /** Config section and container, for messages. */
   readonly section: string;
@@ -59,6 +61,7 @@ const SWIFT_CODES: Readonly<Record<number, string>> = {
   429: 'TooManyRequests',
 };
 
+/** A Swift error answer's code (from its status) and the first words of its HTML body. */
 export function swiftErrorBody(status: number, text: string): { code?: string; message?: string } {
   const plain = text
     .replace(/<[^>]*>/g, ' ')
@@ -91,6 +94,7 @@ export function sendTo(
   return exchange(target, req, pathAndQuery, all, swiftErrorBody);
 }
 
+/** Swift tokens (auth v1 or Keystone v3) for one section: obtained, reused, and renewed once per refusal. */
 export class SwiftAuth {
   private current: SwiftSession | undefined;
   private pending: Promise<SwiftSession> | undefined;
@@ -184,7 +188,8 @@ export class SwiftAuth {
     if (!token || !storage) {
       throw new StoreError({
         ...this.ctx(
-          `the auth service answered ${res.status} without ${!token ? 'X-Auth-Token' : 'X-Storage-Url'}: is auth_url an auth v1 endpoint?`,
+          `the auth service answered ${res.status} without ${!token ? 'X-Auth-Token' : 'X-Storage-Url'}: ` +
+            'is auth_url an auth v1 endpoint?',
         ),
         errorClass: 'fatal',
       });
@@ -215,7 +220,8 @@ export class SwiftAuth {
       url,
       { method: 'POST', body, contentLength: body.length, readBody: true },
       { 'content-type': 'application/json', accept: 'application/json' },
-      `Keystone refused user ${JSON.stringify(c.user)} in project ${JSON.stringify(c.projectName)}: check username, password (or password_file), project_name, user_domain_name and project_domain_name`,
+      `Keystone refused user ${JSON.stringify(c.user)} in project ${JSON.stringify(c.projectName)}: ` +
+        'check username, password (or password_file), project_name, user_domain_name and project_domain_name',
     );
     const token = header(res, 'x-subject-token');
     let doc: KeystoneToken;
@@ -237,7 +243,8 @@ export class SwiftAuth {
       const where = c.region ? ` in region ${JSON.stringify(c.region)}` : '';
       throw new StoreError({
         ...this.ctx(
-          `the Keystone catalog has no public object-store endpoint${where}: set region to one the catalog has, or storage_url`,
+          `the Keystone catalog has no public object-store endpoint${where}: ` +
+            'set region to one the catalog has, or storage_url',
         ),
         errorClass: 'fatal',
       });
@@ -313,6 +320,7 @@ export function unreachableError(
   return new StoreError({ ...ctx, code, errorClass: 'retry', cause: err, detail: `${e.message ?? code} (${fix})` });
 }
 
+/** The HTTP status of an error, whatever its shape. */
 export function statusOf(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null
     ? (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode

@@ -1,23 +1,15 @@
-/**
- * A Swift container through Swift's own API (`type = swift`): JSON listings in byte order,
- * object HEAD/GET/PUT/DELETE with the ETag header on PUT (Swift checks the MD5 itself),
- * `X-Object-Meta-*` for user metadata, server-side copy within one account (`X-Copy-From`),
- * and Static Large Objects for objects over multipart_threshold: the copy layer's multipart
- * upload, with segments in `<container>_segments` and the manifest put last.
- *
- * Requests go through the same keep-alive agents, timeouts, error classes, pacer and retry
- * policy as the S3 store; only the addressing and the auth differ.
- */
+/** The store of a Swift container through Swift's own API (SwiftStore). */
 import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import type { EndpointConfig, SwiftConfig } from '../config.js';
 import { META_SOURCE_ETAG } from '../copy/decide.js';
 import { StoreError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger } from '../log.js';
 import { printAs } from '../redact.js';
 import { patientPolicy, type RetryPolicy } from '../retry.js';
-import { endpointPacer, nullIfMissing, pacedCall, UPLOAD_OPS } from './endpoint-call.js';
+import { BucketCheck } from './bucket-check.js';
+import { endpointPacer, nullIfMissing, pacedCall, type CallOptions } from './endpoint-call.js';
 import { createAgent } from './http-agent.js';
 import { readListing, readText, type LeanRequest, type LeanResponse } from './lean-http.js';
 import {
@@ -40,13 +32,11 @@ import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
 import { segmentChecks, SegmentVerifier, sloEtagOf, type SegmentCheck } from './swift-verify.js';
 import { sendTo, statusOf, SwiftAuth, unreachableError, type SwiftSession, type Transport } from './swift-auth.js';
 import { eachAtMost } from '../each.js';
+import { SWIFT_QUIRKS, type Quirks } from './quirks.js';
+import { errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
 
-export interface SwiftStoreOptions {
-  /** Retry policy for calls without a body (list, head, delete); default from `max_retries`. */
-  readonly retry?: RetryPolicy;
-  /** Where throttling (the pacer lowering or raising concurrency) is reported. */
-  readonly logger?: Logger;
-}
+/** What a SwiftStore is given besides its config section: the options every store takes. */
+export type SwiftStoreOptions = StoreOptions;
 
 /** A request on the container (no key) or on one object, in this container or another of the account. */
 interface SwiftRequest extends LeanRequest {
@@ -74,13 +64,24 @@ interface ListingEntry {
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 /** Segments per SLO manifest that every Swift takes (max_manifest_segments defaults to 1000). */
-export const SLO_MAX_SEGMENTS = 1000;
-const BUCKET_SEEN_TTL_MS = 30_000;
+export const SLO_MAX_SEGMENTS = SWIFT_QUIRKS.maxParts;
 
+/**
+ * A Swift container through Swift's own API (`type = swift`): JSON listings in byte order,
+ * object HEAD/GET/PUT/DELETE with the ETag header on PUT (Swift checks the MD5 itself),
+ * `X-Object-Meta-*` for user metadata, server-side copy within one account (`X-Copy-From`),
+ * and Static Large Objects for objects over multipart_threshold: the copy layer's multipart
+ * upload, with segments in `<container>_segments` and the manifest put last.
+ *
+ * Requests go through the same keep-alive agents, timeouts, error classes, pacer, retry
+ * policy and bucket checks as the S3 store; only the addressing and the auth differ.
+ */
 export class SwiftStore implements ObjectStore, MultipartCapable {
   readonly name: string;
   readonly endpoint: string;
   readonly bucket: string;
+  /** What Swift's own API does unlike S3's (see quirks.ts). */
+  readonly quirks: Quirks = SWIFT_QUIRKS;
   readonly config: EndpointConfig;
   readonly swift: SwiftConfig;
   readonly settings: StoreSettings;
@@ -93,7 +94,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   private readonly sloKeys = new Set<string>();
   private readonly uploads = new Map<string, Upload>();
   private segmentsContainer: Promise<void> | undefined;
-  private bucketSeenAt = -Infinity;
+  /** The container seen to exist, and what a 404 on a key means (shared with the S3 store). */
+  private readonly bucketCheck: BucketCheck;
 
   constructor(config: EndpointConfig, options: SwiftStoreOptions = {}) {
     if (!config.swift) throw new TypeError(`[${config.name}] is not a type = swift section`);
@@ -103,7 +105,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     this.endpoint = config.endpoint;
     this.bucket = config.bucket;
     // Swift's default max_manifest_segments: larger objects get larger segments, not more of them.
-    this.settings = Object.freeze({ ...settingsOf(config), maxParts: SLO_MAX_SEGMENTS });
+    this.settings = Object.freeze({ ...settingsOf(config), maxParts: this.quirks.maxParts });
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
     this.pacer = endpointPacer(config, options.logger ?? silentLogger);
     const agents = this.agents;
@@ -129,6 +131,11 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       container: config.bucket,
       transport: this.transport,
     });
+    this.bucketCheck = new BucketCheck({
+      store: this,
+      quirks: this.quirks,
+      headBucket: () => this.call('HeadBucket', undefined, (s) => this.send(s, { method: 'HEAD' })),
+    });
   }
 
   /** Large objects' segments live here: `<container>_segments`. */
@@ -137,7 +144,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   }
 
   private ctx(op: string, key?: string) {
-    return { section: this.name, op, endpoint: this.endpoint, bucket: this.bucket, key };
+    return errorContext(this, op, key);
   }
 
   /** One request with the session's token, addressed by the key's bytes (never normalised). */
@@ -163,7 +170,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     op: string,
     key: string | undefined,
     fn: (s: SwiftSession) => Promise<T>,
-    o: { retry?: boolean; replayable?: boolean; slotted?: boolean } = {},
+    o: CallOptions = {},
   ): Promise<T> {
     const attempt = async (): Promise<T> => {
       const session = await this.auth.session();
@@ -176,7 +183,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
           { ...this.ctx(op, key), endpoint: session.storageUrl },
           this.swift.storageUrl !== undefined
             ? 'check storage_url and that Swift is up'
-            : `the auth service at auth_url hands out this storage URL and it does not answer from here: set storage_url to the account URL that reaches Swift`,
+            : 'the auth service at auth_url hands out this storage URL and it does not answer from here: ' +
+                'set storage_url to the account URL that reaches Swift',
         );
         if (unreachable) throw unreachable;
         if (statusOf(err) !== 401) throw err;
@@ -195,44 +203,11 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         return await fn(fresh);
       }
     };
-    return pacedCall(
-      this.pacer,
-      this.retry,
-      this.ctx(op, key),
-      attempt,
-      o.retry !== false,
-      o.slotted ?? !UPLOAD_OPS.has(op),
-    );
+    return pacedCall(this.pacer, this.retry, this.ctx(op, key), attempt, o);
   }
 
-  async bucketExists(): Promise<boolean> {
-    try {
-      await this.call('HeadBucket', undefined, (s) => this.send(s, { method: 'HEAD' }));
-      this.bucketSeenAt = Date.now();
-      return true;
-    } catch (err) {
-      if (err instanceof StoreError && err.status === 404) return false;
-      throw err;
-    }
-  }
-
-  private bucketMissingError(op: string, key: string | undefined, cause: unknown): StoreError {
-    return new StoreError({
-      ...this.ctx(op, key),
-      status: 404,
-      code: 'NoSuchBucket',
-      errorClass: 'fatal',
-      kind: 'bucketMissing',
-      cause,
-      detail: 'the container does not exist (create it, or fix container)',
-    });
-  }
-
-  /** A 404 on a key means "no such key" only while the container is known to exist. */
-  private async confirmNotFound(err: StoreError): Promise<StoreError> {
-    if (Date.now() - this.bucketSeenAt < BUCKET_SEEN_TTL_MS) return err;
-    if (await this.bucketExists()) return err;
-    return this.bucketMissingError(err.op, err.key, err);
+  bucketExists(): Promise<boolean> {
+    return this.bucketCheck.exists();
   }
 
   async listPage(options: { prefix?: string; next?: string; startAfter?: string } = {}): Promise<ListPage> {
@@ -247,10 +222,12 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
         readListing((await this.send(s, { method: 'GET', query })).body, parseJsonListing),
       );
     } catch (err) {
-      if (err instanceof StoreError && err.status === 404) throw this.bucketMissingError('ListObjects', undefined, err);
+      // A listing's 404 is the container's own: there is no key to be missing.
+      if (err instanceof StoreError && err.status === 404)
+        throw this.bucketCheck.missing('ListObjects', undefined, err);
       throw err;
     }
-    this.bucketSeenAt = Date.now();
+    this.bucketCheck.seen();
     const objects: ObjectInfo[] = [];
     for (const e of entries) {
       if (e.name === undefined) continue;
@@ -304,7 +281,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   head(key: string): Promise<HeadInfo | null> {
     return nullIfMissing(
       async () => this.toHead(key, await this.call('HeadObject', key, (s) => this.send(s, { method: 'HEAD', key }))),
-      (err) => this.confirmNotFound(err),
+      (err) => this.bucketCheck.confirmNotFound(err),
     );
   }
 
@@ -315,8 +292,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       if (header(res, 'x-static-large-object')?.toLowerCase() !== 'true') return { body: res.body, info };
       return { body: await this.verifiedSlo(key, res, info), info };
     } catch (err) {
-      if (err instanceof StoreError && err.notFound) throw await this.confirmNotFound(err);
-      throw err;
+      throw await this.bucketCheck.getNotFound(err);
     }
   }
 
@@ -348,7 +324,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
           ...this.ctx('GetObject', key),
           code: 'BadDigest',
           errorClass: 'retry',
-          detail: `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: the bytes were damaged on the way; it is read again`,
+          detail:
+            `segment ${segment + 1} of the large object read back as ${got}, its manifest says ${want}: ` +
+            'the bytes were damaged on the way; it is read again',
         }),
     );
     pipeline(res.body, verifier, () => {});
@@ -403,6 +381,9 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       await this.call('DeleteObject', key, (s) => this.send(s, { method: 'DELETE', key }));
     } catch (err) {
       if (!(err instanceof StoreError && err.notFound)) throw err;
+      // Gone already only in a container that exists: a missing container is fatal, as on S3.
+      const confirmed = await this.bucketCheck.confirmNotFound(err);
+      if (!confirmed.notFound) throw confirmed;
     }
     this.sloKeys.delete(key);
     await this.deleteSegments(own);
@@ -584,7 +565,10 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return out;
   }
 
-  /** Best effort: a segment that cannot be deleted now is only wasted space, never wrong data. Unslotted, as segmentsOf. */
+  /**
+   * Best effort: a segment that cannot be deleted now is only wasted space, never wrong data.
+   * Unslotted, as segmentsOf.
+   */
   private async deleteSegments(names: readonly string[]): Promise<void> {
     await eachAtMost(names, 4, (name) =>
       this.call(
@@ -697,22 +681,13 @@ function segmentDir(key: string): string {
   return `${createHash('sha256').update(key, 'utf8').digest('hex')}/`;
 }
 
-function stripQuotes(etag: string | undefined): string {
-  return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
-}
-
 function header(res: LeanResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
+  return headerValue(res.headers, name);
 }
 
 /** What Swift says of an object: SLOs and DLOs have ETags that are no MD5 of their bytes. */
 function headInfo(key: string, res: LeanResponse): HeadInfo {
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (name.startsWith('x-object-meta-') && value !== undefined)
-      metadata[name.slice(14)] = Array.isArray(value) ? value.join(', ') : value;
-  }
+  const metadata = userMetadata(res.headers, 'x-object-meta-');
   const large =
     header(res, 'x-static-large-object')?.toLowerCase() === 'true' || header(res, 'x-object-manifest') !== undefined;
   const length = header(res, 'content-length');

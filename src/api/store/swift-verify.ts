@@ -15,6 +15,7 @@ export interface ManifestEntry {
   range?: string;
 }
 
+/** What one SLO segment must be: its size and MD5. */
 export interface SegmentCheck {
   readonly md5: string;
   readonly size: number;
