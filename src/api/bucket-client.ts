@@ -5,17 +5,21 @@
 import type { Config } from './config.js';
 import { copyKey, type CopyKeyOptions, type TargetResult } from './copy/copy-key.js';
 import { silentLogger, type Logger } from './log.js';
-import { S3Store } from './store/s3-store.js';
-import { SwiftStore } from './store/swift-store.js';
+import type { S3Store } from './store/s3-store.js';
+import type { SwiftStore } from './store/swift-store.js';
+import { createStore } from './store/registry.js';
 import type { ObjectStore } from './store/object-store.js';
 import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './sweep/duplicate.js';
 import { deleteKey, syncKey, type SyncKeyOptions, type SyncResult } from './sync/sync-key.js';
 import type { EndpointConfig } from './config.js';
 import { printAs } from './redact.js';
 
-/** The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift container (`type = swift`). */
+/**
+ * The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift
+ * container (`type = swift`), made by the backend the store registry holds for its type.
+ */
 export function createConnection(section: EndpointConfig, logger?: Logger): S3Store | SwiftStore {
-  return section.type === 'swift' ? new SwiftStore(section, { logger }) : new S3Store(section, { logger });
+  return createStore(section, { logger });
 }
 
 export interface ObjectRef {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, parseConfig, type Config } from '../../src/api/config.js';
+import { type Config, loadConfig, parseConfig, s3Section, swiftSection } from '../../src/api/config.js';
 import { ConfigError } from '../../src/api/errors.js';
 
 const S3_SOURCE = `
@@ -56,7 +56,8 @@ describe('config: type = swift', () => {
   it('reads auth v1 and Keystone v3 sections, with defaults and the Swift page limit', () => {
     const c = parse(S3_SOURCE + V1 + V3);
     assert.equal(c.source.type, 's3', 'type defaults to s3');
-    assert.equal(c.source.swift, undefined);
+    assert.equal(c.source.type, 's3');
+    assert.ok(!('swift' in c.source), 'an S3 section carries no Swift settings');
     const [v1, v3] = c.destinations;
     assert.equal(v1!.type, 'swift');
     assert.equal(v1!.bucket, 'photos-copy');
@@ -65,20 +66,20 @@ describe('config: type = swift', () => {
       { ...v1!.swift },
       { authUrl: 'https://auth.cloudfiles.example/auth/v1.0', authVersion: 1, user: 'account:mirror' },
     );
-    assert.equal(v1!.swift!.secret, 'v1-api-key');
+    assert.equal(swiftSection(v1!).swift.secret, 'v1-api-key');
     assert.equal(
       v1!.multipartThreshold,
       5 * 1024 ** 3,
       'multipart_threshold defaults to 5G, Swift single-object limit',
     );
     assert.equal(v1!.listPageSize, 1000);
-    assert.equal(v3!.swift!.authVersion, 3);
-    assert.equal(v3!.swift!.user, 'mirror');
-    assert.equal(v3!.swift!.secret, 'v3-password');
-    assert.equal(v3!.swift!.projectName, 'backups');
-    assert.equal(v3!.swift!.userDomainName, 'Users');
-    assert.equal(v3!.swift!.projectDomainName, 'Default');
-    assert.equal(v3!.swift!.region, 'RegionTwo');
+    assert.equal(swiftSection(v3!).swift.authVersion, 3);
+    assert.equal(swiftSection(v3!).swift.user, 'mirror');
+    assert.equal(swiftSection(v3!).swift.secret, 'v3-password');
+    assert.equal(swiftSection(v3!).swift.projectName, 'backups');
+    assert.equal(swiftSection(v3!).swift.userDomainName, 'Users');
+    assert.equal(swiftSection(v3!).swift.projectDomainName, 'Default');
+    assert.equal(swiftSection(v3!).swift.region, 'RegionTwo');
     assert.equal(v3!.listPageSize, 10000, 'Swift lists up to 10,000 names a page');
   });
 
@@ -88,7 +89,7 @@ describe('config: type = swift', () => {
       inspect(c, { depth: 10 }),
       inspect(c, { depth: 10, showHidden: true }),
       JSON.stringify(c),
-      String(c.destinations[0]!.swift),
+      String(swiftSection(c.destinations[0]!).swift),
     ].join('\n');
     for (const secret of ['v1-api-key', 'v3-password', 's3secret'])
       assert.ok(!printed.includes(secret), `${secret} is not printed`);
@@ -98,7 +99,7 @@ describe('config: type = swift', () => {
     const c = parse(
       S3_SOURCE + V1.replace('container', 'storage_url = https://storage.example/v1/MossoCloudFS_123/\ncontainer'),
     );
-    assert.equal(c.destinations[0]!.swift!.storageUrl, 'https://storage.example/v1/MossoCloudFS_123');
+    assert.equal(swiftSection(c.destinations[0]!).swift.storageUrl, 'https://storage.example/v1/MossoCloudFS_123');
     assert.equal(c.destinations[0]!.endpoint, 'https://storage.example/v1/MossoCloudFS_123');
   });
 
@@ -113,8 +114,8 @@ describe('config: type = swift', () => {
         S3S3_DEST2_PASSWORD: 'password-from-env',
       },
     );
-    assert.equal(c.destinations[0]!.swift!.secret, 'key-from-env');
-    assert.equal(c.destinations[1]!.swift!.secret, 'password-from-env');
+    assert.equal(swiftSection(c.destinations[0]!).swift.secret, 'key-from-env');
+    assert.equal(swiftSection(c.destinations[1]!).swift.secret, 'password-from-env');
   });
 
   it('reads key_file and password_file (and S3S3_DEST1_KEY_FILE), trailing newline dropped', () => {
@@ -128,10 +129,10 @@ describe('config: type = swift', () => {
       {},
       dir,
     );
-    assert.equal(c.destinations[0]!.swift!.secret, 'key-in-file');
-    assert.equal(c.destinations[1]!.swift!.secret, 'password-in-file');
+    assert.equal(swiftSection(c.destinations[0]!).swift.secret, 'key-in-file');
+    assert.equal(swiftSection(c.destinations[1]!).swift.secret, 'password-in-file');
     const e = parse(S3_SOURCE + V1.replace('key = v1-api-key\n', ''), { S3S3_DEST1_KEY_FILE: join(dir, 'cf.key') });
-    assert.equal(e.destinations[0]!.swift!.secret, 'key-in-file');
+    assert.equal(swiftSection(e.destinations[0]!).swift.secret, 'key-in-file');
     assert.deepEqual(problemsOf(S3_SOURCE + V1.replace('key = v1-api-key', `key_file = ${join(dir, 'none')}`)), [
       `swift.ini [dest1] key_file: cannot read ${join(dir, 'none')}: no such file; create it (holding the Swift key) or fix the path`,
     ]);
@@ -217,9 +218,13 @@ container = not-for-s3
   it('[DEFAULT] keys of the other type are left out silently; unknown keys get a hint', () => {
     const text = `[DEFAULT]\nconcurrency = 4\nregion = eu-west-1\naws_access_key_id = AKDEFAULT\n${S3_SOURCE.replace('aws_access_key_id = AKSOURCE\n', '')}${V1.replace('container =', 'contianer = x\ncontainer =')}`;
     const c = parse(text);
-    assert.equal(c.source.accessKeyId, 'AKDEFAULT');
+    assert.equal(s3Section(c.source).accessKeyId, 'AKDEFAULT');
     assert.equal(c.destinations[0]!.concurrency, 4, 'shared keys apply');
-    assert.equal(c.destinations[0]!.swift!.region, undefined, 'an S3 region from [DEFAULT] picks no Keystone region');
+    assert.equal(
+      swiftSection(c.destinations[0]!).swift.region,
+      undefined,
+      'an S3 region from [DEFAULT] picks no Keystone region',
+    );
     assert.ok(
       c.warnings.some(
         (w) => w.section === 'dest1' && w.key === 'contianer' && /did you mean "container"/.test(w.message),

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, parseConfig, parseSize, redactUrl } from '../../src/api/config.js';
+import { loadConfig, parseConfig, parseSize, redactUrl, s3Section } from '../../src/api/config.js';
 import { ConfigError } from '../../src/api/errors.js';
 
 const GOOD = `
@@ -56,15 +56,15 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config', () => {
   it('reads the original keys, new keys, inline comments and indentation', () => {
     const c = parseConfig(GOOD, { file: 'test.ini' });
-    assert.equal(c.source.secretAccessKey, 'se#cr;et');
+    assert.equal(s3Section(c.source).secretAccessKey, 'se#cr;et');
     assert.equal(c.source.endpoint, 'http://s3.example.com:8080');
-    assert.equal(c.source.forcePathStyle, true);
-    assert.equal(c.source.signatureVersion, 'v4');
-    assert.equal(c.source.listObjectsVersion, 2);
+    assert.equal(s3Section(c.source).forcePathStyle, true);
+    assert.equal(s3Section(c.source).signatureVersion, 'v4');
+    assert.equal(s3Section(c.source).listObjectsVersion, 2);
     assert.equal(c.source.multipartThreshold, 5 * 1024 ** 3);
     assert.equal(c.source.concurrency, 16);
-    assert.equal(c.source.requestChecksumCalculation, 'WHEN_REQUIRED');
-    const d = c.destinations[0]!;
+    assert.equal(s3Section(c.source).requestChecksumCalculation, 'WHEN_REQUIRED');
+    const d = s3Section(c.destinations[0]!);
     assert.equal(d.endpoint, 'https://storage.example.net:8443');
     assert.equal(d.signatureVersion, 'v2');
     assert.equal(d.listObjectsVersion, 1);
@@ -121,7 +121,7 @@ describe('config', () => {
         S3S3_CONFIG: '/nowhere',
       },
     });
-    assert.equal(c.destinations[0]!.secretAccessKey, 'from-env');
+    assert.equal(s3Section(c.destinations[0]!).secretAccessKey, 'from-env');
     assert.equal(c.pubsub.channel, 'envchan');
     assert.equal(c.source.bucket, 'env-bucket');
   });
@@ -449,8 +449,12 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
       ),
       { file: 't.ini', baseDir: dir },
     );
-    assert.equal(c.source.secretAccessKey, 'src/Secret+1');
-    assert.equal(c.destinations[0]!.secretAccessKey, 'dst Secret#2', 'a relative path starts at the config file');
+    assert.equal(s3Section(c.source).secretAccessKey, 'src/Secret+1');
+    assert.equal(
+      s3Section(c.destinations[0]!).secretAccessKey,
+      'dst Secret#2',
+      'a relative path starts at the config file',
+    );
     assert.equal(c.pubsub.redisUrl, `redis://:${encodeURIComponent('p@ss word')}@127.0.0.1:6390/0`);
     const u = put('redis.url', 'rediss://:pw@redis.example:6380/2\n');
     assert.equal(
@@ -465,7 +469,7 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
       file: 't.ini',
     });
     put('source.key', 'changed\n');
-    assert.equal(c2.source.secretAccessKey, 'src/Secret+1');
+    assert.equal(s3Section(c2.source).secretAccessKey, 'src/Secret+1');
     put('source.key', 'src/Secret+1\n');
   });
 
@@ -473,7 +477,7 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
     const d = put('env-dest1.key', 'from-env-file\n');
     const text = SECTIONS('aws_secret_access_key = s1', 'aws_secret_access_key = {YOUR_AWS_SECRET_ACCESS_KEY}');
     const c = parseConfig(text, { file: 't.ini', env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE: d } });
-    assert.equal(c.destinations[0]!.secretAccessKey, 'from-env-file');
+    assert.equal(s3Section(c.destinations[0]!).secretAccessKey, 'from-env-file');
     const pw = put('env.pw', 'envpw\n');
     const p = parseConfig(text.replace('{YOUR_AWS_SECRET_ACCESS_KEY}', 's2'), {
       file: 't.ini',
@@ -485,7 +489,7 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
       file: 't.ini',
       env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'plain-env' },
     });
-    assert.equal(e.destinations[0]!.secretAccessKey, 'plain-env');
+    assert.equal(s3Section(e.destinations[0]!).secretAccessKey, 'plain-env');
   });
 
   it('refuses a secret file that is missing, unreadable, empty, a directory or several lines, naming file, section and key', () => {

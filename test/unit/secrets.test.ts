@@ -15,7 +15,7 @@ import { inspect } from 'node:util';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BucketClient, createConnection } from '../../src/api/bucket-client.js';
-import { loadConfig, type Config } from '../../src/api/config.js';
+import { type Config, loadConfig, s3Section, swiftSection } from '../../src/api/config.js';
 import { DaemonMetrics } from '../../src/api/http/metrics.js';
 import { ListenClient } from '../../src/api/listen/listen-client.js';
 import { Publisher } from '../../src/api/listen/publish.js';
@@ -127,9 +127,9 @@ describe('secrets are never printed', () => {
   const config = load();
 
   it('the secrets are still there for the code that uses them', () => {
-    assert.equal(config.source.secretAccessKey, INLINE_SECRET);
-    assert.equal(config.destinations[0]!.secretAccessKey, FILE_SECRET);
-    assert.equal(config.destinations[1]!.secretAccessKey, V2_SECRET);
+    assert.equal(s3Section(config.source).secretAccessKey, INLINE_SECRET);
+    assert.equal(s3Section(config.destinations[0]!).secretAccessKey, FILE_SECRET);
+    assert.equal(s3Section(config.destinations[1]!).secretAccessKey, V2_SECRET);
     assert.ok(config.pubsub.redisUrl.includes(encodeURIComponent(REDIS_PASSWORD)));
   });
 
@@ -189,8 +189,8 @@ describe('secrets are never printed', () => {
     });
 
     it('the secrets are all in the config, for the code that uses them', () => {
-      assert.equal(all.destinations[2]!.swift!.secret, SWIFT_KEY);
-      assert.equal(all.destinations[3]!.swift!.secret, KEYSTONE_PASSWORD);
+      assert.equal(swiftSection(all.destinations[2]!).swift.secret, SWIFT_KEY);
+      assert.equal(swiftSection(all.destinations[3]!).swift.secret, KEYSTONE_PASSWORD);
       assert.equal(all.http!.adminToken, ADMIN_TOKEN);
       assert.equal(all.http!.eventsToken, EVENTS_TOKEN);
       assert.ok(all.notify!.smtpUrl!.includes(encodeURIComponent(SMTP_PASSWORD)));
@@ -200,8 +200,8 @@ describe('secrets are never printed', () => {
     it('config objects: Config, the Swift sections and their SwiftConfig, HttpConfig, NotifyConfig', () => {
       assertNoSecret('Config', all);
       for (const d of all.destinations) assertNoSecret(`EndpointConfig [${d.name}]`, d);
-      assertNoSecret('SwiftConfig v1', all.destinations[2]!.swift);
-      assertNoSecret('SwiftConfig v3', all.destinations[3]!.swift);
+      assertNoSecret('SwiftConfig v1', swiftSection(all.destinations[2]!).swift);
+      assertNoSecret('SwiftConfig v3', swiftSection(all.destinations[3]!).swift);
       assertNoSecret('HttpConfig', all.http);
       assertNoSecret('NotifyConfig', all.notify);
     });

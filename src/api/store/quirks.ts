@@ -3,7 +3,7 @@
  * Values come from the config (the user knows their gateway); the rest are facts measured
  * on Ceph RGW and Swift s3api that hold for AWS too, so they apply everywhere.
  */
-import type { EndpointConfig } from '../config.js';
+import type { S3EndpointConfig } from '../config.js';
 
 export interface Quirks {
   /** ListObjects v1 (markers) for old gateways, v2 (continuation tokens) otherwise. */
@@ -15,7 +15,7 @@ export interface Quirks {
   readonly multipartChunksize: number;
 }
 
-export function quirksFor(config: EndpointConfig): Quirks {
+export function quirksFor(config: S3EndpointConfig): Quirks {
   return Object.freeze({
     listObjectsVersion: config.listObjectsVersion,
     signatureVersion: config.signatureVersion,

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
-import type { EndpointConfig, SwiftConfig } from '../config.js';
+import { swiftSection, type EndpointConfig, type SwiftConfig, type SwiftEndpointConfig } from '../config.js';
 import { META_SOURCE_ETAG } from '../copy/decide.js';
 import { StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -81,7 +81,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   readonly name: string;
   readonly endpoint: string;
   readonly bucket: string;
-  readonly config: EndpointConfig;
+  readonly config: SwiftEndpointConfig;
   readonly swift: SwiftConfig;
   readonly settings: StoreSettings;
   readonly pacer: Pacer;
@@ -95,8 +95,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   private segmentsContainer: Promise<void> | undefined;
   private bucketSeenAt = -Infinity;
 
-  constructor(config: EndpointConfig, options: SwiftStoreOptions = {}) {
-    if (!config.swift) throw new TypeError(`[${config.name}] is not a type = swift section`);
+  constructor(section: EndpointConfig, options: SwiftStoreOptions = {}) {
+    const config = swiftSection(section);
     this.config = config;
     this.swift = config.swift;
     this.name = config.name;
