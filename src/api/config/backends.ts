@@ -20,11 +20,12 @@ export interface EndpointBackend<C extends EndpointConfig = EndpointConfig> {
 }
 
 /** The backends by `type`. */
-export const ENDPOINT_BACKENDS: { readonly [T in EndpointType]: EndpointBackend<Extract<EndpointConfig, { type: T }>> } =
-  Object.freeze({
-    s3: Object.freeze({ type: 's3', keys: keyNames('s3'), read: readS3 }),
-    swift: Object.freeze({ type: 'swift', keys: keyNames('swift'), read: readSwift }),
-  });
+export const ENDPOINT_BACKENDS: {
+  readonly [T in EndpointType]: EndpointBackend<Extract<EndpointConfig, { type: T }>>;
+} = Object.freeze({
+  s3: Object.freeze({ type: 's3', keys: keyNames('s3'), read: readS3 }),
+  swift: Object.freeze({ type: 'swift', keys: keyNames('swift'), read: readSwift }),
+});
 
 /** An endpoint section (`[source]`, `[dest*]`): its `type` picks the backend that reads the rest. */
 export function readEndpoint(name: string, entries: Entries, ctx: ReadContext): EndpointConfig | undefined {
@@ -36,7 +37,8 @@ export function readEndpoint(name: string, entries: Entries, ctx: ReadContext): 
 
 /** The section as an S3 section; a TypeError when it is of another type (a caller's bug). */
 export function s3Section(section: EndpointConfig): S3EndpointConfig {
-  if (section.type !== 's3') throw new TypeError(`[${section.name}] is not an S3 section (it has type = ${section.type})`);
+  if (section.type !== 's3')
+    throw new TypeError(`[${section.name}] is not an S3 section (it has type = ${section.type})`);
   return section;
 }
 

@@ -48,10 +48,12 @@ export interface IniLine {
   readonly commented?: boolean;
   /** Show `<key>_file = value` instead of the key itself. */
   readonly file?: boolean;
-  /** The comment after the value, aligned with the others. */
+  /** The comment after the value, aligned with the others; a `\n` continues it on a line of its own. */
   readonly note?: string;
   /** Comment lines before the key line (without `# `). */
   readonly lead?: readonly string[];
+  /** Put the line just before the first line of this key in the block, not in table order. */
+  readonly before?: string;
 }
 
 /** One configuration key in one set of sections. */
@@ -248,7 +250,12 @@ export const KEYS: readonly KeyDef[] = [
     default: 's3v4',
     help: '`s3` = signature v2 (HMAC-SHA1), for gateways without v4',
     ini: [
-      { block: 'source', value: 's3v4', commented: true, note: 's3v4 (default) or s3 (signature v2, for old gateways)' },
+      {
+        block: 'source',
+        value: 's3v4',
+        commented: true,
+        note: 's3v4 (default) or s3 (signature v2, for old gateways)',
+      },
     ],
   },
   {
@@ -256,9 +263,10 @@ export const KEYS: readonly KeyDef[] = [
     sections: S3,
     value: { kind: 'choice', choices: CHECKSUM },
     default: 'when_required',
-    help:
-      '`when_supported` adds CRC checksums and `aws-chunked` bodies, which Ceph (411) and Swift (501) reject',
-    ini: [{ block: 'source', value: 'when_required', commented: true, note: 'when_required (default) or when_supported;' }],
+    help: '`when_supported` adds CRC checksums and `aws-chunked` bodies, which Ceph (411) and Swift (501) reject',
+    ini: [
+      { block: 'source', value: 'when_required', commented: true, note: 'when_required (default) or when_supported;' },
+    ],
   },
   {
     name: 'response_checksum_validation',
@@ -284,7 +292,7 @@ export const KEYS: readonly KeyDef[] = [
     sections: ENDPOINT,
     value: { kind: 'choice', choices: { s3: 's3', swift: 'swift' } },
     default: 's3',
-    help: '`swift` for a Swift container over Swift\'s own API; every section without it is S3, its keys unchanged',
+    help: "`swift` for a Swift container over Swift's own API; every section without it is S3, its keys unchanged",
     ini: [{ block: 'swift', value: 'swift' }],
   },
   {
@@ -301,7 +309,8 @@ export const KEYS: readonly KeyDef[] = [
         block: 'swift',
         value: 'https://keystone.example.com:5000/v3',
         commented: true,
-        lead: ['# ... or Keystone v3 (an auth_url ending in /v3):'],
+        before: 'username',
+        lead: ['... or Keystone v3 (an auth_url ending in /v3):'],
       },
     ],
   },
@@ -418,8 +427,7 @@ export const KEYS: readonly KeyDef[] = [
     sections: ENDPOINT,
     value: { kind: 'integer', min: 1, max: 1024 },
     default: '16',
-    help:
-      "objects in flight (the `[source]` value drives a sweep); also sizes each endpoint's connection pool",
+    help: "objects in flight (the `[source]` value drives a sweep); also sizes each endpoint's connection pool",
     ini: [
       {
         block: 'source',
@@ -450,16 +458,20 @@ export const KEYS: readonly KeyDef[] = [
     sections: ENDPOINT,
     value: bool,
     default: 'false',
-    help:
-      'verify copies by MD5 (reading back when the ETag is no MD5); in `[source]` it applies to every destination',
+    help: 'verify copies by MD5 (reading back when the ETag is no MD5); in `[source]` it applies to every destination',
     ini: [
-      { block: 'source', value: 'false', commented: true, note: 'here: verify copies to every destination (see below)' },
+      {
+        block: 'source',
+        value: 'false',
+        commented: true,
+        note: 'here: verify copies to every destination (see below)',
+      },
       {
         block: 'dest1',
         value: 'true',
         lead: [
           '',
-          'Verify each copy by MD5: against the destination\'s ETag when it is a plain MD5,',
+          "Verify each copy by MD5: against the destination's ETag when it is a plain MD5,",
           'otherwise by reading the copy back. Decides copy-or-skip by hashing when ETags',
           'alone cannot (multipart objects). Size is always checked.',
         ],
@@ -532,7 +544,15 @@ export const KEYS: readonly KeyDef[] = [
     value: { kind: 'integer', min: 1, max: 10_000 },
     default: '1000',
     help: "names per listing page (Swift's `container_listing_limit`)",
-    ini: [{ block: 'swift', value: '1000', commented: true, note: '1-10000 names per listing page' }],
+    ini: [
+      {
+        block: 'swift',
+        value: '1000',
+        commented: true,
+        note: '1-10000 names per listing page',
+        before: 'multipart_threshold',
+      },
+    ],
   },
   {
     name: 'list_parallel',
@@ -819,7 +839,13 @@ export const KEYS: readonly KeyDef[] = [
     help: 'Redis password',
     ini: [
       { block: 'pubsub', value: '', commented: true },
-      { block: 'pubsub', value: '/run/secrets/redis', file: true, commented: true, note: 'or read the password from a file' },
+      {
+        block: 'pubsub',
+        value: '/run/secrets/redis',
+        file: true,
+        commented: true,
+        note: 'or read the password from a file',
+      },
     ],
   },
   {
@@ -856,7 +882,14 @@ export const KEYS: readonly KeyDef[] = [
     default: 's3s3:pending',
     blankIsDefault: true,
     help: 'the receipt journal of the listener before the queue, taken over like `failed_list`',
-    ini: [{ block: 'pubsub', value: 's3s3:pending', commented: true, note: '  taken over into the queue at start (upgrade)' }],
+    ini: [
+      {
+        block: 'pubsub',
+        value: 's3s3:pending',
+        commented: true,
+        note: '  taken over into the queue at start (upgrade)',
+      },
+    ],
   },
   {
     name: 'marker',
@@ -1083,7 +1116,7 @@ export const KEYS: readonly KeyDef[] = [
         block: 'http',
         value: '{ADMIN_TOKEN}',
         commented: true,
-        note: '/queues then needs it, reads too, and can retry/clean; or admin_token_file',
+        note: '/queues then needs it, reads too, and can retry/clean; without it: read-only; or admin_token_file',
       },
     ],
   },
@@ -1130,7 +1163,7 @@ export const KEYS: readonly KeyDef[] = [
         block: 'notify',
         value: 'smtps://s3s3:{SMTP_PASSWORD}@mail.example.com:465',
         commented: true,
-        note: 'or smtp://HOST:587 (STARTTLS; required with a password); or smtp_url_file',
+        note: 'or smtp://HOST:587 (STARTTLS;\nrequired with a password); or S3S3_NOTIFY_SMTP_URL, or smtp_url_file',
       },
     ],
   },
