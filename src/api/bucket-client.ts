@@ -22,13 +22,16 @@ export function createConnection(section: EndpointConfig, logger?: Logger): S3St
   return createStore(section, { logger });
 }
 
+/** One object: a store and a key in it. */
 export interface ObjectRef {
   readonly store: ObjectStore;
   readonly key: string;
 }
 
+/** Options of `upload` and `BucketClient.copy`: those of copyKey, without a dry run. */
 export type UploadOptions = Omit<CopyKeyOptions, 'dryRun'>;
 
+/** What `upload` did, per destination. */
 export interface UploadResult {
   readonly key: string;
   readonly results: readonly TargetResult[];
@@ -50,10 +53,15 @@ export async function upload(
   return { key: source.key, results, ok: results.every((r) => r.outcome !== 'failed') };
 }
 
+/** Options of a BucketClient. */
 export interface BucketClientOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * A whole config's stores, opened once: the source and every destination, with the jobs s3s3
+ * does on them (sweep, sync one key, delete one key, copy one key). `close()` closes them all.
+ */
 export class BucketClient {
   readonly source: S3Store | SwiftStore;
   readonly destinations: readonly (S3Store | SwiftStore)[];

@@ -134,7 +134,8 @@ describe('config: type = swift', () => {
     const e = parse(S3_SOURCE + V1.replace('key = v1-api-key\n', ''), { S3S3_DEST1_KEY_FILE: join(dir, 'cf.key') });
     assert.equal(swiftSection(e.destinations[0]!).swift.secret, 'key-in-file');
     assert.deepEqual(problemsOf(S3_SOURCE + V1.replace('key = v1-api-key', `key_file = ${join(dir, 'none')}`)), [
-      `swift.ini [dest1] key_file: cannot read ${join(dir, 'none')}: no such file; create it (holding the Swift key) or fix the path`,
+      `swift.ini [dest1] key_file: cannot read ${join(dir, 'none')}: no such file; create it ` +
+        `(holding the Swift key) or fix the path`,
     ]);
   });
 
@@ -197,26 +198,38 @@ endpoint = https://s3.example.com
 container = not-for-s3
 `;
     assert.deepEqual(problemsOf(text), [
-      'swift.ini [dest1] container: "a/b" is not a usable container name: no "/", and at most 247 bytes (s3s3 adds "_segments" for the segments of large objects)',
-      'swift.ini [dest1] auth_url: "https://auth.example/identity" is neither an auth v1 URL (http(s)://HOST/auth/v1.0, tempauth or Cloud Files) nor a Keystone v3 URL (http(s)://HOST/v3)',
-      'swift.ini [dest2] user: is for auth v1 (an auth_url ending in /auth/v1.0); Keystone v3 takes username, password and project_name',
-      'swift.ini [dest2] key: is for auth v1 (an auth_url ending in /auth/v1.0); Keystone v3 takes username, password and project_name',
+      'swift.ini [dest1] container: "a/b" is not a usable container name: no "/", and at most ' +
+        '247 bytes (s3s3 adds "_segments" for the segments of large objects)',
+      'swift.ini [dest1] auth_url: "https://auth.example/identity" is neither an auth v1 URL ' +
+        '(http(s)://HOST/auth/v1.0, tempauth or Cloud Files) nor a Keystone v3 URL (http(s)://HOST/v3)',
+      'swift.ini [dest2] user: is for auth v1 (an auth_url ending in /auth/v1.0); Keystone ' +
+        'v3 takes username, password and project_name',
+      'swift.ini [dest2] key: is for auth v1 (an auth_url ending in /auth/v1.0); Keystone v3 ' +
+        'takes username, password and project_name',
       'swift.ini [dest2] password: missing: set password = <Keystone password> (or password_file = FILE holding it)',
       'swift.ini [dest2] project_name: missing: set project_name = <Keystone project name>',
-      'swift.ini [dest2] storage_url: "ftp://nowhere" is not a Swift storage URL; use e.g. storage_url = https://swift.example.com/v1/AUTH_account (or remove it to take the one auth_url names)',
+      'swift.ini [dest2] storage_url: "ftp://nowhere" is not a Swift storage URL; use e.g. ' +
+        'storage_url = https://swift.example.com/v1/AUTH_account (or remove it to take the one ' +
+        'auth_url names)',
       'swift.ini [dest2] list_page_size: "20000" is not a whole number from 1 to 10000',
       'swift.ini [dest3] type: "swif" is not one of: s3, swift',
-      'swift.ini [dest3] aws_access_key_id: missing: set aws_access_key_id = <access key id> (or aws_access_key_id_file = FILE holding it)',
-      'swift.ini [dest3] aws_secret_access_key: missing: set aws_secret_access_key = <secret access key> (or aws_secret_access_key_file = FILE holding it)',
+      'swift.ini [dest3] aws_access_key_id: missing: set aws_access_key_id = <access key id> ' +
+        '(or aws_access_key_id_file = FILE holding it)',
+      'swift.ini [dest3] aws_secret_access_key: missing: set aws_secret_access_key = <secret ' +
+        'access key> (or aws_secret_access_key_file = FILE holding it)',
       'swift.ini [dest4] bucket_name: is for S3 sections; this section has type = swift: use container',
-      'swift.ini [dest4] endpoint: is for S3 sections; this section has type = swift: use auth_url (and storage_url to override the storage URL)',
+      'swift.ini [dest4] endpoint: is for S3 sections; this section has type = swift: use auth_url ' +
+        '(and storage_url to override the storage URL)',
       'swift.ini [dest4] user: still holds the template placeholder {YOUR_SWIFT_USER}; put the real value here',
       'swift.ini [dest5] container: is for Swift sections: add type = swift to this section (or remove the key)',
     ]);
   });
 
   it('[DEFAULT] keys of the other type are left out silently; unknown keys get a hint', () => {
-    const text = `[DEFAULT]\nconcurrency = 4\nregion = eu-west-1\naws_access_key_id = AKDEFAULT\n${S3_SOURCE.replace('aws_access_key_id = AKSOURCE\n', '')}${V1.replace('container =', 'contianer = x\ncontainer =')}`;
+    const text =
+      '[DEFAULT]\nconcurrency = 4\nregion = eu-west-1\naws_access_key_id = AKDEFAULT\n' +
+      S3_SOURCE.replace('aws_access_key_id = AKSOURCE\n', '') +
+      V1.replace('container =', 'contianer = x\ncontainer =');
     const c = parse(text);
     assert.equal(s3Section(c.source).accessKeyId, 'AKDEFAULT');
     assert.equal(c.destinations[0]!.concurrency, 4, 'shared keys apply');

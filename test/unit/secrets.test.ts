@@ -58,15 +58,21 @@ function load(everything = false): Config {
   const file = join(dir, 's3s3.ini');
   writeFileSync(
     file,
-    `[source]\naws_access_key_id = AKSOURCE\naws_secret_access_key = ${INLINE_SECRET}\nbucket_name = src\nendpoint = https://s3.example.com\n` +
-      `[dest1]\naws_access_key_id = AKDEST1\naws_secret_access_key_file = dest1.key\nbucket_name = dst1\nendpoint = http://127.0.0.1:9\n` +
-      `[dest2]\naws_access_key_id = AKDEST2\naws_secret_access_key = ${V2_SECRET}\nbucket_name = dst2\nendpoint = http://127.0.0.1:9\nsignature_version = s3\n` +
+    `[source]\naws_access_key_id = AKSOURCE\naws_secret_access_key = ${INLINE_SECRET}\nbucket_name ` +
+      `= src\nendpoint = https://s3.example.com\n` +
+      `[dest1]\naws_access_key_id = AKDEST1\naws_secret_access_key_file = dest1.key\nbucket_name ` +
+      `= dst1\nendpoint = http://127.0.0.1:9\n` +
+      `[dest2]\naws_access_key_id = AKDEST2\naws_secret_access_key = ${V2_SECRET}\nbucket_name ` +
+      `= dst2\nendpoint = http://127.0.0.1:9\nsignature_version = s3\n` +
       `[pubsub]\nredis = true\nhost = 127.0.0.1\nport = 9\npassword_file = redis.pw\n` +
       (everything
-        ? `[dest3]\ntype = swift\nauth_url = http://127.0.0.1:9/auth/v1.0\nuser = acct:user\nkey = ${SWIFT_KEY}\ncontainer = c3\n` +
-          `[dest4]\ntype = swift\nauth_url = http://127.0.0.1:9/v3\nusername = u\npassword = ${KEYSTONE_PASSWORD}\nproject_name = p\ncontainer = c4\n` +
+        ? `[dest3]\ntype = swift\nauth_url = http://127.0.0.1:9/auth/v1.0\nuser = acct:user\nkey ` +
+          `= ${SWIFT_KEY}\ncontainer = c3\n` +
+          `[dest4]\ntype = swift\nauth_url = http://127.0.0.1:9/v3\nusername = u\npassword ` +
+          `= ${KEYSTONE_PASSWORD}\nproject_name = p\ncontainer = c4\n` +
           `[http]\nport = 9\nadmin_token = ${ADMIN_TOKEN}\nevents_token = ${EVENTS_TOKEN}\n` +
-          `[notify]\nmail_to = ops@example.com\nmail_from = s3s3@example.com\nsmtp_url = smtps://mailer:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:9\nwebhook_url = http://127.0.0.1:9/hook/${WEBHOOK_TOKEN}\n`
+          `[notify]\nmail_to = ops@example.com\nmail_from = s3s3@example.com\nsmtp_url = smtps://mailer:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:9\nwebhook_url ` +
+          `= http://127.0.0.1:9/hook/${WEBHOOK_TOKEN}\n`
         : ''),
     { mode: 0o600 },
   );
@@ -223,45 +229,49 @@ describe('secrets are never printed', () => {
         assertNoSecret(`ListenClient ${role}`, new ListenClient(all, { role }));
     });
 
-    it('Redis users: Publisher, a RedisCommands connection, RedisLock, SweepLock; and FileLock, DaemonMetrics, ReportWriter, NotifyError', () => {
-      const publisher = new Publisher({ config: all });
-      closers.push(() => publisher.close());
-      assertNoSecret('Publisher', publisher);
-      const byUrl = new Publisher({ redisUrl: all.pubsub.redisUrl });
-      closers.push(() => byUrl.close());
-      assertNoSecret('Publisher given a redisUrl', byUrl);
-      const redis = connectRedis(all.pubsub.redisUrl, {
-        redactedUrl: all.pubsub.redisUrlRedacted,
-        mode: 'client',
-        name: 'secrets-test',
-      });
-      closers.push(() => redis.close());
-      assertNoSecret('RedisCommands', redis);
-      const lock = new RedisLock(
-        connectRedis(all.pubsub.redisUrl, {
+    it(
+      'Redis users: Publisher, a RedisCommands connection, RedisLock, SweepLock; and FileLock, ' +
+        'DaemonMetrics, ReportWriter, NotifyError',
+      () => {
+        const publisher = new Publisher({ config: all });
+        closers.push(() => publisher.close());
+        assertNoSecret('Publisher', publisher);
+        const byUrl = new Publisher({ redisUrl: all.pubsub.redisUrl });
+        closers.push(() => byUrl.close());
+        assertNoSecret('Publisher given a redisUrl', byUrl);
+        const redis = connectRedis(all.pubsub.redisUrl, {
           redactedUrl: all.pubsub.redisUrlRedacted,
           mode: 'client',
-          name: 'secrets-test-lock',
-        }),
-        'l',
-        3000,
-      );
-      closers.push(() => lock.close());
-      assertNoSecret('RedisLock', lock);
-      const sweepLock = new SweepLock(all);
-      closers.push(() => sweepLock.close());
-      assertNoSecret('SweepLock', sweepLock);
-      assertNoSecret('FileLock', new FileLock(join(tmpdir(), 'secrets-test.lock'), 3000));
-      const metrics = new DaemonMetrics();
-      assertNoSecret('DaemonMetrics', metrics);
-      const report = ReportWriter.open(join(mkdtempSync(join(tmpdir(), 's3s3-redact-')), 'r.csv'));
-      closers.push(() => report.close());
-      assertNoSecret('ReportWriter', report);
-      assertNoSecret(
-        'NotifyError',
-        new NotifyError('mail', all.notify!.smtpUrlRedacted!, 'the run report was not mailed'),
-      );
-    });
+          name: 'secrets-test',
+        });
+        closers.push(() => redis.close());
+        assertNoSecret('RedisCommands', redis);
+        const lock = new RedisLock(
+          connectRedis(all.pubsub.redisUrl, {
+            redactedUrl: all.pubsub.redisUrlRedacted,
+            mode: 'client',
+            name: 'secrets-test-lock',
+          }),
+          'l',
+          3000,
+        );
+        closers.push(() => lock.close());
+        assertNoSecret('RedisLock', lock);
+        const sweepLock = new SweepLock(all);
+        closers.push(() => sweepLock.close());
+        assertNoSecret('SweepLock', sweepLock);
+        assertNoSecret('FileLock', new FileLock(join(tmpdir(), 'secrets-test.lock'), 3000));
+        const metrics = new DaemonMetrics();
+        assertNoSecret('DaemonMetrics', metrics);
+        const report = ReportWriter.open(join(mkdtempSync(join(tmpdir(), 's3s3-redact-')), 'r.csv'));
+        closers.push(() => report.close());
+        assertNoSecret('ReportWriter', report);
+        assertNoSecret(
+          'NotifyError',
+          new NotifyError('mail', all.notify!.smtpUrlRedacted!, 'the run report was not mailed'),
+        );
+      },
+    );
   });
 });
 
