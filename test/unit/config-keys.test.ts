@@ -7,6 +7,7 @@ import { ENDPOINT_BACKENDS, parseBoolean, parseMaxDelete, parseSize } from '../.
 import {
   ALL_KEYS,
   envVariable,
+  parseEnvVariable,
   keyDef,
   keyNames,
   KEYS,
@@ -53,5 +54,15 @@ describe('the config key table', () => {
       assert.ok(ALL_KEYS.includes(k));
     assert.deepEqual(ENDPOINT_BACKENDS.swift.keys, keyNames('swift'));
     assert.equal(envVariable('dest-eu', 'aws_secret_access_key'), 'S3S3_DEST_EU_AWS_SECRET_ACCESS_KEY');
+  });
+
+  it('every key, in every section, round-trips through its environment variable', () => {
+    for (const section of ['source', 'dest1', 'dest-eu', 'pubsub', 'http', 'notify', 'DEFAULT'])
+      for (const key of ALL_KEYS)
+        assert.deepEqual(parseEnvVariable(envVariable(section, key)), {
+          section: section.toLowerCase().replace(/[^a-z0-9]/g, '_'),
+          key,
+        });
+    assert.equal(parseEnvVariable('S3S3_CONFIG'), undefined);
   });
 });

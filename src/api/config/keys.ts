@@ -7,7 +7,6 @@
  * config object. Rules across keys (endpoint vs host/port, auth v1 vs v3, ...) are code in
  * the section readers and rules.ts.
  */
-import { DURATION_HINT } from '../duration.js';
 import { formatSize, GiB, MiB } from './values.js';
 
 /**
@@ -1281,9 +1280,28 @@ export const ALL_KEYS = keyNames('s3', 'swift', 'pubsub', 'http', 'notify');
 /** Names of the secret keys, in any section. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(KEYS.filter((k) => k.secret).map((k) => k.name));
 
-/** The environment variable that sets `key` in section `section`: `S3S3_<SECTION>_<KEY>`. */
+/**
+ * The environment variable that sets `key` in section `section`: `S3S3_<SECTION>_<KEY>`, the
+ * section upper-cased with every other character as `_` (`[dest-eu]`: `S3S3_DEST_EU_...`).
+ */
 export function envVariable(section: string, key: string): string {
   return `S3S3_${section.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${key.toUpperCase()}`;
+}
+
+const BY_LENGTH = [...ALL_KEYS].sort((a, b) => b.length - a.length);
+
+/**
+ * The reverse of `envVariable`: the section (lower-cased, `_` for other characters) and the
+ * key a variable sets; the key is the longest known key that ends the name, so
+ * `S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE` is `aws_secret_access_key_file`. Undefined: not one.
+ */
+export function parseEnvVariable(name: string): { readonly section: string; readonly key: string } | undefined {
+  if (!name.startsWith('S3S3_')) return undefined;
+  const rest = name.slice(5).toLowerCase();
+  const key = BY_LENGTH.find((k) => rest.endsWith('_' + k));
+  if (!key) return undefined;
+  const section = rest.slice(0, rest.length - key.length - 1);
+  return section === '' ? undefined : { section, key };
 }
 
 /** A value's kind and range as the docs print it. */
@@ -1303,6 +1321,3 @@ export function describeValue(value: ValueSpec): string {
       return value.kind;
   }
 }
-
-/** What a duration key accepts, for the docs. */
-export const DURATION_TEXT = DURATION_HINT;

@@ -11,7 +11,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { readEndpoint } from './backends.js';
 import { readHttp } from './http.js';
 import { parseIni, type IniDocument } from './ini-file.js';
-import { ALL_KEYS, ENDPOINT_KEYS, keyNames, KEYS, SECRET_KEYS } from './keys.js';
+import { ENDPOINT_KEYS, keyNames, KEYS, parseEnvVariable, SECRET_KEYS } from './keys.js';
 import { readNotify } from './notify.js';
 import { readPubsub } from './pubsub.js';
 import { Reader, type Entries, type ReadContext } from './reader.js';
@@ -233,20 +233,12 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   });
 }
 
-/**
- * `S3S3_<SECTION>_<KEY>` wins over the file (the rule is `envVariable` in keys.ts); the key is
- * the longest known key that ends the name, so `S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE` is
- * `aws_secret_access_key_file` of `[dest1]`.
- */
+/** `S3S3_<SECTION>_<KEY>` wins over the file (the rule: `envVariable` and `parseEnvVariable` in keys.ts). */
 function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
-  const byLength = [...ALL_KEYS].sort((a, b) => b.length - a.length);
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('S3S3_') || value === undefined) continue;
-    const rest = name.slice(5).toLowerCase();
-    const key = byLength.find((k) => rest.endsWith('_' + k));
-    if (!key) continue;
-    const envSection = rest.slice(0, rest.length - key.length - 1);
-    if (envSection === '') continue;
+    const parsed = value === undefined ? undefined : parseEnvVariable(name);
+    if (!parsed || value === undefined) continue;
+    const { section: envSection, key } = parsed;
     // Match an existing section whose name normalises to the same form, so [dest-eu] takes S3S3_DEST_EU_*.
     const section =
       [...raw.keys()].find((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '_') === envSection) ?? envSection;
