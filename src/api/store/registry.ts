@@ -1,8 +1,9 @@
 /**
  * The store registry: one record per backend, its config half (the `type`, the keys its
  * sections take, its reader: config/backends.ts) joined with the store it makes. Code that
- * opens a section's store goes through `createStore`, so a new backend is a record here and
- * one in the config, and no `if` elsewhere.
+ * opens a section's store goes through `createStore`, so a new backend is a record here, one
+ * in the config, rows in the key table and a `case` below (which the compiler asks for), and
+ * no `if` elsewhere.
  */
 import {
   ENDPOINT_BACKENDS,
@@ -43,7 +44,10 @@ export const STORE_BACKENDS: {
 });
 
 /** The store for one endpoint section, made by the backend its `type` names. */
-export function createStore(section: EndpointConfig, options: { readonly logger?: Logger } = {}): S3Store | SwiftStore {
+export function createStore(
+  section: EndpointConfig,
+  options: { readonly logger?: Logger } = {},
+): StoreTypes[EndpointType] {
   switch (section.type) {
     case 's3':
       return STORE_BACKENDS.s3.create(section, options);
