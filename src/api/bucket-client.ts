@@ -5,26 +5,33 @@
 import type { Config } from './config.js';
 import { copyKey, type CopyKeyOptions, type TargetResult } from './copy/copy-key.js';
 import { silentLogger, type Logger } from './log.js';
-import { S3Store } from './store/s3-store.js';
-import { SwiftStore } from './store/swift-store.js';
+import type { S3Store } from './store/s3-store.js';
+import type { SwiftStore } from './store/swift-store.js';
+import { createStore } from './store/registry.js';
 import type { ObjectStore } from './store/object-store.js';
 import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './sweep/duplicate.js';
 import { deleteKey, syncKey, type SyncKeyOptions, type SyncResult } from './sync/sync-key.js';
 import type { EndpointConfig } from './config.js';
 import { printAs } from './redact.js';
 
-/** The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift container (`type = swift`). */
+/**
+ * The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift
+ * container (`type = swift`), made by the backend the store registry holds for its type.
+ */
 export function createConnection(section: EndpointConfig, logger?: Logger): S3Store | SwiftStore {
-  return section.type === 'swift' ? new SwiftStore(section, { logger }) : new S3Store(section, { logger });
+  return createStore(section, { logger });
 }
 
+/** One object: a store and a key in it. */
 export interface ObjectRef {
   readonly store: ObjectStore;
   readonly key: string;
 }
 
+/** Options of `upload` and `BucketClient.copy`: those of copyKey, without a dry run. */
 export type UploadOptions = Omit<CopyKeyOptions, 'dryRun'>;
 
+/** What `upload` did, per destination. */
 export interface UploadResult {
   readonly key: string;
   readonly results: readonly TargetResult[];
@@ -46,10 +53,15 @@ export async function upload(
   return { key: source.key, results, ok: results.every((r) => r.outcome !== 'failed') };
 }
 
+/** Options of a BucketClient. */
 export interface BucketClientOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * A whole config's stores, opened once: the source and every destination, with the jobs s3s3
+ * does on them (sweep, sync one key, delete one key, copy one key). `close()` closes them all.
+ */
 export class BucketClient {
   readonly source: S3Store | SwiftStore;
   readonly destinations: readonly (S3Store | SwiftStore)[];

@@ -85,7 +85,8 @@ webhook_when = failure
     const f = parseConfig(PAIR + `[notify]\n${MAIL}smtp_url_file = smtp-url\n`, { file: 'test.ini', baseDir: dir });
     assert.equal(f.notify!.smtpUrl, 'smtps://u:filepass@mail.example.com');
     assert.deepEqual(problemsOf(`[notify]\n${MAIL}smtp_url = smtp://h\nsmtp_url_file = smtp-url\n`), [
-      'test.ini [notify] smtp_url_file: conflicts with "smtp_url" (test.ini:13); set either smtp_url or smtp_url_file, not both',
+      'test.ini [notify] smtp_url_file: conflicts with "smtp_url" (test.ini:13); set either ' +
+        'smtp_url or smtp_url_file, not both',
     ]);
   });
 
@@ -100,13 +101,19 @@ webhook_url = ftp://hooks.example.com/
 webhook_when = never
 `);
     assert.deepEqual(problems, [
-      'test.ini [notify] mail_to: "not-an-address" is not a mail address; give addresses separated by commas (e.g. ops@example.com, oncall@example.com)',
-      'test.ini [notify] mail_to: "a b@example.com" is not a mail address; give addresses separated by commas (e.g. ops@example.com, oncall@example.com)',
-      'test.ini [notify] mail_from: "nobody" is not a mail address; use e.g. mail_from = s3s3@example.com or s3s3 <s3s3@example.com>',
-      'test.ini [notify] smtp_url: http://user:***@mail.example.com/x must start with smtp:// (STARTTLS when the server offers it) or smtps:// (TLS from the start)',
+      'test.ini [notify] mail_to: "not-an-address" is not a mail address; give addresses separated ' +
+        'by commas (e.g. ops@example.com, oncall@example.com)',
+      'test.ini [notify] mail_to: "a b@example.com" is not a mail address; give addresses separated ' +
+        'by commas (e.g. ops@example.com, oncall@example.com)',
+      'test.ini [notify] mail_from: "nobody" is not a mail address; use e.g. mail_from = s3s3@example.com ' +
+        'or s3s3 <s3s3@example.com>',
+      'test.ini [notify] smtp_url: http://user:***@mail.example.com/x must start with smtp:// ' +
+        '(STARTTLS when the server offers it) or smtps:// (TLS from the start)',
       'test.ini [notify] mail_when: "sometimes" is not one of: failure, always',
-      'test.ini [notify] subject: must be one non-empty line; remove it for the default (it names the source and the outcome)',
-      'test.ini [notify] webhook_url: is not an http:// or https:// URL; use e.g. webhook_url = https://hooks.example.com/s3s3',
+      'test.ini [notify] subject: must be one non-empty line; remove it for the default (it ' +
+        'names the source and the outcome)',
+      'test.ini [notify] webhook_url: is not an http:// or https:// URL; use e.g. webhook_url ' +
+        '= https://hooks.example.com/s3s3',
       'test.ini [notify] webhook_when: "never" is not one of: failure, always',
     ]);
     assert.ok(!problems.join('\n').includes('hunter2secret'));
@@ -114,17 +121,22 @@ webhook_when = never
 
   it('mail_to needs mail_from and smtp_url; smtp_url must be usable', () => {
     assert.deepEqual(problemsOf('[notify]\nmail_to = ops@example.com\n'), [
-      'test.ini [notify] mail_from: missing: set mail_from = <the sender address> (e.g. s3s3@example.com): mail_to is set',
-      'test.ini [notify] smtp_url: missing: set smtp_url = smtp://HOST:587 (or smtps://USER:PASSWORD@HOST:465; or smtp_url_file = FILE holding it): mail_to is set',
+      'test.ini [notify] mail_from: missing: set mail_from = <the sender address> (e.g. s3s3@example.com): ' +
+        'mail_to is set',
+      'test.ini [notify] smtp_url: missing: set smtp_url = smtp://HOST:587 (or smtps://USER:PASSWORD@HOST:465; ' +
+        'or smtp_url_file = FILE holding it): mail_to is set',
     ]);
     assert.deepEqual(problemsOf(`[notify]\n${MAIL}smtp_url = smtp://mailer@mail.example.com\n`), [
-      'test.ini [notify] smtp_url: smtp://***@mail.example.com has a user but no password; use smtp://USER:PASSWORD@HOST:PORT',
+      'test.ini [notify] smtp_url: smtp://***@mail.example.com has a user but no password; ' +
+        'use smtp://USER:PASSWORD@HOST:PORT',
     ]);
     assert.deepEqual(problemsOf(`[notify]\n${MAIL}smtp_url = smtp://u:bad%zzpw@mail.example.com\n`), [
-      'test.ini [notify] smtp_url: smtp://u:***@mail.example.com: the user or password holds a "%" that is not a valid percent-encoding; write % as %25',
+      'test.ini [notify] smtp_url: smtp://u:***@mail.example.com: the user or password holds ' +
+        'a "%" that is not a valid percent-encoding; write % as %25',
     ]);
     assert.deepEqual(problemsOf(`[notify]\nmail_to = ,\n${'mail_from = s3s3@example.com\n'}smtp_url = smtp://h\n`), [
-      'test.ini [notify] mail_to: is empty: give one or more addresses separated by commas (e.g. ops@example.com, oncall@example.com), or remove it',
+      'test.ini [notify] mail_to: is empty: give one or more addresses separated by commas ' +
+        '(e.g. ops@example.com, oncall@example.com), or remove it',
     ]);
   });
 
@@ -134,32 +146,37 @@ webhook_when = never
     ]);
   });
 
-  it('warns about unknown keys and sections with the nearest name, unused keys, and a section that sends nothing', () => {
-    const c = parseConfig(
-      PAIR +
-        `[notfy]\nmail_to = x@example.com\n[notify]\n${MAIL}smtp_url = smtp://h\nmail_too = y@example.com\nwebhook_when = always\n`,
-      { file: 'test.ini' },
-    );
-    const w = c.warnings.map((p) => `[${p.section}] ${p.key ?? ''}: ${p.message}`);
-    assert.ok(w.includes('[notfy] : unknown section ignored; did you mean [notify]?'), w.join('\n'));
-    assert.ok(w.includes('[notify] mail_too: unknown key ignored; did you mean "mail_to"?'), w.join('\n'));
-    assert.ok(w.includes('[notify] webhook_when: is unused: no webhook_url'), w.join('\n'));
-    const empty = parseConfig(PAIR + '[notify]\nsmtp_url = smtp://h\n', { file: 'test.ini' });
-    assert.equal(empty.notify, undefined);
-    assert.deepEqual(
-      empty.warnings.map((p) => `${p.key ?? ''}: ${p.message}`),
-      [
-        'smtp_url: is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]',
-        ': has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section',
-      ],
-    );
-  });
+  it(
+    'warns about unknown keys and sections with the nearest name, unused keys, and a section ' + 'that sends nothing',
+    () => {
+      const c = parseConfig(
+        PAIR +
+          `[notfy]\nmail_to = x@example.com\n[notify]\n${MAIL}smtp_url = smtp://h\nmail_too = ` +
+          `y@example.com\nwebhook_when = always\n`,
+        { file: 'test.ini' },
+      );
+      const w = c.warnings.map((p) => `[${p.section}] ${p.key ?? ''}: ${p.message}`);
+      assert.ok(w.includes('[notfy] : unknown section ignored; did you mean [notify]?'), w.join('\n'));
+      assert.ok(w.includes('[notify] mail_too: unknown key ignored; did you mean "mail_to"?'), w.join('\n'));
+      assert.ok(w.includes('[notify] webhook_when: is unused: no webhook_url'), w.join('\n'));
+      const empty = parseConfig(PAIR + '[notify]\nsmtp_url = smtp://h\n', { file: 'test.ini' });
+      assert.equal(empty.notify, undefined);
+      assert.deepEqual(
+        empty.warnings.map((p) => `${p.key ?? ''}: ${p.message}`),
+        [
+          'smtp_url: is unused: no mail_to, so no mail is sent; set mail_to = ADDRESS[, ADDRESS...]',
+          ': has neither mail_to nor webhook_url: no report is sent; set one of them, or remove the section',
+        ],
+      );
+    },
+  );
 
   it('ca_bundle is read and checked; verify_ssl = false is warned about', () => {
     const bad = join(dir, 'not-a-ca.pem');
     writeFileSync(bad, 'hello\n');
     assert.deepEqual(problemsOf(`[notify]\n${MAIL}smtp_url = smtps://h\nca_bundle = not-a-ca.pem\n`), [
-      `test.ini [notify] ca_bundle: ${bad} holds no "-----BEGIN CERTIFICATE-----" block; give the PEM certificates of the CA(s) to trust`,
+      `test.ini [notify] ca_bundle: ${bad} holds no "-----BEGIN CERTIFICATE-----" block; give ` +
+        `the PEM certificates of the CA(s) to trust`,
     ]);
     const c = parseConfig(PAIR + `[notify]\nwebhook_url = https://hooks.example.com/x\nverify_ssl = false\n`, {
       file: 'test.ini',
@@ -178,33 +195,36 @@ webhook_when = never
     );
   });
 
-  it('a world-readable file holding an SMTP password gets the permission warning; one without a password does not', () => {
-    const withPw = join(dir, 'pw.ini');
-    writeFileSync(
-      withPw,
-      PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') +
-        `[notify]\n${MAIL}smtp_url = smtp://u:pw12345@h\n`,
-      { mode: 0o644 },
-    );
-    const env = { S3S3_SOURCE_AWS_SECRET_ACCESS_KEY: 'x', S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'y' };
-    assert.match(
-      loadConfig({ file: withPw, env })
-        .warnings.map((w) => w.message)
-        .join('\n'),
-      /is readable by every user and holds a secret/,
-    );
-    const noPw = join(dir, 'nopw.ini');
-    writeFileSync(
-      noPw,
-      PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') +
-        `[notify]\n${MAIL}smtp_url = smtp://h:25\n`,
-      { mode: 0o644 },
-    );
-    assert.doesNotMatch(
-      loadConfig({ file: noPw, env })
-        .warnings.map((w) => w.message)
-        .join('\n'),
-      /holds a secret/,
-    );
-  });
+  it(
+    'a world-readable file holding an SMTP password gets the permission warning; one without ' + 'a password does not',
+    () => {
+      const withPw = join(dir, 'pw.ini');
+      writeFileSync(
+        withPw,
+        PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') +
+          `[notify]\n${MAIL}smtp_url = smtp://u:pw12345@h\n`,
+        { mode: 0o644 },
+      );
+      const env = { S3S3_SOURCE_AWS_SECRET_ACCESS_KEY: 'x', S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'y' };
+      assert.match(
+        loadConfig({ file: withPw, env })
+          .warnings.map((w) => w.message)
+          .join('\n'),
+        /is readable by every user and holds a secret/,
+      );
+      const noPw = join(dir, 'nopw.ini');
+      writeFileSync(
+        noPw,
+        PAIR.replace(/aws_secret_access_key = SK/g, 'aws_secret_access_key = {YOUR_SECRET}') +
+          `[notify]\n${MAIL}smtp_url = smtp://h:25\n`,
+        { mode: 0o644 },
+      );
+      assert.doesNotMatch(
+        loadConfig({ file: noPw, env })
+          .warnings.map((w) => w.message)
+          .join('\n'),
+        /holds a secret/,
+      );
+    },
+  );
 });

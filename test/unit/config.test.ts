@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, parseConfig, parseSize, redactUrl } from '../../src/api/config.js';
+import { loadConfig, parseConfig, parseSize, redactUrl, s3Section } from '../../src/api/config.js';
 import { ConfigError } from '../../src/api/errors.js';
 
 const GOOD = `
@@ -56,15 +56,15 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config', () => {
   it('reads the original keys, new keys, inline comments and indentation', () => {
     const c = parseConfig(GOOD, { file: 'test.ini' });
-    assert.equal(c.source.secretAccessKey, 'se#cr;et');
+    assert.equal(s3Section(c.source).secretAccessKey, 'se#cr;et');
     assert.equal(c.source.endpoint, 'http://s3.example.com:8080');
-    assert.equal(c.source.forcePathStyle, true);
-    assert.equal(c.source.signatureVersion, 'v4');
-    assert.equal(c.source.listObjectsVersion, 2);
+    assert.equal(s3Section(c.source).forcePathStyle, true);
+    assert.equal(s3Section(c.source).signatureVersion, 'v4');
+    assert.equal(s3Section(c.source).listObjectsVersion, 2);
     assert.equal(c.source.multipartThreshold, 5 * 1024 ** 3);
     assert.equal(c.source.concurrency, 16);
-    assert.equal(c.source.requestChecksumCalculation, 'WHEN_REQUIRED');
-    const d = c.destinations[0]!;
+    assert.equal(s3Section(c.source).requestChecksumCalculation, 'WHEN_REQUIRED');
+    const d = s3Section(c.destinations[0]!);
     assert.equal(d.endpoint, 'https://storage.example.net:8443');
     assert.equal(d.signatureVersion, 'v2');
     assert.equal(d.listObjectsVersion, 1);
@@ -85,7 +85,8 @@ describe('config', () => {
 
   it('defaults: https on 443 at s3.amazonaws.com, channel backup, no Redis without [pubsub]', () => {
     const c = parseConfig(
-      '[source]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=s\n[dest1]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=d\n',
+      '[source]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=s\n' +
+        '[dest1]\naws_access_key_id=a\naws_secret_access_key=b\nbucket_name=d\n',
       { file: 'x' },
     );
     assert.equal(c.source.endpoint, 'https://s3.amazonaws.com');
@@ -121,7 +122,7 @@ describe('config', () => {
         S3S3_CONFIG: '/nowhere',
       },
     });
-    assert.equal(c.destinations[0]!.secretAccessKey, 'from-env');
+    assert.equal(s3Section(c.destinations[0]!).secretAccessKey, 'from-env');
     assert.equal(c.pubsub.channel, 'envchan');
     assert.equal(c.source.bucket, 'env-bucket');
   });
@@ -166,7 +167,8 @@ sns = true
   it('refuses a destination identical to the source', () => {
     const text = GOOD.replace(
       /\[dest1\][\s\S]*?\[pubsub\]/,
-      '[dest1]\naws_access_key_id = x\naws_secret_access_key = y\nbucket_name = source-bucket\nhost = s3.example.com\nport = 8080\nis_secure = false\n\n[pubsub]',
+      '[dest1]\naws_access_key_id = x\naws_secret_access_key = y\nbucket_name = source-bucket\nhost ' +
+        '= s3.example.com\nport = 8080\nis_secure = false\n\n[pubsub]',
     );
     const problems = problemsOf(text);
     assert.ok(
@@ -187,7 +189,8 @@ sns = true
   it('refuses malformed lines, duplicate sections and keys, bad endpoints, conflicting keys', () => {
     const text = GOOD.replace(
       '[dest1]',
-      '[dest2]\naws_access_key_id = a\naws_secret_access_key = b\nbucket_name = d2\nendpoint = ftp://x\n[dest1]\nthis line is junk\nbucket_name = again\nhost = y',
+      '[dest2]\naws_access_key_id = a\naws_secret_access_key = b\nbucket_name = d2\nendpoint ' +
+        '= ftp://x\n[dest1]\nthis line is junk\nbucket_name = again\nhost = y',
     ).replace('[pubsub]', '[source]\n[pubsub]\nredis_url = redis://localhost:1/0');
     const problems = problemsOf(text);
     for (const re of [
@@ -297,27 +300,33 @@ sns = true
 describe('config [pubsub] for the listener and the sweep lock', () => {
   const BASE = GOOD.replace(/\[pubsub\][\s\S]*$/, '');
 
-  it('defaults: channel backup, s3s3:failed, s3s3:pending, marker on, concurrency of [source], 30 s shutdown, 60 s lock', () => {
-    const c = parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini' });
-    assert.equal(c.pubsub.redis, true);
-    assert.equal(c.pubsub.redisUrl, 'redis://127.0.0.1:6379/0');
-    assert.equal(c.pubsub.channel, 'backup');
-    assert.equal(c.pubsub.failedList, 's3s3:failed');
-    assert.equal(c.pubsub.pendingSet, 's3s3:pending');
-    assert.equal(c.pubsub.marker, true);
-    assert.equal(c.pubsub.concurrency, c.source.concurrency);
-    assert.equal(c.pubsub.shutdownTimeoutMs, 30_000);
-    assert.equal(c.pubsub.lockTtlMs, 60_000);
-    const own = parseConfig(BASE.replace('[dest1]', 'concurrency = 5\n[dest1]') + '[pubsub]\nredis = true\n', {
-      file: 'test.ini',
-    });
-    assert.equal(own.pubsub.concurrency, 5, 'follows [source] concurrency');
-  });
+  it(
+    'defaults: channel backup, s3s3:failed, s3s3:pending, marker on, concurrency of [source], ' +
+      '30 s shutdown, 60 s lock',
+    () => {
+      const c = parseConfig(BASE + '[pubsub]\nredis = true\n', { file: 'test.ini' });
+      assert.equal(c.pubsub.redis, true);
+      assert.equal(c.pubsub.redisUrl, 'redis://127.0.0.1:6379/0');
+      assert.equal(c.pubsub.channel, 'backup');
+      assert.equal(c.pubsub.failedList, 's3s3:failed');
+      assert.equal(c.pubsub.pendingSet, 's3s3:pending');
+      assert.equal(c.pubsub.marker, true);
+      assert.equal(c.pubsub.concurrency, c.source.concurrency);
+      assert.equal(c.pubsub.shutdownTimeoutMs, 30_000);
+      assert.equal(c.pubsub.lockTtlMs, 60_000);
+      const own = parseConfig(BASE.replace('[dest1]', 'concurrency = 5\n[dest1]') + '[pubsub]\nredis = true\n', {
+        file: 'test.ini',
+      });
+      assert.equal(own.pubsub.concurrency, 5, 'follows [source] concurrency');
+    },
+  );
 
   it('reads concurrency, shutdown_timeout, lock_ttl, marker and the names; rediss:// is kept', () => {
     const c = parseConfig(
       BASE +
-        '[pubsub]\nredis = yes\nredis_url = rediss://:pw@redis.example:6380/3\nconcurrency = 7\nshutdown_timeout = 2.5\nlock_ttl = 120\nmarker = off\nfailed_list = f\npending_set = p\n',
+        '[pubsub]\nredis = yes\nredis_url = rediss://:pw@redis.example:6380/3\nconcurrency ' +
+        '= 7\nshutdown_timeout = 2.5\nlock_ttl = 120\nmarker = off\nfailed_list = f\npending_set ' +
+        '= p\n',
       { file: 'test.ini' },
     );
     assert.equal(c.pubsub.concurrency, 7);
@@ -350,8 +359,9 @@ describe('config [pubsub] for the listener and the sweep lock', () => {
     );
     assert.ok(
       problems.some((p) =>
-        /\[pubsub\] shutdown_timeout: "soon" is not a duration: seconds, or an integer with s, m, h or d \(e\.g\. 30, 90s, 15m, 26h, 7d\), greater than 0$/.test(
-          p,
+        p.endsWith(
+          '[pubsub] shutdown_timeout: "soon" is not a duration: seconds, or an integer with s, m, h or d ' +
+            '(e.g. 30, 90s, 15m, 26h, 7d), greater than 0',
         ),
       ),
       problems.join('\n'),
@@ -382,14 +392,17 @@ describe('config [pubsub] for the listener and the sweep lock', () => {
       assert.deepEqual(
         problems,
         [
-          `test.ini [pubsub] shutdown_timeout: "${bad}" is not a duration: seconds, or an integer with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than 0`,
+          `test.ini [pubsub] shutdown_timeout: "${bad}" is not a duration: seconds, or an integer ` +
+            `with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than 0`,
         ],
         bad,
       );
     }
     const env = problemsOf(BASE, { S3S3_SOURCE_READ_TIMEOUT: '3 minutes' });
     assert.deepEqual(env, [
-      'environment S3S3_SOURCE_READ_TIMEOUT [source] read_timeout: "3 minutes" is not a duration: seconds, or an integer with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than 0',
+      'environment S3S3_SOURCE_READ_TIMEOUT [source] read_timeout: "3 minutes" is not a duration: ' +
+        'seconds, or an integer with s, m, h or d (e.g. 30, 90s, 15m, 26h, 7d), greater than ' +
+        '0',
     ]);
   });
 
@@ -449,8 +462,12 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
       ),
       { file: 't.ini', baseDir: dir },
     );
-    assert.equal(c.source.secretAccessKey, 'src/Secret+1');
-    assert.equal(c.destinations[0]!.secretAccessKey, 'dst Secret#2', 'a relative path starts at the config file');
+    assert.equal(s3Section(c.source).secretAccessKey, 'src/Secret+1');
+    assert.equal(
+      s3Section(c.destinations[0]!).secretAccessKey,
+      'dst Secret#2',
+      'a relative path starts at the config file',
+    );
     assert.equal(c.pubsub.redisUrl, `redis://:${encodeURIComponent('p@ss word')}@127.0.0.1:6390/0`);
     const u = put('redis.url', 'rediss://:pw@redis.example:6380/2\n');
     assert.equal(
@@ -465,7 +482,7 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
       file: 't.ini',
     });
     put('source.key', 'changed\n');
-    assert.equal(c2.source.secretAccessKey, 'src/Secret+1');
+    assert.equal(s3Section(c2.source).secretAccessKey, 'src/Secret+1');
     put('source.key', 'src/Secret+1\n');
   });
 
@@ -473,7 +490,7 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
     const d = put('env-dest1.key', 'from-env-file\n');
     const text = SECTIONS('aws_secret_access_key = s1', 'aws_secret_access_key = {YOUR_AWS_SECRET_ACCESS_KEY}');
     const c = parseConfig(text, { file: 't.ini', env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY_FILE: d } });
-    assert.equal(c.destinations[0]!.secretAccessKey, 'from-env-file');
+    assert.equal(s3Section(c.destinations[0]!).secretAccessKey, 'from-env-file');
     const pw = put('env.pw', 'envpw\n');
     const p = parseConfig(text.replace('{YOUR_AWS_SECRET_ACCESS_KEY}', 's2'), {
       file: 't.ini',
@@ -485,58 +502,66 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
       file: 't.ini',
       env: { S3S3_DEST1_AWS_SECRET_ACCESS_KEY: 'plain-env' },
     });
-    assert.equal(e.destinations[0]!.secretAccessKey, 'plain-env');
+    assert.equal(s3Section(e.destinations[0]!).secretAccessKey, 'plain-env');
   });
 
-  it('refuses a secret file that is missing, unreadable, empty, a directory or several lines, naming file, section and key', () => {
-    const empty = put('empty.key', '\n');
-    const twoLines = put('two.key', 'a\nb\n');
-    const locked = put('locked.key', 'x\n', 0o000);
-    const problems = problemsOf(
-      SECTIONS(
-        `aws_secret_access_key_file = ${join(dir, 'nope.key')}`,
-        `aws_secret_access_key_file = ${empty}`,
-        `password_file = ${twoLines}\n`,
-      ).replace(
-        '[dest1]',
-        `[dest2]\naws_access_key_id = c\nbucket_name = d2\nendpoint = https://x.example\naws_secret_access_key_file = ${dir}\n[dest3]\naws_access_key_id = c\nbucket_name = d3\nendpoint = https://y.example\naws_secret_access_key_file = ${locked}\n[dest1]`,
-      ),
-    );
-    const expect = [
-      new RegExp(
-        `^test.ini \\[source\\] aws_secret_access_key_file: cannot read ${join(dir, 'nope.key')}: no such file; create it`,
-      ),
-      new RegExp(
-        `^test.ini \\[dest1\\] aws_secret_access_key_file: ${empty} is empty; put the secret access key in it`,
-      ),
-      new RegExp(`^test.ini \\[dest2\\] aws_secret_access_key_file: cannot read ${dir}: it is a directory`),
-      new RegExp(`^test.ini \\[pubsub\\] password_file: ${twoLines} holds more than one line`),
-    ];
-    if (process.getuid?.() !== 0)
-      expect.push(
-        new RegExp(`^test.ini \\[dest3\\] aws_secret_access_key_file: cannot read ${locked}: permission denied`),
-      );
-    for (const re of expect)
-      assert.ok(
-        problems.some((p) => re.test(p)),
-        `${re} in:\n${problems.join('\n')}`,
-      );
-    assert.ok(
-      !problems.some((p) => /aws_secret_access_key: missing/.test(p)),
-      `no second problem for the same secret:\n${problems.join('\n')}`,
-    );
-    const env = problemsOf(SECTIONS('aws_secret_access_key = s', 'aws_secret_access_key = s'), {
-      S3S3_SOURCE_AWS_SECRET_ACCESS_KEY_FILE: join(dir, 'gone'),
-    });
-    assert.ok(
-      env.some((p) =>
-        /^environment S3S3_SOURCE_AWS_SECRET_ACCESS_KEY_FILE \[source\] aws_secret_access_key_file: cannot read .*gone: no such file/.test(
-          p,
+  it(
+    'refuses a secret file that is missing, unreadable, empty, a directory or several lines, ' +
+      'naming file, section and key',
+    () => {
+      const empty = put('empty.key', '\n');
+      const twoLines = put('two.key', 'a\nb\n');
+      const locked = put('locked.key', 'x\n', 0o000);
+      const problems = problemsOf(
+        SECTIONS(
+          `aws_secret_access_key_file = ${join(dir, 'nope.key')}`,
+          `aws_secret_access_key_file = ${empty}`,
+          `password_file = ${twoLines}\n`,
+        ).replace(
+          '[dest1]',
+          `[dest2]\naws_access_key_id = c\nbucket_name = d2\nendpoint = https://x.example\naws_secret_access_key_file ` +
+            `= ${dir}\n[dest3]\naws_access_key_id = c\nbucket_name = d3\nendpoint = https://y.example\naws_secret_access_key_file ` +
+            `= ${locked}\n[dest1]`,
         ),
-      ),
-      env.join('\n'),
-    );
-  });
+      );
+      const expect = [
+        new RegExp(
+          `^test.ini \\[source\\] aws_secret_access_key_file: cannot read ${join(dir, 'nope.key')}: ` +
+            `no such file; create it`,
+        ),
+        new RegExp(
+          `^test.ini \\[dest1\\] aws_secret_access_key_file: ${empty} is empty; put the secret access key in it`,
+        ),
+        new RegExp(`^test.ini \\[dest2\\] aws_secret_access_key_file: cannot read ${dir}: it is a directory`),
+        new RegExp(`^test.ini \\[pubsub\\] password_file: ${twoLines} holds more than one line`),
+      ];
+      if (process.getuid?.() !== 0)
+        expect.push(
+          new RegExp(`^test.ini \\[dest3\\] aws_secret_access_key_file: cannot read ${locked}: permission denied`),
+        );
+      for (const re of expect)
+        assert.ok(
+          problems.some((p) => re.test(p)),
+          `${re} in:\n${problems.join('\n')}`,
+        );
+      assert.ok(
+        !problems.some((p) => /aws_secret_access_key: missing/.test(p)),
+        `no second problem for the same secret:\n${problems.join('\n')}`,
+      );
+      const env = problemsOf(SECTIONS('aws_secret_access_key = s', 'aws_secret_access_key = s'), {
+        S3S3_SOURCE_AWS_SECRET_ACCESS_KEY_FILE: join(dir, 'gone'),
+      });
+      assert.ok(
+        env.some((p) =>
+          new RegExp(
+            '^environment S3S3_SOURCE_AWS_SECRET_ACCESS_KEY_FILE \\[source\\] aws_secret_access_key_file: ' +
+              'cannot read .*gone: no such file',
+          ).test(p),
+        ),
+        env.join('\n'),
+      );
+    },
+  );
 
   it('refuses both <key> and <key>_file in the same place', () => {
     const s = put('both.key', 'x\n');
@@ -549,9 +574,10 @@ describe('config: secrets from <key>_file, ca_bundle and verify_ssl', () => {
     );
     assert.ok(
       problems.some((p) =>
-        /\[source\] aws_secret_access_key_file: conflicts with "aws_secret_access_key" \(test.ini:\d+\); set either/.test(
-          p,
-        ),
+        new RegExp(
+          '\\[source\\] aws_secret_access_key_file: conflicts with "aws_secret_access_key" ' +
+            '\\(test.ini:\\d+\\); set either',
+        ).test(p),
       ),
       problems.join('\n'),
     );
@@ -712,7 +738,8 @@ q8d1QF3l0k9pGmHq6y5aO5lqGQ4Q3g8yNwQk0aNTMFEwHQYDVR0OBBYEFJ2gJ8xq
 
 describe('config: prefixes and deletes', () => {
   const section = (name: string, bucket: string, extra = '') =>
-    `[${name}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = ${bucket}\nendpoint = http://127.0.0.1:7480\n${extra}\n`;
+    `[${name}]\naws_access_key_id = k\naws_secret_access_key = s\nbucket_name = ${bucket}\nendpoint ` +
+    `= http://127.0.0.1:7480\n${extra}\n`;
 
   it('allows one bucket as source and destination under prefixes that do not overlap (a move)', () => {
     const c = parseConfig(
@@ -733,9 +760,10 @@ describe('config: prefixes and deletes', () => {
     );
     assert.ok(
       problems.some((p) =>
-        /\[dest1\] bucket_name: is the source bucket itself .*overlapping prefixes "images\/" and "images\/thumbs\/".*\[source\] prefix = old\//.test(
-          p,
-        ),
+        new RegExp(
+          '\\[dest1\\] bucket_name: is the source bucket itself .*' +
+            'overlapping prefixes "images/" and "images/thumbs/".*\\[source\\] prefix = old/',
+        ).test(p),
       ),
       problems.join('\n'),
     );
@@ -805,25 +833,28 @@ describe('config: [http]', () => {
     );
   });
 
-  it('refuses a bad port, a short token and both a token and its _file, naming the key; hints at a misspelt key', () => {
-    const problems = problemsOf(
-      `${BASE}[http]\nport = 99999\nadmin_token = short\nevents_token = ${TOKEN}\nevents_token_file = /nonexistent\n`,
-    );
-    assert.ok(
-      problems.some((p) => /\[http\] port: "99999" is not a whole number from 1 to 65535/.test(p)),
-      problems.join('\n'),
-    );
-    assert.ok(
-      problems.some((p) => /\[http\] admin_token: is shorter than 16 characters/.test(p)),
-      problems.join('\n'),
-    );
-    assert.ok(
-      problems.some((p) => /\[http\] events_token_file: conflicts with "events_token"/.test(p)),
-      problems.join('\n'),
-    );
-    const c = parseConfig(`${BASE}[http]\nport = 9464\nevents_tokn = x\n`, { file: 'test.ini' });
-    assert.ok(c.warnings.some((w) => w.key === 'events_tokn' && /did you mean "events_token"/.test(w.message)));
-  });
+  it(
+    'refuses a bad port, a short token and both a token and its _file, naming the key; hints ' + 'at a misspelt key',
+    () => {
+      const problems = problemsOf(
+        `${BASE}[http]\nport = 99999\nadmin_token = short\nevents_token = ${TOKEN}\nevents_token_file = /nonexistent\n`,
+      );
+      assert.ok(
+        problems.some((p) => /\[http\] port: "99999" is not a whole number from 1 to 65535/.test(p)),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => /\[http\] admin_token: is shorter than 16 characters/.test(p)),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => /\[http\] events_token_file: conflicts with "events_token"/.test(p)),
+        problems.join('\n'),
+      );
+      const c = parseConfig(`${BASE}[http]\nport = 9464\nevents_tokn = x\n`, { file: 'test.ini' });
+      assert.ok(c.warnings.some((w) => w.key === 'events_tokn' && /did you mean "events_token"/.test(w.message)));
+    },
+  );
 
   it('reads a token from <key>_file', () => {
     const dir = mkdtempSync(join(tmpdir(), 's3s3-http-'));

@@ -15,7 +15,7 @@ import { inspect } from 'node:util';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BucketClient, createConnection } from '../../src/api/bucket-client.js';
-import { loadConfig, type Config } from '../../src/api/config.js';
+import { type Config, loadConfig, s3Section, swiftSection } from '../../src/api/config.js';
 import { DaemonMetrics } from '../../src/api/http/metrics.js';
 import { ListenClient } from '../../src/api/listen/listen-client.js';
 import { Publisher } from '../../src/api/listen/publish.js';
@@ -58,15 +58,21 @@ function load(everything = false): Config {
   const file = join(dir, 's3s3.ini');
   writeFileSync(
     file,
-    `[source]\naws_access_key_id = AKSOURCE\naws_secret_access_key = ${INLINE_SECRET}\nbucket_name = src\nendpoint = https://s3.example.com\n` +
-      `[dest1]\naws_access_key_id = AKDEST1\naws_secret_access_key_file = dest1.key\nbucket_name = dst1\nendpoint = http://127.0.0.1:9\n` +
-      `[dest2]\naws_access_key_id = AKDEST2\naws_secret_access_key = ${V2_SECRET}\nbucket_name = dst2\nendpoint = http://127.0.0.1:9\nsignature_version = s3\n` +
+    `[source]\naws_access_key_id = AKSOURCE\naws_secret_access_key = ${INLINE_SECRET}\nbucket_name ` +
+      `= src\nendpoint = https://s3.example.com\n` +
+      `[dest1]\naws_access_key_id = AKDEST1\naws_secret_access_key_file = dest1.key\nbucket_name ` +
+      `= dst1\nendpoint = http://127.0.0.1:9\n` +
+      `[dest2]\naws_access_key_id = AKDEST2\naws_secret_access_key = ${V2_SECRET}\nbucket_name ` +
+      `= dst2\nendpoint = http://127.0.0.1:9\nsignature_version = s3\n` +
       `[pubsub]\nredis = true\nhost = 127.0.0.1\nport = 9\npassword_file = redis.pw\n` +
       (everything
-        ? `[dest3]\ntype = swift\nauth_url = http://127.0.0.1:9/auth/v1.0\nuser = acct:user\nkey = ${SWIFT_KEY}\ncontainer = c3\n` +
-          `[dest4]\ntype = swift\nauth_url = http://127.0.0.1:9/v3\nusername = u\npassword = ${KEYSTONE_PASSWORD}\nproject_name = p\ncontainer = c4\n` +
+        ? `[dest3]\ntype = swift\nauth_url = http://127.0.0.1:9/auth/v1.0\nuser = acct:user\nkey ` +
+          `= ${SWIFT_KEY}\ncontainer = c3\n` +
+          `[dest4]\ntype = swift\nauth_url = http://127.0.0.1:9/v3\nusername = u\npassword ` +
+          `= ${KEYSTONE_PASSWORD}\nproject_name = p\ncontainer = c4\n` +
           `[http]\nport = 9\nadmin_token = ${ADMIN_TOKEN}\nevents_token = ${EVENTS_TOKEN}\n` +
-          `[notify]\nmail_to = ops@example.com\nmail_from = s3s3@example.com\nsmtp_url = smtps://mailer:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:9\nwebhook_url = http://127.0.0.1:9/hook/${WEBHOOK_TOKEN}\n`
+          `[notify]\nmail_to = ops@example.com\nmail_from = s3s3@example.com\nsmtp_url = smtps://mailer:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:9\nwebhook_url ` +
+          `= http://127.0.0.1:9/hook/${WEBHOOK_TOKEN}\n`
         : ''),
     { mode: 0o600 },
   );
@@ -127,9 +133,9 @@ describe('secrets are never printed', () => {
   const config = load();
 
   it('the secrets are still there for the code that uses them', () => {
-    assert.equal(config.source.secretAccessKey, INLINE_SECRET);
-    assert.equal(config.destinations[0]!.secretAccessKey, FILE_SECRET);
-    assert.equal(config.destinations[1]!.secretAccessKey, V2_SECRET);
+    assert.equal(s3Section(config.source).secretAccessKey, INLINE_SECRET);
+    assert.equal(s3Section(config.destinations[0]!).secretAccessKey, FILE_SECRET);
+    assert.equal(s3Section(config.destinations[1]!).secretAccessKey, V2_SECRET);
     assert.ok(config.pubsub.redisUrl.includes(encodeURIComponent(REDIS_PASSWORD)));
   });
 
@@ -189,8 +195,8 @@ describe('secrets are never printed', () => {
     });
 
     it('the secrets are all in the config, for the code that uses them', () => {
-      assert.equal(all.destinations[2]!.swift!.secret, SWIFT_KEY);
-      assert.equal(all.destinations[3]!.swift!.secret, KEYSTONE_PASSWORD);
+      assert.equal(swiftSection(all.destinations[2]!).swift.secret, SWIFT_KEY);
+      assert.equal(swiftSection(all.destinations[3]!).swift.secret, KEYSTONE_PASSWORD);
       assert.equal(all.http!.adminToken, ADMIN_TOKEN);
       assert.equal(all.http!.eventsToken, EVENTS_TOKEN);
       assert.ok(all.notify!.smtpUrl!.includes(encodeURIComponent(SMTP_PASSWORD)));
@@ -200,8 +206,8 @@ describe('secrets are never printed', () => {
     it('config objects: Config, the Swift sections and their SwiftConfig, HttpConfig, NotifyConfig', () => {
       assertNoSecret('Config', all);
       for (const d of all.destinations) assertNoSecret(`EndpointConfig [${d.name}]`, d);
-      assertNoSecret('SwiftConfig v1', all.destinations[2]!.swift);
-      assertNoSecret('SwiftConfig v3', all.destinations[3]!.swift);
+      assertNoSecret('SwiftConfig v1', swiftSection(all.destinations[2]!).swift);
+      assertNoSecret('SwiftConfig v3', swiftSection(all.destinations[3]!).swift);
       assertNoSecret('HttpConfig', all.http);
       assertNoSecret('NotifyConfig', all.notify);
     });
@@ -223,45 +229,49 @@ describe('secrets are never printed', () => {
         assertNoSecret(`ListenClient ${role}`, new ListenClient(all, { role }));
     });
 
-    it('Redis users: Publisher, a RedisCommands connection, RedisLock, SweepLock; and FileLock, DaemonMetrics, ReportWriter, NotifyError', () => {
-      const publisher = new Publisher({ config: all });
-      closers.push(() => publisher.close());
-      assertNoSecret('Publisher', publisher);
-      const byUrl = new Publisher({ redisUrl: all.pubsub.redisUrl });
-      closers.push(() => byUrl.close());
-      assertNoSecret('Publisher given a redisUrl', byUrl);
-      const redis = connectRedis(all.pubsub.redisUrl, {
-        redactedUrl: all.pubsub.redisUrlRedacted,
-        mode: 'client',
-        name: 'secrets-test',
-      });
-      closers.push(() => redis.close());
-      assertNoSecret('RedisCommands', redis);
-      const lock = new RedisLock(
-        connectRedis(all.pubsub.redisUrl, {
+    it(
+      'Redis users: Publisher, a RedisCommands connection, RedisLock, SweepLock; and FileLock, ' +
+        'DaemonMetrics, ReportWriter, NotifyError',
+      () => {
+        const publisher = new Publisher({ config: all });
+        closers.push(() => publisher.close());
+        assertNoSecret('Publisher', publisher);
+        const byUrl = new Publisher({ redisUrl: all.pubsub.redisUrl });
+        closers.push(() => byUrl.close());
+        assertNoSecret('Publisher given a redisUrl', byUrl);
+        const redis = connectRedis(all.pubsub.redisUrl, {
           redactedUrl: all.pubsub.redisUrlRedacted,
           mode: 'client',
-          name: 'secrets-test-lock',
-        }),
-        'l',
-        3000,
-      );
-      closers.push(() => lock.close());
-      assertNoSecret('RedisLock', lock);
-      const sweepLock = new SweepLock(all);
-      closers.push(() => sweepLock.close());
-      assertNoSecret('SweepLock', sweepLock);
-      assertNoSecret('FileLock', new FileLock(join(tmpdir(), 'secrets-test.lock'), 3000));
-      const metrics = new DaemonMetrics();
-      assertNoSecret('DaemonMetrics', metrics);
-      const report = ReportWriter.open(join(mkdtempSync(join(tmpdir(), 's3s3-redact-')), 'r.csv'));
-      closers.push(() => report.close());
-      assertNoSecret('ReportWriter', report);
-      assertNoSecret(
-        'NotifyError',
-        new NotifyError('mail', all.notify!.smtpUrlRedacted!, 'the run report was not mailed'),
-      );
-    });
+          name: 'secrets-test',
+        });
+        closers.push(() => redis.close());
+        assertNoSecret('RedisCommands', redis);
+        const lock = new RedisLock(
+          connectRedis(all.pubsub.redisUrl, {
+            redactedUrl: all.pubsub.redisUrlRedacted,
+            mode: 'client',
+            name: 'secrets-test-lock',
+          }),
+          'l',
+          3000,
+        );
+        closers.push(() => lock.close());
+        assertNoSecret('RedisLock', lock);
+        const sweepLock = new SweepLock(all);
+        closers.push(() => sweepLock.close());
+        assertNoSecret('SweepLock', sweepLock);
+        assertNoSecret('FileLock', new FileLock(join(tmpdir(), 'secrets-test.lock'), 3000));
+        const metrics = new DaemonMetrics();
+        assertNoSecret('DaemonMetrics', metrics);
+        const report = ReportWriter.open(join(mkdtempSync(join(tmpdir(), 's3s3-redact-')), 'r.csv'));
+        closers.push(() => report.close());
+        assertNoSecret('ReportWriter', report);
+        assertNoSecret(
+          'NotifyError',
+          new NotifyError('mail', all.notify!.smtpUrlRedacted!, 'the run report was not mailed'),
+        );
+      },
+    );
   });
 });
 

@@ -11,7 +11,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import type { EndpointConfig } from '../config.js';
+import type { S3EndpointConfig } from '../config.js';
 import { discardSocketAfterResponse } from './http-agent.js';
 import { SignatureV2Signer } from './sigv2.js';
 import { EMPTY_SHA256, encodeKeyPath, encodeQueryComponent, SignatureV4Signer } from './sigv4.js';
@@ -82,7 +82,7 @@ export class LeanS3 {
   }
 
   constructor(
-    private readonly config: EndpointConfig,
+    private readonly config: S3EndpointConfig,
     agent: http.Agent,
   ) {
     this.agent = agent;

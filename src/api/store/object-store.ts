@@ -4,7 +4,7 @@
  * copy) are optional capabilities that generic code probes for.
  */
 import type { Readable } from 'node:stream';
-import type { EndpointConfig, MaxDelete } from '../config.js';
+import { ENDPOINT_SETTING_FIELDS, type EndpointConfig, type EndpointSettings } from '../config.js';
 import type { Pacer } from './pacer.js';
 
 /** One object as a listing shows it. */
@@ -82,45 +82,20 @@ export interface MultipartCapable {
   abortMultipart(key: string, uploadId: string): Promise<void>;
 }
 
-/** How the copy layer should write to a store, from its config section. */
-export interface StoreSettings {
-  readonly multipartThreshold: number;
-  readonly multipartChunksize: number;
-  readonly concurrency: number;
-  readonly verifyMd5: boolean;
-  readonly recordMetadata: boolean;
-  /** Retries of a failed call or copy before it is reported failed (`max_retries`). */
-  readonly maxRetries: number;
-  /** Key ranges a sweep lists at once (`list_parallel`). */
-  readonly listParallel: number;
+/**
+ * How the copy layer should write to a store: the tuning and deletion keys every endpoint
+ * section has (`EndpointSettings`, declared once in the config), plus what the store adds.
+ */
+export interface StoreSettings extends EndpointSettings {
   /** Most parts one multipart upload may have here; undefined: S3's 10,000 (a Swift SLO: 1,000 segments). */
   readonly maxParts?: number;
-  /** Key prefix this store maps to (`prefix`): stripped from a source's keys, added to a destination's. */
-  readonly prefix?: string;
-  /** `delete` in the section: undefined when not set (then `--delete` decides). */
-  readonly delete?: boolean;
-  readonly deleteMode?: 'delete' | 'trash';
-  /** Where `delete_mode = trash` moves objects; default `.s3s3-trash/<UTC date>/`. */
-  readonly trashPrefix?: string;
-  readonly maxDelete?: MaxDelete;
 }
 
-/** A section's settings for the copy layer, whatever the store's type. */
+/** A section's settings for the copy layer, whatever the store's type: its `EndpointSettings` fields. */
 export function settingsOf(config: EndpointConfig): StoreSettings {
-  return Object.freeze({
-    multipartThreshold: config.multipartThreshold,
-    multipartChunksize: config.multipartChunksize,
-    concurrency: config.concurrency,
-    verifyMd5: config.verifyMd5,
-    recordMetadata: config.recordMetadata,
-    maxRetries: config.maxRetries,
-    listParallel: config.listParallel,
-    prefix: config.prefix,
-    delete: config.delete,
-    deleteMode: config.deleteMode,
-    trashPrefix: config.trashPrefix,
-    maxDelete: config.maxDelete,
-  });
+  const settings: Partial<Record<keyof EndpointSettings, unknown>> = {};
+  for (const field of ENDPOINT_SETTING_FIELDS) if (config[field] !== undefined) settings[field] = config[field];
+  return Object.freeze(settings as StoreSettings);
 }
 
 /** A bucket (or container) of one config section: the calls s3s3 makes on it, whatever the backend. */

@@ -15,7 +15,7 @@
  * Swift s3api's Content-MD5 on DeleteObjects, control characters that XML cannot carry (such
  * keys are deleted one by one), Ceph's raw NextMarker (the next page starts after the last key).
  */
-import type { EndpointConfig } from '../config.js';
+import type { S3EndpointConfig } from '../config.js';
 
 /** What a protocol does, whichever server speaks it. */
 export interface Quirks {
@@ -101,7 +101,7 @@ export const SWIFT_QUIRKS: Quirks & { readonly maxParts: number } = Object.freez
 });
 
 /** The quirks of an S3 endpoint: the protocol's facts, and the settings of its section. */
-export function quirksFor(config: EndpointConfig): S3Quirks {
+export function quirksFor(config: S3EndpointConfig): S3Quirks {
   // Checksums beyond Content-MD5 (WHEN_SUPPORTED) are the SDK's business: it keeps those calls.
   const sdkChecksums =
     config.requestChecksumCalculation !== 'WHEN_REQUIRED' || config.responseChecksumValidation !== 'WHEN_REQUIRED';

@@ -20,7 +20,7 @@ function httpHandler(): typeof import('@smithy/node-http-handler') {
   ) as typeof import('@smithy/node-http-handler');
   return handlerModule;
 }
-import type { EndpointConfig } from '../config.js';
+import { s3Section, type EndpointConfig, type S3EndpointConfig } from '../config.js';
 import { StoreError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { patientPolicy, type RetryPolicy } from '../retry.js';
@@ -80,7 +80,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
   readonly bucket: string;
   /** What this endpoint is and does (list version, signature, URL-encoded listings, lean path): see quirks.ts. */
   readonly quirks: S3Quirks;
-  readonly config: EndpointConfig;
+  readonly config: S3EndpointConfig;
   readonly settings: StoreSettings;
   /** The SDK client, made on first use (see sdk()). */
   private clientInstance: S3Client | undefined;
@@ -91,7 +91,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
   /** Every request to this endpoint goes through it: throttling slows them all down. */
   readonly pacer: Pacer;
 
-  constructor(config: EndpointConfig, options: S3StoreOptions = {}) {
+  constructor(section: EndpointConfig, options: S3StoreOptions = {}) {
+    const config = s3Section(section);
     this.config = config;
     this.name = config.name;
     this.endpoint = config.endpoint;

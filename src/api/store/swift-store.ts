@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
-import type { EndpointConfig, SwiftConfig } from '../config.js';
+import { swiftSection, type EndpointConfig, type SwiftConfig, type SwiftEndpointConfig } from '../config.js';
 import { META_SOURCE_ETAG } from '../copy/decide.js';
 import { StoreError } from '../errors.js';
 import { silentLogger } from '../log.js';
@@ -82,7 +82,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   readonly bucket: string;
   /** What Swift's own API does unlike S3's (see quirks.ts). */
   readonly quirks: Quirks = SWIFT_QUIRKS;
-  readonly config: EndpointConfig;
+  readonly config: SwiftEndpointConfig;
   readonly swift: SwiftConfig;
   readonly settings: StoreSettings;
   readonly pacer: Pacer;
@@ -97,8 +97,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   /** The container seen to exist, and what a 404 on a key means (shared with the S3 store). */
   private readonly bucketCheck: BucketCheck;
 
-  constructor(config: EndpointConfig, options: SwiftStoreOptions = {}) {
-    if (!config.swift) throw new TypeError(`[${config.name}] is not a type = swift section`);
+  constructor(section: EndpointConfig, options: SwiftStoreOptions = {}) {
+    const config = swiftSection(section);
     this.config = config;
     this.swift = config.swift;
     this.name = config.name;

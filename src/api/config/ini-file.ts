@@ -5,17 +5,20 @@
  * a line or after whitespace, as with configparser's `inline_comment_prefixes`.
  */
 
+/** One `key = value` line. */
 export interface IniEntry {
   readonly value: string;
   readonly line: number;
 }
 
+/** One `[section]` and its entries, keys lower-cased. */
 export interface IniSection {
   readonly name: string;
   readonly line: number;
   readonly entries: Map<string, IniEntry>;
 }
 
+/** A line that could not be read, or a key or section given twice. */
 export interface IniProblem {
   readonly line: number;
   readonly section?: string;
@@ -23,6 +26,7 @@ export interface IniProblem {
   readonly message: string;
 }
 
+/** A whole INI text: its sections in order, and every problem found. */
 export interface IniDocument {
   readonly sections: Map<string, IniSection>;
   readonly problems: IniProblem[];
@@ -30,6 +34,7 @@ export interface IniDocument {
 
 const INLINE_COMMENT = /\s[#;].*$/;
 
+/** Read INI text; problems are collected, never thrown. */
 export function parseIni(text: string): IniDocument {
   const sections = new Map<string, IniSection>();
   const problems: IniProblem[] = [];
