@@ -7,11 +7,17 @@ export {
   parseSize,
   formatSize,
   parseMaxDelete,
+  s3Section,
+  swiftSection,
 } from './config.js';
 export type {
   MaxDelete,
   Config,
   EndpointConfig,
+  S3EndpointConfig,
+  SwiftEndpointConfig,
+  SharedEndpointConfig,
+  EndpointSettings,
   EndpointType,
   SwiftConfig,
   PubsubConfig,
@@ -28,6 +34,8 @@ export type { Logger, LogLevel, LogFormat, LogFields } from './log.js';
 export { S3Store } from './store/s3-store.js';
 export { SwiftStore } from './store/swift-store.js';
 export type { SwiftStoreOptions } from './store/swift-store.js';
+export type { StoreOptions } from './store/store-common.js';
+export { createStore } from './store/registry.js';
 export { isMd5Etag } from './store/object-store.js';
 export type {
   ObjectStore,
