@@ -7,6 +7,7 @@
  * number of keys.
  */
 import { hashObject } from '../copy/copy-key.js';
+import { metadataDiff } from '../copy/source-now.js';
 import { decide, type DestinationState } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import { ListingOrderError, StoreError } from '../errors.js';
@@ -17,6 +18,9 @@ import { Cursor } from './ordered.js';
 import { fullKey, scopedListing } from './scope.js';
 import { neverDeleted } from '../sync/sync-key.js';
 import { loadTrashRoots } from '../sync/trash-roots.js';
+
+/** The names of the headers and metadata that differ (declared in copy/source-now.ts, the one rule). */
+export { metadataDiff };
 
 /** `+` only in the source, `-` only in the destination, `*` differs, `?` unproven, `=` same. */
 export type CheckMark = '+' | '-' | '*' | '?' | '=';
@@ -259,35 +263,6 @@ async function settleKey(
       }
     }),
   );
-}
-
-const STANDARD_HEADERS = [
-  ['content-type', 'contentType'],
-  ['cache-control', 'cacheControl'],
-  ['content-disposition', 'contentDisposition'],
-  ['content-encoding', 'contentEncoding'],
-  ['content-language', 'contentLanguage'],
-] as const;
-
-/**
- * The names of the headers and user metadata that differ. `s3s3-*` metadata is s3s3's own
- * record of the copy, never the source's. Expires is compared as a date when both parse,
- * since servers may reformat the HTTP-date.
- */
-export function metadataDiff(a: HeadInfo, b: HeadInfo): string[] {
-  const diff: string[] = [];
-  for (const [name, field] of STANDARD_HEADERS) if ((a[field] ?? '') !== (b[field] ?? '')) diff.push(name);
-  const ea = a.expires ?? '';
-  const eb = b.expires ?? '';
-  const ta = Date.parse(ea);
-  const tb = Date.parse(eb);
-  if (ea !== eb && !(Number.isFinite(ta) && ta === tb)) diff.push('expires');
-  const names = new Set([...Object.keys(a.metadata), ...Object.keys(b.metadata)]);
-  for (const n of [...names].sort()) {
-    if (n.startsWith('s3s3-')) continue;
-    if (a.metadata[n] !== b.metadata[n]) diff.push(`x-amz-meta-${n}`);
-  }
-  return diff;
 }
 
 interface Slot {
