@@ -4,10 +4,10 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-// The commands get commander from here, so one file of ours imports it.
-export { Command, InvalidArgumentError };
+/** Commander's classes: the commands get them from here, so one file of ours imports commander. */
+export { Command, InvalidArgumentError, Option };
 import {
   ConfigError,
   DURATION_HINT,
