@@ -30,14 +30,28 @@ export const BUCKET_FLAGS = {
     'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini); ' +
       'repeat it to sweep several pairs in turn, each under its own lock, with one summary and exit status',
   ),
-  dryRun: boolFlag('-n, --dry-run', 'print what would be copied and why; write nothing'),
+  dryRun: {
+    ...boolFlag('-n, --dry-run', 'print what would be copied and why; write nothing'),
+    more: 'Why: `missing`, `size differs`, `md5 differs`, `source changed`, `unverifiable`',
+  },
   force: boolFlag('-f, --force', 'copy every object even when the destination already has it'),
-  verifyMd5: boolFlag('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5'),
-  prefix: textFlag('-p, --prefix <prefix>', 'only keys starting with this prefix (after the [source] prefix is stripped)'),
-  delete: boolFlag(
-    '--delete',
-    'delete destination keys the source lacks, after a clean run (not on destinations with delete = false)',
+  verifyMd5: {
+    ...boolFlag('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5'),
+    more: 'As if `verify_md5 = true` on every destination',
+  },
+  prefix: textFlag(
+    '-p, --prefix <prefix>',
+    'only keys starting with this prefix (after the [source] prefix is stripped)',
   ),
+  delete: {
+    ...boolFlag(
+      '--delete',
+      'delete destination keys the source lacks, after a clean run (not on destinations with delete = false)',
+    ),
+    more:
+      'Like `rclone sync`, with the guards in ' +
+      '[Deletes and their guards](deletes-check-report.md#deletes-and-their-guards)',
+  },
   maxDelete: parsedFlag(
     '--max-delete <n|p%>',
     'most deletes per destination, a count or a percentage of its keys (default: max_delete, else 10%)',
@@ -51,7 +65,12 @@ export const BUCKET_FLAGS = {
   ),
   minSize: parsedFlag('--min-size <size>', 'skip objects smaller than this', size),
   maxSize: parsedFlag('--max-size <size>', 'skip objects larger than this', size),
-  include: listFlag('--include <glob>', 'only keys matching this glob (repeatable; * ** ? [..] {a,b})'),
+  include: {
+    ...listFlag('--include <glob>', 'only keys matching this glob (repeatable; * ** ? [..] {a,b})'),
+    more:
+      'Anchored; `*` stops at `/`, `**` does not, `?` one character, `[abc]` `[a-z]` `[!a]` `[[:digit:]]`, ' +
+      '`{a,b}`, `\\` escapes; a malformed glob (`a}b`, `{a,b`, `[z-a]`, `[]]`, an unclosed `[`) exits 2 naming it',
+  },
   exclude: listFlag('--exclude <glob>', 'skip keys matching this glob (repeatable)'),
   json: boolFlag('--json', 'print the summary as JSON on stdout'),
   logFormat: LOG_FORMAT_FLAG,
@@ -61,26 +80,35 @@ export const BUCKET_FLAGS = {
     "queue s3s3listen's failed jobs again (filters apply) instead of sweeping; its workers copy them",
   ),
   wait: boolFlag('--wait', 'when another sweep of the same buckets holds the lock, wait for it instead of exiting 0'),
-  check: boolFlag(
-    '--check',
-    'compare the source with every destination, copying and deleting nothing: + only in source, ' +
-      '- only in destination, * differs, ? unproven; exit 1 on a difference',
-  ),
+  check: {
+    ...boolFlag(
+      '--check',
+      'compare the source with every destination, copying and deleting nothing: + only in source, ' +
+        '- only in destination, * differs, ? unproven; exit 1 on a difference',
+    ),
+    more: 'No lock is taken; see [Check and report](deletes-check-report.md#check-and-report)',
+  },
   checkAll: boolFlag('--check-all', 'with --check: also print the keys that are the same (=)'),
   download: boolFlag('--download', 'with --check: settle ? keys by comparing the MD5 of both bodies'),
   checkMetadata: boolFlag(
     '--check-metadata',
     'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences',
   ),
-  report: textFlag(
-    '--report <file>',
-    'append one CSV row per object and destination to this file (sweeps; not with --dry-run, --check, ' +
-      "--enqueue or --retry-failed: the listener's [pubsub] report records what its workers do)",
-  ),
-  enqueue: boolFlag(
-    '--enqueue',
-    'plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)',
-  ),
+  report: {
+    ...textFlag(
+      '--report <file>',
+      'append one CSV row per object and destination to this file (sweeps; not with --dry-run, --check, ' +
+        "--enqueue or --retry-failed: the listener's [pubsub] report records what its workers do)",
+    ),
+    more: 'See [Check and report](deletes-check-report.md#check-and-report)',
+  },
+  enqueue: {
+    ...boolFlag(
+      '--enqueue',
+      'plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)',
+    ),
+    more: 'See [Many workers](s3s3listen.md#many-workers-s3s3listen---role-one-durable-queue)',
+  },
   maxQueued: parsedFlag(
     '--max-queued <n>',
     'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)',
@@ -90,11 +118,14 @@ export const BUCKET_FLAGS = {
     '--wait-drained',
     'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile',
   ),
-  metricsFile: textFlag(
-    '--metrics-file <file>',
-    "after a sweep, write its figures there in node_exporter's textfile format " +
-      '(e.g. /var/lib/node_exporter/s3s3.prom)',
-  ),
+  metricsFile: {
+    ...textFlag(
+      '--metrics-file <file>',
+      "after a sweep, write its figures there in node_exporter's textfile format " +
+        '(e.g. /var/lib/node_exporter/s3s3.prom)',
+    ),
+    more: 'Written atomically; see [Metrics](operations.md#metrics)',
+  },
   lockFile: textFlag(
     '--lock-file <file>',
     'lock file when Redis is not configured (default: one in the temp dir named after the buckets)',

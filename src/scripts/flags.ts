@@ -16,6 +16,8 @@ export interface FlagSpec<T> {
   parse?(value: string, previous: T): T;
   /** The value when the flag is not given (absent: undefined). */
   readonly default?: T;
+  /** More for the reference in docs/ only (Markdown, links relative to docs/), after the help. */
+  readonly more?: string;
 }
 
 /** A command's flags, keyed by the name of their property in the parsed flags (commander's attribute name). */
@@ -51,7 +53,8 @@ export function addFlags(command: Command, table: FlagTable): Command {
   for (const [name, spec] of Object.entries(table)) {
     const option = new Option(spec.flags, spec.help);
     // A table whose key is not what commander names the value would parse into the wrong property.
-    if (option.attributeName() !== name) throw new Error(`flag table: ${spec.flags} parses to ${option.attributeName()}`);
+    if (option.attributeName() !== name)
+      throw new Error(`flag table: ${spec.flags} parses to ${option.attributeName()}`);
     if (spec.parse) option.argParser((value: string, previous: unknown) => spec.parse!(value, previous));
     if (spec.default !== undefined) option.default(spec.default);
     command.addOption(option);
@@ -124,7 +127,8 @@ export function flagsMarkdown(table: FlagTable): string {
     const term = spec.flags.replace(/<([^>]+)>/g, (_, arg: string) => arg.toUpperCase());
     const fallback =
       typeof spec.default === 'string' && !/default/.test(spec.help) ? ` (default: \`${spec.default}\`)` : '';
-    return `| \`${cell(term)}\` | ${cell(spec.help)}${fallback} |`;
+    const more = spec.more === undefined ? '' : `. ${spec.more}`;
+    return `| \`${cell(term)}\` | ${cell(spec.help)}${fallback}${cell(more)} |`;
   });
   return ['| option | meaning |', '|---|---|', ...rows].join('\n') + '\n';
 }
