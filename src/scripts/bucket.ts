@@ -119,7 +119,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     }
     if (flags.retryFailed && !config.pubsub.redis) {
       io.stderr(
-        `s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
+        "s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; " +
+          `${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
       );
       return EXIT_USAGE;
     }
@@ -522,7 +523,9 @@ async function enqueueSweep(
       .map((d) => `[${d.name}]`);
     if (deleting.length > 0 && !flags.delete) {
       log.warn(
-        `--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} (delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) deletes them`,
+        `--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} ` +
+          '(delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) ' +
+          'deletes them',
       );
     }
     report = await client.duplicate({
@@ -604,7 +607,8 @@ class Progress {
   private draw(): void {
     const s = (performance.now() - this.started) / 1000;
     this.io.stderr(
-      `\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `,
+      `\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ` +
+        `${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `,
     );
   }
 

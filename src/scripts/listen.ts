@@ -111,7 +111,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(
-      `s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`,
+      `s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; ` +
+        'add [pubsub] with redis = true (and redis_url or host/port)\n',
     );
     return EXIT_USAGE;
   }

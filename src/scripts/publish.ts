@@ -97,7 +97,8 @@ export async function main(
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(
-      `s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`,
+      `s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; ` +
+        'add [pubsub] with redis = true (and redis_url or host/port)\n',
     );
     return EXIT_USAGE;
   }
@@ -127,7 +128,8 @@ export async function main(
     });
     if (result.unheard > 0) {
       log.warn(
-        'no s3s3listen was subscribed for some keys; Redis dropped those messages: the next s3s3bucket sweep copies them',
+        'no s3s3listen was subscribed for some keys; Redis dropped those messages: ' +
+          'the next s3s3bucket sweep copies them',
         {
           keys: result.unheard,
           channel: config.pubsub.channel,

@@ -38,6 +38,7 @@ export function packageFile(relative: string): string {
   return fileURLToPath(new URL(`../../${relative}`, import.meta.url));
 }
 
+/** The files `s3s3 echo-*` prints, shipped in the package, by subcommand. */
 export const SHIPPED = {
   'echo-supervisord-conf': {
     file: 'extras/s3s3.supervisord.conf',
@@ -210,7 +211,8 @@ async function runQueue(action: QueueAction, flags: QueueFlags, io: CliIo): Prom
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(
-      `s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; add [pubsub] with redis = true\n`,
+      `s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; ` +
+        'add [pubsub] with redis = true\n',
     );
     return EXIT_USAGE;
   }
@@ -235,13 +237,19 @@ async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags,
   if (action === 'counts') {
     const c = await q.counts();
     io.stdout(
-      `waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`,
+      `waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} ` +
+        `oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`,
     );
   } else if (action === 'failed') {
     for (const f of await q.failed(flags.limit ?? 100)) {
-      io.stdout(
-        `${JSON.stringify({ key: f.key, op: f.op, failed_at: new Date(f.at).toISOString(), attempts: f.attempts, error: f.error })}\n`,
-      );
+      const line = {
+        key: f.key,
+        op: f.op,
+        failed_at: new Date(f.at).toISOString(),
+        attempts: f.attempts,
+        error: f.error,
+      };
+      io.stdout(`${JSON.stringify(line)}\n`);
     }
   } else {
     const n = await q.clearFailed();
@@ -264,13 +272,16 @@ async function runTrash(
     flags.dest === undefined ? config.destinations : config.destinations.filter((d) => d.name === flags.dest);
   if (sections.length === 0) {
     io.stderr(
-      `${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`,
+      `${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; ` +
+        `it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`,
     );
     return EXIT_USAGE;
   }
   const now = new Date();
-  const line = (o: TrashObject) =>
-    `${formatAge(o.lastModified && now.getTime() - o.lastModified.getTime())} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
+  const line = (o: TrashObject) => {
+    const age = formatAge(o.lastModified && now.getTime() - o.lastModified.getTime());
+    return `${age} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
+  };
   let code = EXIT_OK;
   for (const section of sections) {
     const store = createConnection(section, log);
@@ -282,9 +293,15 @@ async function runTrash(
             const age = o.lastModified
               ? Math.max(0, Math.floor((now.getTime() - o.lastModified.getTime()) / 1000))
               : null;
-            io.stdout(
-              `${JSON.stringify({ destination: o.destination, root: o.root, key: o.key, size: o.size, last_modified: o.lastModified?.toISOString() ?? null, age_seconds: age })}\n`,
-            );
+            const entry = {
+              destination: o.destination,
+              root: o.root,
+              key: o.key,
+              size: o.size,
+              last_modified: o.lastModified?.toISOString() ?? null,
+              age_seconds: age,
+            };
+            io.stdout(`${JSON.stringify(entry)}\n`);
           } else io.stdout(`${line(o)}\n`);
         }
         continue;
@@ -303,7 +320,8 @@ async function runTrash(
       });
       const done = flags.dryRun ? `would purge ${report.wouldPurge}` : `purged ${report.purged}`;
       io.stderr(
-        `${name}: [${section.name}] ${done} (${report.bytes} bytes), kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`,
+        `${name}: [${section.name}] ${done} (${report.bytes} bytes), ` +
+          `kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`,
       );
       if (report.failed > 0) code = EXIT_FAILED;
     } catch (err) {

@@ -191,7 +191,11 @@ describe('command lines in the docs', () => {
 
   it('finds the command lines of README.md and docs/', () => {
     assert.ok(shown.filter((s) => s.whole).length >= 20, `only ${shown.length} command lines found`);
-    for (const c of Object.keys(COMMANDS)) assert.ok(shown.some((s) => s.command === c && s.whole), c);
+    for (const c of Object.keys(COMMANDS))
+      assert.ok(
+        shown.some((s) => s.command === c && s.whole),
+        c,
+      );
   });
 
   it('parses every command line of a shell block: the options exist, arguments parse, nothing conflicts', async () => {

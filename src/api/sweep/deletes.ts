@@ -102,7 +102,8 @@ export async function deletePhase(p: DeletePhaseOptions): Promise<string[]> {
     if (spool.length > limit) {
       refused.push(
         `[${dest.name}] would delete ${spool.length} of ${inScope} keys, more than max_delete ` +
-          `${describeMaxDelete(max)} (${limit}): nothing deleted there; check the source, or raise --max-delete / max_delete`,
+          `${describeMaxDelete(max)} (${limit}): nothing deleted there; ` +
+          'check the source, or raise --max-delete / max_delete',
       );
       continue;
     }
@@ -264,7 +265,8 @@ async function bucketMissingNow(source: ObjectStore): Promise<Error | null> {
   try {
     if (await source.bucketExists()) return null;
     return new Error(
-      `[${source.name}] the source bucket ${source.bucket} does not exist now: nothing deleted (fix bucket_name, or create it)`,
+      `[${source.name}] the source bucket ${source.bucket} does not exist now: ` +
+        'nothing deleted (fix bucket_name, or create it)',
     );
   } catch (err) {
     const cause = err instanceof Error ? err.message : String(err);
