@@ -127,7 +127,7 @@ type Counter = Exclude<(typeof COUNTERS)[number], 'bytes'>;
  * `would copy` and `would delete` rows are for reports). A trash move is a delete. Typed over
  * every Outcome, so an outcome added to copy-key.ts fails to compile until it is counted here.
  */
-export const OUTCOME_COUNTS: Readonly<Record<Outcome, { readonly counter: Counter; readonly bytes?: true }>> = {
+const OUTCOME_COUNTS: Readonly<Record<Outcome, { readonly counter: Counter; readonly bytes?: true }>> = {
   copied: { counter: 'copied', bytes: true },
   skipped: { counter: 'skipped' },
   gone: { counter: 'gone' },
@@ -141,7 +141,9 @@ export const OUTCOME_COUNTS: Readonly<Record<Outcome, { readonly counter: Counte
 
 /** Every counter at zero. */
 function zeroTotals(): DestinationTotals {
-  return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as unknown as DestinationTotals;
+  // satisfies: a field added to DestinationTotals fails to compile until COUNTERS has it.
+  const zero = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<Counter | 'bytes', number>;
+  return zero satisfies DestinationTotals;
 }
 
 /**
