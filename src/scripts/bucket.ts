@@ -1,6 +1,5 @@
 #!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=8
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
-import { resolve } from 'node:path';
 import {
   BucketClient,
   checkBucket,
@@ -8,8 +7,6 @@ import {
   writeSweepMetrics,
   createLogger,
   describeHolder,
-  parseMaxDelete,
-  parseSize,
   ReportWriter,
   requeueFailed,
   Enqueuer,
@@ -17,7 +14,6 @@ import {
   type CheckLine,
   type CheckReport,
   type Config,
-  type MaxDelete,
   type DuplicateOptions,
   type DuplicateReport,
   type HeldLock,
@@ -32,7 +28,6 @@ import {
 import { deletesAt, GlobError, validateGlobs } from '../api/index.js';
 import {
   Command,
-  InvalidArgumentError,
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
@@ -41,46 +36,9 @@ import {
   processIo,
   type CliIo,
   runIfMain,
-  positiveInt,
 } from './cli.js';
-
-interface BucketFlags {
-  /** `--config`, repeatable: each file is one pair (a source and its destinations), swept in turn. */
-  config: string[];
-  metricsFile?: string;
-  dryRun?: boolean;
-  force?: boolean;
-  verifyMd5?: boolean;
-  prefix?: string;
-  concurrency?: number;
-  json?: boolean;
-  minSize?: number;
-  maxSize?: number;
-  include: string[];
-  exclude: string[];
-  logFormat: 'text' | 'json';
-  quiet?: boolean;
-  retryFailed?: boolean;
-  wait?: boolean;
-  lockFile?: string;
-  delete?: boolean;
-  maxDelete?: MaxDelete;
-  allowEmptySource?: boolean;
-  check?: boolean;
-  checkAll?: boolean;
-  download?: boolean;
-  checkMetadata?: boolean;
-  report?: string;
-  enqueue?: boolean;
-  maxQueued?: number;
-  waitDrained?: boolean;
-}
-
-function maxDelete(v: string): MaxDelete {
-  const m = parseMaxDelete(v);
-  if (m === undefined) throw new InvalidArgumentError('expected a count or a percentage, e.g. 500 or 10%');
-  return m;
-}
+import { addFlags } from './flags.js';
+import { BUCKET_FLAGS, bucketUsageConflict, type BucketFlags } from './bucket-flags.js';
 
 /** Which keys a sweep or a check considers, and how many at once. */
 function scope(flags: BucketFlags) {
@@ -94,85 +52,21 @@ function scope(flags: BucketFlags) {
   };
 }
 
-function size(v: string): number {
-  const n = parseSize(v);
-  if (n === undefined) throw new InvalidArgumentError('expected a size such as 1048576, 512K, 64M or 5G');
-  return n;
-}
-const collect = (v: string, acc: string[]) => [...acc, v];
-
-export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+/**
+ * s3s3bucket's command line, parsed and checked without running anything: the flags, or the
+ * exit status when there is nothing to run (2: a usage error, already on stderr; 0: --help).
+ * A bad glob and flags that do not combine are usage errors, found before any config is read.
+ */
+export async function parseCommandLine(argv: readonly string[], io: CliIo): Promise<BucketFlags | number> {
   let flags: BucketFlags | undefined;
-  const program = new Command('s3s3bucket')
-    .description('Copy every object of the [source] bucket to every [dest*] bucket that lacks it or differs.')
-    .option(
-      '-c, --config <file>',
-      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini); repeat it to sweep several pairs in turn, each under its own lock, with one summary and exit status',
-      collect,
-      [],
-    )
-    .option('-n, --dry-run', 'print what would be copied and why; write nothing')
-    .option('-f, --force', 'copy every object even when the destination already has it')
-    .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
-    .option('-p, --prefix <prefix>', 'only keys starting with this prefix (after the [source] prefix is stripped)')
-    .option(
-      '--delete',
-      'delete destination keys the source lacks, after a clean run (not on destinations with delete = false)',
-    )
-    .option(
-      '--max-delete <n|p%>',
-      'most deletes per destination, a count or a percentage of its keys (default: max_delete, else 10%)',
-      maxDelete,
-    )
-    .option('--allow-empty-source', 'delete even when the source lists no key in scope')
-    .option('--concurrency <n>', 'objects in flight at once (default: [source] concurrency)', positiveInt)
-    .option('--min-size <size>', 'skip objects smaller than this', size)
-    .option('--max-size <size>', 'skip objects larger than this', size)
-    .option('--include <glob>', 'only keys matching this glob (repeatable; * ** ? [..] {a,b})', collect, [])
-    .option('--exclude <glob>', 'skip keys matching this glob (repeatable)', collect, [])
-    .option('--json', 'print the summary as JSON on stdout')
-    .option('--log-format <format>', 'text or json', 'text')
-    .option('-q, --quiet', 'only warnings and errors on stderr')
-    .option(
-      '--retry-failed',
-      "queue s3s3listen's failed jobs again (filters apply) instead of sweeping; its workers copy them",
-    )
-    .option('--wait', 'when another sweep of the same buckets holds the lock, wait for it instead of exiting 0')
-    .option(
-      '--check',
-      'compare the source with every destination, copying and deleting nothing: + only in source, - only in destination, * differs, ? unproven; exit 1 on a difference',
-    )
-    .option('--check-all', 'with --check: also print the keys that are the same (=)')
-    .option('--download', 'with --check: settle ? keys by comparing the MD5 of both bodies')
-    .option(
-      '--check-metadata',
-      'compare standard headers and user metadata too (not s3s3-*); a sweep recopies metadata-only differences',
-    )
-    .option(
-      '--report <file>',
-      "append one CSV row per object and destination to this file (sweeps; not with --dry-run, --check, --enqueue or --retry-failed: the listener's [pubsub] report records what its workers do)",
-    )
-    .option(
-      '--enqueue',
-      'plan the sweep as usual, but queue each copy for s3s3listen --role worker instead of doing it ([pubsub] queue)',
-    )
-    .option(
-      '--max-queued <n>',
-      'with --enqueue: wait while more jobs than this wait (default: [pubsub] max_queued, else 10000)',
-      positiveInt,
-    )
-    .option('--wait-drained', 'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile')
-    .option(
-      '--metrics-file <file>',
-      "after a sweep, write its figures there in node_exporter's textfile format (e.g. /var/lib/node_exporter/s3s3.prom)",
-    )
-    .option(
-      '--lock-file <file>',
-      'lock file when Redis is not configured (default: one in the temp dir named after the buckets)',
-    )
-    .action((opts: BucketFlags) => {
-      flags = opts;
-    });
+  const program = addFlags(
+    new Command('s3s3bucket').description(
+      'Copy every object of the [source] bucket to every [dest*] bucket that lacks it or differs.',
+    ),
+    BUCKET_FLAGS,
+  ).action((opts: BucketFlags) => {
+    flags = opts;
+  });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (!flags) return EXIT_USAGE;
@@ -193,13 +87,20 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       return EXIT_USAGE;
     }
   }
-  const conflict = usageConflict(flags);
+  const conflict = bucketUsageConflict(flags);
   if (conflict) {
     io.stderr(`s3s3bucket: ${conflict}\n`);
     return EXIT_USAGE;
   }
+  return flags;
+}
+
+/** s3s3bucket: sweeps (or checks) every config's pair in turn; the exit status (0, 1, or 2 for usage). */
+export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+  const flags = await parseCommandLine(argv, io);
+  if (typeof flags === 'number') return flags;
   const log = createLogger({
-    format: flags.logFormat,
+    format: flags.logFormat as 'text' | 'json',
     level: flags.quiet ? 'warn' : 'info',
     write: (l) => io.stderr(l + '\n'),
   });
@@ -218,7 +119,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     }
     if (flags.retryFailed && !config.pubsub.redis) {
       io.stderr(
-        `s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
+        "s3s3bucket: --retry-failed re-queues s3s3listen's failed jobs in Redis; " +
+          `${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
       );
       return EXIT_USAGE;
     }
@@ -341,84 +243,6 @@ async function runPair(
 
 /** What one pair's run gives back: its exit status, what --json prints, and the figures. */
 type PairOutcome = Pick<RunReport, 'exitCode' | 'json' | 'sweep' | 'queued' | 'notRun'>;
-
-/** Flags that make no sense together, or one without the other it needs. */
-function usageConflict(flags: BucketFlags): string | undefined {
-  if (flags.config.length > 1) {
-    const seen = new Set<string>();
-    for (const file of flags.config) {
-      const key = resolve(file);
-      if (seen.has(key)) return `--config ${file} is given twice; each file is one pair, swept once`;
-      seen.add(key);
-    }
-    for (const [set, name, why] of [
-      [flags.check, '--check', 'its difference lines do not say which pair they belong to; run one --check per config'],
-      [
-        flags.metricsFile !== undefined,
-        '--metrics-file',
-        "the file holds one sweep's figures; run one s3s3bucket per config, each with its own --metrics-file",
-      ],
-      [
-        flags.lockFile !== undefined,
-        '--lock-file',
-        'each pair takes its own lock (named after its buckets); drop --lock-file',
-      ],
-    ] as const) {
-      if (set) return `${name} cannot be combined with several --config: ${why}`;
-    }
-  }
-  if (flags.check) {
-    for (const [set, name] of [
-      [flags.retryFailed, '--retry-failed'],
-      [flags.delete, '--delete'],
-      [flags.force, '--force'],
-      [flags.report !== undefined, '--report'],
-      [flags.metricsFile !== undefined, '--metrics-file'],
-    ] as const) {
-      if (set) return `--check copies and deletes nothing; it cannot be combined with ${name}`;
-    }
-    return undefined;
-  }
-  if (flags.enqueue) {
-    for (const [set, name] of [
-      [flags.retryFailed, '--retry-failed'],
-      [flags.dryRun, '--dry-run'],
-      [flags.force, '--force'],
-      [flags.report !== undefined, '--report'],
-    ] as const) {
-      if (set) return `--enqueue hands the copies to the workers; it cannot be combined with ${name}`;
-    }
-    if (flags.delete && !flags.waitDrained)
-      return '--enqueue --delete deletes only once every copy job of the run succeeded: add --wait-drained';
-  } else if (flags.maxQueued !== undefined || flags.waitDrained) {
-    return `${flags.waitDrained ? '--wait-drained' : '--max-queued'} only goes with --enqueue`;
-  }
-  if (flags.retryFailed) {
-    for (const [set, name] of [
-      [flags.dryRun, '--dry-run'],
-      [flags.delete, '--delete'],
-      [flags.report !== undefined, '--report'],
-    ] as const) {
-      if (set)
-        return `--retry-failed only queues the failed jobs again for s3s3listen's workers; it cannot be combined with ${name}`;
-    }
-  }
-  if (flags.metricsFile !== undefined) {
-    for (const [set, name] of [
-      [flags.check, '--check'],
-      [flags.dryRun, '--dry-run'],
-      [flags.retryFailed, '--retry-failed'],
-      [flags.enqueue, '--enqueue'],
-    ] as const) {
-      if (set) return `--metrics-file records what a sweep did; it cannot be combined with ${name}`;
-    }
-  }
-  if (flags.checkAll) return '--check-all only goes with --check';
-  if (flags.download) return '--download only goes with --check';
-  if (flags.report !== undefined && flags.dryRun)
-    return '--report records what a run did; a dry run does nothing (drop --report, or --dry-run)';
-  return undefined;
-}
 
 async function locked(
   config: Config,
@@ -699,7 +523,9 @@ async function enqueueSweep(
       .map((d) => `[${d.name}]`);
     if (deleting.length > 0 && !flags.delete) {
       log.warn(
-        `--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} (delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) deletes them`,
+        `--enqueue deletes nothing while planning: keys the source lacks stay in ${deleting.join(', ')} ` +
+          '(delete = true) until a plain sweep (s3s3bucket, or s3s3bucket --enqueue --delete --wait-drained) ' +
+          'deletes them',
       );
     }
     report = await client.duplicate({
@@ -781,7 +607,8 @@ class Progress {
   private draw(): void {
     const s = (performance.now() - this.started) / 1000;
     this.io.stderr(
-      `\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `,
+      `\r${this.objects} done, ${(this.bytes / 1048576).toFixed(1)} MiB, ` +
+        `${(this.objects / s).toFixed(0)} obj/s, ${(this.bytes / 1048576 / s).toFixed(1)} MiB/s `,
     );
   }
 

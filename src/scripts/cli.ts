@@ -4,10 +4,10 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-// The commands get commander from here, so one file of ours imports it.
-export { Command, InvalidArgumentError };
+/** Commander's classes: the commands get them from here, so one file of ours imports commander. */
+export { Command, InvalidArgumentError, Option };
 import {
   ConfigError,
   DURATION_HINT,
@@ -22,13 +22,20 @@ import {
 // pinned, so for the commands that is noise in front of their own messages.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Exit status: every object in place (or nothing to do). */
 export const EXIT_OK = 0;
+/** Exit status: something failed, or the run stopped. */
 export const EXIT_FAILED = 1;
+/** Exit status: a usage or config error, reported before anything ran. */
 export const EXIT_USAGE = 2;
 
+/** Where a command writes and what environment it reads: the process's, or a test's. */
 export interface CliIo {
+  /** Results (summaries, check lines, dry-run lines). */
   readonly stdout: (text: string) => void;
+  /** Logs and errors. */
   readonly stderr: (text: string) => void;
+  /** The environment (S3S3_CONFIG, secrets' overrides). */
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -40,6 +47,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   else throw err;
 });
 
+/** The process's own stdout, stderr and environment (stdout stops quietly once its reader went away). */
 export const processIo: CliIo = {
   stdout: (t) => {
     if (!stdoutClosed) process.stdout.write(t);

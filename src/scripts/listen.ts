@@ -26,65 +26,64 @@ import {
   positiveInt,
   durationFlag,
 } from './cli.js';
+import { addFlags, boolFlag, CONFIG_FLAG, LOG_FORMAT_FLAG, parsedFlag, textFlag, type FlagValues } from './flags.js';
 
-interface ListenFlags {
-  config?: string;
-  logFormat: string;
-  checkConfig?: boolean;
-  concurrency?: number;
-  verbose?: boolean;
-  verifyMd5?: boolean;
+/** Every flag of s3s3listen, in the order of its `--help`. */
+export const LISTEN_FLAGS = {
+  config: CONFIG_FLAG,
+  concurrency: parsedFlag(
+    '--concurrency <n>',
+    'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)',
+    positiveInt,
+  ),
+  verifyMd5: boolFlag('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5'),
   /** Milliseconds (parsed by durationFlag), as are the other durations. */
-  statusInterval?: number;
-  bucketProbeInterval?: number;
-  role: string;
-  jobLock?: number;
-}
+  statusInterval: parsedFlag(
+    '--status-interval <duration>',
+    'log a status line (counters, queue, redis ok/degraded) this often: 30, 90s, 15m, 26h, 7d (default: 10m)',
+    durationFlag,
+  ),
+  bucketProbeInterval: parsedFlag(
+    '--bucket-probe-interval <duration>',
+    'while a bucket is missing, look for it this often (default: 30s)',
+    durationFlag,
+  ),
+  role: textFlag(
+    '--role <role>',
+    'all (receive and copy; the default), intake (receive and queue only) or worker (copy queued keys only): ' +
+      'one [pubsub] queue, shared by any number of workers',
+    'all',
+  ),
+  jobLock: parsedFlag(
+    '--job-lock <duration>',
+    "a running job's lock; a killed worker's keys run elsewhere once it expires (default: 30s)",
+    durationFlag,
+  ),
+  logFormat: LOG_FORMAT_FLAG,
+  verbose: boolFlag('-v, --verbose', 'also log each copy as it starts (debug)'),
+  checkConfig: boolFlag('--check-config', 'validate the config and exit'),
+} as const;
+
+/** s3s3listen's parsed flags, typed from LISTEN_FLAGS. */
+export type ListenFlags = FlagValues<typeof LISTEN_FLAGS>;
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
-export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+/**
+ * s3s3listen's command line, parsed and checked without running anything: the flags, or the
+ * exit status when there is nothing to run (2: a usage error, already on stderr; 0: --help).
+ */
+export async function parseCommandLine(argv: readonly string[], io: CliIo): Promise<ListenFlags | number> {
   let flags: ListenFlags | undefined;
-  const program = new Command('s3s3listen')
-    .description(
-      'Copy each key announced on the Redis channel (or, with [http], notified by the provider to POST /events) from [source] to every [dest*] bucket, through the durable queue. Runs until SIGTERM/SIGINT.',
-    )
-    .option(
-      '-c, --config <file>',
-      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)',
-    )
-    .option(
-      '--concurrency <n>',
-      'keys copied at once (default: [pubsub] concurrency, else [source] concurrency)',
-      positiveInt,
-    )
-    .option('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5')
-    .option(
-      '--status-interval <duration>',
-      'log a status line (counters, queue, redis ok/degraded) this often: 30, 90s, 15m, 26h, 7d (default: 10m)',
-      durationFlag,
-    )
-    .option(
-      '--bucket-probe-interval <duration>',
-      'while a bucket is missing, look for it this often (default: 30s)',
-      durationFlag,
-    )
-    .option(
-      '--role <role>',
-      'all (receive and copy; the default), intake (receive and queue only) or worker (copy queued keys only): one [pubsub] queue, shared by any number of workers',
-      'all',
-    )
-    .option(
-      '--job-lock <duration>',
-      "a running job's lock; a killed worker's keys run elsewhere once it expires (default: 30s)",
-      durationFlag,
-    )
-    .option('--log-format <format>', 'text or json', 'text')
-    .option('-v, --verbose', 'also log each copy as it starts (debug)')
-    .option('--check-config', 'validate the config and exit')
-    .action((opts: ListenFlags) => {
-      flags = opts;
-    });
+  const program = addFlags(
+    new Command('s3s3listen').description(
+      'Copy each key announced on the Redis channel (or, with [http], notified by the provider to POST /events) ' +
+        'from [source] to every [dest*] bucket, through the durable queue. Runs until SIGTERM/SIGINT.',
+    ),
+    LISTEN_FLAGS,
+  ).action((opts: ListenFlags) => {
+    flags = opts;
+  });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (!flags) return EXIT_USAGE;
@@ -96,8 +95,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr(`s3s3listen: --role must be one of ${LISTEN_ROLES.join(', ')}, not ${JSON.stringify(flags.role)}\n`);
     return EXIT_USAGE;
   }
+  return flags;
+}
+
+/** s3s3listen: runs the listener (or one role of it) until a signal; the exit status. */
+export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+  const flags = await parseCommandLine(argv, io);
+  if (typeof flags === 'number') return flags;
   const log = createLogger({
-    format: flags.logFormat,
+    format: flags.logFormat as 'text' | 'json',
     level: flags.verbose ? 'debug' : 'info',
     write: (l) => io.stderr(l + '\n'),
   });
@@ -105,7 +111,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(
-      `s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`,
+      `s3s3listen: ${config.file ?? 'config'} [pubsub] redis: the listener needs Redis; ` +
+        'add [pubsub] with redis = true (and redis_url or host/port)\n',
     );
     return EXIT_USAGE;
   }

@@ -14,15 +14,28 @@ import {
   type CliIo,
   runIfMain,
 } from './cli.js';
+import { addFlags, boolFlag, CONFIG_FLAG, type FlagValues } from './flags.js';
 
-interface PublishFlags {
-  config?: string;
-  json?: boolean;
-  null?: boolean;
-  delete?: boolean;
-  quiet?: boolean;
-}
+/** Every flag of s3s3publish, in the order of its `--help`. */
+export const PUBLISH_FLAGS = {
+  config: CONFIG_FLAG,
+  null: boolFlag(
+    '-0, --null',
+    'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline',
+  ),
+  delete: boolFlag(
+    '--delete',
+    'announce deletions ({"key": ..., "op": "delete"}): listeners delete the keys where the source has none ' +
+      'and [dest*] delete = true',
+  ),
+  json: boolFlag('--json', 'send JSON messages {"key": ..., "op": "put"} instead of the plain key'),
+  quiet: boolFlag('-q, --quiet', 'only warnings and errors on stderr'),
+} as const;
 
+/** s3s3publish's parsed flags, typed from PUBLISH_FLAGS. */
+export type PublishFlags = FlagValues<typeof PUBLISH_FLAGS>;
+
+/** What the io of s3s3publish has besides stdout and stderr: where keys come from. */
 export interface PublishIo extends CliIo {
   /** Where keys come from when none are given as arguments. */
   readonly stdin?: Readable;
@@ -47,41 +60,45 @@ async function* nulTerminated(stream: Readable): AsyncGenerator<string> {
   if (rest.length > 0) yield rest.toString('utf8');
 }
 
+/**
+ * s3s3publish's command line, parsed without running anything: the flags and the keys given as
+ * arguments, or the exit status when there is nothing to run (2: a usage error; 0: --help).
+ */
+export async function parseCommandLine(
+  argv: readonly string[],
+  io: CliIo,
+): Promise<{ flags: PublishFlags; keys: string[] } | number> {
+  let parsed: { flags: PublishFlags; keys: string[] } | undefined;
+  const program = addFlags(
+    new Command('s3s3publish')
+      .description(
+        'Announce keys on the Redis channel so s3s3listen copies them. Keys as arguments, or one per line on stdin.',
+      )
+      .argument('[key...]', 'keys to announce (default: read them from stdin, one per line)'),
+    PUBLISH_FLAGS,
+  ).action((keys: string[], flags: PublishFlags) => {
+    parsed = { flags, keys };
+  });
+  const early = await parseArgs(program, argv, io);
+  if (early !== undefined) return early;
+  return parsed ?? EXIT_USAGE;
+}
+
+/** s3s3publish: announces the keys (arguments, else stdin) on the channel; the exit status. */
 export async function main(
   argv: readonly string[] = process.argv.slice(2),
   io: PublishIo = { ...processIo, stdin: process.stdin },
 ): Promise<number> {
-  let flags: PublishFlags | undefined;
-  let keys: string[] = [];
-  const program = new Command('s3s3publish')
-    .description(
-      'Announce keys on the Redis channel so s3s3listen copies them. Keys as arguments, or one per line on stdin.',
-    )
-    .argument('[key...]', 'keys to announce (default: read them from stdin, one per line)')
-    .option(
-      '-c, --config <file>',
-      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)',
-    )
-    .option('-0, --null', 'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline')
-    .option(
-      '--delete',
-      'announce deletions ({"key": ..., "op": "delete"}): listeners delete the keys where the source has none and [dest*] delete = true',
-    )
-    .option('--json', 'send JSON messages {"key": ..., "op": "put"} instead of the plain key')
-    .option('-q, --quiet', 'only warnings and errors on stderr')
-    .action((args: string[], opts: PublishFlags) => {
-      keys = args;
-      flags = opts;
-    });
-  const early = await parseArgs(program, argv, io);
-  if (early !== undefined) return early;
-  if (!flags) return EXIT_USAGE;
+  const parsed = await parseCommandLine(argv, io);
+  if (typeof parsed === 'number') return parsed;
+  const { flags, keys } = parsed;
   const log = createLogger({ level: flags.quiet ? 'warn' : 'info', write: (l) => io.stderr(l + '\n') });
   const config = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(
-      `s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; add [pubsub] with redis = true (and redis_url or host/port)\n`,
+      `s3s3publish: ${config.file ?? 'config'} [pubsub] redis: publishing needs Redis; ` +
+        'add [pubsub] with redis = true (and redis_url or host/port)\n',
     );
     return EXIT_USAGE;
   }
@@ -111,7 +128,8 @@ export async function main(
     });
     if (result.unheard > 0) {
       log.warn(
-        'no s3s3listen was subscribed for some keys; Redis dropped those messages: the next s3s3bucket sweep copies them',
+        'no s3s3listen was subscribed for some keys; Redis dropped those messages: ' +
+          'the next s3s3bucket sweep copies them',
         {
           keys: result.unheard,
           channel: config.pubsub.channel,

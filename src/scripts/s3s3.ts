@@ -31,12 +31,14 @@ import {
   runIfMain,
   positiveInt,
 } from './cli.js';
+import { addFlags, boolFlag, CONFIG_FLAG, parsedFlag, textFlag, type FlagValues } from './flags.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
 export function packageFile(relative: string): string {
   return fileURLToPath(new URL(`../../${relative}`, import.meta.url));
 }
 
+/** The files `s3s3 echo-*` prints, shipped in the package, by subcommand. */
 export const SHIPPED = {
   'echo-supervisord-conf': {
     file: 'extras/s3s3.supervisord.conf',
@@ -51,23 +53,57 @@ export const SHIPPED = {
 const QUEUE_ACTIONS = ['counts', 'failed', 'clear-failed'] as const;
 type QueueAction = (typeof QUEUE_ACTIONS)[number];
 
-interface QueueFlags {
-  config?: string;
-  limit?: number;
-}
+/** `s3s3 queue`'s flags. */
+const QUEUE_FLAGS = {
+  config: CONFIG_FLAG,
+  limit: parsedFlag('--limit <n>', 'queue failed: list at most this many (default: 100)', positiveInt),
+} as const;
 
-interface TrashFlags {
-  config?: string;
-  dest?: string;
-  json?: boolean;
-  olderThan?: string;
-  dryRun?: boolean;
-}
+/** `--dest`, shared by the trash subcommands. */
+const DEST_FLAG = textFlag('--dest <section>', 'only this destination (default: every one)');
 
-export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
-  let chosen: keyof typeof SHIPPED | undefined;
-  let queue: { action: string; flags: QueueFlags } | undefined;
-  let trash: { action: 'list' | 'purge'; flags: TrashFlags } | undefined;
+/** `s3s3 trash list`'s flags. */
+const TRASH_LIST_FLAGS = {
+  config: CONFIG_FLAG,
+  dest: DEST_FLAG,
+  json: boolFlag(
+    '--json',
+    'one JSON object per line instead: destination, root, key, size, last_modified, age_seconds',
+  ),
+} as const;
+
+/** `s3s3 trash purge`'s flags. */
+const TRASH_PURGE_FLAGS = {
+  config: CONFIG_FLAG,
+  dest: DEST_FLAG,
+  olderThan: textFlag('--older-than <duration>', `required: ${DURATION_HINT}`),
+  dryRun: boolFlag('--dry-run', 'print what would be purged; delete nothing'),
+} as const;
+
+type QueueFlags = FlagValues<typeof QUEUE_FLAGS>;
+/** The flags of either trash subcommand (list has no --older-than or --dry-run, purge no --json). */
+type TrashFlags = Partial<FlagValues<typeof TRASH_LIST_FLAGS> & FlagValues<typeof TRASH_PURGE_FLAGS>>;
+
+/** What an `s3s3` command line asks for, once parsed. */
+export type S3s3Command =
+  | { readonly command: keyof typeof SHIPPED }
+  | { readonly command: 'queue'; readonly action: QueueAction; readonly flags: QueueFlags }
+  | {
+      readonly command: 'trash';
+      readonly action: 'list' | 'purge';
+      readonly flags: TrashFlags;
+      /** purge: --older-than in milliseconds. */
+      readonly olderThanMs?: number;
+    };
+
+/**
+ * s3s3's command line, parsed and checked without running anything: the subcommand and its
+ * flags, or the exit status when there is nothing to run (2: a usage error, already on stderr;
+ * 0: --help).
+ */
+export async function parseCommandLine(argv: readonly string[], io: CliIo): Promise<S3s3Command | number> {
+  let parsed: S3s3Command | undefined;
+  let queueAction: string | undefined;
   const program = new Command('s3s3').description(
     's3s3 helpers. The work is done by s3s3listen, s3s3bucket and s3s3publish.',
   );
@@ -78,67 +114,90 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       .command(name)
       .description(`print ${what}`)
       .action(() => {
-        chosen = name;
+        parsed = { command: name };
       });
   }
-  program
-    .command('queue')
-    .description(
-      "s3s3listen's queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set",
-    )
-    .argument('[action]', QUEUE_ACTIONS.join(', '), 'counts')
-    .option(
-      '-c, --config <file>',
-      'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)',
-    )
-    .option('--limit <n>', 'queue failed: list at most this many (default: 100)', positiveInt)
-    .action((action: string, flags: QueueFlags) => {
-      queue = { action, flags };
-    });
+  addFlags(
+    program
+      .command('queue')
+      .description(
+        "s3s3listen's queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; " +
+          '`queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set',
+      )
+      .argument('[action]', QUEUE_ACTIONS.join(', '), 'counts'),
+    QUEUE_FLAGS,
+  ).action((action: string, flags: QueueFlags) => {
+    queueAction = action;
+    parsed = { command: 'queue', action: action as QueueAction, flags };
+  });
   const trashCmd = program
     .command('trash')
     .description(
-      'what delete_mode = trash kept: `trash list` prints it, `trash purge --older-than 30d` is the only thing that empties it (a sweep never deletes any trash)',
+      'what delete_mode = trash kept: `trash list` prints it, `trash purge --older-than 30d` is the only thing ' +
+        'that empties it (a sweep never deletes any trash)',
     );
-  const configOption = '-c, --config <file>';
-  const configHelp =
-    'config file (default: $S3S3_CONFIG, ./s3s3.ini, ~/.s3s3.ini, /usr/local/etc/s3s3.ini, /etc/s3s3.ini)';
-  trashCmd
-    .command('list')
-    .description(
-      'one line per trashed object: <age> <size in bytes> "TRASH KEY" [dest]; age from its Last-Modified (3d, 5h, 12m, 40s)',
-    )
-    .option(configOption, configHelp)
-    .option('--dest <section>', 'only this destination (default: every one)')
-    .option('--json', 'one JSON object per line instead: destination, root, key, size, last_modified, age_seconds')
-    .action((flags: TrashFlags) => {
-      trash = { action: 'list', flags };
-    });
-  trashCmd
-    .command('purge')
-    .description('delete the trashed objects older than --older-than, under every trash root the destination ever used')
-    .option(configOption, configHelp)
-    .option('--dest <section>', 'only this destination (default: every one)')
-    .option('--older-than <duration>', `required: ${DURATION_HINT}`)
-    .option('--dry-run', 'print what would be purged; delete nothing')
-    .action((flags: TrashFlags) => {
-      trash = { action: 'purge', flags };
-    });
+  addFlags(
+    trashCmd
+      .command('list')
+      .description(
+        'one line per trashed object: <age> <size in bytes> "TRASH KEY" [dest]; ' +
+          'age from its Last-Modified (3d, 5h, 12m, 40s)',
+      ),
+    TRASH_LIST_FLAGS,
+  ).action((flags: TrashFlags) => {
+    parsed = { command: 'trash', action: 'list', flags };
+  });
+  addFlags(
+    trashCmd
+      .command('purge')
+      .description(
+        'delete the trashed objects older than --older-than, under every trash root the destination ever used',
+      ),
+    TRASH_PURGE_FLAGS,
+  ).action((flags: TrashFlags) => {
+    parsed = { command: 'trash', action: 'purge', flags };
+  });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
-  if (queue) return runQueue(queue.action, queue.flags, io);
-  if (trash) return runTrash(trash.action, trash.flags, io);
-  if (!chosen) {
+  if (!parsed) {
     io.stderr(program.helpInformation());
     return EXIT_USAGE;
   }
-  const path = packageFile(SHIPPED[chosen].file);
+  if (queueAction !== undefined && !(QUEUE_ACTIONS as readonly string[]).includes(queueAction)) {
+    io.stderr(`s3s3 queue: unknown action ${JSON.stringify(queueAction)}; use ${QUEUE_ACTIONS.join(', ')}\n`);
+    return EXIT_USAGE;
+  }
+  if (parsed.command === 'trash' && parsed.action === 'purge') {
+    const name = 's3s3 trash purge';
+    const { olderThan } = parsed.flags;
+    if (olderThan === undefined) {
+      io.stderr(`${name}: --older-than is required (${DURATION_HINT}); e.g. --older-than 30d\n`);
+      return EXIT_USAGE;
+    }
+    const olderThanMs = parseDuration(olderThan);
+    if (olderThanMs === undefined) {
+      io.stderr(`${name}: --older-than ${JSON.stringify(olderThan)} is not ${DURATION_HINT}\n`);
+      return EXIT_USAGE;
+    }
+    return { ...parsed, olderThanMs };
+  }
+  return parsed;
+}
+
+/** s3s3: runs one helper subcommand; the exit status. */
+export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+  const parsed = await parseCommandLine(argv, io);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.command === 'queue') return runQueue(parsed.action, parsed.flags, io);
+  if (parsed.command === 'trash') return runTrash(parsed.action, parsed.flags, parsed.olderThanMs, io);
+  const path = packageFile(SHIPPED[parsed.command].file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     io.stderr(
-      `s3s3: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (is the package installed whole?)\n`,
+      `s3s3: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)} ` +
+        '(is the package installed whole?)\n',
     );
     return EXIT_FAILED;
   }
@@ -146,17 +205,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   return EXIT_OK;
 }
 
-async function runQueue(action: string, flags: QueueFlags, io: CliIo): Promise<number> {
-  if (!(QUEUE_ACTIONS as readonly string[]).includes(action)) {
-    io.stderr(`s3s3 queue: unknown action ${JSON.stringify(action)}; use ${QUEUE_ACTIONS.join(', ')}\n`);
-    return EXIT_USAGE;
-  }
+async function runQueue(action: QueueAction, flags: QueueFlags, io: CliIo): Promise<number> {
   const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
   const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(
-      `s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; add [pubsub] with redis = true\n`,
+      `s3s3 queue: ${config.file ?? 'config'} [pubsub] redis: the queue lives in Redis; ` +
+        'add [pubsub] with redis = true\n',
     );
     return EXIT_USAGE;
   }
@@ -164,7 +220,7 @@ async function runQueue(action: string, flags: QueueFlags, io: CliIo): Promise<n
   try {
     // A CLI must not wait forever for an unreachable Redis (the queue's connection would).
     const answer = withTimeout(
-      queueAction(q, action as QueueAction, flags, io),
+      queueAction(q, action, flags, io),
       15_000,
       `redis at ${config.pubsub.redisUrlRedacted} did not answer in 15 s`,
     );
@@ -181,13 +237,19 @@ async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags,
   if (action === 'counts') {
     const c = await q.counts();
     io.stdout(
-      `waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`,
+      `waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} ` +
+        `oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`,
     );
   } else if (action === 'failed') {
     for (const f of await q.failed(flags.limit ?? 100)) {
-      io.stdout(
-        `${JSON.stringify({ key: f.key, op: f.op, failed_at: new Date(f.at).toISOString(), attempts: f.attempts, error: f.error })}\n`,
-      );
+      const line = {
+        key: f.key,
+        op: f.op,
+        failed_at: new Date(f.at).toISOString(),
+        attempts: f.attempts,
+        error: f.error,
+      };
+      io.stdout(`${JSON.stringify(line)}\n`);
     }
   } else {
     const n = await q.clearFailed();
@@ -196,20 +258,13 @@ async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags,
   return EXIT_OK;
 }
 
-async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo): Promise<number> {
+async function runTrash(
+  action: 'list' | 'purge',
+  flags: TrashFlags,
+  olderThanMs: number | undefined,
+  io: CliIo,
+): Promise<number> {
   const name = `s3s3 trash ${action}`;
-  let olderThanMs: number | undefined;
-  if (action === 'purge') {
-    if (flags.olderThan === undefined) {
-      io.stderr(`${name}: --older-than is required (${DURATION_HINT}); e.g. --older-than 30d\n`);
-      return EXIT_USAGE;
-    }
-    olderThanMs = parseDuration(flags.olderThan);
-    if (olderThanMs === undefined) {
-      io.stderr(`${name}: --older-than ${JSON.stringify(flags.olderThan)} is not ${DURATION_HINT}\n`);
-      return EXIT_USAGE;
-    }
-  }
   const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
   const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
@@ -217,13 +272,16 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
     flags.dest === undefined ? config.destinations : config.destinations.filter((d) => d.name === flags.dest);
   if (sections.length === 0) {
     io.stderr(
-      `${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`,
+      `${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; ` +
+        `it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`,
     );
     return EXIT_USAGE;
   }
   const now = new Date();
-  const line = (o: TrashObject) =>
-    `${formatAge(o.lastModified && now.getTime() - o.lastModified.getTime())} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
+  const line = (o: TrashObject) => {
+    const age = formatAge(o.lastModified && now.getTime() - o.lastModified.getTime());
+    return `${age} ${o.size} ${quoteKey(o.key)} [${o.destination}]`;
+  };
   let code = EXIT_OK;
   for (const section of sections) {
     const store = createConnection(section, log);
@@ -235,9 +293,15 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
             const age = o.lastModified
               ? Math.max(0, Math.floor((now.getTime() - o.lastModified.getTime()) / 1000))
               : null;
-            io.stdout(
-              `${JSON.stringify({ destination: o.destination, root: o.root, key: o.key, size: o.size, last_modified: o.lastModified?.toISOString() ?? null, age_seconds: age })}\n`,
-            );
+            const entry = {
+              destination: o.destination,
+              root: o.root,
+              key: o.key,
+              size: o.size,
+              last_modified: o.lastModified?.toISOString() ?? null,
+              age_seconds: age,
+            };
+            io.stdout(`${JSON.stringify(entry)}\n`);
           } else io.stdout(`${line(o)}\n`);
         }
         continue;
@@ -256,7 +320,8 @@ async function runTrash(action: 'list' | 'purge', flags: TrashFlags, io: CliIo):
       });
       const done = flags.dryRun ? `would purge ${report.wouldPurge}` : `purged ${report.purged}`;
       io.stderr(
-        `${name}: [${section.name}] ${done} (${report.bytes} bytes), kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`,
+        `${name}: [${section.name}] ${done} (${report.bytes} bytes), ` +
+          `kept ${report.kept} newer than ${flags.olderThan}${report.failed > 0 ? `, ${report.failed} failed` : ''}\n`,
       );
       if (report.failed > 0) code = EXIT_FAILED;
     } catch (err) {

@@ -18,11 +18,15 @@ describe('trash', () => {
       assert.equal(parseDuration(formatAge(ms)), ms);
   });
 
-  it('names one marker per root, under the default root, the same bytes for the same root and different for NFC/NFD', () => {
-    const a = trashRegistryKey('bin/');
-    assert.ok(a.startsWith(TRASH_REGISTRY_PREFIX) && a.startsWith('.s3s3-trash/'));
-    assert.equal(a, trashRegistryKey('bin/'));
-    assert.notEqual(trashRegistryKey('caf\u00e9/'), trashRegistryKey('cafe\u0301/'));
-    assert.match(a.slice(TRASH_REGISTRY_PREFIX.length), /^[0-9a-f]{64}$/);
-  });
+  it(
+    'names one marker per root, under the default root, ' +
+      'the same bytes for the same root and different for NFC/NFD',
+    () => {
+      const a = trashRegistryKey('bin/');
+      assert.ok(a.startsWith(TRASH_REGISTRY_PREFIX) && a.startsWith('.s3s3-trash/'));
+      assert.equal(a, trashRegistryKey('bin/'));
+      assert.notEqual(trashRegistryKey('caf\u00e9/'), trashRegistryKey('cafe\u0301/'));
+      assert.match(a.slice(TRASH_REGISTRY_PREFIX.length), /^[0-9a-f]{64}$/);
+    },
+  );
 });

@@ -51,25 +51,38 @@ export function sameVersion(read: ObjectInfo | HeadInfo, now: HeadInfo): boolean
   return !metadataDiffers(read, now);
 }
 
-const HEADER_FIELDS = [
-  'contentType',
-  'cacheControl',
-  'contentDisposition',
-  'contentEncoding',
-  'contentLanguage',
+/** The standard headers a copy carries, by their HTTP name and their HeadInfo field. */
+const STANDARD_HEADERS = [
+  ['content-type', 'contentType'],
+  ['cache-control', 'cacheControl'],
+  ['content-disposition', 'contentDisposition'],
+  ['content-encoding', 'contentEncoding'],
+  ['content-language', 'contentLanguage'],
 ] as const;
 
-/** Standard headers or user metadata differ (s3s3's own `s3s3-*` left out). */
+/**
+ * The names of the standard headers and user metadata that differ between two objects
+ * (`content-type`, `expires`, `x-amz-meta-color`, ...), in that order; empty when they agree.
+ * `s3s3-*` metadata is s3s3's own record of the copy, never the source's, so it is left out.
+ * Expires is compared as an instant (servers may reformat the HTTP-date), and one that is no
+ * HTTP date counts as none (see expiresAt). The one rule for "metadata differs": the sweep's
+ * `--check-metadata`, the check's `*` lines and sameVersion all ask here.
+ */
+export function metadataDiff(a: HeadInfo, b: HeadInfo): string[] {
+  const diff: string[] = [];
+  for (const [name, field] of STANDARD_HEADERS) if ((a[field] ?? '') !== (b[field] ?? '')) diff.push(name);
+  if (expiresAt(a.expires) !== expiresAt(b.expires)) diff.push('expires');
+  const names = new Set([...Object.keys(a.metadata), ...Object.keys(b.metadata)]);
+  for (const n of [...names].sort()) {
+    if (n.startsWith('s3s3-')) continue;
+    if (a.metadata[n] !== b.metadata[n]) diff.push(`x-amz-meta-${n}`);
+  }
+  return diff;
+}
+
+/** Standard headers or user metadata differ (s3s3's own `s3s3-*` left out): metadataDiff is not empty. */
 export function metadataDiffers(a: HeadInfo, b: HeadInfo): boolean {
-  if (HEADER_FIELDS.some((f) => (a[f] ?? '') !== (b[f] ?? ''))) return true;
-  if (expiresAt(a.expires) !== expiresAt(b.expires)) return true;
-  const user = (m: Readonly<Record<string, string>>) =>
-    JSON.stringify(
-      Object.entries(m)
-        .filter(([k]) => !k.startsWith('s3s3-'))
-        .sort(),
-    );
-  return user(a.metadata) !== user(b.metadata);
+  return metadataDiff(a, b).length > 0;
 }
 
 /**

@@ -7,6 +7,7 @@
  * number of keys.
  */
 import { hashObject } from '../copy/copy-key.js';
+import { metadataDiff } from '../copy/source-now.js';
 import { decide, type DestinationState } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import { ListingOrderError, StoreError } from '../errors.js';
@@ -18,22 +19,33 @@ import { fullKey, scopedListing } from './scope.js';
 import { neverDeleted } from '../sync/sync-key.js';
 import { loadTrashRoots } from '../sync/trash-roots.js';
 
+/** The names of the headers and metadata that differ (declared in copy/source-now.ts, the one rule). */
+export { metadataDiff };
+
 /** `+` only in the source, `-` only in the destination, `*` differs, `?` unproven, `=` same. */
 export type CheckMark = '+' | '-' | '*' | '?' | '=';
 
+/** Every mark, in the order the summaries print them. */
 export const CHECK_MARKS: readonly CheckMark[] = ['+', '-', '*', '?', '='];
 
+/** One key at one destination, as `s3s3bucket --check` prints it. */
 export interface CheckLine {
+  /** What the check found (see CheckMark). */
   readonly mark: CheckMark;
   /** The key as printed: the source's full key, except for `-` (the destination's full key). */
   readonly key: string;
+  /** The destination's section name. */
   readonly destination: string;
   /** The destination's full key (differs from `key` when the prefixes differ); unset for `+`. */
   readonly destinationKey?: string;
-  /** Why `*` or `?`: `size differs`, `md5 differs`, `source changed`, `hash differs`, `metadata differs: ...`, `unverifiable`. */
+  /**
+   * Why `*` or `?`: `size differs`, `md5 differs`, `source changed`, `hash differs`,
+   * `metadata differs: ...`, `unverifiable`.
+   */
   readonly reason?: string;
 }
 
+/** How a check runs: scope, how hard it looks, and where its lines go. */
 export interface CheckOptions extends FilterOptions {
   /** Only keys under this prefix (relative to the `prefix` settings). */
   readonly prefix?: string;
@@ -43,7 +55,9 @@ export interface CheckOptions extends FilterOptions {
   readonly checkMetadata?: boolean;
   /** HEADs and downloads in flight at once; default: the source's configured concurrency. */
   readonly concurrency?: number;
+  /** Where the check logs (default: nowhere). */
   readonly logger?: Logger;
+  /** Stops the check: it reports `aborted`. */
   readonly signal?: AbortSignal;
   /**
    * Every line, `=` included, in key order per destination (the lines of several
@@ -52,14 +66,17 @@ export interface CheckOptions extends FilterOptions {
   readonly onLine?: (line: CheckLine) => void;
 }
 
+/** Lines per mark, for one destination. */
 export type MarkCounts = Record<CheckMark, number>;
 
+/** A key the check could not settle at one destination (its HEAD or GET failed), and why. */
 export interface CheckError {
   readonly key: string;
   readonly destination: string;
   readonly error: string;
 }
 
+/** What a check found: counts per destination and mark, errors, and whether the replica matches. */
 export interface CheckReport {
   readonly source: string;
   /** Source keys in scope (after filters). */
@@ -79,6 +96,11 @@ export interface CheckReport {
 
 const MAX_KEPT_ERRORS = 100;
 
+/**
+ * The proof that a replica agrees with its source (`s3s3bucket --check`, rclone's `check
+ * --combined`): the same merge-join as a sweep, copying and deleting nothing. Lines come out as
+ * they are settled (see CheckMark), so memory depends on the concurrency, never on the number of keys.
+ */
 export async function checkBucket(
   source: ObjectStore,
   destinations: ObjectStore | readonly ObjectStore[],
@@ -259,35 +281,6 @@ async function settleKey(
       }
     }),
   );
-}
-
-const STANDARD_HEADERS = [
-  ['content-type', 'contentType'],
-  ['cache-control', 'cacheControl'],
-  ['content-disposition', 'contentDisposition'],
-  ['content-encoding', 'contentEncoding'],
-  ['content-language', 'contentLanguage'],
-] as const;
-
-/**
- * The names of the headers and user metadata that differ. `s3s3-*` metadata is s3s3's own
- * record of the copy, never the source's. Expires is compared as a date when both parse,
- * since servers may reformat the HTTP-date.
- */
-export function metadataDiff(a: HeadInfo, b: HeadInfo): string[] {
-  const diff: string[] = [];
-  for (const [name, field] of STANDARD_HEADERS) if ((a[field] ?? '') !== (b[field] ?? '')) diff.push(name);
-  const ea = a.expires ?? '';
-  const eb = b.expires ?? '';
-  const ta = Date.parse(ea);
-  const tb = Date.parse(eb);
-  if (ea !== eb && !(Number.isFinite(ta) && ta === tb)) diff.push('expires');
-  const names = new Set([...Object.keys(a.metadata), ...Object.keys(b.metadata)]);
-  for (const n of [...names].sort()) {
-    if (n.startsWith('s3s3-')) continue;
-    if (a.metadata[n] !== b.metadata[n]) diff.push(`x-amz-meta-${n}`);
-  }
-  return diff;
 }
 
 interface Slot {

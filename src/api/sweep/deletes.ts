@@ -8,7 +8,7 @@ import type { MaxDelete } from '../config.js';
 import type { CopyKeyOptions, TargetResult } from '../copy/copy-key.js';
 import type { Logger } from '../log.js';
 import { deleteManyFailures, type ObjectStore } from '../store/object-store.js';
-import { fullKey, neverDeleted, recheckAfterDelete, removeFromDestination } from '../sync/sync-key.js';
+import { fullKey, neverDeleted, recheckAfterDelete, removeFromDestination, trashInSource } from '../sync/sync-key.js';
 import type { KeySpool } from './spool.js';
 import { eachAtMost } from '../each.js';
 
@@ -25,19 +25,101 @@ export function describeMaxDelete(max: MaxDelete): string {
   return 'count' in max ? String(max.count) : `${max.percent}%`;
 }
 
-/** What runDeletes needs for one destination. */
-export interface DeletePhase {
+/** How the deletes run, the same at every destination of a sweep. */
+interface DeleteRun {
   readonly source: ObjectStore;
-  readonly dest: ObjectStore;
-  /** Keys relative to the prefixes, as listed at the destination. */
-  readonly spool: KeySpool;
+  /** Record nothing as deleted: each candidate is a `would delete`. */
   readonly dryRun: boolean;
+  /** HEADs and trash moves in flight at once. */
   readonly concurrency: number;
   readonly log: Logger;
+  /** Every result, counted by the sweep. */
   readonly record: (r: TargetResult) => void;
   readonly signal?: AbortSignal;
   /** For the copies made when the source has a deleted key again (see recheckAfterDelete). */
   readonly copyOptions?: CopyKeyOptions;
+}
+
+/** What runDeletes needs for one destination. */
+export interface DeletePhase extends DeleteRun {
+  readonly dest: ObjectStore;
+  /** Keys relative to the prefixes, as listed at the destination. */
+  readonly spool: KeySpool;
+}
+
+/** One destination that deletes in this sweep: the keys the source lacks, and how many keys it has in scope. */
+export interface DeleteCandidates {
+  readonly dest: ObjectStore;
+  /** The keys in scope the source lacks, relative to the prefixes. */
+  readonly spool: KeySpool;
+  /** Its keys in scope (the filters keep them, a delete could touch them): max_delete's base. */
+  readonly inScope: number;
+}
+
+/** What deletePhase needs: the destinations that delete, the source's count, the caps. */
+export interface DeletePhaseOptions extends DeleteRun {
+  /** Only the destinations where this run deletes, in the config's order. */
+  readonly destinations: readonly DeleteCandidates[];
+  /** Source keys in scope (after filters): none, and the empty-source guard holds. */
+  readonly sourceListed: number;
+  /** `--max-delete`: replaces every destination's `max_delete`. */
+  readonly maxDelete?: MaxDelete;
+  /** `--allow-empty-source`: no empty-source guard. */
+  readonly allowEmptySource?: boolean;
+}
+
+/**
+ * The delete phase of a sweep whose run was clean: the guards per destination (an empty source,
+ * a trash inside the source's prefix, `max_delete`), then runDeletes where they pass. Returns
+ * the refusals (each fails the run); an empty source refuses every destination.
+ */
+export async function deletePhase(p: DeletePhaseOptions): Promise<string[]> {
+  const { source } = p;
+  const refused: string[] = [];
+  if (p.sourceListed === 0 && !p.allowEmptySource) {
+    const holding = p.destinations.filter((d) => d.inScope > 0).map((d) => `[${d.dest.name}] holds ${d.inScope}`);
+    if (holding.length > 0) {
+      const prefix = source.settings.prefix ? `, prefix ${JSON.stringify(source.settings.prefix)}` : '';
+      refused.push(
+        `the source (${source.bucket}${prefix}) lists no key in scope while ${holding.join(', ')}: ` +
+          'refusing to delete everything; check bucket_name, prefix and filters, or pass --allow-empty-source',
+      );
+    }
+  }
+  for (const { dest, spool, inScope } of p.destinations) {
+    if (spool.length === 0) continue;
+    // With an empty source, any refusal so far stops every delete.
+    if (refused.length > 0 && p.sourceListed === 0) break;
+    if (trashInSource(source, dest)) {
+      refused.push(
+        `[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there ` +
+          '(trashed objects would be copied back); choose a trash_prefix outside it',
+      );
+      continue;
+    }
+    const max = p.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
+    const limit = deleteLimit(max, inScope);
+    if (spool.length > limit) {
+      refused.push(
+        `[${dest.name}] would delete ${spool.length} of ${inScope} keys, more than max_delete ` +
+          `${describeMaxDelete(max)} (${limit}): nothing deleted there; ` +
+          'check the source, or raise --max-delete / max_delete',
+      );
+      continue;
+    }
+    await runDeletes({
+      source,
+      dest,
+      spool,
+      dryRun: p.dryRun,
+      concurrency: p.concurrency,
+      log: p.log,
+      record: p.record,
+      signal: p.signal,
+      copyOptions: p.copyOptions,
+    });
+  }
+  return refused;
 }
 
 /** Keys per DeleteObjects request (S3's limit). */
@@ -183,7 +265,8 @@ async function bucketMissingNow(source: ObjectStore): Promise<Error | null> {
   try {
     if (await source.bucketExists()) return null;
     return new Error(
-      `[${source.name}] the source bucket ${source.bucket} does not exist now: nothing deleted (fix bucket_name, or create it)`,
+      `[${source.name}] the source bucket ${source.bucket} does not exist now: ` +
+        'nothing deleted (fix bucket_name, or create it)',
     );
   } catch (err) {
     const cause = err instanceof Error ? err.message : String(err);

@@ -1,39 +1,41 @@
-/**
- * duplicateBucket: a single-pass merge-join of the source listing with every destination
- * listing (all in UTF-8 byte order), copying what is missing or different. Listing and
- * copying overlap; a semaphore taken before each copy starts bounds what is in flight,
- * so memory depends on the concurrency, never on the number of keys.
- */
+/** The sweep: duplicateBucket and its phases (Sweep). */
 import type { MaxDelete } from '../config.js';
 import { ListingOrderError, StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
-import { copyKey, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
+import { copyKey, type CopyTarget, type Outcome, type TargetResult } from '../copy/copy-key.js';
 import { decide, knownMd5 } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
-import { DEFAULT_MAX_DELETE, deleteLimit, describeMaxDelete, runDeletes } from './deletes.js';
+import { deletePhase } from './deletes.js';
 import { makeFilter, type FilterOptions } from './filters.js';
 import { Cursor } from './ordered.js';
-import { deletesAt, neverDeleted, settleGone, trashInSource, trashRoot } from '../sync/sync-key.js';
+import { deletesAt, neverDeleted, settleGone, trashRoot } from '../sync/sync-key.js';
 import { loadTrashRoots, registerTrashRoot, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
 import { fullKey, inTrash, scopedListing } from './scope.js';
 import { KeySpool } from './spool.js';
 
+/** How a sweep runs (`s3s3bucket`'s flags, for the library): scope, copy rules, deletes, callbacks. */
 export interface DuplicateOptions extends FilterOptions {
+  /** Only keys under this prefix (relative to the `prefix` settings). */
   readonly prefix?: string;
+  /** Copy and delete nothing: each would-be copy or delete is a `would copy` / `would delete` result. */
   readonly dryRun?: boolean;
+  /** Copy every object even when the destination already has it. */
   readonly force?: boolean;
   /** Verify every copy by MD5 (reading back where the ETag is no MD5), whatever the config says. */
   readonly verifyMd5?: boolean;
   /** Objects in flight at once; default: the source's configured concurrency. */
   readonly concurrency?: number;
+  /** Retries of each request and copy (default: the stores' own). */
   readonly retry?: RetryPolicy;
+  /** Where the sweep logs (default: nowhere). */
   readonly logger?: Logger;
   /** Called once per key and destination as each is settled (copied, skipped, failed...). */
   readonly onResult?: (result: TargetResult) => void;
   /** Called for every source GET; a test counts reads with it. */
   readonly onSourceRead?: (key: string) => void;
+  /** Stops the sweep: no new copy starts, those in flight finish, nothing is deleted. */
   readonly signal?: AbortSignal;
   /**
    * Delete destination keys the source lacks (in scope, after filters), on every destination
@@ -44,7 +46,10 @@ export interface DuplicateOptions extends FilterOptions {
   readonly maxDelete?: MaxDelete;
   /** Also recopy objects whose standard headers or user metadata differ (`--check-metadata`). */
   readonly checkMetadata?: boolean;
-  /** Delete even when the source lists no key in scope (else refused: a wrong bucket or prefix would empty the replica). */
+  /**
+   * Delete even when the source lists no key in scope (else refused: a wrong bucket or prefix
+   * would empty the replica).
+   */
   readonly allowEmptySource?: boolean;
   /**
    * Instead of copying a key the plan says to copy, hand it over (`s3s3bucket --enqueue`
@@ -73,12 +78,14 @@ export interface DestinationTotals {
   bytes: number;
 }
 
+/** One failed key at one destination, with the error's message. */
 export interface Failure {
   readonly key: string;
   readonly destination: string;
   readonly error: string;
 }
 
+/** What a sweep did: the totals over every destination, per destination, and why it stopped or did not delete. */
 export interface DuplicateReport extends DestinationTotals {
   readonly source: string;
   /** Source objects considered (after filters). */
@@ -95,231 +102,361 @@ export interface DuplicateReport extends DestinationTotals {
   refused?: string[];
 }
 
+/** The first failures kept in a report (`failed` counts all). */
 const MAX_KEPT_FAILURES = 1000;
 
+/** The counters of DestinationTotals, in the order reports print them. */
+const COUNTERS = [
+  'copied',
+  'skipped',
+  'gone',
+  'failed',
+  'wouldCopy',
+  'deleted',
+  'wouldDelete',
+  'kept',
+  'bytes',
+] as const satisfies ReadonlyArray<keyof DestinationTotals>;
+
+/** A counter one outcome adds 1 to (bytes are summed apart). */
+type Counter = Exclude<(typeof COUNTERS)[number], 'bytes'>;
+
+/**
+ * What each outcome counts as, for one destination and for the whole report: the counter it
+ * adds 1 to, and whether its bytes add to `bytes` (only a copy made moves bytes; the sizes on
+ * `would copy` and `would delete` rows are for reports). A trash move is a delete. Typed over
+ * every Outcome, so an outcome added to copy-key.ts fails to compile until it is counted here.
+ */
+const OUTCOME_COUNTS: Readonly<Record<Outcome, { readonly counter: Counter; readonly bytes?: true }>> = {
+  copied: { counter: 'copied', bytes: true },
+  skipped: { counter: 'skipped' },
+  gone: { counter: 'gone' },
+  failed: { counter: 'failed' },
+  'would copy': { counter: 'wouldCopy' },
+  deleted: { counter: 'deleted' },
+  trashed: { counter: 'deleted' },
+  'would delete': { counter: 'wouldDelete' },
+  kept: { counter: 'kept' },
+};
+
+/** Every counter at zero. */
+function zeroTotals(): DestinationTotals {
+  // satisfies: a field added to DestinationTotals fails to compile until COUNTERS has it.
+  const zero = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<Counter | 'bytes', number>;
+  return zero satisfies DestinationTotals;
+}
+
+/**
+ * The sweep (`s3s3bucket`): a single-pass merge-join of the source listing with every
+ * destination listing (all in UTF-8 byte order), copying what is missing or different; with
+ * `delete`, then deleting what the source lacks, after a clean run and within the guards.
+ * Listing and copying overlap; a semaphore taken before each copy starts bounds what is in
+ * flight, so memory depends on the concurrency, never on the number of keys. The phases live
+ * on Sweep.
+ */
 export async function duplicateBucket(
   source: ObjectStore,
   destinations: ObjectStore | readonly ObjectStore[],
   options: DuplicateOptions = {},
 ): Promise<DuplicateReport> {
   const dests = Array.isArray(destinations) ? (destinations as readonly ObjectStore[]) : [destinations as ObjectStore];
-  const log = options.logger ?? silentLogger;
-  const started = performance.now();
-  const report: DuplicateReport = {
-    source: source.name,
-    listed: 0,
-    copied: 0,
-    skipped: 0,
-    gone: 0,
-    failed: 0,
-    wouldCopy: 0,
-    bytes: 0,
-    seconds: 0,
-    failures: [],
-    deleted: 0,
-    wouldDelete: 0,
-    kept: 0,
-    destinations: Object.fromEntries(
-      dests.map((d) => [
-        d.name,
-        { copied: 0, skipped: 0, gone: 0, failed: 0, wouldCopy: 0, deleted: 0, wouldDelete: 0, kept: 0, bytes: 0 },
-      ]),
-    ),
-  };
-  const record = (r: TargetResult) => {
-    const totals = report.destinations[r.destination]!;
-    switch (r.outcome) {
-      case 'copied':
-        report.copied++;
-        totals.copied++;
-        report.bytes += r.bytes;
-        totals.bytes += r.bytes;
-        break;
-      case 'skipped':
-        report.skipped++;
-        totals.skipped++;
-        break;
-      case 'gone':
-        report.gone++;
-        totals.gone++;
-        break;
-      case 'would copy':
-        report.wouldCopy++;
-        totals.wouldCopy++;
-        break;
-      case 'deleted':
-      case 'trashed':
-        report.deleted++;
-        totals.deleted++;
-        break;
-      case 'would delete':
-        report.wouldDelete++;
-        totals.wouldDelete++;
-        break;
-      case 'kept':
-        report.kept++;
-        totals.kept++;
-        break;
-      case 'failed':
-        report.failed++;
-        totals.failed++;
-        if (report.failures.length < MAX_KEPT_FAILURES)
-          report.failures.push({ key: r.key, destination: r.destination, error: r.error?.message ?? 'unknown error' });
-        if (r.error instanceof StoreError && r.error.errorClass === 'fatal') report.aborted ??= r.error.message;
-        break;
-    }
-    options.onResult?.(r);
-  };
+  return new Sweep(source, dests, options).run();
+}
 
-  // Filters see keys relative to the prefixes, the same on both sides.
-  const filter = makeFilter(options);
-  const concurrency = options.concurrency ?? source.settings.concurrency;
-  const limiter = new Limiter(concurrency);
-  const partSlots = new Limiter(concurrency);
-  // Per destination: keys it lists in scope, and those the source lacks (only where it deletes).
-  const inScope = dests.map(() => 0);
-  // Every trash root each destination ever used, read before its listing is: out of scope.
-  try {
-    await Promise.all(dests.map((d) => loadRoots(d, options.dryRun !== true && !options.onCopy)));
-  } catch (err) {
-    report.aborted = err instanceof Error ? err.message : String(err);
-    report.seconds = (performance.now() - started) / 1000;
-    if (dests.some((d) => deletesAt(d, options)) && !options.onCopy)
-      report.deletesSkipped = `no delete in this run: the sweep stopped (${report.aborted})`;
+/** One destination as the sweep walks it. */
+interface Lane {
+  readonly store: ObjectStore;
+  /** Its listing, merged with the source's. */
+  readonly cursor: Cursor;
+  /** The keys it lists in scope (those the filters keep and a delete could touch): max_delete's base. */
+  inScope: number;
+  /** The keys in scope the source lacks, set aside for the delete phase; only where this run deletes. */
+  readonly spool: KeySpool | undefined;
+}
+
+/**
+ * One sweep, in named phases (rclone's syncCopyMove, mc's mirrorJob):
+ * - **list**: the source listing merged with every destination listing, one pass, in UTF-8 byte
+ *   order; a destination key the source lacks is spooled for the delete phase;
+ * - **plan**: per key, which destinations need a copy (most of a second sweep is settled here,
+ *   from the listings alone, without a task);
+ * - **copy**: the copy (or the hand-over, `onCopy`), in a slot of a limiter taken before it
+ *   starts, so the listing waits for the copies (memory depends on the concurrency only);
+ * - **settle**: a key found gone while copied is removed where this run deletes; every result
+ *   is counted through OUTCOME_COUNTS;
+ * - **delete**: after a clean run only, within the guards (deletes.ts: deletePhase).
+ */
+class Sweep {
+  private readonly log: Logger;
+  private readonly started = performance.now();
+  private readonly report: DuplicateReport;
+  /** Filters see keys relative to the prefixes, the same on both sides. */
+  private readonly filter: (o: ObjectInfo) => boolean;
+  private readonly concurrency: number;
+  /** Copies in flight. */
+  private readonly limiter: Limiter;
+  /** Multipart parts in flight, shared by every copy. */
+  private readonly partSlots: Limiter;
+
+  constructor(
+    private readonly source: ObjectStore,
+    private readonly dests: readonly ObjectStore[],
+    private readonly options: DuplicateOptions,
+  ) {
+    this.log = options.logger ?? silentLogger;
+    this.report = {
+      source: source.name,
+      listed: 0,
+      ...zeroTotals(),
+      seconds: 0,
+      failures: [],
+      destinations: Object.fromEntries(dests.map((d) => [d.name, zeroTotals()])),
+    };
+    this.filter = makeFilter(options);
+    this.concurrency = options.concurrency ?? source.settings.concurrency;
+    this.limiter = new Limiter(this.concurrency);
+    this.partSlots = new Limiter(this.concurrency);
+  }
+
+  /** Every phase in turn; the report, also when a phase stopped the sweep. */
+  async run(): Promise<DuplicateReport> {
+    const { report, options } = this;
+    // Every trash root each destination ever used, read before its listing is: out of scope.
+    try {
+      await Promise.all(this.dests.map((d) => loadRoots(d, options.dryRun !== true && !options.onCopy)));
+    } catch (err) {
+      report.aborted = err instanceof Error ? err.message : String(err);
+      report.seconds = this.elapsed();
+      if (this.dests.some((d) => deletesAt(d, options)) && !options.onCopy)
+        report.deletesSkipped = `no delete in this run: the sweep stopped (${report.aborted})`;
+      return report;
+    }
+    const lanes = this.dests.map((d) => this.lane(d));
+    try {
+      const listed = await this.list(lanes);
+      if (lanes.some((l) => l.spool !== undefined)) await this.delete(lanes, listed);
+    } finally {
+      for (const l of lanes) l.spool?.close();
+      report.seconds = this.elapsed();
+    }
+    if (options.signal?.aborted && !report.aborted) report.aborted = 'stopped by signal';
     return report;
   }
-  // Planning for the workers (onCopy) deletes nothing: no copy has happened yet, and a delete
-  // must follow a run whose copies all succeeded (`--enqueue --delete --wait-drained` sweeps after).
-  const spools = dests.map((d) => (deletesAt(d, options) && !options.onCopy ? new KeySpool() : undefined));
-  const cursors = dests.map(
-    (d, i) =>
-      // Keys in scope: those the filters keep and a delete could touch (max_delete's base).
-      new Cursor(
-        counted(scopedListing(d, options.prefix), (o) =>
-          filter(o) && !neverDeleted(d, fullKey(d, o.key)) ? inScope[i]!++ : 0,
-        ),
+
+  /** A destination's lane: its listing, counted and spooled as the merge passes its keys. */
+  private lane(store: ObjectStore): Lane {
+    const inScope = (o: ObjectInfo) => this.filter(o) && !neverDeleted(store, fullKey(store, o.key));
+    // Planning for the workers (onCopy) deletes nothing: no copy has happened yet, and a delete
+    // must follow a run whose copies all succeeded (`--enqueue --delete --wait-drained` sweeps after).
+    const spool = deletesAt(store, this.options) && !this.options.onCopy ? new KeySpool() : undefined;
+    const lane: Lane = {
+      store,
+      inScope: 0,
+      spool,
+      cursor: new Cursor(
+        counted(scopedListing(store, this.options.prefix), (o) => {
+          if (inScope(o)) lane.inScope++;
+        }),
         (o) => {
-          if (filter(o) && !neverDeleted(d, fullKey(d, o.key))) spools[i]?.add({ key: o.key, size: o.size });
+          if (inScope(o)) spool?.add({ key: o.key, size: o.size });
         },
       ),
-  );
-  let listed = false;
-  try {
+    };
+    return lane;
+  }
+
+  /**
+   * The list phase, with plan and copy for each source key; then the destination keys after the
+   * source's last one. True when every listing finished (no abort, no signal): deletes may follow.
+   */
+  private async list(lanes: readonly Lane[]): Promise<boolean> {
+    const { report, options } = this;
     try {
-      for await (const object of scopedListing(source, options.prefix, 'source')) {
+      for await (const object of scopedListing(this.source, options.prefix, 'source')) {
         if (report.aborted || options.signal?.aborted) break;
-        const found = await Promise.all(cursors.map((c) => c.seek(object.key)));
-        if (!filter(object)) continue;
+        const found = await Promise.all(lanes.map((l) => l.cursor.seek(object.key)));
+        if (!this.filter(object)) continue;
         report.listed++;
-        // Most keys of a second sweep are settled from the listings alone, without a task.
-        const targets: CopyTarget[] = [];
-        for (const [i, dest] of dests.entries()) {
-          const target = fullKey(dest, object.key);
-          if (inTrash(dest, target)) {
-            // A source key that would land in this destination's trash: never written there.
-            log.warn('skipped: the key would land in the destination trash', {
-              key: fullKey(source, object.key),
-              destination: dest.name,
-            });
-            record({
-              destination: dest.name,
-              key: target,
-              outcome: 'skipped',
-              bytes: 0,
-              sourceKey: fullKey(source, object.key),
-            });
-            continue;
-          }
-          const known = found[i] ?? null;
-          const d = decide(object, known, {
-            force: options.force,
-            verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5,
-          });
-          if (d.action === 'skip' && !options.checkMetadata) {
-            record({
-              destination: dest.name,
-              key: fullKey(dest, object.key),
-              outcome: 'skipped',
-              bytes: 0,
-              sourceKey: fullKey(source, object.key),
-              size: object.size,
-              sourceEtag: object.etag,
-              md5: knownMd5(object),
-            });
-          } else
-            targets.push({
-              store: dest,
-              key: fullKey(dest, object.key),
-              known: known && { ...known, key: fullKey(dest, known.key) },
-            });
-        }
-        if (targets.length === 0) continue;
-        const sourceInfo = { ...object, key: fullKey(source, object.key) };
-        await limiter.spawn(() =>
-          (options.onCopy
-            ? options.onCopy(sourceInfo.key, sourceInfo, targets)
-            : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
-                force: options.force,
-                dryRun: options.dryRun,
-                verifyMd5: options.verifyMd5,
-                retry: options.retry,
-                logger: log,
-                onSourceRead: options.onSourceRead,
-                partSlots,
-                checkMetadata: options.checkMetadata,
-              })
-          )
-            // A key found gone (listed, then deleted before or while it was copied) is removed where
-            // this run deletes, as the worker would: its delete event may have been handled before
-            // this copy landed, and nothing else would remove it before the next sweep.
-            .then((results) =>
-              options.dryRun
-                ? results
-                : Promise.all(
-                    results.map((r, i) =>
-                      settleGone(source, sourceInfo.key, targets[i]!.store, r, {
-                        delete: options.delete,
-                        logger: log,
-                        retry: options.retry,
-                        partSlots,
-                      }),
-                    ),
-                  ),
-            )
-            .then((results) => results.forEach(record))
-            .catch((err: unknown) => {
-              // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
-              for (const t of targets)
-                record({
-                  destination: t.store.name,
-                  key: t.key,
-                  outcome: 'failed',
-                  bytes: 0,
-                  error: err instanceof Error ? err : new Error(String(err)),
-                });
-            }),
-        );
+        const targets = this.plan(object, found);
+        if (targets.length > 0) await this.copy(object, targets);
       }
       // The destination keys after the source's last one are extra too: list them to the end.
-      if (!report.aborted && !options.signal?.aborted && spools.some((sp) => sp !== undefined)) {
-        await Promise.all(cursors.map((c, i) => (spools[i] ? c.drain() : undefined)));
+      if (!report.aborted && !options.signal?.aborted && lanes.some((l) => l.spool !== undefined)) {
+        await Promise.all(lanes.map((l) => (l.spool ? l.cursor.drain() : undefined)));
       }
-      listed = !report.aborted && !options.signal?.aborted;
+      return !report.aborted && !options.signal?.aborted;
     } catch (err) {
       // Reported once, by whoever reads the report.
       report.aborted =
         err instanceof ListingOrderError || err instanceof StoreError ? err.message : `listing failed: ${String(err)}`;
+      return false;
     } finally {
-      await limiter.drain();
+      await this.limiter.drain();
     }
-    if (spools.some((sp) => sp !== undefined))
-      await deletePhase(source, dests, spools, inScope, listed, report, options, log, record, concurrency);
-  } finally {
-    for (const sp of spools) sp?.close();
-    report.seconds = (performance.now() - started) / 1000;
   }
-  if (options.signal?.aborted && !report.aborted) report.aborted = 'stopped by signal';
-  return report;
+
+  /**
+   * The plan phase for one source key: the destinations to copy it to. Those the listings
+   * settle (in place, or a key that would land in the destination's trash) are recorded skipped.
+   */
+  private plan(object: ObjectInfo, found: ReadonlyArray<ObjectInfo | null>): CopyTarget[] {
+    const { source, options } = this;
+    const sourceKey = fullKey(source, object.key);
+    const targets: CopyTarget[] = [];
+    for (const [i, dest] of this.dests.entries()) {
+      const target = fullKey(dest, object.key);
+      if (inTrash(dest, target)) {
+        // A source key that would land in this destination's trash: never written there.
+        this.log.warn('skipped: the key would land in the destination trash', {
+          key: sourceKey,
+          destination: dest.name,
+        });
+        this.record({ destination: dest.name, key: target, outcome: 'skipped', bytes: 0, sourceKey });
+        continue;
+      }
+      const known = found[i] ?? null;
+      const d = decide(object, known, {
+        force: options.force,
+        verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5,
+      });
+      if (d.action === 'skip' && !options.checkMetadata) {
+        this.record({
+          destination: dest.name,
+          key: target,
+          outcome: 'skipped',
+          bytes: 0,
+          sourceKey,
+          size: object.size,
+          sourceEtag: object.etag,
+          md5: knownMd5(object),
+        });
+      } else targets.push({ store: dest, key: target, known: known && { ...known, key: fullKey(dest, known.key) } });
+    }
+    return targets;
+  }
+
+  /**
+   * The copy phase for one key: waits for a slot (backpressure on the listing), then copies it
+   * (or hands it over, `onCopy`) and settles the results, without waiting for them.
+   */
+  private async copy(object: ObjectInfo, targets: readonly CopyTarget[]): Promise<void> {
+    const { source, options } = this;
+    const sourceInfo = { ...object, key: fullKey(source, object.key) };
+    await this.limiter.spawn(() =>
+      (options.onCopy
+        ? options.onCopy(sourceInfo.key, sourceInfo, targets)
+        : copyKey({ store: source, key: sourceInfo.key, info: sourceInfo }, targets, {
+            force: options.force,
+            dryRun: options.dryRun,
+            verifyMd5: options.verifyMd5,
+            retry: options.retry,
+            logger: this.log,
+            onSourceRead: options.onSourceRead,
+            partSlots: this.partSlots,
+            checkMetadata: options.checkMetadata,
+          })
+      )
+        .then((results) => this.settle(sourceInfo.key, targets, results))
+        .then((results) => results.forEach((r) => this.record(r)))
+        .catch((err: unknown) => {
+          // copyKey reports failures as results; reaching here is a bug, still counted, never lost.
+          for (const t of targets)
+            this.record({
+              destination: t.store.name,
+              key: t.key,
+              outcome: 'failed',
+              bytes: 0,
+              error: err instanceof Error ? err : new Error(String(err)),
+            });
+        }),
+    );
+  }
+
+  /**
+   * The settle phase for one key's results. A key found gone (listed, then deleted before or
+   * while it was copied) is removed where this run deletes, as the worker would: its delete event
+   * may have been handled before this copy landed, and nothing else would remove it before the
+   * next sweep.
+   */
+  private async settle(
+    sourceKey: string,
+    targets: readonly CopyTarget[],
+    results: readonly TargetResult[],
+  ): Promise<readonly TargetResult[]> {
+    const { options } = this;
+    if (options.dryRun) return results;
+    return Promise.all(
+      results.map((r, i) =>
+        settleGone(this.source, sourceKey, targets[i]!.store, r, {
+          delete: options.delete,
+          logger: this.log,
+          retry: options.retry,
+          partSlots: this.partSlots,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The delete phase: only after a clean run (every listing finished, no copy failed, no
+   * signal); then the guards and the deletes themselves (deletes.ts).
+   */
+  private async delete(lanes: readonly Lane[], listed: boolean): Promise<void> {
+    const { report, options, log } = this;
+    const why = !listed
+      ? report.aborted
+        ? `the sweep stopped (${report.aborted})`
+        : 'the sweep was interrupted'
+      : report.failed > 0
+        ? `${report.failed} ${report.failed === 1 ? 'copy' : 'copies'} failed; ` +
+          'deletes wait for a run where every copy succeeds'
+        : undefined;
+    if (why) {
+      report.deletesSkipped = `no delete in this run: ${why}`;
+      log.warn(report.deletesSkipped);
+      return;
+    }
+    const refused = await deletePhase({
+      source: this.source,
+      destinations: lanes.flatMap((l) => (l.spool ? [{ dest: l.store, spool: l.spool, inScope: l.inScope }] : [])),
+      sourceListed: report.listed,
+      maxDelete: options.maxDelete,
+      allowEmptySource: options.allowEmptySource,
+      dryRun: options.dryRun === true,
+      concurrency: this.concurrency,
+      log,
+      record: (r) => this.record(r),
+      signal: options.signal,
+      copyOptions: { retry: options.retry, verifyMd5: options.verifyMd5 },
+    });
+    if (refused.length > 0) {
+      report.refused = refused;
+      for (const r of refused) log.error(`delete refused: ${r}`);
+    }
+  }
+
+  /** Counts one settled result (OUTCOME_COUNTS), for its destination and the whole run; then onResult. */
+  private record(r: TargetResult): void {
+    const { report } = this;
+    const totals = report.destinations[r.destination]!;
+    const { counter, bytes } = OUTCOME_COUNTS[r.outcome];
+    report[counter]++;
+    totals[counter]++;
+    if (bytes) {
+      report.bytes += r.bytes;
+      totals.bytes += r.bytes;
+    }
+    if (r.outcome === 'failed') {
+      if (report.failures.length < MAX_KEPT_FAILURES)
+        report.failures.push({ key: r.key, destination: r.destination, error: r.error?.message ?? 'unknown error' });
+      if (r.error instanceof StoreError && r.error.errorClass === 'fatal') report.aborted ??= r.error.message;
+    }
+    this.options.onResult?.(r);
+  }
+
+  private elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
 }
 
 /**
@@ -340,7 +477,8 @@ async function loadRoots(dest: ObjectStore, register: boolean): Promise<void> {
     if (err instanceof StoreError) throw err;
     const cause = err instanceof Error ? err.message : String(err);
     throw new Error(
-      `[${dest.name}] could not read the trash registry (${TRASH_REGISTRY_PREFIX} in ${dest.bucket}): ${cause}; the sweep needs it to keep every trash out of scope`,
+      `[${dest.name}] could not read the trash registry (${TRASH_REGISTRY_PREFIX} in ${dest.bucket}): ${cause}; ` +
+        'the sweep needs it to keep every trash out of scope',
     );
   }
 }
@@ -350,82 +488,6 @@ async function* counted<T>(it: AsyncIterable<T>, onItem: (item: T) => void): Asy
   for await (const x of it) {
     onItem(x);
     yield x;
-  }
-}
-
-/**
- * Deletes only after a clean run: every listing finished, no copy failed, no signal; then
- * the guards (an empty source, `max_delete`) per destination; then each key once more
- * against the source.
- */
-async function deletePhase(
-  source: ObjectStore,
-  dests: readonly ObjectStore[],
-  spools: ReadonlyArray<KeySpool | undefined>,
-  inScope: readonly number[],
-  listed: boolean,
-  report: DuplicateReport,
-  options: DuplicateOptions,
-  log: Logger,
-  record: (r: TargetResult) => void,
-  concurrency: number,
-): Promise<void> {
-  const why = !listed
-    ? report.aborted
-      ? `the sweep stopped (${report.aborted})`
-      : 'the sweep was interrupted'
-    : report.failed > 0
-      ? `${report.failed} ${report.failed === 1 ? 'copy' : 'copies'} failed; deletes wait for a run where every copy succeeds`
-      : undefined;
-  if (why) {
-    report.deletesSkipped = `no delete in this run: ${why}`;
-    log.warn(report.deletesSkipped);
-    return;
-  }
-  const refused: string[] = [];
-  if (report.listed === 0 && !options.allowEmptySource) {
-    const holding = dests
-      .map((d, i) => (spools[i] && inScope[i]! > 0 ? `[${d.name}] holds ${inScope[i]}` : undefined))
-      .filter(Boolean);
-    if (holding.length > 0) {
-      refused.push(
-        `the source (${source.bucket}${source.settings.prefix ? `, prefix ${JSON.stringify(source.settings.prefix)}` : ''}) lists no key in scope while ${holding.join(', ')}: refusing to delete everything; check bucket_name, prefix and filters, or pass --allow-empty-source`,
-      );
-    }
-  }
-  for (const [i, dest] of dests.entries()) {
-    const spool = spools[i];
-    if (!spool || spool.length === 0) continue;
-    if (refused.length > 0 && report.listed === 0) break;
-    if (trashInSource(source, dest)) {
-      refused.push(
-        `[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there (trashed objects would be copied back); choose a trash_prefix outside it`,
-      );
-      continue;
-    }
-    const max = options.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
-    const limit = deleteLimit(max, inScope[i]!);
-    if (spool.length > limit) {
-      refused.push(
-        `[${dest.name}] would delete ${spool.length} of ${inScope[i]} keys, more than max_delete ${describeMaxDelete(max)} (${limit}): nothing deleted there; check the source, or raise --max-delete / max_delete`,
-      );
-      continue;
-    }
-    await runDeletes({
-      source,
-      dest,
-      spool,
-      dryRun: options.dryRun === true,
-      concurrency,
-      log,
-      record,
-      signal: options.signal,
-      copyOptions: { retry: options.retry, verifyMd5: options.verifyMd5 },
-    });
-  }
-  if (refused.length > 0) {
-    report.refused = refused;
-    for (const r of refused) log.error(`delete refused: ${r}`);
   }
 }
 

@@ -13,6 +13,7 @@
 import { S3s3Error } from '../errors.js';
 import type { ObjectInfo } from '../store/object-store.js';
 
+/** Which source keys a sweep or a check considers (`--min-size`, `--max-size`, `--include`, `--exclude`). */
 export interface FilterOptions {
   readonly minSize?: number;
   readonly maxSize?: number;
@@ -164,7 +165,8 @@ function parseClass(glob: string, cps: readonly number[], open: number, seq: Nod
       if (i === first)
         throw new GlobError(
           glob,
-          `empty class "${String.fromCodePoint(...cps.slice(open, i + 1))}" at character ${open + 1} (write "\\]" for a "]" inside a class)`,
+          `empty class "${String.fromCodePoint(...cps.slice(open, i + 1))}" at character ${open + 1} ` +
+            '(write "\\]" for a "]" inside a class)',
         );
       return null;
     }
@@ -343,6 +345,7 @@ function toRegExpSource(nodes: readonly Node[]): string {
     .join('');
 }
 
+/** The filter of `options`: true for an object the sweep considers (relative keys, the same on both sides). */
 export function makeFilter(options: FilterOptions): (o: ObjectInfo) => boolean {
   const include = (options.include ?? []).map(compileGlob);
   const exclude = (options.exclude ?? []).map(compileGlob);

@@ -29,6 +29,10 @@ function utf8Rank(unit: number): number {
   return unit;
 }
 
+/**
+ * The store's objects under `prefix` in UTF-8 byte order, as the merge-join needs them; a
+ * listing that breaks the order throws ListingOrderError (never a silently mis-planned sweep).
+ */
 export async function* orderedListing(store: ObjectStore, prefix?: string): AsyncGenerator<ObjectInfo> {
   let previous: string | undefined;
   const listing =

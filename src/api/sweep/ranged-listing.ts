@@ -11,6 +11,7 @@ import { ListingOrderError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { compareKeys } from './ordered.js';
 
+/** How rangedListing splits a listing: listers at once, pages held ahead. */
 export interface RangedListingOptions {
   /** Listers at once (1 = a plain listing). */
   readonly parallel: number;
@@ -55,6 +56,7 @@ class Range {
   }
 }
 
+/** The objects under `prefix`, listed as several key ranges at once, yielded in the store's byte order. */
 export async function* rangedListing(
   store: ObjectStore,
   prefix: string,

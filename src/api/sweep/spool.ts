@@ -8,13 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
+/** A key set aside, with its size (for `would delete` rows). */
 export interface SpooledKey {
+  /** Relative to the prefixes. */
   readonly key: string;
+  /** Bytes. */
   readonly size: number;
 }
 
 const FLUSH_AT = 1000;
 
+/** Keys written to a temp file in batches while listing, read back once (entries()); close() removes the file. */
 export class KeySpool {
   private dir: string | undefined;
   private buffer: string[] = [];

@@ -36,7 +36,10 @@ export async function trashRootsToList(store: ObjectStore): Promise<string[]> {
   return kept.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
-/** Every object in the trash of `store`, root by root, in each root's listing order (the registry's markers left out). */
+/**
+ * Every object in the trash of `store`, root by root, in each root's listing order (the
+ * registry's markers left out).
+ */
 export async function* listTrash(store: ObjectStore): AsyncGenerator<TrashObject> {
   for (const root of await trashRootsToList(store)) {
     for await (const o of store.list({ prefix: root })) {
