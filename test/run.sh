@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one command that runs every test: installs what is missing, builds, starts the real
+# The one command that runs every test: installs what is missing, lints, builds, starts the real
 # servers once (Ceph RGW, Swift s3api, Redis) on free loopback ports, runs the suites
 # against them, and stops them whatever happens.
 #   bash test/run.sh                 # everything
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash test/setup.sh
+# Format, lint and generated files first: a stale doc or a missing doc comment fails fast.
+npm run --silent lint
 npm run --silent build
 npm run --silent typecheck
 

@@ -15,6 +15,10 @@ import {
   type KeyDef,
   type SectionKind,
 } from '../src/api/config/keys.js';
+import { BUCKET_FLAGS } from '../src/scripts/bucket-flags.js';
+import { flagsMarkdown } from '../src/scripts/flags.js';
+import { LISTEN_FLAGS } from '../src/scripts/listen.js';
+import { PUBLISH_FLAGS } from '../src/scripts/publish.js';
 
 /** One generated block: where it goes and how it is made. */
 export interface Generated {
@@ -33,6 +37,9 @@ export const ROOT = join(import.meta.dirname, '..');
 export const GENERATED: readonly Generated[] = [
   { file: 'docs/configuration.md', marker: 'config', render: renderConfigReference },
   { file: 's3s3.ini.dist', render: renderIniDist },
+  { file: 'docs/s3s3bucket.md', marker: 'bucket-flags', render: () => flagsMarkdown(BUCKET_FLAGS) },
+  { file: 'docs/s3s3listen.md', marker: 'listen-flags', render: () => flagsMarkdown(LISTEN_FLAGS) },
+  { file: 'docs/s3s3listen.md', marker: 'publish-flags', render: () => flagsMarkdown(PUBLISH_FLAGS) },
 ];
 
 /** The file's text with the block replaced by what `render` makes now. */

@@ -10,7 +10,6 @@ import {
   boolFlag,
   flagConflict,
   flagName,
-  flagsMarkdown,
   given,
   LOG_FORMAT_FLAG,
   listFlag,
@@ -206,9 +205,4 @@ export function bucketUsageConflict(flags: BucketFlags): string | undefined {
     (fact) => (fact === 'severalConfigs' ? flags.config.length > 1 : given(flags[fact])),
     (fact) => (fact === 'severalConfigs' ? 'several --config' : flagName(BUCKET_FLAGS[fact])),
   );
-}
-
-/** The flags reference of s3s3bucket as Markdown (docs/s3s3bucket.md, between the bucket-flags markers). */
-export function bucketFlagsMarkdown(): string {
-  return flagsMarkdown(BUCKET_FLAGS);
 }

@@ -8,13 +8,11 @@ import {
   ALL_KEYS,
   envVariable,
   parseEnvVariable,
-  keyDef,
   keyNames,
   KEYS,
   S3_ONLY_KEYS,
   SWIFT_ONLY_KEYS,
 } from '../../src/api/config/keys.js';
-import { DEFAULT_MAX_DELETE } from '../../src/api/sweep/deletes.js';
 
 describe('the config key table', () => {
   it('has one entry per key and kind of section', () => {
@@ -39,10 +37,6 @@ describe('the config key table', () => {
       if (v.kind === 'choice') assert.ok(k.default in v.choices, what);
       if (v.kind === 'count or percent') assert.ok(parseMaxDelete(k.default), what);
     }
-  });
-
-  it('the sweep applies the max_delete default the table documents', () => {
-    assert.deepEqual(parseMaxDelete(keyDef('s3', 'max_delete')!.default!), DEFAULT_MAX_DELETE);
   });
 
   it('derives the key lists: S3-only, Swift-only, <key>_file variants, every name for the environment', () => {

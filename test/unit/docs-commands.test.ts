@@ -19,7 +19,6 @@ import { parseCommandLine as parseBucket } from '../../src/scripts/bucket.js';
 import { parseCommandLine as parseListen } from '../../src/scripts/listen.js';
 import { parseCommandLine as parsePublish } from '../../src/scripts/publish.js';
 import { parseCommandLine as parseS3s3 } from '../../src/scripts/s3s3.js';
-import { bucketFlagsMarkdown } from '../../src/scripts/bucket-flags.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -222,14 +221,5 @@ describe('command lines in the docs', () => {
       }
     }
     assert.deepEqual(failures, []);
-  });
-
-  it('docs/s3s3bucket.md holds the flags reference the flag table renders', () => {
-    const text = readFileSync(join(root, 'docs/s3s3bucket.md'), 'utf8');
-    const begin = '<!-- BEGIN GENERATED: bucket-flags -->\n';
-    const end = '<!-- END GENERATED: bucket-flags -->';
-    assert.ok(text.includes(begin) && text.includes(end), 'the bucket-flags markers are in docs/s3s3bucket.md');
-    const block = text.slice(text.indexOf(begin) + begin.length, text.indexOf(end));
-    assert.equal(block, bucketFlagsMarkdown(), 'stale: regenerate the bucket-flags block (npm run gen)');
   });
 });

@@ -4,7 +4,8 @@
  * listing finished and every copy succeeded, within `max_delete`; the source is asked once
  * more right before each delete and again right after it (see runDeletes).
  */
-import type { MaxDelete } from '../config.js';
+import { parseMaxDelete, type MaxDelete } from '../config.js';
+import { keyDef } from '../config/keys.js';
 import type { CopyKeyOptions, TargetResult } from '../copy/copy-key.js';
 import type { Logger } from '../log.js';
 import { deleteManyFailures, type ObjectStore } from '../store/object-store.js';
@@ -12,8 +13,11 @@ import { fullKey, neverDeleted, recheckAfterDelete, removeFromDestination, trash
 import type { KeySpool } from './spool.js';
 import { eachAtMost } from '../each.js';
 
-/** The cap on a destination's deletes when neither `--max-delete` nor `max_delete` says: 10% of its keys in scope. */
-export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze({ percent: 10 });
+/**
+ * The cap on a destination's deletes when neither `--max-delete` nor `max_delete` says: the
+ * key table's default for `max_delete` (10% of its keys in scope).
+ */
+export const DEFAULT_MAX_DELETE: MaxDelete = Object.freeze(parseMaxDelete(keyDef('s3', 'max_delete')!.default!)!);
 
 /** The most deletes allowed at a destination holding `listed` keys in scope. */
 export function deleteLimit(max: MaxDelete, listed: number): number {
