@@ -16,6 +16,8 @@ export type {
   NotifyConfig,
   ParseConfigOptions,
   PubsubConfig,
+  RedisNode,
+  RedisTarget,
   RedisTlsConfig,
   S3EndpointConfig,
   SharedEndpointConfig,

@@ -778,7 +778,7 @@ export const KEYS: readonly KeyDef[] = [
     sections: ['pubsub'],
     value: { kind: 'ca bundle' },
     defaultText: 'system CAs',
-    help: '`rediss://`: a PEM file of the CA(s) to trust',
+    help: '`rediss://` or `redis_tls = true`: a PEM file of the CA(s) to trust',
     ini: [
       {
         block: 'pubsub',
@@ -793,7 +793,7 @@ export const KEYS: readonly KeyDef[] = [
     sections: ['pubsub'],
     value: bool,
     default: 'true',
-    help: '`rediss://`: `false` accepts any certificate (unsafe; warned about)',
+    help: '`rediss://` or `redis_tls = true`: `false` accepts any certificate (unsafe; warned about)',
     ini: [
       {
         block: 'pubsub',
@@ -846,6 +846,70 @@ export const KEYS: readonly KeyDef[] = [
         note: 'or read the password from a file',
       },
     ],
+  },
+  {
+    name: 'redis_sentinels',
+    sections: ['pubsub'],
+    value: text,
+    defaultText: '—',
+    help:
+      'Redis Sentinel: the sentinels as `host:port, host:port, ...`; s3s3 asks them for the master of ' +
+      '`redis_sentinel_name` and follows a failover by itself. Instead of `redis_url`/`host`/`port`; ' +
+      "`password`, `db` are the data nodes'",
+    ini: [
+      {
+        block: 'pubsub',
+        value: '10.0.0.1:26379, 10.0.0.2:26379, 10.0.0.3:26379',
+        commented: true,
+        lead: ['Or a Redis that fails over, instead of redis_url/host/port (comment them out): Sentinel...'],
+      },
+    ],
+  },
+  {
+    name: 'redis_sentinel_name',
+    sections: ['pubsub'],
+    value: text,
+    defaultText: '—',
+    help: 'Redis Sentinel: the name of the master the sentinels monitor (required with `redis_sentinels`)',
+    ini: [{ block: 'pubsub', value: 'mymaster', commented: true }],
+  },
+  {
+    name: 'redis_sentinel_password',
+    sections: ['pubsub'],
+    value: text,
+    defaultText: 'none',
+    secret: true,
+    file: 'Redis Sentinel password',
+    help: "Redis Sentinel: the sentinels' own password (`password` stays the data nodes')",
+    ini: [{ block: 'pubsub', value: '/run/secrets/redis-sentinel', file: true, commented: true }],
+  },
+  {
+    name: 'redis_cluster',
+    sections: ['pubsub'],
+    value: text,
+    defaultText: '—',
+    help:
+      'Redis Cluster: nodes to start from, as `host:port, host:port, ...` (the others are found by ' +
+      'asking them); instead of `redis_url`/`host`/`port`; a `db` other than 0 is refused. ' +
+      "The queue's keys then carry the `{s3s3}` prefix",
+    ini: [
+      {
+        block: 'pubsub',
+        value: '10.0.0.1:6379, 10.0.0.2:6379, 10.0.0.3:6379',
+        commented: true,
+        note: '...or Cluster',
+      },
+    ],
+  },
+  {
+    name: 'redis_tls',
+    sections: ['pubsub'],
+    value: bool,
+    default: 'false',
+    help:
+      '`true`: TLS to the nodes of `redis_sentinels` or `redis_cluster` (and to `host`), checked with ' +
+      '`redis_ca_bundle`/`redis_verify_ssl`; a `redis_url` says it with `rediss://`',
+    ini: [{ block: 'pubsub', value: 'false', commented: true, note: 'true: TLS to those nodes' }],
   },
   {
     name: 'channel',

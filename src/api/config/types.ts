@@ -149,16 +149,63 @@ export interface RedisTlsConfig {
   readonly rejectUnauthorized: boolean;
 }
 
+/** One Redis process as `host:port` (a sentinel, or a cluster node s3s3 starts from). */
+export interface RedisNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where Redis is, as `[pubsub]` says it: one server (`redis_url`, or `host`/`port`/`db`), a
+ * master found through Sentinel (`redis_sentinels`) or a Redis Cluster (`redis_cluster`).
+ * `redacted` is the only form that may be printed; the URL and the passwords are
+ * non-enumerable (printing the target never shows them).
+ */
+export type RedisTarget =
+  | {
+      readonly kind: 'server';
+      /** May hold the password. */
+      readonly url: string;
+      readonly redacted: string;
+      readonly tls?: RedisTlsConfig;
+    }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisNode[];
+      /** The master's name the sentinels monitor (`redis_sentinel_name`). */
+      readonly name: string;
+      readonly db: number;
+      /** The data nodes' password (`password`). */
+      readonly password?: string;
+      /** The sentinels' own password (`redis_sentinel_password`). */
+      readonly sentinelPassword?: string;
+      readonly redacted: string;
+      /** TLS to the sentinels and the data nodes (`redis_tls = true`). */
+      readonly tls?: RedisTlsConfig;
+    }
+  | {
+      readonly kind: 'cluster';
+      /** The nodes to start from; the others are found through CLUSTER SLOTS. */
+      readonly nodes: readonly RedisNode[];
+      readonly password?: string;
+      readonly redacted: string;
+      readonly tls?: RedisTlsConfig;
+    };
+
 /** `[pubsub]`: Redis, the listener's channel and queue, the sweep lock and the listener's report. */
 export interface PubsubConfig {
   readonly redis: boolean;
+  /** Where Redis is: one server, Sentinel or Cluster. What every connection is built from. */
+  readonly redisTarget: RedisTarget;
   /**
-   * Full Redis URL; may hold a password, so never log it: use `redisUrlRedacted`.
+   * One server's full Redis URL ('' with Sentinel or Cluster: see `redisTarget`); may hold a
+   * password, so never log it: use `redisUrlRedacted`.
    * Non-enumerable, like every secret: printing the config never shows it.
    */
   readonly redisUrl: string;
+  /** How messages name Redis: the URL, password masked, or the Sentinel / Cluster nodes (`redisTarget.redacted`). */
   readonly redisUrlRedacted: string;
-  /** Set for `rediss://` URLs only. */
+  /** TLS settings: for `rediss://` URLs, or the nodes of `redis_tls = true`. */
   readonly redisTls?: RedisTlsConfig;
   readonly channel: string;
   readonly failedList: string;

@@ -86,9 +86,7 @@ export class Intake {
   /** Subscribe; resolves once Redis has confirmed the subscription. */
   async start(): Promise<void> {
     const p = this.config.pubsub;
-    this.subscription = subscribe(p.redisUrl, {
-      redactedUrl: p.redisUrlRedacted,
-      tls: p.redisTls,
+    this.subscription = subscribe(p.redisTarget, {
       mode: 'daemon',
       logger: this.log,
       name: 's3s3listen-sub',

@@ -135,13 +135,7 @@ export class ListenClient {
     this.started = true;
     const p = this.config.pubsub;
     const o = this.options;
-    this.redis = connectRedis(p.redisUrl, {
-      redactedUrl: p.redisUrlRedacted,
-      mode: 'daemon',
-      logger: this.log,
-      name: `s3s3listen-${this.role}`,
-      tls: p.redisTls,
-    });
+    this.redis = connectRedis(p.redisTarget, { mode: 'daemon', logger: this.log, name: `s3s3listen-${this.role}` });
     if (this.role !== 'worker')
       this.intake = new Intake(this.config, { logger: this.log, maxPendingWrites: o.maxPendingWrites });
     if (this.role !== 'intake') {

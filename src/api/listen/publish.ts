@@ -7,7 +7,7 @@ import type { Config, PubsubConfig } from '../config.js';
 import { S3s3Error } from '../errors.js';
 import { encodeMessage, keyProblem, type MessageOp } from './message.js';
 import { printAs } from '../redact.js';
-import { connectRedis, type RedisCommand, type RedisCommands } from '../redis/redis.js';
+import { connectRedis, describeRedis, type RedisCommand, type RedisCommands, type RedisWhere } from '../redis/redis.js';
 
 /** Where to publish (a config, or a Redis URL and channel), in which format, and what to do with a bad key. */
 export interface PublishOptions {
@@ -47,23 +47,15 @@ export class InvalidKeyError extends S3s3Error {
 
 const BATCH = 500;
 
-function target(options: PublishOptions): {
-  url: string;
-  redacted: string;
-  channel: string;
-  tls?: PubsubConfig['redisTls'];
-} {
+function target(options: PublishOptions): { where: RedisWhere; redacted: string; channel: string } {
   const c = options.config;
   const pubsub: PubsubConfig | undefined = c === undefined ? undefined : 'pubsub' in c ? c.pubsub : c;
-  const url = options.redisUrl ?? pubsub?.redisUrl ?? 'redis://127.0.0.1:6379';
+  const where: RedisWhere = options.redisUrl ?? pubsub?.redisTarget ?? 'redis://127.0.0.1:6379';
   const redacted =
-    options.redisUrl !== undefined ? url.replace(/\/\/([^/@]*)@/, '//***@') : (pubsub?.redisUrlRedacted ?? url);
-  return {
-    url,
-    redacted,
-    channel: options.channel ?? pubsub?.channel ?? 'backup',
-    tls: options.redisUrl === undefined ? pubsub?.redisTls : undefined,
-  };
+    options.redisUrl !== undefined
+      ? options.redisUrl.replace(/\/\/([^/@]*)@/, '//***@')
+      : (pubsub?.redisUrlRedacted ?? describeRedis(where));
+  return { where, redacted, channel: options.channel ?? pubsub?.channel ?? 'backup' };
 }
 
 /** A connection kept open for announcing keys, for an application that announces often. */
@@ -74,7 +66,7 @@ export class Publisher {
   constructor(private readonly options: PublishOptions = {}) {
     const t = target(options);
     this.channel = t.channel;
-    this.redis = connectRedis(t.url, { redactedUrl: t.redacted, mode: 'client', name: 's3s3publish', tls: t.tls });
+    this.redis = connectRedis(t.where, { redactedUrl: t.redacted, mode: 'client', name: 's3s3publish' });
     // `options.redisUrl` may hold the password: out of reach of console.dir, which skips printAs.
     Object.defineProperty(this, 'options', { enumerable: false });
   }

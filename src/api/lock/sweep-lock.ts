@@ -57,12 +57,7 @@ export class SweepLock {
     this.fallback = new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
     this.backend = p.redis
       ? new RedisLock(
-          connectRedis(p.redisUrl, {
-            redactedUrl: p.redisUrlRedacted,
-            mode: 'client',
-            name: 's3s3bucket-lock',
-            tls: p.redisTls,
-          }),
+          connectRedis(p.redisTarget, { mode: 'client', name: 's3s3bucket-lock' }),
           sweepLockKey(config),
           ttl,
         )

@@ -18,7 +18,7 @@ function lib(): typeof import('bullmq') {
 import type { Config } from '../config.js';
 import { RedisError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { bullmqConnection, type RawRedisConnection } from '../redis/redis.js';
+import { bullmqConnection, bullmqPrefix, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
 import { printAs } from '../redact.js';
 
@@ -118,13 +118,17 @@ class NoAnswer extends Error {}
 
 function connection(config: Config, name: string, log: Logger): RawRedisConnection {
   const p = config.pubsub;
-  return bullmqConnection(p.redisUrl, {
-    redactedUrl: p.redisUrlRedacted,
-    mode: 'daemon',
-    logger: log,
-    name,
-    tls: p.redisTls,
-  });
+  return bullmqConnection(p.redisTarget, { mode: 'daemon', logger: log, name });
+}
+
+/**
+ * On a Cluster, BullMQ's prefix `{s3s3}`: every key of a queue in one slot, as its scripts
+ * need; our own keys next to the queue (the dedupe entry `repairHalfAdded` deletes) start
+ * with it too. Elsewhere BullMQ's default, so existing queues stay where they are.
+ */
+function prefix(config: Config): { prefix?: string } {
+  const p = bullmqPrefix(config.pubsub.redisTarget);
+  return p === undefined ? {} : { prefix: p };
 }
 
 function jobOptions(config: Config, key: string): JobsOptions {
@@ -174,7 +178,7 @@ export class SyncQueue {
     this.log = options.logger ?? silentLogger;
     this.answerWithinMs = options.answerWithinMs;
     this.conn = connection(config, options.name ?? 's3s3-queue', this.log);
-    this.queue = new (lib().Queue)<SyncJobData>(this.name, { connection: this.conn });
+    this.queue = new (lib().Queue)<SyncJobData>(this.name, { connection: this.conn, ...prefix(config) });
     // Errors are retried by the connection; without a listener an 'error' event would crash.
     this.queue.on('error', () => undefined);
     hideFields(this, ['queue', 'conn']);
@@ -465,6 +469,7 @@ export class QueueWorker {
     const lockMs = o.lockMs ?? 30_000;
     this.worker = new (lib().Worker)<SyncJobData>(this.name, (job, token) => this.process(job, token), {
       connection: this.conn,
+      ...prefix(config),
       concurrency: o.concurrency,
       autorun: false,
       lockDuration: lockMs,

@@ -45,13 +45,7 @@ export async function requeueFailed(config: Config, options: RequeueFailedOption
   };
   const queue = new SyncQueue(config, { logger: options.logger, name: 's3s3bucket-retry' });
   const p = config.pubsub;
-  const redis = connectRedis(p.redisUrl, {
-    redactedUrl: p.redisUrlRedacted,
-    mode: 'client',
-    name: 's3s3bucket-retry',
-    tls: p.redisTls,
-    logger: options.logger,
-  });
+  const redis = connectRedis(p.redisTarget, { mode: 'client', name: 's3s3bucket-retry', logger: options.logger });
   try {
     const legacy = (await takeOverLegacy(config, redis, queue, options.logger)).total;
     const requeued = await queue.requeueFailed(inScope);

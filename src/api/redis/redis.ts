@@ -2,10 +2,13 @@
  * Everything s3s3 asks of Redis, in one file: the only user of ioredis. The rest of the
  * code sees two small shapes: `RedisCommands` (a connection for commands) and
  * `Subscription` (a dedicated connection subscribed to one channel, since a subscribed
- * connection can do nothing else).
+ * connection can do nothing else). Each is built from a `RedisTarget` (one server, Sentinel
+ * or Cluster: see `client()` for what each takes to ride out a failover).
  */
 import { createRequire } from 'node:module';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import type { RedisTarget } from '../config/types.js';
+import { redactUrl } from '../config/values.js';
 import { RedisError } from '../errors.js';
 import { backoff, REDIS_RETRY } from '../retry.js';
 import { telemetry } from '../telemetry.js';
@@ -17,10 +20,16 @@ import { printAs } from '../redact.js';
  * ~18 MiB.
  */
 let ioredis: typeof import('ioredis') | undefined;
-function RedisClass(): typeof import('ioredis').Redis {
+function lib(): typeof import('ioredis') {
   ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
-  return ioredis.Redis;
+  return ioredis;
 }
+
+/** Where to connect: a target from the config (`pubsub.redisTarget`), or one server's URL. */
+export type RedisWhere = RedisTarget | string;
+
+/** An ioredis connection: to one server (directly or through Sentinel), or to a Cluster. */
+type Client = Redis | Cluster;
 
 /** One argument of a Redis command, as ioredis sends it. */
 export type RedisArg = string | number | Buffer;
@@ -50,15 +59,15 @@ export interface RedisCommands {
  */
 export type RedisMode = 'daemon' | 'client';
 
-/** How to connect: the URL to print, the mode, the logger. */
+/** How to connect: the name to print, the mode, the logger. */
 export interface RedisConnectOptions {
-  /** `redisUrlRedacted` from the config, for messages. */
-  readonly redactedUrl: string;
+  /** How messages name Redis; default: the target's `redacted` (a URL given as a string: it, password masked). */
+  readonly redactedUrl?: string;
   readonly mode: RedisMode;
   readonly logger?: Logger;
   /** Shown in `CLIENT LIST`. */
   readonly name?: string;
-  /** TLS for a `rediss://` URL: the CAs to trust (PEM) and whether to check the certificate. */
+  /** TLS (default: the target's): the CAs to trust (PEM) and whether to check the certificate. */
   readonly tls?: { readonly ca?: string; readonly rejectUnauthorized?: boolean };
 }
 
@@ -79,8 +88,83 @@ function options(o: RedisConnectOptions): RedisOptions {
     maxRetriesPerRequest: o.mode === 'daemon' ? null : 2,
     retryStrategy: (times) => reconnectDelay(times),
     connectionName: o.name,
-    ...(o.tls ? { tls: { ...o.tls } } : {}),
   };
+}
+
+/** A demoted master answers writes with READONLY: reconnect (asking the sentinels again) and resend. */
+function readonlyReconnect(err: Error): 2 | false {
+  return err.message.startsWith('READONLY') ? 2 : false;
+}
+
+/** The target itself, a URL given as a string made into one. */
+function resolve(where: RedisWhere, o: RedisConnectOptions): RedisTarget {
+  if (typeof where !== 'string') return where;
+  return { kind: 'server', url: where, redacted: o.redactedUrl ?? redactUrl(where) };
+}
+
+/** How messages name the target. */
+export function describeRedis(where: RedisWhere, o: Pick<RedisConnectOptions, 'redactedUrl'> = {}): string {
+  return o.redactedUrl ?? (typeof where === 'string' ? redactUrl(where) : where.redacted);
+}
+
+/** A Cluster's commands wait through a failover: redirections x delay outlasts a 15 s node timeout plus election. */
+const CLUSTER_RETRY_DELAY_MS = 300;
+const CLUSTER_MAX_REDIRECTIONS = 200;
+
+/**
+ * An ioredis connection to the target:
+ * - one server: the URL as given;
+ * - Sentinel: the sentinels are asked for the master; the ready check verifies that the node
+ *   reached is a master (else it asks again); `failoverDetector` drops the connection as soon
+ *   as the sentinels announce a new master; a READONLY answer (a demoted master still up)
+ *   reconnects and resends; TLS to the sentinels and the data nodes with `redis_tls`;
+ * - Cluster: slots found from the nodes given; a command meeting a failover (connection
+ *   closed, CLUSTERDOWN, MOVED) waits and retries for about a minute instead of ioredis's
+ *   1.6 s; a `client` that never reached the cluster gives up after a few attempts.
+ */
+function client(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {}): Client {
+  const base: RedisOptions = { ...options(o), ...extra };
+  const tls = o.tls ?? t.tls;
+  const tlsOption = tls ? { tls: { ...tls } } : {};
+  if (t.kind === 'server') return new (lib().Redis)(t.url, { ...base, ...tlsOption });
+  if (t.kind === 'sentinel') {
+    return new (lib().Redis)({
+      ...base,
+      sentinels: t.sentinels.map((n) => ({ host: n.host, port: n.port })),
+      name: t.name,
+      db: t.db,
+      ...(t.password !== undefined ? { password: t.password } : {}),
+      ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
+      ...(tls ? { ...tlsOption, enableTLSForSentinelMode: true, sentinelTLS: { ...tls } } : {}),
+      sentinelRetryStrategy: (times: number) => reconnectDelay(times),
+      failoverDetector: true,
+      reconnectOnError: readonlyReconnect,
+    });
+  }
+  let everReady = false;
+  const clusterOptions: ClusterOptions = {
+    redisOptions: {
+      ...base,
+      ...(t.password !== undefined ? { password: t.password } : {}),
+      ...tlsOption,
+    },
+    enableOfflineQueue: base.enableOfflineQueue,
+    enableReadyCheck: true,
+    scaleReads: 'master',
+    retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
+    maxRedirections: CLUSTER_MAX_REDIRECTIONS,
+    slotsRefreshTimeout: 2000,
+    clusterRetryStrategy: (times: number) =>
+      o.mode === 'client' && !everReady && times > 3 ? null : reconnectDelay(times),
+  };
+  const cluster = new (lib().Cluster)(
+    t.nodes.map((n) => ({ host: n.host, port: n.port })),
+    clusterOptions,
+  );
+  cluster.once('ready', () => (everReady = true));
+  return cluster;
 }
 
 function sanitise(err: unknown, url: string, what: string, connectError = ''): RedisError {
@@ -104,7 +188,7 @@ function sanitise(err: unknown, url: string, what: string, connectError = ''): R
 class IoredisCommands implements RedisCommands {
   private closed = false;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Client,
     readonly url: string,
     private readonly connectError: () => string = () => '',
   ) {
@@ -130,7 +214,7 @@ class IoredisCommands implements RedisCommands {
     return this.batch(this.redis.pipeline(commands.map((c) => ['call', ...c])), 'pipeline');
   }
 
-  private async batch(p: ReturnType<Redis['pipeline']>, what: string): Promise<unknown[]> {
+  private async batch(p: ReturnType<Client['pipeline']>, what: string): Promise<unknown[]> {
     let results: [Error | null, unknown][] | null;
     try {
       results = await p.exec();
@@ -158,18 +242,22 @@ class IoredisCommands implements RedisCommands {
 
 printAs(IoredisCommands, 'RedisCommands', (c) => ({ url: c.url }));
 
-/** A connection for commands. Connecting happens in the background; commands wait for it. */
-export function connectRedis(url: string, o: RedisConnectOptions): RedisCommands {
+/**
+ * A connection for commands to `where` (a config's `pubsub.redisTarget`, or one server's
+ * URL). Connecting happens in the background; commands wait for it.
+ */
+export function connectRedis(where: RedisWhere, o: RedisConnectOptions): RedisCommands {
   const log = o.logger ?? silentLogger;
-  const redis = new (RedisClass())(url, options(o));
+  const name = describeRedis(where, o);
+  const redis = client(resolve(where, o), o);
   let lastError = '';
   // Without a listener an 'error' event would crash the process.
   redis.on('error', (err: Error) => {
-    if (err.message !== lastError) log.debug('redis connection error', { redis: o.redactedUrl, error: err.message });
+    if (err.message !== lastError) log.debug('redis connection error', { redis: name, error: err.message });
     lastError = err.message;
   });
   redis.on('ready', () => (lastError = ''));
-  return new IoredisCommands(redis, o.redactedUrl, () => lastError);
+  return new IoredisCommands(redis, name, () => lastError);
 }
 
 /** A connection's options plus the channel, what to do with each message, and the heartbeat. */
@@ -198,10 +286,10 @@ export interface Subscription {
  * (autoResubscribe); this adds the log of every outage with its length, a heartbeat, and a
  * confirmed resubscription before reporting the subscription live again.
  */
-export function subscribe(url: string, o: SubscribeOptions): Subscription {
+export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription {
   const log = o.logger ?? silentLogger;
-  const sub = new (RedisClass())(url, options(o));
-  const where = { redis: o.redactedUrl, channel: o.channel };
+  const sub = client(resolve(target, o), o);
+  const where = { redis: describeRedis(target, o), channel: o.channel };
   let closed = false;
   let live = false;
   let everLive = false;
@@ -329,25 +417,35 @@ export function subscribe(url: string, o: SubscribeOptions): Subscription {
   };
 }
 
-/** An ioredis connection object, for the one library (BullMQ) that takes its own connections. */
-export type RawRedisConnection = Redis;
+/** An ioredis connection object (a Cluster's too), for the one library (BullMQ) that takes its own connections. */
+export type RawRedisConnection = Redis | Cluster;
+
+/**
+ * BullMQ's key prefix for a target: exactly `{s3s3}` on a Cluster, so every key of a queue
+ * hashes to one slot (its Lua scripts touch many keys at once); undefined elsewhere (BullMQ's
+ * own `bull`, as before).
+ */
+export function bullmqPrefix(where: RedisWhere): string | undefined {
+  return typeof where !== 'string' && where.kind === 'cluster' ? '{s3s3}' : undefined;
+}
 
 /**
  * A connection for BullMQ: it must never fail a command after retries
  * (maxRetriesPerRequest null, BullMQ's requirement) and reconnects forever, as the daemon's.
  * Kept here so ioredis stays imported by this file only.
  */
-export function bullmqConnection(url: string, o: RedisConnectOptions): RawRedisConnection {
+export function bullmqConnection(where: RedisWhere, o: RedisConnectOptions): RawRedisConnection {
   const log = o.logger ?? silentLogger;
-  const redis = new (RedisClass())(url, {
-    ...options({ ...o, mode: 'daemon' }),
-    maxRetriesPerRequest: null,
-    enableOfflineQueue: true,
-  });
+  const name = describeRedis(where, o);
+  const redis = client(
+    resolve(where, o),
+    { ...o, mode: 'daemon' },
+    { maxRetriesPerRequest: null, enableOfflineQueue: true },
+  );
   let lastError = '';
   redis.on('error', (err: Error) => {
     if (err.message !== lastError)
-      log.debug('redis connection error', { redis: o.redactedUrl, connection: o.name, error: err.message });
+      log.debug('redis connection error', { redis: name, connection: o.name, error: err.message });
     lastError = err.message;
   });
   redis.on('ready', () => (lastError = ''));
