@@ -58,6 +58,12 @@ class HeldRedisLock implements HeldLock {
 
   private async renew(): Promise<void> {
     if (this.released || this.controller.signal.aborted) return;
+    // A renewal still unanswered (a Cluster failing over queues commands) must not keep the lock
+    // looking held past its TTL: checked on every tick, not only when a call fails.
+    if (Date.now() - this.lastRenewed >= this.ttlMs) {
+      this.lose('not renewed for longer than its TTL (redis did not answer)');
+      return;
+    }
     try {
       const n = Number(await this.redis.call('EVAL', RENEW, 1, this.name, this.value, this.ttlMs));
       if (n === 1) {
