@@ -271,6 +271,9 @@ export interface SubscribeOptions extends RedisConnectOptions {
   readonly heartbeatMs?: number;
 }
 
+/** A subscriber away this long gets a warning before it is back (a failover is back sooner). */
+const STILL_DOWN_MS = 10_000;
+
 /** A live subscription to one channel: ready once confirmed, closed once. */
 export interface Subscription {
   /** Resolves once Redis has confirmed the first SUBSCRIBE. */
@@ -296,6 +299,7 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
   let downSince: number | undefined;
   let firstError: string | undefined;
   let reminder: NodeJS.Timeout | undefined;
+  let stillDown: NodeJS.Timeout | undefined;
 
   sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
     if (channel.toString('utf8') === o.channel) o.onMessage(message);
@@ -311,8 +315,18 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
     if (closed || !live) return;
     live = false;
     downSince = Date.now();
-    log.warn('redis connection lost; reconnecting', { ...where, error: firstError });
+    // Info, not a warning: a failover or a restart is back within seconds, and its one warning
+    // is the reconnection's (it says what to do). An outage that lasts gets its warning below.
+    log.info('redis connection lost; reconnecting', { ...where, error: firstError });
     telemetry.redisReconnect();
+    stillDown = setTimeout(() => {
+      log.warn('redis still unreachable; reconnecting (messages published meanwhile are lost)', {
+        ...where,
+        outageSeconds: Math.round((Date.now() - (downSince ?? Date.now())) / 1000),
+        error: firstError,
+      });
+    }, STILL_DOWN_MS);
+    stillDown.unref();
     reminder = setInterval(() => {
       log.warn('redis still unreachable; messages published meanwhile are lost', {
         ...where,
@@ -332,6 +346,7 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
     firstError = undefined;
     if (reminder) clearInterval(reminder);
     reminder = undefined;
+    clearTimeout(stillDown);
     if (downSince !== undefined) {
       const outageMs = Date.now() - downSince;
       downSince = undefined;
@@ -406,6 +421,7 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
       closed = true;
       live = false;
       clearInterval(heartbeat);
+      clearTimeout(stillDown);
       if (reminder) clearInterval(reminder);
       try {
         if (sub.status === 'ready') await Promise.race([sub.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
