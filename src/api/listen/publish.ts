@@ -29,7 +29,10 @@ export interface PublishOptions {
 export interface PublishResult {
   /** Messages sent. */
   published: number;
-  /** Messages no subscriber received (no listener running): Redis drops them. */
+  /**
+   * Messages no subscriber received (no listener running): Redis drops them. Always 0 on a
+   * Redis Cluster, where PUBLISH counts only the subscribers of the node it reached.
+   */
   unheard: number;
   /** Keys skipped as invalid (only with `onInvalid`). */
   invalid: number;
@@ -61,11 +64,14 @@ function target(options: PublishOptions): { where: RedisWhere; redacted: string;
 /** A connection kept open for announcing keys, for an application that announces often. */
 export class Publisher {
   private readonly redis: RedisCommands;
+  /** On a Cluster a PUBLISH's count is one node's: no message can be called unheard. */
+  private readonly cluster: boolean;
   readonly channel: string;
 
   constructor(private readonly options: PublishOptions = {}) {
     const t = target(options);
     this.channel = t.channel;
+    this.cluster = typeof t.where !== 'string' && t.where.kind === 'cluster';
     this.redis = connectRedis(t.where, { redactedUrl: t.redacted, mode: 'client', name: 's3s3publish' });
     // `options.redisUrl` may hold the password: out of reach of console.dir, which skips printAs.
     Object.defineProperty(this, 'options', { enumerable: false });
@@ -79,7 +85,7 @@ export class Publisher {
       if (batch.length === 0) return;
       const replies = await this.redis.pipeline(batch);
       result.published += replies.length;
-      result.unheard += replies.filter((n) => Number(n) === 0).length;
+      if (!this.cluster) result.unheard += replies.filter((n) => Number(n) === 0).length;
       batch = [];
     };
     const list = typeof keys === 'string' ? [keys] : keys;
