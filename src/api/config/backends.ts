@@ -37,9 +37,10 @@ export function readEndpoint(name: string, entries: Entries, ctx: ReadContext): 
 
 /** The section as an S3 section; a TypeError when it is of another type (a caller's bug). */
 export function s3Section(section: EndpointConfig): S3EndpointConfig {
-  if (section.type !== 's3')
+  // A section built by hand without `type` is S3, as it always was.
+  if ((section.type ?? 's3') !== 's3')
     throw new TypeError(`[${section.name}] is not an S3 section (it has type = ${section.type})`);
-  return section;
+  return section as S3EndpointConfig;
 }
 
 /** The section as a Swift section; a TypeError when it is of another type (a caller's bug). */

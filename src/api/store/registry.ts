@@ -43,15 +43,21 @@ export const STORE_BACKENDS: {
   }),
 });
 
-/** The store for one endpoint section, made by the backend its `type` names. */
+/**
+ * The store for one endpoint section, made by the backend its `type` names. A section built by
+ * hand without `type` (a library user's object literal) is S3, as it always was; an unknown type
+ * is a TypeError naming the types there are.
+ */
 export function createStore(
   section: EndpointConfig,
   options: { readonly logger?: Logger } = {},
 ): StoreTypes[EndpointType] {
-  switch (section.type) {
-    case 's3':
-      return STORE_BACKENDS.s3.create(section, options);
-    case 'swift':
-      return STORE_BACKENDS.swift.create(section, options);
+  const type: string = section.type ?? 's3';
+  const backend = (STORE_BACKENDS as Record<string, StoreBackend<EndpointConfig, StoreTypes[EndpointType]>>)[type];
+  if (backend === undefined) {
+    throw new TypeError(
+      `[${section.name}] has type = ${type}; the types there are: ${Object.keys(STORE_BACKENDS).join(', ')}`,
+    );
   }
+  return backend.create(section, options);
 }
