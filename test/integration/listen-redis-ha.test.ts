@@ -4,7 +4,7 @@
  * Cluster (3 masters, 1 replica each) of the test's own (test/helpers/redis-ha.ts). An intake
  * and a worker (two ListenClients, as two processes would run them) take a burst of keys
  * announced one by one; a master is SIGKILLed a third of the way; every key lands in the
- * destination, neither client stops, and the warnings they log are counted and printed.
+ * destination, neither client stops, and they log at most two warning lines (printed; the goal is one).
  * Pub/sub drops what is published while the subscriber is away: as an application does with
  * `unheard` (s3s3publish reports it), the sender announces a key again until a subscriber heard
  * it. The sweep lock is taken, kept across a failover and released through Sentinel.
@@ -87,20 +87,26 @@ async function listed(store: S3Store): Promise<Set<string>> {
  * count is exact) or once (Cluster: PUBLISH counts the subscribers of the node it reached only).
  */
 async function announce(p: Publisher, key: string, untilHeard: boolean): Promise<number> {
+  let last = '';
   for (let tries = 1; ; tries++) {
     try {
       const r = await p.publish(key);
       if (r.unheard === 0 || !untilHeard) return tries;
-    } catch {
+      last = 'unheard';
+    } catch (err) {
       // Redis is failing over: the publisher's commands fail after a couple of reconnects
+      last = String(err);
     }
-    if (tries > 600) throw new Error(`${key}: never heard after ${tries} announcements`);
+    if (tries > 600) throw new Error(`${key}: never heard after ${tries} announcements (last: ${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 interface BurstResult {
+  /** The warning and error lines. */
   readonly warnings: string[];
+  /** Every line logged (S3S3TEST_HA_LOG=debug: the debug lines too). */
+  readonly lines: string[];
   readonly resent: number;
   readonly settleMs: number;
 }
@@ -122,7 +128,11 @@ async function burst(
     );
   const warnings: string[] = [];
   const logger = (who: string) =>
-    createLogger({ level: 'warn', format: 'text', write: (line) => warnings.push(`${who}: ${line}`) });
+    createLogger({
+      level: process.env.S3S3TEST_HA_LOG === 'debug' ? 'debug' : 'warn',
+      format: 'text',
+      write: (line) => warnings.push(`${who}: ${line}`),
+    });
   const intake = new ListenClient(s.config, { role: 'intake', logger: logger('intake') });
   const worker = new ListenClient(s.config, { role: 'worker', logger: logger('worker'), concurrency: 8 });
   const publisher = new Publisher({ config: s.config });
@@ -130,13 +140,29 @@ async function burst(
   try {
     await intake.start();
     await worker.start();
-    let killed: KilledNode | undefined;
+    // The promotion is watched from the kill on, so a failure can say how far the failover got.
+    let failover: Promise<unknown> | undefined;
+    let failoverState = 'not started';
     for (const [i, key] of keys.entries()) {
-      if (i === Math.floor(KEYS / 3)) killed = await kill();
-      resent += (await announce(publisher, key, untilHeard)) - 1;
+      if (i === Math.floor(KEYS / 3)) {
+        const killed = await kill();
+        failoverState = 'pending';
+        failover = waitForMaster(killed).then(
+          () => (failoverState = `done after ${Date.now() - killed.at} ms`),
+          (err: unknown) => {
+            failoverState = `failed: ${String(err)}`;
+            throw err;
+          },
+        );
+        failover.catch(() => undefined);
+      }
+      resent +=
+        (await announce(publisher, key, untilHeard).catch((err: unknown) => {
+          throw new Error(`${String(err)}; the failover: ${failoverState}\n${warnings.join('\n')}`);
+        })) - 1;
       await new Promise((r) => setTimeout(r, 5));
     }
-    await waitForMaster(killed!);
+    await failover;
     const start = Date.now();
     let have = new Set<string>();
     await waitFor(
@@ -165,7 +191,7 @@ async function burst(
     } finally {
       await q.close();
     }
-    return { warnings, resent, settleMs };
+    return { warnings: warnings.filter((l) => / (warn|error): /.test(l)), lines: warnings, resent, settleMs };
   } finally {
     await publisher.close();
     const [a, b] = await Promise.all([intake.stop(), worker.stop()]);
@@ -206,9 +232,9 @@ describe('s3s3listen over Redis Sentinel', () => {
           `${r.resent} announcements repeated (unheard during the failover); ` +
           `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
       );
-      const text = r.warnings.join('\n');
+      const text = r.lines.join('\n');
       assert.ok(!text.includes(DATA_PW) && !text.includes(SENTINEL_PW), 'no password in the log');
-      assert.doesNotMatch(text, /stopped|crash/i);
+      assert.ok(r.warnings.length <= 2, `a failover is one warning line (two at most):\n${r.warnings.join('\n')}`);
     } finally {
       await s.cleanup();
     }
@@ -300,7 +326,8 @@ describe('s3s3listen over Redis Cluster', () => {
           `failover ${failoverMs} ms; ${KEYS} keys landed ${r.settleMs} ms after it; ` +
           `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
       );
-      assert.ok(!r.warnings.join('\n').includes(DATA_PW), 'no password in the log');
+      assert.ok(!r.lines.join('\n').includes(DATA_PW), 'no password in the log');
+      assert.ok(r.warnings.length <= 2, `a failover is one warning line (two at most):\n${r.warnings.join('\n')}`);
     } finally {
       await s.cleanup();
     }
