@@ -144,6 +144,8 @@ export async function waitUntil<T>(
 export class RedisHa {
   /** Processes killed by the helper and not restarted: never asked anything. */
   private readonly dead = new Set<string>();
+  /** Pids SIGSTOPped by freeze(): continued before stopping. */
+  private readonly frozen = new Set<number>();
   private stopped = false;
   private readonly onExit = (): void => this.stopSync();
 
@@ -317,6 +319,37 @@ export class RedisHa {
     return { address: node, pid, at, ...(slots?.length ? { slots } : {}) };
   }
 
+  /**
+   * SIGSTOPs a node (it keeps its sockets but answers nothing, as a hung or partitioned
+   * replica); the returned function SIGCONTs it (also done by stop()).
+   */
+  async freeze(node: RedisAddress): Promise<() => void> {
+    const lines = await this.cli(node, ['info', 'server']);
+    const pid = Number(lines.find((l) => l.startsWith('process_id:'))?.slice('process_id:'.length));
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`redis-ha: no process_id from ${addr(node)}`);
+    process.kill(pid, 'SIGSTOP');
+    this.frozen.add(pid);
+    return () => {
+      if (!this.frozen.delete(pid)) return;
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    };
+  }
+
+  /** The data nodes that are replicas now (Sentinel: of the master; Cluster: of any master). */
+  async replicas(): Promise<RedisAddress[]> {
+    const out: RedisAddress[] = [];
+    for (const n of this.nodes) {
+      if (this.dead.has(addr(n))) continue;
+      const info = await this.info(n, 'replication').catch(() => undefined);
+      if (info?.role === 'slave') out.push(n);
+    }
+    return out;
+  }
+
   /** SIGKILLs the current master (for Cluster: the one serving `key`'s slot, or slot 0). */
   async killMaster(key?: string): Promise<KilledNode> {
     return this.kill(await this.master(key === undefined ? 0 : keySlot(key)));
@@ -402,14 +435,27 @@ export class RedisHa {
   /** Stops every process of the layout (killed ones included) and removes the state unless keepState. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    this.thaw();
     await new Promise<void>((ok) => execFile('bash', [SCRIPT, 'stop', this.stateDir], () => ok()));
     this.finish();
   }
 
   private stopSync(): void {
     if (this.stopped) return;
+    this.thaw();
     runStop(this.stateDir);
     this.finish();
+  }
+
+  private thaw(): void {
+    for (const pid of this.frozen) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    this.frozen.clear();
   }
 
   private finish(): void {

@@ -2,12 +2,16 @@
  * Issue 19: s3s3listen through a Redis that fails over. A Ceph source and destination from the
  * shared test servers; Redis is a Sentinel layout (1 master, 2 replicas, 3 sentinels) or a
  * Cluster (3 masters, 1 replica each) of the test's own (test/helpers/redis-ha.ts). An intake
- * and a worker (two ListenClients, as two processes would run them) take a burst of keys
- * announced one by one; a master is SIGKILLed a third of the way; every key lands in the
- * destination, neither client stops, and they log at most two warning lines (printed; the goal is one).
+ * and two workers (three ListenClients, as three processes would run them) take a burst of
+ * 2000 keys announced one by one; a master is SIGKILLed a third of the way; with
+ * `redis_wait_replicas = 1` every key lands, with 0 the keys a failover lost (the docs say it
+ * may) are counted and the sweep brings the destination level; neither client stops; each
+ * logs at most one warning line for the failover. Keys copied twice are counted and printed.
  * Pub/sub drops what is published while the subscriber is away: as an application does with
  * `unheard` (s3s3publish reports it), the sender announces a key again until a subscriber heard
- * it. The sweep lock is taken, kept across a failover and released through Sentinel.
+ * it. Replicas that do not acknowledge (SIGSTOPped) make an add, POST /events and the sweep
+ * lock fail with a message naming `redis_wait_replicas`, and nothing is lost once they are back.
+ * The sweep lock is taken, kept across a failover and released through Sentinel.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,12 +24,14 @@ import { ListenClient } from '../../src/api/listen/listen-client.js';
 import { Publisher } from '../../src/api/listen/publish.js';
 import { SweepLock, sweepLockKey } from '../../src/api/lock/sweep-lock.js';
 import { SyncQueue } from '../../src/api/queue/queue.js';
+import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
+import { LockError } from '../../src/api/errors.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
-import { RedisHa, addr, keySlot, type KilledNode } from '../helpers/redis-ha.js';
-import { tempDir, waitFor } from '../helpers/listen.js';
+import { RedisHa, addr, keySlot, type KilledNode, type RedisAddress } from '../helpers/redis-ha.js';
+import { closedPort, tempDir, waitFor } from '../helpers/listen.js';
 import { endpointConfig, sectionIni, testServers, uniqueBucket, type TestServer } from '../helpers/servers.js';
 
-const KEYS = 300;
+const KEYS = 2000;
 const DATA_PW = `data-${randomBytes(4).toString('hex')}`;
 const SENTINEL_PW = `sentinel-${randomBytes(4).toString('hex')}`;
 
@@ -38,6 +44,7 @@ function ceph(): TestServer {
 async function setupHa(
   label: string,
   redisKeys: Record<string, string | number>,
+  httpPort?: number,
 ): Promise<{ config: Config; source: S3Store; dest: S3Store; cleanup: () => Promise<void> }> {
   const server = ceph();
   const src = uniqueBucket(`${label}-src`);
@@ -59,7 +66,8 @@ async function setupHa(
     Object.entries(pubsub)
       .map(([k, v]) => `${k} = ${v}`)
       .join('\n') +
-    '\n';
+    '\n' +
+    (httpPort === undefined ? '' : `[http]\nhost = 127.0.0.1\nport = ${httpPort}\n`);
   const file = join(tempDir(label), 's3s3.ini');
   writeFileSync(file, ini, { mode: 0o600 });
   const config = loadConfig({ file, env: {} });
@@ -103,43 +111,62 @@ async function announce(p: Publisher, key: string, untilHeard: boolean): Promise
 }
 
 interface BurstResult {
-  /** The warning and error lines. */
+  /** The warning and error lines, each prefixed by the client that logged it. */
   readonly warnings: string[];
   /** Every line logged (S3S3TEST_HA_LOG=debug: the debug lines too). */
   readonly lines: string[];
   readonly resent: number;
   readonly settleMs: number;
+  /** Keys not in the destination once the queue drained (a failover lost their jobs). */
+  readonly missing: string[];
+  /** Copies the workers made: more than the keys when a job ran again across the failover. */
+  readonly copies: number;
+  readonly keys: readonly string[];
+}
+
+/** At most one warning line per client (process) for a failover. */
+function assertOneWarningPerProcess(warnings: readonly string[]): void {
+  const by = new Map<string, number>();
+  for (const w of warnings) by.set(w.split(':')[0]!, (by.get(w.split(':')[0]!) ?? 0) + 1);
+  for (const [who, n] of by)
+    assert.ok(n <= 1, `${who} logged ${n} warning lines for one failover:\n${warnings.join('\n')}`);
 }
 
 /**
- * The burst: KEYS objects on the source, an intake and a worker running, each key announced in
- * turn, `kill()` called after a third of them. Returns the warnings the clients logged.
+ * The burst: KEYS objects on the source, an intake and WORKERS workers running, each key
+ * announced in turn, `kill()` called after a third of them; then waits for every key in the
+ * destination (or, `lossAllowed`, for the queue to drain and stay drained) and reports.
  */
 async function burst(
   s: { config: Config; source: S3Store; dest: S3Store },
   kill: () => Promise<KilledNode>,
   waitForMaster: (k: KilledNode) => Promise<unknown>,
   untilHeard: boolean,
+  lossAllowed = false,
 ): Promise<BurstResult> {
   const keys = Array.from({ length: KEYS }, (_, i) => `ha/${String(i).padStart(4, '0')} ${i % 7 === 0 ? 'é' : 'k'}`);
-  for (let i = 0; i < keys.length; i += 20)
+  for (let i = 0; i < keys.length; i += 40)
     await Promise.all(
-      keys.slice(i, i + 20).map((k) => s.source.put(k, Buffer.from(k), { contentLength: Buffer.byteLength(k) })),
+      keys.slice(i, i + 40).map((k) => s.source.put(k, Buffer.from(k), { contentLength: Buffer.byteLength(k) })),
     );
-  const warnings: string[] = [];
+  const lines: string[] = [];
   const logger = (who: string) =>
     createLogger({
       level: process.env.S3S3TEST_HA_LOG === 'debug' ? 'debug' : 'warn',
       format: 'text',
-      write: (line) => warnings.push(`${who}: ${line}`),
+      write: (line) => lines.push(`${who}: ${line}`),
     });
   const intake = new ListenClient(s.config, { role: 'intake', logger: logger('intake') });
-  const worker = new ListenClient(s.config, { role: 'worker', logger: logger('worker'), concurrency: 8 });
+  const workers = [1, 2].map(
+    (n) => new ListenClient(s.config, { role: 'worker', logger: logger(`worker${n}`), concurrency: 8 }),
+  );
   const publisher = new Publisher({ config: s.config });
   let resent = 0;
+  let result: BurstResult;
+  let stopped: Array<{ unqueued: readonly string[] }>;
   try {
     await intake.start();
-    await worker.start();
+    for (const w of workers) await w.start();
     // The promotion is watched from the kill on, so a failure can say how far the failover got.
     let failover: Promise<unknown> | undefined;
     let failoverState = 'not started';
@@ -158,46 +185,72 @@ async function burst(
       }
       resent +=
         (await announce(publisher, key, untilHeard).catch((err: unknown) => {
-          throw new Error(`${String(err)}; the failover: ${failoverState}\n${warnings.join('\n')}`);
+          throw new Error(`${String(err)}; the failover: ${failoverState}\n${lines.join('\n')}`);
         })) - 1;
-      await new Promise((r) => setTimeout(r, 5));
+      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 5));
     }
     await failover;
     const start = Date.now();
     let have = new Set<string>();
-    await waitFor(
-      'every key in the destination',
-      async () => {
-        have = await listed(s.dest);
-        return keys.every((k) => have.has(k));
-      },
-      120_000,
-      500,
-    ).catch((err: unknown) => {
-      const missing = keys.filter((k) => !have.has(k));
-      throw new Error(
-        `${String(err)}: ${missing.length} missing, e.g. ${JSON.stringify(missing.slice(0, 5))}\n` +
-          warnings.join('\n'),
-      );
-    });
-    const settleMs = Date.now() - start;
-    assert.equal(intake.stats.received >= KEYS, true, `the intake received ${intake.stats.received}`);
     const q = new SyncQueue(s.config, { name: 'test-counts' });
+    let drainedSince = 0;
     try {
+      await waitFor(
+        lossAllowed ? 'every key in the destination, or the queue drained for 5 s' : 'every key in the destination',
+        async () => {
+          have = await listed(s.dest);
+          if (keys.every((k) => have.has(k))) return true;
+          if (!lossAllowed) return false;
+          const c = await q.counts();
+          const idle = c.waiting + c.active + c.delayed === 0 && intake.stats.received >= KEYS;
+          drainedSince = idle ? drainedSince || Date.now() : 0;
+          return idle && Date.now() - drainedSince > 5000;
+        },
+        120_000,
+        500,
+      ).catch((err: unknown) => {
+        const missing = keys.filter((k) => !have.has(k));
+        throw new Error(
+          `${String(err)}: ${missing.length} missing, e.g. ${JSON.stringify(missing.slice(0, 5))}\n` + lines.join('\n'),
+        );
+      });
+      const settleMs = Date.now() - start;
+      assert.equal(intake.stats.received >= KEYS, true, `the intake received ${intake.stats.received}`);
       await waitFor('the queue drained', async () => {
         const c = await q.counts();
         return c.waiting + c.active + c.delayed === 0 && c.failed === 0;
       });
+      result = {
+        warnings: lines.filter((l) => / (warn|error): /.test(l)),
+        lines,
+        resent,
+        settleMs,
+        missing: keys.filter((k) => !have.has(k)),
+        copies: workers.reduce((n, w) => n + w.stats.copied, 0),
+        keys,
+      };
     } finally {
       await q.close();
     }
-    return { warnings: warnings.filter((l) => / (warn|error): /.test(l)), lines: warnings, resent, settleMs };
   } finally {
     await publisher.close();
-    const [a, b] = await Promise.all([intake.stop(), worker.stop()]);
-    assert.deepEqual(a.unqueued, [], 'the intake queued every key it received');
-    assert.deepEqual(b.unqueued, []);
+    stopped = await Promise.all([intake.stop(), ...workers.map((w) => w.stop())]);
   }
+  // Not in the finally: a failure above is the one to see.
+  for (const r of stopped) assert.deepEqual(r.unqueued, [], 'every key received was queued');
+  return result;
+}
+
+/** A sweep after the burst: the destination equals the source (what the docs promise with redis_wait_replicas = 0). */
+async function sweepLevels(s: { source: S3Store; dest: S3Store }, r: BurstResult): Promise<number> {
+  const report = await duplicateBucket(s.source, s.dest, { prefix: 'ha/' });
+  const have = await listed(s.dest);
+  assert.deepEqual(
+    r.keys.filter((k) => !have.has(k)),
+    [],
+    'the sweep copied what the failover lost',
+  );
+  return report.copied;
 }
 
 describe('s3s3listen over Redis Sentinel', () => {
@@ -216,35 +269,145 @@ describe('s3s3listen over Redis Sentinel', () => {
     };
   }
 
-  it('intake + worker: the master SIGKILLed mid-burst, every key lands', { timeout: 240_000 }, async () => {
-    const s = await setupHa('ha-sentinel', sentinelKeys());
-    try {
-      assert.match(s.config.pubsub.redisUrlRedacted, /^redis\+sentinel:\/\/127\.0\.0\.1:\d+,/);
-      let failoverMs = 0;
-      const r = await burst(
-        s,
-        () => ha.killMaster(),
-        async (k) => (failoverMs = (await ha.waitForNewMaster(k)).ms),
-        true,
+  for (const waitReplicas of [1, 0]) {
+    it(
+      `intake + two workers, redis_wait_replicas = ${waitReplicas}: the master SIGKILLed mid-burst, ` +
+        (waitReplicas ? 'every key lands' : 'the sweep levels what a failover lost'),
+      { timeout: 300_000 },
+      async () => {
+        const s = await setupHa(`ha-sentinel-w${waitReplicas}`, {
+          ...sentinelKeys(),
+          redis_wait_replicas: waitReplicas,
+        });
+        let killed: KilledNode | undefined;
+        try {
+          assert.match(s.config.pubsub.redisUrlRedacted, /^redis\+sentinel:\/\/127\.0\.0\.1:\d+,/);
+          let failoverMs = 0;
+          const r = await burst(
+            s,
+            async () => (killed = await ha.killMaster()),
+            async (k) => (failoverMs = (await ha.waitForNewMaster(k)).ms),
+            true,
+            waitReplicas === 0,
+          );
+          const swept = waitReplicas === 0 ? await sweepLevels(s, r) : 0;
+          console.log(
+            `sentinel, redis_wait_replicas = ${waitReplicas}: failover ${failoverMs} ms; ` +
+              `${KEYS} keys, ${r.missing.length} lost by the failover (the sweep copied ${swept}), ` +
+              `${r.copies} copies (${r.copies - KEYS + r.missing.length} keys copied twice), ` +
+              `settled ${r.settleMs} ms after it; ` +
+              `${r.resent} announcements repeated (unheard during the failover); ` +
+              `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
+          );
+          if (waitReplicas > 0) {
+            assert.deepEqual(r.missing, [], 'with redis_wait_replicas = 1 no queued key is lost');
+            assert.ok(r.copies >= KEYS, `${r.copies} copies for ${KEYS} keys`);
+          }
+          const text = r.lines.join('\n');
+          assert.ok(!text.includes(DATA_PW) && !text.includes(SENTINEL_PW), 'no password in the log');
+          assertOneWarningPerProcess(r.warnings);
+        } finally {
+          if (killed) await ha.restart(killed.address);
+          await s.cleanup();
+        }
+      },
+    );
+  }
+
+  it(
+    'redis_wait_replicas = 1 with the replicas frozen: adds, POST /events and the sweep lock refuse; nothing lost',
+    { timeout: 120_000 },
+    async () => {
+      const port = await closedPort();
+      const s = await setupHa(
+        'ha-frozen',
+        { ...sentinelKeys(), redis_wait_replicas: 1, redis_wait_timeout: '1s' },
+        port,
       );
-      console.log(
-        `sentinel: failover ${failoverMs} ms; ${KEYS} keys landed ${r.settleMs} ms after it; ` +
-          `${r.resent} announcements repeated (unheard during the failover); ` +
-          `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
-      );
-      const text = r.lines.join('\n');
-      assert.ok(!text.includes(DATA_PW) && !text.includes(SENTINEL_PW), 'no password in the log');
-      assert.ok(r.warnings.length <= 2, `a failover is one warning line (two at most):\n${r.warnings.join('\n')}`);
-    } finally {
-      await s.cleanup();
-    }
-  });
+      const lines: string[] = [];
+      const logger = createLogger({ level: 'warn', format: 'text', write: (l) => lines.push(l) });
+      const intake = new ListenClient(s.config, { role: 'intake', logger });
+      const queue = new SyncQueue(s.config, { name: 'test-frozen', answerWithinMs: 4000 });
+      const lock = new SweepLock(s.config);
+      const thaw: Array<() => void> = [];
+      let worker: ListenClient | undefined;
+      try {
+        await intake.start();
+        const key = 'ha/frozen \u00e9 key';
+        await s.source.put(key, Buffer.from('frozen'), { contentLength: 6 });
+        const replicas = await ha.replicas();
+        assert.equal(replicas.length, 2, 'the layout has its two replicas');
+        for (const r of replicas) thaw.push(await ha.freeze(r));
+
+        await assert.rejects(queue.add('ha/direct'), (err: Error) => {
+          assert.match(err.message, /0 of 1 replica\(s\) acknowledged it within 1 s \(redis_wait_replicas\)/);
+          assert.ok(!err.message.includes(DATA_PW));
+          return true;
+        });
+        const body = JSON.stringify({
+          Records: [
+            {
+              eventName: 'ObjectCreated:Put',
+              s3: { bucket: { name: s.config.source.bucket }, object: { key: encodeURIComponent(key) } },
+            },
+          ],
+        });
+        const res = await fetch(`${intake.httpUrl}/events`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        const text = await res.text();
+        assert.equal(res.status, 503, `POST /events while no replica acknowledges: ${text}`);
+        assert.match(text, /redis_wait_replicas|send it again/);
+        await assert.rejects(lock.acquire(), (err: Error) => {
+          assert.ok(err instanceof LockError, `a LockError, not a fallback to a lock file: ${err.name}`);
+          assert.match(err.message, /0 of 1 replica\(s\) acknowledged the lock/);
+          return true;
+        });
+        // A pub/sub announcement meanwhile stays in the intake's memory...
+        const publisher = new Publisher({ config: s.config });
+        try {
+          assert.equal((await publisher.publish(key)).unheard, 0);
+        } finally {
+          await publisher.close();
+        }
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.equal(await s.dest.head(key), null, 'nothing copied yet (no worker)');
+        // ...and is queued once a replica acknowledges again.
+        for (const t of thaw.splice(0)) t();
+        // Another process in production: without the intake's [http] port.
+        const { http: _http, ...workerConfig } = s.config;
+        worker = new ListenClient(workerConfig, { role: 'worker', logger, concurrency: 2 });
+        await worker.start();
+        await waitFor(
+          'the key announced while the replicas were frozen lands',
+          async () => (await s.dest.head(key)) !== null,
+          60_000,
+          250,
+        );
+        const held = await lock.acquire();
+        assert.ok(held, 'the lock is taken once the replicas are back');
+        await held.release();
+        console.log(`frozen replicas: ${lines.length} warning lines:\n  ${lines.join('\n  ')}`);
+      } finally {
+        for (const t of thaw) t();
+        await lock.close();
+        await queue.close();
+        await worker?.stop();
+        const stopped = await intake.stop();
+        assert.deepEqual(stopped.unqueued, [], 'the intake queued every key it received');
+        await s.cleanup();
+      }
+    },
+  );
 
   it(
     'the sweep lock: taken, refused to a second sweep, kept across a failover, released',
     { timeout: 120_000 },
     async () => {
-      const s = await setupHa('ha-lock', sentinelKeys());
+      const s = await setupHa('ha-lock', { ...sentinelKeys(), redis_wait_replicas: 1 });
+      let killedAt: RedisAddress | undefined;
       const first = new SweepLock(s.config);
       const second = new SweepLock(s.config);
       try {
@@ -256,6 +419,7 @@ describe('s3s3listen over Redis Sentinel', () => {
         assert.match(value ?? '', /"token"/, 'the lock is a key on the master');
         assert.equal(await second.acquire(), null, 'a second sweep is refused');
         const failover = await ha.failover();
+        killedAt = failover.killed.address;
         // Longer than lock_ttl (10 s) after the kill: renewals must have reached the new master.
         await new Promise((r) => setTimeout(r, Math.max(0, 12_000 - (Date.now() - failover.killed.at))));
         assert.equal(held.signal.aborted, false, 'the lock survived the failover');
@@ -268,6 +432,7 @@ describe('s3s3listen over Redis Sentinel', () => {
       } finally {
         await first.close();
         await second.close();
+        if (killedAt) await ha.restart(killedAt);
         await s.cleanup();
       }
     },
@@ -290,65 +455,113 @@ describe('s3s3listen over Redis Cluster', () => {
     return '';
   }
 
-  it("intake + worker: the queue's master SIGKILLed mid-burst, every key lands", { timeout: 240_000 }, async () => {
-    const s = await setupHa('ha-cluster', { redis_cluster: ha.nodes.map(addr).join(', '), password: DATA_PW });
-    try {
-      assert.match(s.config.pubsub.redisUrlRedacted, /^redis\+cluster:\/\//);
-      let failoverMs = 0;
-      let killed = '';
-      const r = await burst(
-        s,
-        async () => {
-          // The master holding the queue's keys ({s3s3} hashes them all to one slot), unless the
-          // subscriber is on it: PUBLISH counts one node's subscribers on a Cluster, so this test
-          // cannot tell an unheard key, and a key announced in that gap would be lost by pub/sub.
-          const queueMaster = await ha.master(keySlot('{s3s3}'));
-          const sub = await subscriberNode();
-          const target =
-            sub !== addr(queueMaster)
-              ? queueMaster
-              : (await ha.clusterMasters()).map((m) => m.address).find((m) => addr(m) !== sub)!;
-          killed = `${addr(target)}${addr(target) === addr(queueMaster) ? " (the queue's master)" : ''}`;
-          return ha.kill(target);
-        },
-        async (k) => (failoverMs = (await ha.waitForNewMaster(k)).ms),
-        false,
-      );
-      // Every BullMQ key of the queue carries the {s3s3} tag: one slot, on the promoted master now.
-      const master = await ha.master(keySlot('{s3s3}'));
-      const bullKeys = await ha.cli(master, ['--scan', '--pattern', `{s3s3}:${s.config.pubsub.queue}:*`]);
-      assert.ok(
-        bullKeys.every((k) => k === '' || k.startsWith('{s3s3}:')),
-        bullKeys.join('\n'),
-      );
-      console.log(
-        `cluster: killed ${killed}; ` +
-          `failover ${failoverMs} ms; ${KEYS} keys landed ${r.settleMs} ms after it; ` +
-          `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
-      );
-      assert.ok(!r.lines.join('\n').includes(DATA_PW), 'no password in the log');
-      assert.ok(r.warnings.length <= 2, `a failover is one warning line (two at most):\n${r.warnings.join('\n')}`);
-    } finally {
-      await s.cleanup();
-    }
-  });
+  it(
+    "intake + two workers, redis_wait_replicas = 1: the queue's master SIGKILLed mid-burst, every key lands",
+    { timeout: 300_000 },
+    async () => {
+      const s = await setupHa('ha-cluster', {
+        redis_cluster: ha.nodes.map(addr).join(', '),
+        password: DATA_PW,
+        redis_wait_replicas: 1,
+      });
+      let dead: KilledNode | undefined;
+      try {
+        assert.match(s.config.pubsub.redisUrlRedacted, /^redis\+cluster:\/\//);
+        let failoverMs = 0;
+        let killed = '';
+        const r = await burst(
+          s,
+          async () => {
+            // The master holding the queue's keys ({s3s3} hashes them all to one slot), unless the
+            // subscriber is on it: PUBLISH counts one node's subscribers on a Cluster, so this test
+            // cannot tell an unheard key, and a key announced in that gap would be lost by pub/sub.
+            const queueMaster = await ha.master(keySlot('{s3s3}'));
+            const sub = await subscriberNode();
+            const target =
+              sub !== addr(queueMaster)
+                ? queueMaster
+                : (await ha.clusterMasters()).map((m) => m.address).find((m) => addr(m) !== sub)!;
+            killed = `${addr(target)}${addr(target) === addr(queueMaster) ? " (the queue's master)" : ''}`;
+            return (dead = await ha.kill(target));
+          },
+          async (k) => {
+            failoverMs = (await ha.waitForNewMaster(k)).ms;
+            // Its shard has no replica left: nothing is queued (WAIT 1) until the operator brings
+            // the dead node back, as a replica of the promoted one; the intake keeps the keys meanwhile.
+            await ha.restart(k.address);
+            dead = undefined;
+          },
+          false,
+        );
+        // Every BullMQ key of the queue carries the {s3s3} tag: one slot, on the promoted master now.
+        const master = await ha.master(keySlot('{s3s3}'));
+        const bullKeys = await ha.cli(master, ['--scan', '--pattern', `{s3s3}:${s.config.pubsub.queue}:*`]);
+        assert.ok(
+          bullKeys.every((k) => k === '' || k.startsWith('{s3s3}:')),
+          bullKeys.join('\n'),
+        );
+        console.log(
+          `cluster: killed ${killed}; ` +
+            `failover ${failoverMs} ms; ${KEYS} keys landed ${r.settleMs} ms after it; ` +
+            `${r.copies} copies (${r.copies - KEYS} keys copied twice); ` +
+            `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
+        );
+        assert.deepEqual(r.missing, []);
+        assert.ok(r.copies >= KEYS, `${r.copies} copies for ${KEYS} keys`);
+        assert.ok(!r.lines.join('\n').includes(DATA_PW), 'no password in the log');
+        assertOneWarningPerProcess(r.warnings);
+      } finally {
+        if (dead) await ha.restart(dead.address);
+        await s.cleanup();
+      }
+    },
+  );
 
-  it('the sweep lock over Cluster', { timeout: 60_000 }, async () => {
-    const s = await setupHa('ha-cluster-lock', { redis_cluster: ha.nodes.map(addr).join(', '), password: DATA_PW });
-    const first = new SweepLock(s.config);
-    const second = new SweepLock(s.config);
-    try {
-      const held = await first.acquire();
-      assert.ok(held);
-      assert.equal(await second.acquire(), null);
-      await held.release();
-      const again = await second.acquire();
-      assert.ok(again);
-      await again.release();
-    } finally {
-      await first.close();
-      await second.close();
-      await s.cleanup();
-    }
-  });
+  it(
+    "the sweep lock over Cluster: WAIT reaches the lock's master (its replica frozen: refused)",
+    { timeout: 90_000 },
+    async () => {
+      const s = await setupHa('ha-cluster-lock', {
+        redis_cluster: ha.nodes.map(addr).join(', '),
+        password: DATA_PW,
+        redis_wait_replicas: 1,
+      });
+      const first = new SweepLock(s.config);
+      const second = new SweepLock(s.config);
+      let thaw: (() => void) | undefined;
+      try {
+        const held = await first.acquire();
+        assert.ok(held);
+        assert.equal(await second.acquire(), null);
+        await held.release();
+        // A WAIT sent anywhere but the lock key's master would count that node's replica (a
+        // vacuous 1): frozen, the lock master's replica must make the lock refuse.
+        const master = await ha.master(keySlot(sweepLockKey(s.config)));
+        const nodes = await ha.clusterNodes();
+        const masterId = nodes.find((n) => addr(n.address) === addr(master))!.id;
+        const replica = nodes.find((n) => n.masterId === masterId && n.connected);
+        assert.ok(replica, `a live replica of ${addr(master)}`);
+        thaw = await ha.freeze(replica.address);
+        await assert.rejects(
+          second.acquire(),
+          (err: Error) => err instanceof LockError && /0 of 1 replica/.test(err.message),
+        );
+        thaw();
+        thaw = undefined;
+        const again = await waitFor(
+          'the lock once the replica is back',
+          () => second.acquire().catch(() => null),
+          30_000,
+          500,
+        );
+        assert.ok(again);
+        await again.release();
+      } finally {
+        thaw?.();
+        await first.close();
+        await second.close();
+        await s.cleanup();
+      }
+    },
+  );
 });

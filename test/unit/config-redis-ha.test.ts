@@ -220,3 +220,30 @@ describe('[pubsub] one way to Redis', () => {
     assert.equal(c.pubsub.redisTarget.kind, 'cluster');
   });
 });
+
+describe('[pubsub] redis_wait_replicas and redis_wait_timeout', () => {
+  it('default to 0 (no WAIT) and 1 s', () => {
+    const c = parse('redis_url = redis://127.0.0.1:6379');
+    assert.equal(c.pubsub.waitReplicas, 0);
+    assert.equal(c.pubsub.waitTimeoutMs, 1000);
+  });
+
+  it('are read from the file and from S3S3_PUBSUB_*', () => {
+    const c = parse('redis_url = redis://127.0.0.1:6379\nredis_wait_replicas = 1\nredis_wait_timeout = 3s');
+    assert.equal(c.pubsub.waitReplicas, 1);
+    assert.equal(c.pubsub.waitTimeoutMs, 3000);
+    const e = parse('redis_url = redis://127.0.0.1:6379', {
+      S3S3_PUBSUB_REDIS_WAIT_REPLICAS: '2',
+      S3S3_PUBSUB_REDIS_WAIT_TIMEOUT: '2s',
+    });
+    assert.equal(e.pubsub.waitReplicas, 2);
+    assert.equal(e.pubsub.waitTimeoutMs, 2000);
+  });
+
+  it('refuse a negative count and a zero timeout (WAIT 0 would block for ever), naming the key', () => {
+    const problems = problemsOf('redis_url = redis://127.0.0.1:6379\nredis_wait_replicas = -1\nredis_wait_timeout = 0');
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems[0]!, /^\[pubsub\] redis_wait_replicas: /);
+    assert.match(problems[1]!, /^\[pubsub\] redis_wait_timeout: .*greater than 0/);
+  });
+});

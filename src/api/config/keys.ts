@@ -912,6 +912,33 @@ export const KEYS: readonly KeyDef[] = [
     ini: [{ block: 'pubsub', value: 'false', commented: true, note: 'true: TLS to those nodes' }],
   },
   {
+    name: 'redis_wait_replicas',
+    sections: ['pubsub'],
+    value: { kind: 'integer', min: 0, max: 100 },
+    default: '0',
+    help:
+      'each queued job and each sweep-lock write waits for this many replicas to have it (`WAIT`) ' +
+      'before it counts: `POST /events` answers 503 and a pub/sub key stays in memory and is sent again ' +
+      'when fewer acknowledge within `redis_wait_timeout` (see [What a failover can lose]' +
+      '(operations.md#what-a-failover-can-lose)); 0: do not wait',
+    ini: [
+      {
+        block: 'pubsub',
+        value: '0',
+        commented: true,
+        note: '1: a job counts once a replica has it (survives a failover)',
+      },
+    ],
+  },
+  {
+    name: 'redis_wait_timeout',
+    sections: ['pubsub'],
+    value: duration,
+    default: '1s',
+    help: 'how long a write waits for `redis_wait_replicas` replicas before it is taken for failed and sent again',
+    ini: [{ block: 'pubsub', value: '1s', commented: true }],
+  },
+  {
     name: 'channel',
     sections: ['pubsub'],
     value: text,

@@ -32,6 +32,8 @@ export function readPubsub(r: Reader, present: boolean, sourceConcurrency: numbe
     concurrency: r.integer('concurrency', sourceConcurrency),
     shutdownTimeoutMs: r.seconds('shutdown_timeout'),
     lockTtlMs: r.seconds('lock_ttl'),
+    waitReplicas: r.integer('redis_wait_replicas'),
+    waitTimeoutMs: r.seconds('redis_wait_timeout'),
     ...reportFile(r),
     reportMaxSize: r.size('report_max_size'),
     reportKeep: r.integer('report_keep'),

@@ -218,6 +218,13 @@ export interface PubsubConfig {
   readonly shutdownTimeoutMs: number;
   /** Life of the sweep lock, renewed every third of it while the sweep runs (`lock_ttl`, a duration). */
   readonly lockTtlMs: number;
+  /**
+   * Replicas that must have each queued job and each lock write before it counts
+   * (`redis_wait_replicas`, Redis `WAIT`; 0 = do not wait).
+   */
+  readonly waitReplicas: number;
+  /** How long such a write waits for them (`redis_wait_timeout`, a duration, default 1s). */
+  readonly waitTimeoutMs: number;
   /** The listener's CSV report (`report`), as `s3s3bucket --report`; undefined for none. */
   readonly report?: string;
   /** Rotate the report at this size (`report_max_size`, default 100M), keeping `report_keep` old files. */

@@ -20,8 +20,8 @@ export interface EventsHandlerOptions {
 }
 
 /**
- * POST /events answers within this (plus the body's read): 503 when Redis has not taken every job
- * by then.
+ * POST /events answers within this (plus the body's read, plus `redis_wait_timeout` when
+ * `redis_wait_replicas` is set): 503 when Redis has not taken every job by then.
  */
 export const EVENTS_DEADLINE_MS = 4500;
 
@@ -122,7 +122,9 @@ export function eventsHandler(o: EventsHandlerOptions): (body: Buffer, req: Inco
     // never 2xx for a job whose add did not complete.
     let late = false;
     let timer: NodeJS.Timeout | undefined;
-    const deadlineMs = o.deadlineMs ?? EVENTS_DEADLINE_MS;
+    // redis_wait_replicas: the replicas' acknowledgement is part of taking a job.
+    const { waitReplicas, waitTimeoutMs } = o.config.pubsub;
+    const deadlineMs = o.deadlineMs ?? EVENTS_DEADLINE_MS + (waitReplicas > 0 ? waitTimeoutMs : 0);
     try {
       const all = (async () => {
         // In order: a put then a delete of one key reach the queue as they happened.

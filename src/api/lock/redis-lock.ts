@@ -7,10 +7,28 @@ const RENEW =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then " + "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/** `redis_wait_replicas`/`redis_wait_timeout`: replicas each lock write must reach before it counts. */
+export interface ReplicaWait {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
+const NO_WAIT: ReplicaWait = { replicas: 0, timeoutMs: 0 };
+
+/** Undefined when the lock's last write reached `wait.replicas` replicas in time, else what fell short. */
+async function replicasMissing(redis: RedisCommands, key: string, wait: ReplicaWait): Promise<string | undefined> {
+  if (wait.replicas <= 0) return undefined;
+  const acked = await redis.waitForReplicas(key, wait.replicas, wait.timeoutMs);
+  if (acked >= wait.replicas) return undefined;
+  return `${acked} of ${wait.replicas} replica(s) acknowledged the lock within ${wait.timeoutMs / 1000} s`;
+}
+
 /**
  * A lock in Redis: `SET key value NX PX ttl`, renewed every third of the TTL while held,
  * and released by a compare-and-delete in Lua, so a run never removes a lock that expired
  * and was taken by someone else. The value is the holder as JSON (unique by its token).
+ * With `wait.replicas`, taking and renewing count only once that many replicas have the write:
+ * a renewal short of them is not a renewal (past the TTL the lock is given up).
  */
 export class RedisLock implements LockBackend {
   constructor(
@@ -18,6 +36,7 @@ export class RedisLock implements LockBackend {
     readonly name: string,
     private readonly ttlMs: number,
     private readonly ownsConnection = true,
+    private readonly wait: ReplicaWait = NO_WAIT,
   ) {}
 
   async tryAcquire(holder: LockHolder): Promise<{ held: HeldLock } | { held: null; by: LockHolder | null }> {
@@ -27,7 +46,18 @@ export class RedisLock implements LockBackend {
       const current = (await this.redis.call('GET', this.name)) as string | null;
       return { held: null, by: current === null ? null : parseHolder(current) };
     }
-    return { held: new HeldRedisLock(this.redis, this.name, value, holder, this.ttlMs) };
+    const missing = await replicasMissing(this.redis, this.name, this.wait);
+    if (missing) {
+      // Not a RedisError: the sweep must not fall back to a lock file and run unguarded.
+      await this.redis.call('EVAL', RELEASE, 1, this.name, value).catch(() => undefined);
+      throw new LockError({
+        lock: this.name,
+        detail:
+          `${missing} (redis_wait_replicas): a failover could lose the lock and let a second sweep start, ` +
+          'so this one does not; check the replicas (INFO replication) or lower redis_wait_replicas',
+      });
+    }
+    return { held: new HeldRedisLock(this.redis, this.name, value, holder, this.ttlMs, this.wait) };
   }
 
   async close(): Promise<void> {
@@ -47,6 +77,7 @@ class HeldRedisLock implements HeldLock {
     private readonly value: string,
     readonly holder: LockHolder,
     private readonly ttlMs: number,
+    private readonly wait: ReplicaWait,
   ) {
     this.timer = setInterval(() => void this.renew(), Math.max(500, Math.floor(ttlMs / 3)));
     this.timer.unref();
@@ -67,7 +98,9 @@ class HeldRedisLock implements HeldLock {
     try {
       const n = Number(await this.redis.call('EVAL', RENEW, 1, this.name, this.value, this.ttlMs));
       if (n === 1) {
-        this.lastRenewed = Date.now();
+        const missing = await replicasMissing(this.redis, this.name, this.wait);
+        if (missing === undefined) this.lastRenewed = Date.now();
+        else if (Date.now() - this.lastRenewed >= this.ttlMs) this.lose(`renewals not replicated: ${missing}`);
         return;
       }
       this.lose('the lock expired and is no longer ours (was Redis unreachable longer than lock_ttl?)');

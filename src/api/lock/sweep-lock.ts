@@ -60,6 +60,8 @@ export class SweepLock {
           connectRedis(p.redisTarget, { mode: 'client', name: 's3s3bucket-lock' }),
           sweepLockKey(config),
           ttl,
+          true,
+          { replicas: p.waitReplicas, timeoutMs: p.waitTimeoutMs },
         )
       : this.fallback;
   }

@@ -18,7 +18,7 @@ function lib(): typeof import('bullmq') {
 import type { Config } from '../config.js';
 import { RedisError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { bullmqConnection, bullmqPrefix, type RawRedisConnection } from '../redis/redis.js';
+import { bullmqConnection, bullmqPrefix, waitForReplicas, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
 import { printAs } from '../redact.js';
 
@@ -190,10 +190,33 @@ export class SyncQueue {
    * whenever that add ran.
    */
   async add(key: string, op: JobOp = 'put', hints?: JobHints): Promise<void> {
-    await this.bounded('add', async () => {
-      await this.repairHalfAdded(key);
-      const data: SyncJobData = hints ? { key, op, hints } : { key, op };
-      await this.queue.add(op, data, jobOptions(this.config, key));
+    const { waitReplicas, waitTimeoutMs } = this.config.pubsub;
+    await this.bounded(
+      'add',
+      async () => {
+        await this.repairHalfAdded(key);
+        const data: SyncJobData = hints ? { key, op, hints } : { key, op };
+        await this.queue.add(op, data, jobOptions(this.config, key));
+        if (waitReplicas > 0) await this.replicated(key, waitReplicas, waitTimeoutMs);
+      },
+      waitReplicas > 0 ? waitTimeoutMs : 0,
+    );
+  }
+
+  /**
+   * `redis_wait_replicas`: the add counts only once that many replicas have it. The add went over
+   * `conn` (BullMQ uses the connection it is given), so a WAIT on it covers the add. Fewer acks:
+   * a RedisError, so the caller sends the key again (an add is idempotent: deduplicated per key).
+   */
+  private async replicated(key: string, replicas: number, timeoutMs: number): Promise<void> {
+    const acked = await waitForReplicas(this.conn, this.queue.keys.meta!, replicas, timeoutMs);
+    if (acked >= replicas) return;
+    throw new RedisError({
+      url: this.config.pubsub.redisUrlRedacted,
+      detail:
+        `add of ${JSON.stringify(key)}: ${acked} of ${replicas} replica(s) acknowledged it within ` +
+        `${timeoutMs / 1000} s (redis_wait_replicas): not counted as queued, it is sent again; ` +
+        'check the replicas (INFO replication) or lower redis_wait_replicas',
     });
   }
 
@@ -210,9 +233,10 @@ export class SyncQueue {
   }
 
   /** Run `op` within `answerWithinMs`, or fail at once while Redis is taken for unreachable. */
-  private async bounded<T>(what: string, op: () => Promise<T>): Promise<T> {
-    const ms = this.answerWithinMs;
-    if (ms === undefined) return op();
+  private async bounded<T>(what: string, op: () => Promise<T>, extraMs = 0): Promise<T> {
+    if (this.answerWithinMs === undefined) return op();
+    // A WAIT for replicas is part of the call: its time is added, so a slow replica is not taken for Redis gone.
+    const ms = this.answerWithinMs + extraMs;
     const url = this.config.pubsub.redisUrlRedacted;
     if (this.noAnswer) {
       this.probe(ms);

@@ -46,6 +46,11 @@ export interface RedisCommands {
   transaction(commands: readonly RedisCommand[]): Promise<unknown[]>;
   /** Many commands in one round trip; not atomic. */
   pipeline(commands: readonly RedisCommand[]): Promise<unknown[]>;
+  /**
+   * Redis `WAIT`: how many replicas have this connection's writes so far (the one to `key` among
+   * them), after waiting up to `timeoutMs` for `replicas` of them. See `waitForReplicas`.
+   */
+  waitForReplicas(key: string, replicas: number, timeoutMs: number): Promise<number>;
   /** Safe to call twice. */
   close(): Promise<void>;
 }
@@ -212,6 +217,14 @@ class IoredisCommands implements RedisCommands {
 
   async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
     return this.batch(this.redis.pipeline(commands.map((c) => ['call', ...c])), 'pipeline');
+  }
+
+  async waitForReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    try {
+      return await waitForReplicas(this.redis, key, replicas, timeoutMs);
+    } catch (err) {
+      throw sanitise(err, this.url, 'WAIT', this.connectError());
+    }
   }
 
   private async batch(p: ReturnType<Client['pipeline']>, what: string): Promise<unknown[]> {
@@ -435,6 +448,26 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
 
 /** An ioredis connection object (a Cluster's too), for the one library (BullMQ) that takes its own connections. */
 export type RawRedisConnection = Redis | Cluster;
+
+/**
+ * Redis `WAIT replicas timeoutMs` after a write to `key` on `conn`: the number of replicas that
+ * have every earlier write of that connection (fewer than asked when the timeout passed).
+ * WAIT counts the writes of the connection it is sent on, so on a Cluster it must reach the
+ * node that took the write: it is pipelined behind an `EXISTS key`, which routes the pipeline
+ * to the key's master (a bare WAIT goes to a random master and answers vacuously).
+ */
+export async function waitForReplicas(
+  conn: RawRedisConnection,
+  key: string,
+  replicas: number,
+  timeoutMs: number,
+): Promise<number> {
+  if (!conn.isCluster) return Number(await conn.call('WAIT', replicas, timeoutMs));
+  const results = await conn.pipeline().exists(key).call('WAIT', replicas, timeoutMs).exec();
+  const failed = results?.find(([e]) => e !== null);
+  if (failed) throw failed[0];
+  return Number(results?.[1]?.[1] ?? 0);
+}
 
 /**
  * BullMQ's key prefix for a target: exactly `{s3s3}` on a Cluster, so every key of a queue
