@@ -26,6 +26,7 @@ import { SweepLock, sweepLockKey } from '../../src/api/lock/sweep-lock.js';
 import { SyncQueue } from '../../src/api/queue/queue.js';
 import { duplicateBucket } from '../../src/api/sweep/duplicate.js';
 import { LockError } from '../../src/api/errors.js';
+import { main as s3s3 } from '../../src/scripts/s3s3.js';
 import { S3Store } from '../../src/api/store/s3-store.js';
 import { RedisHa, addr, keySlot, type KilledNode, type RedisAddress } from '../helpers/redis-ha.js';
 import { closedPort, tempDir, waitFor } from '../helpers/listen.js';
@@ -45,7 +46,7 @@ async function setupHa(
   label: string,
   redisKeys: Record<string, string | number>,
   httpPort?: number,
-): Promise<{ config: Config; source: S3Store; dest: S3Store; cleanup: () => Promise<void> }> {
+): Promise<{ file: string; config: Config; source: S3Store; dest: S3Store; cleanup: () => Promise<void> }> {
   const server = ceph();
   const src = uniqueBucket(`${label}-src`);
   const dst = uniqueBucket(`${label}-dst`);
@@ -72,6 +73,7 @@ async function setupHa(
   writeFileSync(file, ini, { mode: 0o600 });
   const config = loadConfig({ file, env: {} });
   return {
+    file,
     config,
     source: new S3Store(config.source),
     dest: new S3Store(config.destinations[0]!),
@@ -516,6 +518,42 @@ describe('s3s3listen over Redis Cluster', () => {
       }
     },
   );
+
+  it('s3s3 queue and the board read the queue on the Cluster', { timeout: 60_000 }, async () => {
+    const port = await closedPort();
+    const s = await setupHa(
+      'ha-cluster-cli',
+      { redis_cluster: ha.nodes.map(addr).join(', '), password: DATA_PW },
+      port,
+    );
+    const queue = new SyncQueue(s.config, { name: 'test-cli' });
+    const intake = new ListenClient(s.config, { role: 'intake', logger: createLogger({ level: 'error' }) });
+    try {
+      for (const k of ['ha/a', 'ha/b \u00e9', 'ha/c']) await queue.add(k);
+      let out = '';
+      let err = '';
+      const code = await s3s3(['queue', '--config', s.file], {
+        stdout: (t) => (out += t),
+        stderr: (t) => (err += t),
+        env: {},
+      });
+      assert.equal(code, 0, err);
+      assert.match(out.split('\n')[0]!, /^waiting=3 active=0 delayed=0 failed=0/);
+      await intake.start();
+      const r = await fetch(
+        `${intake.httpUrl}/queues/api/queues?activeQueue=${encodeURIComponent(queue.name)}` +
+          '&status=waiting&page=1&jobsPerPage=10',
+      );
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const board = JSON.parse(text) as { queues: Array<{ name: string; counts: { waiting: number } }> };
+      assert.equal(board.queues.find((q) => q.name === queue.name)?.counts.waiting, 3, text.slice(0, 500));
+    } finally {
+      await intake.stop();
+      await queue.close();
+      await s.cleanup();
+    }
+  });
 
   it(
     "the sweep lock over Cluster: WAIT reaches the lock's master (its replica frozen: refused)",
