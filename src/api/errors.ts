@@ -167,6 +167,14 @@ export class RedisError extends S3s3Error {
   }
 }
 
+/**
+ * A write Redis took but fewer replicas acknowledged in time than `redis_wait_replicas` asks:
+ * not counted as done; sending it again is safe (adds are deduplicated per key).
+ */
+export class ReplicasError extends RedisError {
+  override name = 'ReplicasError';
+}
+
 /** The sweep lock could not be taken, or was lost while held. */
 export class LockError extends S3s3Error {
   override name = 'LockError';

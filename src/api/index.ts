@@ -94,7 +94,7 @@ export { RedisLock } from './lock/redis-lock.js';
 export { FileLock } from './lock/file-lock.js';
 export { acquire as acquireLock, describeHolder } from './lock/lock.js';
 export type { HeldLock, LockHolder, LockBackend, LockScope, AcquireOptions } from './lock/lock.js';
-export { RedisError, LockError } from './errors.js';
+export { RedisError, ReplicasError, LockError } from './errors.js';
 export { checkBucket, metadataDiff, CHECK_MARKS } from './sweep/check.js';
 export type { CheckOptions, CheckReport, CheckLine, CheckMark, CheckError, MarkCounts } from './sweep/check.js';
 export { HttpStartError } from './http/server.js';

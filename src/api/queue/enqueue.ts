@@ -2,7 +2,11 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { printAs } from '../redact.js';
+import { ReplicasError } from '../errors.js';
 import { hideFields, SyncQueue, type FailedJob, type JobHints, type JobOp } from './queue.js';
+
+/** Adds of one key tried while the replicas do not acknowledge (redis_wait_replicas). */
+const REPLICA_ATTEMPTS = 10;
 
 /** How an Enqueuer logs, how much it lets wait, and when to give up waiting. */
 export interface EnqueuerOptions {
@@ -57,7 +61,17 @@ export class Enqueuer {
     }
     if (this.gate) await this.gate;
     this.sinceCheck++;
-    await this.queue.add(key, op, hints);
+    // redis_wait_replicas: a replica slow to acknowledge (or reconnecting after a failover) is
+    // waited for, about 30 s in all, before the key counts as failed.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.queue.add(key, op, hints);
+        break;
+      } catch (err) {
+        if (!(err instanceof ReplicasError) || attempt >= REPLICA_ATTEMPTS || this.o.signal?.aborted) throw err;
+        await sleep(Math.min(500 * attempt, 5000));
+      }
+    }
     this.added++;
   }
 

@@ -16,7 +16,7 @@ function lib(): typeof import('bullmq') {
   return bullmq;
 }
 import type { Config } from '../config.js';
-import { RedisError } from '../errors.js';
+import { RedisError, ReplicasError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { bullmqConnection, bullmqPrefix, waitForReplicas, type RawRedisConnection } from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
@@ -211,7 +211,7 @@ export class SyncQueue {
   private async replicated(key: string, replicas: number, timeoutMs: number): Promise<void> {
     const acked = await waitForReplicas(this.conn, this.queue.keys.meta!, replicas, timeoutMs);
     if (acked >= replicas) return;
-    throw new RedisError({
+    throw new ReplicasError({
       url: this.config.pubsub.redisUrlRedacted,
       detail:
         `add of ${JSON.stringify(key)}: ${acked} of ${replicas} replica(s) acknowledged it within ` +
