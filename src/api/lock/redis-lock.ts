@@ -15,10 +15,20 @@ export interface ReplicaWait {
 
 const NO_WAIT: ReplicaWait = { replicas: 0, timeoutMs: 0 };
 
-/** Undefined when the lock's last write reached `wait.replicas` replicas in time, else what fell short. */
-async function replicasMissing(redis: RedisCommands, key: string, wait: ReplicaWait): Promise<string | undefined> {
+/**
+ * Undefined when the lock's write (made while the connection was at `epoch`) reached
+ * `wait.replicas` replicas in time, else what fell short.
+ */
+async function replicasMissing(
+  redis: RedisCommands,
+  key: string,
+  wait: ReplicaWait,
+  epoch: number,
+): Promise<string | undefined> {
   if (wait.replicas <= 0) return undefined;
   const acked = await redis.waitForReplicas(key, wait.replicas, wait.timeoutMs);
+  // A WAIT on a new connection (a failover since the write) counts nothing of that write.
+  if (redis.epoch !== epoch) return 'the connection was lost between the lock write and its WAIT';
   if (acked >= wait.replicas) return undefined;
   return `${acked} of ${wait.replicas} replica(s) acknowledged the lock within ${wait.timeoutMs / 1000} s`;
 }
@@ -41,12 +51,13 @@ export class RedisLock implements LockBackend {
 
   async tryAcquire(holder: LockHolder): Promise<{ held: HeldLock } | { held: null; by: LockHolder | null }> {
     const value = JSON.stringify(holder);
+    const epoch = this.redis.epoch;
     const ok = await this.redis.call('SET', this.name, value, 'NX', 'PX', this.ttlMs);
     if (ok !== 'OK') {
       const current = (await this.redis.call('GET', this.name)) as string | null;
       return { held: null, by: current === null ? null : parseHolder(current) };
     }
-    const missing = await replicasMissing(this.redis, this.name, this.wait);
+    const missing = await replicasMissing(this.redis, this.name, this.wait, epoch);
     if (missing) {
       // Not a RedisError: the sweep must not fall back to a lock file and run unguarded.
       await this.redis.call('EVAL', RELEASE, 1, this.name, value).catch(() => undefined);
@@ -96,9 +107,10 @@ class HeldRedisLock implements HeldLock {
       return;
     }
     try {
+      const epoch = this.redis.epoch;
       const n = Number(await this.redis.call('EVAL', RENEW, 1, this.name, this.value, this.ttlMs));
       if (n === 1) {
-        const missing = await replicasMissing(this.redis, this.name, this.wait);
+        const missing = await replicasMissing(this.redis, this.name, this.wait, epoch);
         if (missing === undefined) this.lastRenewed = Date.now();
         else if (Date.now() - this.lastRenewed >= this.ttlMs) this.lose(`renewals not replicated: ${missing}`);
         return;

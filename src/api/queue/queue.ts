@@ -18,7 +18,13 @@ function lib(): typeof import('bullmq') {
 import type { Config } from '../config.js';
 import { RedisError, ReplicasError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { bullmqConnection, bullmqPrefix, waitForReplicas, type RawRedisConnection } from '../redis/redis.js';
+import {
+  bullmqConnection,
+  bullmqPrefix,
+  connectionEpoch,
+  waitForReplicas,
+  type RawRedisConnection,
+} from '../redis/redis.js';
 import { sweepScope } from '../lock/sweep-lock.js';
 import { printAs } from '../redact.js';
 
@@ -196,8 +202,9 @@ export class SyncQueue {
       async () => {
         await this.repairHalfAdded(key);
         const data: SyncJobData = hints ? { key, op, hints } : { key, op };
+        const epoch = connectionEpoch(this.conn);
         await this.queue.add(op, data, jobOptions(this.config, key));
-        if (waitReplicas > 0) await this.replicated(key, waitReplicas, waitTimeoutMs);
+        if (waitReplicas > 0) await this.replicated(key, waitReplicas, waitTimeoutMs, epoch);
       },
       waitReplicas > 0 ? waitTimeoutMs : 0,
     );
@@ -208,11 +215,20 @@ export class SyncQueue {
    * `conn` (BullMQ uses the connection it is given), so a WAIT on it covers the add. Fewer acks:
    * a RedisError, so the caller sends the key again (an add is idempotent: deduplicated per key).
    */
-  private async replicated(key: string, replicas: number, timeoutMs: number): Promise<void> {
+  private async replicated(key: string, replicas: number, timeoutMs: number, epoch: number): Promise<void> {
     const acked = await waitForReplicas(this.conn, this.queue.keys.meta!, replicas, timeoutMs);
+    const url = this.config.pubsub.redisUrlRedacted;
+    if (connectionEpoch(this.conn) !== epoch)
+      // The WAIT may have gone out on a new connection that wrote nothing: its answer proves nothing.
+      throw new ReplicasError({
+        url,
+        detail:
+          `add of ${JSON.stringify(key)}: the connection was lost between the add and its WAIT ` +
+          '(redis_wait_replicas): not counted as queued, it is sent again',
+      });
     if (acked >= replicas) return;
     throw new ReplicasError({
-      url: this.config.pubsub.redisUrlRedacted,
+      url,
       detail:
         `add of ${JSON.stringify(key)}: ${acked} of ${replicas} replica(s) acknowledged it within ` +
         `${timeoutMs / 1000} s (redis_wait_replicas): not counted as queued, it is sent again; ` +

@@ -51,6 +51,8 @@ export interface RedisCommands {
    * them), after waiting up to `timeoutMs` for `replicas` of them. See `waitForReplicas`.
    */
   waitForReplicas(key: string, replicas: number, timeoutMs: number): Promise<number>;
+  /** Times the connection was lost so far (see `connectionEpoch`). */
+  readonly epoch: number;
   /** Safe to call twice. */
   close(): Promise<void>;
 }
@@ -127,7 +129,7 @@ const CLUSTER_MAX_REDIRECTIONS = 200;
  *   closed, CLUSTERDOWN, MOVED) waits and retries for about a minute instead of ioredis's
  *   1.6 s; a `client` that never reached the cluster gives up after a few attempts.
  */
-function client(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {}): Client {
+function build(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {}): Client {
   const base: RedisOptions = { ...options(o), ...extra };
   const tls = o.tls ?? t.tls;
   const tlsOption = tls ? { tls: { ...tls } } : {};
@@ -170,6 +172,30 @@ function client(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {}
   );
   cluster.once('ready', () => (everReady = true));
   return cluster;
+}
+
+/** Times each connection was lost (see `connectionEpoch`). */
+const epochs = new WeakMap<Client, number>();
+
+/** `build()`, and the connection's losses counted. */
+function client(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {}): Client {
+  const c = build(t, o, extra);
+  epochs.set(c, 0);
+  const lost = (): void => void epochs.set(c, (epochs.get(c) ?? 0) + 1);
+  c.on('close', lost);
+  // A Cluster replaces a lost node's connection by a new one (it does not reconnect it).
+  if (c.isCluster) c.on('-node', lost);
+  return c;
+}
+
+/**
+ * How many times `conn` lost its connection so far. WAIT counts the writes of the connection it
+ * is sent on: when a write and its WAIT straddle a reconnection (a failover between the write's
+ * answer and the WAIT), the WAIT goes out on a new connection with no writes and answers at
+ * once, vacuously. Compare the epoch before the write with the one after the WAIT.
+ */
+export function connectionEpoch(conn: RawRedisConnection): number {
+  return epochs.get(conn) ?? 0;
 }
 
 function sanitise(err: unknown, url: string, what: string, connectError = ''): RedisError {
@@ -217,6 +243,10 @@ class IoredisCommands implements RedisCommands {
 
   async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
     return this.batch(this.redis.pipeline(commands.map((c) => ['call', ...c])), 'pipeline');
+  }
+
+  get epoch(): number {
+    return connectionEpoch(this.redis);
   }
 
   async waitForReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
