@@ -226,7 +226,9 @@ async function runQueue(action: QueueAction, flags: QueueFlags, io: CliIo): Prom
     );
     return await answer;
   } catch (err) {
-    io.stderr(`s3s3 queue: ${err instanceof Error ? err.message : String(err)}\n`);
+    // Why it did not answer, when the connection knows (e.g. the sentinels name no such master).
+    const why = q.connectionError ? ` (the connection says: ${q.connectionError})` : '';
+    io.stderr(`s3s3 queue: ${err instanceof Error ? err.message : String(err)}${why}\n`);
     return EXIT_FAILED;
   } finally {
     await q.close();

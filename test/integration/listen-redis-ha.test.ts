@@ -317,6 +317,42 @@ describe('s3s3listen over Redis Sentinel', () => {
   }
 
   it(
+    "a wrong redis_sentinel_name: s3s3 queue fails with the sentinels' answer; a strict sweep lock does not fall back",
+    { timeout: 60_000 },
+    async () => {
+      const s = await setupHa('ha-wrong-name', {
+        ...sentinelKeys(),
+        redis_sentinel_name: 'no-such-master',
+        redis_wait_replicas: 1,
+      });
+      try {
+        let out = '';
+        let err = '';
+        const started = Date.now();
+        const code = await s3s3(['queue', '--config', s.file], {
+          stdout: (t) => (out += t),
+          stderr: (t) => (err += t),
+          env: {},
+        });
+        assert.equal(code, 1, out + err);
+        assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
+        assert.match(err, /no-such-master|sentinels/i, err);
+        assert.ok(!err.includes(DATA_PW) && !err.includes(SENTINEL_PW));
+        const lock = new SweepLock(s.config);
+        let fellBack = false;
+        try {
+          await assert.rejects(lock.acquire({ onFallback: () => (fellBack = true) }));
+          assert.equal(fellBack, false, 'redis_wait_replicas: no fallback to a lock file');
+        } finally {
+          await lock.close();
+        }
+      } finally {
+        await s.cleanup();
+      }
+    },
+  );
+
+  it(
     'a WAIT answered on a new connection (the old one lost after the add) does not count as acknowledged',
     { timeout: 60_000 },
     async () => {

@@ -437,7 +437,8 @@ describe('the failed set: s3s3 queue, s3s3 queue failed, s3s3bucket --retry-fail
         assert.equal(retry.code, 0, retry.stderr);
         assert.match(retry.stderr, /failed jobs queued again for the workers .*requeued=1 kept=1/);
         await waitFor(`${keys[0]} everywhere`, () => everywhere(s.dests, keys[0]!, body), 60_000);
-        assert.equal(await s.redis.call('GET', markerKey(keys[0]!)), 'True');
+        // The worker writes the marker just after the last destination has the key.
+        await waitFor('its marker', async () => (await s.redis.call('GET', markerKey(keys[0]!))) === 'True', 10_000);
         assert.match(await queueCounts(s), / failed=1 /);
 
         const cleared = await runScript('s3s3', ['queue', 'clear-failed', '--config', s.file]);

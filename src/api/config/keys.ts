@@ -935,7 +935,9 @@ export const KEYS: readonly KeyDef[] = [
     sections: ['pubsub'],
     value: duration,
     default: '1s',
-    help: 'how long a write waits for `redis_wait_replicas` replicas before it is taken for failed and sent again',
+    help:
+      'how long a write waits for `redis_wait_replicas` replicas before it is taken for failed and sent again ' +
+      '(`1s` to `10s`)',
     ini: [{ block: 'pubsub', value: '1s', commented: true }],
   },
   {

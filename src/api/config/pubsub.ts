@@ -10,6 +10,9 @@ import type { Reader } from './reader.js';
 import type { PubsubConfig, RedisNode, RedisTarget, RedisTlsConfig } from './types.js';
 import { redactUrl } from './values.js';
 
+/** `redis_wait_timeout` at most this: a job waits that long for a replica, POST /events with it. */
+const MAX_WAIT_TIMEOUT_MS = 10_000;
+
 /** The `[pubsub]` section (`present`: it exists; Redis is then on by default); undefined after a problem. */
 export function readPubsub(r: Reader, present: boolean, sourceConcurrency: number): PubsubConfig | undefined {
   const before = r.problemCount();
@@ -46,6 +49,12 @@ export function readPubsub(r: Reader, present: boolean, sourceConcurrency: numbe
     r.problem(
       'lock_ttl',
       `"${r.string('lock_ttl') ?? ''}" is too short; use at least 3s (the lock is renewed every third of it)`,
+    );
+  if (result.waitTimeoutMs > MAX_WAIT_TIMEOUT_MS)
+    r.problem(
+      'redis_wait_timeout',
+      `"${r.string('redis_wait_timeout') ?? ''}" is longer than ${MAX_WAIT_TIMEOUT_MS / 1000}s: ` +
+        'each queued job waits that long for a slow replica (and POST /events with it); use 1s to 10s',
     );
   return r.problemCount() === before ? hideSecrets(result, ['redisUrl']) : undefined;
 }
@@ -208,6 +217,12 @@ export function parseNodeList(text: string): { nodes: RedisNode[]; bad: string[]
   return { nodes, bad };
 }
 
+/** An item quoted back in a message: whatever precedes an `@` may be a password (`user:pass@host`). */
+function maskUserinfo(item: string): string {
+  const at = item.lastIndexOf('@');
+  return at < 0 ? item : `***${item.slice(at)}`;
+}
+
 function nodeList(r: Reader, key: string, examplePort: number): RedisNode[] {
   if (!r.has(key)) {
     const others = WAYS.redis_sentinels.filter((k) => k !== key && r.has(k)).join(', ');
@@ -220,7 +235,8 @@ function nodeList(r: Reader, key: string, examplePort: number): RedisNode[] {
   if (bad.length > 0)
     r.problem(
       key,
-      `${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not host:port ` +
+      `${bad.map((b) => JSON.stringify(maskUserinfo(b))).join(', ')} ${bad.length === 1 ? 'is' : 'are'} ` +
+        'not host:port ' +
         `(a port from 1 to 65535; an IPv6 address in brackets: [::1]:${examplePort}); ${example}`,
     );
   else if (nodes.length === 0)

@@ -52,12 +52,19 @@ export class RedisLock implements LockBackend {
   async tryAcquire(holder: LockHolder): Promise<{ held: HeldLock } | { held: null; by: LockHolder | null }> {
     const value = JSON.stringify(holder);
     const epoch = this.redis.epoch;
+    // The key lives ttl from when Redis ran the SET, which is after this.
+    const sentAt = Date.now();
     const ok = await this.redis.call('SET', this.name, value, 'NX', 'PX', this.ttlMs);
     if (ok !== 'OK') {
       const current = (await this.redis.call('GET', this.name)) as string | null;
       return { held: null, by: current === null ? null : parseHolder(current) };
     }
-    const missing = await replicasMissing(this.redis, this.name, this.wait, epoch);
+    let missing: string | undefined;
+    try {
+      missing = await replicasMissing(this.redis, this.name, this.wait, epoch);
+    } catch (err) {
+      missing = `the WAIT for replicas failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
     if (missing) {
       // Not a RedisError: the sweep must not fall back to a lock file and run unguarded.
       await this.redis.call('EVAL', RELEASE, 1, this.name, value).catch(() => undefined);
@@ -68,7 +75,7 @@ export class RedisLock implements LockBackend {
           'so this one does not; check the replicas (INFO replication) or lower redis_wait_replicas',
       });
     }
-    return { held: new HeldRedisLock(this.redis, this.name, value, holder, this.ttlMs, this.wait) };
+    return { held: new HeldRedisLock(this.redis, this.name, value, holder, this.ttlMs, this.wait, sentAt) };
   }
 
   async close(): Promise<void> {
@@ -76,10 +83,21 @@ export class RedisLock implements LockBackend {
   }
 }
 
+/**
+ * The lock is given up this long before the key can have expired in Redis (timers fire late, and
+ * the other holder must not overlap): a tenth of the TTL, at most 2 s.
+ */
+function expiryMargin(ttlMs: number): number {
+  return Math.min(2000, Math.floor(ttlMs / 10));
+}
+
 class HeldRedisLock implements HeldLock {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
-  private lastRenewed = Date.now();
+  /** When the last write that set the TTL (the SET or a renewal) was sent: the key lives at least ttl past it. */
+  private lastRenewed: number;
+  /** Fires when the key may expire without a renewal since: the lock is lost then, not at the next tick. */
+  private expiry: NodeJS.Timeout | undefined;
   private released = false;
 
   constructor(
@@ -89,9 +107,22 @@ class HeldRedisLock implements HeldLock {
     readonly holder: LockHolder,
     private readonly ttlMs: number,
     private readonly wait: ReplicaWait,
+    sentAt: number,
   ) {
+    this.lastRenewed = sentAt;
+    this.armExpiry();
     this.timer = setInterval(() => void this.renew(), Math.max(500, Math.floor(ttlMs / 3)));
     this.timer.unref();
+  }
+
+  private armExpiry(): void {
+    clearTimeout(this.expiry);
+    const at = this.lastRenewed + this.ttlMs - expiryMargin(this.ttlMs);
+    this.expiry = setTimeout(
+      () => this.lose('not renewed within its TTL (redis did not answer in time)'),
+      Math.max(0, at - Date.now()),
+    );
+    this.expiry.unref();
   }
 
   get signal(): AbortSignal {
@@ -108,11 +139,15 @@ class HeldRedisLock implements HeldLock {
     }
     try {
       const epoch = this.redis.epoch;
+      const sentAt = Date.now();
       const n = Number(await this.redis.call('EVAL', RENEW, 1, this.name, this.value, this.ttlMs));
+      if (this.released || this.controller.signal.aborted) return;
       if (n === 1) {
         const missing = await replicasMissing(this.redis, this.name, this.wait, epoch);
-        if (missing === undefined) this.lastRenewed = Date.now();
-        else if (Date.now() - this.lastRenewed >= this.ttlMs) this.lose(`renewals not replicated: ${missing}`);
+        if (missing === undefined) {
+          this.lastRenewed = sentAt;
+          this.armExpiry();
+        } else if (Date.now() - this.lastRenewed >= this.ttlMs) this.lose(`renewals not replicated: ${missing}`);
         return;
       }
       this.lose('the lock expired and is no longer ours (was Redis unreachable longer than lock_ttl?)');
@@ -125,6 +160,7 @@ class HeldRedisLock implements HeldLock {
 
   private lose(detail: string): void {
     clearInterval(this.timer);
+    clearTimeout(this.expiry);
     if (!this.released) this.controller.abort(new LockError({ lock: this.name, detail }));
   }
 
@@ -132,6 +168,7 @@ class HeldRedisLock implements HeldLock {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
+    clearTimeout(this.expiry);
     if (this.controller.signal.aborted) return;
     await this.redis.call('EVAL', RELEASE, 1, this.name, this.value);
   }

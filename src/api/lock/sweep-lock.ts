@@ -49,12 +49,15 @@ export class SweepLock {
   backend: LockBackend;
   readonly scope: LockScope;
   private readonly fallback: FileLock;
+  /** `redis_wait_replicas` set: no fallback to the lock file. */
+  private readonly strict: boolean;
 
   constructor(config: Config, options: SweepLockOptions = {}) {
     this.scope = sweepScope(config);
     const ttl = options.ttlMs ?? config.pubsub.lockTtlMs;
     const p = config.pubsub;
     this.fallback = new FileLock(options.lockFile ?? defaultLockFile(config), ttl);
+    this.strict = p.redis && p.waitReplicas > 0;
     this.backend = p.redis
       ? new RedisLock(
           connectRedis(p.redisTarget, { mode: 'client', name: 's3s3bucket-lock' }),
@@ -73,13 +76,15 @@ export class SweepLock {
   /**
    * Take the lock. When Redis is configured but cannot be reached, the lock file is used
    * instead (`onFallback` says why): a sweep is what catches what pub/sub dropped while Redis
-   * was down, so it should not be kept from running by that very outage.
+   * was down, so it should not be kept from running by that very outage. Not with
+   * `redis_wait_replicas`: whoever asks for replicated locks asks that two sweeps never overlap,
+   * and a lock file on one machine cannot promise that; the error is thrown (exit 1).
    */
   async acquire(options: AcquireOptions & { onFallback?: (error: Error) => void } = {}): Promise<HeldLock | null> {
     try {
       return await acquire(this.backend, this.scope, options);
     } catch (err) {
-      if (!(err instanceof RedisError) || this.backend === this.fallback) throw err;
+      if (!(err instanceof RedisError) || this.backend === this.fallback || this.strict) throw err;
       options.onFallback?.(err);
       await this.backend.close();
       this.backend = this.fallback;

@@ -22,6 +22,7 @@ import {
   bullmqConnection,
   bullmqPrefix,
   connectionEpoch,
+  connectionError,
   waitForReplicas,
   type RawRedisConnection,
 } from '../redis/redis.js';
@@ -224,16 +225,21 @@ export class SyncQueue {
         url,
         detail:
           `add of ${JSON.stringify(key)}: the connection was lost between the add and its WAIT ` +
-          '(redis_wait_replicas): not counted as queued, it is sent again',
+          '(redis_wait_replicas): not counted as queued',
       });
     if (acked >= replicas) return;
     throw new ReplicasError({
       url,
       detail:
         `add of ${JSON.stringify(key)}: ${acked} of ${replicas} replica(s) acknowledged it within ` +
-        `${timeoutMs / 1000} s (redis_wait_replicas): not counted as queued, it is sent again; ` +
+        `${timeoutMs / 1000} s (redis_wait_replicas): not counted as queued; ` +
         'check the replicas (INFO replication) or lower redis_wait_replicas',
     });
+  }
+
+  /** What the queue's connection last failed with while not ready ('' once ready): for a message. */
+  get connectionError(): string {
+    return connectionError(this.conn);
   }
 
   /**

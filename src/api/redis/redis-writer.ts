@@ -61,6 +61,13 @@ export function redisWriteAdvice(message: string): { reason: string; hint: strin
         'redis refuses writes since its last RDB save failed: ' +
         'fix the save (disk full? permissions on its dir?), see the redis log',
     };
+  if (/\(redis_wait_replicas\)/.test(message))
+    return {
+      reason: 'replicas',
+      hint:
+        'too few replicas acknowledged within redis_wait_timeout: ' +
+        'check the replicas (INFO replication on the master) or lower redis_wait_replicas',
+    };
   if (/\bNOREPLICAS\b/.test(message))
     return {
       reason: 'NOREPLICAS',

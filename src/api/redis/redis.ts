@@ -135,7 +135,8 @@ function build(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {})
   const tlsOption = tls ? { tls: { ...tls } } : {};
   if (t.kind === 'server') return new (lib().Redis)(t.url, { ...base, ...tlsOption });
   if (t.kind === 'sentinel') {
-    return new (lib().Redis)({
+    let ready = false;
+    const redis = new (lib().Redis)({
       ...base,
       sentinels: t.sentinels.map((n) => ({ host: n.host, port: n.port })),
       name: t.name,
@@ -143,10 +144,15 @@ function build(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {})
       ...(t.password !== undefined ? { password: t.password } : {}),
       ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
       ...(tls ? { ...tlsOption, enableTLSForSentinelMode: true, sentinelTLS: { ...tls } } : {}),
-      sentinelRetryStrategy: (times: number) => reconnectDelay(times),
+      // ioredis asks the sentinels for ever when none names a master (all down, or a wrong
+      // redis_sentinel_name): a `client` that never reached a master gives up, as a Cluster's does.
+      sentinelRetryStrategy: (times: number) =>
+        o.mode === 'client' && !ready && times > 3 ? null : reconnectDelay(times),
       failoverDetector: true,
       reconnectOnError: readonlyReconnect,
     });
+    redis.once('ready', () => (ready = true));
+    return redis;
   }
   let everReady = false;
   const clusterOptions: ClusterOptions = {
@@ -172,6 +178,17 @@ function build(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {})
   );
   cluster.once('ready', () => (everReady = true));
   return cluster;
+}
+
+/** The last error of a BullMQ connection not ready since (see `connectionError`). */
+const lastErrors = new WeakMap<Client, string>();
+
+/**
+ * What the connection last failed with while it is not ready ('' when ready): the reason a
+ * command waits (a wrong password, no master by that name at the sentinels, a refused port).
+ */
+export function connectionError(conn: RawRedisConnection): string {
+  return lastErrors.get(conn) ?? '';
 }
 
 /** Times each connection was lost (see `connectionEpoch`). */
@@ -314,6 +331,9 @@ export interface SubscribeOptions extends RedisConnectOptions {
   readonly heartbeatMs?: number;
 }
 
+/** A resubscription this soon after one that warned is logged at info: one warning per failover. */
+const RESUBSCRIBE_QUIET_MS = 60_000;
+
 /** A subscriber away this long gets a warning before it is back (a failover is back sooner). */
 const STILL_DOWN_MS = 10_000;
 
@@ -343,6 +363,7 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
   let firstError: string | undefined;
   let reminder: NodeJS.Timeout | undefined;
   let stillDown: NodeJS.Timeout | undefined;
+  let lastWarnedAt = Number.NEGATIVE_INFINITY;
 
   sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
     if (channel.toString('utf8') === o.channel) o.onMessage(message);
@@ -393,7 +414,12 @@ export function subscribe(target: RedisWhere, o: SubscribeOptions): Subscription
     if (downSince !== undefined) {
       const outageMs = Date.now() - downSince;
       downSince = undefined;
-      log.warn(
+      // A failover often reconnects twice (to the old master's replacement, then again when the
+      // sentinels announce the switch): one warning per failover, the next ones soon after are info.
+      const now = Date.now();
+      const level = now - lastWarnedAt < RESUBSCRIBE_QUIET_MS ? 'info' : 'warn';
+      if (level === 'warn') lastWarnedAt = now;
+      log[level](
         'redis reconnected and resubscribed; ' +
           'pub/sub dropped whatever was published during the outage: run s3s3bucket to sweep it',
         {
@@ -526,7 +552,11 @@ export function bullmqConnection(where: RedisWhere, o: RedisConnectOptions): Raw
     if (err.message !== lastError)
       log.debug('redis connection error', { redis: name, connection: o.name, error: err.message });
     lastError = err.message;
+    lastErrors.set(redis, err.message);
   });
-  redis.on('ready', () => (lastError = ''));
+  redis.on('ready', () => {
+    lastError = '';
+    lastErrors.delete(redis);
+  });
   return redis;
 }
