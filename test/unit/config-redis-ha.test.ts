@@ -247,3 +247,20 @@ describe('[pubsub] redis_wait_replicas and redis_wait_timeout', () => {
     assert.match(problems[1]!, /^\[pubsub\] redis_wait_timeout: .*greater than 0/);
   });
 });
+
+describe('[pubsub] node lists quoted in errors', () => {
+  it('mask what precedes an @ (a password in user:pass@host)', () => {
+    for (const key of ['redis_sentinels', 'redis_cluster']) {
+      const extra = key === 'redis_sentinels' ? '\nredis_sentinel_name = m' : '';
+      const problems = problemsOf(`${key} = redis://:Hunter2Pw@10.0.0.1:26379, 10.0.0.2:26379${extra}`);
+      assert.ok(problems.length >= 1, problems.join('\n'));
+      assert.ok(!problems.join('\n').includes('Hunter2Pw'), problems.join('\n'));
+      assert.match(problems.join('\n'), /\*\*\*@10\.0\.0\.1:26379/);
+    }
+  });
+
+  it('refuse a redis_wait_timeout over 10s', () => {
+    const problems = problemsOf('redis_url = redis://127.0.0.1:6379\nredis_wait_timeout = 1m');
+    assert.match(problems.join('\n'), /redis_wait_timeout: "1m" is longer than 10s/);
+  });
+});
