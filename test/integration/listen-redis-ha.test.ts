@@ -123,6 +123,8 @@ interface BurstResult {
   readonly missing: string[];
   /** Copies the workers made: more than the keys when a job ran again across the failover. */
   readonly copies: number;
+  /** Announcements the intake received (a key announced twice counts twice). */
+  readonly received: number;
   readonly keys: readonly string[];
 }
 
@@ -204,7 +206,8 @@ async function burst(
           if (keys.every((k) => have.has(k))) return true;
           if (!lossAllowed) return false;
           const c = await q.counts();
-          const idle = c.waiting + c.active + c.delayed === 0 && intake.stats.received >= KEYS;
+          // Cluster: a key PUBLISHed to the dying node may never reach the subscriber (see below).
+          const idle = c.waiting + c.active + c.delayed === 0 && intake.stats.received >= KEYS - 20;
           drainedSince = idle ? drainedSince || Date.now() : 0;
           return idle && Date.now() - drainedSince > 5000;
         },
@@ -217,7 +220,8 @@ async function burst(
         );
       });
       const settleMs = Date.now() - start;
-      assert.equal(intake.stats.received >= KEYS, true, `the intake received ${intake.stats.received}`);
+      if (!lossAllowed)
+        assert.equal(intake.stats.received >= KEYS, true, `the intake received ${intake.stats.received}`);
       await waitFor('the queue drained', async () => {
         const c = await q.counts();
         return c.waiting + c.active + c.delayed === 0 && c.failed === 0;
@@ -229,6 +233,7 @@ async function burst(
         settleMs,
         missing: keys.filter((k) => !have.has(k)),
         copies: workers.reduce((n, w) => n + w.stats.copied, 0),
+        received: intake.stats.received,
         keys,
       };
     } finally {
@@ -567,6 +572,10 @@ describe('s3s3listen over Redis Cluster', () => {
             dead = undefined;
           },
           false,
+          // PUBLISH is answered by the node it reached and forwarded over the cluster bus after:
+          // a key published to the killed node just before it died may never reach the intake.
+          // Such pub/sub losses are allowed (the sweep catches them); queue losses are not.
+          true,
         );
         // Every BullMQ key of the queue carries the {s3s3} tag: one slot, on the promoted master now.
         const master = await ha.master(keySlot('{s3s3}'));
@@ -578,11 +587,17 @@ describe('s3s3listen over Redis Cluster', () => {
         console.log(
           `cluster: killed ${killed}; ` +
             `failover ${failoverMs} ms; ${KEYS} keys landed ${r.settleMs} ms after it; ` +
-            `${r.copies} copies (${r.copies - KEYS} keys copied twice); ` +
+            `${r.copies} copies, ${KEYS - r.received} announcements lost by pub/sub, ` +
+            `${r.missing.length} keys missing before the sweep; ` +
             `${r.warnings.length} warning lines:\n  ${r.warnings.join('\n  ')}`,
         );
-        assert.deepEqual(r.missing, []);
-        assert.ok(r.copies >= KEYS, `${r.copies} copies for ${KEYS} keys`);
+        assert.ok(
+          r.missing.length <= KEYS - r.received,
+          `${r.missing.length} keys missing but only ${KEYS - r.received} never reached the intake: ` +
+            `the queue lost some (${JSON.stringify(r.missing.slice(0, 5))})`,
+        );
+        const swept = await sweepLevels(s, r);
+        assert.ok(r.copies + swept >= KEYS, `${r.copies} copies + ${swept} swept for ${KEYS} keys`);
         assert.ok(!r.lines.join('\n').includes(DATA_PW), 'no password in the log');
         assertOneWarningPerProcess(r.warnings);
       } finally {
