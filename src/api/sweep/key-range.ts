@@ -1,0 +1,83 @@
+/**
+ * A sweep of one key interval `(after, upTo]` (`s3s3bucket --distribute`'s range jobs): each
+ * store listed between two keys, and a long range split in two where its source still has
+ * keys above the split. Keys here are relative to the stores' prefixes, as the merge-join sees
+ * them, so one interval means the same keys at the source and at every destination.
+ */
+import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+import { compareKeys, orderedListing } from './ordered.js';
+import { endOfSpace, keyBetween } from './ranged-listing.js';
+import { inTrash, storePrefix } from './scope.js';
+
+/**
+ * A key interval `(after, upTo]`, relative to the prefixes; `undefined` is the start (after)
+ * or the end (upTo) of the key space. `upTo` shrinks when the range splits: every listing of
+ * the range reads it before each key it yields.
+ */
+export interface KeyRange {
+  readonly after?: string;
+  upTo?: string;
+}
+
+/** The last key a listing yielded, so a split lands above everything already read. */
+export interface ListingMark {
+  last?: string;
+}
+
+/**
+ * A store's objects in scope within `range` (keys relative to its prefix), in UTF-8 byte order,
+ * as scopedListing yields them; stops at the first key past `range.upTo` as it is at that moment.
+ */
+export async function* rangeListing(
+  store: ObjectStore,
+  subPrefix: string,
+  role: 'source' | 'destination',
+  range: KeyRange,
+  mark: ListingMark,
+): AsyncGenerator<ObjectInfo> {
+  const prefix = storePrefix(store);
+  const bounds = {
+    after: range.after !== undefined ? prefix + range.after : undefined,
+    upTo: range.upTo !== undefined ? prefix + range.upTo : undefined,
+  };
+  for await (const o of orderedListing(store, prefix + subPrefix, bounds)) {
+    const key = prefix === '' ? o.key : o.key.slice(prefix.length);
+    if (range.upTo !== undefined && compareKeys(key, range.upTo) > 0) return;
+    if (role === 'destination' && inTrash(store, o.key)) continue;
+    mark.last = key;
+    yield prefix === '' ? o : { ...o, key };
+  }
+}
+
+/** Probes at most this many split keys, each one listing request, before giving up. */
+const MAX_PROBES = 64;
+
+/**
+ * Where to split what is left of a range above `low` (the highest key any of its listings has
+ * yielded): a key between `low` and `upTo` above which the source still lists at least a full
+ * page of keys within the range, or undefined when none is found (what is left is short, or
+ * the keys are too dense to tell apart). Halving the key space blindly would mostly hand over
+ * empty halves (keys cluster: `k/00001234` is far below the middle of the code-point space),
+ * so each guess is checked with one listing request, and a guess whose upper part is nearly
+ * empty is halved again towards `low`.
+ */
+export async function findSplit(
+  source: ObjectStore,
+  subPrefix: string,
+  low: string,
+  upTo: string | undefined,
+): Promise<string | undefined> {
+  const prefix = storePrefix(source);
+  let high = upTo ?? endOfSpace(subPrefix);
+  for (let i = 0; i < MAX_PROBES; i++) {
+    const split = keyBetween(low, high);
+    if (split === undefined || !split.startsWith(subPrefix)) return undefined;
+    const page = await source.listPage({ prefix: prefix + subPrefix, startAfter: prefix + split });
+    const inRange = page.objects.filter(
+      (o) => upTo === undefined || compareKeys(o.key.slice(prefix.length), upTo) <= 0,
+    );
+    if (page.next !== undefined && page.objects.length > 0 && inRange.length === page.objects.length) return split;
+    high = split;
+  }
+  return undefined;
+}
