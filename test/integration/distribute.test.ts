@@ -175,7 +175,10 @@ describe('s3s3bucket --distribute', () => {
         assert.equal((await contents(lone.dests[0]!, '')).length, 0);
         await waitFor('the queue line', async () => {
           const q = await runScript('s3s3', ['queue', '--config', one.file]);
-          return q.code === 0 && /^waiting=\d+ active=\d+ delayed=\d+ failed=\d+ oldest_waiting_seconds=\d+\n$/.test(q.stdout);
+          return (
+            q.code === 0 &&
+            /^waiting=\d+ active=\d+ delayed=\d+ failed=\d+ oldest_waiting_seconds=\d+\n$/.test(q.stdout)
+          );
         });
       } finally {
         await w1.dispose();

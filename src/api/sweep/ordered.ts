@@ -36,12 +36,13 @@ function utf8Rank(unit: number): number {
 export async function* orderedListing(
   store: ObjectStore,
   prefix?: string,
-  bounds: { readonly after?: string; readonly upTo?: string } = {},
+  bounds: { readonly after?: string; readonly upTo?: string; readonly parallel?: number } = {},
 ): AsyncGenerator<ObjectInfo> {
   let previous: string | undefined;
+  const parallel = bounds.parallel ?? store.settings.listParallel;
   const listing =
-    store.settings.listParallel > 1
-      ? rangedListing(store, prefix ?? '', { parallel: store.settings.listParallel, ...bounds })
+    parallel > 1
+      ? rangedListing(store, prefix ?? '', { ...bounds, parallel })
       : bounds.after !== undefined
         ? listAfter(store, prefix, bounds.after)
         : store.list({ prefix });
