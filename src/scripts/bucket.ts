@@ -459,6 +459,7 @@ async function sweep(
     report = flags.distribute
       ? await distributeSweep(config, {
           ...options,
+          logger: log,
           maxWaitMs: flags.maxWait,
           splitEvery: flags.splitEvery,
           // --report's rows travel from the workers only when asked for.
