@@ -5,6 +5,9 @@
  * Every key lives under the ranges queue's own BullMQ prefix and name, so on a Redis Cluster
  * (prefix `{s3s3}`) a run's keys share one slot and the scripts below may touch several.
  *
+ * Workers only write to a run that exists (each write is a script that checks first), so a worker
+ * still busy when its run ends or is cancelled never leaves a key behind.
+ *
  * Exactness across a range that runs twice (its worker was killed): a range's counters are
  * added to the run by one script that also removes the range, so only its first finish counts;
  * a run that finds its range gone does nothing. Live progress (`live:*`) is approximate.
@@ -134,6 +137,12 @@ local left = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local n = math.min(left, tonumber(ARGV[2]))
 if n > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1], -n) end
 return n`;
+
+/** Adds live counters (field, n pairs) to a run that still exists: a late worker never re-creates a run's key. */
+const LIVE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1`;
 
 /** A run's state as the coordinator reads it: its fields, parsed where they are numbers. */
 export interface RunState {
@@ -345,14 +354,8 @@ export class RunStore {
 
   /** Live progress: counters added as they happen (approximate; the report comes from `finish`). */
   async addLive(run: string, counts: Readonly<Record<string, number>>): Promise<void> {
-    const m = this.conn.multi();
-    let any = false;
-    for (const [k, n] of Object.entries(counts))
-      if (n !== 0) {
-        m.hincrby(this.runKey(run), `live:${k}`, n);
-        any = true;
-      }
-    if (any) await m.exec();
+    const args = Object.entries(counts).flatMap(([k, n]) => (n !== 0 ? [`live:${k}`, String(n)] : []));
+    if (args.length > 0) await this.conn.eval(LIVE, 1, this.runKey(run), ...args);
   }
 
   /** The run's kept failures. */
@@ -362,13 +365,24 @@ export class RunStore {
 
   /** Records the first refusal of a worker (its config does not match the run's pair). */
   async refuse(run: string, message: string): Promise<void> {
-    await this.conn.hsetnx(this.runKey(run), 'refusal', message);
+    await this.conn.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSETNX', KEYS[1], 'refusal', ARGV[1]) end",
+      1,
+      this.runKey(run),
+      message,
+    );
   }
 
   /** Appends result rows for `--report`. */
   async pushRows(run: string, rows: readonly string[]): Promise<number> {
-    if (rows.length === 0) return this.conn.llen(this.rowsKey(run));
-    return this.conn.rpush(this.rowsKey(run), ...rows);
+    if (rows.length === 0) return 0;
+    return (await this.conn.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end return redis.call('RPUSH', KEYS[2], unpack(ARGV))",
+      2,
+      this.runKey(run),
+      this.rowsKey(run),
+      ...rows,
+    )) as number;
   }
 
   /** Takes up to `n` result rows, oldest first. */

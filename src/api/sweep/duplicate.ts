@@ -353,14 +353,16 @@ class Sweep {
       ? rangeListing(this.source, options.prefix ?? '', 'source', ranged.range, this.sourceMark)
       : scopedListing(this.source, options.prefix, 'source');
     let sinceSplit = 0;
+    let splitBackoff = 1;
     let unreported = 0;
     try {
       for await (const object of listing) {
         if (report.aborted || options.signal?.aborted) break;
         const found = await Promise.all(lanes.map((l) => l.cursor.seek(object.key)));
-        if (ranged && ++sinceSplit >= (ranged.splitEvery ?? Infinity)) {
+        if (ranged && ++sinceSplit >= (ranged.splitEvery ?? Infinity) * splitBackoff) {
           sinceSplit = 0;
-          await this.split(ranged);
+          // A look that found no split costs up to 32 listing requests: look half as often after each.
+          splitBackoff = (await this.split(ranged)) ? 1 : splitBackoff * 2;
         }
         if (ranged?.onListed && ++unreported >= 1000) {
           ranged.onListed(unreported);
@@ -532,19 +534,20 @@ class Sweep {
   /**
    * A range grown long hands what is left above a split over (onSplit), then shrinks to below
    * it. The split lands above every key any listing of this range has yielded, so no key is
-   * both here and there; the listings stop at the new end as they reach it.
+   * both here and there; the listings stop at the new end as they reach it. True when it split.
    */
-  private async split(r: RangeSweepOptions): Promise<void> {
-    if (!r.onSplit) return;
+  private async split(r: RangeSweepOptions): Promise<boolean> {
+    if (!r.onSplit) return false;
     let low = this.sourceMark.last;
     for (const l of this.lanes)
       if (l.mark.last !== undefined && (low === undefined || compareKeys(l.mark.last, low) > 0)) low = l.mark.last;
-    if (low === undefined) return;
+    if (low === undefined) return false;
     const upTo = r.range.upTo;
     const at = await findSplit(this.source, this.options.prefix ?? '', low, upTo);
-    if (at === undefined) return;
+    if (at === undefined) return false;
     await r.onSplit(at, upTo);
     r.range.upTo = at;
+    return true;
   }
 
   /**

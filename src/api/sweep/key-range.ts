@@ -54,7 +54,25 @@ export async function* rangeListing(
 }
 
 /** Probes at most this many split keys, each one listing request, before giving up. */
-const MAX_PROBES = 64;
+const MAX_PROBES = 32;
+
+/** One past printable ASCII: most keys are ASCII, so a guess looks there first. */
+const ASCII_END = 0x7f;
+
+/**
+ * `high`, or, where `low` and `high` first differ with `low` in printable ASCII and `high` past
+ * it, the key just past ASCII at that place: halving towards U+10FFFF would take some 17 empty
+ * guesses per character before reaching the keys.
+ */
+function asciiCeiling(low: string, high: string): string {
+  const a = [...low];
+  const b = [...high];
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (i >= b.length || b[i]!.codePointAt(0)! <= ASCII_END) return high;
+  if (i < a.length && a[i]!.codePointAt(0)! >= ASCII_END - 1) return high;
+  return a.slice(0, i).join('') + String.fromCodePoint(ASCII_END);
+}
 
 /**
  * Where to split what is left of a range above `low` (the highest key any of its listings has
@@ -63,7 +81,7 @@ const MAX_PROBES = 64;
  * the keys are too dense to tell apart). Halving the key space blindly would mostly hand over
  * empty halves (keys cluster: `k/00001234` is far below the middle of the code-point space),
  * so each guess is checked with one listing request, and a guess whose upper part is nearly
- * empty is halved again towards `low`.
+ * empty is halved again towards `low`; guesses look within printable ASCII first.
  */
 export async function findSplit(
   source: ObjectStore,
@@ -74,7 +92,7 @@ export async function findSplit(
   const prefix = storePrefix(source);
   let high = upTo ?? endOfSpace(subPrefix);
   for (let i = 0; i < MAX_PROBES; i++) {
-    const split = keyBetween(low, high);
+    const split = keyBetween(low, asciiCeiling(low, high));
     if (split === undefined || !split.startsWith(subPrefix)) return undefined;
     const page = await source.listPage({ prefix: prefix + subPrefix, startAfter: prefix + split });
     const inRange = page.objects.filter(
