@@ -7,7 +7,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon, runScript, setup, waitFor, type Setup } from '../helpers/listen.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Daemon, runScript, setup, tempDir, waitFor, type Setup } from '../helpers/listen.js';
 import { redisUrl, testServers } from '../helpers/servers.js';
 import { putAll } from '../helpers/seed.js';
 import { KEY_SHAPES, ORDER_KEYS } from '../helpers/keys.js';
@@ -89,7 +91,7 @@ describe('s3s3bucket --distribute', () => {
       const workers = [0, 1, 2].map(() => new Daemon([...args, '--role', 'worker']));
       try {
         for (const w of workers) await w.waitForLine(/"msg":"working"/);
-        const sweep = runScript('bucket', ['--config', dist.file, ...flags, '--distribute', '--split-every', '150']);
+        const sweep = runScript('bucket', ['--config', dist.file, ...flags, '--distribute', '--split-every', '400']);
         // The victim: whichever worker starts a range first (it holds the first, the longest, range).
         const victim = await waitFor(
           'a range started',
@@ -165,14 +167,19 @@ describe('s3s3bucket --distribute', () => {
         await w1.waitForLine(/"msg":"working"/);
         await w2.waitForLine(/"msg":"working"/);
         const flags = ['--distribute', '--json', '--split-every', '50', '--log-format', 'json'];
+        const csv = join(tempDir('dist-report'), 'report.csv');
         const [r1, r2] = await Promise.all([
-          runScript('bucket', ['--config', one.file, ...flags]),
+          runScript('bucket', ['--config', one.file, ...flags, '--report', csv]),
           runScript('bucket', ['--config', two.file, ...flags]),
         ]);
         assert.equal(r1.code, 0, r1.stderr);
         assert.equal(r2.code, 0, r2.stderr);
         assert.equal(summary(r1.stdout).copied, 300);
         assert.equal(summary(r2.stdout).copied, 300);
+        // --report: the workers' rows, one per key and destination, written by the coordinator.
+        const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1);
+        assert.equal(rows.length, 300);
+        assert.equal(rows.filter((r) => r.includes(',copied,')).length, 300);
         for (const s of [one, two])
           assert.deepEqual(
             (await contents(s.dests[0]!, '')).length,
