@@ -123,7 +123,7 @@ export const BUCKET_FLAGS = {
       "spread the sweep over s3s3listen's workers as key ranges on the [pubsub] queue's -ranges queue; " +
         'same summary and exit status as a local sweep',
     ),
-    more: 'Needs Redis and running workers; see [Distributed sweeps](distribute.md)',
+    more: 'Needs Redis and running workers; see [Distributed sweeps](#distributed-sweeps---distribute)',
   },
   maxWait: parsedFlag(
     '--max-wait <duration>',
