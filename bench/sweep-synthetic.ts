@@ -528,7 +528,8 @@ function markdown(o: {
         ...(distBad.length
           ? [
               '',
-              `Distributed runs that did not end clean: ${distBad.map((d) => `${label(d.keys)}/${d.workers}w`).join(', ')}`,
+              'Distributed runs that did not end clean: ' +
+                distBad.map((d) => `${label(d.keys)}/${d.workers}w`).join(', '),
             ]
           : []),
       ].join('\n')

@@ -104,6 +104,9 @@ class Coordinator {
   private lastProgress = performance.now();
   private refusalShown = false;
   private created = false;
+  /** The run ended as it should (every range done, or cancelled by a signal). */
+  private finished = false;
+  private cancelled = false;
 
   constructor(
     readonly config: Config,
@@ -141,6 +144,7 @@ class Coordinator {
     await this.deletes(report);
     if (o.signal?.aborted && !report.aborted) report.aborted = 'stopped by signal';
     report.seconds = this.elapsed();
+    this.finished = true;
     return report;
   }
 
@@ -241,6 +245,8 @@ class Coordinator {
   /** Cancels the run: workers stop its ranges at once; its waiting jobs are removed. */
   private async cancel(): Promise<void> {
     const { q, id } = this;
+    if (this.cancelled) return;
+    this.cancelled = true;
     await q.runs.setPhase(id, 'cancelled');
     for (const range of (await q.runs.ranges(id)).keys()) {
       const job = await q.queue.getJob(`${id}-${range}`);
@@ -393,8 +399,9 @@ class Coordinator {
   async close(): Promise<void> {
     try {
       if (this.created) {
-        const phase = (await this.q.runs.state(this.id)).phase;
-        if (phase !== 'cancelled') await this.q.runs.setPhase(this.id, 'done');
+        // A run that failed (no worker came, a range failed for good): its waiting jobs go too.
+        if (!this.finished) await this.cancel();
+        else if (!this.cancelled) await this.q.runs.setPhase(this.id, 'done');
         await this.q.runs.remove(this.id);
       }
     } catch (err) {

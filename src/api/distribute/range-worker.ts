@@ -12,7 +12,14 @@ import type { RetryPolicy } from '../retry.js';
 import { sweepRange, type RangeReport } from '../sweep/duplicate.js';
 import type { KeyRange } from '../sweep/key-range.js';
 import { RangesQueue } from './ranges-queue.js';
-import { pairMismatch, type RangeJobData, type RangeRecord, type RunOptions, type RunPair } from './run-store.js';
+import {
+  pairMismatch,
+  type RangeJobData,
+  type RangeRecord,
+  type RunOptions,
+  type RunPair,
+  type RunState,
+} from './run-store.js';
 
 /** How a RangeWorker runs: concurrency, range jobs at once, lock, retries. */
 export interface RangeWorkerOptions {
@@ -40,8 +47,24 @@ export interface RowResult {
   readonly error?: string;
 }
 
+/** A run whose coordinator has not been heard of for this long is taken for dead: its ranges are dropped. */
+const STALE_MS = 120_000;
+
+/** True while a run is in its copy or delete phase and its coordinator beats. */
+function runIsLive(state: RunState): boolean {
+  if (state.phase !== 'copy' && state.phase !== 'delete') return false;
+  return Date.now() - Number(state.fields.beat ?? 0) < STALE_MS;
+}
+
 /** A BullMQ job, as the worker hands it over. */
 type BullJob = InstanceType<RangesQueue['bullmq']['Job']>;
+
+/**
+ * A run's live ranges (waiting or running) at most: past it a range does not split, so Redis
+ * holds a bounded number of ranges and jobs per run whatever the bucket's size (a few hundred
+ * ranges already keep every worker of a large fleet busy).
+ */
+export const MAX_LIVE_RANGES = 512;
 
 /** Failures each range passes on to its run (the run keeps 1000 in all). */
 const FAILURES_PER_RANGE = 100;
@@ -117,8 +140,9 @@ export class RangeWorker {
     const runs = q.runs;
     const { run, range } = data;
     const state = await runs.state(run);
-    // A run done, cancelled or gone (its coordinator's keys expired), or a range finished: nothing to do.
-    if (state.phase !== 'copy' && state.phase !== 'delete') return;
+    // A run done, cancelled or gone (its coordinator's keys expired, or it has not been heard of
+    // for STALE_MS: it died), or a range finished: nothing to do.
+    if (!runIsLive(state)) return;
     const record = await runs.range(run, range);
     if (!record || record.phase !== state.phase) return;
     const pair = JSON.parse(state.fields.pair ?? '{}') as RunPair;
@@ -155,7 +179,7 @@ export class RangeWorker {
       void flush()
         .then(() => runs.state(run))
         .then((s) => {
-          if (s.phase !== record.phase) cancel.abort();
+          if (s.phase !== record.phase || !runIsLive(s)) cancel.abort();
         })
         .catch(() => undefined);
     }, 1000);
@@ -188,6 +212,7 @@ export class RangeWorker {
           this.log.debug('range split', { run, range, split, upper: id });
           await q.add(run, id);
         },
+        maySplit: async () => (await runs.rangesLeft(run)) < MAX_LIVE_RANGES,
         onListed: (n) => (live.listed += n),
         onResult: (r) => {
           if (r.outcome === 'copied') live.copied++;

@@ -127,6 +127,8 @@ export interface RangeSweepOptions extends DuplicateOptions {
    * this range shrinks to `(after, split]`.
    */
   readonly onSplit?: (split: string, upTo: string | undefined) => Promise<void>;
+  /** Asked before looking for a split: false holds the range whole (the run has ranges enough waiting). */
+  readonly maySplit?: () => Promise<boolean>;
   /** Live progress: `n` more source keys listed. */
   readonly onListed?: (n: number) => void;
 }
@@ -538,6 +540,8 @@ class Sweep {
    */
   private async split(r: RangeSweepOptions): Promise<boolean> {
     if (!r.onSplit) return false;
+    // Held whole is no failed look: the next look comes at the usual interval.
+    if (r.maySplit && !(await r.maySplit())) return true;
     let low = this.sourceMark.last;
     for (const l of this.lanes)
       if (l.mark.last !== undefined && (low === undefined || compareKeys(l.mark.last, low) > 0)) low = l.mark.last;
