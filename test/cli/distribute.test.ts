@@ -95,7 +95,12 @@ describe('s3s3bucket --distribute', () => {
       const worker = new Daemon(['--config', file, '--role', 'worker', '--log-format', 'json']);
       try {
         await worker.waitForLine(/"msg":"working"/);
-        const sweep = new Daemon(['--config', file, '--distribute', '--json', '--log-format', 'json'], {}, 'bucket');
+        // One range that never splits: the signal surely lands while it runs.
+        const sweep = new Daemon(
+          ['--config', file, '--distribute', '--json', '--log-format', 'json', '--split-every', '100000000'],
+          {},
+          'bucket',
+        );
         await worker.waitForLine(/"msg":"range started"/);
         const runLine = await waitFor('a run line', async () => {
           const q = await runScript('s3s3', ['queue', '--config', file]);

@@ -60,18 +60,34 @@ const MAX_PROBES = 32;
 const ASCII_END = 0x7f;
 
 /**
- * `high`, or, where `low` and `high` first differ with `low` in printable ASCII and `high` past
- * it, the key just past ASCII at that place: halving towards U+10FFFF would take some 17 empty
- * guesses per character before reaching the keys.
+ * One past the class of a character (digits, lower-case, upper-case letters, other printable
+ * ASCII): a guess stays within the class of `low`'s character first, since keys mostly vary
+ * within one (`k/00001234`).
+ */
+function classEnd(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return 0x3a;
+  if (c >= 0x61 && c <= 0x7a) return 0x7b;
+  if (c >= 0x41 && c <= 0x5a) return 0x5b;
+  return ASCII_END;
+}
+
+/**
+ * `high`, or, where `low` and `high` first differ with `low`'s character in printable ASCII and
+ * `high`'s past the end of its class, the key just past that class at that place: halving
+ * towards U+10FFFF would take some 17 empty guesses per character before reaching the keys.
+ * Any split is right (the probe counts every key above it); this only makes good ones come first.
  */
 function asciiCeiling(low: string, high: string): string {
   const a = [...low];
   const b = [...high];
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  if (i >= b.length || b[i]!.codePointAt(0)! <= ASCII_END) return high;
-  if (i < a.length && a[i]!.codePointAt(0)! >= ASCII_END - 1) return high;
-  return a.slice(0, i).join('') + String.fromCodePoint(ASCII_END);
+  if (i >= b.length || i >= a.length) return high;
+  const lo = a[i]!.codePointAt(0)!;
+  if (lo >= ASCII_END - 1) return high;
+  const end = classEnd(lo);
+  if (b[i]!.codePointAt(0)! <= end) return high;
+  return a.slice(0, i).join('') + String.fromCodePoint(end);
 }
 
 /**
