@@ -199,11 +199,23 @@ class Coordinator {
         // Every range not yet done has a job: adding one that exists is nothing.
         for (const range of (await q.runs.ranges(id)).keys()) await q.add(id, range);
         await this.failedJobs();
+        await this.workersGone();
       }
       this.progress(phase, state, false);
       await this.sleep(this.pollMs);
     }
   }
+
+  /** Every worker gone mid-run (stopped, or their machines died): said once; the run waits for one. */
+  private async workersGone(): Promise<void> {
+    const n = await this.q.workers();
+    if (n > 0) this.noWorkerSaid = false;
+    else if (!this.noWorkerSaid) {
+      this.noWorkerSaid = true;
+      this.log.warn(`no worker takes range jobs from ${this.q.name} now: the run waits for one`, { run: this.id });
+    }
+  }
+  private noWorkerSaid = false;
 
   /**
    * A worker's refusal (its config names other buckets), shown once: other workers may still
