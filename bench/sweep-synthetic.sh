@@ -8,8 +8,11 @@
 #   BENCH_SIZES=10k,100k bash bench/sweep-synthetic.sh  # a subset (k and M suffixes)
 #   BENCH_COPY=10k bash bench/sweep-synthetic.sh        # plus a copy of 10k keys into an empty bucket
 #   BENCH_NODE_FLAGS=--heap-prof BENCH_STATE=/tmp/syn BENCH_SIZES=1M bash bench/sweep-synthetic.sh
+#   BENCH_WORKERS=1,2,3 (the default)                  # after each local sweep, the same keys with --distribute
+#                                                      # and 1, 2, 3 worker processes on a redis-server of its own
+#   BENCH_WORKERS= bash bench/sweep-synthetic.sh       # local sweeps only
 # Prints the table and writes it to bench/results-synthetic.md (BENCH_RESULTS=- to skip).
-# Exits 0 when every sweep exited 0 with every key skipped (or copied) and none failed.
+# Exits 0 when every sweep (local or distributed) exited 0 with every key skipped (or copied) and none failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -n ${BENCH_SKIP_BUILD:-} ]] || npm run --silent build >&2

@@ -13,6 +13,9 @@
  *   BENCH_COMPARE_FLAGS="--max-old-space-size=128" then every size again with these node flags added
  *   BENCH_STATE=DIR                keep configs, logs and profiles in DIR (default: a temp dir, deleted)
  *   BENCH_RESULTS=FILE             where the markdown goes (default bench/results-synthetic.md; "-" for none)
+ *   BENCH_WORKERS=1,2,3            the distributed case: after each local sweep, the same keys swept with
+ *                                  `--distribute` by this many worker processes (s3s3listen --role worker)
+ *                                  each, on a redis-server of its own; "" for none. Default 1,2,3
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -198,6 +201,168 @@ function shebangFlags(): string[] {
   return (m?.[1] ?? '').split(/\s+/).filter(Boolean);
 }
 
+/** One `--distribute` run: the figures of the local one, and the workers' and Redis's. */
+interface DistRun {
+  keys: number;
+  workers: number;
+  exit: number;
+  wall: number;
+  listed: number;
+  skipped: number;
+  failed: number;
+  /** CPU seconds: the coordinator (s3s3bucket), every worker, Redis. */
+  coordinatorCpu: number;
+  workersCpu: number;
+  redisCpu: number;
+  /** Peak RSS of the biggest worker, MiB. */
+  workerRssMiB: number;
+  /** Redis used_memory: its peak above its level before the run, MiB. */
+  redisGrowthMiB: number;
+  /** Redis commands processed during the run. */
+  redisCommands: number;
+  load: number;
+}
+
+/** CPU seconds (user + system) of a live process, from /proc (clock ticks of 1/100 s on Linux). */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Peak RSS of a live process (VmHWM), MiB. */
+function peakRss(pid: number): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/**
+ * The same N unchanged keys swept with `--distribute` by `workers` s3s3listen processes (run with
+ * their bin's node flags), on a redis-server of the run's own: wall clock, CPU of everyone,
+ * Redis peak memory above idle and commands processed.
+ */
+async function distributedOnce(state: string, keys: number, size: number, workers: number): Promise<DistRun> {
+  const dir = join(state, `distributed-${label(keys)}-${workers}w`);
+  mkdirSync(dir, { recursive: true });
+  const redisDir = join(dir, 'redis');
+  const env = execFileSync('bash', [join(root, 'test/servers/redis.sh'), 'start', redisDir], { encoding: 'utf8' });
+  const port = /REDIS_PORT=(\d+)/.exec(env)![1]!;
+  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', port, ...args], { encoding: 'utf8' });
+  const info = (field: string) => Number(new RegExp(`${field}:([\\d.]+)`).exec(cli('INFO', 'all'))![1]);
+  const redisPid = Number(readFileSync(join(redisDir, 'redis.pid'), 'utf8').trim());
+  const server = await startServer(keys, size, join(dir, 'server.log'));
+  const section = (bucket: string) =>
+    `aws_access_key_id = synthetic\naws_secret_access_key = synthetic-secret\n` +
+    `bucket_name = ${bucket}\nendpoint = ${server.endpoint}\n`;
+  const config = join(dir, 's3s3.ini');
+  writeFileSync(
+    config,
+    `[source]\n${section('source')}\n[dest1]\n${section('same')}\n` +
+      `[pubsub]\nredis = true\nredis_url = redis://127.0.0.1:${port}/0\nqueue = bench\nchannel = bench\n`,
+    { mode: 0o600 },
+  );
+  const listenFlags = (() => {
+    const first = readFileSync(join(root, 'dist/scripts/listen.js'), 'utf8').split('\n', 1)[0] ?? '';
+    return (/^#!\S*env -S node(.*)$/.exec(first)?.[1] ?? '').split(/\s+/).filter(Boolean);
+  })();
+  const procs = Array.from({ length: workers }, (_, i) => {
+    const child = spawn(
+      process.execPath,
+      [...listenFlags, join(root, 'dist/scripts/listen.js'), '--config', config, '--role', 'worker'],
+      {
+        cwd: dir,
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let log = '';
+    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    const ready = new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (/ working /.test(log)) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 50);
+    });
+    return { child, ready, log: () => log, file: join(dir, `worker-${i + 1}.log`) };
+  });
+  await Promise.all(procs.map((p) => p.ready));
+  const idle = info('used_memory');
+  const commandsBefore = info('total_commands_processed');
+  const redisCpuBefore = cpuOf(redisPid);
+  const workersCpuBefore = procs.reduce((a, p) => a + cpuOf(p.child.pid!), 0);
+  let peak = idle;
+  const poll = setInterval(() => {
+    try {
+      peak = Math.max(peak, info('used_memory'));
+    } catch {
+      // a poll that fails is skipped
+    }
+  }, 200);
+  const load = loadavg()[0]!;
+  const args = [
+    '-v',
+    process.execPath,
+    ...shebangFlags(),
+    join(root, 'dist/scripts/bucket.js'),
+    '--config',
+    config,
+    '--distribute',
+    '--json',
+  ];
+  const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('/usr/bin/time', args, {
+      cwd: dir,
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('exit', (code) => setImmediate(() => resolve({ code: code ?? -1, stdout, stderr })));
+  });
+  clearInterval(poll);
+  const run: DistRun = {
+    keys,
+    workers,
+    exit: out.code,
+    wall: 0,
+    listed: NaN,
+    skipped: NaN,
+    failed: NaN,
+    coordinatorCpu: 0,
+    workersCpu: procs.reduce((a, p) => a + cpuOf(p.child.pid!), 0) - workersCpuBefore,
+    redisCpu: cpuOf(redisPid) - redisCpuBefore,
+    workerRssMiB: Math.max(...procs.map((p) => peakRss(p.child.pid!))),
+    redisGrowthMiB: (peak - idle) / 1048576,
+    redisCommands: info('total_commands_processed') - commandsBefore,
+    load,
+  };
+  for (const p of procs) {
+    p.child.kill('SIGTERM');
+    await new Promise((r) => p.child.once('exit', r));
+    writeFileSync(p.file, p.log());
+  }
+  await server.stop();
+  execFileSync('bash', [join(root, 'test/servers/redis.sh'), 'stop', redisDir]);
+  writeFileSync(join(dir, 'sweep.stdout'), out.stdout);
+  writeFileSync(join(dir, 'sweep.stderr'), out.stderr);
+  const field = (re: RegExp) => re.exec(out.stderr)?.[1];
+  const wallText = field(/Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/) ?? '0';
+  run.wall = wallText.split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+  run.coordinatorCpu =
+    Number(field(/User time \(seconds\): ([\d.]+)/) ?? NaN) + Number(field(/System time \(seconds\): ([\d.]+)/) ?? NaN);
+  try {
+    const summary = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+    run.listed = Number(summary.listed ?? NaN);
+    run.skipped = Number(summary.skipped ?? NaN);
+    run.failed = Number(summary.failed ?? NaN);
+  } catch {
+    // the figures stay NaN: the run shows as not clean
+  }
+  return run;
+}
+
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '?');
 const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '?');
 
@@ -220,15 +385,21 @@ async function main(): Promise<void> {
     copyKeys ? `BENCH_COPY=${label(copyKeys)}` : '',
     baseFlags ? `BENCH_NODE_FLAGS="${baseFlags}"` : '',
     compare ? `BENCH_COMPARE_FLAGS="${compare}"` : '',
+    process.env.BENCH_WORKERS !== undefined ? `BENCH_WORKERS=${process.env.BENCH_WORKERS}` : '',
     'bash bench/sweep-synthetic.sh',
   ]
     .filter(Boolean)
     .join(' ');
   const runs: Run[] = [];
+  const dists: DistRun[] = [];
+  const workerCounts = (process.env.BENCH_WORKERS ?? '1,2,3')
+    .split(',')
+    .filter(Boolean)
+    .map((w) => Number(w));
   const out = process.env.BENCH_RESULTS ?? join(root, 'bench/results-synthetic.md');
   // The markdown is rewritten after every run, so a long run stopped half-way still leaves its figures.
   const report = (final: boolean) => {
-    const md = markdown({ runs, command, startedAt, uptime, commit, dirty, objectSize, final });
+    const md = markdown({ runs, dists, command, startedAt, uptime, commit, dirty, objectSize, final });
     if (out !== '-') writeFileSync(out, md.file);
     return md;
   };
@@ -257,6 +428,17 @@ async function main(): Promise<void> {
       );
       runs.push(r);
       report(false);
+      if (p.copy || p.flags !== baseFlags) continue;
+      for (const w of workerCounts) {
+        process.stderr.write(`bench: the same ${label(p.n)} keys with --distribute, ${w} worker(s)...\n`);
+        const d = await distributedOnce(state, p.n, objectSize, w);
+        process.stderr.write(
+          `bench:   ${d.wall.toFixed(2)} s, ${f0(d.keys / d.wall)} keys/s, redis +${f1(d.redisGrowthMiB)} MiB, ` +
+            `worker peak RSS ${f1(d.workerRssMiB)} MiB, exit ${d.exit}\n`,
+        );
+        dists.push(d);
+        report(false);
+      }
     }
   } finally {
     if (!keep) rmSync(state, { recursive: true, force: true });
@@ -268,6 +450,7 @@ async function main(): Promise<void> {
 
 function markdown(o: {
   runs: Run[];
+  dists: DistRun[];
   command: string;
   startedAt: Date;
   uptime: string;
@@ -314,6 +497,43 @@ function markdown(o: {
       `entries/s, both sides) ` +
       `| ${minRate >= 20000 ? 'PASS' : 2 * minRate >= 20000 ? 'PASS only counting both listings' : 'MISS'} |`,
   ].join('\n');
+  const distHeader = [
+    '| keys | workers | exit | seconds | keys/s | keys per CPU-second (coordinator + workers) ' +
+      '| CPU s: coordinator / workers / redis | worker peak RSS, max (MiB) | redis peak used_memory above idle (MiB) ' +
+      '| redis commands | redis commands per 1000 keys | load at start |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const distRows = o.dists.map(
+    (d) =>
+      `| ${f0(d.keys)} | ${d.workers} | ${d.exit} | ${d.wall.toFixed(2)} | ${f0(d.keys / d.wall)} ` +
+      `| ${f0(d.keys / (d.coordinatorCpu + d.workersCpu))} ` +
+      `| ${d.coordinatorCpu.toFixed(1)} / ${d.workersCpu.toFixed(1)} / ${d.redisCpu.toFixed(1)} ` +
+      `| ${f1(d.workerRssMiB)} | ${f1(d.redisGrowthMiB)} | ${f0(d.redisCommands)} ` +
+      `| ${((d.redisCommands / d.keys) * 1000).toFixed(2)} | ${d.load.toFixed(1)} |`,
+  );
+  const distBad = o.dists.filter((d) => d.exit !== 0 || d.failed !== 0 || d.skipped !== d.keys || d.listed !== d.keys);
+  const distTable = o.dists.length
+    ? [
+        '',
+        '## The same keys with `--distribute`',
+        '',
+        'After each local sweep, the same N unchanged keys swept by `s3s3bucket --distribute` with 1, 2, 3... worker',
+        "processes (`s3s3listen --role worker`, with their bin's node flags) on a redis-server of the run's own;",
+        'seconds = wall clock of the coordinator; CPU from `/usr/bin/time` (coordinator) and `/proc` (workers,',
+        'redis); redis memory = peak `used_memory` (polled every 200 ms) minus its level before the run; commands =',
+        "`total_commands_processed` during the run (BullMQ's own polling included).",
+        '',
+        ...distHeader,
+        ...distRows,
+        ...(distBad.length
+          ? [
+              '',
+              'Distributed runs that did not end clean: ' +
+                distBad.map((d) => `${label(d.keys)}/${d.workers}w`).join(', '),
+            ]
+          : []),
+      ].join('\n')
+    : '';
   const badRun = (r: Run) => `${r.name} (exit ${r.exit}, failed ${r.failed}, skipped ${r.skipped} of ${r.keys})`;
   const badRuns = bad.length ? `\nRuns that did not end clean: ${bad.map(badRun).join('; ')}\n` : '';
   const file = [
@@ -350,8 +570,15 @@ function markdown(o: {
     '',
     `${targets}`,
     badRuns,
+    distTable,
+    '',
   ].join('\n');
-  return { file, table, targets, bad: bad.length > 0 };
+  return {
+    file,
+    table: table + (distTable ? `\n${distTable}` : ''),
+    targets,
+    bad: bad.length > 0 || distBad.length > 0,
+  };
 }
 
 await main();

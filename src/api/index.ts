@@ -118,3 +118,8 @@ export { runsJson, runTotal } from './notify/run-report.js';
 export type { RunReport, RunTotal } from './notify/run-report.js';
 export { reportSubject, reportText, quoteKey, REPORT_FAILURES } from './notify/text.js';
 export { NotifyError } from './notify/notify-error.js';
+export { distributeSweep, distributedRuns, DistributeError } from './distribute/coordinator.js';
+export type { DistributeOptions, DistributeProgress, DistributedRunStatus } from './distribute/coordinator.js';
+export { RangeWorker } from './distribute/range-worker.js';
+export type { RangeWorkerOptions } from './distribute/range-worker.js';
+export { rangesQueueName } from './distribute/ranges-queue.js';

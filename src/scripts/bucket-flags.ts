@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { parseMaxDelete, parseSize } from '../api/index.js';
-import { positiveInt } from './cli.js';
+import { durationFlag, positiveInt } from './cli.js';
 import {
   argumentParser,
   boolFlag,
@@ -117,6 +117,24 @@ export const BUCKET_FLAGS = {
     '--wait-drained',
     'with --enqueue: wait until the queue has drained; exit 1 if any job failed meanwhile',
   ),
+  distribute: {
+    ...boolFlag(
+      '--distribute',
+      "spread the sweep over s3s3listen's workers as key ranges on the [pubsub] queue's -ranges queue; " +
+        'same summary and exit status as a local sweep',
+    ),
+    more: 'Needs Redis and running workers; see [Distributed sweeps](#distributed-sweeps---distribute)',
+  },
+  maxWait: parsedFlag(
+    '--max-wait <duration>',
+    'with --distribute: with no worker running, wait this long for one, then exit 1 (default: wait for ever)',
+    durationFlag,
+  ),
+  splitEvery: parsedFlag(
+    '--split-every <n>',
+    'with --distribute: a range looks for a split after listing this many source keys (default: 10000)',
+    positiveInt,
+  ),
   metricsFile: {
     ...textFlag(
       '--metrics-file <file>',
@@ -139,6 +157,7 @@ type Fact = keyof BucketFlags | 'severalConfigs';
 
 const withCheck = '--check copies and deletes nothing; it cannot be combined with {flag}';
 const withEnqueue = '--enqueue hands the copies to the workers; it cannot be combined with {flag}';
+const withDistribute = '--distribute hands the sweep to the workers as key ranges; it cannot be combined with {flag}';
 const withRetry =
   "--retry-failed only queues the failed jobs again for s3s3listen's workers; it cannot be combined with {flag}";
 
@@ -168,6 +187,16 @@ export const BUCKET_RULES: readonly FlagRule<Fact>[] = [
       '--lock-file cannot be combined with several --config: each pair takes its own lock (named after its buckets); ' +
       'drop --lock-file',
   },
+  {
+    when: ['severalConfigs'],
+    conflicts: ['distribute'],
+    message:
+      '--distribute cannot be combined with several --config: each run sweeps one pair; ' +
+      'run one s3s3bucket --distribute per config (they may share the workers)',
+  },
+  { when: ['distribute'], conflicts: ['check', 'enqueue', 'retryFailed', 'dryRun'], message: withDistribute },
+  { when: ['maxWait'], requires: 'distribute', message: '--max-wait only goes with --distribute' },
+  { when: ['splitEvery'], requires: 'distribute', message: '--split-every only goes with --distribute' },
   { when: ['check'], conflicts: ['retryFailed', 'delete', 'force', 'report', 'metricsFile'], message: withCheck },
   { when: ['enqueue'], unless: 'check', conflicts: ['retryFailed', 'dryRun', 'force', 'report'], message: withEnqueue },
   {

@@ -10,6 +10,7 @@ import {
   ReportWriter,
   requeueFailed,
   Enqueuer,
+  distributeSweep,
   SweepLock,
   type CheckLine,
   type CheckReport,
@@ -111,6 +112,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (configs.length !== loaded.length) return EXIT_USAGE;
 
   for (const config of configs) {
+    if (flags.distribute && !config.pubsub.redis) {
+      io.stderr(
+        's3s3bucket: --distribute puts key ranges on a queue in Redis for the workers; ' +
+          `${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
+      );
+      return EXIT_USAGE;
+    }
     if (flags.enqueue && !config.pubsub.redis) {
       io.stderr(
         `s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
@@ -448,7 +456,26 @@ async function sweep(
       },
       checkMetadata: flags.checkMetadata,
     };
-    report = await client.duplicate(options);
+    report = flags.distribute
+      ? await distributeSweep(config, {
+          ...options,
+          logger: log,
+          maxWaitMs: flags.maxWait,
+          splitEvery: flags.splitEvery,
+          // --report's rows travel from the workers only when asked for.
+          onResult: onReport ? options.onResult : undefined,
+          onProgress: (p) =>
+            log.info('distributed sweep progress', {
+              run: p.run,
+              phase: p.phase,
+              ranges: `${p.rangesDone}/${p.rangesTotal}`,
+              listed: p.listed,
+              copied: p.copied,
+              failed: p.failed,
+              keysPerSecond: p.keysPerSecond,
+            }),
+        })
+      : await client.duplicate(options);
   } finally {
     progress.stop();
     client.close();

@@ -16,6 +16,7 @@ import {
   purgeTrash,
   quoteKey,
   SyncQueue,
+  distributedRuns,
   type Config,
   type TrashObject,
 } from '../api/index.js';
@@ -242,6 +243,12 @@ async function queueAction(q: SyncQueue, action: QueueAction, flags: QueueFlags,
       `waiting=${c.waiting} active=${c.active} delayed=${c.delayed} failed=${c.failed} ` +
         `oldest_waiting_seconds=${c.oldestWaitingSeconds}\n`,
     );
+    // One line per distributed sweep in progress (s3s3bucket --distribute), after the unchanged first line.
+    for (const r of await distributedRuns(q.config))
+      io.stdout(
+        `run=${r.run} ranges_waiting=${r.rangesWaiting} ranges_active=${r.rangesActive} ` +
+          `ranges_done=${r.rangesDone} keys_listed=${r.keysListed}\n`,
+      );
   } else if (action === 'failed') {
     for (const f of await q.failed(flags.limit ?? 100)) {
       const line = {

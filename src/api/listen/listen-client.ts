@@ -11,6 +11,7 @@ import type { RetryPolicy } from '../retry.js';
 import type { SettledEvent, WorkerStats } from '../worker/settle.js';
 import { SyncWorker } from '../worker/worker.js';
 import { connectRedis, type RedisCommands } from '../redis/redis.js';
+import { RangeWorker } from '../distribute/range-worker.js';
 
 /** What a listener process does: receive, copy, or both. */
 export type ListenRole = 'all' | 'intake' | 'worker';
@@ -73,6 +74,8 @@ export class ListenClient {
   private redis: RedisCommands | undefined;
   private intake: Intake | undefined;
   private worker: SyncWorker | undefined;
+  /** Range jobs of distributed sweeps (`s3s3bucket --distribute`), beside the key worker. */
+  private rangeWorker: RangeWorker | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private stopPromise: Promise<ListenStopReport> | undefined;
   private lostKeys: readonly string[] = [];
@@ -160,6 +163,11 @@ export class ListenClient {
     await this.unlessStopped(this.worker?.prime());
     if (this.stopAsked) return;
     this.worker?.start();
+    if (this.worker) {
+      const rangeOptions = { logger: this.log, concurrency: o.concurrency ?? p.concurrency, lockMs: o.jobLockMs };
+      this.rangeWorker = new RangeWorker(this.config, { ...rangeOptions, retry: o.retry, verifyMd5: o.verifyMd5 });
+      this.rangeWorker.start();
+    }
     await this.unlessStopped(this.intake?.start());
     const every = o.statusIntervalMs ?? 600_000;
     if (every > 0) {
@@ -300,7 +308,7 @@ export class ListenClient {
     });
     this.http?.drain();
     this.lostKeys = (await this.intake?.stop(Math.min(timeoutMs, 5000))) ?? [];
-    await this.worker?.stop(timeoutMs);
+    await Promise.all([this.worker?.stop(timeoutMs), this.rangeWorker?.stop(timeoutMs)]);
     // /healthz and /metrics answer until the work is done.
     await this.http?.stop();
     await this.httpQueue?.close();

@@ -612,3 +612,24 @@ export class QueueWorker {
 
 // The same for the consumer side: it holds the config and a connection with the password.
 printAs(QueueWorker, 'QueueWorker', (w) => ({ name: w.name, redis: w.config.pubsub.redisUrlRedacted }));
+
+/**
+ * What a second BullMQ queue beside the key queue needs (`s3s3bucket --distribute`'s
+ * `<queue>-ranges`): BullMQ itself, and the connection and key prefix of a key queue built
+ * here, so however SyncQueue connects (one server, Sentinel, Cluster) and whatever prefix it
+ * uses, the second queue does the same. `keyQueue.close()` closes the connection.
+ */
+export function siblingQueue(
+  config: Config,
+  name: string,
+  logger?: Logger,
+): {
+  readonly bullmq: typeof import('bullmq');
+  readonly keyQueue: SyncQueue;
+  readonly connection: RawRedisConnection;
+  readonly prefix: string | undefined;
+} {
+  const keyQueue = new SyncQueue(config, { logger, name });
+  const opts = keyQueue.bullQueue.opts;
+  return { bullmq: lib(), keyQueue, connection: opts.connection as RawRedisConnection, prefix: opts.prefix };
+}

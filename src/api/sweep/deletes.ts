@@ -42,6 +42,13 @@ interface DeleteRun {
   readonly signal?: AbortSignal;
   /** For the copies made when the source has a deleted key again (see recheckAfterDelete). */
   readonly copyOptions?: CopyKeyOptions;
+  /**
+   * A distributed sweep's run-wide max_delete: asked for `n` deletes right before a batch,
+   * grants at most `n` (atomically, across every worker); the keys not granted are left.
+   */
+  readonly budget?: (n: number) => Promise<number>;
+  /** Called with how many keys of a batch were left for want of budget. */
+  readonly onOverBudget?: (n: number) => void;
 }
 
 /** What runDeletes needs for one destination. */
@@ -78,41 +85,17 @@ export interface DeletePhaseOptions extends DeleteRun {
  * the refusals (each fails the run); an empty source refuses every destination.
  */
 export async function deletePhase(p: DeletePhaseOptions): Promise<string[]> {
-  const { source } = p;
-  const refused: string[] = [];
-  if (p.sourceListed === 0 && !p.allowEmptySource) {
-    const holding = p.destinations.filter((d) => d.inScope > 0).map((d) => `[${d.dest.name}] holds ${d.inScope}`);
-    if (holding.length > 0) {
-      const prefix = source.settings.prefix ? `, prefix ${JSON.stringify(source.settings.prefix)}` : '';
-      refused.push(
-        `the source (${source.bucket}${prefix}) lists no key in scope while ${holding.join(', ')}: ` +
-          'refusing to delete everything; check bucket_name, prefix and filters, or pass --allow-empty-source',
-      );
-    }
-  }
-  for (const { dest, spool, inScope } of p.destinations) {
-    if (spool.length === 0) continue;
-    // With an empty source, any refusal so far stops every delete.
-    if (refused.length > 0 && p.sourceListed === 0) break;
-    if (trashInSource(source, dest)) {
-      refused.push(
-        `[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there ` +
-          '(trashed objects would be copied back); choose a trash_prefix outside it',
-      );
-      continue;
-    }
-    const max = p.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
-    const limit = deleteLimit(max, inScope);
-    if (spool.length > limit) {
-      refused.push(
-        `[${dest.name}] would delete ${spool.length} of ${inScope} keys, more than max_delete ` +
-          `${describeMaxDelete(max)} (${limit}): nothing deleted there; ` +
-          'check the source, or raise --max-delete / max_delete',
-      );
-      continue;
-    }
+  const { refused, allowed } = judgeDeletes({
+    source: p.source,
+    destinations: p.destinations.map((d) => ({ dest: d.dest, candidates: d.spool.length, inScope: d.inScope })),
+    sourceListed: p.sourceListed,
+    maxDelete: p.maxDelete,
+    allowEmptySource: p.allowEmptySource,
+  });
+  for (const { dest } of allowed) {
+    const spool = p.destinations.find((d) => d.dest === dest)!.spool;
     await runDeletes({
-      source,
+      source: p.source,
       dest,
       spool,
       dryRun: p.dryRun,
@@ -124,6 +107,70 @@ export async function deletePhase(p: DeletePhaseOptions): Promise<string[]> {
     });
   }
   return refused;
+}
+
+/** What judgeDeletes weighs: per destination that deletes, its candidates and its keys in scope. */
+export interface DeleteJudgement {
+  readonly source: ObjectStore;
+  /** Only the destinations where this run deletes, in the config's order. */
+  readonly destinations: ReadonlyArray<{
+    readonly dest: ObjectStore;
+    readonly candidates: number;
+    readonly inScope: number;
+  }>;
+  /** Source keys in scope (after filters). */
+  readonly sourceListed: number;
+  readonly maxDelete?: MaxDelete;
+  readonly allowEmptySource?: boolean;
+}
+
+/**
+ * The guards of the delete phase, from counts alone (a local sweep's spools, or a distributed
+ * sweep's counts summed over its ranges): the refusals (each fails the run; an empty source
+ * refuses every destination) and the destinations whose deletes may go ahead, each with its
+ * max_delete limit.
+ */
+export function judgeDeletes(p: DeleteJudgement): {
+  refused: string[];
+  allowed: Array<{ dest: ObjectStore; limit: number }>;
+} {
+  const { source } = p;
+  const refused: string[] = [];
+  const allowed: Array<{ dest: ObjectStore; limit: number }> = [];
+  if (p.sourceListed === 0 && !p.allowEmptySource) {
+    const holding = p.destinations.filter((d) => d.inScope > 0).map((d) => `[${d.dest.name}] holds ${d.inScope}`);
+    if (holding.length > 0) {
+      const prefix = source.settings.prefix ? `, prefix ${JSON.stringify(source.settings.prefix)}` : '';
+      refused.push(
+        `the source (${source.bucket}${prefix}) lists no key in scope while ${holding.join(', ')}: ` +
+          'refusing to delete everything; check bucket_name, prefix and filters, or pass --allow-empty-source',
+      );
+    }
+  }
+  for (const { dest, candidates, inScope } of p.destinations) {
+    if (candidates === 0) continue;
+    // With an empty source, any refusal so far stops every delete.
+    if (refused.length > 0 && p.sourceListed === 0) break;
+    if (trashInSource(source, dest)) {
+      refused.push(
+        `[${dest.name}] trash_prefix lies in the source's prefix of the same bucket: nothing deleted there ` +
+          '(trashed objects would be copied back); choose a trash_prefix outside it',
+      );
+      continue;
+    }
+    const max = p.maxDelete ?? dest.settings.maxDelete ?? DEFAULT_MAX_DELETE;
+    const limit = deleteLimit(max, inScope);
+    if (candidates > limit) {
+      refused.push(
+        `[${dest.name}] would delete ${candidates} of ${inScope} keys, more than max_delete ` +
+          `${describeMaxDelete(max)} (${limit}): nothing deleted there; ` +
+          'check the source, or raise --max-delete / max_delete',
+      );
+      continue;
+    }
+    allowed.push({ dest, limit });
+  }
+  return { refused, allowed };
 }
 
 /** Keys per DeleteObjects request (S3's limit). */
@@ -195,6 +242,12 @@ async function runBatch(p: DeletePhase, batch: readonly Candidate[]): Promise<vo
   if (bucketError) {
     for (const c of absent) fail(c, bucketError);
     return;
+  }
+  if (p.budget) {
+    const granted = await p.budget(absent.length);
+    if (granted < absent.length) p.onOverBudget?.(absent.length - granted);
+    absent.splice(granted);
+    if (absent.length === 0) return;
   }
   if (dest.settings.deleteMode === 'trash') {
     // Each key moved on its own (a copy into the trash, then the delete), then looked at again.

@@ -7,9 +7,10 @@ import { copyKey, type CopyTarget, type Outcome, type TargetResult } from '../co
 import { decide, knownMd5 } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
-import { deletePhase } from './deletes.js';
+import { deletePhase, runDeletes } from './deletes.js';
+import { findSplit, rangeListing, type KeyRange, type ListingMark } from './key-range.js';
 import { makeFilter, type FilterOptions } from './filters.js';
-import { Cursor } from './ordered.js';
+import { compareKeys, Cursor } from './ordered.js';
 import { deletesAt, neverDeleted, settleGone, trashRoot } from '../sync/sync-key.js';
 import { loadTrashRoots, registerTrashRoot, TRASH_REGISTRY_PREFIX } from '../sync/trash-roots.js';
 import { fullKey, inTrash, scopedListing } from './scope.js';
@@ -102,6 +103,57 @@ export interface DuplicateReport extends DestinationTotals {
   refused?: string[];
 }
 
+/**
+ * A sweep of one key range (`s3s3bucket --distribute`'s range jobs): DuplicateOptions, plus the
+ * range, the step, and the hooks the distributed run needs.
+ */
+export interface RangeSweepOptions extends DuplicateOptions {
+  /** The keys `(after, upTo]`, relative to the prefixes; `upTo` shrinks when the range splits. */
+  readonly range: KeyRange;
+  /**
+   * `copy`: list, plan, copy, and count the delete candidates, deleting nothing (the run's
+   * max_delete is judged once every range is listed); `delete`: list, and delete what the
+   * source lacks at the `deleteAt` destinations, each delete taken from `budget`.
+   */
+  readonly step: 'copy' | 'delete';
+  /** The delete step's destinations (section names): those the run's guards let delete. */
+  readonly deleteAt?: readonly string[];
+  /** The run-wide max_delete: grants at most `n` deletes at `destination` (see runDeletes). */
+  readonly budget?: (destination: string, n: number) => Promise<number>;
+  /** Look for a split after this many source keys since the start or the last look (default: never). */
+  readonly splitEvery?: number;
+  /**
+   * A split at `split`: `(split, upTo]` is handed over (a new range job); once it resolves,
+   * this range shrinks to `(after, split]`.
+   */
+  readonly onSplit?: (split: string, upTo: string | undefined) => Promise<void>;
+  /** Asked before looking for a split: false holds the range whole (the run has ranges enough waiting). */
+  readonly maySplit?: () => Promise<boolean>;
+  /** Live progress: `n` more source keys listed. */
+  readonly onListed?: (n: number) => void;
+}
+
+/** What a range sweep did: a DuplicateReport, and what the run-wide delete guards need. */
+export interface RangeReport extends DuplicateReport {
+  /** Per destination that deletes in this run: its keys in scope within the range (max_delete's base). */
+  readonly inScope: Record<string, number>;
+  /** Per destination that deletes: its keys in scope the source lacks (copy step). */
+  readonly candidates: Record<string, number>;
+  /** Per destination: keys the delete step left for want of budget. */
+  readonly overBudget: Record<string, number>;
+}
+
+/** One key range swept (see RangeSweepOptions): the phases of duplicateBucket on `(after, upTo]`. */
+export async function sweepRange(
+  source: ObjectStore,
+  destinations: readonly ObjectStore[],
+  options: RangeSweepOptions,
+): Promise<RangeReport> {
+  const sweep = new Sweep(source, destinations, options);
+  await sweep.run();
+  return sweep.rangeReport();
+}
+
 /** The first failures kept in a report (`failed` counts all). */
 const MAX_KEPT_FAILURES = 1000;
 
@@ -172,6 +224,11 @@ interface Lane {
   inScope: number;
   /** The keys in scope the source lacks, set aside for the delete phase; only where this run deletes. */
   readonly spool: KeySpool | undefined;
+  /** A range's copy step counts the keys the source lacks instead (`candidates`). */
+  readonly counting: boolean;
+  candidates: number;
+  /** The last key its listing yielded (a split lands above it). */
+  readonly mark: ListingMark;
 }
 
 /**
@@ -188,6 +245,11 @@ interface Lane {
  */
 class Sweep {
   private readonly log: Logger;
+  /** Set for a range sweep (`--distribute`); undefined for a whole sweep. */
+  private readonly ranged: RangeSweepOptions | undefined;
+  private lanes: readonly Lane[] = [];
+  private readonly sourceMark: ListingMark = {};
+  private readonly overBudget: Record<string, number> = {};
   private readonly started = performance.now();
   private readonly report: DuplicateReport;
   /** Filters see keys relative to the prefixes, the same on both sides. */
@@ -201,9 +263,10 @@ class Sweep {
   constructor(
     private readonly source: ObjectStore,
     private readonly dests: readonly ObjectStore[],
-    private readonly options: DuplicateOptions,
+    private readonly options: DuplicateOptions | RangeSweepOptions,
   ) {
     this.log = options.logger ?? silentLogger;
+    this.ranged = 'range' in options ? options : undefined;
     this.report = {
       source: source.name,
       listed: 0,
@@ -232,9 +295,12 @@ class Sweep {
       return report;
     }
     const lanes = this.dests.map((d) => this.lane(d));
+    this.lanes = lanes;
     try {
       const listed = await this.list(lanes);
-      if (lanes.some((l) => l.spool !== undefined)) await this.delete(lanes, listed);
+      if (this.ranged) {
+        if (listed && this.ranged.step === 'delete') await this.deleteRange(lanes);
+      } else if (lanes.some((l) => l.spool !== undefined)) await this.delete(lanes, listed);
     } finally {
       for (const l of lanes) l.spool?.close();
       report.seconds = this.elapsed();
@@ -248,17 +314,31 @@ class Sweep {
     const inScope = (o: ObjectInfo) => this.filter(o) && !neverDeleted(store, fullKey(store, o.key));
     // Planning for the workers (onCopy) deletes nothing: no copy has happened yet, and a delete
     // must follow a run whose copies all succeeded (`--enqueue --delete --wait-drained` sweeps after).
-    const spool = deletesAt(store, this.options) && !this.options.onCopy ? new KeySpool() : undefined;
+    const deletes = deletesAt(store, this.options) && !this.options.onCopy;
+    const r = this.ranged;
+    // A range's copy step only counts the candidates; its delete step spools them where the run deletes.
+    const counting = r !== undefined && r.step === 'copy' && deletes;
+    const spooling = r === undefined ? deletes : r.step === 'delete' && (r.deleteAt ?? []).includes(store.name);
+    const spool = spooling ? new KeySpool() : undefined;
+    const mark: ListingMark = {};
+    const listing = r
+      ? rangeListing(store, this.options.prefix ?? '', 'destination', r.range, mark)
+      : scopedListing(store, this.options.prefix);
     const lane: Lane = {
       store,
       inScope: 0,
       spool,
+      counting,
+      candidates: 0,
+      mark,
       cursor: new Cursor(
-        counted(scopedListing(store, this.options.prefix), (o) => {
+        counted(listing, (o) => {
           if (inScope(o)) lane.inScope++;
         }),
         (o) => {
-          if (inScope(o)) spool?.add({ key: o.key, size: o.size });
+          if (!inScope(o)) return;
+          spool?.add({ key: o.key, size: o.size });
+          if (counting) lane.candidates++;
         },
       ),
     };
@@ -270,19 +350,37 @@ class Sweep {
    * source's last one. True when every listing finished (no abort, no signal): deletes may follow.
    */
   private async list(lanes: readonly Lane[]): Promise<boolean> {
-    const { report, options } = this;
+    const { report, options, ranged } = this;
+    const listing = ranged
+      ? rangeListing(this.source, options.prefix ?? '', 'source', ranged.range, this.sourceMark)
+      : scopedListing(this.source, options.prefix, 'source');
+    let sinceSplit = 0;
+    let splitBackoff = 1;
+    let unreported = 0;
     try {
-      for await (const object of scopedListing(this.source, options.prefix, 'source')) {
+      for await (const object of listing) {
         if (report.aborted || options.signal?.aborted) break;
         const found = await Promise.all(lanes.map((l) => l.cursor.seek(object.key)));
+        if (ranged && ++sinceSplit >= (ranged.splitEvery ?? Infinity) * splitBackoff) {
+          sinceSplit = 0;
+          // A look that found no split costs up to 32 listing requests: look half as often after each.
+          splitBackoff = (await this.split(ranged)) ? 1 : splitBackoff * 2;
+        }
+        if (ranged?.onListed && ++unreported >= 1000) {
+          ranged.onListed(unreported);
+          unreported = 0;
+        }
         if (!this.filter(object)) continue;
+        // The delete step only looks for what the source lacks: the copy step planned every key.
+        if (ranged?.step === 'delete') continue;
         report.listed++;
         const targets = this.plan(object, found);
         if (targets.length > 0) await this.copy(object, targets);
       }
+      if (unreported > 0) ranged?.onListed?.(unreported);
       // The destination keys after the source's last one are extra too: list them to the end.
-      if (!report.aborted && !options.signal?.aborted && lanes.some((l) => l.spool !== undefined)) {
-        await Promise.all(lanes.map((l) => (l.spool ? l.cursor.drain() : undefined)));
+      if (!report.aborted && !options.signal?.aborted && lanes.some((l) => l.spool !== undefined || l.counting)) {
+        await Promise.all(lanes.map((l) => (l.spool || l.counting ? l.cursor.drain() : undefined)));
       }
       return !report.aborted && !options.signal?.aborted;
     } catch (err) {
@@ -433,6 +531,64 @@ class Sweep {
       report.refused = refused;
       for (const r of refused) log.error(`delete refused: ${r}`);
     }
+  }
+
+  /**
+   * A range grown long hands what is left above a split over (onSplit), then shrinks to below
+   * it. The split lands above every key any listing of this range has yielded, so no key is
+   * both here and there; the listings stop at the new end as they reach it. True when it split.
+   */
+  private async split(r: RangeSweepOptions): Promise<boolean> {
+    if (!r.onSplit) return false;
+    // Held whole is no failed look: the next look comes at the usual interval.
+    if (r.maySplit && !(await r.maySplit())) return true;
+    let low = this.sourceMark.last;
+    for (const l of this.lanes)
+      if (l.mark.last !== undefined && (low === undefined || compareKeys(l.mark.last, low) > 0)) low = l.mark.last;
+    if (low === undefined) return false;
+    const upTo = r.range.upTo;
+    const at = await findSplit(this.source, this.options.prefix ?? '', low, upTo);
+    if (at === undefined) return false;
+    await r.onSplit(at, upTo);
+    r.range.upTo = at;
+    return true;
+  }
+
+  /**
+   * A range's delete step: the spooled keys deleted at each destination the run lets delete,
+   * each re-checked against the source right before (runDeletes), each taken from the run's budget.
+   */
+  private async deleteRange(lanes: readonly Lane[]): Promise<void> {
+    const r = this.ranged!;
+    const { options } = this;
+    for (const l of lanes) {
+      if (!l.spool || options.signal?.aborted) continue;
+      const name = l.store.name;
+      await runDeletes({
+        source: this.source,
+        dest: l.store,
+        spool: l.spool,
+        dryRun: false,
+        concurrency: this.concurrency,
+        log: this.log,
+        record: (x) => this.record(x),
+        signal: options.signal,
+        copyOptions: { retry: options.retry, verifyMd5: options.verifyMd5 },
+        budget: r.budget ? (n) => r.budget!(name, n) : undefined,
+        onOverBudget: (n) => (this.overBudget[name] = (this.overBudget[name] ?? 0) + n),
+      });
+    }
+  }
+
+  /** The report with what a distributed run's guards need (sweepRange). */
+  rangeReport(): RangeReport {
+    const deleting = this.lanes.filter((l) => l.counting || l.spool);
+    return {
+      ...this.report,
+      inScope: Object.fromEntries(deleting.map((l) => [l.store.name, l.inScope])),
+      candidates: Object.fromEntries(deleting.map((l) => [l.store.name, l.candidates])),
+      overBudget: { ...this.overBudget },
+    };
   }
 
   /** Counts one settled result (OUTCOME_COUNTS), for its destination and the whole run; then onResult. */

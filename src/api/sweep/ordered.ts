@@ -33,12 +33,19 @@ function utf8Rank(unit: number): number {
  * The store's objects under `prefix` in UTF-8 byte order, as the merge-join needs them; a
  * listing that breaks the order throws ListingOrderError (never a silently mis-planned sweep).
  */
-export async function* orderedListing(store: ObjectStore, prefix?: string): AsyncGenerator<ObjectInfo> {
+export async function* orderedListing(
+  store: ObjectStore,
+  prefix?: string,
+  bounds: { readonly after?: string; readonly upTo?: string; readonly parallel?: number } = {},
+): AsyncGenerator<ObjectInfo> {
   let previous: string | undefined;
+  const parallel = bounds.parallel ?? store.settings.listParallel;
   const listing =
-    store.settings.listParallel > 1
-      ? rangedListing(store, prefix ?? '', { parallel: store.settings.listParallel })
-      : store.list({ prefix });
+    parallel > 1
+      ? rangedListing(store, prefix ?? '', { ...bounds, parallel })
+      : bounds.after !== undefined
+        ? listAfter(store, prefix, bounds.after)
+        : store.list({ prefix });
   for await (const o of listing) {
     if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
       throw new ListingOrderError({
@@ -51,6 +58,16 @@ export async function* orderedListing(store: ObjectStore, prefix?: string): Asyn
     }
     previous = o.key;
     yield o;
+  }
+}
+
+/** The keys under `prefix` after `after` (a full key), page by page. */
+async function* listAfter(store: ObjectStore, prefix: string | undefined, after: string): AsyncGenerator<ObjectInfo> {
+  let page = await store.listPage({ prefix, startAfter: after });
+  for (;;) {
+    yield* page.objects;
+    if (page.next === undefined) return;
+    page = await store.listPage({ prefix, next: page.next });
   }
 }
 

@@ -17,10 +17,19 @@ export interface RangedListingOptions {
   readonly parallel: number;
   /** Pages a range may hold ahead of the reader. */
   readonly ahead?: number;
+  /** Only keys after this one (a full key): the start of a distributed sweep's range. */
+  readonly after?: string;
+  /** Only keys up to this one (a full key), inclusive. */
+  readonly upTo?: string;
 }
 
 /** One code point past the last (U+10FFFF): the end of the key space under a prefix. */
 const END = 0x110000;
+
+/** A key after every key under `prefix` (two of the last code point: keys are at most 1024 bytes). */
+export function endOfSpace(prefix: string): string {
+  return prefix + String.fromCodePoint(END - 1) + String.fromCodePoint(END - 1);
+}
 
 class Range {
   readonly pages: ObjectInfo[][] = [];
@@ -65,7 +74,7 @@ export async function* rangedListing(
   const ahead = options.ahead ?? 2;
   let running = 0;
   let stopped = false;
-  const first = new Range(undefined, undefined);
+  const first = new Range(options.after, options.upTo);
 
   const listRange = async (range: Range): Promise<void> => {
     running++;
@@ -107,10 +116,7 @@ export async function* rangedListing(
         next = got.next;
         // A full page: what is left may be large; hand its upper half to another lister.
         if (running < options.parallel && previous !== undefined) {
-          const split = keyBetween(
-            previous,
-            range.upTo ?? prefix + String.fromCodePoint(END - 1) + String.fromCodePoint(END - 1),
-          );
+          const split = keyBetween(previous, range.upTo ?? endOfSpace(prefix));
           if (split !== undefined && split.startsWith(prefix)) {
             const upper = new Range(split, range.upTo);
             upper.next = range.next;
