@@ -187,8 +187,16 @@ class Coordinator {
     for (;;) {
       if (o.signal?.aborted) return this.cancel();
       await this.takeRows();
-      const left = await q.runs.rangesLeft(id);
-      const state = await q.runs.state(id);
+      const { state, left } = await q.runs.snapshot(id);
+      // The run's record lost or rolled back (Redis restarted without persistence, or failed over
+      // to a replica without the latest writes): an empty ranges hash would read as "all done".
+      if (state.phase !== phase || state.rangesTotal - state.rangesDone !== left)
+        throw new DistributeError(
+          `the run's state in Redis is gone or inconsistent (phase ${state.phase ?? 'missing'}, ` +
+            `${state.rangesTotal - state.rangesDone} ranges expected, ${left} live): ` +
+            'was Redis restarted without persistence or failed over? nothing more is done (no delete); ' +
+            'run the sweep again',
+        );
       await this.refusal(state);
       if (left === 0) {
         await this.takeRows();

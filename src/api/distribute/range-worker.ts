@@ -210,7 +210,14 @@ export class RangeWorker {
           if (id === undefined) throw new Error(`range ${range} of run ${run} is gone`);
           self = { ...self, upTo: split };
           this.log.debug('range split', { run, range, split, upper: id });
-          await q.add(run, id);
+          // The split is recorded: a job not added now is added by the coordinator's next look.
+          await q.add(run, id).catch((err: unknown) =>
+            this.log.warn('range job not queued yet (the coordinator queues it again)', {
+              run,
+              range: id,
+              error: err instanceof Error ? err.message : String(err),
+            }),
+          );
         },
         maySplit: async () => (await runs.rangesLeft(run)) < MAX_LIVE_RANGES,
         onListed: (n) => (live.listed += n),
@@ -233,7 +240,11 @@ export class RangeWorker {
     }
     // Stopping mid-range: the range is not finished; it runs again (here after a restart, or elsewhere).
     if (this.stopping.signal.aborted) throw new Error('the worker stopped mid-range; the range runs again');
-    await runs.finish(run, range, report, FAILURES_PER_RANGE);
+    const finished = await runs.finish(run, range, self.upTo, report, FAILURES_PER_RANGE);
+    // Redis holds other bounds than this sweep covered (a split it lost in a failover): the
+    // job runs again, over the range as Redis has it, so no key falls between two ranges.
+    if (finished === 'moved')
+      throw new Error(`range ${range} of run ${run} changed in Redis while it ran; it runs again`);
     this.log.info('range done', {
       run,
       range,

@@ -12,7 +12,7 @@
  * added to the run by one script that also removes the range, so only its first finish counts;
  * a run that finds its range gone does nothing. Live progress (`live:*`) is approximate.
  */
-import type { Config } from '../config.js';
+import type { Config, EndpointConfig } from '../config.js';
 import type { RawRedisConnection } from '../redis/redis.js';
 import type { DestinationTotals, Failure, RangeReport } from '../sweep/duplicate.js';
 
@@ -25,6 +25,13 @@ export interface PairStore {
   readonly endpoint: string;
   readonly bucket: string;
   readonly prefix: string;
+  /**
+   * Swift: the user and project (an account's containers share one auth URL with every other
+   * account's), never the key; '' for S3, whose endpoint and bucket name the bucket.
+   */
+  readonly account?: string;
+  /** How this destination deletes: `delete`, `delete_mode`, `trash_prefix` (a worker must delete alike). */
+  readonly deletes?: string;
 }
 
 /** The bucket pair of a run: what a worker compares with its own config before taking a range. */
@@ -68,8 +75,21 @@ export interface RangeJobData {
 }
 
 /** A pair store as the record holds it, from a config section. */
-export function pairStore(section: { name: string; endpoint: string; bucket: string; prefix: string }): PairStore {
-  return { name: section.name, endpoint: section.endpoint, bucket: section.bucket, prefix: section.prefix };
+export function pairStore(section: EndpointConfig): PairStore {
+  const account =
+    section.type === 'swift'
+      ? [section.swift.user, section.swift.projectName ?? '', section.swift.projectDomainName ?? ''].join('/')
+      : '';
+  const deletes =
+    `delete=${section.delete ?? '-'} delete_mode=${section.deleteMode} ` + `trash_prefix=${section.trashPrefix ?? '-'}`;
+  return {
+    name: section.name,
+    endpoint: section.endpoint,
+    bucket: section.bucket,
+    prefix: section.prefix,
+    account,
+    deletes,
+  };
 }
 
 /** The bucket pair of a config, without secrets. */
@@ -83,15 +103,19 @@ export function runPair(config: Config): RunPair {
  */
 export function pairMismatch(config: Config, pair: RunPair): string | undefined {
   const mine = runPair(config);
-  const show = (s: PairStore) => `[${s.name}] ${s.bucket} at ${s.endpoint}${s.prefix ? ` prefix ${s.prefix}` : ''}`;
+  const show = (s: PairStore) =>
+    `[${s.name}] ${s.bucket} at ${s.endpoint}${s.prefix ? ` prefix ${s.prefix}` : ''}` +
+    `${s.account ? ` as ${s.account}` : ''}`;
   const same = (a: PairStore, b: PairStore) =>
-    a.endpoint === b.endpoint && a.bucket === b.bucket && a.prefix === b.prefix;
+    a.endpoint === b.endpoint && a.bucket === b.bucket && a.prefix === b.prefix && a.account === b.account;
   if (!same(mine.source, pair.source))
     return `the run's source is ${show(pair.source)}, this worker's config has ${show(mine.source)}`;
   for (const d of pair.destinations) {
     const m = mine.destinations.find((x) => x.name === d.name);
     if (!m) return `the run's destination ${show(d)} is not in this worker's config`;
     if (!same(m, d)) return `the run's destination is ${show(d)}, this worker's config has ${show(m)}`;
+    if (m.deletes !== d.deletes)
+      return `the run's [${d.name}] deletes with ${d.deletes}, this worker's config with ${m.deletes}`;
   }
   if (mine.destinations.length !== pair.destinations.length)
     return "this worker's config has destinations the run does not sweep";
@@ -104,21 +128,30 @@ const KEPT_FAILURES = 1000;
 /** How long a run's keys outlive its coordinator's last heartbeat. */
 export const RUN_TTL_SECONDS = 3600;
 
-/** Removes a finished range and adds its counters to the run: once, however often it runs. */
+/**
+ * Removes a finished range and adds its counters to the run: once, however often it runs; -1
+ * (nothing done) when the range's end in Redis is not the one the worker swept to (ARGV[2]:
+ * '=' .. upTo, or '' for the end of the key space).
+ */
 const FINISH = `
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if not cur then return 0 end
+local rec = cjson.decode(cur)
+local have = ''
+if type(rec.upTo) == 'string' then have = '=' .. rec.upTo end
+if have ~= ARGV[2] then return -1 end
 redis.call('HDEL', KEYS[2], ARGV[1])
-local n = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 for i = 0, n - 1 do
-  local f = ARGV[3 + 2 * i]
-  local v = ARGV[4 + 2 * i]
+  local f = ARGV[4 + 2 * i]
+  local v = ARGV[5 + 2 * i]
   if string.sub(f, 1, 1) == '=' then
     redis.call('HSETNX', KEYS[1], string.sub(f, 2), v)
   else
     redis.call('HINCRBY', KEYS[1], f, v)
   end
 end
-for i = 3 + 2 * n, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+for i = 4 + 2 * n, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
 redis.call('LTRIM', KEYS[3], 0, ${KEPT_FAILURES - 1})
 redis.call('HINCRBY', KEYS[1], 'ranges_done', 1)
 return 1`;
@@ -257,7 +290,10 @@ export class RunStore {
 
   /** The run's fields (empty when it is gone) and its counts. */
   async state(run: string): Promise<RunState> {
-    const fields = await this.conn.hgetall(this.runKey(run));
+    return this.parse(await this.conn.hgetall(this.runKey(run)));
+  }
+
+  private parse(fields: Record<string, string>): RunState {
     const num = (f: string) => Number(fields[f] ?? 0);
     return {
       phase: fields.phase as RunPhase | undefined,
@@ -274,6 +310,14 @@ export class RunStore {
   async ranges(run: string): Promise<Map<string, RangeRecord>> {
     const all = await this.conn.hgetall(this.rangesKey(run));
     return new Map(Object.entries(all).map(([id, json]) => [id, JSON.parse(json) as RangeRecord]));
+  }
+
+  /** The run's state and its live ranges read at one instant (a split or a finish is never half seen). */
+  async snapshot(run: string): Promise<{ state: RunState; left: number }> {
+    const replies = await this.conn.multi().hgetall(this.runKey(run)).hlen(this.rangesKey(run)).exec();
+    const failed = replies?.find(([e]) => e !== null);
+    if (!replies || failed) throw failed?.[0] ?? new Error('run snapshot: transaction aborted');
+    return { state: this.parse(replies[0]![1] as Record<string, string>), left: Number(replies[1]![1]) };
   }
 
   /** Live ranges left (0: the phase is done). */
@@ -319,8 +363,18 @@ export class RunStore {
     return got === '' ? undefined : got;
   }
 
-  /** Adds a finished range's counters to the run and removes the range; false when it was finished already. */
-  async finish(run: string, id: string, report: RangeReport, keepFailures: number): Promise<boolean> {
+  /**
+   * Adds a finished range's counters to the run and removes the range, if Redis still has it
+   * ending at `upTo` (what the worker swept to): 'done'; 'gone' when it was finished already;
+   * 'moved' when Redis has another end (nothing done: the range must run again).
+   */
+  async finish(
+    run: string,
+    id: string,
+    upTo: string | undefined,
+    report: RangeReport,
+    keepFailures: number,
+  ): Promise<'done' | 'gone' | 'moved'> {
     const pairs: string[] = [];
     const add = (field: string, n: number) => {
       if (n !== 0) pairs.push(field, String(Math.round(n)));
@@ -340,11 +394,12 @@ export class RunStore {
       this.rangesKey(run),
       this.failuresKey(run),
       id,
+      upTo === undefined ? '' : `=${upTo}`,
       String(pairs.length / 2),
       ...pairs,
       ...failures,
     )) as number;
-    return done === 1;
+    return done === 1 ? 'done' : done === -1 ? 'moved' : 'gone';
   }
 
   /** Takes at most `n` deletes at `destination` from the run's budget; how many it may make. */
@@ -377,7 +432,9 @@ export class RunStore {
   async pushRows(run: string, rows: readonly string[]): Promise<number> {
     if (rows.length === 0) return 0;
     return (await this.conn.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end return redis.call('RPUSH', KEYS[2], unpack(ARGV))",
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end " +
+        "local n = redis.call('RPUSH', KEYS[2], unpack(ARGV)) " +
+        `redis.call('EXPIRE', KEYS[2], ${RUN_TTL_SECONDS}) return n`,
       2,
       this.runKey(run),
       this.rowsKey(run),
