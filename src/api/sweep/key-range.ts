@@ -106,16 +106,56 @@ export async function findSplit(
   upTo: string | undefined,
 ): Promise<string | undefined> {
   const prefix = storePrefix(source);
-  let high = upTo ?? endOfSpace(subPrefix);
-  for (let i = 0; i < MAX_PROBES; i++) {
-    const split = keyBetween(low, asciiCeiling(low, high));
-    if (split === undefined || !split.startsWith(subPrefix)) return undefined;
-    const page = await source.listPage({ prefix: prefix + subPrefix, startAfter: prefix + split });
+  const probes = { left: MAX_PROBES };
+  const probe = async (at: string) => {
+    probes.left--;
+    const page = await source.listPage({ prefix: prefix + subPrefix, startAfter: prefix + at });
     const inRange = page.objects.filter(
       (o) => upTo === undefined || compareKeys(o.key.slice(prefix.length), upTo) <= 0,
     );
-    if (page.next !== undefined && page.objects.length > 0 && inRange.length === page.objects.length) return split;
+    return { any: inRange.length > 0, full: page.next !== undefined && inRange.length === page.objects.length };
+  };
+  let high = await ceilingAbove(low, upTo ?? endOfSpace(subPrefix), subPrefix, probe, probes);
+  while (probes.left > 0) {
+    const split = keyBetween(low, asciiCeiling(low, high));
+    if (split === undefined || !split.startsWith(subPrefix)) return undefined;
+    const seen = await probe(split);
+    if (seen.full && seen.any) return split;
     high = split;
   }
   return undefined;
+}
+
+/**
+ * A tight bound over the keys left above `low` (below `high`), so the halving starts near them:
+ * the end of `low`'s character class at the deepest place `i` where no key lies above
+ * `low[0..i) + classEnd(low[i])` (then every key left shares `low[0..i)`: `logs/2026/12/07/host-`
+ * for `low` = `logs/2026/12/07/host-010000`). Found by binary search over the places (having no
+ * key above is true at shallow places, false at deep ones), a probe each: some 10 for a
+ * 1024-byte key, where halving from the end of the key space gives up after ~5 characters.
+ */
+async function ceilingAbove(
+  low: string,
+  high: string,
+  subPrefix: string,
+  probe: (at: string) => Promise<{ any: boolean }>,
+  probes: { left: number },
+): Promise<string> {
+  const chars = [...low];
+  const ceil = (i: number): string | undefined => {
+    const c = chars[i]!.codePointAt(0)!;
+    if (c >= ASCII_END - 1) return undefined;
+    const key = chars.slice(0, i).join('') + String.fromCodePoint(classEnd(c));
+    return key.startsWith(subPrefix) && compareKeys(key, high) < 0 ? key : undefined;
+  };
+  const places = chars.map((_, i) => i).filter((i) => ceil(i) !== undefined);
+  // Invariant: no key above ceil(places[lo]) is known when lo >= 0; keys above ceil(places[hi]).
+  let lo = -1;
+  let hi = places.length;
+  while (hi - lo > 1 && probes.left > MAX_PROBES / 2) {
+    const mid = (lo + hi) >> 1;
+    if ((await probe(ceil(places[mid]!)!)).any) hi = mid;
+    else lo = mid;
+  }
+  return lo >= 0 ? ceil(places[lo]!)! : high;
 }
