@@ -10,7 +10,7 @@ import type { Config, MaxDelete } from '../config.js';
 import type { TargetResult } from '../copy/copy-key.js';
 import { silentLogger, type Logger } from '../log.js';
 import { judgeDeletes } from '../sweep/deletes.js';
-import type { DestinationTotals, DuplicateOptions, DuplicateReport } from '../sweep/duplicate.js';
+import { COUNTERS, type DestinationTotals, type DuplicateOptions, type DuplicateReport } from '../sweep/duplicate.js';
 import { deletesAt } from '../sync/sync-key.js';
 import type { RowResult } from './range-worker.js';
 import { RangesQueue } from './ranges-queue.js';
@@ -66,19 +66,6 @@ const REFUSAL_MS = 15_000;
 
 /** A sweep that failed before it could start: no worker came, a worker refused the run. */
 export class DistributeError extends Error {}
-
-/** Counters of DestinationTotals, as the run record spells them. */
-const COUNTERS: ReadonlyArray<keyof DestinationTotals> = [
-  'copied',
-  'skipped',
-  'gone',
-  'failed',
-  'wouldCopy',
-  'deleted',
-  'wouldDelete',
-  'kept',
-  'bytes',
-];
 
 /**
  * The sweep of `config`'s pair spread over every worker on `<queue>-ranges` (see the module
@@ -296,7 +283,13 @@ class Coordinator {
   /** The workers' `--report` rows, handed to onResult. */
   private async takeRows(): Promise<void> {
     if (!this.o.onResult) return;
+    let beatAt = Date.now();
     for (;;) {
+      // Rows may come as fast as they are read: the run must not look abandoned meanwhile.
+      if (Date.now() - beatAt > 10_000) {
+        await this.q.runs.heartbeat(this.id);
+        beatAt = Date.now();
+      }
       const rows = await this.q.runs.popRows(this.id, 5000);
       for (const json of rows) {
         const r = JSON.parse(json) as RowResult;

@@ -53,7 +53,7 @@ const STALE_MS = 120_000;
 /** True while a run is in its copy or delete phase and its coordinator beats. */
 function runIsLive(state: RunState): boolean {
   if (state.phase !== 'copy' && state.phase !== 'delete') return false;
-  return Date.now() - Number(state.fields.beat ?? 0) < STALE_MS;
+  return state.sinceBeatMs < STALE_MS;
 }
 
 /** A BullMQ job, as the worker hands it over. */

@@ -187,6 +187,11 @@ export interface RunState {
   readonly liveListed: number;
   readonly liveCopied: number;
   readonly liveFailed: number;
+  /**
+   * Time since the coordinator's last heartbeat, by Redis's clock (the run key's remaining
+   * life), so a worker's clock that differs from the coordinator's does not matter.
+   */
+  readonly sinceBeatMs: number;
 }
 
 /** The Redis side of distributed runs on one ranges queue: names its keys, runs its scripts. */
@@ -290,10 +295,10 @@ export class RunStore {
 
   /** The run's fields (empty when it is gone) and its counts. */
   async state(run: string): Promise<RunState> {
-    return this.parse(await this.conn.hgetall(this.runKey(run)));
+    return (await this.snapshot(run)).state;
   }
 
-  private parse(fields: Record<string, string>): RunState {
+  private parse(fields: Record<string, string>, pttl: number): RunState {
     const num = (f: string) => Number(fields[f] ?? 0);
     return {
       phase: fields.phase as RunPhase | undefined,
@@ -303,6 +308,8 @@ export class RunStore {
       liveListed: num('live:listed'),
       liveCopied: num('live:copied'),
       liveFailed: num('live:failed'),
+      // -2: no such key (gone); -1: no expiry yet (being created).
+      sinceBeatMs: pttl === -2 ? Number.POSITIVE_INFINITY : pttl === -1 ? 0 : RUN_TTL_SECONDS * 1000 - pttl,
     };
   }
 
@@ -314,10 +321,18 @@ export class RunStore {
 
   /** The run's state and its live ranges read at one instant (a split or a finish is never half seen). */
   async snapshot(run: string): Promise<{ state: RunState; left: number }> {
-    const replies = await this.conn.multi().hgetall(this.runKey(run)).hlen(this.rangesKey(run)).exec();
+    const replies = await this.conn
+      .multi()
+      .hgetall(this.runKey(run))
+      .hlen(this.rangesKey(run))
+      .pttl(this.runKey(run))
+      .exec();
     const failed = replies?.find(([e]) => e !== null);
     if (!replies || failed) throw failed?.[0] ?? new Error('run snapshot: transaction aborted');
-    return { state: this.parse(replies[0]![1] as Record<string, string>), left: Number(replies[1]![1]) };
+    return {
+      state: this.parse(replies[0]![1] as Record<string, string>, Number(replies[2]![1])),
+      left: Number(replies[1]![1]),
+    };
   }
 
   /** Live ranges left (0: the phase is done). */

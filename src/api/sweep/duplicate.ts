@@ -157,8 +157,8 @@ export async function sweepRange(
 /** The first failures kept in a report (`failed` counts all). */
 const MAX_KEPT_FAILURES = 1000;
 
-/** The counters of DestinationTotals, in the order reports print them. */
-const COUNTERS = [
+/** The counters of DestinationTotals, in the order reports print them (zeroTotals checks it is all of them). */
+export const COUNTERS = [
   'copied',
   'skipped',
   'gone',
