@@ -43,6 +43,30 @@ describe('redis lock and publish on a real Redis', () => {
     await again.release();
   });
 
+  it('a holder that cannot renew gives the lock up before its key expires (no overlap with the next)', async () => {
+    // Its own ACL user, whose EVAL (the renewal) is then refused: Redis answers, the renewals fail.
+    const user = `locktest-${randomBytes(4).toString('hex')}`;
+    const pass = randomBytes(8).toString('hex');
+    await redis.call('ACL', 'SETUSER', user, 'on', `>${pass}`, '~*', '&*', '+@all');
+    const url = new URL(redisUrl());
+    url.username = user;
+    url.password = pass;
+    const own = connectRedis(url.toString(), { redactedUrl: 'redis://locktest', mode: 'client' });
+    const key = unique('expiry');
+    try {
+      const held = (await acquire(new RedisLock(own, key, 3000, false), scope))!;
+      await redis.call('ACL', 'SETUSER', user, '-eval');
+      const pttlAtAbort = await new Promise<number>((resolve) =>
+        held.signal.addEventListener('abort', () => void redis.call('PTTL', key).then((t) => resolve(Number(t)))),
+      );
+      assert.ok(pttlAtAbort > 0, `the lock was given up ${-pttlAtAbort} ms too late (PTTL ${pttlAtAbort})`);
+      assert.match(String((held.signal.reason as Error).message), /not renewed within its TTL|cannot renew/);
+    } finally {
+      await own.close();
+      await redis.call('ACL', 'DELUSER', user);
+    }
+  });
+
   it('renews the lock while held, past its TTL', async () => {
     const key = unique('renew');
     const held = (await acquire(new RedisLock(redis, key, 3000, false), scope))!;
