@@ -114,6 +114,46 @@ export function describeRedis(where: RedisWhere, o: Pick<RedisConnectOptions, 'r
   return o.redactedUrl ?? (typeof where === 'string' ? redactUrl(where) : where.redacted);
 }
 
+/** What ioredis emits when a connection attempt is cut under it (its CONNECTION_CLOSED_ERROR_MSG). */
+const CUT_MID_CONNECT = 'Connection is closed.';
+
+/**
+ * ioredis (5.x) can end a Sentinel connection for good in a failover: the failover detector of
+ * the connection before (still subscribed to the sentinels' +switch-master) fires while the
+ * reconnection is asking the sentinels for the master, cuts the attempt under it, and the
+ * client goes to `end` with "Connection is closed.": every later command fails, in a library
+ * `Publisher` as in a BullMQ worker. Such a connection is connected again here, after the
+ * reconnect delay, unless it was closed on purpose (`disconnect()`, `quit()`) or the sentinel
+ * retry strategy gave up (another error). BullMQ's duplicates of it (its blocking connection)
+ * get the same care.
+ */
+function revivedAfterFailoverRace(redis: Redis): Redis {
+  let deliberate = false;
+  let lastError = '';
+  let attempts = 0;
+  const disconnect = redis.disconnect.bind(redis);
+  redis.disconnect = (reconnect = false): void => {
+    if (!reconnect) deliberate = true;
+    disconnect(reconnect);
+  };
+  const quit = redis.quit.bind(redis);
+  redis.quit = ((...args: Parameters<Redis['quit']>) => {
+    deliberate = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (override?: Partial<RedisOptions>): Redis => revivedAfterFailoverRace(duplicate(override));
+  redis.on('error', (err: Error) => (lastError = err.message));
+  redis.on('ready', () => (attempts = 0));
+  redis.on('end', () => {
+    if (deliberate || lastError !== CUT_MID_CONNECT) return;
+    setTimeout(() => {
+      if (!deliberate && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, reconnectDelay(++attempts));
+  });
+  return redis;
+}
+
 /** A Cluster's commands wait through a failover: redirections x delay outlasts a 15 s node timeout plus election. */
 const CLUSTER_RETRY_DELAY_MS = 300;
 const CLUSTER_MAX_REDIRECTIONS = 200;
@@ -124,7 +164,8 @@ const CLUSTER_MAX_REDIRECTIONS = 200;
  * - Sentinel: the sentinels are asked for the master; the ready check verifies that the node
  *   reached is a master (else it asks again); `failoverDetector` drops the connection as soon
  *   as the sentinels announce a new master; a READONLY answer (a demoted master still up)
- *   reconnects and resends; TLS to the sentinels and the data nodes with `redis_tls`;
+ *   reconnects and resends; a connection ioredis ends in a failover race is connected again
+ *   (`revivedAfterFailoverRace`); TLS to the sentinels and the data nodes with `redis_tls`;
  * - Cluster: slots found from the nodes given; a command meeting a failover (connection
  *   closed, CLUSTERDOWN, MOVED) waits and retries for about a minute instead of ioredis's
  *   1.6 s; a `client` that never reached the cluster gives up after a few attempts.
@@ -152,7 +193,7 @@ function build(t: RedisTarget, o: RedisConnectOptions, extra: RedisOptions = {})
       reconnectOnError: readonlyReconnect,
     });
     redis.once('ready', () => (ready = true));
-    return redis;
+    return revivedAfterFailoverRace(redis);
   }
   let everReady = false;
   const clusterOptions: ClusterOptions = {
