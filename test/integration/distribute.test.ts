@@ -146,7 +146,7 @@ describe('s3s3bucket --distribute', () => {
 
   it(
     'two runs of different pairs share the workers on one queue; a worker of another pair refuses a run, ' +
-      'and with none of its pair the run fails saying why',
+      'and with none of its pair the run fails saying why; with --max-wait it waits that long for one',
     async () => {
       const queue = `t-dist-shared-${Date.now()}`;
       const make = async (label: string) => {
@@ -192,6 +192,28 @@ describe('s3s3bucket --distribute', () => {
         assert.match(r3.stderr, /refuses run \w+: the run's source is \[source\]/);
         assert.match(r3.stderr, /no worker of this pair took run/);
         assert.equal((await contents(lone.dests[0]!, '')).length, 0);
+        // With --max-wait longer than the 15 s, the run waits that long for a worker of its pair:
+        // one started after 17 s sweeps it. Each refusing worker said so once per run.
+        const started = Date.now();
+        const waiting = runScript('bucket', ['--config', lone.file, ...flags, '--max-wait', '40s']);
+        await new Promise((r) => setTimeout(r, 17_000));
+        const w3 = new Daemon(['--config', lone.file, '--log-format', 'json', '--role', 'worker']);
+        try {
+          const r4 = await waiting;
+          assert.equal(r4.code, 0, r4.stderr);
+          assert.ok(Date.now() - started > 17_000);
+          assert.equal(summary(r4.stdout).copied, 300);
+          assert.equal((await contents(lone.dests[0]!, '')).length, 300);
+        } finally {
+          await w3.dispose();
+        }
+        let seen = 0;
+        for (const w of [w1, w2]) {
+          const refusals = w.lines.filter((l) => /refuses run/.test(l)).map((l) => /refuses run (\w+)/.exec(l)![1]);
+          seen += refusals.length;
+          assert.equal(new Set(refusals).size, refusals.length, `one refusal line per run:\n${refusals.join('\n')}`);
+        }
+        assert.ok(seen >= 1, 'the workers of the other pairs refused');
         await waitFor('the queue line', async () => {
           const q = await runScript('s3s3', ['queue', '--config', one.file]);
           return (

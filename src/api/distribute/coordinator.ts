@@ -61,7 +61,10 @@ export interface DistributeProgress {
   readonly keysPerSecond: number;
 }
 
-/** How long a run refused by a worker may make no progress before it fails. */
+/**
+ * How long a run refused by a worker may make no progress before it fails (a worker of another
+ * pair is there, none of this one): at least this, or `--max-wait` when longer.
+ */
 const REFUSAL_MS = 15_000;
 
 /** A sweep that failed before it could start: no worker came, a worker refused the run. */
@@ -214,7 +217,7 @@ class Coordinator {
 
   /**
    * A worker's refusal (its config names other buckets), shown once: other workers may still
-   * take the run's ranges. When no range has moved for REFUSAL_MS since, no worker of this pair
+   * take the run's ranges. When no range has moved for REFUSAL_MS (or maxWaitMs) since, no worker of this pair
    * is running: the run fails with the refusal.
    */
   private async refusal(state: RunState): Promise<void> {
@@ -231,7 +234,7 @@ class Coordinator {
       this.stuckSince = Date.now();
       return;
     }
-    if (Date.now() - this.stuckSince < REFUSAL_MS) return;
+    if (Date.now() - this.stuckSince < Math.max(REFUSAL_MS, this.o.maxWaitMs ?? 0)) return;
     await this.cancel();
     throw new DistributeError(`no worker of this pair took run ${this.id}'s ranges: ${refusal}`);
   }

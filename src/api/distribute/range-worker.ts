@@ -78,6 +78,8 @@ export class RangeWorker {
   private client: BucketClient | undefined;
   /** Aborted at stop(): the ranges running stop, and run again elsewhere. */
   private readonly stopping = new AbortController();
+  /** Runs of another pair this worker refused (and said so): a few a day from cron, cleared past 1000. */
+  private readonly refused = new Set<string>();
 
   constructor(
     readonly config: Config,
@@ -152,7 +154,10 @@ export class RangeWorker {
         `worker ${this.id} (config ${this.config.file ?? 'from the environment'}) refuses run ${run}: ${mismatch}; ` +
         "start the workers with this pair's config (the same [source] and [dest*] endpoints and buckets)";
       await runs.refuse(run, message);
-      this.log.error(message);
+      // Once per run: the job comes back every 2 s while the run waits for a worker of its pair.
+      if (!this.refused.has(run)) this.log.error(message);
+      if (this.refused.size > 1000) this.refused.clear();
+      this.refused.add(run);
       // Handed back, not failed: a worker of that pair (on a queue shared by several pairs) takes it.
       await job.moveToDelayed(Date.now() + 2000, token);
       throw new q.bullmq.DelayedError();
