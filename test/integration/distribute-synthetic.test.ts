@@ -3,15 +3,17 @@
  * unchanged keys over three worker processes. Every key is planned exactly once (the summed
  * range counts: listed = skipped = 1M), Redis's peak used_memory stays within 20 MiB of its idle
  * level (a Redis of the test's own, so no other test moves it), and each worker's peak RSS
- * within 100 MiB (run with its bin's node flags, as `s3s3listen` runs).
+ * within 100 MiB (run with its bin's node flags, as `s3s3listen` runs). A `--report` written to a
+ * pipe read slowly (a slow disk) makes the workers wait: the rows waiting in Redis stay bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Daemon, OwnRedis, ROOT, runScript, tempDir } from '../helpers/listen.js';
+import { ROWS_WAITING_HIGH } from '../../src/api/distribute/range-worker.js';
 
 const KEYS = Number(process.env.S3S3TEST_DISTRIBUTE_KEYS ?? 1_000_000);
 
@@ -51,14 +53,13 @@ describe('s3s3bucket --distribute on the synthetic endpoint', () => {
     redis.stop();
   });
 
-  it(`${KEYS} keys over three workers: each planned once, Redis and worker memory bounded`, async () => {
-    redis.start();
-    const syn = await synthetic(KEYS);
-    server = syn.child;
-    const dir = tempDir('distribute-synthetic');
+  before(() => redis.start());
+
+  /** A config whose source and destination are the synthetic endpoint's unchanged buckets. */
+  function config(dir: string, endpoint: string): string {
     const section = (bucket: string) =>
       `aws_access_key_id = synthetic\naws_secret_access_key = synthetic-secret\n` +
-      `bucket_name = ${bucket}\nendpoint = ${syn.endpoint}\n`;
+      `bucket_name = ${bucket}\nendpoint = ${endpoint}\n`;
     const file = join(dir, 's3s3.ini');
     writeFileSync(
       file,
@@ -66,6 +67,67 @@ describe('s3s3bucket --distribute on the synthetic endpoint', () => {
         `[pubsub]\nredis = true\nredis_url = ${redis.url}\nqueue = synthetic\nchannel = synthetic\n`,
       { mode: 0o600 },
     );
+    return file;
+  }
+
+  it('--report to a pipe read slowly: the workers wait, the rows waiting in Redis stay bounded', async () => {
+    const keys = 200_000;
+    const syn = await synthetic(keys);
+    const dir = tempDir('distribute-report');
+    const file = config(dir, syn.endpoint);
+    const fifo = join(dir, 'report.pipe');
+    spawnSync('mkfifo', [fifo]);
+    const workers = [0, 1, 2].map(() => new Daemon(['--config', file, '--role', 'worker', '--log-format', 'json']));
+    // The reader: ~20,000 rows a second, slower than three workers list unchanged keys.
+    let lines = 0;
+    const reading = (async () => {
+      for await (const chunk of createReadStream(fifo, { highWaterMark: 16_384 })) {
+        for (const b of chunk as Buffer) if (b === 10) lines++;
+        await new Promise((r) => setTimeout(r, 8));
+      }
+    })();
+    const waitingRows = () =>
+      Number(
+        redis.cli(
+          'EVAL',
+          "local n = 0 for _, k in ipairs(redis.call('KEYS', '*:rows')) do n = n + redis.call('LLEN', k) end return n",
+          '0',
+        ),
+      );
+    let peak = 0;
+    const poll = setInterval(() => (peak = Math.max(peak, waitingRows())), 250);
+    try {
+      for (const w of workers) await w.waitForLine(/"msg":"working"/);
+      const r = await runScript('bucket', [
+        '--config',
+        file,
+        '--distribute',
+        '--json',
+        '--split-every',
+        '20000',
+        '--report',
+        fifo,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      await reading;
+      assert.equal(lines, keys + 1, 'a header and a row per key');
+      process.stderr.write(
+        `distribute-report: ${keys} rows through a slow pipe; rows waiting in Redis peaked at ${peak}\n`,
+      );
+      // The high mark, plus what each worker lists before it looks again.
+      assert.ok(peak <= ROWS_WAITING_HIGH + 3 * 6000, `${peak} rows waited in Redis`);
+    } finally {
+      clearInterval(poll);
+      for (const w of workers) await w.dispose();
+      syn.child.kill('SIGTERM');
+    }
+  });
+
+  it(`${KEYS} keys over three workers: each planned once, Redis and worker memory bounded`, async () => {
+    const syn = await synthetic(KEYS);
+    server = syn.child;
+    const dir = tempDir('distribute-synthetic');
+    const file = config(dir, syn.endpoint);
     const used = () => Number(/used_memory:(\d+)/.exec(redis.cli('INFO', 'memory'))![1]);
     const idle = used();
     const flags = shebangFlags('listen');

@@ -66,6 +66,15 @@ type BullJob = InstanceType<RangesQueue['bullmq']['Job']>;
  */
 export const MAX_LIVE_RANGES = 512;
 
+/**
+ * `--report` rows waiting in Redis for the coordinator above which a worker's listing waits
+ * (a report file on a slow disk or pipe): Redis holds a few MiB of rows per run at most.
+ */
+export const ROWS_WAITING_HIGH = 20_000;
+
+/** Rows a worker keeps before it pushes them without waiting for its one-second tick. */
+const ROWS_PUSH_EVERY = 2000;
+
 /** Failures each range passes on to its run (the run keeps 1000 in all). */
 const FAILURES_PER_RANGE = 100;
 
@@ -177,7 +186,17 @@ export class RangeWorker {
       const out = rows;
       rows = [];
       await runs.addLive(run, counts);
-      await runs.pushRows(run, out);
+      if (out.length > 0) backlog = await runs.pushRows(run, out);
+    };
+    let backlog = 0;
+    // Back-pressure: while the coordinator is behind on the rows, the listing waits (a cancelled
+    // or gone run, or a stopping worker, ends the wait: the run's state is looked at each second).
+    const paced = async (): Promise<void> => {
+      if (rows.length >= ROWS_PUSH_EVERY) await flush();
+      while (backlog > ROWS_WAITING_HIGH && !cancel.signal.aborted && !this.stopping.signal.aborted) {
+        await new Promise((r) => setTimeout(r, 200));
+        backlog = await runs.rowsWaiting(run).catch(() => backlog);
+      }
     };
     // Once a second: live progress and rows out; a run cancelled (or gone) stops this range.
     const timer = setInterval(() => {
@@ -225,7 +244,10 @@ export class RangeWorker {
           );
         },
         maySplit: async () => (await runs.rangesLeft(run)) < MAX_LIVE_RANGES,
-        onListed: (n) => (live.listed += n),
+        onListed: (n) => {
+          live.listed += n;
+          return options.rows ? paced() : undefined;
+        },
         onResult: (r) => {
           if (r.outcome === 'copied') live.copied++;
           else if (r.outcome === 'failed') {

@@ -457,6 +457,11 @@ export class RunStore {
     )) as number;
   }
 
+  /** Result rows waiting for the coordinator (for the workers' back-pressure). */
+  async rowsWaiting(run: string): Promise<number> {
+    return await this.conn.llen(this.rowsKey(run));
+  }
+
   /** Takes up to `n` result rows, oldest first. */
   async popRows(run: string, n: number): Promise<string[]> {
     return (await this.conn.lpop(this.rowsKey(run), n)) ?? [];

@@ -129,8 +129,8 @@ export interface RangeSweepOptions extends DuplicateOptions {
   readonly onSplit?: (split: string, upTo: string | undefined) => Promise<void>;
   /** Asked before looking for a split: false holds the range whole (the run has ranges enough waiting). */
   readonly maySplit?: () => Promise<boolean>;
-  /** Live progress: `n` more source keys listed. */
-  readonly onListed?: (n: number) => void;
+  /** Live progress: `n` more source keys listed; listing waits for a promise it returns (back-pressure). */
+  readonly onListed?: (n: number) => void | Promise<void>;
 }
 
 /** What a range sweep did: a DuplicateReport, and what the run-wide delete guards need. */
@@ -367,8 +367,9 @@ class Sweep {
           splitBackoff = (await this.split(ranged)) ? 1 : splitBackoff * 2;
         }
         if (ranged?.onListed && ++unreported >= 1000) {
-          ranged.onListed(unreported);
+          const n = unreported;
           unreported = 0;
+          await ranged.onListed(n);
         }
         if (!this.filter(object)) continue;
         // The delete step only looks for what the source lacks: the copy step planned every key.
@@ -377,7 +378,7 @@ class Sweep {
         const targets = this.plan(object, found);
         if (targets.length > 0) await this.copy(object, targets);
       }
-      if (unreported > 0) ranged?.onListed?.(unreported);
+      if (unreported > 0) await ranged?.onListed?.(unreported);
       // The destination keys after the source's last one are extra too: list them to the end.
       if (!report.aborted && !options.signal?.aborted && lanes.some((l) => l.spool !== undefined || l.counting)) {
         await Promise.all(lanes.map((l) => (l.spool || l.counting ? l.cursor.drain() : undefined)));
