@@ -5,7 +5,8 @@
  * that put, overwrite and delete keys of every shape on a pool of a few hundred, each
  * followed by a publish as an application would; `s3s3bucket --delete` sweeping back to back,
  * its uploads to the Ceph destination held by a fault proxy so that its copies overlap the
- * workers' newer ones; 503s, resets and delays on both sides for part of the run (the daemon
+ * workers' newer ones, every other one a `--distribute` sweep whose ranges the daemon's own
+ * workers take (with the daemon's config and network); 503s, resets and delays on both sides for part of the run (the daemon
  * and the sweep each reach every endpoint through proxies of their own).
  *
  * `runConvergence` plays the three phases and returns what each found; the test
@@ -96,6 +97,8 @@ export interface SweepRun {
   readonly failed?: number;
   /** The JSON summary as printed, or stderr's tail when there was none. */
   readonly raw: string;
+  /** A `--distribute` sweep (its ranges taken by the daemon's workers). */
+  readonly distributed?: boolean;
 }
 
 /** What the writers did (counted when the source acknowledged it). */
@@ -150,14 +153,16 @@ export function describeComparison(c: Comparison, limit = 20): string {
 export function describeReport(r: ConvergeReport): string {
   const sweeps = r.sweeps
     .map((s) =>
-      s.hung ? `HUNG(${s.logFile})` : `${s.code}:${s.copied ?? '?'}c/${s.deleted ?? '?'}d/${s.failed ?? '?'}f`,
+      s.hung
+        ? `HUNG(${s.logFile})`
+        : `${s.distributed ? 'D' : ''}${s.code}:${s.copied ?? '?'}c/${s.deleted ?? '?'}d/${s.failed ?? '?'}f`,
     )
     .join(' ');
   return [
     `writes: ${r.writes.puts} puts, ${r.writes.deletes} deletes, ${r.writes.publishes} publishes, ` +
       `${(r.writes.bytes / MiB).toFixed(1)} MiB, ${r.writes.errors} writer errors; ` +
       `faults hit ${r.faultHits} requests`,
-    `sweeps during the run (exit:copied/deleted/failed): ${sweeps || 'none'}`,
+    `sweeps during the run ([D: --distribute] exit:copied/deleted/failed): ${sweeps || 'none'}`,
     `(a) after ${r.a.seconds.toFixed(1)} s, ${r.a.polls} polls, queue ${JSON.stringify(r.a.queue ?? {})}: ` +
       `${describeComparison(r.a.comparison)}`,
     `(b) one more sweep: exit ${r.b.sweep.code}, copied ${r.b.sweep.copied ?? '?'}, ` +
@@ -431,27 +436,21 @@ export class ConvergeRig {
     return stats;
   }
 
-  /** One `s3s3bucket --delete --json` with the sweep's config; killed (and marked hung) past `timeoutMs`. */
-  async sweep(timeoutMs = this.o.sweepTimeoutMs ?? 150_000): Promise<SweepRun> {
+  /**
+   * One `s3s3bucket --delete --json` with the sweep's config, or, `distribute`, with the daemon's
+   * (`--distribute`: its workers take the ranges); killed (and marked hung) past `timeoutMs`.
+   */
+  async sweep(timeoutMs = this.o.sweepTimeoutMs ?? 150_000, distribute = false): Promise<SweepRun> {
     const started = performance.now();
     const n = ++this.sweepSeq;
-    const run = await runBucket(
-      [
-        '--config',
-        this.sweepFile,
-        '--delete',
-        '--json',
-        '--max-delete',
-        '100%',
-        '--lock-file',
-        join(this.dir, 'sweep.lock'),
-      ],
-      {
-        cwd: this.dir,
-        env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-        timeoutMs,
-      },
-    );
+    const how = distribute
+      ? ['--config', this.daemonFile, '--distribute', '--max-wait', '60s']
+      : ['--config', this.sweepFile, '--lock-file', join(this.dir, 'sweep.lock')];
+    const run = await runBucket([...how, '--delete', '--json', '--max-delete', '100%'], {
+      cwd: this.dir,
+      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      timeoutMs,
+    });
     const seconds = (performance.now() - started) / 1000;
     const hung = seconds * 1000 >= timeoutMs - 100;
     const logFile = join(this.dir, `sweep-${n}.log`);
@@ -472,9 +471,10 @@ export class ConvergeRig {
       deleted: summary.deleted,
       failed: summary.failed,
       raw,
+      ...(distribute ? { distributed: true } : {}),
     };
     this.log(
-      `sweep ${n}: ` +
+      `sweep ${n}${distribute ? ' (--distribute)' : ''}: ` +
         (hung
           ? `HUNG, killed after ${seconds.toFixed(0)} s (log ${logFile})`
           : `exit ${run.code} in ${seconds.toFixed(1)} s`) +
@@ -489,7 +489,7 @@ export class ConvergeRig {
     const loop = (async () => {
       while (running) {
         this.sweepStartedAt = Date.now();
-        this.sweeps.push(await this.sweep());
+        this.sweeps.push(await this.sweep(undefined, this.sweeps.length % 2 === 1));
         this.sweepStartedAt = undefined;
       }
     })();

@@ -6,7 +6,8 @@
  * for ~60 s putting (0 B to 12 MiB), overwriting and deleting keys of every shape the suite
  * knows, each followed by a publish; `s3s3bucket --delete` sweeping back to back, its uploads
  * to the Ceph destination slowed by a fault proxy so that they overlap the workers' newer
- * copies; 503s, resets and delays on both sides for part of the run. Then:
+ * copies, every other one a `--distribute` sweep whose ranges the daemon's workers take; 503s,
+ * resets and delays on both sides for part of the run. Then:
  *   (a) writers and sweeps stop: within 90 s, with no further sweep, every destination
  *       equals the source (key set, bytes' MD5, user metadata, no extra key);
  *   (b) one more sweep changes nothing (copied 0, deleted 0);
@@ -41,6 +42,10 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
       for (const line of describeReport(report).split('\n')) t.diagnostic(line);
       assert.ok(report.writes.puts > 100 && report.writes.deletes > 30, `the writers did work: ${all}`);
       assert.ok(report.sweeps.length >= 2, `sweeps ran back to back during the writes: ${all}`);
+      assert.ok(
+        report.sweeps.some((s) => s.distributed),
+        `a --distribute sweep ran during the writes: ${all}`,
+      );
       assert.ok(report.faultHits > 0, `the faults hit: ${all}`);
       const hung = [...report.sweeps, report.b.sweep, report.c.sweep].filter((s) => s.hung);
       assert.deepEqual(
