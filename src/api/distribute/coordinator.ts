@@ -156,8 +156,11 @@ class Coordinator {
         log.info('a worker is here: the sweep goes on', { run: this.id });
         return;
       }
-      // A worker may have come and gone (a range done) between two looks.
-      if ((await q.runs.state(this.id)).rangesDone > 0) return;
+      // A worker that CLIENT LIST does not show (a Redis that refuses CLIENT SETNAME) may be at
+      // work: its rows are taken meanwhile (it waits for them), and its progress ends the wait.
+      await this.takeRows();
+      const state = await q.runs.state(this.id);
+      if (state.rangesDone > 0 || state.liveListed > 0) return;
       if (Date.now() > deadline)
         throw new DistributeError(
           `no worker took range jobs from ${q.name} within ${o.maxWaitMs! / 1000} s ` +
@@ -234,7 +237,9 @@ class Coordinator {
       this.stuckSince = Date.now();
       return;
     }
-    if (Date.now() - this.stuckSince < Math.max(REFUSAL_MS, this.o.maxWaitMs ?? 0)) return;
+    // --max-wait counts from the run's start, as it does with no worker at all.
+    if (Date.now() - this.stuckSince < REFUSAL_MS) return;
+    if (this.o.maxWaitMs !== undefined && this.elapsed() * 1000 < this.o.maxWaitMs) return;
     await this.cancel();
     throw new DistributeError(`no worker of this pair took run ${this.id}'s ranges: ${refusal}`);
   }

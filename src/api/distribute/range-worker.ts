@@ -75,6 +75,9 @@ export const ROWS_WAITING_HIGH = 20_000;
 /** Rows a worker keeps before it pushes them without waiting for its one-second tick. */
 const ROWS_PUSH_EVERY = 2000;
 
+/** Rows per push (one script call: Lua's unpack takes a few thousand arguments at most). */
+const ROWS_PER_PUSH = 1000;
+
 /** Failures each range passes on to its run (the run keeps 1000 in all). */
 const FAILURES_PER_RANGE = 100;
 
@@ -180,19 +183,37 @@ export class RangeWorker {
     const live = { listed: 0, copied: 0, failed: 0 };
     let rows: string[] = [];
     const cancel = new AbortController();
-    const flush = async () => {
+    let backlog = 0;
+    // Live counts and rows out to Redis. One flush at a time (the last one, before the range
+    // counts as done, waits for any in flight); what a failed flush did not write is put back.
+    const flushNow = async (): Promise<void> => {
       const counts = { ...live };
       live.listed = live.copied = live.failed = 0;
+      try {
+        await runs.addLive(run, counts);
+      } catch (err) {
+        live.listed += counts.listed;
+        live.copied += counts.copied;
+        live.failed += counts.failed;
+        throw err;
+      }
       const out = rows;
       rows = [];
-      await runs.addLive(run, counts);
-      if (out.length > 0) backlog = await runs.pushRows(run, out);
+      let pushed = 0;
+      try {
+        for (; pushed < out.length; pushed += ROWS_PER_PUSH)
+          backlog = await runs.pushRows(run, out.slice(pushed, pushed + ROWS_PER_PUSH));
+      } catch (err) {
+        rows = out.slice(pushed).concat(rows);
+        throw err;
+      }
     };
-    let backlog = 0;
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => (flushing = flushing.catch(() => undefined).then(flushNow));
     // Back-pressure: while the coordinator is behind on the rows, the listing waits (a cancelled
     // or gone run, or a stopping worker, ends the wait: the run's state is looked at each second).
     const paced = async (): Promise<void> => {
-      if (rows.length >= ROWS_PUSH_EVERY) await flush();
+      if (rows.length >= ROWS_PUSH_EVERY) await flush().catch(() => undefined);
       while (backlog > ROWS_WAITING_HIGH && !cancel.signal.aborted && !this.stopping.signal.aborted) {
         await new Promise((r) => setTimeout(r, 200));
         backlog = await runs.rowsWaiting(run).catch(() => backlog);
@@ -201,6 +222,7 @@ export class RangeWorker {
     // Once a second: live progress and rows out; a run cancelled (or gone) stops this range.
     const timer = setInterval(() => {
       void flush()
+        .catch(() => undefined)
         .then(() => runs.state(run))
         .then((s) => {
           if (s.phase !== record.phase || !runIsLive(s)) cancel.abort();
@@ -260,6 +282,15 @@ export class RangeWorker {
     } finally {
       clearInterval(timer);
       await flush().catch(() => undefined);
+    }
+    // Every row in Redis before the range counts as done, or the report would miss them: a
+    // few more tries, then the range fails and runs again.
+    for (let attempt = 1; rows.length > 0; attempt++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await flush().catch((err: unknown) => {
+        if (attempt >= 5)
+          throw new Error(`${rows.length} report rows not written to Redis (${String(err)}); the range runs again`);
+      });
     }
     if (cancel.signal.aborted) {
       this.log.info('range left: its run was cancelled', { run, range });

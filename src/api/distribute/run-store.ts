@@ -443,9 +443,10 @@ export class RunStore {
     );
   }
 
-  /** Appends result rows for `--report`. */
+  /** Appends result rows for `--report` (at most 1000 a call: Lua's unpack limit); the rows now waiting. */
   async pushRows(run: string, rows: readonly string[]): Promise<number> {
     if (rows.length === 0) return 0;
+    if (rows.length > 1000) throw new RangeError(`pushRows: ${rows.length} rows in one call (at most 1000)`);
     return (await this.conn.eval(
       "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end " +
         "local n = redis.call('RPUSH', KEYS[2], unpack(ARGV)) " +

@@ -131,25 +131,41 @@ function revivedAfterFailoverRace(redis: Redis): Redis {
   let deliberate = false;
   let lastError = '';
   let attempts = 0;
+  let revival: NodeJS.Timeout | undefined;
+  const closing = (): void => {
+    deliberate = true;
+    clearTimeout(revival);
+  };
   const disconnect = redis.disconnect.bind(redis);
   redis.disconnect = (reconnect = false): void => {
-    if (!reconnect) deliberate = true;
+    if (!reconnect) closing();
     disconnect(reconnect);
   };
   const quit = redis.quit.bind(redis);
   redis.quit = ((...args: Parameters<Redis['quit']>) => {
-    deliberate = true;
+    closing();
     return quit(...args);
   }) as Redis['quit'];
+  // Connected again on purpose (BullMQ resets a blocked connection so): cared for again.
+  const connect = redis.connect.bind(redis);
+  redis.connect = (callback?: Parameters<Redis['connect']>[0]): Promise<void> => {
+    deliberate = false;
+    lastError = '';
+    return connect(callback);
+  };
   const duplicate = redis.duplicate.bind(redis);
   redis.duplicate = (override?: Partial<RedisOptions>): Redis => revivedAfterFailoverRace(duplicate(override));
   redis.on('error', (err: Error) => (lastError = err.message));
-  redis.on('ready', () => (attempts = 0));
+  redis.on('ready', () => {
+    attempts = 0;
+    lastError = '';
+  });
   redis.on('end', () => {
     if (deliberate || lastError !== CUT_MID_CONNECT) return;
-    setTimeout(() => {
+    revival = setTimeout(() => {
       if (!deliberate && redis.status === 'end') redis.connect().catch(() => undefined);
     }, reconnectDelay(++attempts));
+    // Not unref'd: for a worker whose every socket ended, this timer is what keeps it alive.
   });
   return redis;
 }
