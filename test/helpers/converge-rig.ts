@@ -6,8 +6,9 @@
  * followed by a publish as an application would; `s3s3bucket --delete` sweeping back to back,
  * its uploads to the Ceph destination held by a fault proxy so that its copies overlap the
  * workers' newer ones, every other one a `--distribute` sweep whose ranges the daemon's own
- * workers take (with the daemon's config and network); 503s, resets and delays on both sides for part of the run (the daemon
- * and the sweep each reach every endpoint through proxies of their own).
+ * workers take (with the daemon's config and network); 503s, resets and delays on both sides
+ * for part of the run (the daemon and the sweep each reach every endpoint through proxies of
+ * their own).
  *
  * `runConvergence` plays the three phases and returns what each found; the test
  * (test/integration/converge.test.ts) asserts on it, the soak (bench/soak.ts) prints it.
