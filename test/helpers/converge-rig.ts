@@ -28,6 +28,7 @@ import { KEY_SHAPES, ORDER_KEYS } from './keys.js';
 import { Daemon, tempDir } from './listen.js';
 import { dropStore, freshStore, md5Hex, readAll } from './seed.js';
 import { redisUrl, sectionIni, testServers, uniqueBucket, type TestServer } from './servers.js';
+import { RedisHa, addr, type Failover } from './redis-ha.js';
 
 const MiB = 1024 * 1024;
 /** The destinations' multipart_threshold (below): larger objects go in 5 MiB parts. */
@@ -57,6 +58,11 @@ export interface ConvergeOptions {
   readonly sweepTimeoutMs?: number;
   /** Progress lines (the soak prints them; the test keeps them for its failure message). */
   readonly log?: (line: string) => void;
+  /**
+   * Redis through Sentinel (a layout of the rig's own, `redis_wait_replicas = 1`) whose master is
+   * SIGKILLed this far into phase 1, ms; unset: the shared single Redis, no failover.
+   */
+  readonly failoverAtMs?: number;
 }
 
 /** What one destination differs in from the source; keys JSON-quoted. */
@@ -132,6 +138,8 @@ export interface ConvergeReport {
   readonly b: { readonly sweep: SweepRun; readonly comparison: Comparison };
   /** (c) writes with the daemon SIGKILLed and restarted, then one sweep. */
   readonly c: PhaseResult & { readonly sweep: SweepRun; readonly writes: WriteStats };
+  /** The Redis failover phase 1 made (`failoverAtMs`), or none. */
+  readonly failover?: { readonly ms: number; readonly master: string };
   readonly seconds: number;
 }
 
@@ -164,6 +172,7 @@ export function describeReport(r: ConvergeReport): string {
       `${(r.writes.bytes / MiB).toFixed(1)} MiB, ${r.writes.errors} writer errors; ` +
       `faults hit ${r.faultHits} requests`,
     `sweeps during the run ([D: --distribute] exit:copied/deleted/failed): ${sweeps || 'none'}`,
+    `redis failover: ${r.failover ? `${r.failover.master} promoted after ${r.failover.ms} ms` : 'none'}`,
     `(a) after ${r.a.seconds.toFixed(1)} s, ${r.a.polls} polls, queue ${JSON.stringify(r.a.queue ?? {})}: ` +
       `${describeComparison(r.a.comparison)}`,
     `(b) one more sweep: exit ${r.b.sweep.code}, copied ${r.b.sweep.copied ?? '?'}, ` +
@@ -222,6 +231,9 @@ export class ConvergeRig {
   private readonly storms: Injection[] = [];
   private readonly md5Cache = new Map<string, string>();
   private trimTimer: NodeJS.Timeout | undefined;
+  /** The rig's own Sentinel layout (`failoverAtMs`), and the failover phase 1 made. */
+  ha: RedisHa | undefined;
+  failover: Failover | undefined;
   private sweepSeq = 0;
   /** When the sweep running now started (undefined between sweeps). */
   private sweepStartedAt: number | undefined;
@@ -264,6 +276,7 @@ export class ConvergeRig {
       throw err;
     }
     const [source, d1, d2] = made as [Endpoint, Endpoint, Endpoint];
+    const ha = o.failoverAtMs !== undefined ? await RedisHa.start('sentinel') : undefined;
     const proxies = [source, d1, d2, source, d1, d2].map((e) => new FaultProxy(e.server.endpoint));
     const urls = await Promise.all(proxies.map((p) => p.start()));
     const endpointIni = { read_timeout: 20, connect_timeout: 2 };
@@ -273,7 +286,13 @@ export class ConvergeRig {
     const channel = `t-converge-${o.label}-${randomBytes(4).toString('hex')}`;
     const pubsub = {
       redis: true,
-      redis_url: redisUrl(),
+      ...(ha
+        ? {
+            redis_sentinels: ha.sentinels.map(addr).join(', '),
+            redis_sentinel_name: ha.sentinelName,
+            redis_wait_replicas: 1,
+          }
+        : { redis_url: redisUrl() }),
       channel,
       pending_set: `${channel}:pending`,
       failed_list: `${channel}:failed`,
@@ -311,6 +330,7 @@ export class ConvergeRig {
       config,
       keyPool(o.poolSize ?? 300),
     );
+    rig.ha = ha;
     rig.slowSweepUploads();
     // The proxies record every request; a long soak must not keep them all.
     rig.trimTimer = setInterval(() => {
@@ -519,6 +539,23 @@ export class ConvergeRig {
         }, start),
       );
     }
+    let failing: Promise<void> | undefined;
+    if (this.ha && this.o.failoverAtMs !== undefined) {
+      const ha = this.ha;
+      timers.push(
+        setTimeout(() => {
+          this.log('redis: SIGKILL of the Sentinel master');
+          failing = ha.failover().then(
+            async (f) => {
+              this.failover = f;
+              this.log(`redis: ${addr(f.master)} promoted after ${f.ms} ms; the old master comes back as a replica`);
+              await ha.restart(f.killed.address);
+            },
+            (err: unknown) => this.log(`redis: the failover failed: ${String(err)}`),
+          );
+        }, this.o.failoverAtMs),
+      );
+    }
     const sweeps = this.sweepLoop();
     const progress = setInterval(
       () =>
@@ -544,6 +581,7 @@ export class ConvergeRig {
       clearInterval(progress);
       this.log('writers stopped; waiting for the running sweep to finish');
       await sweeps.stop();
+      await failing;
       this.liftFaults();
     }
   }
@@ -663,6 +701,7 @@ export class ConvergeRig {
     await q.close().catch(() => undefined);
     for (const p of [...this.daemonProxies, ...this.sweepProxies]) await p.stop();
     for (const e of [this.source, ...this.dests]) await dropStore(e.store).catch(() => {});
+    await this.ha?.stop();
   }
 }
 
@@ -707,6 +746,7 @@ export async function runConvergence(o: ConvergeOptions): Promise<ConvergeReport
       a: { ...a, ...(queue ? { queue } : {}) },
       b: { sweep: bSweep, comparison: bComparison },
       c: { ...c, sweep: cSweep, writes: cWrites },
+      ...(rig.failover ? { failover: { ms: rig.failover.ms, master: addr(rig.failover.master) } } : {}),
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {

@@ -7,7 +7,8 @@
  * knows, each followed by a publish; `s3s3bucket --delete` sweeping back to back, its uploads
  * to the Ceph destination slowed by a fault proxy so that they overlap the workers' newer
  * copies, every other one a `--distribute` sweep whose ranges the daemon's workers take; 503s,
- * resets and delays on both sides for part of the run. Then:
+ * resets and delays on both sides for part of the run; Redis is a Sentinel layout
+ * (`redis_wait_replicas = 1`) whose master is SIGKILLed a third of the way into the writes. Then:
  *   (a) writers and sweeps stop: within 90 s, with no further sweep, every destination
  *       equals the source (key set, bytes' MD5, user metadata, no extra key);
  *   (b) one more sweep changes nothing (copied 0, deleted 0);
@@ -28,13 +29,16 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
     { timeout: 900_000 },
     async (t) => {
       const progress: string[] = [];
+      const writeMs = Number(process.env.S3S3TEST_CONVERGE_SECONDS ?? 60) * 1000;
       const report = await runConvergence({
         label: 'conv',
-        writeMs: Number(process.env.S3S3TEST_CONVERGE_SECONDS ?? 60) * 1000,
+        writeMs,
         roundTwoMs: 20_000,
         writers: 4,
         poolSize: 200,
         settleMs: 90_000,
+        // Redis through Sentinel, its master SIGKILLed a third of the way into the writes.
+        failoverAtMs: Math.round(writeMs / 3),
         log: (l) => progress.push(l),
       });
       const all = `${describeReport(report)}\nprogress:\n${progress.join('\n')}`;
@@ -47,6 +51,7 @@ describe('convergence: writers, the daemon and its workers, and --delete sweeps 
         `a --distribute sweep ran during the writes: ${all}`,
       );
       assert.ok(report.faultHits > 0, `the faults hit: ${all}`);
+      assert.ok(report.failover, `Redis failed over during the writes: ${all}`);
       const hung = [...report.sweeps, report.b.sweep, report.c.sweep].filter((s) => s.hung);
       assert.deepEqual(
         hung.map((s) => s.logFile),
