@@ -275,6 +275,32 @@ EOF
     || fail "radosgw-admin user create failed"
   log "user $ACCESS_KEY created; ready after $((SECONDS - t0))s"
 
+  # --- a second storage class (COLD), for the storage_class tests ----------------------------------
+  # radosgw made the default zonegroup and zone; it reads their placement only when it starts,
+  # so it is restarted once the class is added.
+  timeout "$(remaining)" radosgw-admin -c "$CONF" zonegroup placement add --rgw-zonegroup default \
+    --placement-id default-placement --storage-class COLD >"$STATE/log/placement.out" 2>&1 \
+    || fail "radosgw-admin zonegroup placement add failed (see placement.out)"
+  timeout "$(remaining)" radosgw-admin -c "$CONF" zone placement add --rgw-zone default \
+    --placement-id default-placement --storage-class COLD --data-pool default.rgw.cold.data \
+    >>"$STATE/log/placement.out" 2>&1 || fail "radosgw-admin zone placement add failed (see placement.out)"
+  local rgw_pid
+  rgw_pid=$(tail -n 1 "$STATE/pids")
+  kill "$rgw_pid" 2>/dev/null || true
+  while kill -0 "$rgw_pid" 2>/dev/null; do
+    [ "$(remaining)" -gt 0 ] || fail "radosgw (pid $rgw_pid) did not stop for its restart"
+    sleep 0.1
+  done
+  sed -i "/^$rgw_pid\$/d" "$STATE/pids"
+  launch client.rgw.a radosgw -c "$CONF" -n client.rgw.a -f
+  code=000
+  while [ "$code" = 000 ]; do
+    [ "$(remaining)" -gt 0 ] || fail "S3 endpoint not answering after radosgw's restart"
+    sleep 0.25
+    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$rgw_port/" || true)
+  done
+  log "storage class COLD added; radosgw restarted; ready after $((SECONDS - t0))s"
+
   cat >"$STATE/env" <<EOF
 S3_NAME=ceph
 S3_ENDPOINT=http://127.0.0.1:$rgw_port

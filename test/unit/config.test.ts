@@ -792,6 +792,23 @@ describe('config: prefixes and deletes', () => {
     }
   });
 
+  it('reads storage_class in a destination: a class name or copy; refused in [source] and misspelt', () => {
+    const problems = problemsOf(
+      section('source', 'a', 'storage_class = COLD') +
+        section('dest1', 'b', 'storage_class = glacier') +
+        section('dest2', 'c', 'storage_class = STANDARD_IA'),
+    );
+    for (const re of [
+      /\[source\] storage_class: belongs in a \[dest\*\] section/,
+      /\[dest1\] storage_class: "glacier" is not a storage class name \(upper case, e\.g\. STANDARD_IA .*\) nor copy/,
+    ])
+      assert.ok(
+        problems.some((p) => re.test(p)),
+        `${re} in:\n${problems.join('\n')}`,
+      );
+    assert.equal(problems.filter((p) => /dest2/.test(p)).length, 0, problems.join('\n'));
+  });
+
   it('reads max_delete as a count or a percentage', async () => {
     const { parseMaxDelete } = await import('../../src/api/config.js');
     assert.deepEqual(parseMaxDelete('500'), { count: 500 });

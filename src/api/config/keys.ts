@@ -530,6 +530,25 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'storage_class',
+    sections: S3,
+    value: text,
+    defaultText: "none sent (the bucket's default class)",
+    help:
+      '`[dest*]` only: the storage class each copy is written in (`STANDARD_IA`, `GLACIER_IR`, a Ceph ' +
+      "placement's class...), or `copy`: the source object's own; a class the destination refuses fails that " +
+      'object with its words, not the run',
+    ini: [
+      {
+        block: 'dest1',
+        value: 'copy',
+        commented: true,
+        lead: ['', "The storage class copies are written in: a class name, or copy (the source object's own)."],
+        note: "default: none sent (the bucket's default class)",
+      },
+    ],
+  },
+  {
     name: 'list_page_size',
     sections: S3,
     value: { kind: 'integer', min: 1, max: 1000 },

@@ -33,11 +33,30 @@ export function readS3(r: Reader): S3EndpointConfig | undefined {
     listObjectsVersion: r.integer('list_objects_version') === 1 ? 1 : 2,
     listUrlEncoding: r.boolean('list_url_encoding'),
     ...readShared(r, endpoint),
+    ...readStorageClass(r),
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
   }
   return r.problemCount() === before ? hideSecrets(result, ['secretAccessKey']) : undefined;
+}
+
+/** `storage_class` in a destination: a class name as S3 spells them, or `copy`. */
+function readStorageClass(r: Reader): { storageClass?: string } {
+  const value = r.string('storage_class');
+  if (value === undefined || value === '') return {};
+  if (r.section === 'source') {
+    r.problem('storage_class', 'belongs in a [dest*] section: it says how copies are written');
+    return {};
+  }
+  if (value !== 'copy' && !/^[A-Z][A-Z0-9_]{0,63}$/.test(value)) {
+    r.problem(
+      'storage_class',
+      `"${value}" is not a storage class name (upper case, e.g. STANDARD_IA or GLACIER_IR) nor copy`,
+    );
+    return {};
+  }
+  return { storageClass: value };
 }
 
 /** `endpoint`, or the original's `host`/`port`/`is_secure` (not both): scheme, host and port. */

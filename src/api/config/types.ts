@@ -64,6 +64,11 @@ export interface EndpointSettings {
   readonly trashPrefix?: string;
   /** `max_delete`: most deletes one sweep may make here, as a count or a percentage of the listed keys. */
   readonly maxDelete?: MaxDelete;
+  /**
+   * `storage_class` (S3 destinations): the class each copy is written in, or `copy` for the
+   * source object's own; undefined: none sent.
+   */
+  readonly storageClass?: string;
 }
 
 /**
@@ -84,6 +89,7 @@ export const ENDPOINT_SETTING_FIELDS = Object.freeze(
     deleteMode: true,
     trashPrefix: true,
     maxDelete: true,
+    storageClass: true,
   } satisfies Record<keyof EndpointSettings, true>) as (keyof EndpointSettings)[],
 );
 

@@ -14,6 +14,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutResult,
+  type WriteHeaders,
 } from '../store/object-store.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
@@ -412,6 +413,10 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
   // Swift's s3api answers 412 to If-Match with a multipart (`-N`) ETag even when it matches:
   // then the copy goes without the condition, and the source is checked unchanged after it.
   let conditional = true;
+  // `storage_class = copy`: the source's class, from a HEAD when the listing did not say it.
+  let storageClass = store.settings.storageClass;
+  if (storageClass === 'copy')
+    storageClass = (info as HeadInfo).storageClass ?? (await source.store.head(source.key))?.storageClass;
   for (let round = 1; ; round++) {
     try {
       const put = await store.copyFrom!(
@@ -419,7 +424,12 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
         source.key,
         target.key,
         conditional ? info.etag || undefined : undefined,
-      );
+        {
+          storageClass,
+        },
+      ).catch((err: unknown) => {
+        throw classRefused(err, storageClass);
+      });
       if (!conditional) {
         const after = await source.store.head(source.key);
         if (after === null || after.etag !== info.etag || after.size !== info.size) {
@@ -746,20 +756,39 @@ async function writeOne(
   options: CopyKeyOptions,
   signal: AbortSignal,
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
-  const log = options.logger ?? silentLogger;
   const settings = t.store.settings;
+  const storageClass = settings.storageClass === 'copy' ? info.storageClass : settings.storageClass;
   const metadata = { ...headers.metadata };
   if (settings.recordMetadata) {
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
+  try {
+    return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass }, options, signal);
+  } catch (err) {
+    throw classRefused(err, storageClass);
+  }
+}
+
+/** writeOne's upload: in parts, or in one PUT. */
+async function upload(
+  t: CopyTarget,
+  body: Readable,
+  info: HeadInfo,
+  sourceMd5: string | undefined,
+  headers: WriteHeaders & { metadata: Record<string, string> },
+  options: CopyKeyOptions,
+  signal: AbortSignal,
+): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
+  const log = options.logger ?? silentLogger;
+  const settings = t.store.settings;
   if (goesMultipart(t.store, info.size, t.key) && isMultipartCapable(t.store)) {
     const put = await multipartUpload(t.store, t.key, body, {
       size: info.size,
       partSize: settings.multipartChunksize,
       ...(settings.maxParts !== undefined ? { maxParts: settings.maxParts } : {}),
       parallel: Math.max(1, Math.min(4, settings.concurrency)),
-      headers: { ...headers, metadata },
+      headers,
       partSlots: options.partSlots,
       onPartSize: (chosen, configured) =>
         log.info(`multipart part size grown to stay within ${settings.maxParts ?? 10_000} parts`, {
@@ -773,12 +802,35 @@ async function writeOne(
   }
   const put = await t.store.put(t.key, body, {
     ...headers,
-    metadata,
     contentLength: info.size,
     contentMd5: sourceMd5 ? hexToBase64(sourceMd5) : undefined,
     signal,
   });
   return { kind: 'stream', put };
+}
+
+/**
+ * A write refused as an invalid argument while a storage class was sent: the server's words,
+ * and which class, so the user knows which key of the config to look at.
+ */
+function classRefused(err: unknown, storageClass: string | undefined): unknown {
+  if (storageClass === undefined || !(err instanceof StoreError)) return err;
+  if (err.status !== 400 || !/^Invalid(StorageClass|Argument)$/.test(err.code ?? '')) return err;
+  return new StoreError({
+    section: err.section,
+    op: err.op,
+    endpoint: err.endpoint,
+    bucket: err.bucket,
+    key: err.key,
+    status: err.status,
+    code: err.code,
+    errorClass: err.errorClass,
+    kind: err.kind,
+    cause: err,
+    detail:
+      `sent with storage class ${storageClass} (storage_class): does the destination have that class? ` +
+      'set one it has, or leave storage_class out',
+  });
 }
 
 /** A completed multipart upload has the source's size; its ETag (`-N`, or a Swift SLO's) is taken from a HEAD. */

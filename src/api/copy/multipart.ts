@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3s3Error } from '../errors.js';
-import type { CompletedPart, MultipartCapable, ObjectHeaders, PutResult } from '../store/object-store.js';
+import type { CompletedPart, MultipartCapable, PutResult, WriteHeaders } from '../store/object-store.js';
 import type { Limiter } from './limiter.js';
 
 const MiB = 1024 * 1024;
@@ -52,7 +52,7 @@ export interface MultipartOptions {
   /** Most parts the destination takes in one upload (default 10,000, S3's). */
   readonly maxParts?: number;
   readonly parallel: number;
-  readonly headers: Partial<ObjectHeaders>;
+  readonly headers: WriteHeaders;
   /** Shared by every upload of a sweep: one slot per part in flight, so memory stays within
    *  (slots + uploads being filled) x part size however many large objects are in flight. */
   readonly partSlots?: Limiter;

@@ -32,7 +32,16 @@ export interface ObjectHeaders {
 }
 
 /** One object as a HEAD (or a GET) shows it: its listing facts and the headers a copy carries. */
-export interface HeadInfo extends ObjectInfo, ObjectHeaders {}
+export interface HeadInfo extends ObjectInfo, ObjectHeaders {
+  /** S3 `x-amz-storage-class` when the server names it (AWS omits STANDARD; Ceph names it). */
+  readonly storageClass?: string;
+}
+
+/** What a write may set besides the headers a copy carries: the storage class (`storage_class`). */
+export interface WriteHeaders extends Partial<ObjectHeaders> {
+  /** Sent as `x-amz-storage-class`; undefined: none (the bucket's default). */
+  readonly storageClass?: string;
+}
 
 /** One page of a listing. */
 export interface ListPage {
@@ -42,7 +51,7 @@ export interface ListPage {
 }
 
 /** How to write one object: its length, MD5 and headers. */
-export interface PutOptions extends Partial<ObjectHeaders> {
+export interface PutOptions extends WriteHeaders {
   readonly contentLength: number;
   /** Base64 MD5 of the body, so the server rejects a body corrupted on the way. */
   readonly contentMd5?: string;
@@ -70,7 +79,7 @@ export interface CompletedPart {
 
 /** Multipart upload: optional, because some clones lack parts of it. */
 export interface MultipartCapable {
-  createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string>;
+  createMultipart(key: string, headers: WriteHeaders): Promise<string>;
   uploadPart(
     key: string,
     uploadId: string,
@@ -131,8 +140,14 @@ export interface ObjectStore {
   close(): void;
   /** Optional: true when this store can copy from `other` without moving bytes through us. */
   canCopyFrom?(other: ObjectStore): boolean;
-  /** Optional: server-side copy from `other` (see canCopyFrom). */
-  copyFrom?(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult>;
+  /** Optional: server-side copy from `other` (see canCopyFrom), metadata kept; `storageClass` as in WriteHeaders. */
+  copyFrom?(
+    other: ObjectStore,
+    sourceKey: string,
+    key: string,
+    ifMatch?: string,
+    options?: { readonly storageClass?: string },
+  ): Promise<PutResult>;
 }
 
 /** Every object of a store, page by page (memory holds one page): `list` for any `listPage`. */

@@ -1,7 +1,7 @@
 /** The S3 store (S3Store): the only module that talks to @aws-sdk/client-s3. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
 import { createRequire } from 'node:module';
 
 /**
@@ -34,12 +34,12 @@ import type {
   HeadInfo,
   ListPage,
   MultipartCapable,
-  ObjectHeaders,
   ObjectInfo,
   ObjectStore,
   PutOptions,
   PutResult,
   StoreSettings,
+  WriteHeaders,
 } from './object-store.js';
 import { listAll, settingsOf } from './object-store.js';
 import { quirksFor, type S3Quirks } from './quirks.js';
@@ -493,7 +493,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     return failures;
   }
 
-  async createMultipart(key: string, headers: Partial<ObjectHeaders>): Promise<string> {
+  async createMultipart(key: string, headers: WriteHeaders): Promise<string> {
     const out = await this.call('CreateMultipartUpload', key, () =>
       this.client.send(
         new (sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...headerParams(headers) }),
@@ -588,8 +588,14 @@ export class S3Store implements ObjectStore, MultipartCapable {
     );
   }
 
-  /** CopyObject, metadata and ETag kept (MetadataDirective COPY). */
-  async copyFrom(other: ObjectStore, sourceKey: string, key: string, ifMatch?: string): Promise<PutResult> {
+  /** CopyObject, metadata and ETag kept (MetadataDirective COPY); the storage class as asked (else S3's default). */
+  async copyFrom(
+    other: ObjectStore,
+    sourceKey: string,
+    key: string,
+    ifMatch?: string,
+    options: { readonly storageClass?: string } = {},
+  ): Promise<PutResult> {
     const sourceBucket = other.bucket;
     const out = await this.call(
       'CopyObject',
@@ -603,6 +609,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             // Copy only the version that was planned; a newer one fails with 412 instead.
             CopySourceIfMatch: ifMatch ? `"${ifMatch}"` : undefined,
             MetadataDirective: 'COPY',
+            StorageClass: options.storageClass as StorageClass | undefined,
           }),
         ),
       { retry: false },
@@ -700,6 +707,7 @@ interface HeadOutput {
   Metadata?: Record<string, string>;
   ServerSideEncryption?: string;
   SSECustomerAlgorithm?: string;
+  StorageClass?: string;
 }
 
 /** SSE-KMS and SSE-C objects have 32-hex ETags that are not the MD5 of their bytes (AWS docs). */
@@ -724,6 +732,7 @@ function toHead(key: string, o: HeadOutput): HeadInfo {
     contentLanguage: o.ContentLanguage,
     expires: o.ExpiresString ?? (o.Expires ? o.Expires.toUTCString() : undefined),
     metadata: { ...(o.Metadata ?? {}) },
+    ...(o.StorageClass !== undefined ? { storageClass: o.StorageClass } : {}),
   };
 }
 
@@ -747,6 +756,7 @@ function leanHead(res: LeanResponse): HeadOutput {
     Metadata: metadata,
     ServerSideEncryption: one('x-amz-server-side-encryption'),
     SSECustomerAlgorithm: one('x-amz-server-side-encryption-customer-algorithm'),
+    StorageClass: one('x-amz-storage-class'),
   };
 }
 
@@ -762,10 +772,11 @@ function leanPutHeaders(o: PutOptions): Record<string, string> {
   if (p.ContentLanguage !== undefined) h['content-language'] = p.ContentLanguage;
   if (p.Expires !== undefined) h['expires'] = p.Expires.toUTCString();
   for (const [k, v] of Object.entries(p.Metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] = v;
+  if (p.StorageClass !== undefined) h['x-amz-storage-class'] = p.StorageClass;
   return h;
 }
 
-function headerParams(h: Partial<ObjectHeaders>) {
+function headerParams(h: WriteHeaders) {
   const expires = h.expires !== undefined ? new Date(h.expires) : undefined;
   return {
     ContentType: h.contentType,
@@ -775,5 +786,6 @@ function headerParams(h: Partial<ObjectHeaders>) {
     ContentLanguage: h.contentLanguage,
     Expires: expires && !Number.isNaN(expires.getTime()) ? expires : undefined,
     Metadata: h.metadata && Object.keys(h.metadata).length > 0 ? { ...h.metadata } : undefined,
+    StorageClass: h.storageClass as StorageClass | undefined,
   };
 }
