@@ -549,6 +549,34 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'acl',
+    sections: S3,
+    value: {
+      kind: 'choice',
+      choices: {
+        private: 'private',
+        'public-read': 'public-read',
+        'authenticated-read': 'authenticated-read',
+        'bucket-owner-full-control': 'bucket-owner-full-control',
+        copy: 'copy',
+      },
+    },
+    defaultText: "none sent (the bucket's default, usually private)",
+    help:
+      '`[dest*]` only: the canned ACL each copy is written with, or `copy`: the public or authenticated read ' +
+      "the source object grants, as the canned ACL that says it (grants to other accounts' ids are logged, " +
+      'not copied: owners differ across providers)',
+    ini: [
+      {
+        block: 'dest1',
+        value: 'copy',
+        commented: true,
+        lead: ['', "The ACL copies are written with: private, public-read, ..., or copy (the source's read grants)."],
+        note: 'default: none sent',
+      },
+    ],
+  },
+  {
     name: 'list_page_size',
     sections: S3,
     value: { kind: 'integer', min: 1, max: 1000 },

@@ -6,7 +6,7 @@
 import { hideSecrets } from '../redact.js';
 import { readShared } from './endpoint.js';
 import type { Reader } from './reader.js';
-import type { ChecksumMode, S3EndpointConfig, SignatureVersion } from './types.js';
+import type { AclSetting, ChecksumMode, S3EndpointConfig, SignatureVersion } from './types.js';
 
 /** An S3 section (`[source]` or `[dest*]` without `type = swift`); undefined after a problem. */
 export function readS3(r: Reader): S3EndpointConfig | undefined {
@@ -34,6 +34,7 @@ export function readS3(r: Reader): S3EndpointConfig | undefined {
     listUrlEncoding: r.boolean('list_url_encoding'),
     ...readShared(r, endpoint),
     ...readStorageClass(r),
+    ...readAcl(r),
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
@@ -57,6 +58,17 @@ function readStorageClass(r: Reader): { storageClass?: string } {
     return {};
   }
   return { storageClass: value };
+}
+
+/** `acl` in a destination: a canned ACL or `copy`. */
+function readAcl(r: Reader): { acl?: AclSetting } {
+  if (!r.has('acl')) return {};
+  if (r.section === 'source') {
+    r.problem('acl', 'belongs in a [dest*] section: it says how copies are written');
+    return {};
+  }
+  const acl = r.oneOf<AclSetting>('acl');
+  return acl === undefined ? {} : { acl };
 }
 
 /** `endpoint`, or the original's `host`/`port`/`is_secure` (not both): scheme, host and port. */

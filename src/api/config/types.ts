@@ -32,6 +32,9 @@ export interface SwiftConfig {
   readonly storageUrl?: string;
 }
 
+/** `acl` in a destination: an S3 canned ACL each copy is written with, or `copy` (the source's read grants). */
+export type AclSetting = 'private' | 'public-read' | 'authenticated-read' | 'bucket-owner-full-control' | 'copy';
+
 /** A cap on the deletes of one sweep: `500` or `10%` (of the destination's in-scope keys). */
 export type MaxDelete = { readonly count: number } | { readonly percent: number };
 
@@ -69,6 +72,8 @@ export interface EndpointSettings {
    * source object's own; undefined: none sent.
    */
   readonly storageClass?: string;
+  /** `acl` (S3 destinations): the canned ACL each copy is written with, or `copy`; undefined: none sent. */
+  readonly acl?: AclSetting;
 }
 
 /**
@@ -90,6 +95,7 @@ export const ENDPOINT_SETTING_FIELDS = Object.freeze(
     trashPrefix: true,
     maxDelete: true,
     storageClass: true,
+    acl: true,
   } satisfies Record<keyof EndpointSettings, true>) as (keyof EndpointSettings)[],
 );
 

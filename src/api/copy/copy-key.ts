@@ -16,6 +16,7 @@ import {
   type PutResult,
   type WriteHeaders,
 } from '../store/object-store.js';
+import type { SourceAcl } from '../store/acl.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
@@ -417,6 +418,7 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
   let storageClass = store.settings.storageClass;
   if (storageClass === 'copy')
     storageClass = (info as HeadInfo).storageClass ?? (await source.store.head(source.key))?.storageClass;
+  const acl = store.settings.acl === 'copy' ? (await sourceAclFor(source, [target], {}))?.canned : store.settings.acl;
   for (let round = 1; ; round++) {
     try {
       const put = await store.copyFrom!(
@@ -424,9 +426,7 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
         source.key,
         target.key,
         conditional ? info.etag || undefined : undefined,
-        {
-          storageClass,
-        },
+        { storageClass, acl },
       ).catch((err: unknown) => {
         throw classRefused(err, storageClass);
       });
@@ -478,13 +478,24 @@ async function streamToTargets(
   opened?: Opened,
 ): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
+  // `acl = copy`: the source's ACL, read once for every destination that copies it; one that
+  // cannot be read fails those destinations (a wrong ACL is no copy), not the others.
+  let sourceAcl: SourceAcl | undefined;
+  try {
+    sourceAcl = await sourceAclFor(source, targets, options);
+  } catch (err) {
+    const o = await failedOrGone(source, err, true);
+    for (const t of targets) if (t.store.settings.acl === 'copy') out.set(t, o);
+    targets = targets.filter((t) => t.store.settings.acl !== 'copy');
+    if (targets.length === 0) return out;
+  }
   // One upload slot per destination, taken in a fixed order before any byte flows: a write
   // waiting for a slot while its body backs up the shared GET could otherwise stall
   // another copy holding the slot it needs (the pacer lowers the limits under throttling).
   const slots = await acquireInOrder(targets.flatMap((t) => (t.store.pacer ? [t.store.pacer] : [])));
   const releaseSlot = (t: CopyTarget) => (t.store.pacer ? slots.get(t.store.pacer)?.() : undefined);
   try {
-    return await streamWithSlots(source, targets, options, out, releaseSlot, opened);
+    return await streamWithSlots(source, targets, options, out, releaseSlot, opened, sourceAcl);
   } finally {
     for (const release of slots.values()) release();
   }
@@ -497,6 +508,7 @@ async function streamWithSlots(
   out: Map<CopyTarget, TransferOutcome>,
   releaseSlot: (t: CopyTarget) => void,
   opened: Opened | undefined,
+  sourceAcl: SourceAcl | undefined,
 ): Promise<Map<CopyTarget, TransferOutcome>> {
   let got: Opened;
   try {
@@ -589,7 +601,7 @@ async function streamWithSlots(
       try {
         let method: Awaited<ReturnType<typeof writeOne>>;
         try {
-          method = await writeOne(t, pass, info, sourceMd5, headers, options, aborts[i]!.signal);
+          method = await writeOne(t, pass, info, sourceMd5, headers, options, aborts[i]!.signal, sourceAcl);
         } finally {
           // The upload is over: its checks below take slots of their own.
           releaseSlot(t);
@@ -755,16 +767,18 @@ async function writeOne(
   headers: Partial<ObjectHeaders>,
   options: CopyKeyOptions,
   signal: AbortSignal,
+  sourceAcl: SourceAcl | undefined,
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
   const settings = t.store.settings;
   const storageClass = settings.storageClass === 'copy' ? info.storageClass : settings.storageClass;
+  const acl = settings.acl === 'copy' ? sourceAcl?.canned : settings.acl;
   const metadata = { ...headers.metadata };
   if (settings.recordMetadata) {
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
   try {
-    return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass }, options, signal);
+    return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass, acl }, options, signal);
   } catch (err) {
     throw classRefused(err, storageClass);
   }
@@ -807,6 +821,44 @@ async function upload(
     signal,
   });
   return { kind: 'stream', put };
+}
+
+/**
+ * The source's ACL when one of `targets` copies it (`acl = copy`); undefined otherwise, or
+ * when the source has no ACLs (Swift). Grants it cannot carry are logged. A source that will
+ * not show its ACL throws, saying what to grant.
+ */
+async function sourceAclFor(
+  source: CopySource,
+  targets: readonly CopyTarget[],
+  options: Pick<CopyKeyOptions, 'logger'>,
+): Promise<SourceAcl | undefined> {
+  if (!targets.some((t) => t.store.settings.acl === 'copy') || !source.store.readAcl) return undefined;
+  let acl: SourceAcl;
+  try {
+    acl = await source.store.readAcl(source.key);
+  } catch (err) {
+    if (!(err instanceof StoreError) || err.notFound) throw err;
+    throw new StoreError({
+      section: err.section,
+      op: err.op,
+      endpoint: err.endpoint,
+      bucket: err.bucket,
+      key: err.key,
+      status: err.status,
+      code: err.code,
+      errorClass: err.errorClass,
+      kind: err.kind,
+      cause: err,
+      detail: "acl = copy reads each source object's ACL: allow s3:GetObjectAcl, or set acl to a canned ACL",
+    });
+  }
+  if (acl.notCopied.length > 0)
+    (options.logger ?? silentLogger).warn("acl = copy: grants not copied (another provider's owner ids differ)", {
+      key: source.key,
+      grants: acl.notCopied,
+    });
+  return acl;
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import { ENDPOINT_SETTING_FIELDS, type EndpointConfig, type EndpointSettings } from '../config.js';
 import type { Pacer } from './pacer.js';
+import type { SourceAcl } from './acl.js';
 
 /** One object as a listing shows it. */
 export interface ObjectInfo {
@@ -41,6 +42,8 @@ export interface HeadInfo extends ObjectInfo, ObjectHeaders {
 export interface WriteHeaders extends Partial<ObjectHeaders> {
   /** Sent as `x-amz-storage-class`; undefined: none (the bucket's default). */
   readonly storageClass?: string;
+  /** A canned ACL, sent as `x-amz-acl`; undefined: none (the bucket's default). */
+  readonly acl?: string;
 }
 
 /** One page of a listing. */
@@ -146,8 +149,10 @@ export interface ObjectStore {
     sourceKey: string,
     key: string,
     ifMatch?: string,
-    options?: { readonly storageClass?: string },
+    options?: { readonly storageClass?: string; readonly acl?: string },
   ): Promise<PutResult>;
+  /** Optional: an object's ACL as `acl = copy` carries it (S3 GetObjectAcl). */
+  readAcl?(key: string): Promise<SourceAcl>;
 }
 
 /** Every object of a store, page by page (memory holds one page): `list` for any `listPage`. */

@@ -1,7 +1,7 @@
 /** The S3 store (S3Store): the only module that talks to @aws-sdk/client-s3. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
+import type { ObjectCannedACL, S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
 import { createRequire } from 'node:module';
 
 /**
@@ -42,6 +42,7 @@ import type {
   WriteHeaders,
 } from './object-store.js';
 import { listAll, settingsOf } from './object-store.js';
+import { cannedFromGrants, type SourceAcl } from './acl.js';
 import { quirksFor, type S3Quirks } from './quirks.js';
 import { errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
 import { SignatureV2Signer } from './sigv2.js';
@@ -594,7 +595,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     sourceKey: string,
     key: string,
     ifMatch?: string,
-    options: { readonly storageClass?: string } = {},
+    options: { readonly storageClass?: string; readonly acl?: string } = {},
   ): Promise<PutResult> {
     const sourceBucket = other.bucket;
     const out = await this.call(
@@ -610,11 +611,25 @@ export class S3Store implements ObjectStore, MultipartCapable {
             CopySourceIfMatch: ifMatch ? `"${ifMatch}"` : undefined,
             MetadataDirective: 'COPY',
             StorageClass: options.storageClass as StorageClass | undefined,
+            ACL: options.acl as ObjectCannedACL | undefined,
           }),
         ),
       { retry: false },
     );
     return { etag: stripQuotes(out.CopyObjectResult?.ETag) };
+  }
+
+  /** GetObjectAcl, as `acl = copy` carries it (see cannedFromGrants). */
+  async readAcl(key: string): Promise<SourceAcl> {
+    const out = await this.call('GetObjectAcl', key, () =>
+      this.client.send(new (sdk().GetObjectAclCommand)({ Bucket: this.bucket, Key: key })),
+    );
+    const grants = (out.Grants ?? []).map((g) => ({
+      uri: g.Grantee?.URI,
+      id: g.Grantee?.ID,
+      permission: g.Permission,
+    }));
+    return cannedFromGrants(grants, out.Owner?.ID);
   }
 
   async createBucket(): Promise<void> {
@@ -773,6 +788,7 @@ function leanPutHeaders(o: PutOptions): Record<string, string> {
   if (p.Expires !== undefined) h['expires'] = p.Expires.toUTCString();
   for (const [k, v] of Object.entries(p.Metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] = v;
   if (p.StorageClass !== undefined) h['x-amz-storage-class'] = p.StorageClass;
+  if (p.ACL !== undefined) h['x-amz-acl'] = p.ACL;
   return h;
 }
 
@@ -787,5 +803,6 @@ function headerParams(h: WriteHeaders) {
     Expires: expires && !Number.isNaN(expires.getTime()) ? expires : undefined,
     Metadata: h.metadata && Object.keys(h.metadata).length > 0 ? { ...h.metadata } : undefined,
     StorageClass: h.storageClass as StorageClass | undefined,
+    ACL: h.acl as ObjectCannedACL | undefined,
   };
 }
