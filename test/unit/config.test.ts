@@ -794,12 +794,13 @@ describe('config: prefixes and deletes', () => {
 
   it('reads storage_class and acl in a destination; refused in [source] and misspelt', () => {
     const problems = problemsOf(
-      section('source', 'a', 'storage_class = COLD\nacl = copy') +
+      section('source', 'a', 'storage_class = COLD\nacl = copy\ntags = false') +
         section('dest1', 'b', 'storage_class = glacier\nacl = world') +
         section('dest2', 'c', 'storage_class = STANDARD_IA\nacl = Public-Read'),
     );
     for (const re of [
       /\[source\] acl: belongs in a \[dest\*\] section/,
+      /\[source\] tags: belongs in a \[dest\*\] section/,
       /\[dest1\] acl: "world" is not one of: private, public-read, authenticated-read, bucket-owner-full-control, copy/,
       /\[source\] storage_class: belongs in a \[dest\*\] section/,
       /\[dest1\] storage_class: "glacier" is not a storage class name \(upper case, e\.g\. STANDARD_IA .*\) nor copy/,

@@ -22,12 +22,20 @@ export function readShared(r: Reader, tlsEndpoint: string | undefined): SharedEn
     readTimeoutMs: r.seconds('read_timeout'),
     verifyMd5: r.boolean('verify_md5'),
     recordMetadata: r.boolean('record_metadata'),
+    tags: readTags(r),
     listPageSize: r.integer('list_page_size'),
     listParallel: r.integer('list_parallel'),
     maxRetries: r.integer('max_retries'),
     ...endpointTls(r, tlsEndpoint),
     ...deletion(r),
   };
+}
+
+/** `tags`: a destination's (the source's tags are what is copied). */
+function readTags(r: Reader): boolean {
+  if (r.section === 'source' && r.has('tags'))
+    r.problem('tags', "belongs in a [dest*] section: it says whether copies get the source's tags");
+  return r.boolean('tags');
 }
 
 /** `prefix`, and the destination-only keys that say how it deletes. */

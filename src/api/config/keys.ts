@@ -549,6 +549,23 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'tags',
+    sections: ENDPOINT,
+    value: bool,
+    default: 'true',
+    help:
+      '`[dest*]` only: copy object tags with each object (one GetObjectTagging per tagged object; ' +
+      '`--check-metadata` also finds a tag-only change); Swift has no object tags (said once)',
+    ini: [
+      {
+        block: 'dest1',
+        value: 'true',
+        commented: true,
+        lead: ['', "Copy the source objects' tags (x-amz-tagging) with them."],
+      },
+    ],
+  },
+  {
     name: 'acl',
     sections: S3,
     value: {

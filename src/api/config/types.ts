@@ -74,6 +74,8 @@ export interface EndpointSettings {
   readonly storageClass?: string;
   /** `acl` (S3 destinations): the canned ACL each copy is written with, or `copy`; undefined: none sent. */
   readonly acl?: AclSetting;
+  /** `tags`: copy object tags with each object (default true). */
+  readonly tags: boolean;
 }
 
 /**
@@ -96,6 +98,7 @@ export const ENDPOINT_SETTING_FIELDS = Object.freeze(
     maxDelete: true,
     storageClass: true,
     acl: true,
+    tags: true,
   } satisfies Record<keyof EndpointSettings, true>) as (keyof EndpointSettings)[],
 );
 

@@ -226,6 +226,8 @@ async function copyKeyOnce(
           if (d.action === 'skip' && options.checkMetadata) {
             const [sh, dh] = await Promise.all([headSource(), t.store.head(t.key)]);
             if (sh && dh && metadataDiffers(sh, dh)) d = { action: 'copy', reason: 'metadata differs' };
+            else if (sh && dh && (await tagsDiffer(source, sh, t, dh, options)))
+              d = { action: 'copy', reason: 'tags differ' };
           }
           if (d.action === 'skip') result(t, { outcome: 'skipped', bytes: 0 });
           else if (d.action === 'copy') planned.push({ target: t, reason: d.reason });
@@ -426,7 +428,7 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
         source.key,
         target.key,
         conditional ? info.etag || undefined : undefined,
-        { storageClass, acl },
+        { storageClass, acl, dropTags: !store.settings.tags },
       ).catch((err: unknown) => {
         throw classRefused(err, storageClass);
       });
@@ -525,6 +527,16 @@ async function streamWithSlots(
     return out;
   }
   const { body, info } = got;
+  // `tags`: a tagged source object's tags, read once for every destination that takes them.
+  let sourceTags: Record<string, string> | undefined;
+  try {
+    sourceTags = await sourceTagsFor(source, info, targets, options);
+  } catch (err) {
+    body.destroy();
+    const o = await failedOrGone(source, err, true);
+    for (const t of targets) out.set(t, o);
+    return out;
+  }
   const sourceMd5 = etagMd5(info);
   // With a known source MD5 every single-part destination checks the body against it
   // (Content-MD5) and returns it as its ETag, so hashing here would prove nothing more.
@@ -601,7 +613,10 @@ async function streamWithSlots(
       try {
         let method: Awaited<ReturnType<typeof writeOne>>;
         try {
-          method = await writeOne(t, pass, info, sourceMd5, headers, options, aborts[i]!.signal, sourceAcl);
+          method = await writeOne(t, pass, info, sourceMd5, headers, options, aborts[i]!.signal, {
+            acl: sourceAcl,
+            tags: sourceTags,
+          });
         } finally {
           // The upload is over: its checks below take slots of their own.
           releaseSlot(t);
@@ -767,21 +782,132 @@ async function writeOne(
   headers: Partial<ObjectHeaders>,
   options: CopyKeyOptions,
   signal: AbortSignal,
-  sourceAcl: SourceAcl | undefined,
+  from: { readonly acl?: SourceAcl; readonly tags?: Record<string, string> },
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
   const settings = t.store.settings;
   const storageClass = settings.storageClass === 'copy' ? info.storageClass : settings.storageClass;
-  const acl = settings.acl === 'copy' ? sourceAcl?.canned : settings.acl;
+  const acl = settings.acl === 'copy' ? from.acl?.canned : settings.acl;
+  const tags = takesTags(t.store) ? from.tags : undefined;
   const metadata = { ...headers.metadata };
   if (settings.recordMetadata) {
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
   try {
-    return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass, acl }, options, signal);
+    return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass, acl, tags }, options, signal);
   } catch (err) {
+    if (tags !== undefined) throw tagsRefused(err, t.store, options);
     throw classRefused(err, storageClass);
   }
+}
+
+/**
+ * `--check-metadata`: whether the destination's tags differ from the source's (a destination
+ * that takes tags only). The counts HEAD shows decide when both say none or differ; equal
+ * counts are settled by reading both tag sets.
+ */
+async function tagsDiffer(
+  source: CopySource,
+  sh: HeadInfo,
+  t: CopyTarget,
+  dh: HeadInfo,
+  options: Pick<CopyKeyOptions, 'logger'>,
+): Promise<boolean> {
+  if ((sh.tagCount ?? 0) === 0 && (dh.tagCount ?? 0) === 0) return false;
+  await probeTags(t.store, options);
+  if (!takesTags(t.store) || !source.store.readTags || !t.store.readTags) return false;
+  if (sh.tagCount !== undefined && dh.tagCount !== undefined && sh.tagCount !== dh.tagCount) return true;
+  const [a, b] = await Promise.all([source.store.readTags(source.key), t.store.readTags(t.key)]);
+  const keys = Object.keys(a);
+  return keys.length !== Object.keys(b).length || keys.some((k) => a[k] !== b[k]);
+}
+
+/** Destinations that answered a write with tags "not implemented" (Swift's s3api): written without. */
+const refusesTags = new WeakSet<ObjectStore>();
+/** Destinations already told about (once per process): their tags are not copied. */
+const saidNoTags = new WeakSet<ObjectStore>();
+
+/** Whether copies to `store` carry the source's tags: `tags = true`, a store with tags, and not refused. */
+function takesTags(store: ObjectStore): boolean {
+  return store.settings.tags && store.readTags !== undefined && !refusesTags.has(store);
+}
+
+/** A destination with `tags = true` asked once whether it takes tags at all (see S3Store.takesTags). */
+async function probeTags(store: ObjectStore, options: Pick<CopyKeyOptions, 'logger'>): Promise<void> {
+  if (!store.settings.tags || !store.takesTags || refusesTags.has(store)) return;
+  if (await store.takesTags()) return;
+  refusesTags.add(store);
+  sayNoTags(store, 'it takes no object tags (PutObjectTagging: NotImplemented); copies go without them', options);
+}
+
+/** Once per destination and process: why its copies carry no tags. */
+function sayNoTags(store: ObjectStore, why: string, options: Pick<CopyKeyOptions, 'logger'>): void {
+  if (saidNoTags.has(store)) return;
+  saidNoTags.add(store);
+  (options.logger ?? silentLogger).warn(`tags not copied to [${store.name}]: ${why}`, {
+    destination: store.name,
+    bucket: store.bucket,
+  });
+}
+
+/**
+ * The source's tags when it has some (`x-amz-tagging-count`) and a destination takes them;
+ * undefined otherwise. A destination with `tags = true` that has no object tags (Swift) is told
+ * about once. A source that will not show its tags throws, saying what to allow.
+ */
+async function sourceTagsFor(
+  source: CopySource,
+  info: HeadInfo,
+  targets: readonly CopyTarget[],
+  options: Pick<CopyKeyOptions, 'logger'>,
+): Promise<Record<string, string> | undefined> {
+  if ((info.tagCount ?? 0) === 0 || !source.store.readTags) return undefined;
+  for (const t of targets)
+    if (t.store.settings.tags && t.store.readTags === undefined)
+      sayNoTags(t.store, 'Swift has no object tags (set tags = false there to say so)', options);
+    else await probeTags(t.store, options);
+  if (!targets.some((t) => takesTags(t.store))) return undefined;
+  try {
+    return await source.store.readTags(source.key);
+  } catch (err) {
+    if (!(err instanceof StoreError) || err.notFound) throw err;
+    throw new StoreError({
+      section: err.section,
+      op: err.op,
+      endpoint: err.endpoint,
+      bucket: err.bucket,
+      key: err.key,
+      status: err.status,
+      code: err.code,
+      errorClass: err.errorClass,
+      kind: err.kind,
+      cause: err,
+      detail: "tags = true reads each tagged object's tags: allow s3:GetObjectTagging, or set tags = false",
+    });
+  }
+}
+
+/**
+ * A write with tags that the destination answers "not implemented" (Swift's s3api): from now on
+ * its copies go without tags (said once), and this one is tried again, without them.
+ */
+function tagsRefused(err: unknown, store: ObjectStore, options: Pick<CopyKeyOptions, 'logger'>): unknown {
+  if (!(err instanceof StoreError) || (err.status !== 501 && err.code !== 'NotImplemented')) return err;
+  refusesTags.add(store);
+  sayNoTags(store, `it refuses object tags (${err.code ?? `HTTP ${err.status}`}); copies go without them`, options);
+  return new StoreError({
+    section: err.section,
+    op: err.op,
+    endpoint: err.endpoint,
+    bucket: err.bucket,
+    key: err.key,
+    status: err.status,
+    code: err.code,
+    errorClass: 'retry',
+    kind: err.kind,
+    cause: err,
+    detail: 'the destination takes no object tags: written again without them',
+  });
 }
 
 /** writeOne's upload: in parts, or in one PUT. */
@@ -812,6 +938,9 @@ async function upload(
           multipartChunksize: configured,
         }),
     });
+    // Some servers (Ceph 16) drop the tags CreateMultipartUpload carries: set them on the object.
+    if (headers.tags !== undefined && Object.keys(headers.tags).length > 0)
+      await t.store.writeTags?.(t.key, headers.tags);
     return { kind: 'multipart', put };
   }
   const put = await t.store.put(t.key, body, {

@@ -16,7 +16,8 @@ export type CopyReason =
   | 'source changed'
   | 'unverifiable'
   | 'hash differs'
-  | 'metadata differs';
+  | 'metadata differs'
+  | 'tags differ';
 
 /** What `decide` says: copy (and why), skip, or look closer (HEAD the destination, hash both bodies). */
 export type Decision =

@@ -36,6 +36,8 @@ export interface ObjectHeaders {
 export interface HeadInfo extends ObjectInfo, ObjectHeaders {
   /** S3 `x-amz-storage-class` when the server names it (AWS omits STANDARD; Ceph names it). */
   readonly storageClass?: string;
+  /** S3 `x-amz-tagging-count`: how many tags the object has (absent: none, or a server that does not say). */
+  readonly tagCount?: number;
 }
 
 /** What a write may set besides the headers a copy carries: the storage class (`storage_class`). */
@@ -44,6 +46,8 @@ export interface WriteHeaders extends Partial<ObjectHeaders> {
   readonly storageClass?: string;
   /** A canned ACL, sent as `x-amz-acl`; undefined: none (the bucket's default). */
   readonly acl?: string;
+  /** Object tags, sent as `x-amz-tagging`; undefined: none. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** One page of a listing. */
@@ -149,8 +153,14 @@ export interface ObjectStore {
     sourceKey: string,
     key: string,
     ifMatch?: string,
-    options?: { readonly storageClass?: string; readonly acl?: string },
+    options?: { readonly storageClass?: string; readonly acl?: string; readonly dropTags?: boolean },
   ): Promise<PutResult>;
+  /** Optional: an object's tags (S3 GetObjectTagging); a store without it has no object tags. */
+  readTags?(key: string): Promise<Record<string, string>>;
+  /** Optional, with readTags: sets an object's tags (S3 PutObjectTagging). */
+  writeTags?(key: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** Optional, with readTags: whether the server takes object tags at all (Swift's s3api does not). */
+  takesTags?(): Promise<boolean>;
   /** Optional: an object's ACL as `acl = copy` carries it (S3 GetObjectAcl). */
   readAcl?(key: string): Promise<SourceAcl>;
 }

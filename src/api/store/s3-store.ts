@@ -595,7 +595,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     sourceKey: string,
     key: string,
     ifMatch?: string,
-    options: { readonly storageClass?: string; readonly acl?: string } = {},
+    options: { readonly storageClass?: string; readonly acl?: string; readonly dropTags?: boolean } = {},
   ): Promise<PutResult> {
     const sourceBucket = other.bucket;
     const out = await this.call(
@@ -612,11 +612,69 @@ export class S3Store implements ObjectStore, MultipartCapable {
             MetadataDirective: 'COPY',
             StorageClass: options.storageClass as StorageClass | undefined,
             ACL: options.acl as ObjectCannedACL | undefined,
+            // The source's tags go along (COPY, S3's default) unless `tags = false`.
+            ...(options.dropTags ? { TaggingDirective: 'REPLACE' as const } : {}),
           }),
         ),
       { retry: false },
     );
+    // Some servers (Ceph 16) copy the tags whatever the directive: `tags = false` removes them.
+    if (options.dropTags)
+      await this.call('DeleteObjectTagging', key, () =>
+        this.client.send(new (sdk().DeleteObjectTaggingCommand)({ Bucket: this.bucket, Key: key })),
+      ).catch((err: unknown) => {
+        if (!(err instanceof StoreError && (err.status === 501 || err.code === 'NotImplemented'))) throw err;
+      });
     return { etag: stripQuotes(out.CopyObjectResult?.ETag) };
+  }
+
+  private tagsProbe: Promise<boolean> | undefined;
+
+  /**
+   * Whether the server takes object tags, asked once: PutObjectTagging of a key that does not
+   * exist answers 404 where tags exist, 501 NotImplemented where they do not (Swift's s3api).
+   * Anything else (a denial, a network error) is taken as yes: the first write with tags tells.
+   */
+  takesTags(): Promise<boolean> {
+    this.tagsProbe ??= this.client
+      .send(
+        new (sdk().PutObjectTaggingCommand)({
+          Bucket: this.bucket,
+          Key: `.s3s3-tags-probe/${process.pid}-${Date.now()}`,
+          Tagging: { TagSet: [] },
+        }),
+      )
+      .then(
+        () => true,
+        (err: unknown) => {
+          const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+          return !(e.name === 'NotImplemented' || e.$metadata?.httpStatusCode === 501);
+        },
+      );
+    return this.tagsProbe;
+  }
+
+  /** PutObjectTagging: the object's tags, replaced. */
+  async writeTags(key: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    await this.call('PutObjectTagging', key, () =>
+      this.client.send(
+        new (sdk().PutObjectTaggingCommand)({
+          Bucket: this.bucket,
+          Key: key,
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      ),
+    );
+  }
+
+  /** GetObjectTagging: the object's tags. */
+  async readTags(key: string): Promise<Record<string, string>> {
+    const out = await this.call('GetObjectTagging', key, () =>
+      this.client.send(new (sdk().GetObjectTaggingCommand)({ Bucket: this.bucket, Key: key })),
+    );
+    const tags: Record<string, string> = {};
+    for (const t of out.TagSet ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+    return tags;
   }
 
   /** GetObjectAcl, as `acl = copy` carries it (see cannedFromGrants). */
@@ -723,6 +781,7 @@ interface HeadOutput {
   ServerSideEncryption?: string;
   SSECustomerAlgorithm?: string;
   StorageClass?: string;
+  TagCount?: number;
 }
 
 /** SSE-KMS and SSE-C objects have 32-hex ETags that are not the MD5 of their bytes (AWS docs). */
@@ -748,6 +807,7 @@ function toHead(key: string, o: HeadOutput): HeadInfo {
     expires: o.ExpiresString ?? (o.Expires ? o.Expires.toUTCString() : undefined),
     metadata: { ...(o.Metadata ?? {}) },
     ...(o.StorageClass !== undefined ? { storageClass: o.StorageClass } : {}),
+    ...(o.TagCount !== undefined && Number.isFinite(o.TagCount) ? { tagCount: o.TagCount } : {}),
   };
 }
 
@@ -772,6 +832,7 @@ function leanHead(res: LeanResponse): HeadOutput {
     ServerSideEncryption: one('x-amz-server-side-encryption'),
     SSECustomerAlgorithm: one('x-amz-server-side-encryption-customer-algorithm'),
     StorageClass: one('x-amz-storage-class'),
+    TagCount: one('x-amz-tagging-count') === undefined ? undefined : Number(one('x-amz-tagging-count')),
   };
 }
 
@@ -789,6 +850,7 @@ function leanPutHeaders(o: PutOptions): Record<string, string> {
   for (const [k, v] of Object.entries(p.Metadata ?? {})) h[`x-amz-meta-${k.toLowerCase()}`] = v;
   if (p.StorageClass !== undefined) h['x-amz-storage-class'] = p.StorageClass;
   if (p.ACL !== undefined) h['x-amz-acl'] = p.ACL;
+  if (p.Tagging !== undefined) h['x-amz-tagging'] = p.Tagging;
   return h;
 }
 
@@ -804,5 +866,13 @@ function headerParams(h: WriteHeaders) {
     Metadata: h.metadata && Object.keys(h.metadata).length > 0 ? { ...h.metadata } : undefined,
     StorageClass: h.storageClass as StorageClass | undefined,
     ACL: h.acl as ObjectCannedACL | undefined,
+    Tagging: h.tags && Object.keys(h.tags).length > 0 ? taggingHeader(h.tags) : undefined,
   };
+}
+
+/** Tags as `x-amz-tagging` takes them: URL query parameters, each part percent-encoded. */
+export function taggingHeader(tags: Readonly<Record<string, string>>): string {
+  return Object.entries(tags)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
 }
