@@ -389,7 +389,7 @@ async function transfer(
         store.copyFrom
       ) {
         try {
-          out.set(target, await serverSideCopy(source, info, target));
+          out.set(target, await serverSideCopy(source, info, target, options));
         } catch (err) {
           out.set(target, await failedOrGone(source, err, true));
         }
@@ -410,7 +410,12 @@ async function transfer(
  * failure, and copying it without the condition could pair one version's bytes with
  * another's checks.
  */
-async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: CopyTarget): Promise<TransferOutcome> {
+async function serverSideCopy(
+  source: CopySource,
+  planned: ObjectInfo,
+  target: CopyTarget,
+  options: Pick<CopyKeyOptions, 'logger'>,
+): Promise<TransferOutcome> {
   const store = target.store;
   let info: ObjectInfo = planned;
   // Swift's s3api answers 412 to If-Match with a multipart (`-N`) ETag even when it matches:
@@ -420,7 +425,8 @@ async function serverSideCopy(source: CopySource, planned: ObjectInfo, target: C
   let storageClass = store.settings.storageClass;
   if (storageClass === 'copy')
     storageClass = (info as HeadInfo).storageClass ?? (await source.store.head(source.key))?.storageClass;
-  const acl = store.settings.acl === 'copy' ? (await sourceAclFor(source, [target], {}))?.canned : store.settings.acl;
+  const acl =
+    store.settings.acl === 'copy' ? sentAcl(await sourceAclFor(source, [target], options)) : store.settings.acl;
   for (let round = 1; ; round++) {
     try {
       const put = await store.copyFrom!(
@@ -489,7 +495,10 @@ async function streamToTargets(
     const o = await failedOrGone(source, err, true);
     for (const t of targets) if (t.store.settings.acl === 'copy') out.set(t, o);
     targets = targets.filter((t) => t.store.settings.acl !== 'copy');
-    if (targets.length === 0) return out;
+    if (targets.length === 0) {
+      opened?.body.destroy();
+      return out;
+    }
   }
   // One upload slot per destination, taken in a fixed order before any byte flows: a write
   // waiting for a slot while its body backs up the shared GET could otherwise stall
@@ -532,10 +541,14 @@ async function streamWithSlots(
   try {
     sourceTags = await sourceTagsFor(source, info, targets, options);
   } catch (err) {
-    body.destroy();
+    // Only the destinations that take tags fail (a wrong copy is no copy); the others go on.
     const o = await failedOrGone(source, err, true);
-    for (const t of targets) out.set(t, o);
-    return out;
+    for (const t of targets) if (takesTags(t.store)) out.set(t, o);
+    targets = targets.filter((t) => !takesTags(t.store));
+    if (targets.length === 0) {
+      body.destroy();
+      return out;
+    }
   }
   const sourceMd5 = etagMd5(info);
   // With a known source MD5 every single-part destination checks the body against it
@@ -625,8 +638,15 @@ async function streamWithSlots(
         try {
           await checkSourceRead();
           await verifyCopy(source, info, tap, t, method.put, verifyFor(source.store, t.store, options));
+          // Some servers (Ceph 16) drop the tags CreateMultipartUpload carries: set them on the
+          // object (after its upload slot is free: this call takes one of its own).
+          const tags = takesTags(t.store) ? sourceTags : undefined;
+          if (method.kind === 'multipart' && tags !== undefined && Object.keys(tags).length > 0)
+            await t.store.writeTags!(t.key, tags).catch((err: unknown) => {
+              throw tagsRefused(err, t.store, options);
+            });
         } catch (err) {
-          // A copy that fails verification is removed, so the next sweep sees it missing.
+          // A copy that fails verification (or misses its tags) is removed: the next sweep sees it missing.
           await discard(t.store, t.key);
           throw err;
         }
@@ -786,7 +806,7 @@ async function writeOne(
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
   const settings = t.store.settings;
   const storageClass = settings.storageClass === 'copy' ? info.storageClass : settings.storageClass;
-  const acl = settings.acl === 'copy' ? from.acl?.canned : settings.acl;
+  const acl = settings.acl === 'copy' ? sentAcl(from.acl) : settings.acl;
   const tags = takesTags(t.store) ? from.tags : undefined;
   const metadata = { ...headers.metadata };
   if (settings.recordMetadata) {
@@ -796,8 +816,7 @@ async function writeOne(
   try {
     return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass, acl, tags }, options, signal);
   } catch (err) {
-    if (tags !== undefined) throw tagsRefused(err, t.store, options);
-    throw classRefused(err, storageClass);
+    throw classRefused(tags !== undefined ? tagsRefused(err, t.store, options) : err, storageClass);
   }
 }
 
@@ -892,9 +911,32 @@ async function sourceTagsFor(
  * its copies go without tags (said once), and this one is tried again, without them.
  */
 function tagsRefused(err: unknown, store: ObjectStore, options: Pick<CopyKeyOptions, 'logger'>): unknown {
-  if (!(err instanceof StoreError) || (err.status !== 501 && err.code !== 'NotImplemented')) return err;
+  if (!(err instanceof StoreError)) return err;
+  if (err.code === 'InvalidTag')
+    return new StoreError({
+      section: err.section,
+      op: err.op,
+      endpoint: err.endpoint,
+      bucket: err.bucket,
+      key: err.key,
+      status: err.status,
+      code: err.code,
+      errorClass: err.errorClass,
+      kind: err.kind,
+      cause: err,
+      detail: "the destination refuses one of the source object's tags (e.g. a key starting aws:); or set tags = false",
+    });
+  const denied = err.status === 403;
+  if (!denied && err.status !== 501 && err.code !== 'NotImplemented') return err;
   refusesTags.add(store);
-  sayNoTags(store, `it refuses object tags (${err.code ?? `HTTP ${err.status}`}); copies go without them`, options);
+  sayNoTags(
+    store,
+    denied
+      ? `a write with tags was denied (${err.code ?? 'HTTP 403'}): allow s3:PutObjectTagging there, or set ` +
+          'tags = false; copies go without tags meanwhile'
+      : `it refuses object tags (${err.code ?? `HTTP ${err.status}`}); copies go without them`,
+    options,
+  );
   return new StoreError({
     section: err.section,
     op: err.op,
@@ -938,9 +980,6 @@ async function upload(
           multipartChunksize: configured,
         }),
     });
-    // Some servers (Ceph 16) drop the tags CreateMultipartUpload carries: set them on the object.
-    if (headers.tags !== undefined && Object.keys(headers.tags).length > 0)
-      await t.store.writeTags?.(t.key, headers.tags);
     return { kind: 'multipart', put };
   }
   const put = await t.store.put(t.key, body, {
@@ -950,6 +989,14 @@ async function upload(
     signal,
   });
   return { kind: 'stream', put };
+}
+
+/**
+ * `acl = copy` of a private object sends no ACL: private is every bucket's default, and a bucket
+ * with ACLs disabled (AWS's default for new buckets) refuses any ACL header but none.
+ */
+function sentAcl(acl: SourceAcl | undefined): string | undefined {
+  return acl === undefined || acl.canned === 'private' ? undefined : acl.canned;
 }
 
 /**

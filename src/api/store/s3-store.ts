@@ -622,8 +622,11 @@ export class S3Store implements ObjectStore, MultipartCapable {
     if (options.dropTags)
       await this.call('DeleteObjectTagging', key, () =>
         this.client.send(new (sdk().DeleteObjectTaggingCommand)({ Bucket: this.bucket, Key: key })),
-      ).catch((err: unknown) => {
-        if (!(err instanceof StoreError && (err.status === 501 || err.code === 'NotImplemented'))) throw err;
+      ).catch(async (err: unknown) => {
+        if (err instanceof StoreError && (err.status === 501 || err.code === 'NotImplemented')) return;
+        // A copy keeping tags it should not have is no copy: removed, the failure reported.
+        await this.delete(key).catch(() => undefined);
+        throw err;
       });
     return { etag: stripQuotes(out.CopyObjectResult?.ETag) };
   }
