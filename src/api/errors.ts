@@ -113,6 +113,24 @@ export class StoreError extends S3s3Error {
     return this.errorClass === 'retry';
   }
 
+  /** The same failure with another detail (what it means, what to do), caused by this one. */
+  withDetail(detail: string, errorClass: ErrorClass = this.errorClass): StoreError {
+    return new StoreError({
+      section: this.section,
+      op: this.op,
+      endpoint: this.endpoint,
+      bucket: this.bucket,
+      key: this.key,
+      status: this.status,
+      code: this.code,
+      errorClass,
+      kind: this.kind,
+      retryAfterSeconds: this.retryAfterSeconds,
+      cause: this,
+      detail,
+    });
+  }
+
   /** The key does not exist in a bucket that does (never true for a missing bucket). */
   get notFound(): boolean {
     return this.kind === 'notFound';

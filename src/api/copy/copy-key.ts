@@ -890,19 +890,7 @@ async function sourceTagsFor(
     return await source.store.readTags(source.key);
   } catch (err) {
     if (!(err instanceof StoreError) || err.notFound) throw err;
-    throw new StoreError({
-      section: err.section,
-      op: err.op,
-      endpoint: err.endpoint,
-      bucket: err.bucket,
-      key: err.key,
-      status: err.status,
-      code: err.code,
-      errorClass: err.errorClass,
-      kind: err.kind,
-      cause: err,
-      detail: "tags = true reads each tagged object's tags: allow s3:GetObjectTagging, or set tags = false",
-    });
+    throw err.withDetail("tags = true reads each tagged object's tags: allow s3:GetObjectTagging, or set tags = false");
   }
 }
 
@@ -913,19 +901,9 @@ async function sourceTagsFor(
 function tagsRefused(err: unknown, store: ObjectStore, options: Pick<CopyKeyOptions, 'logger'>): unknown {
   if (!(err instanceof StoreError)) return err;
   if (err.code === 'InvalidTag')
-    return new StoreError({
-      section: err.section,
-      op: err.op,
-      endpoint: err.endpoint,
-      bucket: err.bucket,
-      key: err.key,
-      status: err.status,
-      code: err.code,
-      errorClass: err.errorClass,
-      kind: err.kind,
-      cause: err,
-      detail: "the destination refuses one of the source object's tags (e.g. a key starting aws:); or set tags = false",
-    });
+    return err.withDetail(
+      "the destination refuses one of the source object's tags (e.g. a key starting aws:); or set tags = false",
+    );
   const denied = err.status === 403;
   if (!denied && err.status !== 501 && err.code !== 'NotImplemented') return err;
   refusesTags.add(store);
@@ -937,19 +915,7 @@ function tagsRefused(err: unknown, store: ObjectStore, options: Pick<CopyKeyOpti
       : `it refuses object tags (${err.code ?? `HTTP ${err.status}`}); copies go without them`,
     options,
   );
-  return new StoreError({
-    section: err.section,
-    op: err.op,
-    endpoint: err.endpoint,
-    bucket: err.bucket,
-    key: err.key,
-    status: err.status,
-    code: err.code,
-    errorClass: 'retry',
-    kind: err.kind,
-    cause: err,
-    detail: 'the destination takes no object tags: written again without them',
-  });
+  return err.withDetail('the destination takes no object tags: written again without them', 'retry');
 }
 
 /** writeOne's upload: in parts, or in one PUT. */
@@ -1015,19 +981,9 @@ async function sourceAclFor(
     acl = await source.store.readAcl(source.key);
   } catch (err) {
     if (!(err instanceof StoreError) || err.notFound) throw err;
-    throw new StoreError({
-      section: err.section,
-      op: err.op,
-      endpoint: err.endpoint,
-      bucket: err.bucket,
-      key: err.key,
-      status: err.status,
-      code: err.code,
-      errorClass: err.errorClass,
-      kind: err.kind,
-      cause: err,
-      detail: "acl = copy reads each source object's ACL: allow s3:GetObjectAcl, or set acl to a canned ACL",
-    });
+    throw err.withDetail(
+      "acl = copy reads each source object's ACL: allow s3:GetObjectAcl, or set acl to a canned ACL",
+    );
   }
   if (acl.notCopied.length > 0)
     (options.logger ?? silentLogger).warn("acl = copy: grants not copied (another provider's owner ids differ)", {
@@ -1044,21 +1000,10 @@ async function sourceAclFor(
 function classRefused(err: unknown, storageClass: string | undefined): unknown {
   if (storageClass === undefined || !(err instanceof StoreError)) return err;
   if (err.status !== 400 || !/^Invalid(StorageClass|Argument)$/.test(err.code ?? '')) return err;
-  return new StoreError({
-    section: err.section,
-    op: err.op,
-    endpoint: err.endpoint,
-    bucket: err.bucket,
-    key: err.key,
-    status: err.status,
-    code: err.code,
-    errorClass: err.errorClass,
-    kind: err.kind,
-    cause: err,
-    detail:
-      `sent with storage class ${storageClass} (storage_class): does the destination have that class? ` +
+  return err.withDetail(
+    `sent with storage class ${storageClass} (storage_class): does the destination have that class? ` +
       'set one it has, or leave storage_class out',
-  });
+  );
 }
 
 /** A completed multipart upload has the source's size; its ETag (`-N`, or a Swift SLO's) is taken from a HEAD. */
