@@ -5,8 +5,9 @@
  * (another spelling of the endpoint), each with `tags = true` (the default) and `tags = false`;
  * Swift's S3 API, which answers tags "not implemented", and Swift's own API, which has none:
  * both get every object and one warning line each. A tag-only change at the source is no reason
- * to copy for a plain sweep; `--check-metadata` finds it and copies it to the destinations that
- * take tags, and a second such sweep copies nothing (Swift's included).
+ * to copy for a plain sweep; `--check --check-metadata` names it, a sweep with `--check-metadata`
+ * copies it to the destinations that take tags, and a second such sweep copies nothing (Swift's
+ * included).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -112,6 +113,15 @@ describe('tags', { skip: swiftS3 === undefined ? 'needs the Swift test server' :
     const plain = await runBucket(['--config', file, '--json'], { cwd: cfg.dir });
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal((JSON.parse(plain.stdout) as { copied: number }).copied, 0, 'a plain sweep compares no tags');
+    // --check --check-metadata names the difference, at the two destinations that take tags.
+    const look = await runBucket(['--config', file, '--check', '--check-metadata'], { cwd: cfg.dir });
+    assert.equal(look.code, 1, look.stderr);
+    assert.deepEqual(look.stdout.trim().split('\n').sort(), ['* "tagged" [dest1]', '* "tagged" [dest3]']);
+    const why = await runBucket(['--config', file, '--check', '--check-metadata', '--json'], { cwd: cfg.dir });
+    const reasons = (JSON.parse(why.stdout) as { differences: Array<{ reason?: string }> }).differences.map(
+      (l) => l.reason,
+    );
+    assert.deepEqual(reasons, ['tags differ', 'tags differ'], why.stdout);
     const check = await runBucket(['--config', file, '--json', '--check-metadata'], { cwd: cfg.dir });
     assert.equal(check.code, 0, check.stderr);
     assert.equal(

@@ -17,6 +17,7 @@ import {
   type WriteHeaders,
 } from '../store/object-store.js';
 import type { SourceAcl } from '../store/acl.js';
+import { sourceTagsFor, tagsDiffer, tagsRefused, takesTags } from './tags.js';
 import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type DestinationState } from './decide.js';
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
@@ -818,104 +819,6 @@ async function writeOne(
   } catch (err) {
     throw classRefused(tags !== undefined ? tagsRefused(err, t.store, options) : err, storageClass);
   }
-}
-
-/**
- * `--check-metadata`: whether the destination's tags differ from the source's (a destination
- * that takes tags only). The counts HEAD shows decide when both say none or differ; equal
- * counts are settled by reading both tag sets.
- */
-async function tagsDiffer(
-  source: CopySource,
-  sh: HeadInfo,
-  t: CopyTarget,
-  dh: HeadInfo,
-  options: Pick<CopyKeyOptions, 'logger'>,
-): Promise<boolean> {
-  if ((sh.tagCount ?? 0) === 0 && (dh.tagCount ?? 0) === 0) return false;
-  await probeTags(t.store, options);
-  if (!takesTags(t.store) || !source.store.readTags || !t.store.readTags) return false;
-  if (sh.tagCount !== undefined && dh.tagCount !== undefined && sh.tagCount !== dh.tagCount) return true;
-  const [a, b] = await Promise.all([source.store.readTags(source.key), t.store.readTags(t.key)]);
-  const keys = Object.keys(a);
-  return keys.length !== Object.keys(b).length || keys.some((k) => a[k] !== b[k]);
-}
-
-/** Destinations that answered a write with tags "not implemented" (Swift's s3api): written without. */
-const refusesTags = new WeakSet<ObjectStore>();
-/** Destinations already told about (once per process): their tags are not copied. */
-const saidNoTags = new WeakSet<ObjectStore>();
-
-/** Whether copies to `store` carry the source's tags: `tags = true`, a store with tags, and not refused. */
-function takesTags(store: ObjectStore): boolean {
-  return store.settings.tags && store.readTags !== undefined && !refusesTags.has(store);
-}
-
-/** A destination with `tags = true` asked once whether it takes tags at all (see S3Store.takesTags). */
-async function probeTags(store: ObjectStore, options: Pick<CopyKeyOptions, 'logger'>): Promise<void> {
-  if (!store.settings.tags || !store.takesTags || refusesTags.has(store)) return;
-  if (await store.takesTags()) return;
-  refusesTags.add(store);
-  sayNoTags(store, 'it takes no object tags (PutObjectTagging: NotImplemented); copies go without them', options);
-}
-
-/** Once per destination and process: why its copies carry no tags. */
-function sayNoTags(store: ObjectStore, why: string, options: Pick<CopyKeyOptions, 'logger'>): void {
-  if (saidNoTags.has(store)) return;
-  saidNoTags.add(store);
-  (options.logger ?? silentLogger).warn(`tags not copied to [${store.name}]: ${why}`, {
-    destination: store.name,
-    bucket: store.bucket,
-  });
-}
-
-/**
- * The source's tags when it has some (`x-amz-tagging-count`) and a destination takes them;
- * undefined otherwise. A destination with `tags = true` that has no object tags (Swift) is told
- * about once. A source that will not show its tags throws, saying what to allow.
- */
-async function sourceTagsFor(
-  source: CopySource,
-  info: HeadInfo,
-  targets: readonly CopyTarget[],
-  options: Pick<CopyKeyOptions, 'logger'>,
-): Promise<Record<string, string> | undefined> {
-  if ((info.tagCount ?? 0) === 0 || !source.store.readTags) return undefined;
-  for (const t of targets)
-    if (t.store.settings.tags && t.store.readTags === undefined)
-      sayNoTags(t.store, 'Swift has no object tags (set tags = false there to say so)', options);
-    else await probeTags(t.store, options);
-  if (!targets.some((t) => takesTags(t.store))) return undefined;
-  try {
-    return await source.store.readTags(source.key);
-  } catch (err) {
-    if (!(err instanceof StoreError) || err.notFound) throw err;
-    throw err.withDetail("tags = true reads each tagged object's tags: allow s3:GetObjectTagging, or set tags = false");
-  }
-}
-
-/**
- * A write with tags that the destination answers "not implemented" (Swift's s3api): from now on
- * its copies go without tags (said once), and this one is tried again, without them.
- */
-function tagsRefused(err: unknown, store: ObjectStore, options: Pick<CopyKeyOptions, 'logger'>): unknown {
-  if (!(err instanceof StoreError)) return err;
-  if (err.code === 'InvalidTag')
-    return err.withDetail(
-      "the destination refuses one of the source object's tags (e.g. a key starting aws:); or set tags = false",
-    );
-  const denied = err.status === 403;
-  if (!denied && err.status !== 501 && err.code !== 'NotImplemented') return err;
-  refusesTags.add(store);
-  sayNoTags(
-    store,
-    denied
-      ? `a write with tags was denied (${err.code ?? 'HTTP 403'}): allow s3:PutObjectTagging there, or set ` +
-          'tags = false; copies go without tags meanwhile'
-      : `it refuses object tags (${err.code ?? `HTTP ${err.status}`}); copies go without them`,
-    options,
-  );
-  return err.withDetail('the destination takes no object tags: written again without them', 'retry');
 }
 
 /** writeOne's upload: in parts, or in one PUT. */

@@ -8,6 +8,7 @@
  */
 import { hashObject } from '../copy/copy-key.js';
 import { metadataDiff } from '../copy/source-now.js';
+import { tagsDiffer } from '../copy/tags.js';
 import { decide, type DestinationState } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
 import { ListingOrderError, StoreError } from '../errors.js';
@@ -51,7 +52,10 @@ export interface CheckOptions extends FilterOptions {
   readonly prefix?: string;
   /** Settle `?` by reading both bodies and comparing their MD5s. */
   readonly download?: boolean;
-  /** Also compare standard headers and user metadata (not `s3s3-*`); HEADs both sides of every key. */
+  /**
+   * Also compare standard headers, user metadata (not `s3s3-*`) and tags (where the destination
+   * takes them); HEADs both sides of every key.
+   */
   readonly checkMetadata?: boolean;
   /** HEADs and downloads in flight at once; default: the source's configured concurrency. */
   readonly concurrency?: number;
@@ -274,6 +278,16 @@ async function settleKey(
           if (src === null) return line('-');
           const diff = metadataDiff(src, head);
           if (diff.length > 0) return line('*', `metadata differs: ${diff.join(', ')}`);
+          if (
+            await tagsDiffer(
+              { store: source, key: object.key },
+              src,
+              { store: dest, key: destinationKey },
+              head,
+              options,
+            )
+          )
+            return line('*', 'tags differ');
         }
         return d.action === 'copy' ? line('?', d.reason) : line('=');
       } catch (error) {
