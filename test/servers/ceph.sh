@@ -292,13 +292,16 @@ EOF
     sleep 0.1
   done
   sed -i "/^$rgw_pid\$/d" "$STATE/pids"
-  launch client.rgw.a radosgw -c "$CONF" -n client.rgw.a -f
+  # Its own log name: the first radosgw's log stays for a post-mortem.
+  launch client.rgw.a.restarted radosgw -c "$CONF" -n client.rgw.a -f
   code=000
   while [ "$code" = 000 ]; do
     [ "$(remaining)" -gt 0 ] || fail "S3 endpoint not answering after radosgw's restart"
     sleep 0.25
     code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$rgw_port/" || true)
   done
+  code=$(curl -s -o /dev/null -m 5 --cacert "$STATE/tls/ca.pem" -w '%{http_code}' "https://127.0.0.1:$tls_port/" || true)
+  [ "$code" != 000 ] || fail "the https endpoint does not answer after radosgw's restart"
   log "storage class COLD added; radosgw restarted; ready after $((SECONDS - t0))s"
 
   cat >"$STATE/env" <<EOF
