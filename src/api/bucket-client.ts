@@ -13,6 +13,9 @@ import { duplicateBucket, type DuplicateOptions, type DuplicateReport } from './
 import { deleteKey, syncKey, type SyncKeyOptions, type SyncResult } from './sync/sync-key.js';
 import type { EndpointConfig } from './config.js';
 import { printAs } from './redact.js';
+import type { Resumable } from './copy/resume.js';
+import type { UploadJournal } from './uploads/journal.js';
+import { abortStaleUploads, openUploadJournal } from './uploads/manage.js';
 
 /**
  * The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift
@@ -67,6 +70,7 @@ export class BucketClient {
   readonly destinations: readonly (S3Store | SwiftStore)[];
   private readonly logger: Logger;
   private closed = false;
+  private journal: UploadJournal | undefined;
 
   constructor(
     readonly config: Config,
@@ -77,9 +81,24 @@ export class BucketClient {
     this.destinations = config.destinations.map((d) => createConnection(d, this.logger));
   }
 
-  /** Sweep the whole source bucket to every destination. */
-  duplicate(options: DuplicateOptions = {}): Promise<DuplicateReport> {
-    return duplicateBucket(this.source, this.destinations, { logger: this.logger, ...options });
+  /**
+   * Where this client's multipart uploads are kept resumable (opened on first use): Redis with
+   * `[pubsub] redis = true`, else files under `[source] state_dir`.
+   */
+  get uploads(): Resumable {
+    this.journal ??= openUploadJournal(this.config);
+    return { journal: this.journal, logger: this.logger };
+  }
+
+  /** Aborts s3s3's own uploads to these destinations begun longer ago than `upload_ttl`; how many. */
+  abortStaleUploads(): Promise<number> {
+    return abortStaleUploads(this.uploads.journal, this.destinations, this.config.source.uploadTtlMs, this.logger);
+  }
+
+  /** Sweep the whole source bucket to every destination (stale uploads of ours aborted first). */
+  async duplicate(options: DuplicateOptions = {}): Promise<DuplicateReport> {
+    if (!options.dryRun) await this.abortStaleUploads();
+    return duplicateBucket(this.source, this.destinations, { logger: this.logger, uploads: this.uploads, ...options });
   }
 
   /**
@@ -88,7 +107,7 @@ export class BucketClient {
    * saying `delete = false` with `{ delete: true }`), else report it gone.
    */
   sync(key: string, options: SyncKeyOptions = {}): Promise<SyncResult> {
-    return syncKey(this.source, this.destinations, key, { logger: this.logger, ...options });
+    return syncKey(this.source, this.destinations, key, { logger: this.logger, uploads: this.uploads, ...options });
   }
 
   /** Delete one key from the destinations that delete, unless the source has it (again). */
@@ -101,7 +120,7 @@ export class BucketClient {
     return upload(
       { store: this.source, key },
       this.destinations.map((store) => ({ store, key })),
-      { logger: this.logger, ...options },
+      { logger: this.logger, uploads: this.uploads, ...options },
     );
   }
 
@@ -109,6 +128,7 @@ export class BucketClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    void this.journal?.close().catch(() => {});
     for (const s of [this.source, ...this.destinations]) {
       try {
         s.close();

@@ -61,6 +61,17 @@ export {
   trashRegistryKey,
 } from './sync/trash-roots.js';
 export { listTrash, purgeTrash, formatAge, trashRootsToList } from './sweep/trash.js';
+export {
+  abortStaleUploads,
+  abortUploads,
+  listUploads,
+  openUploadJournal,
+  type AbortReport,
+  type UploadEntry,
+  type UploadFilter,
+} from './uploads/manage.js';
+export { defaultStateDir, FileUploadJournal, type UploadJournal, type UploadRecord } from './uploads/journal.js';
+export { RedisUploadJournal } from './uploads/redis-journal.js';
 export type { TrashObject, PurgeOptions, PurgeReport, PurgeAction } from './sweep/trash.js';
 export type { SyncKeyOptions, SyncResult } from './sync/sync-key.js';
 export type { DuplicateOptions, DuplicateReport, DestinationTotals, Failure } from './sweep/duplicate.js';

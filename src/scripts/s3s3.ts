@@ -2,13 +2,16 @@
 /**
  * s3s3: helper subcommands (the original's echo_s3s3_supervisord_conf and
  * echo_s3s3_ini_template, which print the files shipped in the package; the queue; the
- * trash).
+ * trash; s3s3's own multipart uploads under way).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
+  abortUploads,
   createConnection,
   createLogger,
+  listUploads,
+  openUploadJournal,
   DURATION_HINT,
   formatAge,
   listTrash,
@@ -81,6 +84,15 @@ const TRASH_PURGE_FLAGS = {
   dryRun: boolFlag('--dry-run', 'print what would be purged; delete nothing'),
 } as const;
 
+/** `s3s3 uploads list|abort`'s flags. */
+const UPLOADS_FLAGS = {
+  config: CONFIG_FLAG,
+  dest: DEST_FLAG,
+  olderThan: textFlag('--older-than <duration>', `only uploads begun at least this long ago: ${DURATION_HINT}`),
+  json: boolFlag('--json', 'one JSON object per line instead: destination, key, upload_id, size, started, age_seconds'),
+} as const;
+
+type UploadsFlags = FlagValues<typeof UPLOADS_FLAGS>;
 type QueueFlags = FlagValues<typeof QUEUE_FLAGS>;
 /** The flags of either trash subcommand (list has no --older-than or --dry-run, purge no --json). */
 type TrashFlags = Partial<FlagValues<typeof TRASH_LIST_FLAGS> & FlagValues<typeof TRASH_PURGE_FLAGS>>;
@@ -94,6 +106,12 @@ export type S3s3Command =
       readonly action: 'list' | 'purge';
       readonly flags: TrashFlags;
       /** purge: --older-than in milliseconds. */
+      readonly olderThanMs?: number;
+    }
+  | {
+      readonly command: 'uploads';
+      readonly action: 'list' | 'abort';
+      readonly flags: UploadsFlags;
       readonly olderThanMs?: number;
     };
 
@@ -158,6 +176,25 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
   ).action((flags: TrashFlags) => {
     parsed = { command: 'trash', action: 'purge', flags };
   });
+  const uploadsCmd = program
+    .command('uploads')
+    .description(
+      "s3s3's own multipart uploads under way (kept to resume after a crash): `uploads list` prints them, " +
+        '`uploads abort` aborts them (without --older-than, all of them)',
+    );
+  for (const action of ['list', 'abort'] as const)
+    addFlags(
+      uploadsCmd
+        .command(action)
+        .description(
+          action === 'list'
+            ? 'one line per upload: <age> <size of the object in bytes> "KEY" [dest] UPLOAD-ID'
+            : 'abort the uploads (and forget them); a copy that needs the object again starts over',
+        ),
+      UPLOADS_FLAGS,
+    ).action((flags: UploadsFlags) => {
+      parsed = { command: 'uploads', action, flags };
+    });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (!parsed) {
@@ -167,6 +204,15 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
   if (queueAction !== undefined && !(QUEUE_ACTIONS as readonly string[]).includes(queueAction)) {
     io.stderr(`s3s3 queue: unknown action ${JSON.stringify(queueAction)}; use ${QUEUE_ACTIONS.join(', ')}\n`);
     return EXIT_USAGE;
+  }
+  if (parsed.command === 'uploads' && parsed.flags.olderThan !== undefined) {
+    const { olderThan } = parsed.flags;
+    const olderThanMs = parseDuration(olderThan);
+    if (olderThanMs === undefined) {
+      io.stderr(`s3s3 uploads ${parsed.action}: --older-than ${JSON.stringify(olderThan)} is not ${DURATION_HINT}\n`);
+      return EXIT_USAGE;
+    }
+    return { ...parsed, olderThanMs };
   }
   if (parsed.command === 'trash' && parsed.action === 'purge') {
     const name = 's3s3 trash purge';
@@ -191,6 +237,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   if (typeof parsed === 'number') return parsed;
   if (parsed.command === 'queue') return runQueue(parsed.action, parsed.flags, io);
   if (parsed.command === 'trash') return runTrash(parsed.action, parsed.flags, parsed.olderThanMs, io);
+  if (parsed.command === 'uploads') return runUploads(parsed.action, parsed.flags, parsed.olderThanMs, io);
   const path = packageFile(SHIPPED[parsed.command].file);
   let text: string;
   try {
@@ -341,6 +388,62 @@ async function runTrash(
     }
   }
   return code;
+}
+
+async function runUploads(
+  action: 'list' | 'abort',
+  flags: UploadsFlags,
+  olderThanMs: number | undefined,
+  io: CliIo,
+): Promise<number> {
+  const name = `s3s3 uploads ${action}`;
+  const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
+  const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
+  if (!config) return EXIT_USAGE;
+  if (flags.dest !== undefined && !config.destinations.some((d) => d.name === flags.dest)) {
+    io.stderr(
+      `${name}: no destination section [${flags.dest}] in ${config.file ?? 'the config'}; ` +
+        `it has ${config.destinations.map((d) => `[${d.name}]`).join(', ')}\n`,
+    );
+    return EXIT_USAGE;
+  }
+  const stores = config.destinations.map((d) => createConnection(d, log));
+  const journal = openUploadJournal(config);
+  const filter = { destination: flags.dest, olderThanMs };
+  const line = (u: { ageSeconds: number; size: number; key: string; destination: string; uploadId: string }) =>
+    `${formatAge(u.ageSeconds * 1000)} ${u.size} ${quoteKey(u.key)} [${u.destination}] ${u.uploadId}`;
+  try {
+    if (action === 'list') {
+      for (const u of await listUploads(journal, stores, filter)) {
+        if (flags.json) {
+          const entry = {
+            destination: u.destination,
+            key: u.key,
+            upload_id: u.uploadId,
+            size: u.size,
+            started: u.startedAt.toISOString(),
+            age_seconds: u.ageSeconds,
+          };
+          io.stdout(`${JSON.stringify(entry)}\n`);
+        } else io.stdout(`${line(u)}\n`);
+      }
+      return EXIT_OK;
+    }
+    const report = await abortUploads(journal, stores, filter);
+    for (const u of report.aborted) io.stdout(`aborted ${line(u)}\n`);
+    for (const f of report.failed)
+      io.stderr(`${name}: could not abort ${quoteKey(f.key)} [${f.destination}] ${f.uploadId}: ${f.error.message}\n`);
+    io.stderr(
+      `${name}: aborted ${report.aborted.length}${report.failed.length ? `, ${report.failed.length} failed` : ''}\n`,
+    );
+    return report.failed.length > 0 ? EXIT_FAILED : EXIT_OK;
+  } catch (err) {
+    io.stderr(`${name}: ${journal.where}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILED;
+  } finally {
+    for (const s of stores) s.close();
+    await journal.close().catch(() => {});
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,10 +1,11 @@
 /** The built s3s3bucket run as a user runs it, with any arguments (several --config among them). */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '../../dist/scripts/bucket.js');
+const S3S3 = join(import.meta.dirname, '../../dist/scripts/s3s3.js');
 
 export interface BucketRun {
   readonly code: number;
@@ -42,5 +43,35 @@ export function runBucket(
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
+  });
+}
+
+/** The built `s3s3` helper command run as a user runs it (HOME is `cwd`, as for runBucket). */
+export function runS3s3(
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<BucketRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [S3S3, ...args],
+      {
+        env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env },
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 120_000,
+        killSignal: 'SIGKILL',
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** s3s3bucket started and left running: the child, to kill mid-run. */
+export function startBucket(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env },
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

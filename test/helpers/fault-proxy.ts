@@ -105,6 +105,8 @@ const HALF = -1;
 
 export class FaultProxy {
   readonly requests: RequestInfo[] = [];
+  /** Bytes of response bodies passed back to clients so far (set it to 0 to count afresh). */
+  responseBytes = 0;
   private readonly rules: Rule[] = [];
   private server: http.Server | undefined;
   private readonly upstream: URL;
@@ -329,7 +331,16 @@ export class FaultProxy {
         return;
       }
       offset += chunk.length;
-      res.write(chunk);
+      this.responseBytes += chunk.length;
+      // Back-pressure, as a real server's socket: the proxy reads upstream no faster than the client takes it.
+      if (!res.write(chunk)) {
+        up.pause();
+        res.once('drain', () => up.resume());
+      }
+    });
+    // A client gone mid-body (killed, gave up): the upstream answer is read no further.
+    res.once('close', () => {
+      if (!res.writableFinished) up.destroy();
     });
     up.on('end', () => {
       if (stopAt === undefined) res.end();

@@ -198,9 +198,11 @@ paxos propose interval = 0.05
 paxos min wait = 0.01
 
 [osd]
-# RAM-only object store: no disk I/O, fastest mkfs and start. Sized so 1 GiB objects fit.
+# RAM-only object store: no disk I/O, fastest mkfs and start. Sized for the resume test's 1 GiB
+# objects (source, a killed upload's parts, the copy) beside the rest of the suite and the
+# deleted data waiting for GC; memory is taken as objects are written, not up front.
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = 10737418240
 # (osd memory target only drives BlueStore's cache autotuning; memstore ignores it.)
 # A memstore OSD dumps all its data to osd data on a clean shutdown; skip that, data is throwaway.
 osd fast shutdown = true

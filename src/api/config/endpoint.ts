@@ -26,6 +26,7 @@ export function readShared(r: Reader, tlsEndpoint: string | undefined): SharedEn
     listPageSize: r.integer('list_page_size'),
     listParallel: r.integer('list_parallel'),
     maxRetries: r.integer('max_retries'),
+    ...uploadState(r),
     ...endpointTls(r, tlsEndpoint),
     ...deletion(r),
   };
@@ -36,6 +37,18 @@ function readTags(r: Reader): boolean {
   if (r.section === 'source' && r.has('tags'))
     r.problem('tags', "belongs in a [dest*] section: it says whether copies get the source's tags");
   return r.boolean('tags');
+}
+
+/** `state_dir` and `upload_ttl`: the source's (they say where and how long uploads are kept). */
+function uploadState(r: Reader): { stateDir?: string; uploadTtlMs: number } {
+  if (r.section !== 'source') {
+    for (const k of ['state_dir', 'upload_ttl'])
+      if (r.has(k) && r.level(k) > 0) r.problem(k, 'belongs in [source]: it is one setting for the whole process');
+    return { uploadTtlMs: r.seconds('upload_ttl') };
+  }
+  const dir = r.string('state_dir');
+  if (dir !== undefined && dir === '') r.problem('state_dir', 'is empty: give a directory, or leave it out');
+  return { ...(dir ? { stateDir: r.path('state_dir') } : {}), uploadTtlMs: r.seconds('upload_ttl') };
 }
 
 /** `prefix`, and the destination-only keys that say how it deletes. */

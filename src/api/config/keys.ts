@@ -656,6 +656,35 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'state_dir',
+    sections: ENDPOINT,
+    value: { kind: 'path' },
+    defaultText: '`$XDG_STATE_HOME/s3s3`, else `/var/lib/s3s3` as root, `~/.local/state/s3s3` otherwise',
+    help:
+      '`[source]` only: where s3s3 keeps the state of its multipart uploads under way (so a crash resumes them) ' +
+      'when `[pubsub] redis` is off; with Redis they are kept in the hash `s3s3:uploads`',
+    ini: [
+      {
+        block: 'source',
+        value: '/var/lib/s3s3',
+        commented: true,
+        note: 'uploads under way, to resume after a crash (without Redis)',
+      },
+    ],
+  },
+  {
+    name: 'upload_ttl',
+    sections: ENDPOINT,
+    value: duration,
+    default: '7d',
+    help:
+      "`[source]` only: s3s3's own multipart uploads begun longer ago than this are aborted (by a sweep when it " +
+      'starts, a worker when it starts and hourly, or `s3s3 uploads abort`)',
+    ini: [
+      { block: 'source', value: '7d', commented: true, note: 'abandoned uploads of our own are aborted after this' },
+    ],
+  },
+  {
     name: 'lean_requests',
     sections: S3,
     value: bool,

@@ -123,6 +123,10 @@ export interface SharedEndpointConfig extends EndpointSettings {
   readonly caBundle?: string;
   /** False: accept any certificate (`verify_ssl = false`; warned about at start). */
   readonly verifySsl: boolean;
+  /** `state_dir` (`[source]`): where upload records live without Redis; undefined: the default (uploads/journal.ts). */
+  readonly stateDir?: string;
+  /** `upload_ttl` (`[source]`): s3s3's own uploads older than this are aborted. */
+  readonly uploadTtlMs: number;
 }
 
 /** An S3 bucket (`type = s3`, the default): the `[source]` or a `[dest*]` section. */

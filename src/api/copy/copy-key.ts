@@ -22,7 +22,8 @@ import { decide, knownMd5, META_MD5, META_SOURCE_ETAG, type CopyReason, type Des
 import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
 import type { Limiter } from './limiter.js';
-import { multipartUpload } from './multipart.js';
+import { multipartUpload, resumeMultipart } from './multipart.js';
+import { journalFailed, resumeRefusal, trackerFor, verifyResumed, type Resumable } from './resume.js';
 import { metadataDiffers, sameVersion, sourceNow, type SourceNow } from './source-now.js';
 
 /** Copies of one key again because the source changed while it was written, before giving up for now. */
@@ -98,6 +99,11 @@ export interface CopyKeyOptions {
    * path, so a re-announced large object is never re-sent.
    */
   readonly blindUpTo?: number;
+  /**
+   * Keeps multipart uploads resumable: each is recorded in this journal while under way, and an
+   * upload a crash or a failure left behind is taken up by the next copy of the same version.
+   */
+  readonly uploads?: Resumable;
 }
 
 /** A source GET already under way: its body, unread, and what its headers said. */
@@ -379,7 +385,7 @@ async function transfer(
   opened?: Opened,
 ): Promise<Map<CopyTarget, TransferOutcome>> {
   const out = new Map<CopyTarget, TransferOutcome>();
-  const streamed: CopyTarget[] = [];
+  let streamed: CopyTarget[] = [];
   await Promise.all(
     planned.map(async ({ target }) => {
       const store = target.store;
@@ -399,10 +405,123 @@ async function transfer(
       }
     }),
   );
+  // An upload a crash or a failure left behind is taken up where it stopped.
+  const uploads = options.uploads;
+  if (uploads && info !== undefined && streamed.some((t) => goesMultipart(t.store, info.size, t.key))) {
+    const resumed = await Promise.all(
+      streamed.map(async (t) =>
+        goesMultipart(t.store, info.size, t.key) ? resumeTo(source, t, uploads, options) : undefined,
+      ),
+    );
+    streamed.forEach((t, i) => (resumed[i] !== undefined ? out.set(t, resumed[i]) : undefined));
+    streamed = streamed.filter((_, i) => resumed[i] === undefined);
+    if (streamed.length === 0) opened?.body.destroy();
+  }
   if (streamed.length > 0) {
     for (const [t, o] of await streamToTargets(source, streamed, options, opened)) out.set(t, o);
   }
   return out;
+}
+
+/**
+ * The upload to `t` the journal holds, taken up: undefined when there is none, or it cannot be
+ * resumed (the source or the headers changed, the upload is gone): it is then aborted and
+ * forgotten, and the caller copies the object whole. A resume that fails on the way keeps the
+ * upload for the next attempt unless the failure says the bytes were wrong.
+ */
+async function resumeTo(
+  source: CopySource,
+  t: CopyTarget,
+  r: Resumable,
+  options: CopyKeyOptions,
+): Promise<TransferOutcome | undefined> {
+  const store = t.store;
+  if (!isMultipartCapable(store) || !store.resumeMultipart || !source.store.getRange) return undefined;
+  const record = await r.journal.get(store.endpoint, store.bucket, t.key).catch((err: unknown) => {
+    journalFailed(r, err);
+    return undefined;
+  });
+  if (record === undefined) return undefined;
+  const log = options.logger ?? silentLogger;
+  const forget = async (why: string) => {
+    log.info('an interrupted upload cannot be resumed: copying the object whole', {
+      key: t.key,
+      destination: store.name,
+      uploadId: record.uploadId,
+      why,
+    });
+    await store.abortMultipart(t.key, record.uploadId).catch(() => {});
+    await r.journal.remove(record).catch((err: unknown) => journalFailed(r, err));
+    return undefined;
+  };
+  let info: HeadInfo | null;
+  let from: { acl?: SourceAcl; tags?: Record<string, string> };
+  try {
+    info = await source.store.head(source.key);
+    if (info === null) return await forget('the source no longer has the key');
+    from = { acl: await sourceAclFor(source, [t], options), tags: await sourceTagsFor(source, info, [t], options) };
+  } catch (err) {
+    return await failedOrGone(source, err, true);
+  }
+  const headers = writeHeaders(t, info, etagMd5(info), copyHeaders(info), from);
+  const refusal = resumeRefusal(record, info, headers);
+  if (refusal !== undefined) return await forget(refusal);
+  const slots = await acquireInOrder(store.pacer ? [store.pacer] : []);
+  let resumed: Awaited<ReturnType<typeof resumeMultipart>>;
+  try {
+    const have = await store.resumeMultipart(t.key, record.uploadId, headers);
+    if (have === null) return await forget('the upload is gone (completed, aborted or expired)');
+    const etag = record.sourceEtag;
+    resumed = await resumeMultipart(store, t.key, {
+      uploadId: record.uploadId,
+      size: record.size,
+      partSize: record.partSize,
+      have,
+      parallel: Math.max(1, Math.min(4, store.settings.concurrency)),
+      partSlots: options.partSlots,
+      readRange: async (start, end) => {
+        options.onSourceRead?.(source.key);
+        return (await source.store.getRange!(source.key, start, end, etag)).body;
+      },
+    });
+  } catch (err) {
+    // The source changed under the resume (If-Match): start over with the version there now.
+    if (err instanceof StoreError && err.kind === 'preconditionFailed') return await forget('the source changed');
+    if (!keepsUpload(err)) {
+      await store.abortMultipart(t.key, record.uploadId).catch(() => {});
+      await r.journal.remove(record).catch((e: unknown) => journalFailed(r, e));
+    }
+    return await failedOrGone(source, err, false);
+  } finally {
+    for (const release of slots.values()) release();
+  }
+  log.info('an interrupted upload resumed', {
+    key: t.key,
+    destination: store.name,
+    uploadId: record.uploadId,
+    partsKept: resumed.reused,
+    partsSent: resumed.parts.length - resumed.reused,
+  });
+  await r.journal.remove(record).catch((err: unknown) => journalFailed(r, err));
+  try {
+    const put = await checkMultipart(t, info, resumed.put);
+    const hints = [source.store.settings.multipartChunksize, store.settings.multipartChunksize, record.partSize];
+    await verifyResumed(store, t.key, info, resumed.parts, put.etag, hints);
+    const tags = takesTags(store) ? from.tags : undefined;
+    if (tags !== undefined && Object.keys(tags).length > 0)
+      await store.writeTags!(t.key, tags).catch((err: unknown) => {
+        throw tagsRefused(err, store, options);
+      });
+  } catch (err) {
+    await discard(store, t.key);
+    return { outcome: 'failed', bytes: 0, error: asError(err) };
+  }
+  return { outcome: 'copied', bytes: info.size, method: 'multipart', read: info };
+}
+
+/** A failure that leaves a recorded upload for the next attempt: a transient one, not a wrong byte. */
+function keepsUpload(err: unknown): boolean {
+  return isRetryable(asError(err)) && !(err instanceof VerificationError) && !(err instanceof ShortBodyError);
 }
 
 /**
@@ -805,6 +924,22 @@ async function writeOne(
   signal: AbortSignal,
   from: { readonly acl?: SourceAcl; readonly tags?: Record<string, string> },
 ): Promise<{ kind: 'stream' | 'multipart'; put: PutResult }> {
+  const written = writeHeaders(t, info, sourceMd5, headers, from);
+  try {
+    return await upload(t, body, info, sourceMd5, written, options, signal);
+  } catch (err) {
+    throw classRefused(written.tags !== undefined ? tagsRefused(err, t.store, options) : err, written.storageClass);
+  }
+}
+
+/** What a copy to `t` is written with: the source's headers, s3s3's metadata, the class, ACL and tags. */
+function writeHeaders(
+  t: CopyTarget,
+  info: HeadInfo,
+  sourceMd5: string | undefined,
+  headers: Partial<ObjectHeaders>,
+  from: { readonly acl?: SourceAcl; readonly tags?: Record<string, string> },
+): WriteHeaders & { metadata: Record<string, string> } {
   const settings = t.store.settings;
   const storageClass = settings.storageClass === 'copy' ? info.storageClass : settings.storageClass;
   const acl = settings.acl === 'copy' ? sentAcl(from.acl) : settings.acl;
@@ -814,11 +949,7 @@ async function writeOne(
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
-  try {
-    return await upload(t, body, info, sourceMd5, { ...headers, metadata, storageClass, acl, tags }, options, signal);
-  } catch (err) {
-    throw classRefused(tags !== undefined ? tagsRefused(err, t.store, options) : err, storageClass);
-  }
+  return { ...headers, metadata, storageClass, acl, tags };
 }
 
 /** writeOne's upload: in parts, or in one PUT. */
@@ -841,6 +972,7 @@ async function upload(
       parallel: Math.max(1, Math.min(4, settings.concurrency)),
       headers,
       partSlots: options.partSlots,
+      ...(options.uploads ? { tracker: trackerFor(options.uploads, t.store, t.key, info, headers, keepsUpload) } : {}),
       onPartSize: (chosen, configured) =>
         log.info(`multipart part size grown to stay within ${settings.maxParts ?? 10_000} parts`, {
           key: t.key,

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3s3Error } from '../errors.js';
-import type { CompletedPart, MultipartCapable, PutResult, WriteHeaders } from '../store/object-store.js';
+import type { CompletedPart, MultipartCapable, PutResult, UploadedPart, WriteHeaders } from '../store/object-store.js';
 import type { Limiter } from './limiter.js';
 
 const MiB = 1024 * 1024;
@@ -62,6 +62,21 @@ export interface MultipartOptions {
    * to stay within 10,000 parts: each part buffer is then that large, so callers may log it.
    */
   readonly onPartSize?: (chosen: number, configured: number) => void;
+  /** Keeps the upload resumable: told when it begins and ends; a failure it keeps is left for the next attempt. */
+  readonly tracker?: UploadTracker;
+}
+
+/**
+ * What makes an upload resumable (uploads/journal.ts through copy/resume.ts): its record is
+ * written once the upload exists and removed once it is completed or aborted.
+ */
+export interface UploadTracker {
+  /** The upload exists (record it); false when it could not be recorded (then it is not kept on failure). */
+  started(uploadId: string, partSize: number): Promise<boolean>;
+  /** Completed or aborted: forget it. */
+  ended(uploadId: string): Promise<void>;
+  /** Whether a failure leaves the upload for the next attempt to resume (a transient one) instead of aborting it. */
+  keeps(err: unknown): boolean;
 }
 
 /** Yields buffers of exactly `partSize` bytes (the last may be shorter). */
@@ -105,6 +120,7 @@ export async function multipartUpload(
   }
   if (partSize !== options.partSize) options.onPartSize?.(partSize, options.partSize);
   const uploadId = await store.createMultipart(key, options.headers);
+  const recorded = (await options.tracker?.started(uploadId, partSize)) ?? false;
   const done: CompletedPart[] = [];
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
@@ -137,11 +153,110 @@ export async function multipartUpload(
     if (failure !== undefined) throw failure;
     done.sort((a, b) => a.partNumber - b.partNumber);
     if (done.length === 0) throw new Error('multipart upload of an empty body');
-    return await store.completeMultipart(key, uploadId, done);
+    const put = await store.completeMultipart(key, uploadId, done);
+    await options.tracker?.ended(uploadId);
+    return put;
   } catch (err) {
     body.destroy();
     await Promise.allSettled(inflight);
+    // A transient failure of a recorded upload leaves it for the next attempt, which resumes it.
+    if (recorded && options.tracker?.keeps(err)) throw err;
     await store.abortMultipart(key, uploadId).catch((abortErr: unknown) => options.onAbortError?.(abortErr));
+    await options.tracker?.ended(uploadId);
     throw err;
   }
+}
+
+/** What `resumeMultipart` needs: the upload, its parts, and how to read a range of the source. */
+export interface ResumeOptions {
+  readonly uploadId: string;
+  readonly size: number;
+  readonly partSize: number;
+  /** The parts the upload holds now (ListParts). */
+  readonly have: readonly UploadedPart[];
+  readonly parallel: number;
+  readonly partSlots?: Limiter;
+  /** Bytes `start`..`end` (inclusive) of the source version the upload copies. */
+  readonly readRange: (start: number, end: number) => Promise<Readable>;
+  /** Told of each byte count read from the source. */
+  readonly onRead?: (bytes: number) => void;
+}
+
+/** The parts an object of `size` bytes has at `partSize`: number, offset, length. */
+export function partLayout(
+  size: number,
+  partSize: number,
+): Array<{ partNumber: number; start: number; length: number }> {
+  const out = [];
+  for (let n = 1, start = 0; start < size; n++, start += partSize)
+    out.push({ partNumber: n, start, length: Math.min(partSize, size - start) });
+  return out;
+}
+
+/**
+ * Completes an upload begun earlier: a part it holds with the right size and an MD5 for ETag is
+ * kept (S3 and Swift checked its Content-MD5 when it was put); every other part is read from
+ * the source (a range) and uploaded with its own Content-MD5. Failures leave the upload as it
+ * is (the caller decides whether to abort). Returns the completed upload and its parts.
+ */
+export async function resumeMultipart(
+  store: MultipartCapable,
+  key: string,
+  options: ResumeOptions,
+): Promise<{ put: PutResult; parts: CompletedPart[]; reused: number }> {
+  const held = new Map(options.have.map((p) => [p.partNumber, p]));
+  const done: CompletedPart[] = [];
+  const missing: Array<{ partNumber: number; start: number; length: number }> = [];
+  for (const p of partLayout(options.size, options.partSize)) {
+    const h = held.get(p.partNumber);
+    if (h && h.size === p.length && /^[0-9a-f]{32}$/.test(h.etag))
+      done.push({ partNumber: p.partNumber, etag: h.etag });
+    else missing.push(p);
+  }
+  const reused = done.length;
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  for (const p of missing) {
+    if (failure !== undefined) break;
+    await options.partSlots?.acquire();
+    const task: Promise<void> = (async () => {
+      const buf = await readAll(await options.readRange(p.start, p.start + p.length - 1), p.length);
+      options.onRead?.(buf.length);
+      const md5 = createHash('md5').update(buf).digest('base64');
+      const etag = await store.uploadPart(key, options.uploadId, p.partNumber, buf, {
+        contentLength: buf.length,
+        contentMd5: md5,
+      });
+      done.push({ partNumber: p.partNumber, etag });
+    })()
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => {
+        inflight.delete(task);
+        options.partSlots?.release();
+      });
+    inflight.add(task);
+    while (inflight.size >= options.parallel) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
+  done.sort((a, b) => a.partNumber - b.partNumber);
+  return { put: await store.completeMultipart(key, options.uploadId, done), parts: done, reused };
+}
+
+/** A range's body, exactly `length` bytes (a short one is an error: the part would be wrong). */
+async function readAll(body: Readable, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let filled = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (filled + chunk.length > length) {
+      body.destroy();
+      throw new Error(`the source sent more than the ${length} bytes of the range asked for`);
+    }
+    chunk.copy(buf, filled);
+    filled += chunk.length;
+  }
+  if (filled !== length) throw new Error(`the source sent ${filled} of the ${length} bytes of a range`);
+  return buf;
 }

@@ -245,6 +245,7 @@ export class RangeWorker {
         concurrency: options.concurrency ?? this.o.concurrency,
         retry: this.o.retry,
         logger: this.log,
+        uploads: client.uploads,
         signal: AbortSignal.any([cancel.signal, this.stopping.signal]),
         range: keyRange,
         step: record.phase,

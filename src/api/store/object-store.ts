@@ -84,6 +84,14 @@ export interface CompletedPart {
   readonly etag: string;
 }
 
+/** A part an upload already holds, as the store lists it (S3 ListParts, a Swift segment listing). */
+export interface UploadedPart {
+  readonly partNumber: number;
+  readonly size: number;
+  /** Without quotes: the part's MD5 (S3 and Swift both answer a part's PUT with it). */
+  readonly etag: string;
+}
+
 /** Multipart upload: optional, because some clones lack parts of it. */
 export interface MultipartCapable {
   createMultipart(key: string, headers: WriteHeaders): Promise<string>;
@@ -96,6 +104,12 @@ export interface MultipartCapable {
   ): Promise<string>;
   completeMultipart(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<PutResult>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /**
+   * Optional: takes up an upload begun earlier, maybe by a process since killed: the parts it
+   * holds, in part order; null when that upload is gone (completed, aborted, expired). After
+   * it, uploadPart/completeMultipart/abortMultipart work on that upload in this process.
+   */
+  resumeMultipart?(key: string, uploadId: string, headers: WriteHeaders): Promise<UploadedPart[] | null>;
 }
 
 /**
@@ -155,6 +169,11 @@ export interface ObjectStore {
     ifMatch?: string,
     options?: { readonly storageClass?: string; readonly acl?: string; readonly dropTags?: boolean },
   ): Promise<PutResult>;
+  /**
+   * Optional: bytes `start` to `end` (inclusive) of an object, refused (StoreError of kind
+   * `preconditionFailed`) unless its ETag is still `ifMatch`; `etag` is what the answer says.
+   */
+  getRange?(key: string, start: number, end: number, ifMatch: string): Promise<{ body: Readable; etag: string }>;
   /** Optional: an object's tags (S3 GetObjectTagging); a store without it has no object tags. */
   readTags?(key: string): Promise<Record<string, string>>;
   /** Optional, with readTags: sets an object's tags (S3 PutObjectTagging). */

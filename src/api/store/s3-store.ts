@@ -39,6 +39,7 @@ import type {
   PutOptions,
   PutResult,
   StoreSettings,
+  UploadedPart,
   WriteHeaders,
 } from './object-store.js';
 import { listAll, settingsOf } from './object-store.js';
@@ -388,6 +389,30 @@ export class S3Store implements ObjectStore, MultipartCapable {
     return { body, info: toHead(key, out) };
   }
 
+  /** A range of the object, only while its ETag is `ifMatch` (a 412 otherwise): a resumed upload's missing parts. */
+  async getRange(key: string, start: number, end: number, ifMatch: string): Promise<{ body: Readable; etag: string }> {
+    const range = `bytes=${start}-${end}`;
+    const lean = this.lean;
+    if (lean) {
+      const res = await this.call('GetObject', key, () =>
+        lean.send({ method: 'GET', key, headers: { range, 'if-match': `"${ifMatch}"` } }),
+      );
+      return { body: res.body, etag: stripQuotes(headerValue(res.headers, 'etag')) };
+    }
+    const out = await this.call('GetObject', key, () =>
+      this.client.send(
+        new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key, Range: range, IfMatch: `"${ifMatch}"` }),
+      ),
+    );
+    if (!(out.Body instanceof Readable))
+      throw new StoreError({
+        ...this.ctx('GetObject', key),
+        errorClass: 'retry',
+        detail: 'response had no body stream',
+      });
+    return { body: out.Body, etag: stripQuotes(out.ETag) };
+  }
+
   async put(key: string, body: Readable | Buffer, options: PutOptions): Promise<PutResult> {
     const lean = this.lean;
     if (lean) {
@@ -563,6 +588,33 @@ export class S3Store implements ObjectStore, MultipartCapable {
       etag = stripQuotes(head.ETag);
     }
     return { etag };
+  }
+
+  /** ListParts, every page: the parts the upload holds; null when the upload is gone (NoSuchUpload). */
+  async resumeMultipart(key: string, uploadId: string): Promise<UploadedPart[] | null> {
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    try {
+      do {
+        const out = await this.call('ListParts', key, () =>
+          this.client.send(
+            new (sdk().ListPartsCommand)({
+              Bucket: this.bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumberMarker: marker,
+            }),
+          ),
+        );
+        for (const p of out.Parts ?? [])
+          parts.push({ partNumber: p.PartNumber ?? 0, size: p.Size ?? -1, etag: stripQuotes(p.ETag) });
+        marker = out.IsTruncated && out.NextPartNumberMarker ? String(out.NextPartNumberMarker) : undefined;
+      } while (marker !== undefined);
+    } catch (err) {
+      if (err instanceof StoreError && (err.code === 'NoSuchUpload' || err.kind === 'notFound')) return null;
+      throw err;
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
 
   /** Multipart uploads begun and neither completed nor aborted (first 1000). */

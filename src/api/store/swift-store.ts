@@ -26,6 +26,7 @@ import {
   type PutOptions,
   type PutResult,
   type StoreSettings,
+  type UploadedPart,
 } from './object-store.js';
 import type { Pacer } from './pacer.js';
 import { encodeKeyPath, encodeQueryComponent } from './sigv4.js';
@@ -503,6 +504,36 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     return { etag: etag || expected, etagIsMd5: false };
   }
 
+  /**
+   * An SLO upload begun earlier (maybe by a process since killed): its segments, named by part
+   * number, with their sizes and MD5s; the upload is taken up in this process with `headers`
+   * for its manifest. An upload with no segment left is [] (its id is s3s3's own, never gone).
+   */
+  async resumeMultipart(key: string, uploadId: string, headers: Partial<ObjectHeaders>): Promise<UploadedPart[]> {
+    const prefix = `${segmentDir(key)}${uploadId}/`;
+    const parts: UploadedPart[] = [];
+    try {
+      for await (const e of this.entries(this.segmentContainer, prefix, 'ListParts')) {
+        const n = /^(\d{5})$/.exec(e.name?.slice(prefix.length) ?? '')?.[1];
+        if (n !== undefined && e.bytes !== undefined && e.hash !== undefined)
+          parts.push({ partNumber: Number(n), size: e.bytes, etag: e.hash });
+      }
+    } catch (err) {
+      // No segment container yet: no segment either.
+      if (!(err instanceof StoreError && (err.kind === 'notFound' || err.kind === 'bucketMissing'))) throw err;
+    }
+    this.uploads.set(uploadId, { key, headers, prefix, sizes: new Map(parts.map((p) => [p.partNumber, p.size])) });
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  /** A range of the object while its ETag is `ifMatch` (Swift answers 412 otherwise). */
+  async getRange(key: string, start: number, end: number, ifMatch: string): Promise<{ body: Readable; etag: string }> {
+    const res = await this.call('GetObject', key, (s) =>
+      this.send(s, { method: 'GET', key, headers: { range: `bytes=${start}-${end}`, 'if-match': ifMatch } }),
+    );
+    return { body: res.body, etag: stripQuotes(header(res, 'etag')) };
+  }
+
   /** Deletes every segment of the upload (those put, and any whose answer was lost). */
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     const upload = this.upload(uploadId, 'AbortMultipartUpload', key);
@@ -652,6 +683,10 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
 
   /** Every name in a container of this account (under `prefix`), for the segments and the tests' clean-up. */
   private async *names(container: string, prefix: string, op: string): AsyncGenerator<string> {
+    for await (const e of this.entries(container, prefix, op)) if (e.name !== undefined) yield e.name;
+  }
+
+  private async *entries(container: string, prefix: string, op: string): AsyncGenerator<ListingEntry> {
     let marker: string | undefined;
     do {
       const query: Record<string, string> = {
@@ -663,7 +698,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
       const page = await this.call(op, undefined, async (s) =>
         readListing((await this.send(s, { method: 'GET', container, query })).body, parseJsonListing),
       );
-      for (const e of page) if (e.name !== undefined) yield e.name;
+      yield* page;
       marker = page.length >= 10000 ? page[page.length - 1]?.name : undefined;
     } while (marker !== undefined);
   }

@@ -3,6 +3,7 @@ import type { MaxDelete } from '../config.js';
 import { ListingOrderError, StoreError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
+import type { Resumable } from '../copy/resume.js';
 import { copyKey, type CopyTarget, type Outcome, type TargetResult } from '../copy/copy-key.js';
 import { decide, knownMd5 } from '../copy/decide.js';
 import { Limiter } from '../copy/limiter.js';
@@ -47,6 +48,8 @@ export interface DuplicateOptions extends FilterOptions {
   readonly maxDelete?: MaxDelete;
   /** Also recopy objects whose standard headers or user metadata differ (`--check-metadata`). */
   readonly checkMetadata?: boolean;
+  /** Keeps multipart uploads resumable (see CopyKeyOptions.uploads). */
+  readonly uploads?: Resumable;
   /**
    * Delete even when the source lists no key in scope (else refused: a wrong bucket or prefix
    * would empty the replica).
@@ -453,6 +456,7 @@ class Sweep {
             onSourceRead: options.onSourceRead,
             partSlots: this.partSlots,
             checkMetadata: options.checkMetadata,
+            uploads: options.uploads,
           })
       )
         .then((results) => this.settle(sourceInfo.key, targets, results))
@@ -491,6 +495,7 @@ class Sweep {
           logger: this.log,
           retry: options.retry,
           partSlots: this.partSlots,
+          uploads: options.uploads,
         }),
       ),
     );

@@ -275,13 +275,14 @@ export async function recheckAfterDelete(
     destination: dest.name,
   });
   // A plain copy (HEADs first): the job's hints described the version it was told of, not this one.
-  const { verifyMd5, retry, logger, partSlots, checkMetadata } = options;
+  const { verifyMd5, retry, logger, partSlots, checkMetadata, uploads } = options;
   const [again] = await copyKey({ store: source, key: sourceKey }, [{ store: dest, key: removed.key }], {
     verifyMd5,
     retry,
     logger,
     partSlots,
     checkMetadata,
+    uploads,
   });
   if (!again) return failed('copying it again failed', new Error('no result'));
   if (again.outcome === 'gone') return removed;

@@ -69,6 +69,7 @@ export class SyncWorker {
   private readonly probeMs: number;
   private readonly missing = new Map<string, MissingBucket>();
   private probeTimer: NodeJS.Timeout | undefined;
+  private uploadTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   /** The shutdown timeout passed with jobs running: what they end in can no longer be recorded. */
   private abandoned = false;
@@ -123,6 +124,11 @@ export class SyncWorker {
 
   start(): void {
     this.queue.start();
+    // `upload_ttl`: our own abandoned uploads are aborted now and every hour.
+    const sweepUploads = () => void this.bucket.abortStaleUploads();
+    sweepUploads();
+    this.uploadTimer = setInterval(sweepUploads, 3600_000);
+    this.uploadTimer.unref();
   }
 
   /**
@@ -149,6 +155,7 @@ export class SyncWorker {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.uploadTimer) clearInterval(this.uploadTimer);
     const finished = await this.queue.close(timeoutMs);
     this.abandoned = !finished;
     if (!finished) {
