@@ -16,6 +16,7 @@ import { printAs } from './redact.js';
 import type { Resumable } from './copy/resume.js';
 import type { UploadJournal } from './uploads/journal.js';
 import { abortStaleUploads, openUploadJournal } from './uploads/manage.js';
+import { bucketFeatureProblems } from './bucket-features.js';
 
 /**
  * The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift
@@ -88,6 +89,14 @@ export class BucketClient {
   get uploads(): Resumable {
     this.journal ??= openUploadJournal(this.config);
     return { journal: this.journal, logger: this.logger };
+  }
+
+  /**
+   * What the destination buckets lack that their sections ask for (Object Lock for
+   * `object_lock = copy`): one line each, naming the section; [] when all is well.
+   */
+  featureProblems(): Promise<string[]> {
+    return bucketFeatureProblems(this.destinations);
   }
 
   /** Aborts s3s3's own uploads to these destinations begun longer ago than `upload_ttl`; how many. */

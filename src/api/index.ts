@@ -72,6 +72,7 @@ export {
 } from './uploads/manage.js';
 export { defaultStateDir, FileUploadJournal, type UploadJournal, type UploadRecord } from './uploads/journal.js';
 export { RedisUploadJournal } from './uploads/redis-journal.js';
+export { bucketFeatureProblems, configFeatureProblems } from './bucket-features.js';
 export type { TrashObject, PurgeOptions, PurgeReport, PurgeAction } from './sweep/trash.js';
 export type { SyncKeyOptions, SyncResult } from './sync/sync-key.js';
 export type { DuplicateOptions, DuplicateReport, DestinationTotals, Failure } from './sweep/duplicate.js';

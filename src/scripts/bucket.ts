@@ -2,6 +2,7 @@
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import {
   BucketClient,
+  configFeatureProblems,
   checkBucket,
   checkMetricsFile,
   writeSweepMetrics,
@@ -132,6 +133,12 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       );
       return EXIT_USAGE;
     }
+  }
+  // What the buckets must have (Object Lock for object_lock = copy): checked before any sweep.
+  for (const config of configs) {
+    const problems = await configFeatureProblems(config, log);
+    for (const p of problems) io.stderr(`s3s3bucket: ${config.file ?? 'config'} ${p}\n`);
+    if (problems.length > 0) return EXIT_USAGE;
   }
   if (flags.metricsFile !== undefined) {
     try {

@@ -6,6 +6,7 @@
  * ecosystem.config.cjs passes the same flags (pm2 runs `node script`, not the shebang).
  */
 import {
+  configFeatureProblems,
   createLogger,
   HttpStartError,
   ListenClient,
@@ -124,6 +125,12 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     channel: p.channel,
     concurrency: flags.concurrency ?? p.concurrency,
   });
+  // What the buckets must have (Object Lock for object_lock = copy): a worker would copy wrongly without it.
+  if (flags.role !== 'intake') {
+    const problems = await configFeatureProblems(config, log);
+    for (const problem of problems) io.stderr(`s3s3listen: ${config.file ?? 'config'} ${problem}\n`);
+    if (problems.length > 0) return EXIT_USAGE;
+  }
   if (flags.checkConfig) return EXIT_OK;
 
   const shared = {

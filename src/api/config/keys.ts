@@ -594,6 +594,24 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'object_lock',
+    sections: S3,
+    value: { kind: 'choice', choices: { copy: 'copy' } },
+    defaultText: 'none sent',
+    help:
+      "`[dest*]` only: `copy` gives each copy the source object's Object Lock retention (mode and retain-until " +
+      'date) and legal hold; the destination bucket must have Object Lock enabled (checked when a command ' +
+      'starts, exit 2 otherwise). A retention already over is not sent',
+    ini: [
+      {
+        block: 'dest1',
+        value: 'copy',
+        commented: true,
+        lead: ['', "Copy each object's Object Lock retention and legal hold (the bucket needs Object Lock)."],
+      },
+    ],
+  },
+  {
     name: 'list_page_size',
     sections: S3,
     value: { kind: 'integer', min: 1, max: 1000 },

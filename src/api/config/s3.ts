@@ -35,6 +35,7 @@ export function readS3(r: Reader): S3EndpointConfig | undefined {
     ...readShared(r, endpoint),
     ...readStorageClass(r),
     ...readAcl(r),
+    ...readObjectLock(r),
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
@@ -69,6 +70,16 @@ function readAcl(r: Reader): { acl?: AclSetting } {
   }
   const acl = r.oneOf<AclSetting>('acl');
   return acl === undefined ? {} : { acl };
+}
+
+/** `object_lock` in a destination: `copy`. */
+function readObjectLock(r: Reader): { objectLock?: 'copy' } {
+  if (!r.has('object_lock')) return {};
+  if (r.section === 'source') {
+    r.problem('object_lock', 'belongs in a [dest*] section: it says how copies are written');
+    return {};
+  }
+  return r.oneOf<'copy'>('object_lock') === 'copy' ? { objectLock: 'copy' } : {};
 }
 
 /** `endpoint`, or the original's `host`/`port`/`is_secure` (not both): scheme, host and port. */

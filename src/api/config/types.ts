@@ -76,6 +76,8 @@ export interface EndpointSettings {
   readonly acl?: AclSetting;
   /** `tags`: copy object tags with each object (default true). */
   readonly tags: boolean;
+  /** `object_lock = copy` (S3 destinations): copies get the source's retention and legal hold. */
+  readonly objectLock?: 'copy';
 }
 
 /**
@@ -99,6 +101,7 @@ export const ENDPOINT_SETTING_FIELDS = Object.freeze(
     storageClass: true,
     acl: true,
     tags: true,
+    objectLock: true,
   } satisfies Record<keyof EndpointSettings, true>) as (keyof EndpointSettings)[],
 );
 

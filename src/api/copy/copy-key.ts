@@ -14,6 +14,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutResult,
+  type UploadedPart,
   type WriteHeaders,
 } from '../store/object-store.js';
 import type { SourceAcl } from '../store/acl.js';
@@ -406,12 +407,14 @@ async function transfer(
     }),
   );
   // An upload a crash or a failure left behind is taken up where it stopped.
+  // Without a size (a copy that skipped the source HEAD) every target that could go multipart is looked up.
   const uploads = options.uploads;
-  if (uploads && info !== undefined && streamed.some((t) => goesMultipart(t.store, info.size, t.key))) {
+  const size = info?.size ?? opened?.info.size;
+  const mayResume = (t: CopyTarget) =>
+    size !== undefined ? goesMultipart(t.store, size, t.key) : options.blind !== true && isMultipartCapable(t.store);
+  if (uploads && streamed.some(mayResume)) {
     const resumed = await Promise.all(
-      streamed.map(async (t) =>
-        goesMultipart(t.store, info.size, t.key) ? resumeTo(source, t, uploads, options) : undefined,
-      ),
+      streamed.map(async (t) => (mayResume(t) ? resumeTo(source, t, uploads, options) : undefined)),
     );
     streamed.forEach((t, i) => (resumed[i] !== undefined ? out.set(t, resumed[i]) : undefined));
     streamed = streamed.filter((_, i) => resumed[i] === undefined);
@@ -464,13 +467,24 @@ async function resumeTo(
     return await failedOrGone(source, err, true);
   }
   const headers = writeHeaders(t, info, etagMd5(info), copyHeaders(info), from);
-  const refusal = resumeRefusal(record, info, headers);
+  const refusal = goesMultipart(store, info.size, t.key)
+    ? resumeRefusal(record, info, headers)
+    : 'the object is no longer copied in parts';
   if (refusal !== undefined) return await forget(refusal);
   const slots = await acquireInOrder(store.pacer ? [store.pacer] : []);
   let resumed: Awaited<ReturnType<typeof resumeMultipart>>;
   try {
-    const have = await store.resumeMultipart(t.key, record.uploadId, headers);
+    let have: UploadedPart[] | null;
+    try {
+      have = await store.resumeMultipart(t.key, record.uploadId, headers);
+    } catch (err) {
+      // Parts that cannot be listed (a policy without s3:ListMultipartUploadParts, a clone without
+      // ListParts): the object is copied whole instead; a transient error is retried first.
+      if (keepsUpload(err)) throw err;
+      return await forget(`its parts cannot be listed: ${asError(err).message}`);
+    }
     if (have === null) return await forget('the upload is gone (completed, aborted or expired)');
+    await r.journal.put({ ...record, activeAt: Date.now() }).catch((err: unknown) => journalFailed(r, err));
     const etag = record.sourceEtag;
     resumed = await resumeMultipart(store, t.key, {
       uploadId: record.uploadId,
@@ -481,7 +495,23 @@ async function resumeTo(
       partSlots: options.partSlots,
       readRange: async (start, end) => {
         options.onSourceRead?.(source.key);
-        return (await source.store.getRange!(source.key, start, end, etag)).body;
+        const got = await source.store.getRange!(source.key, start, end, etag);
+        // A server that ignores If-Match on GET still names the version it sent.
+        if (got.etag !== etag) {
+          got.body.destroy();
+          throw new StoreError({
+            section: source.store.name,
+            op: 'GetObject',
+            endpoint: source.store.endpoint,
+            bucket: source.store.bucket,
+            key: source.key,
+            status: 412,
+            code: 'PreconditionFailed',
+            errorClass: 'retry',
+            detail: `a range came with ETag ${got.etag}, the upload copies ${etag}`,
+          });
+        }
+        return got.body;
       },
     });
   } catch (err) {
@@ -545,6 +575,13 @@ async function serverSideCopy(
   let storageClass = store.settings.storageClass;
   if (storageClass === 'copy')
     storageClass = (info as HeadInfo).storageClass ?? (await source.store.head(source.key))?.storageClass;
+  // `object_lock = copy`: the source's retention and legal hold, from a HEAD (a listing has neither).
+  const objectLock =
+    store.settings.objectLock === 'copy'
+      ? 'metadata' in info
+        ? (info as HeadInfo).objectLock
+        : (await source.store.head(source.key))?.objectLock
+      : undefined;
   const acl =
     store.settings.acl === 'copy' ? sentAcl(await sourceAclFor(source, [target], options)) : store.settings.acl;
   for (let round = 1; ; round++) {
@@ -554,7 +591,7 @@ async function serverSideCopy(
         source.key,
         target.key,
         conditional ? info.etag || undefined : undefined,
-        { storageClass, acl, dropTags: !store.settings.tags },
+        { storageClass, acl, dropTags: !store.settings.tags, objectLock },
       ).catch((err: unknown) => {
         throw classRefused(err, storageClass);
       });
@@ -949,7 +986,8 @@ function writeHeaders(
     if (info.etag) metadata[META_SOURCE_ETAG] = info.etag;
     if (sourceMd5) metadata[META_MD5] = sourceMd5;
   }
-  return { ...headers, metadata, storageClass, acl, tags };
+  const objectLock = settings.objectLock === 'copy' ? info.objectLock : undefined;
+  return { ...headers, metadata, storageClass, acl, tags, ...(objectLock ? { objectLock } : {}) };
 }
 
 /** writeOne's upload: in parts, or in one PUT. */

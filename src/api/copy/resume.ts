@@ -8,7 +8,13 @@
 import { createHash } from 'node:crypto';
 import { VerificationError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { etagMd5, type CompletedPart, type HeadInfo, type ObjectStore } from '../store/object-store.js';
+import {
+  etagMd5,
+  isMultipartCapable,
+  type CompletedPart,
+  type HeadInfo,
+  type ObjectStore,
+} from '../store/object-store.js';
 import { headersDigest, type UploadJournal, type UploadRecord } from '../uploads/journal.js';
 import { Md5Tap } from './md5-tap.js';
 import type { UploadTracker } from './multipart.js';
@@ -66,7 +72,13 @@ export function trackerFor(
   return {
     async started(uploadId, partSize) {
       try {
+        const before = await r.journal.get(store.endpoint, store.bucket, key);
         await r.journal.put(uploadRecord(store, key, info, headers, { uploadId, partSize }));
+        // An earlier upload of this object, superseded by this one: nobody would take it up again.
+        if (before !== undefined && before.uploadId !== uploadId && isMultipartCapable(store)) {
+          if (store.resumeMultipart) await store.resumeMultipart(key, before.uploadId, {}).catch(() => null);
+          await store.abortMultipart(key, before.uploadId).catch(() => undefined);
+        }
         return true;
       } catch (err) {
         journalFailed(r, err);
@@ -84,6 +96,7 @@ export function trackerFor(
 
 /** Whether a record may be resumed for the source version `info` with `headers`; else why not. */
 export function resumeRefusal(record: UploadRecord, info: HeadInfo, headers: object): string | undefined {
+  if (record.sourceEtag === '') return 'the source gives no ETag to read the same version by';
   if (record.sourceEtag !== info.etag || record.size !== info.size)
     return `the source changed since the upload began (ETag ${record.sourceEtag}, now ${info.etag})`;
   if (record.headers !== headersDigest(headers)) return 'the headers to write changed since the upload began';

@@ -32,12 +32,23 @@ export interface ObjectHeaders {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** An object's S3 Object Lock state: its retention (mode and date) and its legal hold. */
+export interface ObjectLock {
+  /** `GOVERNANCE` or `COMPLIANCE`. */
+  readonly mode?: string;
+  /** When the retention ends, ISO-8601. */
+  readonly retainUntil?: string;
+  readonly legalHold?: boolean;
+}
+
 /** One object as a HEAD (or a GET) shows it: its listing facts and the headers a copy carries. */
 export interface HeadInfo extends ObjectInfo, ObjectHeaders {
   /** S3 `x-amz-storage-class` when the server names it (AWS omits STANDARD; Ceph names it). */
   readonly storageClass?: string;
   /** S3 `x-amz-tagging-count`: how many tags the object has (absent: none, or a server that does not say). */
   readonly tagCount?: number;
+  /** S3 Object Lock retention and legal hold, when the object has any (and the reader may see them). */
+  readonly objectLock?: ObjectLock;
 }
 
 /** What a write may set besides the headers a copy carries: the storage class (`storage_class`). */
@@ -48,6 +59,8 @@ export interface WriteHeaders extends Partial<ObjectHeaders> {
   readonly acl?: string;
   /** Object tags, sent as `x-amz-tagging`; undefined: none. */
   readonly tags?: Readonly<Record<string, string>>;
+  /** Retention and legal hold, sent as `x-amz-object-lock-*`; undefined: none. */
+  readonly objectLock?: ObjectLock;
 }
 
 /** One page of a listing. */
@@ -167,8 +180,15 @@ export interface ObjectStore {
     sourceKey: string,
     key: string,
     ifMatch?: string,
-    options?: { readonly storageClass?: string; readonly acl?: string; readonly dropTags?: boolean },
+    options?: {
+      readonly storageClass?: string;
+      readonly acl?: string;
+      readonly dropTags?: boolean;
+      readonly objectLock?: ObjectLock;
+    },
   ): Promise<PutResult>;
+  /** Optional: whether the bucket has S3 Object Lock enabled (GetObjectLockConfiguration). */
+  objectLockEnabled?(): Promise<boolean>;
   /**
    * Optional: bytes `start` to `end` (inclusive) of an object, refused (StoreError of kind
    * `preconditionFailed`) unless its ETag is still `ifMatch`; `etag` is what the answer says.

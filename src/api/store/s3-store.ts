@@ -1,7 +1,7 @@
 /** The S3 store (S3Store): the only module that talks to @aws-sdk/client-s3. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ObjectCannedACL, S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
+import type { ObjectCannedACL, ObjectLockMode, S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
 import { createRequire } from 'node:module';
 
 /**
@@ -35,6 +35,7 @@ import type {
   ListPage,
   MultipartCapable,
   ObjectInfo,
+  ObjectLock,
   ObjectStore,
   PutOptions,
   PutResult,
@@ -647,7 +648,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
     sourceKey: string,
     key: string,
     ifMatch?: string,
-    options: { readonly storageClass?: string; readonly acl?: string; readonly dropTags?: boolean } = {},
+    options: {
+      readonly storageClass?: string;
+      readonly acl?: string;
+      readonly dropTags?: boolean;
+      readonly objectLock?: ObjectLock;
+    } = {},
   ): Promise<PutResult> {
     const sourceBucket = other.bucket;
     const out = await this.call(
@@ -666,6 +672,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
             ACL: options.acl as ObjectCannedACL | undefined,
             // The source's tags go along (COPY, S3's default) unless `tags = false`.
             ...(options.dropTags ? { TaggingDirective: 'REPLACE' as const } : {}),
+            ...objectLockParams(options.objectLock),
           }),
         ),
       { retry: false },
@@ -681,6 +688,23 @@ export class S3Store implements ObjectStore, MultipartCapable {
         throw err;
       });
     return { etag: stripQuotes(out.CopyObjectResult?.ETag) };
+  }
+
+  /** GetObjectLockConfiguration: Object Lock enabled on the bucket (a bucket that never had it: false). */
+  async objectLockEnabled(): Promise<boolean> {
+    try {
+      const out = await this.call('GetObjectLockConfiguration', undefined, () =>
+        this.client.send(new (sdk().GetObjectLockConfigurationCommand)({ Bucket: this.bucket })),
+      );
+      return out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    } catch (err) {
+      if (
+        err instanceof StoreError &&
+        (err.code === 'ObjectLockConfigurationNotFoundError' || (err.status === 404 && err.code !== 'NoSuchBucket'))
+      )
+        return false;
+      throw err;
+    }
   }
 
   private tagsProbe: Promise<boolean> | undefined;
@@ -837,6 +861,9 @@ interface HeadOutput {
   SSECustomerAlgorithm?: string;
   StorageClass?: string;
   TagCount?: number;
+  ObjectLockMode?: string;
+  ObjectLockRetainUntilDate?: Date;
+  ObjectLockLegalHoldStatus?: string;
 }
 
 /** SSE-KMS and SSE-C objects have 32-hex ETags that are not the MD5 of their bytes (AWS docs). */
@@ -863,7 +890,19 @@ function toHead(key: string, o: HeadOutput): HeadInfo {
     metadata: { ...(o.Metadata ?? {}) },
     ...(o.StorageClass !== undefined ? { storageClass: o.StorageClass } : {}),
     ...(o.TagCount !== undefined && Number.isFinite(o.TagCount) ? { tagCount: o.TagCount } : {}),
+    ...objectLockOf(o),
   };
+}
+
+/** The Object Lock headers of a HEAD or GET, when there are any. */
+function objectLockOf(o: HeadOutput): { objectLock?: ObjectLock } {
+  const until = o.ObjectLockRetainUntilDate;
+  const lock: ObjectLock = {
+    ...(o.ObjectLockMode ? { mode: o.ObjectLockMode } : {}),
+    ...(until && !Number.isNaN(until.getTime()) ? { retainUntil: until.toISOString() } : {}),
+    ...(o.ObjectLockLegalHoldStatus ? { legalHold: o.ObjectLockLegalHoldStatus === 'ON' } : {}),
+  };
+  return Object.keys(lock).length > 0 ? { objectLock: lock } : {};
 }
 
 /** A lean answer's headers in the SDK's output shape, so toHead reads both alike. */
@@ -873,6 +912,7 @@ function leanHead(res: LeanResponse): HeadOutput {
   const length = one('content-length');
   const modified = one('last-modified');
   const expires = one('expires');
+  const until = one('x-amz-object-lock-retain-until-date');
   return {
     ContentLength: length === undefined ? undefined : Number(length),
     ETag: one('etag'),
@@ -888,6 +928,9 @@ function leanHead(res: LeanResponse): HeadOutput {
     SSECustomerAlgorithm: one('x-amz-server-side-encryption-customer-algorithm'),
     StorageClass: one('x-amz-storage-class'),
     TagCount: one('x-amz-tagging-count') === undefined ? undefined : Number(one('x-amz-tagging-count')),
+    ObjectLockMode: one('x-amz-object-lock-mode'),
+    ObjectLockRetainUntilDate: until === undefined ? undefined : new Date(until),
+    ObjectLockLegalHoldStatus: one('x-amz-object-lock-legal-hold'),
   };
 }
 
@@ -906,6 +949,10 @@ function leanPutHeaders(o: PutOptions): Record<string, string> {
   if (p.StorageClass !== undefined) h['x-amz-storage-class'] = p.StorageClass;
   if (p.ACL !== undefined) h['x-amz-acl'] = p.ACL;
   if (p.Tagging !== undefined) h['x-amz-tagging'] = p.Tagging;
+  if (p.ObjectLockMode !== undefined) h['x-amz-object-lock-mode'] = p.ObjectLockMode;
+  if (p.ObjectLockRetainUntilDate !== undefined)
+    h['x-amz-object-lock-retain-until-date'] = p.ObjectLockRetainUntilDate.toISOString();
+  if (p.ObjectLockLegalHoldStatus !== undefined) h['x-amz-object-lock-legal-hold'] = p.ObjectLockLegalHoldStatus;
   return h;
 }
 
@@ -922,6 +969,22 @@ function headerParams(h: WriteHeaders) {
     StorageClass: h.storageClass as StorageClass | undefined,
     ACL: h.acl as ObjectCannedACL | undefined,
     Tagging: h.tags && Object.keys(h.tags).length > 0 ? taggingHeader(h.tags) : undefined,
+    ...objectLockParams(h.objectLock),
+  };
+}
+
+/** Object Lock as a write sends it; a retention already over is not sent (S3 refuses a date in the past). */
+function objectLockParams(lock: ObjectLock | undefined): {
+  ObjectLockMode?: ObjectLockMode;
+  ObjectLockRetainUntilDate?: Date;
+  ObjectLockLegalHoldStatus?: 'ON' | 'OFF';
+} {
+  if (!lock) return {};
+  const until = lock.retainUntil !== undefined ? new Date(lock.retainUntil) : undefined;
+  const retained = lock.mode !== undefined && until !== undefined && until.getTime() > Date.now();
+  return {
+    ...(retained ? { ObjectLockMode: lock.mode as ObjectLockMode, ObjectLockRetainUntilDate: until } : {}),
+    ...(lock.legalHold !== undefined ? { ObjectLockLegalHoldStatus: lock.legalHold ? 'ON' : 'OFF' } : {}),
   };
 }
 

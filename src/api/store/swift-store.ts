@@ -507,10 +507,17 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   /**
    * An SLO upload begun earlier (maybe by a process since killed): its segments, named by part
    * number, with their sizes and MD5s; the upload is taken up in this process with `headers`
-   * for its manifest. An upload with no segment left is [] (its id is s3s3's own, never gone).
+   * for its manifest. Null when it was completed (the key's manifest names its segments); an
+   * upload with no segment left is [] (its id is s3s3's own).
    */
-  async resumeMultipart(key: string, uploadId: string, headers: Partial<ObjectHeaders>): Promise<UploadedPart[]> {
+  async resumeMultipart(
+    key: string,
+    uploadId: string,
+    headers: Partial<ObjectHeaders>,
+  ): Promise<UploadedPart[] | null> {
     const prefix = `${segmentDir(key)}${uploadId}/`;
+    // Completed already: the key's manifest names this upload's segments.
+    if ((await this.segmentsOf(key)).some((n) => n.startsWith(prefix))) return null;
     const parts: UploadedPart[] = [];
     try {
       for await (const e of this.entries(this.segmentContainer, prefix, 'ListParts')) {
@@ -537,9 +544,13 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   /** Deletes every segment of the upload (those put, and any whose answer was lost). */
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     const upload = this.upload(uploadId, 'AbortMultipartUpload', key);
+    // An upload whose manifest went in (its answer lost, or its record outlived it) is the live
+    // object now: the segments the key's manifest names are never deleted here.
+    const live = new Set(await this.segmentsOf(key));
     this.uploads.delete(uploadId);
     const names: string[] = [];
-    for await (const name of this.names(this.segmentContainer, upload.prefix, 'AbortMultipartUpload')) names.push(name);
+    for await (const name of this.names(this.segmentContainer, upload.prefix, 'AbortMultipartUpload'))
+      if (!live.has(name)) names.push(name);
     await this.deleteSegments(names);
   }
 

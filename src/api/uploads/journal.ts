@@ -26,8 +26,15 @@ export interface UploadRecord {
   readonly sourceVersionId?: string;
   /** A digest of the headers the upload was created with: other headers now start over. */
   readonly headers: string;
-  /** When the upload began (ms since the epoch): `upload_ttl` counts from it. */
+  /** When the upload began (ms since the epoch). */
   readonly startedAt: number;
+  /** When a copy last took it up (ms since the epoch); `upload_ttl` counts from this or `startedAt`. */
+  readonly activeAt?: number;
+}
+
+/** When an upload was last worked on: `upload_ttl` and `--older-than` count from it. */
+export function lastActive(record: UploadRecord): number {
+  return Math.max(record.startedAt, record.activeAt ?? 0);
 }
 
 /** Where upload records live: a directory of files, or a Redis hash. */

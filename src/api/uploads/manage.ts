@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { connectRedis } from '../redis/redis.js';
 import { isMultipartCapable, type ObjectStore } from '../store/object-store.js';
-import { defaultStateDir, FileUploadJournal, type UploadJournal, type UploadRecord } from './journal.js';
+import { defaultStateDir, FileUploadJournal, lastActive, type UploadJournal, type UploadRecord } from './journal.js';
 import { RedisUploadJournal } from './redis-journal.js';
 
 /** The journal of a config: Redis (`[pubsub] redis = true`), else files under `[source] state_dir`. */
@@ -21,7 +21,7 @@ export function openUploadJournal(config: Config): UploadJournal {
 export interface UploadFilter {
   /** A destination section's name (`dest1`); undefined: every destination of the config. */
   readonly destination?: string;
-  /** Only uploads begun at least this long ago. */
+  /** Only uploads begun (or last taken up by a copy) at least this long ago. */
   readonly olderThanMs?: number;
 }
 
@@ -50,7 +50,7 @@ export async function listUploads(
     const store = stores.find((d) => d.endpoint === record.endpoint && d.bucket === record.bucket);
     if (!store) continue;
     const age = now - record.startedAt;
-    if (filter.olderThanMs !== undefined && age < filter.olderThanMs) continue;
+    if (filter.olderThanMs !== undefined && now - lastActive(record) < filter.olderThanMs) continue;
     out.push({
       destination: store.name,
       key: record.key,
