@@ -812,6 +812,35 @@ describe('config: prefixes and deletes', () => {
     assert.equal(problems.filter((p) => /dest2/.test(p)).length, 0, problems.join('\n'));
   });
 
+  it('reads object_lock in a destination, state_dir and upload_ttl in [source]; each refused elsewhere', () => {
+    const problems = problemsOf(
+      section('source', 'a', 'object_lock = copy\nupload_ttl = soon') +
+        section('dest1', 'b', 'object_lock = keep\nstate_dir = /tmp/x\nupload_ttl = 1d'),
+    );
+    for (const re of [
+      /\[source\] object_lock: belongs in a \[dest\*\] section/,
+      /\[source\] upload_ttl: "soon" is not/,
+      /\[dest1\] object_lock: "keep" is not one of: copy/,
+      /\[dest1\] state_dir: belongs in \[source\]/,
+      /\[dest1\] upload_ttl: belongs in \[source\]/,
+    ])
+      assert.ok(
+        problems.some((p) => re.test(p)),
+        `${re} in:\n${problems.join('\n')}`,
+      );
+    const c = parseConfig(
+      section('source', 'a', 'state_dir = state\nupload_ttl = 2d') + section('dest1', 'b', 'object_lock = copy'),
+      { file: '/etc/s3s3/s3s3.ini', baseDir: '/etc/s3s3' },
+    );
+    assert.equal(c.source.stateDir, '/etc/s3s3/state', 'a relative state_dir starts at the config file');
+    assert.equal(c.source.uploadTtlMs, 2 * 86_400_000);
+    assert.equal(c.destinations[0]!.objectLock, 'copy');
+    assert.equal(
+      parseConfig(section('source', 'a') + section('dest1', 'b'), { file: 't' }).source.uploadTtlMs,
+      7 * 86_400_000,
+    );
+  });
+
   it('reads max_delete as a count or a percentage', async () => {
     const { parseMaxDelete } = await import('../../src/api/config.js');
     assert.deepEqual(parseMaxDelete('500'), { count: 500 });

@@ -542,11 +542,21 @@ async function resumeTo(
       await store.writeTags!(t.key, tags).catch((err: unknown) => {
         throw tagsRefused(err, store, options);
       });
+    await lockAfterParts(t, info);
   } catch (err) {
     await discard(store, t.key);
     return { outcome: 'failed', bytes: 0, error: asError(err) };
   }
   return { outcome: 'copied', bytes: info.size, method: 'multipart', read: info };
+}
+
+/**
+ * `object_lock = copy` after a multipart upload: some servers (Ceph 16) drop the retention and
+ * legal hold CreateMultipartUpload carries, so they are set on the object once it is complete.
+ */
+async function lockAfterParts(t: CopyTarget, info: HeadInfo): Promise<void> {
+  if (t.store.settings.objectLock !== 'copy' || info.objectLock === undefined || !t.store.writeObjectLock) return;
+  await t.store.writeObjectLock(t.key, info.objectLock);
 }
 
 /** A failure that leaves a recorded upload for the next attempt: a transient one, not a wrong byte. */
@@ -802,6 +812,7 @@ async function streamWithSlots(
             await t.store.writeTags!(t.key, tags).catch((err: unknown) => {
               throw tagsRefused(err, t.store, options);
             });
+          if (method.kind === 'multipart') await lockAfterParts(t, info);
         } catch (err) {
           // A copy that fails verification (or misses its tags) is removed: the next sweep sees it missing.
           await discard(t.store, t.key);

@@ -187,6 +187,8 @@ export interface ObjectStore {
       readonly objectLock?: ObjectLock;
     },
   ): Promise<PutResult>;
+  /** Optional: sets an object's retention and legal hold (PutObjectRetention, PutObjectLegalHold). */
+  writeObjectLock?(key: string, lock: ObjectLock): Promise<void>;
   /** Optional: whether the bucket has S3 Object Lock enabled (GetObjectLockConfiguration). */
   objectLockEnabled?(): Promise<boolean>;
   /**

@@ -690,6 +690,31 @@ export class S3Store implements ObjectStore, MultipartCapable {
     return { etag: stripQuotes(out.CopyObjectResult?.ETag) };
   }
 
+  /** PutObjectRetention and PutObjectLegalHold, as objectLockParams would send them on a write. */
+  async writeObjectLock(key: string, lock: ObjectLock): Promise<void> {
+    const p = objectLockParams(lock);
+    if (p.ObjectLockMode !== undefined)
+      await this.call('PutObjectRetention', key, () =>
+        this.client.send(
+          new (sdk().PutObjectRetentionCommand)({
+            Bucket: this.bucket,
+            Key: key,
+            Retention: { Mode: p.ObjectLockMode, RetainUntilDate: p.ObjectLockRetainUntilDate },
+          }),
+        ),
+      );
+    if (p.ObjectLockLegalHoldStatus !== undefined)
+      await this.call('PutObjectLegalHold', key, () =>
+        this.client.send(
+          new (sdk().PutObjectLegalHoldCommand)({
+            Bucket: this.bucket,
+            Key: key,
+            LegalHold: { Status: p.ObjectLockLegalHoldStatus },
+          }),
+        ),
+      );
+  }
+
   /** GetObjectLockConfiguration: Object Lock enabled on the bucket (a bucket that never had it: false). */
   async objectLockEnabled(): Promise<boolean> {
     try {
