@@ -17,6 +17,7 @@ import type { Resumable } from './copy/resume.js';
 import type { UploadJournal } from './uploads/journal.js';
 import { abortStaleUploads, openUploadJournal } from './uploads/manage.js';
 import { bucketFeatureProblems } from './bucket-features.js';
+import { sweepVersions } from './versions/sweep-versions.js';
 
 /**
  * The store for one config section (`[source]`, `[dest1]`, ...): an S3 bucket, or a Swift
@@ -96,7 +97,7 @@ export class BucketClient {
    * `object_lock = copy`): one line each, naming the section; [] when all is well.
    */
   featureProblems(): Promise<string[]> {
-    return bucketFeatureProblems(this.destinations);
+    return bucketFeatureProblems(this.destinations, this.source);
   }
 
   /** Aborts s3s3's own uploads to these destinations begun longer ago than `upload_ttl`; how many. */
@@ -107,7 +108,10 @@ export class BucketClient {
   /** Sweep the whole source bucket to every destination (stale uploads of ours aborted first). */
   async duplicate(options: DuplicateOptions = {}): Promise<DuplicateReport> {
     if (!options.dryRun) await this.abortStaleUploads();
-    return duplicateBucket(this.source, this.destinations, { logger: this.logger, uploads: this.uploads, ...options });
+    const o = { logger: this.logger, uploads: this.uploads, ...options };
+    // `versions = true`: every version, in order (versions/sweep-versions.ts).
+    if (this.config.source.versions) return sweepVersions(this.source, this.destinations, o);
+    return duplicateBucket(this.source, this.destinations, o);
   }
 
   /**

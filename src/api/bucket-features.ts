@@ -1,5 +1,6 @@
 /**
- * What a config asks of its buckets beyond existing — Object Lock where `object_lock = copy` —
+ * What a config asks of its buckets beyond existing — Object Lock where `object_lock = copy`,
+ * versioning everywhere with `versions = true` —
  * checked when a command starts (not when the config is loaded: it takes a request per bucket).
  */
 import type { Config } from './config.js';
@@ -12,7 +13,22 @@ import { createStore } from './store/registry.js';
  * and what to do; [] when all is well. A bucket that cannot be asked (unreachable, missing) is
  * left to the command's own errors.
  */
-export async function bucketFeatureProblems(destinations: readonly ObjectStore[]): Promise<string[]> {
+export async function bucketFeatureProblems(
+  destinations: readonly ObjectStore[],
+  source?: ObjectStore,
+): Promise<string[]> {
+  // `versions = true`: the source and every destination keep versions.
+  const versioned = source?.settings.versions === true ? [source, ...destinations] : [];
+  const unversioned = await Promise.all(
+    versioned.map(async (store) => {
+      const enabled = store.versioningEnabled ? await store.versioningEnabled().catch(() => undefined) : false;
+      if (enabled !== false) return undefined;
+      return (
+        `[${store.name}] versions = true: bucket ${store.bucket} at ${store.endpoint} does not have versioning ` +
+        'enabled; enable it (PutBucketVersioning Status=Enabled) or remove versions from [source]'
+      );
+    }),
+  );
   const problems = await Promise.all(
     destinations.map(async (store) => {
       if (store.settings.objectLock !== 'copy') return undefined;
@@ -25,17 +41,19 @@ export async function bucketFeatureProblems(destinations: readonly ObjectStore[]
       );
     }),
   );
-  return problems.filter((p): p is string => p !== undefined);
+  return [...unversioned, ...problems].filter((p): p is string => p !== undefined);
 }
 
 /** bucketFeatureProblems for a config's destinations, with stores of its own (closed after); none asked: []. */
 export async function configFeatureProblems(config: Config, logger?: Logger): Promise<string[]> {
-  const asking = config.destinations.filter((d) => d.objectLock === 'copy');
+  const versions = config.source.versions === true;
+  const asking = config.destinations.filter((d) => versions || d.objectLock === 'copy');
   if (asking.length === 0) return [];
   const stores = asking.map((d) => createStore(d, { logger }));
+  const source = versions ? createStore(config.source, { logger }) : undefined;
   try {
-    return await bucketFeatureProblems(stores);
+    return await bucketFeatureProblems(stores, source);
   } finally {
-    for (const s of stores) s.close();
+    for (const s of [...stores, ...(source ? [source] : [])]) s.close();
   }
 }

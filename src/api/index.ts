@@ -73,6 +73,9 @@ export {
 export { defaultStateDir, FileUploadJournal, type UploadJournal, type UploadRecord } from './uploads/journal.js';
 export { RedisUploadJournal } from './uploads/redis-journal.js';
 export { bucketFeatureProblems, configFeatureProblems } from './bucket-features.js';
+export { sweepVersions } from './versions/sweep-versions.js';
+export { checkVersions } from './versions/check-versions.js';
+export { HistoryDiffersError, syncKeyVersions } from './versions/reconcile.js';
 export type { TrashObject, PurgeOptions, PurgeReport, PurgeAction } from './sweep/trash.js';
 export type { SyncKeyOptions, SyncResult } from './sync/sync-key.js';
 export type { DuplicateOptions, DuplicateReport, DestinationTotals, Failure } from './sweep/duplicate.js';

@@ -4,6 +4,7 @@ import {
   BucketClient,
   configFeatureProblems,
   checkBucket,
+  checkVersions,
   checkMetricsFile,
   writeSweepMetrics,
   createLogger,
@@ -123,6 +124,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     if (flags.enqueue && !config.pubsub.redis) {
       io.stderr(
         `s3s3bucket: --enqueue queues jobs in Redis; ${config.file ?? 'config'} has no [pubsub] with redis = true\n`,
+      );
+      return EXIT_USAGE;
+    }
+    if ((flags.distribute || flags.enqueue) && config.source.versions) {
+      io.stderr(
+        `s3s3bucket: ${flags.distribute ? '--distribute' : '--enqueue'} does not copy version histories; ` +
+          `${config.file ?? 'config'} has [source] versions = true: run the sweep without it\n`,
       );
       return EXIT_USAGE;
     }
@@ -359,7 +367,7 @@ async function runCheck(
   if (flags.json) io.stdout('{"differences":[');
   let report: CheckReport | undefined;
   try {
-    report = await checkBucket(client.source, client.destinations, {
+    report = await (config.source.versions ? checkVersions : checkBucket)(client.source, client.destinations, {
       ...scope(flags),
       download: flags.download,
       checkMetadata: flags.checkMetadata,
@@ -379,7 +387,10 @@ async function runCheck(
   }
   if (report.aborted) log.error(`check stopped: ${signal.aborted ? (signal.reason as Error).message : report.aborted}`);
   const totals = Object.fromEntries(
-    Object.entries(report.destinations).map(([d, c]) => [d, `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}`]),
+    Object.entries(report.destinations).map(([d, c]) => [
+      d,
+      `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}${config.source.versions ? ` v${c['v']}` : ''}`,
+    ]),
   );
   const outcome = report.aborted
     ? 'check did not finish'

@@ -14,6 +14,7 @@ import { SwiftStore } from '../../src/api/store/swift-store.js';
 import type { ObjectStore } from '../../src/api/store/object-store.js';
 import { compareKeys } from '../../src/api/sweep/ordered.js';
 import { multipartUpload } from '../../src/api/copy/multipart.js';
+import { listUploads } from '../../src/api/uploads/manage.js';
 import { KEY_SHAPES, ORDER_KEYS } from '../helpers/keys.js';
 import { md5Hex, putAll, readAll } from '../helpers/seed.js';
 import { sectionIni } from '../helpers/servers.js';
@@ -338,32 +339,48 @@ describe('type = swift: the native Swift API against real servers', () => {
     },
   );
 
-  it('an SLO upload that fails part-way leaves no segment behind', { timeout: 120_000 }, async () => {
-    const src = await s3('slo-fail-src');
-    const dst = await native('slo-fail-dst');
-    await putAll(src, [{ key: 'big/fails', body: randomBytes(16 * MiB) }]);
-    const { proxy: p, url } = await proxy();
-    const c = track(
-      client(
-        sectionIni('source', ceph, src.bucket, { max_retries: 0 }) +
-          swiftIni('dest1', dst.bucket, { ...SLO, auth_url: url, max_retries: 0 }),
-      ),
-    );
-    const refused = p.inject(
-      inContainer(`${dst.bucket}_segments`, 'PUT', (n) => n.endsWith('/00003')),
-      { kind: 'status', status: 500, code: 'InternalError' },
-      Number.POSITIVE_INFINITY,
-    );
-    const report = await c.duplicate();
-    assert.ok(refused.hits >= 1, 'the third segment was refused');
-    assert.equal(report.failed, 1);
-    assert.deepEqual(await keysOf(dst), [], 'no object');
-    assert.deepEqual(
-      await swiftNames(`${dst.bucket}_segments`),
-      [],
-      'the segments put before the failure were deleted',
-    );
-  });
+  it(
+    'an SLO upload that fails part-way is kept, resumed by the next run, and leaves no segment behind',
+    { timeout: 120_000 },
+    async () => {
+      const src = await s3('slo-fail-src');
+      const dst = await native('slo-fail-dst');
+      await putAll(src, [{ key: 'big/fails', body: randomBytes(16 * MiB) }]);
+      const { proxy: p, url } = await proxy();
+      const c = track(
+        client(
+          sectionIni('source', ceph, src.bucket, { max_retries: 0 }) +
+            swiftIni('dest1', dst.bucket, { ...SLO, auth_url: url, max_retries: 0 }),
+        ),
+      );
+      const refused = p.inject(
+        inContainer(`${dst.bucket}_segments`, 'PUT', (n) => n.endsWith('/00003')),
+        { kind: 'status', status: 500, code: 'InternalError' },
+        Number.POSITIVE_INFINITY,
+      );
+      const report = await c.duplicate();
+      assert.ok(refused.hits >= 1, 'the third segment was refused');
+      assert.equal(report.failed, 1);
+      assert.deepEqual(await keysOf(dst), [], 'no object');
+      const kept = await listUploads(c.uploads.journal, c.destinations);
+      assert.deepEqual(
+        kept.map((u) => [u.key, u.destination]),
+        [['big/fails', 'dest1']],
+        'the upload is kept, to be resumed',
+      );
+      const before = await swiftNames(`${dst.bucket}_segments`);
+      assert.ok(before.length >= 2, `the segments put before the failure are kept: ${before.join(' ')}`);
+
+      p.clear();
+      const again = await c.duplicate();
+      assert.equal(again.copied, 1, JSON.stringify(again.failures));
+      assert.deepEqual(await keysOf(dst), ['big/fails']);
+      const after = await swiftNames(`${dst.bucket}_segments`);
+      assert.equal(after.length, Math.ceil(16 / 5), `only the object's own segments (5 MiB each): ${after.join(' ')}`);
+      for (const name of before) assert.ok(after.includes(name), `segment ${name} was kept and used`);
+      assert.deepEqual(await listUploads(c.uploads.journal, c.destinations), [], 'nothing left to resume');
+    },
+  );
 
   it(
     'a wrong key: s3s3bucket exits 1 with one clear error line naming the section, and never prints the key',

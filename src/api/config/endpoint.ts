@@ -68,7 +68,7 @@ function deletion(r: Reader): Pick<EndpointSettings, 'prefix' | 'delete' | 'dele
     }
   }
   const del = r.has('delete') && !isSource ? r.boolean('delete') : undefined;
-  const deleteMode = isSource ? 'delete' : r.oneOf<'delete' | 'trash'>('delete_mode');
+  const deleteMode = isSource ? 'delete' : r.oneOf<'delete' | 'trash' | 'versions'>('delete_mode');
   const trash = isSource ? undefined : r.string('trash_prefix');
   if (trash !== undefined && trash === '')
     r.problem('trash_prefix', 'is empty: give a prefix such as .s3s3-trash/ (or leave it out for the default)');

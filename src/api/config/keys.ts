@@ -674,6 +674,19 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'versions',
+    sections: S3,
+    value: bool,
+    default: 'false',
+    help:
+      '`[source]` only: copy every version of every object, oldest first, delete markers as delete markers, ' +
+      "so each destination's history follows the source's ([Versioned buckets](s3s3bucket.md#versioned-buckets)); " +
+      'the source and every destination must be S3 buckets with versioning enabled (checked when a command starts)',
+    ini: [
+      { block: 'source', value: 'false', commented: true, note: 'copy every version, in order (versioned buckets)' },
+    ],
+  },
+  {
     name: 'state_dir',
     sections: ENDPOINT,
     value: { kind: 'path' },
@@ -804,9 +817,12 @@ export const KEYS: readonly KeyDef[] = [
   {
     name: 'delete_mode',
     sections: ENDPOINT,
-    value: { kind: 'choice', choices: { delete: 'delete', trash: 'trash' } },
+    value: { kind: 'choice', choices: { delete: 'delete', trash: 'trash', versions: 'versions' } },
     default: 'delete',
-    help: '`[dest*]` only: `trash` copies the object under `trash_prefix` first, then deletes it',
+    help:
+      '`[dest*]` only: `trash` copies the object under `trash_prefix` first, then deletes it; `versions` (only ' +
+      'with `[source] versions = true`; **dangerous**: history is lost for good) removes every version of a key ' +
+      'the source no longer has in any version, where `delete` writes a delete marker',
     ini: [
       {
         block: 'dest1',

@@ -53,5 +53,59 @@ export function crossSectionProblems(
       });
     }
   }
+  problems.push(...versionProblems(file, source, destinations));
+  return problems;
+}
+
+/** `versions = true` copies histories: S3 everywhere, each copy recording its source version. */
+function versionProblems(
+  file: string,
+  source: EndpointConfig | undefined,
+  destinations: readonly (EndpointConfig | undefined)[],
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const versions = source?.versions === true;
+  if (versions && source && !source.recordMetadata)
+    problems.push({
+      file,
+      section: source.name,
+      key: 'record_metadata',
+      message:
+        '= false with versions = true: each copied version records its source version id in its metadata; ' +
+        'remove record_metadata = false',
+    });
+  for (const d of destinations) {
+    if (!d) continue;
+    if (versions && d.type !== 's3')
+      problems.push({
+        file,
+        section: d.name,
+        key: 'type',
+        message: `is ${d.type}: [source] versions = true copies version histories, which only S3 buckets keep`,
+      });
+    else if (versions && !d.recordMetadata)
+      problems.push({
+        file,
+        section: d.name,
+        key: 'record_metadata',
+        message: '= false with [source] versions = true: each copy records its source version id; remove it',
+      });
+    if (d.deleteMode === 'trash' && versions)
+      problems.push({
+        file,
+        section: d.name,
+        key: 'delete_mode',
+        message:
+          '= trash with [source] versions = true: a versioned destination keeps what a delete hides (it writes a ' +
+          'delete marker); use delete',
+      });
+    if (d.deleteMode === 'versions' && !versions)
+      problems.push({
+        file,
+        section: d.name,
+        key: 'delete_mode',
+        message: '= versions needs [source] versions = true; use delete or trash',
+      });
+  }
   return problems;
 }

@@ -36,6 +36,7 @@ export function readS3(r: Reader): S3EndpointConfig | undefined {
     ...readStorageClass(r),
     ...readAcl(r),
     ...readObjectLock(r),
+    ...readVersions(r),
   };
   if (bucket !== undefined && bucket !== '' && !/^[A-Za-z0-9._-]{1,255}$/.test(bucket)) {
     r.problem('bucket_name', `"${bucket}" is not a valid bucket name (letters, digits, ".", "-", "_")`);
@@ -70,6 +71,16 @@ function readAcl(r: Reader): { acl?: AclSetting } {
   }
   const acl = r.oneOf<AclSetting>('acl');
   return acl === undefined ? {} : { acl };
+}
+
+/** `versions` in the source. */
+function readVersions(r: Reader): { versions?: boolean } {
+  if (!r.has('versions')) return {};
+  if (r.section !== 'source') {
+    r.problem('versions', 'belongs in [source]: it says what is copied; every destination then keeps versions');
+    return {};
+  }
+  return r.boolean('versions') ? { versions: true } : {};
 }
 
 /** `object_lock` in a destination: `copy`. */

@@ -62,7 +62,7 @@ export interface EndpointSettings {
   /** `delete` in a destination: true/false as set, undefined when not set (then `--delete` decides). */
   readonly delete?: boolean;
   /** `delete_mode`: remove the object, or move it under `trash_prefix` first. */
-  readonly deleteMode: 'delete' | 'trash';
+  readonly deleteMode: 'delete' | 'trash' | 'versions';
   /** `trash_prefix`; undefined: `.s3s3-trash/<UTC date>/` at the bucket root. */
   readonly trashPrefix?: string;
   /** `max_delete`: most deletes one sweep may make here, as a count or a percentage of the listed keys. */
@@ -78,6 +78,8 @@ export interface EndpointSettings {
   readonly tags: boolean;
   /** `object_lock = copy` (S3 destinations): copies get the source's retention and legal hold. */
   readonly objectLock?: 'copy';
+  /** `versions = true` (`[source]`, S3): every version is copied, in order. */
+  readonly versions?: boolean;
 }
 
 /**
@@ -102,6 +104,7 @@ export const ENDPOINT_SETTING_FIELDS = Object.freeze(
     acl: true,
     tags: true,
     objectLock: true,
+    versions: true,
   } satisfies Record<keyof EndpointSettings, true>) as (keyof EndpointSettings)[],
 );
 

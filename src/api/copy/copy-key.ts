@@ -1107,7 +1107,7 @@ async function checkMultipart(t: CopyTarget, info: HeadInfo, put: PutResult): Pr
 }
 
 /** The headers a copy carries; s3s3's own metadata from an earlier hop is not passed on. */
-function copyHeaders(info: HeadInfo): Partial<ObjectHeaders> & { metadata: Record<string, string> } {
+export function copyHeaders(info: HeadInfo): Partial<ObjectHeaders> & { metadata: Record<string, string> } {
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(info.metadata)) if (!k.startsWith('s3s3-')) metadata[k] = v;
   return {

@@ -5,6 +5,8 @@ import { etagMd5, isMd5Etag, type ObjectInfo } from '../store/object-store.js';
 export const META_SOURCE_ETAG = 's3s3-source-etag';
 /** User metadata where a copy records its source's MD5 when known, for copies whose ETag is not one. */
 export const META_MD5 = 's3s3-md5';
+/** User metadata where a copy of one version records the source's version id (`versions = true`). */
+export const META_SOURCE_VERSION = 's3s3-source-version-id';
 
 /** Why a key is copied: logged, counted and written to the reports. */
 export type CopyReason =

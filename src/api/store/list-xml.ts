@@ -34,7 +34,7 @@ export function decodeXmlText(text: string): string {
 }
 
 /** The text of the first `<name>` element in `xml` (undefined when absent; '' for `<name/>`). */
-function element(xml: string, name: string): string | undefined {
+export function element(xml: string, name: string): string | undefined {
   const open = xml.indexOf(`<${name}>`);
   if (open < 0) return xml.includes(`<${name}/>`) ? '' : undefined;
   const start = open + name.length + 2;
@@ -73,6 +73,65 @@ export function parseListing(xml: string): ListOutput {
   if (marker !== undefined) out.NextMarker = marker;
   const token = element(head, 'NextContinuationToken');
   if (token !== undefined) out.NextContinuationToken = token;
+  const encoding = element(head, 'EncodingType');
+  if (encoding !== undefined) out.EncodingType = encoding.trim();
+  return out;
+}
+
+/** One `<Version>` or `<DeleteMarker>` of a ListVersionsResult, in the SDK's field names. */
+export interface ListedVersion {
+  Key?: string;
+  VersionId?: string;
+  IsLatest: boolean;
+  DeleteMarker: boolean;
+  Size?: number;
+  ETag?: string;
+  LastModified?: Date;
+}
+
+/** A ListObjectVersions page: versions and delete markers in the order the server sent them. */
+export interface VersionListOutput {
+  Entries: ListedVersion[];
+  IsTruncated: boolean;
+  EncodingType?: string;
+}
+
+/**
+ * A ListVersionsResult, its `<Version>` and `<DeleteMarker>` elements kept in document order
+ * (the SDK splits them into two lists, losing the order of a key's history).
+ */
+export function parseVersionListing(xml: string): VersionListOutput {
+  if (!xml.includes('<ListVersionsResult') || !xml.includes('</ListVersionsResult>'))
+    throw new Error(`not a ListVersionsResult: ${JSON.stringify(xml.slice(0, 120))}`);
+  const entries: ListedVersion[] = [];
+  let at = 0;
+  let first = -1;
+  for (;;) {
+    const v = xml.indexOf('<Version>', at);
+    const d = xml.indexOf('<DeleteMarker>', at);
+    if (v < 0 && d < 0) break;
+    const marker = v < 0 || (d >= 0 && d < v);
+    const open = marker ? d : v;
+    const name = marker ? 'DeleteMarker' : 'Version';
+    if (first < 0) first = open;
+    const close = xml.indexOf(`</${name}>`, open);
+    if (close < 0) throw new Error(`a <${name}> element is not closed`);
+    const block = xml.slice(open + name.length + 2, close);
+    const size = element(block, 'Size');
+    const modified = element(block, 'LastModified');
+    entries.push({
+      Key: element(block, 'Key'),
+      VersionId: element(block, 'VersionId'),
+      IsLatest: element(block, 'IsLatest')?.trim() === 'true',
+      DeleteMarker: marker,
+      Size: size === undefined ? undefined : Number(size),
+      ETag: element(block, 'ETag'),
+      LastModified: modified === undefined ? undefined : new Date(modified),
+    });
+    at = close + name.length + 3;
+  }
+  const head = xml.slice(0, first < 0 ? xml.length : first) + xml.slice(at);
+  const out: VersionListOutput = { Entries: entries, IsTruncated: element(head, 'IsTruncated')?.trim() === 'true' };
   const encoding = element(head, 'EncodingType');
   if (encoding !== undefined) out.EncodingType = encoding.trim();
   return out;

@@ -63,6 +63,45 @@ export interface WriteHeaders extends Partial<ObjectHeaders> {
   readonly objectLock?: ObjectLock;
 }
 
+/** One version or delete marker of a key in a versioned bucket, as ListObjectVersions shows it. */
+export interface VersionEntry {
+  readonly key: string;
+  readonly versionId: string;
+  readonly deleteMarker: boolean;
+  readonly isLatest: boolean;
+  /** 0 for a delete marker. */
+  readonly size: number;
+  /** Without quotes; '' for a delete marker. */
+  readonly etag: string;
+  readonly lastModified?: Date;
+}
+
+/** One page of a version listing: keys in byte order, each key's history newest first. */
+export interface VersionPage {
+  readonly entries: readonly VersionEntry[];
+  /** Opaque: pass back to get the next page; undefined on the last page. */
+  readonly next?: string;
+}
+
+/** A versioned S3 bucket's calls (`versions = true`): optional, S3 only. */
+export interface VersionCapable {
+  /** Whether the bucket has versioning enabled (GetBucketVersioning). */
+  versioningEnabled(): Promise<boolean>;
+  listVersionsPage(options?: { prefix?: string; next?: string }): Promise<VersionPage>;
+  /** One version's body and headers (GET ?versionId=). */
+  getVersion(key: string, versionId: string): Promise<{ readonly body: Readable; readonly info: HeadInfo }>;
+  /** One version's headers (HEAD ?versionId=); null when there is no such version. */
+  headVersion(key: string, versionId: string): Promise<HeadInfo | null>;
+  /** Removes one version for good (DELETE ?versionId=). */
+  deleteVersion(key: string, versionId: string): Promise<void>;
+}
+
+/** True when the store can work on versions (VersionCapable). */
+export function isVersionCapable(store: ObjectStore): store is ObjectStore & VersionCapable {
+  const s = store as Partial<VersionCapable>;
+  return typeof s.listVersionsPage === 'function' && typeof s.getVersion === 'function';
+}
+
 /** One page of a listing. */
 export interface ListPage {
   readonly objects: readonly ObjectInfo[];
@@ -189,6 +228,8 @@ export interface ObjectStore {
   ): Promise<PutResult>;
   /** Optional: sets an object's retention and legal hold (PutObjectRetention, PutObjectLegalHold). */
   writeObjectLock?(key: string, lock: ObjectLock): Promise<void>;
+  /** Optional: whether the bucket has versioning enabled (GetBucketVersioning). */
+  versioningEnabled?(): Promise<boolean>;
   /** Optional: whether the bucket has S3 Object Lock enabled (GetObjectLockConfiguration). */
   objectLockEnabled?(): Promise<boolean>;
   /**

@@ -24,10 +24,20 @@ import { loadTrashRoots } from '../sync/trash-roots.js';
 export { metadataDiff };
 
 /** `+` only in the source, `-` only in the destination, `*` differs, `?` unproven, `=` same. */
-export type CheckMark = '+' | '-' | '*' | '?' | '=';
+export type CheckMark = '+' | '-' | '*' | '?' | '=' | 'v';
 
 /** Every mark, in the order the summaries print them. */
-export const CHECK_MARKS: readonly CheckMark[] = ['+', '-', '*', '?', '='];
+export const CHECK_MARKS: readonly CheckMark[] = ['+', '-', '*', '?', '=', 'v'];
+
+/** Every mark at zero. */
+export function zeroMarks(): MarkCounts {
+  return Object.fromEntries(CHECK_MARKS.map((m) => [m, 0])) as MarkCounts;
+}
+
+/** Whether these counts show a difference (`?` alone does not). */
+export function marksDiffer(c: MarkCounts): boolean {
+  return c['+'] + c['-'] + c['*'] + c['v'] > 0;
+}
 
 /** One key at one destination, as `s3s3bucket --check` prints it. */
 export interface CheckLine {
@@ -40,8 +50,8 @@ export interface CheckLine {
   /** The destination's full key (differs from `key` when the prefixes differ); unset for `+`. */
   readonly destinationKey?: string;
   /**
-   * Why `*` or `?`: `size differs`, `md5 differs`, `source changed`, `hash differs`,
-   * `metadata differs: ...`, `unverifiable`.
+   * Why `*`, `?` or `v`: `size differs`, `md5 differs`, `source changed`, `hash differs`,
+   * `metadata differs: ...`, `unverifiable`; `versions missing` or why a history cannot follow.
    */
   readonly reason?: string;
 }
@@ -116,7 +126,7 @@ export async function checkBucket(
   const report: CheckReport = {
     source: source.name,
     listed: 0,
-    destinations: Object.fromEntries(dests.map((d) => [d.name, { '+': 0, '-': 0, '*': 0, '?': 0, '=': 0 }])),
+    destinations: Object.fromEntries(dests.map((d) => [d.name, zeroMarks()])),
     errors: 0,
     errorSamples: [],
     ok: false,
@@ -208,7 +218,7 @@ export async function checkBucket(
     report.seconds = (performance.now() - started) / 1000;
   }
   if (options.signal?.aborted && !report.aborted) report.aborted = 'stopped by signal';
-  const differs = Object.values(report.destinations).some((c) => c['+'] + c['-'] + c['*'] > 0);
+  const differs = Object.values(report.destinations).some(marksDiffer);
   report.ok = !differs && report.errors === 0 && report.aborted === undefined;
   return report;
 }

@@ -194,6 +194,35 @@ const OUTCOME_COUNTS: Readonly<Record<Outcome, { readonly counter: Counter; read
   kept: { counter: 'kept' },
 };
 
+/** A report with nothing counted yet, for a sweep of `source` to `dests`. */
+export function emptyReport(source: ObjectStore, dests: readonly ObjectStore[]): DuplicateReport {
+  return {
+    source: source.name,
+    listed: 0,
+    ...zeroTotals(),
+    seconds: 0,
+    failures: [],
+    destinations: Object.fromEntries(dests.map((d) => [d.name, zeroTotals()])),
+  };
+}
+
+/** One result counted in the report (its destination's totals and the whole), a failure kept. */
+export function countResult(report: DuplicateReport, r: TargetResult): void {
+  const totals = report.destinations[r.destination]!;
+  const { counter, bytes } = OUTCOME_COUNTS[r.outcome];
+  report[counter]++;
+  totals[counter]++;
+  if (bytes) {
+    report.bytes += r.bytes;
+    totals.bytes += r.bytes;
+  }
+  if (r.outcome === 'failed') {
+    if (report.failures.length < MAX_KEPT_FAILURES)
+      report.failures.push({ key: r.key, destination: r.destination, error: r.error?.message ?? 'unknown error' });
+    if (r.error instanceof StoreError && r.error.errorClass === 'fatal') report.aborted ??= r.error.message;
+  }
+}
+
 /** Every counter at zero. */
 function zeroTotals(): DestinationTotals {
   // satisfies: a field added to DestinationTotals fails to compile until COUNTERS has it.
@@ -270,14 +299,7 @@ class Sweep {
   ) {
     this.log = options.logger ?? silentLogger;
     this.ranged = 'range' in options ? options : undefined;
-    this.report = {
-      source: source.name,
-      listed: 0,
-      ...zeroTotals(),
-      seconds: 0,
-      failures: [],
-      destinations: Object.fromEntries(dests.map((d) => [d.name, zeroTotals()])),
-    };
+    this.report = emptyReport(source, dests);
     this.filter = makeFilter(options);
     this.concurrency = options.concurrency ?? source.settings.concurrency;
     this.limiter = new Limiter(this.concurrency);
@@ -610,20 +632,7 @@ class Sweep {
 
   /** Counts one settled result (OUTCOME_COUNTS), for its destination and the whole run; then onResult. */
   private record(r: TargetResult): void {
-    const { report } = this;
-    const totals = report.destinations[r.destination]!;
-    const { counter, bytes } = OUTCOME_COUNTS[r.outcome];
-    report[counter]++;
-    totals[counter]++;
-    if (bytes) {
-      report.bytes += r.bytes;
-      totals.bytes += r.bytes;
-    }
-    if (r.outcome === 'failed') {
-      if (report.failures.length < MAX_KEPT_FAILURES)
-        report.failures.push({ key: r.key, destination: r.destination, error: r.error?.message ?? 'unknown error' });
-      if (r.error instanceof StoreError && r.error.errorClass === 'fatal') report.aborted ??= r.error.message;
-    }
+    countResult(this.report, r);
     this.options.onResult?.(r);
   }
 

@@ -1,7 +1,8 @@
 /** The one-key reconcile every hint ends in, and the destination-side helpers it needs (prefixes, trash). */
+import { syncKeyVersions } from '../versions/reconcile.js';
 import { copyKey, type CopyKeyOptions, type CopyTarget, type TargetResult } from '../copy/copy-key.js';
 import { sourceNow } from '../copy/source-now.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { isVersionCapable, type ObjectStore } from '../store/object-store.js';
 import {
   DEFAULT_TRASH_ROOT,
   knownTrashRoots,
@@ -129,6 +130,16 @@ export async function syncKey(
 ): Promise<SyncResult> {
   const rel = relativeKey(source, key);
   if (rel === undefined) return { key, results: [], ok: true, outsidePrefix: true };
+  // `versions = true`: the key's whole history, not its current version (versions/reconcile.ts).
+  if (source.settings.versions && isVersionCapable(source) && destinations.every(isVersionCapable)) {
+    const results = await syncKeyVersions(source, destinations, key, {
+      dryRun: options.dryRun,
+      partSlots: options.partSlots,
+      delete: (dest) => deletesAt(dest, options),
+      destKey: (dest) => fullKey(dest, rel),
+    });
+    return { key, results, ok: results.every((r) => r.outcome !== 'failed') };
+  }
   // A key that would land in a destination's trash (any root it ever used, from its registry) is
   // left alone there: the trash is never written or deleted. A registry that cannot be read
   // fails that destination (retried), never a copy on a guess.

@@ -1,0 +1,172 @@
+/**
+ * The versioned sweep (`[source] versions = true`): a merge-join of the source's version listing
+ * with every destination's, key by key in UTF-8 byte order, each key's history reconciled
+ * (reconcile.ts) with a limit on keys in flight; keys the source has no entry of are deleted
+ * after a clean run, within the guards of every sweep (max_delete, an empty source).
+ */
+import { silentLogger } from '../log.js';
+import { Limiter } from '../copy/limiter.js';
+import type { TargetResult } from '../copy/copy-key.js';
+import { isVersionCapable, type ObjectStore, type VersionEntry } from '../store/object-store.js';
+import { judgeDeletes } from '../sweep/deletes.js';
+import { countResult, emptyReport, type DuplicateOptions, type DuplicateReport } from '../sweep/duplicate.js';
+import { makeFilter } from '../sweep/filters.js';
+import { deletesAt, fullKey, storePrefix } from '../sync/sync-key.js';
+import { deleteHistory, reconcileHistory, type Versioned } from './reconcile.js';
+
+/** One key's entries, newest first, the key relative to the store's prefix. */
+interface KeyGroup {
+  readonly rel: string;
+  readonly entries: VersionEntry[];
+}
+
+/** A store's version listing under `prefix`, grouped by key (a key's history may span pages). */
+async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGroup> {
+  const base = storePrefix(store);
+  let current: KeyGroup | undefined;
+  let next: string | undefined;
+  do {
+    const page = await store.listVersionsPage({ prefix: base + prefix, next });
+    for (const e of page.entries) {
+      const rel = e.key.slice(base.length);
+      if (current && current.rel === rel) current.entries.push(e);
+      else {
+        if (current) yield current;
+        current = { rel, entries: [e] };
+      }
+    }
+    next = page.next;
+  } while (next !== undefined);
+  if (current) yield current;
+}
+
+/** A listing read one group ahead, for the merge. */
+class Cursor {
+  head: KeyGroup | undefined;
+  private readonly it: AsyncGenerator<KeyGroup>;
+  constructor(store: Versioned, prefix: string) {
+    this.it = groups(store, prefix);
+  }
+  async advance(): Promise<void> {
+    const n = await this.it.next();
+    this.head = n.done ? undefined : n.value;
+  }
+}
+
+const compare = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+/**
+ * The versioned sweep of `source` to `destinations` (every one S3 with versioning enabled:
+ * see bucketFeatureProblems). `DuplicateOptions` apply as to a plain sweep: prefix, filters
+ * (on each key's newest version), dry run, deletes and their guards, concurrency, results.
+ */
+export async function sweepVersions(
+  source: ObjectStore,
+  destinations: readonly ObjectStore[],
+  options: DuplicateOptions & {
+    /** A check's dry run: a key only a destination has is a `would delete` at once, whatever deletes. */
+    readonly destinationOnly?: boolean;
+  } = {},
+): Promise<DuplicateReport> {
+  const started = performance.now();
+  const log = options.logger ?? silentLogger;
+  const report = emptyReport(source, destinations);
+  const record = (r: TargetResult) => {
+    countResult(report, r);
+    options.onResult?.(r);
+  };
+  if (!isVersionCapable(source) || !destinations.every(isVersionCapable)) {
+    report.aborted = 'versions = true needs S3 buckets everywhere (the source and every destination)';
+    return report;
+  }
+  const dests = destinations as readonly Versioned[];
+  const keep = makeFilter(options);
+  const prefix = options.prefix ?? '';
+  const limiter = new Limiter(options.concurrency ?? source.settings.concurrency);
+  const partSlots = new Limiter(options.concurrency ?? source.settings.concurrency);
+  const dryRun = options.dryRun === true;
+  const deleting = dests.filter((d) => deletesAt(d, options));
+  const doomed = new Map<Versioned, Array<{ key: string; entries: VersionEntry[] }>>(deleting.map((d) => [d, []]));
+  const inScope = new Map<Versioned, number>(dests.map((d) => [d, 0]));
+  log.info('versioned sweep started', { source: `${source.bucket} at ${source.endpoint}`, dryRun });
+
+  const src = new Cursor(source, prefix);
+  const cursors = dests.map((d) => new Cursor(d, prefix));
+  try {
+    await Promise.all([src.advance(), ...cursors.map((c) => c.advance())]);
+    for (;;) {
+      if (options.signal?.aborted) {
+        report.aborted = 'stopped by signal';
+        break;
+      }
+      const heads = [src.head, ...cursors.map((c) => c.head)].filter((h): h is KeyGroup => h !== undefined);
+      if (heads.length === 0) break;
+      const rel = heads.map((h) => h.rel).reduce((a, b) => (compare(a, b) <= 0 ? a : b));
+      const s = src.head?.rel === rel ? src.head.entries : [];
+      const newest = s[0] ?? cursors.find((c) => c.head?.rel === rel)?.head?.entries[0];
+      const inFilter =
+        newest !== undefined &&
+        keep({ key: rel, size: newest.size, etag: newest.etag, lastModified: newest.lastModified });
+      if (inFilter && s.length > 0) report.listed++;
+      const work: Array<Promise<void>> = [];
+      for (const [i, dest] of dests.entries()) {
+        const d = cursors[i]!.head?.rel === rel ? cursors[i]!.head!.entries : [];
+        if (!inFilter) continue;
+        if (d.length > 0) inScope.set(dest, inScope.get(dest)! + 1);
+        const destKey = fullKey(dest, rel);
+        const sourceKey = fullKey(source, rel);
+        if (s.length === 0) {
+          if (options.destinationOnly)
+            record({ destination: dest.name, key: destKey, outcome: 'would delete', bytes: 0 });
+          else doomed.get(dest)?.push({ key: destKey, entries: d });
+          continue;
+        }
+        work.push(
+          limiter.spawn(async () =>
+            record({
+              ...(await reconcileHistory(source as Versioned, s, dest, destKey, d, { dryRun, partSlots })),
+              sourceKey,
+            }),
+          ),
+        );
+      }
+      await Promise.all(work);
+      await Promise.all([
+        src.head?.rel === rel ? src.advance() : undefined,
+        ...cursors.map((c) => (c.head?.rel === rel ? c.advance() : undefined)),
+      ]);
+    }
+  } catch (err) {
+    report.aborted = err instanceof Error ? err.message : String(err);
+  }
+  await limiter.drain();
+
+  if (deleting.length > 0) {
+    if (report.aborted !== undefined || report.failed > 0) {
+      report.deletesSkipped = `no delete in this run: ${report.aborted ?? `${report.failed} copies failed`}`;
+    } else {
+      const judged = judgeDeletes({
+        source,
+        destinations: deleting.map((dest) => ({
+          dest,
+          candidates: doomed
+            .get(dest)!
+            .filter((c) => !(c.entries[0]?.deleteMarker ?? true) || dest.settings.deleteMode === 'versions').length,
+          inScope: inScope.get(dest)!,
+        })),
+        sourceListed: report.listed,
+        maxDelete: options.maxDelete,
+        allowEmptySource: options.allowEmptySource,
+      });
+      if (judged.refused.length > 0) report.refused = judged.refused;
+      for (const { dest } of judged.allowed)
+        for (const c of doomed.get(dest as Versioned)!) {
+          const r = await deleteHistory(dest as Versioned, c.key, c.entries, dryRun);
+          if (r.outcome !== 'skipped') record(r);
+        }
+    }
+  }
+  report.seconds = (performance.now() - started) / 1000;
+  log.info('versioned sweep finished', { listed: report.listed, copied: report.copied, failed: report.failed });
+  return report;
+}
