@@ -841,6 +841,29 @@ describe('config: prefixes and deletes', () => {
     );
   });
 
+  it('versions = true: [source] only, S3 destinations recording metadata, delete_mode = versions only with it', () => {
+    const problems = problemsOf(
+      section('source', 'a', 'versions = true') +
+        section('dest1', 'b', 'versions = true') +
+        section('dest2', 'c', 'record_metadata = false') +
+        section('dest3', 'd', 'delete_mode = trash'),
+    );
+    for (const re of [
+      /\[dest1\] versions: belongs in \[source\]/,
+      /\[dest3\] delete_mode: = trash with \[source\] versions = true/,
+      /\[dest2\] record_metadata: = false with \[source\] versions = true/,
+    ])
+      assert.ok(
+        problems.some((p) => re.test(p)),
+        `${re} in:\n${problems.join('\n')}`,
+      );
+    const alone = problemsOf(section('source', 'a') + section('dest1', 'b', 'delete_mode = versions'));
+    assert.ok(
+      alone.some((p) => /\[dest1\] delete_mode: = versions needs \[source\] versions = true/.test(p)),
+      alone.join('\n'),
+    );
+  });
+
   it('reads max_delete as a count or a percentage', async () => {
     const { parseMaxDelete } = await import('../../src/api/config.js');
     assert.deepEqual(parseMaxDelete('500'), { count: 500 });

@@ -1,0 +1,249 @@
+/**
+ * `[source] versions = true` (issue 20), on the test Ceph: every version of every key copied
+ * oldest first, delete markers as delete markers, each copy recording its source version id;
+ * a rerun copies nothing; versions added between runs (several per key) are copied in order;
+ * `--check` shows `v` lines; a destination whose history cannot follow is reported per key, not
+ * changed; a destination without versioning stops the command (exit 2); `--delete` writes a
+ * delete marker, `delete_mode = versions` removes every version; a worker's one-key sync copies
+ * a key's new versions.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+  type PutObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { configDir, runBucket } from '../helpers/bucket-cli.js';
+import { dropStore, freshStore } from '../helpers/seed.js';
+import { sectionIni, uniqueBucket, type TestServer } from '../helpers/servers.js';
+import { cephServer } from '../helpers/swift.js';
+import { BucketClient } from '../../src/api/bucket-client.js';
+import { parseConfig } from '../../src/api/config.js';
+import type { S3Store } from '../../src/api/store/s3-store.js';
+import type { VersionEntry } from '../../src/api/store/object-store.js';
+
+const ceph = cephServer();
+const cephByName: TestServer = { ...ceph, endpoint: ceph.endpoint.replace('127.0.0.1', 'localhost') };
+const MiB = 1024 * 1024;
+const PARTS = { multipart_threshold: '6M', multipart_chunksize: '5M' };
+const NASTY = 'd ü/+%?#\u0001 \u{1F600}';
+
+const client = new S3Client({
+  endpoint: ceph.endpoint,
+  region: ceph.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: ceph.accessKey, secretAccessKey: ceph.secretKey },
+  maxAttempts: 2,
+});
+
+async function versioned(label: string, on = true): Promise<{ bucket: string; store: S3Store }> {
+  const bucket = uniqueBucket(label);
+  const store = await freshStore(ceph, bucket);
+  if (on)
+    await client.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+  return { bucket, store };
+}
+
+async function put(bucket: string, key: string, size: number): Promise<PutObjectCommandOutput> {
+  const body = randomBytes(size);
+  return client.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentMD5: createHash('md5').update(body).digest('base64'),
+    }),
+  );
+}
+
+const del = (bucket: string, key: string) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+
+/** A key's history, oldest first, as (delete marker | size:etag-or-source-version) entries. */
+async function history(store: S3Store, key: string): Promise<VersionEntry[]> {
+  const out: VersionEntry[] = [];
+  let next: string | undefined;
+  do {
+    const page = await store.listVersionsPage({ prefix: key, next });
+    out.push(...page.entries.filter((e) => e.key === key));
+    next = page.next;
+  } while (next !== undefined);
+  return out.reverse();
+}
+
+/** Every key's history at `dest` follows the source's: same entries in order, each copy naming its source version. */
+async function assertFollows(src: S3Store, dest: S3Store, keys: readonly string[]): Promise<void> {
+  for (const key of keys) {
+    const s = await history(src, key);
+    const d = await history(dest, key);
+    assert.equal(
+      d.length,
+      s.length,
+      `${JSON.stringify(key)}: ${d.length} entries at the destination, ${s.length} at the source`,
+    );
+    for (const [i, e] of s.entries()) {
+      const c = d[i]!;
+      assert.equal(c.deleteMarker, e.deleteMarker, `${JSON.stringify(key)} entry ${i + 1}: delete marker`);
+      if (e.deleteMarker) continue;
+      assert.equal(c.size, e.size, `${JSON.stringify(key)} entry ${i + 1}: size`);
+      const head = await dest.headVersion(key, c.versionId);
+      assert.equal(
+        head?.metadata['s3s3-source-version-id'],
+        e.versionId,
+        `${JSON.stringify(key)} entry ${i + 1}: source version`,
+      );
+      if (/^[0-9a-f]{32}$/.test(c.etag)) assert.equal(c.etag, e.etag, `${JSON.stringify(key)} entry ${i + 1}: ETag`);
+    }
+  }
+}
+
+describe('versions = true', () => {
+  const cfg = configDir('versions');
+  const stores: S3Store[] = [];
+  let src: { bucket: string; store: S3Store };
+  let dst: { bucket: string; store: S3Store };
+  let ini: string;
+  const KEYS = ['a', 'b', 'big', NASTY, 'e'];
+
+  before(async () => {
+    src = await versioned('v-src');
+    dst = await versioned('v-dst');
+    stores.push(src.store, dst.store);
+    await put(src.bucket, 'a', 100);
+    await put(src.bucket, 'a', 200);
+    await del(src.bucket, 'a');
+    await put(src.bucket, 'a', 300);
+    await put(src.bucket, 'b', 10);
+    await del(src.bucket, 'b');
+    await put(src.bucket, 'big', 7 * MiB);
+    await put(src.bucket, 'big', 7 * MiB + 1);
+    await put(src.bucket, NASTY, 1);
+    await put(src.bucket, NASTY, 2);
+    await put(src.bucket, 'e', 5);
+    ini = cfg.write(
+      'v.ini',
+      sectionIni('source', ceph, src.bucket, { versions: true }) + sectionIni('dest1', cephByName, dst.bucket, PARTS),
+    );
+  });
+  after(async () => {
+    for (const s of stores) {
+      for (const k of [...KEYS, 'c', 'f'])
+        for (const e of await history(s, k).catch(() => []))
+          await s.deleteVersion(k, e.versionId).catch(() => undefined);
+      await dropStore(s).catch(() => undefined);
+    }
+    client.destroy();
+  });
+
+  it('copies every version oldest first, delete markers too; a rerun copies nothing', async () => {
+    const run = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { copied: number }).copied, KEYS.length);
+    await assertFollows(src.store, dst.store, KEYS);
+    const again = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
+    assert.equal(again.code, 0, again.stderr);
+    const summary = JSON.parse(again.stdout) as { copied: number; skipped: number };
+    assert.deepEqual([summary.copied, summary.skipped], [0, KEYS.length]);
+  });
+
+  it('versions added between runs are all copied, in order; --check shows them first as v lines', async () => {
+    await put(src.bucket, 'a', 400);
+    await put(src.bucket, 'a', 500);
+    await put(src.bucket, 'b', 20);
+    const check = await runBucket(['--config', ini, '--check'], { cwd: cfg.dir });
+    assert.equal(check.code, 1, check.stderr);
+    assert.deepEqual(check.stdout.trim().split('\n').sort(), ['v "a" [dest1]', 'v "b" [dest1]']);
+    const json = await runBucket(['--config', ini, '--check', '--json'], { cwd: cfg.dir });
+    const items = (JSON.parse(json.stdout) as { differences: Array<{ mark: string; key: string }> }).differences;
+    assert.deepEqual(items.map((i) => [i.mark, i.key]).sort(), [
+      ['v', 'a'],
+      ['v', 'b'],
+    ]);
+
+    const run = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { copied: number }).copied, 2);
+    await assertFollows(src.store, dst.store, KEYS);
+    const clean = await runBucket(['--config', ini, '--check'], { cwd: cfg.dir });
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+  });
+
+  it('a worker-style one-key sync copies the new versions of that key', async () => {
+    await put(src.bucket, NASTY, 3);
+    const c = new BucketClient(
+      parseConfig(await import('node:fs').then((fs) => fs.readFileSync(ini, 'utf8')), { file: ini }),
+    );
+    try {
+      const r = await c.sync(NASTY);
+      assert.ok(r.ok, JSON.stringify(r.results));
+      assert.equal(r.results[0]!.outcome, 'copied');
+      assert.equal((await c.sync(NASTY)).results[0]!.outcome, 'skipped');
+    } finally {
+      c.close();
+    }
+    await assertFollows(src.store, dst.store, [NASTY]);
+  });
+
+  it('a history that cannot follow is reported for that key, and the key is left alone', async () => {
+    await put(src.bucket, 'c', 10);
+    await put(dst.bucket, 'c', 11); // written at the destination by someone else
+    const run = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /\[dest1\] \\"c\\": history differs at entry 1 \(oldest first\)/);
+    assert.equal((await history(dst.store, 'c')).length, 1, 'nothing was added to it');
+    const check = await runBucket(['--config', ini, '--check'], { cwd: cfg.dir });
+    assert.match(check.stdout, /^v "c" \[dest1\]$/m);
+  });
+
+  it('--delete writes a delete marker; delete_mode = versions removes every version', async () => {
+    // 'e' leaves the source in every version.
+    for (const e of await history(src.store, 'e')) await src.store.deleteVersion('e', e.versionId);
+    for (const e of await history(src.store, 'c')) await src.store.deleteVersion('c', e.versionId);
+    for (const e of await history(dst.store, 'c')) await dst.store.deleteVersion('c', e.versionId);
+    const run = await runBucket(['--config', ini, '--delete', '--max-delete', '100%', '--json'], { cwd: cfg.dir });
+    assert.equal(run.code, 0, run.stderr);
+    const e = await history(dst.store, 'e');
+    assert.deepEqual(
+      e.map((x) => x.deleteMarker),
+      [false, true],
+      'the version kept, a delete marker on top',
+    );
+    const purge = cfg.write(
+      'purge.ini',
+      sectionIni('source', ceph, src.bucket, { versions: true }) +
+        sectionIni('dest1', cephByName, dst.bucket, { ...PARTS, delete_mode: 'versions' }),
+    );
+    const run2 = await runBucket(['--config', purge, '--delete', '--max-delete', '100%'], { cwd: cfg.dir });
+    assert.equal(run2.code, 0, run2.stderr);
+    assert.deepEqual(await history(dst.store, 'e'), [], 'every version removed for good');
+    assert.ok((await history(dst.store, 'a')).length > 0, 'the other keys are untouched');
+  });
+
+  it('refuses what cannot keep versions: an unversioned destination, record_metadata = false (exit 2)', async () => {
+    const plain = await versioned('v-plain', false);
+    stores.push(plain.store);
+    const bad = cfg.write(
+      'plain.ini',
+      sectionIni('source', ceph, src.bucket, { versions: true }) + sectionIni('dest1', cephByName, plain.bucket),
+    );
+    const run = await runBucket(['--config', bad], { cwd: cfg.dir });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`\\[dest1\\] versions = true: bucket ${plain.bucket} at .* does not have versioning enabled`),
+    );
+    const noMeta = cfg.write(
+      'nometa.ini',
+      sectionIni('source', ceph, src.bucket, { versions: true }) +
+        sectionIni('dest1', cephByName, dst.bucket, { record_metadata: false }),
+    );
+    const meta = await runBucket(['--config', noMeta], { cwd: cfg.dir });
+    assert.equal(meta.code, 2);
+    assert.match(meta.stderr, /\[dest1\] record_metadata: = false with \[source\] versions = true/);
+  });
+});
