@@ -389,7 +389,7 @@ async function runCheck(
   const totals = Object.fromEntries(
     Object.entries(report.destinations).map(([d, c]) => [
       d,
-      `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}${config.source.versions ? ` v${c['v']}` : ''}`,
+      `+${c['+']} -${c['-']} *${c['*']} ?${c['?']} =${c['=']}${c.v !== undefined ? ` v${c.v}` : ''}`,
     ]),
   );
   const outcome = report.aborted

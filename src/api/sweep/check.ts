@@ -29,14 +29,14 @@ export type CheckMark = '+' | '-' | '*' | '?' | '=' | 'v';
 /** Every mark, in the order the summaries print them. */
 export const CHECK_MARKS: readonly CheckMark[] = ['+', '-', '*', '?', '=', 'v'];
 
-/** Every mark at zero. */
-export function zeroMarks(): MarkCounts {
-  return Object.fromEntries(CHECK_MARKS.map((m) => [m, 0])) as MarkCounts;
+/** Every mark at zero (`v` too in a versioned check). */
+export function zeroMarks(versions = false): MarkCounts {
+  return Object.fromEntries(CHECK_MARKS.filter((m) => versions || m !== 'v').map((m) => [m, 0])) as MarkCounts;
 }
 
 /** Whether these counts show a difference (`?` alone does not). */
 export function marksDiffer(c: MarkCounts): boolean {
-  return c['+'] + c['-'] + c['*'] + c['v'] > 0;
+  return c['+'] + c['-'] + c['*'] + (c.v ?? 0) > 0;
 }
 
 /** One key at one destination, as `s3s3bucket --check` prints it. */
@@ -80,8 +80,8 @@ export interface CheckOptions extends FilterOptions {
   readonly onLine?: (line: CheckLine) => void;
 }
 
-/** Lines per mark, for one destination. */
-export type MarkCounts = Record<CheckMark, number>;
+/** Lines per mark, for one destination; `v` only in a versioned check (`versions = true`). */
+export type MarkCounts = Record<Exclude<CheckMark, 'v'>, number> & { v?: number };
 
 /** A key the check could not settle at one destination (its HEAD or GET failed), and why. */
 export interface CheckError {

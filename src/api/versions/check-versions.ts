@@ -17,14 +17,15 @@ export async function checkVersions(
   const report: CheckReport = {
     source: source.name,
     listed: 0,
-    destinations: Object.fromEntries(destinations.map((d) => [d.name, zeroMarks()])),
+    destinations: Object.fromEntries(destinations.map((d) => [d.name, zeroMarks(true)])),
     errors: 0,
     errorSamples: [],
     ok: false,
     seconds: 0,
   };
   const emit = (line: CheckLine) => {
-    report.destinations[line.destination]![line.mark]++;
+    const counts = report.destinations[line.destination]!;
+    counts[line.mark] = (counts[line.mark] ?? 0) + 1;
     options.onLine?.(line);
   };
   const swept = await sweepVersions(source, destinations, {
