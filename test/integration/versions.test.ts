@@ -127,7 +127,8 @@ describe('versions = true', () => {
     await put(src.bucket, 'e', 5);
     ini = cfg.write(
       'v.ini',
-      sectionIni('source', ceph, src.bucket, { versions: true }) + sectionIni('dest1', cephByName, dst.bucket, PARTS),
+      sectionIni('source', ceph, src.bucket, { versions: true }) +
+        sectionIni('dest1', cephByName, dst.bucket, { ...PARTS, delete: true, max_delete: '100%' }),
     );
   });
   after(async () => {
@@ -189,15 +190,32 @@ describe('versions = true', () => {
     await assertFollows(src.store, dst.store, [NASTY]);
   });
 
-  it('a history that cannot follow is reported for that key, and the key is left alone', async () => {
+  it('a history that cannot follow is reported; its current object is made right, and it follows from then on', async () => {
     await put(src.bucket, 'c', 10);
     await put(dst.bucket, 'c', 11); // written at the destination by someone else
     const run = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, /\[dest1\] \\"c\\": history differs at entry 1 \(oldest first\)/);
-    assert.equal((await history(dst.store, 'c')).length, 1, 'nothing was added to it');
+    assert.match(run.stderr, /\[dest1\] \\"c\\": history differs at entry 1 \(oldest first\).*written on top/);
+    const c = await history(dst.store, 'c');
+    assert.deepEqual(
+      c.map((e) => e.size),
+      [11, 10],
+      "the foreign version stays; the source's newest goes on top",
+    );
+    // From now on the foreign version counts as an older entry only the destination has.
     const check = await runBucket(['--config', ini, '--check'], { cwd: cfg.dir });
-    assert.match(check.stdout, /^v "c" \[dest1\]$/m);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const rerun = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal((await history(dst.store, 'c')).length, 2, 'a rerun adds nothing more');
+    await put(src.bucket, 'c', 12);
+    const next = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual(
+      (await history(dst.store, 'c')).map((e) => e.size),
+      [11, 10, 12],
+      'and the next source version follows',
+    );
   });
 
   it('--delete writes a delete marker; delete_mode = versions removes every version', async () => {

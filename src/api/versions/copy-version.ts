@@ -46,6 +46,16 @@ export async function copyVersion(
   if (info.etag) headers.metadata[META_SOURCE_ETAG] = info.etag;
   if (sourceMd5) headers.metadata[META_MD5] = sourceMd5;
   const tap = new Md5Tap(info.size, true);
+  // The last bytes are held back until the MD5 of what was read is the source's: a corrupted
+  // read never completes a write (a multipart upload included).
+  if (sourceMd5 !== undefined)
+    tap.beforeEnd = async (md5) =>
+      md5 !== undefined && md5 !== sourceMd5
+        ? new VerificationError({
+            ...where,
+            detail: `bytes read have MD5 ${md5}, the source version's ETag says ${info.etag}`,
+          })
+        : undefined;
   got.body.once('error', (e) => tap.destroy(e));
   got.body.pipe(tap);
   const settings = dest.settings;

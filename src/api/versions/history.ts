@@ -9,36 +9,46 @@ import { META_SOURCE_ETAG, META_SOURCE_VERSION } from '../copy/decide.js';
 export interface HistoryPlan {
   /** Source versions and delete markers the destination lacks, oldest first. */
   readonly apply: readonly VersionEntry[];
-  /** Set when the destination's history is no prefix of the source's: nothing is done, this is reported. */
+  /** Set when the destination's history cannot follow the source's: this is reported. */
   readonly differs?: string;
+  /**
+   * With `differs`: the source's newest entry, when the destination's newest is not its copy.
+   * Written on top so the current object converges even where the history cannot follow.
+   */
+  readonly current?: VersionEntry;
 }
 
 /**
  * Whether destination entry `d` is the copy of source entry `s`: both delete markers, or
- * versions of one size whose ETags agree; where they cannot agree (a copy uploaded in parts
- * has a `-N` ETag of its own) `confirm` reads the copy's metadata (the source version id, else
- * the source ETag it records).
+ * versions of one size whose MD5 ETags agree — where a neighbouring source version has the same
+ * ETag (a metadata-only rewrite) or the ETags cannot agree (a copy uploaded in parts, an
+ * encrypted one), the copy's metadata must name this very source version and its ETag.
  */
 async function sameEntry(
   s: VersionEntry,
   d: VersionEntry,
+  ambiguous: boolean,
   confirm: (d: VersionEntry) => Promise<HeadInfo | null>,
 ): Promise<boolean> {
   if (s.deleteMarker || d.deleteMarker) return s.deleteMarker && d.deleteMarker;
   if (s.size !== d.size) return false;
-  if (s.etag === d.etag && etagMd5(s) !== undefined) return true;
+  const sm = etagMd5(s);
+  const dm = etagMd5(d);
+  if (sm !== undefined && dm !== undefined && sm !== dm) return false;
+  if (sm !== undefined && sm === dm && !ambiguous) return true;
   const head = await confirm(d);
   if (!head) return false;
-  const recorded = head.metadata[META_SOURCE_VERSION];
-  if (recorded !== undefined) return recorded === s.versionId;
-  return head.metadata[META_SOURCE_ETAG] === s.etag || s.etag === d.etag;
+  return head.metadata[META_SOURCE_VERSION] === s.versionId && head.metadata[META_SOURCE_ETAG] === s.etag;
 }
 
 /**
  * The plan for one key: `source` and `dest` are its histories newest first, as listed. The
- * destination follows when its history is the source's oldest entries, in order: the rest is
- * applied. Otherwise (a version written there by someone else, a source version removed for
- * good, a history that began before s3s3 did) nothing is done and `differs` says where.
+ * destination follows when, oldest first, it holds the source's entries in order, allowing
+ * older entries only it has before them (versions a lifecycle rule expired at the source, a
+ * replica older than `versions = true`) and the same source entry written twice in a row (two
+ * copies racing): the source entries after its last copy are applied. Otherwise (a version
+ * written there by someone else, an entry out of order) `differs` says where, and `current`
+ * is the source's newest entry when the destination's newest is not its copy.
  */
 export async function planHistory(
   source: readonly VersionEntry[],
@@ -47,21 +57,35 @@ export async function planHistory(
 ): Promise<HistoryPlan> {
   const s = [...source].reverse();
   const d = [...dest].reverse();
+  const ambiguous = (i: number) =>
+    !s[i]!.deleteMarker &&
+    [s[i - 1], s[i + 1]].some((n) => n !== undefined && !n.deleteMarker && n.etag === s[i]!.etag);
+  const same = (i: number, j: number) => sameEntry(s[i]!, d[j]!, ambiguous(i), confirm);
   let i = 0;
   let j = 0;
+  // Older entries only the destination has, before the copy of the source's oldest.
+  if (s.length > 0) {
+    let first = -1;
+    for (let k = 0; k < d.length && first < 0; k++) if (await same(0, k)) first = k;
+    if (first > 0) j = first;
+  }
   while (j < d.length) {
-    if (i < s.length && (await sameEntry(s[i]!, d[j]!, confirm))) i++;
-    // The same source entry written twice (two copies raced): the history still follows.
-    else if (!(i > 0 && (await sameEntry(s[i - 1]!, d[j]!, confirm)))) break;
+    if (i < s.length && (await same(i, j))) i++;
+    else if (!(i > 0 && (await same(i - 1, j)))) break;
     j++;
   }
   if (j === d.length) return { apply: s.slice(i) };
   const what = (e: VersionEntry | undefined) =>
     e === undefined ? 'nothing' : e.deleteMarker ? 'a delete marker' : `${e.size} bytes, ETag ${e.etag}`;
+  const newest = s[s.length - 1];
+  const current =
+    newest !== undefined && !(d.length > 0 && (await same(s.length - 1, d.length - 1))) ? newest : undefined;
   return {
     apply: [],
     differs:
       `history differs at entry ${j + 1} (oldest first): the destination has ${what(d[j])}, the source ` +
-      `${what(s[i])}; a version cannot be inserted before the destination's newest`,
+      `${what(s[i])}; a version cannot be inserted before the destination's newest` +
+      (current ? ": the source's newest entry is written on top, so the current object matches" : ''),
+    ...(current ? { current } : {}),
   };
 }

@@ -38,15 +38,39 @@ export async function keyHistory(store: Versioned, key: string): Promise<Version
       if (e.key !== key) return out;
       out.push(e);
     }
+    if (page.next !== undefined && page.next === next)
+      throw new Error(`the version listing of ${JSON.stringify(key)} at [${store.name}] does not move on; stopped`);
     next = page.next;
   } while (next !== undefined);
   return out;
 }
 
-/** How one key is reconciled: a dry run, and the part buffers multipart copies share. */
+/** How one key is reconciled: a dry run, the part buffers multipart copies share, deletes. */
 export interface ReconcileOptions {
   readonly dryRun?: boolean;
   readonly partSlots?: Limiter;
+  /**
+   * Whether this destination deletes in this run (`--delete`, `delete`): only then are delete
+   * markers copied; otherwise both histories are compared without them.
+   */
+  readonly deletes?: boolean;
+}
+
+/** A history without its delete markers, where the destination does not delete. */
+function kept(history: readonly VersionEntry[], deletes: boolean | undefined): readonly VersionEntry[] {
+  return deletes ? history : history.filter((e) => !e.deleteMarker);
+}
+
+/** Writes one source entry on top of the destination's history: a version copied, or a delete marker. */
+async function applyEntry(
+  sourceStore: Versioned,
+  e: VersionEntry,
+  dest: Versioned,
+  destKey: string,
+  options: ReconcileOptions,
+): Promise<void> {
+  if (e.deleteMarker) await dest.delete(destKey);
+  else await copyVersion(sourceStore, e, dest, destKey, { partSlots: options.partSlots });
 }
 
 /**
@@ -58,7 +82,7 @@ export interface ReconcileOptions {
  */
 export async function reconcileHistory(
   sourceStore: Versioned,
-  source: readonly VersionEntry[],
+  sourceHistory: readonly VersionEntry[],
   dest: Versioned,
   destKey: string,
   destHistory: readonly VersionEntry[],
@@ -66,35 +90,37 @@ export async function reconcileHistory(
 ): Promise<TargetResult> {
   const result = { destination: dest.name, key: destKey };
   const confirm = (d: VersionEntry) => dest.headVersion(d.key, d.versionId);
+  const differs = (detail: string): TargetResult => ({
+    ...result,
+    outcome: 'failed',
+    bytes: 0,
+    error: new HistoryDiffersError(dest.name, destKey, detail),
+  });
+  const plan = async (s: readonly VersionEntry[], d: readonly VersionEntry[]) =>
+    planHistory(kept(s, options.deletes), kept(d, options.deletes), confirm);
   try {
-    const plan = await planHistory(source, destHistory, confirm);
-    if (plan.differs !== undefined)
-      return {
-        ...result,
-        outcome: 'failed',
-        bytes: 0,
-        error: new HistoryDiffersError(dest.name, destKey, plan.differs),
-      };
-    if (plan.apply.length === 0) return { ...result, outcome: 'skipped', bytes: 0 };
-    const bytes = plan.apply.reduce((n, e) => n + e.size, 0);
-    if (options.dryRun) return { ...result, outcome: 'would copy', reason: 'missing', bytes };
-    for (const e of plan.apply) {
-      if (e.deleteMarker) await dest.delete(destKey);
-      else await copyVersion(sourceStore, e, dest, destKey, { partSlots: options.partSlots });
+    let p = await plan(sourceHistory, destHistory);
+    if (p.apply.length === 0 && p.current === undefined)
+      return p.differs !== undefined ? differs(p.differs) : { ...result, outcome: 'skipped', bytes: 0 };
+    if (options.dryRun)
+      return p.differs !== undefined
+        ? differs(p.differs)
+        : { ...result, outcome: 'would copy', reason: 'missing', bytes: p.apply.reduce((n, e) => n + e.size, 0) };
+    // A listing may be old by now (a sweep's): both histories are read again right before writing.
+    const source = await keyHistory(sourceStore, sourceHistory[0]?.key ?? destKey);
+    p = await plan(source, await keyHistory(dest, destKey));
+    if (p.differs !== undefined) {
+      if (p.current !== undefined) await applyEntry(sourceStore, p.current, dest, destKey, options);
+      return differs(p.differs);
     }
-    const after = await planHistory(source, await keyHistory(dest, destKey), confirm);
+    if (p.apply.length === 0) return { ...result, outcome: 'skipped', bytes: 0 };
+    const bytes = p.apply.reduce((n, e) => n + e.size, 0);
+    for (const e of p.apply) await applyEntry(sourceStore, e, dest, destKey, options);
+    const after = await plan(source, await keyHistory(dest, destKey));
     if (after.differs !== undefined || after.apply.length > 0)
-      return {
-        ...result,
-        outcome: 'failed',
-        bytes,
-        error: new HistoryDiffersError(
-          dest.name,
-          destKey,
-          after.differs ??
-            `${after.apply.length} entries still missing after they were copied (a write raced this one)`,
-        ),
-      };
+      return differs(
+        after.differs ?? `${after.apply.length} entries still missing after they were copied (a write raced this one)`,
+      );
     return { ...result, outcome: 'copied', reason: 'missing', bytes };
   } catch (err) {
     return { ...result, outcome: 'failed', bytes: 0, error: err instanceof Error ? err : new Error(String(err)) };
@@ -147,7 +173,8 @@ export async function syncKeyVersions(
       const destKey = options.destKey(dest);
       try {
         const d = await keyHistory(dest, destKey);
-        if (s.length > 0) return await reconcileHistory(source, s, dest, destKey, d, options);
+        if (s.length > 0)
+          return await reconcileHistory(source, s, dest, destKey, d, { ...options, deletes: options.delete?.(dest) });
         if (d.length === 0 || !options.delete?.(dest))
           return { destination: dest.name, key: destKey, outcome: 'gone' as const, bytes: 0 };
         return await deleteHistory(dest, destKey, d, options.dryRun === true);

@@ -12,7 +12,7 @@ import { judgeDeletes } from '../sweep/deletes.js';
 import { countResult, emptyReport, type DuplicateOptions, type DuplicateReport } from '../sweep/duplicate.js';
 import { makeFilter } from '../sweep/filters.js';
 import { deletesAt, fullKey, storePrefix } from '../sync/sync-key.js';
-import { deleteHistory, reconcileHistory, type Versioned } from './reconcile.js';
+import { deleteHistory, HistoryDiffersError, keyHistory, reconcileHistory, type Versioned } from './reconcile.js';
 
 /** One key's entries, newest first, the key relative to the store's prefix. */
 interface KeyGroup {
@@ -31,10 +31,18 @@ async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGrou
       const rel = e.key.slice(base.length);
       if (current && current.rel === rel) current.entries.push(e);
       else {
+        // Out of order (or a key's history split in two): the merge would pair the wrong histories.
+        if (current && compare(current.rel, rel) >= 0)
+          throw new Error(
+            `the version listing of ${store.bucket} at ${store.endpoint} is out of order at ` +
+              `${JSON.stringify(e.key)}; nothing was compared after it`,
+          );
         if (current) yield current;
         current = { rel, entries: [e] };
       }
     }
+    if (page.next !== undefined && page.next === next)
+      throw new Error(`the version listing of ${store.bucket} at ${store.endpoint} does not move on; stopped`);
     next = page.next;
   } while (next !== undefined);
   if (current) yield current;
@@ -50,6 +58,34 @@ class Cursor {
   async advance(): Promise<void> {
     const n = await this.it.next();
     this.head = n.done ? undefined : n.value;
+  }
+}
+
+/** A key only a destination has, set aside for the delete phase. */
+interface Doomed {
+  readonly key: string;
+  readonly sourceKey: string;
+  readonly entries: VersionEntry[];
+}
+
+/**
+ * The delete phase's delete of one key, from fresh looks: the source must still have no entry
+ * of it (a key written again meanwhile is kept), and the destination's history is read again.
+ */
+async function deleteLater(source: Versioned, dest: Versioned, c: Doomed, dryRun: boolean): Promise<TargetResult> {
+  if (dryRun) return deleteHistory(dest, c.key, c.entries, true);
+  try {
+    if ((await keyHistory(source, c.sourceKey)).length > 0)
+      return { destination: dest.name, key: c.key, outcome: 'kept', bytes: 0 };
+    return await deleteHistory(dest, c.key, await keyHistory(dest, c.key), false);
+  } catch (err) {
+    return {
+      destination: dest.name,
+      key: c.key,
+      outcome: 'failed',
+      bytes: 0,
+      error: err instanceof Error ? err : new Error(String(err)),
+    };
   }
 }
 
@@ -86,7 +122,8 @@ export async function sweepVersions(
   const partSlots = new Limiter(options.concurrency ?? source.settings.concurrency);
   const dryRun = options.dryRun === true;
   const deleting = dests.filter((d) => deletesAt(d, options));
-  const doomed = new Map<Versioned, Array<{ key: string; entries: VersionEntry[] }>>(deleting.map((d) => [d, []]));
+  const doomed = new Map<Versioned, Doomed[]>(deleting.map((d) => [d, []]));
+  let historyDiffers = 0;
   const inScope = new Map<Versioned, number>(dests.map((d) => [d, 0]));
   log.info('versioned sweep started', { source: `${source.bucket} at ${source.endpoint}`, dryRun });
 
@@ -95,15 +132,16 @@ export async function sweepVersions(
   try {
     await Promise.all([src.advance(), ...cursors.map((c) => c.advance())]);
     for (;;) {
-      if (options.signal?.aborted) {
-        report.aborted = 'stopped by signal';
-        break;
-      }
+      if (options.signal?.aborted) report.aborted ??= 'stopped by signal';
+      if (report.aborted !== undefined) break;
       const heads = [src.head, ...cursors.map((c) => c.head)].filter((h): h is KeyGroup => h !== undefined);
       if (heads.length === 0) break;
       const rel = heads.map((h) => h.rel).reduce((a, b) => (compare(a, b) <= 0 ? a : b));
       const s = src.head?.rel === rel ? src.head.entries : [];
-      const newest = s[0] ?? cursors.find((c) => c.head?.rel === rel)?.head?.entries[0];
+      // Filters judge the newest version (a delete marker has no size of its own).
+      const newest = [s, ...cursors.map((c) => (c.head?.rel === rel ? c.head.entries : []))]
+        .map((h) => h.find((e) => !e.deleteMarker) ?? h[0])
+        .find((e) => e !== undefined);
       const inFilter =
         newest !== undefined &&
         keep({ key: rel, size: newest.size, etag: newest.etag, lastModified: newest.lastModified });
@@ -112,22 +150,24 @@ export async function sweepVersions(
       for (const [i, dest] of dests.entries()) {
         const d = cursors[i]!.head?.rel === rel ? cursors[i]!.head!.entries : [];
         if (!inFilter) continue;
-        if (d.length > 0) inScope.set(dest, inScope.get(dest)! + 1);
+        // A key whose newest entry is a delete marker is deleted there already.
+        const present = d.length > 0 && !d[0]!.deleteMarker;
+        if (present) inScope.set(dest, inScope.get(dest)! + 1);
         const destKey = fullKey(dest, rel);
         const sourceKey = fullKey(source, rel);
         if (s.length === 0) {
           if (options.destinationOnly)
-            record({ destination: dest.name, key: destKey, outcome: 'would delete', bytes: 0 });
-          else doomed.get(dest)?.push({ key: destKey, entries: d });
+            record({ destination: dest.name, key: destKey, outcome: present ? 'would delete' : 'skipped', bytes: 0 });
+          else doomed.get(dest)?.push({ key: destKey, sourceKey, entries: d });
           continue;
         }
+        const deletes = deletesAt(dest, options);
         work.push(
-          limiter.spawn(async () =>
-            record({
-              ...(await reconcileHistory(source as Versioned, s, dest, destKey, d, { dryRun, partSlots })),
-              sourceKey,
-            }),
-          ),
+          limiter.spawn(async () => {
+            const r = await reconcileHistory(source as Versioned, s, dest, destKey, d, { dryRun, partSlots, deletes });
+            if (r.error instanceof HistoryDiffersError) historyDiffers++;
+            record({ ...r, sourceKey });
+          }),
         );
       }
       await Promise.all(work);
@@ -138,12 +178,15 @@ export async function sweepVersions(
     }
   } catch (err) {
     report.aborted = err instanceof Error ? err.message : String(err);
+  } finally {
+    await limiter.drain().catch((err: unknown) => (report.aborted ??= String(err)));
   }
-  await limiter.drain();
 
   if (deleting.length > 0) {
-    if (report.aborted !== undefined || report.failed > 0) {
-      report.deletesSkipped = `no delete in this run: ${report.aborted ?? `${report.failed} copies failed`}`;
+    // A key whose history cannot follow is reported, and does not hold back the deletes of the others.
+    const failed = report.failed - historyDiffers;
+    if (report.aborted !== undefined || failed > 0) {
+      report.deletesSkipped = `no delete in this run: ${report.aborted ?? `${failed} copies failed`}`;
     } else {
       const judged = judgeDeletes({
         source,
@@ -161,7 +204,7 @@ export async function sweepVersions(
       if (judged.refused.length > 0) report.refused = judged.refused;
       for (const { dest } of judged.allowed)
         for (const c of doomed.get(dest as Versioned)!) {
-          const r = await deleteHistory(dest as Versioned, c.key, c.entries, dryRun);
+          const r = await deleteLater(source as Versioned, dest as Versioned, c, dryRun);
           if (r.outcome !== 'skipped') record(r);
         }
     }
