@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   DeleteObjectCommand,
+  GetObjectTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
@@ -50,7 +51,7 @@ async function versioned(label: string, on = true): Promise<{ bucket: string; st
   return { bucket, store };
 }
 
-async function put(bucket: string, key: string, size: number): Promise<PutObjectCommandOutput> {
+async function put(bucket: string, key: string, size: number, tagging?: string): Promise<PutObjectCommandOutput> {
   const body = randomBytes(size);
   return client.send(
     new PutObjectCommand({
@@ -58,6 +59,7 @@ async function put(bucket: string, key: string, size: number): Promise<PutObject
       Key: key,
       Body: body,
       ContentMD5: createHash('md5').update(body).digest('base64'),
+      ...(tagging ? { Tagging: tagging } : {}),
     }),
   );
 }
@@ -114,8 +116,9 @@ describe('versions = true', () => {
     src = await versioned('v-src');
     dst = await versioned('v-dst');
     stores.push(src.store, dst.store);
-    await put(src.bucket, 'a', 100);
+    await put(src.bucket, 'a', 100, 'first=yes');
     await put(src.bucket, 'a', 200);
+    await put(src.bucket, 'big', 7 * MiB - 1, 'size=large');
     await del(src.bucket, 'a');
     await put(src.bucket, 'a', 300);
     await put(src.bucket, 'b', 10);
@@ -127,8 +130,15 @@ describe('versions = true', () => {
     await put(src.bucket, 'e', 5);
     ini = cfg.write(
       'v.ini',
-      sectionIni('source', ceph, src.bucket, { versions: true }) +
-        sectionIni('dest1', cephByName, dst.bucket, { ...PARTS, delete: true, max_delete: '100%' }),
+      // Pages of 2 entries, 4 ranges at once: key histories span pages and ranges split between keys.
+      sectionIni('source', ceph, src.bucket, { versions: true, list_page_size: 2, list_parallel: 4 }) +
+        sectionIni('dest1', cephByName, dst.bucket, {
+          ...PARTS,
+          delete: true,
+          max_delete: '100%',
+          list_page_size: 3,
+          list_parallel: 4,
+        }),
     );
   });
   after(async () => {
@@ -146,6 +156,17 @@ describe('versions = true', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal((JSON.parse(run.stdout) as { copied: number }).copied, KEYS.length);
     await assertFollows(src.store, dst.store, KEYS);
+    // Each version's own tags went with it (a multipart copy's too).
+    const tagsOf = async (key: string, i: number) => {
+      const v = (await history(dst.store, key))[i]!;
+      const out = await client.send(
+        new GetObjectTaggingCommand({ Bucket: dst.bucket, Key: key, VersionId: v.versionId }),
+      );
+      return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key, t.Value]));
+    };
+    assert.deepEqual(await tagsOf('a', 0), { first: 'yes' });
+    assert.deepEqual(await tagsOf('a', 1), {});
+    assert.deepEqual(await tagsOf('big', 0), { size: 'large' });
     const again = await runBucket(['--config', ini, '--json'], { cwd: cfg.dir });
     assert.equal(again.code, 0, again.stderr);
     const summary = JSON.parse(again.stdout) as { copied: number; skipped: number };

@@ -554,7 +554,7 @@ async function resumeTo(
  * `object_lock = copy` after a multipart upload: some servers (Ceph 16) drop the retention and
  * legal hold CreateMultipartUpload carries, so they are set on the object once it is complete.
  */
-async function lockAfterParts(t: CopyTarget, info: HeadInfo): Promise<void> {
+export async function lockAfterParts(t: CopyTarget, info: HeadInfo): Promise<void> {
   if (t.store.settings.objectLock !== 'copy' || info.objectLock === undefined || !t.store.writeObjectLock) return;
   await t.store.writeObjectLock(t.key, info.objectLock);
 }
@@ -981,7 +981,7 @@ async function writeOne(
 }
 
 /** What a copy to `t` is written with: the source's headers, s3s3's metadata, the class, ACL and tags. */
-function writeHeaders(
+export function writeHeaders(
   t: CopyTarget,
   info: HeadInfo,
   sourceMd5: string | undefined,

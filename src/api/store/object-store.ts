@@ -87,7 +87,8 @@ export interface VersionPage {
 export interface VersionCapable {
   /** Whether the bucket has versioning enabled (GetBucketVersioning). */
   versioningEnabled(): Promise<boolean>;
-  listVersionsPage(options?: { prefix?: string; next?: string }): Promise<VersionPage>;
+  /** `startAfter`: the first page of the keys after this one, every version of each (ignored with `next`). */
+  listVersionsPage(options?: { prefix?: string; next?: string; startAfter?: string }): Promise<VersionPage>;
   /** One version's body and headers (GET ?versionId=). */
   getVersion(key: string, versionId: string): Promise<{ readonly body: Readable; readonly info: HeadInfo }>;
   /** One version's headers (HEAD ?versionId=); null when there is no such version. */
@@ -238,13 +239,13 @@ export interface ObjectStore {
    */
   getRange?(key: string, start: number, end: number, ifMatch: string): Promise<{ body: Readable; etag: string }>;
   /** Optional: an object's tags (S3 GetObjectTagging); a store without it has no object tags. */
-  readTags?(key: string): Promise<Record<string, string>>;
+  readTags?(key: string, versionId?: string): Promise<Record<string, string>>;
   /** Optional, with readTags: sets an object's tags (S3 PutObjectTagging). */
   writeTags?(key: string, tags: Readonly<Record<string, string>>): Promise<void>;
   /** Optional, with readTags: whether the server takes object tags at all (Swift's s3api does not). */
   takesTags?(): Promise<boolean>;
   /** Optional: an object's ACL as `acl = copy` carries it (S3 GetObjectAcl). */
-  readAcl?(key: string): Promise<SourceAcl>;
+  readAcl?(key: string, versionId?: string): Promise<SourceAcl>;
 }
 
 /** Every object of a store, page by page (memory holds one page): `list` for any `listPage`. */

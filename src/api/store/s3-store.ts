@@ -741,8 +741,13 @@ export class S3Store implements ObjectStore, MultipartCapable {
    * page starts after the last entry (its key and version id), never at the server's markers
    * (Ceph sends those raw even when asked for URL encoding).
    */
-  async listVersionsPage(options: { prefix?: string; next?: string } = {}): Promise<VersionPage> {
-    const after = options.next !== undefined ? (JSON.parse(options.next) as { k: string; v: string }) : undefined;
+  async listVersionsPage(options: { prefix?: string; next?: string; startAfter?: string } = {}): Promise<VersionPage> {
+    const after =
+      options.next !== undefined
+        ? (JSON.parse(options.next) as { k: string; v?: string })
+        : options.startAfter !== undefined
+          ? { k: options.startAfter }
+          : undefined;
     const lean = this.leanForVersions;
     const res = await this.call('ListObjectVersions', undefined, () =>
       lean.send({
@@ -750,7 +755,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
         query: {
           versions: '',
           ...(options.prefix ? { prefix: options.prefix } : {}),
-          ...(after ? { 'key-marker': after.k, 'version-id-marker': after.v } : {}),
+          ...(after
+            ? { 'key-marker': after.k, ...(after.v !== undefined ? { 'version-id-marker': after.v } : {}) }
+            : {}),
           'max-keys': String(this.config.listPageSize),
           ...(this.quirks.listEncoding ? { 'encoding-type': this.quirks.listEncoding } : {}),
         },
@@ -768,6 +775,12 @@ export class S3Store implements ObjectStore, MultipartCapable {
       lastModified: e.LastModified,
     }));
     const last = entries[entries.length - 1];
+    if (out.IsTruncated && after?.v !== undefined && last?.key === after.k && last.versionId === after.v)
+      throw new StoreError({
+        ...this.ctx('ListObjectVersions'),
+        errorClass: 'fatal',
+        detail: 'the version listing does not move on (the same page again); stopped',
+      });
     if (!out.IsTruncated) return { entries };
     if (!last)
       throw new StoreError({
@@ -862,9 +875,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   /** GetObjectTagging: the object's tags. */
-  async readTags(key: string): Promise<Record<string, string>> {
+  async readTags(key: string, versionId?: string): Promise<Record<string, string>> {
     const out = await this.call('GetObjectTagging', key, () =>
-      this.client.send(new (sdk().GetObjectTaggingCommand)({ Bucket: this.bucket, Key: key })),
+      this.client.send(new (sdk().GetObjectTaggingCommand)({ Bucket: this.bucket, Key: key, VersionId: versionId })),
     );
     const tags: Record<string, string> = {};
     for (const t of out.TagSet ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
@@ -872,9 +885,9 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   /** GetObjectAcl, as `acl = copy` carries it (see cannedFromGrants). */
-  async readAcl(key: string): Promise<SourceAcl> {
+  async readAcl(key: string, versionId?: string): Promise<SourceAcl> {
     const out = await this.call('GetObjectAcl', key, () =>
-      this.client.send(new (sdk().GetObjectAclCommand)({ Bucket: this.bucket, Key: key })),
+      this.client.send(new (sdk().GetObjectAclCommand)({ Bucket: this.bucket, Key: key, VersionId: versionId })),
     );
     const grants = (out.Grants ?? []).map((g) => ({
       uri: g.Grantee?.URI,

@@ -31,15 +31,15 @@ export function endOfSpace(prefix: string): string {
   return prefix + String.fromCodePoint(END - 1) + String.fromCodePoint(END - 1);
 }
 
-class Range {
-  readonly pages: ObjectInfo[][] = [];
+class Range<T> {
+  readonly pages: T[][] = [];
   done = false;
   error: unknown;
   /** Set when the range gets a page or finishes; the reader waits on it. */
   private wake: (() => void) | undefined;
   /** Set when the reader takes a page; the lister waits on it when `ahead` pages wait. */
   private room: (() => void) | undefined;
-  next: Range | undefined;
+  next: Range<T> | undefined;
 
   constructor(
     readonly after: string | undefined,
@@ -66,43 +66,77 @@ class Range {
 }
 
 /** The objects under `prefix`, listed as several key ranges at once, yielded in the store's byte order. */
-export async function* rangedListing(
+export function rangedListing(
   store: ObjectStore,
   prefix: string,
   options: RangedListingOptions,
 ): AsyncGenerator<ObjectInfo> {
+  return rangedPages(
+    store,
+    {
+      page: async (o) => {
+        const got = await store.listPage({ prefix, ...o });
+        return { items: got.objects, next: got.next };
+      },
+      keyOf: (o: ObjectInfo) => o.key,
+    },
+    prefix,
+    options,
+  );
+}
+
+/**
+ * Any sorted listing as rangedListing reads one: `page` lists from after a key (`startAfter`:
+ * every entry of later keys) or on from a page; with `repeats`, one key may have several
+ * entries in a row (a version listing), and a split never falls between them.
+ */
+export interface RangedLister<T> {
+  page(o: { startAfter?: string; next?: string }): Promise<{ items: readonly T[]; next?: string }>;
+  keyOf(item: T): string;
+  readonly repeats?: boolean;
+}
+
+/** rangedListing's ranges over any RangedLister (errors name `store`). */
+export async function* rangedPages<T>(
+  store: Pick<ObjectStore, 'name' | 'endpoint' | 'bucket'>,
+  lister: RangedLister<T>,
+  prefix: string,
+  options: RangedListingOptions,
+): AsyncGenerator<T> {
   const ahead = options.ahead ?? 2;
   let running = 0;
   let stopped = false;
-  const first = new Range(options.after, options.upTo);
+  const first = new Range<T>(options.after, options.upTo);
 
-  const listRange = async (range: Range): Promise<void> => {
+  const listRange = async (range: Range<T>): Promise<void> => {
     running++;
     try {
       let next: string | undefined;
       let previous = range.after;
+      let listed = false;
       for (let page = 0; ; page++) {
         while (range.pages.length >= ahead && !stopped) await range.waitForRoom();
         if (stopped) return;
-        const got =
-          page === 0
-            ? await store.listPage({ prefix, startAfter: range.after })
-            : await store.listPage({ prefix, next });
-        const kept: ObjectInfo[] = [];
+        const got = page === 0 ? await lister.page({ startAfter: range.after }) : await lister.page({ next });
+        const kept: T[] = [];
         let beyond = false;
-        for (const o of got.objects) {
+        for (const o of got.items) {
+          const key = lister.keyOf(o);
           // A misordered page would make the range test drop keys: refuse it here.
-          if (previous !== undefined && compareKeys(previous, o.key) >= 0) {
+          const order = previous === undefined ? -1 : compareKeys(previous, key);
+          // Repeats follow their own key only, never the range's start.
+          if (order > 0 || (order === 0 && (!lister.repeats || !listed))) {
             throw new ListingOrderError({
               section: store.name,
               endpoint: store.endpoint,
               bucket: store.bucket,
-              previous,
-              key: o.key,
+              previous: previous!,
+              key,
             });
           }
-          previous = o.key;
-          if (range.upTo !== undefined && compareKeys(o.key, range.upTo) > 0) {
+          previous = key;
+          listed = true;
+          if (range.upTo !== undefined && compareKeys(key, range.upTo) > 0) {
             beyond = true;
             break;
           }
@@ -118,7 +152,7 @@ export async function* rangedListing(
         if (running < options.parallel && previous !== undefined) {
           const split = keyBetween(previous, range.upTo ?? endOfSpace(prefix));
           if (split !== undefined && split.startsWith(prefix)) {
-            const upper = new Range(split, range.upTo);
+            const upper = new Range<T>(split, range.upTo);
             upper.next = range.next;
             range.next = upper;
             range.upTo = split;
@@ -137,7 +171,7 @@ export async function* rangedListing(
 
   void listRange(first);
   try {
-    for (let range: Range | undefined = first; range; range = range.next) {
+    for (let range: Range<T> | undefined = first; range; range = range.next) {
       for (;;) {
         const page = range.pages.shift();
         if (page) {
@@ -153,7 +187,7 @@ export async function* rangedListing(
   } finally {
     // The reader stopped (done, or failed): listers still running stop at their next page.
     stopped = true;
-    for (let range: Range | undefined = first; range; range = range.next) range.notifyLister();
+    for (let range: Range<T> | undefined = first; range; range = range.next) range.notifyLister();
   }
 }
 

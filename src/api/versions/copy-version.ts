@@ -1,6 +1,8 @@
 /** One source version written to a versioned destination, as its newest version, and checked. */
 import { VerificationError } from '../errors.js';
-import { copyHeaders } from '../copy/copy-key.js';
+import { copyHeaders, lockAfterParts, writeHeaders } from '../copy/copy-key.js';
+import { takesTags } from '../copy/tags.js';
+import type { SourceAcl } from '../store/acl.js';
 import { META_MD5, META_SOURCE_ETAG, META_SOURCE_VERSION } from '../copy/decide.js';
 import type { Limiter } from '../copy/limiter.js';
 import { hexToBase64, Md5Tap } from '../copy/md5-tap.js';
@@ -41,7 +43,24 @@ export async function copyVersion(
     });
   }
   const sourceMd5 = etagMd5(info);
-  const headers = copyHeaders(info);
+  const target = { store: dest, key: destKey };
+  // The destination's storage_class, acl, tags and object_lock apply as to any copy, from this version's own.
+  let from: { acl?: SourceAcl; tags?: Record<string, string> };
+  try {
+    from = {
+      ...(dest.settings.acl === 'copy' && source.readAcl
+        ? { acl: await source.readAcl(entry.key, entry.versionId) }
+        : {}),
+      ...((info.tagCount ?? 0) > 0 && takesTags(dest) && source.readTags
+        ? { tags: await source.readTags(entry.key, entry.versionId) }
+        : {}),
+    };
+  } catch (err) {
+    got.body.destroy();
+    throw err;
+  }
+  const headers = writeHeaders(target, info, sourceMd5, copyHeaders(info), from);
+  // Recorded whatever record_metadata says (versions = true refuses it off): how a rerun knows the copy.
   headers.metadata[META_SOURCE_VERSION] = entry.versionId;
   if (info.etag) headers.metadata[META_SOURCE_ETAG] = info.etag;
   if (sourceMd5) headers.metadata[META_MD5] = sourceMd5;
@@ -59,20 +78,20 @@ export async function copyVersion(
   got.body.once('error', (e) => tap.destroy(e));
   got.body.pipe(tap);
   const settings = dest.settings;
-  const put =
-    info.size > settings.multipartThreshold && isMultipartCapable(dest)
-      ? await multipartUpload(dest, destKey, tap, {
-          size: info.size,
-          partSize: settings.multipartChunksize,
-          parallel: Math.max(1, Math.min(4, settings.concurrency)),
-          headers,
-          partSlots: options.partSlots,
-        })
-      : await dest.put(destKey, tap, {
-          ...headers,
-          contentLength: info.size,
-          contentMd5: sourceMd5 ? hexToBase64(sourceMd5) : undefined,
-        });
+  const multipart = info.size > settings.multipartThreshold && isMultipartCapable(dest);
+  const put = multipart
+    ? await multipartUpload(dest, destKey, tap, {
+        size: info.size,
+        partSize: settings.multipartChunksize,
+        parallel: Math.max(1, Math.min(4, settings.concurrency)),
+        headers,
+        partSlots: options.partSlots,
+      })
+    : await dest.put(destKey, tap, {
+        ...headers,
+        contentLength: info.size,
+        contentMd5: sourceMd5 ? hexToBase64(sourceMd5) : undefined,
+      });
   const md5 = await tap.digest;
   const wrong =
     sourceMd5 !== undefined && md5 !== sourceMd5
@@ -83,6 +102,12 @@ export async function copyVersion(
   if (wrong !== undefined) {
     await removeNewest(dest, destKey, put.etag);
     throw new VerificationError({ endpoint: dest.endpoint, bucket: dest.bucket, key: destKey, detail: wrong });
+  }
+  // Some servers (Ceph 16) drop the tags and the lock CreateMultipartUpload carries: set on the new version.
+  if (multipart) {
+    if (headers.tags !== undefined && Object.keys(headers.tags).length > 0)
+      await dest.writeTags?.(destKey, headers.tags);
+    await lockAfterParts(target, info);
   }
   return info.size;
 }

@@ -11,6 +11,8 @@ import { isVersionCapable, type ObjectStore, type VersionEntry } from '../store/
 import { judgeDeletes } from '../sweep/deletes.js';
 import { countResult, emptyReport, type DuplicateOptions, type DuplicateReport } from '../sweep/duplicate.js';
 import { makeFilter } from '../sweep/filters.js';
+import { rangedPages } from '../sweep/ranged-listing.js';
+import { KeySpool } from '../sweep/spool.js';
 import { deletesAt, fullKey, storePrefix } from '../sync/sync-key.js';
 import { deleteHistory, HistoryDiffersError, keyHistory, reconcileHistory, type Versioned } from './reconcile.js';
 
@@ -20,14 +22,29 @@ interface KeyGroup {
   readonly entries: VersionEntry[];
 }
 
-/** A store's version listing under `prefix`, grouped by key (a key's history may span pages). */
+/**
+ * A store's version listing under `prefix`, grouped by key (a key's history may span pages), in
+ * `list_parallel` key ranges at once (rangedPages: a split never falls inside a key's history).
+ */
 async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGroup> {
   const base = storePrefix(store);
   let current: KeyGroup | undefined;
-  let next: string | undefined;
-  do {
-    const page = await store.listVersionsPage({ prefix: base + prefix, next });
-    for (const e of page.entries) {
+  const full = base + prefix;
+  const entries = rangedPages(
+    store,
+    {
+      page: async (o) => {
+        const got = await store.listVersionsPage({ prefix: full, ...o });
+        return { items: got.entries, next: got.next };
+      },
+      keyOf: (e: VersionEntry) => e.key,
+      repeats: true,
+    },
+    full,
+    { parallel: store.settings.listParallel },
+  );
+  {
+    for await (const e of entries) {
       const rel = e.key.slice(base.length);
       if (current && current.rel === rel) current.entries.push(e);
       else {
@@ -41,10 +58,7 @@ async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGrou
         current = { rel, entries: [e] };
       }
     }
-    if (page.next !== undefined && page.next === next)
-      throw new Error(`the version listing of ${store.bucket} at ${store.endpoint} does not move on; stopped`);
-    next = page.next;
-  } while (next !== undefined);
+  }
   if (current) yield current;
 }
 
@@ -61,27 +75,27 @@ class Cursor {
   }
 }
 
-/** A key only a destination has, set aside for the delete phase. */
+/** Keys only a destination has, set aside (on disk past a few thousand) for the delete phase. */
 interface Doomed {
-  readonly key: string;
-  readonly sourceKey: string;
-  readonly entries: VersionEntry[];
+  readonly spool: KeySpool;
+  /** Those the delete would change: a newest entry that is no delete marker (any, with delete_mode = versions). */
+  candidates: number;
 }
 
 /**
  * The delete phase's delete of one key, from fresh looks: the source must still have no entry
  * of it (a key written again meanwhile is kept), and the destination's history is read again.
  */
-async function deleteLater(source: Versioned, dest: Versioned, c: Doomed, dryRun: boolean): Promise<TargetResult> {
-  if (dryRun) return deleteHistory(dest, c.key, c.entries, true);
+async function deleteLater(source: Versioned, dest: Versioned, rel: string, dryRun: boolean): Promise<TargetResult> {
+  const key = fullKey(dest, rel);
   try {
-    if ((await keyHistory(source, c.sourceKey)).length > 0)
-      return { destination: dest.name, key: c.key, outcome: 'kept', bytes: 0 };
-    return await deleteHistory(dest, c.key, await keyHistory(dest, c.key), false);
+    if (!dryRun && (await keyHistory(source, fullKey(source, rel))).length > 0)
+      return { destination: dest.name, key, outcome: 'kept', bytes: 0 };
+    return await deleteHistory(dest, key, await keyHistory(dest, key), dryRun);
   } catch (err) {
     return {
       destination: dest.name,
-      key: c.key,
+      key,
       outcome: 'failed',
       bytes: 0,
       error: err instanceof Error ? err : new Error(String(err)),
@@ -122,7 +136,7 @@ export async function sweepVersions(
   const partSlots = new Limiter(options.concurrency ?? source.settings.concurrency);
   const dryRun = options.dryRun === true;
   const deleting = dests.filter((d) => deletesAt(d, options));
-  const doomed = new Map<Versioned, Doomed[]>(deleting.map((d) => [d, []]));
+  const doomed = new Map<Versioned, Doomed>(deleting.map((d) => [d, { spool: new KeySpool(), candidates: 0 }]));
   let historyDiffers = 0;
   const inScope = new Map<Versioned, number>(dests.map((d) => [d, 0]));
   log.info('versioned sweep started', { source: `${source.bucket} at ${source.endpoint}`, dryRun });
@@ -158,7 +172,11 @@ export async function sweepVersions(
         if (s.length === 0) {
           if (options.destinationOnly)
             record({ destination: dest.name, key: destKey, outcome: present ? 'would delete' : 'skipped', bytes: 0 });
-          else doomed.get(dest)?.push({ key: destKey, sourceKey, entries: d });
+          else {
+            const spooled = doomed.get(dest);
+            spooled?.spool.add({ key: rel, size: 0 });
+            if (spooled && (present || dest.settings.deleteMode === 'versions')) spooled.candidates++;
+          }
           continue;
         }
         const deletes = deletesAt(dest, options);
@@ -192,9 +210,7 @@ export async function sweepVersions(
         source,
         destinations: deleting.map((dest) => ({
           dest,
-          candidates: doomed
-            .get(dest)!
-            .filter((c) => !(c.entries[0]?.deleteMarker ?? true) || dest.settings.deleteMode === 'versions').length,
+          candidates: doomed.get(dest)!.candidates,
           inScope: inScope.get(dest)!,
         })),
         sourceListed: report.listed,
@@ -203,12 +219,13 @@ export async function sweepVersions(
       });
       if (judged.refused.length > 0) report.refused = judged.refused;
       for (const { dest } of judged.allowed)
-        for (const c of doomed.get(dest as Versioned)!) {
-          const r = await deleteLater(source as Versioned, dest as Versioned, c, dryRun);
+        for await (const c of doomed.get(dest as Versioned)!.spool.entries()) {
+          const r = await deleteLater(source as Versioned, dest as Versioned, c.key, dryRun);
           if (r.outcome !== 'skipped') record(r);
         }
     }
   }
+  for (const d of doomed.values()) d.spool.close();
   report.seconds = (performance.now() - started) / 1000;
   log.info('versioned sweep finished', { listed: report.listed, copied: report.copied, failed: report.failed });
   return report;
