@@ -23,6 +23,9 @@ import { dropStore, freshStore } from '../helpers/seed.js';
 import { sectionIni, uniqueBucket, type TestServer } from '../helpers/servers.js';
 import { cephServer } from '../helpers/swift.js';
 import { BucketClient } from '../../src/api/bucket-client.js';
+import { listUploads } from '../../src/api/uploads/manage.js';
+import { FaultProxy, s3Request, type RequestInfo } from '../helpers/fault-proxy.js';
+import { join } from 'node:path';
 import { parseConfig } from '../../src/api/config.js';
 import type { S3Store } from '../../src/api/store/s3-store.js';
 import type { VersionEntry } from '../../src/api/store/object-store.js';
@@ -261,6 +264,54 @@ describe('versions = true', () => {
     assert.equal(run2.code, 0, run2.stderr);
     assert.deepEqual(await history(dst.store, 'e'), [], 'every version removed for good');
     assert.ok((await history(dst.store, 'a')).length > 0, 'the other keys are untouched');
+  });
+
+  it('a version copy that fails part-way is kept and resumed by the next run', async () => {
+    const a = await versioned('v-res-src');
+    const b = await versioned('v-res-dst');
+    stores.push(a.store, b.store);
+    await put(a.bucket, 'huge', 21 * MiB);
+    await put(a.bucket, 'huge', 22 * MiB);
+    const proxy = new FaultProxy(ceph.endpoint);
+    const url = await proxy.start();
+    try {
+      const config = parseConfig(
+        sectionIni('source', ceph, a.bucket, { versions: true, state_dir: join(cfg.dir, 'state-res') }) +
+          sectionIni('dest1', { ...ceph, endpoint: url }, b.bucket, { ...PARTS, max_retries: 0 }),
+        { file: 'res.ini' },
+      );
+      const part3 = (r: RequestInfo) => {
+        const q = s3Request(r);
+        return q.op === 'UploadPart' && q.query.get('partNumber') === '3';
+      };
+      proxy.inject(part3, { kind: 'status', status: 500, code: 'InternalError' }, Number.POSITIVE_INFINITY);
+      const c = new BucketClient(config);
+      try {
+        const first = await c.duplicate();
+        assert.equal(first.failed, 1, JSON.stringify(first.failures));
+        const kept = await listUploads(c.uploads.journal, c.destinations);
+        assert.deepEqual(
+          kept.map((u) => u.key),
+          ['huge'],
+          'the upload of the first version is kept',
+        );
+        proxy.clear();
+        const sent = () => proxy.count((r) => s3Request(r).op === 'UploadPart');
+        const before = sent();
+        const second = await c.duplicate();
+        assert.equal(second.failed, 0, JSON.stringify(second.failures));
+        // The first version's 5 parts: those put before the failure are kept (at least 1 of them sent
+        // again: the one refused); the second version's 5 all sent.
+        const n = sent() - before;
+        assert.ok(n >= 1 + 5 && n < 5 + 5, `only the missing parts of the first version were sent (${n} parts in all)`);
+        assert.deepEqual(await listUploads(c.uploads.journal, c.destinations), []);
+      } finally {
+        c.close();
+      }
+      await assertFollows(a.store, b.store, ['huge']);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses what cannot keep versions: an unversioned destination, record_metadata = false (exit 2)', async () => {

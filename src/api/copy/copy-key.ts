@@ -560,7 +560,7 @@ export async function lockAfterParts(t: CopyTarget, info: HeadInfo): Promise<voi
 }
 
 /** A failure that leaves a recorded upload for the next attempt: a transient one, not a wrong byte. */
-function keepsUpload(err: unknown): boolean {
+export function keepsUpload(err: unknown): boolean {
   return isRetryable(asError(err)) && !(err instanceof VerificationError) && !(err instanceof ShortBodyError);
 }
 

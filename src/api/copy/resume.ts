@@ -45,8 +45,10 @@ export function uploadRecord(
   info: HeadInfo,
   headers: object,
   upload: { uploadId: string; partSize: number },
+  versionId?: string,
 ): UploadRecord {
   return {
+    ...(versionId !== undefined ? { sourceVersionId: versionId } : {}),
     destination: store.name,
     endpoint: store.endpoint,
     bucket: store.bucket,
@@ -68,12 +70,13 @@ export function trackerFor(
   info: HeadInfo,
   headers: object,
   keeps: (err: unknown) => boolean,
+  versionId?: string,
 ): UploadTracker {
   return {
     async started(uploadId, partSize) {
       try {
         const before = await r.journal.get(store.endpoint, store.bucket, key);
-        await r.journal.put(uploadRecord(store, key, info, headers, { uploadId, partSize }));
+        await r.journal.put(uploadRecord(store, key, info, headers, { uploadId, partSize }, versionId));
         // An earlier upload of this object, superseded by this one: nobody would take it up again.
         if (before !== undefined && before.uploadId !== uploadId && isMultipartCapable(store)) {
           if (store.resumeMultipart) await store.resumeMultipart(key, before.uploadId, {}).catch(() => null);
@@ -95,8 +98,15 @@ export function trackerFor(
 }
 
 /** Whether a record may be resumed for the source version `info` with `headers`; else why not. */
-export function resumeRefusal(record: UploadRecord, info: HeadInfo, headers: object): string | undefined {
+export function resumeRefusal(
+  record: UploadRecord,
+  info: HeadInfo,
+  headers: object,
+  versionId?: string,
+): string | undefined {
   if (record.sourceEtag === '') return 'the source gives no ETag to read the same version by';
+  if (record.sourceVersionId !== versionId)
+    return `it copies source version ${record.sourceVersionId ?? 'current'}, not ${versionId ?? 'the current one'}`;
   if (record.sourceEtag !== info.etag || record.size !== info.size)
     return `the source changed since the upload began (ETag ${record.sourceEtag}, now ${info.etag})`;
   if (record.headers !== headersDigest(headers)) return 'the headers to write changed since the upload began';

@@ -237,7 +237,13 @@ export interface ObjectStore {
    * Optional: bytes `start` to `end` (inclusive) of an object, refused (StoreError of kind
    * `preconditionFailed`) unless its ETag is still `ifMatch`; `etag` is what the answer says.
    */
-  getRange?(key: string, start: number, end: number, ifMatch: string): Promise<{ body: Readable; etag: string }>;
+  getRange?(
+    key: string,
+    start: number,
+    end: number,
+    ifMatch: string,
+    versionId?: string,
+  ): Promise<{ body: Readable; etag: string }>;
   /** Optional: an object's tags (S3 GetObjectTagging); a store without it has no object tags. */
   readTags?(key: string, versionId?: string): Promise<Record<string, string>>;
   /** Optional, with readTags: sets an object's tags (S3 PutObjectTagging). */

@@ -394,12 +394,23 @@ export class S3Store implements ObjectStore, MultipartCapable {
   }
 
   /** A range of the object, only while its ETag is `ifMatch` (a 412 otherwise): a resumed upload's missing parts. */
-  async getRange(key: string, start: number, end: number, ifMatch: string): Promise<{ body: Readable; etag: string }> {
+  async getRange(
+    key: string,
+    start: number,
+    end: number,
+    ifMatch: string,
+    versionId?: string,
+  ): Promise<{ body: Readable; etag: string }> {
     const range = `bytes=${start}-${end}`;
-    const lean = this.lean;
+    const lean = versionId !== undefined ? this.leanForVersions : this.lean;
     if (lean) {
       const res = await this.call('GetObject', key, () =>
-        lean.send({ method: 'GET', key, headers: { range, 'if-match': `"${ifMatch}"` } }),
+        lean.send({
+          method: 'GET',
+          key,
+          headers: { range, 'if-match': `"${ifMatch}"` },
+          ...(versionId !== undefined ? { query: { versionId } } : {}),
+        }),
       );
       return { body: res.body, etag: stripQuotes(headerValue(res.headers, 'etag')) };
     }

@@ -135,6 +135,7 @@ export async function syncKey(
     const results = await syncKeyVersions(source, destinations, key, {
       dryRun: options.dryRun,
       partSlots: options.partSlots,
+      uploads: options.uploads,
       delete: (dest) => deletesAt(dest, options),
       destKey: (dest) => fullKey(dest, rel),
     });

@@ -6,6 +6,7 @@
 import { S3s3Error } from '../errors.js';
 import type { TargetResult } from '../copy/copy-key.js';
 import type { Limiter } from '../copy/limiter.js';
+import type { Resumable } from '../copy/resume.js';
 import type { ObjectStore, VersionCapable, VersionEntry } from '../store/object-store.js';
 import { copyVersion } from './copy-version.js';
 import { planHistory } from './history.js';
@@ -49,6 +50,8 @@ export async function keyHistory(store: Versioned, key: string): Promise<Version
 export interface ReconcileOptions {
   readonly dryRun?: boolean;
   readonly partSlots?: Limiter;
+  /** Keeps multipart copies of versions resumable (see CopyKeyOptions.uploads). */
+  readonly uploads?: Resumable;
   /**
    * Whether this destination deletes in this run (`--delete`, `delete`): only then are delete
    * markers copied; otherwise both histories are compared without them.
@@ -70,7 +73,7 @@ async function applyEntry(
   options: ReconcileOptions,
 ): Promise<void> {
   if (e.deleteMarker) await dest.delete(destKey);
-  else await copyVersion(sourceStore, e, dest, destKey, { partSlots: options.partSlots });
+  else await copyVersion(sourceStore, e, dest, destKey, { partSlots: options.partSlots, uploads: options.uploads });
 }
 
 /**

@@ -182,7 +182,12 @@ export async function sweepVersions(
         const deletes = deletesAt(dest, options);
         work.push(
           limiter.spawn(async () => {
-            const r = await reconcileHistory(source as Versioned, s, dest, destKey, d, { dryRun, partSlots, deletes });
+            const r = await reconcileHistory(source as Versioned, s, dest, destKey, d, {
+              dryRun,
+              partSlots,
+              deletes,
+              uploads: options.uploads,
+            });
             if (r.error instanceof HistoryDiffersError) historyDiffers++;
             record({ ...r, sourceKey });
           }),
