@@ -30,10 +30,19 @@ export function runBucket(
   args: readonly string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<BucketRun> {
+  return runBuilt(BIN, args, options);
+}
+
+/** A built script run as a user runs it: HOME is `cwd`, PATH kept, nothing else from this environment. */
+function runBuilt(
+  bin: string,
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<BucketRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [BIN, ...args],
+      [bin, ...args],
       {
         env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env },
         cwd: options.cwd,
@@ -51,20 +60,7 @@ export function runS3s3(
   args: readonly string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<BucketRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [S3S3, ...args],
-      {
-        env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env },
-        cwd: options.cwd,
-        timeout: options.timeoutMs ?? 120_000,
-        killSignal: 'SIGKILL',
-      },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
+  return runBuilt(S3S3, args, options);
 }
 
 /** s3s3bucket started and left running: the child, to kill mid-run. */

@@ -17,11 +17,11 @@ import {
   ListObjectVersionsCommand,
   PutObjectCommand,
   PutObjectLegalHoldCommand,
-  S3Client,
 } from '@aws-sdk/client-s3';
 import { configDir, runBucket } from '../helpers/bucket-cli.js';
 import { sectionIni, uniqueBucket, type TestServer } from '../helpers/servers.js';
 import { cephServer } from '../helpers/swift.js';
+import { sdkClient } from '../helpers/sdk-client.js';
 
 const ceph = cephServer();
 const cephByName: TestServer = { ...ceph, endpoint: ceph.endpoint.replace('127.0.0.1', 'localhost') };
@@ -37,13 +37,7 @@ const OBJECTS = [
   { key: 'big locked', size: 11 * MiB, mode: 'GOVERNANCE', hold: false },
 ] as const;
 
-const client = new S3Client({
-  endpoint: ceph.endpoint,
-  region: ceph.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: ceph.accessKey, secretAccessKey: ceph.secretKey },
-  maxAttempts: 2,
-});
+const client = sdkClient(ceph);
 
 async function lockedBucket(label: string, objectLock = true): Promise<string> {
   const bucket = uniqueBucket(label);

@@ -24,7 +24,7 @@ import { hexToBase64, Md5Tap, ShortBodyError } from './md5-tap.js';
 import { candidatePartSizes, multipartParts, PartEtagHasher } from './part-etag.js';
 import type { Limiter } from './limiter.js';
 import { multipartUpload, resumeMultipart } from './multipart.js';
-import { journalFailed, resumeRefusal, trackerFor, verifyResumed, type Resumable } from './resume.js';
+import { journalFailed, readRangeOf, resumeRefusal, trackerFor, verifyResumed, type Resumable } from './resume.js';
 import { metadataDiffers, sameVersion, sourceNow, type SourceNow } from './source-now.js';
 
 /** Copies of one key again because the source changed while it was written, before giving up for now. */
@@ -495,23 +495,7 @@ async function resumeTo(
       partSlots: options.partSlots,
       readRange: async (start, end) => {
         options.onSourceRead?.(source.key);
-        const got = await source.store.getRange!(source.key, start, end, etag);
-        // A server that ignores If-Match on GET still names the version it sent.
-        if (got.etag !== etag) {
-          got.body.destroy();
-          throw new StoreError({
-            section: source.store.name,
-            op: 'GetObject',
-            endpoint: source.store.endpoint,
-            bucket: source.store.bucket,
-            key: source.key,
-            status: 412,
-            code: 'PreconditionFailed',
-            errorClass: 'retry',
-            detail: `a range came with ETag ${got.etag}, the upload copies ${etag}`,
-          });
-        }
-        return got.body;
+        return readRangeOf(source.store, source.key, start, end, etag);
       },
     });
   } catch (err) {

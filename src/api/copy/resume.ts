@@ -6,7 +6,8 @@
  * destination against the source's MD5 or `-N` ETag where the source gives one.
  */
 import { createHash } from 'node:crypto';
-import { VerificationError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { StoreError, VerificationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   etagMd5,
@@ -95,6 +96,37 @@ export function trackerFor(
     },
     keeps,
   };
+}
+
+/**
+ * Bytes `start`..`end` of the source version an upload copies (`etag`, and `versionId` where
+ * versioned): read with If-Match, and refused (a StoreError of kind `preconditionFailed`) when
+ * the answer names another ETag — a server that ignores If-Match on GET still says what it sent.
+ */
+export async function readRangeOf(
+  store: ObjectStore,
+  key: string,
+  start: number,
+  end: number,
+  etag: string,
+  versionId?: string,
+): Promise<Readable> {
+  const got = await store.getRange!(key, start, end, etag, versionId);
+  if (got.etag === etag) return got.body;
+  got.body.destroy();
+  throw new StoreError({
+    section: store.name,
+    op: 'GetObject',
+    endpoint: store.endpoint,
+    bucket: store.bucket,
+    key,
+    status: 412,
+    code: 'PreconditionFailed',
+    errorClass: 'retry',
+    detail:
+      `a range came with ETag ${got.etag}, the upload copies ${etag}` +
+      (versionId !== undefined ? ` (version ${versionId})` : ''),
+  });
 }
 
 /** Whether a record may be resumed for the source version `info` with `headers`; else why not. */

@@ -1,7 +1,14 @@
 /** One source version written to a versioned destination, as its newest version, and checked. */
-import { VerificationError } from '../errors.js';
+import { StoreError, VerificationError } from '../errors.js';
 import { copyHeaders, keepsUpload, lockAfterParts, writeHeaders } from '../copy/copy-key.js';
-import { journalFailed, resumeRefusal, trackerFor, verifyResumed, type Resumable } from '../copy/resume.js';
+import {
+  journalFailed,
+  readRangeOf,
+  resumeRefusal,
+  trackerFor,
+  verifyResumed,
+  type Resumable,
+} from '../copy/resume.js';
 import { takesTags } from '../copy/tags.js';
 import type { SourceAcl } from '../store/acl.js';
 import { META_MD5, META_SOURCE_ETAG, META_SOURCE_VERSION } from '../copy/decide.js';
@@ -181,23 +188,14 @@ async function resumeVersion(
     have,
     parallel: Math.max(1, Math.min(4, dest.settings.concurrency)),
     partSlots: options.partSlots,
-    readRange: async (start, end) => {
-      const got = await source.getRange!(entry.key, start, end, etag, entry.versionId);
-      if (got.etag !== etag) {
-        got.body.destroy();
-        throw new VerificationError({
-          endpoint: source.endpoint,
-          bucket: source.bucket,
-          key: entry.key,
-          detail: `a range of version ${entry.versionId} came with ETag ${got.etag}, not ${etag}`,
-        });
-      }
-      return got.body;
-    },
+    readRange: (start, end) => readRangeOf(source, entry.key, start, end, etag, entry.versionId),
   }).catch(async (err: unknown) => {
+    // A range that is not of this version: a broken server; the version is copied whole instead.
+    if (err instanceof StoreError && err.kind === 'preconditionFailed') return undefined;
     if (!keepsUpload(err)) await forget();
     throw err;
   });
+  if (resumed === undefined) return forget();
   await r.journal.remove(record).catch((err: unknown) => journalFailed(r, err));
   const head = await dest.head(destKey);
   try {
