@@ -260,6 +260,36 @@ describe('versions = true', () => {
     assert.ok((await history(dst.store, 'a')).length > 0, 'the other keys are untouched');
   });
 
+  it('without deletes: delete markers are not copied, nor does one on top hide the object', async () => {
+    const a = await versioned('v-nd-src');
+    const b = await versioned('v-nd-dst');
+    stores.push(a.store, b.store);
+    await put(a.bucket, 'k', 10);
+    await del(a.bucket, 'k');
+    await put(a.bucket, 'k', 20);
+    await del(a.bucket, 'k');
+    const nd = cfg.write(
+      'nd.ini',
+      sectionIni('source', ceph, a.bucket, { versions: true }) + sectionIni('dest1', cephByName, b.bucket),
+    );
+    const run = await runBucket(['--config', nd], { cwd: cfg.dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      (await history(b.store, 'k')).map((e) => (e.deleteMarker ? 'DM' : e.size)),
+      [10, 20],
+      'the versions, not the delete markers',
+    );
+    // The source has the key again; a delete marker was put on the destination by someone.
+    await put(a.bucket, 'k', 30);
+    const first = await runBucket(['--config', nd], { cwd: cfg.dir });
+    assert.equal(first.code, 0, first.stderr);
+    await del(b.bucket, 'k');
+    const again = await runBucket(['--config', nd, '--json'], { cwd: cfg.dir });
+    assert.equal(again.code, 0, again.stderr);
+    const h = (await history(b.store, 'k')).map((e) => (e.deleteMarker ? 'DM' : e.size));
+    assert.deepEqual(h.slice(-2), ['DM', 30], `the newest version goes on top of the marker: ${h.join(' ')}`);
+  });
+
   it('a version copy that fails part-way is kept and resumed by the next run', async () => {
     const a = await versioned('v-res-src');
     const b = await versioned('v-res-dst');

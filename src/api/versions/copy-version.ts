@@ -14,6 +14,7 @@ import type { SourceAcl } from '../store/acl.js';
 import { META_MD5, META_SOURCE_ETAG, META_SOURCE_VERSION } from '../copy/decide.js';
 import type { Limiter } from '../copy/limiter.js';
 import { hexToBase64, Md5Tap } from '../copy/md5-tap.js';
+import { candidatePartSizes, multipartParts, PartEtagHasher } from '../copy/part-etag.js';
 import { multipartUpload, resumeMultipart } from '../copy/multipart.js';
 import {
   etagMd5,
@@ -76,6 +77,23 @@ export async function copyVersion(
             detail: `bytes read have MD5 ${md5}, the source version's ETag says ${info.etag}`,
           })
         : undefined;
+  // A version uploaded in parts (`-N`): its ETag is recomputed for the likely part sizes as the
+  // bytes pass; where none gives it, the version is read again and the two reads must agree.
+  const parts = sourceMd5 === undefined ? multipartParts(info.etag) : undefined;
+  if (parts !== undefined) {
+    const hints = [source.settings.multipartChunksize, dest.settings.multipartChunksize];
+    tap.partHasher = new PartEtagHasher(candidatePartSizes(info.size, parts, hints));
+    tap.beforeEnd = async (md5) => {
+      if (md5 === undefined || tap.partHasher?.etags().includes(info.etag)) return undefined;
+      const again = await hashVersion(source, entry);
+      return again === md5
+        ? undefined
+        : new VerificationError({
+            ...where,
+            detail: `two reads of version ${entry.versionId} differ (MD5 ${md5} and ${again ?? 'none'})`,
+          });
+    };
+  }
   got.body.once('error', (e) => tap.destroy(e));
   got.body.pipe(tap);
   const settings = dest.settings;
@@ -207,6 +225,24 @@ async function resumeVersion(
   }
   await afterParts(dest, destKey, headers, info);
   return info.size;
+}
+
+/** The MD5 of one version's bytes, read in full; null when it is gone. */
+async function hashVersion(source: ObjectStore & VersionCapable, entry: VersionEntry): Promise<string | null> {
+  let got;
+  try {
+    got = await source.getVersion(entry.key, entry.versionId);
+  } catch (err) {
+    if (err instanceof StoreError && err.notFound) return null;
+    throw err;
+  }
+  const tap = new Md5Tap(got.info.size);
+  got.body.once('error', (e) => tap.destroy(e));
+  got.body.pipe(tap);
+  for await (const _ of tap) {
+    // Only the hash is wanted.
+  }
+  return tap.md5 ?? null;
 }
 
 /** The newest version of `key` with this ETag, removed for good (a copy found wrong). Best effort. */

@@ -61,18 +61,24 @@ export async function planHistory(
     !s[i]!.deleteMarker &&
     [s[i - 1], s[i + 1]].some((n) => n !== undefined && !n.deleteMarker && n.etag === s[i]!.etag);
   const same = (i: number, j: number) => sameEntry(s[i]!, d[j]!, ambiguous(i), confirm);
-  let i = 0;
-  let j = 0;
-  // Older entries only the destination has, before the copy of the source's oldest.
-  if (s.length > 0) {
-    let first = -1;
-    for (let k = 0; k < d.length && first < 0; k++) if (await same(0, k)) first = k;
-    if (first > 0) j = first;
-  }
-  while (j < d.length) {
-    if (i < s.length && (await same(i, j))) i++;
-    else if (!(i > 0 && (await same(i - 1, j)))) break;
-    j++;
+  /** From destination entry `start` on: how far the source is matched (`i`), and where it stopped (`j`). */
+  const align = async (start: number): Promise<{ i: number; j: number }> => {
+    let i = 0;
+    let j = start;
+    while (j < d.length) {
+      if (i < s.length && (await same(i, j))) i++;
+      else if (!(i > 0 && (await same(i - 1, j)))) break;
+      j++;
+    }
+    return { i, j };
+  };
+  // Older entries only the destination has may come before the copy of the source's oldest:
+  // every place where that copy could start is tried, the earliest that follows wins.
+  let { i, j } = await align(0);
+  for (let k = 1; j < d.length && s.length > 0 && k < d.length; k++) {
+    if (!(await same(0, k))) continue;
+    const tried = await align(k);
+    if (tried.j === d.length) ({ i, j } = tried);
   }
   if (j === d.length) return { apply: s.slice(i) };
   const what = (e: VersionEntry | undefined) =>

@@ -103,6 +103,19 @@ export async function reconcileHistory(
     planHistory(kept(s, options.deletes), kept(d, options.deletes), confirm);
   try {
     let p = await plan(sourceHistory, destHistory);
+    // Without deletes, a delete marker on top of the destination (written there, or by an earlier
+    // run with deletes) would hide an object the source has: its newest version goes on top.
+    if (
+      p.apply.length === 0 &&
+      p.differs === undefined &&
+      !options.deletes &&
+      destHistory[0]?.deleteMarker === true &&
+      sourceHistory[0]?.deleteMarker === false
+    ) {
+      if (options.dryRun) return { ...result, outcome: 'would copy', reason: 'missing', bytes: sourceHistory[0].size };
+      await applyEntry(sourceStore, sourceHistory[0], dest, destKey, options);
+      return { ...result, outcome: 'copied', reason: 'missing', bytes: sourceHistory[0].size };
+    }
     if (p.apply.length === 0 && p.current === undefined)
       return p.differs !== undefined ? differs(p.differs) : { ...result, outcome: 'skipped', bytes: 0 };
     if (options.dryRun)
@@ -120,6 +133,8 @@ export async function reconcileHistory(
     const bytes = p.apply.reduce((n, e) => n + e.size, 0);
     for (const e of p.apply) await applyEntry(sourceStore, e, dest, destKey, options);
     const after = await plan(source, await keyHistory(dest, destKey));
+    // A slower copy landed last (an older version on top): the source's newest goes on top again.
+    if (after.current !== undefined) await applyEntry(sourceStore, after.current, dest, destKey, options);
     if (after.differs !== undefined || after.apply.length > 0)
       return differs(
         after.differs ?? `${after.apply.length} entries still missing after they were copied (a write raced this one)`,

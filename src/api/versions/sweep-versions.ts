@@ -29,6 +29,7 @@ interface KeyGroup {
 async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGroup> {
   const base = storePrefix(store);
   let current: KeyGroup | undefined;
+  let seen = new Set<string>();
   const full = base + prefix;
   const entries = rangedPages(
     store,
@@ -46,8 +47,16 @@ async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGrou
   {
     for await (const e of entries) {
       const rel = e.key.slice(base.length);
-      if (current && current.rel === rel) current.entries.push(e);
-      else {
+      if (current && current.rel === rel) {
+        // The same version twice (a server ignoring version-id-marker): the history read is wrong.
+        if (seen.has(e.versionId))
+          throw new Error(
+            `the version listing of ${store.bucket} at ${store.endpoint} repeats version ${e.versionId} of ` +
+              `${JSON.stringify(e.key)}; nothing was compared after it`,
+          );
+        seen.add(e.versionId);
+        current.entries.push(e);
+      } else {
         // Out of order (or a key's history split in two): the merge would pair the wrong histories.
         if (current && compare(current.rel, rel) >= 0)
           throw new Error(
@@ -56,6 +65,7 @@ async function* groups(store: Versioned, prefix: string): AsyncGenerator<KeyGrou
           );
         if (current) yield current;
         current = { rel, entries: [e] };
+        seen = new Set([e.versionId]);
       }
     }
   }
@@ -89,9 +99,12 @@ interface Doomed {
 async function deleteLater(source: Versioned, dest: Versioned, rel: string, dryRun: boolean): Promise<TargetResult> {
   const key = fullKey(dest, rel);
   try {
+    // The destination first, then the source: a version copied there after these looks is never
+    // among those deleted (delete_mode = versions removes only the version ids read here).
+    const history = await keyHistory(dest, key);
     if (!dryRun && (await keyHistory(source, fullKey(source, rel))).length > 0)
       return { destination: dest.name, key, outcome: 'kept', bytes: 0 };
-    return await deleteHistory(dest, key, await keyHistory(dest, key), dryRun);
+    return await deleteHistory(dest, key, history, dryRun);
   } catch (err) {
     return {
       destination: dest.name,
@@ -205,32 +218,36 @@ export async function sweepVersions(
     await limiter.drain().catch((err: unknown) => (report.aborted ??= String(err)));
   }
 
-  if (deleting.length > 0) {
-    // A key whose history cannot follow is reported, and does not hold back the deletes of the others.
-    const failed = report.failed - historyDiffers;
-    if (report.aborted !== undefined || failed > 0) {
-      report.deletesSkipped = `no delete in this run: ${report.aborted ?? `${failed} copies failed`}`;
-    } else {
-      const judged = judgeDeletes({
-        source,
-        destinations: deleting.map((dest) => ({
-          dest,
-          candidates: doomed.get(dest)!.candidates,
-          inScope: inScope.get(dest)!,
-        })),
-        sourceListed: report.listed,
-        maxDelete: options.maxDelete,
-        allowEmptySource: options.allowEmptySource,
-      });
-      if (judged.refused.length > 0) report.refused = judged.refused;
-      for (const { dest } of judged.allowed)
-        for await (const c of doomed.get(dest as Versioned)!.spool.entries()) {
-          const r = await deleteLater(source as Versioned, dest as Versioned, c.key, dryRun);
-          if (r.outcome !== 'skipped') record(r);
-        }
+  try {
+    if (deleting.length > 0) {
+      // A key whose history cannot follow is reported, and does not hold back the deletes of the others.
+      const failed = report.failed - historyDiffers;
+      if (report.aborted !== undefined || failed > 0) {
+        report.deletesSkipped = `no delete in this run: ${report.aborted ?? `${failed} copies failed`}`;
+      } else {
+        const judged = judgeDeletes({
+          source,
+          destinations: deleting.map((dest) => ({
+            dest,
+            candidates: doomed.get(dest)!.candidates,
+            inScope: inScope.get(dest)!,
+          })),
+          sourceListed: report.listed,
+          maxDelete: options.maxDelete,
+          allowEmptySource: options.allowEmptySource,
+        });
+        if (judged.refused.length > 0) report.refused = judged.refused;
+        for (const { dest } of judged.allowed)
+          for await (const c of doomed.get(dest as Versioned)!.spool.entries()) {
+            const r = await deleteLater(source as Versioned, dest as Versioned, c.key, dryRun);
+            if (r.outcome !== 'skipped') record(r);
+          }
+      }
     }
+  } finally {
+    // The spools' temp files go whatever happened in the delete phase.
+    for (const d of doomed.values()) d.spool.close();
   }
-  for (const d of doomed.values()) d.spool.close();
   report.seconds = (performance.now() - started) / 1000;
   log.info('versioned sweep finished', { listed: report.listed, copied: report.copied, failed: report.failed });
   return report;
