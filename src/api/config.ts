@@ -7,6 +7,7 @@
 export type {
   ChecksumMode,
   Config,
+  ConfigOverride,
   EndpointConfig,
   EndpointSettings,
   EndpointType,
@@ -29,4 +30,5 @@ export { ENDPOINT_SETTING_FIELDS } from './config/types.js';
 export { configSearchPath, loadConfig, parseConfig } from './config/load.js';
 export { ENDPOINT_BACKENDS, s3Section, swiftSection, type EndpointBackend } from './config/backends.js';
 export { swiftAuthVersion } from './config/swift.js';
+export { BANDWIDTH_HINT, parseBandwidth, type Bandwidth, type BandwidthPeriod } from './config/bandwidth.js';
 export { formatSize, parseBoolean, parseMaxDelete, parseSize, redactUrl } from './config/values.js';

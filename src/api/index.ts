@@ -23,10 +23,14 @@ export type {
   PubsubConfig,
   NotifyConfig,
   LoadConfigOptions,
+  ConfigOverride,
+  Bandwidth,
+  BandwidthPeriod,
   SignatureVersion,
   ChecksumMode,
 } from './config.js';
 export { parseDuration, formatDuration, DURATION_HINT } from './duration.js';
+export { BANDWIDTH_HINT, parseBandwidth } from './config.js';
 export { S3s3Error, ConfigError, StoreError, VerificationError, ListingOrderError, formatProblem } from './errors.js';
 export type { ConfigProblem, ErrorClass, ErrorKind } from './errors.js';
 export { createLogger, silentLogger } from './log.js';

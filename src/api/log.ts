@@ -87,3 +87,32 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** A logger that drops everything: the library default, so embedding apps stay quiet. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A warning that comes in bursts (a failover stalls every job at once): the first in a window is
+ * a warning, the rest of that window info lines carrying how many came so far, so an operator
+ * sees one line per incident and the details stay one level down.
+ */
+export class BurstWarning {
+  private windowStart = -Infinity;
+  private inWindow = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly message: string,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  /** Logs one occurrence. */
+  note(fields: LogFields): void {
+    const now = Date.now();
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now;
+      this.inWindow = 1;
+      this.log.warn(this.message, fields);
+      return;
+    }
+    this.inWindow += 1;
+    this.log.info(this.message, { ...fields, inBurst: this.inWindow });
+  }
+}

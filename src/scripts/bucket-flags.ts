@@ -11,6 +11,7 @@ import {
   flagConflict,
   flagName,
   given,
+  LIMIT_FLAGS,
   LOG_FORMAT_FLAG,
   listFlag,
   parsedFlag,
@@ -62,6 +63,7 @@ export const BUCKET_FLAGS = {
     'objects in flight at once (default: [source] concurrency)',
     positiveInt,
   ),
+  ...LIMIT_FLAGS,
   minSize: parsedFlag('--min-size <size>', 'skip objects smaller than this', size),
   maxSize: parsedFlag('--max-size <size>', 'skip objects larger than this', size),
   include: {

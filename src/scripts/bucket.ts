@@ -40,7 +40,7 @@ import {
   type CliIo,
   runIfMain,
 } from './cli.js';
-import { addFlags } from './flags.js';
+import { addFlags, limitOverrides } from './flags.js';
 import { BUCKET_FLAGS, bucketUsageConflict, type BucketFlags } from './bucket-flags.js';
 
 /** Which keys a sweep or a check considers, and how many at once. */
@@ -109,7 +109,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   });
   // Every config is read first: a mistake in any file stops the run before any sweep.
   const files = flags.config.length > 0 ? flags.config : [undefined];
-  const loaded = files.map((file) => loadConfigOrReport(file, io, log));
+  const loaded = files.map((file) => loadConfigOrReport(file, io, log, limitOverrides(flags)));
   const configs = loaded.filter((c): c is Config => c !== undefined);
   if (configs.length !== loaded.length) return EXIT_USAGE;
 

@@ -15,6 +15,7 @@ import {
   loadConfig,
   parseDuration,
   type Config,
+  type ConfigOverride,
   type Logger,
 } from '../api/index.js';
 
@@ -73,9 +74,14 @@ export async function parseArgs(program: Command, argv: readonly string[], io: C
 }
 
 /** Loads the config; on error prints the report and returns undefined (caller exits 2). */
-export function loadConfigOrReport(file: string | undefined, io: CliIo, log: Logger): Config | undefined {
+export function loadConfigOrReport(
+  file: string | undefined,
+  io: CliIo,
+  log: Logger,
+  overrides?: readonly ConfigOverride[],
+): Config | undefined {
   try {
-    const config = loadConfig({ file, env: io.env });
+    const config = loadConfig({ file, env: io.env, ...(overrides ? { overrides } : {}) });
     for (const w of config.warnings) log.warn(formatProblem(w));
     return config;
   } catch (err) {

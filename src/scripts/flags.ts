@@ -4,6 +4,7 @@
  * the typed flags object, the conflicts between flags and the Markdown reference in docs/ all
  * come (rclone's `[]fs.Option`, for flags).
  */
+import { BANDWIDTH_HINT, parseBandwidth, type ConfigOverride } from '../api/index.js';
 import { Command, InvalidArgumentError, Option } from './cli.js';
 
 /** One flag: what commander needs, and what it parses to (`T`). */
@@ -141,3 +142,36 @@ export const CONFIG_FLAG = textFlag(
 
 /** `--log-format`: how the logs on stderr look; main() refuses anything but text or json. */
 export const LOG_FORMAT_FLAG = textFlag('--log-format <format>', 'text or json', 'text');
+
+/** `--bwlimit` and `--tps-limit`, alike on every command that copies; each sets a config key (limitOverrides). */
+export const LIMIT_FLAGS = {
+  bwlimit: parsedFlag(
+    '--bwlimit <rate>',
+    'bytes per second this process reads from the source, across all copies: 10M, 512K, off, or a timetable ' +
+      "such as '08:00,512K 19:00,10M 23:00,off' (default: [source] bwlimit)",
+    argumentParser((v) => (typeof parseBandwidth(v) === 'string' ? undefined : v), `expected ${BANDWIDTH_HINT}`),
+  ),
+  tpsLimit: parsedFlag(
+    '--tps-limit <n>',
+    "requests per second to each endpoint, in every section (default: each section's tps_limit)",
+    argumentParser(
+      (v) => (v.toLowerCase() === 'off' || Number(v) > 0 ? v : undefined),
+      'expected requests per second greater than 0 (e.g. 50 or 0.5), or off',
+    ),
+  ),
+};
+
+/** The config keys LIMIT_FLAGS set: `bwlimit` in `[source]`, `tps_limit` in every endpoint section. */
+export function limitOverrides(flags: {
+  bwlimit?: string | undefined;
+  tpsLimit?: string | undefined;
+}): ConfigOverride[] {
+  return [
+    ...(flags.bwlimit !== undefined
+      ? [{ flag: '--bwlimit', key: 'bwlimit', value: flags.bwlimit, sections: 'source' as const }]
+      : []),
+    ...(flags.tpsLimit !== undefined
+      ? [{ flag: '--tps-limit', key: 'tps_limit', value: flags.tpsLimit, sections: 'endpoints' as const }]
+      : []),
+  ];
+}

@@ -27,7 +27,17 @@ import {
   positiveInt,
   durationFlag,
 } from './cli.js';
-import { addFlags, boolFlag, CONFIG_FLAG, LOG_FORMAT_FLAG, parsedFlag, textFlag, type FlagValues } from './flags.js';
+import {
+  addFlags,
+  boolFlag,
+  CONFIG_FLAG,
+  LIMIT_FLAGS,
+  limitOverrides,
+  LOG_FORMAT_FLAG,
+  parsedFlag,
+  textFlag,
+  type FlagValues,
+} from './flags.js';
 
 /** Every flag of s3s3listen, in the order of its `--help`. */
 export const LISTEN_FLAGS = {
@@ -38,6 +48,7 @@ export const LISTEN_FLAGS = {
     positiveInt,
   ),
   verifyMd5: boolFlag('--verify-md5', 'verify every copy by MD5, reading it back where the ETag is not an MD5'),
+  ...LIMIT_FLAGS,
   /** Milliseconds (parsed by durationFlag), as are the other durations. */
   statusInterval: parsedFlag(
     '--status-interval <duration>',
@@ -108,7 +119,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     level: flags.verbose ? 'debug' : 'info',
     write: (l) => io.stderr(l + '\n'),
   });
-  const config = loadConfigOrReport(flags.config, io, log);
+  const config = loadConfigOrReport(flags.config, io, log, limitOverrides(flags));
   if (!config) return EXIT_USAGE;
   if (!config.pubsub.redis) {
     io.stderr(

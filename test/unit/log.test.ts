@@ -1,7 +1,7 @@
 /** The text log never prints a control character raw: keys are untrusted names, the log goes to a terminal. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../../src/api/log.js';
+import { BurstWarning, createLogger } from '../../src/api/log.js';
 
 /** Every character a terminal may act on: C0, DEL, C1, U+2028/2029. */
 const CONTROLS = [
@@ -71,4 +71,20 @@ describe('log escapes control characters', () => {
       }
     },
   );
+});
+
+describe('BurstWarning', () => {
+  it('warns once per window; the rest of the burst are info lines counting it; a later burst warns again', async () => {
+    const out: string[] = [];
+    const b = new BurstWarning(createLogger({ level: 'debug', write: (l) => out.push(l) }), 'a job stalled', 50);
+    for (const job of ['1', '2', '3']) b.note({ job });
+    await new Promise((r) => setTimeout(r, 60));
+    b.note({ job: '4' });
+    assert.deepEqual(out, [
+      's3s3 warn: a job stalled job=1',
+      's3s3 info: a job stalled job=2 inBurst=2',
+      's3s3 info: a job stalled job=3 inBurst=3',
+      's3s3 warn: a job stalled job=4',
+    ]);
+  });
 });

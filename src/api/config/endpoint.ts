@@ -3,6 +3,7 @@
  * delete keys, and the TLS keys with their warnings. The backends' own readers are s3.ts and
  * swift.ts; which keys belong to which backend is the table's `sections`.
  */
+import type { Bandwidth } from './bandwidth.js';
 import { keyNames } from './keys.js';
 import type { Reader } from './reader.js';
 import type { EndpointSettings, EndpointType, MaxDelete, SharedEndpointConfig } from './types.js';
@@ -27,6 +28,7 @@ export function readShared(r: Reader, tlsEndpoint: string | undefined): SharedEn
     listParallel: r.integer('list_parallel'),
     maxRetries: r.integer('max_retries'),
     ...uploadState(r),
+    ...limits(r),
     ...endpointTls(r, tlsEndpoint),
     ...deletion(r),
   };
@@ -49,6 +51,18 @@ function uploadState(r: Reader): { stateDir?: string; uploadTtlMs: number } {
   const dir = r.string('state_dir');
   if (dir !== undefined && dir === '') r.problem('state_dir', 'is empty: give a directory, or leave it out');
   return { ...(dir ? { stateDir: r.path('state_dir') } : {}), uploadTtlMs: r.seconds('upload_ttl') };
+}
+
+/** `bwlimit` (the source's: one budget for the process) and `tps_limit`/`tps_burst` (each section's). */
+function limits(r: Reader): { bwlimit?: Bandwidth; tpsLimit?: number; tpsBurst: number } {
+  if (r.section !== 'source' && r.has('bwlimit') && r.level('bwlimit') > 0)
+    r.problem('bwlimit', 'belongs in [source]: it limits the bytes read from the source, for the whole process');
+  const bwlimit = r.section === 'source' ? r.bandwidth('bwlimit') : undefined;
+  const tpsLimit = r.rate('tps_limit');
+  const tpsBurst = r.integer('tps_burst');
+  if (tpsLimit === undefined && r.has('tps_burst') && r.level('tps_burst') > 0)
+    r.warn('tps_burst', 'is unused: it applies only with tps_limit');
+  return { ...(bwlimit ? { bwlimit } : {}), ...(tpsLimit !== undefined ? { tpsLimit } : {}), tpsBurst };
 }
 
 /** `prefix`, and the destination-only keys that say how it deletes. */

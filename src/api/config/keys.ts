@@ -30,6 +30,10 @@ export type ValueSpec =
   | { readonly kind: 'path' }
   /** A path to a PEM file of CA certificates, read and checked at start. */
   | { readonly kind: 'ca bundle' }
+  /** `bwlimit`: a rate per second or a timetable (config/bandwidth.ts). */
+  | { readonly kind: 'bandwidth' }
+  /** A number of requests per second greater than 0 (decimals allowed), or `off`. */
+  | { readonly kind: 'rate' }
   /** `500` or `10%`. */
   | { readonly kind: 'count or percent' }
   /** Mail addresses separated by commas. */
@@ -435,6 +439,44 @@ export const KEYS: readonly KeyDef[] = [
         note: 'objects in flight at once (the [source] value drives a sweep)',
       },
     ],
+  },
+  {
+    name: 'bwlimit',
+    sections: ENDPOINT,
+    value: { kind: 'bandwidth' },
+    default: 'off',
+    help:
+      '`[source]` only: bytes per second read from the source by the whole process, across all its copies ' +
+      '(and so written): a rate (`10M`, `512K`, `off`) or a timetable of `HH:MM,RATE` entries in local time ' +
+      "(`08:00,512K 19:00,10M 23:00,off`; the day's last entry lasts until the first of the next day; " +
+      '`HH:MM:SS` is read too). A new period applies within a second. Server-side copies move no bytes ' +
+      'through s3s3 and are not limited. `--bwlimit` overrides it',
+    ini: [
+      {
+        block: 'source',
+        value: '08:00,512K 19:00,10M 23:00,off',
+        commented: true,
+        note: 'bytes/s for the whole process: 10M, or a timetable',
+      },
+    ],
+  },
+  {
+    name: 'tps_limit',
+    sections: ENDPOINT,
+    value: { kind: 'rate' },
+    default: 'off',
+    help:
+      "requests per second to this section's endpoint, of every kind (lists, HEADs, GETs, PUTs, parts, deletes), " +
+      'from this process; decimals allowed (`0.5`). It combines with the adaptive concurrency that backs off ' +
+      'when the server throttles: the lower wins. `--tps-limit` sets it for every section',
+    ini: [{ block: 'source', value: '100', commented: true, note: 'requests per second to this endpoint' }],
+  },
+  {
+    name: 'tps_burst',
+    sections: ENDPOINT,
+    value: { kind: 'integer', min: 1, max: 100000 },
+    default: '1',
+    help: 'requests `tps_limit` lets through at once after a quiet spell',
   },
   {
     name: 'connect_timeout',
@@ -1537,6 +1579,10 @@ export function describeValue(value: ValueSpec): string {
         .join(', ');
     case 'duration':
       return 'duration';
+    case 'bandwidth':
+      return 'size per second, or a timetable';
+    case 'rate':
+      return 'per second, or `off`';
     default:
       return value.kind;
   }

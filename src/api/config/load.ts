@@ -16,7 +16,7 @@ import { readNotify } from './notify.js';
 import { readPubsub } from './pubsub.js';
 import { Reader, type Entries, type ReadContext } from './reader.js';
 import { crossSectionProblems } from './rules.js';
-import type { Config, EndpointConfig, LoadConfigOptions, ParseConfigOptions } from './types.js';
+import type { Config, ConfigOverride, EndpointConfig, LoadConfigOptions, ParseConfigOptions } from './types.js';
 import { isPlaceholder, naturalCompare, nearest } from './values.js';
 
 type Raw = Map<string, Entries>;
@@ -71,6 +71,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const config = parseConfig(text, {
     file: file ?? 'environment',
     env,
+    ...(options.overrides ? { overrides: options.overrides } : {}),
     baseDir: file !== null ? dirname(file) : options.cwd,
   });
   const warnings = [...config.warnings];
@@ -155,6 +156,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   }
   applyEnv(raw, env);
   for (const entries of raw.values()) applyAliases(entries);
+  applyOverrides(raw, options.overrides ?? []);
 
   const defaults = raw.get('DEFAULT') ?? raw.get('defaults') ?? new Map();
   const sectionNames = [...raw.keys()].filter((s) => s !== 'DEFAULT' && s !== 'defaults');
@@ -244,6 +246,16 @@ function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
       [...raw.keys()].find((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '_') === envSection) ?? envSection;
     if (!raw.has(section)) raw.set(section, new Map());
     raw.get(section)!.set(key, { value: value.trim(), origin: `environment ${name}`, level: 2 });
+  }
+}
+
+/** Keys set by flags, over the file and the environment (level 3), in the sections they name. */
+function applyOverrides(raw: Raw, overrides: readonly ConfigOverride[]): void {
+  for (const o of overrides) {
+    const names = [...raw.keys()].filter(
+      (s) => s === 'source' || (o.sections === 'endpoints' && s.toLowerCase().startsWith('dest')),
+    );
+    for (const name of names) raw.get(name)!.set(o.key, { value: o.value, origin: `option ${o.flag}`, level: 3 });
   }
 }
 

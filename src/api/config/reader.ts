@@ -8,12 +8,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DURATION_HINT, parseDuration } from '../duration.js';
 import type { ConfigProblem } from '../errors.js';
+import { parseBandwidth, type Bandwidth } from './bandwidth.js';
 import { keyDef, KEYS, type KeyDef, type SectionKind, type ValueSpec } from './keys.js';
 import { formatSize, isPlaceholder, parseBoolean, parseSize } from './values.js';
 
 /**
  * One value and where it came from. `level` ranks sources for `<key>` against `<key>_file`:
- * 2 environment, 1 the section itself, 0 `[DEFAULT]`; the higher one wins, a tie is a problem.
+ * 3 a command-line flag, 2 environment, 1 the section itself, 0 `[DEFAULT]`; the higher one
+ * wins, a tie is a problem.
  */
 export interface RawEntry {
   value: string;
@@ -54,7 +56,7 @@ export class Reader {
     return this.entries.has(key);
   }
 
-  /** Where a key's value comes from: 2 environment, 1 the section, 0 `[DEFAULT]`. */
+  /** Where a key's value comes from: 3 a flag, 2 environment, 1 the section, 0 `[DEFAULT]`. */
   level(key: string): number {
     return this.entries.get(key)?.level ?? -1;
   }
@@ -75,7 +77,7 @@ export class Reader {
 
   private where(key: string | undefined): string {
     const origin = key ? this.entries.get(key)?.origin : undefined;
-    return origin?.startsWith('environment') ? origin : this.ctx.file;
+    return origin?.startsWith('environment') || origin?.startsWith('option ') ? origin : this.ctx.file;
   }
 
   problem(key: string | undefined, message: string): void {
@@ -278,6 +280,31 @@ export class Reader {
         `"${v}" is not a size from ${formatSize(min)} to ${formatSize(max)} (bytes, or with K, M, G: e.g. 64M)`,
       );
       return dflt;
+    }
+    return n;
+  }
+
+  /** `bwlimit`: undefined when `off` (no limit at any time). */
+  bandwidth(key: string): Bandwidth | undefined {
+    const { def } = this.spec(key, 'bandwidth');
+    const v = this.string(key) ?? def.default ?? 'off';
+    const parsed = parseBandwidth(v);
+    if (typeof parsed === 'string') {
+      this.problem(key, parsed);
+      return undefined;
+    }
+    return parsed.periods.every((p) => p.bytesPerSecond === Infinity) ? undefined : parsed;
+  }
+
+  /** A rate per second (`50`, `0.5`); undefined for `off`. */
+  rate(key: string): number | undefined {
+    const { def } = this.spec(key, 'rate');
+    const v = (this.string(key) ?? def.default ?? 'off').trim();
+    if (v.toLowerCase() === 'off') return undefined;
+    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    if (!(n > 0)) {
+      this.problem(key, `"${v}" is not a number of requests per second greater than 0 (e.g. 50 or 0.5), or off`);
+      return undefined;
     }
     return n;
   }

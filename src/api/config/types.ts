@@ -4,6 +4,7 @@
  * Which INI key fills which field, its default and range are in keys.ts.
  */
 import type { ConfigProblem } from '../errors.js';
+import type { Bandwidth } from './bandwidth.js';
 
 /** `signature_version`: `v4` (SigV4, the default) or `v2` (HMAC-SHA1, for gateways without v4). */
 export type SignatureVersion = 'v4' | 'v2';
@@ -133,6 +134,12 @@ export interface SharedEndpointConfig extends EndpointSettings {
   readonly stateDir?: string;
   /** `upload_ttl` (`[source]`): s3s3's own uploads older than this are aborted. */
   readonly uploadTtlMs: number;
+  /** `bwlimit` (`[source]`): the bytes per second the process reads from the source; undefined: no limit. */
+  readonly bwlimit?: Bandwidth;
+  /** `tps_limit`: requests per second to this endpoint; undefined: no limit. */
+  readonly tpsLimit?: number;
+  /** `tps_burst`: requests let through at once under `tps_limit`. */
+  readonly tpsBurst: number;
 }
 
 /** An S3 bucket (`type = s3`, the default): the `[source]` or a `[dest*]` section. */
@@ -331,8 +338,20 @@ export interface LoadConfigOptions {
   /** `--config FILE`; when given it must exist (no fallback to the search path). */
   file?: string;
   env?: NodeJS.ProcessEnv;
+  /** Keys set by command-line flags: they win over the file and the environment. */
+  overrides?: readonly ConfigOverride[];
   cwd?: string;
   home?: string;
+}
+
+/** One key a flag sets (`--tps-limit 50`: `tps_limit = 50` in every endpoint section). */
+export interface ConfigOverride {
+  /** The flag as typed (`--tps-limit`): where a problem with the value is reported. */
+  readonly flag: string;
+  readonly key: string;
+  readonly value: string;
+  /** `source`: the `[source]` section; `endpoints`: `[source]` and every `[dest*]`. */
+  readonly sections: 'source' | 'endpoints';
 }
 
 /** How `parseConfig` names the text it reads, and where its relative paths start. */
@@ -340,6 +359,8 @@ export interface ParseConfigOptions {
   /** Name to report problems under. */
   file: string;
   env?: NodeJS.ProcessEnv;
+  /** Keys set by command-line flags (see LoadConfigOptions). */
+  overrides?: readonly ConfigOverride[];
   /**
    * Where relative paths in the file (`ca_bundle`, `*_file`) start from: the config file's
    * directory; default the current directory. Paths from the environment start from the latter.

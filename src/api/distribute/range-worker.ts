@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { BucketClient } from '../bucket-client.js';
 import type { Config } from '../config.js';
 import type { TargetResult } from '../copy/copy-key.js';
-import { silentLogger, type Logger } from '../log.js';
+import { BurstWarning, silentLogger, type Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
 import { sweepRange, type RangeReport } from '../sweep/duplicate.js';
 import type { KeyRange } from '../sweep/key-range.js';
@@ -121,9 +121,8 @@ export class RangeWorker {
       maxStalledCount: 5,
     });
     this.worker.on('error', (err) => this.log.debug('range worker error (retried)', { error: err.message }));
-    this.worker.on('stalled', (id) =>
-      this.log.warn('a range job stalled (its worker died or hung): it runs again', { queue: q.name, job: id }),
-    );
+    const stalled = new BurstWarning(this.log, 'a range job stalled (its worker died or hung): it runs again');
+    this.worker.on('stalled', (id) => stalled.note({ queue: q.name, job: id }));
     void this.worker
       .run()
       .catch((err: unknown) =>

@@ -17,7 +17,7 @@ function lib(): typeof import('bullmq') {
 }
 import type { Config } from '../config.js';
 import { RedisError, ReplicasError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { BurstWarning, silentLogger, type Logger } from '../log.js';
 import {
   bullmqConnection,
   bullmqPrefix,
@@ -527,9 +527,8 @@ export class QueueWorker {
     this.worker.on('error', (err) =>
       this.log.debug('queue worker error (retried)', { queue: this.name, error: err.message }),
     );
-    this.worker.on('stalled', (id) =>
-      this.log.warn('a job stalled (its worker died or hung): it runs again', { queue: this.name, job: id }),
-    );
+    const stalled = new BurstWarning(this.log, 'a job stalled (its worker died or hung): it runs again');
+    this.worker.on('stalled', (id) => stalled.note({ queue: this.name, job: id }));
     this.worker.on('failed', (job) => {
       if (!job) return;
       const final =

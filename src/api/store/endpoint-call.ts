@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { withRetry, type RetryPolicy } from '../retry.js';
 import { telemetry } from '../telemetry.js';
 import { toStoreError, type ErrorContext } from './classify.js';
+import { requestBucket } from '../limits/requests.js';
 import { Pacer, type PaceSignal } from './pacer.js';
 
 /**
@@ -28,6 +29,7 @@ export function endpointPacer(config: EndpointConfig, log: Logger): Pacer {
   return new Pacer({
     // Room for every object in flight plus the listing and the HEADs that feed them.
     max: config.concurrency + 4,
+    ...(config.tpsLimit !== undefined ? { rate: requestBucket(config.tpsLimit, config.tpsBurst) } : {}),
     onChange: (limit, change, retryAfter) =>
       change === 'lowered'
         ? log.warn(`throttled: lowering concurrency for [${config.name}] to ${limit}`, {

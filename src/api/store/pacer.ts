@@ -3,8 +3,10 @@
  * every request to an endpoint takes a slot; when the endpoint throttles (503 SlowDown,
  * 429) the number of slots is halved, and it grows by one again after each round of
  * successes (additive increase, multiplicative decrease). A `Retry-After` pauses every
- * request to the endpoint, not only the one that got it.
+ * request to the endpoint, not only the one that got it. A `tps_limit` bucket, when set, spaces
+ * the requests out as well: the lower of the two wins.
  */
+import type { TokenBucket } from '../limits/token-bucket.js';
 import { MAX_RETRY_AFTER_MS } from '../retry.js';
 
 /** How a Pacer starts and whom it tells when it changes its limit. */
@@ -14,6 +16,8 @@ export interface PacerOptions {
   /** Told of a change of limit, at most once per `logEveryMs`. */
   readonly onChange?: (limit: number, change: 'lowered' | 'raised', retryAfterMs?: number) => void;
   readonly logEveryMs?: number;
+  /** `tps_limit`: every request also waits its turn here, slotted or not. */
+  readonly rate?: TokenBucket;
 }
 
 /** What a failed call tells the pacer: throttled (optionally with Retry-After), or not. */
@@ -56,6 +60,8 @@ export class Pacer {
     if (slotted) await this.acquire();
     else await this.paused();
     try {
+      const turn = this.options.rate?.take(1);
+      if (turn) await turn;
       const out = await fn();
       this.succeeded();
       return out;

@@ -48,7 +48,7 @@ import type {
 import { listAll, settingsOf } from './object-store.js';
 import { cannedFromGrants, type SourceAcl } from './acl.js';
 import { quirksFor, type S3Quirks } from './quirks.js';
-import { errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
+import { bodyLimit, errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
 import { SignatureV2Signer } from './sigv2.js';
 import { LeanS3, readListing, type LeanResponse } from './lean-http.js';
 import { parseVersionListing } from './list-xml.js';
@@ -96,6 +96,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
   private readonly retry: RetryPolicy;
   /** Every request to this endpoint goes through it: throttling slows them all down. */
   readonly pacer: Pacer;
+  /** The bodies read, kept to `bwlimit` (the source's section only). */
+  private readonly limited: (body: Readable) => Readable;
 
   constructor(section: EndpointConfig, options: S3StoreOptions = {}) {
     const config = s3Section(section);
@@ -107,6 +109,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
     this.settings = settingsOf(config);
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
     this.pacer = endpointPacer(config, options.logger ?? silentLogger);
+    this.limited = bodyLimit(config);
     const url = new URL(config.endpoint);
     const secure = url.protocol === 'https:';
     // Room for every object in flight plus the listing that feeds them.
@@ -366,7 +369,8 @@ export class S3Store implements ObjectStore, MultipartCapable {
 
   async get(key: string): Promise<{ body: Readable; info: HeadInfo }> {
     try {
-      return await this.getOnce(key);
+      const got = await this.getOnce(key);
+      return { body: this.limited(got.body), info: got.info };
     } catch (err) {
       // A bare 404 (no NoSuchKey code) came from something in front of the store: retried, never "gone".
       throw await this.bucketCheck.getNotFound(err);
@@ -412,7 +416,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
           ...(versionId !== undefined ? { query: { versionId } } : {}),
         }),
       );
-      return { body: res.body, etag: stripQuotes(headerValue(res.headers, 'etag')) };
+      return { body: this.limited(res.body), etag: stripQuotes(headerValue(res.headers, 'etag')) };
     }
     const out = await this.call('GetObject', key, () =>
       this.client.send(
@@ -425,7 +429,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
         errorClass: 'retry',
         detail: 'response had no body stream',
       });
-    return { body: out.Body, etag: stripQuotes(out.ETag) };
+    return { body: this.limited(out.Body), etag: stripQuotes(out.ETag) };
   }
 
   async put(key: string, body: Readable | Buffer, options: PutOptions): Promise<PutResult> {
@@ -806,7 +810,7 @@ export class S3Store implements ObjectStore, MultipartCapable {
   async getVersion(key: string, versionId: string): Promise<{ body: Readable; info: HeadInfo }> {
     const lean = this.leanForVersions;
     const res = await this.call('GetObject', key, () => lean.send({ method: 'GET', key, query: { versionId } }));
-    return { body: res.body, info: toHead(key, leanHead(res)) };
+    return { body: this.limited(res.body), info: toHead(key, leanHead(res)) };
   }
 
   /** HEAD ?versionId=; null when there is no such version. */

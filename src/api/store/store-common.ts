@@ -3,6 +3,9 @@
  * the context their errors carry, and reading an answer's headers.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { EndpointConfig } from '../config.js';
+import { bandwidthBucket, limitedBody } from '../limits/bandwidth.js';
 import type { Logger } from '../log.js';
 import type { RetryPolicy } from '../retry.js';
 import type { ErrorContext } from './classify.js';
@@ -50,4 +53,11 @@ export function userMetadata(headers: IncomingHttpHeaders, prefix: string): Reco
       metadata[name.slice(prefix.length)] = Array.isArray(value) ? value.join(', ') : value;
   }
   return metadata;
+}
+
+/** What a store does to the bodies it reads: kept to `bwlimit` in the source's section, as they are elsewhere. */
+export function bodyLimit(config: EndpointConfig): (body: Readable) => Readable {
+  if (config.bwlimit === undefined) return (body) => body;
+  const bucket = bandwidthBucket(config.bwlimit);
+  return (body) => limitedBody(body, bucket);
 }

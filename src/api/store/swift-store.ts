@@ -34,7 +34,7 @@ import { segmentChecks, SegmentVerifier, sloEtagOf, type SegmentCheck } from './
 import { sendTo, statusOf, SwiftAuth, unreachableError, type SwiftSession, type Transport } from './swift-auth.js';
 import { eachAtMost } from '../each.js';
 import { SWIFT_QUIRKS, type Quirks } from './quirks.js';
-import { errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
+import { bodyLimit, errorContext, headerValue, stripQuotes, userMetadata, type StoreOptions } from './store-common.js';
 
 /** What a SwiftStore is given besides its config section: the options every store takes. */
 export type SwiftStoreOptions = StoreOptions;
@@ -87,6 +87,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
   readonly swift: SwiftConfig;
   readonly settings: StoreSettings;
   readonly pacer: Pacer;
+  /** The bodies read, kept to `bwlimit` (the source's section only). */
+  private readonly limited: (body: Readable) => Readable;
   readonly auth: SwiftAuth;
   private readonly agents = new Map<boolean, http.Agent>();
   private readonly transport: Transport;
@@ -109,6 +111,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     this.settings = Object.freeze({ ...settingsOf(config), maxParts: this.quirks.maxParts });
     this.retry = options.retry ?? patientPolicy(config.maxRetries);
     this.pacer = endpointPacer(config, options.logger ?? silentLogger);
+    this.limited = bodyLimit(config);
     const agents = this.agents;
     this.transport = {
       // auth_url and the storage URL may differ in scheme: one agent each, made on first use.
@@ -290,8 +293,8 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     try {
       const res = await this.call('GetObject', key, (s) => this.send(s, { method: 'GET', key }));
       const info = this.toHead(key, res);
-      if (header(res, 'x-static-large-object')?.toLowerCase() !== 'true') return { body: res.body, info };
-      return { body: await this.verifiedSlo(key, res, info), info };
+      if (header(res, 'x-static-large-object')?.toLowerCase() !== 'true') return { body: this.limited(res.body), info };
+      return { body: this.limited(await this.verifiedSlo(key, res, info)), info };
     } catch (err) {
       throw await this.bucketCheck.getNotFound(err);
     }
@@ -538,7 +541,7 @@ export class SwiftStore implements ObjectStore, MultipartCapable {
     const res = await this.call('GetObject', key, (s) =>
       this.send(s, { method: 'GET', key, headers: { range: `bytes=${start}-${end}`, 'if-match': ifMatch } }),
     );
-    return { body: res.body, etag: stripQuotes(header(res, 'etag')) };
+    return { body: this.limited(res.body), etag: stripQuotes(header(res, 'etag')) };
   }
 
   /** Deletes every segment of the upload (those put, and any whose answer was lost). */
