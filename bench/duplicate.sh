@@ -5,7 +5,8 @@
 #   bash bench/duplicate.sh                 # cases a b c, bytes streamed through the client
 #   bash bench/duplicate.sh --cases ab      # only some cases
 #   bash bench/duplicate.sh --server-side   # same RGW user on both sides: both tools copy server-side
-#   bash bench/duplicate.sh --runs 1        # each tool once per case (default 3; the best run is reported)
+#   bash bench/duplicate.sh --runs 5        # runs per tool and case (default 3), taken in turns (s3s3, rclone, rclone,
+#                                           # s3s3, ...); medians reported, with CPU per object / MiB, best run beside
 #   (npm run bench -- --cases a)
 #
 # Cases: (a) 2000 objects of 4 KiB, (b) 8 objects of 64 MiB, (c) one object of 1 GiB.

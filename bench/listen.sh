@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark of s3s3listen on the BullMQ queue, in three layouts: `--role all` (one process),
-# `--role intake` + 1 `--role worker`, `--role intake` + 2 `--role worker`. Each: a burst of 2000 keys
+# Benchmark of s3s3listen on the BullMQ queue, in four layouts: `--role all` (one process),
+# `--role intake` + 1 `--role worker`, `--role intake` + 2 `--role worker`, and w1-streamed (intake + 1
+# worker with streamed-only destinations). Each: a burst of 2000 keys
 # of 4 KiB (throughput, p50/p99 publish-to-everywhere, client CPU and Redis commands per key), then half
 # that rate steadily (p50/p99), peak RSS per process. Then s3s3bucket on the same objects, and the
 # queue alone: Redis memory per waiting job, the queue's own commands and CPU per job (bench/listen.ts).
@@ -10,7 +11,8 @@
 #   bash bench/listen.sh
 #   BENCH_DESTS=swift bash bench/listen.sh     # destinations (default ceph,swift); BENCH_SOURCE (default ceph)
 #   BENCH_KEYS=500 BENCH_STEADY_SECONDS=10 bash bench/listen.sh
-#   BENCH_LAYOUTS=all,w1 bash bench/listen.sh   # a subset of the layouts (all, w1, w2)
+#   BENCH_LAYOUTS=all,w1 bash bench/listen.sh   # a subset of the layouts (all, w1, w2, w1-streamed)
+#   BENCH_LAYOUTS=w1-streamed bash bench/listen.sh   # intake + 1 worker, no server-side copy, against the streamed sweep
 # Writes bench/results-listen.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,13 +1,16 @@
 /**
  * Benchmark of s3s3listen on the BullMQ queue (run by bench/listen.sh, which starts the servers).
- * For each of three layouts — `--role all` (one process), `--role intake` + 1 `--role worker`,
- * `--role intake` + 2 `--role worker` — on fresh destination buckets:
+ * For each of four layouts — `--role all` (one process), `--role intake` + 1 `--role worker`,
+ * `--role intake` + 2 `--role worker`, and intake + 1 worker with streamed-only destinations
+ * (`w1-streamed`: the source's Ceph under another name, so no copy is server-side) — on fresh
+ * destination buckets:
  * 1. burst: publish 2000 keys of 4 KiB objects as fast as possible; throughput, p50/p99 of the
  *    time from publish to the object being in every destination; Redis commands and client CPU
  *    per key over the burst;
  * 2. steady: new keys offered at half that throughput, evenly spaced; p50/p99 again; peak RSS
  *    (VmHWM) of every process, summed and the largest.
- * Then s3s3bucket on the same 2000 objects into fresh buckets (the reference of the same run),
+ * Then s3s3bucket on the same 2000 objects into fresh buckets (the reference of the same run; once
+ * more with streamed-only destinations when w1-streamed runs, its reference),
  * and the queue alone: an intake with no worker takes 2000 jobs (Redis memory per waiting job,
  * commands and intake CPU per add), then a worker whose jobs do nothing drains them
  * (bench/queue-noop-worker.ts: the queue's CPU and commands per job on the worker side).
@@ -21,7 +24,13 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connectRedis, loadConfig, S3Store, SyncQueue, type RedisCommands } from '../src/api/index.js';
-import { redisUrl as testRedisUrl, sectionIni, testServers, type TestServer } from '../test/helpers/servers.js';
+import {
+  redisUrl as testRedisUrl,
+  sectionIni,
+  testServers,
+  underOtherName,
+  type TestServer,
+} from '../test/helpers/servers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const COUNT = Number(process.env.BENCH_KEYS ?? 2000);
@@ -54,11 +63,19 @@ interface Layout {
   readonly label: string;
   readonly title: string;
   readonly roles: readonly ('all' | 'intake' | 'worker')[];
+  /** No destination s3s3 copies to server-side (the source's Ceph under another name): every byte is streamed. */
+  readonly streamed?: boolean;
 }
 const ALL_LAYOUTS: readonly Layout[] = [
   { label: 'all', title: '`--role all` (one process)', roles: ['all'] },
   { label: 'w1', title: '`--role intake` + 1 `--role worker`', roles: ['intake', 'worker'] },
   { label: 'w2', title: '`--role intake` + 2 `--role worker`', roles: ['intake', 'worker', 'worker'] },
+  {
+    label: 'w1-streamed',
+    title: '`--role intake` + 1 `--role worker`, streamed-only destinations',
+    roles: ['intake', 'worker'],
+    streamed: true,
+  },
 ];
 const LAYOUTS = ALL_LAYOUTS.filter(
   (l) => !process.env.BENCH_LAYOUTS || process.env.BENCH_LAYOUTS.split(',').includes(l.label),
@@ -75,9 +92,14 @@ const id = randomBytes(3).toString('hex');
 const sourceBucket = `bench-src-${id}`;
 const queueOf = (label: string) => `bench-${id}-${label}`;
 
-function writeConfig(label: string): string {
+/** The source's server under another name: s3s3 cannot copy to it server-side, so the bytes stream. */
+const byOtherName = (s: TestServer): TestServer => (s.name === sourceServer.name ? underOtherName(s) : s);
+
+function writeConfig(label: string, streamed = false): string {
   let ini = sectionIni('source', sourceServer, sourceBucket);
-  destServers.forEach((s, i) => (ini += sectionIni(`dest${i + 1}`, s, `bench-${label}-${i + 1}-${id}`)));
+  destServers.forEach(
+    (s, i) => (ini += sectionIni(`dest${i + 1}`, streamed ? byOtherName(s) : s, `bench-${label}-${i + 1}-${id}`)),
+  );
   ini +=
     `[pubsub]\nredis = true\nredis_url = ${redisUrl}\nchannel = bench-${id}-${label}\nqueue = ` +
     `${queueOf(label)}\npending_set = bench-${id}:pending\nfailed_list = bench-${id}:failed\nmarker = ` +
@@ -286,7 +308,7 @@ interface LayoutResult {
 }
 
 async function runLayout(layout: Layout, burstKeys: string[], steadyKeys: string[]): Promise<LayoutResult> {
-  const ini = writeConfig(layout.label);
+  const ini = writeConfig(layout.label, layout.streamed);
   const S = stores(ini);
   for (const d of S.dests) await d.createBucket();
   const channel = `bench-${id}-${layout.label}`;
@@ -510,7 +532,7 @@ async function runQueueAlone(keys: string[]): Promise<QueueResult> {
 }
 
 // --- s3s3bucket on the same objects ------------------------------------------------------------------
-async function runSweep(): Promise<{
+async function runSweep(streamed = false): Promise<{
   copied: number;
   wall: number;
   seconds: number;
@@ -518,10 +540,10 @@ async function runSweep(): Promise<{
   rss: number;
   load: number;
 }> {
-  const ini = writeConfig('sweep');
+  const ini = writeConfig(streamed ? 'sweep-streamed' : 'sweep', streamed);
   const S = stores(ini);
   for (const d of S.dests) await d.createBucket();
-  say(`s3s3bucket on the same ${COUNT} objects (fresh destination buckets)`);
+  say(`s3s3bucket on the same ${COUNT} objects (fresh destination buckets${streamed ? ', streamed-only' : ''})`);
   const load = loadavg()[0]!;
   const w0 = performance.now();
   // Under /usr/bin/time for its CPU seconds and peak RSS.
@@ -591,10 +613,14 @@ function report(
   layouts: LayoutResult[],
   sweep: Awaited<ReturnType<typeof runSweep>>,
   q: QueueResult,
+  sweepStreamed?: Awaited<ReturnType<typeof runSweep>>,
 ): string {
   const dests = destServers.map((s) => s.name).join(' + ');
   const sweepRate = COUNT / sweep.wall;
   const sweepCpuKey = (sweep.cpu / COUNT) * 1000;
+  const streamedRate = sweepStreamed ? COUNT / sweepStreamed.wall : NaN;
+  /** The sweep a layout is compared with: the one with the same kind of destinations. */
+  const refRate = (l: Layout) => (l.streamed ? streamedRate : sweepRate);
   const rows: string[] = [
     `| today's single-process listener (no \`--role\`), burst — recorded at ${TODAY.commit}, ` +
       `not re-run | 2000 | ${TODAY.burst} | ${TODAY.p50} | ${TODAY.p99} | ${TODAY.rss} | ${TODAY.cpu} | ` +
@@ -610,7 +636,7 @@ function report(
       `| ${r.layout.title} burst: all published at once (in ${f0(r.publishMs)} ms; load ${f1(r.load)}) ` +
         `| ${COUNT} | ${f1(r.burstRate)} | ${f0(r.burstP50)} | ${f0(r.burstP99)} | ${f1(sum)} / ${f1(max)} | ` +
         `${f1(r.burstCpu)} | ${f2((r.burstCpu / COUNT) * 1000)} | ${f1(r.commands.total / COUNT)} | ` +
-        `${f2(r.burstRate / sweepRate)}x |`,
+        `${f2(r.burstRate / refRate(r.layout))}x |`,
     );
     rows.push(
       `| ${r.layout.title} steady at half that rate (offered ${f1(r.steadyOffered)}/s) ` +
@@ -622,6 +648,12 @@ function report(
       `load ${f1(sweep.load)}) | ${sweep.copied / destServers.length} | ${f1(sweepRate)} | | | ` +
       `${f1(sweep.rss)} | ${f1(sweep.cpu)} | ${f2(sweepCpuKey)} | 0 | 1x |`,
   );
+  if (sweepStreamed)
+    rows.push(
+      `| s3s3bucket --prefix burst/, streamed-only destinations (reference of the streamed layout; ` +
+        `load ${f1(sweepStreamed.load)}) | ${sweepStreamed.copied / destServers.length} | ${f1(streamedRate)} | | | ` +
+        `${f1(sweepStreamed.rss)} | ${f1(sweepStreamed.cpu)} | ${f2((sweepStreamed.cpu / COUNT) * 1000)} | 0 | 1x |`,
+    );
   const rssDetail = layouts
     .map((r) => `${r.layout.label}: ${r.rss.map((x) => `${x.role} ${f1(x.mib)}`).join(', ')}`)
     .join('; ');
@@ -657,6 +689,14 @@ function report(
       `| one worker's burst throughput (intake + 1 worker) >= ${TARGET_BURST} keys/s (the single-process ` +
         `listener at 5c0e54c) | ${f1(oneWorker.burstRate)} keys/s (today's listener in its last run, ` +
         `${TODAY.commit}: ${TODAY.burst}) | ${ok(oneWorker.burstRate >= TARGET_BURST)} |`,
+    );
+  const allStreamed = layouts.find((r) => r.layout.streamed);
+  if (allStreamed)
+    targets.push(
+      `| the all-streamed burst (${allStreamed.layout.title}) >= 1.0x the streamed sweep of the same run ` +
+        `| ${f2(allStreamed.burstRate / streamedRate)}x ` +
+        `(${f1(allStreamed.burstRate)} against ${f1(streamedRate)} keys/s) ` +
+        `| ${ok(allStreamed.burstRate / streamedRate >= 1)} |`,
     );
   targets.push(
     `| queue overhead <= 10% of a key's client CPU | ${f2(addCpuKey + takeCpuKey)} of ${f2(w1CpuKey)} ms ` +
@@ -810,13 +850,14 @@ async function main(): Promise<void> {
   const layouts: LayoutResult[] = [];
   for (const layout of LAYOUTS) layouts.push(await runLayout(layout, burstKeys, steadyKeys));
   const sweep = await runSweep();
+  const sweepStreamed = LAYOUTS.some((l) => l.streamed) ? await runSweep(true) : undefined;
   const q = await runQueueAlone(burstKeys);
   await rcall('DEL', `bench-${id}:pending`, `bench-${id}:failed`);
   await redis.close();
   await L.source.destroyBucket();
   L.source.close();
   for (const d of L.dests) d.close();
-  const md = report(started, load, layouts, sweep, q);
+  const md = report(started, load, layouts, sweep, q, sweepStreamed);
   writeFileSync(join(ROOT, 'bench/results-listen.md'), md);
   process.stdout.write(md);
 }

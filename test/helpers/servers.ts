@@ -112,3 +112,11 @@ export function destConfig(
   const text = sectionIni('source', server, bucket + '-unused', {}) + sectionIni('dest1', server, bucket, extra);
   return parseConfig(text, { file: 'test' }).destinations[0]!;
 }
+
+/**
+ * The same server under another name (`localhost` for `127.0.0.1`): s3s3 copies server-side
+ * only to the source's own endpoint, so a copy to this one streams every byte.
+ */
+export function underOtherName(server: TestServer): TestServer {
+  return { ...server, endpoint: server.endpoint.replace('127.0.0.1', 'localhost') };
+}

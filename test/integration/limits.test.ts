@@ -14,19 +14,12 @@ import { S3Store } from '../../src/api/store/s3-store.js';
 import { configDir, runBucket } from '../helpers/bucket-cli.js';
 import { Daemon, everywhere, setup, waitFor } from '../helpers/listen.js';
 import { dropStore, freshStore, md5Hex, readAll } from '../helpers/seed.js';
-import {
-  endpointConfig,
-  redisUrl,
-  sectionIni,
-  testServers,
-  uniqueBucket,
-  type TestServer,
-} from '../helpers/servers.js';
+import { endpointConfig, redisUrl, sectionIni, testServers, uniqueBucket, underOtherName } from '../helpers/servers.js';
 
 const servers = testServers();
 const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
 /** The same Ceph under another name: s3s3 cannot copy server-side to it, so the bytes stream. */
-const cephByName: TestServer = { ...ceph, endpoint: ceph.endpoint.replace('127.0.0.1', 'localhost') };
+const cephByName = underOtherName(ceph);
 const MiB = 1024 * 1024;
 
 /** `HH:MM:SS` local time `offsetMs` from now, for a timetable entry. */

@@ -19,12 +19,12 @@ import {
   PutObjectLegalHoldCommand,
 } from '@aws-sdk/client-s3';
 import { configDir, runBucket } from '../helpers/bucket-cli.js';
-import { sectionIni, uniqueBucket, type TestServer } from '../helpers/servers.js';
+import { sectionIni, uniqueBucket, underOtherName } from '../helpers/servers.js';
 import { cephServer } from '../helpers/swift.js';
 import { sdkClient } from '../helpers/sdk-client.js';
 
 const ceph = cephServer();
-const cephByName: TestServer = { ...ceph, endpoint: ceph.endpoint.replace('127.0.0.1', 'localhost') };
+const cephByName = underOtherName(ceph);
 const MiB = 1024 * 1024;
 const PARTS = { multipart_threshold: '6M', multipart_chunksize: '5M' };
 /** Whole seconds: S3 keeps the retain-until date to the second. */

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { configDir, runBucket } from '../helpers/bucket-cli.js';
 import { dropStore, freshStore } from '../helpers/seed.js';
-import { sectionIni, testServers, uniqueBucket, type TestServer } from '../helpers/servers.js';
+import { sectionIni, testServers, uniqueBucket, type TestServer, underOtherName } from '../helpers/servers.js';
 import { freshSwift, swiftIni } from '../helpers/swift.js';
 import type { S3Store } from '../../src/api/store/s3-store.js';
 import type { SwiftStore } from '../../src/api/store/swift-store.js';
@@ -23,7 +23,7 @@ const servers = testServers();
 const ceph = servers.find((s) => s.name === 'ceph') ?? servers[0]!;
 const swiftS3 = servers.find((s) => s.name === 'swift');
 /** The same Ceph under another name: s3s3 cannot copy server-side to it, so the bytes stream. */
-const cephByName: TestServer = { ...ceph, endpoint: ceph.endpoint.replace('127.0.0.1', 'localhost') };
+const cephByName = underOtherName(ceph);
 const MiB = 1024 * 1024;
 const PARTS = { multipart_threshold: '6M', multipart_chunksize: '5M' };
 

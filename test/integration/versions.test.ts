@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { configDir, runBucket } from '../helpers/bucket-cli.js';
 import { dropStore, freshStore } from '../helpers/seed.js';
-import { sectionIni, uniqueBucket, type TestServer } from '../helpers/servers.js';
+import { sectionIni, uniqueBucket, underOtherName } from '../helpers/servers.js';
 import { cephServer } from '../helpers/swift.js';
 import { sdkClient } from '../helpers/sdk-client.js';
 import { BucketClient } from '../../src/api/bucket-client.js';
@@ -31,7 +31,7 @@ import type { S3Store } from '../../src/api/store/s3-store.js';
 import type { VersionEntry } from '../../src/api/store/object-store.js';
 
 const ceph = cephServer();
-const cephByName: TestServer = { ...ceph, endpoint: ceph.endpoint.replace('127.0.0.1', 'localhost') };
+const cephByName = underOtherName(ceph);
 const MiB = 1024 * 1024;
 const PARTS = { multipart_threshold: '6M', multipart_chunksize: '5M' };
 const NASTY = 'd ü/+%?#\u0001 \u{1F600}';
