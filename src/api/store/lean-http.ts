@@ -7,8 +7,13 @@
  *
  * Canonical paths are built from the key's bytes (encodeKeyPath) and sent as they are: no
  * URL object ever normalises a `..` segment or a `//`.
+ *
+ * Bench-only switch (issue 21): with S3S3_BENCH_TRANSPORT=undici (read once, when this module
+ * loads) every exchange goes through undici instead (undici-exchange.ts, loaded only then);
+ * `http` or unset is node:http. bench/transport.sh compares the two; the switch and the losing
+ * transport go away once its figures have picked one.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { S3EndpointConfig } from '../config.js';
@@ -39,7 +44,7 @@ export interface LeanResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   /** The body, unread (GET); already drained for every other method. */
-  readonly body: IncomingMessage;
+  readonly body: Readable;
 }
 
 /** An error in the SDK's shape, so classify.ts reads it as it reads the SDK's. */
@@ -59,7 +64,12 @@ export class LeanServiceError extends Error {
 }
 
 /** The most of an error body read to find its Code and Message. */
-const ERROR_BODY_LIMIT = 64 * 1024;
+export const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** Which transport exchange() uses: the bench-only switch described at the top of this module. */
+const BENCH_TRANSPORT = process.env.S3S3_BENCH_TRANSPORT ?? 'http';
+if (BENCH_TRANSPORT !== 'http' && BENCH_TRANSPORT !== 'undici')
+  throw new Error(`S3S3_BENCH_TRANSPORT must be http or undici, not ${JSON.stringify(BENCH_TRANSPORT)}`);
 
 /** The lean HTTP client of one S3 bucket: signs (v4 or v2) and sends single-object requests and listings. */
 export class LeanS3 {
@@ -131,7 +141,11 @@ export class LeanS3 {
       .join('&');
     const headers: Record<string, string> = { host: this.hostHeader, ...req.headers };
     if (req.contentLength !== undefined) headers['content-length'] = String(req.contentLength);
-    else if (req.body === undefined && (req.method === 'PUT' || req.method === 'DELETE'))
+    // undici never sends `content-length: 0` on a DELETE, and SigV4 signs every header given.
+    else if (
+      req.body === undefined &&
+      (req.method === 'PUT' || (req.method === 'DELETE' && BENCH_TRANSPORT === 'http'))
+    )
       headers['content-length'] = '0';
     if (this.v4)
       this.v4.sign(
@@ -187,6 +201,10 @@ export function exchange(
   headers: Record<string, string>,
   readError: ErrorBodyReader,
 ): Promise<LeanResponse> {
+  if (BENCH_TRANSPORT === 'undici') {
+    if (undiciExchange) return undiciExchange(target, req, pathAndQuery, headers, readError);
+    return undiciLoading!.then((viaUndici) => viaUndici(target, req, pathAndQuery, headers, readError));
+  }
   const c = target;
   return new Promise<LeanResponse>((resolve, reject) => {
     let settled = false;
@@ -262,8 +280,16 @@ export function exchange(
   });
 }
 
+/** The undici exchange (bench-only switch), loaded when this module loads; a failure to load surfaces on first use. */
+let undiciExchange: typeof exchange | undefined;
+const undiciLoading: Promise<typeof exchange> | undefined =
+  BENCH_TRANSPORT === 'undici'
+    ? import('./undici-exchange.js').then((m) => (undiciExchange = m.undiciExchange))
+    : undefined;
+undiciLoading?.catch(() => {});
+
 /** A listing page read whole and parsed; one cut short or garbled in transit fails like a reset (worth another try). */
-export async function readListing<T>(res: IncomingMessage, parse: (text: string) => T): Promise<T> {
+export async function readListing<T>(res: Readable, parse: (text: string) => T): Promise<T> {
   const text = await readText(res);
   try {
     return parse(text);
@@ -275,17 +301,18 @@ export async function readListing<T>(res: IncomingMessage, parse: (text: string)
 }
 
 /** The whole body as text (a listing page; a few MB at most). */
-export function readText(res: IncomingMessage): Promise<string> {
+export function readText(res: Readable): Promise<string> {
   return readLimited(res, Number.POSITIVE_INFINITY);
 }
 
-function timeoutError(message: string): Error {
+/** An error named TimeoutError (a connect_timeout or read_timeout ran out): retried, as the SDK's timeouts are. */
+export function timeoutError(message: string): Error {
   const err = new Error(message);
   err.name = 'TimeoutError';
   return err;
 }
 
-function readLimited(res: IncomingMessage, limit: number): Promise<string> {
+function readLimited(res: Readable, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
