@@ -76,6 +76,8 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
   npm run --silent build >&2
 fi
 [[ -f dist/scripts/bucket.js ]] || die "dist/scripts/bucket.js missing: run npm run build"
+# The node flags of the bin's first line (V8 heap sizes, --expose-gc): the command as users run it.
+read -ra node_flags <<<"$(head -n1 dist/scripts/bucket.js | sed -E 's/^#!.*[/ ]node ?//')"
 
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
@@ -203,7 +205,7 @@ measure() {
   all0=$(busy_ticks)
   if [[ $tool == s3s3 ]]; then
     write_ini "$out.ini" "$src" "$dst"
-    /usr/bin/time -v -o "$out.time" node "$state/app/dist/scripts/bucket.js" --config "$out.ini" --json -q >"$out.json" 2>"$out.log" || rc=$?
+    /usr/bin/time -v -o "$out.time" node "${node_flags[@]}" "$state/app/dist/scripts/bucket.js" --config "$out.ini" --json -q >"$out.json" 2>"$out.log" || rc=$?
   else
     env -u AWS_CA_BUNDLE /usr/bin/time -v -o "$out.time" \
       rclone --config "$state/rclone.conf" copy "src:$src" "$RC_DST:$dst" --transfers 16 >"$out.log" 2>&1 || rc=$?

@@ -233,10 +233,15 @@ function until(what: string, cond: () => boolean): Promise<void> {
 
 // Run as its bin runs: with the node flags of its shebang line.
 const script = join(ROOT, 'dist/scripts/listen.js');
-const nodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(script, 'utf8').split('\n')[0]!)?.[1] ?? '')
-  .trim()
-  .split(/\s+/)
-  .filter(Boolean);
+/** The node flags of a bin's first line (V8 heap sizes, --expose-gc). */
+const shebangFlags = (file: string): string[] =>
+  (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(file, 'utf8').split('\n')[0]!)?.[1] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+const nodeFlags = shebangFlags(script);
+/** s3s3bucket's, for the sweep of the same run. */
+const bucketFlags = shebangFlags(join(ROOT, 'dist/scripts/bucket.js'));
 
 class Daemon {
   readonly child: ChildProcess;
@@ -554,6 +559,7 @@ async function runSweep(streamed = false): Promise<{
         '-f',
         'TIME %e %U %S %M',
         process.execPath,
+        ...bucketFlags,
         join(ROOT, 'dist/scripts/bucket.js'),
         '--config',
         ini,

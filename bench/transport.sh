@@ -77,6 +77,8 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
   npm run --silent build >&2
 fi
 [[ -f dist/scripts/bucket.js ]] || die "dist/scripts/bucket.js missing: run npm run build"
+# The node flags of the bin's first line (V8 heap sizes, --expose-gc): the command as users run it.
+read -ra node_flags <<<"$(head -n1 dist/scripts/bucket.js | sed -E 's/^#!.*[/ ]node ?//')"
 # A dist/ built before the switch existed would measure node:http twice.
 if ! grep -q S3S3_BENCH_TRANSPORT dist/api/store/lean-http.js || [[ ! -f dist/api/store/undici-exchange.js ]]; then
   die "dist/ has no S3S3_BENCH_TRANSPORT switch: run npm run build (or drop BENCH_SKIP_BUILD)"
@@ -193,7 +195,7 @@ measure() {
   osd0=$(cpu_ticks "$OSD_PID")
   all0=$(busy_ticks)
   S3S3_BENCH_TRANSPORT=$transport /usr/bin/time -v -o "$out.time" \
-    node "$state/app/dist/scripts/bucket.js" --config "$out.ini" --json -q >"$out.json" 2>"$out.log" || rc=$?
+    node "${node_flags[@]}" "$state/app/dist/scripts/bucket.js" --config "$out.ini" --json -q >"$out.json" 2>"$out.log" || rc=$?
   all1=$(busy_ticks)
   rgw1=$(cpu_ticks "$RGW_PID")
   osd1=$(cpu_ticks "$OSD_PID")

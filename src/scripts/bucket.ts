@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=8
+#!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=8 --expose-gc
 /** s3s3bucket: sweep the source bucket to every destination (run it from cron). */
 import {
   BucketClient,

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=4
+#!/usr/bin/env -S node --max-old-space-size=128 --max-semi-space-size=4 --expose-gc
 /**
  * s3s3listen: the real-time daemon (Redis pub/sub). Runs until SIGTERM or SIGINT.
  * The V8 flags in the first line keep the heap near what is live (the daemon holds little:

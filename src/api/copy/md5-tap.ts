@@ -2,6 +2,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { PartEtagHasher } from './part-etag.js';
+import { streamed } from './reclaim.js';
 
 /** The body ended before the size announced: the write it fed must not complete. */
 export class ShortBodyError extends Error {
@@ -60,6 +61,7 @@ export class Md5Tap extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.count += chunk.length;
+    streamed(chunk.length);
     if (this.expectedSize !== undefined && this.count > this.expectedSize) {
       done(new ShortBodyError(`body longer than announced: more than ${this.expectedSize} bytes`));
       return;
