@@ -727,7 +727,8 @@ function report(
   return [
     `# s3s3listen on the queue: throughput, latency, Redis per job`,
     '',
-    `\`bash bench/listen.sh\` (${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; ` +
+    `\`${process.env.BENCH_LAYOUTS ? `BENCH_LAYOUTS=${process.env.BENCH_LAYOUTS} ` : ''}bash bench/listen.sh\` ` +
+      `(${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; ` +
       `the whole bench took ${f0((Date.now() - started.getTime()) / 60000)} min)`,
     '',
     `- Machine: ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; ` +

@@ -10,8 +10,9 @@
  *
  * Bench-only switch (issue 21): with S3S3_BENCH_TRANSPORT=undici (read once, when this module
  * loads) every exchange goes through undici instead (undici-exchange.ts, loaded only then);
- * `http` or unset is node:http. bench/transport.sh compares the two; the switch and the losing
- * transport go away once its figures have picked one.
+ * `http` or unset is node:http. bench/transport.sh compares the two; its figures (2026-12-07,
+ * docs/performance.md) kept node:http, and undici is a devDependency, kept so the comparison
+ * can be run again when Node or undici change.
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';

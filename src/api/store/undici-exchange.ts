@@ -1,7 +1,8 @@
 /**
  * exchange() of lean-http.ts on undici instead of node:http, for the measurement of issue 21
  * (bench/transport.sh); lean-http.ts loads it only under S3S3_BENCH_TRANSPORT=undici. The only
- * file of ours that imports undici. Same contract as the node:http exchange:
+ * file of ours that imports undici, a devDependency: the figures kept node:http (docs/performance.md),
+ * so an install for production does not carry it. Same contract as the node:http exchange:
  *
  * - one undici Agent per node:http agent (per store, per scheme for Swift), made on first use,
  *   `connections` = the agent's maxSockets per origin, keep-alive, no pipelining, no retries,
