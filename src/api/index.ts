@@ -142,3 +142,13 @@ export type { DistributeOptions, DistributeProgress, DistributedRunStatus } from
 export { RangeWorker } from './distribute/range-worker.js';
 export type { RangeWorkerOptions } from './distribute/range-worker.js';
 export { rangesQueueName } from './distribute/ranges-queue.js';
+export {
+  status,
+  STATUS_ORDER,
+  type StatusReport,
+  type StatusOptions,
+  type StatusState,
+  type KeyStatus,
+  type DestinationStatus,
+} from './status/status.js';
+export type { QueuedJob } from './queue/queue.js';

@@ -3,6 +3,8 @@
  * the "run main() when executed" check. Scripts stay thin commands over the API.
  */
 import { realpathSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
@@ -138,4 +140,28 @@ export function durationFlag(v: string): number {
   const ms = parseDuration(v);
   if (ms === undefined || ms < 1000) throw new InvalidArgumentError(`expected ${DURATION_HINT}, at least 1s`);
   return ms;
+}
+
+/** Lines of a stream, without their line ends (LF or CRLF); empty lines skipped. */
+async function* lines(stream: Readable): AsyncGenerator<string> {
+  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  for await (const line of rl) if (line !== '') yield line;
+}
+
+/** NUL-terminated keys (`find -print0`), for keys that hold a newline or a CR themselves. */
+async function* nulTerminated(stream: Readable): AsyncGenerator<string> {
+  let rest = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    rest = Buffer.concat([rest, chunk]);
+    for (let at = rest.indexOf(0); at !== -1; at = rest.indexOf(0)) {
+      if (at > 0) yield rest.subarray(0, at).toString('utf8');
+      rest = rest.subarray(at + 1);
+    }
+  }
+  if (rest.length > 0) yield rest.toString('utf8');
+}
+
+/** Keys read from a stream (stdin): one per line, or NUL-terminated with `nul` (`-0`). */
+export function keysFrom(stream: Readable, nul: boolean): AsyncGenerator<string> {
+  return nul ? nulTerminated(stream) : lines(stream);
 }

@@ -175,3 +175,9 @@ export function limitOverrides(flags: {
       : []),
   ];
 }
+
+/** `-0, --null`: keys read from stdin end with a NUL byte (s3s3publish, s3s3 status). */
+export const NULL_FLAG = boolFlag(
+  '-0, --null',
+  'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline',
+);

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** s3s3publish: announce keys to s3s3listen (for shell scripts and cron). */
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createLogger, InvalidKeyError, Publisher, RedisError } from '../api/index.js';
 import {
@@ -8,21 +7,19 @@ import {
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
+  keysFrom,
   loadConfigOrReport,
   parseArgs,
   processIo,
   type CliIo,
   runIfMain,
 } from './cli.js';
-import { addFlags, boolFlag, CONFIG_FLAG, type FlagValues } from './flags.js';
+import { addFlags, boolFlag, CONFIG_FLAG, NULL_FLAG, type FlagValues } from './flags.js';
 
 /** Every flag of s3s3publish, in the order of its `--help`. */
 export const PUBLISH_FLAGS = {
   config: CONFIG_FLAG,
-  null: boolFlag(
-    '-0, --null',
-    'keys on stdin end with a NUL byte, not a newline (find -print0): for keys holding a newline',
-  ),
+  null: NULL_FLAG,
   delete: boolFlag(
     '--delete',
     'announce deletions ({"key": ..., "op": "delete"}): listeners delete the keys where the source has none ' +
@@ -39,25 +36,6 @@ export type PublishFlags = FlagValues<typeof PUBLISH_FLAGS>;
 export interface PublishIo extends CliIo {
   /** Where keys come from when none are given as arguments. */
   readonly stdin?: Readable;
-}
-
-/** Lines of a stream, without their line ends (LF or CRLF); empty lines skipped. */
-async function* lines(stream: Readable): AsyncGenerator<string> {
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  for await (const line of rl) if (line !== '') yield line;
-}
-
-/** NUL-terminated keys (`find -print0`), for keys that hold a newline or a CR themselves. */
-async function* nulTerminated(stream: Readable): AsyncGenerator<string> {
-  let rest = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    rest = Buffer.concat([rest, chunk]);
-    for (let at = rest.indexOf(0); at !== -1; at = rest.indexOf(0)) {
-      if (at > 0) yield rest.subarray(0, at).toString('utf8');
-      rest = rest.subarray(at + 1);
-    }
-  }
-  if (rest.length > 0) yield rest.toString('utf8');
 }
 
 /**
@@ -119,7 +97,7 @@ export async function main(
     },
   });
   try {
-    const source = keys.length > 0 ? keys : io.stdin ? (flags.null ? nulTerminated(io.stdin) : lines(io.stdin)) : [];
+    const source = keys.length > 0 ? keys : io.stdin ? keysFrom(io.stdin, flags.null === true) : [];
     const result = await publisher.publish(source);
     log.info('published', {
       keys: result.published,

@@ -2,7 +2,7 @@
 /**
  * s3s3: helper subcommands (the original's echo_s3s3_supervisord_conf and
  * echo_s3s3_ini_template, which print the files shipped in the package; the queue; the
- * trash; s3s3's own multipart uploads under way).
+ * trash; s3s3's own multipart uploads under way; the replication status of keys).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,8 @@ import {
   quoteKey,
   SyncQueue,
   distributedRuns,
+  status,
+  type StatusReport,
   type Config,
   type TrashObject,
 } from '../api/index.js';
@@ -28,6 +30,7 @@ import {
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
+  keysFrom,
   loadConfigOrReport,
   parseArgs,
   processIo,
@@ -35,7 +38,8 @@ import {
   runIfMain,
   positiveInt,
 } from './cli.js';
-import { addFlags, boolFlag, CONFIG_FLAG, parsedFlag, textFlag, type FlagValues } from './flags.js';
+import type { Readable } from 'node:stream';
+import { addFlags, boolFlag, CONFIG_FLAG, NULL_FLAG, parsedFlag, textFlag, type FlagValues } from './flags.js';
 
 /** The package root: two levels above this file, in dist/scripts/ and in src/scripts/ alike. */
 export function packageFile(relative: string): string {
@@ -92,6 +96,17 @@ const UPLOADS_FLAGS = {
   json: boolFlag('--json', 'one JSON object per line instead: destination, key, upload_id, size, started, age_seconds'),
 } as const;
 
+/** `s3s3 status`'s flags. */
+const STATUS_FLAGS = {
+  config: CONFIG_FLAG,
+  json: boolFlag(
+    '--json',
+    'one JSON document instead: {"keys":[{"key":...,"destinations":{"dest1":{"state":...,"detail":...}}}]}',
+  ),
+  null: NULL_FLAG,
+} as const;
+
+type StatusFlags = FlagValues<typeof STATUS_FLAGS>;
 type UploadsFlags = FlagValues<typeof UPLOADS_FLAGS>;
 type QueueFlags = FlagValues<typeof QUEUE_FLAGS>;
 /** The flags of either trash subcommand (list has no --older-than or --dry-run, purge no --json). */
@@ -113,7 +128,8 @@ export type S3s3Command =
       readonly action: 'list' | 'abort';
       readonly flags: UploadsFlags;
       readonly olderThanMs?: number;
-    };
+    }
+  | { readonly command: 'status'; readonly flags: StatusFlags; readonly keys: readonly string[] };
 
 /**
  * s3s3's command line, parsed and checked without running anything: the subcommand and its
@@ -195,6 +211,18 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
     ).action((flags: UploadsFlags) => {
       parsed = { command: 'uploads', action, flags };
     });
+  addFlags(
+    program
+      .command('status')
+      .description(
+        'is each key replicated? one line per key and destination: <state> "KEY" [dest] detail, the state ' +
+          'in-sync, differs, missing, pending, failed or extra; exit 0 when every key is in-sync everywhere, 1 if not',
+      )
+      .argument('<key...>', "the source's keys (its prefix included); - reads them from stdin, one per line"),
+    STATUS_FLAGS,
+  ).action((keys: string[], flags: StatusFlags) => {
+    parsed = { command: 'status', flags, keys };
+  });
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (!parsed) {
@@ -232,9 +260,13 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
 }
 
 /** s3s3: runs one helper subcommand; the exit status. */
-export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  io: CliIo & { readonly stdin?: Readable } = { ...processIo, stdin: process.stdin },
+): Promise<number> {
   const parsed = await parseCommandLine(argv, io);
   if (typeof parsed === 'number') return parsed;
+  if (parsed.command === 'status') return runStatus(parsed.keys, parsed.flags, io);
   if (parsed.command === 'queue') return runQueue(parsed.action, parsed.flags, io);
   if (parsed.command === 'trash') return runTrash(parsed.action, parsed.flags, parsed.olderThanMs, io);
   if (parsed.command === 'uploads') return runUploads(parsed.action, parsed.flags, parsed.olderThanMs, io);
@@ -444,6 +476,34 @@ async function runUploads(
     for (const s of stores) s.close();
     await journal.close().catch(() => {});
   }
+}
+
+async function runStatus(
+  given: readonly string[],
+  flags: StatusFlags,
+  io: CliIo & { readonly stdin?: Readable },
+): Promise<number> {
+  const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
+  const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
+  if (!config) return EXIT_USAGE;
+  const keys: string[] = [];
+  for (const k of given) {
+    if (k !== '-') keys.push(k);
+    else if (io.stdin) for await (const key of keysFrom(io.stdin, flags.null === true)) keys.push(key);
+  }
+  let report: StatusReport;
+  try {
+    report = await status(config, keys);
+  } catch (err) {
+    io.stderr(`s3s3 status: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILED;
+  }
+  if (flags.json) io.stdout(`${JSON.stringify({ keys: report.keys })}\n`);
+  else
+    for (const k of report.keys)
+      for (const [dest, d] of Object.entries(k.destinations))
+        io.stdout(`${d.state} ${quoteKey(k.key)} [${dest}]${d.detail ? ` ${d.detail}` : ''}\n`);
+  return report.inSync ? EXIT_OK : EXIT_FAILED;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -101,6 +101,16 @@ export interface FailedJob {
   readonly attempts: number;
 }
 
+/** A key's job while it is queued or running. */
+export interface QueuedJob {
+  /** `waiting` for a worker, `delayed` until its retry, `active` on a worker now. */
+  readonly state: 'waiting' | 'delayed' | 'active';
+  /** Attempts made so far (failed runs before this one). */
+  readonly attempts: number;
+  /** When the job was added (ms since the epoch). */
+  readonly since: number;
+}
+
 /** How a SyncQueue logs, names its connection and bounds its calls. */
 export interface SyncQueueOptions {
   readonly logger?: Logger;
@@ -383,6 +393,31 @@ export class SyncQueue {
   /** Jobs waiting (including delayed), for `--enqueue` backpressure. */
   async waitingCount(): Promise<number> {
     return this.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed');
+  }
+
+  /**
+   * The key's job while it is queued or running (waiting, delayed for a retry, or active), or
+   * undefined: what `s3s3 status` calls pending.
+   */
+  async queued(key: string): Promise<QueuedJob | undefined> {
+    const jobId = await this.queue.getDeduplicationJobId(keyId(key));
+    if (!jobId) return undefined;
+    const job = await this.queue.getJob(jobId);
+    if (!job) return undefined;
+    const state = await job.getState();
+    const as = { active: 'active', delayed: 'delayed', waiting: 'waiting', prioritized: 'waiting' } as const;
+    if (!(state in as)) return undefined;
+    return { state: as[state as keyof typeof as], attempts: job.attemptsMade, since: job.timestamp };
+  }
+
+  /** The newest failure of each of `keys` in the failed set (read whole, 500 jobs a call). */
+  async failedOf(keys: ReadonlySet<string>): Promise<Map<string, FailedJob>> {
+    const out = new Map<string, FailedJob>();
+    for (let start = 0; ; start += 500) {
+      const page = await this.failed(500, start);
+      for (const f of page) if (keys.has(f.key) && !out.has(f.key)) out.set(f.key, f);
+      if (page.length < 500) return out;
+    }
   }
 
   /** Failed jobs, newest first. */
