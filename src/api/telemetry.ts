@@ -18,6 +18,22 @@ export interface ObjectSample {
   readonly bytes: number;
 }
 
+/** A key's copy reached one destination: how long after the source was written. */
+export interface ReplicatedSample {
+  readonly destination: string;
+  readonly key: string;
+  /** From the source write (the event's time, else its Last-Modified, else when it was queued) to now. */
+  readonly seconds: number;
+}
+
+/** `lag_threshold` crossed: a key copied after it (`after`), or still pending past it (`missed`, once per key). */
+export interface ThresholdSample {
+  readonly kind: 'missed' | 'after';
+  readonly destination: string;
+  readonly key: string;
+  readonly seconds: number;
+}
+
 /** Whoever wants figures: every method optional, each called at one choke point. */
 export interface TelemetrySink {
   request?(sample: RequestSample): void;
@@ -28,6 +44,8 @@ export interface TelemetrySink {
   redisReconnect?(): void;
   /** A POST /events answered: accepted, test, subscribe, or refused. */
   event?(result: string): void;
+  replicated?(sample: ReplicatedSample): void;
+  threshold?(sample: ThresholdSample): void;
 }
 
 const sinks = new Set<TelemetrySink>();
@@ -74,5 +92,11 @@ export const telemetry = {
   },
   event(result: string): void {
     if (sinks.size > 0) each((s) => s.event?.(result));
+  },
+  replicated(sample: ReplicatedSample): void {
+    if (sinks.size > 0) each((s) => s.replicated?.(sample));
+  },
+  threshold(sample: ThresholdSample): void {
+    if (sinks.size > 0) each((s) => s.threshold?.(sample));
   },
 };

@@ -347,6 +347,19 @@ describe('s3s3bucket --metrics-file', () => {
         const again = await runScript('bucket', ['--config', s.file, '--metrics-file', file]);
         assert.equal(again.code, 0);
         assert.match(readFileSync(file, 'utf8'), /^s3s3_sweep_objects\{destination="dest1",outcome="skipped",.*\} 3$/m);
+        // The last success is carried over a failed run, so "no good sweep in 26 h" can be alerted on.
+        const lastSuccess = (text: string) =>
+          /^s3s3_sweep_last_success_timestamp_seconds\{.*\} (\d+)$/m.exec(text)?.[1];
+        const succeeded = lastSuccess(readFileSync(file, 'utf8'));
+        assert.ok(succeeded, 'a run that succeeds records its end as the last success');
+        await new Promise((r) => setTimeout(r, 1100));
+        const failing = await runScript('bucket', ['--config', s.file, '--metrics-file', file], '', {
+          S3S3_DEST1_BUCKET_NAME: 'no-such-bucket-s3s3-metrics',
+        });
+        assert.equal(failing.code, 1, failing.stderr);
+        const afterFailure = readFileSync(file, 'utf8');
+        assert.match(afterFailure, /^s3s3_sweep_success\{.*\} 0$/m);
+        assert.equal(lastSuccess(afterFailure), succeeded, 'the last success kept from the file it replaced');
 
         const nowhere = join(tempDir('textfile'), 'missing-dir', 's3s3.prom');
         const bad = await runScript('bucket', ['--config', s.file, '--metrics-file', nowhere]);

@@ -211,9 +211,14 @@ const TEST_EVENT = {
   HostId: '8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE',
 };
 
+/** The jobs, their hints without `at` (the event's time; checked on its own in "parseEvents: hints"). */
 function jobsOf(p: EventParse): ReadonlyArray<{ key: string; op: string; hints?: object }> {
   assert.equal(p.kind, 'jobs', p.kind === 'refused' ? p.reason : p.kind);
-  return (p as Extract<EventParse, { kind: 'jobs' }>).jobs;
+  return (p as Extract<EventParse, { kind: 'jobs' }>).jobs.map((j) => {
+    if (j.hints === undefined) return j;
+    const { at: _at, ...rest } = j.hints;
+    return Object.keys(rest).length > 0 ? { ...j, hints: rest } : { key: j.key, op: j.op };
+  });
 }
 
 function reasonOf(p: EventParse): string {
@@ -386,6 +391,19 @@ describe('parseEvents: hints', () => {
     assert.deepEqual(put({ size: 1.5, eTag: '' }), { key: 'k', op: 'put' });
     assert.deepEqual(put({ size: '5' as unknown as number, eTag: 'not-an-etag' }), { key: 'k', op: 'put' });
     assert.deepEqual(put({ size: 2 ** 60, eTag: 'zz41402abc4b2a76b9719d911017c592' }), { key: 'k', op: 'put' });
+  });
+
+  it("the event's time becomes hints.at, where the key's latency starts; a time that is no date is left out", () => {
+    const at = (eventTime: unknown) => {
+      const record = { ...(cephRecord('k', 'ObjectCreated:Put', { size: 1 }) as Record<string, unknown>), eventTime };
+      const p = parseEvents(json({ Records: [record] }), BUCKET);
+      assert.equal(p.kind, 'jobs');
+      return (p as Extract<EventParse, { kind: 'jobs' }>).jobs[0]!.hints?.at;
+    };
+    assert.equal(at('2026-12-02T04:42:37.210218Z'), Date.parse('2026-12-02T04:42:37.210Z'));
+    assert.equal(at('yesterday'), undefined);
+    assert.equal(at(12), undefined);
+    assert.equal(at(undefined), undefined);
   });
 
   it('a delete carries none (Ceph sends the deleted size, or 0 and "" for a key that never was)', () => {

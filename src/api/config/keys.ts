@@ -1243,6 +1243,17 @@ export const KEYS: readonly KeyDef[] = [
     ],
   },
   {
+    name: 'lag_threshold',
+    sections: ['pubsub'],
+    value: duration,
+    default: '15m',
+    help:
+      "AWS replication's threshold: a key copied later than this after its source write counts in " +
+      '`s3s3_replicated_after_threshold_total`, a key still pending past it once in `s3s3_missed_threshold_total` ' +
+      '(and in the webhook with `[notify] lag_events = true`)',
+    ini: [{ block: 'pubsub', value: '15m', commented: true, note: 'replication later than this is reported' }],
+  },
+  {
     name: 'failed_keep',
     sections: ['pubsub'],
     value: { kind: 'integer', min: 0, max: 1_000_000_000 },
@@ -1474,6 +1485,16 @@ export const KEYS: readonly KeyDef[] = [
         note: 'POSTs the JSON summary; or webhook_url_file',
       },
     ],
+  },
+  {
+    name: 'lag_events',
+    sections: ['notify'],
+    value: bool,
+    default: 'false',
+    help:
+      's3s3listen posts `OperationMissedThreshold` and `OperationReplicatedAfterThreshold` events ' +
+      '(`[pubsub] lag_threshold`) to `webhook_url`, batched, at most one post a minute',
+    ini: [{ block: 'notify', value: 'true', commented: true, note: 's3s3listen posts lag events to webhook_url' }],
   },
   {
     name: 'webhook_when',

@@ -44,6 +44,9 @@ export function readNotify(r: Reader): NotifyConfig | undefined {
   const webhookUrl = r.string('webhook_url');
   if (webhookUrl !== undefined) checkWebhookUrl(r, webhookUrl);
   const webhookWhen = r.oneOf<'failure' | 'always'>('webhook_when');
+  const lagEvents = r.boolean('lag_events');
+  if (lagEvents && webhookUrl === undefined && !r.has('webhook_url'))
+    r.problem('lag_events', 'needs webhook_url: set webhook_url = https://... (where the events are posted)');
   if (webhookUrl === undefined && r.has('webhook_when')) r.warn('webhook_when', 'is unused: no webhook_url');
   const caBundle = r.caBundle('ca_bundle');
   const verifySsl = r.boolean('verify_ssl');
@@ -79,6 +82,7 @@ export function readNotify(r: Reader): NotifyConfig | undefined {
     ...(subject !== undefined ? { subject } : {}),
     ...(webhookUrl !== undefined ? { webhookUrl, webhookUrlRedacted: webhookOrigin(webhookUrl) } : {}),
     webhookWhen,
+    lagEvents,
     ...(caBundle !== undefined ? { caBundle } : {}),
     verifySsl,
   };

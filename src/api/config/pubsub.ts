@@ -44,6 +44,7 @@ export function readPubsub(r: Reader, present: boolean, sourceConcurrency: numbe
     ...queueName(r),
     maxQueued: r.integer('max_queued'),
     failedKeep: r.integer('failed_keep'),
+    lagThresholdMs: r.seconds('lag_threshold'),
   };
   if (result.lockTtlMs < 3000)
     r.problem(

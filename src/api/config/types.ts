@@ -273,6 +273,8 @@ export interface PubsubConfig {
   readonly maxQueued: number;
   /** Failed jobs kept; past it the oldest are dropped with a log line (`failed_keep`, 0 = all, the default). */
   readonly failedKeep: number;
+  /** `lag_threshold` (default 15m): replication later than this is counted and, with `lag_events`, posted. */
+  readonly lagThresholdMs: number;
 }
 
 /** `[http]`: the daemon's HTTP surface (/metrics, /healthz, /readyz, /events, /queues). */
@@ -313,6 +315,8 @@ export interface NotifyConfig {
   readonly webhookUrlRedacted?: string;
   /** `webhook_when`: post after every run (default) or only when the run failed. */
   readonly webhookWhen: 'failure' | 'always';
+  /** `lag_events`: s3s3listen posts lag-threshold events to `webhookUrl`. */
+  readonly lagEvents: boolean;
   /** PEM text of the CAs trusted for the SMTP server and the webhook (`ca_bundle`). */
   readonly caBundle?: string;
   /** False: accept any certificate (`verify_ssl = false`; warned about at start). */

@@ -72,6 +72,8 @@ export interface TargetResult {
   readonly size?: number;
   readonly sourceEtag?: string;
   readonly md5?: string;
+  /** The source's Last-Modified (ms) where the copy looked it up: replication latency starts there without an event. */
+  readonly sourceModified?: number;
 }
 
 /** How `copyKey` copies: force, dry run, verification, retries, part slots and the blind path. */
@@ -133,7 +135,12 @@ export async function copyKey(
     ...(r.outcome === 'gone'
       ? {}
       : info
-        ? { size: info.size, sourceEtag: info.etag, md5: knownMd5(info) }
+        ? {
+            size: info.size,
+            sourceEtag: info.etag,
+            md5: knownMd5(info),
+            ...(info.lastModified ? { sourceModified: info.lastModified.getTime() } : {}),
+          }
         : r.bytes > 0
           ? { size: r.bytes }
           : {}),

@@ -26,6 +26,8 @@ export interface DaemonHttpOptions {
   readonly stores: readonly ObjectStore[];
   /** Labels on every series. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Bytes of the pending jobs, as the lag watch read them last. */
+  readonly pendingBytes?: () => number | undefined;
 }
 
 /** The daemon's HTTP surface, wired: metrics, readiness, /events, the board. */
@@ -35,7 +37,13 @@ export class DaemonHttp {
   private readonly surface: HttpSurface;
 
   constructor(o: DaemonHttpOptions) {
-    this.metrics = new DaemonMetrics({ queueCounts: () => o.queue.counts(), labels: o.labels });
+    this.metrics = new DaemonMetrics({
+      queueCounts: () => o.queue.counts(),
+      labels: o.labels,
+      destinations: o.config.destinations.map((d) => d.name),
+      lagThresholdSeconds: o.config.pubsub.lagThresholdMs / 1000,
+      ...(o.pendingBytes ? { pendingBytes: o.pendingBytes } : {}),
+    });
     this.readiness = new Readiness({ redis: o.redis, stores: o.stores, queueUnreachable: () => o.queue.unreachable });
     this.surface = new HttpSurface(o.http, {
       logger: o.logger,

@@ -5,7 +5,7 @@
  *   scrape, the queue's counts.
  * - `sweepMetricsText`: one sweep's figures in node_exporter's textfile format.
  */
-import { accessSync, constants, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -30,6 +30,13 @@ export const METRIC_NAMES = [
   's3s3_redis_reconnects_total',
   's3s3_throttled_total',
   's3s3_events_total',
+  's3s3_operations_pending',
+  's3s3_bytes_pending',
+  's3s3_operations_failed_total',
+  's3s3_replication_latency_seconds',
+  's3s3_lag_threshold_seconds',
+  's3s3_replicated_after_threshold_total',
+  's3s3_missed_threshold_total',
 ] as const;
 
 function statusClass(status: number | undefined): string {
@@ -44,6 +51,12 @@ export interface DaemonMetricsOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** How long a scrape waits for the queue's counts before leaving the queue series out; default 5 s. */
   readonly queueTimeoutMs?: number;
+  /** The destination sections: their per-destination series start at 0 rather than appear at the first event. */
+  readonly destinations?: readonly string[];
+  /** `[pubsub] lag_threshold`, served as `s3s3_lag_threshold_seconds`. */
+  readonly lagThresholdSeconds?: number;
+  /** Bytes of the pending jobs (the lag watch's last read); undefined: not known yet. */
+  readonly pendingBytes?: () => number | undefined;
 }
 
 /**
@@ -104,6 +117,49 @@ export class DaemonMetrics {
       labelNames: ['result'],
       registers,
     });
+    // AWS replication's metrics and threshold events, per destination (docs/operations.md names each).
+    const failedForGood: Counter = new p.Counter({
+      name: 's3s3_operations_failed_total',
+      help:
+        "Keys whose copy to a destination failed for good (into the queue's failed set): " +
+        'AWS OperationsFailedReplication',
+      labelNames: ['destination'],
+      registers,
+    });
+    const latency: Histogram = new p.Histogram({
+      name: 's3s3_replication_latency_seconds',
+      help:
+        "From the source write (the event's time, else its Last-Modified, else when queued) until the destination " +
+        'has it: AWS ReplicationLatency',
+      labelNames: ['destination'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400],
+      registers,
+    });
+    const after: Counter = new p.Counter({
+      name: 's3s3_replicated_after_threshold_total',
+      help:
+        'Keys copied later than [pubsub] lag_threshold after their source write: ' +
+        'AWS OperationReplicatedAfterThreshold',
+      labelNames: ['destination'],
+      registers,
+    });
+    const missed: Counter = new p.Counter({
+      name: 's3s3_missed_threshold_total',
+      help: 'Keys still pending past [pubsub] lag_threshold, each counted once: AWS OperationMissedThreshold',
+      labelNames: ['destination'],
+      registers,
+    });
+    for (const destination of o.destinations ?? []) {
+      failedForGood.inc({ destination }, 0);
+      after.inc({ destination }, 0);
+      missed.inc({ destination }, 0);
+    }
+    if (o.lagThresholdSeconds !== undefined)
+      new p.Gauge({
+        name: 's3s3_lag_threshold_seconds',
+        help: '[pubsub] lag_threshold: later replication counts in s3s3_replicated_after_threshold_total',
+        registers,
+      }).set(o.lagThresholdSeconds);
     if (o.queueCounts) {
       // The queue series live in a registry of their own, added to the page only when the
       // counts were read: while Redis is unreachable /metrics still answers, without them
@@ -121,6 +177,18 @@ export class DaemonMetrics {
         help: 'Age of the oldest waiting job (absent while Redis does not answer)',
         registers: [queueRegistry],
       });
+      const opsPending: Gauge = new p.Gauge({
+        name: 's3s3_operations_pending',
+        help: 'Jobs waiting, delayed or running, for each destination they write: AWS OperationsPendingReplication',
+        labelNames: ['destination'],
+        registers: [queueRegistry],
+      });
+      const bytesPending: Gauge = new p.Gauge({
+        name: 's3s3_bytes_pending',
+        help: 'Bytes of those jobs where the size is known (the oldest 10,000 read): AWS BytesPendingReplication',
+        labelNames: ['destination'],
+        registers: [queueRegistry],
+      });
       const read = o.queueCounts;
       const timeoutMs = o.queueTimeoutMs ?? 5000;
       this.queueSeries = async () => {
@@ -133,6 +201,11 @@ export class DaemonMetrics {
         if (!c) return '';
         for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) jobs.set({ state }, c[state]);
         oldest.set(c.oldestWaitingSeconds);
+        const bytesNow = o.pendingBytes?.();
+        for (const destination of o.destinations ?? []) {
+          opsPending.set({ destination }, c.waiting + c.active + c.delayed);
+          if (bytesNow !== undefined) bytesPending.set({ destination }, bytesNow);
+        }
         return queueRegistry.metrics();
       };
     }
@@ -144,12 +217,15 @@ export class DaemonMetrics {
         ),
       object: (s) => {
         objects.inc({ destination: s.destination, outcome: s.outcome });
+        if (s.outcome === 'failed') failedForGood.inc({ destination: s.destination });
         if (s.outcome === 'copied' && s.bytes > 0) bytes.inc({ destination: s.destination }, s.bytes);
       },
       lag: (seconds) => lag.observe(seconds),
       throttled: (section) => throttled.inc({ endpoint: section }),
       redisReconnect: () => reconnects.inc(),
       event: (result) => events.inc({ result }),
+      replicated: (s) => latency.observe({ destination: s.destination }, s.seconds),
+      threshold: (s) => (s.kind === 'missed' ? missed : after).inc({ destination: s.destination }),
     });
   }
 
@@ -176,6 +252,11 @@ export interface SweepMetricsOptions {
   readonly exitCode: number;
   /** When the run ended (ms since the epoch). */
   readonly endedAt?: number;
+  /**
+   * When a sweep last succeeded (ms since the epoch); default: this run's end when it
+   * succeeded, else none (writeSweepMetrics carries it over from the previous file).
+   */
+  readonly lastSuccessAt?: number;
 }
 
 /**
@@ -225,10 +306,30 @@ export async function sweepMetricsText(report: DuplicateReport, o: SweepMetricsO
   new p.Gauge({ name: 's3s3_sweep_success', help: '1 when the last sweep finished without a failure', registers }).set(
     o.exitCode === 0 ? 1 : 0,
   );
+  const endedAt = o.endedAt ?? Date.now();
   new p.Gauge({ name: 's3s3_sweep_last_run_timestamp_seconds', help: 'When the last sweep ended', registers }).set(
-    Math.round((o.endedAt ?? Date.now()) / 1000),
+    Math.round(endedAt / 1000),
   );
+  const lastSuccess = o.lastSuccessAt ?? (o.exitCode === 0 ? endedAt : undefined);
+  if (lastSuccess !== undefined)
+    new p.Gauge({
+      name: 's3s3_sweep_last_success_timestamp_seconds',
+      help: 'When a sweep last ended with exit status 0 (kept from the previous file while runs fail)',
+      registers,
+    }).set(Math.round(lastSuccess / 1000));
   return registry.metrics();
+}
+
+/** `s3s3_sweep_last_success_timestamp_seconds` of the file there now (ms), if it holds one. */
+function previousSuccess(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^s3s3_sweep_last_success_timestamp_seconds(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/m.exec(text);
+  return m ? Number(m[1]) * 1000 : undefined;
 }
 
 /** Throws with what to do when `file`'s directory cannot take it (checked before a sweep starts). */
@@ -249,7 +350,9 @@ export function checkMetricsFile(file: string): void {
  * node_exporter never reads half a file. The name should end in `.prom`.
  */
 export async function writeSweepMetrics(file: string, report: DuplicateReport, o: SweepMetricsOptions): Promise<void> {
-  const text = await sweepMetricsText(report, o);
+  // A failed run keeps the last success from the file it replaces: "no good sweep in 26 h" stays visible.
+  const lastSuccessAt = o.exitCode === 0 || o.lastSuccessAt !== undefined ? o.lastSuccessAt : previousSuccess(file);
+  const text = await sweepMetricsText(report, lastSuccessAt !== undefined ? { ...o, lastSuccessAt } : o);
   const tmp = `${resolve(file)}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text, { mode: 0o644 });

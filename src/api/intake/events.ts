@@ -130,7 +130,10 @@ function readRecord(
     return { reason: `${where} key of ${bytes} bytes is over the ${MAX_KEY_BYTES}-byte limit` };
 
   // A delete's size and eTag (Ceph sends the deleted object's) say nothing about what to copy.
-  const hints = op === 'put' ? hintsOf(object) : undefined;
+  const seen = op === 'put' ? hintsOf(object) : undefined;
+  // The event's time starts the key's replication latency (s3s3_replication_latency_seconds).
+  const written = typeof record.eventTime === 'string' ? Date.parse(record.eventTime) : NaN;
+  const hints = Number.isFinite(written) && written > 0 ? { ...seen, at: written } : seen;
   return { job: hints === undefined ? { key, op } : { key, op, hints } };
 }
 

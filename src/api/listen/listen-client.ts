@@ -3,6 +3,7 @@ import { BucketClient } from '../bucket-client.js';
 import type { Config } from '../config.js';
 import { DaemonHttp } from '../http/daemon-http.js';
 import { Intake } from '../intake/intake.js';
+import { LagWatch } from './lag-watch.js';
 import { silentLogger, type Logger } from '../log.js';
 import { QUEUE_ANSWER_MS, queueName, SyncQueue } from '../queue/queue.js';
 import { takeOverLegacy } from '../queue/upgrade.js';
@@ -76,6 +77,8 @@ export class ListenClient {
   private worker: SyncWorker | undefined;
   /** Range jobs of distributed sweeps (`s3s3bucket --distribute`), beside the key worker. */
   private rangeWorker: RangeWorker | undefined;
+  /** `lag_threshold`: the keys past it, the bytes pending, the lag events. */
+  private lagWatch: LagWatch | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private stopPromise: Promise<ListenStopReport> | undefined;
   private lostKeys: readonly string[] = [];
@@ -154,6 +157,7 @@ export class ListenClient {
         maxPendingWrites: o.maxPendingWrites,
       });
     }
+    this.lagWatch = new LagWatch(this.config, { logger: this.log, queue: this.intake?.queue });
     // Each step that waits on Redis gives way to a stop: started while Redis does not answer,
     // the listener would otherwise wait there, deaf to the operator's one SIGTERM.
     await this.unlessStopped(this.upgrade());
@@ -169,6 +173,7 @@ export class ListenClient {
       this.rangeWorker.start();
     }
     await this.unlessStopped(this.intake?.start());
+    this.lagWatch.start();
     const every = o.statusIntervalMs ?? 600_000;
     if (every > 0) {
       this.statusTimer = setInterval(() => this.logStatus(), every);
@@ -235,6 +240,7 @@ export class ListenClient {
       intake: this.intake !== undefined,
       stores,
       labels: { role: this.role },
+      pendingBytes: () => this.lagWatch?.pendingBytes,
     });
     await this.http.start();
     this.log.info('http surface listening', {
@@ -309,6 +315,7 @@ export class ListenClient {
     this.http?.drain();
     this.lostKeys = (await this.intake?.stop(Math.min(timeoutMs, 5000))) ?? [];
     await Promise.all([this.worker?.stop(timeoutMs), this.rangeWorker?.stop(timeoutMs)]);
+    await this.lagWatch?.stop();
     // /healthz and /metrics answer until the work is done.
     await this.http?.stop();
     await this.httpQueue?.close();

@@ -36,6 +36,8 @@ export type JobOp = 'put' | 'delete';
 export interface JobHints {
   readonly size?: number;
   readonly etag?: string;
+  /** When the source was written, as its event says (ms since the epoch): where replication latency starts. */
+  readonly at?: number;
 }
 
 /** A job's payload: the key, the op, the sender's hints. */
@@ -109,6 +111,16 @@ export interface QueuedJob {
   readonly attempts: number;
   /** When the job was added (ms since the epoch). */
   readonly since: number;
+}
+
+/** A job queued or running, as the lag watch reads it. */
+export interface PendingJob {
+  readonly id: string;
+  readonly key: string;
+  /** When its source was written (the event's time), else when it was queued (ms since the epoch). */
+  readonly since: number;
+  /** The object's size when the announcement told it. */
+  readonly size?: number;
 }
 
 /** How a SyncQueue logs, names its connection and bounds its calls. */
@@ -408,6 +420,31 @@ export class SyncQueue {
     const as = { active: 'active', delayed: 'delayed', waiting: 'waiting', prioritized: 'waiting' } as const;
     if (!(state in as)) return undefined;
     return { state: as[state as keyof typeof as], attempts: job.attemptsMade, since: job.timestamp };
+  }
+
+  /**
+   * Up to `limit` jobs queued or running (waiting, prioritized, delayed, active), oldest first:
+   * what the lag watch reads for the bytes pending and the keys past `lag_threshold`.
+   */
+  async pendingJobs(limit: number): Promise<PendingJob[]> {
+    const jobs = await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed'], 0, limit - 1, true);
+    return jobs
+      .filter((j): j is Job<SyncJobData> => j !== undefined && j !== null)
+      .map((j) => ({
+        id: String(j.id),
+        key: j.data.key,
+        since: j.data.hints?.at ?? j.timestamp,
+        ...(j.data.hints?.size !== undefined ? { size: j.data.hints.size } : {}),
+      }));
+  }
+
+  /**
+   * Claims "this job missed the threshold" once across every process: true for the first caller
+   * (a Redis SET NX, kept `ttlSeconds`), false for every later one.
+   */
+  async claimMissed(jobId: string, ttlSeconds: number): Promise<boolean> {
+    const set = await this.conn.set(this.queue.toKey(`s3s3-missed:${jobId}`), '1', 'EX', ttlSeconds, 'NX');
+    return set === 'OK';
   }
 
   /** The newest failure of each of `keys` in the failed set (read whole, 500 jobs a call). */

@@ -178,10 +178,16 @@ export class Settlement {
     ms: number,
     error: string | undefined,
     queuedAt?: number,
+    writtenAt?: number,
   ): void {
     if (result)
-      for (const r of result.results)
+      for (const r of result.results) {
         telemetry.object({ destination: r.destination, outcome: r.outcome, bytes: r.bytes });
+        // Replication latency (AWS's ReplicationLatency): from the source write to this copy.
+        const from = writtenAt ?? r.sourceModified ?? queuedAt;
+        if (r.outcome === 'copied' && from !== undefined)
+          telemetry.replicated({ destination: r.destination, key, seconds: Math.max(0, (Date.now() - from) / 1000) });
+      }
     else if (outcome === 'failed')
       for (const d of this.o.config.destinations)
         telemetry.object({ destination: d.name, outcome: 'failed', bytes: 0 });

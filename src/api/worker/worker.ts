@@ -220,11 +220,11 @@ export class SyncWorker {
           ? 'gone'
           : 'copied';
     if (outcome !== 'failed') {
-      this.settlement.settle(job.key, outcome, result, ms, undefined, job.queuedAt);
+      this.settlement.settle(job.key, outcome, result, ms, undefined, job.queuedAt, job.hints?.at);
       return { kind: 'done' };
     }
     const reason = error ?? failed.map((r) => `[${r.destination}] ${r.error?.message ?? 'failed'}`).join('; ');
-    if (job.last) this.settlement.settle(job.key, 'failed', result, ms, reason, job.queuedAt);
+    if (job.last) this.settlement.settle(job.key, 'failed', result, ms, reason, job.queuedAt, job.hints?.at);
     else this.settlement.retrying(job.key, job.attempt, reason);
     return { kind: 'failed', error: reason };
   }
