@@ -138,7 +138,6 @@ export type S3s3Command =
  */
 export async function parseCommandLine(argv: readonly string[], io: CliIo): Promise<S3s3Command | number> {
   let parsed: S3s3Command | undefined;
-  let queueAction: string | undefined;
   const program = new Command('s3s3').description(
     's3s3 helpers. The work is done by s3s3listen, s3s3bucket and s3s3publish.',
   );
@@ -152,19 +151,26 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
         parsed = { command: name };
       });
   }
-  addFlags(
-    program
-      .command('queue')
-      .description(
-        "s3s3listen's queue: `queue` prints waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N; " +
-          '`queue failed` lists the failed keys with their last error; `queue clear-failed` empties the failed set',
-      )
-      .argument('[action]', QUEUE_ACTIONS.join(', '), 'counts'),
-    QUEUE_FLAGS,
-  ).action((action: string, flags: QueueFlags) => {
-    queueAction = action;
-    parsed = { command: 'queue', action: action as QueueAction, flags };
-  });
+  // `s3s3 NOUN VERB`, as trash and uploads: `queue` alone is `queue counts`.
+  const queueCmd = program
+    .command('queue')
+    .description(
+      "s3s3listen's queue: `queue` (or `queue counts`) prints waiting=N active=N delayed=N failed=N " +
+        'oldest_waiting_seconds=N; `queue failed` lists the failed keys with their last error; ' +
+        '`queue clear-failed` empties the failed set',
+    );
+  const queueHelp: Record<QueueAction, string> = {
+    counts: 'waiting=N active=N delayed=N failed=N oldest_waiting_seconds=N, then one line per distributed sweep',
+    failed: 'one JSON line per failed key: key, op, failed_at, attempts, error (newest first)',
+    'clear-failed': 'empty the failed set (their keys are not copied unless announced again or swept)',
+  };
+  for (const action of QUEUE_ACTIONS)
+    addFlags(
+      queueCmd.command(action, action === 'counts' ? { isDefault: true } : {}).description(queueHelp[action]),
+      QUEUE_FLAGS,
+    ).action((flags: QueueFlags) => {
+      parsed = { command: 'queue', action, flags };
+    });
   const trashCmd = program
     .command('trash')
     .description(
@@ -223,14 +229,21 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
   ).action((keys: string[], flags: StatusFlags) => {
     parsed = { command: 'status', flags, keys };
   });
+  // `queue` alone is `queue counts`, so commander would take a mistyped verb for an argument of counts.
+  const verb = argv[0] === 'queue' ? argv[1] : undefined;
+  if (
+    verb !== undefined &&
+    !verb.startsWith('-') &&
+    verb !== 'help' &&
+    !(QUEUE_ACTIONS as readonly string[]).includes(verb)
+  ) {
+    io.stderr(`s3s3 queue: unknown subcommand ${JSON.stringify(verb)}; use ${QUEUE_ACTIONS.join(', ')}\n`);
+    return EXIT_USAGE;
+  }
   const early = await parseArgs(program, argv, io);
   if (early !== undefined) return early;
   if (!parsed) {
     io.stderr(program.helpInformation());
-    return EXIT_USAGE;
-  }
-  if (queueAction !== undefined && !(QUEUE_ACTIONS as readonly string[]).includes(queueAction)) {
-    io.stderr(`s3s3 queue: unknown action ${JSON.stringify(queueAction)}; use ${QUEUE_ACTIONS.join(', ')}\n`);
     return EXIT_USAGE;
   }
   if (parsed.command === 'uploads' && parsed.flags.olderThan !== undefined) {

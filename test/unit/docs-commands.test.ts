@@ -170,6 +170,8 @@ function subcommand(command: string, argv: readonly string[]): string[] {
     if (w.startsWith('-') || !/^[a-z][a-z-]*$/.test(w) || words.length === 2) break;
     words.push(w);
   }
+  // `s3s3 queue` alone runs its default subcommand, `queue counts`: its options are that one's.
+  if (words.length === 1 && words[0] === 'queue') words.push('counts');
   return words;
 }
 
