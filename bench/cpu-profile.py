@@ -18,8 +18,9 @@ KINDS = [
     ('HTTP client: request, agent, response parser', lambda f, u: u.startswith('node:_http') or u in ('node:http', 'node:https', 'node:net', 'node:internal/stream_base_commons') or (u == '' and f in ('execute', 'socketOnData', 'parserOnHeadersComplete'))),
     ('streams, events, promises, timers, abort signals', lambda f, u: u.startswith('node:internal/streams') or u in ('node:events', 'node:internal/process/task_queues', 'node:internal/event_target', 'node:internal/events/abort_listener', 'node:internal/abort_controller', 'node:stream', 'node:internal/timers', 'node:timers') or (u == '' and f in ('runMicrotasks', 'asyncReset', 'emitInit', 'emitDestroy'))),
     ('hashing and signing (MD5, SHA-256, HMAC)', lambda f, u: u == 'node:internal/crypto/hash' or u.endswith('sigv4.js') or u.endswith('sigv2.js') or (u == '' and f in ('update', 'digest', 'Hash', 'Hmac'))),
-    ('s3s3: copy, sweep, store', lambda f, u: '/dist/' in u or '/src/' in u),
+    # Before s3s3's own: a dependency's files are under node_modules/*/dist/ too.
     ('dependencies (node_modules)', lambda f, u: 'node_modules' in u),
+    ('s3s3: copy, sweep, store', lambda f, u: '/dist/' in u or '/src/' in u),
     ('V8 and other native', lambda f, u: True),
 ]
 
