@@ -11,6 +11,7 @@ PACKAGES=(ceph-mon ceph-osd radosgw ceph-common swift swift-proxy swift-account 
   openssl  # test/servers/test-ca.sh makes the CA and certificates for the TLS tests
   python3-boto  # boto 2: the independent signature v2 oracle of test/unit/sigv2.test.ts
   python3-aiosmtpd  # the real SMTP server of test/cli/notify.test.ts (test/helpers/smtp-server.py)
+  prometheus  # promtool and prometheus: test/unit/prometheus-rules.test.ts, test/integration/prometheus.test.ts
   supervisor)  # supervisord runs extras/s3s3.supervisord.conf's programs in test/cli/deploy-run.test.ts
 
 missing=()
