@@ -43,114 +43,11 @@ done
 [[ $cases =~ ^[abc]+$ ]] || { echo "bench: --cases takes letters from abc" >&2; exit 2; }
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs takes a whole number >= 1" >&2; exit 2; }
 
-say() { echo "bench: $*" >&2; }
-die() { say "FAILED: $*"; exit 1; }
-
-# --- what the bench needs ----------------------------------------------------------------------
-install_missing() {
-  local pkgs=(rclone time ceph-mon ceph-osd radosgw ceph-common curl procps uuid-runtime python3) missing=() p
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  [[ $(id -u) -eq 0 ]] || die "missing Debian packages: ${missing[*]} (apt-get install -y ${missing[*]})"
-  say "installing ${missing[*]}"
-  # Installing Ceph would start its services on 0.0.0.0; policy-rc.d forbids that.
-  local made_policy=
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-  [[ -z $made_policy ]] || rm -f /usr/sbin/policy-rc.d
-}
-install_missing
-if [[ ! -d node_modules ]]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund >&2
-fi
-if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-  say "building"
-  npm run --silent build >&2
-fi
-[[ -f dist/scripts/bucket.js ]] || die "dist/scripts/bucket.js missing: run npm run build"
-# The node flags of the bin's first line (V8 heap sizes, --expose-gc): the command as users run it.
-read -ra node_flags <<<"$(head -n1 dist/scripts/bucket.js | sed -E 's/^#!.*[/ ]node ?//')"
-
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
-
-# --- Ceph RGW ----------------------------------------------------------------------------------
-if [[ -n ${BENCH_STATE:-} ]]; then
-  state=$BENCH_STATE
-  mkdir -p "$state"
-else
-  state=$(mktemp -d /tmp/s3s3-bench.XXXXXX)
-fi
-state=$(cd "$state" && pwd)
-# Run a snapshot of the build: a rebuild of dist/ by someone else during the bench must not
-# change the code being measured halfway through.
-rm -rf "$state/app"
-mkdir -p "$state/app"
-cp -r dist "$state/app/dist"
-cp package.json "$state/app/package.json"
-ln -s "$root/node_modules" "$state/app/node_modules"
-export S3S3_BENCH_DIST=$state/app/dist
-commit_at_start="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git status --porcelain -- src 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/' || true)"
-cleanup() {
-  bash "$root/test/servers/ceph.sh" stop "$state/ceph" >/dev/null 2>&1 || true
-  [[ -n ${BENCH_STATE:-} ]] || rm -rf "$state"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say "starting Ceph RGW in $state/ceph"
-bash test/servers/ceph.sh start "$state/ceph" >/dev/null 2>"$state/ceph-start.log" || {
-  cat "$state/ceph-start.log" >&2
-  die "Ceph RGW did not start"
-}
-set -a
-# shellcheck disable=SC1091
-. "$state/ceph/env"
-set +a
-conf=$state/ceph/ceph.conf
-SRC_KEY=$S3_ACCESS_KEY
-SRC_SECRET=$S3_SECRET_KEY
-if [[ $path == stream ]]; then
-  DST_KEY=s3s3bench2
-  DST_SECRET=s3s3bench2secret
-  radosgw-admin -c "$conf" user create --uid=s3s3bench2 --display-name="s3s3 bench destination" \
-    --access-key="$DST_KEY" --secret-key="$DST_SECRET" >"$state/user2.log" 2>&1 || die "radosgw-admin user create failed"
-else
-  DST_KEY=$SRC_KEY
-  DST_SECRET=$SRC_SECRET
-fi
-
-pid_of() { # pid of our daemon named $1
-  local p
-  while read -r p; do
-    [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == "$1" ]] && { echo "$p"; return; }
-  done <"$state/ceph/pids"
-}
-RGW_PID=$(pid_of radosgw)
-OSD_PID=$(pid_of ceph-osd)
-CLK_TCK=$(getconf CLK_TCK)
-busy_ticks() { # CPU ticks the whole machine spent busy (not idle, not iowait), all CPUs
-  awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
-}
-cpu_ticks() { # utime+stime of pid $1, in clock ticks
-  local s
-  s=$(cat "/proc/$1/stat")
-  s=${s##*) }
-  awk '{print $12 + $13}' <<<"$s"
-}
-
-tool_src() { S3_ACCESS_KEY=$SRC_KEY S3_SECRET_KEY=$SRC_SECRET node bench/s3tool.mjs "$@"; }
-tool_dst() { S3_ACCESS_KEY=$DST_KEY S3_SECRET_KEY=$DST_SECRET node bench/s3tool.mjs "$@"; }
-# Deleted objects' tails wait for RGW's garbage collector; run it now, so the memstore OSD
-# (4 GiB) has room and no GC work overlaps the next measurement.
-gc_now() { radosgw-admin -c "$conf" gc process --include-all >>"$state/gc.log" 2>&1 || say "warning: gc process failed"; }
+# shellcheck source=bench/lib-ceph.sh
+. bench/lib-ceph.sh
+bench_install_missing rclone time ceph-mon ceph-osd radosgw ceph-common curl procps uuid-runtime python3
+bench_prepare duplicate
+bench_start_ceph "$path"
 
 cat >"$state/rclone.conf" <<EOF
 [src]
@@ -172,28 +69,6 @@ EOF
 chmod 600 "$state/rclone.conf"
 # Stream mode: two remotes, so rclone streams. Server-side: one remote, so rclone uses CopyObject.
 if [[ $path == stream ]]; then RC_DST=dst; else RC_DST=src; fi
-
-write_ini() { # file src_bucket dst_bucket
-  (
-    umask 077
-    cat >"$1" <<EOF
-[source]
-aws_access_key_id = $SRC_KEY
-aws_secret_access_key = $SRC_SECRET
-bucket_name = $2
-endpoint = $S3_ENDPOINT
-concurrency = 16
-
-[dest1]
-aws_access_key_id = $DST_KEY
-aws_secret_access_key = $DST_SECRET
-bucket_name = $3
-endpoint = $S3_ENDPOINT
-concurrency = 16
-EOF
-  )
-  chmod 600 "$1"
-}
 
 # One measured run: tool case run_no. Appends a line to $state/raw.tsv.
 measure() {
@@ -222,15 +97,10 @@ measure() {
   got=$(tool_dst count "$dst")
   [[ $got == "$count $bytes" ]] || die "$tool case $c: destination $dst holds '$got' (objects bytes), expected '$count $bytes'"
   local wall rss user sys
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$out.time")
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out.time")
-  user=$(awk -F': ' '/User time \(seconds\)/ {print $2}' "$out.time")
-  sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$out.time")
+  time_fields "$out.time"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$n" "$count" "$bytes" "$wall" "$rss" \
-    "$(awk -v a="$user" -v b="$sys" 'BEGIN {print a + b}')" \
-    "$(awk -v a="$rgw0" -v b="$rgw1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" \
-    "$(awk -v a="$osd0" -v b="$osd1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" "$path" \
-    "$(awk -v a="$all0" -v b="$all1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" >>"$state/raw.tsv"
+    "$(awk -v a="$user" -v b="$sys" 'BEGIN {print a + b}')" "$(ticks_seconds "$rgw0" "$rgw1")" \
+    "$(ticks_seconds "$osd0" "$osd1")" "$path" "$(ticks_seconds "$all0" "$all1")" >>"$state/raw.tsv"
   say "  $tool run $n: $(awk -v w="$wall" -v c="$count" -v b="$bytes" -v r="$rss" 'BEGIN {printf "%.2f s, %.1f objects/s, %.1f MiB/s, peak RSS %.1f MiB", w, c / w, b / 1048576 / w, r / 1024}')"
   # Free the space now: case c needs source + one destination of 1 GiB each in a 4 GiB OSD.
   tool_dst rmbucket "$dst"
@@ -241,19 +111,9 @@ measure() {
 load_at_start=$(cut -d" " -f1-3 /proc/loadavg)
 started=$SECONDS
 for c in $(grep -o . <<<"$cases"); do
-  case $c in
-    a) count=2000 size=4096 prefix=small/ seedconc=32 label="2000 x 4 KiB" ;;
-    b) count=8 size=$((64 * 1024 * 1024)) prefix=medium/ seedconc=8 label="8 x 64 MiB" ;;
-    c) count=1 size=$((1024 * 1024 * 1024)) prefix=large/ seedconc=1 label="1 x 1 GiB" ;;
-  esac
-  bytes=$((count * size))
+  bench_case "$c"
   src="src-$c"
-  say "case $c ($label): seeding $src"
-  t0=$SECONDS
-  tool_src mkbucket "$src"
-  tool_src seed "$src" "$prefix" "$count" "$size" "$seedconc"
-  [[ "$(tool_src count "$src")" == "$count $bytes" ]] || die "seeding $src went wrong"
-  say "  seeded in $((SECONDS - t0)) s"
+  bench_seed "$src"
   for n in $(seq 1 "$runs"); do
     # Alternate who goes first, so neither tool always runs right after the seeding.
     if ((n % 2)); then order="s3s3 rclone"; else order="rclone s3s3"; fi
@@ -266,11 +126,8 @@ total=$((SECONDS - started))
 
 # --- report ------------------------------------------------------------------------------------
 if [[ $path == stream ]]; then results=bench/results-duplicate.md; else results=bench/results-duplicate-server-side.md; fi
+mapfile -t meta < <(bench_meta)
 python3 bench/report.py "$state/raw.tsv" "$root/$results" \
-  "args=$args_shown" "total=$total" "load=$load_at_start" "nproc=$(nproc)" \
-  "machine=$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM" \
-  "node=$(node --version)" "ceph=$(ceph --version | awk '{print $3, $5}')" "rclone=$(rclone version | head -n1 | awk '{print $2}')" \
-  "s3s3=$(node -p "require('./package.json').version")" \
-  "commit=$commit_at_start" \
-  "path=$path" "runs=$runs"
+  "args=$args_shown" "total=$total" "load=$load_at_start" "${meta[@]}" \
+  "rclone=$(rclone version | head -n1 | awk '{print $2}')" "path=$path" "runs=$runs"
 say "results written to $results (raw numbers and logs: $state)"
