@@ -110,18 +110,7 @@ measure() {
 : >"$state/raw.tsv"
 load_at_start=$(cut -d" " -f1-3 /proc/loadavg)
 started=$SECONDS
-for c in $(grep -o . <<<"$cases"); do
-  bench_case "$c"
-  src="src-$c"
-  bench_seed "$src"
-  for n in $(seq 1 "$runs"); do
-    # Alternate who goes first, so neither tool always runs right after the seeding.
-    if ((n % 2)); then order="s3s3 rclone"; else order="rclone s3s3"; fi
-    for tool in $order; do measure "$tool" "$c" "$n" "$src" "$count" "$bytes"; done
-  done
-  tool_src rmbucket "$src"
-  gc_now
-done
+bench_in_turns "$cases" "$runs" s3s3 rclone
 total=$((SECONDS - started))
 
 # --- report ------------------------------------------------------------------------------------

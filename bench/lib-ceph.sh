@@ -185,3 +185,21 @@ bench_meta() {
     "node=$(node --version)" "ceph=$(ceph --version | awk '{print $3, $5}')" \
     "s3s3=$(node -p "require('./package.json').version")" "commit=$commit_at_start"
 }
+
+# bench_in_turns CASES RUNS A B: per case, a fresh source, then RUNS rounds of the caller's
+# `measure TOOL CASE RUN SRC COUNT BYTES` for A and B in turns (A B, B A, A B, ...), so neither
+# always runs right after the seeding.
+bench_in_turns() {
+  local n t order
+  for c in $(grep -o . <<<"$1"); do
+    bench_case "$c"
+    src="src-$c"
+    bench_seed "$src"
+    for n in $(seq 1 "$2"); do
+      if ((n % 2)); then order="$3 $4"; else order="$4 $3"; fi
+      for t in $order; do measure "$t" "$c" "$n" "$src" "$count" "$bytes"; done
+    done
+    tool_src rmbucket "$src"
+    gc_now
+  done
+}

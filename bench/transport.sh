@@ -100,18 +100,7 @@ measure() {
 : >"$state/raw.tsv"
 load_at_start=$(cut -d" " -f1-3 /proc/loadavg)
 started=$SECONDS
-for c in $(grep -o . <<<"$cases"); do
-  bench_case "$c"
-  src="src-$c"
-  bench_seed "$src"
-  for n in $(seq 1 "$runs"); do
-    # In turns: http undici, undici http, http undici, ...
-    if ((n % 2)); then order="http undici"; else order="undici http"; fi
-    for t in $order; do measure "$t" "$c" "$n" "$src" "$count" "$bytes"; done
-  done
-  tool_src rmbucket "$src"
-  gc_now
-done
+bench_in_turns "$cases" "$runs" http undici
 total=$((SECONDS - started))
 
 # --- report ------------------------------------------------------------------------------------
