@@ -144,6 +144,7 @@ export type { RangeWorkerOptions } from './distribute/range-worker.js';
 export { rangesQueueName } from './distribute/ranges-queue.js';
 export {
   status,
+  statusEach,
   STATUS_ORDER,
   type StatusReport,
   type StatusOptions,
@@ -152,3 +153,4 @@ export {
   type DestinationStatus,
 } from './status/status.js';
 export type { QueuedJob } from './queue/queue.js';
+export { reclaimStreamedBuffers } from './copy/reclaim.js';

@@ -27,6 +27,7 @@ import {
   runsJson,
   sendRunReport,
   type RunReport,
+  reclaimStreamedBuffers,
 } from '../api/index.js';
 import { deletesAt, GlobError, validateGlobs } from '../api/index.js';
 import {
@@ -100,6 +101,8 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
 
 /** s3s3bucket: sweeps (or checks) every config's pair in turn; the exit status (0, 1, or 2 for usage). */
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+  // The bin's --expose-gc: dead socket buffers are reclaimed as a copy streams (copy/reclaim.ts).
+  reclaimStreamedBuffers();
   const flags = await parseCommandLine(argv, io);
   if (typeof flags === 'number') return flags;
   const log = createLogger({

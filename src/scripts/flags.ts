@@ -155,7 +155,8 @@ export const LIMIT_FLAGS = {
     '--tps-limit <n>',
     "requests per second to each endpoint, in every section (default: each section's tps_limit)",
     argumentParser(
-      (v) => (v.toLowerCase() === 'off' || Number(v) > 0 ? v : undefined),
+      // The config reader's grammar: digits, a decimal part, more than 0.
+      (v) => (v.toLowerCase() === 'off' || (/^\d+(\.\d+)?$/.test(v) && Number(v) > 0) ? v : undefined),
       'expected requests per second greater than 0 (e.g. 50 or 0.5), or off',
     ),
   ),

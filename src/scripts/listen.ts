@@ -13,6 +13,7 @@ import {
   LISTEN_ROLES,
   ReportError,
   type ListenRole,
+  reclaimStreamedBuffers,
 } from '../api/index.js';
 import {
   Command,
@@ -112,6 +113,8 @@ export async function parseCommandLine(argv: readonly string[], io: CliIo): Prom
 
 /** s3s3listen: runs the listener (or one role of it) until a signal; the exit status. */
 export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = processIo): Promise<number> {
+  // The bin's --expose-gc: dead socket buffers are reclaimed as a copy streams (copy/reclaim.ts).
+  reclaimStreamedBuffers();
   const flags = await parseCommandLine(argv, io);
   if (typeof flags === 'number') return flags;
   const log = createLogger({

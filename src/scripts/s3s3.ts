@@ -20,8 +20,8 @@ import {
   quoteKey,
   SyncQueue,
   distributedRuns,
-  status,
-  type StatusReport,
+  statusEach,
+  type KeyStatus,
   type Config,
   type TrashObject,
 } from '../api/index.js';
@@ -499,24 +499,40 @@ async function runStatus(
   const log = createLogger({ format: 'text', level: 'warn', write: (l) => io.stderr(l + '\n') });
   const config: Config | undefined = loadConfigOrReport(flags.config, io, log);
   if (!config) return EXIT_USAGE;
-  const keys: string[] = [];
-  for (const k of given) {
-    if (k !== '-') keys.push(k);
-    else if (io.stdin) for await (const key of keysFrom(io.stdin, flags.null === true)) keys.push(key);
+  // The keys as given, `-` standing for stdin's; read as they are looked at, never all held.
+  async function* keys(): AsyncGenerator<string> {
+    for (const k of given) {
+      if (k !== '-') yield k;
+      else if (io.stdin) yield* keysFrom(io.stdin, flags.null === true);
+    }
   }
-  let report: StatusReport;
-  try {
-    report = await status(config, keys);
-  } catch (err) {
-    io.stderr(`s3s3 status: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_FAILED;
-  }
-  if (flags.json) io.stdout(`${JSON.stringify({ keys: report.keys })}\n`);
-  else
-    for (const k of report.keys)
+  let first = true;
+  if (flags.json) io.stdout('{"keys":[');
+  const print = (k: KeyStatus) => {
+    if (flags.json) {
+      io.stdout(`${first ? '' : ','}${JSON.stringify(k)}`);
+      first = false;
+    } else
       for (const [dest, d] of Object.entries(k.destinations))
         io.stdout(`${d.state} ${quoteKey(k.key)} [${dest}]${d.detail ? ` ${d.detail}` : ''}\n`);
-  return report.inSync ? EXIT_OK : EXIT_FAILED;
+  };
+  let result: { inSync: boolean; count: number } | undefined;
+  let error: unknown;
+  try {
+    result = await statusEach(config, keys(), print);
+  } catch (err) {
+    error = err;
+  }
+  if (flags.json) io.stdout(']}\n');
+  if (error !== undefined) {
+    io.stderr(`s3s3 status: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILED;
+  }
+  if (result!.count === 0) {
+    io.stderr('s3s3 status: no keys: give them as arguments, or - to read them from stdin\n');
+    return EXIT_USAGE;
+  }
+  return result!.inSync ? EXIT_OK : EXIT_FAILED;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -155,5 +155,20 @@ describe('s3s3 status', () => {
     assert.match(none.stderr, /missing required argument 'key'/);
     const noFile = await runStatus(['--config', join(s.file, 'nope.ini'), 'same']);
     assert.equal(noFile.code, 2, noFile.stderr);
+    const noKeys = await runStatus(['--config', s.file, '-'], '');
+    assert.equal(noKeys.code, 2, noKeys.stderr);
+    assert.match(noKeys.stderr, /no keys/);
+  });
+
+  it('a failure is history once a newer job for the key is under way: pending', async () => {
+    const q = new SyncQueue(s.config);
+    try {
+      await q.add('broken');
+    } finally {
+      await q.close();
+    }
+    const run = await runStatus(['--config', s.file, 'broken']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /^pending "broken" \[dest1\] waiting, 0 attempts so far/);
   });
 });

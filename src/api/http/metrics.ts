@@ -185,7 +185,7 @@ export class DaemonMetrics {
       });
       const bytesPending: Gauge = new p.Gauge({
         name: 's3s3_bytes_pending',
-        help: 'Bytes of those jobs where the size is known (the oldest 10,000 read): AWS BytesPendingReplication',
+        help: 'Bytes of those jobs where the size is known (the oldest 1,000 read): AWS BytesPendingReplication',
         labelNames: ['destination'],
         registers: [queueRegistry],
       });

@@ -2,7 +2,7 @@
  * `bwlimit`: one byte budget for the whole process, spent by every body read from the source,
  * whatever copies them (sweep, worker, library) and however many at once.
  */
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { rateAt, type Bandwidth } from '../config/bandwidth.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -24,8 +24,9 @@ export function bandwidthBucket(bandwidth: Bandwidth): TokenBucket {
 }
 
 /**
- * `body` with each chunk let through once the bucket allows its bytes; destroying the result
- * destroys `body` (its socket goes back or is closed), and an error of `body` fails the result.
+ * `body` with each chunk let through once the bucket allows its bytes. Joined by `pipeline`:
+ * destroying the result destroys `body` (its socket is closed), and an error of `body`, or
+ * its closing before its end, fails the result.
  */
 export function limitedBody(body: Readable, bucket: TokenBucket): Readable {
   const out = new Transform({
@@ -36,12 +37,7 @@ export function limitedBody(body: Readable, bucket: TokenBucket): Readable {
       if (wait === undefined) done(null, chunk);
       else wait.then(() => done(null, chunk), done);
     },
-    destroy(err, done) {
-      if (!body.destroyed) body.destroy(err ?? undefined);
-      done(err);
-    },
   });
-  body.once('error', (err) => out.destroy(err));
-  body.pipe(out);
+  pipeline(body, out, () => {});
   return out;
 }

@@ -9,11 +9,11 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { LagEvents } from '../notify/lag-events.js';
-import { SyncQueue } from '../queue/queue.js';
+import { QUEUE_ANSWER_MS, SyncQueue } from '../queue/queue.js';
 import { telemetry } from '../telemetry.js';
 
-/** Pending jobs read per scan, oldest first: past it the bytes pending are a lower bound. */
-export const LAG_SCAN_JOBS = 10_000;
+/** Pending jobs read per scan, oldest first (ids, then jobs 100 at a time); past it bytes pending are a lower bound. */
+export const LAG_SCAN_JOBS = 1000;
 /** Job ids remembered as claimed, so a scan does not ask Redis again for each. */
 const CLAIMED_KEPT = 100_000;
 
@@ -45,7 +45,9 @@ export class LagWatch {
     this.log = o.logger;
     this.thresholdMs = config.pubsub.lagThresholdMs;
     this.ownQueue = o.queue === undefined;
-    this.queue = o.queue ?? new SyncQueue(config, { logger: o.logger, name: 's3s3listen-lag' });
+    // Bounded calls: a scan never holds a shutdown while Redis does not answer.
+    this.queue =
+      o.queue ?? new SyncQueue(config, { logger: o.logger, name: 's3s3listen-lag', answerWithinMs: QUEUE_ANSWER_MS });
     const notify = config.notify;
     this.events = notify?.lagEvents && notify.webhookUrl !== undefined ? new LagEvents(notify, o.logger) : undefined;
     this.unsubscribe = telemetry.subscribe({
@@ -87,7 +89,7 @@ export class LagWatch {
     for (const j of jobs) {
       const ageMs = now - j.since;
       if (ageMs <= this.thresholdMs || this.claimed.has(j.id)) continue;
-      if (!(await this.queue.claimMissed(j.id, ttlSeconds))) {
+      if (!(await this.queue.claimMissed(j, ttlSeconds))) {
         this.remember(j.id);
         continue;
       }
@@ -106,7 +108,10 @@ export class LagWatch {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.scanning;
+    // A scan waiting on Redis is left behind (its calls are bounded): one SIGTERM is enough.
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.scanning, new Promise((r) => (t = setTimeout(r, 2000)))]);
+    clearTimeout(t);
     this.unsubscribe();
     await this.events?.close();
     if (this.ownQueue) await this.queue.close();

@@ -41,6 +41,7 @@ export class LagEvents {
   private posting: Promise<void> | undefined;
   private dropped = 0;
   private failing = false;
+  private closed = false;
   private readonly everyMs: number;
   private readonly batchMs: number;
   private readonly host = hostname();
@@ -72,7 +73,7 @@ export class LagEvents {
   }
 
   private arm(): void {
-    if (this.timer || this.posting || this.pending.length === 0) return;
+    if (this.closed || this.timer || this.posting || this.pending.length === 0) return;
     const at = Math.max(this.lastPost + this.everyMs, this.firstAt + this.batchMs);
     this.timer = setTimeout(() => void this.flush(), Math.max(0, at - Date.now()));
     this.timer.unref();
@@ -114,7 +115,10 @@ export class LagEvents {
   /** Posts what is left, waiting at most `timeoutMs`. */
   async close(timeoutMs = 5000): Promise<void> {
     let t: NodeJS.Timeout | undefined;
-    await Promise.race([this.flush(), new Promise((r) => (t = setTimeout(r, timeoutMs)))]);
+    const last = this.flush();
+    // Nothing is posted after close, not even what a failing last post kept.
+    this.closed = true;
+    await Promise.race([last, new Promise((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
     clearTimeout(this.timer);
     this.timer = undefined;

@@ -427,33 +427,53 @@ export class SyncQueue {
    * what the lag watch reads for the bytes pending and the keys past `lag_threshold`.
    */
   async pendingJobs(limit: number): Promise<PendingJob[]> {
-    const jobs = await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed'], 0, limit - 1, true);
-    return jobs
-      .filter((j): j is Job<SyncJobData> => j !== undefined && j !== null)
-      .map((j) => ({
-        id: String(j.id),
-        key: j.data.key,
-        since: j.data.hints?.at ?? j.timestamp,
-        ...(j.data.hints?.size !== undefined ? { size: j.data.hints.size } : {}),
-      }));
+    return this.bounded('read of the pending jobs', async () => {
+      // Ids first (BullMQ's getJobs would read `limit` jobs of every state at once), then at most
+      // `limit` jobs, a hundred at a time.
+      const ids = (await this.queue.getRanges(['active', 'waiting', 'prioritized', 'delayed'], 0, limit - 1, true))
+        .slice(0, limit)
+        .map(String);
+      const out: PendingJob[] = [];
+      for (let i = 0; i < ids.length; i += 100) {
+        const jobs = await Promise.all(ids.slice(i, i + 100).map((id) => this.queue.getJob(id)));
+        for (const j of jobs) {
+          if (!j) continue;
+          out.push({
+            id: String(j.id),
+            key: j.data.key,
+            since: Math.min(Date.now(), j.data.hints?.at ?? j.timestamp),
+            ...(j.data.hints?.size !== undefined ? { size: j.data.hints.size } : {}),
+          });
+        }
+      }
+      return out;
+    });
   }
 
   /**
    * Claims "this job missed the threshold" once across every process: true for the first caller
    * (a Redis SET NX, kept `ttlSeconds`), false for every later one.
    */
-  async claimMissed(jobId: string, ttlSeconds: number): Promise<boolean> {
-    const set = await this.conn.set(this.queue.toKey(`s3s3-missed:${jobId}`), '1', 'EX', ttlSeconds, 'NX');
+  async claimMissed(job: PendingJob, ttlSeconds: number): Promise<boolean> {
+    // Per key and write, not per job: a job re-added (--retry-failed, a re-announcement) for the
+    // same write is the same miss.
+    const claim = this.queue.toKey(`s3s3-missed:${keyId(job.key)}:${job.since}`);
+    const set = await this.bounded('claim', () => this.conn.set(claim, '1', 'EX', ttlSeconds, 'NX'));
     return set === 'OK';
   }
 
   /** The newest failure of each of `keys` in the failed set (read whole, 500 jobs a call). */
-  async failedOf(keys: ReadonlySet<string>): Promise<Map<string, FailedJob>> {
+  async failedOf(keys?: ReadonlySet<string>): Promise<Map<string, FailedJob>> {
     const out = new Map<string, FailedJob>();
     for (let start = 0; ; start += 500) {
-      const page = await this.failed(500, start);
-      for (const f of page) if (keys.has(f.key) && !out.has(f.key)) out.set(f.key, f);
-      if (page.length < 500) return out;
+      const raw = await this.queue.getFailed(start, start + 499);
+      for (const j of raw) {
+        if (!j) continue; // gone since the page was read (retried, cleared)
+        const f = toFailed(j);
+        if ((keys === undefined || keys.has(f.key)) && !out.has(f.key)) out.set(f.key, f);
+      }
+      // A page is short only at the end of the set, not when a job in it vanished meanwhile.
+      if (raw.length < 500) return out;
     }
   }
 

@@ -12,6 +12,7 @@ import { SyncQueue, type FailedJob, type QueuedJob } from '../queue/queue.js';
 import { createStore } from '../store/registry.js';
 import type { HeadInfo, ObjectStore } from '../store/object-store.js';
 import { fullKey, relativeKey } from '../sync/sync-key.js';
+import { oneLine } from '../notify/text.js';
 
 /** A key's state at one destination; when several hold, the first of this list but `in-sync` wins. */
 export type StatusState = 'failed' | 'pending' | 'differs' | 'missing' | 'extra' | 'in-sync';
@@ -62,6 +63,9 @@ export interface StatusOptions {
   readonly now?: number;
 }
 
+/** Keys looked at per round: memory stays bounded however many keys come in. */
+const ROUND = 256;
+
 /**
  * Every key's state at every destination. Keys are the source's (as published, its prefix
  * included). A store error is thrown (the caller cannot tell the state), never guessed.
@@ -71,28 +75,74 @@ export async function status(
   keys: readonly string[],
   options: StatusOptions = {},
 ): Promise<StatusReport> {
+  const out: KeyStatus[] = [];
+  const { inSync } = await statusEach(config, keys, (k) => out.push(k), { ...options, only: new Set(keys) });
+  return { keys: out, inSync };
+}
+
+/**
+ * `status()` for a stream of keys (`s3s3 status -` reads millions): each key's state is handed
+ * to `onKey` in the order the keys came, a round of 256 at a time, so nothing grows with the
+ * number of keys but the failed set's index. The first store error stops it (thrown).
+ */
+export async function statusEach(
+  config: Config,
+  keys: AsyncIterable<string> | Iterable<string>,
+  onKey: (k: KeyStatus) => void,
+  options: StatusOptions & { readonly only?: ReadonlySet<string> } = {},
+): Promise<{ readonly inSync: boolean; readonly count: number }> {
   const source = createStore(config.source);
   const dests = config.destinations.map((d) => createStore(d));
   const useQueue = options.queue ?? config.pubsub.redis;
   const queue = useQueue ? new SyncQueue(config, { name: 's3s3-status' }) : undefined;
+  let inSync = true;
+  let count = 0;
   try {
-    const failures = queue ? await queue.failedOf(new Set(keys)) : new Map<string, FailedJob>();
-    const out: KeyStatus[] = new Array<KeyStatus>(keys.length);
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      for (let i = next++; i < keys.length; i = next++) {
-        const key = keys[i]!;
-        const queued = queue ? await queue.queued(key) : undefined;
-        out[i] = await keyStatus(source, dests, key, queued, failures.get(key), options.now ?? Date.now());
-      }
+    const failures = queue ? await queue.failedOf(options.only) : new Map<string, FailedJob>();
+    const one = async (key: string): Promise<KeyStatus> => {
+      const queued = queue ? await queue.queued(key) : undefined;
+      return keyStatus(source, dests, key, queued, failures.get(key), options.now ?? Date.now());
     };
-    await Promise.all(Array.from({ length: Math.min(keys.length, options.concurrency ?? 16) }, lane));
-    return { keys: out, inSync: out.every((k) => Object.values(k.destinations).every((d) => d.state === 'in-sync')) };
+    let round: string[] = [];
+    const flush = async (): Promise<void> => {
+      const done = await inLanes(round, options.concurrency ?? 16, one);
+      for (const k of done) {
+        if (!Object.values(k.destinations).every((d) => d.state === 'in-sync')) inSync = false;
+        count++;
+        onKey(k);
+      }
+      round = [];
+    };
+    for await (const key of keys) {
+      round.push(key);
+      if (round.length >= ROUND) await flush();
+    }
+    if (round.length > 0) await flush();
+    return { inSync, count };
   } finally {
     await queue?.close();
     source.close();
     for (const d of dests) d.close();
   }
+}
+
+/** `fn` of every item, `lanes` at once, results in the items' order; the first error stops every lane. */
+async function inLanes<T, R>(items: readonly T[], lanes: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < items.length && !failed; i = next++) {
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(items.length, lanes) }, lane));
+  return out;
 }
 
 async function keyStatus(
@@ -142,11 +192,12 @@ function pick(
   failed: FailedJob | undefined,
   now: number,
 ): DestinationStatus {
-  if (failed && fromStores.state !== 'in-sync') {
+  // A failure is history once a newer job for the key is under way, or the stores agree.
+  if (failed && fromStores.state !== 'in-sync' && !(queued && queued.since > failed.at)) {
     const ageSeconds = Math.max(0, Math.round((now - failed.at) / 1000));
     return {
       state: 'failed',
-      detail: `${failed.error} (${new Date(failed.at).toISOString()}, after ${failed.attempts} attempts)`,
+      detail: `${oneLine(failed.error)} (${new Date(failed.at).toISOString()}, after ${failed.attempts} attempts)`,
       attempts: failed.attempts,
       ageSeconds,
       error: failed.error,

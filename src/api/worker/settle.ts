@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { RedisCommands } from '../redis/redis.js';
 import { RedisWriter } from '../redis/redis-writer.js';
 import { ReportWriter, resultRow } from '../report.js';
+import type { TargetResult } from '../copy/copy-key.js';
 import type { SyncResult } from '../sync/sync-key.js';
 import { telemetry } from '../telemetry.js';
 
@@ -151,6 +152,27 @@ export class SettledRows {
   }
 }
 
+/** Clock skew allowed between the source's Last-Modified and this host's clock. */
+const SKEW_MS = 60_000;
+
+/**
+ * One destination's outcome to the telemetry; a copy also as a replication latency (AWS's
+ * ReplicationLatency), from the source write: the event's time, else the source's Last-Modified
+ * when it is no older than the key's queueing (an object written long before it was announced,
+ * a backfill, counts from its queueing), else the queueing.
+ */
+function counted(key: string, r: TargetResult, queuedAt: number | undefined, writtenAt: number | undefined): void {
+  telemetry.object({ destination: r.destination, outcome: r.outcome, bytes: r.bytes });
+  if (r.outcome !== 'copied') return;
+  const modified =
+    r.sourceModified !== undefined && (queuedAt === undefined || r.sourceModified >= queuedAt - SKEW_MS)
+      ? r.sourceModified
+      : undefined;
+  const from = writtenAt ?? modified ?? queuedAt;
+  if (from !== undefined)
+    telemetry.replicated({ destination: r.destination, key, seconds: Math.max(0, (Date.now() - from) / 1000) });
+}
+
 /**
  * Settlement: what a worker records once a key's run is over — the original s3s3's marker
  * (through the RedisWriter, so a Redis refusing writes never holds a copy slot), the report
@@ -180,14 +202,7 @@ export class Settlement {
     queuedAt?: number,
     writtenAt?: number,
   ): void {
-    if (result)
-      for (const r of result.results) {
-        telemetry.object({ destination: r.destination, outcome: r.outcome, bytes: r.bytes });
-        // Replication latency (AWS's ReplicationLatency): from the source write to this copy.
-        const from = writtenAt ?? r.sourceModified ?? queuedAt;
-        if (r.outcome === 'copied' && from !== undefined)
-          telemetry.replicated({ destination: r.destination, key, seconds: Math.max(0, (Date.now() - from) / 1000) });
-      }
+    if (result) for (const r of result.results) counted(key, r, queuedAt, writtenAt);
     else if (outcome === 'failed')
       for (const d of this.o.config.destinations)
         telemetry.object({ destination: d.name, outcome: 'failed', bytes: 0 });
@@ -226,8 +241,19 @@ export class Settlement {
     }
   }
 
-  /** A failed run BullMQ will retry: one line, nothing recorded. */
-  retrying(key: string, attempt: number, error: string): void {
+  /**
+   * A failed run BullMQ will retry: one line; the destinations it did copy are counted now (the
+   * next run finds them in place and copies nothing there).
+   */
+  retrying(
+    key: string,
+    attempt: number,
+    error: string,
+    result?: SyncResult,
+    queuedAt?: number,
+    writtenAt?: number,
+  ): void {
+    for (const r of result?.results ?? []) if (r.outcome === 'copied') counted(key, r, queuedAt, writtenAt);
     this.stats.retried++;
     this.log.warn('copy failed; the queue retries it with backoff', { key, attempt, error });
   }

@@ -225,7 +225,7 @@ export class SyncWorker {
     }
     const reason = error ?? failed.map((r) => `[${r.destination}] ${r.error?.message ?? 'failed'}`).join('; ');
     if (job.last) this.settlement.settle(job.key, 'failed', result, ms, reason, job.queuedAt, job.hints?.at);
-    else this.settlement.retrying(job.key, job.attempt, reason);
+    else this.settlement.retrying(job.key, job.attempt, reason, result, job.queuedAt, job.hints?.at);
     return { kind: 'failed', error: reason };
   }
 
