@@ -35,7 +35,7 @@ const listener = (name, role) => ({
   args: role ? ['--config', config, '--role', role] : ['--config', config],
   cwd: __dirname,
   // The flags of dist/scripts/listen.js's first line (pm2 runs `node script`, not the shebang).
-  node_args: ['--max-old-space-size=128', '--max-semi-space-size=4'],
+  node_args: ['--max-old-space-size=128', '--max-semi-space-size=4', '--expose-gc'],
   autorestart: true,
   // Back off when it keeps failing at start-up (e.g. a config error), instead of spinning.
   exp_backoff_restart_delay: 1000,
@@ -84,7 +84,7 @@ module.exports = {
       name: 's3s3bucket',
       script: bin('bucket'),
       // The flags of dist/scripts/bucket.js's first line: the heap stays flat (~90 MiB) at any bucket size.
-      node_args: ['--max-old-space-size=128', '--max-semi-space-size=8'],
+      node_args: ['--max-old-space-size=128', '--max-semi-space-size=8', '--expose-gc'],
       args: ['--config', config, '--quiet'],
       cwd: __dirname,
       cron_restart: '0 * * * *',
@@ -97,7 +97,7 @@ module.exports = {
       name: 's3s3retry',
       script: bin('bucket'),
       // The flags of dist/scripts/bucket.js's first line: the heap stays flat (~90 MiB) at any bucket size.
-      node_args: ['--max-old-space-size=128', '--max-semi-space-size=8'],
+      node_args: ['--max-old-space-size=128', '--max-semi-space-size=8', '--expose-gc'],
       args: ['--config', config, '--retry-failed', '--quiet'],
       cwd: __dirname,
       cron_restart: '7,22,37,52 * * * *',

@@ -404,6 +404,16 @@ describe('parseEvents: hints', () => {
     assert.equal(at('yesterday'), undefined);
     assert.equal(at(12), undefined);
     assert.equal(at(undefined), undefined);
+    const del = {
+      ...(cephRecord('k', 'ObjectRemoved:Delete', {}) as Record<string, unknown>),
+      eventTime: '2026-12-02T04:42:37Z',
+    };
+    const p = parseEvents(json({ Records: [del] }), BUCKET);
+    assert.deepEqual(
+      (p as Extract<EventParse, { kind: 'jobs' }>).jobs,
+      [{ key: 'k', op: 'delete' }],
+      'a delete carries none',
+    );
   });
 
   it('a delete carries none (Ceph sends the deleted size, or 0 and "" for a key that never was)', () => {

@@ -134,7 +134,8 @@ function readRecord(
   // The event's time starts the key's replication latency (s3s3_replication_latency_seconds).
   const written = typeof record.eventTime === 'string' ? Date.parse(record.eventTime) : NaN;
   // A sender's clock ahead of ours would put the write in the future: it is no later than now.
-  const hints = Number.isFinite(written) && written > 0 ? { ...seen, at: Math.min(written, Date.now()) } : seen;
+  const hints =
+    op === 'put' && Number.isFinite(written) && written > 0 ? { ...seen, at: Math.min(written, Date.now()) } : seen;
   return { job: hints === undefined ? { key, op } : { key, op, hints } };
 }
 

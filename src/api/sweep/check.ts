@@ -235,7 +235,8 @@ function fromListings(
   const destinationKey = fullKey(dest, listed.key);
   if (d.action === 'copy')
     return { mark: '*', key: sourceKey, destination: dest.name, destinationKey, reason: d.reason };
-  if (d.action === 'skip' && !options.checkMetadata)
+  // An empty object's ETag is every empty object's: its metadata decides (see the sweep's plan).
+  if (d.action === 'skip' && !options.checkMetadata && object.size !== 0)
     return { mark: '=', key: sourceKey, destination: dest.name, destinationKey };
   return undefined;
 }
@@ -281,7 +282,7 @@ async function settleKey(
           d = a === b ? { action: 'skip' } : { action: 'copy', reason: 'hash differs' };
         }
         if (d.action === 'copy' && d.reason !== 'unverifiable') return line('*', d.reason);
-        if (options.checkMetadata) {
+        if (options.checkMetadata || object.size === 0) {
           head ??= await dest.head(destinationKey);
           if (head === null) return line('+');
           const src = await headSource();

@@ -443,7 +443,9 @@ class Sweep {
         force: options.force,
         verifyMd5: options.verifyMd5 || source.settings.verifyMd5 || dest.settings.verifyMd5,
       });
-      if (d.action === 'skip' && !options.checkMetadata) {
+      // Every empty object has one ETag: for those, equal ETags prove nothing about the rest
+      // (an empty object written again with other metadata), so their metadata is compared.
+      if (d.action === 'skip' && !options.checkMetadata && object.size !== 0) {
         this.record({
           destination: dest.name,
           key: target,
@@ -477,7 +479,7 @@ class Sweep {
             logger: this.log,
             onSourceRead: options.onSourceRead,
             partSlots: this.partSlots,
-            checkMetadata: options.checkMetadata,
+            checkMetadata: options.checkMetadata || object.size === 0,
             uploads: options.uploads,
           })
       )
